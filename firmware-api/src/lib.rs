@@ -1,0 +1,5 @@
+//! OpenDCRE in Rust: the device-bus protocol, the bus actor that owns the
+//! serial port, a software emulator of the bus, and the REST API that serves
+//! the original OpenDCRE v1.1 interface. See `ARCHITECTURE.md` for the map.
+
+pub mod proto;
