@@ -29,6 +29,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 
 out=${1:?usage: archive-check.sh OUTDIR}
 mkdir -p "$out"
+out=$(cd "$out" && pwd) # apt resolves relative Dir:: paths against /
 rm -rf "$out/probe" "$out/views"
 : >"$out/report"
 

@@ -101,7 +101,7 @@ bmaptool -q create -o "$out/$img_file.bmap" "$out/$img_file"
 t=$(date +%s)
 # Two threads (not -T0): xz's multi-threaded output depends on the block
 # size only, so it is the same on any machine; single-threaded mode differs.
-xz -T2 -6 --keep --force "$out/$img_file"
+xz -T2 "-$IMAGE_XZ_LEVEL" --keep --force "$out/$img_file"
 log "image: xz in $(since "$t")s"
 (cd "$out" && sha256sum "$img_file" "$img_file.xz" "$img_file.bmap" "$IMAGE_NAME.manifest" >SHA256SUMS)
 log "image: assembled in $(since "$start")s: $out/$img_file ($(du -m --apparent-size "$out/$img_file" | cut -f1) MiB raw, $(du -m "$out/$img_file.xz" | cut -f1) MiB xz)"

@@ -100,7 +100,7 @@ tar --sort=name --numeric-owner --xattrs --xattrs-include='*' \
 mv "$tarball.tmp" "$tarball"
 sha256sum "$tarball" | awk '{print $1}' >"$dir/rootfs.tar.sha256"
 rm -rf "$chroot_dir"
-echo "$(since "$start")" >"$dir/build-seconds"
+since "$start" >"$dir/build-seconds"
 touch "$dir/complete"
 log "base layer: stored $tarball ($(du -m "$tarball" | cut -f1) MiB, sha256 $(cat "$dir/rootfs.tar.sha256")) in $(since "$start")s"
 echo "$tarball"

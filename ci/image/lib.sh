@@ -24,6 +24,7 @@ pkgs_installed() {
 # apt-get update that counts a half-synced index ("File has unexpected size
 # ... Mirror sync in progress?") as an error: apt may exit 0 on it and only
 # print E:/W: lines. Retries with backoff; returns 1 if it never came clean.
+# shellcheck disable=SC2120 # callers pass apt options, or none for the host view
 apt_update_retry() {
     local attempt delay=5 attempts="${APT_UPDATE_ATTEMPTS:-3}" out
     out=$(mktemp)
