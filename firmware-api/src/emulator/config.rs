@@ -157,16 +157,20 @@ pub struct EmulatorConfig {
 /// Why a configuration was rejected.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read emulator config {path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    // Causes are part of the messages (not `#[source]`), so chain printers
+    // such as anyhow's `{:#}` do not repeat them.
+    #[error("cannot read emulator config {path}: {error}")]
+    Io { path: String, error: std::io::Error },
     #[error("emulator config is not valid JSON: {0}")]
-    Json(#[from] serde_json::Error),
+    Json(serde_json::Error),
     #[error("{path}: {message}")]
     Invalid { path: String, message: String },
+    /// A JSON or validation error in a named file (from [`EmulatorConfig::load`]).
+    #[error("{file}: {error}")]
+    File {
+        file: String,
+        error: Box<ConfigError>,
+    },
 }
 
 fn invalid(path: &str, message: impl Into<String>) -> ConfigError {
@@ -179,16 +183,19 @@ fn invalid(path: &str, message: impl Into<String>) -> ConfigError {
 impl EmulatorConfig {
     /// Reads and validates a configuration file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Io {
             path: path.display().to_string(),
-            source,
+            error,
         })?;
-        Self::from_json_str(&text)
+        Self::from_json_str(&text).map_err(|e| ConfigError::File {
+            file: path.display().to_string(),
+            error: Box::new(e),
+        })
     }
 
     /// Parses and validates configuration text.
     pub fn from_json_str(text: &str) -> Result<Self, ConfigError> {
-        let value: Value = serde_json::from_str(text)?;
+        let value: Value = serde_json::from_str(text).map_err(ConfigError::Json)?;
         Self::from_value(&value)
     }
 

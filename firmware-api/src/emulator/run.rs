@@ -133,6 +133,16 @@ impl Pacer {
         }
     }
 
+    /// Starts an answer: the line has been idle since the previous one ended.
+    /// Within an answer the schedule is never reset, so timer lateness on one
+    /// slice is made up by the next instead of accumulating.
+    fn start_answer(&mut self) {
+        let now = Instant::now();
+        if self.wire_free_at < now {
+            self.wire_free_at = now;
+        }
+    }
+
     /// Writes one packet; with pacing each slice is released when its last
     /// byte would have finished arriving over a real line.
     async fn send<P: Port>(&mut self, port: &mut P, packet: &[u8]) -> io::Result<()> {
@@ -140,10 +150,6 @@ impl Pacer {
             return write_unstalled(port, packet).await;
         };
         for slice in packet.chunks(self.slice) {
-            let now = Instant::now();
-            if self.wire_free_at < now {
-                self.wire_free_at = now;
-            }
             self.wire_free_at += Duration::from_secs_f64(slice.len() as f64 / rate);
             sleep_until(self.wire_free_at).await;
             write_unstalled(port, slice).await?;
@@ -217,6 +223,7 @@ async fn serve_session<P: Port>(
             if !opts.response_delay.is_zero() {
                 sleep(opts.response_delay).await;
             }
+            pacer.start_answer();
             for packet in &answer {
                 if let Err(e) = pacer.send(port, packet).await {
                     return e;
