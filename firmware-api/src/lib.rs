@@ -5,6 +5,7 @@
 pub mod api;
 pub mod bus;
 pub mod config;
+pub mod emulator;
 pub mod logging;
 pub mod proto;
 pub mod systemd;
