@@ -6,6 +6,8 @@ pub mod api;
 pub mod bus;
 pub mod config;
 pub mod emulator;
+pub mod emulator_host;
 pub mod logging;
 pub mod proto;
+pub mod service;
 pub mod systemd;

@@ -1,10 +1,11 @@
-//! The `opendcre` binary: parses the command line and dispatches.
+//! The `opendcre` binary: parses the command line and hands over to the
+//! library. Exit codes: 0 success, 1 runtime failure, 2 usage/config error.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-#[derive(Debug, Parser)]
+#[derive(Parser)]
 #[command(
     name = "opendcre",
     version,
@@ -12,25 +13,40 @@ use clap::{Parser, Subcommand};
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Cmd,
 }
 
-#[derive(Debug, Subcommand)]
-enum Command {
+#[derive(Subcommand)]
+enum Cmd {
+    /// Serve the OpenDCRE REST API over the device bus.
+    Serve(opendcre::service::ServeArgs),
     /// Run the device-bus emulator on a pty or a serial port.
     Emulate(opendcre::emulator::cli::EmulateArgs),
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let result = match Cli::parse().command {
-        Command::Emulate(args) => opendcre::emulator::cli::run(args).await,
+        Cmd::Serve(args) => opendcre::service::run(args),
+        Cmd::Emulate(args) => {
+            runtime().and_then(|rt| rt.block_on(opendcre::emulator::cli::run(args)))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            eprintln!("opendcre: {e:#}");
+            if e.downcast_ref::<opendcre::config::ConfigError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
         }
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
 }
