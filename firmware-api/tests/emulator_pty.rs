@@ -191,25 +191,19 @@ async fn junk_and_broken_frames_do_not_stop_the_emulator() {
         texts(&mut port, &request(2, 0x9C, 1, 0x01ff, b"R")).await,
         ["656"]
     );
-    // A noise header claiming a long frame must not swallow the next request.
+    // A noise header claiming a 240-byte frame must not swallow the next
+    // request: without the stall recovery no answer would ever come.
     let mut noisy = vec![0x01, 0xF0];
     noisy.extend(request(3, 0x9C, 1, 0x01ff, b"R"));
-    let started = Instant::now();
     port.write_all(&noisy).await.unwrap();
     let mut buf = [0u8; 64];
     let n = timeout(Duration::from_secs(2), port.read(&mut buf))
         .await
         .expect("answer despite the noise")
         .unwrap();
-    assert!(n > 0);
-    let waited = started.elapsed();
     let rest = read_quiet(&mut port, QUIET).await;
     let answer = decode_all(&[&buf[..n], &rest[..]].concat());
     assert_eq!(answer[0].as_ref().unwrap().data_text(), "646");
-    assert!(
-        waited < Duration::from_millis(250),
-        "answered within the server's read timeout, took {waited:?}"
-    );
     task.abort();
 }
 

@@ -1028,6 +1028,112 @@ mod tests {
         );
     }
 
+    fn arb_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            (0u64..1300).prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            prop_oneof![
+                Just("1".to_string()),
+                Just("01ff".to_string()),
+                Just("ok".to_string()),
+                Just("error".to_string()),
+                Just("thermistor".to_string()),
+                Just("power".to_string()),
+                "\\PC{0,8}",
+            ]
+            .prop_map(Value::String),
+        ];
+        let keys = prop_oneof![
+            Just("boards"),
+            Just("board_id"),
+            Just("devices"),
+            Just("device_id"),
+            Just("device_type"),
+            Just("read"),
+            Just("power"),
+            Just("write"),
+            Just("responses"),
+            Just("repeatable"),
+            Just("retry_responses"),
+            Just("raw_data"),
+            Just("retry_raw_data"),
+            Just("firmware_version"),
+            Just("retry_firmware_version"),
+            Just("has_state"),
+            Just("on"),
+            Just("off"),
+            Just("asset_info"),
+            Just("boot_target"),
+            Just("host_info"),
+            Just("scanall"),
+            Just("initial"),
+            Just("retry"),
+            Just("result"),
+            Just("failed_board"),
+            Just("hdd"),
+        ];
+        leaf.prop_recursive(5, 64, 6, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::vec((keys.clone(), inner), 0..6).prop_map(|kv| {
+                    Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+                }),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_json_never_panics(
+            v in arb_json(),
+            fields in proptest::collection::vec((0usize..8, arb_json()), 0..5),
+            ty in proptest::sample::select(vec!["thermistor", "power", "led", "system", "fan_speed", "vapor_fan", "vapor_led", "none"]),
+            has_state in proptest::prelude::any::<bool>(),
+        ) {
+            let _ = EmulatorConfig::from_value(&v);
+            // A device with a valid address and random action fields, so that
+            // many cases load and then get served.
+            let names = ["read", "write", "power", "boot_target", "asset_info", "host_info", "on", "off"];
+            let mut dev = serde_json::Map::new();
+            dev.insert("device_id".into(), "01ff".into());
+            dev.insert("device_type".into(), ty.into());
+            dev.insert("has_state".into(), has_state.into());
+            for (k, val) in fields {
+                let val = match val {
+                    Value::Array(items) if k % 2 == 0 => serde_json::json!({"repeatable": k < 4, "responses": items}),
+                    other => other,
+                };
+                dev.insert(names[k].into(), val);
+            }
+            let wrapped = serde_json::json!({"boards": [{"board_id": "1", "devices": [v, Value::Object(dev)]}]});
+            let cfg = EmulatorConfig::from_value(&wrapped).or_else(|_| {
+                // Without the random first device, the generated one alone.
+                let mut alone = wrapped.clone();
+                if let Some(devices) = alone["boards"][0]["devices"].as_array_mut() {
+                    devices.remove(0);
+                }
+                EmulatorConfig::from_value(&alone)
+            });
+            if let Ok(cfg) = cfg {
+                // Whatever loads must also be servable without panics.
+                let mut e = crate::emulator::Emulator::from_config(cfg);
+                for data in [&b"R"[..], b"P1", b"P0", b"W1", b"B0", b"A", b"H", b"L1,r,ff,0", b"?", b"RI", b"D"] {
+                    for ty in [0x08u8, 0x10, 0x12, 0x40, 0x82, 0x9C, 0xFF] {
+                        let f = crate::proto::Frame { sequence: 1, device_type: ty, board_id: 1, device_id: 0x01ff, data: data.to_vec() };
+                        let _ = e.handle(&f);
+                        let f1 = crate::proto::Frame { device_id: 1, ..f };
+                        let _ = e.handle(&f1);
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn shipped_configs_load_cleanly() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("emulator-configs");

@@ -390,6 +390,28 @@ mod tests {
         f.abandon_partial();
     }
 
+    proptest::proptest! {
+        #[test]
+        fn framer_never_panics_and_stays_bounded(
+            chunks in proptest::collection::vec(
+                (proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600), proptest::prelude::any::<bool>()),
+                0..12,
+            )
+        ) {
+            let mut f = Framer::default();
+            for (bytes, stall) in &chunks {
+                f.push(bytes);
+                while f.next_frame().is_some() {}
+                if *stall {
+                    f.abandon_partial();
+                    while f.next_frame().is_some() {}
+                }
+                proptest::prop_assert!(f.decoder.buffered() <= MAX_FRAME_LEN);
+                proptest::prop_assert!(f.history.len() <= 2 * MAX_FRAME_LEN);
+            }
+        }
+    }
+
     #[test]
     fn pacing_slices_are_about_two_ms() {
         let p = Pacer::new(&RunOptions {
