@@ -12,7 +12,7 @@ use opendcre::hat::{
 
 fn sim(opts: SimOptions) -> (SimHat, Arc<VirtualClock>) {
     let clock = Arc::new(VirtualClock::new());
-    (SimHat::new(Arc::clone(&clock), opts), clock)
+    (SimHat::new(clock.clone(), opts), clock)
 }
 
 fn ms(n: u64) -> Duration {

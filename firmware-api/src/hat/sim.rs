@@ -168,14 +168,16 @@ struct State {
 
 /// The simulated HAT. Clones share one modem, so a test can keep a handle
 /// for inspection while the bring-up owns another.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SimHat {
-    clock: Arc<VirtualClock>,
+    clock: Arc<dyn Sleeper>,
     state: Arc<Mutex<State>>,
 }
 
 impl SimHat {
-    pub fn new(clock: Arc<VirtualClock>, opts: SimOptions) -> Self {
+    /// A modem on `clock`: normally a [`VirtualClock`]; a real clock when the
+    /// test wires the modem to a real UART (see [`uart_receive`](Self::uart_receive)).
+    pub fn new(clock: Arc<dyn Sleeper>, opts: SimOptions) -> Self {
         let awake_since = if opts.initially_awake {
             Some(clock.now())
         } else {
@@ -273,6 +275,21 @@ impl SimHat {
     /// in data mode); the bring-up must not take them for register answers.
     pub fn inject_rx(&self, bytes: &[u8]) {
         self.lock().rx.extend(bytes.iter().copied());
+    }
+
+    /// The modem's end of a real UART: `bytes` arrived from the host on a
+    /// line running at `baud`. Returns what the modem sends back.
+    pub fn uart_receive(&self, baud: u32, bytes: &[u8]) -> Vec<u8> {
+        let now = self.clock.now();
+        let mut s = self.lock();
+        s.update(now);
+        s.record(now, Action::Tx(bytes.to_vec()));
+        s.receive(now, Some(baud), bytes);
+        let answer: Vec<u8> = s.rx.drain(..).collect();
+        if !answer.is_empty() {
+            s.record(now, Action::Rx(answer.clone()));
+        }
+        answer
     }
 
     /// Make the next attempt to drive `line` to `level` fail like a GPIO
@@ -375,7 +392,7 @@ impl State {
     }
 
     /// Why the modem would not understand register bytes right now.
-    fn register_access_problem(&self, now: Duration) -> Option<String> {
+    fn register_access_problem(&self, now: Duration, baud: Option<u32>) -> Option<String> {
         let settle = self.opts.min_command_settle;
         let Some(low_since) = self.cmd_low_since else {
             return Some("not in command mode".into());
@@ -392,7 +409,7 @@ impl State {
         if now.saturating_sub(awake) < self.opts.wum_duration {
             return Some("the modem is still sending its wake-up message".into());
         }
-        match self.port_baud {
+        match baud {
             Some(b) if b == self.opts.register_baud => None,
             Some(b) => Some(format!(
                 "UART at {b} Bd, registers need {} Bd",
@@ -402,12 +419,12 @@ impl State {
         }
     }
 
-    fn receive(&mut self, now: Duration, bytes: &[u8]) {
+    fn receive(&mut self, now: Duration, baud: Option<u32>, bytes: &[u8]) {
         if self.level(Line::Cmd) == Level::High {
             self.line_tx.extend_from_slice(bytes);
             return;
         }
-        if let Some(problem) = self.register_access_problem(now) {
+        if let Some(problem) = self.register_access_problem(now, baud) {
             self.violation(now, format!("register bytes {bytes:02X?} lost: {problem}"));
             return;
         }
@@ -547,19 +564,24 @@ impl HatIo for SimHat {
             return Err(IoError::new("UART not open"));
         }
         s.record(now, Action::Tx(bytes.to_vec()));
-        s.receive(now, bytes);
+        let baud = s.port_baud;
+        s.receive(now, baud, bytes);
         Ok(())
     }
 
     fn read_bytes(&mut self, n: usize, timeout: Duration) -> Result<Vec<u8>, IoError> {
-        let mut s = self.lock();
-        if s.port_baud.is_none() {
-            return Err(IoError::new("UART not open"));
-        }
-        if s.rx.len() < n {
+        let short = {
+            let s = self.lock();
+            if s.port_baud.is_none() {
+                return Err(IoError::new("UART not open"));
+            }
+            s.rx.len() < n
+        };
+        if short {
             // Nothing more will arrive: the whole timeout passes.
-            self.clock.advance(timeout);
+            self.clock.sleep(timeout);
         }
+        let mut s = self.lock();
         let take = n.min(s.rx.len());
         let got: Vec<u8> = s.rx.drain(..take).collect();
         let now = self.clock.now();
