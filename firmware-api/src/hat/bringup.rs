@@ -191,6 +191,17 @@ fn read_sequence(
     })
 }
 
+/// Whether the modem is awake, from INH alone: touches no output line and
+/// not the UART, so it is safe while the bus is running.
+pub fn read_awake(io: &mut dyn HatIo) -> Result<ModemReading, HatError> {
+    let awake = io.read(Line::Inh).map_err(HatError::io(Step::Wake))? == Level::High;
+    Ok(ModemReading {
+        awake,
+        wake: None,
+        registers: None,
+    })
+}
+
 /// Put every line into the state the original left them in between
 /// operations, with FREQ selecting the configured carrier.
 pub fn set_idle_state(io: &mut dyn HatIo, cfg: &HatConfig) -> Result<(), HatError> {

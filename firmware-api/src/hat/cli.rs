@@ -31,7 +31,8 @@ pub struct HatArgs {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum HatCommand {
-    /// Show whether the modem HAT is there and what its registers hold.
+    /// Show whether the modem HAT is there and whether the modem is awake.
+    /// Safe next to a running service: only INH is read.
     Status {
         /// Service configuration file (its [hat] table is used).
         #[arg(long, value_name = "FILE")]
@@ -39,8 +40,12 @@ pub enum HatCommand {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Also read the modem registers. This puts the modem into command
+        /// mode and takes the UART: stop the service first.
+        #[arg(long)]
+        registers: bool,
         /// Wake a sleeping modem to read its registers (this sends a
-        /// wake-up message to every node on the bus).
+        /// wake-up message to every node on the bus); implies --registers.
         #[arg(long)]
         wake: bool,
     },
@@ -58,7 +63,12 @@ pub enum HatCommand {
 
 pub fn run(args: HatArgs) -> ExitCode {
     match args.command {
-        HatCommand::Status { config, json, wake } => status(config.as_deref(), json, wake),
+        HatCommand::Status {
+            config,
+            json,
+            registers,
+            wake,
+        } => status(config.as_deref(), json, registers || wake, wake),
         HatCommand::Configure { config, json } => configure(config.as_deref(), json),
     }
 }
@@ -96,7 +106,7 @@ fn print_json<T: Serialize>(value: &T) {
     }
 }
 
-fn status(config: Option<&Path>, json: bool, wake: bool) -> ExitCode {
+fn status(config: Option<&Path>, json: bool, registers: bool, wake: bool) -> ExitCode {
     let cfg = match load_config(config) {
         Ok(c) => c,
         Err(e) => {
@@ -106,9 +116,13 @@ fn status(config: Option<&Path>, json: bool, wake: bool) -> ExitCode {
     };
     let detection = detect(&cfg);
     let (reading, error) = if detection.has_modem() {
-        match open_rppal(&cfg)
-            .and_then(|mut hat| bringup::read_modem(&mut hat, &cfg, &SystemSleeper::new(), wake))
-        {
+        match open_rppal(&cfg).and_then(|mut hat| {
+            if registers {
+                bringup::read_modem(&mut hat, &cfg, &SystemSleeper::new(), wake)
+            } else {
+                bringup::read_awake(&mut hat)
+            }
+        }) {
             Ok(r) => (Some(r), None),
             Err(e) => (None, Some(e.to_string())),
         }
@@ -237,6 +251,9 @@ fn print_reading(r: &ModemReading) {
     );
     match &r.registers {
         Some(regs) => print_registers(regs),
+        None if r.awake => {
+            println!("registers not read (use --registers with the service stopped)")
+        }
         None => println!("registers not read: the modem sleeps (use --wake to wake it)"),
     }
 }

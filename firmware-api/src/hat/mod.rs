@@ -25,7 +25,8 @@ pub mod service;
 pub mod sim;
 
 pub use bringup::{
-    bring_up, read_modem, shutdown, wake, HatStatus, ModemReading, RegisterDump, WakeReport,
+    bring_up, read_awake, read_modem, shutdown, wake, HatStatus, ModemReading, RegisterDump,
+    WakeReport,
 };
 pub use config::{HatConfig, HatMode, ModemConfig, PinConfig, TimingConfig};
 pub use detect::{detect, Detection, HatInfo};

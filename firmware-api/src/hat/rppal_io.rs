@@ -3,7 +3,7 @@
 //! Dropping a [`RppalHat`] returns every claimed pin to the mode it had
 //! before (rppal's reset-on-drop), like the original's `GPIO.cleanup()`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rppal::gpio::{Gpio, InputPin, IoPin, Mode};
@@ -23,36 +23,64 @@ pub struct RppalHat {
     port: Option<RegisterPort>,
 }
 
-/// Claim the modem's GPIO lines (all as inputs, nothing driven yet). Fails
+/// Claim the modem's GPIO lines without changing them. Fails
 /// off a Pi, without access to `/dev/gpiomem`, or when a line is in use.
 pub fn open_rppal(cfg: &HatConfig) -> Result<RppalHat, HatError> {
     cfg.validate()?;
-    let gpio = Gpio::new().map_err(|e| {
-        HatError::Open(match e {
-            rppal::gpio::Error::UnknownModel => {
-                "this board is not a Raspberry Pi that rppal knows".to_string()
-            }
-            rppal::gpio::Error::PermissionDenied(path) => {
-                format!("permission denied on {path} (run as root or in group gpio)")
-            }
-            other => format!("GPIO: {other}"),
-        })
-    })?;
+    let gpio = Gpio::new().map_err(|e| HatError::Open(explain_gpio_error(e)))?;
     let pins = &cfg.pins;
     let take = |name: &str, bcm: u8| {
         gpio.get(bcm)
             .map_err(|e| HatError::Open(format!("{name} (GPIO {bcm}): {e}")))
     };
+    // Claimed in whatever mode they are in, so that opening (e.g. for
+    // `hat status` next to a running service) changes nothing; the mode a
+    // line had here is what rppal restores when the handle is dropped.
+    let as_is = |pin: rppal::gpio::Pin| {
+        let mode = pin.mode();
+        pin.into_io(mode)
+    };
     Ok(RppalHat {
-        cmd: take("CMD", pins.cmd)?.into_io(Mode::Input),
-        freq: take("FREQ", pins.freq)?.into_io(Mode::Input),
-        sleep: take("nSLEEP", pins.sleep)?.into_io(Mode::Input),
-        select: take("SELECT", pins.select)?.into_io(Mode::Input),
-        // No pull resistor, as RPi.GPIO's default: INH is driven by the modem.
+        cmd: as_is(take("CMD", pins.cmd)?),
+        freq: as_is(take("FREQ", pins.freq)?),
+        sleep: as_is(take("nSLEEP", pins.sleep)?),
+        select: as_is(take("SELECT", pins.select)?),
+        // An input without pull resistor, as the original's RPi.GPIO set it
+        // up: INH is driven by the modem.
         inh: take("INH", pins.inh)?.into_input(),
         uart: cfg.uart.clone(),
         port: None,
     })
+}
+
+/// rppal maps the GPIO registers through `/dev/gpiomem` (a Raspberry Pi
+/// kernel driver) or, failing that, `/dev/mem`. Debian's armmp kernel has no
+/// gpiomem and sets CONFIG_IO_STRICT_DEVMEM, so even root is refused the
+/// registers that the pinctrl driver owns unless the kernel command line
+/// carries `iomem=relaxed`; say so instead of a bare "permission denied".
+fn explain_gpio_error(e: rppal::gpio::Error) -> String {
+    match e {
+        rppal::gpio::Error::UnknownModel => {
+            "this board is not a Raspberry Pi that rppal knows".to_string()
+        }
+        rppal::gpio::Error::PermissionDenied(path) => {
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            let root = unsafe { libc::geteuid() } == 0;
+            let gpiomem = Path::new("/dev/gpiomem").exists();
+            if root && !gpiomem {
+                format!(
+                    "the kernel refuses access to the GPIO registers through {path}: there is no \
+                     /dev/gpiomem and CONFIG_IO_STRICT_DEVMEM is in force; boot with \
+                     iomem=relaxed on the kernel command line"
+                )
+            } else if root {
+                format!("permission denied on {path}")
+            } else {
+                format!("permission denied on {path}: run as root")
+            }
+        }
+        other => format!("GPIO: {other}"),
+    }
 }
 
 impl RppalHat {
