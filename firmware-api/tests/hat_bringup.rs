@@ -501,5 +501,8 @@ fn passive_status_reads_only_inh() {
     let (mut hat, _clock) = sim(SimOptions::default());
     let reading = opendcre::hat::read_awake(&mut hat).unwrap();
     assert!(!reading.awake && reading.registers.is_none());
-    assert_eq!(trace(&hat), vec![(ms(0), Action::Read(Line::Inh, Level::Low))]);
+    assert_eq!(
+        trace(&hat),
+        vec![(ms(0), Action::Read(Line::Inh, Level::Low))]
+    );
 }

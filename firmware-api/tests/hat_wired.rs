@@ -151,6 +151,7 @@ fn bring_up_over_a_real_uart() {
     assert!(status.wake.woke);
     // At least the fixed delays: 1 + 1 + 150 ms wake, 3 × 3 ms of windows.
     assert!(status.elapsed_ms >= 161.0, "{status:?}");
+    eprintln!("bring-up over the pty took {:.1} ms", status.elapsed_ms);
     let modem = w.finish();
     assert_eq!(
         modem.registers(),

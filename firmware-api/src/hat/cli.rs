@@ -34,7 +34,7 @@ pub enum HatCommand {
     /// Show whether the modem HAT is there and whether the modem is awake.
     /// Safe next to a running service: only INH is read.
     Status {
-        /// Service configuration file (its [hat] table is used).
+        /// Service configuration file, whose `hat` table is used.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
         /// Print JSON instead of text.
@@ -52,7 +52,7 @@ pub enum HatCommand {
     /// Wake, configure and verify the modem as the service does at start.
     /// Stop the service first: it holds the UART.
     Configure {
-        /// Service configuration file (its [hat] table is used).
+        /// Service configuration file, whose `hat` table is used.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
         /// Print JSON instead of text.

@@ -2,11 +2,11 @@
 //! device bus, controlled over GPIO and configured through its register
 //! interface on the Pi UART (spec §8.6).
 //!
-//! At service start: [`detect`] whether a HAT is there, claim its lines
-//! ([`open_rppal`]) and run [`bring_up`] — wake, write the configuration,
+//! At service start: [`detect()`] whether a HAT is there, claim its lines
+//! ([`open_rppal()`]) and run [`bring_up()`] — wake, write the configuration,
 //! read it back, return to data mode — then hand the UART to the bus at
 //! [`HatStatus::bus_baud`]. [`HatService`] keeps the lines for recovery and
-//! wakes; [`shutdown`] leaves them clean. Without a HAT the bus runs on the
+//! wakes; [`shutdown()`] leaves them clean. Without a HAT the bus runs on the
 //! bare UART.
 //!
 //! Everything touching hardware goes through [`HatIo`] and [`Sleeper`]; the
