@@ -22,6 +22,8 @@ pub struct Config {
     pub emulator: EmulatorSection,
     pub ipmi: IpmiSection,
     pub log: LogSection,
+    /// The PLC modem HAT (documented in `src/hat/hat.example.toml`).
+    pub hat: crate::hat::HatConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -195,6 +197,10 @@ impl Config {
             return invalid("bus.r_sense_mohm", "must be a positive number".into());
         }
         self.host_id()?;
+        self.hat.validate().map_err(|e| ConfigError::Invalid {
+            key: "hat",
+            message: e.to_string(),
+        })?;
         Ok(())
     }
 
@@ -267,6 +273,7 @@ mod tests {
         assert_eq!(cfg.bus.retry_limit, d.bus.retry_limit);
         assert_eq!(cfg.bus.sequence_check, d.bus.sequence_check);
         assert_eq!(cfg.log.level, d.log.level);
+        assert_eq!(cfg.hat, d.hat);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use crate::api::ipmi_board::IpmiBoard;
 use crate::api::server::{self, ServerOptions};
 use crate::api::AppState;
-use crate::bus::{self, SerialOpener};
+use crate::bus::{self, HatOpener, SerialOpener};
 use crate::config::{Config, DEFAULT_CONFIG_PATH};
 
 /// Flags of `opendcre serve`; each overrides the matching config key.
@@ -114,13 +114,19 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
         }
         (None, false) => cfg.bus.serial.clone(),
     };
-    let (bus, bus_task) = bus::spawn(
-        SerialOpener {
-            path: serial_path.clone(),
-            baud: cfg.bus.baud,
-        },
-        bus_cfg,
-    );
+    let serial = SerialOpener {
+        path: serial_path.clone(),
+        baud: cfg.bus.baud,
+    };
+    let hat = if cfg.emulator.config.is_some() || dev_mode {
+        None
+    } else {
+        open_hat(&cfg).await
+    };
+    let (bus, bus_task) = match hat {
+        Some(hat) => bus::spawn(HatOpener::new(serial, hat), bus_cfg),
+        None => bus::spawn(serial, bus_cfg),
+    };
     tracing::info!(port = %serial_path, baud = cfg.bus.baud, "device bus ready");
 
     let state = Arc::new(AppState {
@@ -165,6 +171,24 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
     server::run(listeners, state, opts, shutdown_signal()).await;
     crate::systemd::notify("STOPPING=1");
     Ok(())
+}
+
+/// Claims the HAT's GPIO lines when there is a HAT; without one the bus runs
+/// on the UART as it is, as the original did on non-HAT hardware.
+async fn open_hat(cfg: &Config) -> Option<crate::hat::HatService> {
+    let mut hat_cfg = cfg.hat.clone();
+    hat_cfg.uart = PathBuf::from(&cfg.bus.serial);
+    match crate::hat::HatService::open(hat_cfg).await {
+        Ok(h) => Some(h),
+        Err(crate::hat::HatError::NotPresent(why)) => {
+            tracing::info!("no PLC modem HAT set up: {why}");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "PLC modem HAT unusable; running the bus without modem setup");
+            None
+        }
+    }
 }
 
 async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
