@@ -2,4 +2,5 @@
 //! serial port, a software emulator of the bus, and the REST API that serves
 //! the original OpenDCRE v1.1 interface. See `ARCHITECTURE.md` for the map.
 
+pub mod ipmi;
 pub mod proto;
