@@ -95,7 +95,10 @@ pub struct EmulatorSection {
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct IpmiSection {
+    /// The original OpenDCRE `bmc_config.json`.
     pub bmc_config: Option<PathBuf>,
+    /// Our richer per-BMC form, `[[ipmi.bmc]]` tables.
+    pub bmc: Vec<crate::ipmi::BmcToml>,
 }
 
 /// Where log lines go.

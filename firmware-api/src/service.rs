@@ -131,7 +131,7 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
 
     let state = Arc::new(AppState {
         bus,
-        ipmi: IpmiBoard::empty(),
+        ipmi: IpmiBoard::new(crate::ipmi::IpmiBridge::new(load_bmcs(&cfg))),
         r_sense: cfg.bus.r_sense_mohm,
         request_timeout: Duration::from_millis(cfg.server.request_timeout_ms),
     });
@@ -171,6 +171,34 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
     server::run(listeners, state, opts, shutdown_signal()).await;
     crate::systemd::notify("STOPPING=1");
     Ok(())
+}
+
+/// BMCs from bmc_config.json and `[[ipmi.bmc]]`. As in the original, a bad
+/// file does not stop the service; unlike it, a bad entry drops only itself
+/// and every problem is logged with its index and key.
+fn load_bmcs(cfg: &Config) -> Vec<crate::ipmi::BmcConfig> {
+    use crate::ipmi::ConfigError as E;
+    let mut bmcs = Vec::new();
+    let mut keep = |r: Result<Vec<crate::ipmi::BmcConfig>, E>| match r {
+        Ok(v) => bmcs.extend(v),
+        Err(E::Entries { errors, valid, .. }) => {
+            for e in &errors {
+                tracing::error!("IPMI configuration: {e}");
+            }
+            bmcs.extend(valid);
+        }
+        Err(e) => tracing::error!("IPMI configuration: {e}; no BMCs from it"),
+    };
+    if let Some(path) = &cfg.ipmi.bmc_config {
+        keep(crate::ipmi::load_bmc_config_json(path));
+    }
+    if !cfg.ipmi.bmc.is_empty() {
+        keep(crate::ipmi::bmcs_from_toml(cfg.ipmi.bmc.clone()));
+    }
+    for b in &bmcs {
+        tracing::info!(device_id = format!("{:04x}", b.device_id), bmc = %b.ip, port = b.port, "IPMI BMC configured");
+    }
+    bmcs
 }
 
 /// Claims the HAT's GPIO lines when there is a HAT; without one the bus runs
