@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Lints everything that ships the service:
+#   * shellcheck on the maintainer scripts and the ci/ scripts
+#   * systemd-analyze verify on the unit, inside a root made from the .deb
+#     (so ExecStart= is checked against the packaged binary)
+#   * systemd-analyze security --offline=true: prints the exposure score and
+#     fails above EXPOSURE_MAX (default 2.0)
+#   * dpkg-deb --info and lintian on each .deb (errors and warnings fail;
+#     info and pedantic tags are printed)
+#   * hadolint on the Dockerfile, inside an empty network namespace to prove
+#     it needs nothing from the network
+#
+# Usage: ci/lint-packaging.sh [DEB...]   (default: build/deb/*.deb)
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+# shellcheck source=ci/lib.sh
+. "$HERE/lib.sh"
+
+EXPOSURE_MAX=${EXPOSURE_MAX:-2.0}
+HADOLINT=${HADOLINT:-/opt/opendcre-ci/hadolint-2.15.1/bin/hadolint}
+UNIT=opendcre.service
+
+"$HERE/install-packaging.sh" --check || die "packaging tools missing: run ci/install-packaging.sh"
+
+if [ $# -gt 0 ]; then
+    debs=("$@")
+else
+    shopt -s nullglob
+    debs=("$ROOT"/build/deb/*.deb)
+    shopt -u nullglob
+fi
+[ "${#debs[@]}" -gt 0 ] || die "no .deb to lint: run 'make deb' first"
+
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); printf 'ok   %s\n' "$*"; }
+bad() { fail=$((fail + 1)); printf 'FAIL %s\n' "$*"; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# --- shell scripts ---------------------------------------------------------------
+if out=$(shellcheck -s sh "$ROOT"/packaging/debian/{postinst,prerm,postrm} 2>&1); then
+    ok "shellcheck maintainer scripts"
+else
+    bad "shellcheck maintainer scripts"
+    echo "$out"
+fi
+if out=$(cd "$ROOT" && shellcheck -x -s bash ci/*.sh 2>&1); then
+    ok "shellcheck ci/*.sh"
+else
+    bad "shellcheck ci/*.sh"
+    echo "$out"
+fi
+
+# --- systemd unit ------------------------------------------------------------------
+# A root holding the package's files and the host's own units (sysinit.target
+# and friends, which the unit's default dependencies name).
+sysroot=$work/root
+mkdir -p "$sysroot"
+dpkg-deb -x "${debs[0]}" "$sysroot"
+mkdir -p "$sysroot/usr/lib/systemd"
+cp -a /usr/lib/systemd/system "$sysroot/usr/lib/systemd/"
+cp "$sysroot/lib/systemd/system/$UNIT" "$sysroot/usr/lib/systemd/system/$UNIT"
+rm -rf "${sysroot:?}/lib"
+ln -s usr/lib "$sysroot/lib"
+# verify prints warnings (unknown keys, bad values) but may still exit 0:
+# any output counts as a failure.
+if out=$(systemd-analyze verify --root="$sysroot" "$UNIT" 2>&1) && [ -z "$out" ]; then
+    ok "systemd-analyze verify $UNIT ($(basename "${debs[0]}"))"
+else
+    bad "systemd-analyze verify $UNIT"
+    echo "$out"
+fi
+
+security=$(systemd-analyze security --offline=true --root="$sysroot" "$UNIT" 2>&1 || true)
+score=$(echo "$security" | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+echo "$security" | grep -E '^✗' | sed 's/  */ /g' || true
+if [ -z "$score" ]; then
+    bad "systemd-analyze security printed no exposure score"
+    echo "$security" | tail -n 20
+elif awk -v s="$score" -v m="$EXPOSURE_MAX" 'BEGIN { exit !(s <= m) }'; then
+    ok "systemd-analyze security --offline=true: exposure $score (limit $EXPOSURE_MAX)"
+else
+    bad "systemd-analyze security: exposure $score is above $EXPOSURE_MAX"
+fi
+
+# --- packages -------------------------------------------------------------------------
+for deb in "${debs[@]}"; do
+    name=$(basename "$deb")
+    if dpkg-deb --info "$deb" >"$work/info" 2>&1 && dpkg-deb --contents "$deb" >"$work/contents" 2>&1; then
+        ok "dpkg-deb --info $name"
+    else
+        bad "dpkg-deb --info $name"
+        cat "$work/info" "$work/contents"
+        continue
+    fi
+    for want in ./usr/bin/opendcre ./etc/opendcre/opendcre.toml ./lib/systemd/system/opendcre.service \
+        ./usr/share/doc/opendcre/copyright ./usr/share/doc/opendcre/changelog.gz; do
+        grep -q " $want\$" "$work/contents" || bad "$name lacks $want"
+    done
+    if owners=$(awk '$2 != "root/root"' "$work/contents") && [ -n "$owners" ]; then
+        bad "$name has files not owned by root/root:"
+        echo "$owners"
+    fi
+    # lintian refuses nothing as root but says so on stderr; keep that out.
+    if lintian --fail-on error,warning --display-info --pedantic "$deb" >"$work/lintian" 2>"$work/lintian.err"; then
+        ok "lintian $name (errors/warnings: none)"
+    else
+        bad "lintian $name"
+        grep -v 'running with root privileges' "$work/lintian.err" || true
+    fi
+    sed 's/^/     lintian: /' "$work/lintian"
+done
+
+# --- Dockerfile ---------------------------------------------------------------------
+# unshare --net: no network at all, so a linter that fetched rules or
+# binaries at run time would fail here.
+if out=$(cd "$ROOT" && unshare --net "$HADOLINT" --no-color Dockerfile 2>&1); then
+    ok "hadolint Dockerfile ($("$HADOLINT" --version), .hadolint.yaml, failure threshold style)"
+else
+    bad "hadolint Dockerfile"
+    echo "$out"
+fi
+
+echo "lint-packaging: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
