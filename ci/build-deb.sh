@@ -2,6 +2,7 @@
 # Builds build/deb/opendcre_<version>_<arch>.deb with plain dpkg-deb.
 #
 # Usage: ci/build-deb.sh ARCH BINARY      (ARCH: armhf | amd64)
+# Environment: DEB_OUT (output directory, default build/deb), SOURCE_DATE_EPOCH.
 #
 # Reproducible: every mtime is SOURCE_DATE_EPOCH (default: the last commit's
 # time), owners are root:root (--root-owner-group), dpkg-deb writes the tar
@@ -47,7 +48,7 @@ export SOURCE_DATE_EPOCH
 export TZ=UTC LC_ALL=C
 umask 022
 
-OUT=$ROOT/build/deb
+OUT=${DEB_OUT:-$ROOT/build/deb}
 STAGE=$OUT/stage-$ARCH
 DEB=$OUT/opendcre_${VERSION}_${ARCH}.deb
 rm -rf "$STAGE"

@@ -103,6 +103,22 @@ for deb in "${debs[@]}"; do
         bad "$name has files not owned by root/root:"
         echo "$owners"
     fi
+    # Reproducibility: the same inputs must give the same bytes.
+    arch=$(dpkg-deb -f "$deb" Architecture)
+    case "$arch" in
+    armhf) bin=$ROOT/target/armv7-unknown-linux-gnueabihf/release/opendcre ;;
+    *) bin=$ROOT/target/release/opendcre ;;
+    esac
+    if [ -f "$bin" ] && [ "$bin" -ot "$deb" ]; then
+        if DEB_OUT=$work/rebuild "$HERE/build-deb.sh" "$arch" "$bin" >/dev/null 2>&1 &&
+            cmp -s "$deb" "$work/rebuild/$name"; then
+            ok "$name is reproducible (rebuilt byte-identical)"
+        else
+            bad "$name is not reproducible: a rebuild from $bin differs"
+        fi
+    else
+        printf 'skip reproducibility of %s: %s is missing or newer than the .deb\n' "$name" "$bin"
+    fi
     # lintian refuses nothing as root but says so on stderr; keep that out.
     if lintian --fail-on error,warning --display-info --pedantic "$deb" >"$work/lintian" 2>"$work/lintian.err"; then
         ok "lintian $name (errors/warnings: none)"
