@@ -163,7 +163,9 @@ else
     # shellcheck disable=SC2086
     VER=$(newest_version $common)
 fi
-log "chosen rustc-web version: $VER (newest offered on both amd64 and armhf)"
+why="newest offered on both amd64 and armhf"
+[ -z "${RUST_WEB_VERSION:-}" ] || why="RUST_WEB_VERSION"
+log "chosen rustc-web version: $VER ($why)"
 
 if check_toolchain && [ "$(installed_version rustc-web)" = "$VER" ]; then
     log "cross toolchain already installed: rustc-web $VER with the $TARGET std"
@@ -174,12 +176,14 @@ fi
 if [ "$(installed_version rustc-web)" != "$VER" ] || [ "$(installed_version cargo-web)" != "$VER" ] ||
     [ "$(installed_version libstd-rust-web-dev)" != "$VER" ]; then
     log "installing rustc-web=$VER cargo-web=$VER libstd-rust-web-dev=$VER"
-    apt_install "rustc-web=$VER" "cargo-web=$VER" "libstd-rust-web-dev=$VER"
+    # --allow-downgrades: RUST_WEB_VERSION may pin an older version on purpose.
+    apt_install --allow-downgrades "rustc-web=$VER" "cargo-web=$VER" "libstd-rust-web-dev=$VER"
 fi
 
 # --- armhf std ----------------------------------------------------------------------
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+chmod 0755 "$work" # apt downloads as user _apt
 deb=""
 if [ -n "${APT_HAS[$VER]:-}" ]; then
     log "downloading libstd-rust-web-dev:armhf=$VER through apt (signed index)"
