@@ -1,16 +1,47 @@
-# OpenDCRE / OpenMistOS — the one entry point.
-# Cross build, packaging and container targets (owned by the cross/packaging
-# work); `run`, `test`, `test-host`, `image`, `boot-test` come from the lead.
-
+# OpenDCRE / OpenMistOS: the one entry point for building, testing and packaging.
+#   make run    the API on the built-in emulator at http://127.0.0.1:5000/opendcre/1.1/
+#   make test   everything CI checks (installs what it needs first)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
-.DEFAULT_GOAL := help
+CARGO ?= cargo
+EMULATOR_CONFIG ?= firmware-api/emulator-configs/rack.json
+LISTEN ?= 127.0.0.1:5000
 
+.PHONY: run build test test-host check fmt clippy deps bench
+
+run:
+	$(CARGO) run --release --bin opendcre -- serve --emulator $(EMULATOR_CONFIG) --listen $(LISTEN)
+
+build:
+	$(CARGO) build --release --locked
+
+# Test peers (ipmi_sim, slapd, …) and tools the test suite needs.
+deps:
+	bash ci/install-test-deps.sh
+
+check: fmt clippy
+
+fmt:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+# Unit, property and integration tests on the host (real ptys, real peers).
+test-host:
+	$(CARGO) test --locked
+
+test: deps check test-host
+
+bench:
+	bash ci/bench.sh
+
+# ---------------------------------------------------------------------------
+# Cross build, Debian packages, container (packaging/README.md).
+#   make armv7 | deb | smoke-armv7 | lint-packaging | test-deb | docker
 ARMV7_TARGET := armv7-unknown-linux-gnueabihf
 ARMV7_BIN    := target/$(ARMV7_TARGET)/release/opendcre
 HOST_BIN     := target/release/opendcre
-# Host builds use whatever cargo is on PATH (rustup in development).
-CARGO        ?= cargo
 # CROSS=1 builds with `cross` (needs a Docker host) instead of Debian's toolchain.
 CROSS        ?=
 
@@ -23,7 +54,7 @@ DEBIAN_CARGO_ENV := \
 	CC_armv7_unknown_linux_gnueabihf=arm-linux-gnueabihf-gcc \
 	AR_armv7_unknown_linux_gnueabihf=arm-linux-gnueabihf-ar
 
-.PHONY: help armv7 armv7-toolchain packaging-tools host-release deb deb-amd64 deb-armhf \
+.PHONY: help armv7 armv7-toolchain packaging-tools deb deb-amd64 deb-armhf \
 	smoke-armv7 lint-packaging test-deb docker
 
 help:
@@ -55,15 +86,12 @@ endif
 packaging-tools:
 	@ci/install-packaging.sh --check || ci/install-packaging.sh
 
-host-release:
-	$(CARGO) build --locked --release -p opendcre
-
 deb: deb-armhf deb-amd64
 
 deb-armhf: armv7 packaging-tools
 	ci/build-deb.sh armhf $(ARMV7_BIN)
 
-deb-amd64: host-release packaging-tools
+deb-amd64: build packaging-tools
 	ci/build-deb.sh amd64 $(HOST_BIN)
 
 smoke-armv7: armv7 packaging-tools

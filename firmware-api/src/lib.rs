@@ -5,6 +5,10 @@
 pub mod api;
 pub mod bus;
 pub mod config;
+pub mod emulator;
+pub mod emulator_host;
+pub mod hat;
 pub mod logging;
 pub mod proto;
+pub mod service;
 pub mod systemd;

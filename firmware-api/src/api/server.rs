@@ -67,7 +67,9 @@ pub async fn run(
         acceptors.push(tokio::spawn(async move {
             loop {
                 // Excess connections wait in the kernel backlog, not in our memory.
-                let Ok(permit) = permits.clone().acquire_owned().await else { return };
+                let Ok(permit) = permits.clone().acquire_owned().await else {
+                    return;
+                };
                 match listener.accept().await {
                     Ok((stream, peer)) => {
                         if tx.send((stream, peer, permit)).await.is_err() {
@@ -117,12 +119,20 @@ pub async fn run(
         a.abort();
     }
     tracing::info!("shutting down: no new connections, waiting for requests in flight");
-    if tokio::time::timeout(opts.shutdown_grace, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(opts.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("requests still running after the grace period were cut off");
     }
 }
 
-async fn serve_request(state: Arc<AppState>, opts: &ServerOptions, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
+async fn serve_request(
+    state: Arc<AppState>,
+    opts: &ServerOptions,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<Body> {
     let started = Instant::now();
     let method = req.method().clone();
     let uri_path = req.uri().path().to_string();
@@ -142,11 +152,25 @@ async fn serve_request(state: Arc<AppState>, opts: &ServerOptions, peer: SocketA
     response
 }
 
-async fn dispatch(state: Arc<AppState>, opts: &ServerOptions, req: Request<Incoming>) -> Response<Body> {
+async fn dispatch(
+    state: Arc<AppState>,
+    opts: &ServerOptions,
+    req: Request<Incoming>,
+) -> Response<Body> {
     let segments = match path::segments(req.uri().path()) {
         Ok(s) => s,
-        Err(PathError::BadEscape) => return error_response(&ApiError::new(StatusCode::BAD_REQUEST, "malformed percent-escape in the URL")),
-        Err(PathError::AboveRoot) => return error_response(&ApiError::new(StatusCode::BAD_REQUEST, "URL path leaves the root")),
+        Err(PathError::BadEscape) => {
+            return error_response(&ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed percent-escape in the URL",
+            ))
+        }
+        Err(PathError::AboveRoot) => {
+            return error_response(&ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "URL path leaves the root",
+            ))
+        }
     };
     let Some(route) = router::route(&segments) else {
         return error_response(&ApiError::not_found(req.uri().path()));
@@ -155,19 +179,28 @@ async fn dispatch(state: Arc<AppState>, opts: &ServerOptions, req: Request<Incom
     if !route.allows(&method) {
         let mut r = error_response(&ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            format!("method {method} is not allowed here; allowed: {}", route.allow_header()),
+            format!(
+                "method {method} is not allowed here; allowed: {}",
+                route.allow_header()
+            ),
         ));
-        r.headers_mut().insert(ALLOW, HeaderValue::from_static(route.allow_header()));
+        r.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static(route.allow_header()));
         return r;
     }
     if method == Method::OPTIONS {
         let mut r = with_common_headers(Response::new(Body::default()));
-        r.headers_mut().insert(ALLOW, HeaderValue::from_static(route.allow_header()));
+        r.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static(route.allow_header()));
         return r;
     }
     if method == Method::POST {
         // The only POST endpoint ignores its body, but it must still be bounded.
-        if Limited::new(req.into_body(), opts.max_body_bytes).collect().await.is_err() {
+        if Limited::new(req.into_body(), opts.max_body_bytes)
+            .collect()
+            .await
+            .is_err()
+        {
             return error_response(&ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("request body larger than {} bytes", opts.max_body_bytes),
@@ -194,7 +227,9 @@ async fn run_handler(state: Arc<AppState>, route: Route) -> Result<serde_json::V
         Ok(Ok(result)) => result,
         Ok(Err(join)) => {
             tracing::error!(error = %join, "request handler panicked");
-            Err(ApiError::failure("internal error while handling the request"))
+            Err(ApiError::failure(
+                "internal error while handling the request",
+            ))
         }
         Err(_) => Err(ApiError::failure("request timed out")),
     }
@@ -203,7 +238,10 @@ async fn run_handler(state: Arc<AppState>, route: Route) -> Result<serde_json::V
 fn with_common_headers(mut r: Response<Body>) -> Response<Body> {
     let h = r.headers_mut();
     h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
-    h.insert(SERVER, HeaderValue::from_static(concat!("opendcre/", env!("CARGO_PKG_VERSION"))));
+    h.insert(
+        SERVER,
+        HeaderValue::from_static(concat!("opendcre/", env!("CARGO_PKG_VERSION"))),
+    );
     r
 }
 
@@ -213,7 +251,8 @@ pub fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<
     body.push(b'\n');
     let mut r = Response::new(Body::new(Bytes::from(body)));
     *r.status_mut() = status;
-    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     with_common_headers(r)
 }
 
