@@ -62,6 +62,7 @@ install -d -m 0755 "$STAGE/usr/bin"
 chmod 0755 "$STAGE/usr/bin/opendcre"
 install -D -m 0644 "$ROOT/firmware-api/config/opendcre.toml" "$STAGE/etc/opendcre/opendcre.toml"
 install -D -m 0644 "$ROOT/systemd/opendcre.service" "$STAGE/lib/systemd/system/opendcre.service"
+install -m 0644 "$ROOT/systemd/opendcre-hat.service" "$STAGE/lib/systemd/system/opendcre-hat.service"
 install -D -m 0644 "$PKG/udev.rules" "$STAGE/lib/udev/rules.d/60-opendcre-gpio.rules"
 install -d -m 0755 "$STAGE/usr/share/opendcre/emulator"
 shopt -s nullglob

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Lints everything that ships the service:
-#   * shellcheck on the maintainer scripts and the ci/ scripts
-#   * systemd-analyze verify on the unit, inside a root made from the .deb
+#   * shellcheck on the maintainer scripts and the packaging ci/ scripts
+#   * systemd-analyze verify on the units, inside a root made from the .deb
 #     (so ExecStart= is checked against the packaged binary)
-#   * systemd-analyze security --offline=true: prints the exposure score and
+#   * systemd-analyze security --offline=true: prints the exposure scores and
 #     fails above EXPOSURE_MAX (default 2.0)
 #   * dpkg-deb --info and lintian on each .deb (errors and warnings fail;
 #     info and pedantic tags are printed)
@@ -19,7 +19,11 @@ ROOT=$(cd "$HERE/.." && pwd)
 
 EXPOSURE_MAX=${EXPOSURE_MAX:-2.0}
 HADOLINT=${HADOLINT:-/opt/opendcre-ci/hadolint-2.15.1/bin/hadolint}
-UNIT=opendcre.service
+UNITS=(opendcre.service opendcre-hat.service)
+# The packaging scripts this lint owns (the test-suite scripts in ci/ are not
+# its business).
+OWN_SCRIPTS=(ci/lib.sh ci/install-cross.sh ci/install-packaging.sh ci/build-deb.sh
+    ci/lint-packaging.sh ci/smoke-armv7.sh ci/test-deb-install.sh ci/docker-build.sh)
 
 "$HERE/install-packaging.sh" --check || die "packaging tools missing: run ci/install-packaging.sh"
 
@@ -46,10 +50,10 @@ else
     bad "shellcheck maintainer scripts"
     echo "$out"
 fi
-if out=$(cd "$ROOT" && shellcheck -x -s bash ci/*.sh 2>&1); then
-    ok "shellcheck ci/*.sh"
+if out=$(cd "$ROOT" && shellcheck -x -s bash "${OWN_SCRIPTS[@]}" 2>&1); then
+    ok "shellcheck ${OWN_SCRIPTS[*]}"
 else
-    bad "shellcheck ci/*.sh"
+    bad "shellcheck ${OWN_SCRIPTS[*]}"
     echo "$out"
 fi
 
@@ -57,33 +61,38 @@ fi
 # A root holding the package's files and the host's own units (sysinit.target
 # and friends, which the unit's default dependencies name).
 sysroot=$work/root
-mkdir -p "$sysroot"
-dpkg-deb -x "${debs[0]}" "$sysroot"
-mkdir -p "$sysroot/usr/lib/systemd"
+mkdir -p "$work/pkg" "$sysroot/usr/lib/systemd"
+dpkg-deb -x "${debs[0]}" "$work/pkg"
 cp -a /usr/lib/systemd/system "$sysroot/usr/lib/systemd/"
-cp "$sysroot/lib/systemd/system/$UNIT" "$sysroot/usr/lib/systemd/system/$UNIT"
-rm -rf "${sysroot:?}/lib"
 ln -s usr/lib "$sysroot/lib"
+cp -a "$work/pkg/usr/." "$sysroot/usr/"
+cp -a "$work/pkg/lib/." "$sysroot/usr/lib/"
+cp -a "$work/pkg/etc" "$sysroot/"
 # verify prints warnings (unknown keys, bad values) but may still exit 0:
 # any output counts as a failure.
-if out=$(systemd-analyze verify --root="$sysroot" "$UNIT" 2>&1) && [ -z "$out" ]; then
-    ok "systemd-analyze verify $UNIT ($(basename "${debs[0]}"))"
-else
-    bad "systemd-analyze verify $UNIT"
-    echo "$out"
-fi
+for unit in "${UNITS[@]}"; do
+    # --man=no: Documentation=man:opendcre(1) is in the package (checked
+    # below), not in the host's man path that verify would search.
+    if out=$(systemd-analyze verify --man=no --root="$sysroot" "$unit" 2>&1) && [ -z "$out" ]; then
+        ok "systemd-analyze verify $unit ($(basename "${debs[0]}"))"
+    else
+        bad "systemd-analyze verify $unit"
+        echo "$out"
+    fi
 
-security=$(systemd-analyze security --offline=true --root="$sysroot" "$UNIT" 2>&1 || true)
-score=$(echo "$security" | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
-echo "$security" | grep -E '^✗' | sed 's/  */ /g' || true
-if [ -z "$score" ]; then
-    bad "systemd-analyze security printed no exposure score"
-    echo "$security" | tail -n 20
-elif awk -v s="$score" -v m="$EXPOSURE_MAX" 'BEGIN { exit !(s <= m) }'; then
-    ok "systemd-analyze security --offline=true: exposure $score (limit $EXPOSURE_MAX)"
-else
-    bad "systemd-analyze security: exposure $score is above $EXPOSURE_MAX"
-fi
+    limit=$EXPOSURE_MAX
+    security=$(systemd-analyze security --offline=true --root="$sysroot" "$unit" 2>&1 || true)
+    score=$(echo "$security" | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+    echo "$security" | grep -E '^✗' | sed 's/  */ /g; s/^/     /' || true
+    if [ -z "$score" ]; then
+        bad "systemd-analyze security $unit printed no exposure score"
+        echo "$security" | tail -n 20
+    elif awk -v s="$score" -v m="$limit" 'BEGIN { exit !(s <= m) }'; then
+        ok "systemd-analyze security --offline=true $unit: exposure $score (limit $limit)"
+    else
+        bad "systemd-analyze security $unit: exposure $score is above $limit"
+    fi
+done
 
 # --- packages -------------------------------------------------------------------------
 for deb in "${debs[@]}"; do
@@ -96,6 +105,7 @@ for deb in "${debs[@]}"; do
         continue
     fi
     for want in ./usr/bin/opendcre ./etc/opendcre/opendcre.toml ./lib/systemd/system/opendcre.service \
+        ./lib/systemd/system/opendcre-hat.service ./usr/share/man/man1/opendcre.1.gz \
         ./usr/share/doc/opendcre/copyright ./usr/share/doc/opendcre/changelog.gz; do
         grep -q " $want\$" "$work/contents" || bad "$name lacks $want"
     done

@@ -25,9 +25,21 @@ command -v curl >/dev/null || die "curl is missing: run ci/install-packaging.sh"
 [ -e "$SYSROOT/lib/ld-linux-armhf.so.3" ] || die "$SYSROOT has no armhf loader: install libc6-armhf-cross (ci/install-cross.sh)"
 file -L "$BIN" | grep -q 'ARM, EABI5' || die "$BIN is not an ARM EABI5 binary: $(file -L "$BIN")"
 
+command -v arm-linux-gnueabihf-gcc >/dev/null || die "arm-linux-gnueabihf-gcc is missing: run ci/install-cross.sh"
+
+# qemu-user does not emulate the termios2 ioctls (TCGETS2/TCSETS2) that the
+# serialport crate uses to set the baud rate, so the binary could not open
+# its emulator's pty under qemu (it can on a Pi). A small preloaded shim maps
+# them to TCGETS/TCSETS; see ci/qemu/termios2-shim.c.
+SHIM_DIR=$(mktemp -d)
+trap 'rm -rf "$SHIM_DIR"' EXIT
+SHIM=$SHIM_DIR/termios2-shim.so
+arm-linux-gnueabihf-gcc -std=c11 -Wall -Wextra -Werror -O2 -shared -fPIC \
+    -o "$SHIM" "$HERE/qemu/termios2-shim.c" -ldl || die "cannot build the termios2 shim"
+
 # qemu-arm is called directly with the cross sysroot, so no binfmt_misc
 # registration (which needs a mount and root) is involved.
-QEMU=(qemu-arm-static -L "$SYSROOT")
+QEMU=(qemu-arm-static -L "$SYSROOT" -E "LD_PRELOAD=$SHIM")
 
 pass=0
 fail=0
@@ -46,6 +58,7 @@ fi
 # 2. The server with its emulator, on a free loopback port.
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 LOG=$(mktemp)
+trap 'rm -rf "$SHIM_DIR" "$LOG"' EXIT
 "${QEMU[@]}" "$BIN" serve --emulator "$FIXTURE" --listen "127.0.0.1:$PORT" >"$LOG" 2>&1 &
 SERVER_PID=$!
 cleanup() {
@@ -56,6 +69,7 @@ cleanup() {
     fi
     wait "$SERVER_PID" 2>/dev/null || true
     rm -f "$LOG"
+    rm -rf "$SHIM_DIR"
 }
 trap cleanup EXIT
 BASE="http://127.0.0.1:$PORT/opendcre/1.1"
@@ -117,8 +131,39 @@ check "read thermistor 746 -> 20.91 C" "$BASE/read/thermistor/00000001/01ff" \
 check "read thermistor 0 -> 131.29 C" "$BASE/read/thermistor/00000001/01ff" \
     'j["device_raw"] == 0 and abs(j["temperature_c"] - 131.29) < 0.005'
 
+check "GET /version/00000001 returns the emulator's firmware string" "$BASE/version/00000001" \
+    'j["firmware_version"] == "OpenDCRE smoke-test emulator" and j["api_version"] == "1.1"'
+check "GET /scan/00000001 scans one board" "$BASE/scan/00000001" \
+    '[b["board_id"] for b in j["boards"]] == ["00000001"] and len(j["boards"][0]["devices"]) == 3'
+# Bad input gets a JSON error, not a hang or a crash.
+body=$(curl -sS --max-time 30 -w '\n%{http_code}' "$BASE/read/thermistor/0000000g/01ff" 2>&1) || true
+if [ "${body##*$'\n'}" = 500 ] && python3 -c 'import json, sys; json.loads(sys.argv[1])["http_code"] == 500 or sys.exit(1)' "${body%$'\n'*}" 2>/dev/null; then
+    ok "a malformed board id answers 500 with a JSON body"
+else
+    bad "a malformed board id: expected HTTP 500 with JSON, got: $body"
+fi
+
+# SIGTERM: the service stops by itself, promptly and with status 0.
 if ! kill -0 "$SERVER_PID" 2>/dev/null; then
     bad "server died during the test"
+else
+    kill -TERM "$SERVER_PID"
+    stopped=""
+    for _ in $(seq 1 100); do
+        kill -0 "$SERVER_PID" 2>/dev/null || { stopped=1; break; }
+        sleep 0.1
+    done
+    if [ -n "$stopped" ]; then
+        status=0
+        wait "$SERVER_PID" || status=$?
+        if [ "$status" = 0 ]; then
+            ok "SIGTERM: clean exit (status 0) within 10 s"
+        else
+            bad "SIGTERM: exit status $status"
+        fi
+    else
+        bad "SIGTERM: still running after 10 s"
+    fi
 fi
 [ "$fail" -eq 0 ] || show_log
 echo "smoke-armv7: $pass passed, $fail failed"

@@ -50,6 +50,7 @@ mkdir -p "$R"
 tar -C "$R" -xf "$CHROOT_CACHE"
 cp "$DEB" "$R/tmp/opendcre.deb"
 VERSION=$(dpkg-deb -f "$DEB" Version)
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
 # The checks run inside a private mount namespace, so the /dev and /proc
 # mounts of the chroot disappear with it.
@@ -69,7 +70,33 @@ t "group gpio was created as a system group" sh -c '[ "\$(getent group gpio | cu
 t "unit enabled for multi-user.target" test -L \$wants
 t "conffile registered" sh -c 'dpkg-query -W -f="\\\${Conffiles}" opendcre | grep -q "/etc/opendcre/opendcre.toml"'
 t "binary runs" sh -c '/usr/bin/opendcre --version | grep -q "^opendcre "'
+t "example emulator configurations installed" sh -c 'ls /usr/share/opendcre/emulator/*.json >/dev/null'
+t "the HAT one-shot unit is installed" test -f /lib/systemd/system/opendcre-hat.service
+t "hat configure without a HAT exits 3 (SuccessExitStatus of the unit)" sh -c '/usr/bin/opendcre hat configure --config /etc/opendcre/opendcre.toml; [ \$? -eq 3 ]'
 t "md5sums verify" dpkg --verify opendcre
+
+# The packaged configuration, emulator data and binary work together, as
+# the service user: serve the emulator and scan it over HTTP (bash's
+# /dev/tcp; the chroot has no curl).
+serve_scan() {
+    local emu pid i response
+    emu=/usr/share/opendcre/emulator/rack.json
+    setpriv --reuid=opendcre --regid=opendcre --init-groups \
+        /usr/bin/opendcre serve --config /etc/opendcre/opendcre.toml \
+        --emulator "\$emu" --listen 127.0.0.1:$PORT >/tmp/serve.log 2>&1 &
+    pid=\$!
+    for i in \$(seq 1 100); do
+        if exec 3<>/dev/tcp/127.0.0.1/$PORT; then break; fi 2>/dev/null
+        sleep 0.1
+    done
+    printf 'GET /opendcre/1.1/scan HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3
+    response=\$(timeout 30 cat <&3)
+    exec 3>&-
+    kill \$pid; wait \$pid
+    echo "\$response" | head -n1 | grep -q ' 200 ' && echo "\$response" | grep -q '"board_id"' ||
+        { echo "\$response"; cat /tmp/serve.log; return 1; }
+}
+t "serve with the packaged config and emulator data, as user opendcre" serve_scan
 
 echo '# local edit' >>/etc/opendcre/opendcre.toml
 rm \$wants  # what "systemctl disable" does
