@@ -55,7 +55,7 @@ DEBIAN_CARGO_ENV := \
 	AR_armv7_unknown_linux_gnueabihf=arm-linux-gnueabihf-ar
 
 .PHONY: help armv7 armv7-toolchain packaging-tools deb deb-amd64 deb-armhf \
-	smoke-armv7 lint-packaging test-deb docker
+	smoke-armv7 lint-packaging test-deb test-packaging docker
 
 help:
 	@echo "make armv7           cross-build $(ARMV7_BIN) (CROSS=1: with cross + Docker)"
@@ -64,6 +64,7 @@ help:
 	@echo "make smoke-armv7     run the armv7 binary under qemu-arm and query its API"
 	@echo "make lint-packaging  shellcheck, systemd-analyze verify/security, lintian, hadolint"
 	@echo "make test-deb        install/upgrade/remove/purge the amd64 .deb in a Debian 12 chroot"
+	@echo "make test-packaging  smoke-armv7 + lint-packaging + test-deb"
 	@echo "make docker          container image from the amd64 .deb (needs a Docker host)"
 
 # Installs the toolchain only when the quick, offline check fails.
@@ -102,6 +103,9 @@ lint-packaging: deb
 
 test-deb: deb-amd64
 	ci/test-deb-install.sh
+
+# Everything the packaging side checks; for `make test` / .ci/run to call.
+test-packaging: smoke-armv7 lint-packaging test-deb
 
 # Checks for a Docker engine before spending minutes on the .deb.
 DOCKER_ARCH ?= amd64

@@ -13,7 +13,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=ci/lib.sh
 . "$HERE/lib.sh"
 
-PKGS=(dpkg-dev lintian help2man qemu-user-static binfmt-support systemd file curl shellcheck
+PKGS=(dpkg-dev lintian help2man qemu-user-static binfmt-support systemd file curl shellcheck binutils python3
     python3-venv util-linux)
 HADOLINT_VERSION=${HADOLINT_VERSION:-2.15.1}
 HADOLINT_VENV=${HADOLINT_VENV:-/opt/opendcre-ci/hadolint-$HADOLINT_VERSION}
