@@ -28,8 +28,9 @@ clippy:
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
 # Unit, property and integration tests on the host (real ptys, real peers).
+# OPENDCRE_REQUIRE_IPMI_SIM=1: a missing ipmi_sim fails the run instead of skipping.
 test-host:
-	$(CARGO) test --locked
+	OPENDCRE_REQUIRE_IPMI_SIM=1 $(CARGO) test --locked
 
 test: deps check test-host
 

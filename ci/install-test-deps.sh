@@ -2,5 +2,8 @@
 # Installs the Debian packages the host test suite uses. Idempotent; retries
 # `apt-get update` because Debian mirrors are sometimes mid-sync.
 set -euo pipefail
-source "$(dirname "$0")/lib/apt.sh"
+here="$(dirname "$0")"
+source "$here/lib/apt.sh"
 apt_install_missing curl
+# ipmi_sim + ipmitool: the IPMI bridge is tested against a real simulated BMC.
+bash "$here/install-ipmi-peers.sh"

@@ -22,6 +22,8 @@ pub struct Config {
     pub emulator: EmulatorSection,
     pub ipmi: IpmiSection,
     pub log: LogSection,
+    /// The PLC modem HAT (documented in `src/hat/hat.example.toml`).
+    pub hat: crate::hat::HatConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -93,7 +95,10 @@ pub struct EmulatorSection {
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct IpmiSection {
+    /// The original OpenDCRE `bmc_config.json`.
     pub bmc_config: Option<PathBuf>,
+    /// Our richer per-BMC form, `[[ipmi.bmc]]` tables.
+    pub bmc: Vec<crate::ipmi::BmcToml>,
 }
 
 /// Where log lines go.
@@ -195,6 +200,10 @@ impl Config {
             return invalid("bus.r_sense_mohm", "must be a positive number".into());
         }
         self.host_id()?;
+        self.hat.validate().map_err(|e| ConfigError::Invalid {
+            key: "hat",
+            message: e.to_string(),
+        })?;
         Ok(())
     }
 
@@ -267,6 +276,7 @@ mod tests {
         assert_eq!(cfg.bus.retry_limit, d.bus.retry_limit);
         assert_eq!(cfg.bus.sequence_check, d.bus.sequence_check);
         assert_eq!(cfg.log.level, d.log.level);
+        assert_eq!(cfg.hat, d.hat);
     }
 
     #[test]
