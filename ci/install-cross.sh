@@ -62,9 +62,6 @@ ensure_pkgs ca-certificates curl xz-utils gpgv debian-archive-keyring file \
 apt_update_system_once
 
 # --- versions offered on amd64 ------------------------------------------------
-madison_versions() { # apt-cache args... package
-    apt-cache "$@" madison 2>/dev/null | awk -F'|' '{gsub(/ /, "", $2); print $2}' | sort -u
-}
 pkg_of_madison() { apt-cache madison "$1" 2>/dev/null | awk -F'|' '{gsub(/ /, "", $2); print $2}' | sort -u; }
 amd64_versions=$(comm -12 <(pkg_of_madison rustc-web) <(pkg_of_madison cargo-web) |
     comm -12 - <(pkg_of_madison libstd-rust-web-dev))
