@@ -32,7 +32,8 @@ clippy:
 test-host:
 	OPENDCRE_REQUIRE_IPMI_SIM=1 $(CARGO) test --locked
 
-test: deps check test-host
+# Everything CI runs: host tests, then the armv7 build, packages and their checks.
+test: deps check test-host test-packaging
 
 bench:
 	bash ci/bench.sh
