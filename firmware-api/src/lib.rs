@@ -2,4 +2,14 @@
 //! serial port, a software emulator of the bus, and the REST API that serves
 //! the original OpenDCRE v1.1 interface. See `ARCHITECTURE.md` for the map.
 
+pub mod api;
+pub mod bus;
+pub mod config;
+pub mod emulator;
+pub mod emulator_host;
+pub mod hat;
+pub mod ipmi;
+pub mod logging;
 pub mod proto;
+pub mod service;
+pub mod systemd;

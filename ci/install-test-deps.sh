@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the host test suite uses. Idempotent; retries
+# `apt-get update` because Debian mirrors are sometimes mid-sync.
+set -euo pipefail
+here="$(dirname "$0")"
+source "$here/lib/apt.sh"
+apt_install_missing curl
+# ipmi_sim + ipmitool: the IPMI bridge is tested against a real simulated BMC.
+bash "$here/install-ipmi-peers.sh"
