@@ -2,7 +2,7 @@
 # (`include image/image.mk`); also usable alone: make -f image/image.mk image
 #
 #   make image          SD-card image in build/image/ (needs the service .deb:
-#                       `make deb` runs first unless OPENDCRE_DEB is given;
+#                       `make deb-armhf` runs first unless OPENDCRE_DEB is given;
 #                       OPENDCRE_DEB=none builds an image without the service)
 #   make image-repro    rebuild and compare (IMAGE_REPRO=assemble, the default:
 #                       same base layer; IMAGE_REPRO=full: two builds from nothing)
@@ -33,7 +33,7 @@ IMAGE_CI_TIMEOUT ?= 2100
 
 # Without an explicit package, build it first with the top-level `deb` target.
 ifeq ($(strip $(OPENDCRE_DEB)),)
-IMAGE_DEB_PREREQ := deb
+IMAGE_DEB_PREREQ := deb-armhf
 endif
 
 .PHONY: image image-repro boot-test image-ci image-check image-deps

@@ -101,12 +101,42 @@ cp "$DIR/bcm2836-rpi-2-b.dtb" "$DIR/test.dtb"
 fdtput -d "$DIR/test.dtb" /soc/mmc@7e202000 dmas
 fdtput -d "$DIR/test.dtb" /soc/mmc@7e202000 dma-names
 fdtput -t s "$DIR/test.dtb" /soc/serial@7e215040 status okay
+# QEMU does not emulate the VideoCore's VCHIQ service behind the mailbox: the
+# vchiq driver's slot threads then oops on freed memory (seen in about 1 of 4
+# boots). The real board's firmware does implement it.
+fdtput -t s "$DIR/test.dtb" /soc/mailbox@7e00b840 status disabled
 ssh-keygen -q -t ed25519 -N '' -C boot-test -f "$DIR/id_boot_test"
 test_hostname=openmist-boottest
 mtype -i "$fat" ::openmist.txt >"$DIR/openmist.txt"
 sed -i "s/^hostname=.*/hostname=$test_hostname/" "$DIR/openmist.txt"
 echo "ssh_authorized_key=$(cat "$DIR/id_boot_test.pub")" >>"$DIR/openmist.txt"
-mcopy -o -i "$fat" "$DIR/openmist.txt" ::openmist.txt
+# The service configuration goes in the way an operator's would: a file on
+# the FAT partition named by opendcre_config=. It is the image's own
+# /etc/opendcre/opendcre.toml with the bus timeouts scaled for the emulated
+# CPU: the guest is ~20x slower than a Pi 2 and shares the host's cores, so a
+# UART round trip through QEMU and the host pty can exceed the real bus's 250 ms.
+if [ "$BOOT_TEST_SERVICE" = 1 ]; then
+    e2fs=$("$ROOT/ci/image/install-deps.sh" --e2fs-dir)
+    root_start=$(sfdisk --dump "$card" | awk -F'start=' 'NF > 1 && ++n == 2 {split($2, a, ","); gsub(/ /, "", a[1]); print a[1]}')
+    "$e2fs/debugfs" -R 'cat /etc/opendcre/opendcre.toml' "$card?offset=$((root_start * 512))" \
+        >"$DIR/opendcre.toml.image" 2>/dev/null
+    { echo "# boot test: the image's opendcre.toml with bus timeouts scaled for QEMU TCG"; cat "$DIR/opendcre.toml.image"; } |
+        sed -e 's/^read_timeout_ms = .*/read_timeout_ms = 2000/' \
+            -e 's/^scan_silence_ms = .*/scan_silence_ms = 500/' \
+            -e 's/^scan_all_silence_ms = .*/scan_all_silence_ms = 1500/' >"$DIR/opendcre-boottest.toml"
+    for k in 'read_timeout_ms = 2000' 'scan_silence_ms = 500' 'scan_all_silence_ms = 1500'; do
+        grep -qx "$k" "$DIR/opendcre-boottest.toml" ||
+            die "cannot scale '${k%% *}' in the image's /etc/opendcre/opendcre.toml (key missing?)"
+    done
+    echo "opendcre_config=opendcre-boottest.toml" >>"$DIR/openmist.txt"
+fi
+fill_fat() {
+    mcopy -o -i "$fat" "$DIR/openmist.txt" ::openmist.txt
+    if [ -f "$DIR/opendcre-boottest.toml" ]; then
+        mcopy -o -i "$fat" "$DIR/opendcre-boottest.toml" ::opendcre-boottest.toml
+    fi
+}
+fill_fat
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 API_PORT=$(free_port)
@@ -181,14 +211,18 @@ boot() { # attempt number
 }
 elapsed() { python3 -c "import time; print('%.1f' % (time.time() - $BOOT_START))"; }
 
+KERNEL_FAILURE='Kernel panic|Internal error: Oops|Unable to handle kernel|BUG: '
 # Waits until the API (or SSH without the service) answers. Returns 2 on a
 # kernel-level failure worth one more boot, exits on anything else.
 wait_ready() {
     local deadline=$(($(date +%s) + API_TIMEOUT)) next_progress=0 last
     while :; do
         kill -0 "$QEMU_PID" 2>/dev/null || fail "QEMU exited: $(tail -n 5 "$DIR/qemu.log")"
-        if grep -aEq 'Kernel panic|Internal error: Oops|Unable to handle kernel|timeout waiting for hardware interrupt' "$DIR/console.log" 2>/dev/null; then
-            note "kernel failure on the console after $(elapsed)s: $(grep -aEm1 'Kernel panic|Internal error: Oops|Unable to handle kernel|timeout waiting for hardware interrupt' "$DIR/console.log" | strip_ansi)"
+        # An oops on the emulated board is fatal for this boot; the sdhost
+        # driver's "timeout waiting for hardware interrupt" alone is not (in
+        # PIO mode it retries the request and the boot goes on).
+        if grep -aEq "$KERNEL_FAILURE" "$DIR/console.log" 2>/dev/null; then
+            note "kernel failure on the console after $(elapsed)s: $(grep -aEm1 "$KERNEL_FAILURE" "$DIR/console.log" | strip_ansi)"
             return 2
         fi
         if [ "$BOOT_TEST_SERVICE" = 1 ]; then
@@ -222,9 +256,11 @@ for attempt in 1 2; do
     cleanup
     QEMU_PID="" EMU_PID=""
     cp --sparse=always "$IMAGE" "$card" && truncate -s $((img_size * 2)) "$card"
-    mcopy -o -i "$fat" "$DIR/openmist.txt" ::openmist.txt
+    fill_fat
 done
 ready_s=$(elapsed)
+sd_timeouts=$(grep -ac 'timeout waiting for hardware interrupt' "$DIR/console.log" || true)
+[ "$sd_timeouts" = 0 ] || note "note: $sd_timeouts sdhost 'timeout waiting for hardware interrupt' message(s) on the console (QEMU sdhost emulation; the driver retried)"
 if [ "$BOOT_TEST_SERVICE" = 1 ]; then
     note "boot to API: ${ready_s}s (QEMU start to the first answer of GET /opendcre/1.1/test, emulated raspi2b)"
 else
@@ -280,10 +316,19 @@ if [ "$BOOT_TEST_SERVICE" = 1 ]; then
     startup_ms=$((($(get ActiveEnterTimestampMonotonic) - $(get ExecMainStartTimestampMonotonic)) / 1000))
     rss=$(guest cat "/proc/$pid/status" | awk '/^VmRSS|^VmHWM/ {printf "%s %s kB  ", $1, $2}')
     note "opendcre start-up (exec to ready, guest clock): ${startup_ms} ms; memory: $rss"
-    holders=$(guest sh -c 'for p in /proc/[0-9]*; do ls -l $p/fd 2>/dev/null | grep -q /dev/ttyAMA0 && echo ${p#/proc/}; done' | paste -sd' ' -)
+    # One string: ssh hands the remote shell a single command line.
+    holders=$(guest 'for p in /proc/[0-9]*; do ls -l "$p/fd" 2>/dev/null | grep -q /dev/ttyAMA0 && echo "${p#/proc/}"; done; true' | paste -sd' ' -)
     expect "only opendcre has /dev/ttyAMA0 open (holders: ${holders:-none})" test "$holders" = "$pid"
     user=$(guest ps -o user= -p "$pid" | tr -d ' ')
     expect "opendcre runs as an unprivileged user ($user)" test -n "$user" -a "$user" != root
+    cfg=$(guest "stat -c '%U:%G %a' /etc/opendcre/opendcre.toml; head -n1 /etc/opendcre/opendcre.toml" 2>/dev/null | paste -sd' ' -)
+    expect "service config imported from the FAT partition ($cfg)" bash -c '[[ "$0" == "root:opendcre 640 # boot test:"* ]]' "$cfg"
+    groups=$(guest id -nG "$user" 2>/dev/null || true)
+    expect "$user may open the UART and GPIO (groups: $groups)" bash -c '[[ " $0 " == *" dialout "* && " $0 " == *" gpio "* ]]' "$groups"
+    gpio=$(guest "stat -c '%G %a' /dev/gpiochip0" 2>/dev/null || true)
+    expect "/dev/gpiochip0 is group gpio, mode 660 ($gpio)" test "$gpio" = "gpio 660"
+    hat=$(guest systemctl show opendcre-hat.service -p Result -p ExecMainStatus 2>/dev/null | paste -sd' ' -)
+    expect "opendcre-hat.service ran (no HAT under QEMU: exit 3 counts as success; $hat)" bash -c '[[ "$0" == *"Result=success"* ]]' "$hat"
 fi
 boot_times=$(guest systemctl show -p UserspaceTimestampMonotonic -p FinishTimestampMonotonic)
 us=$(sed -n 's/^UserspaceTimestampMonotonic=//p' <<<"$boot_times")
