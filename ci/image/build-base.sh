@@ -62,6 +62,7 @@ dir="$IMAGE_CACHE_DIR/base/$key"
 tarball="$dir/rootfs.tar"
 if [ -f "$dir/complete" ] && [ -f "$tarball" ]; then
     log "base layer: cache hit $dir"
+    touch "$dir/complete" # most recently used, for the pruning below
     echo "$tarball"
     exit 0
 fi
@@ -102,5 +103,12 @@ sha256sum "$tarball" | awk '{print $1}' >"$dir/rootfs.tar.sha256"
 rm -rf "$chroot_dir"
 since "$start" >"$dir/build-seconds"
 touch "$dir/complete"
+# Keep the IMAGE_CACHE_KEEP most recently used layers (570 MiB each).
+find "$IMAGE_CACHE_DIR/base" -mindepth 2 -maxdepth 2 -name complete -printf '%T@ %h\n' |
+    sort -rn | tail -n +$((${IMAGE_CACHE_KEEP:-3} + 1)) | while read -r _ old; do
+    case "$(basename "$old")" in nocache-*) continue ;; esac
+    log "base layer: pruning old cache entry $old"
+    rm -rf "$old"
+done
 log "base layer: stored $tarball ($(du -m "$tarball" | cut -f1) MiB, sha256 $(cat "$dir/rootfs.tar.sha256")) in $(since "$start")s"
 echo "$tarball"
