@@ -13,6 +13,7 @@ cd "$ROOT"
 . image/image.conf
 
 summary=$(mktemp)
+trap 'rm -f "$summary" "$summary.times"' EXIT
 t0=$(date +%s)
 step() { # NAME LIMIT COMMAND...
     local name=$1 limit=$2 t rc=0
@@ -28,13 +29,14 @@ step() { # NAME LIMIT COMMAND...
 }
 step image-tests 60 "$HERE/test-apply-settings.sh"
 step image 1500 "$HERE/build-image.sh"
+cp "$IMAGE_OUT/build-times.txt" "$summary.times"
 step image-repro 900 env IMAGE_REPRO=assemble "$HERE/repro.sh"
 step boot-test 900 "$ROOT/ci/boot-test/boot-test.sh"
 
 echo "== image CI summary ($(since "$t0")s) =="
 cat "$summary"
-echo "-- build stages --"
-cat "$IMAGE_OUT/build-times.txt"
+echo "-- image build stages (the 'image' step) --"
+cat "$summary.times"
 echo "-- artifacts --"
 (cd "$IMAGE_OUT" && ls -l --block-size=K ./*.img ./*.img.xz && cat SHA256SUMS)
 echo "-- reproducibility --"

@@ -78,8 +78,10 @@ if dpkg --compare-versions "$host_v" ge "$E2FS_MIN"; then
     # A newer host (trixie) already has it: wrap the system binaries.
     src_root=/
 else
-    mirror=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' |
-        awk '$2=="bookworm"{print $1; exit}')
+    # The URI the host's own sources use for bookworm (--print-uris needs no
+    # downloaded lists, so this works on a fresh machine too).
+    mirror=$(apt-get update --print-uris 2>/dev/null |
+        sed -n "s#^'\(.*\)/dists/bookworm/InRelease'.*#\1/#p" | awk 'NR == 1')
     [ -n "$mirror" ] || die "cannot find the host's bookworm mirror in apt's sources"
     view="$IMAGE_TOOLS_DIR/apt-bpo"
     mkdir -p "$view/lists/partial" "$view/cache/archives/partial" "$view/debs"
