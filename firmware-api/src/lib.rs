@@ -2,4 +2,6 @@
 //! serial port, a software emulator of the bus, and the REST API that serves
 //! the original OpenDCRE v1.1 interface. See `ARCHITECTURE.md` for the map.
 
+pub mod auth;
 pub mod proto;
+pub mod tls;
