@@ -2,6 +2,11 @@
 //! serial port, a software emulator of the bus, and the REST API that serves
 //! the original OpenDCRE v1.1 interface. See `ARCHITECTURE.md` for the map.
 
+pub mod api;
 pub mod auth;
+pub mod bus;
+pub mod config;
+pub mod logging;
 pub mod proto;
+pub mod systemd;
 pub mod tls;

@@ -1,0 +1,24 @@
+//! The device bus: one task owns the serial port and runs transactions from a
+//! bounded queue, one at a time, so requests never interleave on the wire and
+//! no lock file is needed (spec §3.11, fixed flaws 13/14).
+//!
+//! ```text
+//! handlers ──BusHandle (mpsc, bounded)──► actor task ──► Transaction ──► Port (serial / pty)
+//! ```
+//!
+//! The port is opened once and re-opened only after an I/O error (a USB serial
+//! adapter unplugged, a pty peer gone), never per request.
+
+mod actor;
+mod config;
+mod error;
+mod link;
+mod port;
+mod sequence;
+mod transaction;
+
+pub use actor::{spawn, BusHandle, Request, ScanBoard, ScanDevice, ScanTarget};
+pub use config::{BusConfig, SequenceCheck};
+pub use error::BusError;
+pub use port::{Port, PortOpener, SerialOpener};
+pub use sequence::SequenceCounter;
