@@ -56,6 +56,19 @@ impl Default for AuthConfig {
 }
 
 impl AuthConfig {
+    /// The `[auth]` in force. A table in the config file always wins. With
+    /// none, the emulator (a developer's machine) gets
+    /// [`AuthConfig::loopback_development`]; a real node gets the strict
+    /// default, under which every request needs credentials (and, none
+    /// being configured, is refused until `opendcre auth init` has run).
+    pub fn effective(configured: Option<&AuthConfig>, emulator: bool) -> AuthConfig {
+        match configured {
+            Some(c) => c.clone(),
+            None if emulator => AuthConfig::loopback_development(),
+            None => AuthConfig::default(),
+        }
+    }
+
     /// The emulator's development default: no credentials needed from
     /// loopback, full rights there, nothing from anywhere else.
     pub fn loopback_development() -> AuthConfig {
@@ -147,9 +160,10 @@ pub enum LdapMode {
     /// Search the user with a service account (or anonymously), then bind
     /// as the found DN with the given password.
     Search,
-    /// Active Directory: bind directly as `user@upn_suffix`, then read the
-    /// user's own entry for group membership.
-    Upn,
+    /// Bind directly with `bind_template` filled in (Active Directory:
+    /// `{user}@corp.example.com`; OpenLDAP: `uid={user},ou=people,...`),
+    /// then read the user's own entry with `user_filter` for its groups.
+    Direct,
 }
 
 /// Where group membership comes from.
@@ -185,9 +199,9 @@ pub struct LdapConfig {
     pub user_base: String,
     /// Filter finding a user; `{user}` is replaced by the escaped login name.
     pub user_filter: String,
-    /// Mode `upn`: domain appended as `user@upn_suffix` unless the login
-    /// already contains `@`.
-    pub upn_suffix: Option<String>,
+    /// Mode `direct`: the bind name, `{user}` replaced by the login name
+    /// (DN-escaped when the template is a DN).
+    pub bind_template: Option<String>,
     pub group_source: LdapGroupSource,
     /// Subtree holding groups (group_source = "search").
     pub group_base: String,
@@ -214,7 +228,7 @@ impl Default for LdapConfig {
             bind_password_file: None,
             user_base: String::new(),
             user_filter: "(uid={user})".into(),
-            upn_suffix: None,
+            bind_template: None,
             group_source: LdapGroupSource::Search,
             group_base: String::new(),
             group_filter: "(|(&(objectClass=groupOfNames)(member={dn}))(&(objectClass=posixGroup)(memberUid={user})))".into(),

@@ -2,8 +2,9 @@
 //!
 //! `search` mode: bind with the service account (or anonymously), find the
 //! single entry matching `user_filter`, read its groups, then bind as that
-//! entry's DN with the presented password. `upn` mode (AD): bind directly as
-//! `user@upn_suffix` and read the user's own entry. Every network step runs
+//! entry's DN with the presented password. `direct` mode: bind with the name
+//! from `bind_template` (Active Directory's `user@domain` UPN, or a DN), then
+//! read the user's own entry for its groups. Every network step runs
 //! under `timeout_ms`, and the whole exchange under a bound of a few of them.
 //! A successful result is cached for `cache_ttl_secs` (default 60 s), keyed
 //! by the SHA-256 of login and password, so a password change or a removed
@@ -14,7 +15,9 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ldap3::{ldap_escape, Ldap, LdapConnAsync, LdapConnSettings, LdapError, Scope, SearchEntry};
+use ldap3::{
+    dn_escape, ldap_escape, Ldap, LdapConnAsync, LdapConnSettings, LdapError, Scope, SearchEntry,
+};
 use sha2::{Digest, Sha256};
 
 use super::cache::TtlCache;
@@ -74,17 +77,18 @@ impl LdapAuthenticator {
                 "StartTLS makes no sense on ldaps://".into(),
             ));
         }
-        match cfg.mode {
-            LdapMode::Search if cfg.user_base.is_empty() => {
-                return Err(invalid("user_base", "required in search mode".into()))
-            }
-            LdapMode::Search if !cfg.user_filter.contains("{user}") => {
-                return Err(invalid("user_filter", "must contain {user}".into()))
-            }
-            LdapMode::Upn if cfg.upn_suffix.as_deref().unwrap_or("").is_empty() => {
-                return Err(invalid("upn_suffix", "required in upn mode".into()))
-            }
-            _ => {}
+        let template = cfg.bind_template.as_deref().unwrap_or("");
+        if cfg.mode == LdapMode::Direct && !template.contains("{user}") {
+            return Err(invalid(
+                "bind_template",
+                "required in direct mode, with {user} in it".into(),
+            ));
+        }
+        if cfg.user_base.is_empty() {
+            return Err(invalid("user_base", "required".into()));
+        }
+        if !cfg.user_filter.contains("{user}") {
+            return Err(invalid("user_filter", "must contain {user}".into()));
         }
         if cfg.group_source == LdapGroupSource::Search && cfg.group_base.is_empty() {
             return Err(invalid(
@@ -185,7 +189,7 @@ impl LdapAuthenticator {
         ldap3::drive!(conn);
         let result = match self.cfg.mode {
             LdapMode::Search => self.search_mode(&mut ldap, user, password).await,
-            LdapMode::Upn => self.upn_mode(&mut ldap, user, password).await,
+            LdapMode::Direct => self.direct_mode(&mut ldap, user, password).await,
         };
         let _ = ldap.with_timeout(self.timeout).unbind().await;
         result
@@ -228,40 +232,36 @@ impl LdapAuthenticator {
         }
     }
 
-    async fn upn_mode(
+    async fn direct_mode(
         &self,
         ldap: &mut Ldap,
         user: &str,
         password: &Secret,
     ) -> Result<LdapIdentity, LdapAuthError> {
-        let suffix = self.cfg.upn_suffix.as_deref().unwrap_or("");
-        let upn = if user.contains('@') {
-            user.to_string()
+        let template = self.cfg.bind_template.as_deref().unwrap_or("{user}");
+        let bind_name = if template.contains('=') {
+            template.replace("{user}", &dn_escape(user))
         } else {
-            format!("{user}@{suffix}")
+            template.replace("{user}", user)
         };
         let res = ldap
             .with_timeout(self.timeout)
-            .simple_bind(&upn, password.expose())
+            .simple_bind(&bind_name, password.expose())
             .await
             .map_err(unavailable)?;
         match res.rc {
             0 => {}
-            INVALID_CREDENTIALS => return Err(LdapAuthError::InvalidCredentials),
+            // 34 invalidDNSyntax: a login that makes no valid bind name.
+            INVALID_CREDENTIALS | 34 => return Err(LdapAuthError::InvalidCredentials),
             rc => {
                 return Err(LdapAuthError::Unavailable(format!(
-                    "UPN bind: rc {rc}: {}",
+                    "user bind: rc {rc}: {}",
                     res.text
                 )))
             }
         }
-        let filter = format!("(userPrincipalName={})", ldap_escape(&upn));
-        let base = if self.cfg.user_base.is_empty() {
-            upn_to_base(suffix)
-        } else {
-            self.cfg.user_base.clone()
-        };
-        let entry = self.find_one(ldap, &base, &filter).await?;
+        let filter = self.cfg.user_filter.replace("{user}", &ldap_escape(user));
+        let entry = self.find_one(ldap, &self.cfg.user_base, &filter).await?;
         let groups = self.groups_of(ldap, &entry, user).await?;
         Ok(self.identity(entry.dn, groups))
     }
@@ -385,15 +385,6 @@ fn construct(raw: ldap3::ResultEntry) -> Result<SearchEntry, LdapAuthError> {
         .map_err(|_| LdapAuthError::Unavailable("malformed search entry from server".into()))
 }
 
-fn upn_to_base(suffix: &str) -> String {
-    suffix
-        .split('.')
-        .filter(|p| !p.is_empty())
-        .map(|p| format!("dc={p}"))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
 fn unavailable(e: LdapError) -> LdapAuthError {
     LdapAuthError::Unavailable(e.to_string())
 }
@@ -439,10 +430,16 @@ mod tests {
         })
         .is_err());
         assert!(auth(LdapConfig {
-            mode: LdapMode::Upn,
+            mode: LdapMode::Direct,
             ..ok.clone()
         })
         .is_err());
+        assert!(auth(LdapConfig {
+            mode: LdapMode::Direct,
+            bind_template: Some("{user}@corp.example.com".into()),
+            ..ok.clone()
+        })
+        .is_ok());
         assert!(auth(LdapConfig {
             bind_dn: Some("cn=svc".into()),
             ..ok
@@ -491,10 +488,5 @@ mod tests {
             a.authenticate("alice", &Secret::new("")).await,
             Err(LdapAuthError::InvalidCredentials)
         );
-    }
-
-    #[test]
-    fn upn_base() {
-        assert_eq!(upn_to_base("corp.example.com"), "dc=corp,dc=example,dc=com");
     }
 }

@@ -66,6 +66,37 @@ impl Security {
         })
     }
 
+    /// One line for the start-up log: which methods are on.
+    pub fn describe(&self) -> String {
+        let mut on = Vec::new();
+        if let Some(t) = &self.tokens {
+            on.push(format!("{} static token(s)", t.len()));
+        }
+        if self.jwt.is_some() {
+            on.push("OAuth2/OIDC JWT".to_string());
+        }
+        if self.ldap.is_some() {
+            on.push("LDAP (HTTP Basic)".to_string());
+        }
+        if !self.client_cert.roles.is_empty() || self.client_cert.default_role.is_some() {
+            on.push("client certificates".to_string());
+        }
+        if self.anonymous.enabled {
+            let scope = if self.anonymous.loopback_only {
+                " from loopback"
+            } else {
+                ""
+            };
+            on.push(format!("anonymous {}{scope}", self.anonymous.role));
+        }
+        if on.is_empty() {
+            "no authentication method configured: every request is refused (run `opendcre auth init`)"
+                .to_string()
+        } else {
+            format!("authentication: {}", on.join(", "))
+        }
+    }
+
     /// The JWT validator, if configured (tests look at its fetch count).
     pub fn jwt(&self) -> Option<&JwtValidator> {
         self.jwt.as_ref()
@@ -95,11 +126,10 @@ impl Security {
         client_cert: Option<&ClientIdentity>,
         needed: Permission,
     ) -> Result<Principal, AuthRejection> {
-        let creds = credentials::from_headers(&parts.headers);
-        self.decide(
-            creds,
+        self.check_with(
             &parts.method,
             parts.uri.path(),
+            &parts.headers,
             peer,
             client_cert,
             needed,
@@ -126,17 +156,18 @@ impl Security {
         }
     }
 
-    /// Checks headers alone, for callers that already split the request.
-    pub async fn check_headers(
+    /// Same as [`Security::check`] for callers that hold the request's
+    /// pieces rather than `Parts`.
+    pub async fn check_with(
         &self,
         method: &Method,
         path: &str,
         headers: &HeaderMap,
         peer: SocketAddr,
         client_cert: Option<&ClientIdentity>,
+        needed: Permission,
     ) -> Result<Principal, AuthRejection> {
         let creds = credentials::from_headers(headers);
-        let needed = Permission::for_request(method, path);
         self.decide(creds, method, path, peer, client_cert, needed)
             .await
     }

@@ -135,6 +135,10 @@ impl TokenStore {
         })
     }
 
+    pub fn len(&self) -> usize {
+        self.tokens.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.tokens.is_empty()
     }
