@@ -54,7 +54,10 @@ async fn unauthenticated_requests_get_401_with_a_challenge_and_json() {
     let c = Client::plain();
     let r = c.get(api.plain, TEST, &[]).await;
     assert_eq!(r.status, 401);
-    assert_eq!(r.header("www-authenticate"), vec!["Bearer realm=\"opendcre\""]);
+    assert_eq!(
+        r.header("www-authenticate"),
+        vec!["Bearer realm=\"opendcre\""]
+    );
     assert_eq!(r.json()["http_code"], 401);
     assert_eq!(r.json()["message"], "authentication required");
     assert_eq!(r.header("content-type"), vec!["application/json"]);
@@ -90,10 +93,17 @@ async fn reader_reads_operator_writes() {
         assert_eq!(r.status, 200, "{path}: {}", r.body);
     }
     assert_eq!(
-        c.get(api.plain, "/opendcre/1.1/version/00000001", &reader).await.json()["firmware_version"],
+        c.get(api.plain, "/opendcre/1.1/version/00000001", &reader)
+            .await
+            .json()["firmware_version"],
         "fake-board 1.0"
     );
-    for path in [POWER_ON, "/opendcre/1.1/power/cycle/1/1", WRITE_INFO, "/opendcre/1.1/power/%4fFF/1/1"] {
+    for path in [
+        POWER_ON,
+        "/opendcre/1.1/power/cycle/1/1",
+        WRITE_INFO,
+        "/opendcre/1.1/power/%4fFF/1/1",
+    ] {
         let r = c.get(api.plain, path, &reader).await;
         assert_eq!(r.status, 403, "{path}: {}", r.body);
         assert_eq!(r.json()["http_code"], 403);
@@ -112,8 +122,18 @@ async fn reader_reads_operator_writes() {
     // Operator implies reader.
     assert_eq!(c.get(api.plain, POWER_STATUS, &operator).await.status, 200);
     // The always-501 bare write still needs the operator role.
-    assert_eq!(c.get(api.plain, "/opendcre/1.1/write/power/1/1", &reader).await.status, 403);
-    assert_eq!(c.get(api.plain, "/opendcre/1.1/write/power/1/1", &operator).await.status, 501);
+    assert_eq!(
+        c.get(api.plain, "/opendcre/1.1/write/power/1/1", &reader)
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        c.get(api.plain, "/opendcre/1.1/write/power/1/1", &operator)
+            .await
+            .status,
+        501
+    );
     api.stop().await;
 }
 
@@ -132,19 +152,36 @@ async fn wrong_or_malformed_credentials_are_401() {
     let b = basic("ops", OPS);
     let r = c.get(api.plain, TEST, &[("authorization", &b)]).await;
     assert_eq!(r.status, 401, "Basic is not accepted without LDAP");
-    let r = c.get(api.plain, TEST, &[("authorization", "Digest username=\"x\"")]).await;
+    let r = c
+        .get(
+            api.plain,
+            TEST,
+            &[("authorization", "Digest username=\"x\"")],
+        )
+        .await;
     assert_eq!(r.status, 401);
     assert_eq!(r.json()["message"], "unsupported authorization scheme");
-    let r = c.get(api.plain, TEST, &[("authorization", "Bearer ")]).await;
+    let r = c
+        .get(api.plain, TEST, &[("authorization", "Bearer ")])
+        .await;
     assert_eq!(r.status, 401);
     let ops = bearer(OPS);
     let r = c
-        .get(api.plain, TEST, &[("authorization", &ops), ("authorization", &ops)])
+        .get(
+            api.plain,
+            TEST,
+            &[("authorization", &ops), ("authorization", &ops)],
+        )
         .await;
     assert_eq!(r.status, 401, "two Authorization headers");
     // A token must match exactly.
     let longer = bearer(&format!("{OPS}x"));
-    assert_eq!(c.get(api.plain, TEST, &[("authorization", &longer)]).await.status, 401);
+    assert_eq!(
+        c.get(api.plain, TEST, &[("authorization", &longer)])
+            .await
+            .status,
+        401
+    );
     api.stop().await;
 }
 
@@ -165,25 +202,39 @@ async fn failed_attempts_are_throttled_per_client_address() {
     let wrong = bearer("odcre_guess");
     let right = bearer(MON);
     for _ in 0..3 {
-        let r = attacker.get(api.plain, TEST, &[("authorization", &wrong)]).await;
+        let r = attacker
+            .get(api.plain, TEST, &[("authorization", &wrong)])
+            .await;
         assert_eq!(r.status, 401);
     }
-    let r = attacker.get(api.plain, TEST, &[("authorization", &wrong)]).await;
+    let r = attacker
+        .get(api.plain, TEST, &[("authorization", &wrong)])
+        .await;
     assert_eq!(r.status, 429, "{}", r.body);
     let retry: u64 = r.header("retry-after")[0].parse().unwrap();
     assert!((1..=10).contains(&retry), "retry-after {retry}");
     assert_eq!(r.json()["http_code"], 429);
     // While throttled even the right token is turned away ...
-    let r = attacker.get(api.plain, TEST, &[("authorization", &right)]).await;
+    let r = attacker
+        .get(api.plain, TEST, &[("authorization", &right)])
+        .await;
     assert_eq!(r.status, 429);
     // ... but other clients are not affected.
-    let r = bystander.get(api.plain, TEST, &[("authorization", &right)]).await;
+    let r = bystander
+        .get(api.plain, TEST, &[("authorization", &right)])
+        .await;
     assert_eq!(r.status, 200);
     // Requests without credentials are not failures: no throttling.
     for _ in 0..5 {
         assert_eq!(bystander.get(api.plain, TEST, &[]).await.status, 401);
     }
-    assert_eq!(bystander.get(api.plain, TEST, &[("authorization", &right)]).await.status, 200);
+    assert_eq!(
+        bystander
+            .get(api.plain, TEST, &[("authorization", &right)])
+            .await
+            .status,
+        200
+    );
     api.stop().await;
 }
 
@@ -203,20 +254,47 @@ async fn anonymous_access_only_when_configured() {
     assert_eq!(c.get(api.plain, POWER_ON, &[]).await.status, 403);
     // Presented credentials are checked, never silently downgraded.
     let wrong = bearer("odcre_wrong");
-    assert_eq!(c.get(api.plain, TEST, &[("authorization", &wrong)]).await.status, 401);
+    assert_eq!(
+        c.get(api.plain, TEST, &[("authorization", &wrong)])
+            .await
+            .status,
+        401
+    );
     let ops = bearer(OPS);
-    assert_eq!(c.get(api.plain, POWER_ON, &[("authorization", &ops)]).await.status, 200);
+    assert_eq!(
+        c.get(api.plain, POWER_ON, &[("authorization", &ops)])
+            .await
+            .status,
+        200
+    );
 
     // loopback_only: a LAN client gets no anonymous access.
     let lan: SocketAddr = "192.0.2.10:40000".parse().unwrap();
     let sec = &api.security;
     let r = sec
-        .check_with(&Method::GET, TEST, &HeaderMap::new(), lan, None, Permission::Read)
+        .check_with(
+            &Method::GET,
+            TEST,
+            &HeaderMap::new(),
+            lan,
+            None,
+            Permission::Read,
+        )
         .await;
-    assert!(matches!(r, Err(AuthRejection::Unauthenticated { .. })), "{r:?}");
+    assert!(
+        matches!(r, Err(AuthRejection::Unauthenticated { .. })),
+        "{r:?}"
+    );
     let mapped: SocketAddr = "[::ffff:127.0.0.1]:40000".parse().unwrap();
     assert!(sec
-        .check_with(&Method::GET, TEST, &HeaderMap::new(), mapped, None, Permission::Read)
+        .check_with(
+            &Method::GET,
+            TEST,
+            &HeaderMap::new(),
+            mapped,
+            None,
+            Permission::Read
+        )
         .await
         .is_ok());
     api.stop().await;
@@ -231,7 +309,14 @@ async fn anonymous_access_only_when_configured() {
     };
     let sec = Security::from_config(&everywhere).unwrap();
     assert!(sec
-        .check_with(&Method::GET, TEST, &HeaderMap::new(), lan, None, Permission::Read)
+        .check_with(
+            &Method::GET,
+            TEST,
+            &HeaderMap::new(),
+            lan,
+            None,
+            Permission::Read
+        )
         .await
         .is_ok());
 }
@@ -250,7 +335,14 @@ async fn nothing_configured_means_nothing_allowed_except_dev_loopback() {
     let lan: SocketAddr = "192.0.2.10:40000".parse().unwrap();
     let r = api
         .security
-        .check_with(&Method::GET, TEST, &HeaderMap::new(), lan, None, Permission::Read)
+        .check_with(
+            &Method::GET,
+            TEST,
+            &HeaderMap::new(),
+            lan,
+            None,
+            Permission::Read,
+        )
         .await;
     assert!(r.is_err(), "dev mode is loopback only");
     api.stop().await;

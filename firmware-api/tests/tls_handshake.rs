@@ -97,9 +97,15 @@ async fn tls_1_3_and_1_2_are_served_and_plain_http_is_not() {
     let v13 = tls_config(&m.ca.pem, None, &[&rustls::version::TLS13]);
     let v12 = tls_config(&m.ca.pem, None, &[&rustls::version::TLS12]);
     let s = handshake(addr, v13.clone()).await.unwrap();
-    assert_eq!(s.get_ref().1.protocol_version(), Some(rustls::ProtocolVersion::TLSv1_3));
+    assert_eq!(
+        s.get_ref().1.protocol_version(),
+        Some(rustls::ProtocolVersion::TLSv1_3)
+    );
     let s = handshake(addr, v12.clone()).await.unwrap();
-    assert_eq!(s.get_ref().1.protocol_version(), Some(rustls::ProtocolVersion::TLSv1_2));
+    assert_eq!(
+        s.get_ref().1.protocol_version(),
+        Some(rustls::ProtocolVersion::TLSv1_2)
+    );
 
     let mut alpn = (*v13).clone();
     alpn.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
@@ -108,14 +114,19 @@ async fn tls_1_3_and_1_2_are_served_and_plain_http_is_not() {
 
     let tok = bearer(TOKEN);
     for cfg in [v13, v12] {
-        let r = Client::tls(cfg).get(addr, POWER_ON, &[("authorization", &tok)]).await;
+        let r = Client::tls(cfg)
+            .get(addr, POWER_ON, &[("authorization", &tok)])
+            .await;
         assert_eq!(r.status, 200, "{}", r.body);
     }
     // A client that does not trust the server's CA refuses it.
     let other = Ca::new("someone else");
-    assert!(handshake(addr, tls_config(&other.pem, None, &[&rustls::version::TLS13]))
-        .await
-        .is_err());
+    assert!(handshake(
+        addr,
+        tls_config(&other.pem, None, &[&rustls::version::TLS13])
+    )
+    .await
+    .is_err());
     // Plain HTTP on the TLS port gets no HTTP answer.
     let r = Client::plain().send(Method::GET, addr, TEST, &[]).await;
     assert!(r.is_err(), "{r:?}");
@@ -131,7 +142,10 @@ async fn min_version_1_3_refuses_a_1_2_client() {
     };
     let api = TestApi::start(&auth(), Some(&cfg)).await;
     let v12 = tls_config(&m.ca.pem, None, &[&rustls::version::TLS12]);
-    let err = handshake(api.tls_addr(), v12).await.err().expect("1.2 must fail");
+    let err = handshake(api.tls_addr(), v12)
+        .await
+        .err()
+        .expect("1.2 must fail");
     assert!(err.contains("version") || err.contains("Version"), "{err}");
     let v13 = tls_config(&m.ca.pem, None, &[&rustls::version::TLS13]);
     assert!(handshake(api.tls_addr(), v13).await.is_ok());
@@ -159,7 +173,9 @@ async fn required_client_certificates_map_cn_to_roles() {
     assert_eq!(with(&stranger).get(addr, TEST, &[]).await.status, 401);
     // ... but header credentials still work on that connection.
     let tok = bearer(TOKEN);
-    let r = with(&stranger).get(addr, POWER_ON, &[("authorization", &tok)]).await;
+    let r = with(&stranger)
+        .get(addr, POWER_ON, &[("authorization", &tok)])
+        .await;
     assert_eq!(r.status, 200);
 
     // No certificate, or one from another CA: the handshake is refused,
@@ -187,11 +203,24 @@ async fn optional_client_certificates_fall_back_to_headers() {
     let none = Client::tls(tls_config(&m.ca.pem, None, all));
     assert_eq!(none.get(addr, TEST, &[]).await.status, 401);
     let tok = bearer(TOKEN);
-    assert_eq!(none.get(addr, POWER_ON, &[("authorization", &tok)]).await.status, 200);
-    let ops = Client::tls(tls_config(&m.ca.pem, Some(&m.client_ca.client("ops-console")), all));
+    assert_eq!(
+        none.get(addr, POWER_ON, &[("authorization", &tok)])
+            .await
+            .status,
+        200
+    );
+    let ops = Client::tls(tls_config(
+        &m.ca.pem,
+        Some(&m.client_ca.client("ops-console")),
+        all,
+    ));
     assert_eq!(ops.get(addr, POWER_ON, &[]).await.status, 200);
     // Even when optional, a certificate from the wrong CA fails the handshake.
-    let rogue = Client::tls(tls_config(&m.ca.pem, Some(&Ca::new("rogue").client("x")), all));
+    let rogue = Client::tls(tls_config(
+        &m.ca.pem,
+        Some(&Ca::new("rogue").client("x")),
+        all,
+    ));
     assert!(rogue.send(Method::GET, addr, TEST, &[]).await.is_err());
     api.stop().await;
 }
@@ -211,7 +240,11 @@ async fn client_identity_is_read_from_the_verified_certificate() {
     let accepted = setup.accept(tcp).await.unwrap();
     let ident: ClientIdentity = accepted.client.expect("client identity");
     assert_eq!(ident.common_name.as_deref(), Some("rack-42-console"));
-    assert!(ident.subject.contains("CN=rack-42-console"), "{}", ident.subject);
+    assert!(
+        ident.subject.contains("CN=rack-42-console"),
+        "{}",
+        ident.subject
+    );
     assert_eq!(ident.sha256_fingerprint.len(), 64);
     client.await.unwrap().unwrap();
 }
@@ -253,7 +286,10 @@ fn bad_material_is_reported_with_the_file_name() {
         cert: write(m.dir.path(), "empty.crt", ""),
         ..good.clone()
     };
-    assert!(matches!(TlsSetup::load(&empty), Err(TlsError::NoCertificates(_))));
+    assert!(matches!(
+        TlsSetup::load(&empty),
+        Err(TlsError::NoCertificates(_))
+    ));
 
     let other_key = m.ca.server();
     let mismatched = TlsConfig {
@@ -267,10 +303,17 @@ fn bad_material_is_reported_with_the_file_name() {
         key: write(m.dir.path(), "nokey.pem", &m.ca.pem),
         ..good.clone()
     };
-    assert!(matches!(TlsSetup::load(&no_key), Err(TlsError::NoPrivateKey(_))));
+    assert!(matches!(
+        TlsSetup::load(&no_key),
+        Err(TlsError::NoPrivateKey(_))
+    ));
 
     let bad_ca = TlsConfig {
-        client_ca: Some(write(m.dir.path(), "garbage.pem", "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n")),
+        client_ca: Some(write(
+            m.dir.path(),
+            "garbage.pem",
+            "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n",
+        )),
         ..good.clone()
     };
     let e = TlsSetup::load(&bad_ca).err().unwrap().to_string();

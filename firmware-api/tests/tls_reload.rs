@@ -80,7 +80,9 @@ async fn sighup_swaps_certificates_without_dropping_anything() {
         .await
         .unwrap();
     tokio::spawn(conn);
-    let r = send_on(&mut sender, Method::GET, addr, TEST, &hdr).await.unwrap();
+    let r = send_on(&mut sender, Method::GET, addr, TEST, &hdr)
+        .await
+        .unwrap();
     assert_eq!(r.status, 200);
 
     // Replace the files in place and signal.
@@ -91,21 +93,42 @@ async fn sighup_swaps_certificates_without_dropping_anything() {
     wait_generation(&setup, 1).await;
 
     assert!(
-        Client::tls(trust_a.clone()).send(Method::GET, addr, TEST, &hdr).await.is_err(),
+        Client::tls(trust_a.clone())
+            .send(Method::GET, addr, TEST, &hdr)
+            .await
+            .is_err(),
         "new handshakes must present the new certificate"
     );
-    assert_eq!(Client::tls(trust_b.clone()).get(addr, TEST, &hdr).await.status, 200);
+    assert_eq!(
+        Client::tls(trust_b.clone())
+            .get(addr, TEST, &hdr)
+            .await
+            .status,
+        200
+    );
     // The connection opened before the reload still works.
-    let r = send_on(&mut sender, Method::GET, addr, TEST, &hdr).await.unwrap();
+    let r = send_on(&mut sender, Method::GET, addr, TEST, &hdr)
+        .await
+        .unwrap();
     assert_eq!(r.status, 200);
 
     // A broken replacement is refused and the current material stays.
-    write(dir.path(), "server.key", "-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----\n");
+    write(
+        dir.path(),
+        "server.key",
+        "-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----\n",
+    );
     sighup();
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(setup.generation(), 1, "a broken key must not be installed");
     assert!(setup.reload().is_err());
-    assert_eq!(Client::tls(trust_b.clone()).get(addr, TEST, &hdr).await.status, 200);
+    assert_eq!(
+        Client::tls(trust_b.clone())
+            .get(addr, TEST, &hdr)
+            .await
+            .status,
+        200
+    );
 
     // Fixing the files and reloading directly works too.
     write(dir.path(), "server.key", &second.key_pem);

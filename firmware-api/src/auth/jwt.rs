@@ -45,7 +45,10 @@ enum Source {
 struct KeyCache {
     keys: Option<Arc<Vec<Jwk>>>,
     fetched_at: Option<Instant>,
-    last_attempt: Option<Instant>,
+    /// Last refetch forced by an unknown `kid`.
+    last_forced: Option<Instant>,
+    /// Last failed load; no new attempt within `jwks_min_refresh_secs`.
+    last_failure: Option<Instant>,
 }
 
 pub struct JwtValidator {
@@ -169,7 +172,12 @@ impl JwtValidator {
             }
         }
         let min_gap = Duration::from_secs(self.cfg.jwks_min_refresh_secs);
-        if cache.last_attempt.is_some_and(|t| t.elapsed() < min_gap) {
+        let recent = |t: Option<Instant>| t.is_some_and(|t| t.elapsed() < min_gap);
+        // Unknown kids (which anyone can put in a token) force at most one
+        // refetch per gap, and a failing provider is not retried sooner.
+        let throttled =
+            (refresh && fresh && recent(cache.last_forced)) || recent(cache.last_failure);
+        if throttled {
             return match &cache.keys {
                 Some(k) => Ok(Arc::clone(k)),
                 None => Err(JwtError::Unavailable(
@@ -177,7 +185,9 @@ impl JwtValidator {
                 )),
             };
         }
-        cache.last_attempt = Some(Instant::now());
+        if refresh && fresh {
+            cache.last_forced = Some(Instant::now());
+        }
         self.fetches
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         match self.load().await {
@@ -185,10 +195,12 @@ impl JwtValidator {
                 let keys = Arc::new(keys);
                 cache.keys = Some(Arc::clone(&keys));
                 cache.fetched_at = Some(Instant::now());
+                cache.last_failure = None;
                 Ok(keys)
             }
             Err(e) => {
                 tracing::warn!(error = %e, "loading the JWT key set failed");
+                cache.last_failure = Some(Instant::now());
                 match &cache.keys {
                     // A provider outage should not lock everyone out while
                     // the keys we already have are still the provider's.

@@ -77,10 +77,7 @@ async fn respond(mut io: DuplexStream) {
                 Some(Command::WriteAsset(text)) => text,
                 _ => b"ok".to_vec(),
             };
-            let answer = Frame {
-                data,
-                ..req
-            };
+            let answer = Frame { data, ..req };
             if io.write_all(&answer.encode().unwrap()).await.is_err() {
                 return;
             }

@@ -106,9 +106,12 @@ impl Client {
         path: &str,
         headers: &[(&str, &str)],
     ) -> Result<Reply, String> {
-        tokio::time::timeout(Duration::from_secs(20), self.send_inner(method, addr, path, headers))
-            .await
-            .map_err(|_| "timed out".to_string())?
+        tokio::time::timeout(
+            Duration::from_secs(20),
+            self.send_inner(method, addr, path, headers),
+        )
+        .await
+        .map_err(|_| "timed out".to_string())?
     }
 
     async fn send_inner(

@@ -137,7 +137,9 @@ impl JwksServer {
         let base = format!("http://{addr}");
         let task = tokio::spawn(async move {
             loop {
-                let Ok((tcp, _)) = listener.accept().await else { return };
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
                 let (b, h, d, f, base) = (b.clone(), h.clone(), d.clone(), f.clone(), base.clone());
                 tokio::spawn(async move {
                     let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {

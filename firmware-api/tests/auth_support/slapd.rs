@@ -47,7 +47,10 @@ impl Slapd {
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
-            let _ = Command::new("bash").arg(script("stop.sh")).arg(dir.path()).status();
+            let _ = Command::new("bash")
+                .arg(script("stop.sh"))
+                .arg(dir.path())
+                .status();
         }
         panic!("could not start slapd (is ci/install-auth-peers.sh installed?)");
     }
@@ -65,7 +68,10 @@ impl Slapd {
     }
 
     pub fn stop(&self) {
-        let _ = Command::new("bash").arg(script("stop.sh")).arg(self.dir.path()).status();
+        let _ = Command::new("bash")
+            .arg(script("stop.sh"))
+            .arg(self.dir.path())
+            .status();
     }
 }
 
