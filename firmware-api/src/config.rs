@@ -124,7 +124,12 @@ pub struct LogSection {
 
 impl Default for LogSection {
     fn default() -> Self {
-        LogSection { level: "info".into(), target: LogTarget::Stderr, syslog: "unix:/dev/log".into(), access_log: true }
+        LogSection {
+            level: "info".into(),
+            target: LogTarget::Stderr,
+            syslog: "unix:/dev/log".into(),
+            access_log: true,
+        }
     }
 }
 
@@ -132,7 +137,10 @@ impl Default for LogSection {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Parse { path: String, message: String },
     #[error("{key}: {message}")]
@@ -141,8 +149,10 @@ pub enum ConfigError {
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
         let mut cfg = Self::parse(&text, &path.display().to_string())?;
         cfg.merge_security_file(&text, &path.with_file_name(SECURITY_FILE))?;
         Ok(cfg)
@@ -151,15 +161,24 @@ impl Config {
     /// `opendcre auth init` (first boot) writes `[tls]` and `[auth]` to
     /// `security.toml` beside the main file; its tables apply unless the main
     /// file has its own, so the packaged opendcre.toml never needs editing.
-    pub fn merge_security_file(&mut self, main_text: &str, security_path: &Path) -> Result<(), ConfigError> {
+    pub fn merge_security_file(
+        &mut self,
+        main_text: &str,
+        security_path: &Path,
+    ) -> Result<(), ConfigError> {
         if !security_path.exists() {
             return Ok(());
         }
         let origin = security_path.display().to_string();
-        let text = std::fs::read_to_string(security_path)
-            .map_err(|source| ConfigError::Read { path: origin.clone(), source })?;
+        let text = std::fs::read_to_string(security_path).map_err(|source| ConfigError::Read {
+            path: origin.clone(),
+            source,
+        })?;
         let sec: crate::auth::SecurityConfig =
-            toml::from_str(&text).map_err(|e| ConfigError::Parse { path: origin.clone(), message: e.to_string() })?;
+            toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                path: origin.clone(),
+                message: e.to_string(),
+            })?;
         let main: toml::Table = toml::from_str(main_text).unwrap_or_default();
         let tables: toml::Table = toml::from_str(&text).unwrap_or_default();
         if tables.contains_key("tls") && !main.contains_key("tls") {
@@ -172,8 +191,10 @@ impl Config {
     }
 
     pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
-        let cfg: Config =
-            toml::from_str(text).map_err(|e| ConfigError::Parse { path: origin.to_string(), message: e.to_string() })?;
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: origin.to_string(),
+            message: e.to_string(),
+        })?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -189,15 +210,24 @@ impl Config {
             return invalid("server.max_connections", "must be at least 1".into());
         }
         if self.server.request_timeout_ms == 0 || self.server.header_timeout_ms == 0 {
-            return invalid("server.request_timeout_ms", "timeouts must be above 0".into());
+            return invalid(
+                "server.request_timeout_ms",
+                "timeouts must be above 0".into(),
+            );
         }
         if self.bus.baud == 0 {
             return invalid("bus.baud", "must be above 0".into());
         }
         if !(1..=255).contains(&self.bus.time_slice_ms) {
-            return invalid("bus.time_slice_ms", format!("{} is outside 1..255", self.bus.time_slice_ms));
+            return invalid(
+                "bus.time_slice_ms",
+                format!("{} is outside 1..255", self.bus.time_slice_ms),
+            );
         }
-        if self.bus.read_timeout_ms == 0 || self.bus.scan_silence_ms == 0 || self.bus.scan_all_silence_ms == 0 {
+        if self.bus.read_timeout_ms == 0
+            || self.bus.scan_silence_ms == 0
+            || self.bus.scan_all_silence_ms == 0
+        {
             return invalid("bus.read_timeout_ms", "bus timeouts must be above 0".into());
         }
         if self.bus.queue_depth == 0 {
@@ -217,7 +247,9 @@ impl Config {
             .map(|a| {
                 a.parse().map_err(|_| ConfigError::Invalid {
                     key: "server.listen",
-                    message: format!("{a:?} is not an address:port such as 0.0.0.0:5000 or [::1]:5000"),
+                    message: format!(
+                        "{a:?} is not an address:port such as 0.0.0.0:5000 or [::1]:5000"
+                    ),
                 })
             })
             .collect()
@@ -227,7 +259,10 @@ impl Config {
     pub fn host_id(&self) -> Result<(u8, u8), ConfigError> {
         match &self.bus.host_id {
             Some(text) => {
-                let bad = || ConfigError::Invalid { key: "bus.host_id", message: format!("{text:?} is not 4 hex digits") };
+                let bad = || ConfigError::Invalid {
+                    key: "bus.host_id",
+                    message: format!("{text:?} is not 4 hex digits"),
+                };
                 if text.len() != 4 {
                     return Err(bad());
                 }
@@ -235,7 +270,9 @@ impl Config {
                 let b = u8::from_str_radix(&text[2..], 16).map_err(|_| bad())?;
                 Ok((a, b))
             }
-            None => Ok(crate::proto::board_id::host_node().map(crate::proto::board_id::host_id_from_node).unwrap_or((0, 0))),
+            None => Ok(crate::proto::board_id::host_node()
+                .map(crate::proto::board_id::host_id_from_node)
+                .unwrap_or((0, 0))),
         }
     }
 
@@ -276,15 +313,28 @@ mod tests {
 
     #[test]
     fn errors_name_the_key() {
-        let e = Config::parse("[bus]\ntime_slice_ms = 0\n", "t").unwrap_err().to_string();
+        let e = Config::parse("[bus]\ntime_slice_ms = 0\n", "t")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("bus.time_slice_ms"), "{e}");
-        let e = Config::parse("[server]\nlisten = [\"nonsense\"]\n", "t").unwrap_err().to_string();
+        let e = Config::parse("[server]\nlisten = [\"nonsense\"]\n", "t")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("server.listen"), "{e}");
-        let e = Config::parse("[bus]\nbaud_rate = 9600\n", "t").unwrap_err().to_string();
+        let e = Config::parse("[bus]\nbaud_rate = 9600\n", "t")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("baud_rate"), "{e}");
-        let e = Config::parse("[bus]\nhost_id = \"xyz\"\n", "t").unwrap_err().to_string();
+        let e = Config::parse("[bus]\nhost_id = \"xyz\"\n", "t")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("bus.host_id"), "{e}");
-        let e = Config::parse("[bus]\nsequence_check = \"sometimes\"\n", "t").unwrap_err().to_string();
-        assert!(e.contains("sequence_check") || e.contains("sometimes"), "{e}");
+        let e = Config::parse("[bus]\nsequence_check = \"sometimes\"\n", "t")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("sequence_check") || e.contains("sometimes"),
+            "{e}"
+        );
     }
 }

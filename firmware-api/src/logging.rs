@@ -17,13 +17,17 @@ use crate::config::{LogSection, LogTarget};
 pub fn init(section: &LogSection) -> anyhow::Result<()> {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&section.level))
-        .map_err(|e| anyhow::anyhow!("log.level: {:?} is not a valid filter: {e}", section.level))?;
+        .map_err(|e| {
+            anyhow::anyhow!("log.level: {:?} is not a valid filter: {e}", section.level)
+        })?;
     let registry = tracing_subscriber::registry().with(filter);
     match section.target {
         LogTarget::Stderr => {
             // Under systemd the journal stamps time itself.
             let under_journal = std::env::var_os("JOURNAL_STREAM").is_some();
-            let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(false);
+            let fmt = tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(false);
             if under_journal {
                 registry.with(fmt.without_time()).try_init()?;
             } else {
@@ -31,7 +35,8 @@ pub fn init(section: &LogSection) -> anyhow::Result<()> {
             }
         }
         LogTarget::Journald => {
-            let layer = tracing_journald::layer().map_err(|e| anyhow::anyhow!("log.target = journald: {e}"))?;
+            let layer = tracing_journald::layer()
+                .map_err(|e| anyhow::anyhow!("log.target = journald: {e}"))?;
             registry.with(layer).try_init()?;
         }
         LogTarget::Syslog => {
@@ -67,7 +72,9 @@ impl SyslogLayer {
         } else {
             anyhow::bail!("log.syslog = {spec:?}: use unix:PATH, udp:HOST:PORT or tcp:HOST:PORT");
         };
-        Ok(SyslogLayer { logger: Mutex::new(logger) })
+        Ok(SyslogLayer {
+            logger: Mutex::new(logger),
+        })
     }
 }
 
@@ -96,7 +103,9 @@ impl<S: Subscriber> Layer<S> for SyslogLayer {
         let mut line = Line::default();
         event.record(&mut line);
         let text = format!("{}: {}", event.metadata().target(), line.0);
-        let Ok(mut logger) = self.logger.lock() else { return };
+        let Ok(mut logger) = self.logger.lock() else {
+            return;
+        };
         // A syslog outage must never take the service down; lines are dropped.
         let _ = match *event.metadata().level() {
             Level::ERROR => logger.err(text),

@@ -1,5 +1,52 @@
-//! The `opendcre` binary: command-line entry point.
+//! The `opendcre` binary: parses the command line and hands over to the
+//! library. Exit codes: 0 success, 1 runtime failure, 2 usage/config error.
 
-fn main() {
-    println!("opendcre {}", env!("CARGO_PKG_VERSION"));
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "opendcre",
+    version,
+    about = "OpenDCRE v1.1 compatible data-center runtime"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Serve the OpenDCRE REST API over the device bus.
+    Serve(opendcre::service::ServeArgs),
+    /// Run the device-bus emulator on a pty or a serial port.
+    Emulate(opendcre::emulator::cli::EmulateArgs),
+}
+
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
+        Cmd::Serve(args) => opendcre::service::run(args),
+        Cmd::Emulate(args) => {
+            runtime().and_then(|rt| rt.block_on(opendcre::emulator::cli::run(args)))
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("opendcre: {e:#}");
+            if e.downcast_ref::<opendcre::config::ConfigError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
 }

@@ -6,8 +6,12 @@ use std::time::Duration;
 
 /// Sends a notification; a no-op outside systemd. Returns whether it was sent.
 pub fn notify(state: &str) -> bool {
-    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else { return false };
-    let Ok(sock) = UnixDatagram::unbound() else { return false };
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return false;
+    };
+    let Ok(sock) = UnixDatagram::unbound() else {
+        return false;
+    };
     let path = path.to_string_lossy().into_owned();
     let sent = if let Some(name) = path.strip_prefix('@') {
         use std::os::linux::net::SocketAddrExt;

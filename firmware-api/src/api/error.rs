@@ -13,15 +13,24 @@ pub struct ApiError {
 impl ApiError {
     /// Any application failure: the original answered 500 for all of them.
     pub fn failure(message: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, message: message.into() }
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: message.into(),
+        }
     }
 
     pub fn not_found(path: &str) -> Self {
-        ApiError { status: StatusCode::NOT_FOUND, message: format!("no such endpoint: {path}") }
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            message: format!("no such endpoint: {path}"),
+        }
     }
 
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError { status, message: message.into() }
+        ApiError {
+            status,
+            message: message.into(),
+        }
     }
 
     /// `{"http_code": N, "message": "..."}`.

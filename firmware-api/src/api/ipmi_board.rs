@@ -25,14 +25,22 @@ impl IpmiBoard {
     }
 
     fn unknown(&self, device: u16) -> ApiError {
-        ApiError::failure(format!("no BMC with device id {} is configured on the IPMI board 40000000", fmt_device(device)))
+        ApiError::failure(format!(
+            "no BMC with device id {} is configured on the IPMI board 40000000",
+            fmt_device(device)
+        ))
     }
 
     pub async fn info(&self, device: u16, _deadline: Instant) -> Result<Value, ApiError> {
         Err(self.unknown(device))
     }
 
-    pub async fn power(&self, device: u16, _action: PowerAction, _deadline: Instant) -> Result<Value, ApiError> {
+    pub async fn power(
+        &self,
+        device: u16,
+        _action: PowerAction,
+        _deadline: Instant,
+    ) -> Result<Value, ApiError> {
         Err(self.unknown(device))
     }
 }

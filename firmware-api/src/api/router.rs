@@ -11,14 +11,35 @@ pub const PREFIX: [&str; 2] = ["opendcre", "1.1"];
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     Test,
-    Version { board: String },
+    Version {
+        board: String,
+    },
     ScanAll,
-    Scan { board: String },
-    Read { device_type: String, board: String, device: String },
-    ReadInfo { device_type: String, board: String, device: String },
+    Scan {
+        board: String,
+    },
+    Read {
+        device_type: String,
+        board: String,
+        device: String,
+    },
+    ReadInfo {
+        device_type: String,
+        board: String,
+        device: String,
+    },
     Write,
-    WriteInfo { device_type: String, board: String, device: String, text: String },
-    Power { action: String, board: String, device: String },
+    WriteInfo {
+        device_type: String,
+        board: String,
+        device: String,
+        text: String,
+    },
+    Power {
+        action: String,
+        board: String,
+        device: String,
+    },
 }
 
 impl Route {
@@ -64,13 +85,28 @@ pub fn route(segments: &[String]) -> Option<Route> {
         ["version", b] => Route::Version { board: s(b) },
         ["scan"] => Route::ScanAll,
         ["scan", b] => Route::Scan { board: s(b) },
-        ["read", t, b, d] => Route::Read { device_type: s(t), board: s(b), device: s(d) },
-        ["read", t, b, d, "info"] => Route::ReadInfo { device_type: s(t), board: s(b), device: s(d) },
+        ["read", t, b, d] => Route::Read {
+            device_type: s(t),
+            board: s(b),
+            device: s(d),
+        },
+        ["read", t, b, d, "info"] => Route::ReadInfo {
+            device_type: s(t),
+            board: s(b),
+            device: s(d),
+        },
         ["write", _, _, _] => Route::Write,
-        ["write", t, b, d, "info", text] => {
-            Route::WriteInfo { device_type: s(t), board: s(b), device: s(d), text: s(text) }
-        }
-        ["power", a, b, d] => Route::Power { action: s(a), board: s(b), device: s(d) },
+        ["write", t, b, d, "info", text] => Route::WriteInfo {
+            device_type: s(t),
+            board: s(b),
+            device: s(d),
+            text: s(text),
+        },
+        ["power", a, b, d] => Route::Power {
+            action: s(a),
+            board: s(b),
+            device: s(d),
+        },
         _ => return None,
     })
 }
@@ -89,11 +125,21 @@ mod tests {
         assert_eq!(r("/opendcre/1.1/scan"), Some(Route::ScanAll));
         assert_eq!(r("/opendcre/1.1/scan/"), None);
         assert_eq!(r("/opendcre/1.1/version/"), None);
-        assert_eq!(r("/opendcre/1.1/scan//00000000"), Some(Route::Scan { board: "00000000".into() }));
+        assert_eq!(
+            r("/opendcre/1.1/scan//00000000"),
+            Some(Route::Scan {
+                board: "00000000".into()
+            })
+        );
         assert_eq!(r("/opendcre/1.1/read/thermistor//00000014/04FF"), None);
-        assert!(matches!(r("/opendcre/1.1/read/thermistor/1/1ff/info"), Some(Route::ReadInfo { .. })));
+        assert!(matches!(
+            r("/opendcre/1.1/read/thermistor/1/1ff/info"),
+            Some(Route::ReadInfo { .. })
+        ));
         assert_eq!(r("/opendcre/1.1/write/power/1/1ff"), Some(Route::Write));
-        assert!(matches!(r("/opendcre/1.1/write/power/1/1ff/info/rack%207"), Some(Route::WriteInfo { text, .. }) if text == "rack 7"));
+        assert!(
+            matches!(r("/opendcre/1.1/write/power/1/1ff/info/rack%207"), Some(Route::WriteInfo { text, .. }) if text == "rack 7")
+        );
         assert_eq!(r("/opendcre/1.0/test"), None);
         assert_eq!(r("/opendcre/1.1/bogus"), None);
     }
@@ -103,7 +149,17 @@ mod tests {
         assert!(Route::Test.allows(&Method::POST));
         assert!(!Route::ScanAll.allows(&Method::POST));
         assert!(!Route::ScanAll.allows(&Method::DELETE));
-        assert!(Route::Power { action: "ON".into(), board: "1".into(), device: "1".into() }.is_write());
-        assert!(!Route::Power { action: "Status".into(), board: "1".into(), device: "1".into() }.is_write());
+        assert!(Route::Power {
+            action: "ON".into(),
+            board: "1".into(),
+            device: "1".into()
+        }
+        .is_write());
+        assert!(!Route::Power {
+            action: "Status".into(),
+            board: "1".into(),
+            device: "1".into()
+        }
+        .is_write());
     }
 }

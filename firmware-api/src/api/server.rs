@@ -61,7 +61,12 @@ pub enum Listener {
     Tls(TcpListener, Arc<TlsSetup>),
 }
 
-type Accepted = (TcpStream, SocketAddr, OwnedSemaphorePermit, Option<Arc<TlsSetup>>);
+type Accepted = (
+    TcpStream,
+    SocketAddr,
+    OwnedSemaphorePermit,
+    Option<Arc<TlsSetup>>,
+);
 
 /// Serves plain HTTP without authentication until `shutdown` completes.
 pub async fn run(
@@ -97,7 +102,9 @@ pub async fn run_secure(
         acceptors.push(tokio::spawn(async move {
             loop {
                 // Excess connections wait in the kernel backlog, not in our memory.
-                let Ok(permit) = permits.clone().acquire_owned().await else { return };
+                let Ok(permit) = permits.clone().acquire_owned().await else {
+                    return;
+                };
                 match listener.accept().await {
                     Ok((stream, peer)) => {
                         if tx.send((stream, peer, permit, tls.clone())).await.is_err() {
@@ -146,7 +153,10 @@ pub async fn run_secure(
         a.abort();
     }
     tracing::info!("shutting down: no new connections, waiting for requests in flight");
-    if tokio::time::timeout(opts.shutdown_grace, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(opts.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("requests still running after the grace period were cut off");
     }
 }
@@ -173,7 +183,10 @@ impl Connection {
             let me = me.clone();
             async move { Ok::<_, Infallible>(serve_request(&me, req).await) }
         });
-        let conn = http1::Builder::new().timer(TokioTimer::new()).header_read_timeout(header_timeout).serve_connection(io, svc);
+        let conn = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .serve_connection(io, svc);
         if let Err(e) = watcher.watch(conn).await {
             tracing::debug!(%peer, error = %e, "connection ended with an error");
         }
@@ -182,15 +195,35 @@ impl Connection {
     /// Runs before routing answers anything, so an unauthenticated client
     /// learns nothing about which paths exist. The permission needed is the
     /// stricter of the router's view and the path classifier's.
-    async fn authorize(&self, req: &Request<Incoming>, route: Option<&Route>) -> Result<Option<Principal>, Response<Body>> {
-        let Some(security) = &self.security else { return Ok(None) };
+    async fn authorize(
+        &self,
+        req: &Request<Incoming>,
+        route: Option<&Route>,
+    ) -> Result<Option<Principal>, Response<Body>> {
+        let Some(security) = &self.security else {
+            return Ok(None);
+        };
         if req.method() == Method::OPTIONS {
             return Ok(None);
         }
-        let by_route = if route.is_some_and(Route::is_write) { Permission::Operate } else { Permission::Read };
+        let by_route = if route.is_some_and(Route::is_write) {
+            Permission::Operate
+        } else {
+            Permission::Read
+        };
         let needed = by_route.max(Permission::for_request(req.method(), req.uri().path()));
         let client = self.client.as_deref();
-        match security.check_with(req.method(), req.uri().path(), req.headers(), self.peer, client, needed).await {
+        match security
+            .check_with(
+                req.method(),
+                req.uri().path(),
+                req.headers(),
+                self.peer,
+                client,
+                needed,
+            )
+            .await
+        {
             Ok(p) => Ok(Some(p)),
             Err(rejection) => {
                 let mut r = error_response(&ApiError::new(rejection.status(), rejection.message()));
@@ -209,7 +242,10 @@ async fn serve_request(conn: &Connection, req: Request<Incoming>) -> Response<Bo
     let uri_path = req.uri().path().to_string();
     let response = dispatch(conn, req).await;
     if conn.opts.access_log {
-        let user = response.extensions().get::<Principal>().map_or("-", |p| p.name.as_str());
+        let user = response
+            .extensions()
+            .get::<Principal>()
+            .map_or("-", |p| p.name.as_str());
         tracing::info!(
             target: "opendcre::access",
             peer = %conn.peer,
@@ -228,8 +264,18 @@ async fn serve_request(conn: &Connection, req: Request<Incoming>) -> Response<Bo
 async fn dispatch(conn: &Connection, req: Request<Incoming>) -> Response<Body> {
     let segments = match path::segments(req.uri().path()) {
         Ok(s) => s,
-        Err(PathError::BadEscape) => return error_response(&ApiError::new(StatusCode::BAD_REQUEST, "malformed percent-escape in the URL")),
-        Err(PathError::AboveRoot) => return error_response(&ApiError::new(StatusCode::BAD_REQUEST, "URL path leaves the root")),
+        Err(PathError::BadEscape) => {
+            return error_response(&ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed percent-escape in the URL",
+            ))
+        }
+        Err(PathError::AboveRoot) => {
+            return error_response(&ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "URL path leaves the root",
+            ))
+        }
     };
     let route = router::route(&segments);
     let principal = match conn.authorize(&req, route.as_ref()).await {
@@ -246,24 +292,38 @@ async fn dispatch(conn: &Connection, req: Request<Incoming>) -> Response<Body> {
     response
 }
 
-async fn route_request(state: Arc<AppState>, opts: &ServerOptions, req: Request<Incoming>, route: Route) -> Response<Body> {
+async fn route_request(
+    state: Arc<AppState>,
+    opts: &ServerOptions,
+    req: Request<Incoming>,
+    route: Route,
+) -> Response<Body> {
     let method = req.method().clone();
     if !route.allows(&method) {
         let mut r = error_response(&ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            format!("method {method} is not allowed here; allowed: {}", route.allow_header()),
+            format!(
+                "method {method} is not allowed here; allowed: {}",
+                route.allow_header()
+            ),
         ));
-        r.headers_mut().insert(ALLOW, HeaderValue::from_static(route.allow_header()));
+        r.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static(route.allow_header()));
         return r;
     }
     if method == Method::OPTIONS {
         let mut r = with_common_headers(Response::new(Body::default()));
-        r.headers_mut().insert(ALLOW, HeaderValue::from_static(route.allow_header()));
+        r.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static(route.allow_header()));
         return r;
     }
     if method == Method::POST {
         // The only POST endpoint ignores its body, but it must still be bounded.
-        if Limited::new(req.into_body(), opts.max_body_bytes).collect().await.is_err() {
+        if Limited::new(req.into_body(), opts.max_body_bytes)
+            .collect()
+            .await
+            .is_err()
+        {
             return error_response(&ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("request body larger than {} bytes", opts.max_body_bytes),
@@ -290,7 +350,9 @@ async fn run_handler(state: Arc<AppState>, route: Route) -> Result<serde_json::V
         Ok(Ok(result)) => result,
         Ok(Err(join)) => {
             tracing::error!(error = %join, "request handler panicked");
-            Err(ApiError::failure("internal error while handling the request"))
+            Err(ApiError::failure(
+                "internal error while handling the request",
+            ))
         }
         Err(_) => Err(ApiError::failure("request timed out")),
     }
@@ -299,7 +361,10 @@ async fn run_handler(state: Arc<AppState>, route: Route) -> Result<serde_json::V
 fn with_common_headers(mut r: Response<Body>) -> Response<Body> {
     let h = r.headers_mut();
     h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
-    h.insert(SERVER, HeaderValue::from_static(concat!("opendcre/", env!("CARGO_PKG_VERSION"))));
+    h.insert(
+        SERVER,
+        HeaderValue::from_static(concat!("opendcre/", env!("CARGO_PKG_VERSION"))),
+    );
     r
 }
 
@@ -309,7 +374,8 @@ pub fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<
     body.push(b'\n');
     let mut r = Response::new(Body::new(Bytes::from(body)));
     *r.status_mut() = status;
-    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     with_common_headers(r)
 }
 

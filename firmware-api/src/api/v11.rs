@@ -25,26 +25,51 @@ pub async fn handle(state: &AppState, route: &Route, deadline: Instant) -> Resul
         Route::Version { board } => version(state, board, deadline).await,
         Route::ScanAll => scan(state, None, deadline).await,
         Route::Scan { board } => scan(state, Some(board), deadline).await,
-        Route::Read { device_type, board, device } => read(state, device_type, board, device, deadline).await,
-        Route::ReadInfo { device_type, board, device } => read_info(state, device_type, board, device, deadline).await,
-        Route::Write => Err(ApiError::new(hyper::StatusCode::NOT_IMPLEMENTED, "write is not implemented in API v1.1")),
-        Route::WriteInfo { device_type, board, device, text } => {
-            write_info(state, device_type, board, device, text, deadline).await
-        }
-        Route::Power { action, board, device } => power(state, action, board, device, deadline).await,
+        Route::Read {
+            device_type,
+            board,
+            device,
+        } => read(state, device_type, board, device, deadline).await,
+        Route::ReadInfo {
+            device_type,
+            board,
+            device,
+        } => read_info(state, device_type, board, device, deadline).await,
+        Route::Write => Err(ApiError::new(
+            hyper::StatusCode::NOT_IMPLEMENTED,
+            "write is not implemented in API v1.1",
+        )),
+        Route::WriteInfo {
+            device_type,
+            board,
+            device,
+            text,
+        } => write_info(state, device_type, board, device, text, deadline).await,
+        Route::Power {
+            action,
+            board,
+            device,
+        } => power(state, action, board, device, deadline).await,
     }
 }
 
 /// `int(text, 16)` limited to 32 bits (the original sent garbage instead).
 pub fn parse_board(text: &str) -> Result<u32, ApiError> {
-    let v = pytext::parse_hex(text).map_err(|_| ApiError::failure(format!("invalid board id {text:?}: not hexadecimal")))?;
-    u32::try_from(v).map_err(|_| ApiError::failure(format!("invalid board id {text:?}: outside 00000000..ffffffff")))
+    let v = pytext::parse_hex(text)
+        .map_err(|_| ApiError::failure(format!("invalid board id {text:?}: not hexadecimal")))?;
+    u32::try_from(v).map_err(|_| {
+        ApiError::failure(format!(
+            "invalid board id {text:?}: outside 00000000..ffffffff"
+        ))
+    })
 }
 
 /// `int(text, 16)` limited to 16 bits.
 pub fn parse_device(text: &str) -> Result<u16, ApiError> {
-    let v = pytext::parse_hex(text).map_err(|_| ApiError::failure(format!("invalid device id {text:?}: not hexadecimal")))?;
-    u16::try_from(v).map_err(|_| ApiError::failure(format!("invalid device id {text:?}: outside 0000..ffff")))
+    let v = pytext::parse_hex(text)
+        .map_err(|_| ApiError::failure(format!("invalid device id {text:?}: not hexadecimal")))?;
+    u16::try_from(v)
+        .map_err(|_| ApiError::failure(format!("invalid device id {text:?}: outside 0000..ffff")))
 }
 
 /// Answer text: UTF-8 when it is, Latin-1 otherwise (what Python 2 passed on).
@@ -58,7 +83,9 @@ fn json_int(v: i128, what: &str) -> Result<Value, ApiError> {
     } else if let Ok(u) = u64::try_from(v) {
         Ok(Value::from(u))
     } else {
-        Err(ApiError::failure(format!("{what} {v} is too large to report")))
+        Err(ApiError::failure(format!(
+            "{what} {v} is too large to report"
+        )))
     }
 }
 
@@ -70,7 +97,12 @@ async fn bus_command(
     command: Command,
     deadline: Instant,
 ) -> Result<Frame, ApiError> {
-    let req = Request { device_type, board_id: board, device_id: device, command };
+    let req = Request {
+        device_type,
+        board_id: board,
+        device_id: device,
+        command,
+    };
     Ok(state.bus.command(req, deadline).await?)
 }
 
@@ -79,7 +111,15 @@ async fn version(state: &AppState, board: &str, deadline: Instant) -> Result<Val
     let firmware = if board == IPMI_BOARD {
         format!("OpenDCRE IPMI Bridge {OPENDCRE_VERSION}")
     } else {
-        let f = bus_command(state, DeviceType::NONE.0, board, 0xFFFF, Command::Version, deadline).await?;
+        let f = bus_command(
+            state,
+            DeviceType::NONE.0,
+            board,
+            0xFFFF,
+            Command::Version,
+            deadline,
+        )
+        .await?;
         answer_text(&f)
     };
     Ok(json!({
@@ -108,7 +148,11 @@ fn ipmi_record(state: &AppState) -> Value {
     json!({ "board_id": fmt_board(IPMI_BOARD), "devices": devices })
 }
 
-async fn scan(state: &AppState, board: Option<&String>, deadline: Instant) -> Result<Value, ApiError> {
+async fn scan(
+    state: &AppState,
+    board: Option<&String>,
+    deadline: Instant,
+) -> Result<Value, ApiError> {
     let boards = match board {
         None => {
             let found = state.bus.scan(ScanTarget::All, deadline).await?;
@@ -121,14 +165,26 @@ async fn scan(state: &AppState, board: Option<&String>, deadline: Instant) -> Re
             if id == IPMI_BOARD {
                 vec![ipmi_record(state)]
             } else {
-                state.bus.scan(ScanTarget::Board(id), deadline).await?.iter().map(board_record).collect()
+                state
+                    .bus
+                    .scan(ScanTarget::Board(id), deadline)
+                    .await?
+                    .iter()
+                    .map(board_record)
+                    .collect()
             }
         }
     };
     Ok(json!({ "boards": boards }))
 }
 
-async fn read(state: &AppState, device_type: &str, board: &str, device: &str, deadline: Instant) -> Result<Value, ApiError> {
+async fn read(
+    state: &AppState,
+    device_type: &str,
+    board: &str,
+    device: &str,
+    deadline: Instant,
+) -> Result<Value, ApiError> {
     let board = parse_board(board)?;
     let device = parse_device(device)?;
     let lower = device_type.to_ascii_lowercase();
@@ -155,7 +211,9 @@ fn require_power_type(device_type: &str) -> Result<(), ApiError> {
     if device_type == "power" {
         Ok(())
     } else {
-        Err(ApiError::failure(format!("asset information exists only for device type \"power\", not {device_type:?}")))
+        Err(ApiError::failure(format!(
+            "asset information exists only for device type \"power\", not {device_type:?}"
+        )))
     }
 }
 
@@ -172,8 +230,18 @@ async fn read_info(
     if board == IPMI_BOARD {
         return state.ipmi.info(device, deadline).await;
     }
-    let f = bus_command(state, DeviceType::POWER.0, board, device, Command::ReadAsset, deadline).await?;
-    Ok(json!({ "board_id": fmt_board(board), "device_id": fmt_device(device), "asset_info": answer_text(&f) }))
+    let f = bus_command(
+        state,
+        DeviceType::POWER.0,
+        board,
+        device,
+        Command::ReadAsset,
+        deadline,
+    )
+    .await?;
+    Ok(
+        json!({ "board_id": fmt_board(board), "device_id": fmt_device(device), "asset_info": answer_text(&f) }),
+    )
 }
 
 /// Asset text sent to a board is cut to 127 characters, as the original did.
@@ -191,26 +259,58 @@ async fn write_info(
     let device = parse_device(device)?;
     require_power_type(device_type)?;
     if board == IPMI_BOARD {
-        return Err(ApiError::failure("asset information of IPMI devices cannot be written"));
+        return Err(ApiError::failure(
+            "asset information of IPMI devices cannot be written",
+        ));
     }
     let truncated: String = text.chars().take(ASSET_INFO_MAX_CHARS).collect();
-    let f = bus_command(state, DeviceType::POWER.0, board, device, Command::WriteAsset(truncated.into_bytes()), deadline)
-        .await?;
-    Ok(json!({ "board_id": fmt_board(board), "device_id": fmt_device(device), "asset_info": answer_text(&f) }))
+    let f = bus_command(
+        state,
+        DeviceType::POWER.0,
+        board,
+        device,
+        Command::WriteAsset(truncated.into_bytes()),
+        deadline,
+    )
+    .await?;
+    Ok(
+        json!({ "board_id": fmt_board(board), "device_id": fmt_device(device), "asset_info": answer_text(&f) }),
+    )
 }
 
-async fn power(state: &AppState, action: &str, board: &str, device: &str, deadline: Instant) -> Result<Value, ApiError> {
+async fn power(
+    state: &AppState,
+    action: &str,
+    board: &str,
+    device: &str,
+    deadline: Instant,
+) -> Result<Value, ApiError> {
     let board = parse_board(board)?;
     let device = parse_device(device)?;
-    let action = PowerAction::parse(action)
-        .ok_or_else(|| ApiError::failure(format!("invalid power action {action:?}: use on, off, cycle or status")))?;
+    let action = PowerAction::parse(action).ok_or_else(|| {
+        ApiError::failure(format!(
+            "invalid power action {action:?}: use on, off, cycle or status"
+        ))
+    })?;
     if board == IPMI_BOARD {
         return state.ipmi.power(device, action, deadline).await;
     }
-    let f = bus_command(state, DeviceType::POWER.0, board, device, Command::Power(action), deadline).await?;
+    let f = bus_command(
+        state,
+        DeviceType::POWER.0,
+        board,
+        device,
+        Command::Power(action),
+        deadline,
+    )
+    .await?;
     let text = answer_text(&f);
     let p = PowerReading::parse(&text, state.r_sense).map_err(|e| {
-        ApiError::failure(format!("board {} device {}: {e}", fmt_board(board), fmt_device(device)))
+        ApiError::failure(format!(
+            "board {} device {}: {e}",
+            fmt_board(board),
+            fmt_device(device)
+        ))
     })?;
     Ok(json!({
         "pmbus_raw": p.raw,

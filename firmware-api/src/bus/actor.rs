@@ -1,6 +1,5 @@
 //! The task that owns the port, and the cloneable handle that feeds it.
 
-
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -75,7 +74,11 @@ impl BusHandle {
     }
 
     /// Scans one board or all boards.
-    pub async fn scan(&self, target: ScanTarget, deadline: Instant) -> Result<Vec<ScanBoard>, BusError> {
+    pub async fn scan(
+        &self,
+        target: ScanTarget,
+        deadline: Instant,
+    ) -> Result<Vec<ScanBoard>, BusError> {
         match self.submit(JobKind::Scan(target), deadline).await? {
             JobOutput::Scan(b) => Ok(b),
             JobOutput::Frame(_) => unreachable!("a scan job answers with boards"),
@@ -84,10 +87,16 @@ impl BusHandle {
 
     async fn submit(&self, kind: JobKind, deadline: Instant) -> Result<JobOutput, BusError> {
         let (reply, rx) = oneshot::channel();
-        self.tx.try_send(Job { kind, deadline, reply }).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => BusError::QueueFull { depth: self.depth },
-            mpsc::error::TrySendError::Closed(_) => BusError::Stopped,
-        })?;
+        self.tx
+            .try_send(Job {
+                kind,
+                deadline,
+                reply,
+            })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => BusError::QueueFull { depth: self.depth },
+                mpsc::error::TrySendError::Closed(_) => BusError::Stopped,
+            })?;
         rx.await.map_err(|_| BusError::Stopped)?
     }
 }
@@ -95,7 +104,10 @@ impl BusHandle {
 /// Starts the bus actor. It runs until every handle is dropped.
 pub fn spawn<O: PortOpener>(opener: O, cfg: BusConfig) -> (BusHandle, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(cfg.queue_depth.max(1));
-    let handle = BusHandle { tx, depth: cfg.queue_depth };
+    let handle = BusHandle {
+        tx,
+        depth: cfg.queue_depth,
+    };
     let task = tokio::spawn(run(opener, cfg, rx));
     (handle, task)
 }
@@ -116,7 +128,10 @@ async fn run<O: PortOpener>(mut opener: O, cfg: BusConfig, mut rx: mpsc::Receive
         if link.port.is_none() {
             if let Some((at, reason)) = &last_open_failure {
                 if now.duration_since(*at) < cfg.reopen_backoff {
-                    let _ = job.reply.send(Err(BusError::PortUnavailable { path: path.clone(), reason: reason.clone() }));
+                    let _ = job.reply.send(Err(BusError::PortUnavailable {
+                        path: path.clone(),
+                        reason: reason.clone(),
+                    }));
                     continue;
                 }
             }
@@ -130,26 +145,36 @@ async fn run<O: PortOpener>(mut opener: O, cfg: BusConfig, mut rx: mpsc::Receive
                     tracing::warn!(port = %path, error = %e, "cannot open serial port");
                     let reason = e.to_string();
                     last_open_failure = Some((now, reason.clone()));
-                    let _ = job.reply.send(Err(BusError::PortUnavailable { path: path.clone(), reason }));
+                    let _ = job.reply.send(Err(BusError::PortUnavailable {
+                        path: path.clone(),
+                        reason,
+                    }));
                     continue;
                 }
             }
         }
         let started = Instant::now();
         let result = match link.flush_input() {
-            Err(e) => Err(BusError::Io { path: path.clone(), reason: e.to_string() }),
+            Err(e) => Err(BusError::Io {
+                path: path.clone(),
+                reason: e.to_string(),
+            }),
             Ok(()) => {
                 let work = async {
                     match &job.kind {
-                        JobKind::Command(req) => {
-                            transaction::command(&mut link, &cfg, &path, req).await.map(JobOutput::Frame)
-                        }
-                        JobKind::Scan(t) => transaction::scan(&mut link, &cfg, &path, *t).await.map(JobOutput::Scan),
+                        JobKind::Command(req) => transaction::command(&mut link, &cfg, &path, req)
+                            .await
+                            .map(JobOutput::Frame),
+                        JobKind::Scan(t) => transaction::scan(&mut link, &cfg, &path, *t)
+                            .await
+                            .map(JobOutput::Scan),
                     }
                 };
                 match tokio::time::timeout_at(job.deadline, work).await {
                     Ok(r) => r,
-                    Err(_) => Err(BusError::Deadline { ms: job.deadline.duration_since(started).as_millis() as u64 }),
+                    Err(_) => Err(BusError::Deadline {
+                        ms: job.deadline.duration_since(started).as_millis() as u64,
+                    }),
                 }
             }
         };
@@ -167,4 +192,3 @@ async fn run<O: PortOpener>(mut opener: O, cfg: BusConfig, mut rx: mpsc::Receive
     }
     tracing::info!("device bus task stopped");
 }
-

@@ -6,9 +6,20 @@ use crate::proto::DecodeError;
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum BusError {
     #[error("bus timeout: no answer from board {} device {} to {cmd} within {ms} ms", fmt_board(*.board), fmt_device(*.device))]
-    Timeout { board: u32, device: u16, cmd: &'static str, ms: u64 },
+    Timeout {
+        board: u32,
+        device: u16,
+        cmd: &'static str,
+        ms: u64,
+    },
     #[error("corrupt answer from board {} device {} to {cmd}: {error} (still corrupt after {attempts} attempts)", fmt_board(*.board), fmt_device(*.device))]
-    Corrupt { board: u32, device: u16, cmd: &'static str, error: DecodeError, attempts: u32 },
+    Corrupt {
+        board: u32,
+        device: u16,
+        cmd: &'static str,
+        error: DecodeError,
+        attempts: u32,
+    },
     #[error("serial port {path} is unavailable: {reason}")]
     PortUnavailable { path: String, reason: String },
     #[error("serial I/O error on {path}: {reason}")]

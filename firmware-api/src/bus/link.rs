@@ -52,7 +52,9 @@ impl<P: Port> Link<P> {
     }
 
     fn port(&mut self) -> io::Result<&mut P> {
-        self.port.as_mut().ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "port is not open"))
+        self.port
+            .as_mut()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "port is not open"))
     }
 
     /// The next sequence; a number reused after wrap-around is no longer stale.
@@ -85,7 +87,9 @@ impl<P: Port> Link<P> {
     }
 
     pub async fn send(&mut self, frame: &Frame) -> Result<(), ReadError> {
-        let bytes = frame.encode().map_err(|e| ReadError::Io(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
+        let bytes = frame
+            .encode()
+            .map_err(|e| ReadError::Io(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
         let port = self.port().map_err(ReadError::Io)?;
         port.write_all(&bytes).await.map_err(ReadError::Io)?;
         port.flush().await.map_err(ReadError::Io)
@@ -93,7 +97,11 @@ impl<P: Port> Link<P> {
 
     /// Reads until an acceptable frame, a decode error, or `silence` without
     /// bytes. A stream of junk cannot hold the bus: the whole read is capped.
-    pub async fn read_frame(&mut self, silence: Duration, expected_seq: u8) -> Result<Frame, ReadError> {
+    pub async fn read_frame(
+        &mut self,
+        silence: Duration,
+        expected_seq: u8,
+    ) -> Result<Frame, ReadError> {
         let cap = Instant::now() + silence * 4 + Duration::from_millis(50);
         let mut buf = [0u8; 512];
         loop {
@@ -113,7 +121,10 @@ impl<P: Port> Link<P> {
             match tokio::time::timeout(wait, port.read(&mut buf)).await {
                 Err(_) => return Err(ReadError::Timeout),
                 Ok(Ok(0)) => {
-                    return Err(ReadError::Io(io::Error::new(io::ErrorKind::UnexpectedEof, "port closed by the peer")))
+                    return Err(ReadError::Io(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "port closed by the peer",
+                    )))
                 }
                 Ok(Ok(n)) => self.decoder.push(&buf[..n]),
                 Ok(Err(e)) => return Err(ReadError::Io(e)),
@@ -130,7 +141,12 @@ impl<P: Port> Link<P> {
             let port = self.port().map_err(ReadError::Io)?;
             match tokio::time::timeout(quiet, port.read(&mut buf)).await {
                 Err(_) => break,
-                Ok(Ok(0)) => return Err(ReadError::Io(io::Error::new(io::ErrorKind::UnexpectedEof, "port closed"))),
+                Ok(Ok(0)) => {
+                    return Err(ReadError::Io(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "port closed",
+                    )))
+                }
                 Ok(Ok(_)) => continue,
                 Ok(Err(e)) => return Err(ReadError::Io(e)),
             }
@@ -143,19 +159,28 @@ impl<P: Port> Link<P> {
             return true;
         }
         let now = Instant::now();
-        self.abandoned.retain(|(_, at)| now.duration_since(*at) < ABANDONED_TTL);
+        self.abandoned
+            .retain(|(_, at)| now.duration_since(*at) < ABANDONED_TTL);
         if let Some(i) = self.abandoned.iter().position(|(s, _)| *s == f.sequence) {
             // One late answer per abandoned request: drop it and forget the number.
             self.abandoned.remove(i);
             self.stale_dropped += 1;
-            tracing::debug!(seq = f.sequence, expected, "dropped late answer to an abandoned request");
+            tracing::debug!(
+                seq = f.sequence,
+                expected,
+                "dropped late answer to an abandoned request"
+            );
             return false;
         }
         match self.check {
             SequenceCheck::Compat => true,
             SequenceCheck::Strict => {
                 self.stale_dropped += 1;
-                tracing::debug!(seq = f.sequence, expected, "dropped answer with foreign sequence");
+                tracing::debug!(
+                    seq = f.sequence,
+                    expected,
+                    "dropped answer with foreign sequence"
+                );
                 false
             }
         }

@@ -22,7 +22,8 @@ pub trait PortOpener: Send + 'static {
 impl Port for tokio_serial::SerialStream {
     fn discard_input(&mut self) -> io::Result<()> {
         use tokio_serial::SerialPort;
-        self.clear(tokio_serial::ClearBuffer::Input).map_err(io::Error::from)
+        self.clear(tokio_serial::ClearBuffer::Input)
+            .map_err(io::Error::from)
     }
 }
 

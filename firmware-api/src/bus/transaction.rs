@@ -11,7 +11,10 @@ use crate::proto::board_id::{self, SHUFFLE};
 use crate::proto::{Command, Frame};
 
 fn io_err(path: &str, e: std::io::Error) -> BusError {
-    BusError::Io { path: path.to_string(), reason: e.to_string() }
+    BusError::Io {
+        path: path.to_string(),
+        reason: e.to_string(),
+    }
 }
 
 /// Sends one command and returns its answer, retrying corrupt answers with `?`.
@@ -39,7 +42,12 @@ pub(super) async fn command<P: Port>(
         return Err(BusError::PayloadTooLong(e.to_string()));
     }
     let seq = link.next_seq();
-    link.send(&Frame { sequence: seq, ..first }).await.map_err(|e| read_to_bus(e, path))?;
+    link.send(&Frame {
+        sequence: seq,
+        ..first
+    })
+    .await
+    .map_err(|e| read_to_bus(e, path))?;
     let mut error = match link.read_frame(cfg.read_timeout, seq).await {
         Ok(f) => return Ok(f),
         Err(ReadError::Timeout) => {
@@ -51,9 +59,13 @@ pub(super) async fn command<P: Port>(
     };
     for _ in 0..cfg.retry_limit {
         tracing::debug!(%error, board = req.board_id, device = req.device_id, "corrupt answer, sending retry");
-        link.settle(cfg.settle, cfg.read_timeout).await.map_err(|e| read_to_bus(e, path))?;
+        link.settle(cfg.settle, cfg.read_timeout)
+            .await
+            .map_err(|e| read_to_bus(e, path))?;
         let s = link.next_seq();
-        link.send(&frame_for(s, &Command::Retry)).await.map_err(|e| read_to_bus(e, path))?;
+        link.send(&frame_for(s, &Command::Retry))
+            .await
+            .map_err(|e| read_to_bus(e, path))?;
         match link.read_frame(cfg.read_timeout, s).await {
             Ok(f) => return Ok(f),
             Err(ReadError::Decode(e)) => error = e,
@@ -77,7 +89,10 @@ fn read_to_bus(e: ReadError, path: &str) -> BusError {
     match e {
         ReadError::Io(e) => io_err(path, e),
         // send() and settle() only fail with I/O errors.
-        other => BusError::Io { path: path.to_string(), reason: format!("{other:?}") },
+        other => BusError::Io {
+            path: path.to_string(),
+            reason: format!("{other:?}"),
+        },
     }
 }
 
@@ -109,8 +124,16 @@ pub(super) async fn scan<P: Port>(
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let request = Frame { sequence: seq, device_type: 0xFF, board_id: board, device_id: 0xFFFF, data: b"D".to_vec() };
-        link.send(&request).await.map_err(|e| read_to_bus(e, path))?;
+        let request = Frame {
+            sequence: seq,
+            device_type: 0xFF,
+            board_id: board,
+            device_id: 0xFFFF,
+            data: b"D".to_vec(),
+        };
+        link.send(&request)
+            .await
+            .map_err(|e| read_to_bus(e, path))?;
         let mut boards: Vec<ScanBoard> = Vec::new();
         let mut wait = first_wait;
         let step = loop {
@@ -125,10 +148,16 @@ pub(super) async fn scan<P: Port>(
                             attempts,
                         });
                     };
-                    let dev = ScanDevice { device_id: f.device_id, device_type: code };
+                    let dev = ScanDevice {
+                        device_id: f.device_id,
+                        device_type: code,
+                    };
                     match boards.iter_mut().find(|b| b.board_id == f.board_id) {
                         Some(b) => b.devices.push(dev),
-                        None => boards.push(ScanBoard { board_id: f.board_id, devices: vec![dev] }),
+                        None => boards.push(ScanBoard {
+                            board_id: f.board_id,
+                            devices: vec![dev],
+                        }),
                     }
                     wait = silence;
                 }
@@ -151,11 +180,19 @@ pub(super) async fn scan<P: Port>(
             }
             ScanStep::Corrupt(error) => {
                 if attempts >= cfg.retry_limit.max(1) {
-                    return Err(BusError::Corrupt { board: requested, device: 0xFFFF, cmd: "scan", error, attempts });
+                    return Err(BusError::Corrupt {
+                        board: requested,
+                        device: 0xFFFF,
+                        cmd: "scan",
+                        error,
+                        attempts,
+                    });
                 }
                 tracing::debug!(%error, attempts, "corrupt scan answer, restarting the scan");
                 tokio::time::sleep(cfg.scan_retry_pause).await;
-                link.settle(cfg.settle, cfg.read_timeout).await.map_err(|e| read_to_bus(e, path))?;
+                link.settle(cfg.settle, cfg.read_timeout)
+                    .await
+                    .map_err(|e| read_to_bus(e, path))?;
                 if scan_all {
                     board |= SHUFFLE;
                 }

@@ -1,0 +1,189 @@
+//! `opendcre serve`: turns configuration and flags into a running service:
+//! logging, the bus (serial port or built-in emulator), the IPMI board, the
+//! HTTP listeners, systemd readiness and watchdog, and signal handling.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use crate::api::ipmi_board::IpmiBoard;
+use crate::api::server::{self, ServerOptions};
+use crate::api::AppState;
+use crate::bus::{self, SerialOpener};
+use crate::config::{Config, DEFAULT_CONFIG_PATH};
+
+/// Flags of `opendcre serve`; each overrides the matching config key.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// TOML configuration file [default: /etc/opendcre/opendcre.toml if it exists].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Run the built-in bus emulator with this OpenDCRE emulator JSON instead of the serial port.
+    #[arg(long, value_name = "FILE")]
+    pub emulator: Option<PathBuf>,
+    /// Address to listen on, e.g. 0.0.0.0:5000 (repeatable; replaces server.listen).
+    #[arg(long = "listen", value_name = "ADDR:PORT")]
+    pub listen: Vec<String>,
+    /// The original OpenDCRE bmc_config.json (IPMI BMCs on board 40000000).
+    #[arg(long, value_name = "FILE")]
+    pub bmc_config: Option<PathBuf>,
+    /// Serial device of the device bus (replaces bus.serial).
+    #[arg(long, value_name = "PATH")]
+    pub serial: Option<String>,
+    /// Log filter, e.g. "debug" or "opendcre=trace" (replaces log.level).
+    #[arg(long, value_name = "FILTER")]
+    pub log_level: Option<String>,
+    /// Validate the configuration and exit.
+    #[arg(long)]
+    pub check_config: bool,
+}
+
+/// Why the service could not start; `main` prints it and exits non-zero.
+pub type StartError = anyhow::Error;
+
+/// Loads the file and applies flags. A missing default file means defaults;
+/// an explicitly named file must exist.
+pub fn resolve_config(args: &ServeArgs) -> anyhow::Result<(Config, bool)> {
+    let (mut cfg, from_file) = match &args.config {
+        Some(p) => (Config::load(p)?, true),
+        None if std::path::Path::new(DEFAULT_CONFIG_PATH).exists() => (
+            Config::load(std::path::Path::new(DEFAULT_CONFIG_PATH))?,
+            true,
+        ),
+        None => (Config::default(), false),
+    };
+    if !args.listen.is_empty() {
+        cfg.server.listen = args.listen.clone();
+    }
+    if let Some(s) = &args.serial {
+        cfg.bus.serial = s.clone();
+        cfg.emulator.config = None;
+    }
+    if let Some(e) = &args.emulator {
+        cfg.emulator.config = Some(e.clone());
+    }
+    if let Some(b) = &args.bmc_config {
+        cfg.ipmi.bmc_config = Some(b.clone());
+    }
+    if let Some(l) = &args.log_level {
+        cfg.log.level = l.clone();
+    }
+    // A developer machine with no config and no UART: serve the example rack
+    // from the built-in emulator, on loopback only.
+    let dev_mode = !from_file
+        && cfg.emulator.config.is_none()
+        && args.serial.is_none()
+        && !std::path::Path::new(&cfg.bus.serial).exists();
+    if dev_mode && args.listen.is_empty() {
+        cfg.server.listen = vec!["127.0.0.1:5000".into()];
+    }
+    cfg.validate()?;
+    Ok((cfg, dev_mode))
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let (cfg, dev_mode) = resolve_config(&args)?;
+    if args.check_config {
+        println!("configuration is valid");
+        return Ok(());
+    }
+    crate::logging::init(&cfg.log)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(cfg, dev_mode))
+}
+
+async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
+    let bus_cfg = cfg.bus_config()?;
+    let serial_path = match (&cfg.emulator.config, dev_mode) {
+        (Some(path), _) => {
+            crate::emulator_host::start(Some(path), cfg.bus.baud, cfg.emulator.pace).await?
+        }
+        (None, true) => {
+            tracing::warn!(
+                "no configuration and no {}: running the built-in emulator with the example rack",
+                cfg.bus.serial
+            );
+            crate::emulator_host::start(None, cfg.bus.baud, cfg.emulator.pace).await?
+        }
+        (None, false) => cfg.bus.serial.clone(),
+    };
+    let (bus, bus_task) = bus::spawn(
+        SerialOpener {
+            path: serial_path.clone(),
+            baud: cfg.bus.baud,
+        },
+        bus_cfg,
+    );
+    tracing::info!(port = %serial_path, baud = cfg.bus.baud, "device bus ready");
+
+    let state = Arc::new(AppState {
+        bus,
+        ipmi: IpmiBoard::empty(),
+        r_sense: cfg.bus.r_sense_mohm,
+        request_timeout: Duration::from_millis(cfg.server.request_timeout_ms),
+    });
+
+    let mut listeners = Vec::new();
+    for addr in cfg.listen_addrs()? {
+        let l = bind(addr).await?;
+        // Harnesses (tests, boot test) read this line to learn port 0's port.
+        tracing::info!("listening on {}", l.local_addr()?);
+        listeners.push(l);
+    }
+    let opts = ServerOptions {
+        max_connections: cfg.server.max_connections,
+        header_timeout: Duration::from_millis(cfg.server.header_timeout_ms),
+        max_body_bytes: cfg.server.max_body_bytes,
+        access_log: cfg.log.access_log,
+        ..ServerOptions::default()
+    };
+
+    if let Some(interval) = crate::systemd::watchdog_interval() {
+        let bus_alive = bus_task;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval / 2);
+            loop {
+                tick.tick().await;
+                // Only a node whose bus task still runs is healthy.
+                if bus_alive.is_finished() {
+                    tracing::error!("device bus task ended; withholding the watchdog ping");
+                    return;
+                }
+                crate::systemd::notify("WATCHDOG=1");
+            }
+        });
+    }
+    crate::systemd::notify("READY=1");
+    tracing::info!(listen = ?cfg.server.listen, "OpenDCRE API v1.1 serving");
+    server::run(listeners, state, opts, shutdown_signal()).await;
+    crate::systemd::notify("STOPPING=1");
+    Ok(())
+}
+
+async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot watch SIGTERM");
+            return std::future::pending().await;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+    }
+}
