@@ -8,6 +8,7 @@ pub mod bus;
 pub mod config;
 pub mod emulator;
 pub mod emulator_host;
+pub mod hat;
 pub mod logging;
 pub mod proto;
 pub mod service;

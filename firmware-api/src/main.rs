@@ -22,10 +22,14 @@ enum Cmd {
     Serve(opendcre::service::ServeArgs),
     /// Run the device-bus emulator on a pty or a serial port.
     Emulate(opendcre::emulator::cli::EmulateArgs),
+    /// The PLC modem HAT: status and configuration.
+    Hat(opendcre::hat::cli::HatArgs),
 }
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
+        // The HAT commands have their own exit codes (3 = no HAT found).
+        Cmd::Hat(args) => return opendcre::hat::cli::run(args),
         Cmd::Serve(args) => opendcre::service::run(args),
         Cmd::Emulate(args) => {
             runtime().and_then(|rt| rt.block_on(opendcre::emulator::cli::run(args)))
