@@ -147,7 +147,7 @@ fn bad_config_fails_fast_naming_the_json_path() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains(&format!(
-            r#"error: {}: boards[0].devices[0].device_id: "01fz" is not hex"#,
+            r#"{}: boards[0].devices[0].device_id: "01fz" is not hex"#,
             bad.display()
         )),
         "{stderr}"

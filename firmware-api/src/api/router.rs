@@ -131,7 +131,11 @@ mod tests {
                 board: "00000000".into()
             })
         );
-        assert_eq!(r("/opendcre/1.1/read/thermistor//00000014/04FF"), None);
+        // `//` collapses: in v1.1 this is an ordinary read (the spec's 404 is v1.3's rack segment).
+        assert!(matches!(
+            r("/opendcre/1.1/read/thermistor//00000014/04FF"),
+            Some(Route::Read { .. })
+        ));
         assert!(matches!(
             r("/opendcre/1.1/read/thermistor/1/1ff/info"),
             Some(Route::ReadInfo { .. })
