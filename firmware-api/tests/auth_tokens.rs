@@ -197,8 +197,8 @@ async fn failed_attempts_are_throttled_per_client_address() {
         ..token_config()
     };
     let api = TestApi::start(&cfg, None).await;
-    let attacker = Client::plain().from_source("127.0.0.2");
-    let bystander = Client::plain().from_source("127.0.0.3");
+    let attacker = Client::plain().with_source("127.0.0.2");
+    let bystander = Client::plain().with_source("127.0.0.3");
     let wrong = bearer("odcre_guess");
     let right = bearer(MON);
     for _ in 0..3 {

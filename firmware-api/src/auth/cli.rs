@@ -47,6 +47,10 @@ pub struct InitArgs {
     /// Private key for --cert.
     #[arg(long, requires = "cert")]
     pub key: Option<PathBuf>,
+    /// TLS listener address written to security.toml (repeatable)
+    /// [default: 0.0.0.0:5000, the API port, with plain HTTP off].
+    #[arg(long = "tls-listen", value_name = "ADDR:PORT")]
+    pub tls_listen: Vec<std::net::SocketAddr>,
     /// Lifetime of a generated certificate in days.
     #[arg(long, default_value_t = 3650)]
     pub days: u32,
@@ -94,6 +98,7 @@ pub fn run_with_io(
                 token_file: args.token_file.clone(),
                 cert_file: args.cert.clone(),
                 key_file: args.key.clone(),
+                tls_listen: args.tls_listen.clone(),
                 days: args.days,
                 force: args.force,
             })?;

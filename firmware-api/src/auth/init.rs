@@ -4,8 +4,9 @@
 //! Writes, under the chosen directory:
 //! - `tls/server.crt`, `tls/server.key` (0600): generated, or copied from
 //!   files the first-boot settings provide (checked to match);
-//! - `security.toml`: `[tls]` on, plain HTTP on loopback only, and
-//!   `[auth.tokens].admin` holding only the hash of the token.
+//! - `security.toml`: `[tls]` on the API port (5000, as the original's
+//!   `ssl_enable` nginx did) with plain HTTP off, and `[auth.tokens].admin`
+//!   holding only the hash of the token.
 //!
 //! Idempotent: with `security.toml` already present nothing is touched
 //! (a second boot must not rotate the token the operator wrote down).
@@ -35,6 +36,8 @@ pub struct InitOptions {
     /// Install this certificate chain and key instead of generating.
     pub cert_file: Option<PathBuf>,
     pub key_file: Option<PathBuf>,
+    /// Addresses of the TLS listeners written to `security.toml`.
+    pub tls_listen: Vec<std::net::SocketAddr>,
     /// Certificate lifetime in days.
     pub days: u32,
     /// Replace existing material.
@@ -108,7 +111,12 @@ pub fn init(opts: &InitOptions) -> anyhow::Result<InitOutcome> {
         ),
     };
     let hash = hash_token(&token, alg).map_err(|e| anyhow!(e))?;
-    let toml = security_toml(&cert, &key, &hash);
+    let listen = if opts.tls_listen.is_empty() {
+        vec![std::net::SocketAddr::from(([0, 0, 0, 0], 5000))]
+    } else {
+        opts.tls_listen.clone()
+    };
+    let toml = security_toml(&listen, &cert, &key, &hash);
     write_file(&security_file, toml.as_bytes(), 0o640)?;
     Ok(InitOutcome {
         created: true,
@@ -184,22 +192,28 @@ fn read_token(path: &Path) -> anyhow::Result<String> {
     Ok(token)
 }
 
-fn security_toml(cert: &Path, key: &Path, hash: &str) -> String {
+fn security_toml(listen: &[std::net::SocketAddr], cert: &Path, key: &Path, hash: &str) -> String {
     let q = |p: &Path| toml_string(&p.display().to_string());
+    let listen = listen
+        .iter()
+        .map(|a| toml_string(&a.to_string()))
+        .collect::<Vec<_>>()
+        .join(", ");
     format!(
         "# Written by `opendcre auth init`. Every key is documented in\n\
          # security-example.toml. The API token itself is not stored anywhere.\n\
          \n\
          [tls]\n\
          enabled = true\n\
-         listen = [\"0.0.0.0:5443\"]\n\
+         listen = [{}]\n\
          cert = {}\n\
          key = {}\n\
          min_version = \"1.2\"\n\
-         plain_http = \"loopback\"\n\
+         plain_http = \"off\"\n\
          \n\
          [auth.tokens]\n\
          admin = {{ hash = {}, role = \"operator\" }}\n",
+        listen,
         q(cert),
         q(key),
         toml_string(hash)

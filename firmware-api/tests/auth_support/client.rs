@@ -87,7 +87,7 @@ impl Client {
         }
     }
 
-    pub fn from_source(mut self, ip: &str) -> Client {
+    pub fn with_source(mut self, ip: &str) -> Client {
         self.source = Some(ip.parse().unwrap());
         self
     }
