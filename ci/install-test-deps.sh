@@ -4,3 +4,5 @@
 set -euo pipefail
 source "$(dirname "$0")/lib/apt.sh"
 apt_install_missing curl
+# slapd, ldap-utils, openssl for the auth and TLS tests.
+bash "$(dirname "$0")/install-auth-peers.sh"

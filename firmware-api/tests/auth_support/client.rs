@@ -71,8 +71,12 @@ pub fn tls_config(
     Arc::new(cfg)
 }
 
-pub fn tls13_and_12() -> &'static [&'static rustls::SupportedProtocolVersion] {
-    rustls::ALL_VERSIONS
+/// The same configuration without session resumption, so every
+/// connection pays a full handshake (benchmarks).
+pub fn without_resumption(cfg: &Arc<ClientConfig>) -> Arc<ClientConfig> {
+    let mut c = (**cfg).clone();
+    c.resumption = rustls::client::Resumption::disabled();
+    Arc::new(c)
 }
 
 impl Client {
@@ -136,14 +140,18 @@ impl Client {
     }
 
     pub async fn connect(&self, addr: SocketAddr) -> Result<TcpStream, String> {
-        match self.source {
-            None => TcpStream::connect(addr).await.map_err(|e| e.to_string()),
+        let tcp = match self.source {
+            None => TcpStream::connect(addr).await.map_err(|e| e.to_string())?,
             Some(ip) => {
                 let s = TcpSocket::new_v4().map_err(|e| e.to_string())?;
                 s.bind(SocketAddr::new(ip, 0)).map_err(|e| e.to_string())?;
-                s.connect(addr).await.map_err(|e| e.to_string())
+                s.connect(addr).await.map_err(|e| e.to_string())?
             }
-        }
+        };
+        // Like any sensible HTTP client: without it Nagle and delayed ACKs
+        // add 40 ms to handshakes that send several small records.
+        let _ = tcp.set_nodelay(true);
+        Ok(tcp)
     }
 }
 
@@ -182,6 +190,12 @@ pub async fn send_on(
     for (k, v) in headers {
         b = b.header(*k, *v);
     }
+    // The previous exchange may still be winding down inside the
+    // connection task; sending before it is ready gets "canceled".
+    sender
+        .ready()
+        .await
+        .map_err(|e| format!("connection not ready: {e}"))?;
     let resp = sender
         .send_request(b.body(Empty::<Bytes>::new()).unwrap())
         .await
