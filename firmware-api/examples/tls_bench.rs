@@ -31,6 +31,14 @@ const PATH: &str = "/opendcre/1.1/test";
 const SHA_TOKEN: &str = "odcre_bench-sha256-token-0123456789abcdef";
 const ARGON_TOKEN: &str = "odcre_bench-argon2-token-0123456789abcdef";
 
+/// Name, client, address, request headers.
+type Case<'a> = (
+    &'static str,
+    &'a Client,
+    std::net::SocketAddr,
+    Vec<(&'static str, String)>,
+);
+
 struct Row {
     name: &'static str,
     samples: Vec<Duration>,
@@ -118,12 +126,7 @@ async fn main() {
     let sha = bearer(SHA_TOKEN);
     let argon = bearer(ARGON_TOKEN);
     let auth_hdr = |v: &str| vec![("authorization", v.to_string())];
-    let cases: Vec<(
-        &'static str,
-        &Client,
-        std::net::SocketAddr,
-        Vec<(&str, String)>,
-    )> = vec![
+    let cases: Vec<Case> = vec![
         ("HTTP, anonymous (loopback)", &plain, api.plain, vec![]),
         (
             "HTTP, bearer sha256 token",
