@@ -7,7 +7,7 @@ CARGO ?= cargo
 EMULATOR_CONFIG ?= firmware-api/emulator-configs/rack.json
 LISTEN ?= 127.0.0.1:5000
 
-.PHONY: run build test test-host check fmt clippy deps bench
+.PHONY: run build test test-host check fmt clippy deps bench auth-curl-check
 
 run:
 	$(CARGO) run --release --bin opendcre -- serve --emulator $(EMULATOR_CONFIG) --listen $(LISTEN)
@@ -31,7 +31,12 @@ clippy:
 test-host:
 	$(CARGO) test --locked
 
-test: deps check test-host
+# The documented curl commands against the real binary with TLS and a token.
+auth-curl-check:
+	$(CARGO) build --locked --bin opendcre
+	bash ci/auth-curl-check.sh
+
+test: deps check test-host auth-curl-check
 
 bench:
 	bash ci/bench.sh
