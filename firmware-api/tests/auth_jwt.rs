@@ -386,3 +386,44 @@ async fn jwt_over_tls_through_the_server() {
     assert!(!r.body.contains(&ex[7..]), "the token must not be echoed");
     api.stop().await;
 }
+
+#[tokio::test]
+async fn jwks_over_https_checks_the_provider_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("IdP CA");
+    let cert = ca.server();
+    let setup = opendcre::tls::TlsSetup::load(&TlsConfig {
+        enabled: true,
+        cert: write(dir.path(), "idp.crt", &cert.cert_pem),
+        key: write(dir.path(), "idp.key", &cert.key_pem),
+        ..TlsConfig::default()
+    })
+    .unwrap();
+    let ec = Signer::es256("k");
+    let idp = JwksServer::start_tls(jwks(&[&ec]), setup.acceptor()).await;
+    assert!(idp.url().starts_with("https://127.0.0.1:"));
+    let c = claims(ISS, AUD, "alice", &["dcre-operator"]);
+
+    let mut cfg = jwt_config(&idp.url());
+    cfg.ca_file = Some(write(dir.path(), "ca.pem", &ca.pem));
+    let sec = security(cfg);
+    assert_eq!(
+        check(&sec, &ec.sign(&c), Permission::Operate)
+            .await
+            .unwrap()
+            .role,
+        Role::Operator
+    );
+    assert_eq!(idp.hits(), 1);
+
+    // Trusting another CA (or only the system store): the fetch fails, 503.
+    let mut cfg = jwt_config(&idp.url());
+    cfg.ca_file = Some(write(dir.path(), "other.pem", &Ca::new("other").pem));
+    let sec = security(cfg);
+    let r = check(&sec, &ec.sign(&c), Permission::Read).await;
+    assert!(matches!(r, Err(AuthRejection::Unavailable { .. })), "{r:?}");
+    let sec = security(jwt_config(&idp.url()));
+    let r = check(&sec, &ec.sign(&c), Permission::Read).await;
+    assert!(matches!(r, Err(AuthRejection::Unavailable { .. })), "{r:?}");
+    assert_eq!(idp.hits(), 1, "no JWKS was served to an unverified client");
+}

@@ -81,17 +81,12 @@ impl Permission {
     pub fn for_request(method: &Method, path: &str) -> Permission {
         let path = path.split(['?', '#']).next().unwrap_or("");
         // Split before and after decoding: `%2F` must not hide a segment.
-        let raw: Vec<String> = path
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(|s| percent_decode_str(s).decode_utf8_lossy().to_lowercase())
-            .collect();
+        let raw: Vec<String> = resolve_dots(
+            path.split('/')
+                .map(|s| percent_decode_str(s).decode_utf8_lossy().to_lowercase()),
+        );
         let decoded_path = percent_decode_str(path).decode_utf8_lossy().to_lowercase();
-        let decoded: Vec<String> = decoded_path
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect();
+        let decoded: Vec<String> = resolve_dots(decoded_path.split('/').map(str::to_owned));
         let read_only_method =
             *method == Method::GET || *method == Method::HEAD || *method == Method::OPTIONS;
         if !read_only_method {
@@ -110,6 +105,23 @@ impl Permission {
             Permission::Read
         }
     }
+}
+
+/// Drops empty and `.` segments and lets `..` remove the one before, as
+/// the router's nginx-style normalisation does, so `power/status/../on`
+/// is classified as the `power/on` it will be served as.
+fn resolve_dots(segs: impl Iterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in segs {
+        match s.as_str() {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            _ => out.push(s),
+        }
+    }
+    out
 }
 
 fn segments_need_operate(segs: &[String]) -> bool {
@@ -175,6 +187,9 @@ mod tests {
         assert_eq!(get("/opendcre/1.1/WRITE/power/1/2/info/x"), Operate);
         assert_eq!(get("/opendcre/1.1/power/on/1/2?x=1"), Operate);
         assert_eq!(get("/opendcre/1.1/read/power/1/2?power=on"), Read);
+        assert_eq!(get("/opendcre/1.1/power/status/../on/1/2"), Operate);
+        assert_eq!(get("/opendcre/1.1/power/status/%2e%2e/on/1/2"), Operate);
+        assert_eq!(get("/opendcre/1.1/read/x/./../../write/power/1/2"), Operate);
     }
 
     #[test]

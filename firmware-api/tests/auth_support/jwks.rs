@@ -122,11 +122,22 @@ pub struct JwksServer {
     pub hits: Arc<AtomicU64>,
     pub delay_ms: Arc<AtomicU64>,
     pub fail: Arc<AtomicBool>,
+    https: bool,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl JwksServer {
     pub async fn start(initial: String) -> JwksServer {
+        Self::start_with(initial, None).await
+    }
+
+    /// Served over HTTPS with the given acceptor.
+    pub async fn start_tls(initial: String, tls: tokio_rustls::TlsAcceptor) -> JwksServer {
+        Self::start_with(initial, Some(tls)).await
+    }
+
+    async fn start_with(initial: String, tls: Option<tokio_rustls::TlsAcceptor>) -> JwksServer {
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let body = Arc::new(Mutex::new(initial));
@@ -134,13 +145,14 @@ impl JwksServer {
         let delay_ms = Arc::new(AtomicU64::new(0));
         let fail = Arc::new(AtomicBool::new(false));
         let (b, h, d, f) = (body.clone(), hits.clone(), delay_ms.clone(), fail.clone());
-        let base = format!("http://{addr}");
+        let base = format!("{scheme}://{addr}");
         let task = tokio::spawn(async move {
             loop {
                 let Ok((tcp, _)) = listener.accept().await else {
                     return;
                 };
                 let (b, h, d, f, base) = (b.clone(), h.clone(), d.clone(), f.clone(), base.clone());
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                         let (b, h, d, f, base) =
@@ -168,9 +180,17 @@ impl JwksServer {
                             Ok::<_, std::convert::Infallible>(r)
                         }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(tcp), svc)
-                        .await;
+                    let http = hyper::server::conn::http1::Builder::new();
+                    match tls {
+                        None => {
+                            let _ = http.serve_connection(TokioIo::new(tcp), svc).await;
+                        }
+                        Some(acceptor) => {
+                            if let Ok(stream) = acceptor.accept(tcp).await {
+                                let _ = http.serve_connection(TokioIo::new(stream), svc).await;
+                            }
+                        }
+                    }
                 });
             }
         });
@@ -180,12 +200,14 @@ impl JwksServer {
             hits,
             delay_ms,
             fail,
+            https: scheme == "https",
             task,
         }
     }
 
     pub fn base(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     pub fn url(&self) -> String {
