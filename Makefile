@@ -28,15 +28,96 @@ clippy:
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
 # Unit, property and integration tests on the host (real ptys, real peers).
+# OPENDCRE_REQUIRE_IPMI_SIM=1: a missing ipmi_sim fails the run instead of skipping.
 test-host:
-	$(CARGO) test --locked
+	OPENDCRE_REQUIRE_IPMI_SIM=1 $(CARGO) test --locked
 
 # The documented curl commands against the real binary with TLS and a token.
 auth-curl-check:
 	$(CARGO) build --locked --bin opendcre
 	bash ci/auth-curl-check.sh
 
-test: deps check test-host auth-curl-check
+# Everything CI runs: host tests, the curl check, then the armv7 build,
+# packages and their checks.
+test: deps check test-host auth-curl-check test-packaging
 
 bench:
 	bash ci/bench.sh
+
+# ---------------------------------------------------------------------------
+# Cross build, Debian packages, container (packaging/README.md).
+#   make armv7 | deb | smoke-armv7 | lint-packaging | test-deb | docker
+ARMV7_TARGET := armv7-unknown-linux-gnueabihf
+ARMV7_BIN    := target/$(ARMV7_TARGET)/release/opendcre
+HOST_BIN     := target/release/opendcre
+# CROSS=1 builds with `cross` (needs a Docker host) instead of Debian's toolchain.
+CROSS        ?=
+
+# The cross build must not go through the rustup proxy: Debian's rustc-web is
+# the compiler whose armv7 std was unpacked into /usr/lib/rustlib.
+DEBIAN_CARGO_ENV := \
+	RUSTC=/usr/bin/rustc \
+	RUSTDOC=/usr/bin/rustdoc \
+	CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_LINKER=arm-linux-gnueabihf-gcc \
+	CC_armv7_unknown_linux_gnueabihf=arm-linux-gnueabihf-gcc \
+	AR_armv7_unknown_linux_gnueabihf=arm-linux-gnueabihf-ar
+
+.PHONY: help armv7 armv7-toolchain packaging-tools deb deb-amd64 deb-armhf \
+	smoke-armv7 lint-packaging test-deb test-packaging docker
+
+help:
+	@echo "make armv7           cross-build $(ARMV7_BIN) (CROSS=1: with cross + Docker)"
+	@echo "make deb             build/deb/opendcre_<version>_{armhf,amd64}.deb"
+	@echo "make deb-armhf|deb-amd64   one of them"
+	@echo "make smoke-armv7     run the armv7 binary under qemu-arm and query its API"
+	@echo "make lint-packaging  shellcheck, systemd-analyze verify/security, lintian, hadolint"
+	@echo "make test-deb        install/upgrade/remove/purge the amd64 .deb in a Debian 12 chroot"
+	@echo "make test-packaging  smoke-armv7 + lint-packaging + test-deb"
+	@echo "make docker          container image from the amd64 .deb (needs a Docker host)"
+
+# Installs the toolchain only when the quick, offline check fails.
+armv7-toolchain:
+ifeq ($(CROSS),)
+	@ci/install-cross.sh --check || ci/install-cross.sh
+endif
+
+armv7: armv7-toolchain
+ifeq ($(CROSS),)
+	$(DEBIAN_CARGO_ENV) /usr/bin/cargo build --locked --release --target $(ARMV7_TARGET) -p opendcre
+else
+	@command -v docker >/dev/null && docker info >/dev/null 2>&1 || \
+		{ echo "ERROR: CROSS=1 needs a running Docker engine (docker info failed); run 'make armv7' without CROSS to use Debian's cross toolchain" >&2; exit 1; }
+	@command -v cross >/dev/null || $(CARGO) install --locked cross
+	cross build --locked --release --target $(ARMV7_TARGET) -p opendcre
+endif
+	@file $(ARMV7_BIN)
+
+packaging-tools:
+	@ci/install-packaging.sh --check || ci/install-packaging.sh
+
+deb: deb-armhf deb-amd64
+
+deb-armhf: armv7 packaging-tools
+	ci/build-deb.sh armhf $(ARMV7_BIN)
+
+deb-amd64: build packaging-tools
+	ci/build-deb.sh amd64 $(HOST_BIN)
+
+smoke-armv7: armv7 packaging-tools
+	ci/smoke-armv7.sh $(ARMV7_BIN)
+
+lint-packaging: deb
+	ci/lint-packaging.sh
+
+test-deb: deb-amd64
+	ci/test-deb-install.sh
+
+# Everything the packaging side checks; for `make test` / .ci/run to call.
+test-packaging: smoke-armv7 lint-packaging test-deb
+
+# Checks for a Docker engine before spending minutes on the .deb.
+DOCKER_ARCH ?= amd64
+docker:
+	@ci/docker-build.sh --check-host
+	$(MAKE) deb-$(DOCKER_ARCH)
+	ci/docker-build.sh $(DOCKER_ARCH)

@@ -2,7 +2,10 @@
 # Installs the Debian packages the host test suite uses. Idempotent; retries
 # `apt-get update` because Debian mirrors are sometimes mid-sync.
 set -euo pipefail
-source "$(dirname "$0")/lib/apt.sh"
+here="$(dirname "$0")"
+source "$here/lib/apt.sh"
 apt_install_missing curl
+# ipmi_sim + ipmitool: the IPMI bridge is tested against a real simulated BMC.
+bash "$here/install-ipmi-peers.sh"
 # slapd, ldap-utils, openssl for the auth and TLS tests.
-bash "$(dirname "$0")/install-auth-peers.sh"
+bash "$here/install-auth-peers.sh"

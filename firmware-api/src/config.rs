@@ -25,6 +25,8 @@ pub struct Config {
     pub emulator: EmulatorSection,
     pub ipmi: IpmiSection,
     pub log: LogSection,
+    /// The PLC modem HAT (documented in `src/hat/hat.example.toml`).
+    pub hat: crate::hat::HatConfig,
     /// `[tls]` (documented in `config/security-example.toml`).
     pub tls: crate::tls::TlsConfig,
     /// `[auth]`; `None` when the file has no such table, so the service can
@@ -101,7 +103,10 @@ pub struct EmulatorSection {
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct IpmiSection {
+    /// The original OpenDCRE `bmc_config.json`.
     pub bmc_config: Option<PathBuf>,
+    /// Our richer per-BMC form, `[[ipmi.bmc]]` tables.
+    pub bmc: Vec<crate::ipmi::BmcToml>,
 }
 
 /// Where log lines go.
@@ -237,6 +242,10 @@ impl Config {
             return invalid("bus.r_sense_mohm", "must be a positive number".into());
         }
         self.host_id()?;
+        self.hat.validate().map_err(|e| ConfigError::Invalid {
+            key: "hat",
+            message: e.to_string(),
+        })?;
         Ok(())
     }
 
@@ -309,6 +318,7 @@ mod tests {
         assert_eq!(cfg.bus.retry_limit, d.bus.retry_limit);
         assert_eq!(cfg.bus.sequence_check, d.bus.sequence_check);
         assert_eq!(cfg.log.level, d.log.level);
+        assert_eq!(cfg.hat, d.hat);
     }
 
     #[test]

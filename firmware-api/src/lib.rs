@@ -9,6 +9,7 @@ pub mod config;
 pub mod emulator;
 pub mod emulator_host;
 pub mod hat;
+pub mod ipmi;
 pub mod logging;
 pub mod proto;
 pub mod service;

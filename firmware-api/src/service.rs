@@ -13,7 +13,7 @@ use crate::api::ipmi_board::IpmiBoard;
 use crate::api::server::{self, Listener, ServerOptions};
 use crate::api::AppState;
 use crate::auth::{AuthConfig, Security};
-use crate::bus::{self, SerialOpener};
+use crate::bus::{self, HatOpener, SerialOpener};
 use crate::config::{Config, DEFAULT_CONFIG_PATH};
 use crate::tls::TlsSetup;
 
@@ -117,18 +117,24 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
         }
         (None, false) => cfg.bus.serial.clone(),
     };
-    let (bus, bus_task) = bus::spawn(
-        SerialOpener {
-            path: serial_path.clone(),
-            baud: cfg.bus.baud,
-        },
-        bus_cfg,
-    );
+    let serial = SerialOpener {
+        path: serial_path.clone(),
+        baud: cfg.bus.baud,
+    };
+    let hat = if cfg.emulator.config.is_some() || dev_mode {
+        None
+    } else {
+        open_hat(&cfg).await
+    };
+    let (bus, bus_task) = match hat {
+        Some(hat) => bus::spawn(HatOpener::new(serial, hat), bus_cfg),
+        None => bus::spawn(serial, bus_cfg),
+    };
     tracing::info!(port = %serial_path, baud = cfg.bus.baud, "device bus ready");
 
     let state = Arc::new(AppState {
         bus,
-        ipmi: IpmiBoard::empty(),
+        ipmi: IpmiBoard::new(crate::ipmi::IpmiBridge::new(load_bmcs(&cfg))),
         r_sense: cfg.bus.r_sense_mohm,
         request_timeout: Duration::from_millis(cfg.server.request_timeout_ms),
     });
@@ -202,6 +208,52 @@ fn security(
         None
     };
     Ok((Arc::new(security), tls))
+}
+
+/// BMCs from bmc_config.json and `[[ipmi.bmc]]`. As in the original, a bad
+/// file does not stop the service; unlike it, a bad entry drops only itself
+/// and every problem is logged with its index and key.
+fn load_bmcs(cfg: &Config) -> Vec<crate::ipmi::BmcConfig> {
+    use crate::ipmi::ConfigError as E;
+    let mut bmcs = Vec::new();
+    let mut keep = |r: Result<Vec<crate::ipmi::BmcConfig>, E>| match r {
+        Ok(v) => bmcs.extend(v),
+        Err(E::Entries { errors, valid, .. }) => {
+            for e in &errors {
+                tracing::error!("IPMI configuration: {e}");
+            }
+            bmcs.extend(valid);
+        }
+        Err(e) => tracing::error!("IPMI configuration: {e}; no BMCs from it"),
+    };
+    if let Some(path) = &cfg.ipmi.bmc_config {
+        keep(crate::ipmi::load_bmc_config_json(path));
+    }
+    if !cfg.ipmi.bmc.is_empty() {
+        keep(crate::ipmi::bmcs_from_toml(cfg.ipmi.bmc.clone()));
+    }
+    for b in &bmcs {
+        tracing::info!(device_id = format!("{:04x}", b.device_id), bmc = %b.ip, port = b.port, "IPMI BMC configured");
+    }
+    bmcs
+}
+
+/// Claims the HAT's GPIO lines when there is a HAT; without one the bus runs
+/// on the UART as it is, as the original did on non-HAT hardware.
+async fn open_hat(cfg: &Config) -> Option<crate::hat::HatService> {
+    let mut hat_cfg = cfg.hat.clone();
+    hat_cfg.uart = PathBuf::from(&cfg.bus.serial);
+    match crate::hat::HatService::open(hat_cfg).await {
+        Ok(h) => Some(h),
+        Err(crate::hat::HatError::NotPresent(why)) => {
+            tracing::info!("no PLC modem HAT set up: {why}");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "PLC modem HAT unusable; running the bus without modem setup");
+            None
+        }
+    }
 }
 
 async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {

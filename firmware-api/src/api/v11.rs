@@ -139,13 +139,7 @@ fn board_record(b: &ScanBoard) -> Value {
 }
 
 fn ipmi_record(state: &AppState) -> Value {
-    let devices: Vec<Value> = state
-        .ipmi
-        .device_ids()
-        .into_iter()
-        .map(|id| json!({ "device_id": fmt_device(id), "device_type": "power" }))
-        .collect();
-    json!({ "board_id": fmt_board(IPMI_BOARD), "devices": devices })
+    state.ipmi.record()
 }
 
 async fn scan(

@@ -135,7 +135,7 @@ async fn run<O: PortOpener>(mut opener: O, cfg: BusConfig, mut rx: mpsc::Receive
                     continue;
                 }
             }
-            match opener.open() {
+            match opener.open().await {
                 Ok(p) => {
                     tracing::info!(port = %path, "serial port opened");
                     link.port = Some(p);
@@ -153,6 +153,7 @@ async fn run<O: PortOpener>(mut opener: O, cfg: BusConfig, mut rx: mpsc::Receive
                 }
             }
         }
+        opener.before_transaction().await;
         let started = Instant::now();
         let result = match link.flush_input() {
             Err(e) => Err(BusError::Io {

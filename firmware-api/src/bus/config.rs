@@ -44,7 +44,10 @@ impl Default for BusConfig {
     fn default() -> Self {
         BusConfig {
             read_timeout: Duration::from_millis(250),
-            scan_silence: Duration::from_millis(250),
+            // One answer slot: a board's whole dump must fit its slot in a
+            // scan-all, so no gap inside a dump can be longer (the original
+            // waited 250 ms, capping scans at 4 per second).
+            scan_silence: Duration::from_millis(75),
             scan_all_silence: Duration::from_millis(400),
             retry_limit: 3,
             time_slice_ms: crate::proto::board_id::DEFAULT_TIME_SLICE_MS,

@@ -12,6 +12,7 @@
 mod actor;
 mod config;
 mod error;
+mod hat_opener;
 mod link;
 mod port;
 mod sequence;
@@ -20,5 +21,6 @@ mod transaction;
 pub use actor::{spawn, BusHandle, Request, ScanBoard, ScanDevice, ScanTarget};
 pub use config::{BusConfig, SequenceCheck};
 pub use error::BusError;
+pub use hat_opener::HatOpener;
 pub use port::{Port, PortOpener, SerialOpener};
 pub use sequence::SequenceCounter;

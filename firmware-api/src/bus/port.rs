@@ -1,5 +1,6 @@
 //! Where hardware begins: the byte stream to the modem and how to (re)open it.
 
+use std::future::Future;
 use std::io;
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -14,7 +15,12 @@ pub trait Port: AsyncRead + AsyncWrite + Unpin + Send + 'static {
 /// bring-up hooks in here, because it must run before every (re)open.
 pub trait PortOpener: Send + 'static {
     type Port: Port;
-    fn open(&mut self) -> io::Result<Self::Port>;
+    fn open(&mut self) -> impl Future<Output = io::Result<Self::Port>> + Send;
+    /// Runs before every transaction on an open port (the HAT wakes a modem
+    /// that dozed off); a failure is logged by the implementation, not fatal.
+    fn before_transaction(&mut self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
     /// Names the port in logs and error messages.
     fn describe(&self) -> String;
 }
@@ -37,7 +43,7 @@ pub struct SerialOpener {
 impl PortOpener for SerialOpener {
     type Port = tokio_serial::SerialStream;
 
-    fn open(&mut self) -> io::Result<Self::Port> {
+    async fn open(&mut self) -> io::Result<Self::Port> {
         use tokio_serial::SerialPortBuilderExt;
         tokio_serial::new(&self.path, self.baud)
             .data_bits(tokio_serial::DataBits::Eight)

@@ -1,0 +1,97 @@
+# shellcheck shell=bash
+# Helpers shared by the ci/ installers and build scripts. Source it; it sets
+# no shell options of its own so callers keep control of `set -e`.
+
+log() { printf '==> %s\n' "$*" >&2; }
+warn() { printf 'WARNING: %s\n' "$*" >&2; }
+die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
+
+# apt waits for a dpkg/apt lock held by another job (other builds share the
+# machine) instead of failing at once.
+APT_LOCK_OPTS=(-o DPkg::Lock::Timeout=900 -o Acquire::Retries=3)
+export DEBIAN_FRONTEND=noninteractive
+
+require_root() {
+    [ "$(id -u)" = 0 ] || die "$1 must run as root (it installs Debian packages)"
+}
+
+# apt_update_retry [APT-OPTION...]
+# `apt-get update` that treats any failed index as a failure ("File has
+# unexpected size ... Mirror sync in progress?" only prints E:/W: lines and
+# may still exit 0) and retries with backoff. Returns 0 when every index
+# downloaded cleanly, 1 otherwise; the caller decides whether stale or
+# missing indexes are fatal. The last attempt's output is in $APT_UPDATE_LOG.
+APT_UPDATE_LOG=""
+# shellcheck disable=SC2120 # the system update passes no options, the armhf view does
+apt_update_retry() {
+    local attempt delay=5 attempts="${APT_UPDATE_ATTEMPTS:-4}"
+    APT_UPDATE_LOG=$(mktemp)
+    for attempt in $(seq 1 "$attempts"); do
+        if apt-get "${APT_LOCK_OPTS[@]}" "$@" update >"$APT_UPDATE_LOG" 2>&1 &&
+            ! grep -qE '^(E:|W: Failed to fetch|Err:)' "$APT_UPDATE_LOG"; then
+            return 0
+        fi
+        warn "apt-get update attempt $attempt/$attempts had errors:"
+        grep -E '^(E:|W:|Err:)' "$APT_UPDATE_LOG" | head -5 >&2
+        if [ "$attempt" -lt "$attempts" ]; then
+            log "retrying apt-get update in ${delay}s"
+            sleep "$delay"
+            delay=$((delay * 2))
+        fi
+    done
+    return 1
+}
+
+# Run the system `apt-get update` at most once per process tree: the
+# installers call each other and the index does not change within minutes.
+apt_update_system_once() {
+    if [ -n "${OPENDCRE_APT_UPDATED:-}" ]; then return 0; fi
+    log "apt-get update (with retries)"
+    if ! apt_update_retry; then
+        warn "some apt indexes are still failing after retries; continuing with the indexes apt has"
+    fi
+    export OPENDCRE_APT_UPDATED=1
+}
+
+# True when every named package is installed (any version).
+pkgs_installed() {
+    local p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || return 1
+    done
+}
+
+# apt_install PKG[=VERSION]... — install with the lock timeout, no
+# recommends, retried once after a fresh `apt-get update` because a
+# half-synced mirror can also break a .deb download.
+apt_install() {
+    if apt-get "${APT_LOCK_OPTS[@]}" install -y --no-install-recommends "$@"; then
+        return 0
+    fi
+    warn "apt-get install failed; refreshing the index and trying once more"
+    OPENDCRE_APT_UPDATED="" apt_update_system_once
+    apt-get "${APT_LOCK_OPTS[@]}" install -y --no-install-recommends "$@"
+}
+
+# ensure_pkgs PKG... — install only what is missing (idempotent, no network
+# when everything is present).
+ensure_pkgs() {
+    local missing=() p
+    for p in "$@"; do
+        pkgs_installed "$p" || missing+=("$p")
+    done
+    [ "${#missing[@]}" -eq 0 ] && return 0
+    require_root "installing ${missing[*]}"
+    apt_update_system_once
+    log "installing: ${missing[*]}"
+    apt_install "${missing[@]}"
+}
+
+# newest_version V... — the greatest Debian version among the arguments.
+newest_version() {
+    local best="" v
+    for v in "$@"; do
+        if [ -z "$best" ] || dpkg --compare-versions "$v" gt "$best"; then best=$v; fi
+    done
+    printf '%s\n' "$best"
+}

@@ -1,0 +1,35 @@
+//! IPMI-over-LAN bridge (spec §7): the BMCs configured for IPMI board
+//! `40000000`, reached with our own async client on tokio UDP.
+//!
+//! * [`config`] — `bmc_config.json` (v1.1) and `[[ipmi.bmc]]` TOML entries.
+//! * [`wire`] — packet codecs: RMCP/ASF, IPMI messages, v1.5 and RMCP+ sessions, RAKP.
+//! * `transport` — one UDP socket per session; timeouts and retransmission.
+//! * `session` — v1.5 (none/MD2/MD5/password) and v2.0 (cipher suites 0–3) sessions.
+//! * [`commands`], [`fru`] — chassis status/control, Get Device ID, FRU decoding.
+//! * [`bridge`] — [`IpmiBridge`], what the REST API calls.
+//!
+//! Differences from the original `Vapor_IPMI` client, on purpose (spec §9 item 33):
+//! replies are validated (checksums, session id, sequence numbers, auth codes,
+//! request sequence, completion codes), requests are retransmitted with bounded
+//! timeouts, power on/off poll for the new state instead of sleeping 4 s, and
+//! IPMI work never holds the serial-bus lock.
+
+pub mod bridge;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod fru;
+mod ops;
+mod session;
+mod transport;
+pub mod wire;
+
+pub use bridge::{AssetInfo, BmcDevice, IpmiBridge, IPMI_BOARD_ID};
+pub use commands::{ChassisControl, ChassisPower, ChassisStatus, DeviceId};
+pub use config::{
+    bmcs_from_toml, load_bmc_config_json, parse_bmc_config_json, AuthType, BmcConfig, BmcToml,
+    ConfigError, EntryError, Interface, InvalidBmc, KeyError, Privilege,
+};
+pub use error::IpmiError;
+pub use fru::FruInfo;
+pub use ops::POWER_POLL_INTERVAL;
