@@ -30,6 +30,7 @@ fn init_args(dir: &std::path::Path) -> InitArgs {
         tls_listen: vec!["127.0.0.1:0".parse().unwrap()],
         days: 30,
         force: false,
+        owner: None,
     }
 }
 
@@ -246,4 +247,43 @@ fn the_binary_has_the_auth_subcommands() {
         String::from_utf8_lossy(&out.stdout).trim(),
         "sha256:2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"
     );
+}
+
+#[test]
+fn init_hands_the_files_to_the_service_user() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let err = run(
+        AuthCommand::Init(InitArgs {
+            owner: Some("no-such-user-here".into()),
+            ..init_args(dir.path())
+        }),
+        "",
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("no such user"), "{err}");
+    assert!(
+        !dir.path().join("security.toml").exists(),
+        "nothing written"
+    );
+    // CI runs as root, which may give files away; others may only keep them.
+    let me = unsafe { libc::geteuid() };
+    let user = if me == 0 { "nobody" } else { "root" };
+    let r = run(
+        AuthCommand::Init(InitArgs {
+            owner: Some(user.into()),
+            ..init_args(dir.path())
+        }),
+        "",
+    );
+    if me == 0 {
+        r.unwrap();
+        let key = std::fs::metadata(dir.path().join("tls/server.key")).unwrap();
+        assert_eq!(key.uid(), 65534, "server.key belongs to nobody");
+        assert_eq!(key.mode() & 0o777, 0o600);
+        let toml = std::fs::metadata(dir.path().join("security.toml")).unwrap();
+        assert_eq!(toml.uid(), 65534);
+    } else {
+        assert!(r.is_err(), "an unprivileged chown to root must fail loudly");
+    }
 }

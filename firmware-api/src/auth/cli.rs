@@ -57,6 +57,9 @@ pub struct InitArgs {
     /// Replace existing material (rotates the token).
     #[arg(long)]
     pub force: bool,
+    /// Owner of the written files, normally the service user (opendcre).
+    #[arg(long, value_name = "USER")]
+    pub owner: Option<String>,
 }
 
 /// Runs a subcommand with the process's standard input and output.
@@ -101,6 +104,7 @@ pub fn run_with_io(
                 tls_listen: args.tls_listen.clone(),
                 days: args.days,
                 force: args.force,
+                owner: args.owner.clone(),
             })?;
             if !outcome.created {
                 writeln!(

@@ -42,6 +42,9 @@ pub struct InitOptions {
     pub days: u32,
     /// Replace existing material.
     pub force: bool,
+    /// Give the written files to this user (and its primary group): the
+    /// service runs unprivileged and must read the key that root wrote.
+    pub owner: Option<String>,
 }
 
 /// What `init` did.
@@ -78,6 +81,10 @@ pub fn init(opts: &InitOptions) -> anyhow::Result<InitOutcome> {
             generated_token: None,
         });
     }
+    let owner = match &opts.owner {
+        Some(name) => Some(lookup_user(name)?),
+        None => None,
+    };
     fs::create_dir_all(&tls_dir).with_context(|| format!("creating {}", tls_dir.display()))?;
 
     let (cert_pem, key_pem) = match (&opts.cert_file, &opts.key_file) {
@@ -118,6 +125,12 @@ pub fn init(opts: &InitOptions) -> anyhow::Result<InitOutcome> {
     };
     let toml = security_toml(&listen, &cert, &key, &hash);
     write_file(&security_file, toml.as_bytes(), 0o640)?;
+    if let Some((uid, gid)) = owner {
+        for p in [&tls_dir, &key, &cert, &security_file] {
+            std::os::unix::fs::chown(p, Some(uid), Some(gid))
+                .with_context(|| format!("chown {} to {uid}:{gid}", p.display()))?;
+        }
+    }
     Ok(InitOutcome {
         created: true,
         cert_sha256: fingerprint(&cert)?,
@@ -163,6 +176,29 @@ fn self_signed(opts: &InitOptions) -> anyhow::Result<(String, String)> {
     let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
     let cert = params.self_signed(&key)?;
     Ok((cert.pem(), key.serialize_pem()))
+}
+
+/// Uid and primary gid of a local user, from the system user database.
+fn lookup_user(name: &str) -> anyhow::Result<(u32, u32)> {
+    let cname = std::ffi::CString::new(name).map_err(|_| anyhow!("bad user name {name:?}"))?;
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: all pointers refer to live, correctly sized buffers owned
+    // here; getpwnam_r writes only into `pwd` and `buf`.
+    let rc = unsafe {
+        libc::getpwnam_r(
+            cname.as_ptr(),
+            &mut pwd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    if rc != 0 || result.is_null() {
+        bail!("no such user: {name}");
+    }
+    Ok((pwd.pw_uid, pwd.pw_gid))
 }
 
 fn system_hostname() -> Option<String> {

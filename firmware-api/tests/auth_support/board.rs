@@ -16,7 +16,7 @@ pub struct FakePort(DuplexStream);
 
 impl PortOpener for FakeBoardOpener {
     type Port = FakePort;
-    fn open(&mut self) -> io::Result<FakePort> {
+    async fn open(&mut self) -> io::Result<FakePort> {
         let (ours, theirs) = tokio::io::duplex(4096);
         tokio::spawn(respond(theirs));
         Ok(FakePort(ours))
