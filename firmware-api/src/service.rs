@@ -157,8 +157,8 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
         tls.spawn_reload_on_sighup()
             .context("cannot watch SIGHUP for TLS reloads")?;
     } else {
-        // `systemctl reload` must not kill a node without TLS (SIGHUP's
-        // default action); there is simply nothing to reload.
+        // A SIGHUP meant as "reload" must not kill a node without TLS
+        // (SIGHUP's default action); there is simply nothing to reload.
         let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
             .context("cannot watch SIGHUP")?;
         tokio::spawn(async move {
