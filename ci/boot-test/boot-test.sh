@@ -1,0 +1,296 @@
+#!/usr/bin/env bash
+# `make boot-test`: boots the built OpenMistOS image on QEMU's Raspberry Pi 2
+# (raspi2b) and checks it from the outside like an operator would.
+#
+#  * kernel, initrd, DTB and cmdline come from the image's FAT partition (the
+#    ones config.txt names), so the test boots what ships. QEMU does not run
+#    the GPU firmware, so it gets them with -kernel/-initrd/-dtb/-append.
+#  * test-only DTB changes (the image is not touched): sdhost DMA removed
+#    (QEMU 7.2's sdhost DMA path oopses in about 2 of 3 boots; PIO is stable)
+#    and the mini UART enabled as the console (ttyS1), so the PL011 ttyAMA0
+#    stays free for the HAT exactly as on the real board.
+#  * the PL011 (first -serial) is wired to the OpenDCRE bus emulator on the
+#    host through its pty: the service in the guest talks to an emulated HAT.
+#  * usb-net with loopback-only host forwards to the API (5000) and SSH (22);
+#    restrict=on keeps the guest off every other network.
+#  * an SSH key is injected through the first-boot settings file on the FAT
+#    partition, the same way an operator would.
+#  * the card is twice the image size, so the first-boot root growth runs.
+#
+# Then: wait for the API (bounded, with progress), run ci/boot-test/rest_checks.py
+# against it, check over SSH that systemd is healthy and the first-boot work
+# happened, measure boot-to-API time and the service's start-up time and RSS,
+# and stop QEMU (raspi2b never powers off). On failure: console excerpt,
+# failed units and journal excerpts.
+#
+# Variables: BOOT_TEST_IMAGE (default build/image/$IMAGE_NAME.img),
+# BOOT_TEST_DIR (build/boot-test), BOOT_TEST_API_TIMEOUT (600 s),
+# EMULATOR_CONFIG (firmware-api/emulator-configs/rack.json), OPENDCRE_BIN
+# (host binary; default: cargo build --release), BOOT_TEST_SERVICE=0 for an
+# image built with OPENDCRE_DEB=none (boot and SSH checks only).
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+# shellcheck source=ci/image/lib.sh
+. "$ROOT/ci/image/lib.sh"
+cd "$ROOT"
+# shellcheck source=image/image.conf
+. image/image.conf
+
+IMAGE=${BOOT_TEST_IMAGE:-$IMAGE_OUT/$IMAGE_NAME.img}
+DIR=${BOOT_TEST_DIR:-build/boot-test}
+API_TIMEOUT=${BOOT_TEST_API_TIMEOUT:-600}
+EMULATOR_CONFIG=${EMULATOR_CONFIG:-firmware-api/emulator-configs/rack.json}
+export MTOOLS_SKIP_CHECK=1
+
+[ -f "$IMAGE" ] || die "no image at $IMAGE (run \`make image\`)"
+manifest="${IMAGE%.img}.manifest"
+if [ -z "${BOOT_TEST_SERVICE:-}" ]; then
+    if [ -f "$manifest" ] && ! grep -q '^opendcre[[:space:]]' "$manifest"; then
+        die "$IMAGE has no opendcre package (built with OPENDCRE_DEB=none?); BOOT_TEST_SERVICE=0 tests boot and SSH only"
+    fi
+    BOOT_TEST_SERVICE=1
+fi
+for tool in qemu-system-arm mcopy mtype fdtput ssh ssh-keygen curl python3; do
+    command -v "$tool" >/dev/null || die "$tool missing (run ci/image/install-deps.sh)"
+done
+
+rm -rf "$DIR"
+mkdir -p "$DIR"
+DIR=$(cd "$DIR" && pwd)
+report="$DIR/report.txt"
+: >"$report"
+note() { echo "$*" | tee -a "$report" >&2; }
+QEMU_PID="" EMU_PID=""
+cleanup() {
+    [ -n "$QEMU_PID" ] && kill "$QEMU_PID" 2>/dev/null && wait "$QEMU_PID" 2>/dev/null
+    [ -n "$EMU_PID" ] && kill "$EMU_PID" 2>/dev/null && wait "$EMU_PID" 2>/dev/null
+    true
+}
+trap cleanup EXIT
+
+# --- host side: bus emulator ------------------------------------------------------------
+if [ "$BOOT_TEST_SERVICE" = 1 ]; then
+    [ -f "$EMULATOR_CONFIG" ] || die "no emulator config $EMULATOR_CONFIG"
+    if [ -z "${OPENDCRE_BIN:-}" ]; then
+        log "building the host opendcre binary (emulator)"
+        cargo build --release --quiet --bin opendcre || die "cargo build --release failed"
+        OPENDCRE_BIN=$(cargo metadata --format-version 1 --no-deps |
+            python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/opendcre
+    fi
+    [ -x "$OPENDCRE_BIN" ] || die "no host opendcre binary at $OPENDCRE_BIN"
+fi
+
+# --- the card: a copy of the image, twice as large, with a test SSH key -----------------
+log "preparing the SD card from $IMAGE"
+img_size=$(stat -c %s "$IMAGE")
+card="$DIR/card.img"
+cp --sparse=always "$IMAGE" "$card"
+truncate -s $((img_size * 2)) "$card"
+fat="$card@@4M"
+mtype -i "$fat" ::config.txt >"$DIR/config.txt"
+kernel=$(sed -n 's/^kernel=//p' "$DIR/config.txt" | tail -n1)
+initrd=$(sed -n 's/^initramfs[[:space:]]\+\([^[:space:]]\+\).*/\1/p' "$DIR/config.txt" | tail -n1)
+[ -n "$kernel" ] && [ -n "$initrd" ] || die "config.txt names no kernel/initramfs: $(cat "$DIR/config.txt")"
+(cd "$DIR" && mcopy -n -i "$fat" "::$kernel" "::$initrd" ::bcm2836-rpi-2-b.dtb ::cmdline.txt .)
+cmdline=$(tr -d '\n' <"$DIR/cmdline.txt")
+case "$cmdline" in *console=ttyAMA0* | *console=serial0*)
+    die "the image's cmdline.txt puts a console on the HAT UART: $cmdline" ;;
+esac
+cp "$DIR/bcm2836-rpi-2-b.dtb" "$DIR/test.dtb"
+fdtput -d "$DIR/test.dtb" /soc/mmc@7e202000 dmas
+fdtput -d "$DIR/test.dtb" /soc/mmc@7e202000 dma-names
+fdtput -t s "$DIR/test.dtb" /soc/serial@7e215040 status okay
+ssh-keygen -q -t ed25519 -N '' -C boot-test -f "$DIR/id_boot_test"
+test_hostname=openmist-boottest
+mtype -i "$fat" ::openmist.txt >"$DIR/openmist.txt"
+sed -i "s/^hostname=.*/hostname=$test_hostname/" "$DIR/openmist.txt"
+echo "ssh_authorized_key=$(cat "$DIR/id_boot_test.pub")" >>"$DIR/openmist.txt"
+mcopy -o -i "$fat" "$DIR/openmist.txt" ::openmist.txt
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+API_PORT=$(free_port)
+SSH_PORT=$(free_port)
+[ "$API_PORT" != "$SSH_PORT" ] || SSH_PORT=$(free_port)
+SSH=(ssh -i "$DIR/id_boot_test" -p "$SSH_PORT" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
+    -o LogLevel=ERROR -o BatchMode=yes -o ConnectTimeout=15 -o ServerAliveInterval=10 root@127.0.0.1)
+guest() { timeout 120 "${SSH[@]}" "$@"; }
+
+strip_ansi() { LC_ALL=C sed -e 's/\x1b\[[0-9;]*[A-Za-z]//g' -e 's/\r//g'; }
+report_failure() {
+    note "---- console (mini UART ttyS1), last 60 lines ----"
+    strip_ansi <"$DIR/console.log" | tail -n 60 | tee -a "$report" >&2
+    note "---- console: errors ----"
+    strip_ansi <"$DIR/console.log" | grep -aEi 'fail|error|oops|panic|timed out' | tail -n 30 | tee -a "$report" >&2 || true
+    if guest true 2>/dev/null; then
+        note "---- failed units ----"
+        guest systemctl --failed --no-pager 2>&1 | tee -a "$report" >&2 || true
+        note "---- journal (warnings and worse) ----"
+        guest journalctl -b -p warning --no-pager 2>&1 | tail -n 40 | tee -a "$report" >&2 || true
+        if [ "$BOOT_TEST_SERVICE" = 1 ]; then
+            note "---- journal of opendcre.service ----"
+            guest journalctl -b -u opendcre --no-pager 2>&1 | tail -n 40 | tee -a "$report" >&2 || true
+        fi
+    else
+        note "(SSH not reachable: no journal excerpt)"
+    fi
+    if [ -f "$DIR/emulator.log" ]; then
+        note "---- host bus emulator, last 20 lines ----"
+        tail -n 20 "$DIR/emulator.log" | tee -a "$report" >&2
+    fi
+}
+fail() {
+    note "BOOT TEST FAILED: $*"
+    report_failure
+    exit 1
+}
+
+# --- boot -------------------------------------------------------------------------------------
+boot() { # attempt number
+    [ -f "$DIR/console.log" ] && mv "$DIR/console.log" "$DIR/console-attempt$(($1 - 1)).log"
+    : >"$DIR/console.log"
+    local serial0=(-serial null)
+    if [ "$BOOT_TEST_SERVICE" = 1 ]; then
+        rm -f "$DIR/emulator.log"
+        "$OPENDCRE_BIN" emulate --config "$EMULATOR_CONFIG" --pty >"$DIR/emulator.out" 2>"$DIR/emulator.log" &
+        EMU_PID=$!
+        local pty="" _
+        for _ in $(seq 1 100); do
+            pty=$(sed -n 's/^pty: //p' "$DIR/emulator.out" 2>/dev/null | head -n1)
+            [ -n "$pty" ] && break
+            kill -0 "$EMU_PID" 2>/dev/null || fail "the bus emulator exited: $(tail -n 5 "$DIR/emulator.log")"
+            sleep 0.1
+        done
+        [ -n "$pty" ] || fail "the bus emulator printed no pty path within 10 s"
+        note "bus emulator: pid $EMU_PID, $EMULATOR_CONFIG on $pty"
+        serial0=(-chardev "serial,id=hat,path=$pty" -serial chardev:hat)
+    fi
+    # First -serial = PL011 = guest ttyAMA0 (the HAT); second = mini UART = console.
+    qemu-system-arm -M raspi2b -m 1G \
+        -kernel "$DIR/$kernel" -initrd "$DIR/$initrd" -dtb "$DIR/test.dtb" \
+        -append "$cmdline console=ttyS1,115200" \
+        -drive "file=$card,if=sd,format=raw" \
+        -netdev "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:$API_PORT-:5000,hostfwd=tcp:127.0.0.1:$SSH_PORT-:22" \
+        -device usb-net,netdev=net0 \
+        "${serial0[@]}" \
+        -chardev "file,id=con,path=$DIR/console.log" -serial chardev:con \
+        -display none -monitor none >"$DIR/qemu.log" 2>&1 &
+    QEMU_PID=$!
+    BOOT_START=$(date +%s.%N)
+    note "qemu: pid $QEMU_PID (attempt $1), API on 127.0.0.1:$API_PORT, SSH on 127.0.0.1:$SSH_PORT"
+}
+elapsed() { python3 -c "import time; print('%.1f' % (time.time() - $BOOT_START))"; }
+
+# Waits until the API (or SSH without the service) answers. Returns 2 on a
+# kernel-level failure worth one more boot, exits on anything else.
+wait_ready() {
+    local deadline=$(($(date +%s) + API_TIMEOUT)) next_progress=0 last
+    while :; do
+        kill -0 "$QEMU_PID" 2>/dev/null || fail "QEMU exited: $(tail -n 5 "$DIR/qemu.log")"
+        if grep -aEq 'Kernel panic|Internal error: Oops|Unable to handle kernel|timeout waiting for hardware interrupt' "$DIR/console.log" 2>/dev/null; then
+            note "kernel failure on the console after $(elapsed)s: $(grep -aEm1 'Kernel panic|Internal error: Oops|Unable to handle kernel|timeout waiting for hardware interrupt' "$DIR/console.log" | strip_ansi)"
+            return 2
+        fi
+        if [ "$BOOT_TEST_SERVICE" = 1 ]; then
+            if curl -fsS --max-time 5 "http://127.0.0.1:$API_PORT/opendcre/1.1/test" >"$DIR/first-answer.json" 2>/dev/null; then
+                return 0
+            fi
+        elif guest true 2>/dev/null; then
+            return 0
+        fi
+        if [ "$(date +%s)" -ge "$deadline" ]; then
+            fail "no answer from the node within ${API_TIMEOUT}s"
+        fi
+        if [ "$(date +%s)" -ge "$next_progress" ]; then
+            last=$(strip_ansi <"$DIR/console.log" 2>/dev/null | grep -av '^[[:space:]]*$' | tail -n1 | cut -c1-110)
+            log "waiting for the node: $(elapsed)s, console: ${last:-<nothing yet>}"
+            next_progress=$(($(date +%s) + 15))
+        fi
+        sleep 2
+    done
+}
+
+for attempt in 1 2; do
+    boot "$attempt"
+    set +e
+    wait_ready
+    rc=$?
+    set -e
+    [ "$rc" = 0 ] && break
+    [ "$attempt" = 2 ] && fail "kernel failure in two boots"
+    note "retrying the boot once with a fresh card"
+    cleanup
+    QEMU_PID="" EMU_PID=""
+    cp --sparse=always "$IMAGE" "$card" && truncate -s $((img_size * 2)) "$card"
+    mcopy -o -i "$fat" "$DIR/openmist.txt" ::openmist.txt
+done
+ready_s=$(elapsed)
+if [ "$BOOT_TEST_SERVICE" = 1 ]; then
+    note "boot to API: ${ready_s}s (QEMU start to the first answer of GET /opendcre/1.1/test, emulated raspi2b)"
+else
+    note "boot to SSH: ${ready_s}s"
+fi
+
+# --- REST checks against the emulator's configuration --------------------------------------
+rest_rc=0
+if [ "$BOOT_TEST_SERVICE" = 1 ]; then
+    log "REST checks"
+    python3 "$HERE/rest_checks.py" "http://127.0.0.1:$API_PORT" "$EMULATOR_CONFIG" 2>&1 | tee -a "$report" >&2 ||
+        rest_rc=1
+fi
+
+# --- the node from the inside -------------------------------------------------------------------
+log "waiting for SSH"
+ssh_deadline=$(($(date +%s) + 180))
+until guest true 2>/dev/null; do
+    [ "$(date +%s)" -lt "$ssh_deadline" ] || fail "SSH with the key from the settings file did not answer within 180s"
+    sleep 3
+done
+log "waiting for systemd to finish starting up"
+state=$(guest timeout 300 systemctl is-system-running --wait 2>/dev/null || true)
+note "systemctl is-system-running: $state"
+failed_units=$(guest systemctl --failed --no-legend --plain 2>/dev/null | awk '{print $1}' | paste -sd' ' -)
+checks_failed=0
+expect() { # DESCRIPTION, then a condition command
+    local d=$1
+    shift
+    if "$@"; then note "ok   $d"; else
+        note "FAIL $d"
+        checks_failed=$((checks_failed + 1))
+    fi
+}
+expect "system state is 'running' (failed units: ${failed_units:-none})" test "$state" = running
+expect "hostname from the settings file ($test_hostname)" test "$(guest hostname)" = "$test_hostname"
+expect "machine id generated at first boot" bash -c '[[ "$0" =~ ^[0-9a-f]{32}$ ]]' "$(guest cat /etc/machine-id)"
+expect "SSH host keys generated at first boot" guest test -s /etc/ssh/ssh_host_ed25519_key -a -s /etc/ssh/ssh_host_ecdsa_key
+root_mib=$(guest df -m --output=size / | tail -n1 | tr -d ' ')
+expect "root filesystem grown to the card (${root_mib} MiB on a $((img_size * 2 / 1048576)) MiB card)" test "$root_mib" -gt $((img_size / 1048576))
+expect "root account locked" bash -c 'grep -q "^root L" <<<"$0"' "$(guest passwd -S root)"
+expect "sshd refuses passwords" bash -c 'grep -qx "passwordauthentication no" <<<"$0"' "$(guest sshd -T 2>/dev/null | grep -i '^passwordauthentication')"
+expect "no getty on the HAT UART (serial-getty@ttyAMA0 masked)" test "$(guest systemctl is-enabled serial-getty@ttyAMA0.service 2>/dev/null)" = masked
+expect "kernel console not on ttyAMA0" bash -c '! grep -q ttyAMA0 <<<"$0"' "$(guest cat /proc/consoles)"
+
+if [ "$BOOT_TEST_SERVICE" = 1 ]; then
+    svc=$(guest systemctl show opendcre.service -p MainPID -p ExecMainStartTimestampMonotonic \
+        -p ActiveEnterTimestampMonotonic -p NRestarts -p ActiveState)
+    get() { sed -n "s/^$1=//p" <<<"$svc"; }
+    pid=$(get MainPID)
+    expect "opendcre.service active" test "$(get ActiveState)" = active
+    expect "opendcre.service never restarted (NRestarts=$(get NRestarts))" test "$(get NRestarts)" = 0
+    startup_ms=$((($(get ActiveEnterTimestampMonotonic) - $(get ExecMainStartTimestampMonotonic)) / 1000))
+    rss=$(guest cat "/proc/$pid/status" | awk '/^VmRSS|^VmHWM/ {printf "%s %s kB  ", $1, $2}')
+    note "opendcre start-up (exec to ready, guest clock): ${startup_ms} ms; memory: $rss"
+    holders=$(guest sh -c 'for p in /proc/[0-9]*; do ls -l $p/fd 2>/dev/null | grep -q /dev/ttyAMA0 && echo ${p#/proc/}; done' | paste -sd' ' -)
+    expect "only opendcre has /dev/ttyAMA0 open (holders: ${holders:-none})" test "$holders" = "$pid"
+    user=$(guest ps -o user= -p "$pid" | tr -d ' ')
+    expect "opendcre runs as an unprivileged user ($user)" test -n "$user" -a "$user" != root
+fi
+boot_times=$(guest systemctl show -p UserspaceTimestampMonotonic -p FinishTimestampMonotonic)
+us=$(sed -n 's/^UserspaceTimestampMonotonic=//p' <<<"$boot_times")
+fin=$(sed -n 's/^FinishTimestampMonotonic=//p' <<<"$boot_times")
+note "guest boot (guest clock): kernel+initrd $((us / 1000)) ms, userspace $(((fin - us) / 1000)) ms"
+
+if [ "$rest_rc" != 0 ] || [ "$checks_failed" != 0 ]; then
+    fail "$([ "$rest_rc" != 0 ] && echo "REST checks failed; ")$checks_failed node check(s) failed"
+fi
+note "BOOT TEST PASSED in $(elapsed)s (report: $report)"

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# `make image-ci`: the image stage of CI, from nothing. Builds the image,
+# checks that a second assembly is bit-identical, boots it under QEMU with the
+# REST and SSH checks, and prints one summary with the measured times. Each
+# step has its own limit; make wraps the whole in IMAGE_CI_TIMEOUT.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+# shellcheck source=ci/image/lib.sh
+. "$HERE/lib.sh"
+cd "$ROOT"
+# shellcheck source=image/image.conf
+. image/image.conf
+
+summary=$(mktemp)
+t0=$(date +%s)
+step() { # NAME LIMIT COMMAND...
+    local name=$1 limit=$2 t rc=0
+    shift 2
+    t=$(date +%s)
+    log "== $name (limit ${limit}s)"
+    timeout --kill-after=30 "$limit" "$@" || rc=$?
+    printf '%-12s %5ss  %s\n' "$name" "$(since "$t")" "$([ "$rc" = 0 ] && echo ok || echo "FAILED (exit $rc$([ "$rc" = 124 ] && echo ', timed out'))")" >>"$summary"
+    if [ "$rc" != 0 ]; then
+        cat "$summary" >&2
+        die "image CI step '$name' failed"
+    fi
+}
+step image-tests 60 "$HERE/test-apply-settings.sh"
+step image 1500 "$HERE/build-image.sh"
+step image-repro 900 env IMAGE_REPRO=assemble "$HERE/repro.sh"
+step boot-test 900 "$ROOT/ci/boot-test/boot-test.sh"
+
+echo "== image CI summary ($(since "$t0")s) =="
+cat "$summary"
+echo "-- build stages --"
+cat "$IMAGE_OUT/build-times.txt"
+echo "-- artifacts --"
+(cd "$IMAGE_OUT" && ls -l --block-size=K ./*.img ./*.img.xz && cat SHA256SUMS)
+echo "-- reproducibility --"
+grep -E 'reproducibility check|\.img(\.xz)? \((A|B)\)|REPRODUCIBLE' build/image-repro-report.txt || true
+echo "-- boot test --"
+grep -E '^(boot to|opendcre start-up|guest boot|REST checks|requests:|BOOT TEST)' build/boot-test/report.txt || true

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Stage 2 of the image build: the OpenMistOS root filesystem tree.
+#
+#   ci/image/customize.sh BASE_TARBALL ARCHIVE_DIR ROOTFS_DIR
+#
+# Unpacks the cached base layer, applies overlays/ (plain files laid out like
+# the target filesystem), installs the OpenDCRE service .deb (OPENDCRE_DEB),
+# sets unit states from image/units.txt, writes the per-image identity
+# (hostname, apt sources, release file) and resets everything a card must make
+# for itself (machine id, SSH host keys). Then it checks the security and
+# Pi invariants and fails the build if one does not hold.
+#
+# Runs with SOURCE_DATE_EPOCH from git; only `dpkg -i` of the service
+# package runs inside the chroot (qemu-user), everything else is host-side.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+# shellcheck source=ci/image/lib.sh
+. "$HERE/lib.sh"
+cd "$ROOT"
+# shellcheck source=image/image.conf
+. image/image.conf
+
+base=${1:?usage: customize.sh BASE_TARBALL ARCHIVE_DIR ROOTFS_DIR}
+archive=${2:?}
+rootfs=${3:?}
+: "${SOURCE_DATE_EPOCH:?SOURCE_DATE_EPOCH must be set (git commit time)}"
+: "${IMAGE_VERSION:?IMAGE_VERSION must be set}"
+: "${IMAGE_COMMIT:?IMAGE_COMMIT must be set}"
+start=$(date +%s)
+
+rm -rf "$rootfs"
+mkdir -p "$rootfs"
+tar --numeric-owner --xattrs --xattrs-include='*' -xpf "$base" -C "$rootfs"
+
+# --- overlays -------------------------------------------------------------------
+# Files are owned by root whatever the checkout's owner; existing directories
+# keep their metadata (--no-overwrite-dir), so /etc stays 0755 root.
+tar -C overlays --owner=0 --group=0 --numeric-owner -cf - . |
+    tar -C "$rootfs" --no-overwrite-dir -xf -
+mkdir -p "$rootfs/usr/share/doc/openmist"
+cp image/README.md "$rootfs/usr/share/doc/openmist/README.md"
+
+# --- the OpenDCRE service package -------------------------------------------------
+deb_name=""
+if [ "$OPENDCRE_DEB" != none ]; then
+    [ -f "$OPENDCRE_DEB" ] || die "OPENDCRE_DEB=$OPENDCRE_DEB does not exist (run \`make deb\`, or OPENDCRE_DEB=none for an image without the service)"
+    deb_arch=$(dpkg-deb -f "$OPENDCRE_DEB" Architecture)
+    [ "$deb_arch" = "$IMAGE_ARCH" ] || die "$OPENDCRE_DEB is for $deb_arch, the image is $IMAGE_ARCH"
+    deb_name=$(dpkg-deb -f "$OPENDCRE_DEB" Package)
+    log "installing $(basename "$OPENDCRE_DEB") in the image"
+    cp "$OPENDCRE_DEB" "$rootfs/tmp/service.deb"
+    # No daemon may start inside the build chroot.
+    printf '#!/bin/sh\nexit 101\n' >"$rootfs/usr/sbin/policy-rc.d"
+    chmod 0755 "$rootfs/usr/sbin/policy-rc.d"
+    if ! chroot "$rootfs" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+        SOURCE_DATE_EPOCH="$SOURCE_DATE_EPOCH" DEBIAN_FRONTEND=noninteractive \
+        dpkg -i /tmp/service.deb >"$IMAGE_WORK/dpkg-service.log" 2>&1; then
+        cat "$IMAGE_WORK/dpkg-service.log" >&2
+        die "dpkg -i $(basename "$OPENDCRE_DEB") failed in the image (are its dependencies in image/packages.txt?)"
+    fi
+    rm -f "$rootfs/tmp/service.deb" "$rootfs/usr/sbin/policy-rc.d"
+fi
+
+# --- unit states ---------------------------------------------------------------------
+units=$(grep -v '^[[:space:]]*\(#\|$\)' image/units.txt)
+if [ -n "$deb_name" ]; then
+    units="$units
+enable $deb_name.service"
+fi
+while read -r verb unit; do
+    case "$verb" in
+    enable | disable | mask) ;;
+    *) die "image/units.txt: unknown verb '$verb'" ;;
+    esac
+    systemctl --root="$rootfs" --quiet "$verb" "$unit" ||
+        die "systemctl $verb $unit failed in the image"
+done <<<"$units"
+
+# --- identity -------------------------------------------------------------------------
+echo "$IMAGE_HOSTNAME" >"$rootfs/etc/hostname"
+cat >"$rootfs/etc/hosts" <<EOF
+127.0.0.1	localhost
+127.0.1.1	$IMAGE_HOSTNAME
+::1		localhost ip6-localhost ip6-loopback
+ff02::1		ip6-allnodes
+ff02::2		ip6-allrouters
+EOF
+# Every source, also one the build had to leave out: the node updates from it.
+cp "$archive/sources.image" "$rootfs/etc/apt/sources.list"
+cat >"$rootfs/etc/openmist-release" <<EOF
+NAME="OpenMistOS"
+VERSION="$IMAGE_VERSION"
+GIT_COMMIT="$IMAGE_COMMIT"
+BUILD_DATE="$(date -u -d "@$SOURCE_DATE_EPOCH" +%FT%TZ)"
+DEBIAN_SUITE="$IMAGE_SUITE"
+BOARD="Raspberry Pi 2 Model B"
+EOF
+
+# --- per-card state: made on the device -------------------------------------------------
+printf 'uninitialized\n' >"$rootfs/etc/machine-id"
+rm -f "$rootfs"/etc/ssh/ssh_host_* "$rootfs/var/lib/dbus/machine-id" \
+    "$rootfs/var/lib/systemd/random-seed" "$rootfs/var/lib/systemd/credential.secret"
+# Root is locked ("!" prefix); nobody has a password. Log in with SSH keys.
+sed -i 's/^root:[^:]*:/root:!*:/' "$rootfs/etc/shadow"
+# The Pi has no RTC: systemd sets the clock to at least the mtime of
+# /usr/lib/clock-epoch at boot, timesyncd to that of its clock file.
+touch -d "@$SOURCE_DATE_EPOCH" "$rootfs/usr/lib/clock-epoch"
+mkdir -p "$rootfs/var/lib/systemd/timesync"
+touch -d "@$SOURCE_DATE_EPOCH" "$rootfs/var/lib/systemd/timesync/clock"
+ts_uid=$(awk -F: '$1=="systemd-timesync"{print $3}' "$rootfs/etc/passwd")
+[ -n "$ts_uid" ] && chown "$ts_uid:$ts_uid" "$rootfs/var/lib/systemd/timesync" "$rootfs/var/lib/systemd/timesync/clock"
+rm -rf "${rootfs:?}"/tmp/* "$rootfs"/var/tmp/* "$rootfs"/var/cache/apt/*.bin \
+    "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/debconf/*-old "$rootfs"/var/lib/dpkg/*-old \
+    "$rootfs"/etc/passwd- "$rootfs"/etc/group- "$rootfs"/etc/shadow- "$rootfs"/etc/gshadow-
+find "$rootfs/var/log" -type f -delete
+
+# --- invariants ----------------------------------------------------------------------------
+fail=0
+bad() { warn "image check: $*"; fail=1; }
+# No account may have a usable password or an empty one.
+awk -F: '$2 !~ /^[!*]/ {print $1}' "$rootfs/etc/shadow" | while read -r u; do
+    echo "account $u has a password or an empty password field" >&2
+done | grep -q . && bad "accounts with passwords (see above)"
+ls "$rootfs"/etc/ssh/ssh_host_* >/dev/null 2>&1 && bad "SSH host keys baked into the image"
+[ "$(readlink "$rootfs/etc/systemd/system/serial-getty@ttyAMA0.service")" = /dev/null ] ||
+    bad "serial-getty@ttyAMA0 is not masked"
+fw="$rootfs/boot/firmware"
+grep -q 'root=LABEL=RASPIROOT' "$fw/cmdline.txt" || bad "cmdline.txt lacks root=LABEL=RASPIROOT"
+grep -Eq 'console=(ttyAMA0|serial0)' "$fw/cmdline.txt" && bad "cmdline.txt has a console on the HAT UART"
+grep -qx 'enable_uart=1' "$fw/config.txt" || bad "config.txt lacks enable_uart=1"
+[ -s "$fw/bcm2836-rpi-2-b.dtb" ] || bad "no bcm2836-rpi-2-b.dtb in /boot/firmware"
+[ -s "$fw/openmist.txt" ] || bad "no settings file /boot/firmware/openmist.txt"
+grep -qx uninitialized "$rootfs/etc/machine-id" || bad "machine-id is not 'uninitialized'"
+if [ -n "$deb_name" ]; then
+    ls "$rootfs"/etc/systemd/system/multi-user.target.wants/"$deb_name".service >/dev/null 2>&1 ||
+        bad "$deb_name.service is not enabled"
+fi
+[ "$fail" = 0 ] || die "the image tree violates the checks above"
+log "rootfs tree ready in $(since "$start")s: $(du -sm --exclude=./boot/firmware "$rootfs" | cut -f1) MiB root, $(du -sm "$rootfs/boot/firmware" | cut -f1) MiB firmware"

@@ -1,0 +1,60 @@
+# OpenMistOS image targets. Included from the top-level Makefile
+# (`include image/image.mk`); also usable alone: make -f image/image.mk image
+#
+#   make image          SD-card image in build/image/ (needs the service .deb:
+#                       `make deb` runs first unless OPENDCRE_DEB is given;
+#                       OPENDCRE_DEB=none builds an image without the service)
+#   make image-repro    rebuild and compare (IMAGE_REPRO=assemble, the default:
+#                       same base layer; IMAGE_REPRO=full: two builds from nothing)
+#   make boot-test      boot build/image/*.img under QEMU raspi2b, REST + SSH checks
+#   make image-ci       what CI runs: image, image-repro, boot-test, under one deadline
+#   make image-check    quick host-side tests of the image scripts (seconds)
+#   make image-deps     install the host tools only
+#
+# Every variable of image/image.conf can be set on the command line, e.g.
+# `make image IMAGE_SUITE=trixie`.
+
+IMAGE_ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
+
+# Hand the recipe's variables to the scripts when set here or in an including
+# Makefile (command-line values reach them anyway); empty means "default".
+export IMAGE_SUITE IMAGE_ARCH IMAGE_COMPONENTS IMAGE_MIRRORS IMAGE_REQUIRE_ALL_SOURCES \
+	IMAGE_VARIANT IMAGE_PACKAGES_FILE IMAGE_EXTRA_PACKAGES IMAGE_NAME IMAGE_HOSTNAME \
+	IMAGE_FAT_MIB IMAGE_SIZE_MIB IMAGE_ROOT_FREE_MIB IMAGE_XZ_LEVEL IMAGE_ID_SEED \
+	IMAGE_CACHE_DIR IMAGE_OUT IMAGE_WORK IMAGE_REPRO OPENDCRE_DEB \
+	BOOT_TEST_IMAGE BOOT_TEST_DIR BOOT_TEST_API_TIMEOUT BOOT_TEST_SERVICE \
+	EMULATOR_CONFIG OPENDCRE_BIN
+
+# Hard limits (seconds). The image build from nothing takes ~10 min here,
+# the boot test ~5 min; CI gives the whole image stage 35 min.
+IMAGE_BUILD_TIMEOUT ?= 1800
+BOOT_TEST_TIMEOUT ?= 900
+IMAGE_CI_TIMEOUT ?= 2100
+
+# Without an explicit package, build it first with the top-level `deb` target.
+ifeq ($(strip $(OPENDCRE_DEB)),)
+IMAGE_DEB_PREREQ := deb
+endif
+
+.PHONY: image image-repro boot-test image-ci image-check image-deps
+
+image-deps:
+	cd $(IMAGE_ROOT) && ci/image/install-deps.sh
+
+image: $(IMAGE_DEB_PREREQ)
+	cd $(IMAGE_ROOT) && timeout --kill-after=30 $(IMAGE_BUILD_TIMEOUT) ci/image/build-image.sh
+
+image-repro: $(IMAGE_DEB_PREREQ)
+	cd $(IMAGE_ROOT) && timeout --kill-after=30 $$(( 2 * $(IMAGE_BUILD_TIMEOUT) )) ci/image/repro.sh
+
+boot-test:
+	cd $(IMAGE_ROOT) && timeout --kill-after=30 $(BOOT_TEST_TIMEOUT) ci/boot-test/boot-test.sh
+
+image-ci: $(IMAGE_DEB_PREREQ)
+	cd $(IMAGE_ROOT) && timeout --kill-after=30 $(IMAGE_CI_TIMEOUT) ci/image/ci.sh
+
+image-check:
+	cd $(IMAGE_ROOT) && ci/image/test-apply-settings.sh
+	cd $(IMAGE_ROOT) && shellcheck -x -S warning ci/image/*.sh ci/boot-test/*.sh \
+		image/hooks/*.sh overlays/usr/lib/openmist/*
+	cd $(IMAGE_ROOT) && python3 -m py_compile ci/boot-test/rest_checks.py
