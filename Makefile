@@ -121,3 +121,8 @@ docker:
 	@ci/docker-build.sh --check-host
 	$(MAKE) deb-$(DOCKER_ARCH)
 	ci/docker-build.sh $(DOCKER_ARCH)
+
+# ---------------------------------------------------------------------------
+# The OpenMistOS image and its QEMU boot test (image/README.md):
+#   make image | image-repro | boot-test | image-ci
+include image/image.mk
