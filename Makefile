@@ -39,7 +39,7 @@ auth-curl-check:
 
 # Everything CI runs: host tests, the curl check, then the armv7 build,
 # packages and their checks.
-test: deps check test-host auth-curl-check test-packaging
+test: deps check test-host auth-curl-check test-packaging image-check
 
 bench:
 	bash ci/bench.sh
