@@ -141,6 +141,12 @@ async fn every_method_on_one_server() {
             roles: cert_roles,
             default_role: None,
         },
+        // One attempt back per minute: the 429 case must not depend on how
+        // fast a loaded machine gets through the ten failures before it.
+        rate_limit: opendcre::auth::RateLimitConfig {
+            refill_per_minute: 1,
+            ..Default::default()
+        },
         ..AuthConfig::default()
     };
     let api = TestApi::start(&auth, Some(&tls)).await;
