@@ -7,7 +7,7 @@ CARGO ?= cargo
 EMULATOR_CONFIG ?= firmware-api/emulator-configs/rack.json
 LISTEN ?= 127.0.0.1:5000
 
-.PHONY: run build test test-host check fmt clippy deps bench
+.PHONY: run build test test-host check fmt clippy deps bench auth-curl-check
 
 run:
 	$(CARGO) run --release --bin opendcre -- serve --emulator $(EMULATOR_CONFIG) --listen $(LISTEN)
@@ -32,8 +32,14 @@ clippy:
 test-host:
 	OPENDCRE_REQUIRE_IPMI_SIM=1 $(CARGO) test --locked
 
-# Everything CI runs: host tests, then the armv7 build, packages and their checks.
-test: deps check test-host test-packaging
+# The documented curl commands against the real binary with TLS and a token.
+auth-curl-check:
+	$(CARGO) build --locked --bin opendcre
+	bash ci/auth-curl-check.sh
+
+# Everything CI runs: host tests, the curl check, then the armv7 build,
+# packages and their checks.
+test: deps check test-host auth-curl-check test-packaging image-check
 
 bench:
 	bash ci/bench.sh
@@ -115,3 +121,8 @@ docker:
 	@ci/docker-build.sh --check-host
 	$(MAKE) deb-$(DOCKER_ARCH)
 	ci/docker-build.sh $(DOCKER_ARCH)
+
+# ---------------------------------------------------------------------------
+# The OpenMistOS image and its QEMU boot test (image/README.md):
+#   make image | image-repro | boot-test | image-ci
+include image/image.mk

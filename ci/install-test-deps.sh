@@ -7,3 +7,5 @@ source "$here/lib/apt.sh"
 apt_install_missing curl
 # ipmi_sim + ipmitool: the IPMI bridge is tested against a real simulated BMC.
 bash "$here/install-ipmi-peers.sh"
+# slapd, ldap-utils, openssl for the auth and TLS tests.
+bash "$here/install-auth-peers.sh"

@@ -14,6 +14,9 @@ use crate::bus::{BusConfig, SequenceCheck};
 /// Where the service looks when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/opendcre/opendcre.toml";
 
+/// Name of the security file looked for beside the main configuration file.
+pub const SECURITY_FILE: &str = "security.toml";
+
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -24,6 +27,11 @@ pub struct Config {
     pub log: LogSection,
     /// The PLC modem HAT (documented in `src/hat/hat.example.toml`).
     pub hat: crate::hat::HatConfig,
+    /// `[tls]` (documented in `config/security-example.toml`).
+    pub tls: crate::tls::TlsConfig,
+    /// `[auth]`; `None` when the file has no such table, so the service can
+    /// tell "not configured" from "configured to need credentials".
+    pub auth: Option<crate::auth::AuthConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -150,7 +158,41 @@ impl Config {
             path: path.display().to_string(),
             source,
         })?;
-        Self::parse(&text, &path.display().to_string())
+        let mut cfg = Self::parse(&text, &path.display().to_string())?;
+        cfg.merge_security_file(&text, &path.with_file_name(SECURITY_FILE))?;
+        Ok(cfg)
+    }
+
+    /// `opendcre auth init` (first boot) writes `[tls]` and `[auth]` to
+    /// `security.toml` beside the main file; its tables apply unless the main
+    /// file has its own, so the packaged opendcre.toml never needs editing.
+    pub fn merge_security_file(
+        &mut self,
+        main_text: &str,
+        security_path: &Path,
+    ) -> Result<(), ConfigError> {
+        if !security_path.exists() {
+            return Ok(());
+        }
+        let origin = security_path.display().to_string();
+        let text = std::fs::read_to_string(security_path).map_err(|source| ConfigError::Read {
+            path: origin.clone(),
+            source,
+        })?;
+        let sec: crate::auth::SecurityConfig =
+            toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                path: origin.clone(),
+                message: e.to_string(),
+            })?;
+        let main: toml::Table = toml::from_str(main_text).unwrap_or_default();
+        let tables: toml::Table = toml::from_str(&text).unwrap_or_default();
+        if tables.contains_key("tls") && !main.contains_key("tls") {
+            self.tls = sec.tls;
+        }
+        if tables.contains_key("auth") && !main.contains_key("auth") {
+            self.auth = Some(sec.auth);
+        }
+        Ok(())
     }
 
     pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {

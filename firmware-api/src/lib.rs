@@ -3,6 +3,7 @@
 //! the original OpenDCRE v1.1 interface. See `ARCHITECTURE.md` for the map.
 
 pub mod api;
+pub mod auth;
 pub mod bus;
 pub mod config;
 pub mod emulator;
@@ -13,3 +14,4 @@ pub mod logging;
 pub mod proto;
 pub mod service;
 pub mod systemd;
+pub mod tls;

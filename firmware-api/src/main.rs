@@ -24,6 +24,11 @@ enum Cmd {
     Emulate(opendcre::emulator::cli::EmulateArgs),
     /// The PLC modem HAT: status and configuration.
     Hat(opendcre::hat::cli::HatArgs),
+    /// API security: token hashes, first-boot TLS and token material.
+    Auth {
+        #[command(subcommand)]
+        command: opendcre::auth::cli::AuthCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -31,6 +36,7 @@ fn main() -> ExitCode {
         // The HAT commands have their own exit codes (3 = no HAT found).
         Cmd::Hat(args) => return opendcre::hat::cli::run(args),
         Cmd::Serve(args) => opendcre::service::run(args),
+        Cmd::Auth { command } => opendcre::auth::cli::run(&command),
         Cmd::Emulate(args) => {
             runtime().and_then(|rt| rt.block_on(opendcre::emulator::cli::run(args)))
         }

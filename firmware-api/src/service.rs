@@ -10,10 +10,12 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use crate::api::ipmi_board::IpmiBoard;
-use crate::api::server::{self, ServerOptions};
+use crate::api::server::{self, Listener, ServerOptions};
 use crate::api::AppState;
+use crate::auth::{AuthConfig, Security};
 use crate::bus::{self, HatOpener, SerialOpener};
 use crate::config::{Config, DEFAULT_CONFIG_PATH};
+use crate::tls::TlsSetup;
 
 /// Flags of `opendcre serve`; each overrides the matching config key.
 #[derive(Debug, Clone, clap::Args)]
@@ -87,6 +89,7 @@ pub fn resolve_config(args: &ServeArgs) -> anyhow::Result<(Config, bool)> {
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let (cfg, dev_mode) = resolve_config(&args)?;
     if args.check_config {
+        security(&cfg, dev_mode)?;
         println!("configuration is valid");
         return Ok(());
     }
@@ -136,12 +139,36 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
         request_timeout: Duration::from_millis(cfg.server.request_timeout_ms),
     });
 
+    let (security, tls) = security(&cfg, dev_mode)?;
+    tracing::info!("{}", security.describe());
     let mut listeners = Vec::new();
-    for addr in cfg.listen_addrs()? {
+    for addr in cfg.tls.plain_http_addrs(&cfg.listen_addrs()?) {
         let l = bind(addr).await?;
         // Harnesses (tests, boot test) read this line to learn port 0's port.
         tracing::info!("listening on {}", l.local_addr()?);
-        listeners.push(l);
+        listeners.push(Listener::Plain(l));
+    }
+    if let Some(tls) = &tls {
+        for addr in &cfg.tls.listen {
+            let l = bind(*addr).await?;
+            tracing::info!("listening with TLS on {}", l.local_addr()?);
+            listeners.push(Listener::Tls(l, tls.clone()));
+        }
+        tls.spawn_reload_on_sighup()
+            .context("cannot watch SIGHUP for TLS reloads")?;
+    } else {
+        // A SIGHUP meant as "reload" must not kill a node without TLS
+        // (SIGHUP's default action); there is simply nothing to reload.
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .context("cannot watch SIGHUP")?;
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                tracing::info!("SIGHUP: TLS is off, nothing to reload");
+            }
+        });
+    }
+    if listeners.is_empty() {
+        anyhow::bail!("no listener: TLS is off and tls.plain_http = \"off\"");
     }
     let opts = ServerOptions {
         max_connections: cfg.server.max_connections,
@@ -168,9 +195,29 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
     }
     crate::systemd::notify("READY=1");
     tracing::info!(listen = ?cfg.server.listen, "OpenDCRE API v1.1 serving");
-    server::run(listeners, state, opts, shutdown_signal()).await;
+    server::run_secure(listeners, state, opts, Some(security), shutdown_signal()).await;
     crate::systemd::notify("STOPPING=1");
     Ok(())
+}
+
+/// `[auth]` and `[tls]` turned into the objects the server uses. Without an
+/// `[auth]` table only the emulator is open (anonymous, loopback only); a
+/// real node then refuses every request until `opendcre auth init` ran.
+fn security(
+    cfg: &Config,
+    dev_mode: bool,
+) -> anyhow::Result<(Arc<Security>, Option<Arc<TlsSetup>>)> {
+    let emulated = dev_mode || cfg.emulator.config.is_some();
+    let auth = AuthConfig::effective(cfg.auth.as_ref(), emulated);
+    let security = Security::from_config(&auth).context("invalid [auth] configuration")?;
+    let tls = if cfg.tls.enabled {
+        Some(Arc::new(
+            TlsSetup::load(&cfg.tls).context("invalid [tls] configuration")?,
+        ))
+    } else {
+        None
+    };
+    Ok((Arc::new(security), tls))
 }
 
 /// BMCs from bmc_config.json and `[[ipmi.bmc]]`. As in the original, a bad

@@ -8,15 +8,10 @@ mod ipmi_support;
 use common::{example, Server};
 use ipmi_support::SimBmc;
 use serde_json::json;
-use std::process::Command;
 
 fn server_for(sim: &SimBmc) -> (Server, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("opendcre.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            r#"
+    Server::with_config(&format!(
+        r#"
 [emulator]
 config = "{}"
 
@@ -30,17 +25,9 @@ interface = "lanplus"
 cipher_suite = 3
 asset_info = "web-01, rack 4 slot 12"
 "#,
-            example("rack.json").display(),
-            sim.port
-        ),
-    )
-    .unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_opendcre"));
-    cmd.arg("serve")
-        .arg("--config")
-        .arg(&cfg)
-        .args(["--listen", "127.0.0.1:0"]);
-    (Server::spawn(cmd), dir)
+        example("rack.json").display(),
+        sim.port
+    ))
 }
 
 #[test]

@@ -6,28 +6,15 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{data, Server};
 
 fn server_with(toml: &str) -> (Server, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("opendcre.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[emulator]\nconfig = \"{}\"\n{toml}",
-            data("v11-cases.json").display()
-        ),
-    )
-    .unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_opendcre"));
-    cmd.arg("serve")
-        .arg("--config")
-        .arg(&cfg)
-        .args(["--listen", "127.0.0.1:0"]);
-    (Server::spawn(cmd), dir)
+    Server::with_config(&format!(
+        "[emulator]\nconfig = \"{}\"\n{toml}",
+        data("v11-cases.json").display()
+    ))
 }
 
 #[test]

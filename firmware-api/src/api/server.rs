@@ -25,6 +25,8 @@ use super::path::{self, PathError};
 use super::router::{self, Route};
 use super::state::AppState;
 use super::v11;
+use crate::auth::{Permission, Principal, Security};
+use crate::tls::{ClientIdentity, TlsSetup};
 
 /// Limits and switches of the HTTP layer (`[server]` in opendcre.toml).
 #[derive(Debug, Clone)]
@@ -51,17 +53,50 @@ impl Default for ServerOptions {
 
 type Body = Full<Bytes>;
 
-/// Serves until `shutdown` completes, then lets open requests finish.
+/// A listening socket; a TLS one completes a handshake before HTTP.
+pub enum Listener {
+    Plain(TcpListener),
+    /// The setup is consulted per connection, so a reload (SIGHUP) applies
+    /// to the next handshake without touching the socket.
+    Tls(TcpListener, Arc<TlsSetup>),
+}
+
+type Accepted = (
+    TcpStream,
+    SocketAddr,
+    OwnedSemaphorePermit,
+    Option<Arc<TlsSetup>>,
+);
+
+/// Serves plain HTTP without authentication until `shutdown` completes.
 pub async fn run(
     listeners: Vec<TcpListener>,
     state: Arc<AppState>,
     opts: ServerOptions,
     shutdown: impl Future<Output = ()>,
 ) {
+    let listeners = listeners.into_iter().map(Listener::Plain).collect();
+    run_secure(listeners, state, opts, None, shutdown).await
+}
+
+/// Serves until `shutdown` completes, then lets open requests finish.
+/// With `security`, every request except CORS preflights (`OPTIONS`) is
+/// authenticated and authorized before routing; `None` leaves the API open.
+pub async fn run_secure(
+    listeners: Vec<Listener>,
+    state: Arc<AppState>,
+    opts: ServerOptions,
+    security: Option<Arc<Security>>,
+    shutdown: impl Future<Output = ()>,
+) {
     let permits = Arc::new(Semaphore::new(opts.max_connections.max(1)));
-    let (conn_tx, mut conn_rx) = mpsc::channel::<(TcpStream, SocketAddr, OwnedSemaphorePermit)>(16);
+    let (conn_tx, mut conn_rx) = mpsc::channel::<Accepted>(16);
     let mut acceptors = Vec::new();
     for listener in listeners {
+        let (listener, tls) = match listener {
+            Listener::Plain(l) => (l, None),
+            Listener::Tls(l, t) => (l, Some(t)),
+        };
         let tx = conn_tx.clone();
         let permits = permits.clone();
         acceptors.push(tokio::spawn(async move {
@@ -72,7 +107,7 @@ pub async fn run(
                 };
                 match listener.accept().await {
                     Ok((stream, peer)) => {
-                        if tx.send((stream, peer, permit)).await.is_err() {
+                        if tx.send((stream, peer, permit, tls.clone())).await.is_err() {
                             return;
                         }
                     }
@@ -91,23 +126,22 @@ pub async fn run(
     loop {
         tokio::select! {
             next = conn_rx.recv() => {
-                let Some((stream, peer, permit)) = next else { break };
+                let Some((stream, peer, permit, tls)) = next else { break };
                 let _ = stream.set_nodelay(true);
-                let state = state.clone();
-                let o = opts.clone();
-                let svc = service_fn(move |req| {
-                    let state = state.clone();
-                    let o = o.clone();
-                    async move { Ok::<_, Infallible>(serve_request(state, &o, peer, req).await) }
-                });
-                let conn = http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(opts.header_timeout)
-                    .serve_connection(TokioIo::new(stream), svc);
-                let conn = graceful.watch(conn);
+                let conn = Connection { peer, client: None, state: state.clone(), opts: opts.clone(), security: security.clone() };
+                let watcher = graceful.watcher();
                 tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    match tls {
+                        None => conn.serve(TokioIo::new(stream), watcher).await,
+                        // The handshake runs in the connection's task, bounded by
+                        // the TLS handshake timeout, and holds the connection permit.
+                        Some(tls) => match tls.accept(stream).await {
+                            Ok(accepted) => {
+                                let conn = Connection { client: accepted.client.map(Arc::new), ..conn };
+                                conn.serve(TokioIo::new(accepted.stream), watcher).await
+                            }
+                            Err(e) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        },
                     }
                     drop(permit);
                 });
@@ -127,20 +161,95 @@ pub async fn run(
     }
 }
 
-async fn serve_request(
-    state: Arc<AppState>,
-    opts: &ServerOptions,
+/// One accepted connection: who is on the other end and what serves it.
+struct Connection {
     peer: SocketAddr,
-    req: Request<Incoming>,
-) -> Response<Body> {
+    /// The verified client certificate of a mutual-TLS connection.
+    client: Option<Arc<ClientIdentity>>,
+    state: Arc<AppState>,
+    opts: ServerOptions,
+    security: Option<Arc<Security>>,
+}
+
+impl Connection {
+    async fn serve<IO>(self, io: IO, watcher: hyper_util::server::graceful::Watcher)
+    where
+        IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    {
+        let peer = self.peer;
+        let header_timeout = self.opts.header_timeout;
+        let me = Arc::new(self);
+        let svc = service_fn(move |req| {
+            let me = me.clone();
+            async move { Ok::<_, Infallible>(serve_request(&me, req).await) }
+        });
+        let conn = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .serve_connection(io, svc);
+        if let Err(e) = watcher.watch(conn).await {
+            tracing::debug!(%peer, error = %e, "connection ended with an error");
+        }
+    }
+
+    /// Runs before routing answers anything, so an unauthenticated client
+    /// learns nothing about which paths exist. The permission needed is the
+    /// stricter of the router's view and the path classifier's.
+    async fn authorize(
+        &self,
+        req: &Request<Incoming>,
+        route: Option<&Route>,
+    ) -> Result<Option<Principal>, Response<Body>> {
+        let Some(security) = &self.security else {
+            return Ok(None);
+        };
+        if req.method() == Method::OPTIONS {
+            return Ok(None);
+        }
+        let by_route = if route.is_some_and(Route::is_write) {
+            Permission::Operate
+        } else {
+            Permission::Read
+        };
+        let needed = by_route.max(Permission::for_request(req.method(), req.uri().path()));
+        let client = self.client.as_deref();
+        match security
+            .check_with(
+                req.method(),
+                req.uri().path(),
+                req.headers(),
+                self.peer,
+                client,
+                needed,
+            )
+            .await
+        {
+            Ok(p) => Ok(Some(p)),
+            Err(rejection) => {
+                let mut r = error_response(&ApiError::new(rejection.status(), rejection.message()));
+                for (k, v) in rejection.headers().iter() {
+                    r.headers_mut().append(k.clone(), v.clone());
+                }
+                Err(r)
+            }
+        }
+    }
+}
+
+async fn serve_request(conn: &Connection, req: Request<Incoming>) -> Response<Body> {
     let started = Instant::now();
     let method = req.method().clone();
     let uri_path = req.uri().path().to_string();
-    let response = dispatch(state, opts, req).await;
-    if opts.access_log {
+    let response = dispatch(conn, req).await;
+    if conn.opts.access_log {
+        let user = response
+            .extensions()
+            .get::<Principal>()
+            .map_or("-", |p| p.name.as_str());
         tracing::info!(
             target: "opendcre::access",
-            %peer,
+            peer = %conn.peer,
+            user,
             method = %method,
             path = %uri_path,
             status = response.status().as_u16(),
@@ -152,11 +261,7 @@ async fn serve_request(
     response
 }
 
-async fn dispatch(
-    state: Arc<AppState>,
-    opts: &ServerOptions,
-    req: Request<Incoming>,
-) -> Response<Body> {
+async fn dispatch(conn: &Connection, req: Request<Incoming>) -> Response<Body> {
     let segments = match path::segments(req.uri().path()) {
         Ok(s) => s,
         Err(PathError::BadEscape) => {
@@ -172,9 +277,27 @@ async fn dispatch(
             ))
         }
     };
-    let Some(route) = router::route(&segments) else {
+    let route = router::route(&segments);
+    let principal = match conn.authorize(&req, route.as_ref()).await {
+        Ok(p) => p,
+        Err(refused) => return refused,
+    };
+    let Some(route) = route else {
         return error_response(&ApiError::not_found(req.uri().path()));
     };
+    let mut response = route_request(conn.state.clone(), &conn.opts, req, route).await;
+    if let Some(p) = principal {
+        response.extensions_mut().insert(p);
+    }
+    response
+}
+
+async fn route_request(
+    state: Arc<AppState>,
+    opts: &ServerOptions,
+    req: Request<Incoming>,
+    route: Route,
+) -> Response<Body> {
     let method = req.method().clone();
     if !route.allows(&method) {
         let mut r = error_response(&ApiError::new(

@@ -211,6 +211,14 @@ fn require_power_type(device_type: &str) -> Result<(), ApiError> {
     }
 }
 
+/// Ids and type check shared by the asset-info endpoints, in the original's order.
+fn asset_target(device_type: &str, board: &str, device: &str) -> Result<(u32, u16), ApiError> {
+    let board = parse_board(board)?;
+    let device = parse_device(device)?;
+    require_power_type(device_type)?;
+    Ok((board, device))
+}
+
 async fn read_info(
     state: &AppState,
     device_type: &str,
@@ -218,9 +226,7 @@ async fn read_info(
     device: &str,
     deadline: Instant,
 ) -> Result<Value, ApiError> {
-    let board = parse_board(board)?;
-    let device = parse_device(device)?;
-    require_power_type(device_type)?;
+    let (board, device) = asset_target(device_type, board, device)?;
     if board == IPMI_BOARD {
         return state.ipmi.info(device, deadline).await;
     }
@@ -249,9 +255,7 @@ async fn write_info(
     text: &str,
     deadline: Instant,
 ) -> Result<Value, ApiError> {
-    let board = parse_board(board)?;
-    let device = parse_device(device)?;
-    require_power_type(device_type)?;
+    let (board, device) = asset_target(device_type, board, device)?;
     if board == IPMI_BOARD {
         return Err(ApiError::failure(
             "asset information of IPMI devices cannot be written",

@@ -22,5 +22,5 @@ pub use actor::{spawn, BusHandle, Request, ScanBoard, ScanDevice, ScanTarget};
 pub use config::{BusConfig, SequenceCheck};
 pub use error::BusError;
 pub use hat_opener::HatOpener;
-pub use port::{Port, PortOpener, SerialOpener};
+pub use port::{open_serial, Port, PortOpener, SerialOpener};
 pub use sequence::SequenceCounter;

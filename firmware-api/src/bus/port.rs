@@ -44,17 +44,23 @@ impl PortOpener for SerialOpener {
     type Port = tokio_serial::SerialStream;
 
     async fn open(&mut self) -> io::Result<Self::Port> {
-        use tokio_serial::SerialPortBuilderExt;
-        tokio_serial::new(&self.path, self.baud)
-            .data_bits(tokio_serial::DataBits::Eight)
-            .parity(tokio_serial::Parity::None)
-            .stop_bits(tokio_serial::StopBits::One)
-            .flow_control(tokio_serial::FlowControl::None)
-            .open_native_async()
-            .map_err(io::Error::from)
+        open_serial(&self.path, self.baud)
     }
 
     fn describe(&self) -> String {
         self.path.clone()
     }
+}
+
+/// Opens a UART or pty at `baud`, 8N1, no flow control: the bus's line
+/// settings, shared with the emulator's `--port` mode.
+pub fn open_serial(path: &str, baud: u32) -> io::Result<tokio_serial::SerialStream> {
+    use tokio_serial::SerialPortBuilderExt;
+    tokio_serial::new(path, baud)
+        .data_bits(tokio_serial::DataBits::Eight)
+        .parity(tokio_serial::Parity::None)
+        .stop_bits(tokio_serial::StopBits::One)
+        .flow_control(tokio_serial::FlowControl::None)
+        .open_native_async()
+        .map_err(io::Error::from)
 }

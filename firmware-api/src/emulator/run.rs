@@ -309,14 +309,7 @@ pub async fn spawn_pty(
 }
 
 fn open_serial(path: &Path, baud: u32) -> io::Result<tokio_serial::SerialStream> {
-    use tokio_serial::SerialPortBuilderExt;
-    tokio_serial::new(path.to_string_lossy(), baud)
-        .data_bits(tokio_serial::DataBits::Eight)
-        .parity(tokio_serial::Parity::None)
-        .stop_bits(tokio_serial::StopBits::One)
-        .flow_control(tokio_serial::FlowControl::None)
-        .open_native_async()
-        .map_err(io::Error::from)
+    crate::bus::open_serial(&path.to_string_lossy(), baud)
 }
 
 /// Serves an existing serial device (a UART, or one end of a socat pair)

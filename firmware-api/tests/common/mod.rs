@@ -41,6 +41,20 @@ impl Server {
         Self::spawn(cmd)
     }
 
+    /// `opendcre serve --config <file with TOML> --listen 127.0.0.1:0`; the
+    /// returned directory holds the file and must outlive the server.
+    pub fn with_config(toml: &str) -> (Server, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("opendcre.toml");
+        std::fs::write(&cfg, toml).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_opendcre"));
+        cmd.arg("serve")
+            .arg("--config")
+            .arg(&cfg)
+            .args(["--listen", "127.0.0.1:0"]);
+        (Self::spawn(cmd), dir)
+    }
+
     pub fn spawn(mut cmd: Command) -> Server {
         cmd.env("RUST_LOG", "info")
             .env_remove("NOTIFY_SOCKET")

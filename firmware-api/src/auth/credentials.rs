@@ -1,0 +1,160 @@
+//! Parsing the `Authorization` header into credentials.
+
+use std::fmt;
+
+use base64::Engine;
+use http::header::AUTHORIZATION;
+use http::HeaderMap;
+
+/// A secret that never shows up in `Debug` output or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credentials {
+    Bearer(Secret),
+    Basic { user: String, password: Secret },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialError {
+    /// The header is there but cannot be understood; the message is safe
+    /// to return to the client (it never contains the credential).
+    Malformed(&'static str),
+    /// A scheme this server does not implement (e.g. Digest, Negotiate).
+    UnsupportedScheme,
+}
+
+/// Longest header value looked at; real tokens and JWTs are far shorter,
+/// and a cap keeps base64/JSON work bounded for hostile input.
+const MAX_LEN: usize = 16 * 1024;
+
+pub fn from_headers(headers: &HeaderMap) -> Result<Option<Credentials>, CredentialError> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(CredentialError::Malformed(
+            "more than one Authorization header",
+        ));
+    }
+    if value.len() > MAX_LEN {
+        return Err(CredentialError::Malformed("Authorization header too long"));
+    }
+    let value = value
+        .to_str()
+        .map_err(|_| CredentialError::Malformed("Authorization header is not visible ASCII"))?;
+    let value = value.trim();
+    let (scheme, rest) = match value.split_once(' ') {
+        Some((s, r)) => (s, r.trim()),
+        None => (value, ""),
+    };
+    if scheme.eq_ignore_ascii_case("bearer") {
+        if rest.is_empty() {
+            return Err(CredentialError::Malformed("empty bearer token"));
+        }
+        if !rest.bytes().all(is_token68) {
+            return Err(CredentialError::Malformed(
+                "bearer token has invalid characters",
+            ));
+        }
+        Ok(Some(Credentials::Bearer(Secret::new(rest))))
+    } else if scheme.eq_ignore_ascii_case("basic") {
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(rest)
+            .map_err(|_| CredentialError::Malformed("Basic credentials are not base64"))?;
+        let text = String::from_utf8(raw)
+            .map_err(|_| CredentialError::Malformed("Basic credentials are not UTF-8"))?;
+        let (user, password) = text
+            .split_once(':')
+            .ok_or(CredentialError::Malformed("Basic credentials lack ':'"))?;
+        Ok(Some(Credentials::Basic {
+            user: user.to_string(),
+            password: Secret::new(password),
+        }))
+    } else {
+        Err(CredentialError::UnsupportedScheme)
+    }
+}
+
+fn is_token68(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn parse(v: &str) -> Result<Option<Credentials>, CredentialError> {
+        let mut h = HeaderMap::new();
+        h.insert(AUTHORIZATION, HeaderValue::from_str(v).unwrap());
+        from_headers(&h)
+    }
+
+    #[test]
+    fn schemes() {
+        assert_eq!(
+            parse("Bearer abc.def-_~+/=").unwrap(),
+            Some(Credentials::Bearer(Secret::new("abc.def-_~+/=")))
+        );
+        assert_eq!(
+            parse("bAsIc YWxpY2U6cDpx").unwrap(),
+            Some(Credentials::Basic {
+                user: "alice".into(),
+                password: Secret::new("p:q")
+            })
+        );
+        assert_eq!(parse("Digest x=y"), Err(CredentialError::UnsupportedScheme));
+        assert!(matches!(
+            parse("Bearer"),
+            Err(CredentialError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse("Bearer a b"),
+            Err(CredentialError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse("Basic !!!"),
+            Err(CredentialError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse("Basic YWxpY2U="),
+            Err(CredentialError::Malformed(_))
+        ));
+        assert_eq!(from_headers(&HeaderMap::new()), Ok(None));
+    }
+
+    #[test]
+    fn duplicate_header_is_refused() {
+        let mut h = HeaderMap::new();
+        h.append(AUTHORIZATION, HeaderValue::from_static("Bearer a"));
+        h.append(AUTHORIZATION, HeaderValue::from_static("Bearer b"));
+        assert!(matches!(
+            from_headers(&h),
+            Err(CredentialError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn secrets_do_not_debug_print() {
+        let c = Credentials::Bearer(Secret::new("hunter2"));
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,36 @@
+//! The outcome of a successful check: who the caller is and what role.
+
+use std::fmt;
+
+use super::role::Role;
+
+/// How the principal proved who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    Anonymous,
+    ClientCertificate,
+    StaticToken,
+    Jwt,
+    Ldap,
+}
+
+impl fmt::Display for AuthMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AuthMethod::Anonymous => "anonymous",
+            AuthMethod::ClientCertificate => "client-certificate",
+            AuthMethod::StaticToken => "token",
+            AuthMethod::Jwt => "jwt",
+            AuthMethod::Ldap => "ldap",
+        })
+    }
+}
+
+/// An authenticated and authorized caller, for access logs and handlers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// Token name, JWT subject, LDAP login, certificate CN or "anonymous".
+    pub name: String,
+    pub role: Role,
+    pub method: AuthMethod,
+}

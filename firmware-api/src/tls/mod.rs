@@ -1,0 +1,17 @@
+//! TLS for the REST API, built in so a node on a data-center LAN is safe
+//! without a reverse proxy in front (the original relied on nginx).
+//!
+//! The server asks [`TlsSetup`] for the current acceptor on every accepted
+//! connection, so a SIGHUP that re-reads certificate files takes effect for
+//! new connections without closing the listener or existing connections.
+
+mod config;
+mod identity;
+mod pem;
+mod setup;
+
+pub use config::{ClientAuthMode, PlainHttp, TlsConfig, TlsVersion};
+pub(crate) use identity::hex_lower;
+pub use identity::ClientIdentity;
+pub use pem::{load_certs, load_private_key, load_roots};
+pub use setup::{Accepted, TlsError, TlsSetup};

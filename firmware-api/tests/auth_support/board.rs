@@ -1,0 +1,86 @@
+//! A fake device-bus board behind an in-memory stream: answers every frame
+//! the way a power board would, so authorized requests get a 200 and the
+//! tests see real handler output rather than a bus error.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use opendcre::bus::{Port, PortOpener};
+use opendcre::proto::{Command, Frame, FrameDecoder};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
+
+pub struct FakeBoardOpener;
+
+pub struct FakePort(DuplexStream);
+
+impl PortOpener for FakeBoardOpener {
+    type Port = FakePort;
+    async fn open(&mut self) -> io::Result<FakePort> {
+        let (ours, theirs) = tokio::io::duplex(4096);
+        tokio::spawn(respond(theirs));
+        Ok(FakePort(ours))
+    }
+    fn describe(&self) -> String {
+        "fake board".into()
+    }
+}
+
+impl Port for FakePort {
+    fn discard_input(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl AsyncRead for FakePort {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for FakePort {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+async fn respond(mut io: DuplexStream) {
+    let mut dec = FrameDecoder::new();
+    let mut buf = [0u8; 512];
+    loop {
+        let n = match io.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        dec.push(&buf[..n]);
+        while let Some(item) = dec.next_frame() {
+            let Ok(req) = item else { continue };
+            let data: Vec<u8> = match Command::parse(&req.data) {
+                Some(Command::Version) => b"fake-board 1.0".to_vec(),
+                Some(Command::Power(_)) => b"0,0,0,0".to_vec(),
+                Some(Command::Read) => b"512".to_vec(),
+                Some(Command::ReadAsset) => b"rack-7".to_vec(),
+                Some(Command::WriteAsset(text)) => text,
+                _ => b"ok".to_vec(),
+            };
+            let answer = Frame { data, ..req };
+            if io.write_all(&answer.encode().unwrap()).await.is_err() {
+                return;
+            }
+        }
+    }
+}

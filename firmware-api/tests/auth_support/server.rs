@@ -1,0 +1,87 @@
+//! The real API server (`api::server::run_secure`) on loopback ports, with a
+//! fake board behind the bus, the given `[auth]` and optional `[tls]`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use opendcre::api::ipmi_board::IpmiBoard;
+use opendcre::api::server::{run_secure, Listener, ServerOptions};
+use opendcre::api::AppState;
+use opendcre::auth::{AuthConfig, Security};
+use opendcre::bus::BusConfig;
+use opendcre::tls::{TlsConfig, TlsSetup};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use super::board::FakeBoardOpener;
+
+pub struct TestApi {
+    pub plain: SocketAddr,
+    pub tls: Option<SocketAddr>,
+    pub security: Arc<Security>,
+    pub tls_setup: Option<Arc<TlsSetup>>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestApi {
+    pub async fn start(auth: &AuthConfig, tls: Option<&TlsConfig>) -> TestApi {
+        let security = Arc::new(Security::from_config(auth).expect("valid [auth]"));
+        let tls_setup = tls.map(|c| Arc::new(TlsSetup::load(c).expect("valid [tls]")));
+        Self::start_with(security, tls_setup).await
+    }
+
+    pub async fn start_with(security: Arc<Security>, tls_setup: Option<Arc<TlsSetup>>) -> TestApi {
+        let (bus, _task) = opendcre::bus::spawn(FakeBoardOpener, BusConfig::default());
+        let state = Arc::new(AppState {
+            bus,
+            ipmi: IpmiBoard::empty(),
+            r_sense: 1.0,
+            request_timeout: Duration::from_secs(5),
+        });
+        let plain_l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let plain = plain_l.local_addr().unwrap();
+        let mut listeners = vec![Listener::Plain(plain_l)];
+        let mut tls_addr = None;
+        if let Some(setup) = &tls_setup {
+            let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tls_addr = Some(l.local_addr().unwrap());
+            listeners.push(Listener::Tls(l, setup.clone()));
+        }
+        let (stop, stopped) = oneshot::channel::<()>();
+        let opts = ServerOptions {
+            access_log: false,
+            shutdown_grace: Duration::from_secs(1),
+            ..ServerOptions::default()
+        };
+        let sec = security.clone();
+        let task = tokio::spawn(async move {
+            run_secure(listeners, state, opts, Some(sec), async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        TestApi {
+            plain,
+            tls: tls_addr,
+            security,
+            tls_setup,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub fn tls_addr(&self) -> SocketAddr {
+        self.tls.expect("server started without TLS")
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+        }
+    }
+}
