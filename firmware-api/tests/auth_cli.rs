@@ -27,6 +27,7 @@ fn init_args(dir: &std::path::Path) -> InitArgs {
         token_file: None,
         cert: None,
         key: None,
+        client_ca: None,
         tls_listen: vec!["127.0.0.1:0".parse().unwrap()],
         days: 30,
         force: false,
@@ -165,6 +166,43 @@ fn init_takes_token_and_certificate_from_first_boot_settings() {
             .unwrap();
     // A person-chosen token gets the salted slow hash.
     assert!(sec.auth.tokens["admin"].hash.starts_with("$argon2id$"));
+    assert_eq!(sec.tls.client_ca, None, "no client CA, no mutual TLS");
+
+    // A client CA from the settings turns on optional mutual TLS: its
+    // certificates read, the token still works without one.
+    let client_ca = auth_support::pki::write(src.path(), "clients.pem", &ca.pem);
+    let dir_m = tempfile::tempdir().unwrap();
+    run(
+        AuthCommand::Init(InitArgs {
+            client_ca: Some(client_ca.clone()),
+            ..init_args(dir_m.path())
+        }),
+        "",
+    )
+    .unwrap();
+    let sec: SecurityConfig =
+        toml::from_str(&std::fs::read_to_string(dir_m.path().join("security.toml")).unwrap())
+            .unwrap();
+    assert_eq!(
+        sec.tls.client_ca.as_deref(),
+        Some(client_ca.canonicalize().unwrap().as_path())
+    );
+    assert_eq!(sec.tls.client_auth, opendcre::tls::ClientAuthMode::Optional);
+    assert_eq!(sec.auth.client_cert.default_role, Some(Role::Reader));
+    TlsSetup::load(&sec.tls).expect("the written [tls] loads");
+    // A file that holds no certificate is refused before anything is written.
+    let junk = auth_support::pki::write(src.path(), "junk.pem", "not a certificate\n");
+    let dir_j = tempfile::tempdir().unwrap();
+    let err = run(
+        AuthCommand::Init(InitArgs {
+            client_ca: Some(junk),
+            ..init_args(dir_j.path())
+        }),
+        "",
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("client CA"), "{err}");
+    assert!(!dir_j.path().join("security.toml").exists());
 
     // A key that does not belong to the certificate is refused.
     let other = ca.server();

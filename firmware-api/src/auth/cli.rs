@@ -47,6 +47,10 @@ pub struct InitArgs {
     /// Private key for --cert.
     #[arg(long, requires = "cert")]
     pub key: Option<PathBuf>,
+    /// PEM bundle of client CAs: turns on optional mutual TLS; certificates
+    /// from it get the reader role (map CNs to operator in [auth.client_cert]).
+    #[arg(long, value_name = "PEM")]
+    pub client_ca: Option<PathBuf>,
     /// TLS listener address written to security.toml (repeatable)
     /// [default: 0.0.0.0:5000, the API port, with plain HTTP off].
     #[arg(long = "tls-listen", value_name = "ADDR:PORT")]
@@ -101,6 +105,7 @@ pub fn run_with_io(
                 token_file: args.token_file.clone(),
                 cert_file: args.cert.clone(),
                 key_file: args.key.clone(),
+                client_ca: args.client_ca.clone(),
                 tls_listen: args.tls_listen.clone(),
                 days: args.days,
                 force: args.force,

@@ -6,7 +6,8 @@
 //!   files the first-boot settings provide (checked to match);
 //! - `security.toml`: `[tls]` on the API port (5000, as the original's
 //!   `ssl_enable` nginx did) with plain HTTP off, and `[auth.tokens].admin`
-//!   holding only the hash of the token.
+//!   holding only the hash of the token; with a client CA also mutual TLS
+//!   (`client_auth = "optional"`, certificates from that CA get `reader`).
 //!
 //! Idempotent: with `security.toml` already present nothing is touched
 //! (a second boot must not rotate the token the operator wrote down).
@@ -36,6 +37,8 @@ pub struct InitOptions {
     /// Install this certificate chain and key instead of generating.
     pub cert_file: Option<PathBuf>,
     pub key_file: Option<PathBuf>,
+    /// PEM bundle of client CAs: turns on optional mutual TLS.
+    pub client_ca: Option<PathBuf>,
     /// Addresses of the TLS listeners written to `security.toml`.
     pub tls_listen: Vec<std::net::SocketAddr>,
     /// Certificate lifetime in days.
@@ -106,6 +109,22 @@ pub fn init(opts: &InitOptions) -> anyhow::Result<InitOutcome> {
     };
     TlsSetup::load(&check)
         .map_err(|e| anyhow!("the installed certificate/key do not work: {e}"))?;
+    let client_ca = match &opts.client_ca {
+        Some(path) => {
+            let path = path
+                .canonicalize()
+                .with_context(|| format!("resolving {}", path.display()))?;
+            // Loaded the way the server will, so a bad bundle fails here,
+            // at first boot, and not at every service start.
+            TlsSetup::load(&TlsConfig {
+                client_ca: Some(path.clone()),
+                ..check
+            })
+            .map_err(|e| anyhow!("the client CA bundle does not work: {e}"))?;
+            Some(path)
+        }
+        None => None,
+    };
 
     let (token, generated, alg) = match &opts.token_file {
         Some(path) => (read_token(path)?, false, HashAlgorithm::Argon2id),
@@ -123,7 +142,7 @@ pub fn init(opts: &InitOptions) -> anyhow::Result<InitOutcome> {
     } else {
         opts.tls_listen.clone()
     };
-    let toml = security_toml(&listen, &cert, &key, &hash);
+    let toml = security_toml(&listen, &cert, &key, client_ca.as_deref(), &hash);
     write_file(&security_file, toml.as_bytes(), 0o640)?;
     if let Some((uid, gid)) = owner {
         for p in [&tls_dir, &key, &cert, &security_file] {
@@ -228,8 +247,25 @@ fn read_token(path: &Path) -> anyhow::Result<String> {
     Ok(token)
 }
 
-fn security_toml(listen: &[std::net::SocketAddr], cert: &Path, key: &Path, hash: &str) -> String {
+fn security_toml(
+    listen: &[std::net::SocketAddr],
+    cert: &Path,
+    key: &Path,
+    client_ca: Option<&Path>,
+    hash: &str,
+) -> String {
     let q = |p: &Path| toml_string(&p.display().to_string());
+    // Optional, not required: the token must keep working for curl users
+    // without a certificate. Reader only: operator rights by certificate
+    // need CN -> role entries an administrator chose.
+    let mtls = client_ca
+        .map(|ca| format!("client_ca = {}\nclient_auth = \"optional\"\n", q(ca)))
+        .unwrap_or_default();
+    let cert_roles = if client_ca.is_some() {
+        "\n[auth.client_cert]\ndefault_role = \"reader\"\n"
+    } else {
+        ""
+    };
     let listen = listen
         .iter()
         .map(|a| toml_string(&a.to_string()))
@@ -246,13 +282,17 @@ fn security_toml(listen: &[std::net::SocketAddr], cert: &Path, key: &Path, hash:
          key = {}\n\
          min_version = \"1.2\"\n\
          plain_http = \"off\"\n\
+         {}\
          \n\
          [auth.tokens]\n\
-         admin = {{ hash = {}, role = \"operator\" }}\n",
+         admin = {{ hash = {}, role = \"operator\" }}\n\
+         {}",
         listen,
         q(cert),
         q(key),
-        toml_string(hash)
+        mtls,
+        toml_string(hash),
+        cert_roles
     )
 }
 
