@@ -55,6 +55,7 @@ image-ci: $(IMAGE_DEB_PREREQ)
 
 image-check:
 	cd $(IMAGE_ROOT) && ci/image/test-apply-settings.sh
+	cd $(IMAGE_ROOT) && ci/image/test-opendcre-security.sh
 	cd $(IMAGE_ROOT) && shellcheck -x -S warning ci/image/*.sh ci/boot-test/*.sh \
 		image/hooks/*.sh overlays/usr/lib/openmist/*
-	cd $(IMAGE_ROOT) && python3 -m py_compile ci/boot-test/rest_checks.py
+	cd $(IMAGE_ROOT) && python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])' ci/boot-test/rest_checks.py

@@ -129,12 +129,20 @@ if [ "$BOOT_TEST_SERVICE" = 1 ]; then
             die "cannot scale '${k%% *}' in the image's /etc/opendcre/opendcre.toml (key missing?)"
     done
     echo "opendcre_config=opendcre-boottest.toml" >>"$DIR/openmist.txt"
+    # The API token, as an operator brings it: a file on the card, imported
+    # and then deleted from the card at the first boot. The node makes its
+    # own TLS certificate (HTTPS on 5000, plain HTTP off, token required).
+    API_TOKEN=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
+    echo "$API_TOKEN" >"$DIR/boottest-token.txt"
+    echo "api_token_file=boottest-token.txt" >>"$DIR/openmist.txt"
 fi
 fill_fat() {
     mcopy -o -i "$fat" "$DIR/openmist.txt" ::openmist.txt
-    if [ -f "$DIR/opendcre-boottest.toml" ]; then
-        mcopy -o -i "$fat" "$DIR/opendcre-boottest.toml" ::opendcre-boottest.toml
-    fi
+    local f
+    for f in opendcre-boottest.toml boottest-token.txt; do
+        [ -f "$DIR/$f" ] && mcopy -o -i "$fat" "$DIR/$f" "::$f"
+    done
+    return 0
 }
 fill_fat
 
@@ -226,7 +234,10 @@ wait_ready() {
             return 2
         fi
         if [ "$BOOT_TEST_SERVICE" = 1 ]; then
-            if curl -fsS --max-time 5 "http://127.0.0.1:$API_PORT/opendcre/1.1/test" >"$DIR/first-answer.json" 2>/dev/null; then
+            # -k: the certificate is made at first boot; it is fetched over
+            # SSH and verified for the REST checks below.
+            if curl -fsS -k --max-time 5 -H "Authorization: Bearer $API_TOKEN" \
+                "https://127.0.0.1:$API_PORT/opendcre/1.1/test" >"$DIR/first-answer.json" 2>/dev/null; then
                 return 0
             fi
         elif guest true 2>/dev/null; then
@@ -267,21 +278,26 @@ else
     note "boot to SSH: ${ready_s}s"
 fi
 
-# --- REST checks against the emulator's configuration --------------------------------------
-rest_rc=0
-if [ "$BOOT_TEST_SERVICE" = 1 ]; then
-    log "REST checks"
-    python3 "$HERE/rest_checks.py" "http://127.0.0.1:$API_PORT" "$EMULATOR_CONFIG" 2>&1 | tee -a "$report" >&2 ||
-        rest_rc=1
-fi
-
-# --- the node from the inside -------------------------------------------------------------------
 log "waiting for SSH"
 ssh_deadline=$(($(date +%s) + 180))
 until guest true 2>/dev/null; do
     [ "$(date +%s)" -lt "$ssh_deadline" ] || fail "SSH with the key from the settings file did not answer within 180s"
     sleep 3
 done
+
+# --- REST checks against the emulator's configuration --------------------------------------
+rest_rc=0
+if [ "$BOOT_TEST_SERVICE" = 1 ]; then
+    # The node's own certificate (made at first boot for its host name,
+    # localhost and 127.0.0.1): the checks trust exactly this one.
+    guest cat /etc/opendcre/tls/server.crt >"$DIR/node.crt" 2>/dev/null || true
+    log "REST checks (HTTPS, bearer token)"
+    python3 "$HERE/rest_checks.py" "https://127.0.0.1:$API_PORT" "$EMULATOR_CONFIG" \
+        --header "Authorization: Bearer $API_TOKEN" --cacert "$DIR/node.crt" --expect-auth 2>&1 |
+        tee -a "$report" >&2 || rest_rc=1
+fi
+
+# --- the node from the inside -------------------------------------------------------------------
 log "waiting for systemd to finish starting up"
 state=$(guest timeout 300 systemctl is-system-running --wait 2>/dev/null || true)
 note "systemctl is-system-running: $state"
@@ -327,6 +343,15 @@ if [ "$BOOT_TEST_SERVICE" = 1 ]; then
     expect "$user may open the UART and GPIO (groups: $groups)" bash -c '[[ " $0 " == *" dialout "* && " $0 " == *" gpio "* ]]' "$groups"
     gpio=$(guest "stat -c '%G %a' /dev/gpiochip0" 2>/dev/null || true)
     expect "/dev/gpiochip0 is group gpio, mode 660 ($gpio)" test "$gpio" = "gpio 660"
+    sans=$(openssl x509 -noout -ext subjectAltName -in "$DIR/node.crt" 2>/dev/null | tail -n +2 | tr -d ' ')
+    expect "TLS certificate made at first boot for the node's name ($sans)" bash -c '[[ ",$0," == *",DNS:$1,"* && "$0" == *"IPAddress:127.0.0.1"* ]]' "$sans" "$test_hostname"
+    plain=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "http://127.0.0.1:$API_PORT/opendcre/1.1/test" || true)
+    expect "no plain HTTP on the API port (curl http:// got '$plain')" test "$plain" != 200
+    sec=$(guest "stat -c '%U:%G %a' /etc/opendcre/security.toml /etc/opendcre/tls/server.key /etc/opendcre/api-token" 2>/dev/null | paste -sd' ' -)
+    expect "security material: security.toml, key readable by the service only, token root only ($sec)" \
+        test "$sec" = "opendcre:opendcre 640 opendcre:opendcre 600 root:root 600"
+    expect "the token file is gone from the card" guest test ! -e /boot/firmware/boottest-token.txt
+    expect "no generated token (the card brought one)" guest test ! -e /root/opendcre-api-token
     hat=$(guest systemctl show opendcre-hat.service -p Result -p ExecMainStatus 2>/dev/null | paste -sd' ' -)
     expect "opendcre-hat.service ran (no HAT under QEMU: exit 3 counts as success; $hat)" bash -c '[[ "$0" == *"Result=success"* ]]' "$hat"
 fi

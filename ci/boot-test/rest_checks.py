@@ -10,12 +10,18 @@ test, so the expectations are exact; a value taken from elsewhere in the
 cycle is reported as such (it means some other client consumed answers).
 
 Usage: rest_checks.py BASE_URL EMULATOR_CONFIG [--header 'Name: value']...
+                      [--cacert PEM] [--expect-auth]
+--cacert: trust only this certificate (the node's own, fetched over SSH), so
+the TLS check includes the name (127.0.0.1 is in the node's certificate).
+--expect-auth: also check that requests without or with a wrong bearer token
+are refused with 401 and a Bearer challenge.
 Exit status: 0 all checks passed, 1 otherwise. Standard library only.
 """
 
 import argparse
 import json
 import math
+import ssl
 import sys
 import time
 import urllib.error
@@ -79,24 +85,30 @@ def expected_power(raw):
 
 
 class Checker:
-    def __init__(self, base, headers, timeout):
+    def __init__(self, base, headers, timeout, context=None):
         self.base = base.rstrip("/")
         self.headers = headers
+        self.context = context
         self.timeout = timeout
         self.passed = 0
         self.failed = 0
         self.latencies = []
 
-    def get(self, path):
-        req = urllib.request.Request(self.base + API + path, headers=self.headers)
+    def get(self, path, headers=None):
+        status, body, _ = self.get_full(path, headers)
+        return status, body
+
+    def get_full(self, path, headers=None):
+        """Status, body and response headers; `headers` replaces the defaults."""
+        req = urllib.request.Request(self.base + API + path, headers=self.headers if headers is None else headers)
         start = time.monotonic()
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                status, body = resp.status, resp.read()
+            with urllib.request.urlopen(req, timeout=self.timeout, context=self.context) as resp:
+                status, body, hdrs = resp.status, resp.read(), resp.headers
         except urllib.error.HTTPError as err:
-            status, body = err.code, err.read()
+            status, body, hdrs = err.code, err.read(), err.headers
         self.latencies.append(time.monotonic() - start)
-        return status, body
+        return status, body, hdrs
 
     def get_json(self, path):
         status, body = self.get(path)
@@ -158,13 +170,18 @@ def main():
     ap.add_argument("config")
     ap.add_argument("--header", action="append", default=[])
     ap.add_argument("--timeout", type=float, default=30.0)
+    ap.add_argument("--cacert")
+    ap.add_argument("--expect-auth", action="store_true")
     args = ap.parse_args()
+    context = None
+    if args.cacert:
+        context = ssl.create_default_context(cafile=args.cacert)
     headers = dict(h.split(":", 1) for h in args.header)
     headers = {k.strip(): v.strip() for k, v in headers.items()}
     with open(args.config) as f:
         config = json.load(f)
     boards = config["boards"]
-    c = Checker(args.base, headers, args.timeout)
+    c = Checker(args.base, headers, args.timeout, context)
     cycles = {}
 
     def cycle(board, dev, kind):
@@ -178,6 +195,18 @@ def main():
         expect(body == {"status": "ok"}, "body %r" % body)
 
     c.check("GET /test", t_test)
+
+    if args.expect_auth:
+
+        def t_refused(hdrs, what):
+            status, body, rh = c.get_full("/scan", hdrs)
+            expect(status == 401, "%s: HTTP %d (%r), expected 401" % (what, status, body[:120]))
+            challenge = rh.get("WWW-Authenticate") or ""
+            expect("Bearer" in challenge, "%s: WWW-Authenticate %r lacks a Bearer challenge" % (what, challenge))
+            expect(json.loads(body).get("http_code") == 401, "%s: body %r" % (what, body[:120]))
+
+        c.check("GET /scan without a token -> 401", lambda: t_refused({}, "no token"))
+        c.check("GET /scan with a wrong token -> 401", lambda: t_refused({"Authorization": "Bearer wrong-token-0123456789"}, "wrong token"))
 
     def t_scan():
         body = c.get_json("/scan")

@@ -28,6 +28,7 @@ step() { # NAME LIMIT COMMAND...
     fi
 }
 step image-tests 60 "$HERE/test-apply-settings.sh"
+step security-tests 300 "$HERE/test-opendcre-security.sh"
 step image 1500 "$HERE/build-image.sh"
 cp "$IMAGE_OUT/build-times.txt" "$summary.times"
 step image-repro 900 env IMAGE_REPRO=assemble "$HERE/repro.sh"

@@ -136,6 +136,13 @@ grep -qx uninitialized "$rootfs/etc/machine-id" || bad "machine-id is not 'unini
 if [ -n "$deb_name" ]; then
     ls "$rootfs"/etc/systemd/system/multi-user.target.wants/"$deb_name".service >/dev/null 2>&1 ||
         bad "$deb_name.service is not enabled"
+    ls "$rootfs"/etc/systemd/system/multi-user.target.wants/openmist-opendcre-security.service >/dev/null 2>&1 ||
+        bad "openmist-opendcre-security.service is not enabled (the service would refuse every request)"
 fi
+# Every card makes its own certificate and token at first boot.
+for f in "$rootfs"/etc/opendcre/security.toml "$rootfs"/etc/opendcre/api-token "$rootfs"/etc/opendcre/tls/* \
+    "$rootfs"/root/opendcre-api-token; do
+    [ -e "$f" ] && bad "API security material baked into the image: ${f#"$rootfs"}"
+done
 [ "$fail" = 0 ] || die "the image tree violates the checks above"
 log "rootfs tree ready in $(since "$start")s: $(du -sm --exclude=./boot/firmware "$rootfs" | cut -f1) MiB root, $(du -sm "$rootfs/boot/firmware" | cut -f1) MiB firmware"

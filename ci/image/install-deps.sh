@@ -5,8 +5,8 @@
 #     binfmt_misc handler with the F flag (the armhf chroot runs through it)
 #   * genimage, mtools, dosfstools, fdisk: image assembly without loop mounts
 #     (the host kernel has no VFAT, so nothing may mount the FAT partition)
-#   * qemu-system-arm, device-tree-compiler (fdtput), openssh-client, curl:
-#     the boot test
+#   * qemu-system-arm, device-tree-compiler (fdtput), openssh-client, curl,
+#     openssl: the boot test (it reads the node's certificate)
 #   * bmap-tools, xz-utils: release artifacts; shellcheck: `make image-check`
 #   * e2fsprogs >= 1.47.2 unpacked privately (see below)
 #
@@ -45,7 +45,7 @@ require_root "ci/image/install-deps.sh"
 
 ensure_pkgs mmdebstrap arch-test qemu-user-static genimage mtools dosfstools fdisk \
     qemu-system-arm device-tree-compiler bmap-tools xz-utils zstd curl ca-certificates \
-    openssh-client python3 e2fsprogs debian-archive-keyring gpgv shellcheck
+    openssh-client openssl python3 e2fsprogs debian-archive-keyring gpgv shellcheck
 
 # --- binfmt_misc: qemu-arm with the F flag ----------------------------------
 # The F (fix binary) flag makes the kernel open the interpreter at

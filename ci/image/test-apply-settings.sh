@@ -38,7 +38,7 @@ check "gateway" grep -qx 'Gateway=192.0.2.1' "$t/root/run/systemd/network/10-ope
 check "two DNS servers" test "$(grep -c '^DNS=' "$t/root/run/systemd/network/10-openmist-settings.network")" = 2
 check "ntp drop-in" grep -q '^NTP=192.0.2.1' "$t/root/run/systemd/timesyncd.conf.d/openmist-settings.conf"
 check "token copied" grep -qx s3cret "$t/root/etc/opendcre/api-token"
-check "token 0640" test "$(stat -c %a "$t/root/etc/opendcre/api-token")" = 640
+check "token 0600 (only root; the service uses its hash)" test "$(stat -c %a "$t/root/etc/opendcre/api-token")" = 600
 check "token removed from FAT" test ! -e "$t/fat/token.txt"
 check "token line commented out" grep -q '^#api_token_file=token.txt' "$t/fat/openmist.txt"
 check "cert copied, kept on FAT" test -f "$t/root/etc/opendcre/tls/server.crt" -a -f "$t/fat/tls/cert.pem"
