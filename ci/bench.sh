@@ -3,8 +3,9 @@
 # (issue 3). Prints numbers; asserts nothing about speed (no flaky timing tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source ci/lib/apt.sh
-apt_install_missing wrk curl
+# shellcheck source=ci/lib.sh
+source ci/lib.sh
+ensure_pkgs wrk curl
 cargo build --release --locked --bin opendcre --example bus_bench
 
 echo "== bus benchmark (bus actor <-> emulator over a pty)"

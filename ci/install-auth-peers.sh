@@ -5,8 +5,9 @@
 # with no_configuration so its postinst neither builds a default directory
 # nor starts a daemon on port 389: the tests start their own on loopback.
 set -euo pipefail
-source "$(dirname "$0")/lib/apt.sh"
+# shellcheck source=ci/lib.sh
+source "$(dirname "$0")/lib.sh"
 if ! dpkg-query -W -f='${Status}' slapd 2>/dev/null | grep -q 'install ok installed'; then
     echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
 fi
-apt_install_missing slapd ldap-utils openssl curl
+ensure_pkgs slapd ldap-utils openssl curl

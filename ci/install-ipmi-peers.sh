@@ -4,7 +4,8 @@
 # Idempotent; needs root (CI runs as root). The tests in firmware-api/tests/ipmi_*.rs
 # skip loudly without ipmi_sim unless OPENDCRE_REQUIRE_IPMI_SIM=1, which make test sets.
 set -euo pipefail
-source "$(dirname "$0")/lib/apt.sh"
-apt_install_missing openipmi ipmitool python3
+# shellcheck source=ci/lib.sh
+source "$(dirname "$0")/lib.sh"
+ensure_pkgs openipmi ipmitool python3
 command -v ipmi_sim >/dev/null && command -v ipmitool >/dev/null
 echo "install-ipmi-peers: ipmi_sim and ipmitool ready"

@@ -3,8 +3,9 @@
 # `apt-get update` because Debian mirrors are sometimes mid-sync.
 set -euo pipefail
 here="$(dirname "$0")"
-source "$here/lib/apt.sh"
-apt_install_missing curl
+# shellcheck source=ci/lib.sh
+source "$here/lib.sh"
+ensure_pkgs curl
 # ipmi_sim + ipmitool: the IPMI bridge is tested against a real simulated BMC.
 bash "$here/install-ipmi-peers.sh"
 # slapd, ldap-utils, openssl for the auth and TLS tests.

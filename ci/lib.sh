@@ -1,8 +1,9 @@
 # shellcheck shell=bash
-# Helpers shared by the ci/ installers and build scripts. Source it; it sets
-# no shell options of its own so callers keep control of `set -e`.
+# The one library of the ci/ scripts (installers, cross build, packaging,
+# image build, boot test): logging, root check, apt with retries. Source it;
+# it sets no shell options of its own so callers keep control of `set -e`.
 
-log() { printf '==> %s\n' "$*" >&2; }
+log() { printf '==> [%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 warn() { printf 'WARNING: %s\n' "$*" >&2; }
 die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
 
@@ -25,6 +26,7 @@ APT_UPDATE_LOG=""
 # shellcheck disable=SC2120 # the system update passes no options, the armhf view does
 apt_update_retry() {
     local attempt delay=5 attempts="${APT_UPDATE_ATTEMPTS:-4}"
+    [ -z "$APT_UPDATE_LOG" ] || rm -f "$APT_UPDATE_LOG"
     APT_UPDATE_LOG=$(mktemp)
     for attempt in $(seq 1 "$attempts"); do
         if apt-get "${APT_LOCK_OPTS[@]}" "$@" update >"$APT_UPDATE_LOG" 2>&1 &&
@@ -95,3 +97,6 @@ newest_version() {
     done
     printf '%s\n' "$best"
 }
+
+# Elapsed seconds since $1 (an epoch from `date +%s`).
+since() { echo $(($(date +%s) - $1)); }

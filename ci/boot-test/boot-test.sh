@@ -31,8 +31,8 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-# shellcheck source=ci/image/lib.sh
-. "$ROOT/ci/image/lib.sh"
+# shellcheck source=ci/lib.sh
+. "$ROOT/ci/lib.sh"
 cd "$ROOT"
 # shellcheck source=image/image.conf
 . image/image.conf

@@ -22,8 +22,8 @@
 #    SOURCE_DATE_EPOCH, so a cached layer equals a fresh one) and report.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=ci/image/lib.sh
-. "$HERE/lib.sh"
+# shellcheck source=ci/lib.sh
+. "$HERE/../lib.sh"
 # shellcheck source=image/image.conf
 . "$HERE/../../image/image.conf"
 

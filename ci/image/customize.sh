@@ -15,8 +15,8 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-# shellcheck source=ci/image/lib.sh
-. "$HERE/lib.sh"
+# shellcheck source=ci/lib.sh
+. "$HERE/../lib.sh"
 cd "$ROOT"
 # shellcheck source=image/image.conf
 . image/image.conf

@@ -21,8 +21,8 @@
 #        ci/image/install-deps.sh --e2fs-dir print the private e2fsprogs bin dir
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=ci/image/lib.sh
-. "$HERE/lib.sh"
+# shellcheck source=ci/lib.sh
+. "$HERE/../lib.sh"
 
 IMAGE_TOOLS_DIR=${IMAGE_TOOLS_DIR:-/var/cache/openmist-image/tools}
 E2FS_MIN=1.47.2
