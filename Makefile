@@ -37,9 +37,10 @@ auth-curl-check:
 	$(CARGO) build --locked --bin opendcre
 	bash ci/auth-curl-check.sh
 
-# Everything CI runs: host tests, the curl check, then the armv7 build,
-# packages and their checks.
-test: deps check test-host auth-curl-check test-packaging image-check
+# Everything CI runs: host tests, the curl check, the armv7 build, packages
+# and their checks, then the image: build, reproducibility, QEMU boot test
+# (image-ci has its own deadline, IMAGE_CI_TIMEOUT).
+test: deps check test-host auth-curl-check test-packaging image-check image-ci
 
 bench:
 	bash ci/bench.sh

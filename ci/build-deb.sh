@@ -77,6 +77,8 @@ DOC=$STAGE/usr/share/doc/opendcre
 install -D -m 0644 "$PKG/copyright" "$DOC/copyright"
 install -D -m 0644 "$PKG/lintian-overrides" "$STAGE/usr/share/lintian/overrides/opendcre"
 install -m 0644 "$ROOT/packaging/README.md" "$DOC/README.packaging.md"
+# Every [tls]/[auth] key documented: what an operator edits on the node.
+install -m 0644 "$ROOT/firmware-api/config/security-example.toml" "$DOC/security-example.toml"
 gzip -9n <"$PKG/changelog" >"$DOC/changelog.gz"
 chmod 0644 "$DOC/changelog.gz"
 
