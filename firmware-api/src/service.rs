@@ -14,7 +14,7 @@ use crate::api::server::{self, Listener, ServerOptions};
 use crate::api::AppState;
 use crate::auth::{AuthConfig, Security};
 use crate::bus::{self, HatOpener, SerialOpener};
-use crate::config::{Config, DEFAULT_CONFIG_PATH};
+use crate::config::{Config, ConfigError, DEFAULT_CONFIG_PATH};
 use crate::tls::TlsSetup;
 
 /// Flags of `opendcre serve`; each overrides the matching config key.
@@ -203,17 +203,26 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
 /// `[auth]` and `[tls]` turned into the objects the server uses. Without an
 /// `[auth]` table only the emulator is open (anonymous, loopback only); a
 /// real node then refuses every request until `opendcre auth init` ran.
+///
+/// Failures are configuration errors (exit status 2, like every other bad
+/// key), so `--check-config` and scripts can tell them from runtime trouble.
 fn security(
     cfg: &Config,
     dev_mode: bool,
 ) -> anyhow::Result<(Arc<Security>, Option<Arc<TlsSetup>>)> {
     let emulated = dev_mode || cfg.emulator.config.is_some();
     let auth = AuthConfig::effective(cfg.auth.as_ref(), emulated);
-    let security = Security::from_config(&auth).context("invalid [auth] configuration")?;
+    let security = Security::from_config(&auth).map_err(|e| ConfigError::Invalid {
+        key: "auth",
+        message: format!("{e:#}"),
+    })?;
     let tls = if cfg.tls.enabled {
-        Some(Arc::new(
-            TlsSetup::load(&cfg.tls).context("invalid [tls] configuration")?,
-        ))
+        Some(Arc::new(TlsSetup::load(&cfg.tls).map_err(|e| {
+            ConfigError::Invalid {
+                key: "tls",
+                message: format!("{e:#}"),
+            }
+        })?))
     } else {
         None
     };

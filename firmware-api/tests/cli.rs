@@ -42,6 +42,29 @@ fn invalid_config_names_the_key_and_exits_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/opendcre.toml"));
+
+    // [auth] and [tls] are configuration too: a hash that is not one, a
+    // certificate that is not there.
+    for (text, needle) in [
+        (
+            "[auth.tokens]\nadmin = { hash = \"md5:abc\", role = \"operator\" }\n",
+            "auth",
+        ),
+        (
+            "[tls]\nenabled = true\ncert = \"/nonexistent/server.crt\"\nkey = \"/nonexistent/server.key\"\n",
+            "/nonexistent/server.crt",
+        ),
+    ] {
+        std::fs::write(&path, text).unwrap();
+        let out = opendcre()
+            .args(["serve", "--check-config", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{text}: {err}");
+        assert!(err.contains(needle), "{text}: {err}");
+    }
 }
 
 #[test]
