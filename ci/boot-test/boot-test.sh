@@ -27,7 +27,10 @@
 # BOOT_TEST_DIR (build/boot-test), BOOT_TEST_API_TIMEOUT (600 s),
 # EMULATOR_CONFIG (firmware-api/emulator-configs/rack.json), OPENDCRE_BIN
 # (host binary; default: cargo build --release), BOOT_TEST_SERVICE=0 for an
-# image built with OPENDCRE_DEB=none (boot and SSH checks only).
+# image built with OPENDCRE_DEB=none (boot and SSH checks only),
+# BOOT_TEST_TOKEN=card (default: the API token comes on the card, as an
+# operator brings it) or generated (no token on the card: the node makes one
+# in /root/opendcre-api-token, which the test reads over SSH).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -40,6 +43,8 @@ cd "$ROOT"
 IMAGE=${BOOT_TEST_IMAGE:-$IMAGE_OUT/$IMAGE_NAME.img}
 DIR=${BOOT_TEST_DIR:-build/boot-test}
 API_TIMEOUT=${BOOT_TEST_API_TIMEOUT:-600}
+TOKEN_MODE=${BOOT_TEST_TOKEN:-card}
+case "$TOKEN_MODE" in card | generated) ;; *) die "BOOT_TEST_TOKEN must be card or generated, not '$TOKEN_MODE'" ;; esac
 EMULATOR_CONFIG=${EMULATOR_CONFIG:-firmware-api/emulator-configs/rack.json}
 export MTOOLS_SKIP_CHECK=1
 
@@ -132,9 +137,12 @@ if [ "$BOOT_TEST_SERVICE" = 1 ]; then
     # The API token, as an operator brings it: a file on the card, imported
     # and then deleted from the card at the first boot. The node makes its
     # own TLS certificate (HTTPS on 5000, plain HTTP off, token required).
-    API_TOKEN=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
-    echo "$API_TOKEN" >"$DIR/boottest-token.txt"
-    echo "api_token_file=boottest-token.txt" >>"$DIR/openmist.txt"
+    API_TOKEN=""
+    if [ "$TOKEN_MODE" = card ]; then
+        API_TOKEN=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
+        echo "$API_TOKEN" >"$DIR/boottest-token.txt"
+        echo "api_token_file=boottest-token.txt" >>"$DIR/openmist.txt"
+    fi
 fi
 fill_fat() {
     mcopy -o -i "$fat" "$DIR/openmist.txt" ::openmist.txt
@@ -236,8 +244,15 @@ wait_ready() {
         if [ "$BOOT_TEST_SERVICE" = 1 ]; then
             # -k: the certificate is made at first boot; it is fetched over
             # SSH and verified for the REST checks below.
-            if curl -fsS -k --max-time 5 -H "Authorization: Bearer $API_TOKEN" \
-                "https://127.0.0.1:$API_PORT/opendcre/1.1/test" >"$DIR/first-answer.json" 2>/dev/null; then
+            if [ -n "$API_TOKEN" ]; then
+                if curl -fsS -k --max-time 5 -H "Authorization: Bearer $API_TOKEN" \
+                    "https://127.0.0.1:$API_PORT/opendcre/1.1/test" >"$DIR/first-answer.json" 2>/dev/null; then
+                    return 0
+                fi
+            # The token is on the node only: the API is up when it refuses
+            # a request without one.
+            elif [ "$(curl -s -k --max-time 5 -o "$DIR/first-answer.json" -w '%{http_code}' \
+                "https://127.0.0.1:$API_PORT/opendcre/1.1/test" 2>/dev/null)" = 401 ]; then
                 return 0
             fi
         elif guest true 2>/dev/null; then
@@ -291,6 +306,10 @@ if [ "$BOOT_TEST_SERVICE" = 1 ]; then
     # The node's own certificate (made at first boot for its host name,
     # localhost and 127.0.0.1): the checks trust exactly this one.
     guest cat /etc/opendcre/tls/server.crt >"$DIR/node.crt" 2>/dev/null || true
+    if [ "$TOKEN_MODE" = generated ]; then
+        API_TOKEN=$(guest cat /root/opendcre-api-token 2>/dev/null || true)
+        [ -n "$API_TOKEN" ] || fail "no generated API token in /root/opendcre-api-token"
+    fi
     log "REST checks (HTTPS, bearer token)"
     python3 "$HERE/rest_checks.py" "https://127.0.0.1:$API_PORT" "$EMULATOR_CONFIG" \
         --header "Authorization: Bearer $API_TOKEN" --cacert "$DIR/node.crt" --expect-auth 2>&1 |
@@ -347,11 +366,18 @@ if [ "$BOOT_TEST_SERVICE" = 1 ]; then
     expect "TLS certificate made at first boot for the node's name ($sans)" bash -c '[[ ",$0," == *",DNS:$1,"* && "$0" == *"IPAddress:127.0.0.1"* ]]' "$sans" "$test_hostname"
     plain=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "http://127.0.0.1:$API_PORT/opendcre/1.1/test" || true)
     expect "no plain HTTP on the API port (curl http:// got '$plain')" test "$plain" != 200
-    sec=$(guest "stat -c '%U:%G %a' /etc/opendcre/security.toml /etc/opendcre/tls/server.key /etc/opendcre/api-token" 2>/dev/null | paste -sd' ' -)
+    if [ "$TOKEN_MODE" = card ]; then token_file=/etc/opendcre/api-token; else token_file=/root/opendcre-api-token; fi
+    sec=$(guest "stat -c '%U:%G %a' /etc/opendcre/security.toml /etc/opendcre/tls/server.key $token_file" 2>/dev/null | paste -sd' ' -)
     expect "security material: security.toml, key readable by the service only, token root only ($sec)" \
         test "$sec" = "opendcre:opendcre 640 opendcre:opendcre 600 root:root 600"
-    expect "the token file is gone from the card" guest test ! -e /boot/firmware/boottest-token.txt
-    expect "no generated token (the card brought one)" guest test ! -e /root/opendcre-api-token
+    if [ "$TOKEN_MODE" = card ]; then
+        expect "the token file is gone from the card" guest test ! -e /boot/firmware/boottest-token.txt
+        expect "no generated token (the card brought one)" guest test ! -e /root/opendcre-api-token
+    else
+        journal=$(guest journalctl -b --no-pager -o cat 2>/dev/null || true)
+        expect "the journal says where the generated token is, not what it is" \
+            bash -c '[[ "$1" == *"API token generated: /root/opendcre-api-token"* ]] && ! grep -qF "$0" <<<"$1"' "$API_TOKEN" "$journal"
+    fi
     hat=$(guest systemctl show opendcre-hat.service -p Result -p ExecMainStatus 2>/dev/null | paste -sd' ' -)
     expect "opendcre-hat.service ran (no HAT under QEMU: exit 3 counts as success; $hat)" bash -c '[[ "$0" == *"Result=success"* ]]' "$hat"
 fi

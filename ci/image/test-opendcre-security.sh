@@ -55,14 +55,21 @@ check "new client CA: certificate kept" test "$(sum "$crt")" = "$crt1"
 check "new client CA: token kept (argon2 hash of the same token)" grep -q 'hash = "\$argon2id\$' "$sec"
 check "new client CA: token file unchanged" test "$(cat "$gen")" = "$token"
 
-# 4. first boot with a token from the card: nothing generated or saved
+# 4. a later boot brings a token on the card: it replaces the generated one
+echo "operator-chosen-token-later-0123456789" >"$t/root/etc/opendcre/api-token"
+check "card token later: runs" run
+check "card token later: generated token file removed" test ! -e "$gen"
+check "card token later: says so" grep -q 'replaces the generated one' "$t/out"
+check "card token later: certificate kept" test "$(sum "$crt")" = "$crt1"
+
+# 5. first boot with a token from the card: nothing generated or saved
 rm -rf "$t/root" && mkdir -p "$t/root/etc/opendcre"
 echo "operator-chosen-token-0123456789" >"$t/root/etc/opendcre/api-token"
 check "card token: runs" run
 check "card token: no token file for root" test ! -e "$gen"
 check "card token: argon2 hash" grep -q 'hash = "\$argon2id\$' "$sec"
 
-# 5. a certificate without its key is a clear error, security.toml kept
+# 6. a certificate without its key is a clear error, security.toml kept
 cp "$sec" "$t/sec.before"
 rm -f "$t/root/etc/opendcre/tls/server.key"
 if run; then check "cert without key: fails" false; else check "cert without key: fails" true; fi
