@@ -5,7 +5,7 @@
 mod v15;
 mod v20;
 
-use super::commands::{CMD_GET_CHANNEL_AUTH_CAPABILITIES, NETFN_APP};
+use super::commands::{CMD_CLOSE_SESSION, CMD_GET_CHANNEL_AUTH_CAPABILITIES, NETFN_APP};
 use super::config::{BmcConfig, Interface, Privilege};
 use super::error::{completion_code_meaning, IpmiError};
 use super::transport::{Transport, Verdict};
@@ -71,12 +71,21 @@ impl Session {
 
     /// Closes the session. A failure is logged, not returned: the operation itself
     /// is done, and the BMC drops idle sessions on its own after its timeout.
-    pub(crate) async fn close(self) {
-        let (bmc, result) = match self {
-            Session::V15(s) => (s.t.bmc.clone(), s.close().await),
-            Session::V20(s) => (s.t.bmc.clone(), s.close().await),
+    pub(crate) async fn close(mut self) {
+        let id = match &self {
+            Session::V15(s) => s.close_id(),
+            Session::V20(s) => s.close_id(),
         };
+        let result = self
+            .call(
+                "Close Session",
+                NETFN_APP,
+                CMD_CLOSE_SESSION,
+                &id.to_le_bytes(),
+            )
+            .await;
         if let Err(e) = result {
+            let bmc = self.bmc();
             tracing::warn!(%bmc, error = %e, "IPMI Close Session failed; the BMC will time the session out");
         }
     }

@@ -326,20 +326,9 @@ impl V15Session {
             .await
     }
 
-    pub(crate) async fn close(mut self) -> Result<(), IpmiError> {
-        let id = self.st.session_id.to_le_bytes();
-        let r = self
-            .call("Close Session", NETFN_APP, CMD_CLOSE_SESSION, &id)
-            .await?;
-        if r.completion_code != 0 {
-            return Err(cc_error(
-                &self.t.bmc,
-                "Close Session",
-                r.completion_code,
-                None,
-            ));
-        }
-        Ok(())
+    /// The id Close Session names: the one the BMC assigned.
+    pub(crate) fn close_id(&self) -> u32 {
+        self.st.session_id
     }
 }
 

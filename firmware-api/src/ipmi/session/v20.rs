@@ -2,7 +2,7 @@
 //! Capabilities → Open Session → RAKP 1/2 → RAKP 3/4 → Set Session Privilege
 //! Level → commands (integrity/confidentiality per cipher suite) → Close Session.
 
-use super::{cc_error, get_channel_auth_caps, seq_advances, v15::privilege_reply, RqSeq};
+use super::{get_channel_auth_caps, seq_advances, v15::privilege_reply, RqSeq};
 use crate::ipmi::commands::*;
 use crate::ipmi::config::{BmcConfig, Privilege};
 use crate::ipmi::error::IpmiError;
@@ -383,19 +383,8 @@ impl V20Session {
         self.t.exchange(step, &mut ex).await
     }
 
-    pub(crate) async fn close(mut self) -> Result<(), IpmiError> {
-        let id = self.st.sid_c.to_le_bytes();
-        let r = self
-            .call("Close Session", NETFN_APP, CMD_CLOSE_SESSION, &id)
-            .await?;
-        if r.completion_code != 0 {
-            return Err(cc_error(
-                &self.t.bmc,
-                "Close Session",
-                r.completion_code,
-                None,
-            ));
-        }
-        Ok(())
+    /// The id Close Session names: the managed system's (BMC's) session id.
+    pub(crate) fn close_id(&self) -> u32 {
+        self.st.sid_c
     }
 }
