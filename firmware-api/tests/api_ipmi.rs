@@ -2,8 +2,8 @@
 //! a `[[ipmi.bmc]]` entry for a real `ipmi_sim` on loopback; ipmitool confirms
 //! that what the API reports is what the simulated BMC holds.
 
-mod common;
-mod ipmi_support;
+use crate::common;
+use crate::ipmi_support;
 
 use common::{example, Server};
 use ipmi_support::SimBmc;

@@ -2,7 +2,7 @@
 //! timeout, bodies are bounded, and the connection limit queues instead of
 //! failing.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -2,7 +2,7 @@
 //! real pty, HTTP from the outside. Expected values come from the spec
 //! (§2.3, §4) and the emulator config in `tests/data/v11-cases.json`.
 
-mod common;
+use crate::common;
 
 use common::{data, example, Server};
 use serde_json::json;

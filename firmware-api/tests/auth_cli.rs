@@ -1,7 +1,7 @@
 //! `opendcre auth hash-token` / `auth init`, the documented example config,
 //! and security.toml being picked up beside opendcre.toml.
 
-mod auth_support;
+use crate::auth_support;
 
 use std::io::Cursor;
 use std::os::unix::fs::PermissionsExt;

@@ -1,7 +1,7 @@
 //! OAuth2/OIDC bearer JWTs against a JWKS served from a local HTTP server:
 //! signature, claims, algorithms, key rotation, caching, provider outages.
 
-mod auth_support;
+use crate::auth_support;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

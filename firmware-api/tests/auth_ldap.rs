@@ -2,7 +2,7 @@
 //! (ci/peers/slapd/start.sh): search and direct binds, group sources,
 //! LDAPS and StartTLS, escaping, caching, outages and timeouts.
 
-mod auth_support;
+use crate::auth_support;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -1,8 +1,8 @@
 //! Every authentication method at once on one TLS server, with the status
-//! each case gets. Prints the table (`cargo test --test auth_matrix --
+//! each case gets. Prints the table (`cargo test --test integration auth_matrix:: --
 //! --nocapture`) and fails on any status that differs from the expected one.
 
-mod auth_support;
+use crate::auth_support;
 
 use std::collections::BTreeMap;
 

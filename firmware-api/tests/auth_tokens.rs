@@ -1,7 +1,7 @@
 //! Static bearer tokens, roles, challenges, failed-attempt limiting and
 //! anonymous access, through the real HTTP server.
 
-mod auth_support;
+use crate::auth_support;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -1,7 +1,5 @@
 //! Command-line behaviour of `opendcre serve` that scripts rely on.
 
-mod common;
-
 use std::process::Command;
 
 fn opendcre() -> Command {

@@ -1,7 +1,7 @@
 //! Emulator latency numbers (not pass/fail timing tests):
 //!
 //! ```text
-//! cargo test --release -p opendcre --test emulator_bench -- --ignored --nocapture
+//! cargo test --release -p opendcre --test integration emulator_bench:: -- --ignored --nocapture
 //! ```
 //!
 //! Measures, over a real pty through tokio-serial, the time from writing a

@@ -3,7 +3,7 @@
 //! the step) within the configured bounds — never a hang, never a success.
 //! The simulator cases need ipmi_sim; the fake-BMC cases run everywhere.
 
-mod ipmi_support;
+use crate::ipmi_support;
 
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 //! the simulator's state. Skipped loudly if ipmi_sim is not installed (CI sets
 //! OPENDCRE_REQUIRE_IPMI_SIM=1 so that a skip fails there).
 
-mod ipmi_support;
+use crate::ipmi_support;
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! TLS on the API: protocol versions, mutual TLS with a client CA, CN to
 //! role mapping, wrong-CA rejection, bad material, handshake timeout.
 
-mod auth_support;
+use crate::auth_support;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -1,0 +1,38 @@
+//! All integration tests in one binary. Each file here is a module; the
+//! shared fixtures (`common`, `auth_support`, `ipmi_support`) are modules of
+//! this root, used by the files that need them. One binary instead of one per
+//! file, because each binary links the whole dependency tree (TLS, LDAP, JWT,
+//! tokio): 27 of them took over 5 GB of disk in a debug build and most of the
+//! link time. `tls_reload` stays apart: it signals its own process.
+//!
+//! Run one file's tests with a filter: `cargo test --test integration api_v11::`.
+
+mod auth_support;
+mod common;
+mod ipmi_support;
+
+mod api_ipmi;
+mod api_limits;
+mod api_v11;
+mod auth_cli;
+mod auth_jwt;
+mod auth_ldap;
+mod auth_matrix;
+mod auth_tokens;
+mod cli;
+mod emulator_bench;
+mod emulator_cli;
+mod emulator_pty;
+mod hat_bringup;
+mod hat_cli;
+mod hat_config;
+mod hat_detect;
+mod hat_port;
+mod hat_registers;
+mod hat_service;
+mod hat_wired;
+mod ipmi_negative;
+mod ipmi_proptest;
+mod ipmi_sim;
+mod ipmi_wire_vectors;
+mod tls_handshake;
