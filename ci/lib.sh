@@ -100,3 +100,10 @@ newest_version() {
 
 # Elapsed seconds since $1 (an epoch from `date +%s`).
 since() { echo $(($(date +%s) - $1)); }
+
+# Every file and link of a root tree, sorted: path, mode, owner, link target,
+# then the content hashes. Two trees are the same exactly when these are.
+tree_sums() { # DIR
+    (cd "$1" && find . -xdev \( -type f -o -type l \) -printf '%p %m %U:%G %l\n' | LC_ALL=C sort &&
+        find . -xdev -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum)
+}

@@ -392,3 +392,5 @@ if [ "$rest_rc" != 0 ] || [ "$checks_failed" != 0 ]; then
     fail "$([ "$rest_rc" != 0 ] && echo "REST checks failed; ")$checks_failed node check(s) failed"
 fi
 note "BOOT TEST PASSED in $(elapsed)s (report: $report)"
+# The booted card is only worth keeping when something failed (0.57 GB).
+rm -f "$card"

@@ -104,4 +104,6 @@ t=$(date +%s)
 xz -T2 "-$IMAGE_XZ_LEVEL" --keep --force "$out/$img_file"
 log "image: xz in $(since "$t")s"
 (cd "$out" && sha256sum "$img_file" "$img_file.xz" "$img_file.bmap" "$IMAGE_NAME.manifest" >SHA256SUMS)
+# genimage's partition images are copies of what is in the image now.
+rm -rf "${gw:?}/out" "$gw/tmp"
 log "image: assembled in $(since "$start")s: $out/$img_file ($(du -m --apparent-size "$out/$img_file" | cut -f1) MiB raw, $(du -m "$out/$img_file.xz" | cut -f1) MiB xz)"
