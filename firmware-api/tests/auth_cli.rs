@@ -232,6 +232,91 @@ fn init_takes_token_and_certificate_from_first_boot_settings() {
     .is_err());
 }
 
+/// A card brings new material at a later boot (`--force`), and it is bad: the
+/// node must keep serving with what it had, so nothing in use may change.
+#[test]
+fn a_failed_rotation_leaves_the_working_set_alone() {
+    let src = tempfile::tempdir().unwrap();
+    let ca = auth_support::pki::Ca::new("site CA");
+    let good = ca.server();
+    let cert = auth_support::pki::write(src.path(), "site.crt", &good.cert_pem);
+    let key = auth_support::pki::write(src.path(), "site.key", &good.key_pem);
+    let token = auth_support::pki::write(src.path(), "token", "site-chosen-token-1234567890\n");
+    let dir = tempfile::tempdir().unwrap();
+    run(
+        AuthCommand::Init(InitArgs {
+            token_file: Some(token.clone()),
+            cert: Some(cert.clone()),
+            key: Some(key.clone()),
+            ..init_args(dir.path())
+        }),
+        "",
+    )
+    .unwrap();
+    let snapshot = || {
+        ["security.toml", "tls/server.crt", "tls/server.key"]
+            .map(|f| std::fs::read(dir.path().join(f)).unwrap())
+    };
+    let before = snapshot();
+
+    let other = ca.server();
+    let new_cert = auth_support::pki::write(src.path(), "new.crt", &other.cert_pem);
+    let wrong_key = auth_support::pki::write(src.path(), "wrong.key", &good.key_pem);
+    let junk_ca = auth_support::pki::write(src.path(), "junk.pem", "not a certificate\n");
+    let short = auth_support::pki::write(src.path(), "short", "abc\n");
+    let attempts = [
+        (
+            "a key that does not fit",
+            new_cert.clone(),
+            wrong_key,
+            None,
+            token.clone(),
+        ),
+        (
+            "a client CA that is no certificate",
+            cert.clone(),
+            key.clone(),
+            Some(junk_ca),
+            token.clone(),
+        ),
+        (
+            "a token that is too short",
+            new_cert,
+            auth_support::pki::write(src.path(), "new.key", &other.key_pem),
+            None,
+            short,
+        ),
+    ];
+    for (what, cert, key, client_ca, token_file) in attempts {
+        let r = run(
+            AuthCommand::Init(InitArgs {
+                force: true,
+                token_file: Some(token_file),
+                cert: Some(cert),
+                key: Some(key),
+                client_ca,
+                ..init_args(dir.path())
+            }),
+            "",
+        );
+        assert!(r.is_err(), "{what} was accepted");
+        assert!(
+            snapshot() == before,
+            "{what} changed the installed material"
+        );
+        let mut left: Vec<_> = std::fs::read_dir(dir.path().join("tls"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            ["server.crt", "server.key"],
+            "{what} left staging files"
+        );
+    }
+}
+
 #[test]
 fn the_documented_example_parses_and_validates_offline_parts() {
     let text = include_str!("../config/security-example.toml");

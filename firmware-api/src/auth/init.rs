@@ -98,44 +98,23 @@ pub fn init(opts: &InitOptions) -> anyhow::Result<InitOutcome> {
         (None, None) => self_signed(opts)?,
         _ => bail!("--cert and --key go together"),
     };
-    write_file(&key, key_pem.as_bytes(), 0o600)?;
-    write_file(&cert, cert_pem.as_bytes(), 0o644)?;
-    // Prove the pair loads exactly as the server will load it.
-    let check = TlsConfig {
-        enabled: true,
-        cert: cert.clone(),
-        key: key.clone(),
-        ..TlsConfig::default()
-    };
-    TlsSetup::load(&check)
-        .map_err(|e| anyhow!("the installed certificate/key do not work: {e}"))?;
-    let client_ca = match &opts.client_ca {
-        Some(path) => {
-            let path = path
-                .canonicalize()
-                .with_context(|| format!("resolving {}", path.display()))?;
-            // Loaded the way the server will, so a bad bundle fails here,
-            // at first boot, and not at every service start.
-            TlsSetup::load(&TlsConfig {
-                client_ca: Some(path.clone()),
-                ..check
-            })
-            .map_err(|e| anyhow!("the client CA bundle does not work: {e}"))?;
-            Some(path)
+    // Everything is checked before anything in use is replaced: the pair is
+    // staged beside the live one and loaded the way the server will load it,
+    // with the client CA and the token, so that bad material from a card
+    // (`--force` at a later boot) leaves the working set as it was.
+    let staged_key = tls_dir.join("server.key.new");
+    let staged_cert = tls_dir.join("server.crt.new");
+    let checked = stage_and_check(opts, &staged_cert, &cert_pem, &staged_key, &key_pem);
+    let (client_ca, token, generated, alg) = match checked {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = fs::remove_file(&staged_key);
+            let _ = fs::remove_file(&staged_cert);
+            return Err(e);
         }
-        None => None,
     };
-
-    let (token, generated, alg) = match &opts.token_file {
-        Some(path) => (read_token(path)?, false, HashAlgorithm::Argon2id),
-        // 256 random bits: a fast hash loses nothing and costs nothing per
-        // request on the Pi.
-        None => (
-            generate_token().map_err(|e| anyhow!(e))?,
-            true,
-            HashAlgorithm::Sha256,
-        ),
-    };
+    fs::rename(&staged_key, &key).with_context(|| format!("renaming to {}", key.display()))?;
+    fs::rename(&staged_cert, &cert).with_context(|| format!("renaming to {}", cert.display()))?;
     let hash = hash_token(&token, alg).map_err(|e| anyhow!(e))?;
     let listen = if opts.tls_listen.is_empty() {
         vec![std::net::SocketAddr::from(([0, 0, 0, 0], 5000))]
@@ -313,6 +292,54 @@ fn toml_string(s: &str) -> String {
 /// Writes through a temporary file and a rename, so a power cut never
 /// leaves a half-written key or config behind; the mode is set before any
 /// secret byte is written.
+/// Writes the staged pair and checks everything `init` is about to install:
+/// the pair and the client CA loaded as the server loads them, the token read.
+fn stage_and_check(
+    opts: &InitOptions,
+    cert: &Path,
+    cert_pem: &str,
+    key: &Path,
+    key_pem: &str,
+) -> anyhow::Result<(Option<PathBuf>, String, bool, HashAlgorithm)> {
+    write_file(key, key_pem.as_bytes(), 0o600)?;
+    write_file(cert, cert_pem.as_bytes(), 0o644)?;
+    let check = TlsConfig {
+        enabled: true,
+        cert: cert.to_path_buf(),
+        key: key.to_path_buf(),
+        ..TlsConfig::default()
+    };
+    TlsSetup::load(&check)
+        .map_err(|e| anyhow!("the installed certificate/key do not work: {e}"))?;
+    let client_ca = match &opts.client_ca {
+        Some(path) => {
+            let path = path
+                .canonicalize()
+                .with_context(|| format!("resolving {}", path.display()))?;
+            // A bad bundle fails here, at first boot, and not at every
+            // service start.
+            TlsSetup::load(&TlsConfig {
+                client_ca: Some(path.clone()),
+                ..check
+            })
+            .map_err(|e| anyhow!("the client CA bundle does not work: {e}"))?;
+            Some(path)
+        }
+        None => None,
+    };
+    let (token, generated, alg) = match &opts.token_file {
+        Some(path) => (read_token(path)?, false, HashAlgorithm::Argon2id),
+        // 256 random bits: a fast hash loses nothing and costs nothing per
+        // request on the Pi.
+        None => (
+            generate_token().map_err(|e| anyhow!(e))?,
+            true,
+            HashAlgorithm::Sha256,
+        ),
+    };
+    Ok((client_ca, token, generated, alg))
+}
+
 fn write_file(path: &Path, data: &[u8], mode: u32) -> anyhow::Result<()> {
     let tmp = path.with_extension("tmp");
     let _ = fs::remove_file(&tmp);
