@@ -25,6 +25,7 @@ start)
     mkdir -p "$state"
     free_now >"$state/start"
     cp "$state/start" "$state/min"
+    : >"$state/series"
     while read -r fs free mnt; do
         echo "disk: $free MiB free on $mnt ($fs)"
         if [ "$free" -lt "$need" ]; then
@@ -36,10 +37,13 @@ start)
     # shellcheck disable=SC2016
     setsid bash -c '
         while sleep 2 && kill -0 "$1" 2>/dev/null; do
+            t=$(date +%H:%M:%S)
             df -P -m . /var/cache /tmp "$HOME" 2>/dev/null |
                 awk "NR > 1 && !seen[\$1]++ {print \$1, \$4, \$6}" >"$0/now" || continue
-            awk "NR == FNR {now[\$1] = \$2; next} {m = (\$1 in now && now[\$1] < \$2) ? now[\$1] : \$2; print \$1, m, \$3}" \
+            awk -v t="$t" "NR == FNR {now[\$1] = \$2; next}
+                \$1 in now && now[\$1] < \$2 {print \$1, now[\$1], \$3, t; next} {print}" \
                 "$0/now" "$0/min" >"$0/min.new" && mv "$0/min.new" "$0/min"
+            sed "s/^/$t /" "$0/now" >>"$0/series"
         done' "$state" "$PPID" </dev/null >/dev/null 2>&1 &
     echo $! >"$state/pid"
     ;;
@@ -48,8 +52,8 @@ stop)
     kill "$(cat "$state/pid")" 2>/dev/null || true
     rm -f "$state/pid"
     while read -r fs start mnt; do
-        low=$(awk -v f="$fs" '$1 == f {print $2}' "$state/min")
-        echo "disk: $mnt ($fs): $start MiB free at start, least free $low MiB, peak use of the run $((start - low)) MiB"
+        read -r low when < <(awk -v f="$fs" '$1 == f {print $2, ($4 == "" ? "-" : $4)}' "$state/min")
+        echo "disk: $mnt ($fs): $start MiB free at start, least free $low MiB at $when, peak use of the run $((start - low)) MiB (every 2 s: $state/series)"
     done <"$state/start"
     ;;
 *)
