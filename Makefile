@@ -7,7 +7,7 @@ CARGO ?= cargo
 EMULATOR_CONFIG ?= firmware-api/emulator-configs/rack.json
 LISTEN ?= 127.0.0.1:5000
 
-.PHONY: run build test test-host check fmt clippy deps bench auth-curl-check
+.PHONY: run build test test-host check fmt clippy deps bench auth-curl-check ci-free-debug
 
 run:
 	$(CARGO) run --release --bin opendcre -- serve --emulator $(EMULATOR_CONFIG) --listen $(LISTEN)
@@ -40,7 +40,14 @@ auth-curl-check:
 # Everything CI runs: host tests, the curl check, the armv7 build, packages
 # and their checks, then the image: build, reproducibility, QEMU boot test
 # (image-ci has its own deadline, IMAGE_CI_TIMEOUT).
-test: deps check test-host auth-curl-check test-packaging image-check image-ci
+test: deps check test-host auth-curl-check test-packaging image-check ci-free-debug image-ci
+
+# In CI only (CI=true): the debug build (1 GB) has served once the host-side
+# checks ran, and the image stage needs the disk.
+ci-free-debug:
+ifeq ($(CI),true)
+	rm -rf target/debug
+endif
 
 bench:
 	bash ci/bench.sh

@@ -95,6 +95,9 @@ done
 mkdir -p "$out"
 rm -f "$out/$img_file" "$out/$img_file.xz" "$out/$img_file.bmap" "$out/$IMAGE_NAME.manifest" "$out/SHA256SUMS"
 mv "$img" "$out/$img_file"
+# genimage's partition files are copies of what is in the image now; drop
+# them before xz runs (the build's disk peak).
+rm -rf "${gw:?}/out" "$gw/tmp"
 dpkg-query --admindir="$rootfs/var/lib/dpkg" -W -f='${Package}\t${Version}\t${Architecture}\n' |
     LC_ALL=C sort >"$out/$IMAGE_NAME.manifest"
 bmaptool -q create -o "$out/$img_file.bmap" "$out/$img_file"
@@ -104,6 +107,4 @@ t=$(date +%s)
 xz -T2 "-$IMAGE_XZ_LEVEL" --keep --force "$out/$img_file"
 log "image: xz in $(since "$t")s"
 (cd "$out" && sha256sum "$img_file" "$img_file.xz" "$img_file.bmap" "$IMAGE_NAME.manifest" >SHA256SUMS)
-# genimage's partition images are copies of what is in the image now.
-rm -rf "${gw:?}/out" "$gw/tmp"
 log "image: assembled in $(since "$start")s: $out/$img_file ($(du -m --apparent-size "$out/$img_file" | cut -f1) MiB raw, $(du -m "$out/$img_file.xz" | cut -f1) MiB xz)"
