@@ -7,9 +7,17 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 SCRIPT="$ROOT/overlays/usr/lib/openmist/opendcre-security"
-BIN=${OPENDCRE_BIN:-$ROOT/target/debug/opendcre}
-if [ ! -x "$BIN" ]; then
+# Any host build will do; CI has dropped the debug build by the image stage
+# (the release one is there for the boot test's emulator).
+BIN=${OPENDCRE_BIN:-}
+if [ -z "$BIN" ]; then
+    for b in "$ROOT/target/debug/opendcre" "$ROOT/target/release/opendcre"; do
+        [ -x "$b" ] && BIN=$b && break
+    done
+fi
+if [ -z "$BIN" ]; then
     (cd "$ROOT" && cargo build --locked --quiet --bin opendcre)
+    BIN=$ROOT/target/debug/opendcre
 fi
 t=$(mktemp -d)
 trap 'rm -rf "$t"' EXIT
