@@ -63,7 +63,9 @@ stage archive-check "$t"
 t=$(date +%s)
 base=$("$HERE/build-base.sh" "$IMAGE_WORK/archive")
 base_dir=$(dirname "$base")
-if [ -f "$base_dir/build-seconds" ] && [ "$(cat "$base_dir/build-seconds")" -ge "$(since "$t")" ]; then
+# Built by this run when its build-seconds was written after the stage began
+# (comparing durations mislabelled fresh builds as cache hits).
+if [ -f "$base_dir/build-seconds" ] && [ "$(stat -c %Y "$base_dir/build-seconds")" -ge "$t" ]; then
     stage base-layer "$t"
 else
     printf '%-16s %4ss (cache hit)\n' base-layer "$(since "$t")" >>"$times"
