@@ -104,8 +104,7 @@ pub fn init(opts: &InitOptions) -> anyhow::Result<InitOutcome> {
     // (`--force` at a later boot) leaves the working set as it was.
     let staged_key = tls_dir.join("server.key.new");
     let staged_cert = tls_dir.join("server.crt.new");
-    let checked = stage_and_check(opts, &staged_cert, &cert_pem, &staged_key, &key_pem);
-    let (client_ca, token, generated, alg) = match checked {
+    let checked = match stage_and_check(opts, &staged_cert, &cert_pem, &staged_key, &key_pem) {
         Ok(c) => c,
         Err(e) => {
             let _ = fs::remove_file(&staged_key);
@@ -115,13 +114,18 @@ pub fn init(opts: &InitOptions) -> anyhow::Result<InitOutcome> {
     };
     fs::rename(&staged_key, &key).with_context(|| format!("renaming to {}", key.display()))?;
     fs::rename(&staged_cert, &cert).with_context(|| format!("renaming to {}", cert.display()))?;
-    let hash = hash_token(&token, alg).map_err(|e| anyhow!(e))?;
     let listen = if opts.tls_listen.is_empty() {
         vec![std::net::SocketAddr::from(([0, 0, 0, 0], 5000))]
     } else {
         opts.tls_listen.clone()
     };
-    let toml = security_toml(&listen, &cert, &key, client_ca.as_deref(), &hash);
+    let toml = security_toml(
+        &listen,
+        &cert,
+        &key,
+        checked.client_ca.as_deref(),
+        &checked.token_hash,
+    );
     write_file(&security_file, toml.as_bytes(), 0o640)?;
     if let Some((uid, gid)) = owner {
         for p in [&tls_dir, &key, &cert, &security_file] {
@@ -135,7 +139,7 @@ pub fn init(opts: &InitOptions) -> anyhow::Result<InitOutcome> {
         security_file,
         cert,
         key,
-        generated_token: generated.then_some(token),
+        generated_token: checked.generated_token,
     })
 }
 
@@ -289,18 +293,24 @@ fn toml_string(s: &str) -> String {
     out
 }
 
-/// Writes through a temporary file and a rename, so a power cut never
-/// leaves a half-written key or config behind; the mode is set before any
-/// secret byte is written.
+/// What `init` installs once every part of it has been checked.
+struct Checked {
+    client_ca: Option<PathBuf>,
+    token_hash: String,
+    /// Only when the token was made here (it is shown once).
+    generated_token: Option<String>,
+}
+
 /// Writes the staged pair and checks everything `init` is about to install:
-/// the pair and the client CA loaded as the server loads them, the token read.
+/// the pair and the client CA loaded as the server loads them, the token read
+/// and hashed.
 fn stage_and_check(
     opts: &InitOptions,
     cert: &Path,
     cert_pem: &str,
     key: &Path,
     key_pem: &str,
-) -> anyhow::Result<(Option<PathBuf>, String, bool, HashAlgorithm)> {
+) -> anyhow::Result<Checked> {
     write_file(key, key_pem.as_bytes(), 0o600)?;
     write_file(cert, cert_pem.as_bytes(), 0o644)?;
     let check = TlsConfig {
@@ -309,8 +319,7 @@ fn stage_and_check(
         key: key.to_path_buf(),
         ..TlsConfig::default()
     };
-    TlsSetup::load(&check)
-        .map_err(|e| anyhow!("the installed certificate/key do not work: {e}"))?;
+    TlsSetup::load(&check).map_err(|e| anyhow!("the new certificate/key do not work: {e}"))?;
     let client_ca = match &opts.client_ca {
         Some(path) => {
             let path = path
@@ -337,9 +346,16 @@ fn stage_and_check(
             HashAlgorithm::Sha256,
         ),
     };
-    Ok((client_ca, token, generated, alg))
+    Ok(Checked {
+        client_ca,
+        token_hash: hash_token(&token, alg).map_err(|e| anyhow!(e))?,
+        generated_token: generated.then_some(token),
+    })
 }
 
+/// Writes through a temporary file and a rename, so a power cut never
+/// leaves a half-written key or config behind; the mode is set before any
+/// secret byte is written.
 fn write_file(path: &Path, data: &[u8], mode: u32) -> anyhow::Result<()> {
     let tmp = path.with_extension("tmp");
     let _ = fs::remove_file(&tmp);
