@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 state=build/disk-watch
-need=${CI_DISK_NEED_MIB:-4096}
+need=${CI_DISK_NEED_MIB:-5120}
 
 # "filesystem free_MiB mountpoint" for each distinct file system.
 free_now() {
