@@ -35,6 +35,43 @@ fn init_args(dir: &std::path::Path) -> InitArgs {
     }
 }
 
+/// What an operator's card brings: a server certificate from the site's CA,
+/// its key and a chosen token, written as files into a directory.
+struct CardMaterial {
+    ca: auth_support::pki::Ca,
+    issued: auth_support::pki::Issued,
+    cert: std::path::PathBuf,
+    key: std::path::PathBuf,
+    token: std::path::PathBuf,
+}
+
+impl CardMaterial {
+    fn write(dir: &std::path::Path) -> Self {
+        let ca = auth_support::pki::Ca::new("site CA");
+        let issued = ca.server();
+        CardMaterial {
+            cert: auth_support::pki::write(dir, "site.crt", &issued.cert_pem),
+            key: auth_support::pki::write(dir, "site.key", &issued.key_pem),
+            token: auth_support::pki::write(dir, "token", "site-chosen-token-1234567890\n"),
+            ca,
+            issued,
+        }
+    }
+
+    /// `auth init` into `dir` with all three files, as the first boot runs it.
+    fn init(&self, dir: &std::path::Path) -> anyhow::Result<String> {
+        run(
+            AuthCommand::Init(InitArgs {
+                token_file: Some(self.token.clone()),
+                cert: Some(self.cert.clone()),
+                key: Some(self.key.clone()),
+                ..init_args(dir)
+            }),
+            "",
+        )
+    }
+}
+
 #[test]
 fn hash_token_reads_stdin_and_prints_a_usable_hash() {
     let out = run(
@@ -139,23 +176,10 @@ async fn init_writes_working_material_once() {
 #[test]
 fn init_takes_token_and_certificate_from_first_boot_settings() {
     let src = tempfile::tempdir().unwrap();
-    let ca = auth_support::pki::Ca::new("site CA");
-    let issued = ca.server();
-    let cert = auth_support::pki::write(src.path(), "site.crt", &issued.cert_pem);
-    let key = auth_support::pki::write(src.path(), "site.key", &issued.key_pem);
-    let token_file =
-        auth_support::pki::write(src.path(), "token", "site-chosen-token-1234567890\n");
+    let card = CardMaterial::write(src.path());
+    let (ca, issued) = (&card.ca, &card.issued);
     let dir = tempfile::tempdir().unwrap();
-    let out = run(
-        AuthCommand::Init(InitArgs {
-            token_file: Some(token_file),
-            cert: Some(cert),
-            key: Some(key.clone()),
-            ..init_args(dir.path())
-        }),
-        "",
-    )
-    .unwrap();
+    let out = card.init(dir.path()).unwrap();
     assert!(!out.contains("API token"), "a provided token is not echoed");
     assert_eq!(
         std::fs::read_to_string(dir.path().join("tls/server.crt")).unwrap(),
@@ -237,22 +261,11 @@ fn init_takes_token_and_certificate_from_first_boot_settings() {
 #[test]
 fn a_failed_rotation_leaves_the_working_set_alone() {
     let src = tempfile::tempdir().unwrap();
-    let ca = auth_support::pki::Ca::new("site CA");
-    let good = ca.server();
-    let cert = auth_support::pki::write(src.path(), "site.crt", &good.cert_pem);
-    let key = auth_support::pki::write(src.path(), "site.key", &good.key_pem);
-    let token = auth_support::pki::write(src.path(), "token", "site-chosen-token-1234567890\n");
+    let card = CardMaterial::write(src.path());
+    let (ca, good) = (&card.ca, &card.issued);
+    let (cert, key, token) = (&card.cert, &card.key, &card.token);
     let dir = tempfile::tempdir().unwrap();
-    run(
-        AuthCommand::Init(InitArgs {
-            token_file: Some(token.clone()),
-            cert: Some(cert.clone()),
-            key: Some(key.clone()),
-            ..init_args(dir.path())
-        }),
-        "",
-    )
-    .unwrap();
+    card.init(dir.path()).unwrap();
     let snapshot = || {
         ["security.toml", "tls/server.crt", "tls/server.key"]
             .map(|f| std::fs::read(dir.path().join(f)).unwrap())
