@@ -5,9 +5,16 @@
 #     *same* Debian version, unpacked into the sysroot's lib/rustlib
 #   * gcc-arm-linux-gnueabihf + libc6-dev-armhf-cross as linker and C library
 #
-# The version is not hard-coded: it is the newest version that both the amd64
-# index (rustc-web, cargo-web, libstd-rust-web-dev) and the armhf index
-# (libstd-rust-web-dev) offer. RUST_WEB_VERSION=... overrides the choice.
+# The version is pinned to rustc 1.85, the project's `rust-version` (MSRV), so
+# the cross build is what checks that promise: RUST_WEB_VERSION (default
+# below, bookworm's rustc-web 1.85) must be offered by both the amd64 index
+# (rustc-web, cargo-web, libstd-rust-web-dev) and the armhf index
+# (libstd-rust-web-dev). bookworm-security carries newer rustc-web versions
+# (1.96 in 2025); they are not used. When the archive has replaced the pinned
+# Debian revision with another one of the same upstream version (a point
+# release: ~deb12u3 -> ~deb12u4), that one is taken, with a warning.
+# RUST_WEB_VERSION=newest restores the old choice: the newest version offered
+# on both architectures.
 #
 # The armhf std is fetched through a private apt view (its own lists and cache
 # under $CROSS_STATE), so the machine's dpkg architectures and apt lists stay
@@ -27,6 +34,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 
 TARGET=armv7-unknown-linux-gnueabihf
+# rustc 1.85 = rust-version in Cargo.toml; `apt-cache madison rustc-web`.
+RUST_WEB_VERSION=${RUST_WEB_VERSION:-1.85.0+dfsg3-1~deb12u3}
 RUSTC=/usr/bin/rustc
 CROSS_STATE=${CROSS_STATE:-/var/cache/opendcre-cross}
 STAMP_NAME=.opendcre-std-version
@@ -37,6 +46,9 @@ installed_version() {
     dpkg-query -W -f='${Version}' "$1" 2>/dev/null || true
 }
 
+# The upstream part of a Debian version: 1.85.0+dfsg3-1~deb12u3 -> 1.85.0.
+upstream() { local v=${1#*:}; echo "${v%%[+~-]*}"; }
+
 # A toolchain is consistent when rustc-web and cargo-web are installed at one
 # version and the unpacked armv7 std carries a stamp with the same version
 # (rustc refuses an std built by another compiler version).
@@ -45,6 +57,8 @@ check_toolchain() {
     pkgs_installed rustc-web cargo-web libstd-rust-web-dev gcc-arm-linux-gnueabihf libc6-dev-armhf-cross || return 1
     v=$(installed_version rustc-web)
     [ "$(installed_version cargo-web)" = "$v" ] || return 1
+    # The pinned rustc (any Debian revision of it), unless RUST_WEB_VERSION=newest.
+    [ "$RUST_WEB_VERSION" = newest ] || [ "$(upstream "$v")" = "$(upstream "$RUST_WEB_VERSION")" ] || return 1
     [ -x "$RUSTC" ] && [ -x /usr/bin/cargo ] || return 1
     stamp="$(sysroot)/lib/rustlib/$TARGET/$STAMP_NAME"
     [ -f "$stamp" ] && [ "$(head -n1 "$stamp")" = "$v" ] || return 1
@@ -151,17 +165,25 @@ armhf_versions=$({
 common=$(comm -12 <(echo "$amd64_versions") <(echo "$armhf_versions"))
 log "rustc-web versions on amd64: $(echo "$amd64_versions" | tr '\n' ' ')"
 log "libstd-rust-web-dev versions on armhf: $(echo "$armhf_versions" | tr '\n' ' ')"
-if [ -n "${RUST_WEB_VERSION:-}" ]; then
-    echo "$common" | grep -qxF "$RUST_WEB_VERSION" ||
-        die "RUST_WEB_VERSION=$RUST_WEB_VERSION is not offered on both amd64 and armhf (common: $(echo "$common" | tr '\n' ' '))"
-    VER=$RUST_WEB_VERSION
-else
+if [ "$RUST_WEB_VERSION" = newest ]; then
     [ -n "$common" ] || die "no rustc-web version is offered on both amd64 and armhf"
     # shellcheck disable=SC2086
     VER=$(newest_version $common)
+    why="RUST_WEB_VERSION=newest: newest offered on both amd64 and armhf"
+elif echo "$common" | grep -qxF "$RUST_WEB_VERSION"; then
+    VER=$RUST_WEB_VERSION
+    why="RUST_WEB_VERSION, rustc $(upstream "$VER") = the project's rust-version"
+else
+    same=$(echo "$common" | while read -r v; do
+        [ -n "$v" ] && [ "$(upstream "$v")" = "$(upstream "$RUST_WEB_VERSION")" ] && echo "$v"
+    done || true)
+    [ -n "$same" ] ||
+        die "RUST_WEB_VERSION=$RUST_WEB_VERSION (rustc $(upstream "$RUST_WEB_VERSION")) is not offered on both amd64 and armhf (common: $(echo "$common" | tr '\n' ' ')); the cross build checks the project's rust-version with it"
+    # shellcheck disable=SC2086
+    VER=$(newest_version $same)
+    warn "RUST_WEB_VERSION=$RUST_WEB_VERSION is no longer offered; using $VER (same rustc $(upstream "$VER")); update the pin in ci/install-cross.sh"
+    why="same upstream version as RUST_WEB_VERSION=$RUST_WEB_VERSION"
 fi
-why="newest offered on both amd64 and armhf"
-[ -z "${RUST_WEB_VERSION:-}" ] || why="RUST_WEB_VERSION"
 log "chosen rustc-web version: $VER ($why)"
 
 if check_toolchain && [ "$(installed_version rustc-web)" = "$VER" ]; then
@@ -173,7 +195,7 @@ fi
 if [ "$(installed_version rustc-web)" != "$VER" ] || [ "$(installed_version cargo-web)" != "$VER" ] ||
     [ "$(installed_version libstd-rust-web-dev)" != "$VER" ]; then
     log "installing rustc-web=$VER cargo-web=$VER libstd-rust-web-dev=$VER"
-    # --allow-downgrades: RUST_WEB_VERSION may pin an older version on purpose.
+    # --allow-downgrades: the pin is older than bookworm-security's rustc-web.
     apt_install --allow-downgrades "rustc-web=$VER" "cargo-web=$VER" "libstd-rust-web-dev=$VER"
 fi
 
