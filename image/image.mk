@@ -39,23 +39,23 @@ endif
 .PHONY: image image-repro boot-test image-ci image-check image-deps
 
 image-deps:
-	cd $(IMAGE_ROOT) && ci/image/install-deps.sh
+	cd $(IMAGE_ROOT) && image/build/install-deps.sh
 
 image: $(IMAGE_DEB_PREREQ)
-	cd $(IMAGE_ROOT) && timeout --kill-after=30 $(IMAGE_BUILD_TIMEOUT) ci/image/build-image.sh
+	cd $(IMAGE_ROOT) && timeout --kill-after=30 $(IMAGE_BUILD_TIMEOUT) image/build/build-image.sh
 
 image-repro: $(IMAGE_DEB_PREREQ)
-	cd $(IMAGE_ROOT) && timeout --kill-after=30 $$(( 2 * $(IMAGE_BUILD_TIMEOUT) )) ci/image/repro.sh
+	cd $(IMAGE_ROOT) && timeout --kill-after=30 $$(( 2 * $(IMAGE_BUILD_TIMEOUT) )) image/build/repro.sh
 
 boot-test:
-	cd $(IMAGE_ROOT) && timeout --kill-after=30 $(BOOT_TEST_TIMEOUT) ci/boot-test/boot-test.sh
+	cd $(IMAGE_ROOT) && timeout --kill-after=30 $(BOOT_TEST_TIMEOUT) image/boot-test/boot-test.sh
 
 image-ci: $(IMAGE_DEB_PREREQ)
-	cd $(IMAGE_ROOT) && timeout --kill-after=30 $(IMAGE_CI_TIMEOUT) ci/image/ci.sh
+	cd $(IMAGE_ROOT) && timeout --kill-after=30 $(IMAGE_CI_TIMEOUT) image/build/ci.sh
 
 image-check:
-	cd $(IMAGE_ROOT) && ci/image/test-apply-settings.sh
-	cd $(IMAGE_ROOT) && ci/image/test-opendcre-security.sh
-	cd $(IMAGE_ROOT) && shellcheck -x -S warning ci/image/*.sh ci/boot-test/*.sh \
+	cd $(IMAGE_ROOT) && image/build/test-apply-settings.sh
+	cd $(IMAGE_ROOT) && image/build/test-opendcre-security.sh
+	cd $(IMAGE_ROOT) && shellcheck -x -S warning image/build/*.sh image/boot-test/*.sh \
 		image/hooks/*.sh overlays/usr/lib/openmist/*
-	cd $(IMAGE_ROOT) && python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])' ci/boot-test/rest_checks.py
+	cd $(IMAGE_ROOT) && python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])' image/boot-test/rest_checks.py

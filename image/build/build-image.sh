@@ -1,25 +1,19 @@
 #!/usr/bin/env bash
 # `make image`: builds the OpenMistOS SD-card image for the Raspberry Pi 2.
 #
-#   ci/image/build-image.sh [OUTDIR [WORKDIR]]    (defaults: IMAGE_OUT, IMAGE_WORK)
+#   image/build/build-image.sh [OUTDIR [WORKDIR]]    (defaults: IMAGE_OUT, IMAGE_WORK)
 #
-#   0. host tools (ci/image/install-deps.sh, quick when present)
-#   1. archive pre-flight   ci/image/archive-check.sh
-#   2. base layer (cached)  ci/image/build-base.sh     mmdebstrap + one initramfs
-#   3. image tree           ci/image/customize.sh      overlays/, service .deb
-#   4. SD image             ci/image/assemble.sh       genimage, xz, bmap, sums
+#   0. host tools (image/build/install-deps.sh, quick when present)
+#   1. archive pre-flight   image/build/archive-check.sh
+#   2. base layer (cached)  image/build/build-base.sh     mmdebstrap + one initramfs
+#   3. image tree           image/build/customize.sh      overlays/, service .deb
+#   4. SD image             image/build/assemble.sh       genimage, xz, bmap, sums
 #
 # SOURCE_DATE_EPOCH is the commit time of HEAD unless set. OUTDIR gets the
 # artifacts plus build-info.txt (what went in; deterministic) and
 # build-times.txt (how long each stage took).
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-# shellcheck source=ci/lib.sh
-. "$HERE/../lib.sh"
-cd "$ROOT"
-# shellcheck source=image/image.conf
-. image/image.conf
+# shellcheck source=image/build/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 export IMAGE_OUT=${1:-$IMAGE_OUT}
 export IMAGE_WORK=${2:-$IMAGE_WORK}

@@ -3,14 +3,8 @@
 # checks that a second assembly is bit-identical, boots it under QEMU with the
 # REST and SSH checks, and prints one summary with the measured times. Each
 # step has its own limit; make wraps the whole in IMAGE_CI_TIMEOUT.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-# shellcheck source=ci/lib.sh
-. "$HERE/../lib.sh"
-cd "$ROOT"
-# shellcheck source=image/image.conf
-. image/image.conf
+# shellcheck source=image/build/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 summary=$(mktemp)
 trap 'rm -f "$summary" "$summary.times"' EXIT
@@ -32,7 +26,7 @@ step security-tests 300 "$HERE/test-opendcre-security.sh"
 step image 1500 "$HERE/build-image.sh"
 cp "$IMAGE_OUT/build-times.txt" "$summary.times"
 step image-repro 900 env IMAGE_REPRO=assemble "$HERE/repro.sh"
-step boot-test 900 "$ROOT/ci/boot-test/boot-test.sh"
+step boot-test 900 "$ROOT/image/boot-test/boot-test.sh"
 
 echo "== image CI summary ($(since "$t0")s) =="
 cat "$summary"

@@ -14,14 +14,8 @@
 # image. On a mismatch the differing files inside the root filesystem are
 # listed. If the archive changed between the two builds the result is
 # inconclusive (exit 2): reproducibility is promised for the same archive state.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-# shellcheck source=ci/lib.sh
-. "$HERE/../lib.sh"
-cd "$ROOT"
-# shellcheck source=image/image.conf
-. image/image.conf
+# shellcheck source=image/build/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 mode=${IMAGE_REPRO:-assemble}
 a_out=$IMAGE_OUT a_work=$IMAGE_WORK

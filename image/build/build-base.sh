@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stage 1 of the image build: the base root filesystem layer, cached.
 #
-#   ci/image/build-base.sh ARCHIVE_DIR       (prints the layer's tarball path)
+#   image/build/build-base.sh ARCHIVE_DIR       (prints the layer's tarball path)
 #
 # mmdebstrap builds Debian armhf (minbase + image/packages.txt) through
 # qemu-user, with the hooks in image/hooks (one initramfs run, raspi-firmware
@@ -15,14 +15,8 @@
 # cache cannot change the final image.
 #
 # IMAGE_BASE_NOCACHE=1 builds into a fresh temporary key (repro checks).
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-# shellcheck source=ci/lib.sh
-. "$HERE/../lib.sh"
-cd "$ROOT"
-# shellcheck source=image/image.conf
-. image/image.conf
+# shellcheck source=image/build/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 archive=${1:?usage: build-base.sh ARCHIVE_DIR}
 [ -s "$archive/sources.build" ] && [ -s "$archive/state" ] && [ -s "$archive/epoch" ] ||

@@ -17,14 +17,12 @@
 # (used by other jobs on the machine) stays as it is. The backports source
 # uses the host's own Debian mirror (read from apt), not a hard-coded host.
 #
-# Usage: ci/image/install-deps.sh            install (idempotent)
-#        ci/image/install-deps.sh --e2fs-dir print the private e2fsprogs bin dir
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=ci/lib.sh
-. "$HERE/../lib.sh"
+# Usage: image/build/install-deps.sh            install (idempotent)
+#        image/build/install-deps.sh --e2fs-dir print the private e2fsprogs bin dir
+# shellcheck source=image/build/lib.sh
+. "$(dirname "$0")/lib.sh"
 
-IMAGE_TOOLS_DIR=${IMAGE_TOOLS_DIR:-/var/cache/openmist-image/tools}
+IMAGE_TOOLS_DIR=${IMAGE_TOOLS_DIR:-$IMAGE_CACHE_DIR/tools}
 E2FS_MIN=1.47.2
 E2FS_DIR="$IMAGE_TOOLS_DIR/e2fsprogs"
 
@@ -36,12 +34,12 @@ e2fs_ok() {
 }
 
 if [ "${1:-}" = "--e2fs-dir" ]; then
-    e2fs_ok || die "private e2fsprogs >= $E2FS_MIN missing; run ci/image/install-deps.sh"
+    e2fs_ok || die "private e2fsprogs >= $E2FS_MIN missing; run image/build/install-deps.sh"
     echo "$E2FS_DIR/bin"
     exit 0
 fi
 
-require_root "ci/image/install-deps.sh"
+require_root "image/build/install-deps.sh"
 
 ensure_pkgs mmdebstrap arch-test qemu-user-static genimage mtools dosfstools fdisk \
     qemu-system-arm device-tree-compiler bmap-tools xz-utils zstd curl ca-certificates \

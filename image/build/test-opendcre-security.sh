@@ -3,9 +3,8 @@
 # host build of opendcre: first boot with and without a token from the card,
 # later boots without and with new material. The boot test covers the real
 # boot path (and that the service accepts the result).
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
+# shellcheck source=image/build/lib.sh
+. "$(dirname "$0")/lib.sh"
 SCRIPT="$ROOT/overlays/usr/lib/openmist/opendcre-security"
 # Any host build will do; CI has dropped the debug build by the image stage
 # (the release one is there for the boot test's emulator).

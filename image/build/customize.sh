@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stage 2 of the image build: the OpenMistOS root filesystem tree.
 #
-#   ci/image/customize.sh BASE_TARBALL ARCHIVE_DIR ROOTFS_DIR
+#   image/build/customize.sh BASE_TARBALL ARCHIVE_DIR ROOTFS_DIR
 #
 # Unpacks the cached base layer, applies overlays/ (plain files laid out like
 # the target filesystem), installs the OpenDCRE service .deb (OPENDCRE_DEB),
@@ -12,14 +12,8 @@
 #
 # Runs with SOURCE_DATE_EPOCH from git; only `dpkg -i` of the service
 # package runs inside the chroot (qemu-user), everything else is host-side.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-# shellcheck source=ci/lib.sh
-. "$HERE/../lib.sh"
-cd "$ROOT"
-# shellcheck source=image/image.conf
-. image/image.conf
+# shellcheck source=image/build/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 base=${1:?usage: customize.sh BASE_TARBALL ARCHIVE_DIR ROOTFS_DIR}
 archive=${2:?}

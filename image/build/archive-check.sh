@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Pre-flight of the Debian archive for the image build.
 #
-#   ci/image/archive-check.sh OUTDIR
+#   image/build/archive-check.sh OUTDIR     (relative to the repository root)
 #
 # 1. Resolves the apt sources the build uses. With IMAGE_MIRRORS empty these
 #    are mmdebstrap's own defaults for the suite (suite, suite-updates,
@@ -20,12 +20,8 @@
 #    source: the archive state the base layer is a function of, part of its
 #    cache key), epoch (newest Release date, the base layer's
 #    SOURCE_DATE_EPOCH, so a cached layer equals a fresh one) and report.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=ci/lib.sh
-. "$HERE/../lib.sh"
-# shellcheck source=image/image.conf
-. "$HERE/../../image/image.conf"
+# shellcheck source=image/build/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 out=${1:?usage: archive-check.sh OUTDIR}
 mkdir -p "$out"

@@ -2,9 +2,9 @@
 # Host-side test of overlays/usr/lib/openmist/apply-settings: runs it against
 # a scratch root (OPENMIST_ROOT) with good and bad settings files and checks
 # what it wrote. Runs in seconds; the boot test covers the real boot path.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-SCRIPT="$HERE/../../overlays/usr/lib/openmist/apply-settings"
+# shellcheck source=image/build/lib.sh
+. "$(dirname "$0")/lib.sh"
+SCRIPT="$ROOT/overlays/usr/lib/openmist/apply-settings"
 t=$(mktemp -d)
 trap 'rm -rf "$t"' EXIT
 fails=0

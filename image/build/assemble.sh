@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stage 3 of the image build: the SD-card image and its release artifacts.
 #
-#   ci/image/assemble.sh ROOTFS_DIR OUTDIR
+#   image/build/assemble.sh ROOTFS_DIR OUTDIR
 #
 # genimage (image/genimage.cfg.in) makes the FAT firmware partition from
 # ROOTFS_DIR/boot/firmware with mkdosfs + mcopy, the ext4 root from the rest
@@ -10,14 +10,8 @@
 #
 # OUTDIR gets: $IMAGE_NAME.img, .img.xz, .img.bmap, .manifest (package,
 # version, architecture), SHA256SUMS.
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-# shellcheck source=ci/lib.sh
-. "$HERE/../lib.sh"
-cd "$ROOT"
-# shellcheck source=image/image.conf
-. image/image.conf
+# shellcheck source=image/build/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 rootfs=${1:?usage: assemble.sh ROOTFS_DIR OUTDIR}
 out=${2:?}

@@ -17,7 +17,7 @@
 #    partition, the same way an operator would.
 #  * the card is twice the image size, so the first-boot root growth runs.
 #
-# Then: wait for the API (bounded, with progress), run ci/boot-test/rest_checks.py
+# Then: wait for the API (bounded, with progress), run image/boot-test/rest_checks.py
 # against it, check over SSH that systemd is healthy and the first-boot work
 # happened, measure boot-to-API time and the service's start-up time and RSS,
 # and stop QEMU (raspi2b never powers off). On failure: console excerpt,
@@ -31,14 +31,8 @@
 # BOOT_TEST_TOKEN=card (default: the API token comes on the card, as an
 # operator brings it) or generated (no token on the card: the node makes one
 # in /root/opendcre-api-token, which the test reads over SSH).
-set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-# shellcheck source=ci/lib.sh
-. "$ROOT/ci/lib.sh"
-cd "$ROOT"
-# shellcheck source=image/image.conf
-. image/image.conf
+# shellcheck source=image/build/lib.sh
+. "$(dirname "$0")/../build/lib.sh"
 
 IMAGE=${BOOT_TEST_IMAGE:-$IMAGE_OUT/$IMAGE_NAME.img}
 DIR=${BOOT_TEST_DIR:-build/boot-test}
@@ -56,8 +50,11 @@ if [ -z "${BOOT_TEST_SERVICE:-}" ]; then
     fi
     BOOT_TEST_SERVICE=1
 fi
+# The host tools (QEMU, mtools, fdtput, ssh, the private e2fsprogs): quick
+# when present, so `make boot-test` works on a machine that never built.
+"$BUILD/install-deps.sh"
 for tool in qemu-system-arm mcopy mtype fdtput ssh ssh-keygen curl python3; do
-    command -v "$tool" >/dev/null || die "$tool missing (run ci/image/install-deps.sh)"
+    command -v "$tool" >/dev/null || die "$tool missing after image/build/install-deps.sh"
 done
 
 rm -rf "$DIR"
@@ -121,7 +118,7 @@ echo "ssh_authorized_key=$(cat "$DIR/id_boot_test.pub")" >>"$DIR/openmist.txt"
 # CPU: the guest is ~20x slower than a Pi 2 and shares the host's cores, so a
 # UART round trip through QEMU and the host pty can exceed the real bus's 250 ms.
 if [ "$BOOT_TEST_SERVICE" = 1 ]; then
-    e2fs=$("$ROOT/ci/image/install-deps.sh" --e2fs-dir)
+    e2fs=$("$BUILD/install-deps.sh" --e2fs-dir)
     root_start=$(sfdisk --dump "$card" | awk -F'start=' 'NF > 1 && ++n == 2 {split($2, a, ","); gsub(/ /, "", a[1]); print a[1]}')
     "$e2fs/debugfs" -R 'cat /etc/opendcre/opendcre.toml' "$card?offset=$((root_start * 512))" \
         >"$DIR/opendcre.toml.image" 2>/dev/null
