@@ -7,9 +7,9 @@
 
 use std::time::{Duration, Instant};
 
-use opendcre::bus::{self, BusConfig, Request, ScanTarget, SerialOpener};
-use opendcre::emulator::{spawn_pty, EmulatorConfig, RunOptions};
-use opendcre::proto::{Command, DeviceType, Frame};
+use opendcre_bus::{self as bus, BusConfig, Request, ScanTarget, SerialOpener};
+use opendcre_emulator::{spawn_pty, EmulatorConfig, RunOptions};
+use opendcre_proto::{Command, DeviceType, Frame};
 
 const BAUD: u32 = 115_200;
 const BYTES_PER_SEC: f64 = BAUD as f64 / 10.0;

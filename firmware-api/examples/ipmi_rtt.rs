@@ -12,8 +12,8 @@ mod ipmi_support;
 
 use std::time::{Duration, Instant};
 
-use opendcre::ipmi::{AuthType, BmcConfig, IpmiBridge};
-use opendcre::proto::PowerAction;
+use opendcre_ipmi::{AuthType, BmcConfig, IpmiBridge};
+use opendcre_proto::PowerAction;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;

@@ -21,11 +21,11 @@ use auth_support::pki::{write, Ca};
 use auth_support::server::TestApi;
 use http::Method;
 use hyper_util::rt::TokioIo;
-use opendcre::auth::{
+use opendcre_security::auth::{
     hash_token, AnonymousConfig, AuthConfig, ClientCertConfig, HashAlgorithm, RateLimitConfig,
     Role, Secret, TokenEntry, TokenStore,
 };
-use opendcre::tls::{ClientAuthMode, TlsConfig};
+use opendcre_security::tls::{ClientAuthMode, TlsConfig};
 
 const PATH: &str = "/opendcre/1.1/test";
 const SHA_TOKEN: &str = "odcre_bench-sha256-token-0123456789abcdef";

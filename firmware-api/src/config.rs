@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::bus::{BusConfig, SequenceCheck};
+use opendcre_bus::{BusConfig, SequenceCheck};
 
 /// Where the service looks when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/opendcre/opendcre.toml";
@@ -25,13 +25,13 @@ pub struct Config {
     pub emulator: EmulatorSection,
     pub ipmi: IpmiSection,
     pub log: LogSection,
-    /// The PLC modem HAT (documented in `src/hat/hat.example.toml`).
-    pub hat: crate::hat::HatConfig,
+    /// The PLC modem HAT (documented in `config/hat-example.toml`).
+    pub hat: opendcre_hat::HatConfig,
     /// `[tls]` (documented in `config/security-example.toml`).
-    pub tls: crate::tls::TlsConfig,
+    pub tls: opendcre_security::tls::TlsConfig,
     /// `[auth]`; `None` when the file has no such table, so the service can
     /// tell "not configured" from "configured to need credentials".
-    pub auth: Option<crate::auth::AuthConfig>,
+    pub auth: Option<opendcre_security::auth::AuthConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -106,7 +106,7 @@ pub struct IpmiSection {
     /// The original OpenDCRE `bmc_config.json`.
     pub bmc_config: Option<PathBuf>,
     /// Our richer per-BMC form, `[[ipmi.bmc]]` tables.
-    pub bmc: Vec<crate::ipmi::BmcToml>,
+    pub bmc: Vec<opendcre_ipmi::BmcToml>,
 }
 
 /// Where log lines go.
@@ -179,7 +179,7 @@ impl Config {
             path: origin.clone(),
             source,
         })?;
-        let sec: crate::auth::SecurityConfig =
+        let sec: opendcre_security::auth::SecurityConfig =
             toml::from_str(&text).map_err(|e| ConfigError::Parse {
                 path: origin.clone(),
                 message: e.to_string(),
@@ -279,8 +279,8 @@ impl Config {
                 let b = u8::from_str_radix(&text[2..], 16).map_err(|_| bad())?;
                 Ok((a, b))
             }
-            None => Ok(crate::proto::board_id::host_node()
-                .map(crate::proto::board_id::host_id_from_node)
+            None => Ok(opendcre_proto::board_id::host_node()
+                .map(opendcre_proto::board_id::host_id_from_node)
                 .unwrap_or((0, 0))),
         }
     }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Context as _;
 
-use crate::emulator::{spawn_pty, EmulatorConfig, RunOptions};
+use opendcre_emulator::{spawn_pty, EmulatorConfig, RunOptions};
 
 /// The example rack, built in so `opendcre serve` works with no files at all.
 const EXAMPLE_RACK: &str = include_str!("../emulator-configs/rack.json");

@@ -1,17 +1,11 @@
-//! OpenDCRE in Rust: the device-bus protocol, the bus actor that owns the
-//! serial port, a software emulator of the bus, and the REST API that serves
-//! the original OpenDCRE v1.1 interface. See `ARCHITECTURE.md` for the map.
+//! The `opendcre` service assembly: configuration, logging, systemd
+//! integration and the subcommands of the binary. The protocol, bus, HAT,
+//! emulator, IPMI, security and HTTP layers are crates of their own under
+//! `crates/`; see `ARCHITECTURE.md` for the map.
 
-pub mod api;
-pub mod auth;
-pub mod bus;
+pub mod cli;
 pub mod config;
-pub mod emulator;
 pub mod emulator_host;
-pub mod hat;
-pub mod ipmi;
 pub mod logging;
-pub mod proto;
 pub mod service;
 pub mod systemd;
-pub mod tls;

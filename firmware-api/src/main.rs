@@ -21,24 +21,24 @@ enum Cmd {
     /// Serve the OpenDCRE REST API over the device bus.
     Serve(opendcre::service::ServeArgs),
     /// Run the device-bus emulator on a pty or a serial port.
-    Emulate(opendcre::emulator::cli::EmulateArgs),
+    Emulate(opendcre::cli::emulate::EmulateArgs),
     /// The PLC modem HAT: status and configuration.
-    Hat(opendcre::hat::cli::HatArgs),
+    Hat(opendcre::cli::hat::HatArgs),
     /// API security: token hashes, first-boot TLS and token material.
     Auth {
         #[command(subcommand)]
-        command: opendcre::auth::cli::AuthCommand,
+        command: opendcre::cli::auth::AuthCommand,
     },
 }
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         // The HAT commands have their own exit codes (3 = no HAT found).
-        Cmd::Hat(args) => return opendcre::hat::cli::run(args),
+        Cmd::Hat(args) => return opendcre::cli::hat::run(args),
         Cmd::Serve(args) => opendcre::service::run(args),
-        Cmd::Auth { command } => opendcre::auth::cli::run(&command),
+        Cmd::Auth { command } => opendcre::cli::auth::run(&command),
         Cmd::Emulate(args) => {
-            runtime().and_then(|rt| rt.block_on(opendcre::emulator::cli::run(args)))
+            runtime().and_then(|rt| rt.block_on(opendcre::cli::emulate::run(args)))
         }
     };
     match result {

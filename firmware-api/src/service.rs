@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use crate::api::ipmi_board::IpmiBoard;
-use crate::api::server::{self, Listener, ServerOptions};
-use crate::api::AppState;
-use crate::auth::{AuthConfig, Security};
-use crate::bus::{self, HatOpener, SerialOpener};
 use crate::config::{Config, ConfigError, DEFAULT_CONFIG_PATH};
-use crate::tls::TlsSetup;
+use opendcre_api::ipmi_board::IpmiBoard;
+use opendcre_api::server::{self, Listener, ServerOptions};
+use opendcre_api::AppState;
+use opendcre_bus::{self as bus, HatOpener, SerialOpener};
+use opendcre_security::auth::{AuthConfig, Security};
+use opendcre_security::tls::TlsSetup;
 
 /// Flags of `opendcre serve`; each overrides the matching config key.
 #[derive(Debug, Clone, clap::Args)]
@@ -134,7 +134,7 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
 
     let state = Arc::new(AppState {
         bus,
-        ipmi: IpmiBoard::new(crate::ipmi::IpmiBridge::new(load_bmcs(&cfg))),
+        ipmi: IpmiBoard::new(opendcre_ipmi::IpmiBridge::new(load_bmcs(&cfg))),
         r_sense: cfg.bus.r_sense_mohm,
         request_timeout: Duration::from_millis(cfg.server.request_timeout_ms),
     });
@@ -232,10 +232,10 @@ fn security(
 /// BMCs from bmc_config.json and `[[ipmi.bmc]]`. As in the original, a bad
 /// file does not stop the service; unlike it, a bad entry drops only itself
 /// and every problem is logged with its index and key.
-fn load_bmcs(cfg: &Config) -> Vec<crate::ipmi::BmcConfig> {
-    use crate::ipmi::ConfigError as E;
+fn load_bmcs(cfg: &Config) -> Vec<opendcre_ipmi::BmcConfig> {
+    use opendcre_ipmi::ConfigError as E;
     let mut bmcs = Vec::new();
-    let mut keep = |r: Result<Vec<crate::ipmi::BmcConfig>, E>| match r {
+    let mut keep = |r: Result<Vec<opendcre_ipmi::BmcConfig>, E>| match r {
         Ok(v) => bmcs.extend(v),
         Err(E::Entries { errors, valid, .. }) => {
             for e in &errors {
@@ -246,10 +246,10 @@ fn load_bmcs(cfg: &Config) -> Vec<crate::ipmi::BmcConfig> {
         Err(e) => tracing::error!("IPMI configuration: {e}; no BMCs from it"),
     };
     if let Some(path) = &cfg.ipmi.bmc_config {
-        keep(crate::ipmi::load_bmc_config_json(path));
+        keep(opendcre_ipmi::load_bmc_config_json(path));
     }
     if !cfg.ipmi.bmc.is_empty() {
-        keep(crate::ipmi::bmcs_from_toml(cfg.ipmi.bmc.clone()));
+        keep(opendcre_ipmi::bmcs_from_toml(cfg.ipmi.bmc.clone()));
     }
     for b in &bmcs {
         tracing::info!(device_id = format!("{:04x}", b.device_id), bmc = %b.ip, port = b.port, "IPMI BMC configured");
@@ -259,12 +259,12 @@ fn load_bmcs(cfg: &Config) -> Vec<crate::ipmi::BmcConfig> {
 
 /// Claims the HAT's GPIO lines when there is a HAT; without one the bus runs
 /// on the UART as it is, as the original did on non-HAT hardware.
-async fn open_hat(cfg: &Config) -> Option<crate::hat::HatService> {
+async fn open_hat(cfg: &Config) -> Option<opendcre_hat::HatService> {
     let mut hat_cfg = cfg.hat.clone();
     hat_cfg.uart = PathBuf::from(&cfg.bus.serial);
-    match crate::hat::HatService::open(hat_cfg).await {
+    match opendcre_hat::HatService::open(hat_cfg).await {
         Ok(h) => Some(h),
-        Err(crate::hat::HatError::NotPresent(why)) => {
+        Err(opendcre_hat::HatError::NotPresent(why)) => {
             tracing::info!("no PLC modem HAT set up: {why}");
             None
         }

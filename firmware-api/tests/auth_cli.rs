@@ -9,10 +9,11 @@ use std::process::Command;
 
 use auth_support::client::{bearer, tls_config, Client};
 use auth_support::server::TestApi;
-use opendcre::auth::cli::{run_with_io, AuthCommand, HashTokenArgs, InitArgs};
-use opendcre::auth::{HashAlgorithm, Role, SecurityConfig, TokenHash};
+use opendcre::cli::auth::HashArg;
+use opendcre::cli::auth::{run_with_io, AuthCommand, HashTokenArgs, InitArgs};
 use opendcre::config::Config;
-use opendcre::tls::{PlainHttp, TlsSetup};
+use opendcre_security::auth::{Role, SecurityConfig, TokenHash};
+use opendcre_security::tls::{PlainHttp, TlsSetup};
 
 fn run(cmd: AuthCommand, stdin: &str) -> anyhow::Result<String> {
     let mut out = Vec::new();
@@ -76,7 +77,7 @@ impl CardMaterial {
 fn hash_token_reads_stdin_and_prints_a_usable_hash() {
     let out = run(
         AuthCommand::HashToken(HashTokenArgs {
-            algorithm: HashAlgorithm::Sha256,
+            algorithm: HashArg::Sha256,
             generate: false,
         }),
         "x\n",
@@ -88,7 +89,7 @@ fn hash_token_reads_stdin_and_prints_a_usable_hash() {
     );
     let out = run(
         AuthCommand::HashToken(HashTokenArgs {
-            algorithm: HashAlgorithm::Argon2id,
+            algorithm: HashArg::Argon2id,
             generate: true,
         }),
         "",
@@ -103,7 +104,7 @@ fn hash_token_reads_stdin_and_prints_a_usable_hash() {
     ));
     let err = run(
         AuthCommand::HashToken(HashTokenArgs {
-            algorithm: HashAlgorithm::Argon2id,
+            algorithm: HashArg::Argon2id,
             generate: false,
         }),
         "",
@@ -211,7 +212,10 @@ fn init_takes_token_and_certificate_from_first_boot_settings() {
         sec.tls.client_ca.as_deref(),
         Some(client_ca.canonicalize().unwrap().as_path())
     );
-    assert_eq!(sec.tls.client_auth, opendcre::tls::ClientAuthMode::Optional);
+    assert_eq!(
+        sec.tls.client_auth,
+        opendcre_security::tls::ClientAuthMode::Optional
+    );
     assert_eq!(sec.auth.client_cert.default_role, Some(Role::Reader));
     TlsSetup::load(&sec.tls).expect("the written [tls] loads");
     // A file that holds no certificate is refused before anything is written.

@@ -15,10 +15,10 @@ use auth_support::server::TestApi;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use http::{HeaderMap, HeaderValue, Method};
-use opendcre::auth::{
+use opendcre_security::auth::{
     AuthConfig, AuthMethod, AuthRejection, JwtConfig, Permission, Principal, Role, Security,
 };
-use opendcre::tls::TlsConfig;
+use opendcre_security::tls::TlsConfig;
 use serde_json::json;
 
 const ISS: &str = "https://idp.example.test/realms/dc";
@@ -45,7 +45,7 @@ fn jwt_config(jwks_url: &str) -> JwtConfig {
 fn security(jwt: JwtConfig) -> Security {
     Security::from_config(&AuthConfig {
         jwt: Some(jwt),
-        rate_limit: opendcre::auth::RateLimitConfig {
+        rate_limit: opendcre_security::auth::RateLimitConfig {
             enabled: false,
             ..Default::default()
         },
@@ -392,7 +392,7 @@ async fn jwks_over_https_checks_the_provider_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new("IdP CA");
     let cert = ca.server();
-    let setup = opendcre::tls::TlsSetup::load(&TlsConfig {
+    let setup = opendcre_security::tls::TlsSetup::load(&TlsConfig {
         enabled: true,
         cert: write(dir.path(), "idp.crt", &cert.cert_pem),
         key: write(dir.path(), "idp.key", &cert.key_pem),

@@ -13,11 +13,11 @@ use auth_support::pki::{write, Ca};
 use auth_support::server::TestApi;
 use auth_support::slapd::Slapd;
 use http::{HeaderMap, HeaderValue, Method};
-use opendcre::auth::{
+use opendcre_security::auth::{
     AuthConfig, AuthRejection, LdapAuthError, LdapAuthenticator, LdapConfig, LdapGroupSource,
     LdapMode, Permission, RateLimitConfig, Role, Secret, Security,
 };
-use opendcre::tls::TlsConfig;
+use opendcre_security::tls::TlsConfig;
 
 const PEOPLE: &str = "ou=people,dc=example,dc=org";
 

@@ -14,11 +14,11 @@ use auth_support::slapd::Slapd;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use http::Method;
-use opendcre::auth::{
+use opendcre_security::auth::{
     hash_token, AuthConfig, ClientCertConfig, HashAlgorithm, JwtConfig, LdapConfig,
     LdapGroupSource, Role, TokenEntry,
 };
-use opendcre::tls::{ClientAuthMode, TlsConfig};
+use opendcre_security::tls::{ClientAuthMode, TlsConfig};
 use serde_json::json;
 
 const OPS: &str = "odcre_matrix-operator-token-0123456789";
@@ -143,7 +143,7 @@ async fn every_method_on_one_server() {
         },
         // One attempt back per minute: the 429 case must not depend on how
         // fast a loaded machine gets through the ten failures before it.
-        rate_limit: opendcre::auth::RateLimitConfig {
+        rate_limit: opendcre_security::auth::RateLimitConfig {
             refill_per_minute: 1,
             ..Default::default()
         },

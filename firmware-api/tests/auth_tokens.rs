@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use auth_support::client::{basic, bearer, Client};
 use auth_support::server::TestApi;
 use http::{HeaderMap, Method};
-use opendcre::auth::{
+use opendcre_security::auth::{
     hash_token, AnonymousConfig, AuthConfig, AuthRejection, HashAlgorithm, Permission,
     RateLimitConfig, Role, Security, TokenEntry,
 };

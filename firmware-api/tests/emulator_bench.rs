@@ -12,8 +12,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use opendcre::emulator::{spawn_pty, Emulator, EmulatorConfig, RunOptions};
-use opendcre::proto::{Frame, FrameDecoder};
+use opendcre_emulator::{spawn_pty, Emulator, EmulatorConfig, RunOptions};
+use opendcre_proto::{Frame, FrameDecoder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_serial::{SerialPortBuilderExt, SerialStream};
 

@@ -7,8 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use opendcre::proto::decoder::decode_all;
-use opendcre::proto::Frame;
+use opendcre_proto::decoder::decode_all;
+use opendcre_proto::Frame;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::timeout;
 use tokio_serial::SerialPortBuilderExt;

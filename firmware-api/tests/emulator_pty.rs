@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use opendcre::emulator::pty::PtyPair;
-use opendcre::emulator::{serve_port, spawn_pty, EmulatorConfig, RunOptions};
-use opendcre::proto::decoder::decode_all;
-use opendcre::proto::{DecodeError, Frame};
+use opendcre_emulator::pty::PtyPair;
+use opendcre_emulator::{serve_port, spawn_pty, EmulatorConfig, RunOptions};
+use opendcre_proto::decoder::decode_all;
+use opendcre_proto::{DecodeError, Frame};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::time::timeout;
 use tokio_serial::{SerialPort, SerialPortBuilderExt, SerialStream};

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use opendcre::hat::sim::{Action, Fault, SimHat, SimOptions, VirtualClock};
-use opendcre::hat::{
+use opendcre_hat::sim::{Action, Fault, SimHat, SimOptions, VirtualClock};
+use opendcre_hat::{
     bring_up, read_modem, shutdown, wake, HatConfig, HatError, Level, Line, RegisterError,
     Registers, Sleeper, Step,
 };
@@ -118,7 +118,7 @@ fn happy_path_follows_the_pin_protocol_with_exact_timing() {
     );
     assert_eq!(
         status.read_back.plc_config,
-        opendcre::hat::PlcConfig::opendcre_default()
+        opendcre_hat::PlcConfig::opendcre_default()
     );
 }
 
@@ -499,7 +499,7 @@ fn shutdown_releases_every_line_and_the_uart() {
 #[test]
 fn passive_status_reads_only_inh() {
     let (mut hat, _clock) = sim(SimOptions::default());
-    let reading = opendcre::hat::read_awake(&mut hat).unwrap();
+    let reading = opendcre_hat::read_awake(&mut hat).unwrap();
     assert!(!reading.awake && reading.registers.is_none());
     assert_eq!(
         trace(&hat),

@@ -1,10 +1,10 @@
 //! The [hat] configuration table: defaults, parsing, validation.
 
-use opendcre::hat::{HatConfig, HatError, HatMode, RegisterError};
+use opendcre_hat::{HatConfig, HatError, HatMode, RegisterError};
 
 #[test]
 fn documented_example_is_exactly_the_defaults() {
-    let text = include_str!("../src/hat/hat.example.toml");
+    let text = include_str!("../config/hat-example.toml");
     assert_eq!(
         HatConfig::from_service_toml(text).unwrap(),
         HatConfig::default()

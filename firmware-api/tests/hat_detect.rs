@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::Path;
 
-use opendcre::hat::{detect, Detection, HatConfig, HatMode};
+use opendcre_hat::{detect, Detection, HatConfig, HatMode};
 
 fn cfg_for(dt: &Path) -> HatConfig {
     HatConfig {

@@ -7,7 +7,7 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use opendcre::hat::port::RegisterPort;
+use opendcre_hat::port::RegisterPort;
 
 struct Pty {
     master: File,

@@ -1,9 +1,7 @@
 //! SIG60 register encoding and decoding against the tables of spec §8.6.
 
-use opendcre::hat::registers::{
-    decode, encode, BIT_RATES_HIGH, BIT_RATES_LOW, FREQUENCY_PAIRS_KHZ,
-};
-use opendcre::hat::{PlcConfig, RegisterError, Registers};
+use opendcre_hat::registers::{decode, encode, BIT_RATES_HIGH, BIT_RATES_LOW, FREQUENCY_PAIRS_KHZ};
+use opendcre_hat::{PlcConfig, RegisterError, Registers};
 
 /// The spec's tables, typed in again from the spec text (MHz), so a slip in
 /// the module's kHz tables is caught rather than mirrored.

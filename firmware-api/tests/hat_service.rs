@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use opendcre::hat::sim::{Action, Fault, SimHat, SimOptions, VirtualClock};
-use opendcre::hat::{HatConfig, HatError, HatService, Level, Line, Registers};
+use opendcre_hat::sim::{Action, Fault, SimHat, SimOptions, VirtualClock};
+use opendcre_hat::{HatConfig, HatError, HatService, Level, Line, Registers};
 
 fn service(opts: SimOptions) -> (HatService, SimHat) {
     let clock = Arc::new(VirtualClock::new());

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use opendcre::hat::port::RegisterPort;
-use opendcre::hat::sim::{Fault, SimHat, SimOptions};
-use opendcre::hat::{
+use opendcre_hat::port::RegisterPort;
+use opendcre_hat::sim::{Fault, SimHat, SimOptions};
+use opendcre_hat::{
     bring_up, HatConfig, HatError, HatIo, IoError, Level, Line, Registers, SystemSleeper,
 };
 

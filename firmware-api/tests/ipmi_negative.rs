@@ -9,8 +9,8 @@ use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 use ipmi_support::SimBmc;
-use opendcre::ipmi::{AuthType, BmcConfig, IpmiBridge, IpmiError};
-use opendcre::proto::PowerAction;
+use opendcre_ipmi::{AuthType, BmcConfig, IpmiBridge, IpmiError};
+use opendcre_proto::PowerAction;
 
 const TIMEOUT: Duration = Duration::from_millis(300);
 const RETRIES: u32 = 2;
@@ -182,7 +182,7 @@ async fn garbage_replies_give_a_protocol_error() {
 /// reply to some other request sequence. None of it may be accepted.
 #[tokio::test]
 async fn plausible_but_wrong_replies_are_rejected() {
-    use opendcre::ipmi::wire::{message, v15};
+    use opendcre_ipmi::wire::{message, v15};
     let port = fake_bmc(|req| {
         let mut out = vec![req.to_vec()]; // an echo: a request where a response belongs
         if let Ok(p) = v15::decode(req) {

@@ -1,10 +1,10 @@
 //! Property tests: every IPMI decoder returns a result (never panics) on
 //! arbitrary bytes, and encode/decode round-trip.
 
-use opendcre::ipmi::commands::{ChassisStatus, DeviceId};
-use opendcre::ipmi::wire::v20::SessionCrypto;
-use opendcre::ipmi::wire::{message, rakp, rmcp, v15, v20};
-use opendcre::ipmi::{fru, parse_bmc_config_json};
+use opendcre_ipmi::commands::{ChassisStatus, DeviceId};
+use opendcre_ipmi::wire::v20::SessionCrypto;
+use opendcre_ipmi::wire::{message, rakp, rmcp, v15, v20};
+use opendcre_ipmi::{fru, parse_bmc_config_json};
 use proptest::prelude::*;
 
 fn keys() -> impl Strategy<Value = SessionCrypto> {

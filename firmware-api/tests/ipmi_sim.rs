@@ -8,8 +8,8 @@ use crate::ipmi_support;
 use std::time::{Duration, Instant};
 
 use ipmi_support::SimBmc;
-use opendcre::ipmi::{AuthType, BmcConfig, ChassisControl, IpmiBridge, IpmiError, Privilege};
-use opendcre::proto::PowerAction;
+use opendcre_ipmi::{AuthType, BmcConfig, ChassisControl, IpmiBridge, IpmiError, Privilege};
+use opendcre_proto::PowerAction;
 
 /// Exercises status/off/on/cycle, Get Device ID and the FRU with one config, and
 /// checks each state change three ways: our reply, ipmitool, and the hook's file.
@@ -299,7 +299,7 @@ async fn bmc_config_json_drives_the_bridge() {
         ),
     )
     .unwrap();
-    let bmcs = opendcre::ipmi::load_bmc_config_json(&path).unwrap();
+    let bmcs = opendcre_ipmi::load_bmc_config_json(&path).unwrap();
     let br = IpmiBridge::new(bmcs);
     assert_eq!(br.scan_board()["devices"][0]["device_id"], "0011");
     assert!(br.power(17, PowerAction::Status).await.unwrap().power_on);

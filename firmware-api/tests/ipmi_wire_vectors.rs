@@ -8,8 +8,8 @@
 //! reconstruction yields exactly the "correct" values the spec quotes confirms
 //! the reconstruction.
 
-use opendcre::ipmi::commands::{ChassisStatus, RestorePolicy};
-use opendcre::ipmi::wire::{message, v15, WireError};
+use opendcre_ipmi::commands::{ChassisStatus, RestorePolicy};
+use opendcre_ipmi::wire::{message, v15, WireError};
 
 const SESSION_ID: [u8; 4] = [0xBB, 0x58, 0xF7, 0x22];
 

@@ -12,8 +12,12 @@ use auth_support::client::{bearer, tls_config, Client};
 use auth_support::pki::{write, Ca, Issued};
 use auth_support::server::TestApi;
 use http::Method;
-use opendcre::auth::{hash_token, AuthConfig, ClientCertConfig, HashAlgorithm, Role, TokenEntry};
-use opendcre::tls::{ClientAuthMode, ClientIdentity, TlsConfig, TlsError, TlsSetup, TlsVersion};
+use opendcre_security::auth::{
+    hash_token, AuthConfig, ClientCertConfig, HashAlgorithm, Role, TokenEntry,
+};
+use opendcre_security::tls::{
+    ClientAuthMode, ClientIdentity, TlsConfig, TlsError, TlsSetup, TlsVersion,
+};
 use rustls::pki_types::ServerName;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;

@@ -13,8 +13,8 @@ use auth_support::pki::{write, Ca};
 use auth_support::server::TestApi;
 use http::Method;
 use hyper_util::rt::TokioIo;
-use opendcre::auth::{hash_token, AuthConfig, HashAlgorithm, Role, TokenEntry};
-use opendcre::tls::{TlsConfig, TlsSetup};
+use opendcre_security::auth::{hash_token, AuthConfig, HashAlgorithm, Role, TokenEntry};
+use opendcre_security::tls::{TlsConfig, TlsSetup};
 use rustls::pki_types::ServerName;
 
 const TOKEN: &str = "odcre_reload-test-token-0123456789";
@@ -60,7 +60,7 @@ async fn sighup_swaps_certificates_without_dropping_anything() {
     let setup = Arc::new(TlsSetup::load(&cfg).unwrap());
     let _reloader = setup.spawn_reload_on_sighup().unwrap();
     let api = TestApi::start_with(
-        Arc::new(opendcre::auth::Security::from_config(&auth).unwrap()),
+        Arc::new(opendcre_security::auth::Security::from_config(&auth).unwrap()),
         Some(setup.clone()),
     )
     .await;

@@ -6,8 +6,8 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use opendcre::bus::{Port, PortOpener};
-use opendcre::proto::{Command, Frame, FrameDecoder};
+use opendcre_bus::{Port, PortOpener};
+use opendcre_proto::{Command, Frame, FrameDecoder};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
 
 pub struct FakeBoardOpener;

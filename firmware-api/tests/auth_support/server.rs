@@ -5,12 +5,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use opendcre::api::ipmi_board::IpmiBoard;
-use opendcre::api::server::{run_secure, Listener, ServerOptions};
-use opendcre::api::AppState;
-use opendcre::auth::{AuthConfig, Security};
-use opendcre::bus::BusConfig;
-use opendcre::tls::{TlsConfig, TlsSetup};
+use opendcre_api::ipmi_board::IpmiBoard;
+use opendcre_api::server::{run_secure, Listener, ServerOptions};
+use opendcre_api::AppState;
+use opendcre_bus::BusConfig;
+use opendcre_security::auth::{AuthConfig, Security};
+use opendcre_security::tls::{TlsConfig, TlsSetup};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -33,7 +33,7 @@ impl TestApi {
     }
 
     pub async fn start_with(security: Arc<Security>, tls_setup: Option<Arc<TlsSetup>>) -> TestApi {
-        let (bus, _task) = opendcre::bus::spawn(FakeBoardOpener, BusConfig::default());
+        let (bus, _task) = opendcre_bus::spawn(FakeBoardOpener, BusConfig::default());
         let state = Arc::new(AppState {
             bus,
             ipmi: IpmiBoard::empty(),

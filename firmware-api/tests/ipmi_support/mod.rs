@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use opendcre::ipmi::{AuthType, BmcConfig, Privilege};
+use opendcre_ipmi::{AuthType, BmcConfig, Privilege};
 
 /// Where the simulator scripts live.
 pub fn peer_dir() -> PathBuf {

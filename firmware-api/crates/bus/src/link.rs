@@ -1,0 +1,188 @@
+//! One open port plus the receive state that must survive between frames:
+//! the decoder's buffer, the sequence counter and the requests we gave up on.
+
+use std::collections::VecDeque;
+use std::io;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::Instant;
+
+use super::config::{BusConfig, SequenceCheck};
+use super::port::Port;
+use super::sequence::SequenceCounter;
+use opendcre_proto::{DecodeError, Frame, FrameDecoder};
+
+/// How long a timed-out request's late answer is still recognised as stale.
+const ABANDONED_TTL: Duration = Duration::from_secs(10);
+const ABANDONED_MAX: usize = 32;
+
+/// Why no acceptable frame was read.
+#[derive(Debug)]
+pub(super) enum ReadError {
+    /// Silence for the whole wait.
+    Timeout,
+    /// A complete frame arrived but was wrong.
+    Decode(DecodeError),
+    /// The port failed; it will be re-opened.
+    Io(io::Error),
+}
+
+/// Receive state independent of which port handle is open.
+pub(super) struct Link<P> {
+    pub port: Option<P>,
+    decoder: FrameDecoder,
+    seq: SequenceCounter,
+    /// Sequences of requests that timed out, with when they did.
+    abandoned: VecDeque<(u8, Instant)>,
+    check: SequenceCheck,
+    stale_dropped: u64,
+}
+
+impl<P: Port> Link<P> {
+    pub fn new(cfg: &BusConfig) -> Self {
+        Link {
+            port: None,
+            decoder: FrameDecoder::new(),
+            seq: SequenceCounter::default(),
+            abandoned: VecDeque::new(),
+            check: cfg.sequence_check,
+            stale_dropped: 0,
+        }
+    }
+
+    fn port(&mut self) -> io::Result<&mut P> {
+        self.port
+            .as_mut()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "port is not open"))
+    }
+
+    /// The next sequence; a number reused after wrap-around is no longer stale.
+    pub fn next_seq(&mut self) -> u8 {
+        let s = self.seq.take();
+        self.abandoned.retain(|(a, _)| *a != s);
+        s
+    }
+
+    /// Remembers that an answer with this sequence, if it still comes, is late.
+    pub fn abandon(&mut self, seq: u8) {
+        if self.abandoned.len() == ABANDONED_MAX {
+            self.abandoned.pop_front();
+        }
+        self.abandoned.push_back((seq, Instant::now()));
+    }
+
+    pub fn stale_dropped(&self) -> u64 {
+        self.stale_dropped
+    }
+
+    pub fn junk_skipped(&self) -> u64 {
+        self.decoder.junk_skipped()
+    }
+
+    /// Drops everything received so far, in the kernel and in the decoder.
+    pub fn flush_input(&mut self) -> io::Result<()> {
+        self.decoder.clear();
+        self.port()?.discard_input()
+    }
+
+    pub async fn send(&mut self, frame: &Frame) -> Result<(), ReadError> {
+        let bytes = frame
+            .encode()
+            .map_err(|e| ReadError::Io(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
+        let port = self.port().map_err(ReadError::Io)?;
+        port.write_all(&bytes).await.map_err(ReadError::Io)?;
+        port.flush().await.map_err(ReadError::Io)
+    }
+
+    /// Reads until an acceptable frame, a decode error, or `silence` without
+    /// bytes. A stream of junk cannot hold the bus: the whole read is capped.
+    pub async fn read_frame(
+        &mut self,
+        silence: Duration,
+        expected_seq: u8,
+    ) -> Result<Frame, ReadError> {
+        let cap = Instant::now() + silence * 4 + Duration::from_millis(50);
+        let mut buf = [0u8; 512];
+        loop {
+            while let Some(r) = self.decoder.next_frame() {
+                match r {
+                    Ok(f) if self.accept(&f, expected_seq) => return Ok(f),
+                    Ok(_) => continue,
+                    Err(e) => return Err(ReadError::Decode(e)),
+                }
+            }
+            let now = Instant::now();
+            if now >= cap {
+                return Err(ReadError::Timeout);
+            }
+            let wait = silence.min(cap - now);
+            let port = self.port().map_err(ReadError::Io)?;
+            match tokio::time::timeout(wait, port.read(&mut buf)).await {
+                Err(_) => return Err(ReadError::Timeout),
+                Ok(Ok(0)) => {
+                    return Err(ReadError::Io(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "port closed by the peer",
+                    )))
+                }
+                Ok(Ok(n)) => self.decoder.push(&buf[..n]),
+                Ok(Err(e)) => return Err(ReadError::Io(e)),
+            }
+        }
+    }
+
+    /// Waits until the line has been quiet for `quiet` (at most `cap`), so the
+    /// tail of a corrupt answer is not mistaken for the start of the next.
+    pub async fn settle(&mut self, quiet: Duration, cap: Duration) -> Result<(), ReadError> {
+        let end = Instant::now() + cap;
+        let mut buf = [0u8; 512];
+        while Instant::now() < end {
+            let port = self.port().map_err(ReadError::Io)?;
+            match tokio::time::timeout(quiet, port.read(&mut buf)).await {
+                Err(_) => break,
+                Ok(Ok(0)) => {
+                    return Err(ReadError::Io(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "port closed",
+                    )))
+                }
+                Ok(Ok(_)) => continue,
+                Ok(Err(e)) => return Err(ReadError::Io(e)),
+            }
+        }
+        self.flush_input().map_err(ReadError::Io)
+    }
+
+    fn accept(&mut self, f: &Frame, expected: u8) -> bool {
+        if f.sequence == expected {
+            return true;
+        }
+        let now = Instant::now();
+        self.abandoned
+            .retain(|(_, at)| now.duration_since(*at) < ABANDONED_TTL);
+        if let Some(i) = self.abandoned.iter().position(|(s, _)| *s == f.sequence) {
+            // One late answer per abandoned request: drop it and forget the number.
+            self.abandoned.remove(i);
+            self.stale_dropped += 1;
+            tracing::debug!(
+                seq = f.sequence,
+                expected,
+                "dropped late answer to an abandoned request"
+            );
+            return false;
+        }
+        match self.check {
+            SequenceCheck::Compat => true,
+            SequenceCheck::Strict => {
+                self.stale_dropped += 1;
+                tracing::debug!(
+                    seq = f.sequence,
+                    expected,
+                    "dropped answer with foreign sequence"
+                );
+                false
+            }
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! What the bridge does inside an open session: chassis status and control,
+//! power on/off/cycle with a bounded wait for the new state, Get Device ID, and
+//! reading the FRU inventory.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::commands::*;
+use super::error::IpmiError;
+use super::fru::{self, FruInfo};
+use super::session::{cc_error, Session};
+use opendcre_proto::PowerAction;
+
+/// How often power on/off re-read chassis status while waiting for the new state.
+pub const POWER_POLL_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Largest FRU image we read: the info areas of real FRUs are a few hundred bytes,
+/// and the cap bounds the number of requests a hostile BMC can make us send.
+const MAX_FRU_BYTES: usize = 2048;
+const FRU_CHUNK: usize = 32;
+const FRU_MIN_CHUNK: usize = 8;
+
+pub(crate) async fn chassis_status(s: &mut Session) -> Result<ChassisStatus, IpmiError> {
+    const STEP: &str = "Get Chassis Status";
+    let data = s
+        .call(STEP, NETFN_CHASSIS, CMD_GET_CHASSIS_STATUS, &[])
+        .await?;
+    ChassisStatus::decode(&data).map_err(|detail| IpmiError::Protocol {
+        bmc: s.bmc().to_string(),
+        step: STEP.into(),
+        detail,
+    })
+}
+
+pub(crate) async fn chassis_control(
+    s: &mut Session,
+    control: ChassisControl,
+) -> Result<(), IpmiError> {
+    let step = format!("Chassis Control ({})", control.name());
+    let r = s
+        .call_raw(&step, NETFN_CHASSIS, CMD_CHASSIS_CONTROL, &[control.code()])
+        .await?;
+    match r.completion_code {
+        0 => Ok(()),
+        0xCC => Err(cc_error(
+            s.bmc(),
+            &step,
+            0xCC,
+            Some("the BMC does not support this chassis control action"),
+        )),
+        c => Err(cc_error(s.bmc(), &step, c, None)),
+    }
+}
+
+/// Sends power up/down, then polls chassis status until it shows the requested
+/// state or `wait` runs out, and returns the last status read.
+///
+/// Why poll rather than sleep: the original slept a fixed 4 s (spec §7.2), which
+/// is both too long for BMCs that switch at once and too short for slow ones; a
+/// poll returns as soon as the state is reached and is still bounded.
+async fn set_power(s: &mut Session, on: bool, wait: Duration) -> Result<ChassisPower, IpmiError> {
+    let control = if on {
+        ChassisControl::PowerUp
+    } else {
+        ChassisControl::PowerDown
+    };
+    chassis_control(s, control).await?;
+    let deadline = Instant::now() + wait;
+    loop {
+        let status = chassis_status(s).await?;
+        if status.power_on == on {
+            return Ok(ChassisPower::from_status(status, true));
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            tracing::warn!(
+                bmc = s.bmc(),
+                wanted = if on { "on" } else { "off" },
+                waited_ms = wait.as_millis() as u64,
+                "chassis did not reach the requested power state in time; reporting its current state"
+            );
+            return Ok(ChassisPower::from_status(status, false));
+        }
+        tokio::time::sleep(POWER_POLL_INTERVAL.min(deadline - now)).await;
+    }
+}
+
+/// The v1.1 power actions (spec §2.3): `status` reads; `on`/`off` switch and wait;
+/// `cycle` is off-then-on, each waiting, like the original's two calls.
+pub(crate) async fn power(
+    s: &mut Session,
+    action: PowerAction,
+    wait: Duration,
+) -> Result<ChassisPower, IpmiError> {
+    match action {
+        PowerAction::Status => Ok(ChassisPower::from_status(chassis_status(s).await?, true)),
+        PowerAction::On => set_power(s, true, wait).await,
+        PowerAction::Off => set_power(s, false, wait).await,
+        PowerAction::Cycle => {
+            let off = set_power(s, false, wait).await?;
+            let mut on = set_power(s, true, wait).await?;
+            on.settled &= off.settled;
+            Ok(on)
+        }
+    }
+}
+
+/// A chassis control without a target state to wait for (hard reset, soft
+/// shutdown, the BMC's own power cycle, diagnostic interrupt): send it and report
+/// the status right after. On/off go through [`power`] instead.
+pub(crate) async fn control(
+    s: &mut Session,
+    control: ChassisControl,
+) -> Result<ChassisPower, IpmiError> {
+    chassis_control(s, control).await?;
+    Ok(ChassisPower::from_status(chassis_status(s).await?, true))
+}
+
+pub(crate) async fn device_id(s: &mut Session) -> Result<DeviceId, IpmiError> {
+    const STEP: &str = "Get Device ID";
+    let data = s.call(STEP, NETFN_APP, CMD_GET_DEVICE_ID, &[]).await?;
+    DeviceId::decode(&data).map_err(|detail| IpmiError::Protocol {
+        bmc: s.bmc().to_string(),
+        step: STEP.into(),
+        detail,
+    })
+}
+
+/// Reads and decodes FRU device `fru_id`: the common header, then only the info
+/// areas it points at (their lengths first), in chunks the BMC accepts.
+pub(crate) async fn read_fru(s: &mut Session, fru_id: u8) -> Result<FruInfo, IpmiError> {
+    const INFO: &str = "Get FRU Inventory Area Info";
+    let bmc = s.bmc().to_string();
+    let protocol = |step: &str, detail: String| IpmiError::Protocol {
+        bmc: bmc.clone(),
+        step: step.into(),
+        detail,
+    };
+    let data = s
+        .call(
+            INFO,
+            NETFN_STORAGE,
+            CMD_GET_FRU_INVENTORY_AREA_INFO,
+            &[fru_id],
+        )
+        .await?;
+    if data.len() < 3 {
+        return Err(protocol(
+            INFO,
+            format!("reply has {} data bytes, expected 3", data.len()),
+        ));
+    }
+    let size = (u16::from_le_bytes([data[0], data[1]]) as usize).min(MAX_FRU_BYTES);
+    let mut reader = FruReader {
+        fru_id,
+        words: data[2] & 0x01 != 0,
+        size,
+        image: vec![0; size],
+        chunk: FRU_CHUNK,
+    };
+    if size < 8 {
+        return Err(protocol(
+            INFO,
+            format!("FRU device {fru_id} is only {size} bytes"),
+        ));
+    }
+    reader.read(s, 0, 8).await?;
+    let header =
+        fru::CommonHeader::decode(&reader.image[..8]).map_err(|e| protocol("Read FRU Data", e))?;
+    let mut end = 8;
+    for (offset, _) in header.info_areas() {
+        if offset + 2 > size {
+            continue; // decode() reports it as a warning
+        }
+        reader.read(s, offset, 2).await?;
+        if let Ok(len) = fru::area_length(&reader.image[offset..offset + 2]) {
+            end = end.max((offset + len).min(size));
+        }
+    }
+    if end > 8 {
+        reader.read(s, 8, end - 8).await?;
+    }
+    fru::decode(&reader.image[..end]).map_err(|e| protocol("Read FRU Data", e))
+}
+
+struct FruReader {
+    fru_id: u8,
+    /// The device is word-addressed: offsets and counts are in 16-bit units.
+    words: bool,
+    size: usize,
+    image: Vec<u8>,
+    chunk: usize,
+}
+
+impl FruReader {
+    async fn read(
+        &mut self,
+        s: &mut Session,
+        mut offset: usize,
+        len: usize,
+    ) -> Result<(), IpmiError> {
+        let end = (offset + len).min(self.size);
+        while offset < end {
+            let step = format!("Read FRU Data (offset {offset})");
+            let mut count = self.chunk.min(end - offset);
+            let (off_param, count_param) = if self.words {
+                count = count.max(2) & !1;
+                (offset / 2, count / 2)
+            } else {
+                (offset, count)
+            };
+            let req = [
+                self.fru_id,
+                (off_param & 0xFF) as u8,
+                (off_param >> 8) as u8,
+                count_param as u8,
+            ];
+            let r = s
+                .call_raw(&step, NETFN_STORAGE, CMD_READ_FRU_DATA, &req)
+                .await?;
+            match r.completion_code {
+                0 => {}
+                // "Too much": shrink the chunk and retry this offset.
+                0xC7 | 0xC8 | 0xCA if self.chunk > FRU_MIN_CHUNK => {
+                    self.chunk /= 2;
+                    continue;
+                }
+                0x81 => return Err(cc_error(s.bmc(), &step, 0x81, Some("FRU device busy"))),
+                c => return Err(cc_error(s.bmc(), &step, c, None)),
+            }
+            let Some((&returned, bytes)) = r.data.split_first() else {
+                return Err(IpmiError::Protocol {
+                    bmc: s.bmc().to_string(),
+                    step,
+                    detail: "empty reply".into(),
+                });
+            };
+            let returned = if self.words {
+                returned as usize * 2
+            } else {
+                returned as usize
+            };
+            if returned == 0 || returned > bytes.len() || returned > count {
+                return Err(IpmiError::Protocol {
+                    bmc: s.bmc().to_string(),
+                    step,
+                    detail: format!(
+                        "BMC says it returned {returned} bytes, reply carries {} (asked for {count})",
+                        bytes.len()
+                    ),
+                });
+            }
+            let take = returned.min(end - offset);
+            self.image[offset..offset + take].copy_from_slice(&bytes[..take]);
+            offset += take;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,44 @@
+//! Authentication and authorization for the REST API.
+//!
+//! The original OpenDCRE left this to an nginx in front; here each method is
+//! built in, optional and combinable: static bearer tokens (stored hashed),
+//! OAuth2/OIDC JWTs checked against the provider's JWKS, LDAP/Active
+//! Directory via HTTP Basic, mutual-TLS client certificates, and anonymous
+//! access only where configured. The API's server calls
+//! [`Security::check_with`] once per request, before routing answers
+//! anything, and shapes an [`AuthRejection`] into its JSON error answer.
+
+mod cache;
+mod config;
+mod credentials;
+mod fetch;
+pub mod init;
+mod jwt;
+mod ldap;
+mod principal;
+mod ratelimit;
+mod rejection;
+mod role;
+mod security;
+mod token;
+
+pub use config::{
+    AnonymousConfig, AuthConfig, ClientCertConfig, JwtConfig, LdapConfig, LdapGroupSource,
+    LdapMode, RateLimitConfig, SecurityConfig, TokenEntry,
+};
+pub use credentials::Secret;
+pub use jwt::{parse_jwks, JwtError, JwtIdentity, JwtValidator};
+pub use ldap::{LdapAuthError, LdapAuthenticator, LdapIdentity};
+pub use principal::{AuthMethod, Principal};
+pub use ratelimit::FailureLimiter;
+pub use rejection::{AuthRejection, Challenges};
+pub use role::{Permission, Role};
+pub use security::Security;
+pub use token::{generate_token, hash_token, HashAlgorithm, TokenHash, TokenStore};
+
+/// A configuration value that cannot work; `key` is the dotted TOML path.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{key}: {reason}")]
+    Invalid { key: String, reason: String },
+}

@@ -1,0 +1,318 @@
+//! The one entry point the HTTP server calls per request.
+
+use std::net::{IpAddr, SocketAddr};
+
+use http::{HeaderMap, Method};
+
+use super::config::{AnonymousConfig, AuthConfig, ClientCertConfig};
+use super::credentials::{self, CredentialError, Credentials, Secret};
+use super::jwt::{JwtError, JwtValidator};
+use super::ldap::{LdapAuthError, LdapAuthenticator};
+use super::principal::{AuthMethod, Principal};
+use super::ratelimit::FailureLimiter;
+use super::rejection::{AuthRejection, Challenges};
+use super::role::{Permission, Role};
+use super::token::TokenStore;
+use super::ConfigError;
+use crate::tls::ClientIdentity;
+
+/// Authentication and authorization for the API, built once from `[auth]`
+/// and shared by all connections.
+pub struct Security {
+    realm: String,
+    tokens: Option<TokenStore>,
+    jwt: Option<JwtValidator>,
+    ldap: Option<LdapAuthenticator>,
+    anonymous: AnonymousConfig,
+    client_cert: ClientCertConfig,
+    limiter: FailureLimiter,
+}
+
+/// A refused attempt before it becomes an HTTP answer.
+enum Failure {
+    /// Wrong or malformed credentials: counts against the rate limit.
+    Invalid { reason: String, bearer: bool },
+    /// Valid identity without any role.
+    NoRole { name: String, method: AuthMethod },
+    /// Provider down: does not count against the client.
+    Unavailable(String),
+}
+
+impl Security {
+    /// Validates the whole `[auth]` table up front (hash formats, key
+    /// sources, LDAP URL, CA files) so a bad config stops the service at
+    /// start instead of at the first request.
+    pub fn from_config(cfg: &AuthConfig) -> Result<Security, ConfigError> {
+        let tokens = if cfg.tokens.is_empty() {
+            None
+        } else {
+            Some(TokenStore::new(
+                &cfg.tokens,
+                std::time::Duration::from_secs(cfg.token_cache_secs),
+            )?)
+        };
+        let jwt = cfg.jwt.as_ref().map(JwtValidator::new).transpose()?;
+        let ldap = cfg.ldap.as_ref().map(LdapAuthenticator::new).transpose()?;
+        Ok(Security {
+            realm: cfg.realm.clone(),
+            tokens,
+            jwt,
+            ldap,
+            anonymous: cfg.anonymous.clone(),
+            client_cert: cfg.client_cert.clone(),
+            limiter: FailureLimiter::new(&cfg.rate_limit),
+        })
+    }
+
+    /// One line for the start-up log: which methods are on.
+    pub fn describe(&self) -> String {
+        let mut on = Vec::new();
+        if let Some(t) = &self.tokens {
+            on.push(format!("{} static token(s)", t.len()));
+        }
+        if self.jwt.is_some() {
+            on.push("OAuth2/OIDC JWT".to_string());
+        }
+        if self.ldap.is_some() {
+            on.push("LDAP (HTTP Basic)".to_string());
+        }
+        if !self.client_cert.roles.is_empty() || self.client_cert.default_role.is_some() {
+            on.push("client certificates".to_string());
+        }
+        if self.anonymous.enabled {
+            let scope = if self.anonymous.loopback_only {
+                " from loopback"
+            } else {
+                ""
+            };
+            on.push(format!("anonymous {}{scope}", self.anonymous.role));
+        }
+        if on.is_empty() {
+            "no authentication method configured: every request is refused (run `opendcre auth init`)"
+                .to_string()
+        } else {
+            format!("authentication: {}", on.join(", "))
+        }
+    }
+
+    /// The JWT validator, if configured (tests look at its fetch count).
+    pub fn jwt(&self) -> Option<&JwtValidator> {
+        self.jwt.as_ref()
+    }
+
+    /// The schemes offered in 401 answers. RFC 9110 requires at least one
+    /// challenge, so Bearer is named even when only client certificates or
+    /// nothing at all is configured.
+    pub fn challenges(&self) -> Challenges {
+        let bearer = self.tokens.is_some() || self.jwt.is_some();
+        let basic = self.ldap.is_some();
+        Challenges {
+            realm: self.realm.clone(),
+            bearer: bearer || !basic,
+            basic,
+        }
+    }
+
+    /// Authenticates the request and checks that its principal holds
+    /// `needed`. `client_cert` is the identity from the TLS handshake
+    /// ([`crate::tls::Accepted::client`]); header credentials, when present,
+    /// take precedence over it. `method` and `path` are only logged.
+    pub async fn check_with(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+        peer: SocketAddr,
+        client_cert: Option<&ClientIdentity>,
+        needed: Permission,
+    ) -> Result<Principal, AuthRejection> {
+        let creds = credentials::from_headers(headers);
+        self.decide(creds, method, path, peer, client_cert, needed)
+            .await
+    }
+
+    async fn decide(
+        &self,
+        creds: Result<Option<Credentials>, CredentialError>,
+        method: &Method,
+        path: &str,
+        peer: SocketAddr,
+        client_cert: Option<&ClientIdentity>,
+        needed: Permission,
+    ) -> Result<Principal, AuthRejection> {
+        let ip = peer.ip();
+        if let Err(retry_after) = self.limiter.check(ip) {
+            tracing::warn!(client = %ip, %method, path, "request refused: too many failed authentication attempts");
+            return Err(AuthRejection::RateLimited { retry_after });
+        }
+        let (scheme, user) = describe(&creds);
+        let outcome = match creds {
+            Err(CredentialError::Malformed(msg)) => Err(Failure::Invalid {
+                reason: msg.to_string(),
+                bearer: false,
+            }),
+            Err(CredentialError::UnsupportedScheme) => {
+                return Err(self.unauthenticated("unsupported authorization scheme", false));
+            }
+            Ok(Some(Credentials::Bearer(token))) => self.bearer(&token).await,
+            Ok(Some(Credentials::Basic { user, password })) => self.basic(&user, &password).await,
+            Ok(None) => match self.certificate_principal(client_cert) {
+                Some(p) => Ok(p),
+                None => match self.anonymous_principal(ip) {
+                    Some(p) => Ok(p),
+                    None => {
+                        return Err(self.unauthenticated("authentication required", false));
+                    }
+                },
+            },
+        };
+        let principal = match outcome {
+            Ok(p) => p,
+            Err(Failure::Invalid { reason, bearer }) => {
+                self.limiter.record_failure(ip);
+                tracing::warn!(client = %ip, %method, path, scheme, user, reason = %reason, "authentication failed");
+                return Err(self.unauthenticated(&reason, bearer));
+            }
+            Err(Failure::NoRole { name, method: how }) => {
+                tracing::warn!(client = %ip, %method, path, user = %name, via = %how, "authenticated identity has no role");
+                return Err(AuthRejection::Forbidden {
+                    name,
+                    role: None,
+                    needed,
+                });
+            }
+            Err(Failure::Unavailable(reason)) => {
+                tracing::error!(client = %ip, %method, path, scheme, user, reason = %reason, "identity provider unavailable");
+                return Err(AuthRejection::Unavailable {
+                    message: "authentication provider unavailable".to_string(),
+                });
+            }
+        };
+        if !principal.role.grants(needed) {
+            tracing::warn!(client = %ip, %method, path, user = %principal.name, role = %principal.role, %needed, "request forbidden");
+            return Err(AuthRejection::Forbidden {
+                name: principal.name,
+                role: Some(principal.role),
+                needed,
+            });
+        }
+        Ok(principal)
+    }
+
+    fn unauthenticated(&self, message: &str, invalid_token: bool) -> AuthRejection {
+        AuthRejection::Unauthenticated {
+            challenges: self.challenges(),
+            invalid_token,
+            message: message.to_string(),
+        }
+    }
+
+    async fn bearer(&self, token: &Secret) -> Result<Principal, Failure> {
+        let invalid = |reason: &str| Failure::Invalid {
+            reason: reason.to_string(),
+            bearer: true,
+        };
+        if let Some(jwt) = &self.jwt {
+            if looks_like_jwt(token.expose()) || self.tokens.is_none() {
+                return match jwt.verify(token.expose()).await {
+                    Ok(id) => match id.role {
+                        Some(role) => Ok(Principal {
+                            name: id.name,
+                            role,
+                            method: AuthMethod::Jwt,
+                        }),
+                        None => Err(Failure::NoRole {
+                            name: id.name,
+                            method: AuthMethod::Jwt,
+                        }),
+                    },
+                    Err(JwtError::Invalid(reason)) => Err(invalid(&reason)),
+                    Err(JwtError::Unavailable(reason)) => Err(Failure::Unavailable(reason)),
+                };
+            }
+        }
+        match &self.tokens {
+            Some(store) => match store.verify(token).await {
+                Some((name, role)) => Ok(Principal {
+                    name,
+                    role,
+                    method: AuthMethod::StaticToken,
+                }),
+                None => Err(invalid("invalid bearer token")),
+            },
+            None => Err(invalid("bearer tokens are not accepted here")),
+        }
+    }
+
+    async fn basic(&self, user: &str, password: &Secret) -> Result<Principal, Failure> {
+        let Some(ldap) = &self.ldap else {
+            return Err(Failure::Invalid {
+                reason: "Basic authentication is not accepted here".into(),
+                bearer: false,
+            });
+        };
+        match ldap.authenticate(user, password).await {
+            Ok(id) => match id.role {
+                Some(role) => Ok(Principal {
+                    name: user.to_string(),
+                    role,
+                    method: AuthMethod::Ldap,
+                }),
+                None => Err(Failure::NoRole {
+                    name: user.to_string(),
+                    method: AuthMethod::Ldap,
+                }),
+            },
+            Err(LdapAuthError::InvalidCredentials) => Err(Failure::Invalid {
+                reason: "invalid user name or password".into(),
+                bearer: false,
+            }),
+            Err(LdapAuthError::Unavailable(reason)) => Err(Failure::Unavailable(reason)),
+        }
+    }
+
+    fn certificate_principal(&self, cert: Option<&ClientIdentity>) -> Option<Principal> {
+        let cert = cert?;
+        let cn = cert.common_name.as_deref();
+        let role: Option<Role> = cn
+            .and_then(|cn| self.client_cert.roles.get(cn).copied())
+            .or(self.client_cert.default_role);
+        match role {
+            Some(role) => Some(Principal {
+                name: cn.unwrap_or(&cert.subject).to_string(),
+                role,
+                method: AuthMethod::ClientCertificate,
+            }),
+            None => {
+                tracing::debug!(subject = %cert.subject, "client certificate maps to no role");
+                None
+            }
+        }
+    }
+
+    fn anonymous_principal(&self, ip: IpAddr) -> Option<Principal> {
+        let a = &self.anonymous;
+        let allowed = a.enabled && (!a.loopback_only || ip.to_canonical().is_loopback());
+        allowed.then(|| Principal {
+            name: "anonymous".to_string(),
+            role: a.role,
+            method: AuthMethod::Anonymous,
+        })
+    }
+}
+
+/// Scheme and (for Basic) user name for log lines; never the secret.
+fn describe(creds: &Result<Option<Credentials>, CredentialError>) -> (&'static str, String) {
+    match creds {
+        Ok(Some(Credentials::Bearer(_))) => ("bearer", String::new()),
+        Ok(Some(Credentials::Basic { user, .. })) => ("basic", user.escape_debug().to_string()),
+        Ok(None) => ("none", String::new()),
+        Err(_) => ("malformed", String::new()),
+    }
+}
+
+/// Three base64url parts whose header starts with `{"` (`eyJ`). Static
+/// tokens made by `auth init` never look like this.
+fn looks_like_jwt(token: &str) -> bool {
+    token.starts_with("eyJ") && token.split('.').count() == 3
+}
