@@ -21,25 +21,37 @@ fi
 [ -f "$DEB" ] || die "$DEB not found: run 'make deb-amd64' first"
 [ "$(dpkg-deb -f "$DEB" Architecture)" = "$(dpkg --print-architecture)" ] ||
     die "$DEB is not for this machine's architecture"
-ensure_pkgs mmdebstrap
+ensure_pkgs mmdebstrap python3 util-linux
 
 CHROOT_CACHE=${CHROOT_CACHE:-/var/cache/opendcre-cross/chroot-bookworm-minbase.tar}
+case "$CHROOT_CACHE" in *.tar) ;; *) die "CHROOT_CACHE=$CHROOT_CACHE must end in .tar (mmdebstrap picks its output format by the name)" ;; esac
 if [ ! -s "$CHROOT_CACHE" ] || [ -n "$(find "$CHROOT_CACHE" -mtime +7)" ]; then
     log "creating the Debian 12 test chroot $CHROOT_CACHE (mmdebstrap, about a minute)"
     mkdir -p "$(dirname "$CHROOT_CACHE")"
     sources=$(mktemp)
-    # The machine's own Debian sources (deb822 or one-line) name the mirror.
-    cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null |
-        grep -q . || die "no apt sources configured"
-    if ls /etc/apt/sources.list.d/*.sources >/dev/null 2>&1; then
-        cat /etc/apt/sources.list.d/*.sources >"$sources"
-    else
-        grep -E '^deb ' /etc/apt/sources.list >"$sources"
+    # The machine's own Debian sources name the mirror: deb822 files if there
+    # are any, else the one-line format. Either file may be missing on a fresh
+    # machine (Debian 12 images often have no /etc/apt/sources.list at all).
+    shopt -s nullglob
+    deb822=(/etc/apt/sources.list.d/*.sources)
+    shopt -u nullglob
+    if [ "${#deb822[@]}" -gt 0 ]; then
+        cat "${deb822[@]}" >"$sources"
+    elif [ -f /etc/apt/sources.list ]; then
+        grep -E '^deb ' /etc/apt/sources.list >"$sources" || true
     fi
-    mmdebstrap --quiet --variant=minbase --include=adduser --mode=root \
-        --skip=output/dev bookworm "$CHROOT_CACHE.tmp" "$sources" ||
+    grep -q . "$sources" || die "no apt sources configured (/etc/apt/sources.list.d/*.sources or /etc/apt/sources.list)"
+    # The temporary name ends in .tar too: mmdebstrap chooses the format from
+    # the name and would build a directory for "...tar.tmp". --format says it
+    # again, for the mmdebstrap versions that look at the option only.
+    tmp_tar="${CHROOT_CACHE%.tar}.tmp.tar"
+    rm -rf "$tmp_tar"
+    mmdebstrap --quiet --variant=minbase --include=adduser --mode=root --format=tar \
+        --aptopt='Acquire::Retries "3"' \
+        --skip=output/dev bookworm "$tmp_tar" "$sources" ||
         die "mmdebstrap failed"
-    mv "$CHROOT_CACHE.tmp" "$CHROOT_CACHE"
+    tar -tf "$tmp_tar" >/dev/null || die "mmdebstrap did not write a tarball to $tmp_tar"
+    mv "$tmp_tar" "$CHROOT_CACHE"
     rm -f "$sources"
 fi
 

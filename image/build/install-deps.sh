@@ -48,19 +48,38 @@ ensure_pkgs mmdebstrap arch-test qemu-user-static genimage mtools dosfstools fdi
 # --- binfmt_misc: qemu-arm with the F flag ----------------------------------
 # The F (fix binary) flag makes the kernel open the interpreter at
 # registration time, so it works inside the chroot without copying it there.
+# On a fresh machine (a container without systemd-binfmt, a host where
+# binfmt-support never ran) binfmt_misc may be unmounted, switched off, or
+# hold a qemu-arm entry without the F flag; each is put right here.
 BINFMT=/proc/sys/fs/binfmt_misc
+QEMU_ARM_CONF=/usr/lib/binfmt.d/qemu-arm.conf # from qemu-user-static, flags OPF
 if [ ! -e "$BINFMT/register" ]; then
     log "mounting binfmt_misc"
+    if ! grep -qw binfmt_misc /proc/filesystems; then
+        modprobe binfmt_misc 2>/dev/null || true
+    fi
     mount -t binfmt_misc binfmt_misc "$BINFMT" ||
-        die "cannot mount binfmt_misc (kernel needs CONFIG_BINFMT_MISC)"
+        die "cannot mount binfmt_misc on $BINFMT (the kernel needs CONFIG_BINFMT_MISC; a container needs the host to have it mounted or to allow the mount)"
+fi
+if [ "$(cat "$BINFMT/status")" != enabled ]; then
+    log "enabling binfmt_misc"
+    echo 1 >"$BINFMT/status" || die "cannot enable binfmt_misc ($BINFMT/status)"
+fi
+if [ -e "$BINFMT/qemu-arm" ] && ! grep -q '^flags: .*F' "$BINFMT/qemu-arm"; then
+    log "qemu-arm is registered without the F flag; registering it again with it"
+    echo -1 >"$BINFMT/qemu-arm" || die "cannot remove the qemu-arm entry without the F flag"
 fi
 if [ ! -e "$BINFMT/qemu-arm" ]; then
-    conf=/usr/lib/binfmt.d/qemu-arm.conf
-    [ -f "$conf" ] || die "$conf missing (qemu-user-static not installed?)"
+    [ -f "$QEMU_ARM_CONF" ] || die "$QEMU_ARM_CONF missing (qemu-user-static not installed?)"
     log "registering qemu-arm in binfmt_misc"
-    cat "$conf" >"$BINFMT/register"
+    cat "$QEMU_ARM_CONF" >"$BINFMT/register" || die "cannot register qemu-arm from $QEMU_ARM_CONF"
 fi
-grep -q '^enabled' "$BINFMT/qemu-arm" || die "binfmt qemu-arm is registered but disabled"
+if ! grep -q '^enabled' "$BINFMT/qemu-arm"; then
+    log "enabling the qemu-arm entry"
+    echo 1 >"$BINFMT/qemu-arm" || die "binfmt qemu-arm is registered but disabled, and cannot be enabled"
+fi
+interp=$(sed -n 's/^interpreter //p' "$BINFMT/qemu-arm")
+[ -x "$interp" ] || die "binfmt qemu-arm names the interpreter '$interp', which does not exist"
 grep -q '^flags: .*F' "$BINFMT/qemu-arm" ||
     die "binfmt qemu-arm lacks the F flag; the chroot cannot find the interpreter"
 arch-test armhf >/dev/null || die "arch-test: this host cannot execute armhf binaries"
