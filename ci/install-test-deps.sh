@@ -1,12 +1,32 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the host test suite uses. Idempotent; retries
-# `apt-get update` because Debian mirrors are sometimes mid-sync.
+# Installs what the host test suite (`make check test-host auth-curl-check`)
+# uses. Idempotent; retries `apt-get update` because Debian mirrors are
+# sometimes mid-sync.
 set -euo pipefail
 here="$(dirname "$0")"
 # shellcheck source=ci/lib.sh
 source "$here/lib.sh"
-ensure_pkgs curl
+# The C toolchain cargo links with (and ring's build script compiles with),
+# git for the build's SOURCE_DATE_EPOCH, python3 for the test helpers.
+ensure_pkgs curl gcc libc6-dev git python3
 # ipmi_sim + ipmitool: the IPMI bridge is tested against a real simulated BMC.
 bash "$here/install-ipmi-peers.sh"
 # slapd, ldap-utils, openssl for the auth and TLS tests.
 bash "$here/install-auth-peers.sh"
+
+# `make check` runs cargo fmt and cargo clippy of the host toolchain (rustup's,
+# in ~/.cargo/bin; Debian's /usr/bin/cargo is the cross build's and has
+# neither). A toolchain installed with rustup's minimal profile lacks them.
+if [ -f "$HOME/.cargo/env" ]; then
+    # shellcheck source=/dev/null
+    . "$HOME/.cargo/env"
+fi
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+    command -v rustup >/dev/null ||
+        die "cargo fmt/clippy are missing and there is no rustup to add them: install the Rust toolchain with rustup (rustfmt and clippy components)"
+    log "adding the rustfmt and clippy components to $(rustup show active-toolchain 2>/dev/null | cut -d' ' -f1)"
+    rustup component add rustfmt clippy
+    cargo fmt --version >/dev/null && cargo clippy --version >/dev/null ||
+        die "cargo fmt/clippy still missing after rustup component add"
+fi
+echo "install-test-deps: $(cargo --version), $(cargo fmt --version), $(cargo clippy --version)"
