@@ -7,7 +7,7 @@ CARGO ?= cargo
 EMULATOR_CONFIG ?= firmware-api/emulator-configs/rack.json
 LISTEN ?= 127.0.0.1:5000
 
-.PHONY: run build test test-host check fmt clippy deps bench auth-curl-check ci-free-debug
+.PHONY: run build test test-host check fmt clippy deps lint bench auth-curl-check ci-free-debug from-nothing
 
 run:
 	$(CARGO) run --release --bin opendcre -- serve --emulator $(EMULATOR_CONFIG) --listen $(LISTEN)
@@ -20,6 +20,12 @@ deps:
 	bash ci/install-test-deps.sh
 
 check: fmt clippy
+
+# shellcheck -x -S warning over every shell script git tracks (found by name
+# and shebang, not listed; `ci/lint-shell.sh --list` shows them). Installs
+# shellcheck when it is missing.
+lint:
+	bash ci/lint-shell.sh
 
 fmt:
 	$(CARGO) fmt --all -- --check
@@ -40,7 +46,7 @@ auth-curl-check:
 # Everything CI runs: host tests, the curl check, the armv7 build, packages
 # and their checks, then the image: build, reproducibility, QEMU boot test
 # (image-ci has its own deadline, IMAGE_CI_TIMEOUT).
-test: deps check test-host auth-curl-check test-packaging image-check ci-free-debug image-ci
+test: deps lint check test-host auth-curl-check test-packaging image-check ci-free-debug image-ci
 
 # In CI only (CI=true): the debug build (1 GB) has served once the host-side
 # checks ran, and the image stage needs the disk.
@@ -78,7 +84,7 @@ help:
 	@echo "make deb             build/deb/opendcre_<version>_{armhf,amd64}.deb"
 	@echo "make deb-armhf|deb-amd64   one of them"
 	@echo "make smoke-armv7     run the armv7 binary under qemu-arm and query its API"
-	@echo "make lint-packaging  shellcheck, systemd-analyze verify/security, lintian, hadolint"
+	@echo "make lint-packaging  lint (shellcheck), systemd-analyze verify/security, lintian, hadolint"
 	@echo "make test-deb        install/upgrade/remove/purge the amd64 .deb in a Debian 12 chroot"
 	@echo "make test-packaging  smoke-armv7 + lint-packaging + test-deb"
 	@echo "make docker          container image from the amd64 .deb (needs a Docker host)"
@@ -114,7 +120,7 @@ deb-amd64: build packaging-tools
 smoke-armv7: armv7 packaging-tools
 	ci/smoke-armv7.sh $(ARMV7_BIN)
 
-lint-packaging: deb
+lint-packaging: deb lint
 	ci/lint-packaging.sh
 
 test-deb: deb-amd64
@@ -133,4 +139,6 @@ docker:
 # ---------------------------------------------------------------------------
 # The OpenMistOS image and its QEMU boot test (image/README.md):
 #   make image | image-repro | boot-test | image-ci
+# image-check lints its scripts with `make lint` (all scripts of the repo).
+IMAGE_CHECK_LINT := lint
 include image/image.mk

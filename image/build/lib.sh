@@ -17,6 +17,7 @@
 #   * the recipe's variables from image/image.conf (IMAGE_SUITE,
 #     IMAGE_CACHE_DIR, IMAGE_OUT, ...), each overridable from the environment
 set -euo pipefail
+# shellcheck disable=SC2034 # used by the scripts that source this file
 HERE=$(cd "$(dirname "$0")" && pwd)
 BUILD=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$BUILD/../.." && pwd)
