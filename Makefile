@@ -58,6 +58,12 @@ endif
 bench:
 	bash ci/bench.sh
 
+# CI from nothing: a fresh clone of HEAD beside this one, every cache of the
+# project removed (listed in the script), then `CI=true bash .ci/run` with a
+# timer. KEEP=1 keeps the clone; DRY_RUN=1 only says what it would remove.
+from-nothing:
+	bash ci/from-nothing.sh
+
 # ---------------------------------------------------------------------------
 # Cross build, Debian packages, container (packaging/README.md).
 #   make armv7 | deb | smoke-armv7 | lint-packaging | test-deb | docker
