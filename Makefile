@@ -4,6 +4,14 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 CARGO ?= cargo
+# Host builds, fmt and clippy use rustup's toolchain (~/.cargo/bin) also from a
+# shell whose PATH lacks it (.ci/run sources ~/.cargo/env; `make test` typed in
+# a non-login shell did not): the cargo found first would be Debian's
+# /usr/bin/cargo, the cross build's, without rustfmt or clippy. The cross
+# build calls /usr/bin/cargo and /usr/bin/rustc by their full paths.
+ifneq ($(wildcard $(HOME)/.cargo/bin/cargo),)
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+endif
 EMULATOR_CONFIG ?= firmware-api/emulator-configs/rack.json
 LISTEN ?= 127.0.0.1:5000
 
@@ -31,12 +39,13 @@ fmt:
 	$(CARGO) fmt --all -- --check
 
 clippy:
-	$(CARGO) clippy --locked --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --locked --all-targets -- -D warnings
 
 # Unit, property and integration tests on the host (real ptys, real peers).
-# OPENDCRE_REQUIRE_IPMI_SIM=1: a missing ipmi_sim fails the run instead of skipping.
+# OPENDCRE_REQUIRE_PEERS=1: a missing test peer (ipmi_sim, slapd) fails the run
+# instead of skipping it, as a plain `cargo test` does.
 test-host:
-	OPENDCRE_REQUIRE_IPMI_SIM=1 $(CARGO) test --locked
+	OPENDCRE_REQUIRE_PEERS=1 $(CARGO) test --workspace --locked
 
 # The documented curl commands against the real binary with TLS and a token.
 auth-curl-check:

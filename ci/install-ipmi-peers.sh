@@ -2,7 +2,7 @@
 # Install the IPMI test peers: OpenIPMI's ipmi_sim (Debian package openipmi),
 # ipmitool (independent cross-check), and python3 (ci/peers/ipmi_sim/make_fru.py).
 # Idempotent; needs root (CI runs as root). The tests in firmware-api/tests/ipmi_*.rs
-# skip loudly without ipmi_sim unless OPENDCRE_REQUIRE_IPMI_SIM=1, which make test sets.
+# skip loudly without ipmi_sim unless OPENDCRE_REQUIRE_PEERS=1, which make test sets.
 set -euo pipefail
 # shellcheck source=ci/lib.sh
 source "$(dirname "$0")/lib.sh"

@@ -279,7 +279,7 @@ impl Config {
                 let b = u8::from_str_radix(&text[2..], 16).map_err(|_| bad())?;
                 Ok((a, b))
             }
-            None => Ok(opendcre_proto::board_id::host_node()
+            None => Ok(host_node()
                 .map(opendcre_proto::board_id::host_id_from_node)
                 .unwrap_or((0, 0))),
         }
@@ -299,6 +299,27 @@ impl Config {
             ..BusConfig::default()
         })
     }
+}
+
+/// The node number (MAC as a 48-bit integer) of the first real network
+/// interface, like Python's `uuid.getnode()`; `None` when there is none.
+/// Read here, not in `proto`, which does no I/O.
+fn host_node() -> Option<u64> {
+    let mut names: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n != "lo")
+        .collect();
+    names.sort();
+    // Prefer the wired port: it is what the Pi's getnode() returned.
+    if let Some(i) = names.iter().position(|n| n == "eth0") {
+        let eth0 = names.remove(i);
+        names.insert(0, eth0);
+    }
+    names.iter().find_map(|n| {
+        let text = std::fs::read_to_string(format!("/sys/class/net/{n}/address")).ok()?;
+        opendcre_proto::board_id::parse_mac(text.trim()).filter(|&v| v != 0)
+    })
 }
 
 #[cfg(test)]

@@ -233,7 +233,7 @@ fn security(
 /// file does not stop the service; unlike it, a bad entry drops only itself
 /// and every problem is logged with its index and key.
 fn load_bmcs(cfg: &Config) -> Vec<opendcre_ipmi::BmcConfig> {
-    use opendcre_ipmi::ConfigError as E;
+    use opendcre_ipmi::IpmiConfigError as E;
     let mut bmcs = Vec::new();
     let mut keep = |r: Result<Vec<opendcre_ipmi::BmcConfig>, E>| match r {
         Ok(v) => bmcs.extend(v),

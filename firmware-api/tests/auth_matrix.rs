@@ -75,7 +75,9 @@ impl Table {
 #[tokio::test]
 async fn every_method_on_one_server() {
     let dir = tempfile::tempdir().unwrap();
-    let slapd = Slapd::start();
+    let Some(slapd) = Slapd::start() else {
+        return;
+    };
     let ec = Signer::es256("ec-1");
     let rsa = Signer::rs256("rsa-1", dir.path());
     let idp = JwksServer::start(jwks(&[&ec, &rsa])).await;

@@ -247,7 +247,11 @@ async fn asset_info_of_a_dead_bmc_reports_why() {
     cfg.port = silent.local_addr().unwrap().port();
     cfg.asset_info = Some("rack 9".into());
     let br = IpmiBridge::new(vec![cfg]);
-    let info = br.asset(3).await.unwrap().v11_json();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(120);
+    let info = opendcre_api::ipmi_board::IpmiBoard::new(br)
+        .info(3, deadline)
+        .await
+        .unwrap();
     assert_eq!(info["asset_info"], "rack 9");
     assert!(info.get("fru").is_none());
     assert!(

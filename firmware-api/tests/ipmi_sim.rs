@@ -1,13 +1,14 @@
 //! The IPMI bridge against a real simulated BMC: OpenIPMI's `ipmi_sim`, one per
 //! test on its own loopback port, with ipmitool as an independent cross-check of
 //! the simulator's state. Skipped loudly if ipmi_sim is not installed (CI sets
-//! OPENDCRE_REQUIRE_IPMI_SIM=1 so that a skip fails there).
+//! OPENDCRE_REQUIRE_PEERS=1 so that a skip fails there; see auth_support/peers.rs).
 
 use crate::ipmi_support;
 
 use std::time::{Duration, Instant};
 
 use ipmi_support::SimBmc;
+use opendcre_api::ipmi_board::IpmiBoard;
 use opendcre_ipmi::{AuthType, BmcConfig, ChassisControl, IpmiBridge, IpmiError, Privilege};
 use opendcre_proto::PowerAction;
 
@@ -28,7 +29,7 @@ async fn full_exercise(sim: &SimBmc, cfg: BmcConfig) {
         st.power_on && st.power_ok && !st.over_current,
         "{label}: {st:?}"
     );
-    assert_eq!(st.v11_json()["power_status"], "on");
+    assert_eq!(st.power_status(), "on");
 
     let off = br.power(1, PowerAction::Off).await.unwrap();
     assert!(!off.power_on && off.settled, "{label}: {off:?}");
@@ -141,14 +142,18 @@ async fn power_on_from_off_and_status_json() {
         return;
     };
     let br = IpmiBridge::new(vec![sim.lan(7, AuthType::Md5)]);
-    let st = br.power(7, PowerAction::Status).await.unwrap();
+    // The v1.1 answer is shaped by the API's IPMI board.
+    let st = IpmiBoard::new(br.clone())
+        .power(7, PowerAction::Status, far())
+        .await
+        .unwrap();
     assert_eq!(
-        st.v11_json(),
+        st,
         serde_json::json!({"pmbus_raw": 0, "power_status": "off", "power_ok": true, "over_current": false,
             "under_voltage": false, "input_power": 0, "input_voltage": 0, "output_current": 0})
     );
     assert_eq!(
-        st.status.raw,
+        br.power(7, PowerAction::Status).await.unwrap().status.raw,
         [0x00, 0x00, 0x00],
         "ipmi_sim reports only the power bit"
     );
@@ -301,9 +306,10 @@ async fn bmc_config_json_drives_the_bridge() {
     .unwrap();
     let bmcs = opendcre_ipmi::load_bmc_config_json(&path).unwrap();
     let br = IpmiBridge::new(bmcs);
-    assert_eq!(br.scan_board()["devices"][0]["device_id"], "0011");
+    let board = IpmiBoard::new(br.clone());
+    assert_eq!(board.record()["devices"][0]["device_id"], "0011");
     assert!(br.power(17, PowerAction::Status).await.unwrap().power_on);
-    let info = br.asset(17).await.unwrap().v11_json();
+    let info = board.info(17, far()).await.unwrap();
     assert_eq!(info["asset_info"], "example BMC");
     assert_eq!(info["bmc_ip"], "127.0.0.1");
     assert_eq!(info["device_id"], "0011");
@@ -348,4 +354,9 @@ async fn fru_matches_ipmitool() {
     assert_eq!(p.product_name, field("Product Name"));
     assert_eq!(p.version, field("Product Version"));
     assert_eq!(p.asset_tag, field("Product Asset Tag"));
+}
+
+/// A deadline far enough away that the bridge's own timeouts decide.
+fn far() -> tokio::time::Instant {
+    tokio::time::Instant::now() + std::time::Duration::from_secs(120)
 }

@@ -6,6 +6,8 @@
 pub mod board;
 pub mod client;
 pub mod jwks;
+#[path = "../peers.rs"]
+pub mod peers;
 pub mod pki;
 pub mod server;
 pub mod slapd;

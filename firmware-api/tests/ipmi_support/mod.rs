@@ -12,38 +12,23 @@ use std::time::Duration;
 use opendcre_ipmi::{AuthType, BmcConfig, Privilege};
 
 /// Where the simulator scripts live.
+// Also a module of auth_support; included here too because the ipmi_rtt
+// example builds this harness without auth_support.
+#[allow(clippy::duplicate_mod)]
+#[path = "../peers.rs"]
+mod peers;
+
 pub fn peer_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../ci/peers/ipmi_sim")
 }
 
-fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-        .unwrap_or(false)
-}
-
-/// Whether the simulator tests can run. Without `ipmi_sim` they are skipped with
-/// a loud message — unless `OPENDCRE_REQUIRE_IPMI_SIM=1` (set by CI), which turns
-/// the skip into a failure so a missing install step cannot hide the tests.
+/// Whether the simulator tests can run (the rule of [`peers`]).
 pub fn sim_available() -> bool {
-    if on_path("ipmi_sim") && on_path("ipmitool") {
-        return true;
-    }
-    if std::env::var("OPENDCRE_REQUIRE_IPMI_SIM").as_deref() == Ok("1") {
-        panic!("ipmi_sim/ipmitool not installed but OPENDCRE_REQUIRE_IPMI_SIM=1: run ci/install-ipmi-peers.sh");
-    }
-    // Straight to the process's stderr: libtest captures eprintln! of passing
-    // tests, and a skip must be seen.
-    use std::io::Write;
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n################################################################\n\
-         ## SKIPPED: ipmi_sim or ipmitool is not installed.             ##\n\
-         ## Install them with ci/install-ipmi-peers.sh (Debian packages ##\n\
-         ## openipmi, ipmitool) to run the IPMI simulator tests.        ##\n\
-         ################################################################"
-    );
-    false
+    peers::available(
+        "IPMI simulator tests",
+        &["ipmi_sim", "ipmitool"],
+        "ci/install-ipmi-peers.sh",
+    )
 }
 
 /// A free UDP port on 127.0.0.1 (the OS picks it; we release it for ipmi_sim).

@@ -3,6 +3,7 @@
 //! is a 500, as in the original, and not a 404.
 
 use hyper::Method;
+use opendcre_security::auth::Permission;
 
 /// The versioned prefix every endpoint lives under.
 pub const PREFIX: [&str; 2] = ["opendcre", "1.1"];
@@ -59,12 +60,18 @@ impl Route {
         }
     }
 
-    /// True for endpoints that change device state (used for authorization).
-    pub fn is_write(&self) -> bool {
+    /// What a caller must hold to reach this route: the one place that says
+    /// which endpoints change device state. The server asks it before the
+    /// handler runs; a path that routes nowhere needs only `Read` (it gets a
+    /// 404 after authentication, so unauthenticated callers learn nothing).
+    /// An unknown power action is `Operate`: only `status` only reads.
+    pub fn permission(&self) -> Permission {
         match self {
-            Route::WriteInfo { .. } | Route::Write => true,
-            Route::Power { action, .. } => !action.eq_ignore_ascii_case("status"),
-            _ => false,
+            Route::WriteInfo { .. } | Route::Write => Permission::Operate,
+            Route::Power { action, .. } if !action.eq_ignore_ascii_case("status") => {
+                Permission::Operate
+            }
+            _ => Permission::Read,
         }
     }
 }
@@ -153,17 +160,53 @@ mod tests {
         assert!(Route::Test.allows(&Method::POST));
         assert!(!Route::ScanAll.allows(&Method::POST));
         assert!(!Route::ScanAll.allows(&Method::DELETE));
-        assert!(Route::Power {
-            action: "ON".into(),
-            board: "1".into(),
-            device: "1".into()
-        }
-        .is_write());
-        assert!(!Route::Power {
-            action: "Status".into(),
-            board: "1".into(),
-            device: "1".into()
-        }
-        .is_write());
+    }
+
+    /// The permission of a request as the server derives it: normalise the
+    /// path, route it, ask the route.
+    fn needs(p: &str) -> Permission {
+        r(p).map_or(Permission::Read, |route| route.permission())
+    }
+
+    #[test]
+    fn v11_permissions() {
+        use Permission::*;
+        assert_eq!(needs("/opendcre/1.1/test"), Read);
+        assert_eq!(needs("/opendcre/1.1/version/00000001"), Read);
+        assert_eq!(needs("/opendcre/1.1/scan"), Read);
+        assert_eq!(needs("/opendcre/1.1/scan/00000001"), Read);
+        assert_eq!(needs("/opendcre/1.1/read/thermistor/00000001/0001"), Read);
+        assert_eq!(needs("/opendcre/1.1/read/power/00000001/0001/info"), Read);
+        assert_eq!(needs("/opendcre/1.1/power/status/00000001/0001"), Read);
+        assert_eq!(needs("/opendcre/1.1/power/Status/00000001/0001"), Read);
+        assert_eq!(needs("/opendcre/1.1/power/on/00000001/0001"), Operate);
+        assert_eq!(needs("/opendcre/1.1/power/off/00000001/0001"), Operate);
+        assert_eq!(needs("/opendcre/1.1/power/cycle/00000001/0001"), Operate);
+        assert_eq!(needs("/opendcre/1.1/power/CyClE/00000001/0001"), Operate);
+        assert_eq!(needs("/opendcre/1.1/power/bogus/00000001/0001"), Operate);
+        assert_eq!(
+            needs("/opendcre/1.1/write/power/00000001/0001/info/rack7"),
+            Operate
+        );
+        assert_eq!(needs("/opendcre/1.1/write/power/00000001/0001"), Operate);
+    }
+
+    /// Percent-escapes, doubled slashes and dot segments are resolved before
+    /// routing, so they cannot make a write look like a read.
+    #[test]
+    fn encodings_and_dots_cannot_downgrade_a_write() {
+        use Permission::*;
+        assert_eq!(needs("/opendcre/1.1/power/%6Fn/1/2"), Operate);
+        assert_eq!(needs("/opendcre/1.1/%70ower/off/1/2"), Operate);
+        assert_eq!(needs("//opendcre//1.1//power//on//1//2"), Operate);
+        assert_eq!(needs("/opendcre/1.1/power/status/../on/1/2"), Operate);
+        assert_eq!(needs("/opendcre/1.1/power/status/%2e%2e/on/1/2"), Operate);
+        assert_eq!(
+            needs("/opendcre/1.1/read/x/./../../write/power/1/2"),
+            Operate
+        );
+        assert_eq!(needs("/opendcre/1.1/power/on/1/2?x=1"), Operate);
+        // Escaped slashes do not split a segment: `power%2Fon` routes nowhere.
+        assert_eq!(r("/opendcre/1.1/power%2Fon/1/2"), None);
     }
 }

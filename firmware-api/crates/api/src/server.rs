@@ -193,8 +193,8 @@ impl Connection {
     }
 
     /// Runs before routing answers anything, so an unauthenticated client
-    /// learns nothing about which paths exist. The permission needed is the
-    /// stricter of the router's view and the path classifier's.
+    /// learns nothing about which paths exist. The route says what it needs
+    /// ([`Route::permission`]).
     async fn authorize(
         &self,
         req: &Request<Incoming>,
@@ -206,12 +206,7 @@ impl Connection {
         if req.method() == Method::OPTIONS {
             return Ok(None);
         }
-        let by_route = if route.is_some_and(Route::is_write) {
-            Permission::Operate
-        } else {
-            Permission::Read
-        };
-        let needed = by_route.max(Permission::for_request(req.method(), req.uri().path()));
+        let needed = route.map_or(Permission::Read, Route::permission);
         let client = self.client.as_deref();
         match security
             .check_with(

@@ -8,6 +8,7 @@ use super::error::ApiError;
 use super::router::Route;
 use super::state::AppState;
 use opendcre_bus::{Request, ScanBoard, ScanTarget};
+// The IPMI pseudo-board is compared for equality, as v1.1 did (spec flaw 18, kept).
 use opendcre_proto::board_id::{fmt_board, fmt_device, IPMI};
 use opendcre_proto::convert::{thermistor_c, PowerReading};
 use opendcre_proto::{pytext, Command, DeviceType, Frame, PowerAction};
@@ -15,8 +16,6 @@ use opendcre_proto::{pytext, Command, DeviceType, Frame, PowerAction};
 /// The version this API reports as the original's full version.
 pub const OPENDCRE_VERSION: &str = "1.1.1";
 pub const API_VERSION: &str = "1.1";
-/// The IPMI pseudo-board; v1.1 compares for equality (spec flaw 18, kept).
-pub const IPMI_BOARD: u32 = IPMI;
 
 /// Runs the handler for a GET-style route.
 pub async fn handle(state: &AppState, route: &Route, deadline: Instant) -> Result<Value, ApiError> {
@@ -108,7 +107,7 @@ async fn bus_command(
 
 async fn version(state: &AppState, board: &str, deadline: Instant) -> Result<Value, ApiError> {
     let board = parse_board(board)?;
-    let firmware = if board == IPMI_BOARD {
+    let firmware = if board == IPMI {
         format!("OpenDCRE IPMI Bridge {OPENDCRE_VERSION}")
     } else {
         let f = bus_command(
@@ -156,7 +155,7 @@ async fn scan(
         }
         Some(text) => {
             let id = parse_board(text)?;
-            if id == IPMI_BOARD {
+            if id == IPMI {
                 vec![ipmi_record(state)]
             } else {
                 state
@@ -227,7 +226,7 @@ async fn read_info(
     deadline: Instant,
 ) -> Result<Value, ApiError> {
     let (board, device) = asset_target(device_type, board, device)?;
-    if board == IPMI_BOARD {
+    if board == IPMI {
         return state.ipmi.info(device, deadline).await;
     }
     let f = bus_command(
@@ -256,7 +255,7 @@ async fn write_info(
     deadline: Instant,
 ) -> Result<Value, ApiError> {
     let (board, device) = asset_target(device_type, board, device)?;
-    if board == IPMI_BOARD {
+    if board == IPMI {
         return Err(ApiError::failure(
             "asset information of IPMI devices cannot be written",
         ));
@@ -290,7 +289,7 @@ async fn power(
             "invalid power action {action:?}: use on, off, cycle or status"
         ))
     })?;
-    if board == IPMI_BOARD {
+    if board == IPMI {
         return state.ipmi.power(device, action, deadline).await;
     }
     let f = bus_command(

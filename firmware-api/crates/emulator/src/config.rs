@@ -156,7 +156,7 @@ pub struct EmulatorConfig {
 
 /// Why a configuration was rejected.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
+pub enum EmulatorConfigError {
     // Causes are part of the messages (not `#[source]`), so chain printers
     // such as anyhow's `{:#}` do not repeat them.
     #[error("cannot read emulator config {path}: {error}")]
@@ -169,12 +169,12 @@ pub enum ConfigError {
     #[error("{file}: {error}")]
     File {
         file: String,
-        error: Box<ConfigError>,
+        error: Box<EmulatorConfigError>,
     },
 }
 
-fn invalid(path: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
+fn invalid(path: &str, message: impl Into<String>) -> EmulatorConfigError {
+    EmulatorConfigError::Invalid {
         path: path.to_string(),
         message: message.into(),
     }
@@ -182,25 +182,25 @@ fn invalid(path: &str, message: impl Into<String>) -> ConfigError {
 
 impl EmulatorConfig {
     /// Reads and validates a configuration file.
-    pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Io {
+    pub fn load(path: &Path) -> Result<Self, EmulatorConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|error| EmulatorConfigError::Io {
             path: path.display().to_string(),
             error,
         })?;
-        Self::from_json_str(&text).map_err(|e| ConfigError::File {
+        Self::from_json_str(&text).map_err(|e| EmulatorConfigError::File {
             file: path.display().to_string(),
             error: Box::new(e),
         })
     }
 
     /// Parses and validates configuration text.
-    pub fn from_json_str(text: &str) -> Result<Self, ConfigError> {
-        let value: Value = serde_json::from_str(text).map_err(ConfigError::Json)?;
+    pub fn from_json_str(text: &str) -> Result<Self, EmulatorConfigError> {
+        let value: Value = serde_json::from_str(text).map_err(EmulatorConfigError::Json)?;
         Self::from_value(&value)
     }
 
     /// Validates an already parsed JSON document.
-    pub fn from_value(value: &Value) -> Result<Self, ConfigError> {
+    pub fn from_value(value: &Value) -> Result<Self, EmulatorConfigError> {
         let mut p = Parser::default();
         let cfg = p.root(value)?;
         Ok(EmulatorConfig {
@@ -237,7 +237,7 @@ impl Parser {
         &mut self,
         v: &'a Value,
         path: &str,
-    ) -> Result<&'a Map<String, Value>, ConfigError> {
+    ) -> Result<&'a Map<String, Value>, EmulatorConfigError> {
         v.as_object()
             .ok_or_else(|| invalid(path, format!("expected an object, found {}", kind(v))))
     }
@@ -252,7 +252,7 @@ impl Parser {
         }
     }
 
-    fn root(&mut self, v: &Value) -> Result<EmulatorConfig, ConfigError> {
+    fn root(&mut self, v: &Value) -> Result<EmulatorConfig, EmulatorConfigError> {
         let obj = self.object(v, "(top level)")?;
         self.check_keys(obj, "", &["boards", "scanall"]);
         let boards_v = obj
@@ -300,7 +300,11 @@ impl Parser {
         })
     }
 
-    fn scanall_entry(&mut self, v: &Value, path: &str) -> Result<ScanAllEntry, ConfigError> {
+    fn scanall_entry(
+        &mut self,
+        v: &Value,
+        path: &str,
+    ) -> Result<ScanAllEntry, EmulatorConfigError> {
         let obj = self.object(v, path)?;
         self.check_keys(obj, path, &["initial", "retry"]);
         let initial = match obj.get("initial") {
@@ -324,7 +328,7 @@ impl Parser {
         Ok(ScanAllEntry { initial, retry })
     }
 
-    fn outcome(&mut self, v: &Value, path: &str) -> Result<ScanOutcome, ConfigError> {
+    fn outcome(&mut self, v: &Value, path: &str) -> Result<ScanOutcome, EmulatorConfigError> {
         let obj = self.object(v, path)?;
         self.check_keys(obj, path, &["result", "failed_board"]);
         match obj.get("result") {
@@ -349,7 +353,7 @@ impl Parser {
         }
     }
 
-    fn board(&mut self, v: &Value, path: &str) -> Result<BoardConfig, ConfigError> {
+    fn board(&mut self, v: &Value, path: &str) -> Result<BoardConfig, EmulatorConfigError> {
         let obj = self.object(v, path)?;
         self.check_keys(
             obj,
@@ -431,7 +435,7 @@ impl Parser {
         })
     }
 
-    fn device(&mut self, v: &Value, path: &str) -> Result<DeviceConfig, ConfigError> {
+    fn device(&mut self, v: &Value, path: &str) -> Result<DeviceConfig, EmulatorConfigError> {
         let obj = self.object(v, path)?;
         self.check_keys(
             obj,
@@ -502,7 +506,7 @@ impl Parser {
             }
         };
 
-        let mut field = |name: &str| -> Result<Option<Field>, ConfigError> {
+        let mut field = |name: &str| -> Result<Option<Field>, EmulatorConfigError> {
             let fpath = format!("{path}.{name}");
             match obj.get(name) {
                 None => Ok(None),
@@ -535,13 +539,13 @@ impl Parser {
             None | Some(Value::Null) => None,
             Some(v) => Some(self.action(v, &format!("{path}.host_info"))?),
         };
-        let state_opt = |name: &str| -> Result<Option<StateValue>, ConfigError> {
+        let state_opt = |name: &str| -> Result<Option<StateValue>, EmulatorConfigError> {
             match obj.get(name) {
                 None => Ok(None),
                 Some(v) => state_value(v, &format!("{path}.{name}")).map(Some),
             }
         };
-        let text_opt = |name: &str| -> Result<Option<Vec<u8>>, ConfigError> {
+        let text_opt = |name: &str| -> Result<Option<Vec<u8>>, EmulatorConfigError> {
             match obj.get(name) {
                 None => Ok(None),
                 Some(v) => scalar_text(v, &format!("{path}.{name}")).map(Some),
@@ -566,7 +570,7 @@ impl Parser {
         })
     }
 
-    fn action(&mut self, v: &Value, path: &str) -> Result<Action, ConfigError> {
+    fn action(&mut self, v: &Value, path: &str) -> Result<Action, EmulatorConfigError> {
         let obj = self.object(v, path)?;
         self.check_keys(obj, path, &["repeatable", "responses", "retry_responses"]);
         // The original required the key; a missing one crashed it on first
@@ -609,14 +613,14 @@ impl Parser {
 }
 
 /// `int(text, 16)` of a JSON string, as the original compared ids.
-fn hex_value(v: &Value, path: &str) -> Result<i128, ConfigError> {
+fn hex_value(v: &Value, path: &str) -> Result<i128, EmulatorConfigError> {
     let s = v
         .as_str()
         .ok_or_else(|| invalid(path, format!("expected a hex string, found {}", kind(v))))?;
     parse_hex(s).map_err(|_| invalid(path, format!("{s:?} is not hex")))
 }
 
-fn hex_u32(v: &Value, path: &str) -> Result<u32, ConfigError> {
+fn hex_u32(v: &Value, path: &str) -> Result<u32, EmulatorConfigError> {
     let n = hex_value(v, path)?;
     u32::try_from(n).map_err(|_| {
         invalid(
@@ -627,7 +631,7 @@ fn hex_u32(v: &Value, path: &str) -> Result<u32, ConfigError> {
 }
 
 /// Text as the original put it on the wire: one byte per character.
-fn text_bytes(s: &str, path: &str) -> Result<Vec<u8>, ConfigError> {
+fn text_bytes(s: &str, path: &str) -> Result<Vec<u8>, EmulatorConfigError> {
     let bytes = s
         .chars()
         .map(|c| u8::try_from(u32::from(c)).ok())
@@ -651,7 +655,7 @@ fn text_bytes(s: &str, path: &str) -> Result<Vec<u8>, ConfigError> {
 }
 
 /// Python 2 `str()` of a JSON scalar.
-fn scalar_text(v: &Value, path: &str) -> Result<Vec<u8>, ConfigError> {
+fn scalar_text(v: &Value, path: &str) -> Result<Vec<u8>, EmulatorConfigError> {
     let text = match v {
         Value::String(s) => return text_bytes(s, path),
         Value::Bool(true) => "True".to_string(),
@@ -678,7 +682,7 @@ fn scalar_text(v: &Value, path: &str) -> Result<Vec<u8>, ConfigError> {
     text_bytes(&text, path)
 }
 
-fn response(v: &Value, path: &str) -> Result<Response, ConfigError> {
+fn response(v: &Value, path: &str) -> Result<Response, EmulatorConfigError> {
     match v {
         Value::Null => Ok(Response::Silence),
         Value::Array(items) => Ok(Response::Raw(raw_packet(items, path)?)),
@@ -690,7 +694,7 @@ fn response(v: &Value, path: &str) -> Result<Response, ConfigError> {
     }
 }
 
-fn raw_byte(v: &Value, path: &str) -> Result<RawByte, ConfigError> {
+fn raw_byte(v: &Value, path: &str) -> Result<RawByte, EmulatorConfigError> {
     let n = v.as_u64().ok_or_else(|| {
         invalid(
             path,
@@ -710,7 +714,7 @@ fn raw_byte(v: &Value, path: &str) -> Result<RawByte, ConfigError> {
     }
 }
 
-fn raw_packet(items: &[Value], path: &str) -> Result<RawPacket, ConfigError> {
+fn raw_packet(items: &[Value], path: &str) -> Result<RawPacket, EmulatorConfigError> {
     items
         .iter()
         .enumerate()
@@ -719,7 +723,7 @@ fn raw_packet(items: &[Value], path: &str) -> Result<RawPacket, ConfigError> {
 }
 
 /// Retry lists: raw packets, any other element meaning silence (spec §5.4).
-fn retry_list(v: &Value, path: &str) -> Result<Vec<Option<RawPacket>>, ConfigError> {
+fn retry_list(v: &Value, path: &str) -> Result<Vec<Option<RawPacket>>, EmulatorConfigError> {
     let items = v
         .as_array()
         .ok_or_else(|| invalid(path, format!("expected a list, found {}", kind(v))))?;
@@ -736,7 +740,7 @@ fn retry_list(v: &Value, path: &str) -> Result<Vec<Option<RawPacket>>, ConfigErr
 /// `raw_data` in either shape: a flat byte list (v1.1) or a list of scan
 /// answers, each a list of packets (v1.2+). A scan answer given as a single
 /// flat packet is accepted as a one-packet answer.
-fn raw_data(v: &Value, path: &str) -> Result<RawData, ConfigError> {
+fn raw_data(v: &Value, path: &str) -> Result<RawData, EmulatorConfigError> {
     let items = v
         .as_array()
         .ok_or_else(|| invalid(path, format!("expected a list, found {}", kind(v))))?;
@@ -781,7 +785,7 @@ fn raw_data(v: &Value, path: &str) -> Result<RawData, ConfigError> {
     Ok(RawData::Cycle(answers))
 }
 
-fn state_value(v: &Value, path: &str) -> Result<StateValue, ConfigError> {
+fn state_value(v: &Value, path: &str) -> Result<StateValue, EmulatorConfigError> {
     match v {
         Value::Array(items) if !items.is_empty() => Ok(StateValue::Cycle(
             items

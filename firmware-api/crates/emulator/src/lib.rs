@@ -38,6 +38,6 @@ pub mod engine;
 pub mod pty;
 pub mod run;
 
-pub use config::{ConfigError, EmulatorConfig};
+pub use config::{EmulatorConfig, EmulatorConfigError};
 pub use engine::Emulator;
 pub use run::{serve_port, spawn_pty, RunOptions};

@@ -27,9 +27,6 @@ use super::transport::{Exchange, Transport, Verdict};
 use super::wire::{preview, rmcp};
 use opendcre_proto::PowerAction;
 
-/// The board id the v1.1 API uses for all BMCs (spec §2.3, §7.1).
-pub const IPMI_BOARD_ID: u32 = 0x4000_0000;
-
 /// Upper bound on the requests of one session besides polling and FRU reads:
 /// capabilities, challenge/open, activate/RAKP1, privilege/RAKP3, privilege,
 /// control, status, close — with headroom.
@@ -63,34 +60,6 @@ pub struct AssetInfo {
     /// Why `bmc`/`fru` are missing, if they are.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inventory_error: Option<String>,
-}
-
-impl AssetInfo {
-    /// The v1.1 `read/power/40000000/<d>/info` body (spec §2.3):
-    /// `board_id`, `device_id`, `asset_info` (configured text, `""` if none), `bmc_ip`,
-    /// plus `fru`/`bmc_device` or `inventory_error` (extra keys; v1.1 clients ignore them).
-    pub fn v11_json(&self) -> serde_json::Value {
-        let mut v = serde_json::json!({
-            "board_id": format!("{IPMI_BOARD_ID:08x}"),
-            "device_id": format!("{:04x}", self.device_id),
-            "asset_info": self.asset_info.clone().unwrap_or_default(),
-            "bmc_ip": self.bmc_ip,
-        });
-        let obj = v.as_object_mut().expect("object");
-        if let Some(f) = &self.fru {
-            obj.insert("fru".into(), serde_json::to_value(f).expect("serializable"));
-        }
-        if let Some(b) = &self.bmc {
-            obj.insert(
-                "bmc_device".into(),
-                serde_json::to_value(b).expect("serializable"),
-            );
-        }
-        if let Some(e) = &self.inventory_error {
-            obj.insert("inventory_error".into(), e.clone().into());
-        }
-        v
-    }
 }
 
 struct Slot {
@@ -163,17 +132,6 @@ impl IpmiBridge {
     /// board to the serial bus; spec §9 item 18).
     pub fn contains(&self, device_id: u16) -> bool {
         self.slots.contains_key(&device_id)
-    }
-
-    /// The IPMI board record of a v1.1 scan (spec §2.3): every BMC as a `power`
-    /// device of board `40000000`, present even with no BMCs.
-    pub fn scan_board(&self) -> serde_json::Value {
-        let devices: Vec<serde_json::Value> = self
-            .order
-            .iter()
-            .map(|id| serde_json::json!({"device_id": format!("{id:04x}"), "device_type": "power"}))
-            .collect();
-        serde_json::json!({"board_id": format!("{IPMI_BOARD_ID:08x}"), "devices": devices})
     }
 
     /// Power status/on/off/cycle (spec §2.3): `on`/`off` wait up to the BMC's
@@ -372,7 +330,7 @@ mod tests {
     }
 
     #[test]
-    fn devices_and_scan_record_follow_config_order() {
+    fn devices_follow_config_order() {
         let br = bridge();
         let d = br.devices();
         assert_eq!(d.len(), 2, "the duplicate id is dropped");
@@ -381,16 +339,6 @@ mod tests {
             (1, "127.0.0.1", "lan")
         );
         assert_eq!((d[1].device_id, d[1].interface), (0x1f, "lanplus"));
-        assert_eq!(
-            br.scan_board(),
-            serde_json::json!({"board_id": "40000000", "devices": [
-                {"device_id": "0001", "device_type": "power"},
-                {"device_id": "001f", "device_type": "power"}]})
-        );
-        assert_eq!(
-            IpmiBridge::new(vec![]).scan_board(),
-            serde_json::json!({"board_id": "40000000", "devices": []})
-        );
         assert!(br.contains(0x1f) && !br.contains(2));
     }
 
@@ -400,28 +348,5 @@ mod tests {
         let e = br.power(7, PowerAction::Status).await.unwrap_err();
         assert!(matches!(e, IpmiError::UnknownDevice(7)));
         assert!(br.asset(7).await.is_err());
-    }
-
-    #[test]
-    fn asset_v11_json() {
-        let a = AssetInfo {
-            device_id: 1,
-            bmc_ip: "10.0.0.5".into(),
-            bmc_port: 623,
-            asset_info: Some("example BMC".into()),
-            bmc: None,
-            fru: None,
-            inventory_error: Some("IPMI BMC 10.0.0.5:623: …".into()),
-        };
-        let v = a.v11_json();
-        assert_eq!(v["board_id"], "40000000");
-        assert_eq!(v["device_id"], "0001");
-        assert_eq!(v["asset_info"], "example BMC");
-        assert_eq!(v["bmc_ip"], "10.0.0.5");
-        assert!(v.get("fru").is_none());
-        assert!(v["inventory_error"]
-            .as_str()
-            .unwrap()
-            .starts_with("IPMI BMC"));
     }
 }

@@ -196,21 +196,6 @@ impl ChassisPower {
             "off"
         }
     }
-
-    /// The v1.1 power response for the IPMI board (spec §2.3):
-    /// `pmbus_raw` is the integer 0, the PMBus readings are 0, `under_voltage` false.
-    pub fn v11_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "pmbus_raw": 0,
-            "power_status": self.power_status(),
-            "power_ok": self.power_ok,
-            "over_current": self.over_current,
-            "under_voltage": false,
-            "input_power": 0,
-            "input_voltage": 0,
-            "output_current": 0,
-        })
-    }
 }
 
 /// Decoded Get Device ID response (IPMI v2.0 §20.1).
@@ -270,12 +255,8 @@ mod tests {
         assert!(s.last_event.on_via_ipmi && !s.last_event.ac_failed);
         assert_eq!(s.identify, Some(IdentifyState::Off));
         let p = ChassisPower::from_status(s, true);
-        assert_eq!(
-            p.v11_json(),
-            serde_json::json!({"pmbus_raw": 0, "power_status": "on", "power_ok": true,
-                "over_current": false, "under_voltage": false, "input_power": 0,
-                "input_voltage": 0, "output_current": 0})
-        );
+        assert_eq!(p.power_status(), "on");
+        assert!(p.power_ok && !p.over_current);
     }
 
     #[test]

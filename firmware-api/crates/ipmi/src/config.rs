@@ -342,7 +342,7 @@ impl fmt::Display for EntryError {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
+pub enum IpmiConfigError {
     #[error("cannot read BMC configuration {}: {source}", path.display())]
     Read {
         path: PathBuf,
@@ -369,8 +369,8 @@ pub enum ConfigError {
 /// All six keys are required, extra keys are ignored (as in the original), except
 /// that an optional `bmc_port` (integer) is honoured so the file can point at a BMC
 /// or simulator on another port. The interface is always `lan` (IPMI v1.5).
-pub fn load_bmc_config_json(path: &Path) -> Result<Vec<BmcConfig>, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+pub fn load_bmc_config_json(path: &Path) -> Result<Vec<BmcConfig>, IpmiConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| IpmiConfigError::Read {
         path: path.to_path_buf(),
         source,
     })?;
@@ -378,8 +378,11 @@ pub fn load_bmc_config_json(path: &Path) -> Result<Vec<BmcConfig>, ConfigError> 
 }
 
 /// [`load_bmc_config_json`] on text; `source_name` names it in errors.
-pub fn parse_bmc_config_json(text: &str, source_name: &str) -> Result<Vec<BmcConfig>, ConfigError> {
-    let format = |detail: String| ConfigError::Format {
+pub fn parse_bmc_config_json(
+    text: &str,
+    source_name: &str,
+) -> Result<Vec<BmcConfig>, IpmiConfigError> {
+    let format = |detail: String| IpmiConfigError::Format {
         source_name: source_name.to_string(),
         detail,
     };
@@ -650,7 +653,7 @@ impl TryFrom<BmcToml> for BmcConfig {
 
 /// Converts all `[[ipmi.bmc]]` entries, reporting each bad key with its index and
 /// rejecting duplicate device ids.
-pub fn bmcs_from_toml(entries: Vec<BmcToml>) -> Result<Vec<BmcConfig>, ConfigError> {
+pub fn bmcs_from_toml(entries: Vec<BmcToml>) -> Result<Vec<BmcConfig>, IpmiConfigError> {
     let mut parsed = Vec::new();
     let mut errors = Vec::new();
     for (index, entry) in entries.into_iter().enumerate() {
@@ -674,7 +677,7 @@ fn finish(
     id_key: &str,
     parsed: Vec<(usize, BmcConfig)>,
     mut errors: Vec<EntryError>,
-) -> Result<Vec<BmcConfig>, ConfigError> {
+) -> Result<Vec<BmcConfig>, IpmiConfigError> {
     let mut valid: Vec<BmcConfig> = Vec::new();
     let mut first_index = std::collections::HashMap::new();
     for (index, cfg) in parsed {
@@ -697,7 +700,7 @@ fn finish(
         Ok(valid)
     } else {
         errors.sort_by_key(|e| e.index);
-        Err(ConfigError::Entries {
+        Err(IpmiConfigError::Entries {
             source_name: source_name.into(),
             errors,
             valid,
@@ -742,7 +745,7 @@ mod tests {
             {"bmc_device_id": 1, "bmc_ip": "10.0.0.4", "username": "a", "password": "b", "auth_type": "md5", "asset_info": "x", "extra": 1},
             {"bmc_device_id": 5, "bmc_ip": "10.0.0.5", "username": "a", "password": "b", "auth_type": "PASSWORD", "asset_info": "x", "bmc_port": 9623}
         ]}"#;
-        let Err(ConfigError::Entries { errors, valid, .. }) =
+        let Err(IpmiConfigError::Entries { errors, valid, .. }) =
             parse_bmc_config_json(text, "bmc_config.json")
         else {
             panic!("expected entry errors");
@@ -777,7 +780,7 @@ mod tests {
             (r#"{"bmcs": 3}"#, "must be a list"),
         ] {
             let e = parse_bmc_config_json(text, "f").unwrap_err();
-            assert!(matches!(e, ConfigError::Format { .. }), "{text}");
+            assert!(matches!(e, IpmiConfigError::Format { .. }), "{text}");
             assert!(e.to_string().contains(needle), "{e}");
         }
         assert!(parse_bmc_config_json(r#"{"bmcs": []}"#, "f")
@@ -793,7 +796,7 @@ mod tests {
     #[test]
     fn missing_file_is_a_read_error() {
         let e = load_bmc_config_json(Path::new("/nonexistent/bmc_config.json")).unwrap_err();
-        assert!(matches!(e, ConfigError::Read { .. }));
+        assert!(matches!(e, IpmiConfigError::Read { .. }));
         assert!(e.to_string().contains("/nonexistent/bmc_config.json"));
     }
 
@@ -842,7 +845,8 @@ mod tests {
             "#,
         )
         .unwrap();
-        let Err(ConfigError::Entries { errors, valid, .. }) = bmcs_from_toml(root.ipmi.bmc) else {
+        let Err(IpmiConfigError::Entries { errors, valid, .. }) = bmcs_from_toml(root.ipmi.bmc)
+        else {
             panic!("entry 2 is invalid");
         };
         let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();

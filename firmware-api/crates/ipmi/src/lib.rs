@@ -24,11 +24,11 @@ mod session;
 mod transport;
 pub mod wire;
 
-pub use bridge::{AssetInfo, BmcDevice, IpmiBridge, IPMI_BOARD_ID};
+pub use bridge::{AssetInfo, BmcDevice, IpmiBridge};
 pub use commands::{ChassisControl, ChassisPower, ChassisStatus, DeviceId};
 pub use config::{
     bmcs_from_toml, load_bmc_config_json, parse_bmc_config_json, AuthType, BmcConfig, BmcToml,
-    ConfigError, EntryError, Interface, InvalidBmc, KeyError, Privilege,
+    EntryError, Interface, InvalidBmc, IpmiConfigError, KeyError, Privilege,
 };
 pub use error::IpmiError;
 pub use fru::FruInfo;

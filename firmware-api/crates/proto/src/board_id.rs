@@ -30,26 +30,6 @@ pub fn scan_all_id(host_id: (u8, u8), time_slice_ms: u8) -> u32 {
     SCAN_ALL | (host_id.0 as u32) << 16 | (host_id.1 as u32) << 8 | time_slice_ms as u32
 }
 
-/// The node number (MAC as a 48-bit integer) of the first real network
-/// interface, like Python's `uuid.getnode()`; `None` when there is none.
-pub fn host_node() -> Option<u64> {
-    let mut names: Vec<String> = std::fs::read_dir("/sys/class/net")
-        .ok()?
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n != "lo")
-        .collect();
-    names.sort();
-    // Prefer the wired port: it is what the Pi's getnode() returned.
-    if let Some(i) = names.iter().position(|n| n == "eth0") {
-        let eth0 = names.remove(i);
-        names.insert(0, eth0);
-    }
-    names.iter().find_map(|n| {
-        let text = std::fs::read_to_string(format!("/sys/class/net/{n}/address")).ok()?;
-        parse_mac(text.trim()).filter(|&v| v != 0)
-    })
-}
-
 /// `aa:bb:cc:dd:ee:ff` → 48-bit integer.
 pub fn parse_mac(text: &str) -> Option<u64> {
     let parts: Vec<&str> = text.split(':').collect();

@@ -17,7 +17,7 @@ use rustls::{ClientConfig, RootCertStore};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-use super::ConfigError;
+use super::SecurityConfigError;
 use crate::tls::load_roots;
 
 /// Largest document accepted; JWKS of real providers are a few KiB.
@@ -44,9 +44,12 @@ pub struct HttpFetcher {
 
 impl HttpFetcher {
     /// Trusts `ca_file` if given, else the system certificate store.
-    pub fn new(ca_file: Option<&Path>, timeout: Duration) -> Result<HttpFetcher, ConfigError> {
+    pub fn new(
+        ca_file: Option<&Path>,
+        timeout: Duration,
+    ) -> Result<HttpFetcher, SecurityConfigError> {
         let roots = match ca_file {
-            Some(path) => load_roots(path).map_err(|e| ConfigError::Invalid {
+            Some(path) => load_roots(path).map_err(|e| SecurityConfigError::Invalid {
                 key: "ca_file".into(),
                 reason: e.to_string(),
             })?,
@@ -165,11 +168,11 @@ where
     Ok((status, body))
 }
 
-pub(crate) fn client_config(roots: RootCertStore) -> Result<ClientConfig, ConfigError> {
+pub(crate) fn client_config(roots: RootCertStore) -> Result<ClientConfig, SecurityConfigError> {
     ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
         .map(|b| b.with_root_certificates(roots).with_no_client_auth())
-        .map_err(|e| ConfigError::Invalid {
+        .map_err(|e| SecurityConfigError::Invalid {
             key: "tls".into(),
             reason: e.to_string(),
         })

@@ -16,7 +16,7 @@ use tokio::sync::Mutex;
 use super::config::JwtConfig;
 use super::fetch::HttpFetcher;
 use super::role::Role;
-use super::ConfigError;
+use super::SecurityConfigError;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JwtError {
@@ -61,8 +61,8 @@ pub struct JwtValidator {
 }
 
 impl JwtValidator {
-    pub fn new(cfg: &JwtConfig) -> Result<JwtValidator, ConfigError> {
-        let invalid = |key: &str, reason: &str| ConfigError::Invalid {
+    pub fn new(cfg: &JwtConfig) -> Result<JwtValidator, SecurityConfigError> {
+        let invalid = |key: &str, reason: &str| SecurityConfigError::Invalid {
             key: format!("auth.jwt.{key}"),
             reason: reason.to_string(),
         };

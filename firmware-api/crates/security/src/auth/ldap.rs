@@ -25,7 +25,7 @@ use super::config::{LdapConfig, LdapGroupSource, LdapMode};
 use super::credentials::Secret;
 use super::fetch::client_config;
 use super::role::Role;
-use super::ConfigError;
+use super::SecurityConfigError;
 use crate::tls::load_roots;
 
 /// LDAP result code for wrong DN/password.
@@ -61,8 +61,8 @@ pub struct LdapAuthenticator {
 }
 
 impl LdapAuthenticator {
-    pub fn new(cfg: &LdapConfig) -> Result<LdapAuthenticator, ConfigError> {
-        let invalid = |key: &str, reason: String| ConfigError::Invalid {
+    pub fn new(cfg: &LdapConfig) -> Result<LdapAuthenticator, SecurityConfigError> {
+        let invalid = |key: &str, reason: String| SecurityConfigError::Invalid {
             key: format!("auth.ldap.{key}"),
             reason,
         };
@@ -401,7 +401,7 @@ fn cache_key(user: &str, password: &Secret) -> [u8; 32] {
 mod tests {
     use super::*;
 
-    fn auth(cfg: LdapConfig) -> Result<LdapAuthenticator, ConfigError> {
+    fn auth(cfg: LdapConfig) -> Result<LdapAuthenticator, SecurityConfigError> {
         LdapAuthenticator::new(&cfg)
     }
 

@@ -38,7 +38,7 @@ pub use token::{generate_token, hash_token, HashAlgorithm, TokenHash, TokenStore
 
 /// A configuration value that cannot work; `key` is the dotted TOML path.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
+pub enum SecurityConfigError {
     #[error("{key}: {reason}")]
     Invalid { key: String, reason: String },
 }

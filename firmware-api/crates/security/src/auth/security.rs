@@ -13,7 +13,7 @@ use super::ratelimit::FailureLimiter;
 use super::rejection::{AuthRejection, Challenges};
 use super::role::{Permission, Role};
 use super::token::TokenStore;
-use super::ConfigError;
+use super::SecurityConfigError;
 use crate::tls::ClientIdentity;
 
 /// Authentication and authorization for the API, built once from `[auth]`
@@ -42,7 +42,7 @@ impl Security {
     /// Validates the whole `[auth]` table up front (hash formats, key
     /// sources, LDAP URL, CA files) so a bad config stops the service at
     /// start instead of at the first request.
-    pub fn from_config(cfg: &AuthConfig) -> Result<Security, ConfigError> {
+    pub fn from_config(cfg: &AuthConfig) -> Result<Security, SecurityConfigError> {
         let tokens = if cfg.tokens.is_empty() {
             None
         } else {

@@ -25,7 +25,7 @@ use super::cache::TtlCache;
 use super::config::TokenEntry;
 use super::credentials::Secret;
 use super::role::Role;
-use super::ConfigError;
+use super::SecurityConfigError;
 use crate::tls::hex_lower;
 
 /// A stored token hash.
@@ -115,13 +115,16 @@ impl TokenStore {
     pub fn new(
         entries: &BTreeMap<String, TokenEntry>,
         cache_ttl: Duration,
-    ) -> Result<TokenStore, ConfigError> {
+    ) -> Result<TokenStore, SecurityConfigError> {
         let mut tokens = Vec::new();
         for (name, entry) in entries {
-            let hash = entry.hash.parse().map_err(|e| ConfigError::Invalid {
-                key: format!("auth.tokens.{name}.hash"),
-                reason: e,
-            })?;
+            let hash = entry
+                .hash
+                .parse()
+                .map_err(|e| SecurityConfigError::Invalid {
+                    key: format!("auth.tokens.{name}.hash"),
+                    reason: e,
+                })?;
             tokens.push(StoredToken {
                 name: name.clone(),
                 hash,
