@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use opendcre_api::server::ServerOptions;
 use opendcre_bus::{BusConfig, SequenceCheck};
 
 /// Where the service looks when `--config` is not given.
@@ -45,13 +46,17 @@ pub struct ServerSection {
 }
 
 impl Default for ServerSection {
+    /// The HTTP limits default to the api crate's [`ServerOptions`], so each
+    /// default is written once; the listen address and the request budget
+    /// are the service's own.
     fn default() -> Self {
+        let http = ServerOptions::default();
         ServerSection {
             listen: vec!["0.0.0.0:5000".into()],
-            max_connections: 256,
-            header_timeout_ms: 10_000,
+            max_connections: http.max_connections,
+            header_timeout_ms: u64::try_from(http.header_timeout.as_millis()).unwrap_or(u64::MAX),
             request_timeout_ms: 30_000,
-            max_body_bytes: 64 * 1024,
+            max_body_bytes: http.max_body_bytes,
         }
     }
 }
@@ -133,7 +138,7 @@ impl Default for LogSection {
             level: "info".into(),
             target: LogTarget::Stderr,
             syslog: "unix:/dev/log".into(),
-            access_log: true,
+            access_log: ServerOptions::default().access_log,
         }
     }
 }

@@ -407,6 +407,7 @@ fn init_hands_the_files_to_the_service_user() {
         "nothing written"
     );
     // CI runs as root, which may give files away; others may only keep them.
+    // SAFETY: geteuid has no preconditions and cannot fail.
     let me = unsafe { libc::geteuid() };
     let user = if me == 0 { "nobody" } else { "root" };
     let r = run(

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use opendcre_emulator::pty::PtyPair;
+use opendcre_emulator::pty::Pty;
 use opendcre_emulator::{serve_port, spawn_pty, EmulatorConfig, RunOptions};
 use opendcre_proto::decoder::decode_all;
 use opendcre_proto::{DecodeError, Frame};
@@ -323,9 +323,9 @@ async fn symlink_points_at_the_pty_and_goes_away_with_the_task() {
 async fn serves_an_existing_serial_device() {
     // Our own pty plays the wire: the emulator opens the slave as a serial
     // port, the test talks on the master.
-    let pair = PtyPair::open().unwrap();
-    let slave: PathBuf = pair.slave_path().to_path_buf();
-    let mut wire = pair.into_stream().unwrap();
+    let mut pty = Pty::open().unwrap();
+    let slave: PathBuf = pty.slave_path().to_path_buf();
+    let wire = pty.master_mut();
     let task = tokio::spawn(serve_port(
         config("simple.json"),
         slave,
@@ -335,7 +335,7 @@ async fn serves_an_existing_serial_device() {
     let deadline = Instant::now() + Duration::from_secs(10);
     let answer = loop {
         wire.write_all(&req).await.unwrap();
-        let got = read_quiet(&mut wire, QUIET).await;
+        let got = read_quiet(wire, QUIET).await;
         if !got.is_empty() {
             break got;
         }

@@ -107,6 +107,7 @@ impl Server {
 
     /// Sends SIGTERM and waits (bounded) for exit; returns the exit status.
     pub fn terminate(mut self) -> std::process::ExitStatus {
+        // SAFETY: kill(2) takes no pointers; the pid is our own child's.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {

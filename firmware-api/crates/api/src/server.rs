@@ -68,17 +68,6 @@ type Accepted = (
     Option<Arc<TlsSetup>>,
 );
 
-/// Serves plain HTTP without authentication until `shutdown` completes.
-pub async fn run(
-    listeners: Vec<TcpListener>,
-    state: Arc<AppState>,
-    opts: ServerOptions,
-    shutdown: impl Future<Output = ()>,
-) {
-    let listeners = listeners.into_iter().map(Listener::Plain).collect();
-    run_secure(listeners, state, opts, None, shutdown).await
-}
-
 /// Serves until `shutdown` completes, then lets open requests finish.
 /// With `security`, every request except CORS preflights (`OPTIONS`) is
 /// authenticated and authorized before routing; `None` leaves the API open.

@@ -1140,7 +1140,7 @@ mod tests {
 
     #[test]
     fn shipped_configs_load_cleanly() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("emulator-configs");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../emulator-configs");
         for name in ["simple.json", "rack.json", "faults.json"] {
             let cfg =
                 EmulatorConfig::load(&dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));

@@ -1,74 +1,44 @@
-//! A pseudo-terminal pair owned by the emulator (replaces the original's socat).
+//! The emulator's pseudo-terminal pair (it replaces the original's socat).
 //!
-//! The emulator serves the master side; clients open the slave path like a
-//! serial port. We keep our own slave descriptor open for the lifetime of the
-//! pair: without it the master reads EIO (and loses buffered data) every time
-//! the last client closes the port, which the original server did after every
-//! request.
+//! `tokio_serial::SerialStream::pair()` opens, grants and unlocks the pair
+//! and puts the slave in raw mode, so bytes pass unchanged and nothing is
+//! echoed back to the emulator as a phantom request. The emulator serves the
+//! master; clients open the slave path like a serial port. We keep our own
+//! slave open for the lifetime of the pair: without it the master reads EIO
+//! (and loses buffered data) every time the last client closes the port,
+//! which the original server did after every request.
 
-use std::ffi::CStr;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
-use std::task::{ready, Context, Poll};
 
-use tokio::io::unix::AsyncFd;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_serial::{ClearBuffer, SerialPort, SerialStream};
 
-fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret)
-    }
-}
-
-/// An open pty pair in raw mode, master non-blocking.
+/// An open pty pair: the master to serve, our own slave to keep the line up.
 #[derive(Debug)]
-pub struct PtyPair {
-    master: OwnedFd,
-    slave: OwnedFd,
+pub struct Pty {
+    master: SerialStream,
+    slave: SerialStream,
     slave_path: PathBuf,
 }
 
-impl PtyPair {
-    /// Allocates a pty pair (`posix_openpt`, which needs no libutil) and puts
-    /// the line in raw mode, so bytes pass unchanged and nothing is echoed
-    /// back to the emulator as a phantom request.
-    pub fn open() -> io::Result<PtyPair> {
-        // SAFETY: plain libc calls on descriptors we own; every return is checked.
-        unsafe {
-            let m = cvt(libc::posix_openpt(
-                libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-            ))?;
-            let master = OwnedFd::from_raw_fd(m);
-            cvt(libc::grantpt(m))?;
-            cvt(libc::unlockpt(m))?;
-            let mut name = [0 as libc::c_char; 128];
-            let rc = libc::ptsname_r(m, name.as_mut_ptr(), name.len());
-            if rc != 0 {
-                return Err(io::Error::from_raw_os_error(rc));
-            }
-            let path_c = CStr::from_ptr(name.as_ptr());
-            let slave_path = PathBuf::from(path_c.to_string_lossy().into_owned());
-            let s = cvt(libc::open(
-                path_c.as_ptr(),
-                libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-            ))?;
-            let slave = OwnedFd::from_raw_fd(s);
-            let mut tio: libc::termios = std::mem::zeroed();
-            cvt(libc::tcgetattr(s, &mut tio))?;
-            libc::cfmakeraw(&mut tio);
-            cvt(libc::tcsetattr(s, libc::TCSANOW, &tio))?;
-            let flags = cvt(libc::fcntl(m, libc::F_GETFL))?;
-            cvt(libc::fcntl(m, libc::F_SETFL, flags | libc::O_NONBLOCK))?;
-            Ok(PtyPair {
-                master,
-                slave,
-                slave_path,
-            })
-        }
+impl Pty {
+    /// Allocates a pty pair; must be called inside a tokio runtime.
+    pub fn open() -> io::Result<Pty> {
+        let (master, slave) = SerialStream::pair().map_err(io::Error::from)?;
+        // The pair is opened without close-on-exec; a child process (tests
+        // start many) would otherwise keep the line alive after we drop it.
+        close_on_exec(&master)?;
+        close_on_exec(&slave)?;
+        let slave_path = slave
+            .name()
+            .map(PathBuf::from)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "the pty slave has no path"))?;
+        Ok(Pty {
+            master,
+            slave,
+            slave_path,
+        })
     }
 
     /// The path clients open, e.g. `/dev/pts/7`.
@@ -76,106 +46,33 @@ impl PtyPair {
         &self.slave_path
     }
 
-    /// Wraps the master for tokio; must be called inside a runtime.
-    pub fn into_stream(self) -> io::Result<PtyStream> {
-        // SAFETY: the OwnedFd is moved into the AsyncFd and stays open, as
-        // the same descriptor, until the AsyncFd drops it.
-        let master = unsafe { AsyncFd::register(self.master) }?;
-        Ok(PtyStream {
-            master,
-            slave: self.slave,
-            slave_path: self.slave_path,
-        })
+    /// The master side, the emulator's end of the line.
+    pub fn master_mut(&mut self) -> &mut SerialStream {
+        &mut self.master
+    }
+
+    /// The master to write to and the slave whose unread input
+    /// [`discard_unread`] drops, borrowed together.
+    pub(crate) fn ends(&mut self) -> (&mut SerialStream, &SerialStream) {
+        (&mut self.master, &self.slave)
     }
 }
 
-/// The master side of a [`PtyPair`] as an async byte stream.
-#[derive(Debug)]
-pub struct PtyStream {
-    master: AsyncFd<OwnedFd>,
-    slave: OwnedFd,
-    slave_path: PathBuf,
+/// Drops what was written to the slave but never read. When no client reads
+/// (closed port, crashed server), the pty buffer fills and writes stall; the
+/// original's flush-on-open would have discarded the same bytes.
+pub(crate) fn discard_unread(slave: &SerialStream) -> io::Result<()> {
+    slave.clear(ClearBuffer::Input).map_err(io::Error::from)
 }
 
-impl PtyStream {
-    pub fn slave_path(&self) -> &Path {
-        &self.slave_path
+fn close_on_exec(s: &SerialStream) -> io::Result<()> {
+    let fd = s.as_raw_fd();
+    // SAFETY: `fd` is an open descriptor owned by `s`, which outlives this
+    // call; F_SETFD only changes the descriptor's flags, no memory is passed.
+    if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } < 0 {
+        return Err(io::Error::last_os_error());
     }
-
-    /// Drops what was written to the slave but never read. When no client
-    /// reads (closed port, crashed server), the pty buffer fills and writes
-    /// stall; the original's flush-on-open would have discarded the same bytes.
-    pub fn discard_unread(&self) -> io::Result<()> {
-        // SAFETY: tcflush on a descriptor we own.
-        cvt(unsafe { libc::tcflush(self.slave.as_raw_fd(), libc::TCIFLUSH) }).map(|_| ())
-    }
-}
-
-fn read_fd(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
-    // SAFETY: the buffer is valid for `buf.len()` bytes.
-    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
-}
-
-fn write_fd(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
-    // SAFETY: the buffer is valid for `buf.len()` bytes.
-    let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
-}
-
-impl AsyncRead for PtyStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        loop {
-            let mut guard = ready!(this.master.poll_read_ready(cx))?;
-            let unfilled = buf.initialize_unfilled();
-            match guard.try_io(|fd| read_fd(fd.as_raw_fd(), unfilled)) {
-                Ok(Ok(n)) => {
-                    buf.advance(n);
-                    return Poll::Ready(Ok(()));
-                }
-                Ok(Err(e)) => return Poll::Ready(Err(e)),
-                Err(_would_block) => continue,
-            }
-        }
-    }
-}
-
-impl AsyncWrite for PtyStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        loop {
-            let mut guard = ready!(this.master.poll_write_ready(cx))?;
-            match guard.try_io(|fd| write_fd(fd.as_raw_fd(), buf)) {
-                Ok(result) => return Poll::Ready(result),
-                Err(_would_block) => continue,
-            }
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
+    Ok(())
 }
 
 /// A symlink to the slave (like socat's `link=`), removed again on drop.
@@ -220,20 +117,20 @@ impl Drop for Link {
 mod tests {
     use super::*;
 
-    #[test]
-    fn pair_opens_with_a_pts_path_and_link_is_replaced_and_removed() {
-        let pair = PtyPair::open().unwrap();
+    #[tokio::test]
+    async fn pair_opens_with_a_pts_path_and_link_is_replaced_and_removed() {
+        let pty = Pty::open().unwrap();
         assert!(
-            pair.slave_path().starts_with("/dev/pts"),
+            pty.slave_path().starts_with("/dev/pts"),
             "{:?}",
-            pair.slave_path()
+            pty.slave_path()
         );
         let dir = tempfile::tempdir().unwrap();
         let link_path = dir.path().join("ttyVapor001");
         std::os::unix::fs::symlink("/nonexistent", &link_path).unwrap();
         {
-            let link = Link::create(&link_path, pair.slave_path()).unwrap();
-            assert_eq!(std::fs::read_link(link.path()).unwrap(), pair.slave_path());
+            let link = Link::create(&link_path, pty.slave_path()).unwrap();
+            assert_eq!(std::fs::read_link(link.path()).unwrap(), pty.slave_path());
         }
         assert!(
             std::fs::symlink_metadata(&link_path).is_err(),
@@ -241,7 +138,45 @@ mod tests {
         );
         let file = dir.path().join("regular");
         std::fs::write(&file, b"x").unwrap();
-        assert!(Link::create(&file, pair.slave_path()).is_err());
+        assert!(Link::create(&file, pty.slave_path()).is_err());
         assert_eq!(std::fs::read(&file).unwrap(), b"x");
+    }
+
+    /// Raw mode: bytes written on the master arrive unchanged at a client
+    /// of the slave path, nothing is echoed back to the master.
+    #[tokio::test]
+    async fn raw_line_passes_bytes_unchanged_without_echo() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut pty = Pty::open().unwrap();
+        let mut client =
+            opendcre_bus::open_serial(&pty.slave_path().to_string_lossy(), 115_200).unwrap();
+        let bytes: Vec<u8> = (0u8..=255).collect();
+        pty.master_mut().write_all(&bytes).await.unwrap();
+        let mut got = vec![0u8; bytes.len()];
+        tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            client.read_exact(&mut got),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(got, bytes);
+        client.write_all(b"\r\nR\x03").await.unwrap();
+        let mut back = [0u8; 4];
+        tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            pty.master_mut().read_exact(&mut back),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(&back, b"\r\nR\x03", "no CR/LF translation");
+        let mut more = [0u8; 16];
+        let echoed = tokio::time::timeout(
+            std::time::Duration::from_millis(200),
+            client.read(&mut more),
+        )
+        .await;
+        assert!(echoed.is_err(), "nothing is echoed back to the client");
     }
 }

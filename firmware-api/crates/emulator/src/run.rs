@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep, sleep_until, timeout, Instant};
 use tracing::{debug, info, warn};
@@ -19,7 +19,9 @@ use opendcre_proto::{DecodeError, Frame, FrameDecoder};
 
 use super::config::EmulatorConfig;
 use super::engine::Emulator;
-use super::pty::{Link, PtyPair, PtyStream};
+use tokio_serial::SerialStream;
+
+use super::pty::{discard_unread, Link, Pty};
 
 /// How the emulator talks on the wire.
 #[derive(Debug, Clone)]
@@ -56,22 +58,6 @@ const FRAME_GAP: Duration = Duration::from_millis(100);
 const WRITE_STALL: Duration = Duration::from_secs(1);
 const BACKOFF_START: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
-
-/// A byte stream the emulator can serve.
-pub trait Port: AsyncRead + AsyncWrite + Unpin + Send {
-    /// Discards output nobody has read, so a stalled write can proceed.
-    fn discard_unread(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Port for PtyStream {
-    fn discard_unread(&mut self) -> io::Result<()> {
-        PtyStream::discard_unread(self)
-    }
-}
-
-impl Port for tokio_serial::SerialStream {}
 
 /// Frame decoder that can also give up on a stalled partial frame: the
 /// decoder keeps a partial frame until its declared length arrives, so a
@@ -145,28 +131,38 @@ impl Pacer {
 
     /// Writes one packet; with pacing each slice is released when its last
     /// byte would have finished arriving over a real line.
-    async fn send<P: Port>(&mut self, port: &mut P, packet: &[u8]) -> io::Result<()> {
+    async fn send(&mut self, wire: &mut Wire<'_>, packet: &[u8]) -> io::Result<()> {
         let Some(rate) = self.bytes_per_sec else {
-            return write_unstalled(port, packet).await;
+            return write_unstalled(wire, packet).await;
         };
         for slice in packet.chunks(self.slice) {
             self.wire_free_at += Duration::from_secs_f64(slice.len() as f64 / rate);
             sleep_until(self.wire_free_at).await;
-            write_unstalled(port, slice).await?;
+            write_unstalled(wire, slice).await?;
         }
         Ok(())
     }
 }
 
-async fn write_unstalled<P: Port>(port: &mut P, bytes: &[u8]) -> io::Result<()> {
-    if let Ok(r) = timeout(WRITE_STALL, port.write_all(bytes)).await {
+/// The line the emulator serves: a port (the pty master or a serial device)
+/// and, on a pty, our own slave end, whose unread input can be dropped when
+/// nobody reads (a real line has no such buffer to drop).
+struct Wire<'a> {
+    port: &'a mut SerialStream,
+    unread: Option<&'a SerialStream>,
+}
+
+async fn write_unstalled(wire: &mut Wire<'_>, bytes: &[u8]) -> io::Result<()> {
+    if let Ok(r) = timeout(WRITE_STALL, wire.port.write_all(bytes)).await {
         return r;
     }
     warn!(
         "emulator output stalled for {WRITE_STALL:?} (no client reading?); discarding unread output"
     );
-    port.discard_unread()?;
-    match timeout(WRITE_STALL, port.write_all(bytes)).await {
+    if let Some(slave) = wire.unread {
+        discard_unread(slave)?;
+    }
+    match timeout(WRITE_STALL, wire.port.write_all(bytes)).await {
         Ok(r) => r,
         Err(_) => Err(io::Error::new(
             io::ErrorKind::TimedOut,
@@ -176,8 +172,8 @@ async fn write_unstalled<P: Port>(port: &mut P, bytes: &[u8]) -> io::Result<()> 
 }
 
 /// Serves one open port until an I/O error, which it returns.
-async fn serve_session<P: Port>(
-    port: &mut P,
+async fn serve_session(
+    wire: &mut Wire<'_>,
     emu: &mut Emulator,
     opts: &RunOptions,
     pacer: &mut Pacer,
@@ -186,9 +182,9 @@ async fn serve_session<P: Port>(
     let mut buf = vec![0u8; 1024];
     loop {
         let read = if framer.in_frame() {
-            timeout(FRAME_GAP, port.read(&mut buf)).await.ok()
+            timeout(FRAME_GAP, wire.port.read(&mut buf)).await.ok()
         } else {
-            Some(port.read(&mut buf).await)
+            Some(wire.port.read(&mut buf).await)
         };
         match read {
             None => {
@@ -225,11 +221,11 @@ async fn serve_session<P: Port>(
             }
             pacer.start_answer();
             for packet in &answer {
-                if let Err(e) = pacer.send(port, packet).await {
+                if let Err(e) = pacer.send(wire, packet).await {
                     return e;
                 }
             }
-            if let Err(e) = port.flush().await {
+            if let Err(e) = wire.port.flush().await {
                 return e;
             }
         }
@@ -258,18 +254,24 @@ fn log_warnings(config: &EmulatorConfig) {
 }
 
 /// Serves an already open pty forever (until the future is dropped).
-pub async fn serve_pty_stream(mut stream: PtyStream, mut emu: Emulator, opts: RunOptions) {
+pub async fn serve_pty(mut pty: Pty, mut emu: Emulator, opts: RunOptions) {
     let mut pacer = Pacer::new(&opts);
     let mut backoff = Backoff::new();
+    let path = pty.slave_path().to_path_buf();
     info!(
-        pty = %stream.slave_path().display(),
+        pty = %path.display(),
         boards = emu.board_count(),
         "emulator serving"
     );
     loop {
-        let err = serve_session(&mut stream, &mut emu, &opts, &mut pacer).await;
+        let (port, slave) = pty.ends();
+        let mut wire = Wire {
+            port,
+            unread: Some(slave),
+        };
+        let err = serve_session(&mut wire, &mut emu, &opts, &mut pacer).await;
         warn!(
-            pty = %stream.slave_path().display(),
+            pty = %path.display(),
             "emulator pty I/O error: {err}; retrying in {:?}",
             backoff.0
         );
@@ -285,11 +287,8 @@ pub async fn spawn_pty(
     opts: RunOptions,
 ) -> anyhow::Result<(PathBuf, JoinHandle<()>)> {
     log_warnings(&config);
-    let stream = PtyPair::open()
-        .context("cannot allocate a pty for the emulator")?
-        .into_stream()
-        .context("cannot register the emulator pty with the runtime")?;
-    let path = stream.slave_path().to_path_buf();
+    let pty = Pty::open().context("cannot allocate a pty for the emulator")?;
+    let path = pty.slave_path().to_path_buf();
     let link = match &opts.link {
         Some(l) => Some(
             Link::create(l, &path)
@@ -303,7 +302,7 @@ pub async fn spawn_pty(
     let emu = Emulator::from_config(config);
     let handle = tokio::spawn(async move {
         let _link = link;
-        serve_pty_stream(stream, emu, opts).await;
+        serve_pty(pty, emu, opts).await;
     });
     Ok((path, handle))
 }
@@ -325,7 +324,11 @@ pub async fn serve_port(config: EmulatorConfig, path: PathBuf, opts: RunOptions)
             Ok(mut port) => {
                 info!(port = %path.display(), baud = opts.baud, boards = emu.board_count(), "emulator serving");
                 backoff.reset();
-                let err = serve_session(&mut port, &mut emu, &opts, &mut pacer).await;
+                let mut wire = Wire {
+                    port: &mut port,
+                    unread: None,
+                };
+                let err = serve_session(&mut wire, &mut emu, &opts, &mut pacer).await;
                 warn!(port = %path.display(), "emulator port I/O error: {err}; reopening in {:?}", backoff.0);
             }
             Err(e) => {

@@ -125,7 +125,7 @@ pub fn init(opts: &InitOptions) -> anyhow::Result<InitOutcome> {
         &key,
         checked.client_ca.as_deref(),
         &checked.token_hash,
-    );
+    )?;
     write_file(&security_file, toml.as_bytes(), 0o640)?;
     if let Some((uid, gid)) = owner {
         for p in [&tls_dir, &key, &cert, &security_file] {
@@ -183,6 +183,8 @@ fn self_signed(opts: &InitOptions) -> anyhow::Result<(String, String)> {
 /// Uid and primary gid of a local user, from the system user database.
 fn lookup_user(name: &str) -> anyhow::Result<(u32, u32)> {
     let cname = std::ffi::CString::new(name).map_err(|_| anyhow!("bad user name {name:?}"))?;
+    // SAFETY: `passwd` is a plain C struct of integers and pointers, for
+    // which all-zero bytes (null pointers) are a valid value.
     let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
     let mut buf = vec![0 as libc::c_char; 16 * 1024];
     let mut result: *mut libc::passwd = std::ptr::null_mut();
@@ -236,61 +238,42 @@ fn security_toml(
     key: &Path,
     client_ca: Option<&Path>,
     hash: &str,
-) -> String {
-    let q = |p: &Path| toml_string(&p.display().to_string());
-    // Optional, not required: the token must keep working for curl users
-    // without a certificate. Reader only: operator rights by certificate
-    // need CN -> role entries an administrator chose.
-    let mtls = client_ca
-        .map(|ca| format!("client_ca = {}\nclient_auth = \"optional\"\n", q(ca)))
-        .unwrap_or_default();
-    let cert_roles = if client_ca.is_some() {
-        "\n[auth.client_cert]\ndefault_role = \"reader\"\n"
-    } else {
-        ""
-    };
-    let listen = listen
-        .iter()
-        .map(|a| toml_string(&a.to_string()))
-        .collect::<Vec<_>>()
-        .join(", ");
-    format!(
-        "# Written by `opendcre auth init`. Every key is documented in\n\
-         # security-example.toml. The API token itself is not stored anywhere.\n\
-         \n\
-         [tls]\n\
-         enabled = true\n\
-         listen = [{}]\n\
-         cert = {}\n\
-         key = {}\n\
-         min_version = \"1.2\"\n\
-         plain_http = \"off\"\n\
-         {}\
-         \n\
-         [auth.tokens]\n\
-         admin = {{ hash = {}, role = \"operator\" }}\n\
-         {}",
-        listen,
-        q(cert),
-        q(key),
-        mtls,
-        toml_string(hash),
-        cert_roles
-    )
-}
-
-fn toml_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
+) -> anyhow::Result<String> {
+    use toml::{Table, Value};
+    let path = |p: &Path| Value::String(p.display().to_string());
+    let mut tls = Table::new();
+    tls.insert("enabled".into(), Value::Boolean(true));
+    let listen = listen.iter().map(|a| Value::String(a.to_string()));
+    tls.insert("listen".into(), Value::Array(listen.collect()));
+    tls.insert("cert".into(), path(cert));
+    tls.insert("key".into(), path(key));
+    tls.insert("min_version".into(), "1.2".into());
+    tls.insert("plain_http".into(), "off".into());
+    let mut admin = Table::new();
+    admin.insert("hash".into(), hash.into());
+    admin.insert("role".into(), "operator".into());
+    let mut tokens = Table::new();
+    tokens.insert("admin".into(), Value::Table(admin));
+    let mut auth = Table::new();
+    auth.insert("tokens".into(), Value::Table(tokens));
+    if let Some(ca) = client_ca {
+        // Optional, not required: the token must keep working for curl users
+        // without a certificate. Reader only: operator rights by certificate
+        // need CN -> role entries an administrator chose.
+        tls.insert("client_ca".into(), path(ca));
+        tls.insert("client_auth".into(), "optional".into());
+        let mut cert_roles = Table::new();
+        cert_roles.insert("default_role".into(), "reader".into());
+        auth.insert("client_cert".into(), Value::Table(cert_roles));
     }
-    out.push('"');
-    out
+    let mut doc = Table::new();
+    doc.insert("tls".into(), Value::Table(tls));
+    doc.insert("auth".into(), Value::Table(auth));
+    let body = toml::to_string(&doc).context("writing security.toml")?;
+    Ok(format!(
+        "# Written by `opendcre auth init`. Every key is documented in\n\
+         # security-example.toml. The API token itself is not stored anywhere.\n\n{body}"
+    ))
 }
 
 /// What `init` installs once every part of it has been checked.
