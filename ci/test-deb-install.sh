@@ -44,12 +44,22 @@ if [ ! -s "$CHROOT_CACHE" ] || [ -n "$(find "$CHROOT_CACHE" -mtime +7)" ]; then
     # The temporary name ends in .tar too: mmdebstrap chooses the format from
     # the name and would build a directory for "...tar.tmp". --format says it
     # again, for the mmdebstrap versions that look at the option only.
+    # A mirror in the middle of a sync serves an index that does not match
+    # its Release file, and mmdebstrap's apt-get update fails: try again later.
     tmp_tar="${CHROOT_CACHE%.tar}.tmp.tar"
-    rm -rf "$tmp_tar"
-    mmdebstrap --quiet --variant=minbase --include=adduser --mode=root --format=tar \
-        --aptopt='Acquire::Retries "3"' \
-        --skip=output/dev bookworm "$tmp_tar" "$sources" ||
-        die "mmdebstrap failed"
+    delay=15
+    for attempt in 1 2 3; do
+        rm -rf "$tmp_tar"
+        if mmdebstrap --quiet --variant=minbase --include=adduser --mode=root --format=tar \
+            --aptopt='Acquire::Retries "3"' \
+            --skip=output/dev bookworm "$tmp_tar" "$sources"; then
+            break
+        fi
+        [ "$attempt" -lt 3 ] || die "mmdebstrap failed 3 times"
+        warn "mmdebstrap failed (attempt $attempt/3; mirror sync?); trying again in ${delay}s"
+        sleep "$delay"
+        delay=$((delay * 2))
+    done
     tar -tf "$tmp_tar" >/dev/null || die "mmdebstrap did not write a tarball to $tmp_tar"
     mv "$tmp_tar" "$CHROOT_CACHE"
     rm -f "$sources"
