@@ -8,6 +8,9 @@
 #   * qemu-system-arm, device-tree-compiler (fdtput), openssh-client, curl,
 #     openssl: the boot test (it reads the node's certificate)
 #   * bmap-tools, xz-utils: release artifacts
+#   * systemd (the host's `systemctl --root` sets the image's unit states) and
+#     git (SOURCE_DATE_EPOCH, build-info.txt): a minimal Debian 12 container
+#     has neither
 #   * e2fsprogs >= 1.47.2 unpacked privately (see below)
 #
 # e2fsprogs: bookworm's 1.47.0 copies host inode times into `mke2fs -d`
@@ -43,7 +46,7 @@ require_root "image/build/install-deps.sh"
 
 ensure_pkgs mmdebstrap arch-test qemu-user-static genimage mtools dosfstools fdisk \
     qemu-system-arm device-tree-compiler bmap-tools xz-utils zstd curl ca-certificates \
-    openssh-client openssl python3 e2fsprogs debian-archive-keyring gpgv
+    openssh-client openssl python3 e2fsprogs debian-archive-keyring gpgv systemd git
 
 # --- binfmt_misc: qemu-arm with the F flag ----------------------------------
 # The F (fix binary) flag makes the kernel open the interpreter at
