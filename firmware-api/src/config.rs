@@ -13,10 +13,10 @@ use opendcre_api::server::ServerOptions;
 use opendcre_bus::{BusConfig, SequenceCheck};
 
 /// Where the service looks when `--config` is not given.
-pub const DEFAULT_CONFIG_PATH: &str = "/etc/opendcre/opendcre.toml";
+pub(crate) const DEFAULT_CONFIG_PATH: &str = "/etc/opendcre/opendcre.toml";
 
 /// Name of the security file looked for beside the main configuration file.
-pub const SECURITY_FILE: &str = "security.toml";
+pub(crate) const SECURITY_FILE: &str = "security.toml";
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -171,7 +171,7 @@ impl Config {
     /// `opendcre auth init` (first boot) writes `[tls]` and `[auth]` to
     /// `security.toml` beside the main file; its tables apply unless the main
     /// file has its own, so the packaged opendcre.toml never needs editing.
-    pub fn merge_security_file(
+    pub(crate) fn merge_security_file(
         &mut self,
         main_text: &str,
         security_path: &Path,
@@ -254,7 +254,7 @@ impl Config {
         Ok(())
     }
 
-    pub fn listen_addrs(&self) -> Result<Vec<SocketAddr>, ConfigError> {
+    pub(crate) fn listen_addrs(&self) -> Result<Vec<SocketAddr>, ConfigError> {
         self.server
             .listen
             .iter()
@@ -290,7 +290,7 @@ impl Config {
         }
     }
 
-    pub fn bus_config(&self) -> Result<BusConfig, ConfigError> {
+    pub(crate) fn bus_config(&self) -> Result<BusConfig, ConfigError> {
         let ms = Duration::from_millis;
         Ok(BusConfig {
             read_timeout: ms(self.bus.read_timeout_ms),

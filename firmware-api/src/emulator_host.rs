@@ -11,7 +11,7 @@ use opendcre_emulator::{spawn_pty, EmulatorConfig, RunOptions};
 const EXAMPLE_RACK: &str = include_str!("../emulator-configs/rack.json");
 
 /// Starts the emulator on a fresh pty; returns the pty path for the bus.
-pub async fn start(config: Option<&Path>, baud: u32, pace: bool) -> anyhow::Result<String> {
+pub(crate) async fn start(config: Option<&Path>, baud: u32, pace: bool) -> anyhow::Result<String> {
     let cfg = match config {
         Some(path) => EmulatorConfig::load(path)
             .with_context(|| format!("emulator config {}", path.display()))?,

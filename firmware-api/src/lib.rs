@@ -5,7 +5,7 @@
 
 pub mod cli;
 pub mod config;
-pub mod emulator_host;
+pub(crate) mod emulator_host;
 pub mod logging;
 pub mod service;
-pub mod systemd;
+pub(crate) mod systemd;

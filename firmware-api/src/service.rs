@@ -43,12 +43,9 @@ pub struct ServeArgs {
     pub check_config: bool,
 }
 
-/// Why the service could not start; `main` prints it and exits non-zero.
-pub type StartError = anyhow::Error;
-
 /// Loads the file and applies flags. A missing default file means defaults;
 /// an explicitly named file must exist.
-pub fn resolve_config(args: &ServeArgs) -> anyhow::Result<(Config, bool)> {
+pub(crate) fn resolve_config(args: &ServeArgs) -> anyhow::Result<(Config, bool)> {
     let (mut cfg, from_file) = match &args.config {
         Some(p) => (Config::load(p)?, true),
         None if std::path::Path::new(DEFAULT_CONFIG_PATH).exists() => (

@@ -18,10 +18,10 @@ use opendcre_hat::io::SystemSleeper;
 use opendcre_hat::rppal_io::open_rppal;
 
 /// The configuration file the packaging installs.
-pub const DEFAULT_CONFIG: &str = "/etc/opendcre/opendcre.toml";
+pub(crate) const DEFAULT_CONFIG: &str = "/etc/opendcre/opendcre.toml";
 
 /// Exit code of `hat configure` when there is no HAT.
-pub const EXIT_NO_HAT: u8 = 3;
+pub(crate) const EXIT_NO_HAT: u8 = 3;
 
 #[derive(Debug, clap::Args)]
 pub struct HatArgs {

@@ -19,7 +19,7 @@ impl ApiError {
         }
     }
 
-    pub fn not_found(path: &str) -> Self {
+    pub(crate) fn not_found(path: &str) -> Self {
         ApiError {
             status: StatusCode::NOT_FOUND,
             message: format!("no such endpoint: {path}"),

@@ -6,10 +6,9 @@
 pub mod error;
 pub mod ipmi_board;
 pub mod path;
-pub mod router;
+pub(crate) mod router;
 pub mod server;
 pub mod state;
 pub mod v11;
 
-pub use error::ApiError;
 pub use state::AppState;

@@ -6,7 +6,7 @@ use hyper::Method;
 use opendcre_security::auth::Permission;
 
 /// The versioned prefix every endpoint lives under.
-pub const PREFIX: [&str; 2] = ["opendcre", "1.1"];
+pub(crate) const PREFIX: [&str; 2] = ["opendcre", "1.1"];
 
 /// A v1.1 endpoint with its raw path parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +53,7 @@ impl Route {
         }
     }
 
-    pub fn allow_header(&self) -> &'static str {
+    pub(crate) fn allow_header(&self) -> &'static str {
         match self {
             Route::Test => "GET, HEAD, OPTIONS, POST",
             _ => "GET, HEAD, OPTIONS",
@@ -77,7 +77,7 @@ impl Route {
 }
 
 /// Finds the route for a path, `None` for 404.
-pub fn route(segments: &[String]) -> Option<Route> {
+pub(crate) fn route(segments: &[String]) -> Option<Route> {
     if segments.len() < 2 || segments[0] != PREFIX[0] || segments[1] != PREFIX[1] {
         return None;
     }

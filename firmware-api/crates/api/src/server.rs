@@ -353,7 +353,7 @@ fn with_common_headers(mut r: Response<Body>) -> Response<Body> {
 }
 
 /// Pretty JSON with sorted keys, like Flask's `jsonify`.
-pub fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
+pub(crate) fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
     let mut body = serde_json::to_vec_pretty(value).unwrap_or_else(|_| b"{}".to_vec());
     body.push(b'\n');
     let mut r = Response::new(Body::new(Bytes::from(body)));
@@ -363,6 +363,6 @@ pub fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<
     with_common_headers(r)
 }
 
-pub fn error_response(e: &ApiError) -> Response<Body> {
+pub(crate) fn error_response(e: &ApiError) -> Response<Body> {
     json_response(e.status, &e.body())
 }

@@ -14,8 +14,8 @@ use opendcre_proto::convert::{thermistor_c, PowerReading};
 use opendcre_proto::{pytext, Command, DeviceType, Frame, PowerAction};
 
 /// The version this API reports as the original's full version.
-pub const OPENDCRE_VERSION: &str = "1.1.1";
-pub const API_VERSION: &str = "1.1";
+pub(crate) const OPENDCRE_VERSION: &str = "1.1.1";
+pub(crate) const API_VERSION: &str = "1.1";
 
 /// Runs the handler for a GET-style route.
 pub async fn handle(state: &AppState, route: &Route, deadline: Instant) -> Result<Value, ApiError> {
@@ -53,7 +53,7 @@ pub async fn handle(state: &AppState, route: &Route, deadline: Instant) -> Resul
 }
 
 /// `int(text, 16)` limited to 32 bits (the original sent garbage instead).
-pub fn parse_board(text: &str) -> Result<u32, ApiError> {
+pub(crate) fn parse_board(text: &str) -> Result<u32, ApiError> {
     let v = pytext::parse_hex(text)
         .map_err(|_| ApiError::failure(format!("invalid board id {text:?}: not hexadecimal")))?;
     u32::try_from(v).map_err(|_| {
@@ -64,7 +64,7 @@ pub fn parse_board(text: &str) -> Result<u32, ApiError> {
 }
 
 /// `int(text, 16)` limited to 16 bits.
-pub fn parse_device(text: &str) -> Result<u16, ApiError> {
+pub(crate) fn parse_device(text: &str) -> Result<u16, ApiError> {
     let v = pytext::parse_hex(text)
         .map_err(|_| ApiError::failure(format!("invalid device id {text:?}: not hexadecimal")))?;
     u16::try_from(v)
@@ -72,7 +72,7 @@ pub fn parse_device(text: &str) -> Result<u16, ApiError> {
 }
 
 /// Answer text: UTF-8 when it is, Latin-1 otherwise (what Python 2 passed on).
-pub fn answer_text(frame: &Frame) -> String {
+pub(crate) fn answer_text(frame: &Frame) -> String {
     String::from_utf8(frame.data.clone()).unwrap_or_else(|_| frame.data_text())
 }
 
@@ -244,7 +244,7 @@ async fn read_info(
 }
 
 /// Asset text sent to a board is cut to 127 characters, as the original did.
-pub const ASSET_INFO_MAX_CHARS: usize = 127;
+pub(crate) const ASSET_INFO_MAX_CHARS: usize = 127;
 
 async fn write_info(
     state: &AppState,

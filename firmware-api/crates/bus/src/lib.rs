@@ -18,9 +18,8 @@ mod port;
 mod sequence;
 mod transaction;
 
-pub use actor::{spawn, BusHandle, Request, ScanBoard, ScanDevice, ScanTarget};
+pub use actor::{spawn, BusHandle, Request, ScanBoard, ScanTarget};
 pub use config::{BusConfig, SequenceCheck};
 pub use error::BusError;
 pub use hat_opener::HatOpener;
 pub use port::{open_serial, Port, PortOpener, SerialOpener};
-pub use sequence::SequenceCounter;

@@ -40,7 +40,7 @@ pub(super) struct Link<P> {
 }
 
 impl<P: Port> Link<P> {
-    pub fn new(cfg: &BusConfig) -> Self {
+    pub(crate) fn new(cfg: &BusConfig) -> Self {
         Link {
             port: None,
             decoder: FrameDecoder::new(),
@@ -58,35 +58,35 @@ impl<P: Port> Link<P> {
     }
 
     /// The next sequence; a number reused after wrap-around is no longer stale.
-    pub fn next_seq(&mut self) -> u8 {
+    pub(crate) fn next_seq(&mut self) -> u8 {
         let s = self.seq.take();
         self.abandoned.retain(|(a, _)| *a != s);
         s
     }
 
     /// Remembers that an answer with this sequence, if it still comes, is late.
-    pub fn abandon(&mut self, seq: u8) {
+    pub(crate) fn abandon(&mut self, seq: u8) {
         if self.abandoned.len() == ABANDONED_MAX {
             self.abandoned.pop_front();
         }
         self.abandoned.push_back((seq, Instant::now()));
     }
 
-    pub fn stale_dropped(&self) -> u64 {
+    pub(crate) fn stale_dropped(&self) -> u64 {
         self.stale_dropped
     }
 
-    pub fn junk_skipped(&self) -> u64 {
+    pub(crate) fn junk_skipped(&self) -> u64 {
         self.decoder.junk_skipped()
     }
 
     /// Drops everything received so far, in the kernel and in the decoder.
-    pub fn flush_input(&mut self) -> io::Result<()> {
+    pub(crate) fn flush_input(&mut self) -> io::Result<()> {
         self.decoder.clear();
         self.port()?.discard_input()
     }
 
-    pub async fn send(&mut self, frame: &Frame) -> Result<(), ReadError> {
+    pub(crate) async fn send(&mut self, frame: &Frame) -> Result<(), ReadError> {
         let bytes = frame
             .encode()
             .map_err(|e| ReadError::Io(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
@@ -97,7 +97,7 @@ impl<P: Port> Link<P> {
 
     /// Reads until an acceptable frame, a decode error, or `silence` without
     /// bytes. A stream of junk cannot hold the bus: the whole read is capped.
-    pub async fn read_frame(
+    pub(crate) async fn read_frame(
         &mut self,
         silence: Duration,
         expected_seq: u8,
@@ -134,7 +134,7 @@ impl<P: Port> Link<P> {
 
     /// Waits until the line has been quiet for `quiet` (at most `cap`), so the
     /// tail of a corrupt answer is not mistaken for the start of the next.
-    pub async fn settle(&mut self, quiet: Duration, cap: Duration) -> Result<(), ReadError> {
+    pub(crate) async fn settle(&mut self, quiet: Duration, cap: Duration) -> Result<(), ReadError> {
         let end = Instant::now() + cap;
         let mut buf = [0u8; 512];
         while Instant::now() < end {

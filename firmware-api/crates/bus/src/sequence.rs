@@ -4,7 +4,7 @@
 
 /// Process-wide counter; owned by the bus actor, so no locking is needed.
 #[derive(Debug, Clone)]
-pub struct SequenceCounter {
+pub(crate) struct SequenceCounter {
     next: u8,
 }
 
@@ -16,7 +16,7 @@ impl Default for SequenceCounter {
 
 impl SequenceCounter {
     /// The sequence for the next packet.
-    pub fn take(&mut self) -> u8 {
+    pub(crate) fn take(&mut self) -> u8 {
         let n = self.next;
         self.next = ((n as u16 + 1) % 0xFF) as u8;
         n

@@ -19,9 +19,9 @@ use opendcre_proto::pytext::{float_repr, parse_hex};
 use opendcre_proto::DeviceType;
 
 /// Placeholder for the request's sequence number in a raw byte list [v1.2+].
-pub const SEQUENCE_SENTINEL: u64 = 999;
+pub(crate) const SEQUENCE_SENTINEL: u64 = 999;
 /// `1000 + k`: checksum of the bytes from index `k` up to the sentinel [v1.2+].
-pub const CHECKSUM_SENTINEL: u64 = 1000;
+pub(crate) const CHECKSUM_SENTINEL: u64 = 1000;
 
 /// One element of a raw byte list: a literal byte or a sentinel resolved per request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +36,7 @@ pub enum RawByte {
 }
 
 /// Bytes written to the port verbatim (after sentinel substitution).
-pub type RawPacket = Vec<RawByte>;
+pub(crate) type RawPacket = Vec<RawByte>;
 
 /// One element of a `responses` list.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -117,7 +117,7 @@ impl Emulator {
     }
 
     /// Number of emulated boards.
-    pub fn board_count(&self) -> usize {
+    pub(crate) fn board_count(&self) -> usize {
         self.boards.len()
     }
 
@@ -578,7 +578,7 @@ pub fn resolve(raw: &[RawByte], seq: u8) -> Vec<u8> {
 
 /// The scan-all failure injection of the original: every byte that is not a
 /// header or trailer value is incremented modulo 255 (sic: 254 becomes 0).
-pub fn inject_error(packet: &mut [u8]) {
+pub(crate) fn inject_error(packet: &mut [u8]) {
     for b in packet.iter_mut() {
         if *b != HEADER && *b != TRAILER {
             *b = ((*b as u16 + 1) % 255) as u8;

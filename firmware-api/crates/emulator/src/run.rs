@@ -254,7 +254,7 @@ fn log_warnings(config: &EmulatorConfig) {
 }
 
 /// Serves an already open pty forever (until the future is dropped).
-pub async fn serve_pty(mut pty: Pty, mut emu: Emulator, opts: RunOptions) {
+pub(crate) async fn serve_pty(mut pty: Pty, mut emu: Emulator, opts: RunOptions) {
     let mut pacer = Pacer::new(&opts);
     let mut backoff = Backoff::new();
     let path = pty.slave_path().to_path_buf();

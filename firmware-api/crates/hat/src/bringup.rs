@@ -205,7 +205,7 @@ pub fn read_awake(io: &mut dyn HatIo) -> Result<ModemReading, HatError> {
 
 /// Put every line into the state the original left them in between
 /// operations, with FREQ selecting the configured carrier.
-pub fn set_idle_state(io: &mut dyn HatIo, cfg: &HatConfig) -> Result<(), HatError> {
+pub(crate) fn set_idle_state(io: &mut dyn HatIo, cfg: &HatConfig) -> Result<(), HatError> {
     let step = HatError::io(Step::KnownState);
     io.release(Line::Cmd).map_err(step)?;
     io.release(Line::Sleep).map_err(step)?;

@@ -135,7 +135,7 @@ impl Default for ModemConfig {
 }
 
 impl ModemConfig {
-    pub fn to_plc_config(&self) -> PlcConfig {
+    pub(crate) fn to_plc_config(&self) -> PlcConfig {
         PlcConfig {
             frequency_number: self.frequency_number,
             remote_loopback: self.remote_loopback,
@@ -205,25 +205,25 @@ impl Default for TimingConfig {
 }
 
 impl TimingConfig {
-    pub fn wake_pulse(&self) -> Duration {
+    pub(crate) fn wake_pulse(&self) -> Duration {
         Duration::from_millis(self.wake_pulse_ms)
     }
-    pub fn wake_settle(&self) -> Duration {
+    pub(crate) fn wake_settle(&self) -> Duration {
         Duration::from_millis(self.wake_settle_ms)
     }
-    pub fn inh_poll(&self) -> Duration {
+    pub(crate) fn inh_poll(&self) -> Duration {
         Duration::from_millis(self.inh_poll_ms)
     }
-    pub fn inh_timeout(&self) -> Duration {
+    pub(crate) fn inh_timeout(&self) -> Duration {
         Duration::from_millis(self.inh_timeout_ms)
     }
-    pub fn post_wake(&self) -> Duration {
+    pub(crate) fn post_wake(&self) -> Duration {
         Duration::from_millis(self.post_wake_ms)
     }
-    pub fn command_settle(&self) -> Duration {
+    pub(crate) fn command_settle(&self) -> Duration {
         Duration::from_millis(self.command_settle_ms)
     }
-    pub fn register_timeout(&self) -> Duration {
+    pub(crate) fn register_timeout(&self) -> Duration {
         Duration::from_millis(self.register_timeout_ms)
     }
 }

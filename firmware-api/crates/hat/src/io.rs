@@ -29,7 +29,7 @@ pub enum Line {
 }
 
 impl Line {
-    pub const ALL: [Line; 5] = [Line::Cmd, Line::Freq, Line::Inh, Line::Sleep, Line::Select];
+    pub(crate) const ALL: [Line; 5] = [Line::Cmd, Line::Freq, Line::Inh, Line::Sleep, Line::Select];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -56,7 +56,7 @@ pub enum Level {
 }
 
 impl Level {
-    pub fn from_bool(high: bool) -> Level {
+    pub(crate) fn from_bool(high: bool) -> Level {
         if high {
             Level::High
         } else {

@@ -26,12 +26,11 @@ pub mod sim;
 
 pub use bringup::{
     bring_up, read_awake, read_modem, shutdown, wake, HatStatus, ModemReading, RegisterDump,
-    WakeReport,
 };
-pub use config::{HatConfig, HatMode, ModemConfig, PinConfig, TimingConfig};
-pub use detect::{detect, Detection, HatInfo};
+pub use config::{HatConfig, HatMode, PinConfig};
+pub use detect::{detect, Detection};
 pub use error::{HatError, IoError, Step};
 pub use io::{HatIo, Level, Line, Sleeper, SystemSleeper};
 pub use registers::{PlcConfig, RegisterError, Registers};
-pub use rppal_io::{open_rppal, RppalHat};
-pub use service::{bring_up_hardware, HatService};
+pub use rppal_io::open_rppal;
+pub use service::HatService;

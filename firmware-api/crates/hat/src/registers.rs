@@ -51,18 +51,18 @@ pub const BIT_RATES_HIGH: [u32; 4] = [38400, 57600, 115200, 19200];
 
 /// Register bits whose read-back must equal what was written. Bit 7 of reg0
 /// is a status flag the modem sets itself; reg1 bits 7:6 are undocumented.
-pub const REG0_VERIFY_MASK: u8 = 0x7F;
+pub(crate) const REG0_VERIFY_MASK: u8 = 0x7F;
 /// See [`REG0_VERIFY_MASK`].
-pub const REG1_VERIFY_MASK: u8 = 0x3F;
+pub(crate) const REG1_VERIFY_MASK: u8 = 0x3F;
 
 /// Register-port commands (sent while CMD is low, at the register baud rate).
-pub const CMD_READ_REG0: u8 = 0x0D;
+pub(crate) const CMD_READ_REG0: u8 = 0x0D;
 /// Read control register 1.
-pub const CMD_READ_REG1: u8 = 0x1D;
+pub(crate) const CMD_READ_REG1: u8 = 0x1D;
 /// Write control register 0; the value byte follows.
-pub const CMD_WRITE_REG0: u8 = 0x05;
+pub(crate) const CMD_WRITE_REG0: u8 = 0x05;
 /// Write control register 1; the value byte follows.
-pub const CMD_WRITE_REG1: u8 = 0x15;
+pub(crate) const CMD_WRITE_REG1: u8 = 0x15;
 
 /// The raw contents of both control registers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,15 +114,6 @@ impl PlcConfig {
             bit_rate: 115200,
         }
     }
-
-    /// The carrier the modem uses with this configuration, in MHz.
-    pub fn carrier_mhz(&self) -> f64 {
-        if self.frequency_number == 0 {
-            self.f0
-        } else {
-            self.f1
-        }
-    }
 }
 
 /// Why a configuration cannot be written to the registers.
@@ -157,7 +148,7 @@ pub enum RegisterError {
 
 /// The bit-rate table that applies to a carrier, by the original's rule
 /// `0 < f < 10 MHz → low table, otherwise high table`.
-pub fn bit_rate_table(carrier_khz: u32) -> &'static [u32; 4] {
+pub(crate) fn bit_rate_table(carrier_khz: u32) -> &'static [u32; 4] {
     if carrier_khz > 0 && carrier_khz < 10_000 {
         &BIT_RATES_LOW
     } else {
@@ -228,7 +219,7 @@ pub fn decode(regs: Registers) -> PlcConfig {
 }
 
 /// All distinct carriers of the pair table, ascending, in kHz.
-pub fn carriers_khz() -> Vec<u32> {
+pub(crate) fn carriers_khz() -> Vec<u32> {
     let mut all: Vec<u32> = FREQUENCY_PAIRS_KHZ
         .iter()
         .flat_map(|&(a, b)| [a, b])

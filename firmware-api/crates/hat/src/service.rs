@@ -39,22 +39,6 @@ where
         .map_err(|e| HatError::Worker(e.to_string()))?
 }
 
-/// Detect, open and bring up the real HAT once, then let go of it: the
-/// register UART is closed and rppal returns the pins to inputs, exactly
-/// the state the original left after `configure()`. For `hat configure`
-/// and for a service that does not need recovery.
-pub async fn bring_up_hardware(cfg: HatConfig) -> Result<HatStatus, HatError> {
-    let detection = detect(&cfg);
-    if !detection.has_modem() {
-        return Err(HatError::NotPresent(detection.describe()));
-    }
-    blocking(move || {
-        let mut hat = open_rppal(&cfg)?;
-        bringup::bring_up(&mut hat, &cfg, &SystemSleeper::new())
-    })
-    .await
-}
-
 impl HatService {
     /// Detect the HAT and claim its lines; nothing is driven yet. Fails with
     /// [`HatError::NotPresent`] when there is no HAT to set up.

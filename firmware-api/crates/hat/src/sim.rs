@@ -271,12 +271,6 @@ impl SimHat {
         self.lock().opts.fault = fault;
     }
 
-    /// Bytes from the bus that arrive on the UART (the modem forwards them
-    /// in data mode); the bring-up must not take them for register answers.
-    pub fn inject_rx(&self, bytes: &[u8]) {
-        self.lock().rx.extend(bytes.iter().copied());
-    }
-
     /// The modem's end of a real UART: `bytes` arrived from the host on a
     /// line running at `baud`. Returns what the modem sends back.
     pub fn uart_receive(&self, baud: u32, bytes: &[u8]) -> Vec<u8> {

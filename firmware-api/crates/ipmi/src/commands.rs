@@ -3,22 +3,22 @@
 
 use serde::Serialize;
 
-pub const NETFN_CHASSIS: u8 = 0x00;
-pub const NETFN_APP: u8 = 0x06;
-pub const NETFN_STORAGE: u8 = 0x0A;
+pub(crate) const NETFN_CHASSIS: u8 = 0x00;
+pub(crate) const NETFN_APP: u8 = 0x06;
+pub(crate) const NETFN_STORAGE: u8 = 0x0A;
 
-pub const CMD_GET_CHASSIS_STATUS: u8 = 0x01;
-pub const CMD_CHASSIS_CONTROL: u8 = 0x02;
+pub(crate) const CMD_GET_CHASSIS_STATUS: u8 = 0x01;
+pub(crate) const CMD_CHASSIS_CONTROL: u8 = 0x02;
 
-pub const CMD_GET_DEVICE_ID: u8 = 0x01;
-pub const CMD_GET_CHANNEL_AUTH_CAPABILITIES: u8 = 0x38;
-pub const CMD_GET_SESSION_CHALLENGE: u8 = 0x39;
-pub const CMD_ACTIVATE_SESSION: u8 = 0x3A;
-pub const CMD_SET_SESSION_PRIVILEGE: u8 = 0x3B;
-pub const CMD_CLOSE_SESSION: u8 = 0x3C;
+pub(crate) const CMD_GET_DEVICE_ID: u8 = 0x01;
+pub(crate) const CMD_GET_CHANNEL_AUTH_CAPABILITIES: u8 = 0x38;
+pub(crate) const CMD_GET_SESSION_CHALLENGE: u8 = 0x39;
+pub(crate) const CMD_ACTIVATE_SESSION: u8 = 0x3A;
+pub(crate) const CMD_SET_SESSION_PRIVILEGE: u8 = 0x3B;
+pub(crate) const CMD_CLOSE_SESSION: u8 = 0x3C;
 
-pub const CMD_GET_FRU_INVENTORY_AREA_INFO: u8 = 0x10;
-pub const CMD_READ_FRU_DATA: u8 = 0x11;
+pub(crate) const CMD_GET_FRU_INVENTORY_AREA_INFO: u8 = 0x10;
+pub(crate) const CMD_READ_FRU_DATA: u8 = 0x11;
 
 /// Chassis Control sub-commands (IPMI v2.0 §28.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

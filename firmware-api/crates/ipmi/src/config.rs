@@ -14,14 +14,14 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
-pub const DEFAULT_PORT: u16 = 623;
+pub(crate) const DEFAULT_PORT: u16 = 623;
 /// Per-attempt reply timeout. BMCs answer in milliseconds; a second covers slow
 /// BMC firmware without making a dead BMC take long to report.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Retransmissions after the first attempt (so 3 attempts per request).
-pub const DEFAULT_RETRIES: u32 = 2;
+pub(crate) const DEFAULT_RETRIES: u32 = 2;
 /// How long power on/off keep polling chassis status for the requested state.
-pub const DEFAULT_POWER_WAIT: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_POWER_WAIT: Duration = Duration::from_secs(10);
 
 const MIN_TIMEOUT: Duration = Duration::from_millis(10);
 const MAX_TIMEOUT: Duration = Duration::from_secs(30);
@@ -219,7 +219,7 @@ impl BmcConfig {
     }
 
     /// Upper bound on one request: every attempt timing out.
-    pub fn request_budget(&self) -> Duration {
+    pub(crate) fn request_budget(&self) -> Duration {
         self.timeout * (self.retries + 1)
     }
 

@@ -66,7 +66,7 @@ pub enum IpmiError {
 }
 
 /// The generic completion codes of IPMI v2.0 Table 5-2.
-pub fn completion_code_meaning(code: u8) -> &'static str {
+pub(crate) fn completion_code_meaning(code: u8) -> &'static str {
     match code {
         0x00 => "command completed normally",
         0xC0 => "node busy",

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 /// Offsets of the areas in the common header, in bytes; 0 = absent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct CommonHeader {
+pub(crate) struct CommonHeader {
     pub internal_use: usize,
     pub chassis: usize,
     pub board: usize,
@@ -19,7 +19,7 @@ pub struct CommonHeader {
 }
 
 impl CommonHeader {
-    pub fn decode(h: &[u8]) -> Result<Self, String> {
+    pub(crate) fn decode(h: &[u8]) -> Result<Self, String> {
         if h.len() < 8 {
             return Err(format!(
                 "FRU common header is {} bytes, expected 8",
@@ -45,7 +45,7 @@ impl CommonHeader {
     }
 
     /// (offset, name) of the info areas we decode, present ones only.
-    pub fn info_areas(&self) -> Vec<(usize, &'static str)> {
+    pub(crate) fn info_areas(&self) -> Vec<(usize, &'static str)> {
         [
             (self.chassis, "chassis"),
             (self.board, "board"),
@@ -109,7 +109,7 @@ pub struct FruInfo {
 }
 
 /// Area length in bytes from its first two bytes (version, length in 8-byte units).
-pub fn area_length(first_two: &[u8]) -> Result<usize, String> {
+pub(crate) fn area_length(first_two: &[u8]) -> Result<usize, String> {
     if first_two.len() < 2 {
         return Err("FRU area truncated before its length byte".into());
     }

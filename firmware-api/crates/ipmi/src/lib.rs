@@ -24,12 +24,10 @@ mod session;
 mod transport;
 pub mod wire;
 
-pub use bridge::{AssetInfo, BmcDevice, IpmiBridge};
+pub use bridge::{AssetInfo, IpmiBridge};
 pub use commands::{ChassisControl, ChassisPower, ChassisStatus, DeviceId};
 pub use config::{
     bmcs_from_toml, load_bmc_config_json, parse_bmc_config_json, AuthType, BmcConfig, BmcToml,
-    EntryError, Interface, InvalidBmc, IpmiConfigError, KeyError, Privilege,
+    Interface, IpmiConfigError, Privilege,
 };
 pub use error::IpmiError;
-pub use fru::FruInfo;
-pub use ops::POWER_POLL_INTERVAL;

@@ -13,7 +13,7 @@ use super::session::{cc_error, Session};
 use opendcre_proto::PowerAction;
 
 /// How often power on/off re-read chassis status while waiting for the new state.
-pub const POWER_POLL_INTERVAL: Duration = Duration::from_millis(250);
+pub(crate) const POWER_POLL_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Largest FRU image we read: the info areas of real FRUs are a few hundred bytes,
 /// and the cap bounds the number of requests a hostile BMC can make us send.

@@ -16,7 +16,7 @@ pub enum ConvertError {
 }
 
 /// Rounds to 2 decimals the way `float("%.2f" % round(x, 2))` did.
-pub fn round2(x: f64) -> f64 {
+pub(crate) fn round2(x: f64) -> f64 {
     format!("{x:.2}").parse().unwrap_or(x)
 }
 
@@ -42,7 +42,7 @@ pub fn thermistor_c(adc: i128) -> Result<f64, ConvertError> {
 
 /// What a PMBus "direct" word measures (spec §4.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PmbusKind {
+pub(crate) enum PmbusKind {
     Current,
     Voltage,
     Power,
@@ -50,7 +50,7 @@ pub enum PmbusKind {
 
 /// PMBus direct format → engineering units, ADM1276 coefficients.
 /// `r_sense` (milliohms) scales `m` for current and power.
-pub fn pmbus_direct(raw: i128, kind: PmbusKind, r_sense: f64) -> Result<f64, ConvertError> {
+pub(crate) fn pmbus_direct(raw: i128, kind: PmbusKind, r_sense: f64) -> Result<f64, ConvertError> {
     let (m, b, r): (f64, i128, i32) = match kind {
         PmbusKind::Current => (807.0 * r_sense, 20745, -1),
         PmbusKind::Voltage => (19199.0, 0, -2),

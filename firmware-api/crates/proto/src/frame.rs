@@ -10,7 +10,7 @@ pub const HEADER: u8 = 0x01;
 /// Last byte of every frame.
 pub const TRAILER: u8 = 0x04;
 /// Bytes of a frame with an empty data field.
-pub const MIN_FRAME_LEN: usize = 12;
+pub(crate) const MIN_FRAME_LEN: usize = 12;
 /// The length byte counts 9 fixed bytes plus the data; it is one byte wide.
 pub const MAX_DATA_LEN: usize = 255 - 9;
 /// Largest possible frame on the wire.

@@ -20,7 +20,7 @@ pub fn md5(parts: &[&[u8]]) -> [u8; 16] {
 }
 
 /// MD2 over the concatenation of `parts` (IPMI v1.5 auth type 1).
-pub fn md2(parts: &[&[u8]]) -> [u8; 16] {
+pub(crate) fn md2(parts: &[&[u8]]) -> [u8; 16] {
     let mut h = md2::Md2::new();
     for p in parts {
         h.update(p);
@@ -29,7 +29,7 @@ pub fn md2(parts: &[&[u8]]) -> [u8; 16] {
 }
 
 /// HMAC-SHA1 keyed with `key` over the concatenation of `parts`.
-pub fn hmac_sha1(key: &[u8], parts: &[&[u8]]) -> [u8; 20] {
+pub(crate) fn hmac_sha1(key: &[u8], parts: &[&[u8]]) -> [u8; 20] {
     // HMAC accepts keys of any length, so `new_from_slice` cannot fail.
     let mut mac = <HmacSha1 as Mac>::new_from_slice(key).expect("HMAC takes any key length");
     for p in parts {
@@ -41,7 +41,7 @@ pub fn hmac_sha1(key: &[u8], parts: &[&[u8]]) -> [u8; 20] {
 /// AES-128-CBC encryption of whole blocks (IPMI does its own padding, §13.29).
 ///
 /// Returns `None` if `data` is not a multiple of 16 bytes.
-pub fn aes128_cbc_encrypt(key: &[u8; 16], iv: &[u8; 16], data: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn aes128_cbc_encrypt(key: &[u8; 16], iv: &[u8; 16], data: &[u8]) -> Option<Vec<u8>> {
     if data.len() % 16 != 0 {
         return None;
     }
@@ -54,7 +54,7 @@ pub fn aes128_cbc_encrypt(key: &[u8; 16], iv: &[u8; 16], data: &[u8]) -> Option<
 }
 
 /// AES-128-CBC decryption of whole blocks; `None` if `data` is not block aligned.
-pub fn aes128_cbc_decrypt(key: &[u8; 16], iv: &[u8; 16], data: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn aes128_cbc_decrypt(key: &[u8; 16], iv: &[u8; 16], data: &[u8]) -> Option<Vec<u8>> {
     if data.len() % 16 != 0 {
         return None;
     }

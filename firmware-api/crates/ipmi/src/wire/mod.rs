@@ -70,7 +70,7 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 /// A short hex preview of a datagram for error messages (first 24 bytes).
-pub fn preview(bytes: &[u8]) -> String {
+pub(crate) fn preview(bytes: &[u8]) -> String {
     const MAX: usize = 24;
     if bytes.len() <= MAX {
         format!("{} bytes: {}", bytes.len(), hex(bytes))

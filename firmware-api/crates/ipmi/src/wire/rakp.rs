@@ -8,20 +8,20 @@
 
 use super::{crypto, need, u32_le, WireError};
 
-pub const AUTH_NONE: u8 = 0x00;
-pub const AUTH_HMAC_SHA1: u8 = 0x01;
-pub const INTEGRITY_NONE: u8 = 0x00;
-pub const INTEGRITY_HMAC_SHA1_96: u8 = 0x01;
-pub const CONF_NONE: u8 = 0x00;
-pub const CONF_AES_CBC_128: u8 = 0x01;
+pub(crate) const AUTH_NONE: u8 = 0x00;
+pub(crate) const AUTH_HMAC_SHA1: u8 = 0x01;
+pub(crate) const INTEGRITY_NONE: u8 = 0x00;
+pub(crate) const INTEGRITY_HMAC_SHA1_96: u8 = 0x01;
+pub(crate) const CONF_NONE: u8 = 0x00;
+pub(crate) const CONF_AES_CBC_128: u8 = 0x01;
 
 /// "Name-only lookup" bit of ROLEm: the BMC looks the user up by name alone
 /// (ipmitool sets it too).
-pub const ROLE_NAME_ONLY_LOOKUP: u8 = 0x10;
+pub(crate) const ROLE_NAME_ONLY_LOOKUP: u8 = 0x10;
 
 /// The algorithms of an IPMI v2.0 cipher suite (Table 22-20); we implement 0–3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CipherSuite {
+pub(crate) struct CipherSuite {
     pub id: u8,
     pub auth: u8,
     pub integrity: u8,
@@ -29,7 +29,7 @@ pub struct CipherSuite {
 }
 
 impl CipherSuite {
-    pub fn from_id(id: u8) -> Option<Self> {
+    pub(crate) fn from_id(id: u8) -> Option<Self> {
         let (auth, integrity, confidentiality) = match id {
             0 => (AUTH_NONE, INTEGRITY_NONE, CONF_NONE),
             1 => (AUTH_HMAC_SHA1, INTEGRITY_NONE, CONF_NONE),
@@ -47,7 +47,7 @@ impl CipherSuite {
 }
 
 /// Meaning of an RMCP+ status code (Table 13-15) for error messages.
-pub fn status_meaning(code: u8) -> &'static str {
+pub(crate) fn status_meaning(code: u8) -> &'static str {
     match code {
         0x00 => "no errors",
         0x01 => "insufficient resources to create a session",
@@ -77,7 +77,7 @@ fn algorithm_record(kind: u8, alg: u8) -> [u8; 8] {
 }
 
 /// Open Session Request payload.
-pub fn encode_open_session_request(
+pub(crate) fn encode_open_session_request(
     tag: u8,
     max_privilege: u8,
     sid_m: u32,
@@ -141,7 +141,7 @@ pub fn decode_open_session_response(p: &[u8]) -> Result<OpenSessionResponse, Wir
 }
 
 /// RAKP Message 1. `user` must be at most 16 bytes (checked by the configuration).
-pub fn encode_rakp1(tag: u8, sid_c: u32, rm: &[u8; 16], role: u8, user: &[u8]) -> Vec<u8> {
+pub(crate) fn encode_rakp1(tag: u8, sid_c: u32, rm: &[u8; 16], role: u8, user: &[u8]) -> Vec<u8> {
     let mut p = vec![tag, 0, 0, 0];
     p.extend_from_slice(&sid_c.to_le_bytes());
     p.extend_from_slice(rm);
@@ -182,7 +182,7 @@ pub fn decode_rakp2(p: &[u8]) -> Result<Rakp2, WireError> {
 }
 
 /// RAKP Message 3.
-pub fn encode_rakp3(tag: u8, status: u8, sid_c: u32, auth_code: &[u8]) -> Vec<u8> {
+pub(crate) fn encode_rakp3(tag: u8, status: u8, sid_c: u32, auth_code: &[u8]) -> Vec<u8> {
     let mut p = vec![tag, status, 0, 0];
     p.extend_from_slice(&sid_c.to_le_bytes());
     p.extend_from_slice(auth_code);
@@ -210,7 +210,7 @@ pub fn decode_rakp4(p: &[u8]) -> Result<Rakp4, WireError> {
 
 /// Everything both sides know once RAKP 2 has arrived; the key-derivation inputs.
 #[derive(Clone)]
-pub struct Exchange<'a> {
+pub(crate) struct Exchange<'a> {
     /// Kuid: the user's password (HMAC zero-pads it to the 20 bytes IPMI specifies).
     pub kuid: &'a [u8],
     pub sid_m: u32,
@@ -229,7 +229,7 @@ impl Exchange<'_> {
 
     /// Key-exchange auth code the BMC must put in RAKP 2:
     /// HMAC_Kuid(SIDm | SIDc | Rm | Rc | GUIDc | ROLEm | ULENm | UNAMEm).
-    pub fn rakp2_auth_code(&self) -> [u8; 20] {
+    pub(crate) fn rakp2_auth_code(&self) -> [u8; 20] {
         crypto::hmac_sha1(
             self.kuid,
             &[
@@ -246,7 +246,7 @@ impl Exchange<'_> {
     }
 
     /// Our RAKP 3 auth code: HMAC_Kuid(Rc | SIDm | ROLEm | ULENm | UNAMEm).
-    pub fn rakp3_auth_code(&self) -> [u8; 20] {
+    pub(crate) fn rakp3_auth_code(&self) -> [u8; 20] {
         crypto::hmac_sha1(
             self.kuid,
             &[
@@ -261,7 +261,7 @@ impl Exchange<'_> {
 
     /// Session integrity key: HMAC_KG(Rm | Rc | ROLEm | ULENm | UNAMEm), with KG = Kuid
     /// when the BMC has no separate BMC key (the common case, and ipmi_sim's).
-    pub fn sik(&self) -> [u8; 20] {
+    pub(crate) fn sik(&self) -> [u8; 20] {
         crypto::hmac_sha1(
             self.kuid,
             &[&self.rm, &self.rc, &[self.role], &self.ulen(), self.user],
@@ -270,14 +270,14 @@ impl Exchange<'_> {
 
     /// The integrity check value the BMC must put in RAKP 4:
     /// HMAC_SIK(Rm | SIDc | GUIDc) truncated to 96 bits.
-    pub fn rakp4_icv(&self, sik: &[u8; 20]) -> [u8; 12] {
+    pub(crate) fn rakp4_icv(&self, sik: &[u8; 20]) -> [u8; 12] {
         let mac = crypto::hmac_sha1(sik, &[&self.rm, &self.sid_c.to_le_bytes(), &self.guid_c]);
         mac[..12].try_into().expect("12 bytes")
     }
 }
 
 /// K1 or K2: HMAC_SIK(constant byte repeated 20 times).
-pub fn derive_key(sik: &[u8; 20], constant: u8) -> [u8; 20] {
+pub(crate) fn derive_key(sik: &[u8; 20], constant: u8) -> [u8; 20] {
     crypto::hmac_sha1(sik, &[&[constant; 20]])
 }
 

@@ -4,11 +4,11 @@
 
 use super::{need, WireError};
 
-pub const RMCP_VERSION: u8 = 0x06;
+pub(crate) const RMCP_VERSION: u8 = 0x06;
 /// Sequence number 0xFF: "do not send an RMCP ACK" — IPMI never uses RMCP ACKs.
-pub const RMCP_SEQ_NO_ACK: u8 = 0xFF;
-pub const CLASS_ASF: u8 = 0x06;
-pub const CLASS_IPMI: u8 = 0x07;
+pub(crate) const RMCP_SEQ_NO_ACK: u8 = 0xFF;
+pub(crate) const CLASS_ASF: u8 = 0x06;
+pub(crate) const CLASS_IPMI: u8 = 0x07;
 
 /// The ASF IANA enterprise number (4542), big-endian as on the wire.
 const ASF_IANA: [u8; 4] = [0x00, 0x00, 0x11, 0xBE];
@@ -40,7 +40,7 @@ pub fn split(packet: &[u8]) -> Result<(u8, &[u8]), WireError> {
 }
 
 /// An ASF Presence Ping with message `tag`.
-pub fn encode_ping(tag: u8) -> Vec<u8> {
+pub(crate) fn encode_ping(tag: u8) -> Vec<u8> {
     let mut p = header(CLASS_ASF).to_vec();
     p.extend_from_slice(&ASF_IANA);
     p.extend_from_slice(&[ASF_PING, tag, 0x00, 0x00]);

@@ -8,17 +8,17 @@
 
 use super::{crypto, need, rmcp, u32_le, WireError};
 
-pub const AUTH_NONE: u8 = 0;
-pub const AUTH_MD2: u8 = 1;
-pub const AUTH_MD5: u8 = 2;
-pub const AUTH_PASSWORD: u8 = 4;
-pub const AUTH_OEM: u8 = 5;
+pub(crate) const AUTH_NONE: u8 = 0;
+pub(crate) const AUTH_MD2: u8 = 1;
+pub(crate) const AUTH_MD5: u8 = 2;
+pub(crate) const AUTH_PASSWORD: u8 = 4;
+pub(crate) const AUTH_OEM: u8 = 5;
 /// The auth-type byte that marks an RMCP+ (IPMI v2.0) session header instead.
-pub const AUTH_RMCP_PLUS: u8 = 6;
+pub(crate) const AUTH_RMCP_PLUS: u8 = 6;
 
 /// Pads a password or user name to the 16 bytes v1.5 puts on the wire.
 /// Returns `None` if it is longer than 16 bytes.
-pub fn pad16(text: &[u8]) -> Option<[u8; 16]> {
+pub(crate) fn pad16(text: &[u8]) -> Option<[u8; 16]> {
     if text.len() > 16 {
         return None;
     }
@@ -31,7 +31,7 @@ pub fn pad16(text: &[u8]) -> Option<[u8; 16]> {
 ///
 /// MD2/MD5: `H(password | session_id | message | session_seq | password)` with the
 /// password padded to 16 bytes and the numbers little-endian.
-pub fn auth_code(
+pub(crate) fn auth_code(
     auth_type: u8,
     password: &[u8; 16],
     session_id: u32,

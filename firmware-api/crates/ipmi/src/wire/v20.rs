@@ -12,19 +12,19 @@
 
 use super::{crypto, need, rmcp, u32_le, v15, WireError};
 
-pub const PAYLOAD_IPMI: u8 = 0x00;
-pub const PAYLOAD_OPEN_SESSION_REQUEST: u8 = 0x10;
-pub const PAYLOAD_OPEN_SESSION_RESPONSE: u8 = 0x11;
-pub const PAYLOAD_RAKP1: u8 = 0x12;
-pub const PAYLOAD_RAKP2: u8 = 0x13;
-pub const PAYLOAD_RAKP3: u8 = 0x14;
-pub const PAYLOAD_RAKP4: u8 = 0x15;
+pub(crate) const PAYLOAD_IPMI: u8 = 0x00;
+pub(crate) const PAYLOAD_OPEN_SESSION_REQUEST: u8 = 0x10;
+pub(crate) const PAYLOAD_OPEN_SESSION_RESPONSE: u8 = 0x11;
+pub(crate) const PAYLOAD_RAKP1: u8 = 0x12;
+pub(crate) const PAYLOAD_RAKP2: u8 = 0x13;
+pub(crate) const PAYLOAD_RAKP3: u8 = 0x14;
+pub(crate) const PAYLOAD_RAKP4: u8 = 0x15;
 
 const ENCRYPTED: u8 = 0x80;
 const AUTHENTICATED: u8 = 0x40;
 const NEXT_HEADER: u8 = 0x07;
 /// HMAC-SHA1-96: the HMAC truncated to 12 bytes.
-pub const INTEGRITY_LEN: usize = 12;
+pub(crate) const INTEGRITY_LEN: usize = 12;
 
 /// The session keys in force; both `None` before and outside a protected session.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -72,7 +72,7 @@ pub fn encode(
 }
 
 /// [`encode`] with a caller-chosen IV, so tests can produce fixed vectors.
-pub fn encode_with_iv(
+pub(crate) fn encode_with_iv(
     payload_type: u8,
     session_id: u32,
     seq: u32,

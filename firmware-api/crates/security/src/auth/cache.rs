@@ -6,7 +6,7 @@ use std::hash::Hash;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-pub struct TtlCache<K, V> {
+pub(crate) struct TtlCache<K, V> {
     ttl: Duration,
     capacity: usize,
     map: Mutex<HashMap<K, (V, Instant)>>,
@@ -14,7 +14,7 @@ pub struct TtlCache<K, V> {
 
 impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
     /// A zero `ttl` disables the cache: nothing is stored.
-    pub fn new(ttl: Duration, capacity: usize) -> Self {
+    pub(super) fn new(ttl: Duration, capacity: usize) -> Self {
         TtlCache {
             ttl,
             capacity: capacity.max(1),
@@ -22,7 +22,7 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
         }
     }
 
-    pub fn get(&self, key: &K) -> Option<V> {
+    pub(super) fn get(&self, key: &K) -> Option<V> {
         if self.ttl.is_zero() {
             return None;
         }
@@ -37,7 +37,7 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
         }
     }
 
-    pub fn insert(&self, key: K, value: V) {
+    pub(super) fn insert(&self, key: K, value: V) {
         if self.ttl.is_zero() {
             return;
         }

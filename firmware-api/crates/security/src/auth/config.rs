@@ -71,7 +71,7 @@ impl AuthConfig {
 
     /// The emulator's development default: no credentials needed from
     /// loopback, full rights there, nothing from anywhere else.
-    pub fn loopback_development() -> AuthConfig {
+    pub(crate) fn loopback_development() -> AuthConfig {
         AuthConfig {
             anonymous: AnonymousConfig {
                 enabled: true,

@@ -14,7 +14,7 @@ impl Secret {
     pub fn new(s: impl Into<String>) -> Secret {
         Secret(s.into())
     }
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }
@@ -26,13 +26,13 @@ impl fmt::Debug for Secret {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Credentials {
+pub(crate) enum Credentials {
     Bearer(Secret),
     Basic { user: String, password: Secret },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CredentialError {
+pub(crate) enum CredentialError {
     /// The header is there but cannot be understood; the message is safe
     /// to return to the client (it never contains the credential).
     Malformed(&'static str),
@@ -44,7 +44,7 @@ pub enum CredentialError {
 /// and a cap keeps base64/JSON work bounded for hostile input.
 const MAX_LEN: usize = 16 * 1024;
 
-pub fn from_headers(headers: &HeaderMap) -> Result<Option<Credentials>, CredentialError> {
+pub(crate) fn from_headers(headers: &HeaderMap) -> Result<Option<Credentials>, CredentialError> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Ok(None);

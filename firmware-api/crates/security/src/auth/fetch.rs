@@ -24,7 +24,7 @@ use crate::tls::load_roots;
 const MAX_BODY: usize = 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
-pub enum FetchError {
+pub(crate) enum FetchError {
     #[error("bad URL {0:?}")]
     BadUrl(String),
     #[error("plain http is only allowed to loopback hosts: {0}")]
@@ -37,14 +37,14 @@ pub enum FetchError {
     Status { url: String, status: StatusCode },
 }
 
-pub struct HttpFetcher {
+pub(crate) struct HttpFetcher {
     tls: Arc<ClientConfig>,
     timeout: Duration,
 }
 
 impl HttpFetcher {
     /// Trusts `ca_file` if given, else the system certificate store.
-    pub fn new(
+    pub(super) fn new(
         ca_file: Option<&Path>,
         timeout: Duration,
     ) -> Result<HttpFetcher, SecurityConfigError> {
@@ -67,7 +67,7 @@ impl HttpFetcher {
         })
     }
 
-    pub async fn get(&self, url: &str) -> Result<Bytes, FetchError> {
+    pub(super) async fn get(&self, url: &str) -> Result<Bytes, FetchError> {
         match tokio::time::timeout(self.timeout, self.get_unbounded(url)).await {
             Ok(r) => r,
             Err(_) => Err(FetchError::Timeout {

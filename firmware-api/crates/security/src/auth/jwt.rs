@@ -19,7 +19,7 @@ use super::role::Role;
 use super::SecurityConfigError;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum JwtError {
+pub(crate) enum JwtError {
     /// The token is bad: signature, claims, algorithm, unknown key.
     #[error("{0}")]
     Invalid(String),
@@ -30,7 +30,7 @@ pub enum JwtError {
 
 /// Who a valid token names and the role its claims map to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JwtIdentity {
+pub(crate) struct JwtIdentity {
     pub name: String,
     pub role: Option<Role>,
 }
@@ -51,17 +51,16 @@ struct KeyCache {
     last_failure: Option<Instant>,
 }
 
-pub struct JwtValidator {
+pub(crate) struct JwtValidator {
     cfg: JwtConfig,
     algorithms: Vec<Algorithm>,
     source: Source,
     fetcher: HttpFetcher,
     cache: Mutex<KeyCache>,
-    fetches: std::sync::atomic::AtomicU64,
 }
 
 impl JwtValidator {
-    pub fn new(cfg: &JwtConfig) -> Result<JwtValidator, SecurityConfigError> {
+    pub(super) fn new(cfg: &JwtConfig) -> Result<JwtValidator, SecurityConfigError> {
         let invalid = |key: &str, reason: &str| SecurityConfigError::Invalid {
             key: format!("auth.jwt.{key}"),
             reason: reason.to_string(),
@@ -108,17 +107,11 @@ impl JwtValidator {
             source,
             fetcher,
             cache: Mutex::new(KeyCache::default()),
-            fetches: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
-    /// Number of key-set loads so far (for tests and metrics).
-    pub fn fetch_count(&self) -> u64 {
-        self.fetches.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
     /// Verifies signature, `iss`, `aud`, `exp`, `nbf` and maps the roles.
-    pub async fn verify(&self, token: &str) -> Result<JwtIdentity, JwtError> {
+    pub(super) async fn verify(&self, token: &str) -> Result<JwtIdentity, JwtError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|e| JwtError::Invalid(format!("malformed JWT: {e}")))?;
         if !self.algorithms.contains(&header.alg) {
@@ -188,8 +181,6 @@ impl JwtValidator {
         if refresh && fresh {
             cache.last_forced = Some(Instant::now());
         }
-        self.fetches
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         match self.load().await {
             Ok(keys) => {
                 let keys = Arc::new(keys);
@@ -251,7 +242,7 @@ impl JwtValidator {
 
 /// Parses a JWKS document key by key, so one key of a type this build
 /// cannot use (e.g. an encryption key) does not void the whole set.
-pub fn parse_jwks(body: &[u8]) -> Result<Vec<Jwk>, String> {
+pub(crate) fn parse_jwks(body: &[u8]) -> Result<Vec<Jwk>, String> {
     let doc: Value = serde_json::from_slice(body).map_err(|e| format!("JWKS is not JSON: {e}"))?;
     let list = doc
         .get("keys")

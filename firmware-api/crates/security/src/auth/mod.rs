@@ -27,11 +27,10 @@ pub use config::{
     LdapMode, RateLimitConfig, SecurityConfig, TokenEntry,
 };
 pub use credentials::Secret;
-pub use jwt::{parse_jwks, JwtError, JwtIdentity, JwtValidator};
-pub use ldap::{LdapAuthError, LdapAuthenticator, LdapIdentity};
+
+pub use ldap::{LdapAuthError, LdapAuthenticator};
 pub use principal::{AuthMethod, Principal};
-pub use ratelimit::FailureLimiter;
-pub use rejection::{AuthRejection, Challenges};
+pub use rejection::AuthRejection;
 pub use role::{Permission, Role};
 pub use security::Security;
 pub use token::{generate_token, hash_token, HashAlgorithm, TokenHash, TokenStore};

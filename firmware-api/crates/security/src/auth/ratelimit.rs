@@ -19,13 +19,13 @@ struct Bucket {
     updated: Instant,
 }
 
-pub struct FailureLimiter {
+pub(crate) struct FailureLimiter {
     cfg: RateLimitConfig,
     buckets: Mutex<HashMap<IpAddr, Bucket>>,
 }
 
 impl FailureLimiter {
-    pub fn new(cfg: &RateLimitConfig) -> FailureLimiter {
+    pub(super) fn new(cfg: &RateLimitConfig) -> FailureLimiter {
         FailureLimiter {
             cfg: cfg.clone(),
             buckets: Mutex::new(HashMap::new()),
@@ -37,7 +37,7 @@ impl FailureLimiter {
     }
 
     /// `Err(retry_after)` while the client has no attempts left.
-    pub fn check(&self, ip: IpAddr) -> Result<(), Duration> {
+    pub(super) fn check(&self, ip: IpAddr) -> Result<(), Duration> {
         if !self.cfg.enabled {
             return Ok(());
         }
@@ -57,7 +57,7 @@ impl FailureLimiter {
     }
 
     /// Takes one attempt from the client's bucket.
-    pub fn record_failure(&self, ip: IpAddr) {
+    pub(crate) fn record_failure(&self, ip: IpAddr) {
         if !self.cfg.enabled {
             return;
         }
@@ -96,7 +96,8 @@ impl FailureLimiter {
         }
     }
 
-    pub fn tracked_clients(&self) -> usize {
+    #[cfg(test)]
+    fn tracked_clients(&self) -> usize {
         self.buckets.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 }

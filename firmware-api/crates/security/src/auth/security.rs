@@ -95,11 +95,6 @@ impl Security {
         }
     }
 
-    /// The JWT validator, if configured (tests look at its fetch count).
-    pub fn jwt(&self) -> Option<&JwtValidator> {
-        self.jwt.as_ref()
-    }
-
     /// The schemes offered in 401 answers. RFC 9110 requires at least one
     /// challenge, so Bearer is named even when only client certificates or
     /// nothing at all is configured.

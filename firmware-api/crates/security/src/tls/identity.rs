@@ -18,7 +18,7 @@ pub struct ClientIdentity {
 impl ClientIdentity {
     /// Parses the leaf certificate; `None` when it is not valid X.509 (which
     /// cannot happen after rustls verified it, but is not worth a panic).
-    pub fn from_certificate(der: &CertificateDer<'_>) -> Option<ClientIdentity> {
+    pub(crate) fn from_certificate(der: &CertificateDer<'_>) -> Option<ClientIdentity> {
         let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
         let common_name = cert
             .subject()
@@ -36,7 +36,7 @@ impl ClientIdentity {
 
     /// The identity of an accepted server-side connection, if the client
     /// presented a certificate.
-    pub fn from_connection(conn: &rustls::ServerConnection) -> Option<ClientIdentity> {
+    pub(crate) fn from_connection(conn: &rustls::ServerConnection) -> Option<ClientIdentity> {
         conn.peer_certificates()
             .and_then(|chain| chain.first())
             .and_then(ClientIdentity::from_certificate)

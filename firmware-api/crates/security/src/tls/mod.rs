@@ -13,5 +13,6 @@ mod setup;
 pub use config::{ClientAuthMode, PlainHttp, TlsConfig, TlsVersion};
 pub(crate) use identity::hex_lower;
 pub use identity::ClientIdentity;
-pub use pem::{load_certs, load_private_key, load_roots};
+
+pub(crate) use pem::{load_certs, load_roots};
 pub use setup::{Accepted, TlsError, TlsSetup};

@@ -10,7 +10,7 @@ use super::TlsError;
 
 /// Every certificate in a PEM file, in file order; an empty file is an
 /// error because a silent empty chain would only fail later, at handshake.
-pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+pub(crate) fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let iter = CertificateDer::pem_file_iter(path).map_err(|e| pem_error(path, e))?;
     let certs = iter
         .collect::<Result<Vec<_>, _>>()
@@ -22,7 +22,7 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError>
 }
 
 /// The first private key in a PEM file.
-pub fn load_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+pub(crate) fn load_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     PrivateKeyDer::from_pem_file(path).map_err(|e| match e {
         rustls_pki_types::pem::Error::NoItemsFound => {
             TlsError::NoPrivateKey(path.display().to_string())
@@ -32,7 +32,7 @@ pub fn load_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError>
 }
 
 /// A trust store made of every certificate in a PEM bundle.
-pub fn load_roots(path: &Path) -> Result<RootCertStore, TlsError> {
+pub(crate) fn load_roots(path: &Path) -> Result<RootCertStore, TlsError> {
     let mut roots = RootCertStore::empty();
     for cert in load_certs(path)? {
         roots.add(cert).map_err(|e| TlsError::BadCertificate {
