@@ -27,7 +27,11 @@ build:
 deps:
 	bash ci/install-test-deps.sh
 
-check: fmt clippy
+check: fmt clippy crate-map
+
+# The crate graph against the crate map in ARCHITECTURE.md (cargo metadata).
+crate-map:
+	python3 ci/check-crate-map.py
 
 # shellcheck -x -S warning over every shell script git tracks (found by name
 # and shebang, not listed; `ci/lint-shell.sh --list` shows them). Installs
