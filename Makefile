@@ -15,7 +15,7 @@ endif
 EMULATOR_CONFIG ?= firmware-api/emulator-configs/rack.json
 LISTEN ?= 127.0.0.1:5000
 
-.PHONY: run build test test-host check fmt clippy deps lint bench auth-curl-check ci-free-debug from-nothing
+.PHONY: run build test test-host check fmt clippy crate-map deps lint bench auth-curl-check ci-free-debug from-nothing
 
 run:
 	$(CARGO) run --release --bin opendcre -- serve --emulator $(EMULATOR_CONFIG) --listen $(LISTEN)
