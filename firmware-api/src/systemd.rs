@@ -1,5 +1,8 @@
 //! `sd_notify` for `Type=notify` units: readiness, watchdog, stopping.
 //! A few lines over a Unix datagram socket; no libsystemd needed on the Pi.
+//! Why by hand: the protocol is one datagram per state; with std's
+//! abstract-socket support (`@name`, as systemd uses in containers) it is
+//! shorter than a dependency's glue, and nothing here can block the service.
 
 use std::os::unix::net::UnixDatagram;
 use std::time::Duration;

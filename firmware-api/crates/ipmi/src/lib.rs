@@ -13,6 +13,12 @@
 //! request sequence, completion codes), requests are retransmitted with bounded
 //! timeouts, power on/off poll for the new state instead of sleeping 4 s, and
 //! IPMI work never holds the serial-bus lock.
+//!
+//! Why our own client: we found no maintained crate with an async (tokio)
+//! client that speaks both v1.5 sessions (none/MD2/MD5/password auth codes,
+//! as the original's BMCs use) and RMCP+ cipher suites 0–3 with the reply
+//! validation and bounded retransmission above; running `ipmitool` per
+//! request would cost a process and hide errors in its text output.
 
 pub mod bridge;
 pub mod commands;

@@ -5,6 +5,11 @@
 //! firmware depend on the quirks (leading zeros, `0x`, signs, surrounding
 //! whitespace), so they are reproduced here in one place instead of being
 //! approximated by Rust's stricter parsers at each call site.
+//!
+//! Why by hand: no crate reproduces Python's rules (whitespace and `_`
+//! separators, signs, `0x` prefixes with base 16, `inf`/`nan` spellings, the
+//! shortest round-trip `repr` of a float), and a near miss would change what
+//! a v1.1 client sees.
 
 /// Why a text did not parse as a number.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
