@@ -2,11 +2,13 @@
 //! `power` devices on it. BMC operations run in the IPMI bridge's own tasks,
 //! never on the device-bus queue.
 
+use std::future::Future;
+
 use serde_json::Value;
 use tokio::time::Instant;
 
 use super::error::ApiError;
-use opendcre_ipmi::{AssetInfo, ChassisPower, IpmiBridge};
+use opendcre_ipmi::{AssetInfo, ChassisPower, IpmiBridge, IpmiError};
 use opendcre_proto::board_id::{fmt_board, fmt_device, IPMI};
 use opendcre_proto::PowerAction;
 
@@ -43,12 +45,8 @@ impl IpmiBoard {
     /// `read/power/40000000/<d>/info`: configured asset text, BMC address and
     /// the FRU inventory when the BMC answers.
     pub async fn info(&self, device: u16, deadline: Instant) -> Result<Value, ApiError> {
-        let work = self.bridge.asset(device);
-        match tokio::time::timeout_at(deadline, work).await {
-            Ok(Ok(info)) => Ok(asset_json(&info)),
-            Ok(Err(e)) => Err(ApiError::failure(e.to_string())),
-            Err(_) => Err(ApiError::failure("IPMI asset request timed out")),
-        }
+        let info = within(deadline, "asset", self.bridge.asset(device)).await?;
+        Ok(asset_json(&info))
     }
 
     /// `power/<action>/40000000/<d>` through a full IPMI session.
@@ -58,12 +56,22 @@ impl IpmiBoard {
         action: PowerAction,
         deadline: Instant,
     ) -> Result<Value, ApiError> {
-        let work = self.bridge.power(device, action);
-        match tokio::time::timeout_at(deadline, work).await {
-            Ok(Ok(p)) => Ok(power_json(&p)),
-            Ok(Err(e)) => Err(ApiError::failure(e.to_string())),
-            Err(_) => Err(ApiError::failure("IPMI power request timed out")),
-        }
+        let power = within(deadline, "power", self.bridge.power(device, action)).await?;
+        Ok(power_json(&power))
+    }
+}
+
+/// Runs one bridge operation within the request's deadline; a BMC error or
+/// the deadline is the v1.1 500 with a message naming the `what`.
+async fn within<T>(
+    deadline: Instant,
+    what: &str,
+    work: impl Future<Output = Result<T, IpmiError>>,
+) -> Result<T, ApiError> {
+    match tokio::time::timeout_at(deadline, work).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(ApiError::failure(e.to_string())),
+        Err(_) => Err(ApiError::failure(format!("IPMI {what} request timed out"))),
     }
 }
 
