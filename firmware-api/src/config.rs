@@ -40,9 +40,16 @@ pub struct Config {
 pub struct ServerSection {
     pub listen: Vec<String>,
     pub max_connections: usize,
+    pub max_connections_per_address: usize,
+    pub first_request_timeout_ms: u64,
     pub header_timeout_ms: u64,
+    pub body_timeout_ms: u64,
+    pub write_timeout_ms: u64,
     pub request_timeout_ms: u64,
     pub max_body_bytes: usize,
+    /// Web origins allowed to call the API from a browser (CORS) and to
+    /// change state from their pages; empty: none.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl Default for ServerSection {
@@ -51,12 +58,18 @@ impl Default for ServerSection {
     /// are the service's own.
     fn default() -> Self {
         let http = ServerOptions::default();
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         ServerSection {
             listen: vec!["0.0.0.0:5000".into()],
             max_connections: http.max_connections,
-            header_timeout_ms: u64::try_from(http.header_timeout.as_millis()).unwrap_or(u64::MAX),
+            max_connections_per_address: http.max_connections_per_address,
+            first_request_timeout_ms: ms(http.first_request_timeout),
+            header_timeout_ms: ms(http.header_timeout),
+            body_timeout_ms: ms(http.body_timeout),
+            write_timeout_ms: ms(http.write_timeout),
             request_timeout_ms: 30_000,
             max_body_bytes: http.max_body_bytes,
+            cors_allowed_origins: Vec::new(),
         }
     }
 }
@@ -209,6 +222,23 @@ impl Config {
         Ok(cfg)
     }
 
+    /// The `[server]` section as the HTTP layer takes it.
+    pub fn server_options(&self) -> ServerOptions {
+        let s = &self.server;
+        ServerOptions {
+            max_connections: s.max_connections,
+            max_connections_per_address: s.max_connections_per_address,
+            first_request_timeout: Duration::from_millis(s.first_request_timeout_ms),
+            header_timeout: Duration::from_millis(s.header_timeout_ms),
+            body_timeout: Duration::from_millis(s.body_timeout_ms),
+            write_timeout: Duration::from_millis(s.write_timeout_ms),
+            max_body_bytes: s.max_body_bytes,
+            access_log: self.log.access_log,
+            browser: opendcre_api::browser::BrowserPolicy::new(&s.cors_allowed_origins),
+            ..ServerOptions::default()
+        }
+    }
+
     /// Checks what serde cannot: ranges, addresses, combinations.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key, message: String| Err(ConfigError::Invalid { key, message });
@@ -219,11 +249,33 @@ impl Config {
         if self.server.max_connections == 0 {
             return invalid("server.max_connections", "must be at least 1".into());
         }
-        if self.server.request_timeout_ms == 0 || self.server.header_timeout_ms == 0 {
+        if self.server.max_connections_per_address == 0 {
             return invalid(
-                "server.request_timeout_ms",
-                "timeouts must be above 0".into(),
+                "server.max_connections_per_address",
+                "must be at least 1".into(),
             );
+        }
+        for (key, ms) in [
+            ("server.request_timeout_ms", self.server.request_timeout_ms),
+            ("server.header_timeout_ms", self.server.header_timeout_ms),
+            (
+                "server.first_request_timeout_ms",
+                self.server.first_request_timeout_ms,
+            ),
+            ("server.body_timeout_ms", self.server.body_timeout_ms),
+            ("server.write_timeout_ms", self.server.write_timeout_ms),
+        ] {
+            if ms == 0 {
+                return invalid(key, "timeouts must be above 0".into());
+            }
+        }
+        for origin in &self.server.cors_allowed_origins {
+            if origin != "*" && !valid_origin(origin) {
+                return invalid(
+                    "server.cors_allowed_origins",
+                    format!("{origin:?} is not an origin like \"https://host[:port]\" (no path) or \"*\""),
+                );
+            }
         }
         if self.bus.baud == 0 {
             return invalid("bus.baud", "must be above 0".into());
@@ -325,6 +377,18 @@ fn host_node() -> Option<u64> {
         let text = std::fs::read_to_string(format!("/sys/class/net/{n}/address")).ok()?;
         opendcre_proto::board_id::parse_mac(text.trim()).filter(|&v| v != 0)
     })
+}
+
+/// `scheme://host[:port]` with scheme http or https and nothing after the
+/// authority: what a browser puts in `Origin`.
+fn valid_origin(origin: &str) -> bool {
+    let Some((scheme, authority)) = origin.split_once("://") else {
+        return false;
+    };
+    let authority = authority.strip_suffix('/').unwrap_or(authority);
+    matches!(scheme, "http" | "https")
+        && !authority.is_empty()
+        && !authority.contains(['/', '*', '?', '#', '@', ' '])
 }
 
 #[cfg(test)]

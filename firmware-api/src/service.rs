@@ -11,7 +11,7 @@ use anyhow::Context as _;
 
 use crate::config::{Config, ConfigError, DEFAULT_CONFIG_PATH};
 use opendcre_api::ipmi_board::IpmiBoard;
-use opendcre_api::server::{self, Listener, ServerOptions};
+use opendcre_api::server::{self, Listener};
 use opendcre_api::AppState;
 use opendcre_bus::{self as bus, HatOpener, SerialOpener};
 use opendcre_security::auth::{AuthConfig, Security};
@@ -167,13 +167,7 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
     if listeners.is_empty() {
         anyhow::bail!("no listener: TLS is off and tls.plain_http = \"off\"");
     }
-    let opts = ServerOptions {
-        max_connections: cfg.server.max_connections,
-        header_timeout: Duration::from_millis(cfg.server.header_timeout_ms),
-        max_body_bytes: cfg.server.max_body_bytes,
-        access_log: cfg.log.access_log,
-        ..ServerOptions::default()
-    };
+    let opts = cfg.server_options();
 
     if let Some(interval) = crate::systemd::watchdog_interval() {
         let bus_alive = bus_task;

@@ -1,8 +1,12 @@
 //! The REST API: OpenDCRE v1.1 on hyper (spec §2.1, §2.3).
 //!
 //! request → [`path`] (nginx-style normalisation) → [`router`] → [`v11`]
-//! handler → bus actor. [`server`] owns sockets, limits and shutdown.
+//! handler → bus actor. [`server`] owns sockets, limits and shutdown;
+//! `admission` hands out connection slots, `write_deadline` bounds writes,
+//! [`browser`] is the CORS and cross-site write policy.
 
+pub(crate) mod admission;
+pub mod browser;
 pub mod error;
 pub mod ipmi_board;
 pub mod path;
@@ -10,5 +14,6 @@ pub(crate) mod router;
 pub mod server;
 pub mod state;
 pub mod v11;
+pub(crate) mod write_deadline;
 
 pub use state::AppState;

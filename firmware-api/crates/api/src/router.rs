@@ -44,10 +44,14 @@ pub enum Route {
 }
 
 impl Route {
-    /// Methods the original's Flask routes accepted (HEAD and OPTIONS were implicit).
+    /// Methods the original's Flask routes accepted (HEAD and OPTIONS were
+    /// implicit), except HEAD on a route that changes state: a HEAD runs the
+    /// handler as a GET would and only drops the body, so `HEAD
+    /// /power/off/…` powered a server off. A HEAD is meant to be safe.
     pub fn allows(&self, method: &Method) -> bool {
         match *method {
-            Method::GET | Method::HEAD | Method::OPTIONS => true,
+            Method::GET | Method::OPTIONS => true,
+            Method::HEAD => self.permission() == Permission::Read,
             Method::POST => matches!(self, Route::Test),
             _ => false,
         }
@@ -56,6 +60,7 @@ impl Route {
     pub(crate) fn allow_header(&self) -> &'static str {
         match self {
             Route::Test => "GET, HEAD, OPTIONS, POST",
+            r if r.permission() != Permission::Read => "GET, OPTIONS",
             _ => "GET, HEAD, OPTIONS",
         }
     }
@@ -160,6 +165,14 @@ mod tests {
         assert!(Route::Test.allows(&Method::POST));
         assert!(!Route::ScanAll.allows(&Method::POST));
         assert!(!Route::ScanAll.allows(&Method::DELETE));
+        let off = Route::Power {
+            action: "off".into(),
+            board: "1".into(),
+            device: "2".into(),
+        };
+        assert!(!off.allows(&Method::HEAD), "HEAD must not switch power");
+        assert_eq!(off.allow_header(), "GET, OPTIONS");
+        assert!(Route::ScanAll.allows(&Method::HEAD));
     }
 
     /// The permission of a request as the server derives it: normalise the

@@ -1,5 +1,13 @@
-//! The HTTP/1.1 server: accept loops, connection limit, header and request
-//! timeouts, body limit, panic isolation, access log, graceful shutdown.
+//! The HTTP/1.1 server: accept loops, connection admission, header, body,
+//! write and request timeouts, header and body limits, the browser policy,
+//! panic isolation, access log, graceful shutdown.
+//!
+//! Every wait on a client is bounded: the TLS handshake, the first request
+//! head (`first_request_timeout`), each later head and the keep-alive idle
+//! time (`header_timeout`), the body (`body_timeout`), and every write of
+//! an answer (`write_timeout`, [`WriteDeadline`]). Slots are handed out by
+//! [`Admission`]: per client address, and idle connections give way to new
+//! ones when the pool is full.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -10,31 +18,47 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE, SERVER};
+use hyper::header::{HeaderValue, ALLOW, CONNECTION, CONTENT_TYPE, RETRY_AFTER, SERVER};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
 
+use super::admission::{Activity, Admission, Limits, Refusal, Ticket};
+use super::browser::BrowserPolicy;
 use super::error::ApiError;
 use super::path::{self, PathError};
 use super::router::{self, Route};
 use super::state::AppState;
 use super::v11;
+use super::write_deadline::WriteDeadline;
 use opendcre_security::auth::{Permission, Principal, Security};
 use opendcre_security::tls::{ClientIdentity, TlsSetup};
 
 /// Limits and switches of the HTTP layer (`[server]` in opendcre.toml).
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
+    /// Connections open at once, both listeners together.
     pub max_connections: usize,
+    /// Connections open at once from one client address.
+    pub max_connections_per_address: usize,
+    /// Time a new connection has to send its first request head.
+    pub first_request_timeout: Duration,
+    /// Time for each later request head, and the keep-alive idle time.
     pub header_timeout: Duration,
+    /// Time to receive a whole request body.
+    pub body_timeout: Duration,
+    /// Time a write of an answer may make no progress (a client that does
+    /// not read).
+    pub write_timeout: Duration,
     pub max_body_bytes: usize,
     pub access_log: bool,
+    /// CORS and cross-site write policy (`cors_allowed_origins`).
+    pub browser: BrowserPolicy,
     /// How long in-flight requests may finish after shutdown begins.
     pub shutdown_grace: Duration,
 }
@@ -42,14 +66,26 @@ pub struct ServerOptions {
 impl Default for ServerOptions {
     fn default() -> Self {
         ServerOptions {
-            max_connections: 256,
+            max_connections: 512,
+            max_connections_per_address: 32,
+            first_request_timeout: Duration::from_secs(5),
             header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(10),
             max_body_bytes: 64 * 1024,
             access_log: true,
+            browser: BrowserPolicy::default(),
             shutdown_grace: Duration::from_secs(10),
         }
     }
 }
+
+/// The request head as a whole (request line and every header), like
+/// nginx's `large_client_header_buffers 4 8k`: beyond it hyper answers 431.
+pub const MAX_HEADER_BLOCK_BYTES: usize = 16 * 1024;
+/// One header line (name and value) or the request target; beyond it the
+/// answer is 431 (a header) or 414 (the URI).
+pub const MAX_HEADER_LINE_BYTES: usize = 8 * 1024;
 
 type Body = Full<Bytes>;
 
@@ -61,16 +97,12 @@ pub enum Listener {
     Tls(TcpListener, Arc<TlsSetup>),
 }
 
-type Accepted = (
-    TcpStream,
-    SocketAddr,
-    OwnedSemaphorePermit,
-    Option<Arc<TlsSetup>>,
-);
+type Accepted = (TcpStream, SocketAddr, Ticket, Option<Arc<TlsSetup>>);
 
 /// Serves until `shutdown` completes, then lets open requests finish.
-/// With `security`, every request except CORS preflights (`OPTIONS`) is
-/// authenticated and authorized before routing; `None` leaves the API open.
+/// With `security`, every request except a CORS preflight from a configured
+/// origin is authenticated and authorized before routing; `None` leaves the
+/// API open.
 pub async fn run_secure(
     listeners: Vec<Listener>,
     state: Arc<AppState>,
@@ -78,7 +110,11 @@ pub async fn run_secure(
     security: Option<Arc<Security>>,
     shutdown: impl Future<Output = ()>,
 ) {
-    let permits = Arc::new(Semaphore::new(opts.max_connections.max(1)));
+    let admission = Admission::new(Limits {
+        total: opts.max_connections,
+        per_address: opts.max_connections_per_address,
+    });
+    let lingering = Arc::new(Semaphore::new(REFUSALS_LINGERING));
     let (conn_tx, mut conn_rx) = mpsc::channel::<Accepted>(16);
     let mut acceptors = Vec::new();
     for listener in listeners {
@@ -87,19 +123,21 @@ pub async fn run_secure(
             Listener::Tls(l, t) => (l, Some(t)),
         };
         let tx = conn_tx.clone();
-        let permits = permits.clone();
+        let admission = admission.clone();
+        let lingering = lingering.clone();
         acceptors.push(tokio::spawn(async move {
             loop {
-                // Excess connections wait in the kernel backlog, not in our memory.
-                let Ok(permit) = permits.clone().acquire_owned().await else {
-                    return;
-                };
+                // Accept first, then decide: a connection never waits in the
+                // backlog behind slots that idle or slow clients hold.
                 match listener.accept().await {
-                    Ok((stream, peer)) => {
-                        if tx.send((stream, peer, permit, tls.clone())).await.is_err() {
-                            return;
+                    Ok((stream, peer)) => match admission.admit(peer.ip()) {
+                        Ok(ticket) => {
+                            if tx.send((stream, peer, ticket, tls.clone())).await.is_err() {
+                                return;
+                            }
                         }
-                    }
+                        Err(why) => refuse(stream, peer, why, tls.is_none(), &lingering),
+                    },
                     Err(e) => {
                         // EMFILE and friends: back off instead of spinning.
                         tracing::warn!(error = %e, "accept failed");
@@ -115,24 +153,43 @@ pub async fn run_secure(
     loop {
         tokio::select! {
             next = conn_rx.recv() => {
-                let Some((stream, peer, permit, tls)) = next else { break };
+                let Some((stream, peer, ticket, tls)) = next else { break };
                 let _ = stream.set_nodelay(true);
-                let conn = Connection { peer, client: None, state: state.clone(), opts: opts.clone(), security: security.clone() };
+                let conn = Connection {
+                    peer,
+                    tls: tls.is_some(),
+                    client: None,
+                    activity: ticket.activity.clone(),
+                    state: state.clone(),
+                    opts: opts.clone(),
+                    security: security.clone(),
+                };
                 let watcher = graceful.watcher();
+                let write_timeout = opts.write_timeout;
                 tokio::spawn(async move {
-                    match tls {
-                        None => conn.serve(TokioIo::new(stream), watcher).await,
-                        // The handshake runs in the connection's task, bounded by
-                        // the TLS handshake timeout, and holds the connection permit.
-                        Some(tls) => match tls.accept(stream).await {
-                            Ok(accepted) => {
-                                let conn = Connection { client: accepted.client.map(Arc::new), ..conn };
-                                conn.serve(TokioIo::new(accepted.stream), watcher).await
-                            }
-                            Err(e) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                        },
+                    let activity = ticket.activity.clone();
+                    let served = async move {
+                        match tls {
+                            None => conn.serve(TokioIo::new(WriteDeadline::new(stream, write_timeout)), watcher).await,
+                            // The handshake runs in the connection's task, bounded by
+                            // the TLS handshake timeout, and holds the connection's slot.
+                            Some(tls) => match tls.accept(stream).await {
+                                Ok(accepted) => {
+                                    let conn = Connection { client: accepted.client.map(Arc::new), ..conn };
+                                    let io = WriteDeadline::new(accepted.stream, write_timeout);
+                                    conn.serve(TokioIo::new(io), watcher).await
+                                }
+                                Err(e) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                            },
+                        }
+                    };
+                    // Dropping the connection closes it: taken back by the
+                    // table while idle, it has no request to cut short.
+                    tokio::select! {
+                        () = served => {}
+                        () = activity.evicted() => tracing::debug!(%peer, "idle connection closed to admit a new one"),
                     }
-                    drop(permit);
+                    drop(ticket);
                 });
             }
             _ = &mut shutdown => break,
@@ -150,11 +207,64 @@ pub async fn run_secure(
     }
 }
 
+/// Closes a connection that was not admitted. On the plain listener the
+/// client first gets a 503 it can read; on the TLS listener there is no
+/// session to answer in. The refusal is written without waiting, then the
+/// request (if any) is read and dropped for a moment, because closing a
+/// socket with unread input sends a reset that can destroy the 503 before
+/// the client reads it. At most [`REFUSALS_LINGERING`] do so at once; beyond
+/// that the connection is simply closed.
+fn refuse(
+    stream: TcpStream,
+    peer: SocketAddr,
+    why: Refusal,
+    plain: bool,
+    lingering: &Arc<Semaphore>,
+) {
+    let reason = match why {
+        Refusal::PerAddress => "too many connections from this address",
+        Refusal::Full => "the server is busy: every connection is serving a request",
+    };
+    tracing::debug!(%peer, reason, "connection refused");
+    if !plain {
+        return;
+    }
+    let body = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, reason)
+        .body()
+        .to_string();
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\n{CONNECTION}: close\r\n{RETRY_AFTER}: 1\r\n{CONTENT_TYPE}: application/json\r\ncontent-length: {}\r\n\r\n{body}\n",
+        body.len() + 1
+    );
+    if stream.try_write(answer.as_bytes()).is_err() {
+        return;
+    }
+    let Ok(permit) = lingering.clone().try_acquire_owned() else {
+        return;
+    };
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = stream;
+        let _ = stream.shutdown().await;
+        let mut sink = [0u8; 4096];
+        let drain = async { while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {} };
+        let _ = tokio::time::timeout(Duration::from_millis(500), drain).await;
+        drop(permit);
+    });
+}
+
+/// Refused connections that may linger for their 503 at once.
+const REFUSALS_LINGERING: usize = 64;
+
 /// One accepted connection: who is on the other end and what serves it.
 struct Connection {
     peer: SocketAddr,
+    /// Whether the connection came in on the TLS listener.
+    tls: bool,
     /// The verified client certificate of a mutual-TLS connection.
     client: Option<Arc<ClientIdentity>>,
+    /// What the admission table knows about this connection.
+    activity: Arc<Activity>,
     state: Arc<AppState>,
     opts: ServerOptions,
     security: Option<Arc<Security>>,
@@ -167,17 +277,37 @@ impl Connection {
     {
         let peer = self.peer;
         let header_timeout = self.opts.header_timeout;
+        let first_request_timeout = self.opts.first_request_timeout;
+        let activity = self.activity.clone();
         let me = Arc::new(self);
         let svc = service_fn(move |req| {
             let me = me.clone();
-            async move { Ok::<_, Infallible>(serve_request(&me, req).await) }
+            async move {
+                let _busy = me.activity.begin_request();
+                Ok::<_, Infallible>(serve_request(&me, req).await)
+            }
         });
         let conn = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(header_timeout)
+            .max_header_size(MAX_HEADER_BLOCK_BYTES)
             .serve_connection(io, svc);
-        if let Err(e) = watcher.watch(conn).await {
-            tracing::debug!(%peer, error = %e, "connection ended with an error");
+        // hyper's header timeout is one value for every head; a new
+        // connection gets a shorter one for its first, so connections that
+        // never say anything do not sit on slots for the full keep-alive time.
+        let silent = async {
+            tokio::time::sleep(first_request_timeout).await;
+            if activity.has_sent_a_request() {
+                std::future::pending::<()>().await
+            }
+        };
+        tokio::select! {
+            r = watcher.watch(conn) => {
+                if let Err(e) = r {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+            }
+            () = silent => tracing::debug!(%peer, "no request within the first-request timeout"),
         }
     }
 
@@ -192,7 +322,7 @@ impl Connection {
         let Some(security) = &self.security else {
             return Ok(None);
         };
-        if req.method() == Method::OPTIONS {
+        if self.opts.browser.is_allowed_preflight(req) {
             return Ok(None);
         }
         let needed = route.map_or(Permission::Read, Route::permission);
@@ -246,6 +376,9 @@ async fn serve_request(conn: &Connection, req: Request<Incoming>) -> Response<Bo
 }
 
 async fn dispatch(conn: &Connection, req: Request<Incoming>) -> Response<Body> {
+    if let Err(too_long) = check_line_lengths(&req) {
+        return error_response(&too_long);
+    }
     let segments = match path::segments(req.uri().path()) {
         Ok(s) => s,
         Err(PathError::BadEscape) => {
@@ -269,11 +402,42 @@ async fn dispatch(conn: &Connection, req: Request<Incoming>) -> Response<Body> {
     let Some(route) = route else {
         return error_response(&ApiError::not_found(req.uri().path()));
     };
+    if route.permission() != Permission::Read {
+        if let Err(refused) = conn.opts.browser.check_write(&req, conn.tls) {
+            tracing::warn!(peer = %conn.peer, path = ?req.uri().path(), "{}", refused.0);
+            return error_response(&ApiError::new(StatusCode::FORBIDDEN, refused.0));
+        }
+    }
+    let cors = conn.opts.browser.cors_headers(&req, route.allow_header());
     let mut response = route_request(conn.state.clone(), &conn.opts, req, route).await;
+    response.headers_mut().extend(cors);
     if let Some(p) = principal {
         response.extensions_mut().insert(p);
     }
     response
+}
+
+/// hyper bounds the head as a whole ([`MAX_HEADER_BLOCK_BYTES`]); one line
+/// within it is bounded here, as nginx bounds each of its header buffers.
+fn check_line_lengths<B>(req: &Request<B>) -> Result<(), ApiError> {
+    let target = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if target > MAX_HEADER_LINE_BYTES {
+        return Err(ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            format!("request target longer than {MAX_HEADER_LINE_BYTES} bytes"),
+        ));
+    }
+    if let Some((name, _)) = req
+        .headers()
+        .iter()
+        .find(|(k, v)| k.as_str().len() + 2 + v.len() > MAX_HEADER_LINE_BYTES)
+    {
+        return Err(ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!("header {name} longer than {MAX_HEADER_LINE_BYTES} bytes"),
+        ));
+    }
+    Ok(())
 }
 
 async fn route_request(
@@ -302,16 +466,27 @@ async fn route_request(
         return r;
     }
     if method == Method::POST {
-        // The only POST endpoint ignores its body, but it must still be bounded.
-        if Limited::new(req.into_body(), opts.max_body_bytes)
-            .collect()
-            .await
-            .is_err()
-        {
-            return error_response(&ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("request body larger than {} bytes", opts.max_body_bytes),
-            ));
+        // The only POST endpoint ignores its body, but it must still be
+        // bounded in size and in time: a body trickling in a byte at a time
+        // would otherwise hold its connection forever.
+        let body = Limited::new(req.into_body(), opts.max_body_bytes).collect();
+        match tokio::time::timeout(opts.body_timeout, body).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(_)) => {
+                return error_response(&ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("request body larger than {} bytes", opts.max_body_bytes),
+                ))
+            }
+            Err(_) => {
+                let mut r = error_response(&ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!("request body not received within {:?}", opts.body_timeout),
+                ));
+                r.headers_mut()
+                    .insert(CONNECTION, HeaderValue::from_static("close"));
+                return r;
+            }
         }
     }
     match run_handler(state, route).await {
@@ -344,7 +519,6 @@ async fn run_handler(state: Arc<AppState>, route: Route) -> Result<serde_json::V
 
 fn with_common_headers(mut r: Response<Body>) -> Response<Body> {
     let h = r.headers_mut();
-    h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
     h.insert(
         SERVER,
         HeaderValue::from_static(concat!("opendcre/", env!("CARGO_PKG_VERSION"))),
