@@ -13,6 +13,9 @@ ensure_pkgs curl gcc libc6-dev git python3
 bash "$here/install-ipmi-peers.sh"
 # slapd, ldap-utils, openssl for the auth and TLS tests.
 bash "$here/install-auth-peers.sh"
+# Headless Chromium: the cross-site request forgery policy is tested in a
+# real browser (tests/browser_chromium.rs).
+ensure_pkgs chromium
 
 # `make check` runs cargo fmt and cargo clippy of the host toolchain (rustup's,
 # in ~/.cargo/bin; Debian's /usr/bin/cargo is the cross build's and has

@@ -1,12 +1,15 @@
-//! HTTP limits of `opendcre serve`: slow clients are cut off by the header
-//! timeout, bodies are bounded, and the connection limit queues instead of
-//! failing.
+//! HTTP limits of `opendcre serve` against hostile clients: every wait on a
+//! client is bounded (first request, headers, body, unread answers), heads
+//! and bodies are bounded in size, one address cannot take every slot, and
+//! idle connections give way to new requests.
 
 use crate::common;
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
+
+use socket2::{Domain, Socket, Type};
 
 use common::{data, Server};
 
@@ -53,22 +56,177 @@ fn oversized_body_is_413_and_small_body_is_fine() {
     assert!(big.starts_with("HTTP/1.1 413"), "{big}");
 }
 
+/// A connection to `addr` from the loopback address `source` (127.0.0.x:
+/// every one of them is this host), optionally with a small receive buffer
+/// set before connecting, so the window stays small.
+fn connect_from(addr: &str, source: [u8; 4], rcvbuf: Option<usize>) -> TcpStream {
+    let target: SocketAddr = addr.parse().unwrap();
+    let sock = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    if let Some(n) = rcvbuf {
+        sock.set_recv_buffer_size(n).unwrap();
+    }
+    sock.bind(&SocketAddr::from((source, 0)).into()).unwrap();
+    sock.connect(&target.into()).unwrap();
+    sock.into()
+}
+
+/// Reads until the server closes (EOF or reset) or `limit` passes;
+/// returns whether it closed, and what arrived.
+fn read_until_closed(c: &mut TcpStream, limit: Duration) -> (bool, Vec<u8>) {
+    c.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let started = Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 65536];
+    while started.elapsed() < limit {
+        match c.read(&mut buf) {
+            Ok(0) => return (true, got),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return (true, got),
+            Err(_) => {}
+        }
+    }
+    (false, got)
+}
+
 #[test]
-fn connections_beyond_the_limit_wait_instead_of_failing() {
+fn a_silent_new_connection_is_closed_by_the_first_request_timeout() {
+    // The keep-alive header timeout is long; a connection that never sends
+    // a request gets the short first-request limit instead.
+    let (s, _d) =
+        server_with("[server]\nheader_timeout_ms = 20000\nfirst_request_timeout_ms = 300\n");
+    let mut c = TcpStream::connect(&s.addr).unwrap();
+    let started = Instant::now();
+    let (closed, _) = read_until_closed(&mut c, Duration::from_secs(8));
+    assert!(closed, "silent connection still open after 8 s");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_client_that_never_reads_its_answers_is_disconnected() {
+    let (s, _d) = server_with("[server]\nwrite_timeout_ms = 500\n");
+    let mut c = connect_from(&s.addr, [127, 0, 0, 1], Some(4096));
+    // Pipelined requests whose answers (about 170 bytes each) are not read:
+    // once the socket buffers are full, the server's writes stall.
+    let mut w = c.try_clone().unwrap();
+    let writer = std::thread::spawn(move || {
+        let req = b"GET /opendcre/1.1/test HTTP/1.1\r\nHost: t\r\n\r\n".repeat(1000);
+        for _ in 0..200 {
+            if w.write_all(&req).is_err() {
+                return;
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    // The server gave up writing; what is buffered arrives, then the end.
+    let (closed, got) = read_until_closed(&mut c, Duration::from_secs(10));
+    let answers = got.windows(15).filter(|w| w == b"HTTP/1.1 200 OK").count();
+    assert!(closed, "connection still open; {answers} answers arrived");
+    assert!(
+        answers < 200_000,
+        "every answer was delivered: the server never gave up"
+    );
+    drop(c);
+    writer.join().unwrap();
+    assert_eq!(s.get("/opendcre/1.1/test").status, 200);
+}
+
+#[test]
+fn a_body_that_trickles_in_gets_408() {
+    let (s, _d) = server_with("[server]\nbody_timeout_ms = 400\n");
+    let mut c = TcpStream::connect(&s.addr).unwrap();
+    c.write_all(b"POST /opendcre/1.1/test HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nx")
+        .unwrap();
+    let started = Instant::now();
+    let (closed, got) = read_until_closed(&mut c, Duration::from_secs(8));
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        closed && text.starts_with("HTTP/1.1 408"),
+        "{closed} {text}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(4));
+}
+
+#[test]
+fn idle_connections_give_way_to_new_requests() {
     let (s, _d) = server_with("[server]\nmax_connections = 2\n");
-    // Two idle keep-alive connections take both permits…
-    let hold: Vec<TcpStream> = (0..2)
+    // Two idle keep-alive connections take both slots…
+    let mut hold: Vec<TcpStream> = (0..2)
         .map(|_| TcpStream::connect(&s.addr).unwrap())
         .collect();
     std::thread::sleep(Duration::from_millis(200));
-    // …so a third request waits in the backlog until one of them goes away.
-    let addr = s.addr.clone();
-    let t = std::thread::spawn(move || common::request(&addr, "GET", "/opendcre/1.1/test").status);
-    std::thread::sleep(Duration::from_millis(300));
+    // …and a new request is served at once: the longest-idle one is closed.
+    let started = Instant::now();
+    assert_eq!(s.get("/opendcre/1.1/test").status, 200);
     assert!(
-        !t.is_finished(),
-        "third connection was served despite the limit"
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
     );
-    drop(hold);
-    assert_eq!(t.join().unwrap(), 200);
+    let (closed, _) = read_until_closed(&mut hold[0], Duration::from_secs(2));
+    assert!(closed, "the oldest idle connection was not closed");
+}
+
+#[test]
+fn when_every_slot_is_busy_a_new_connection_gets_503() {
+    let (s, _d) = server_with("[server]\nmax_connections = 1\nbody_timeout_ms = 5000\n");
+    // A request in progress (its body is not complete) is never evicted.
+    let mut busy = TcpStream::connect(&s.addr).unwrap();
+    busy.write_all(b"POST /opendcre/1.1/test HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nx")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let r = s.get("/opendcre/1.1/test");
+    assert_eq!(r.status, 503);
+    assert!(r.message().contains("busy"), "{}", r.message());
+    assert!(r.header("retry-after").is_some());
+    // Once the body is complete, the slot serves others again.
+    busy.write_all(b"123456789").unwrap();
+    let (_, got) = read_until_closed(&mut busy, Duration::from_millis(600));
+    assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 200"));
+    drop(busy);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(s.get("/opendcre/1.1/test").status, 200);
+}
+
+#[test]
+fn one_address_cannot_take_every_slot() {
+    let (s, _d) = server_with("[server]\nmax_connections_per_address = 3\n");
+    let _hold: Vec<TcpStream> = (0..3)
+        .map(|_| connect_from(&s.addr, [127, 0, 0, 2], None))
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut fourth = connect_from(&s.addr, [127, 0, 0, 2], None);
+    let (closed, got) = read_until_closed(&mut fourth, Duration::from_secs(3));
+    assert!(closed);
+    assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 503"));
+    // Other addresses are served as usual.
+    assert_eq!(s.get("/opendcre/1.1/test").status, 200);
+}
+
+#[test]
+fn oversized_heads_get_431_and_long_targets_414() {
+    let (s, _d) = server_with("");
+    let big = "a".repeat(100_000);
+    let r = common::request_with(&s.addr, "GET", "/opendcre/1.1/test", &[("X-Big", &big)]);
+    assert_eq!(r.status, 431);
+    // One line over 8 KiB, though the head is under 16 KiB.
+    let line = "a".repeat(9 * 1024);
+    let r = common::request_with(&s.addr, "GET", "/opendcre/1.1/test", &[("X-Line", &line)]);
+    assert_eq!(r.status, 431);
+    assert!(r.message().contains("x-line"), "{}", r.message());
+    // Several lines under 8 KiB each, 13 KiB in all: fine.
+    let part = "a".repeat(6 * 1024);
+    let r = common::request_with(
+        &s.addr,
+        "GET",
+        "/opendcre/1.1/test",
+        &[("X-One", &part), ("X-Two", &part)],
+    );
+    assert_eq!(r.status, 200);
+    let r = s.get(&format!("/opendcre/1.1/test?{}", "q".repeat(9 * 1024)));
+    assert_eq!(r.status, 414);
 }

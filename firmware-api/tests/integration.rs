@@ -11,6 +11,7 @@ mod auth_support;
 mod common;
 mod ipmi_support;
 
+mod api_browser;
 mod api_ipmi;
 mod api_limits;
 mod api_v11;
@@ -19,6 +20,7 @@ mod auth_jwt;
 mod auth_ldap;
 mod auth_matrix;
 mod auth_tokens;
+mod browser_chromium;
 mod cli;
 mod emulator_bench;
 mod emulator_cli;

@@ -165,15 +165,27 @@ impl Response {
 
 /// One request on a fresh connection; the raw path is sent as given.
 pub fn request(addr: &str, method: &str, path: &str) -> Response {
+    request_with(addr, method, path, &[])
+}
+
+/// [`request`] with extra header lines (name, value).
+pub fn request_with(addr: &str, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(s, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n").unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n"
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).expect("read response");
     parse_response(&raw, method == "HEAD")
 }
 
-fn parse_response(raw: &[u8], head: bool) -> Response {
+pub fn parse_response(raw: &[u8], head: bool) -> Response {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
