@@ -15,7 +15,7 @@ endif
 EMULATOR_CONFIG ?= firmware-api/emulator-configs/rack.json
 LISTEN ?= 127.0.0.1:5000
 
-.PHONY: run build test test-host check fmt clippy crate-map deps lint bench auth-curl-check ci-free-debug from-nothing
+.PHONY: run build test test-host check fmt clippy crate-map deps lint bench bench-dos auth-curl-check ci-free-debug from-nothing
 
 run:
 	$(CARGO) run --release --bin opendcre -- serve --emulator $(EMULATOR_CONFIG) --listen $(LISTEN)
@@ -70,6 +70,11 @@ endif
 
 bench:
 	bash ci/bench.sh
+
+# Latency of a legitimate request while hundreds of hostile connections
+# (idle, slow heads, slow bodies, never reading) are open; prints a table.
+bench-dos: build
+	python3 ci/bench-dos.py --binary target/release/opendcre
 
 # CI from nothing: a fresh clone of HEAD beside this one, every cache of the
 # project removed (listed in the script), then `CI=true bash .ci/run` with a
