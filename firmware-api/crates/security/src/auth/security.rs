@@ -212,7 +212,7 @@ impl Security {
             }
         };
         if !principal.role.grants(needed) {
-            tracing::warn!(client = %ip, %method, path, user = %principal.name, role = %principal.role, %needed, "request forbidden");
+            tracing::warn!(client = %ip, %method, path, user = ?principal.name, role = %principal.role, %needed, "request forbidden");
             return Err(AuthRejection::Forbidden {
                 name: principal.name,
                 role: Some(principal.role),
@@ -275,14 +275,15 @@ impl Security {
             });
         };
         match ldap.authenticate(user, password).await {
+            // The name the directory resolved, not the typed login.
             Ok(id) => match id.role {
                 Some(role) => Ok(Principal {
-                    name: user.to_string(),
+                    name: id.name,
                     role,
                     method: AuthMethod::Ldap,
                 }),
                 None => Err(Failure::NoRole {
-                    name: user.to_string(),
+                    name: id.name,
                     method: AuthMethod::Ldap,
                 }),
             },
