@@ -453,9 +453,15 @@ async fn a_hanging_provider_does_not_stall_users_of_cached_keys() {
             (r.is_ok(), started.elapsed())
         });
     }
+    let mut slowest = Duration::ZERO;
     while let Some(r) = users.join_next().await {
         let (ok, took) = r.unwrap();
         assert!(ok);
-        assert!(took < Duration::from_millis(500), "a JWT check took {took:?}");
+        slowest = slowest.max(took);
     }
+    eprintln!("JWT checks while the JWKS endpoint hangs: slowest {slowest:?}");
+    assert!(
+        slowest < Duration::from_millis(500),
+        "a JWT check took {slowest:?}"
+    );
 }

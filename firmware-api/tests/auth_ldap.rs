@@ -372,7 +372,14 @@ async fn statuses(
         let (sec, h) = (sec.clone(), h.clone());
         set.spawn(async move {
             match sec
-                .check_with(&Method::GET, "/opendcre/1.1/scan", &h, peer, None, Permission::Read)
+                .check_with(
+                    &Method::GET,
+                    "/opendcre/1.1/scan",
+                    &h,
+                    peer,
+                    None,
+                    Permission::Read,
+                )
                 .await
             {
                 Ok(_) => 200,
@@ -406,6 +413,7 @@ async fn concurrent_password_guesses_are_not_all_tried() {
     // 100 guesses at once: at most the burst reaches the directory (401);
     // the rest are refused unseen (429).
     let got = statuses(&sec, "192.0.2.10:40000", &basic("alice", "guess"), 100).await;
+    eprintln!("100 concurrent wrong LDAP passwords: {got:?}");
     let tried = got.get(&401).copied().unwrap_or(0);
     assert!(tried <= 10, "{tried} guesses were tried: {got:?}");
     assert_eq!(got.values().sum::<usize>(), 100);

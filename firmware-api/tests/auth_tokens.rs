@@ -410,7 +410,10 @@ async fn concurrent_wrong_tokens_are_not_all_verified() {
     let got = statuses(&sec, peer, &bearer("odcre_guess"), 200).await;
     eprintln!("200 concurrent wrong argon2 tokens: {got:?}");
     let verified = got.get(&401).copied().unwrap_or(0);
-    assert!(verified <= 10, "{verified} wrong tokens were verified: {got:?}");
+    assert!(
+        verified <= 10,
+        "{verified} wrong tokens were verified: {got:?}"
+    );
     assert_eq!(got.values().sum::<usize>(), 200);
 }
 

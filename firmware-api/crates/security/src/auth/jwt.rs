@@ -176,7 +176,6 @@ impl JwtValidator {
             .or(self.cfg.default_role);
         Ok(JwtIdentity { name, role })
     }
-
 }
 
 impl KeySource {

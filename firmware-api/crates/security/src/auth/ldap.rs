@@ -524,7 +524,10 @@ mod tests {
             login_attribute("(&(objectClass=user)(sAMAccountName={user}))").as_deref(),
             Some("sAMAccountName")
         );
-        assert_eq!(login_attribute("(|(mail={user})(uid=x))").as_deref(), Some("mail"));
+        assert_eq!(
+            login_attribute("(|(mail={user})(uid=x))").as_deref(),
+            Some("mail")
+        );
         assert_eq!(login_attribute("({user})"), None);
     }
 
