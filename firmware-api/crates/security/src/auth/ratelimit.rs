@@ -16,16 +16,25 @@
 //! What is throttled is guessing, not users. An address that has spent its
 //! budget (a NAT, a jump host, shared with whoever guessed) still gets its
 //! credentials verified, but through a single lane: one verification at a
-//! time per address, and a failed one holds the lane for
-//! [`OVER_BUDGET_FLOOR`] before it is answered 429 (like a request not
-//! looked at). So a valid credential from a locked-out address is accepted
-//! as soon as the lane is free, while guessing from that address gets at
-//! most one answer per [`OVER_BUDGET_FLOOR`] and costs at most one
-//! verification at a time. Every one of those failures also deepens the
-//! address's debt (down to minus the burst), which delays the return of its
-//! budget. The price is that guessing never stops completely: an attacker
-//! who keeps the lane busy gets one guess per second per address (per /64),
-//! and a valid user behind the same address then waits for the lane.
+//! time per address, and a failed one holds the lane for the time one
+//! attempt takes to come back (`60 s / refill_per_minute`, kept between 1
+//! and 10 s) before it is answered 429, like a request not looked at. So:
+//!
+//! - a valid credential from a locked-out address is accepted as soon as
+//!   the lane is free, e.g. right after someone else's burst of guesses;
+//! - guessing over budget gets at most one answer per refill interval,
+//!   i.e. at most the configured rate once more (twice it in all), and
+//!   costs at most one verification at a time; each such failure also
+//!   deepens the address's debt (down to minus the burst), which delays
+//!   the return of its budget;
+//! - what this cannot do: an attacker who keeps the lane busy all the time
+//!   still competes with the valid users behind the same address, who get
+//!   in only while the lane is free. Telling them apart would need
+//!   something only they have (e.g. serving recently verified credentials
+//!   from the cache without the lane), which would hand the attacker an
+//!   unthrottled oracle against those cached credentials.
+//! - a held lane is a held connection: one per address at a time, for at
+//!   most 10 s, like a slow client within the header timeout.
 //!
 //! The table of addresses is bounded by `max_clients`. Only idle entries
 //! (nothing in flight, bucket full again) are dropped to make room; when
@@ -43,10 +52,6 @@ use super::config::RateLimitConfig;
 /// Verifications that may run at once for one address while it has budget.
 pub(crate) const MAX_IN_FLIGHT: u32 = 2;
 
-/// Shortest time a failed verification from an address without budget
-/// occupies that address's only lane.
-pub(crate) const OVER_BUDGET_FLOOR: Duration = Duration::from_secs(1);
-
 struct Bucket {
     /// Attempts left; negative is debt from failures made over budget.
     tokens: f64,
@@ -58,6 +63,9 @@ struct Bucket {
 pub(crate) struct FailureLimiter {
     cfg: RateLimitConfig,
     buckets: Mutex<HashMap<IpAddr, Bucket>>,
+    /// Shortest time a failed verification from an address without budget
+    /// occupies that address's only lane: one refill interval.
+    over_budget_floor: Duration,
 }
 
 /// How an admitted attempt was paid for.
@@ -93,9 +101,11 @@ pub(crate) enum FailureVerdict {
 
 impl FailureLimiter {
     pub(super) fn new(cfg: &RateLimitConfig) -> FailureLimiter {
+        let refill = Duration::from_secs(60) / cfg.refill_per_minute.max(1);
         FailureLimiter {
             cfg: cfg.clone(),
             buckets: Mutex::new(HashMap::new()),
+            over_budget_floor: refill.clamp(Duration::from_secs(1), Duration::from_secs(10)),
         }
     }
 
@@ -235,9 +245,9 @@ impl Attempt<'_> {
     }
 
     /// The credential was wrong. Within budget the attempt stays spent.
-    /// Over budget the debt grows and the lane stays taken until
-    /// [`OVER_BUDGET_FLOOR`] after the attempt started, so guessing from an
-    /// address without budget gets at most one answer per floor.
+    /// Over budget the debt grows and the lane stays taken until one refill
+    /// interval after the attempt started, so guessing from an address
+    /// without budget gets at most one answer per interval.
     pub(crate) async fn failed(mut self) -> FailureVerdict {
         let lane = std::mem::replace(&mut self.lane, Lane::Untracked);
         match lane {
@@ -247,7 +257,8 @@ impl Attempt<'_> {
                 FailureVerdict::Counted
             }
             Lane::OverBudget => {
-                tokio::time::sleep_until((self.started + OVER_BUDGET_FLOOR).into()).await;
+                let until = self.started + self.limiter.over_budget_floor;
+                tokio::time::sleep_until(until.into()).await;
                 let burst = self.limiter.burst();
                 let mut retry = Duration::from_secs(1);
                 self.limiter.settle(self.key, |b| {
@@ -315,7 +326,8 @@ mod tests {
     async fn attempts_are_reserved_before_verification() {
         // Admitted attempts whose verification has not finished yet must
         // already count: no more than the burst, and at most two at once.
-        let l = limiter(10, 1, 10);
+        let mut l = limiter(10, 1, 10);
+        l.over_budget_floor = Duration::from_millis(10);
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
         let mut admitted = 0;
         let mut held = Vec::new();
@@ -341,9 +353,18 @@ mod tests {
         assert_eq!(counted, 10);
     }
 
+    #[test]
+    fn the_over_budget_floor_is_one_refill_interval_within_bounds() {
+        assert_eq!(limiter(1, 6, 1).over_budget_floor, Duration::from_secs(10));
+        assert_eq!(limiter(1, 1, 1).over_budget_floor, Duration::from_secs(10));
+        assert_eq!(limiter(1, 20, 1).over_budget_floor, Duration::from_secs(3));
+        assert_eq!(limiter(1, 600, 1).over_budget_floor, Duration::from_secs(1));
+    }
+
     #[tokio::test]
     async fn success_refunds_and_over_budget_lane_lets_valid_credentials_in() {
-        let l = limiter(2, 1, 10);
+        let mut l = limiter(2, 1, 10);
+        l.over_budget_floor = Duration::from_millis(200);
         let ip: IpAddr = "192.0.2.7".parse().unwrap();
         // Successes cost nothing.
         for _ in 0..5 {
@@ -357,7 +378,7 @@ mod tests {
         assert!(l.admit(ip).is_err(), "only one verification over budget");
         let started = Instant::now();
         assert!(matches!(lane.failed().await, FailureVerdict::Throttled(_)));
-        assert!(started.elapsed() >= OVER_BUDGET_FLOOR - Duration::from_millis(5));
+        assert!(started.elapsed() >= Duration::from_millis(195));
         // A valid credential from the same address still gets through.
         l.admit(ip).unwrap().succeeded();
         // Debt is bounded by the burst.
