@@ -427,3 +427,41 @@ async fn jwks_over_https_checks_the_provider_certificate() {
     assert!(matches!(r, Err(AuthRejection::Unavailable { .. })), "{r:?}");
     assert_eq!(idp.hits(), 1, "no JWKS was served to an unverified client");
 }
+
+#[tokio::test]
+async fn a_hanging_provider_does_not_stall_users_of_cached_keys() {
+    let ec = Signer::es256("k");
+    let c = claims(ISS, AUD, "alice", &["dcre-operator"]);
+    let idp = JwksServer::start(jwks(&[&ec])).await;
+    let mut cfg = jwt_config(&idp.url());
+    cfg.jwks_ttl_secs = 1;
+    cfg.jwks_min_refresh_secs = 0;
+    cfg.timeout_ms = 2000;
+    let sec = std::sync::Arc::new(security(cfg));
+    assert!(check(&sec, &ec.sign(&c), Permission::Read).await.is_ok());
+    // The cached set expires while the provider hangs (longer than the
+    // fetch timeout): users keep being answered with the keys at hand
+    // instead of waiting for the fetch.
+    idp.delay_ms.store(10_000, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mut users = tokio::task::JoinSet::new();
+    for _ in 0..5 {
+        let (sec, token) = (sec.clone(), ec.sign(&c));
+        users.spawn(async move {
+            let started = Instant::now();
+            let r = check(&sec, &token, Permission::Read).await;
+            (r.is_ok(), started.elapsed())
+        });
+    }
+    let mut slowest = Duration::ZERO;
+    while let Some(r) = users.join_next().await {
+        let (ok, took) = r.unwrap();
+        assert!(ok);
+        slowest = slowest.max(took);
+    }
+    eprintln!("JWT checks while the JWKS endpoint hangs: slowest {slowest:?}");
+    assert!(
+        slowest < Duration::from_millis(500),
+        "a JWT check took {slowest:?}"
+    );
+}

@@ -352,3 +352,103 @@ async fn basic_auth_over_tls_through_the_server() {
     assert_eq!(r.json()["message"], "invalid user name or password");
     api.stop().await;
 }
+
+/// `n` concurrent checks of `authorization` from `peer` through `sec`;
+/// how many got each status.
+async fn statuses(
+    sec: &std::sync::Arc<Security>,
+    peer: &str,
+    authorization: &str,
+    n: usize,
+) -> BTreeMap<u16, usize> {
+    let peer: SocketAddr = peer.parse().unwrap();
+    let mut h = HeaderMap::new();
+    h.insert(
+        "authorization",
+        HeaderValue::from_str(authorization).unwrap(),
+    );
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let (sec, h) = (sec.clone(), h.clone());
+        set.spawn(async move {
+            match sec
+                .check_with(
+                    &Method::GET,
+                    "/opendcre/1.1/scan",
+                    &h,
+                    peer,
+                    None,
+                    Permission::Read,
+                )
+                .await
+            {
+                Ok(_) => 200,
+                Err(e) => e.status().as_u16(),
+            }
+        });
+    }
+    let mut count = BTreeMap::new();
+    while let Some(s) = set.join_next().await {
+        *count.entry(s.unwrap()).or_insert(0) += 1;
+    }
+    count
+}
+
+#[tokio::test]
+async fn concurrent_password_guesses_are_not_all_tried() {
+    let Some(slapd) = Slapd::start() else {
+        return;
+    };
+    let sec = std::sync::Arc::new(
+        Security::from_config(&AuthConfig {
+            ldap: Some(cfg(slapd.url())),
+            rate_limit: RateLimitConfig {
+                burst: 10,
+                ..RateLimitConfig::default()
+            },
+            ..AuthConfig::default()
+        })
+        .unwrap(),
+    );
+    // 100 guesses at once: at most the burst reaches the directory (401);
+    // the rest are refused unseen (429).
+    let got = statuses(&sec, "192.0.2.10:40000", &basic("alice", "guess"), 100).await;
+    eprintln!("100 concurrent wrong LDAP passwords: {got:?}");
+    let tried = got.get(&401).copied().unwrap_or(0);
+    assert!(tried <= 10, "{tried} guesses were tried: {got:?}");
+    assert_eq!(got.values().sum::<usize>(), 100);
+    // The right password from the same address still gets in.
+    let ok = statuses(&sec, "192.0.2.10:40001", &basic("alice", "alice-pw"), 1).await;
+    assert_eq!(ok.get(&200), Some(&1), "{ok:?}");
+}
+
+#[tokio::test]
+async fn principals_carry_the_login_the_directory_resolved() {
+    let Some(slapd) = Slapd::start() else {
+        return;
+    };
+    let sec = Security::from_config(&AuthConfig {
+        ldap: Some(cfg(slapd.url())),
+        ..AuthConfig::default()
+    })
+    .unwrap();
+    for typed in ["alice", "ALICE", " alice "] {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "authorization",
+            HeaderValue::from_str(&basic(typed, "alice-pw")).unwrap(),
+        );
+        let p = sec
+            .check_with(
+                &Method::GET,
+                "/opendcre/1.1/scan",
+                &h,
+                "127.0.0.1:40000".parse().unwrap(),
+                None,
+                Permission::Read,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{typed:?}: {e:?}"));
+        assert_eq!(p.name, "alice", "typed {typed:?}");
+    }
+}

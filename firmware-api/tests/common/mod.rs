@@ -97,6 +97,11 @@ impl Server {
         }
     }
 
+    /// The server's process id, for /proc/PID/status.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn get(&self, path: &str) -> Response {
         request(&self.addr, "GET", path)
     }

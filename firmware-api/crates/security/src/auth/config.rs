@@ -281,7 +281,8 @@ pub struct RateLimitConfig {
     pub burst: u32,
     /// Failed attempts regained per minute.
     pub refill_per_minute: u32,
-    /// Clients tracked at once; beyond that the least recently seen go.
+    /// Clients tracked at once; only idle ones (bucket full, nothing in
+    /// flight) are dropped for new ones, else new clients are refused.
     pub max_clients: usize,
 }
 

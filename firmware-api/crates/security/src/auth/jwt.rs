@@ -3,6 +3,13 @@
 //! JWKS file or URL, or from OIDC discovery, and are cached with a TTL. A
 //! token whose `kid` is not in the cached set triggers one early refetch
 //! (rate-limited), which is how key rotation at the provider is picked up.
+//!
+//! Fetches happen outside the cache's lock and one at a time (single
+//! flight). Once keys are cached, an expired set is refreshed in the
+//! background while requests go on with the keys at hand; only a request
+//! that cannot be answered without the provider (no keys yet, or a `kid`
+//! the cached set lacks) waits for the fetch. Fetching under the lock made
+//! every JWT user wait the whole fetch timeout when the provider hung.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,7 +18,7 @@ use std::time::{Duration, Instant};
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
-use tokio::sync::Mutex;
+use std::sync::Mutex;
 
 use super::config::JwtConfig;
 use super::fetch::HttpFetcher;
@@ -54,9 +61,20 @@ struct KeyCache {
 pub(crate) struct JwtValidator {
     cfg: JwtConfig,
     algorithms: Vec<Algorithm>,
+    keys: Arc<KeySource>,
+}
+
+/// Where keys come from and what is cached of them; shared with the
+/// background refresh task.
+struct KeySource {
+    cfg: JwtConfig,
     source: Source,
     fetcher: HttpFetcher,
+    /// Never held across an await.
     cache: Mutex<KeyCache>,
+    /// Held for the length of one load, so loads do not pile up on a
+    /// provider that is slow already.
+    loading: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl JwtValidator {
@@ -104,9 +122,13 @@ impl JwtValidator {
         Ok(JwtValidator {
             cfg: cfg.clone(),
             algorithms,
-            source,
-            fetcher,
-            cache: Mutex::new(KeyCache::default()),
+            keys: Arc::new(KeySource {
+                cfg: cfg.clone(),
+                source,
+                fetcher,
+                cache: Mutex::new(KeyCache::default()),
+                loading: Arc::new(tokio::sync::Mutex::new(())),
+            }),
         })
     }
 
@@ -120,11 +142,11 @@ impl JwtValidator {
                 header.alg
             )));
         }
-        let keys = self.keys(false).await?;
+        let keys = KeySource::keys(&self.keys, false).await?;
         let jwk = match pick_key(&keys, header.kid.as_deref(), header.alg) {
             Some(k) => k,
             None => {
-                let keys = self.keys(true).await?;
+                let keys = KeySource::keys(&self.keys, true).await?;
                 pick_key(&keys, header.kid.as_deref(), header.alg).ok_or_else(|| {
                     JwtError::Invalid("no key in the provider's key set matches the JWT".into())
                 })?
@@ -154,36 +176,86 @@ impl JwtValidator {
             .or(self.cfg.default_role);
         Ok(JwtIdentity { name, role })
     }
+}
 
-    async fn keys(&self, refresh: bool) -> Result<Arc<Vec<Jwk>>, JwtError> {
-        let mut cache = self.cache.lock().await;
-        let ttl = Duration::from_secs(self.cfg.jwks_ttl_secs);
-        let fresh = cache.fetched_at.is_some_and(|t| t.elapsed() < ttl);
-        if let Some(keys) = &cache.keys {
-            if fresh && !refresh {
-                return Ok(Arc::clone(keys));
+impl KeySource {
+    fn lock(&self) -> std::sync::MutexGuard<'_, KeyCache> {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The key set to check a token against; `refresh` when the cached set
+    /// lacks the token's key.
+    async fn keys(this: &Arc<KeySource>, refresh: bool) -> Result<Arc<Vec<Jwk>>, JwtError> {
+        let cached = {
+            let mut cache = this.lock();
+            let ttl = Duration::from_secs(this.cfg.jwks_ttl_secs);
+            let fresh = cache.fetched_at.is_some_and(|t| t.elapsed() < ttl);
+            if let Some(keys) = &cache.keys {
+                if fresh && !refresh {
+                    return Ok(Arc::clone(keys));
+                }
+            }
+            let min_gap = Duration::from_secs(this.cfg.jwks_min_refresh_secs);
+            let recent = |t: Option<Instant>| t.is_some_and(|t| t.elapsed() < min_gap);
+            // Unknown kids (which anyone can put in a token) force at most
+            // one refetch per gap, and a failing provider is not retried
+            // sooner.
+            let throttled =
+                (refresh && fresh && recent(cache.last_forced)) || recent(cache.last_failure);
+            if throttled {
+                return match &cache.keys {
+                    Some(k) => Ok(Arc::clone(k)),
+                    None => Err(JwtError::Unavailable(
+                        "identity provider keys are not available (retrying shortly)".into(),
+                    )),
+                };
+            }
+            if refresh && fresh {
+                cache.last_forced = Some(Instant::now());
+            }
+            cache.keys.clone()
+        };
+        match cached {
+            // Expired: refresh in the background (unless a load is already
+            // running) and answer with the keys at hand meanwhile.
+            Some(keys) if !refresh => {
+                if let Ok(guard) = Arc::clone(&this.loading).try_lock_owned() {
+                    let this = Arc::clone(this);
+                    tokio::spawn(async move {
+                        let _ = this.load_and_store().await;
+                        drop(guard);
+                    });
+                }
+                Ok(keys)
+            }
+            // This request needs the provider's answer: wait for the load
+            // in progress, or run one.
+            _ => {
+                let asked = Instant::now();
+                let _guard = this.loading.lock().await;
+                {
+                    let cache = this.lock();
+                    let done = |t: Option<Instant>| t.is_some_and(|t| t >= asked);
+                    if done(cache.fetched_at) || done(cache.last_failure) {
+                        return match &cache.keys {
+                            Some(k) => Ok(Arc::clone(k)),
+                            None => Err(JwtError::Unavailable(
+                                "identity provider keys are not available".into(),
+                            )),
+                        };
+                    }
+                }
+                this.load_and_store().await
             }
         }
-        let min_gap = Duration::from_secs(self.cfg.jwks_min_refresh_secs);
-        let recent = |t: Option<Instant>| t.is_some_and(|t| t.elapsed() < min_gap);
-        // Unknown kids (which anyone can put in a token) force at most one
-        // refetch per gap, and a failing provider is not retried sooner.
-        let throttled =
-            (refresh && fresh && recent(cache.last_forced)) || recent(cache.last_failure);
-        if throttled {
-            return match &cache.keys {
-                Some(k) => Ok(Arc::clone(k)),
-                None => Err(JwtError::Unavailable(
-                    "identity provider keys are not available (retrying shortly)".into(),
-                )),
-            };
-        }
-        if refresh && fresh {
-            cache.last_forced = Some(Instant::now());
-        }
+    }
+
+    /// One load; the caller holds `loading`.
+    async fn load_and_store(&self) -> Result<Arc<Vec<Jwk>>, JwtError> {
         match self.load().await {
             Ok(keys) => {
                 let keys = Arc::new(keys);
+                let mut cache = self.lock();
                 cache.keys = Some(Arc::clone(&keys));
                 cache.fetched_at = Some(Instant::now());
                 cache.last_failure = None;
@@ -191,6 +263,7 @@ impl JwtValidator {
             }
             Err(e) => {
                 tracing::warn!(error = %e, "loading the JWT key set failed");
+                let mut cache = self.lock();
                 cache.last_failure = Some(Instant::now());
                 match &cache.keys {
                     // A provider outage should not lock everyone out while

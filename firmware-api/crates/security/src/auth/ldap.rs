@@ -46,6 +46,11 @@ pub enum LdapAuthError {
 /// A user the directory vouched for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LdapIdentity {
+    /// The login as the directory stores it: the value of the attribute
+    /// `user_filter` matches on (`uid`, `sAMAccountName`, ...) in the
+    /// entry found, else the entry's DN. Not the typed login: `ALICE` and
+    /// ` alice ` both find `uid=alice` and must be logged as `alice`.
+    pub name: String,
     pub dn: String,
     pub groups: Vec<String>,
     pub role: Option<Role>,
@@ -58,6 +63,9 @@ pub struct LdapAuthenticator {
     timeout: Duration,
     cache: TtlCache<[u8; 32], LdapIdentity>,
     group_roles: Vec<(String, Role)>,
+    /// The attribute `user_filter` compares with `{user}`, read back from
+    /// the entry for [`LdapIdentity::name`].
+    login_attribute: Option<String>,
 }
 
 impl LdapAuthenticator {
@@ -141,6 +149,7 @@ impl LdapAuthenticator {
             timeout: Duration::from_millis(cfg.timeout_ms.max(1)),
             cache: TtlCache::new(Duration::from_secs(cfg.cache_ttl_secs), 1024),
             group_roles,
+            login_attribute: login_attribute(&cfg.user_filter),
         })
     }
 
@@ -223,7 +232,7 @@ impl LdapAuthenticator {
             .await
             .map_err(unavailable)?;
         match res.rc {
-            0 => Ok(self.identity(entry.dn, groups)),
+            0 => Ok(self.identity(&entry, groups)),
             INVALID_CREDENTIALS => Err(LdapAuthError::InvalidCredentials),
             rc => Err(LdapAuthError::Unavailable(format!(
                 "user bind: rc {rc}: {}",
@@ -263,7 +272,7 @@ impl LdapAuthenticator {
         let filter = self.cfg.user_filter.replace("{user}", &ldap_escape(user));
         let entry = self.find_one(ldap, &self.cfg.user_base, &filter).await?;
         let groups = self.groups_of(ldap, &entry, user).await?;
-        Ok(self.identity(entry.dn, groups))
+        Ok(self.identity(&entry, groups))
     }
 
     /// Exactly one entry or `InvalidCredentials`: an unknown or ambiguous
@@ -274,7 +283,10 @@ impl LdapAuthenticator {
         base: &str,
         filter: &str,
     ) -> Result<SearchEntry, LdapAuthError> {
-        let attrs = vec!["memberOf"];
+        let mut attrs = vec!["memberOf"];
+        if let Some(a) = &self.login_attribute {
+            attrs.push(a.as_str());
+        }
         let res = ldap
             .with_search_options(ldap3::SearchOptions::new().sizelimit(2))
             .with_timeout(self.timeout)
@@ -333,13 +345,23 @@ impl LdapAuthenticator {
         }
     }
 
-    fn identity(&self, dn: String, groups: Vec<String>) -> LdapIdentity {
+    fn identity(&self, entry: &SearchEntry, groups: Vec<String>) -> LdapIdentity {
         let role = groups
             .iter()
             .filter_map(|g| self.role_for_group(g))
             .max()
             .or(self.cfg.default_role);
-        LdapIdentity { dn, groups, role }
+        let name = self
+            .login_attribute
+            .as_deref()
+            .and_then(|a| attr_values(entry, a).into_iter().next())
+            .unwrap_or_else(|| entry.dn.clone());
+        LdapIdentity {
+            name,
+            dn: entry.dn.clone(),
+            groups,
+            role,
+        }
     }
 
     /// A mapping key matches the whole group DN or its first RDN's value
@@ -358,6 +380,20 @@ impl LdapAuthenticator {
             .map(|(_, r)| *r)
             .max()
     }
+}
+
+/// The attribute compared with `{user}` in a filter such as
+/// `(&(objectClass=person)(uid={user}))`: the name between the `(` before
+/// `={user}` and the `=`.
+fn login_attribute(filter: &str) -> Option<String> {
+    let at = filter.find("={user}")?;
+    let start = filter[..at].rfind('(')? + 1;
+    let name = filter[start..at].trim();
+    let plain = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ';' || c == '.');
+    plain.then(|| name.to_string())
 }
 
 fn normalize_dn(dn: &str) -> String {
@@ -468,11 +504,31 @@ mod tests {
             Some(Role::Reader)
         );
         assert_eq!(a.role_for_group("cn=other,dc=x"), None);
+        let entry = SearchEntry {
+            dn: "uid=u,dc=x".into(),
+            attrs: [("uid".to_string(), vec!["u".to_string()])].into(),
+            bin_attrs: Default::default(),
+        };
         let id = a.identity(
-            "uid=u".into(),
+            &entry,
             vec!["cn=monitoring,dc=x".into(), "cn=ops,ou=groups,dc=x".into()],
         );
         assert_eq!(id.role, Some(Role::Operator));
+        assert_eq!(id.name, "u");
+    }
+
+    #[test]
+    fn login_attribute_is_read_from_the_filter() {
+        assert_eq!(login_attribute("(uid={user})").as_deref(), Some("uid"));
+        assert_eq!(
+            login_attribute("(&(objectClass=user)(sAMAccountName={user}))").as_deref(),
+            Some("sAMAccountName")
+        );
+        assert_eq!(
+            login_attribute("(|(mail={user})(uid=x))").as_deref(),
+            Some("mail")
+        );
+        assert_eq!(login_attribute("({user})"), None);
     }
 
     #[tokio::test]

@@ -29,7 +29,9 @@ impl fmt::Display for AuthMethod {
 /// An authenticated and authorized caller, for access logs and handlers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    /// Token name, JWT subject, LDAP login, certificate CN or "anonymous".
+    /// Token name, JWT subject, the login as the LDAP entry holds it,
+    /// certificate CN or "anonymous". Partly chosen by clients (JWT claim,
+    /// certificate CN): log it with `?` (Debug), which quotes and escapes.
     pub name: String,
     pub role: Role,
     pub method: AuthMethod,

@@ -9,7 +9,7 @@ use super::credentials::{self, CredentialError, Credentials, Secret};
 use super::jwt::{JwtError, JwtValidator};
 use super::ldap::{LdapAuthError, LdapAuthenticator};
 use super::principal::{AuthMethod, Principal};
-use super::ratelimit::FailureLimiter;
+use super::ratelimit::{FailureLimiter, FailureVerdict};
 use super::rejection::{AuthRejection, Challenges};
 use super::role::{Permission, Role};
 use super::token::TokenStore;
@@ -136,11 +136,20 @@ impl Security {
         needed: Permission,
     ) -> Result<Principal, AuthRejection> {
         let ip = peer.ip();
-        if let Err(retry_after) = self.limiter.check(ip) {
-            tracing::warn!(client = %ip, %method, path, "request refused: too many failed authentication attempts");
-            return Err(AuthRejection::RateLimited { retry_after });
-        }
         let (scheme, user) = describe(&creds);
+        // Only a presented credential is an attempt: requests without one
+        // (client certificate, anonymous, or a 401 asking for credentials)
+        // verify nothing an attacker could guess, so they are not throttled.
+        let attempt = match &creds {
+            Ok(None) | Err(CredentialError::UnsupportedScheme) => None,
+            Ok(Some(_)) | Err(CredentialError::Malformed(_)) => match self.limiter.admit(ip) {
+                Ok(a) => Some(a),
+                Err(retry_after) => {
+                    tracing::warn!(client = %ip, %method, path, scheme, user, "request refused: too many failed authentication attempts");
+                    return Err(AuthRejection::RateLimited { retry_after });
+                }
+            },
+        };
         let outcome = match creds {
             Err(CredentialError::Malformed(msg)) => Err(Failure::Invalid {
                 reason: msg.to_string(),
@@ -162,14 +171,30 @@ impl Security {
             },
         };
         let principal = match outcome {
-            Ok(p) => p,
+            Ok(p) => {
+                if let Some(a) = attempt {
+                    a.succeeded();
+                }
+                p
+            }
             Err(Failure::Invalid { reason, bearer }) => {
-                self.limiter.record_failure(ip);
+                let verdict = match attempt {
+                    Some(a) => a.failed().await,
+                    None => FailureVerdict::Counted,
+                };
                 tracing::warn!(client = %ip, %method, path, scheme, user, reason = %reason, "authentication failed");
-                return Err(self.unauthenticated(&reason, bearer));
+                return Err(match verdict {
+                    FailureVerdict::Counted => self.unauthenticated(&reason, bearer),
+                    FailureVerdict::Throttled(retry_after) => {
+                        AuthRejection::RateLimited { retry_after }
+                    }
+                });
             }
             Err(Failure::NoRole { name, method: how }) => {
-                tracing::warn!(client = %ip, %method, path, user = %name, via = %how, "authenticated identity has no role");
+                if let Some(a) = attempt {
+                    a.succeeded();
+                }
+                tracing::warn!(client = %ip, %method, path, user = ?name, via = %how, "authenticated identity has no role");
                 return Err(AuthRejection::Forbidden {
                     name,
                     role: None,
@@ -177,6 +202,9 @@ impl Security {
                 });
             }
             Err(Failure::Unavailable(reason)) => {
+                if let Some(a) = attempt {
+                    a.not_counted();
+                }
                 tracing::error!(client = %ip, %method, path, scheme, user, reason = %reason, "identity provider unavailable");
                 return Err(AuthRejection::Unavailable {
                     message: "authentication provider unavailable".to_string(),
@@ -184,7 +212,7 @@ impl Security {
             }
         };
         if !principal.role.grants(needed) {
-            tracing::warn!(client = %ip, %method, path, user = %principal.name, role = %principal.role, %needed, "request forbidden");
+            tracing::warn!(client = %ip, %method, path, user = ?principal.name, role = %principal.role, %needed, "request forbidden");
             return Err(AuthRejection::Forbidden {
                 name: principal.name,
                 role: Some(principal.role),
@@ -247,14 +275,15 @@ impl Security {
             });
         };
         match ldap.authenticate(user, password).await {
+            // The name the directory resolved, not the typed login.
             Ok(id) => match id.role {
                 Some(role) => Ok(Principal {
-                    name: user.to_string(),
+                    name: id.name,
                     role,
                     method: AuthMethod::Ldap,
                 }),
                 None => Err(Failure::NoRole {
-                    name: user.to_string(),
+                    name: id.name,
                     method: AuthMethod::Ldap,
                 }),
             },
