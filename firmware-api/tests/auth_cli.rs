@@ -614,3 +614,50 @@ fn init_takes_back_a_tls_dir_the_service_user_owned() {
         assert_eq!(owner_mode(&dir.join(f)), "0:65534 640", "{f}");
     }
 }
+
+/// Rotating with the live pair passed back in (what the first-boot script
+/// does to keep the certificate): a link an older, service-owned `tls/`
+/// still holds must not make init copy the file behind it into the
+/// group-readable set.
+#[test]
+fn init_does_not_read_live_material_through_a_link() {
+    if !running_as_root("auth init live-material link") {
+        return;
+    }
+    let top = tempfile::tempdir().unwrap();
+    let other = auth_support::pki::Ca::new("another service").server();
+    let victim_key = auth_support::pki::write(top.path(), "other.key", &other.key_pem);
+    let victim_crt = auth_support::pki::write(top.path(), "other.crt", &other.cert_pem);
+    let dir = top.path().join("opendcre");
+    let tls = dir.join("tls");
+    std::fs::create_dir_all(&tls).unwrap();
+    std::fs::write(dir.join("security.toml"), "# from an earlier boot\n").unwrap();
+    std::os::unix::fs::symlink(&victim_key, tls.join("server.key")).unwrap();
+    std::os::unix::fs::symlink(&victim_crt, tls.join("server.crt")).unwrap();
+    let out = init_binary(
+        "022",
+        &[
+            "--dir".as_ref(),
+            dir.as_os_str(),
+            "--owner".as_ref(),
+            "nobody".as_ref(),
+            "--force".as_ref(),
+            "--cert".as_ref(),
+            tls.join("server.crt").as_os_str(),
+            "--key".as_ref(),
+            tls.join("server.key").as_os_str(),
+        ],
+    );
+    assert!(!out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("symlink"),
+        "{out:?}"
+    );
+    assert!(
+        std::fs::symlink_metadata(tls.join("server.key"))
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the other service's key was copied in"
+    );
+}

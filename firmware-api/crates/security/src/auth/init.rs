@@ -162,15 +162,12 @@ pub fn init(opts: &InitOptions) -> anyhow::Result<InitOutcome> {
     let tls_fd = secure_dir(&tls_dir, &access)?;
 
     let (cert_pem, key_pem) = match (&opts.cert_file, &opts.key_file) {
-        (Some(c), Some(k)) => (
-            fs::read_to_string(c).with_context(|| format!("reading {}", c.display()))?,
-            fs::read_to_string(k).with_context(|| format!("reading {}", k.display()))?,
-        ),
+        (Some(c), Some(k)) => (read_text(c, &dir)?, read_text(k, &dir)?),
         (None, None) => self_signed(opts)?,
         _ => bail!("--cert and --key go together"),
     };
     let ca_pem = match &opts.client_ca {
-        Some(c) => Some(fs::read(c).with_context(|| format!("reading {}", c.display()))?),
+        Some(c) => Some(read_input(c, &dir)?),
         None => None,
     };
     // Everything is checked before anything in use is replaced: the pair
@@ -224,6 +221,48 @@ pub fn init(opts: &InitOptions) -> anyhow::Result<InitOutcome> {
         key,
         generated_token: checked.generated_token,
     })
+}
+
+/// Reads an input file. One under the target directory (the live material,
+/// passed back in to keep it across a rotation) is read without following a
+/// symlink: an older version let the service user write `tls/`, and a link
+/// it left there must not make root copy another service's key into the
+/// group-readable set. Elsewhere links are followed (an administrator's
+/// `--cert` may well be one, e.g. certbot's `live/`).
+fn read_input(path: &Path, dir: &Path) -> anyhow::Result<Vec<u8>> {
+    let inside = path
+        .parent()
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        })
+        .and_then(|p| p.canonicalize().ok())
+        .is_some_and(|p| p.starts_with(dir));
+    let mut o = fs::OpenOptions::new();
+    o.read(true);
+    if inside {
+        o.custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+    }
+    let mut f = o.open(path).map_err(|e| match e.raw_os_error() {
+        Some(libc::ELOOP) if inside => anyhow!(
+            "{} is a symlink inside {}: refusing to follow it",
+            path.display(),
+            dir.display()
+        ),
+        _ => anyhow!("reading {}: {e}", path.display()),
+    })?;
+    let mut data = Vec::new();
+    std::io::Read::read_to_end(&mut f, &mut data)
+        .with_context(|| format!("reading {}", path.display()))?;
+    Ok(data)
+}
+
+fn read_text(path: &Path, dir: &Path) -> anyhow::Result<String> {
+    String::from_utf8(read_input(path, dir)?)
+        .map_err(|_| anyhow!("{}: not UTF-8 text (PEM expected)", path.display()))
 }
 
 /// Creates one directory (its parent must exist). `mkdir` applies the umask
