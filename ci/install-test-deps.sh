@@ -13,6 +13,10 @@ ensure_pkgs curl gcc libc6-dev git python3
 bash "$here/install-ipmi-peers.sh"
 # slapd, ldap-utils, openssl for the auth and TLS tests.
 bash "$here/install-auth-peers.sh"
+# rsyslog: remote syslog over TCP is tested against a real rsyslogd on
+# loopback (tests/syslog_tcp.rs starts its own with `-n -f`; the package's
+# system instance is not used).
+ensure_pkgs rsyslog
 
 # `make check` runs cargo fmt and cargo clippy of the host toolchain (rustup's,
 # in ~/.cargo/bin; Debian's /usr/bin/cargo is the cross build's and has
