@@ -67,6 +67,17 @@ check "second boot: says unchanged" grep -q unchanged "$t/out"
 check "second boot: security.toml untouched" test "$(sum "$sec")" = "$sec1"
 check "second boot: token kept" test "$(cat "$gen")" = "$token"
 
+# 2b. an upgrade from a version that gave the material to the service user:
+# made again, root-owned, token and certificate kept
+if [ -n "$grp" ]; then
+    chown -R nobody:"$grp" "$sec" "$etc/tls"
+    check "service-owned material: runs" run
+    check "service-owned material: root's again ($(modes))" test "$(modes)" = "$want"
+    check "service-owned material: certificate kept" test "$(sum "$crt")" = "$crt1"
+    check "service-owned material: token kept" test "$(cat "$gen")" = "$token"
+    check "service-owned material: then unchanged" bash -c 'OPENMIST_ROOT="$0/root" OPENDCRE_BIN="$1" OPENDCRE_GROUP="$2" sh "$3" | grep -q unchanged' "$t" "$BIN" "$grp" "$SCRIPT"
+fi
+
 # 3. the card brings a client CA: mutual TLS added, token and certificate kept
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=site-ca \
     -keyout "$t/ca.key" -out "$t/ca.pem" -days 2 2>/dev/null
