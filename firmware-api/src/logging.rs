@@ -45,10 +45,25 @@ pub fn init(section: &LogSection) -> anyhow::Result<()> {
         }
         LogTarget::Syslog => {
             let layer = SyslogLayer::connect(section)?;
+            if let Sink::Tcp(t) = &layer.sink {
+                let _ = TCP_PENDING.set(t.pending());
+            }
             registry.with(layer).try_init()?;
         }
     }
     Ok(())
+}
+
+/// The installed TCP sender's queue, for [`flush`]; the layer itself is
+/// owned by the global subscriber, out of reach.
+static TCP_PENDING: std::sync::OnceLock<tcp::Pending> = std::sync::OnceLock::new();
+
+/// Gives the remote syslog sender up to `within` to write what is queued
+/// (at exit); returns at once for the other targets.
+pub fn flush(within: Duration) {
+    if let Some(p) = TCP_PENDING.get() {
+        p.wait(within);
+    }
 }
 
 type SyslogLogger = syslog::Logger<syslog::LoggerBackend, syslog::Formatter3164>;

@@ -137,8 +137,8 @@ fn section(port: u16, framing: SyslogFraming) -> LogSection {
 
 /// The real service: `opendcre serve` logging to rsyslog over TCP. Its
 /// start-up records and one access-log record per request (one of them for
-/// a 3000-character path) each arrive as a record of their own, with this
-/// host's name and the application name.
+/// a 3000-character path) and those of its shutdown each arrive as a record
+/// of their own, with this host's name and the application name.
 #[test]
 fn the_service_logs_separate_records_with_its_host_name_to_rsyslog() {
     let Some(rsyslog) = Rsyslog::start() else {
@@ -176,7 +176,16 @@ fn the_service_logs_separate_records_with_its_host_name_to_rsyslog() {
         200
     );
     assert_eq!(common::request(&addr, "GET", &long).status, 404);
-    let recs = rsyslog.wait_for(&format!("GET {long} 404"));
+    rsyslog.wait_for(&format!("GET {long} 404"));
+    // The records that say why the service stopped are sent before it exits.
+    // SAFETY: kill(2) takes no pointers; the pid is our own child's.
+    unsafe { libc::kill(guard.0.id() as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while guard.0.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "no exit within 15 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let recs = rsyslog.wait_for("SIGTERM received");
     drop(guard);
 
     let host = kernel_hostname();
@@ -191,6 +200,7 @@ fn the_service_logs_separate_records_with_its_host_name_to_rsyslog() {
     };
     one("listening on");
     one("GET /opendcre/1.1/test 200");
+    one("SIGTERM received");
     // The long record is whole and alone: message and fields, both carrying
     // the path, up to the last field.
     let l = recs.iter().find(|r| r.contains(&long)).unwrap();

@@ -16,7 +16,7 @@
 
 use std::io::Write;
 use std::net::{TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -139,31 +139,61 @@ pub(crate) struct TcpSink {
     tx: SyncSender<Vec<u8>>,
     format: RecordFormat,
     dropped: Arc<AtomicU64>,
+    pending: Pending,
+}
+
+/// Records queued or being written, so that exit can wait (bounded) for
+/// them: otherwise the last records, the ones that say why the service
+/// stopped, die with the process.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Pending(Arc<AtomicUsize>);
+
+impl Pending {
+    /// Waits until every queued record was written or dropped, at most
+    /// `within`; true when none is left.
+    pub(crate) fn wait(&self, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while self.0.load(Ordering::Acquire) > 0 {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        true
+    }
 }
 
 impl TcpSink {
     pub(crate) fn start(opts: TcpOptions) -> std::io::Result<TcpSink> {
         let (tx, rx) = sync_channel(opts.queue.max(1));
         let dropped = Arc::new(AtomicU64::new(0));
+        let pending = Pending::default();
         let sink = TcpSink {
             tx,
             format: opts.format.clone(),
             dropped: dropped.clone(),
+            pending: pending.clone(),
         };
         std::thread::Builder::new()
             .name("syslog-tcp".into())
-            .spawn(move || Sender::new(opts, dropped).run(rx))?;
+            .spawn(move || Sender::new(opts, dropped).run(rx, &pending))?;
         Ok(sink)
     }
 
     pub(crate) fn send(&self, severity: Severity, msg: &str) {
         let frame = self.format.frame(severity, SystemTime::now(), msg);
+        self.pending.0.fetch_add(1, Ordering::AcqRel);
         match self.tx.try_send(frame) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                self.pending.0.fetch_sub(1, Ordering::AcqRel);
                 self.dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+
+    pub(crate) fn pending(&self) -> Pending {
+        self.pending.clone()
     }
 
     /// Records dropped so far (queue full, receiver down or too slow).
@@ -199,29 +229,36 @@ impl Sender {
         }
     }
 
-    fn run(mut self, rx: Receiver<Vec<u8>>) {
+    fn run(mut self, rx: Receiver<Vec<u8>>, pending: &Pending) {
         while let Ok(frame) = rx.recv() {
-            if !self.connected() {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-                continue;
+            self.handle(&frame);
+            pending.0.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Sends one frame, announcing earlier drops first; counts it as dropped
+    /// when there is no connection or the write fails.
+    fn handle(&mut self, frame: &[u8]) {
+        if !self.connected() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let dropped = self.dropped.load(Ordering::Relaxed);
+        if dropped > self.reported {
+            let notice = format!(
+                "syslog: {} record(s) dropped (queue full, or receiver down or too slow)",
+                dropped - self.reported
+            );
+            let notice = self
+                .opts
+                .format
+                .frame(Severity::Warning, SystemTime::now(), &notice);
+            if self.write(&notice) {
+                self.reported = dropped;
             }
-            let dropped = self.dropped.load(Ordering::Relaxed);
-            if dropped > self.reported {
-                let notice = format!(
-                    "syslog: {} record(s) dropped (queue full, or receiver down or too slow)",
-                    dropped - self.reported
-                );
-                let notice = self
-                    .opts
-                    .format
-                    .frame(Severity::Warning, SystemTime::now(), &notice);
-                if self.write(&notice) {
-                    self.reported = dropped;
-                }
-            }
-            if !self.write(&frame) {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
+        }
+        if !self.write(frame) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -343,5 +380,54 @@ mod tests {
         let text = String::from_utf8(r).expect("still UTF-8");
         assert!(text.len() <= MAX_RECORD + 1, "{}", text.len());
         assert!(text.ends_with("...[truncated]\n"));
+    }
+
+    /// `wait` (what exit uses) reports records as done only once they were
+    /// written: not while a receiver that is not reading yet holds them up,
+    /// and as soon as it catches up.
+    #[test]
+    fn pending_waits_until_every_queued_record_was_written() {
+        use std::io::Read;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let reader = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            go_rx.recv().unwrap();
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut total = 0usize;
+            s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            while let Ok(n) = s.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                total += n;
+            }
+            total
+        });
+        let sink = TcpSink::start(TcpOptions {
+            addr: format!("127.0.0.1:{port}"),
+            format: fmt(SyslogFraming::Lf),
+            queue: 20_000,
+            timeout: Duration::from_secs(10),
+        })
+        .unwrap();
+        let msg = "w".repeat(1000);
+        let records = 16_000;
+        for _ in 0..records {
+            sink.send(Severity::Info, &msg);
+        }
+        assert!(
+            !sink.pending().wait(Duration::from_millis(100)),
+            "16 MB cannot all be in the socket buffers of a receiver that does not read"
+        );
+        go_tx.send(()).unwrap();
+        assert!(sink.pending().wait(Duration::from_secs(20)));
+        assert_eq!(sink.dropped(), 0);
+        drop(sink);
+        let one = fmt(SyslogFraming::Lf)
+            .frame(Severity::Info, UNIX_EPOCH, &msg)
+            .len();
+        assert_eq!(reader.join().unwrap(), records * one);
     }
 }
