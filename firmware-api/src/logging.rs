@@ -139,11 +139,16 @@ impl SyslogLayer {
 const APP_NAME: &str = "opendcre";
 
 /// This host's name for the records' HOSTNAME field; `-` (RFC 5424's
-/// NILVALUE) when the kernel has none.
+/// NILVALUE) when the kernel has none, or one a record cannot carry
+/// (HOSTNAME is 1 to 255 printable ASCII characters: anything else would
+/// shift every field after it at the receiver).
 fn system_hostname() -> String {
-    let h = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    let h = h.trim();
-    if h.is_empty() {
+    usable_hostname(&std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default())
+}
+
+fn usable_hostname(raw: &str) -> String {
+    let h = raw.trim();
+    if h.is_empty() || h.len() > 255 || !h.bytes().all(|b| b.is_ascii_graphic()) {
         "-".into()
     } else {
         h.to_string()
@@ -199,5 +204,16 @@ impl<S: Subscriber> Layer<S> for SyslogLayer {
             Level::INFO => logger.info(text),
             Level::DEBUG | Level::TRACE => logger.debug(text),
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_host_name_a_record_cannot_carry_becomes_the_nilvalue() {
+        assert_eq!(super::usable_hostname("node-7.rack3\n"), "node-7.rack3");
+        for bad in ["", "\n", "two words", "n\u{e4}me", &"a".repeat(256)] {
+            assert_eq!(super::usable_hostname(bad), "-", "{bad:?}");
+        }
     }
 }
