@@ -46,7 +46,7 @@ clippy:
 	$(CARGO) clippy --workspace --locked --all-targets -- -D warnings
 
 # Unit, property and integration tests on the host (real ptys, real peers).
-# OPENDCRE_REQUIRE_PEERS=1: a missing test peer (ipmi_sim, slapd) fails the run
+# OPENDCRE_REQUIRE_PEERS=1: a missing test peer (ipmi_sim, slapd, rsyslogd) fails the run
 # instead of skipping it, as a plain `cargo test` does.
 test-host:
 	OPENDCRE_REQUIRE_PEERS=1 $(CARGO) test --workspace --locked

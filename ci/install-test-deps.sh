@@ -16,6 +16,10 @@ bash "$here/install-auth-peers.sh"
 # Headless Chromium: the cross-site request forgery policy is tested in a
 # real browser (tests/browser_chromium.rs).
 ensure_pkgs chromium
+# rsyslog: remote syslog over TCP is tested against a real rsyslogd on
+# loopback (tests/syslog_tcp.rs starts its own with `-n -f`; the package's
+# system instance is not used).
+ensure_pkgs rsyslog
 
 # `make check` runs cargo fmt and cargo clippy of the host toolchain (rustup's,
 # in ~/.cargo/bin; Debian's /usr/bin/cargo is the cross build's and has

@@ -136,12 +136,32 @@ pub enum LogTarget {
     Syslog,
 }
 
+/// RFC 6587 framing of syslog records over TCP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum SyslogFraming {
+    /// `LEN SP RECORD` (3.4.1): any byte may be in a message.
+    #[default]
+    OctetCounting,
+    /// `RECORD LF` (3.4.2), for receivers without octet counting; an LF in a
+    /// message is sent as `#012`.
+    Lf,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogSection {
     pub level: String,
     pub target: LogTarget,
     pub syslog: String,
+    /// For `tcp:` only.
+    pub syslog_framing: SyslogFraming,
+    /// HOSTNAME of remote records; default: the kernel's host name.
+    pub syslog_hostname: Option<String>,
+    /// TCP: records that may wait for the sender before new ones are dropped.
+    pub syslog_queue: usize,
+    /// TCP: bound on a connection attempt and on writing one record.
+    pub syslog_timeout_ms: u64,
     pub access_log: bool,
 }
 
@@ -151,6 +171,10 @@ impl Default for LogSection {
             level: "info".into(),
             target: LogTarget::Stderr,
             syslog: "unix:/dev/log".into(),
+            syslog_framing: SyslogFraming::default(),
+            syslog_hostname: None,
+            syslog_queue: 1024,
+            syslog_timeout_ms: 5000,
             access_log: ServerOptions::default().access_log,
         }
     }
@@ -299,10 +323,57 @@ impl Config {
             return invalid("bus.r_sense_mohm", "must be a positive number".into());
         }
         self.host_id()?;
+        self.validate_log()?;
         self.hat.validate().map_err(|e| ConfigError::Invalid {
             key: "hat",
             message: e.to_string(),
         })?;
+        Ok(())
+    }
+
+    /// The syslog keys, checked even when another target is chosen, so that
+    /// switching to syslog later cannot reveal an old typo.
+    fn validate_log(&self) -> Result<(), ConfigError> {
+        let log = &self.log;
+        let invalid = |key, message: String| Err(ConfigError::Invalid { key, message });
+        let spec = log.syslog.as_str();
+        let host_port = spec
+            .strip_prefix("tcp:")
+            .or_else(|| spec.strip_prefix("udp:"));
+        match host_port {
+            Some(hp) => match hp.rsplit_once(':') {
+                Some((host, port))
+                    if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {}
+                _ => {
+                    return invalid(
+                        "log.syslog",
+                        format!("{spec:?}: expected {}HOST:PORT", &spec[..4]),
+                    )
+                }
+            },
+            None if spec.strip_prefix("unix:").is_some_and(|p| !p.is_empty()) => {}
+            None => {
+                return invalid(
+                    "log.syslog",
+                    format!("{spec:?}: use unix:PATH, udp:HOST:PORT or tcp:HOST:PORT"),
+                )
+            }
+        }
+        if let Some(h) = &log.syslog_hostname {
+            // RFC 5424 HOSTNAME: 1..255 printable US-ASCII, no spaces.
+            if h.is_empty() || h.len() > 255 || !h.bytes().all(|b| b.is_ascii_graphic()) {
+                return invalid(
+                    "log.syslog_hostname",
+                    format!("{h:?}: 1 to 255 printable ASCII characters without spaces"),
+                );
+            }
+        }
+        if log.syslog_queue == 0 {
+            return invalid("log.syslog_queue", "must be at least 1".into());
+        }
+        if log.syslog_timeout_ms == 0 {
+            return invalid("log.syslog_timeout_ms", "must be above 0".into());
+        }
         Ok(())
     }
 
@@ -436,5 +507,34 @@ mod tests {
             e.contains("sequence_check") || e.contains("sometimes"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn syslog_framing_and_its_errors() {
+        let cfg = Config::parse("[log]\nsyslog = \"tcp:logs.example:6514\"\n", "t").unwrap();
+        assert_eq!(cfg.log.syslog_framing, SyslogFraming::OctetCounting);
+        let cfg = Config::parse("[log]\nsyslog_framing = \"lf\"\n", "t").unwrap();
+        assert_eq!(cfg.log.syslog_framing, SyslogFraming::Lf);
+        let e = Config::parse("[log]\nsyslog_framing = \"newline\"\n", "t")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("syslog_framing") && e.contains("octet-counting") && e.contains("`lf`"),
+            "{e}"
+        );
+        for (toml, key) in [
+            ("syslog = \"tcp:logs.example\"", "log.syslog"),
+            ("syslog = \"tcp::514\"", "log.syslog"),
+            ("syslog = \"udp:h:0\"", "log.syslog"),
+            ("syslog = \"/dev/log\"", "log.syslog"),
+            ("syslog_hostname = \"two words\"", "log.syslog_hostname"),
+            ("syslog_queue = 0", "log.syslog_queue"),
+            ("syslog_timeout_ms = 0", "log.syslog_timeout_ms"),
+        ] {
+            let e = Config::parse(&format!("[log]\n{toml}\n"), "t")
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with(key), "{toml}: {e}");
+        }
     }
 }

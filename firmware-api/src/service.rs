@@ -96,7 +96,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(cfg, dev_mode))
+    let result = runtime.block_on(serve(cfg, dev_mode));
+    // The last records (why the service stopped) are the ones an operator
+    // looks for; a remote receiver gets a moment to take them.
+    crate::logging::flush(std::time::Duration::from_secs(2));
+    result
 }
 
 async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {

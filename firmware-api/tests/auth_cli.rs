@@ -32,6 +32,7 @@ fn init_args(dir: &std::path::Path) -> InitArgs {
         tls_listen: vec!["127.0.0.1:0".parse().unwrap()],
         days: 30,
         force: false,
+        group: None,
         owner: None,
     }
 }
@@ -208,10 +209,14 @@ fn init_takes_token_and_certificate_from_first_boot_settings() {
     let sec: SecurityConfig =
         toml::from_str(&std::fs::read_to_string(dir_m.path().join("security.toml")).unwrap())
             .unwrap();
-    assert_eq!(
-        sec.tls.client_ca.as_deref(),
-        Some(client_ca.canonicalize().unwrap().as_path())
-    );
+    // The service reads the copy in the root-owned tls/, not the card's file.
+    let installed = dir_m
+        .path()
+        .canonicalize()
+        .unwrap()
+        .join("tls/client-ca.pem");
+    assert_eq!(sec.tls.client_ca.as_deref(), Some(installed.as_path()));
+    assert_eq!(std::fs::read_to_string(&installed).unwrap(), ca.pem);
     assert_eq!(
         sec.tls.client_auth,
         opendcre_security::tls::ClientAuthMode::Optional
@@ -390,41 +395,269 @@ fn the_binary_has_the_auth_subcommands() {
 }
 
 #[test]
-fn init_hands_the_files_to_the_service_user() {
-    use std::os::unix::fs::MetadataExt;
+fn init_rejects_an_unknown_reader() {
     let dir = tempfile::tempdir().unwrap();
-    let err = run(
-        AuthCommand::Init(InitArgs {
-            owner: Some("no-such-user-here".into()),
-            ..init_args(dir.path())
-        }),
-        "",
-    )
-    .unwrap_err();
-    assert!(err.to_string().contains("no such user"), "{err}");
-    assert!(
-        !dir.path().join("security.toml").exists(),
-        "nothing written"
-    );
-    // CI runs as root, which may give files away; others may only keep them.
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
-    let user = if me == 0 { "nobody" } else { "root" };
-    let r = run(
-        AuthCommand::Init(InitArgs {
-            owner: Some(user.into()),
-            ..init_args(dir.path())
-        }),
-        "",
-    );
-    if me == 0 {
-        r.unwrap();
-        let key = std::fs::metadata(dir.path().join("tls/server.key")).unwrap();
-        assert_eq!(key.uid(), 65534, "server.key belongs to nobody");
-        assert_eq!(key.mode() & 0o777, 0o600);
-        let toml = std::fs::metadata(dir.path().join("security.toml")).unwrap();
-        assert_eq!(toml.uid(), 65534);
-    } else {
-        assert!(r.is_err(), "an unprivileged chown to root must fail loudly");
+    for (group, owner, says) in [
+        (Some("no-such-group-here"), None, "no such group"),
+        (None, Some("no-such-user-here"), "no such user"),
+    ] {
+        let err = run(
+            AuthCommand::Init(InitArgs {
+                group: group.map(String::from),
+                owner: owner.map(String::from),
+                ..init_args(dir.path())
+            }),
+            "",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains(says), "{err}");
+        assert!(
+            !dir.path().join("security.toml").exists() && !dir.path().join("tls").exists(),
+            "nothing written"
+        );
     }
+}
+
+/// Whether this process may give files away (the ownership tests need it).
+/// CI runs as root; elsewhere they are skipped with a notice, or fail under
+/// `OPENDCRE_REQUIRE_PEERS=1` like a missing peer.
+fn running_as_root(what: &str) -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    if std::env::var(auth_support::peers::REQUIRE).as_deref() == Ok("1") {
+        panic!("{what}: needs root, but {}=1", auth_support::peers::REQUIRE);
+    }
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "\n## SKIPPED ({what}): needs root");
+    false
+}
+
+/// The binary's `auth init` under a given umask (the umask is per process,
+/// so the test cannot set it for itself without racing its neighbours).
+fn init_binary(umask: &str, args: &[&std::ffi::OsStr]) -> std::process::Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("umask {umask} && exec \"$0\" auth init \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_opendcre"))
+        .arg("--tls-listen")
+        .arg("127.0.0.1:0")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// `uid:gid mode` of a path itself (a symlink is not followed).
+fn owner_mode(p: &std::path::Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(p).unwrap();
+    format!("{}:{} {:o}", m.uid(), m.gid(), m.mode() & 0o7777)
+}
+
+/// Everything `auth init` writes is root's; the service's group (here
+/// nogroup, 65534, the primary group of nobody) may read but never write,
+/// whatever the umask, with the old `--owner USER` flag and with `--group`.
+#[test]
+fn init_leaves_root_owned_group_readable_material_under_any_umask() {
+    if !running_as_root("auth init ownership") {
+        return;
+    }
+    let src = tempfile::tempdir().unwrap();
+    let ca = auth_support::pki::Ca::new("clients");
+    let ca_file = auth_support::pki::write(src.path(), "clients.pem", &ca.pem);
+    for umask in ["000", "077"] {
+        for reader in [["--owner", "nobody"], ["--group", "nogroup"]] {
+            let top = tempfile::tempdir().unwrap();
+            let dir = top.path().join("etc/opendcre");
+            let out = init_binary(
+                umask,
+                &[
+                    "--dir".as_ref(),
+                    dir.as_os_str(),
+                    "--client-ca".as_ref(),
+                    ca_file.as_os_str(),
+                    reader[0].as_ref(),
+                    reader[1].as_ref(),
+                ],
+            );
+            assert!(out.status.success(), "{out:?}");
+            let got: Vec<(&str, String)> = [
+                "",
+                "tls",
+                "security.toml",
+                "tls/server.crt",
+                "tls/server.key",
+                "tls/client-ca.pem",
+            ]
+            .into_iter()
+            .map(|f| (f, owner_mode(&dir.join(f))))
+            .collect();
+            let want: Vec<(&str, String)> = got
+                .iter()
+                .map(|(f, _)| {
+                    let mode = if f.is_empty() || *f == "tls" {
+                        "750"
+                    } else {
+                        "640"
+                    };
+                    (*f, format!("0:65534 {mode}"))
+                })
+                .collect();
+            assert_eq!(got, want, "umask {umask}, {reader:?}");
+            let mut left: Vec<_> = std::fs::read_dir(dir.join("tls"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+            left.sort();
+            assert_eq!(left, ["client-ca.pem", "server.crt", "server.key"]);
+            // security.toml names the copy in tls/, not the file it came from.
+            let text = std::fs::read_to_string(dir.join("security.toml")).unwrap();
+            assert!(text.contains("tls/client-ca.pem\""), "{text}");
+        }
+    }
+}
+
+/// The attack from issue 14: the service user could write the directory
+/// `auth init` works in (here: it owns it) and put a symlink `tls` there to
+/// a root-only directory. The old code created its files through the link
+/// and chowned the directory behind it to the service user.
+#[test]
+fn init_refuses_a_tls_symlink_planted_by_the_service_user() {
+    use std::os::unix::fs::MetadataExt;
+    if !running_as_root("auth init symlink") {
+        return;
+    }
+    let top = tempfile::tempdir().unwrap();
+    let secret_dir = top.path().join("root-only");
+    std::fs::create_dir(&secret_dir).unwrap();
+    std::fs::set_permissions(&secret_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let secret = secret_dir.join("secret");
+    std::fs::write(&secret, "root only\n").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let dir = top.path().join("opendcre");
+    std::fs::create_dir(&dir).unwrap();
+    std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).unwrap();
+    std::os::unix::fs::symlink(&secret_dir, dir.join("tls")).unwrap();
+
+    let out = init_binary(
+        "022",
+        &[
+            "--dir".as_ref(),
+            dir.as_os_str(),
+            "--owner".as_ref(),
+            "nobody".as_ref(),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        owner_mode(&secret_dir),
+        "0:0 700",
+        "the target directory was given away"
+    );
+    assert_eq!(owner_mode(&secret), "0:0 600");
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), "root only\n");
+    let inside: Vec<_> = std::fs::read_dir(&secret_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(inside, ["secret"], "files were written through the link");
+    assert!(!out.status.success(), "a symlinked tls/ was accepted");
+    assert!(stderr.contains("symlink"), "{stderr}");
+    // The directory itself is root's now: no new link can be planted.
+    assert_eq!(std::fs::metadata(&dir).unwrap().uid(), 0);
+    assert!(!dir.join("security.toml").exists());
+}
+
+/// An older `auth init` left `tls/` to the service user, who may have put
+/// symlinks to root-only files under every name init uses. A rerun takes
+/// the directory back before writing, and writes nothing through a link.
+#[test]
+fn init_takes_back_a_tls_dir_the_service_user_owned() {
+    if !running_as_root("auth init takeover") {
+        return;
+    }
+    let top = tempfile::tempdir().unwrap();
+    let victim = top.path().join("shadow");
+    std::fs::write(&victim, "root only\n").unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let dir = top.path().join("opendcre");
+    let tls = dir.join("tls");
+    std::fs::create_dir_all(&tls).unwrap();
+    std::os::unix::fs::chown(&tls, Some(65534), Some(65534)).unwrap();
+    for name in [
+        "server.key",
+        "server.crt",
+        "server.key.new",
+        "server.key.tmp",
+        "server.key.new.tmp",
+        "server.crt.new",
+        "server.crt.new.tmp",
+        "client-ca.pem",
+    ] {
+        std::os::unix::fs::symlink(&victim, tls.join(name)).unwrap();
+    }
+    let out = init_binary(
+        "022",
+        &[
+            "--dir".as_ref(),
+            dir.as_os_str(),
+            "--owner".as_ref(),
+            "nobody".as_ref(),
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(owner_mode(&victim), "0:0 600");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "root only\n");
+    assert_eq!(owner_mode(&tls), "0:65534 750");
+    for f in ["tls/server.key", "tls/server.crt", "security.toml"] {
+        assert_eq!(owner_mode(&dir.join(f)), "0:65534 640", "{f}");
+    }
+}
+
+/// Rotating with the live pair passed back in (what the first-boot script
+/// does to keep the certificate): a link an older, service-owned `tls/`
+/// still holds must not make init copy the file behind it into the
+/// group-readable set.
+#[test]
+fn init_does_not_read_live_material_through_a_link() {
+    if !running_as_root("auth init live-material link") {
+        return;
+    }
+    let top = tempfile::tempdir().unwrap();
+    let other = auth_support::pki::Ca::new("another service").server();
+    let victim_key = auth_support::pki::write(top.path(), "other.key", &other.key_pem);
+    let victim_crt = auth_support::pki::write(top.path(), "other.crt", &other.cert_pem);
+    let dir = top.path().join("opendcre");
+    let tls = dir.join("tls");
+    std::fs::create_dir_all(&tls).unwrap();
+    std::fs::write(dir.join("security.toml"), "# from an earlier boot\n").unwrap();
+    std::os::unix::fs::symlink(&victim_key, tls.join("server.key")).unwrap();
+    std::os::unix::fs::symlink(&victim_crt, tls.join("server.crt")).unwrap();
+    let out = init_binary(
+        "022",
+        &[
+            "--dir".as_ref(),
+            dir.as_os_str(),
+            "--owner".as_ref(),
+            "nobody".as_ref(),
+            "--force".as_ref(),
+            "--cert".as_ref(),
+            tls.join("server.crt").as_os_str(),
+            "--key".as_ref(),
+            tls.join("server.key").as_os_str(),
+        ],
+    );
+    assert!(!out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("symlink"),
+        "{out:?}"
+    );
+    assert!(
+        std::fs::symlink_metadata(tls.join("server.key"))
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the other service's key was copied in"
+    );
 }

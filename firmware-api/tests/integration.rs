@@ -37,4 +37,5 @@ mod ipmi_negative;
 mod ipmi_proptest;
 mod ipmi_sim;
 mod ipmi_wire_vectors;
+mod syslog_tcp;
 mod tls_handshake;

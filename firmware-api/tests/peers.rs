@@ -1,4 +1,4 @@
-//! Test peers that are real programs (`ipmi_sim` + `ipmitool`, `slapd`): one
+//! Test peers that are real programs (`ipmi_sim` + `ipmitool`, `slapd`, `rsyslogd`): one
 //! rule for all of them. A plain `cargo test` on a machine without a peer
 //! skips that peer's tests with a printed reason; `make test` (and so CI)
 //! sets `OPENDCRE_REQUIRE_PEERS=1`, which turns the skip into a failure, so a

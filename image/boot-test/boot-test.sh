@@ -373,9 +373,9 @@ if [ "$BOOT_TEST_SERVICE" = 1 ]; then
     plain=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "http://127.0.0.1:$API_PORT/opendcre/1.1/test" || true)
     expect "no plain HTTP on the API port (curl http:// got '$plain')" test "$plain" = 000
     if [ "$TOKEN_MODE" = card ]; then token_file=/etc/opendcre/api-token; else token_file=/root/opendcre-api-token; fi
-    sec=$(guest "stat -c '%U:%G %a' /etc/opendcre/security.toml /etc/opendcre/tls/server.key $token_file" 2>/dev/null | paste -sd' ' -)
-    expect "security material: security.toml, key readable by the service only, token root only ($sec)" \
-        test "$sec" = "opendcre:opendcre 640 opendcre:opendcre 600 root:root 600"
+    sec=$(guest "stat -c '%U:%G %a' /etc/opendcre/security.toml /etc/opendcre/tls /etc/opendcre/tls/server.key $token_file" 2>/dev/null | paste -sd' ' -)
+    expect "security material: root's, readable (not writable) by the service's group, token root only ($sec)" \
+        test "$sec" = "root:opendcre 640 root:opendcre 750 root:opendcre 640 root:root 600"
     if [ "$TOKEN_MODE" = card ]; then
         expect "the token file is gone from the card" guest test ! -e /boot/firmware/boottest-token.txt
         expect "no generated token (the card brought one)" guest test ! -e /root/opendcre-api-token

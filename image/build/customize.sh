@@ -135,6 +135,7 @@ if [ -n "$deb_name" ]; then
 fi
 # Every card makes its own certificate and token at first boot.
 for f in "$rootfs"/etc/opendcre/security.toml "$rootfs"/etc/opendcre/api-token "$rootfs"/etc/opendcre/tls/* \
+    "$rootfs"/etc/opendcre/incoming/* \
     "$rootfs"/root/opendcre-api-token; do
     [ -e "$f" ] && bad "API security material baked into the image: ${f#"$rootfs"}"
 done

@@ -37,14 +37,22 @@ check "static network file" grep -qx 'Address=192.0.2.20/24' "$t/root/run/system
 check "gateway" grep -qx 'Gateway=192.0.2.1' "$t/root/run/systemd/network/10-openmist-settings.network"
 check "two DNS servers" test "$(grep -c '^DNS=' "$t/root/run/systemd/network/10-openmist-settings.network")" = 2
 check "ntp drop-in" grep -q '^NTP=192.0.2.1' "$t/root/run/systemd/timesyncd.conf.d/openmist-settings.conf"
-check "token copied" grep -qx s3cret "$t/root/etc/opendcre/api-token"
-check "token 0600 (only root; the service uses its hash)" test "$(stat -c %a "$t/root/etc/opendcre/api-token")" = 600
+# The card's security material waits in a root-only staging directory until
+# opendcre-security has auth init check it; nothing lands in the live tls/.
+inc=$t/root/etc/opendcre/incoming
+check "staging dir root-only" test "$(stat -c '%u %a' "$inc")" = "0 700"
+check "token staged" grep -qx s3cret "$inc/api-token"
+check "token 0600 (only root; the service uses its hash)" test "$(stat -c %a "$inc/api-token")" = 600
 check "token removed from FAT" test ! -e "$t/fat/token.txt"
 check "token line commented out" grep -q '^#api_token_file=token.txt' "$t/fat/openmist.txt"
-check "cert copied, kept on FAT" test -f "$t/root/etc/opendcre/tls/server.crt" -a -f "$t/fat/tls/cert.pem"
+check "cert staged, kept on FAT" test -f "$inc/server.crt" -a -f "$t/fat/tls/cert.pem"
+check "nothing in the live tls/" test ! -e "$t/root/etc/opendcre/tls"
 
 # 2. idempotent second run: no duplicate key, no error for the imported token
+# (and a staging dir loosened meanwhile is made root-only again)
+chmod 0755 "$inc"
 check "second run succeeds" run
+check "staging dir root-only again" test "$(stat -c '%u %a' "$inc")" = "0 700"
 check "key not duplicated" test "$(grep -c AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly "$t/root/root/.ssh/authorized_keys")" = 1
 
 # 3. bad values are rejected one by one, the rest still applies
@@ -56,7 +64,7 @@ check "bad hostname reported, old kept" bash -c 'grep -q "not a valid host name"
 check "bad key reported" grep -q 'is not an OpenSSH public key' "$t/out"
 check "bad address falls back to DHCP" bash -c 'grep -q "keeping DHCP" "$0/out" && test ! -e "$0/root/run/systemd/network/10-openmist-settings.network"' "$t"
 check "unknown key reported" grep -q "unknown key 'colour'" "$t/out"
-check "path escape refused" bash -c 'grep -q "tls_key: no file" "$0/out" && test ! -e "$0/root/etc/opendcre/tls/server.key"' "$t"
+check "path escape refused" bash -c 'grep -q "tls_key: no file" "$0/out" && test ! -e "$0/root/etc/opendcre/incoming/server.key"' "$t"
 
 # 4. missing file: nothing to do
 setup

@@ -6,9 +6,13 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, bail};
 
-use opendcre_security::auth::init::{init, InitOptions};
+use opendcre_security::auth::init::{init, InitOptions, ReaderGroup};
 use opendcre_security::auth::{generate_token, hash_token, HashAlgorithm};
 
+// Built once per process from the command line: the size of the larger
+// variant costs nothing, and boxing it would only add noise where the tests
+// build one.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum AuthCommand {
     /// Print the hash of an API token for `[auth.tokens]`. The token is read
@@ -77,7 +81,14 @@ pub struct InitArgs {
     /// Replace existing material (rotates the token).
     #[arg(long)]
     pub force: bool,
-    /// Owner of the written files, normally the service user (opendcre).
+    /// Group that may read the written files, normally the service's
+    /// (opendcre). Everything stays owned by the user running init (root):
+    /// files 0640, directories 0750. Without it: 0600 and 0700.
+    #[arg(long, value_name = "GROUP", conflicts_with = "owner")]
+    pub group: Option<String>,
+    /// Older spelling of --group: the primary group of USER may read the
+    /// files. USER no longer owns them (a service that owns its auth policy
+    /// can rewrite it).
     #[arg(long, value_name = "USER")]
     pub owner: Option<String>,
 }
@@ -125,7 +136,11 @@ pub fn run_with_io(
                 tls_listen: args.tls_listen.clone(),
                 days: args.days,
                 force: args.force,
-                owner: args.owner.clone(),
+                reader_group: match (&args.group, &args.owner) {
+                    (Some(g), _) => Some(ReaderGroup::Named(g.clone())),
+                    (None, Some(u)) => Some(ReaderGroup::OfUser(u.clone())),
+                    (None, None) => None,
+                },
             })?;
             if !outcome.created {
                 writeln!(
