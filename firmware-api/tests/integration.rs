@@ -19,6 +19,7 @@ mod auth_jwt;
 mod auth_ldap;
 mod auth_matrix;
 mod auth_tokens;
+mod bus_noise;
 mod cli;
 mod emulator_bench;
 mod emulator_cli;
