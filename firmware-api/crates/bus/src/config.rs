@@ -34,7 +34,11 @@ pub struct BusConfig {
     pub sequence_check: SequenceCheck,
     /// Pause before flushing after a corrupt scan answer (the original's 150 ms).
     pub scan_retry_pause: Duration,
-    /// Quiet time that shows the line has settled after a corrupt answer.
+    /// Quiet time inside an answer that shows the sender has stopped: a
+    /// partial frame that gets no byte for this long was cut short (a data
+    /// error, so a command retries with `?` instead of timing out), and
+    /// after a corrupt frame the line counts as settled. Senders write a
+    /// frame back-to-back; at 115200 baud this is over 200 byte times.
     pub settle: Duration,
     /// Delay between attempts to re-open a failed port.
     pub reopen_backoff: Duration,

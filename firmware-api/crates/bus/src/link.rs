@@ -28,6 +28,17 @@ pub(super) enum ReadError {
     Io(io::Error),
 }
 
+/// What a decode error does to a read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum OnError {
+    /// End the read: in a scan every frame is a device, so a damaged one
+    /// means the answer is incomplete whatever follows.
+    Return,
+    /// Keep decoding what follows until the line is quiet: a command has one
+    /// answer, and noise in front of it must not cost it.
+    Hunt,
+}
+
 /// Receive state independent of which port handle is open.
 pub(super) struct Link<P> {
     pub port: Option<P>,
@@ -95,31 +106,70 @@ impl<P: Port> Link<P> {
         port.flush().await.map_err(ReadError::Io)
     }
 
-    /// Reads until an acceptable frame, a decode error, or `silence` without
-    /// bytes. A stream of junk cannot hold the bus: the whole read is capped.
+    /// Reads until an acceptable frame, an error, or `silence` without bytes.
+    /// A stream of junk cannot hold the bus: the whole read is capped.
+    ///
+    /// A sender writes a frame back-to-back, so a partial frame that gets no
+    /// byte for `gap` was cut short: it becomes a data error
+    /// ([`DecodeError::Truncated`]) instead of a timeout, because a timeout
+    /// ends a command without a retry, and a cut answer is worth a `?`.
+    ///
+    /// With [`OnError::Hunt`] a decode error does not end the read at once:
+    /// the bytes after it are still decoded until the line is quiet for
+    /// `gap`, because an answer behind line noise (a false header, a junk
+    /// "frame") is the answer, and a flush before the retry would throw it
+    /// away. Only when nothing acceptable follows is the last error returned.
     pub(crate) async fn read_frame(
         &mut self,
         silence: Duration,
+        gap: Duration,
         expected_seq: u8,
+        on_error: OnError,
     ) -> Result<Frame, ReadError> {
         let cap = Instant::now() + silence * 4 + Duration::from_millis(50);
         let mut buf = [0u8; 512];
+        let mut error: Option<DecodeError> = None;
+        let failed =
+            |error: Option<DecodeError>| error.map_or(ReadError::Timeout, ReadError::Decode);
         loop {
             while let Some(r) = self.decoder.next_frame() {
                 match r {
                     Ok(f) if self.accept(&f, expected_seq) => return Ok(f),
                     Ok(_) => continue,
-                    Err(e) => return Err(ReadError::Decode(e)),
+                    Err(e) if on_error == OnError::Return => return Err(ReadError::Decode(e)),
+                    Err(e) => error = Some(e),
                 }
             }
             let now = Instant::now();
             if now >= cap {
-                return Err(ReadError::Timeout);
+                return Err(failed(error));
             }
-            let wait = silence.min(cap - now);
+            // Inside an answer (a partial frame, or right after a damaged
+            // one) a gap means the sender has stopped.
+            let in_answer = self.decoder.in_frame() || error.is_some();
+            let wait = if in_answer { gap } else { silence }.min(cap - now);
             let port = self.port().map_err(ReadError::Io)?;
             match tokio::time::timeout(wait, port.read(&mut buf)).await {
-                Err(_) => return Err(ReadError::Timeout),
+                Err(_) if self.decoder.in_frame() => {
+                    // Every byte buffered arrived before the gap, so a frame
+                    // starting inside the partial one is complete already or
+                    // cut as well: rescan without waiting again.
+                    while let Some(cut) = self.decoder.abandon_partial() {
+                        if on_error == OnError::Return {
+                            return Err(ReadError::Decode(cut));
+                        }
+                        error = Some(cut);
+                        while let Some(r) = self.decoder.next_frame() {
+                            match r {
+                                Ok(f) if self.accept(&f, expected_seq) => return Ok(f),
+                                Ok(_) => {}
+                                Err(e) => error = Some(e),
+                            }
+                        }
+                    }
+                    return Err(failed(error));
+                }
+                Err(_) => return Err(failed(error)),
                 Ok(Ok(0)) => {
                     return Err(ReadError::Io(io::Error::new(
                         io::ErrorKind::UnexpectedEof,

@@ -5,7 +5,7 @@
 use super::actor::{Request, ScanBoard, ScanDevice, ScanTarget};
 use super::config::BusConfig;
 use super::error::BusError;
-use super::link::{Link, ReadError};
+use super::link::{Link, OnError, ReadError};
 use super::port::Port;
 use opendcre_proto::board_id::{self, SHUFFLE};
 use opendcre_proto::{Command, Frame};
@@ -48,7 +48,10 @@ pub(super) async fn command<P: Port>(
     })
     .await
     .map_err(|e| read_to_bus(e, path))?;
-    let mut error = match link.read_frame(cfg.read_timeout, seq).await {
+    let mut error = match link
+        .read_frame(cfg.read_timeout, cfg.settle, seq, OnError::Hunt)
+        .await
+    {
         Ok(f) => return Ok(f),
         Err(ReadError::Timeout) => {
             link.abandon(seq);
@@ -66,7 +69,10 @@ pub(super) async fn command<P: Port>(
         link.send(&frame_for(s, &Command::Retry))
             .await
             .map_err(|e| read_to_bus(e, path))?;
-        match link.read_frame(cfg.read_timeout, s).await {
+        match link
+            .read_frame(cfg.read_timeout, cfg.settle, s, OnError::Hunt)
+            .await
+        {
             Ok(f) => return Ok(f),
             Err(ReadError::Decode(e)) => error = e,
             Err(ReadError::Timeout) => {
@@ -137,7 +143,10 @@ pub(super) async fn scan<P: Port>(
         let mut boards: Vec<ScanBoard> = Vec::new();
         let mut wait = first_wait;
         let step = loop {
-            match link.read_frame(wait, seq).await {
+            match link
+                .read_frame(wait, cfg.settle, seq, OnError::Return)
+                .await
+            {
                 Ok(f) => {
                     let Some(&code) = f.data.first() else {
                         return Err(BusError::Corrupt {
