@@ -7,10 +7,11 @@
 //!
 //! ```text
 //! cargo test -p opendcre --test integration bus_noise::measure -- --ignored --nocapture
-//! NOISE_READS=5000 NOISE_SEED=3 NOISE_PACE=0 NOISE_STRICT=1 cargo test ... (same)
+//! NOISE_READS=5000 NOISE_SEED=3 NOISE_PACE=0 NOISE_STRICT=1 NOISE_SCALE=0 cargo test ... (same)
 //! ```
 //!
-//! (defaults: 2000 reads, seed 14, paced at 115200 baud, `sequence_check = "compat"`),
+//! (defaults: 2000 reads, seed 14, paced at 115200 baud, `sequence_check = "compat"`,
+//! the issue's fault rates times `NOISE_SCALE` = 1; 0 is a clean line),
 //! and the loss causes offline, by fault and by what the old reader made of it:
 //!
 //! ```text
@@ -35,9 +36,11 @@ use tokio::time::Instant;
 /// answer is a wrong value.
 const VALUE: &[u8] = b"656";
 
-fn noisy_config(seed: u64) -> EmulatorConfig {
+/// The issue's fault rates, times `scale` (0 = a clean line).
+fn noisy_config(seed: u64, scale: f64) -> EmulatorConfig {
+    let (junk, truncate, bad_checksum) = (0.15 * scale, 0.10 * scale, 0.10 * scale);
     EmulatorConfig::from_json_str(&format!(
-        r#"{{"line_noise": {{"seed": {seed}, "junk": 0.15, "truncate": 0.10, "bad_checksum": 0.10}},
+        r#"{{"line_noise": {{"seed": {seed}, "junk": {junk}, "truncate": {truncate}, "bad_checksum": {bad_checksum}}},
             "boards": [{{"board_id": "00000001", "devices": [
               {{"device_id": "01ff", "device_type": "thermistor",
                 "read": {{"repeatable": true, "responses": [656]}}}}]}}]}}"#
@@ -91,12 +94,17 @@ fn cause(e: &BusError) -> String {
     }
 }
 
-async fn noisy_reads(seed: u64, reads: usize, pace: bool, check: SequenceCheck) -> Outcome {
+async fn noisy_reads(
+    config: EmulatorConfig,
+    reads: usize,
+    pace: bool,
+    check: SequenceCheck,
+) -> Outcome {
     let opts = RunOptions {
         pace,
         ..RunOptions::default()
     };
-    let (path, emulator) = spawn_pty(noisy_config(seed), opts).await.unwrap();
+    let (path, emulator) = spawn_pty(config, opts).await.unwrap();
     let (bus, actor) = opendcre_bus::spawn(
         SerialOpener {
             path: path.to_string_lossy().into_owned(),
@@ -151,9 +159,10 @@ async fn measure() {
     } else {
         SequenceCheck::Compat
     };
-    let mut o = noisy_reads(seed, reads, pace, check).await;
+    let scale = env_or("NOISE_SCALE", 1.0f64);
+    let mut o = noisy_reads(noisy_config(seed, scale), reads, pace, check).await;
     let label = format!(
-        "seed {seed}, {}, {check:?}",
+        "seed {seed}, noise x{scale}, {}, {check:?}",
         if pace { "paced 115200" } else { "unpaced" }
     );
     println!("{}", o.row(&label));
@@ -161,7 +170,7 @@ async fn measure() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retried_reads_survive_a_third_of_answers_damaged_and_never_lie() {
-    let mut o = noisy_reads(14, 1000, false, SequenceCheck::Compat).await;
+    let mut o = noisy_reads(noisy_config(14, 1.0), 1000, false, SequenceCheck::Compat).await;
     let row = o.row("seed 14, unpaced");
     println!("{row}");
     assert_eq!(o.wrong, 0, "{row}");
@@ -227,7 +236,7 @@ fn fault_kind(packet: &[u8], clean: &[u8]) -> &'static str {
 fn diagnose() {
     let seed = env_or("NOISE_SEED", 14u64);
     let n = env_or("NOISE_READS", 20_000usize);
-    let mut emu = Emulator::from_config(noisy_config(seed));
+    let mut emu = Emulator::from_config(noisy_config(seed, 1.0));
     let mut table: BTreeMap<(&str, Outcome1), usize> = BTreeMap::new();
     for i in 0..n {
         let seq = (i % 255) as u8;

@@ -48,6 +48,8 @@ pub(super) struct Link<P> {
     abandoned: VecDeque<(u8, Instant)>,
     check: SequenceCheck,
     stale_dropped: u64,
+    /// The last read ended because the line was quiet (a gap or silence).
+    ended_quiet: bool,
 }
 
 impl<P: Port> Link<P> {
@@ -59,6 +61,7 @@ impl<P: Port> Link<P> {
             abandoned: VecDeque::new(),
             check: cfg.sequence_check,
             stale_dropped: 0,
+            ended_quiet: false,
         }
     }
 
@@ -149,7 +152,9 @@ impl<P: Port> Link<P> {
             let in_answer = self.decoder.in_frame() || error.is_some();
             let wait = if in_answer { gap } else { silence }.min(cap - now);
             let port = self.port().map_err(ReadError::Io)?;
-            match tokio::time::timeout(wait, port.read(&mut buf)).await {
+            let read = tokio::time::timeout(wait, port.read(&mut buf)).await;
+            self.ended_quiet = read.is_err();
+            match read {
                 Err(_) if self.decoder.in_frame() => {
                     // Every byte buffered arrived before the gap, so a frame
                     // starting inside the partial one is complete already or
@@ -180,6 +185,14 @@ impl<P: Port> Link<P> {
                 Ok(Err(e)) => return Err(ReadError::Io(e)),
             }
         }
+    }
+
+    /// True right after a read that ended because no byte came for its
+    /// wait: a command's read waits `settle` once it has seen an error, so
+    /// the line has settled already and another quiet period only delays
+    /// the retry.
+    pub(crate) fn ended_quiet(&self) -> bool {
+        self.ended_quiet
     }
 
     /// Waits until the line has been quiet for `quiet` (at most `cap`), so the

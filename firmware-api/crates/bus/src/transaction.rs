@@ -62,9 +62,14 @@ pub(super) async fn command<P: Port>(
     };
     for _ in 0..cfg.retry_limit {
         tracing::debug!(%error, board = req.board_id, device = req.device_id, "corrupt answer, sending retry");
-        link.settle(cfg.settle, cfg.read_timeout)
-            .await
-            .map_err(|e| read_to_bus(e, path))?;
+        if link.ended_quiet() {
+            link.flush_input().map_err(|e| io_err(path, e))?;
+        } else {
+            // The read hit its cap inside a stream of noise.
+            link.settle(cfg.settle, cfg.read_timeout)
+                .await
+                .map_err(|e| read_to_bus(e, path))?;
+        }
         let s = link.next_seq();
         link.send(&frame_for(s, &Command::Retry))
             .await
