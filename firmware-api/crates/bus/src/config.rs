@@ -38,8 +38,10 @@ pub struct BusConfig {
     /// partial frame that gets no byte for this long was cut short (a data
     /// error, so a command retries with `?` instead of timing out), and
     /// after a corrupt frame the line counts as settled. Senders write a
-    /// frame back-to-back; at 115200 baud this is over 200 byte times.
-    pub settle: Duration,
+    /// frame back-to-back; at 115200 baud 20 ms is over 200 byte times.
+    /// A slower path (QEMU's emulated UART under load) needs a longer gap,
+    /// or intact answers with pauses inside would be taken for cut ones.
+    pub frame_gap: Duration,
     /// Delay between attempts to re-open a failed port.
     pub reopen_backoff: Duration,
 }
@@ -59,7 +61,7 @@ impl Default for BusConfig {
             queue_depth: 64,
             sequence_check: SequenceCheck::Compat,
             scan_retry_pause: Duration::from_millis(150),
-            settle: Duration::from_millis(20),
+            frame_gap: Duration::from_millis(20),
             reopen_backoff: Duration::from_millis(500),
         }
     }

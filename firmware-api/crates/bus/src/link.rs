@@ -188,7 +188,7 @@ impl<P: Port> Link<P> {
     }
 
     /// True right after a read that ended because no byte came for its
-    /// wait: a command's read waits `settle` once it has seen an error, so
+    /// wait: a command's read waits the frame gap once it has seen an error, so
     /// the line has settled already and another quiet period only delays
     /// the retry.
     pub(crate) fn ended_quiet(&self) -> bool {

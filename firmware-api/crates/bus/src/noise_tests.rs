@@ -210,7 +210,7 @@ async fn a_cut_answer_is_retried_instead_of_timing_out() {
     assert!(is_retry(&seen[1]));
     let cfg = BusConfig::default();
     // One gap to see the cut; that gap was the quiet before the `?`.
-    assert!(took <= cfg.settle, "{took:?}");
+    assert!(took <= cfg.frame_gap, "{took:?}");
 }
 
 #[tokio::test(start_paused = true)]
@@ -241,7 +241,7 @@ async fn every_answer_cut_ends_corrupt_after_all_attempts_in_bounded_time() {
     assert_eq!(seen.len(), 1 + cfg.retry_limit as usize);
     // Per attempt: one gap to see the cut, which is also the quiet before
     // the next `?`.
-    assert!(took <= cfg.settle * (cfg.retry_limit + 1), "{took:?}");
+    assert!(took <= cfg.frame_gap * (cfg.retry_limit + 1), "{took:?}");
 }
 
 #[tokio::test(start_paused = true)]

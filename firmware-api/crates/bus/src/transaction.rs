@@ -49,7 +49,7 @@ pub(super) async fn command<P: Port>(
     .await
     .map_err(|e| read_to_bus(e, path))?;
     let mut error = match link
-        .read_frame(cfg.read_timeout, cfg.settle, seq, OnError::Hunt)
+        .read_frame(cfg.read_timeout, cfg.frame_gap, seq, OnError::Hunt)
         .await
     {
         Ok(f) => return Ok(f),
@@ -66,7 +66,7 @@ pub(super) async fn command<P: Port>(
             link.flush_input().map_err(|e| io_err(path, e))?;
         } else {
             // The read hit its cap inside a stream of noise.
-            link.settle(cfg.settle, cfg.read_timeout)
+            link.settle(cfg.frame_gap, cfg.read_timeout)
                 .await
                 .map_err(|e| read_to_bus(e, path))?;
         }
@@ -75,7 +75,7 @@ pub(super) async fn command<P: Port>(
             .await
             .map_err(|e| read_to_bus(e, path))?;
         match link
-            .read_frame(cfg.read_timeout, cfg.settle, s, OnError::Hunt)
+            .read_frame(cfg.read_timeout, cfg.frame_gap, s, OnError::Hunt)
             .await
         {
             Ok(f) => return Ok(f),
@@ -149,7 +149,7 @@ pub(super) async fn scan<P: Port>(
         let mut wait = first_wait;
         let step = loop {
             match link
-                .read_frame(wait, cfg.settle, seq, OnError::Return)
+                .read_frame(wait, cfg.frame_gap, seq, OnError::Return)
                 .await
             {
                 Ok(f) => {
@@ -204,7 +204,7 @@ pub(super) async fn scan<P: Port>(
                 }
                 tracing::debug!(%error, attempts, "corrupt scan answer, restarting the scan");
                 tokio::time::sleep(cfg.scan_retry_pause).await;
-                link.settle(cfg.settle, cfg.read_timeout)
+                link.settle(cfg.frame_gap, cfg.read_timeout)
                     .await
                     .map_err(|e| read_to_bus(e, path))?;
                 if scan_all {
