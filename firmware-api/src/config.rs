@@ -82,6 +82,7 @@ pub struct BusSection {
     pub read_timeout_ms: u64,
     pub scan_silence_ms: u64,
     pub scan_all_silence_ms: u64,
+    pub frame_gap_ms: u64,
     pub retry_limit: u32,
     pub time_slice_ms: u64,
     pub queue_depth: usize,
@@ -100,6 +101,7 @@ impl Default for BusSection {
             read_timeout_ms: d.read_timeout.as_millis() as u64,
             scan_silence_ms: d.scan_silence.as_millis() as u64,
             scan_all_silence_ms: d.scan_all_silence.as_millis() as u64,
+            frame_gap_ms: d.frame_gap.as_millis() as u64,
             retry_limit: d.retry_limit,
             time_slice_ms: d.time_slice_ms as u64,
             queue_depth: d.queue_depth,
@@ -316,6 +318,10 @@ impl Config {
         {
             return invalid("bus.read_timeout_ms", "bus timeouts must be above 0".into());
         }
+        if self.bus.frame_gap_ms == 0 {
+            // Every frame would be cut after its first byte.
+            return invalid("bus.frame_gap_ms", "must be above 0".into());
+        }
         if self.bus.queue_depth == 0 {
             return invalid("bus.queue_depth", "must be at least 1".into());
         }
@@ -419,6 +425,7 @@ impl Config {
             read_timeout: ms(self.bus.read_timeout_ms),
             scan_silence: ms(self.bus.scan_silence_ms),
             scan_all_silence: ms(self.bus.scan_all_silence_ms),
+            frame_gap: ms(self.bus.frame_gap_ms),
             retry_limit: self.bus.retry_limit,
             time_slice_ms: self.bus.time_slice_ms as u8,
             host_id: self.host_id()?,
@@ -476,6 +483,7 @@ mod tests {
         assert_eq!(cfg.bus.read_timeout_ms, d.bus.read_timeout_ms);
         assert_eq!(cfg.bus.scan_silence_ms, d.bus.scan_silence_ms);
         assert_eq!(cfg.bus.scan_all_silence_ms, d.bus.scan_all_silence_ms);
+        assert_eq!(cfg.bus.frame_gap_ms, d.bus.frame_gap_ms);
         assert_eq!(cfg.bus.retry_limit, d.bus.retry_limit);
         assert_eq!(cfg.bus.sequence_check, d.bus.sequence_check);
         assert_eq!(cfg.log.level, d.log.level);
@@ -484,6 +492,10 @@ mod tests {
 
     #[test]
     fn errors_name_the_key() {
+        let e = Config::parse("[bus]\nframe_gap_ms = 0\n", "t")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bus.frame_gap_ms"), "{e}");
         let e = Config::parse("[bus]\ntime_slice_ms = 0\n", "t")
             .unwrap_err()
             .to_string();

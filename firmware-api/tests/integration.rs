@@ -21,6 +21,7 @@ mod auth_ldap;
 mod auth_matrix;
 mod auth_tokens;
 mod browser_chromium;
+mod bus_noise;
 mod cli;
 mod emulator_bench;
 mod emulator_cli;

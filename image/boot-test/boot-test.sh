@@ -125,8 +125,9 @@ if [ "$BOOT_TEST_SERVICE" = 1 ]; then
     { echo "# boot test: the image's opendcre.toml with bus timeouts scaled for QEMU TCG"; cat "$DIR/opendcre.toml.image"; } |
         sed -e 's/^read_timeout_ms = .*/read_timeout_ms = 2000/' \
             -e 's/^scan_silence_ms = .*/scan_silence_ms = 500/' \
-            -e 's/^scan_all_silence_ms = .*/scan_all_silence_ms = 1500/' >"$DIR/opendcre-boottest.toml"
-    for k in 'read_timeout_ms = 2000' 'scan_silence_ms = 500' 'scan_all_silence_ms = 1500'; do
+            -e 's/^scan_all_silence_ms = .*/scan_all_silence_ms = 1500/' \
+            -e 's/^frame_gap_ms = .*/frame_gap_ms = 160/' >"$DIR/opendcre-boottest.toml"
+    for k in 'read_timeout_ms = 2000' 'scan_silence_ms = 500' 'scan_all_silence_ms = 1500' 'frame_gap_ms = 160'; do
         grep -qx "$k" "$DIR/opendcre-boottest.toml" ||
             die "cannot scale '${k%% *}' in the image's /etc/opendcre/opendcre.toml (key missing?)"
     done

@@ -34,8 +34,14 @@ pub struct BusConfig {
     pub sequence_check: SequenceCheck,
     /// Pause before flushing after a corrupt scan answer (the original's 150 ms).
     pub scan_retry_pause: Duration,
-    /// Quiet time that shows the line has settled after a corrupt answer.
-    pub settle: Duration,
+    /// Quiet time inside an answer that shows the sender has stopped: a
+    /// partial frame that gets no byte for this long was cut short (a data
+    /// error, so a command retries with `?` instead of timing out), and
+    /// after a corrupt frame the line counts as settled. Senders write a
+    /// frame back-to-back; at 115200 baud 20 ms is over 200 byte times.
+    /// A slower path (QEMU's emulated UART under load) needs a longer gap,
+    /// or intact answers with pauses inside would be taken for cut ones.
+    pub frame_gap: Duration,
     /// Delay between attempts to re-open a failed port.
     pub reopen_backoff: Duration,
 }
@@ -55,7 +61,7 @@ impl Default for BusConfig {
             queue_depth: 64,
             sequence_check: SequenceCheck::Compat,
             scan_retry_pause: Duration::from_millis(150),
-            settle: Duration::from_millis(20),
+            frame_gap: Duration::from_millis(20),
             reopen_backoff: Duration::from_millis(500),
         }
     }

@@ -18,6 +18,9 @@ mod port;
 mod sequence;
 mod transaction;
 
+#[cfg(test)]
+mod noise_tests;
+
 pub use actor::{spawn, BusHandle, Request, ScanBoard, ScanTarget};
 pub use config::{BusConfig, SequenceCheck};
 pub use error::BusError;

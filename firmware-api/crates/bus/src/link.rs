@@ -28,6 +28,17 @@ pub(super) enum ReadError {
     Io(io::Error),
 }
 
+/// What a decode error does to a read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum OnError {
+    /// End the read: in a scan every frame is a device, so a damaged one
+    /// means the answer is incomplete whatever follows.
+    Return,
+    /// Keep decoding what follows until the line is quiet: a command has one
+    /// answer, and noise in front of it must not cost it.
+    Hunt,
+}
+
 /// Receive state independent of which port handle is open.
 pub(super) struct Link<P> {
     pub port: Option<P>,
@@ -37,6 +48,8 @@ pub(super) struct Link<P> {
     abandoned: VecDeque<(u8, Instant)>,
     check: SequenceCheck,
     stale_dropped: u64,
+    /// The last read ended because the line was quiet (a gap or silence).
+    ended_quiet: bool,
 }
 
 impl<P: Port> Link<P> {
@@ -48,6 +61,7 @@ impl<P: Port> Link<P> {
             abandoned: VecDeque::new(),
             check: cfg.sequence_check,
             stale_dropped: 0,
+            ended_quiet: false,
         }
     }
 
@@ -95,31 +109,72 @@ impl<P: Port> Link<P> {
         port.flush().await.map_err(ReadError::Io)
     }
 
-    /// Reads until an acceptable frame, a decode error, or `silence` without
-    /// bytes. A stream of junk cannot hold the bus: the whole read is capped.
+    /// Reads until an acceptable frame, an error, or `silence` without bytes.
+    /// A stream of junk cannot hold the bus: the whole read is capped.
+    ///
+    /// A sender writes a frame back-to-back, so a partial frame that gets no
+    /// byte for `gap` was cut short: it becomes a data error
+    /// ([`DecodeError::Truncated`]) instead of a timeout, because a timeout
+    /// ends a command without a retry, and a cut answer is worth a `?`.
+    ///
+    /// With [`OnError::Hunt`] a decode error does not end the read at once:
+    /// the bytes after it are still decoded until the line is quiet for
+    /// `gap`, because an answer behind line noise (a false header, a junk
+    /// "frame") is the answer, and a flush before the retry would throw it
+    /// away. Only when nothing acceptable follows is the last error returned.
     pub(crate) async fn read_frame(
         &mut self,
         silence: Duration,
+        gap: Duration,
         expected_seq: u8,
+        on_error: OnError,
     ) -> Result<Frame, ReadError> {
         let cap = Instant::now() + silence * 4 + Duration::from_millis(50);
         let mut buf = [0u8; 512];
+        let mut error: Option<DecodeError> = None;
+        let failed =
+            |error: Option<DecodeError>| error.map_or(ReadError::Timeout, ReadError::Decode);
         loop {
             while let Some(r) = self.decoder.next_frame() {
                 match r {
                     Ok(f) if self.accept(&f, expected_seq) => return Ok(f),
                     Ok(_) => continue,
-                    Err(e) => return Err(ReadError::Decode(e)),
+                    Err(e) if on_error == OnError::Return => return Err(ReadError::Decode(e)),
+                    Err(e) => error = Some(e),
                 }
             }
             let now = Instant::now();
             if now >= cap {
-                return Err(ReadError::Timeout);
+                return Err(failed(error));
             }
-            let wait = silence.min(cap - now);
+            // Inside an answer (a partial frame, or right after a damaged
+            // one) a gap means the sender has stopped.
+            let in_answer = self.decoder.in_frame() || error.is_some();
+            let wait = if in_answer { gap } else { silence }.min(cap - now);
             let port = self.port().map_err(ReadError::Io)?;
-            match tokio::time::timeout(wait, port.read(&mut buf)).await {
-                Err(_) => return Err(ReadError::Timeout),
+            let read = tokio::time::timeout(wait, port.read(&mut buf)).await;
+            self.ended_quiet = read.is_err();
+            match read {
+                Err(_) if self.decoder.in_frame() => {
+                    // Every byte buffered arrived before the gap, so a frame
+                    // starting inside the partial one is complete already or
+                    // cut as well: rescan without waiting again.
+                    while let Some(cut) = self.decoder.abandon_partial() {
+                        if on_error == OnError::Return {
+                            return Err(ReadError::Decode(cut));
+                        }
+                        error = Some(cut);
+                        while let Some(r) = self.decoder.next_frame() {
+                            match r {
+                                Ok(f) if self.accept(&f, expected_seq) => return Ok(f),
+                                Ok(_) => {}
+                                Err(e) => error = Some(e),
+                            }
+                        }
+                    }
+                    return Err(failed(error));
+                }
+                Err(_) => return Err(failed(error)),
                 Ok(Ok(0)) => {
                     return Err(ReadError::Io(io::Error::new(
                         io::ErrorKind::UnexpectedEof,
@@ -130,6 +185,14 @@ impl<P: Port> Link<P> {
                 Ok(Err(e)) => return Err(ReadError::Io(e)),
             }
         }
+    }
+
+    /// True right after a read that ended because no byte came for its
+    /// wait: a command's read waits the frame gap once it has seen an error, so
+    /// the line has settled already and another quiet period only delays
+    /// the retry.
+    pub(crate) fn ended_quiet(&self) -> bool {
+        self.ended_quiet
     }
 
     /// Waits until the line has been quiet for `quiet` (at most `cap`), so the

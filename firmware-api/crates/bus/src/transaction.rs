@@ -5,7 +5,7 @@
 use super::actor::{Request, ScanBoard, ScanDevice, ScanTarget};
 use super::config::BusConfig;
 use super::error::BusError;
-use super::link::{Link, ReadError};
+use super::link::{Link, OnError, ReadError};
 use super::port::Port;
 use opendcre_proto::board_id::{self, SHUFFLE};
 use opendcre_proto::{Command, Frame};
@@ -48,7 +48,10 @@ pub(super) async fn command<P: Port>(
     })
     .await
     .map_err(|e| read_to_bus(e, path))?;
-    let mut error = match link.read_frame(cfg.read_timeout, seq).await {
+    let mut error = match link
+        .read_frame(cfg.read_timeout, cfg.frame_gap, seq, OnError::Hunt)
+        .await
+    {
         Ok(f) => return Ok(f),
         Err(ReadError::Timeout) => {
             link.abandon(seq);
@@ -59,14 +62,22 @@ pub(super) async fn command<P: Port>(
     };
     for _ in 0..cfg.retry_limit {
         tracing::debug!(%error, board = req.board_id, device = req.device_id, "corrupt answer, sending retry");
-        link.settle(cfg.settle, cfg.read_timeout)
-            .await
-            .map_err(|e| read_to_bus(e, path))?;
+        if link.ended_quiet() {
+            link.flush_input().map_err(|e| io_err(path, e))?;
+        } else {
+            // The read hit its cap inside a stream of noise.
+            link.settle(cfg.frame_gap, cfg.read_timeout)
+                .await
+                .map_err(|e| read_to_bus(e, path))?;
+        }
         let s = link.next_seq();
         link.send(&frame_for(s, &Command::Retry))
             .await
             .map_err(|e| read_to_bus(e, path))?;
-        match link.read_frame(cfg.read_timeout, s).await {
+        match link
+            .read_frame(cfg.read_timeout, cfg.frame_gap, s, OnError::Hunt)
+            .await
+        {
             Ok(f) => return Ok(f),
             Err(ReadError::Decode(e)) => error = e,
             Err(ReadError::Timeout) => {
@@ -137,7 +148,10 @@ pub(super) async fn scan<P: Port>(
         let mut boards: Vec<ScanBoard> = Vec::new();
         let mut wait = first_wait;
         let step = loop {
-            match link.read_frame(wait, seq).await {
+            match link
+                .read_frame(wait, cfg.frame_gap, seq, OnError::Return)
+                .await
+            {
                 Ok(f) => {
                     let Some(&code) = f.data.first() else {
                         return Err(BusError::Corrupt {
@@ -190,7 +204,7 @@ pub(super) async fn scan<P: Port>(
                 }
                 tracing::debug!(%error, attempts, "corrupt scan answer, restarting the scan");
                 tokio::time::sleep(cfg.scan_retry_pause).await;
-                link.settle(cfg.settle, cfg.read_timeout)
+                link.settle(cfg.frame_gap, cfg.read_timeout)
                     .await
                     .map_err(|e| read_to_bus(e, path))?;
                 if scan_all {

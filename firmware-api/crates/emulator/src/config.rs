@@ -144,11 +144,31 @@ pub struct ScanAllEntry {
     pub retry: Vec<ScanOutcome>,
 }
 
+/// Seeded line noise on every packet the emulator writes (top-level
+/// `line_noise`, our addition): each packet independently gets at most one
+/// fault, drawn from a generator seeded with `seed`, so a run with the same
+/// requests damages the same packets. Answers to `?` are packets like any
+/// other and get the same treatment. Probabilities are kept in parts per
+/// million so the configuration stays `Eq`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineNoise {
+    pub seed: u64,
+    /// Random bytes (any value, so false headers too) before the packet.
+    pub junk_ppm: u32,
+    /// The packet stops after a random proper prefix (at least one byte).
+    pub truncate_ppm: u32,
+    /// The checksum byte is changed; everything else is intact.
+    pub bad_checksum_ppm: u32,
+    /// Junk runs are 1..=junk_max bytes long.
+    pub junk_max: u8,
+}
+
 /// A validated emulator configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct EmulatorConfig {
     pub boards: Vec<BoardConfig>,
     pub scanall: Vec<ScanAllEntry>,
+    pub line_noise: Option<LineNoise>,
     /// Unknown keys that were ignored (keys starting with `_` are comments
     /// and not reported), each with its JSON path.
     pub warnings: Vec<String>,
@@ -254,7 +274,7 @@ impl Parser {
 
     fn root(&mut self, v: &Value) -> Result<EmulatorConfig, EmulatorConfigError> {
         let obj = self.object(v, "(top level)")?;
-        self.check_keys(obj, "", &["boards", "scanall"]);
+        self.check_keys(obj, "", &["boards", "scanall", "line_noise"]);
         let boards_v = obj
             .get("boards")
             .ok_or_else(|| invalid("boards", "missing (a list of boards is required)"))?;
@@ -293,11 +313,71 @@ impl Parser {
                 ))
             }
         };
+        let line_noise = match obj.get("line_noise") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(self.line_noise(v, "line_noise")?),
+        };
         Ok(EmulatorConfig {
             boards,
             scanall,
+            line_noise,
             warnings: Vec::new(),
         })
+    }
+
+    fn line_noise(&mut self, v: &Value, path: &str) -> Result<LineNoise, EmulatorConfigError> {
+        let obj = self.object(v, path)?;
+        self.check_keys(
+            obj,
+            path,
+            &["seed", "junk", "truncate", "bad_checksum", "junk_max"],
+        );
+        let seed = match obj.get("seed") {
+            None => 0,
+            Some(s) => s.as_u64().ok_or_else(|| {
+                invalid(
+                    &format!("{path}.seed"),
+                    format!("expected a non-negative integer, found {s}"),
+                )
+            })?,
+        };
+        let ppm = |key: &str| -> Result<u32, EmulatorConfigError> {
+            let Some(p) = obj.get(key) else {
+                return Ok(0);
+            };
+            match p.as_f64() {
+                Some(f) if (0.0..=1.0).contains(&f) => Ok((f * 1e6).round() as u32),
+                _ => Err(invalid(
+                    &format!("{path}.{key}"),
+                    format!("expected a probability between 0 and 1, found {p}"),
+                )),
+            }
+        };
+        let noise = LineNoise {
+            seed,
+            junk_ppm: ppm("junk")?,
+            truncate_ppm: ppm("truncate")?,
+            bad_checksum_ppm: ppm("bad_checksum")?,
+            junk_max: match obj.get("junk_max") {
+                None => 8,
+                Some(m) => match m.as_u64() {
+                    Some(n @ 1..=255) => n as u8,
+                    _ => {
+                        return Err(invalid(
+                            &format!("{path}.junk_max"),
+                            format!("expected an integer in 1..255, found {m}"),
+                        ))
+                    }
+                },
+            },
+        };
+        if noise.junk_ppm + noise.truncate_ppm + noise.bad_checksum_ppm > 1_000_000 {
+            return Err(invalid(
+                path,
+                "junk + truncate + bad_checksum exceed 1 (a packet gets at most one fault)",
+            ));
+        }
+        Ok(noise)
     }
 
     fn scanall_entry(

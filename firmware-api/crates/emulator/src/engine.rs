@@ -15,8 +15,8 @@ use opendcre_proto::frame::{checksum, HEADER, TRAILER};
 use opendcre_proto::{DeviceType, Frame};
 
 use super::config::{
-    Action, BoardConfig, DeviceConfig, EmulatorConfig, Field, RawByte, RawData, Response,
-    ScanAllEntry, ScanOutcome, StateValue, Version,
+    Action, BoardConfig, DeviceConfig, EmulatorConfig, Field, LineNoise, RawByte, RawData,
+    Response, ScanAllEntry, ScanOutcome, StateValue, Version,
 };
 
 /// Position in a response list. `normal` reaching the list length means a
@@ -73,6 +73,7 @@ pub struct Emulator {
     scanall_retry_pos: usize,
     /// The last request that was not a `?`: what a `?` re-dispatches.
     previous: Option<Frame>,
+    noise: Option<Noise>,
 }
 
 /// Per-request context: the sequence to echo and whether this is a `?` retry.
@@ -113,6 +114,10 @@ impl Emulator {
             scanall_pos: 0,
             scanall_retry_pos: 0,
             previous: None,
+            noise: cfg.line_noise.map(|cfg| Noise {
+                rng: SplitMix64(cfg.seed),
+                cfg,
+            }),
         }
     }
 
@@ -152,7 +157,11 @@ impl Emulator {
             Some(b'H') => self.simple_action(&packet, ctx, Kind::HostInfo),
             _ => Vec::new(),
         };
-        out.into_iter().filter(|c| !c.is_empty()).collect()
+        let mut out: Chunks = out.into_iter().filter(|c| !c.is_empty()).collect();
+        if let Some(noise) = &mut self.noise {
+            out.iter_mut().for_each(|p| noise.damage(p));
+        }
+        out
     }
 
     fn board_mut(&mut self, board_id: u32) -> Option<&mut Board> {
@@ -582,6 +591,80 @@ pub(crate) fn inject_error(packet: &mut [u8]) {
     for b in packet.iter_mut() {
         if *b != HEADER && *b != TRAILER {
             *b = ((*b as u16 + 1) % 255) as u8;
+        }
+    }
+}
+
+/// SplitMix64 (Steele, Lea, Flood 2014), a few lines by hand because a
+/// seed must reproduce the same faults in every build: `rand`'s `StdRng`
+/// is documented as free to change its algorithm between releases.
+#[derive(Debug, Clone)]
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (n > 0); the modulo bias is below 2^-40 for our n.
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// What `line_noise` does to one packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    None,
+    Junk,
+    Truncate,
+    BadChecksum,
+}
+
+#[derive(Debug, Clone)]
+struct Noise {
+    cfg: LineNoise,
+    rng: SplitMix64,
+}
+
+impl Noise {
+    fn draw(&mut self) -> Fault {
+        let r = self.rng.below(1_000_000) as u32;
+        let c = &self.cfg;
+        if r < c.junk_ppm {
+            Fault::Junk
+        } else if r < c.junk_ppm + c.truncate_ppm {
+            Fault::Truncate
+        } else if r < c.junk_ppm + c.truncate_ppm + c.bad_checksum_ppm {
+            Fault::BadChecksum
+        } else {
+            Fault::None
+        }
+    }
+
+    /// Applies at most one fault to a packet about to be written.
+    fn damage(&mut self, packet: &mut Vec<u8>) {
+        match self.draw() {
+            Fault::None => {}
+            Fault::Junk => {
+                let n = 1 + self.rng.below(u64::from(self.cfg.junk_max)) as usize;
+                let junk: Vec<u8> = (0..n).map(|_| self.rng.next() as u8).collect();
+                packet.splice(0..0, junk);
+            }
+            // A one-byte packet cannot lose a byte and stay non-empty.
+            Fault::Truncate if packet.len() >= 2 => {
+                let keep = 1 + self.rng.below(packet.len() as u64 - 1) as usize;
+                packet.truncate(keep);
+            }
+            Fault::BadChecksum if packet.len() >= 2 => {
+                let at = packet.len() - 2;
+                packet[at] ^= 1 + self.rng.below(255) as u8;
+            }
+            Fault::Truncate | Fault::BadChecksum => {}
         }
     }
 }
@@ -1147,5 +1230,131 @@ mod tests {
                 }
             }
         }
+    }
+
+    fn noisy(seed: u64) -> Emulator {
+        emu(&format!(
+            r#"{{"line_noise": {{"seed": {seed}, "junk": 0.15, "truncate": 0.10, "bad_checksum": 0.10}},
+               "boards": [{{"board_id": "00000001", "devices": [
+                 {{"device_id": "01ff", "device_type": "thermistor",
+                   "read": {{"repeatable": true, "responses": [656]}}}}]}}]}}"#
+        ))
+    }
+
+    /// Which fault a packet shows, judged against the clean answer.
+    fn fault_of(packet: &[u8], clean: &[u8]) -> Fault {
+        if packet == clean {
+            Fault::None
+        } else if packet.len() > clean.len() && packet.ends_with(clean) {
+            Fault::Junk
+        } else if packet.len() < clean.len() && clean.starts_with(packet) {
+            Fault::Truncate
+        } else {
+            assert_eq!(packet.len(), clean.len(), "{packet:02x?}");
+            let d = decode_all(packet);
+            assert!(d[0].as_ref().unwrap_err().is_checksum(), "{packet:02x?}");
+            Fault::BadChecksum
+        }
+    }
+
+    #[test]
+    fn line_noise_hits_the_configured_rates_on_answers_and_retries() {
+        let mut e = noisy(14);
+        let mut counts = [0usize; 4];
+        let n = 20_000;
+        for i in 0..n {
+            let seq = (i % 250) as u8;
+            // Every other request is a `?`: it gets the same treatment.
+            let data: &[u8] = if i % 2 == 0 { b"R" } else { b"?" };
+            let got = e.handle(&req(seq, 0x9C, 1, 0x01ff, data));
+            let clean = text_frame(Ctx { seq, retry: false }, b"656");
+            assert_eq!(got.len(), 1);
+            let f = fault_of(&got[0], &clean[0]);
+            counts[f as usize] += 1;
+        }
+        let pct = |c: usize| c as f64 * 100.0 / n as f64;
+        let [none, junk, trunc, chk] = counts.map(pct);
+        assert!((64.0..66.0).contains(&none), "{counts:?}");
+        assert!((14.0..16.0).contains(&junk), "{counts:?}");
+        assert!((9.3..10.7).contains(&trunc), "{counts:?}");
+        assert!((9.3..10.7).contains(&chk), "{counts:?}");
+    }
+
+    #[test]
+    fn line_noise_is_reproducible_from_its_seed() {
+        let run = |seed| {
+            let mut e = noisy(seed);
+            (0..200u8)
+                .flat_map(|s| read(&mut e, s, 0x9C, 1, 0x01ff))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(7), run(7));
+        assert_ne!(run(7), run(8));
+    }
+
+    #[test]
+    fn junk_stays_within_its_bound_and_truncation_keeps_a_proper_prefix() {
+        let mut e = emu(
+            r#"{"line_noise": {"seed": 1, "junk": 0.5, "truncate": 0.5, "junk_max": 3},
+               "boards": [{"board_id": "00000001", "devices": [
+                 {"device_id": "01ff", "device_type": "thermistor",
+                  "read": {"repeatable": true, "responses": [656]}}]}]}"#,
+        );
+        let clean = text_frame(
+            Ctx {
+                seq: 5,
+                retry: false,
+            },
+            b"656",
+        )
+        .remove(0);
+        let mut lens = std::collections::BTreeSet::new();
+        for _ in 0..2000 {
+            let p = read(&mut e, 5, 0x9C, 1, 0x01ff).remove(0);
+            match fault_of(&p, &clean) {
+                Fault::Junk => assert!(p.len() - clean.len() <= 3),
+                Fault::Truncate => assert!(!p.is_empty()),
+                other => panic!("{other:?}"),
+            }
+            lens.insert(p.len());
+        }
+        // Every prefix length 1..len-1 and every junk length 1..=3 occurs.
+        assert_eq!(lens.len(), clean.len() - 1 + 3);
+    }
+
+    #[test]
+    fn line_noise_config_is_validated() {
+        let with = |noise: &str| {
+            EmulatorConfig::from_json_str(&format!(r#"{{"line_noise": {noise}, "boards": []}}"#))
+        };
+        assert_eq!(with("null").unwrap().line_noise, None);
+        let n = with(r#"{"junk": 0.15, "truncate": 0.1, "bad_checksum": 0.1}"#)
+            .unwrap()
+            .line_noise
+            .unwrap();
+        assert_eq!(
+            (
+                n.seed,
+                n.junk_ppm,
+                n.truncate_ppm,
+                n.bad_checksum_ppm,
+                n.junk_max
+            ),
+            (0, 150_000, 100_000, 100_000, 8)
+        );
+        for (bad, path) in [
+            (r#"{"junk": 1.5}"#, "line_noise.junk"),
+            (r#"{"truncate": -0.1}"#, "line_noise.truncate"),
+            (r#"{"bad_checksum": "often"}"#, "line_noise.bad_checksum"),
+            (r#"{"seed": -1}"#, "line_noise.seed"),
+            (r#"{"junk_max": 0}"#, "line_noise.junk_max"),
+            (r#"{"junk": 0.6, "truncate": 0.5}"#, "line_noise"),
+            ("[]", "line_noise"),
+        ] {
+            let e = with(bad).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("{path}:")), "{bad}: {e}");
+        }
+        let w = with(r#"{"jank": 0.1}"#).unwrap().warnings;
+        assert_eq!(w.len(), 1, "{w:?}");
     }
 }

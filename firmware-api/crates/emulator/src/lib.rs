@@ -32,6 +32,9 @@
 //!   `B2`→no_override mapping (spec §9.23); a read of a list-valued state
 //!   shows the element the next power answer would use.
 //! * `?` with no earlier request is silent; repeated `?` retry the same request.
+//! * `line_noise` (ours): seeded junk, truncation and bad checksums on the
+//!   packets written, so the bus layer's recovery can be measured
+//!   reproducibly (see `emulator-configs/README.md`).
 
 pub mod config;
 pub mod engine;

@@ -9,9 +9,12 @@
 //!
 //! After an error only the header byte is consumed, so a real frame hidden
 //! behind a false header is still found. Memory is bounded: at most one maximal
-//! frame is ever waited for.
+//! frame is ever waited for. The decoder has no clock: when the caller sees the
+//! line go quiet in the middle of a frame, [`FrameDecoder::abandon_partial`]
+//! turns the partial frame into a data error and rescans the bytes after its
+//! header, which may hold the real frame (the header was noise).
 
-use super::frame::{checksum, Frame, HEADER, MAX_FRAME_LEN, TRAILER};
+use super::frame::{checksum, Frame, HEADER, MAX_FRAME_LEN, MIN_FRAME_LEN, TRAILER};
 
 /// A frame that arrived complete but was wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -22,6 +25,9 @@ pub enum DecodeError {
     /// The frame did not end with 0x04.
     #[error("data error: trailer byte 0x{0:02x} instead of 0x04")]
     BadTrailer(u8),
+    /// The sender went quiet before the declared length arrived.
+    #[error("data error: the frame stopped after {have} of {want} bytes")]
+    Truncated { have: usize, want: usize },
     /// The checksum did not match the bytes it covers.
     #[error("checksum error: frame carries 0x{received:02x}, bytes sum to 0x{computed:02x}")]
     Checksum { computed: u8, received: u8 },
@@ -65,6 +71,24 @@ impl FrameDecoder {
     /// True when a header has been seen and the rest of its frame is awaited.
     pub fn in_frame(&self) -> bool {
         self.buf.first() == Some(&HEADER)
+    }
+
+    /// Gives up on the partial frame being waited for, because the line went
+    /// quiet: only its header byte is dropped, so a frame that starts inside
+    /// it (behind a noise byte 0x01) is found by the next [`next_frame`](Self::next_frame).
+    /// `None` when no frame was pending.
+    pub fn abandon_partial(&mut self) -> Option<DecodeError> {
+        if !self.in_frame() {
+            return None;
+        }
+        let have = self.buf.len();
+        // Without a length byte yet, the shortest frame is what was owed.
+        let want = self
+            .buf
+            .get(1)
+            .map_or(MIN_FRAME_LEN, |&len| len as usize + 3);
+        self.buf.drain(..1);
+        Some(DecodeError::Truncated { have, want })
     }
 
     /// Bytes skipped while hunting for a header since this decoder was made.
@@ -199,6 +223,61 @@ mod tests {
         d.push(&[0x01, 0xFF, 0x00]);
         assert!(d.next_frame().is_none());
         assert!(d.in_frame());
+    }
+
+    #[test]
+    fn abandoned_partial_frame_is_a_data_error_and_a_frame_behind_it_is_found() {
+        // Noise 0x01 0xF0 claims a 243-byte frame that swallows the real one.
+        let mut d = FrameDecoder::new();
+        d.push(&[0x55, 0x01, 0xF0]);
+        d.push(&GOOD_EXTRA);
+        assert!(d.next_frame().is_none());
+        let e = d.abandon_partial().unwrap();
+        assert_eq!(
+            e,
+            DecodeError::Truncated {
+                have: 16,
+                want: 243
+            }
+        );
+        assert!(!e.is_checksum());
+        // 0xF0 is skipped as junk, then the real frame decodes.
+        assert_eq!(d.next_frame().unwrap().unwrap().device_id, 0x2021);
+        assert!(d.abandon_partial().is_none());
+    }
+
+    #[test]
+    fn truncated_frame_is_abandoned_header_by_header() {
+        let mut d = FrameDecoder::new();
+        d.push(&[0x01]);
+        assert_eq!(
+            d.abandon_partial(),
+            Some(DecodeError::Truncated { have: 1, want: 12 })
+        );
+        assert_eq!(d.buffered(), 0);
+        // A cut frame whose body holds more 0x01 bytes (board 0x0101FF1F):
+        // each false header is given up in turn, and nothing is decoded.
+        d.push(&GOOD_EXTRA[..10]);
+        let mut events = Vec::new();
+        loop {
+            while let Some(r) = d.next_frame() {
+                events.push(r.map(|_| ()));
+            }
+            match d.abandon_partial() {
+                Some(e) => events.push(Err(e)),
+                None => break,
+            }
+        }
+        assert_eq!(
+            events,
+            vec![
+                Err(DecodeError::Truncated { have: 10, want: 14 }),
+                Err(DecodeError::Truncated { have: 8, want: 159 }),
+                Err(DecodeError::LengthTooSmall(1)),
+                Err(DecodeError::Truncated { have: 5, want: 258 }),
+            ]
+        );
+        assert_eq!(d.buffered(), 0);
     }
 
     fn arb_frame() -> impl Strategy<Value = Frame> {
