@@ -87,10 +87,11 @@ class Attack:
         self.port, self.conns, self.srcs = port, conns, sources(k)
         self.tasks, self.opened, self.failed = [], 0, 0
         self.writers = set()
+        self.stopped = False
 
     async def start(self, behaviour):
         async def one(i):
-            while True:
+            while not self.stopped:
                 try:
                     r, w = await asyncio.wait_for(connect_from(self.port, self.srcs[i % len(self.srcs)]), 5)
                 except (OSError, asyncio.TimeoutError):
@@ -109,11 +110,14 @@ class Attack:
         self.tasks = [asyncio.create_task(one(i)) for i in range(self.conns)]
 
     async def stop(self):
-        for t in self.tasks:
-            t.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        # Closing the sockets ends every behaviour (its reads see the end);
+        # cancelling alone can be lost inside asyncio.wait_for on 3.11.
+        self.stopped = True
         for w in list(self.writers):
             w.transport.abort()
+        for t in self.tasks:
+            t.cancel()
+        await asyncio.wait(self.tasks, timeout=5)
 
 
 async def closed_within(r, seconds):

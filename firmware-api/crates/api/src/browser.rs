@@ -50,7 +50,7 @@ impl BrowserPolicy {
 
     fn allowed(&self, origin: &str) -> bool {
         let origin = origin.to_ascii_lowercase();
-        self.allowed_origins.iter().any(|o| *o == origin)
+        self.allowed_origins.contains(&origin)
     }
 
     /// The request's `Origin` when it is a configured one.
