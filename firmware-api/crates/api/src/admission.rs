@@ -6,11 +6,14 @@
 //! until a hostile one timed out. The rules:
 //! - one client address holds at most `per_address` connections, so one
 //!   host (or one NAT) cannot take the whole pool;
-//! - when the pool is full, the connection that has been idle longest (no
-//!   request in progress: between keep-alive requests, or still sending its
-//!   first request head) gives way to the new one, as nginx reuses idle
-//!   keep-alive connections when it runs short;
-//! - only when every slot is busy serving a request is a new one refused.
+//! - when the pool is full, an idle connection gives way to the new one, as
+//!   nginx reuses idle keep-alive connections when it runs short. Idle means
+//!   no handler at work: between keep-alive requests, still sending a head or
+//!   a body, or with an answer the client does not read. The victim comes
+//!   from the address that holds the most connections, the longest idle
+//!   among them: a flood of connections from a few addresses churns among
+//!   itself, and a client with one connection is not the one closed;
+//! - only when every slot is busy running a handler is a new one refused.
 //!
 //! Both listeners (plain and TLS) admit through the same table, and neither
 //! acceptor holds a slot while it waits, so one cannot starve the other.
@@ -62,7 +65,7 @@ struct Live {
 /// the connection's own task; read by the table when it must evict.
 pub(crate) struct Activity {
     epoch: Instant,
-    /// Requests being served right now (HTTP/1: zero or one).
+    /// Handlers running right now (HTTP/1: zero or one).
     busy: AtomicU64,
     /// Requests seen so far; zero means the client has not yet sent a head.
     requests: AtomicU64,
@@ -77,9 +80,15 @@ impl Activity {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Marks a request as started; the guard marks it finished on drop.
-    pub(crate) fn begin_request(self: &Arc<Self>) -> Busy {
+    /// Notes that a request head arrived (the connection is no longer
+    /// silent; see the first-request timeout).
+    pub(crate) fn request_seen(&self) {
         self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Marks a handler as running (the request is complete: head and body);
+    /// the connection cannot be evicted until the guard is dropped.
+    pub(crate) fn begin_work(self: &Arc<Self>) -> Busy {
         self.busy.fetch_add(1, Ordering::AcqRel);
         Busy(self.clone())
     }
@@ -99,7 +108,7 @@ impl Activity {
     }
 }
 
-/// A request in progress on a connection (see [`Activity::begin_request`]).
+/// A handler at work for a connection (see [`Activity::begin_work`]).
 pub(crate) struct Busy(Arc<Activity>);
 
 impl Drop for Busy {
@@ -163,12 +172,17 @@ impl Admission {
             return Err(Refusal::PerAddress);
         }
         if t.live.len() >= self.limits.total {
+            // Most connections from its address first, then longest idle.
             let victim = t
                 .live
                 .iter()
-                .filter_map(|(id, l)| l.activity.idle_since().map(|since| (since, *id)))
+                .filter_map(|(id, l)| {
+                    let since = l.activity.idle_since()?;
+                    let share = t.per_address.get(&l.addr).copied().unwrap_or(0);
+                    Some((std::cmp::Reverse(share), since, *id))
+                })
                 .min()
-                .map(|(_, id)| id);
+                .map(|(_, _, id)| id);
             let Some(id) = victim else {
                 return Err(Refusal::Full);
             };
@@ -257,6 +271,35 @@ mod tests {
         assert_eq!(a.live(), 1);
     }
 
+    #[tokio::test]
+    async fn the_victim_comes_from_the_address_with_the_most_connections() {
+        let a = Admission::new(Limits {
+            total: 4,
+            per_address: 5,
+        });
+        // The lone client is the longest idle, but the flooding address
+        // holds three slots: one of those goes.
+        let lone = a.admit(ip(1)).unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let flood: Vec<Ticket> = (0..3).map(|_| a.admit(ip(9)).unwrap()).collect();
+        let _new = a.admit(ip(2)).unwrap();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            flood[0].activity.evicted(),
+        )
+        .await
+        .expect("the flooding address's longest-idle connection is evicted");
+        assert!(
+            tokio::time::timeout(
+                std::time::Duration::from_millis(50),
+                lone.activity.evicted()
+            )
+            .await
+            .is_err(),
+            "the lone client was evicted"
+        );
+    }
+
     #[test]
     fn busy_connections_are_never_evicted() {
         let a = Admission::new(Limits {
@@ -265,8 +308,9 @@ mod tests {
         });
         let t1 = a.admit(ip(1)).unwrap();
         let t2 = a.admit(ip(2)).unwrap();
-        let b1 = t1.activity.begin_request();
-        let b2 = t2.activity.begin_request();
+        t1.activity.request_seen();
+        let b1 = t1.activity.begin_work();
+        let b2 = t2.activity.begin_work();
         assert_eq!(a.admit(ip(3)).err(), Some(Refusal::Full));
         // A request that finished makes its connection evictable again.
         drop(b2);

@@ -283,7 +283,7 @@ impl Connection {
         let svc = service_fn(move |req| {
             let me = me.clone();
             async move {
-                let _busy = me.activity.begin_request();
+                me.activity.request_seen();
                 Ok::<_, Infallible>(serve_request(&me, req).await)
             }
         });
@@ -409,7 +409,8 @@ async fn dispatch(conn: &Connection, req: Request<Incoming>) -> Response<Body> {
         }
     }
     let cors = conn.opts.browser.cors_headers(&req, route.allow_header());
-    let mut response = route_request(conn.state.clone(), &conn.opts, req, route).await;
+    let mut response =
+        route_request(conn.state.clone(), &conn.opts, &conn.activity, req, route).await;
     response.headers_mut().extend(cors);
     if let Some(p) = principal {
         response.extensions_mut().insert(p);
@@ -443,6 +444,7 @@ fn check_line_lengths<B>(req: &Request<B>) -> Result<(), ApiError> {
 async fn route_request(
     state: Arc<AppState>,
     opts: &ServerOptions,
+    activity: &Arc<Activity>,
     req: Request<Incoming>,
     route: Route,
 ) -> Response<Body> {
@@ -489,6 +491,9 @@ async fn route_request(
             }
         }
     }
+    // From here the request is complete and its handler works (on the bus,
+    // on a BMC): the connection is not evicted until the answer exists.
+    let _work = activity.begin_work();
     match run_handler(state, route).await {
         Ok(v) => json_response(StatusCode::OK, &v),
         Err(e) => {
