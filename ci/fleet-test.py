@@ -58,7 +58,10 @@ def free_port():
 
 
 def port_is_free(port):
+    """Free for a listener: SO_REUSEADDR as the server sets it, so the
+    TIME_WAIT connections of an earlier run do not count."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
             return True
