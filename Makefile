@@ -15,7 +15,7 @@ endif
 EMULATOR_CONFIG ?= firmware-api/emulator-configs/rack.json
 LISTEN ?= 127.0.0.1:5000
 
-.PHONY: run build test test-host check fmt clippy crate-map deps lint bench bench-dos auth-curl-check ci-free-debug from-nothing
+.PHONY: run build test test-host check fmt clippy crate-map deps lint bench bench-dos auth-curl-check ci-free-debug from-nothing prometheus-check fleet-test
 
 run:
 	$(CARGO) run --release --bin opendcre -- serve --emulator $(EMULATOR_CONFIG) --listen $(LISTEN)
@@ -56,10 +56,29 @@ auth-curl-check:
 	$(CARGO) build --locked --bin opendcre
 	bash ci/auth-curl-check.sh
 
+# The Prometheus example config and alert rules (packaging/prometheus/):
+# syntax of the config (its CA and token files exist only on a Prometheus
+# host), the rules, and the rules' unit tests (series that fire and do not
+# fire each alert). promtool from Debian's prometheus package (make deps).
+PROMTOOL ?= promtool
+prometheus-check:
+	$(PROMTOOL) check config --syntax-only packaging/prometheus/prometheus.yml
+	$(PROMTOOL) check rules packaging/prometheus/opendcre-alerts.yml
+	cd packaging/prometheus && $(PROMTOOL) test rules opendcre-alerts.test.yml
+
+# A real Prometheus scraping FLEET_N (200) emulator instances on loopback
+# through the file `opendcre discover --probe` writes, for FLEET_SECS; prints
+# a Markdown table. Minutes long: not part of `make test`.
+FLEET_N ?= 200
+FLEET_SECS ?= 150
+FLEET_INTERVAL ?= 5
+fleet-test: build
+	python3 ci/fleet-test.py --binary $(HOST_BIN) -n $(FLEET_N) --duration $(FLEET_SECS) --interval $(FLEET_INTERVAL)
+
 # Everything CI runs: host tests, the curl check, the armv7 build, packages
 # and their checks, then the image: build, reproducibility, QEMU boot test
 # (image-ci has its own deadline, IMAGE_CI_TIMEOUT).
-test: deps lint check test-host auth-curl-check test-packaging image-check ci-free-debug image-ci
+test: deps lint check prometheus-check test-host auth-curl-check test-packaging image-check ci-free-debug image-ci
 
 # In CI only (CI=true): the debug build (1 GB) has served once the host-side
 # checks ran, and the image stage needs the disk.

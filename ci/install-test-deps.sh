@@ -20,6 +20,11 @@ ensure_pkgs chromium
 # loopback (tests/syslog_tcp.rs starts its own with `-n -f`; the package's
 # system instance is not used).
 ensure_pkgs rsyslog
+# prometheus: promtool checks and unit-tests the alert rules (make
+# prometheus-check); make fleet-test runs its server on a loopback port with
+# its own config and data directory. The package's system service (if the
+# host runs systemd it starts on :9090) is neither used nor needed.
+ensure_pkgs prometheus
 
 # `make check` runs cargo fmt and cargo clippy of the host toolchain (rustup's,
 # in ~/.cargo/bin; Debian's /usr/bin/cargo is the cross build's and has

@@ -29,6 +29,9 @@ enum Cmd {
         #[command(subcommand)]
         command: opendcre::cli::auth::AuthCommand,
     },
+    /// Find OpenDCRE nodes (DNS-SD or a probe of an address range) and write
+    /// a Prometheus file_sd file for them.
+    Discover(opendcre::cli::discover::DiscoverArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +42,9 @@ fn main() -> ExitCode {
         Cmd::Auth { command } => opendcre::cli::auth::run(&command),
         Cmd::Emulate(args) => {
             runtime().and_then(|rt| rt.block_on(opendcre::cli::emulate::run(args)))
+        }
+        Cmd::Discover(args) => {
+            runtime().and_then(|rt| rt.block_on(opendcre::cli::discover::run(args)))
         }
     };
     match result {

@@ -23,6 +23,7 @@ mod auth_tokens;
 mod browser_chromium;
 mod bus_noise;
 mod cli;
+mod discover;
 mod emulator_bench;
 mod emulator_cli;
 mod emulator_pty;

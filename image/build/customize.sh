@@ -56,6 +56,15 @@ if [ "$OPENDCRE_DEB" != none ]; then
     rm -f "$rootfs/tmp/service.deb" "$rootfs/usr/sbin/policy-rc.d"
 fi
 
+# --- DNS-SD announcement: the software version in the TXT record -------------------
+avahi_svc="$rootfs/etc/avahi/services/opendcre.service"
+if [ -n "$deb_name" ]; then
+    svc_version=$(dpkg-deb -f "$OPENDCRE_DEB" Version)
+else
+    svc_version=$IMAGE_VERSION
+fi
+sed -i "s/@OPENDCRE_VERSION@/$svc_version/" "$avahi_svc"
+
 # --- unit states ---------------------------------------------------------------------
 units=$(grep -v '^[[:space:]]*\(#\|$\)' image/units.txt)
 if [ -n "$deb_name" ]; then
@@ -133,6 +142,11 @@ if [ -n "$deb_name" ]; then
     ls "$rootfs"/etc/systemd/system/multi-user.target.wants/openmist-opendcre-security.service >/dev/null 2>&1 ||
         bad "openmist-opendcre-security.service is not enabled (the service would refuse every request)"
 fi
+# The node announces its API on the LAN (discovery, issue 15).
+grep -q '<type>_opendcre._tcp</type>' "$avahi_svc" 2>/dev/null || bad "no _opendcre._tcp DNS-SD service in /etc/avahi/services"
+grep -q '@OPENDCRE_VERSION@' "$avahi_svc" && bad "the DNS-SD service file still has its version placeholder"
+ls "$rootfs"/etc/systemd/system/multi-user.target.wants/avahi-daemon.service >/dev/null 2>&1 ||
+    bad "avahi-daemon.service is not enabled (the node would not be discoverable)"
 # Every card makes its own certificate and token at first boot.
 for f in "$rootfs"/etc/opendcre/security.toml "$rootfs"/etc/opendcre/api-token "$rootfs"/etc/opendcre/tls/* \
     "$rootfs"/etc/opendcre/incoming/* \
