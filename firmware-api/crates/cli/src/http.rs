@@ -169,12 +169,12 @@ impl Client {
     }
 
     async fn exchange(&self, io: Box<dyn Io>, path: &str) -> Result<Reply, CliError> {
-        let failed = |what: &str, e: &dyn std::fmt::Display| {
+        let failed = |what: &str, e: String| {
             CliError::new(Exit::Connect, format!("GET {path}: {what}: {e}"))
         };
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
             .await
-            .map_err(|e| failed("HTTP handshake", &e))?;
+            .map_err(|e| failed("HTTP handshake", e.to_string()))?;
         // Ends when the answer is read or the timeout drops the sender.
         tokio::spawn(async move {
             let _ = conn.await;
@@ -204,12 +204,12 @@ impl Client {
         let resp = sender
             .send_request(req)
             .await
-            .map_err(|e| failed("request", &e))?;
+            .map_err(|e| failed("request", e.to_string()))?;
         let status = resp.status();
         let body = Limited::new(resp.into_body(), MAX_BODY)
             .collect()
             .await
-            .map_err(|e| failed("body", &*e))?
+            .map_err(|e| failed("body", e.to_string()))?
             .to_bytes();
         Ok(Reply { status, body })
     }
