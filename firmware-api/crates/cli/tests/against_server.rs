@@ -713,3 +713,33 @@ fn completions_and_man_page() {
         }
     }
 }
+
+#[test]
+fn watch_ends_on_ctrl_c_with_status_0() {
+    let server = Server::start(None, false);
+    let c = Client::for_url(&server.url());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_opendcre-cli"))
+        .arg("--config")
+        .arg(c.config())
+        .args(["watch", "--interval", "60", "thermistor", "1/1ff"])
+        .env_remove("OPENDCRE_CONTEXT")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert!(lines.next().unwrap().unwrap().starts_with("TIME"));
+    assert!(lines.next().unwrap().unwrap().contains("28.78 C"));
+    // The first poll is printed; the next is a minute away. SIGINT ends it.
+    // SAFETY: kill(2) takes no pointers; the pid is our own child's.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "watch ignored SIGINT");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}
