@@ -107,6 +107,9 @@ from-nothing:
 ARMV7_TARGET := armv7-unknown-linux-gnueabihf
 ARMV7_BIN    := target/$(ARMV7_TARGET)/release/opendcre
 HOST_BIN     := target/release/opendcre
+# The operators' client, its own package (opendcre-cli_<version>_<arch>.deb).
+ARMV7_CLI_BIN := target/$(ARMV7_TARGET)/release/opendcre-cli
+HOST_CLI_BIN  := target/release/opendcre-cli
 # CROSS=1 builds with `cross` (needs a Docker host) instead of Debian's toolchain.
 CROSS        ?=
 
@@ -123,8 +126,8 @@ DEBIAN_CARGO_ENV := \
 	smoke-armv7 lint-packaging test-deb test-packaging docker
 
 help:
-	@echo "make armv7           cross-build $(ARMV7_BIN) (CROSS=1: with cross + Docker)"
-	@echo "make deb             build/deb/opendcre_<version>_{armhf,amd64}.deb"
+	@echo "make armv7           cross-build $(ARMV7_BIN) and $(ARMV7_CLI_BIN) (CROSS=1: with cross + Docker)"
+	@echo "make deb             build/deb/opendcre{,-cli}_<version>_{armhf,amd64}.deb"
 	@echo "make deb-armhf|deb-amd64   one of them"
 	@echo "make smoke-armv7     run the armv7 binary under qemu-arm and query its API"
 	@echo "make lint-packaging  lint (shellcheck), systemd-analyze verify/security, lintian, hadolint"
@@ -140,14 +143,14 @@ endif
 
 armv7: armv7-toolchain
 ifeq ($(CROSS),)
-	$(DEBIAN_CARGO_ENV) /usr/bin/cargo build --locked --release --target $(ARMV7_TARGET) -p opendcre
+	$(DEBIAN_CARGO_ENV) /usr/bin/cargo build --locked --release --target $(ARMV7_TARGET) -p opendcre -p opendcre-cli
 else
 	@command -v docker >/dev/null && docker info >/dev/null 2>&1 || \
 		{ echo "ERROR: CROSS=1 needs a running Docker engine (docker info failed); run 'make armv7' without CROSS to use Debian's cross toolchain" >&2; exit 1; }
 	@command -v cross >/dev/null || $(CARGO) install --locked cross
-	cross build --locked --release --target $(ARMV7_TARGET) -p opendcre
+	cross build --locked --release --target $(ARMV7_TARGET) -p opendcre -p opendcre-cli
 endif
-	@file $(ARMV7_BIN)
+	@file $(ARMV7_BIN) $(ARMV7_CLI_BIN)
 
 packaging-tools:
 	@ci/install-packaging.sh --check || ci/install-packaging.sh
@@ -156,9 +159,11 @@ deb: deb-armhf deb-amd64
 
 deb-armhf: armv7 packaging-tools
 	ci/build-deb.sh armhf $(ARMV7_BIN)
+	ci/build-deb-cli.sh armhf $(ARMV7_CLI_BIN)
 
 deb-amd64: build packaging-tools
 	ci/build-deb.sh amd64 $(HOST_BIN)
+	ci/build-deb-cli.sh amd64 $(HOST_CLI_BIN)
 
 smoke-armv7: armv7 packaging-tools
 	ci/smoke-armv7.sh $(ARMV7_BIN)

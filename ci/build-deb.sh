@@ -102,24 +102,8 @@ chmod 0644 "$STAGE/usr/share/man/man1/opendcre.1.gz"
 [ -z "${wrapdir:-}" ] || rm -rf "$wrapdir"
 
 # --- dependencies from the binary's ELF version needs ---------------------------
-# (dpkg-shlibdeps cannot read armhf shlibs on an amd64 host without multiarch.)
-verneeds=$(readelf -V -W "$BIN" | awk '{for (i = 1; i < NF; i++) {if ($i == "File:") f = $(i + 1); if ($i == "Name:") print f, $(i + 1)}}')
-max_ver() { # FILE-REGEX PREFIX -> highest version of that prefix needed from matching files
-    echo "$verneeds" | awk -v re="$1" -v p="$2" '$1 ~ re && index($2, p) == 1 {print substr($2, length(p) + 1)}' |
-        sort -V | tail -n1
-}
-needed=$(readelf -d "$BIN" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p')
-depends="adduser"
-glibc=$(max_ver '^lib(c|m|dl|rt|pthread)\.so' GLIBC_)
-if echo "$needed" | grep -qE '^lib(c|m|dl|rt|pthread)\.so'; then
-    depends="$depends, libc6 (>= ${glibc:-2.4})"
-fi
-if echo "$needed" | grep -qx 'libgcc_s.so.1'; then
-    gcc=$(max_ver '^libgcc_s' GCC_ | cut -d. -f1-2)
-    depends="$depends, libgcc-s1 (>= ${gcc:-3.0})"
-fi
-unknown=$(echo "$needed" | grep -vE '^(lib(c|m|dl|rt|pthread)\.so\.6|libgcc_s\.so\.1|ld-linux.*)$' || true)
-[ -z "$unknown" ] || die "the binary needs libraries this script does not map to packages: $unknown"
+libs=$(deb_elf_depends "$BIN")
+depends="adduser${libs:+, $libs}"
 
 # --- control files --------------------------------------------------------------
 find "$STAGE" -path "$STAGE/DEBIAN" -prune -o -type f -printf '%P\0' | sort -z |

@@ -16,6 +16,9 @@ bash "$here/install-auth-peers.sh"
 # Headless Chromium: the cross-site request forgery policy is tested in a
 # real browser (tests/browser_chromium.rs).
 ensure_pkgs chromium
+# opendcre-cli's tests read its YAML back with PyYAML and render its man
+# page with man(1) (crates/cli/tests/against_server.rs).
+ensure_pkgs python3-yaml man-db
 # rsyslog: remote syslog over TCP is tested against a real rsyslogd on
 # loopback (tests/syslog_tcp.rs starts its own with `-n -f`; the package's
 # system instance is not used).

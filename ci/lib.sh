@@ -107,3 +107,32 @@ tree_sums() { # DIR
     (cd "$1" && find . -xdev \( -type f -o -type l \) -printf '%p %m %U:%G %l\n' | LC_ALL=C sort &&
         find . -xdev -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum)
 }
+
+# deb_elf_depends BINARY — the Depends: entries for the shared libraries an
+# ELF binary needs, from its version needs ("libc6 (>= x), libgcc-s1 (>= y)",
+# empty for a static binary); fails on a library it cannot map. Shared by
+# the service's and the client's packages (ci/build-deb.sh, build-deb-cli.sh);
+# dpkg-shlibdeps cannot read armhf shlibs on an amd64 host without multiarch.
+deb_elf_depends() {
+    local bin=$1 verneeds needed glibc gcc unknown deps=()
+    verneeds=$(readelf -V -W "$bin" | awk '{for (i = 1; i < NF; i++) {if ($i == "File:") f = $(i + 1); if ($i == "Name:") print f, $(i + 1)}}')
+    # FILE-REGEX PREFIX -> highest version of that prefix needed from matching files
+    _max_ver() {
+        echo "$verneeds" | awk -v re="$1" -v p="$2" '$1 ~ re && index($2, p) == 1 {print substr($2, length(p) + 1)}' |
+            sort -V | tail -n1
+    }
+    needed=$(readelf -d "$bin" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p')
+    glibc=$(_max_ver '^lib(c|m|dl|rt|pthread)\.so' GLIBC_)
+    if echo "$needed" | grep -qE '^lib(c|m|dl|rt|pthread)\.so'; then
+        deps+=("libc6 (>= ${glibc:-2.4})")
+    fi
+    if echo "$needed" | grep -qx 'libgcc_s.so.1'; then
+        gcc=$(_max_ver '^libgcc_s' GCC_ | cut -d. -f1-2)
+        deps+=("libgcc-s1 (>= ${gcc:-3.0})")
+    fi
+    unknown=$(echo "$needed" | grep -vE '^(lib(c|m|dl|rt|pthread)\.so\.6|libgcc_s\.so\.1|ld-linux.*)$' || true)
+    [ -z "$unknown" ] || die "$bin needs libraries deb_elf_depends does not map to packages: $unknown"
+    local out="" d
+    for d in "${deps[@]}"; do out="${out:+$out, }$d"; done
+    echo "$out"
+}

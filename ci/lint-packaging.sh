@@ -41,11 +41,21 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 # --- systemd unit ------------------------------------------------------------------
+# The units are in the service's package (opendcre), not the client's
+# (opendcre-cli, which sorts first in build/deb).
+service_deb=""
+for deb in "${debs[@]}"; do
+    if [ "$(dpkg-deb -f "$deb" Package)" = opendcre ]; then
+        service_deb=$deb
+        break
+    fi
+done
+[ -n "$service_deb" ] || die "no opendcre (service) .deb among ${debs[*]}: its units are checked here"
 # A root holding the package's files and the host's own units (sysinit.target
 # and friends, which the unit's default dependencies name).
 sysroot=$work/root
 mkdir -p "$work/pkg" "$sysroot/usr/lib/systemd"
-dpkg-deb -x "${debs[0]}" "$work/pkg"
+dpkg-deb -x "$service_deb" "$work/pkg"
 cp -a /usr/lib/systemd/system "$sysroot/usr/lib/systemd/"
 ln -s usr/lib "$sysroot/lib"
 cp -a "$work/pkg/usr/." "$sysroot/usr/"
@@ -57,7 +67,7 @@ for unit in "${UNITS[@]}"; do
     # --man=no: Documentation=man:opendcre(1) is in the package (checked
     # below), not in the host's man path that verify would search.
     if out=$(systemd-analyze verify --man=no --root="$sysroot" "$unit" 2>&1) && [ -z "$out" ]; then
-        ok "systemd-analyze verify $unit ($(basename "${debs[0]}"))"
+        ok "systemd-analyze verify $unit ($(basename "$service_deb"))"
     else
         bad "systemd-analyze verify $unit"
         echo "$out"
@@ -87,9 +97,35 @@ for deb in "${debs[@]}"; do
         cat "$work/info" "$work/contents"
         continue
     fi
-    for want in ./usr/bin/opendcre ./etc/opendcre/opendcre.toml ./lib/systemd/system/opendcre.service \
-        ./lib/systemd/system/opendcre-hat.service ./usr/share/man/man1/opendcre.1.gz \
-        ./usr/share/doc/opendcre/copyright ./usr/share/doc/opendcre/changelog.gz; do
+    package=$(dpkg-deb -f "$deb" Package)
+    arch=$(dpkg-deb -f "$deb" Architecture)
+    case "$package" in
+    opendcre)
+        wants=(./usr/bin/opendcre ./etc/opendcre/opendcre.toml ./lib/systemd/system/opendcre.service
+            ./lib/systemd/system/opendcre-hat.service ./usr/share/man/man1/opendcre.1.gz
+            ./usr/share/doc/opendcre/copyright ./usr/share/doc/opendcre/changelog.gz)
+        builder=$HERE/build-deb.sh
+        case "$arch" in
+        armhf) bin=$ROOT/target/armv7-unknown-linux-gnueabihf/release/opendcre ;;
+        *) bin=$ROOT/target/release/opendcre ;;
+        esac
+        ;;
+    opendcre-cli)
+        wants=(./usr/bin/opendcre-cli ./usr/share/man/man1/opendcre-cli.1.gz
+            ./usr/share/bash-completion/completions/opendcre-cli
+            ./usr/share/doc/opendcre-cli/copyright ./usr/share/doc/opendcre-cli/changelog.gz)
+        builder=$HERE/build-deb-cli.sh
+        case "$arch" in
+        armhf) bin=$ROOT/target/armv7-unknown-linux-gnueabihf/release/opendcre-cli ;;
+        *) bin=$ROOT/target/release/opendcre-cli ;;
+        esac
+        ;;
+    *)
+        bad "$name: unknown package $package"
+        continue
+        ;;
+    esac
+    for want in "${wants[@]}"; do
         grep -q " $want\$" "$work/contents" || bad "$name lacks $want"
     done
     if owners=$(awk '$2 != "root/root"' "$work/contents") && [ -n "$owners" ]; then
@@ -97,13 +133,8 @@ for deb in "${debs[@]}"; do
         echo "$owners"
     fi
     # Reproducibility: the same inputs must give the same bytes.
-    arch=$(dpkg-deb -f "$deb" Architecture)
-    case "$arch" in
-    armhf) bin=$ROOT/target/armv7-unknown-linux-gnueabihf/release/opendcre ;;
-    *) bin=$ROOT/target/release/opendcre ;;
-    esac
     if [ -f "$bin" ] && [ "$bin" -ot "$deb" ]; then
-        if DEB_OUT=$work/rebuild "$HERE/build-deb.sh" "$arch" "$bin" >/dev/null 2>&1 &&
+        if DEB_OUT=$work/rebuild "$builder" "$arch" "$bin" >/dev/null 2>&1 &&
             cmp -s "$deb" "$work/rebuild/$name"; then
             ok "$name is reproducible (rebuilt byte-identical)"
         else
