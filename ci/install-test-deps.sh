@@ -20,6 +20,9 @@ ensure_pkgs chromium
 # loopback (tests/syslog_tcp.rs starts its own with `-n -f`; the package's
 # system instance is not used).
 ensure_pkgs rsyslog
+# promtool (Debian package prometheus): every scrape of /metrics in the tests
+# is checked by Prometheus's own parser (tests/telemetry.rs).
+ensure_pkgs prometheus
 
 # `make check` runs cargo fmt and cargo clippy of the host toolchain (rustup's,
 # in ~/.cargo/bin; Debian's /usr/bin/cargo is the cross build's and has

@@ -39,4 +39,5 @@ mod ipmi_proptest;
 mod ipmi_sim;
 mod ipmi_wire_vectors;
 mod syslog_tcp;
+mod telemetry;
 mod tls_handshake;
