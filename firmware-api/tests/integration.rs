@@ -40,4 +40,5 @@ mod ipmi_sim;
 mod ipmi_wire_vectors;
 mod syslog_tcp;
 mod telemetry;
+mod telemetry_bench;
 mod tls_handshake;

@@ -14,7 +14,9 @@ use opendcre_proto::board_id::{fmt_board, fmt_device};
 
 /// The last `cap` readings of one device, oldest first. Times and values
 /// are kept in two flat deques (a sample is 8 bytes of time plus 8 per
-/// field): no per-sample allocation, and memory is bounded by `cap`.
+/// field): no per-sample allocation, and memory is bounded by `cap`. Both
+/// are allocated whole when the device is scanned, so the service's memory
+/// is known after the first scan and does not creep up with uptime.
 #[derive(Debug, Clone)]
 pub struct Ring {
     cap: usize,
@@ -28,8 +30,8 @@ impl Ring {
         Ring {
             cap: cap.max(1),
             width,
-            times: VecDeque::new(),
-            values: VecDeque::new(),
+            times: VecDeque::with_capacity(cap.max(1)),
+            values: VecDeque::with_capacity(cap.max(1) * width),
         }
     }
 

@@ -145,8 +145,10 @@ mod tests {
         let mut c = TelemetryConfig::default();
         c.interval_secs.led = 0;
         assert!(c.validate().unwrap_err().contains("interval_secs.led"));
-        let mut c = TelemetryConfig::default();
-        c.history_len = 0;
+        let c = TelemetryConfig {
+            history_len: 0,
+            ..TelemetryConfig::default()
+        };
         assert!(c.validate().unwrap_err().contains("history_len"));
     }
 }
