@@ -164,6 +164,12 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
             MetricsRole::Reader => Permission::Read,
             MetricsRole::Operator => Permission::Operate,
         },
+        metrics_anonymous: cfg.telemetry.anonymous_networks().map_err(|message| {
+            ConfigError::Invalid {
+                key: "telemetry",
+                message,
+            }
+        })?,
     });
 
     let (security, tls) = security(&cfg, dev_mode)?;

@@ -313,3 +313,54 @@ fn api_reads_are_not_queued_behind_the_poller() {
         );
     }
 }
+
+/// `/metrics` takes `[telemetry] metrics_role` and the anonymous networks;
+/// nothing else does.
+#[test]
+fn metrics_access_follows_the_telemetry_settings() {
+    use opendcre_security::auth::{hash_token, HashAlgorithm};
+    const MON: &str = "odcre_mon-token-0123456789abcdef";
+    const OPS: &str = "odcre_ops-token-0123456789abcdef";
+    let dir = tempfile::tempdir().unwrap();
+    let rack = fixed_rack(dir.path());
+    let tokens = format!(
+        "[auth.tokens.mon]\nhash = \"{}\"\nrole = \"reader\"\n[auth.tokens.ops]\nhash = \"{}\"\nrole = \"operator\"\n",
+        hash_token(MON, HashAlgorithm::Sha256).unwrap(),
+        hash_token(OPS, HashAlgorithm::Sha256).unwrap()
+    );
+    let get = |s: &Server, path: &str, token: Option<&str>| {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let h: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", a.as_str())).collect();
+        request_with(&s.addr, "GET", path, &h).status
+    };
+    let (s, _d) = Server::with_config(&format!(
+        "[emulator]\nconfig = {:?}\n[telemetry]\nmetrics_anonymous_networks = [\"127.0.0.0/8\"]\n{tokens}",
+        rack.display().to_string()
+    ));
+    assert_eq!(
+        get(&s, "/metrics", None),
+        200,
+        "anonymous from a listed network"
+    );
+    assert_eq!(get(&s, "/opendcre/2/readings", None), 401, "only /metrics");
+    assert_eq!(get(&s, "/opendcre/1.1/test", None), 401);
+    assert_eq!(
+        get(&s, "/metrics", Some("odcre_wrong")),
+        401,
+        "a credential is checked"
+    );
+    drop(s);
+    let (s, _d) = Server::with_config(&format!(
+        "[emulator]\nconfig = {:?}\n[telemetry]\nmetrics_role = \"operator\"\nmetrics_anonymous_networks = [\"192.0.2.0/24\"]\n{tokens}",
+        rack.display().to_string()
+    ));
+    assert_eq!(get(&s, "/metrics", None), 401, "loopback is not listed");
+    assert_eq!(
+        get(&s, "/metrics", Some(MON)),
+        403,
+        "a reader may not scrape"
+    );
+    assert_eq!(get(&s, "/metrics", Some(OPS)), 200);
+    assert_eq!(get(&s, "/opendcre/2/readings", Some(MON)), 200);
+    assert_eq!(s.request("POST", "/opendcre/2/scan/refresh").status, 401);
+}

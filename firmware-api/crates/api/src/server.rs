@@ -37,7 +37,7 @@ use super::state::AppState;
 use super::v11;
 use super::v2;
 use super::write_deadline::WriteDeadline;
-use opendcre_security::auth::{Permission, Principal, Security};
+use opendcre_security::auth::{AuthMethod, Permission, Principal, Role, Security};
 use opendcre_security::tls::{ClientIdentity, TlsSetup};
 
 /// Limits and switches of the HTTP layer (`[server]` in opendcre.toml).
@@ -328,6 +328,24 @@ impl Connection {
         }
         let needed = route.map_or(Permission::Read, Route::permission);
         let client = self.client.as_deref();
+        // A Prometheus server scrapes without credentials from its own
+        // network, when listed; only /metrics, and only a request that
+        // presents no credential (one that does is checked as usual).
+        if matches!(route, Some(Route::Metrics { .. }))
+            && client.is_none()
+            && !req.headers().contains_key(hyper::header::AUTHORIZATION)
+            && self
+                .state
+                .metrics_anonymous
+                .iter()
+                .any(|n| n.contains(self.peer.ip()))
+        {
+            return Ok(Some(Principal {
+                name: "anonymous".to_string(),
+                role: Role::Reader,
+                method: AuthMethod::Anonymous,
+            }));
+        }
         match security
             .check_with(
                 req.method(),

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::ipmi_board::IpmiBoard;
 use opendcre_bus::BusHandle;
 use opendcre_security::auth::Permission;
-use opendcre_telemetry::Telemetry;
+use opendcre_telemetry::{IpNet, Telemetry};
 
 pub struct AppState {
     pub bus: BusHandle,
@@ -20,4 +20,7 @@ pub struct AppState {
     pub telemetry: Option<Arc<Telemetry>>,
     /// What `/metrics` needs (`[telemetry] metrics_role`).
     pub metrics_permission: Permission,
+    /// Networks whose requests without credentials may scrape `/metrics`
+    /// (`[telemetry] metrics_anonymous_networks`).
+    pub metrics_anonymous: Vec<IpNet>,
 }

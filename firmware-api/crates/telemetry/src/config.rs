@@ -1,5 +1,6 @@
 //! `[telemetry]` in opendcre.toml (docs/metrics.md, "Configuration").
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -58,6 +59,59 @@ pub struct TelemetryConfig {
     /// Samples kept per device (360 × 10 s = one hour).
     pub history_len: usize,
     pub metrics_role: MetricsRole,
+    /// Networks (`10.0.0.0/8`, `fd00::/8`, or one address) whose requests
+    /// without credentials may scrape `/metrics`: the Prometheus server's.
+    pub metrics_anonymous_networks: Vec<String>,
+}
+
+/// An address block, `addr/prefix`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    /// `a.b.c.d/n`, `x::/n` or a single address.
+    pub fn parse(text: &str) -> Result<IpNet, String> {
+        let (addr, prefix) = match text.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (text, None),
+        };
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("{text:?} is not an address or network (10.0.0.0/8, fd00::/8)"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{text:?}: prefix length must be 0..={max}"))?,
+        };
+        Ok(IpNet { addr, prefix })
+    }
+
+    /// IPv4-mapped IPv6 peers (`::ffff:a.b.c.d`) match IPv4 networks.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let bits = |a: IpAddr| -> u128 {
+            match a {
+                IpAddr::V4(v) => u128::from(u32::from(v)),
+                IpAddr::V6(v) => u128::from(v),
+            }
+        };
+        let ip = ip.to_canonical();
+        if ip.is_ipv4() != self.addr.is_ipv4() {
+            return false;
+        }
+        let width = if ip.is_ipv4() { 32 } else { 128 };
+        if self.prefix == 0 {
+            return true;
+        }
+        let shift = width - u32::from(self.prefix);
+        bits(ip) >> shift == bits(self.addr) >> shift
+    }
 }
 
 impl Default for TelemetryConfig {
@@ -69,6 +123,7 @@ impl Default for TelemetryConfig {
             interval_secs: Intervals::default(),
             history_len: 360,
             metrics_role: MetricsRole::Reader,
+            metrics_anonymous_networks: Vec::new(),
         }
     }
 }
@@ -110,12 +165,22 @@ impl TelemetryConfig {
                 self.history_len
             ));
         }
+        self.anonymous_networks()?;
         if let Some(r) = &self.rack {
             if r.is_empty() {
                 return Err("telemetry.rack is empty: leave it out to use the host name".into());
             }
         }
         Ok(())
+    }
+
+    pub fn anonymous_networks(&self) -> Result<Vec<IpNet>, String> {
+        self.metrics_anonymous_networks
+            .iter()
+            .map(|n| {
+                IpNet::parse(n).map_err(|e| format!("telemetry.metrics_anonymous_networks: {e}"))
+            })
+            .collect()
     }
 
     pub fn scan_ttl(&self) -> Duration {
@@ -138,6 +203,34 @@ mod tests {
         assert_eq!(c.interval_secs.led, 30);
         assert_eq!(c.interval_secs.bmc, 30);
         assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn networks() {
+        let n = IpNet::parse("10.1.0.0/16").unwrap();
+        assert!(n.contains("10.1.200.3".parse().unwrap()));
+        assert!(n.contains("::ffff:10.1.0.9".parse().unwrap()));
+        assert!(!n.contains("10.2.0.1".parse().unwrap()));
+        assert!(!n.contains("fd00::1".parse().unwrap()));
+        let one = IpNet::parse("192.0.2.7").unwrap();
+        assert!(one.contains("192.0.2.7".parse().unwrap()));
+        assert!(!one.contains("192.0.2.8".parse().unwrap()));
+        let v6 = IpNet::parse("fd00::/8").unwrap();
+        assert!(v6.contains("fd12::1".parse().unwrap()));
+        assert!(!v6.contains("fe80::1".parse().unwrap()));
+        assert!(IpNet::parse("0.0.0.0/0")
+            .unwrap()
+            .contains("8.8.8.8".parse().unwrap()));
+        assert!(IpNet::parse("10.0.0.0/33").is_err());
+        assert!(IpNet::parse("prometheus.local").is_err());
+        let c = TelemetryConfig {
+            metrics_anonymous_networks: vec!["10.0.0.0/40".into()],
+            ..TelemetryConfig::default()
+        };
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .contains("metrics_anonymous_networks"));
     }
 
     #[test]

@@ -28,7 +28,7 @@ use tokio::task::JoinHandle;
 
 pub use cache::{Cache, Filter};
 pub use clock::{now_ms, parse_rfc3339, rfc3339};
-pub use config::{Intervals, MetricsRole, TelemetryConfig, MAX_HISTORY_LEN};
+pub use config::{Intervals, IpNet, MetricsRole, TelemetryConfig, MAX_HISTORY_LEN};
 pub use expo::Format;
 pub use http::HttpStats;
 pub use kind::Kind;
