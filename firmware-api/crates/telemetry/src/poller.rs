@@ -207,3 +207,52 @@ pub(crate) async fn poll_bmcs(ipmi: IpmiBridge, cache: Arc<Cache>, interval: Dur
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opendcre_bus::{BusConfig, PortOpener};
+
+    /// A serial port that is never there.
+    struct Unplugged;
+
+    impl PortOpener for Unplugged {
+        type Port = tokio_serial::SerialStream;
+        async fn open(&mut self) -> std::io::Result<Self::Port> {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "unplugged",
+            ))
+        }
+        fn describe(&self) -> String {
+            "unplugged".into()
+        }
+    }
+
+    /// While the bus fails, the poller waits 1, 2, 4, … s between attempts
+    /// instead of hammering it every second.
+    #[tokio::test(start_paused = true)]
+    async fn the_poller_backs_off_while_the_bus_fails() {
+        let (bus, _actor) = opendcre_bus::spawn(Unplugged, BusConfig::default());
+        let cache = Arc::new(Cache::default());
+        let (_refresh_tx, refresh) = watch::channel(0);
+        let (done, _done_rx) = watch::channel(0);
+        let poller = Poller {
+            cfg: TelemetryConfig::default(),
+            cache: cache.clone(),
+            bus: bus.clone(),
+            r_sense: 1.0,
+            refresh,
+            done,
+        };
+        let task = tokio::spawn(poller.run());
+        tokio::time::sleep(Duration::from_secs(64)).await;
+        task.abort();
+        // Attempts at 0, 1, 3, 7, 15, 31 and 63 s.
+        let attempts = bus.stats().background.wait_count;
+        assert_eq!(attempts, 7, "scan attempts in 64 s");
+        let scan = cache.scan_info();
+        assert!(scan.error.unwrap().contains("unplugged"));
+        assert_eq!(scan.at_ms, None);
+    }
+}
