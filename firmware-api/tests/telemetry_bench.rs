@@ -140,6 +140,10 @@ fn telemetry_numbers() {
     let (off, _d1) = serve(&rack, "[telemetry]\nenabled = false\n");
     let _ = timed(&off, read, 50);
     let (p50_off, p99_off) = percentiles(timed(&off, read, 2000));
+    println!(
+        "baseline, poller off (same in-process emulator), after 2050 v1.1 reads: VmHWM {}",
+        vm(off.pid(), "VmHWM:")
+    );
     drop(off);
     for (label, cfg) in [
         ("default intervals", String::new()),
