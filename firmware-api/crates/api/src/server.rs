@@ -618,6 +618,12 @@ async fn run_telemetry(
     };
     match result {
         Ok(v2::Answer::Json(v)) => json_response(StatusCode::OK, &v),
+        Ok(v2::Answer::JsonBody(body)) => {
+            let mut r = Response::new(Body::new(Bytes::from(body)));
+            r.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            with_common_headers(r)
+        }
         Ok(v2::Answer::Text(text, format)) => with_common_headers(v2::text_response(text, format)),
         Err(e) => error_response(&e),
     }

@@ -18,6 +18,8 @@ use opendcre_telemetry::{now_ms, parse_rfc3339, Filter, Format, Kind, Telemetry}
 
 pub(crate) enum Answer {
     Json(Value),
+    /// JSON already serialized.
+    JsonBody(Vec<u8>),
     Text(String, Format),
 }
 
@@ -68,7 +70,7 @@ pub(crate) async fn handle(
                     other => return Err(bad_request(format!("unknown query parameter {other:?}: use board and kind"))),
                 }
             }
-            Ok(Answer::Json(telemetry.cache.readings_json(
+            Ok(Answer::JsonBody(telemetry.cache.readings_body(
                 &telemetry.rack,
                 &filter,
                 now_ms(),

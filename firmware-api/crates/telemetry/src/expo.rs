@@ -83,9 +83,12 @@ fn number(v: f64, out: &mut String) {
 }
 
 impl Writer {
-    pub fn new(format: Format) -> Self {
+    /// `capacity`: the expected size (the last exposition's), so the text
+    /// is written without regrowing, which would hold the old and the new
+    /// buffer at once.
+    pub fn new(format: Format, capacity: usize) -> Self {
         Writer {
-            out: String::with_capacity(64 * 1024),
+            out: String::with_capacity(capacity),
             format,
         }
     }
@@ -195,14 +198,14 @@ mod tests {
 
     #[test]
     fn label_values_are_escaped() {
-        let mut w = Writer::new(Format::Prometheus);
+        let mut w = Writer::new(Format::Prometheus, 0);
         w.sample("x", &[("a", "q\"b\\s\nn")], 1.0);
         assert_eq!(w.finish(), "x{a=\"q\\\"b\\\\s\\nn\"} 1\n");
     }
 
     #[test]
     fn counters_and_info_per_format() {
-        let mut w = Writer::new(Format::Prometheus);
+        let mut w = Writer::new(Format::Prometheus, 0);
         w.family("a_total", Type::Counter, "A.");
         w.sample("a_total", &[], 3.0);
         w.family("b_info", Type::Info, "B.");
@@ -210,7 +213,7 @@ mod tests {
         assert!(p.contains("# TYPE a_total counter\na_total 3\n"), "{p}");
         assert!(p.contains("# TYPE b_info gauge\n"), "{p}");
         assert!(!p.contains("# EOF"));
-        let mut w = Writer::new(Format::OpenMetrics);
+        let mut w = Writer::new(Format::OpenMetrics, 0);
         w.family("a_total", Type::Counter, "A.");
         w.sample("a_total", &[], 3.0);
         w.family("b_info", Type::Info, "B.");
@@ -222,7 +225,7 @@ mod tests {
 
     #[test]
     fn histogram_buckets_are_cumulative_and_end_in_inf() {
-        let mut w = Writer::new(Format::Prometheus);
+        let mut w = Writer::new(Format::Prometheus, 0);
         w.histogram("h", &[("r", "x")], &[0.1, 1.0], &[2, 0, 3], 7.5);
         assert_eq!(
             w.finish(),

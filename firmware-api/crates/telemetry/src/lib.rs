@@ -20,6 +20,7 @@ mod poller;
 mod process;
 mod render;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,6 +48,8 @@ pub struct Telemetry {
     version: String,
     commit: String,
     tasks: Vec<JoinHandle<()>>,
+    /// Size of the last exposition, to size the next one's buffer.
+    last_len: AtomicUsize,
 }
 
 impl Drop for Telemetry {
@@ -99,6 +102,7 @@ impl Telemetry {
             version: build.version,
             commit: build.commit,
             tasks,
+            last_len: AtomicUsize::new(16 * 1024),
         })
     }
 
@@ -112,8 +116,11 @@ impl Telemetry {
             process: process::read(),
             version: &self.version,
             commit: &self.commit,
+            capacity: self.last_len.load(Ordering::Relaxed) * 9 / 8,
         };
-        render::render(&self.cache, &inputs, format)
+        let text = render::render(&self.cache, &inputs, format);
+        self.last_len.store(text.len(), Ordering::Relaxed);
+        text
     }
 
     /// Asks the poller for a scan now and waits (up to `wait`) until one

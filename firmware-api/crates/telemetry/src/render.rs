@@ -18,10 +18,12 @@ pub struct Inputs<'a> {
     pub process: Option<ProcessStats>,
     pub version: &'a str,
     pub commit: &'a str,
+    /// Bytes to reserve for the text (the previous scrape's size).
+    pub capacity: usize,
 }
 
 pub fn render(cache: &Cache, inp: &Inputs<'_>, format: Format) -> String {
-    let mut w = Writer::new(format);
+    let mut w = Writer::new(format, inp.capacity);
     let rack = inp.rack;
     {
         let devices = read(&cache.devices);
@@ -352,6 +354,7 @@ mod tests {
             process: None,
             version: "0.1.0",
             commit: "abc",
+            capacity: 0,
         }
     }
 
