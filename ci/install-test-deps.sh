@@ -27,6 +27,8 @@ ensure_pkgs rsyslog
 # prometheus-check); make fleet-test runs its server on a loopback port with
 # its own config and data directory. The package's system service (if the
 # host runs systemd it starts on :9090) is neither used nor needed.
+# promtool (Debian package prometheus): every scrape of /metrics in the tests
+# is checked by Prometheus's own parser (tests/telemetry.rs).
 ensure_pkgs prometheus
 
 # `make check` runs cargo fmt and cargo clippy of the host toolchain (rustup's,

@@ -33,6 +33,9 @@ pub struct Config {
     /// `[auth]`; `None` when the file has no such table, so the service can
     /// tell "not configured" from "configured to need credentials".
     pub auth: Option<opendcre_security::auth::AuthConfig>,
+    /// `[telemetry]`: the poller, `/metrics` and the readings API
+    /// (docs/metrics.md).
+    pub telemetry: opendcre_telemetry::TelemetryConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -330,6 +333,12 @@ impl Config {
         }
         self.host_id()?;
         self.validate_log()?;
+        self.telemetry
+            .validate()
+            .map_err(|message| ConfigError::Invalid {
+                key: "telemetry",
+                message,
+            })?;
         self.hat.validate().map_err(|e| ConfigError::Invalid {
             key: "hat",
             message: e.to_string(),
@@ -488,6 +497,36 @@ mod tests {
         assert_eq!(cfg.bus.sequence_check, d.bus.sequence_check);
         assert_eq!(cfg.log.level, d.log.level);
         assert_eq!(cfg.hat, d.hat);
+        assert_eq!(cfg.telemetry, d.telemetry);
+    }
+
+    #[test]
+    fn telemetry_section() {
+        let cfg = Config::parse(
+            "[telemetry]\nrack = \"r7\"\nhistory_len = 60\nmetrics_role = \"operator\"\n[telemetry.interval_secs]\nthermistor = 2\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(cfg.telemetry.rack.as_deref(), Some("r7"));
+        assert_eq!(cfg.telemetry.history_len, 60);
+        assert_eq!(cfg.telemetry.interval_secs.thermistor, 2);
+        assert_eq!(cfg.telemetry.interval_secs.power, 15);
+        assert_eq!(
+            cfg.telemetry.metrics_role,
+            opendcre_telemetry::MetricsRole::Operator
+        );
+        let e = Config::parse("[telemetry]\nhistory = 5\n", "t")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("history"), "{e}");
+        let e = Config::parse("[telemetry.interval_secs]\nvoltage = 5\n", "t")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("voltage"), "{e}");
+        let e = Config::parse("[telemetry]\nhistory_len = 0\n", "t")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("telemetry.history_len"), "{e}");
     }
 
     #[test]

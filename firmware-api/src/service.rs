@@ -14,8 +14,9 @@ use opendcre_api::ipmi_board::IpmiBoard;
 use opendcre_api::server::{self, Listener};
 use opendcre_api::AppState;
 use opendcre_bus::{self as bus, HatOpener, SerialOpener};
-use opendcre_security::auth::{AuthConfig, Security};
+use opendcre_security::auth::{AuthConfig, Permission, Security};
 use opendcre_security::tls::TlsSetup;
+use opendcre_telemetry::{Build, MetricsRole, Telemetry};
 
 /// Flags of `opendcre serve`; each overrides the matching config key.
 #[derive(Debug, Clone, clap::Args)]
@@ -133,11 +134,42 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
     };
     tracing::info!(port = %serial_path, baud = cfg.bus.baud, "device bus ready");
 
+    let bridge = opendcre_ipmi::IpmiBridge::new(load_bmcs(&cfg));
+    let telemetry = cfg.telemetry.enabled.then(|| {
+        let rack = cfg.telemetry.rack.clone().unwrap_or_else(host_name);
+        tracing::info!(%rack, "telemetry poller started");
+        Telemetry::start(
+            cfg.telemetry.clone(),
+            rack,
+            bus.clone(),
+            bridge.clone(),
+            cfg.bus.r_sense_mohm,
+            Build {
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                // Set by whoever builds (CI, the image build); a plain
+                // `cargo build` does not know its commit.
+                commit: option_env!("OPENDCRE_COMMIT")
+                    .unwrap_or("unknown")
+                    .to_string(),
+            },
+        )
+    });
     let state = Arc::new(AppState {
         bus,
-        ipmi: IpmiBoard::new(opendcre_ipmi::IpmiBridge::new(load_bmcs(&cfg))),
+        ipmi: IpmiBoard::new(bridge),
         r_sense: cfg.bus.r_sense_mohm,
         request_timeout: Duration::from_millis(cfg.server.request_timeout_ms),
+        telemetry,
+        metrics_permission: match cfg.telemetry.metrics_role {
+            MetricsRole::Reader => Permission::Read,
+            MetricsRole::Operator => Permission::Operate,
+        },
+        metrics_anonymous: cfg.telemetry.anonymous_networks().map_err(|message| {
+            ConfigError::Invalid {
+                key: "telemetry",
+                message,
+            }
+        })?,
     });
 
     let (security, tls) = security(&cfg, dev_mode)?;
@@ -268,6 +300,15 @@ async fn open_hat(cfg: &Config) -> Option<opendcre_hat::HatService> {
             None
         }
     }
+}
+
+/// The default `rack` label: the kernel's host name.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
 }
 
 async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {

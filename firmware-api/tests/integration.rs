@@ -40,4 +40,6 @@ mod ipmi_proptest;
 mod ipmi_sim;
 mod ipmi_wire_vectors;
 mod syslog_tcp;
+mod telemetry;
+mod telemetry_bench;
 mod tls_handshake;

@@ -39,6 +39,9 @@ impl TestApi {
             ipmi: IpmiBoard::empty(),
             r_sense: 1.0,
             request_timeout: Duration::from_secs(5),
+            telemetry: None,
+            metrics_permission: opendcre_security::auth::Permission::Read,
+            metrics_anonymous: Vec::new(),
         });
         let plain_l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let plain = plain_l.local_addr().unwrap();

@@ -14,6 +14,7 @@ pub(crate) mod router;
 pub mod server;
 pub mod state;
 pub mod v11;
+pub(crate) mod v2;
 pub(crate) mod write_deadline;
 
 pub use state::AppState;

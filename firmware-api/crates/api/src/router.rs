@@ -7,6 +7,8 @@ use opendcre_security::auth::Permission;
 
 /// The versioned prefix every endpoint lives under.
 pub(crate) const PREFIX: [&str; 2] = ["opendcre", "1.1"];
+/// The prefix of the telemetry routes: a new version, so v1.1 stays as it was.
+pub(crate) const PREFIX_V2: [&str; 2] = ["opendcre", "2"];
 
 /// A v1.1 endpoint with its raw path parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +43,19 @@ pub enum Route {
         board: String,
         device: String,
     },
+    /// `/metrics`; what it needs is `[telemetry] metrics_role`, set by the
+    /// server from the configuration after routing.
+    Metrics {
+        needs: Permission,
+    },
+    /// `/opendcre/2/readings`: the cache, not the bus.
+    Readings,
+    History {
+        board: String,
+        device: String,
+    },
+    /// `POST /opendcre/2/scan/refresh`.
+    ScanRefresh,
 }
 
 impl Route {
@@ -50,9 +65,12 @@ impl Route {
     /// /power/off/…` powered a server off. A HEAD is meant to be safe.
     pub fn allows(&self, method: &Method) -> bool {
         match *method {
+            // The refresh is a POST only: a GET must not start bus work
+            // that a link preview or a crawler could trigger.
+            Method::GET if matches!(self, Route::ScanRefresh) => false,
             Method::GET | Method::OPTIONS => true,
             Method::HEAD => self.permission() == Permission::Read,
-            Method::POST => matches!(self, Route::Test),
+            Method::POST => matches!(self, Route::Test | Route::ScanRefresh),
             _ => false,
         }
     }
@@ -60,8 +78,27 @@ impl Route {
     pub(crate) fn allow_header(&self) -> &'static str {
         match self {
             Route::Test => "GET, HEAD, OPTIONS, POST",
+            Route::ScanRefresh => "OPTIONS, POST",
             r if r.permission() != Permission::Read => "GET, OPTIONS",
             _ => "GET, HEAD, OPTIONS",
+        }
+    }
+
+    /// The route's name for the HTTP metrics: fixed text, never the path.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Route::Test => "test",
+            Route::Version { .. } => "version",
+            Route::ScanAll | Route::Scan { .. } => "scan",
+            Route::Read { .. } => "read",
+            Route::ReadInfo { .. } => "read_info",
+            Route::Write => "write",
+            Route::WriteInfo { .. } => "write_info",
+            Route::Power { .. } => "power",
+            Route::Metrics { .. } => "metrics",
+            Route::Readings => "readings",
+            Route::History { .. } => "history",
+            Route::ScanRefresh => "scan_refresh",
         }
     }
 
@@ -72,7 +109,8 @@ impl Route {
     /// An unknown power action is `Operate`: only `status` only reads.
     pub fn permission(&self) -> Permission {
         match self {
-            Route::WriteInfo { .. } | Route::Write => Permission::Operate,
+            Route::WriteInfo { .. } | Route::Write | Route::ScanRefresh => Permission::Operate,
+            Route::Metrics { needs } => *needs,
             Route::Power { action, .. } if !action.eq_ignore_ascii_case("status") => {
                 Permission::Operate
             }
@@ -83,6 +121,25 @@ impl Route {
 
 /// Finds the route for a path, `None` for 404.
 pub(crate) fn route(segments: &[String]) -> Option<Route> {
+    if segments.len() == 1 && segments[0] == "metrics" {
+        return Some(Route::Metrics {
+            needs: Permission::Read,
+        });
+    }
+    if segments.len() >= 2 && segments[0] == PREFIX_V2[0] && segments[1] == PREFIX_V2[1] {
+        let rest: Vec<&str> = segments[2..].iter().map(String::as_str).collect();
+        return match rest.as_slice() {
+            ["readings"] => Some(Route::Readings),
+            ["readings", b, d, "history"] if !b.is_empty() && !d.is_empty() => {
+                Some(Route::History {
+                    board: b.to_string(),
+                    device: d.to_string(),
+                })
+            }
+            ["scan", "refresh"] => Some(Route::ScanRefresh),
+            _ => None,
+        };
+    }
     if segments.len() < 2 || segments[0] != PREFIX[0] || segments[1] != PREFIX[1] {
         return None;
     }
@@ -158,6 +215,37 @@ mod tests {
         );
         assert_eq!(r("/opendcre/1.0/test"), None);
         assert_eq!(r("/opendcre/1.1/bogus"), None);
+    }
+
+    #[test]
+    fn telemetry_routes_and_permissions() {
+        assert_eq!(
+            r("/metrics"),
+            Some(Route::Metrics {
+                needs: Permission::Read
+            })
+        );
+        assert_eq!(r("/metrics/"), None);
+        assert_eq!(r("/opendcre/2/readings"), Some(Route::Readings));
+        assert!(matches!(
+            r("/opendcre/2/readings/00000001/01ff/history"),
+            Some(Route::History { board, device }) if board == "00000001" && device == "01ff"
+        ));
+        assert_eq!(r("/opendcre/2/scan/refresh"), Some(Route::ScanRefresh));
+        assert_eq!(r("/opendcre/2/scan"), None);
+        assert_eq!(r("/opendcre/1.1/readings"), None);
+        assert_eq!(needs("/opendcre/2/scan/refresh"), Permission::Operate);
+        assert_eq!(needs("/opendcre/2/readings"), Permission::Read);
+        assert!(!Route::ScanRefresh.allows(&Method::GET));
+        assert!(!Route::ScanRefresh.allows(&Method::HEAD));
+        assert!(Route::ScanRefresh.allows(&Method::POST));
+        assert!(!Route::Readings.allows(&Method::POST));
+        assert!(Route::Readings.allows(&Method::HEAD));
+        let operator_only = Route::Metrics {
+            needs: Permission::Operate,
+        };
+        assert_eq!(operator_only.permission(), Permission::Operate);
+        assert!(!operator_only.allows(&Method::HEAD));
     }
 
     #[test]

@@ -35,8 +35,9 @@ use super::path::{self, PathError};
 use super::router::{self, Route};
 use super::state::AppState;
 use super::v11;
+use super::v2;
 use super::write_deadline::WriteDeadline;
-use opendcre_security::auth::{Permission, Principal, Security};
+use opendcre_security::auth::{AuthMethod, Permission, Principal, Role, Security};
 use opendcre_security::tls::{ClientIdentity, TlsSetup};
 
 /// Limits and switches of the HTTP layer (`[server]` in opendcre.toml).
@@ -327,6 +328,24 @@ impl Connection {
         }
         let needed = route.map_or(Permission::Read, Route::permission);
         let client = self.client.as_deref();
+        // A Prometheus server scrapes without credentials from its own
+        // network, when listed; only /metrics, and only a request that
+        // presents no credential (one that does is checked as usual).
+        if matches!(route, Some(Route::Metrics { .. }))
+            && client.is_none()
+            && !req.headers().contains_key(hyper::header::AUTHORIZATION)
+            && self
+                .state
+                .metrics_anonymous
+                .iter()
+                .any(|n| n.contains(self.peer.ip()))
+        {
+            return Ok(Some(Principal {
+                name: "anonymous".to_string(),
+                role: Role::Reader,
+                method: AuthMethod::Anonymous,
+            }));
+        }
         match security
             .check_with(
                 req.method(),
@@ -354,7 +373,16 @@ async fn serve_request(conn: &Connection, req: Request<Incoming>) -> Response<Bo
     let started = Instant::now();
     let method = req.method().clone();
     let uri_path = req.uri().path().to_string();
-    let response = dispatch(conn, req).await;
+    let mut route_name = "not_found";
+    let response = dispatch(conn, req, &mut route_name).await;
+    if let Some(t) = &conn.state.telemetry {
+        t.http.record(
+            route_name,
+            method_name(&method),
+            response.status().as_u16(),
+            started.elapsed(),
+        );
+    }
     if conn.opts.access_log {
         let user = response
             .extensions()
@@ -375,7 +403,28 @@ async fn serve_request(conn: &Connection, req: Request<Incoming>) -> Response<Bo
     response
 }
 
-async fn dispatch(conn: &Connection, req: Request<Incoming>) -> Response<Body> {
+/// A method as a fixed label value: a client cannot make a series per
+/// invented method.
+fn method_name(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::OPTIONS => "OPTIONS",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    }
+}
+
+/// Routes and answers one request; `route_name` is set for the HTTP
+/// metrics once the route is known (`not_found` until then).
+async fn dispatch(
+    conn: &Connection,
+    req: Request<Incoming>,
+    route_name: &mut &'static str,
+) -> Response<Body> {
     if let Err(too_long) = check_line_lengths(&req) {
         return error_response(&too_long);
     }
@@ -394,7 +443,13 @@ async fn dispatch(conn: &Connection, req: Request<Incoming>) -> Response<Body> {
             ))
         }
     };
-    let route = router::route(&segments);
+    let mut route = router::route(&segments);
+    if let Some(Route::Metrics { needs }) = route.as_mut() {
+        *needs = conn.state.metrics_permission;
+    }
+    if let Some(r) = &route {
+        *route_name = r.name();
+    }
     let principal = match conn.authorize(&req, route.as_ref()).await {
         Ok(p) => p,
         Err(refused) => return refused,
@@ -449,6 +504,13 @@ async fn route_request(
     route: Route,
 ) -> Response<Body> {
     let method = req.method().clone();
+    let accept = req
+        .headers()
+        .get(hyper::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let query = req.uri().query().map(str::to_string);
+    let uri_path = req.uri().path().to_string();
     if !route.allows(&method) {
         let mut r = error_response(&ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -468,7 +530,7 @@ async fn route_request(
         return r;
     }
     if method == Method::POST {
-        // The only POST endpoint ignores its body, but it must still be
+        // The POST endpoints ignore their body, but it must still be
         // bounded in size and in time: a body trickling in a byte at a time
         // would otherwise hold its connection forever.
         let body = Limited::new(req.into_body(), opts.max_body_bytes).collect();
@@ -494,6 +556,13 @@ async fn route_request(
     // From here the request is complete and its handler works (on the bus,
     // on a BMC): the connection is not evicted until the answer exists.
     let _work = activity.begin_work();
+    let telemetry_route = matches!(
+        route,
+        Route::Metrics { .. } | Route::Readings | Route::History { .. } | Route::ScanRefresh
+    );
+    if telemetry_route {
+        return run_telemetry(state, route, query, accept, &uri_path).await;
+    }
     match run_handler(state, route).await {
         Ok(v) => json_response(StatusCode::OK, &v),
         Err(e) => {
@@ -519,6 +588,49 @@ async fn run_handler(state: Arc<AppState>, route: Route) -> Result<serde_json::V
             ))
         }
         Err(_) => Err(ApiError::failure("request timed out")),
+    }
+}
+
+/// The telemetry routes, in their own task like the v1.1 handlers; 404
+/// when `[telemetry]` is off.
+async fn run_telemetry(
+    state: Arc<AppState>,
+    route: Route,
+    query: Option<String>,
+    accept: Option<String>,
+    uri_path: &str,
+) -> Response<Body> {
+    if state.telemetry.is_none() {
+        return error_response(&ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("{uri_path}: telemetry is off ([telemetry] enabled = false)"),
+        ));
+    }
+    let deadline = Instant::now() + state.request_timeout;
+    let task = tokio::spawn(async move {
+        let t = state.telemetry.as_ref().expect("checked above");
+        v2::handle(&state, t, &route, query.as_deref(), accept.as_deref()).await
+    });
+    let result = match tokio::time::timeout_at(deadline + Duration::from_millis(100), task).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(join)) => {
+            tracing::error!(error = %join, "telemetry handler panicked");
+            Err(ApiError::failure(
+                "internal error while handling the request",
+            ))
+        }
+        Err(_) => Err(ApiError::failure("request timed out")),
+    };
+    match result {
+        Ok(v2::Answer::Json(v)) => json_response(StatusCode::OK, &v),
+        Ok(v2::Answer::JsonBody(body)) => {
+            let mut r = Response::new(Body::new(Bytes::from(body)));
+            r.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            with_common_headers(r)
+        }
+        Ok(v2::Answer::Text(text, format)) => with_common_headers(v2::text_response(text, format)),
+        Err(e) => error_response(&e),
     }
 }
 

@@ -49,6 +49,10 @@ pub async fn handle(state: &AppState, route: &Route, deadline: Instant) -> Resul
             board,
             device,
         } => power(state, action, board, device, deadline).await,
+        // The server sends these to `v2` before any v1.1 handler runs.
+        Route::Metrics { .. } | Route::Readings | Route::History { .. } | Route::ScanRefresh => {
+            Err(ApiError::failure("not a v1.1 route"))
+        }
     }
 }
 

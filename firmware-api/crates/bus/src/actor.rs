@@ -1,5 +1,7 @@
 //! The task that owns the port, and the cloneable handle that feeds it.
 
+use std::sync::Arc;
+
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -8,6 +10,7 @@ use super::config::BusConfig;
 use super::error::BusError;
 use super::link::Link;
 use super::port::PortOpener;
+use super::stats::{BusStats, BusStatsSnapshot};
 use super::transaction;
 use opendcre_proto::{Command, Frame};
 
@@ -51,20 +54,59 @@ enum JobOutput {
     Scan(Vec<ScanBoard>),
 }
 
+/// Who is waiting for a job. API clients are people and scripts waiting on
+/// an answer; the telemetry poller only refreshes a cache, so its work must
+/// never delay theirs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    /// API clients: always taken before any waiting background job.
+    Interactive = 0,
+    /// The poller: runs only when no interactive job waits. A transaction
+    /// already on the wire is never cut short for either.
+    Background = 1,
+}
+
+impl Priority {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Interactive => "interactive",
+            Priority::Background => "background",
+        }
+    }
+}
+
 struct Job {
     kind: JobKind,
     deadline: Instant,
+    queued_at: Instant,
     reply: oneshot::Sender<Result<JobOutput, BusError>>,
 }
 
-/// Cheap to clone; every handler holds one.
+/// Cheap to clone; every handler holds one. Jobs go in at the handle's
+/// priority: [`Priority::Interactive`] unless made with [`BusHandle::background`].
 #[derive(Clone)]
 pub struct BusHandle {
-    tx: mpsc::Sender<Job>,
+    interactive: mpsc::Sender<Job>,
+    background: mpsc::Sender<Job>,
+    priority: Priority,
     depth: usize,
+    stats: Arc<BusStats>,
 }
 
 impl BusHandle {
+    /// A handle to the same actor whose jobs wait behind every interactive one.
+    pub fn background(&self) -> BusHandle {
+        BusHandle {
+            priority: Priority::Background,
+            ..self.clone()
+        }
+    }
+
+    /// The bus health counters now; lock-free, never waits on the bus.
+    pub fn stats(&self) -> BusStatsSnapshot {
+        self.stats.snapshot()
+    }
+
     /// Runs one command; `deadline` bounds the wait in the queue and on the wire.
     pub async fn command(&self, req: Request, deadline: Instant) -> Result<Frame, BusError> {
         match self.submit(JobKind::Command(req), deadline).await? {
@@ -87,36 +129,76 @@ impl BusHandle {
 
     async fn submit(&self, kind: JobKind, deadline: Instant) -> Result<JobOutput, BusError> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .try_send(Job {
-                kind,
-                deadline,
-                reply,
-            })
-            .map_err(|e| match e {
+        let tx = match self.priority {
+            Priority::Interactive => &self.interactive,
+            Priority::Background => &self.background,
+        };
+        // Counted before the send so the actor's decrement can never come first.
+        self.stats.queued(self.priority);
+        tx.try_send(Job {
+            kind,
+            deadline,
+            queued_at: Instant::now(),
+            reply,
+        })
+        .map_err(|e| {
+            self.stats.unqueued(self.priority);
+            match e {
                 mpsc::error::TrySendError::Full(_) => BusError::QueueFull { depth: self.depth },
                 mpsc::error::TrySendError::Closed(_) => BusError::Stopped,
-            })?;
+            }
+        })?;
         rx.await.map_err(|_| BusError::Stopped)?
     }
 }
 
-/// Starts the bus actor. It runs until every handle is dropped.
+/// Starts the bus actor. It runs until every handle is dropped. Each
+/// priority has its own queue of `queue_depth` jobs, so a poller backlog can
+/// never fill the queue API clients use.
 pub fn spawn<O: PortOpener>(opener: O, cfg: BusConfig) -> (BusHandle, JoinHandle<()>) {
-    let (tx, rx) = mpsc::channel(cfg.queue_depth.max(1));
+    let (itx, irx) = mpsc::channel(cfg.queue_depth.max(1));
+    let (btx, brx) = mpsc::channel(cfg.queue_depth.max(1));
+    let stats = Arc::new(BusStats::default());
     let handle = BusHandle {
-        tx,
+        interactive: itx,
+        background: btx,
+        priority: Priority::Interactive,
         depth: cfg.queue_depth,
+        stats: stats.clone(),
     };
-    let task = tokio::spawn(run(opener, cfg, rx));
+    let task = tokio::spawn(run(opener, cfg, irx, brx, stats));
     (handle, task)
 }
 
-async fn run<O: PortOpener>(mut opener: O, cfg: BusConfig, mut rx: mpsc::Receiver<Job>) {
+/// The next job: any waiting interactive job before any background one.
+async fn next_job(
+    irx: &mut mpsc::Receiver<Job>,
+    brx: &mut mpsc::Receiver<Job>,
+) -> Option<(Priority, Job)> {
+    if let Ok(j) = irx.try_recv() {
+        return Some((Priority::Interactive, j));
+    }
+    tokio::select! {
+        biased;
+        Some(j) = irx.recv() => Some((Priority::Interactive, j)),
+        Some(j) = brx.recv() => Some((Priority::Background, j)),
+        else => None,
+    }
+}
+
+async fn run<O: PortOpener>(
+    mut opener: O,
+    cfg: BusConfig,
+    mut irx: mpsc::Receiver<Job>,
+    mut brx: mpsc::Receiver<Job>,
+    stats: Arc<BusStats>,
+) {
     let path = opener.describe();
     let mut link: Link<O::Port> = Link::new(&cfg);
     let mut last_open_failure: Option<(Instant, String)> = None;
-    while let Some(job) = rx.recv().await {
+    let mut opened_once = false;
+    while let Some((priority, job)) = next_job(&mut irx, &mut brx).await {
+        stats.dequeued(priority, job.queued_at.elapsed());
         if job.reply.is_closed() {
             continue; // the client went away while queued
         }
@@ -138,6 +220,12 @@ async fn run<O: PortOpener>(mut opener: O, cfg: BusConfig, mut rx: mpsc::Receive
             match opener.open().await {
                 Ok(p) => {
                     tracing::info!(port = %path, "serial port opened");
+                    if opened_once {
+                        stats
+                            .port_reopens
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    opened_once = true;
                     link.port = Some(p);
                     last_open_failure = None;
                 }
@@ -154,6 +242,7 @@ async fn run<O: PortOpener>(mut opener: O, cfg: BusConfig, mut rx: mpsc::Receive
             }
         }
         opener.before_transaction().await;
+        stats.transaction(priority);
         let started = Instant::now();
         let result = match link.flush_input() {
             Err(e) => Err(BusError::Io {
@@ -179,6 +268,17 @@ async fn run<O: PortOpener>(mut opener: O, cfg: BusConfig, mut rx: mpsc::Receive
                 }
             }
         };
+        {
+            use std::sync::atomic::Ordering::Relaxed;
+            if matches!(
+                result,
+                Err(BusError::Timeout { .. } | BusError::Deadline { .. })
+            ) {
+                stats.timeouts.fetch_add(1, Relaxed);
+            }
+            stats.retries.store(link.retries, Relaxed);
+            stats.checksum_errors.store(link.checksum_errors(), Relaxed);
+        }
         if let Err(BusError::Io { reason, .. }) = &result {
             tracing::warn!(port = %path, error = %reason, "serial port failed; it will be re-opened");
             link.port = None;

@@ -16,13 +16,15 @@ mod hat_opener;
 mod link;
 mod port;
 mod sequence;
+mod stats;
 mod transaction;
 
 #[cfg(test)]
 mod noise_tests;
 
-pub use actor::{spawn, BusHandle, Request, ScanBoard, ScanTarget};
+pub use actor::{spawn, BusHandle, Priority, Request, ScanBoard, ScanDevice, ScanTarget};
 pub use config::{BusConfig, SequenceCheck};
 pub use error::BusError;
 pub use hat_opener::HatOpener;
 pub use port::{open_serial, Port, PortOpener, SerialOpener};
+pub use stats::{BusStatsSnapshot, PrioritySnapshot, QUEUE_WAIT_BUCKETS};

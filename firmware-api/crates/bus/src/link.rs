@@ -48,6 +48,10 @@ pub(super) struct Link<P> {
     abandoned: VecDeque<(u8, Instant)>,
     check: SequenceCheck,
     stale_dropped: u64,
+    /// Frames whose checksum did not match, for the bus health metrics.
+    checksum_errors: u64,
+    /// `?` retries and scan restarts, counted by the transactions.
+    pub(crate) retries: u64,
     /// The last read ended because the line was quiet (a gap or silence).
     ended_quiet: bool,
 }
@@ -61,6 +65,8 @@ impl<P: Port> Link<P> {
             abandoned: VecDeque::new(),
             check: cfg.sequence_check,
             stale_dropped: 0,
+            checksum_errors: 0,
+            retries: 0,
             ended_quiet: false,
         }
     }
@@ -109,6 +115,19 @@ impl<P: Port> Link<P> {
         port.flush().await.map_err(ReadError::Io)
     }
 
+    /// The decoder's next result, counting checksum failures on the way.
+    fn next_decoded(&mut self) -> Option<Result<Frame, DecodeError>> {
+        let r = self.decoder.next_frame();
+        if matches!(&r, Some(Err(e)) if e.is_checksum()) {
+            self.checksum_errors += 1;
+        }
+        r
+    }
+
+    pub(crate) fn checksum_errors(&self) -> u64 {
+        self.checksum_errors
+    }
+
     /// Reads until an acceptable frame, an error, or `silence` without bytes.
     /// A stream of junk cannot hold the bus: the whole read is capped.
     ///
@@ -135,7 +154,7 @@ impl<P: Port> Link<P> {
         let failed =
             |error: Option<DecodeError>| error.map_or(ReadError::Timeout, ReadError::Decode);
         loop {
-            while let Some(r) = self.decoder.next_frame() {
+            while let Some(r) = self.next_decoded() {
                 match r {
                     Ok(f) if self.accept(&f, expected_seq) => return Ok(f),
                     Ok(_) => continue,
@@ -164,7 +183,7 @@ impl<P: Port> Link<P> {
                             return Err(ReadError::Decode(cut));
                         }
                         error = Some(cut);
-                        while let Some(r) = self.decoder.next_frame() {
+                        while let Some(r) = self.next_decoded() {
                             match r {
                                 Ok(f) if self.accept(&f, expected_seq) => return Ok(f),
                                 Ok(_) => {}

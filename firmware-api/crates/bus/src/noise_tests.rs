@@ -292,3 +292,100 @@ async fn a_cut_frame_in_a_scan_restarts_the_scan_instead_of_ending_it() {
     let ids: Vec<u16> = boards[0].devices.iter().map(|d| d.device_id).collect();
     assert_eq!(ids, vec![0x01ff, 0x02ff]);
 }
+
+/// A read of `device` on board 1.
+fn read_of(device: u16) -> Request {
+    Request {
+        device_id: device,
+        ..read_request()
+    }
+}
+
+/// The poller's backlog must not delay an API client: with background jobs
+/// queued behind one on the wire, an interactive job submitted later is the
+/// next on the wire, and the backlog runs after it.
+#[tokio::test(start_paused = true)]
+async fn interactive_jobs_overtake_queued_background_jobs() {
+    let (ours, theirs) = tokio::io::duplex(4096);
+    // A slow device: every answer takes 50 ms.
+    let (order_tx, mut order_rx) = tokio::sync::mpsc::unbounded_channel();
+    let dev = tokio::spawn(async move {
+        let mut end = theirs;
+        let mut dec = FrameDecoder::new();
+        let mut buf = [0u8; 512];
+        loop {
+            match end.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => dec.push(&buf[..n]),
+            }
+            while let Some(Ok(req)) = dec.next_frame() {
+                let _ = order_tx.send(req.device_id);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                end.write_all(&answer(req.sequence, 1, b"1")).await.unwrap();
+            }
+        }
+    });
+    let (bus, actor) = spawn(TestOpener(Some(TestPort(ours))), BusConfig::default());
+    let bg = bus.background();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut background = Vec::new();
+    for d in 1..=5u16 {
+        let bg = bg.clone();
+        background.push(tokio::spawn(async move {
+            bg.command(read_of(d), deadline).await
+        }));
+        tokio::task::yield_now().await;
+    }
+    // Let the first background job reach the wire.
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(bus.stats().background.queue_depth, 4);
+    let interactive = bus.command(read_of(0x100), deadline).await;
+    assert_eq!(interactive.unwrap().data, b"1");
+    for b in background {
+        b.await.unwrap().unwrap();
+    }
+    let mut order = Vec::new();
+    while let Ok(d) = order_rx.try_recv() {
+        order.push(d);
+    }
+    assert_eq!(
+        order,
+        vec![1, 0x100, 2, 3, 4, 5],
+        "the running background transaction finishes, then the API read goes first"
+    );
+    let s = bus.stats();
+    assert_eq!(s.interactive.transactions, 1);
+    assert_eq!(s.background.transactions, 5);
+    assert_eq!(s.background.queue_depth, 0);
+    assert_eq!(s.background.wait_count, 5);
+    assert_eq!(s.background.wait_buckets.iter().sum::<u64>(), 5);
+    drop((bus, bg));
+    actor.await.unwrap();
+    dev.await.unwrap();
+}
+
+/// Checksum failures and the `?` retries they cause are counted.
+#[tokio::test(start_paused = true)]
+async fn retries_and_checksum_errors_are_counted() {
+    let (ours, theirs) = tokio::io::duplex(4096);
+    let dev = device(theirs, |req, i| {
+        if i == 0 {
+            vec![Step::Write(bad_checksum(answer(req.sequence, 0, b"656")))]
+        } else {
+            vec![Step::Write(answer(req.sequence, 0, b"656"))]
+        }
+    });
+    let (bus, actor) = spawn(TestOpener(Some(TestPort(ours))), BusConfig::default());
+    let r = bus
+        .command(read_request(), Instant::now() + Duration::from_secs(30))
+        .await;
+    assert_eq!(r.unwrap().data, b"656");
+    let s = bus.stats();
+    assert_eq!(s.checksum_errors, 1);
+    assert_eq!(s.retries, 1);
+    assert_eq!(s.timeouts, 0);
+    assert_eq!(s.interactive.transactions, 1);
+    drop(bus);
+    actor.await.unwrap();
+    dev.await.unwrap();
+}

@@ -71,6 +71,7 @@ pub(super) async fn command<P: Port>(
                 .map_err(|e| read_to_bus(e, path))?;
         }
         let s = link.next_seq();
+        link.retries += 1;
         link.send(&frame_for(s, &Command::Retry))
             .await
             .map_err(|e| read_to_bus(e, path))?;
@@ -203,6 +204,7 @@ pub(super) async fn scan<P: Port>(
                     });
                 }
                 tracing::debug!(%error, attempts, "corrupt scan answer, restarting the scan");
+                link.retries += 1;
                 tokio::time::sleep(cfg.scan_retry_pause).await;
                 link.settle(cfg.frame_gap, cfg.read_timeout)
                     .await

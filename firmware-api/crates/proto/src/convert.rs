@@ -64,6 +64,12 @@ pub(crate) fn pmbus_direct(raw: i128, kind: PmbusKind, r_sense: f64) -> Result<f
     Ok((1.0 / m) * scaled as f64)
 }
 
+/// A `current` device's reading: the same PMBus direct word as the
+/// power status's current field (the example rack mirrors them), in amperes.
+pub fn pmbus_current_a(raw: i128, r_sense: f64) -> Result<f64, ConvertError> {
+    pmbus_direct(raw, PmbusKind::Current, r_sense)
+}
+
 /// A decoded `P` answer: `"status,power,voltage,current"`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PowerReading {

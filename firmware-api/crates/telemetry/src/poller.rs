@@ -1,0 +1,258 @@
+//! The poller: keeps the scan and every device's reading fresh at background
+//! priority, and the BMCs' chassis status in a task of its own (IPMI never
+//! enters the bus queue, so a slow BMC cannot delay a sensor read).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::cache::Cache;
+use super::clock::now_ms;
+use super::config::TelemetryConfig;
+use super::kind::Kind;
+use opendcre_bus::{BusError, BusHandle, Request, ScanTarget};
+use opendcre_ipmi::IpmiBridge;
+use opendcre_proto::{Command, DeviceType, PowerAction};
+
+/// Bound of one poller job, queue wait included: long enough to wait behind
+/// a burst of API requests, short enough that a stuck job is noticed.
+const JOB_DEADLINE: Duration = Duration::from_secs(30);
+/// First pause after the bus failed; doubled per failure up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Devices in a row that time out before the bus itself counts as failing
+/// (one silent device is that device's problem; all of them is the bus's).
+const TIMEOUTS_MEAN_BUS_DOWN: u32 = 3;
+
+/// Whether an error says the bus (not one device) is failing.
+fn bus_failing(e: &BusError) -> bool {
+    matches!(
+        e,
+        BusError::PortUnavailable { .. }
+            | BusError::Io { .. }
+            | BusError::QueueFull { .. }
+            | BusError::Stopped
+    )
+}
+
+pub(crate) struct Poller {
+    pub cfg: TelemetryConfig,
+    pub cache: Arc<Cache>,
+    pub bus: BusHandle,
+    pub r_sense: f64,
+    /// Scan generation requested by `POST /scan/refresh`.
+    pub refresh: watch::Receiver<u64>,
+    /// Scan generation done: the last requested one that is finished.
+    pub done: watch::Sender<u64>,
+}
+
+impl Poller {
+    pub async fn run(mut self) {
+        let bus = self.bus.background();
+        let mut due: HashMap<(u32, u16), Instant> = HashMap::new();
+        let mut scanned_at: Option<Instant> = None;
+        let mut backoff: Option<Duration> = None;
+        loop {
+            let requested = *self.refresh.borrow_and_update();
+            let refresh = requested > *self.done.borrow();
+            let scan_due = scanned_at.is_none_or(|t| t.elapsed() >= self.cfg.scan_ttl());
+            let mut failed = false;
+            if refresh || scan_due {
+                match self.scan(&bus).await {
+                    Ok(()) => {
+                        scanned_at = Some(Instant::now());
+                        due.clear();
+                        self.done.send_replace(requested);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "telemetry scan failed");
+                        self.cache.scan_failed(e.to_string());
+                        failed = true;
+                    }
+                }
+            }
+            if !failed {
+                failed = self.read_due(&bus, &mut due).await;
+            }
+            let pause = if failed {
+                let b = backoff.map_or(FIRST_BACKOFF, |b| (b * 2).min(MAX_BACKOFF));
+                tracing::debug!(
+                    pause_ms = b.as_millis() as u64,
+                    "device bus failing; poller backs off"
+                );
+                backoff = Some(b);
+                b
+            } else {
+                backoff = None;
+                let next_read = due.values().min().copied();
+                let next_scan = scanned_at.map(|t| t + self.cfg.scan_ttl());
+                let next = [next_read, next_scan].into_iter().flatten().min();
+                next.map_or(Duration::from_secs(1), |t| {
+                    t.saturating_duration_since(Instant::now())
+                })
+            };
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                changed = self.refresh.changed() => {
+                    if changed.is_err() {
+                        return; // the service is shutting down
+                    }
+                }
+            }
+        }
+    }
+
+    async fn scan(&self, bus: &BusHandle) -> Result<(), BusError> {
+        let boards = bus
+            .scan(ScanTarget::All, Instant::now() + JOB_DEADLINE)
+            .await?;
+        let mut found = Vec::new();
+        for b in &boards {
+            for d in &b.devices {
+                if let Some(kind) = Kind::of(DeviceType(d.device_type)) {
+                    found.push(((b.board_id, d.device_id), kind));
+                }
+            }
+        }
+        self.cache
+            .apply_scan(now_ms(), boards.len(), found.clone(), self.cfg.history_len);
+        // Asset tags change only when written: read once per scan.
+        for (key, kind) in found {
+            if kind != Kind::Power {
+                continue;
+            }
+            let req = Request {
+                device_type: DeviceType::POWER.0,
+                board_id: key.0,
+                device_id: key.1,
+                command: Command::ReadAsset,
+            };
+            match bus.command(req, Instant::now() + JOB_DEADLINE).await {
+                Ok(f) => self.cache.set_asset(key, f.data_text()),
+                Err(e) if bus_failing(&e) => return Err(e),
+                Err(e) => tracing::debug!(error = %e, "asset tag not read"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads every device whose interval has passed; true when the bus failed.
+    async fn read_due(&self, bus: &BusHandle, due: &mut HashMap<(u32, u16), Instant>) -> bool {
+        let mut timeouts_in_a_row = 0;
+        for (key, kind) in self.cache.device_keys() {
+            let now = Instant::now();
+            if due.get(&key).is_some_and(|t| *t > now) {
+                continue;
+            }
+            due.insert(
+                key,
+                now + Duration::from_secs(kind.interval_secs(&self.cfg.interval_secs)),
+            );
+            let req = Request {
+                device_type: kind.device_type().0,
+                board_id: key.0,
+                device_id: key.1,
+                command: kind.command(),
+            };
+            let result = bus.command(req, now + JOB_DEADLINE).await;
+            let at = now_ms();
+            match result {
+                Ok(frame) => {
+                    timeouts_in_a_row = 0;
+                    let text =
+                        String::from_utf8(frame.data.clone()).unwrap_or_else(|_| frame.data_text());
+                    match kind.convert(&text, self.r_sense) {
+                        Ok(v) => self.cache.record_ok(key, at, v),
+                        Err(e) => self.cache.record_err(key, at, e),
+                    }
+                }
+                Err(e) => {
+                    let failing = bus_failing(&e);
+                    if matches!(e, BusError::Timeout { .. }) {
+                        timeouts_in_a_row += 1;
+                    }
+                    self.cache.record_err(key, at, e.to_string());
+                    if failing || timeouts_in_a_row >= TIMEOUTS_MEAN_BUS_DOWN {
+                        // Not read this round: try again after the backoff.
+                        due.remove(&key);
+                        return true;
+                    }
+                }
+            }
+        }
+        false
+    }
+}
+
+/// Polls every configured BMC's chassis status, one after the other.
+pub(crate) async fn poll_bmcs(ipmi: IpmiBridge, cache: Arc<Cache>, interval: Duration) {
+    let bmcs = ipmi.devices();
+    if bmcs.is_empty() {
+        return;
+    }
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        for b in &bmcs {
+            let r = ipmi
+                .power(b.device_id, PowerAction::Status)
+                .await
+                .map(|p| p.power_on)
+                .map_err(|e| e.to_string());
+            cache.set_bmc(b.device_id, b.ip.clone(), r, now_ms());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opendcre_bus::{BusConfig, PortOpener};
+
+    /// A serial port that is never there.
+    struct Unplugged;
+
+    impl PortOpener for Unplugged {
+        type Port = tokio_serial::SerialStream;
+        async fn open(&mut self) -> std::io::Result<Self::Port> {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "unplugged",
+            ))
+        }
+        fn describe(&self) -> String {
+            "unplugged".into()
+        }
+    }
+
+    /// While the bus fails, the poller waits 1, 2, 4, … s between attempts
+    /// instead of hammering it every second.
+    #[tokio::test(start_paused = true)]
+    async fn the_poller_backs_off_while_the_bus_fails() {
+        let (bus, _actor) = opendcre_bus::spawn(Unplugged, BusConfig::default());
+        let cache = Arc::new(Cache::default());
+        let (_refresh_tx, refresh) = watch::channel(0);
+        let (done, _done_rx) = watch::channel(0);
+        let poller = Poller {
+            cfg: TelemetryConfig::default(),
+            cache: cache.clone(),
+            bus: bus.clone(),
+            r_sense: 1.0,
+            refresh,
+            done,
+        };
+        let task = tokio::spawn(poller.run());
+        tokio::time::sleep(Duration::from_secs(64)).await;
+        task.abort();
+        // Attempts at 0, 1, 3, 7, 15, 31 and 63 s.
+        let attempts = bus.stats().background.wait_count;
+        assert_eq!(attempts, 7, "scan attempts in 64 s");
+        let scan = cache.scan_info();
+        assert!(scan.error.unwrap().contains("unplugged"));
+        assert_eq!(scan.at_ms, None);
+    }
+}
