@@ -72,7 +72,7 @@ fn scrape_of_the_example_rack_passes_promtool() {
     if !peers::available("promtool", &["promtool"], "ci/install-test-deps.sh") {
         return;
     }
-    let s = Server::start(&example("rack.json"), &[]);
+    let s = Server::start_polling(&example("rack.json"), &[]);
     let readings = wait_until_polled(&s);
     assert_eq!(
         readings["devices"].as_array().unwrap().len(),
@@ -118,7 +118,7 @@ fn scrape_of_the_example_rack_passes_promtool() {
 #[test]
 fn cached_values_are_converted_and_equal_live_v11_reads() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(&fixed_rack(dir.path()), &[]);
+    let s = Server::start_polling(&fixed_rack(dir.path()), &[]);
     wait_until_polled(&s);
     let text = String::from_utf8(s.get("/metrics").body).unwrap();
     let m = |name: &str, dev: &str| {
@@ -190,7 +190,7 @@ fn cached_values_are_converted_and_equal_live_v11_reads() {
 #[test]
 fn openmetrics_is_negotiated() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(&fixed_rack(dir.path()), &[]);
+    let s = Server::start_polling(&fixed_rack(dir.path()), &[]);
     wait_until_polled(&s);
     let r = request_with(
         &s.addr,
@@ -217,7 +217,7 @@ fn openmetrics_is_negotiated() {
 
 #[test]
 fn readings_filters_history_and_scan_refresh() {
-    let s = Server::start(&example("rack.json"), &[]);
+    let s = Server::start_polling(&example("rack.json"), &[]);
     wait_until_polled(&s);
     let v = s
         .get("/opendcre/2/readings?board=00000002&kind=power")

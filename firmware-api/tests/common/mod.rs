@@ -31,7 +31,28 @@ pub struct Server {
 impl Server {
     /// `opendcre serve --emulator CONFIG --listen 127.0.0.1:0 EXTRA…`, waiting
     /// (bounded) until it logs the address it listens on.
+    ///
+    /// The telemetry poller is off: these servers run the v1.1 tests, whose
+    /// emulator answers are canned sequences that a poller would advance
+    /// behind the test's back. Telemetry tests use [`Server::with_config`].
     pub fn start(emulator: &Path, extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("opendcre.toml");
+        std::fs::write(&cfg, "[telemetry]\nenabled = false\n").unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_opendcre"));
+        cmd.arg("serve")
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--emulator")
+            .arg(emulator)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra);
+        // The file is read at start-up only; it may go once the server listens.
+        Self::spawn(cmd)
+    }
+
+    /// [`Server::start`] with the telemetry poller on, as a node runs.
+    pub fn start_polling(emulator: &Path, extra: &[&str]) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_opendcre"));
         cmd.arg("serve")
             .arg("--emulator")

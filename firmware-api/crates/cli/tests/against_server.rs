@@ -59,11 +59,16 @@ impl Server {
             .arg("--emulator")
             .arg(rack_json())
             .args(["--listen", "127.0.0.1:0"]);
-        if let Some(toml) = config_toml {
-            let p = dir.path().join("opendcre.toml");
-            std::fs::write(&p, toml).unwrap();
-            cmd.arg("--config").arg(p);
-        }
+        // The node's telemetry poller is off: the emulator's readings are
+        // canned sequences, and these tests check that the client prints
+        // exactly the answer the node gave to *its* request.
+        let toml = format!(
+            "{}\n[telemetry]\nenabled = false\n",
+            config_toml.unwrap_or("")
+        );
+        let p = dir.path().join("opendcre.toml");
+        std::fs::write(&p, toml).unwrap();
+        cmd.arg("--config").arg(p);
         cmd.env("RUST_LOG", "info")
             .env_remove("NOTIFY_SOCKET")
             .stdout(Stdio::null())
