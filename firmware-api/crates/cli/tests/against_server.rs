@@ -256,7 +256,14 @@ fn scan_as_table_json_and_yaml() {
     let yaml = c.run(&["-o", "yaml", "scan"]).ok().stdout;
     assert!(yaml.contains("- board_id: \"0000000a\""), "{yaml}");
     // A real YAML parser must read back exactly the JSON document.
-    let parsed = Command::new("python3")
+    // Debian's interpreter, which `python3-yaml` (installed by CI) serves;
+    // a `python3` first on PATH may be another one (pyenv) without PyYAML.
+    let python = if Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    };
+    let parsed = Command::new(python)
         .args([
             "-c",
             "import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)",
