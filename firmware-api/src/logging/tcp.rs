@@ -21,6 +21,8 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use opendcre_proto::calendar::{rfc3339_utc, Fraction};
+
 use crate::config::SyslogFraming;
 
 /// `LOG_DAEMON`: the facility the UNIX socket and UDP paths use as well.
@@ -96,29 +98,10 @@ impl RecordFormat {
     }
 }
 
-/// RFC 5424's TIMESTAMP (RFC 3339, UTC, microseconds). By hand: the civil
-/// date from a day count is a few lines, not worth a formatting dependency.
+/// RFC 5424's TIMESTAMP (RFC 3339, UTC, microseconds).
 fn rfc3339(at: SystemTime) -> String {
     let d = at.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Howard Hinnant's civil_from_days, for days since 1970-01-01.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60,
-        d.subsec_micros()
-    )
+    rfc3339_utc(d.as_secs() as i64, Fraction::Micros(d.subsec_micros()))
 }
 
 /// How the sender thread is set up.

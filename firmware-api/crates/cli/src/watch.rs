@@ -7,6 +7,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use opendcre_proto::calendar::{rfc3339_utc, Fraction};
+
 use serde_json::{json, Value};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::time::MissedTickBehavior;
@@ -201,28 +203,13 @@ fn summary(v: &Value) -> String {
     v.to_string()
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` in UTC (Howard Hinnant's days-to-civil).
+/// `YYYY-MM-DDTHH:MM:SSZ` in UTC.
 fn rfc3339(t: SystemTime) -> String {
     let secs = t
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0) as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    rfc3339_utc(secs, Fraction::None)
 }
 
 #[cfg(test)]

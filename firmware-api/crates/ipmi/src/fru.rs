@@ -318,22 +318,8 @@ fn minutes_since_1996(minutes: u32) -> String {
     let total = minutes as i64;
     let days = 9496 + total / 1440;
     let (h, m) = ((total % 1440) / 60, total % 60);
-    let (y, mo, d) = civil_from_days(days);
+    let (y, mo, d) = opendcre_proto::calendar::civil_from_days(days);
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:00Z")
-}
-
-/// Days since 1970-01-01 to (year, month, day) — Howard Hinnant's algorithm.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    (y, m, d)
 }
 
 /// SMBIOS chassis types (FRU spec refers to SMBIOS Table 17).
@@ -502,7 +488,5 @@ mod tests {
     fn dates() {
         assert_eq!(minutes_since_1996(1), "1996-01-01T00:01:00Z");
         assert_eq!(minutes_since_1996(60 * 24 * 366), "1997-01-01T00:00:00Z");
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
     }
 }

@@ -3,6 +3,7 @@
 //! fuzz/property tests all share one definition of the protocol.
 
 pub mod board_id;
+pub mod calendar;
 pub mod command;
 pub mod convert;
 pub mod decoder;

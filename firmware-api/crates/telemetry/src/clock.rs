@@ -1,7 +1,9 @@
-//! Wall-clock times as Unix milliseconds and RFC 3339 text, by hand: two
-//! small functions do not justify a date crate on the node.
+//! Wall-clock times as Unix milliseconds and RFC 3339 text (the calendar
+//! arithmetic is `opendcre_proto::calendar`).
 
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use opendcre_proto::calendar::{days_from_civil, rfc3339_utc, Fraction};
 
 /// Now, milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
@@ -10,42 +12,9 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian
-/// (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = i64::from(if m > 2 { m - 3 } else { m + 9 });
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// `2026-11-30T04:31:05.123Z`.
 pub fn rfc3339(ms: u64) -> String {
-    let secs = (ms / 1000) as i64;
-    let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
-    let s = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        s / 3600,
-        s / 60 % 60,
-        s % 60,
-        ms % 1000
-    )
+    rfc3339_utc((ms / 1000) as i64, Fraction::Millis((ms % 1000) as u32))
 }
 
 /// Parses RFC 3339 (`Z` or `±hh:mm`, optional fraction) into Unix ms.
