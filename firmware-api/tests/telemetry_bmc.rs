@@ -113,6 +113,22 @@ fn bmc_metrics_follow_the_simulated_bmc() {
     assert_eq!(bmc_series(&s, "opendcre_bmc_power_on"), Some(0.0));
     assert_eq!(bmc_series(&s, "opendcre_bmc_up"), Some(1.0));
 
+    // The HTTP metrics count the status reads apart from the action
+    // (docs/metrics.md; the unexpected-power-change alert counts actions).
+    let text = String::from_utf8(s.get("/metrics").body).unwrap();
+    let requests = |route: &str| -> f64 {
+        let head = format!(
+            "opendcre_http_requests_total{{route=\"{route}\",method=\"GET\",status=\"200\"}} "
+        );
+        text.lines()
+            .find_map(|l| l.strip_prefix(&head))
+            .unwrap_or_else(|| panic!("no {head}in\n{text}"))
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(requests("power"), 1.0, "the one power/off");
+    assert_eq!(requests("power_status"), 2.0, "the two power/status reads");
+
     // The readings API says the same.
     let readings = s.get("/opendcre/2/readings").json();
     let bmc = &readings["bmcs"][0];
