@@ -12,6 +12,22 @@ CARGO ?= cargo
 ifneq ($(wildcard $(HOME)/.cargo/bin/cargo),)
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 endif
+# The commit compiled into every binary this Makefile builds (host, armv7,
+# so the .deb packages, the image and the container that take them):
+# `opendcre_build_info{commit}` in /metrics (docs/metrics.md). The 12-digit
+# hash of HEAD (ci/build-commit.sh: no `-dirty` suffix, so one commit gives
+# the same bytes however its tree looks); a non-empty OPENDCRE_COMMIT from
+# the environment or the command line wins; outside a git checkout the
+# binaries say `unknown`. rustc records the variable it read (option_env!),
+# so cargo rebuilds when it changes.
+ifeq ($(strip $(OPENDCRE_COMMIT)),)
+OPENDCRE_COMMIT := $(shell ci/build-commit.sh)
+endif
+ifneq ($(OPENDCRE_COMMIT),)
+export OPENDCRE_COMMIT
+else
+unexport OPENDCRE_COMMIT
+endif
 EMULATOR_CONFIG ?= firmware-api/emulator-configs/rack.json
 LISTEN ?= 127.0.0.1:5000
 

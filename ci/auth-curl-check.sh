@@ -6,14 +6,19 @@
 # Everything is on 127.0.0.1 in a temporary directory; the server is stopped
 # by its pid at the end. Needs curl and openssl (ci/install-auth-peers.sh).
 #
-#   ci/auth-curl-check.sh            (builds target/debug/opendcre if needed)
+# It also checks that /metrics reports the commit the build compiled in
+# (`opendcre_build_info{commit}`, set by the Makefile: ci/build-commit.sh).
+#
+#   ci/auth-curl-check.sh            (builds target/debug/opendcre, with the commit)
 #   OPENDCRE_BIN=path ci/auth-curl-check.sh
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+COMMIT=$("$ROOT/ci/build-commit.sh")
 BIN=${OPENDCRE_BIN:-$ROOT/target/debug/opendcre}
-if [ ! -x "$BIN" ]; then
-    (cd "$ROOT" && cargo build --locked --bin opendcre)
+if [ -z "${OPENDCRE_BIN:-}" ]; then
+    # As the Makefile builds it (a no-op after `make auth-curl-check`'s build).
+    (cd "$ROOT" && OPENDCRE_COMMIT=$COMMIT cargo build --locked --bin opendcre)
 fi
 command -v curl >/dev/null && command -v openssl >/dev/null \
     || { echo "curl/openssl missing: run ci/install-auth-peers.sh" >&2; exit 2; }
@@ -92,6 +97,13 @@ check "curl --tlsv1.3" 200 "$(code --tlsv1.3 --cacert "$CA" -H "Authorization: B
 check "curl --tls-max 1.2" 200 "$(code --tls-max 1.2 --cacert "$CA" -H "Authorization: Bearer $TOKEN" "$BASE/test")"
 check "curl --tls-max 1.1 is refused" 000 "$(code --tlsv1.1 --tls-max 1.1 --ciphers 'DEFAULT:@SECLEVEL=0' --cacert "$CA" -H "Authorization: Bearer $TOKEN" "$BASE/test")"
 check "plain http:// to the TLS port" 000 "$(code -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/opendcre/1.1/test")"
+
+# The build's commit in /metrics, as Prometheus scrapes it with the token.
+if [ -n "$COMMIT" ]; then
+    METRICS=$(curl -sS --max-time 30 --cacert "$CA" -H "Authorization: Bearer $TOKEN" "https://127.0.0.1:$PORT/metrics" || true)
+    check "/metrics: opendcre_build_info has commit=\"$COMMIT\"" 1 \
+        "$(grep -c "^opendcre_build_info{.*commit=\"$COMMIT\"" <<<"$METRICS" || true)"
+fi
 
 # 4. hash-token reproduces the stored hash.
 HASH=$(printf '%s\n' "$TOKEN" | "$BIN" auth hash-token --algorithm sha256)

@@ -42,4 +42,5 @@ mod ipmi_wire_vectors;
 mod syslog_tcp;
 mod telemetry;
 mod telemetry_bench;
+mod telemetry_bmc;
 mod tls_handshake;

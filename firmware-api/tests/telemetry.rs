@@ -314,6 +314,55 @@ fn api_reads_are_not_queued_behind_the_poller() {
     }
 }
 
+/// A periodic re-scan is one background job per known board, so an API
+/// request waits behind one board's scan at most, not behind a scan-all
+/// (one transaction that ends with `scan_all_silence_ms` of silence, here
+/// 2 s). The first scan is still a scan-all: it finds the boards.
+#[test]
+fn api_reads_interleave_with_periodic_rescans() {
+    let rack = example("rack.json");
+    let (s, _dir) = Server::with_config(&format!(
+        "[bus]\nscan_all_silence_ms = 2000\n[emulator]\nconfig = {:?}\npace = true\n\
+         [telemetry]\nscan_ttl_secs = 1\n[telemetry.interval_secs]\nthermistor = 86400\n\
+         humidity = 86400\ntemperature = 86400\npower = 86400\nled = 86400\ncurrent = 86400\n\
+         fan_speed = 86400\npressure = 86400\n",
+        rack.display().to_string()
+    ));
+    let first = wait_until_polled(&s);
+    assert_eq!(first["scan"]["boards"], 4, "{first}");
+    let scan_time = || s.get("/opendcre/2/readings").json()["scan"]["time"].clone();
+    let mut times = vec![scan_time()];
+    let mut worst = Duration::ZERO;
+    let t0 = Instant::now();
+    // Re-scans every second (the TTL) plus their own time: reads land
+    // inside them most of the time.
+    while t0.elapsed() < Duration::from_secs(6) {
+        let t = Instant::now();
+        let r = s.get("/opendcre/1.1/read/thermistor/00000001/01ff");
+        worst = worst.max(t.elapsed());
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let now = scan_time();
+        if times.last() != Some(&now) {
+            times.push(now);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        worst < Duration::from_secs(1),
+        "an API read took {worst:?}: it waited behind a whole re-scan (a scan-all takes over 2 s here)"
+    );
+    assert!(
+        times.len() >= 4,
+        "at least three periodic re-scans in 6 s: {times:?}"
+    );
+    let after = s.get("/opendcre/2/readings").json();
+    assert_eq!(
+        after["scan"]["boards"], 4,
+        "every board re-scanned: {after}"
+    );
+    assert_eq!(after["scan"]["devices"], first["scan"]["devices"]);
+}
+
 /// `/metrics` takes `[telemetry] metrics_role` and the anonymous networks;
 /// nothing else does.
 #[test]

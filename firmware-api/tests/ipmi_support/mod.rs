@@ -153,6 +153,18 @@ impl SimBmc {
     }
 }
 
+impl SimBmc {
+    /// Stops the simulator now (by its recorded pid), as a BMC that went away;
+    /// dropping it later is harmless.
+    pub fn stop(&self) {
+        let st = Command::new(peer_dir().join("stop.sh"))
+            .arg(self.dir.path())
+            .status()
+            .expect("run stop.sh");
+        assert!(st.success(), "stop.sh failed: {st}");
+    }
+}
+
 impl Drop for SimBmc {
     fn drop(&mut self) {
         let _ = Command::new(peer_dir().join("stop.sh"))

@@ -85,8 +85,13 @@ impl Route {
     }
 
     /// The route's name for the HTTP metrics: fixed text, never the path.
+    /// A power status read is `power_status`, apart from the actions
+    /// (`power`: on, off, cycle, and unknown actions, which need `Operate`
+    /// like them): the "power changed unexpectedly" alert counts only
+    /// actions, so a client that polls status does not silence it.
     pub fn name(&self) -> &'static str {
         match self {
+            Route::Power { .. } if self.permission() == Permission::Read => "power_status",
             Route::Test => "test",
             Route::Version { .. } => "version",
             Route::ScanAll | Route::Scan { .. } => "scan",
@@ -261,6 +266,37 @@ mod tests {
         assert!(!off.allows(&Method::HEAD), "HEAD must not switch power");
         assert_eq!(off.allow_header(), "GET, OPTIONS");
         assert!(Route::ScanAll.allows(&Method::HEAD));
+    }
+
+    /// Status reads and power actions are counted apart (docs/metrics.md,
+    /// the OpenDCREPowerStateChangedUnexpectedly alert), decided on the
+    /// normalised path like the permission.
+    #[test]
+    fn power_status_reads_and_actions_have_their_own_route_names() {
+        let name = |p: &str| r(p).map(|route| route.name());
+        assert_eq!(
+            name("/opendcre/1.1/power/status/00000001/0001"),
+            Some("power_status")
+        );
+        assert_eq!(
+            name("/opendcre/1.1/power/STATUS/40000000/0001"),
+            Some("power_status")
+        );
+        for action in [
+            "on",
+            "off",
+            "cycle",
+            "CyClE",
+            "bogus",
+            "%6Fn",
+            "status/../on",
+        ] {
+            assert_eq!(
+                name(&format!("/opendcre/1.1/power/{action}/00000001/0001")),
+                Some("power"),
+                "{action}"
+            );
+        }
     }
 
     /// The permission of a request as the server derives it: normalise the

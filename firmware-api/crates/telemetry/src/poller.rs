@@ -38,6 +38,15 @@ fn bus_failing(e: &BusError) -> bool {
     )
 }
 
+/// What a scan asks.
+#[derive(Clone, Copy)]
+enum ScanScope<'a> {
+    /// One scan-all transaction: finds boards not seen before.
+    All,
+    /// Each of these boards in a background job of its own.
+    Known(&'a [u32]),
+}
+
 pub(crate) struct Poller {
     pub cfg: TelemetryConfig,
     pub cache: Arc<Cache>,
@@ -55,14 +64,25 @@ impl Poller {
         let mut due: HashMap<(u32, u16), Instant> = HashMap::new();
         let mut scanned_at: Option<Instant> = None;
         let mut backoff: Option<Duration> = None;
+        // Boards of the last scan: a periodic re-scan asks each of them in a
+        // job of its own instead of one scan-all.
+        let mut boards: Vec<u32> = Vec::new();
         loop {
             let requested = *self.refresh.borrow_and_update();
             let refresh = requested > *self.done.borrow();
             let scan_due = scanned_at.is_none_or(|t| t.elapsed() >= self.cfg.scan_ttl());
             let mut failed = false;
             if refresh || scan_due {
-                match self.scan(&bus).await {
-                    Ok(()) => {
+                // The first scan and a forced refresh find every board
+                // (scan-all); a periodic re-scan only the known ones.
+                let scope = if refresh || scanned_at.is_none() || boards.is_empty() {
+                    ScanScope::All
+                } else {
+                    ScanScope::Known(&boards)
+                };
+                match self.scan(&bus, scope).await {
+                    Ok(found) => {
+                        boards = found;
                         scanned_at = Some(Instant::now());
                         due.clear();
                         self.done.send_replace(requested);
@@ -105,10 +125,43 @@ impl Poller {
         }
     }
 
-    async fn scan(&self, bus: &BusHandle) -> Result<(), BusError> {
-        let boards = bus
-            .scan(ScanTarget::All, Instant::now() + JOB_DEADLINE)
-            .await?;
+    /// Scans, replaces the cache's device list and reads the asset tags;
+    /// returns the boards that answered.
+    async fn scan(&self, bus: &BusHandle, scope: ScanScope<'_>) -> Result<Vec<u32>, BusError> {
+        let boards = match scope {
+            ScanScope::All => {
+                bus.scan(ScanTarget::All, Instant::now() + JOB_DEADLINE)
+                    .await?
+            }
+            ScanScope::Known(known) => {
+                // One background job per board: an API request waits behind
+                // one board's scan at most, not behind the whole rack's
+                // (a scan-all is one transaction: 450 ms on the example rack).
+                let mut boards = Vec::new();
+                let mut silent = None;
+                for &id in known {
+                    match bus
+                        .scan(ScanTarget::Board(id), Instant::now() + JOB_DEADLINE)
+                        .await
+                    {
+                        Ok(b) => boards.extend(b),
+                        // Gone: dropped, as a scan-all would not list it.
+                        Err(e @ BusError::Timeout { .. }) => {
+                            tracing::info!(board = format!("{id:08x}"), "board did not answer its re-scan; dropped until the next full scan");
+                            silent = Some(e);
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                // No board answered: the bus is silent, and the scan fails
+                // (the cache stays) as a silent scan-all does.
+                match silent {
+                    Some(e) if boards.is_empty() => return Err(e),
+                    _ => boards,
+                }
+            }
+        };
+        let ids = boards.iter().map(|b| b.board_id).collect();
         let mut found = Vec::new();
         for b in &boards {
             for d in &b.devices {
@@ -136,7 +189,7 @@ impl Poller {
                 Err(e) => tracing::debug!(error = %e, "asset tag not read"),
             }
         }
-        Ok(())
+        Ok(ids)
     }
 
     /// Reads every device whose interval has passed; true when the bus failed.
@@ -227,6 +280,173 @@ mod tests {
         fn describe(&self) -> String {
             "unplugged".into()
         }
+    }
+
+    /// The service's end of an in-memory line to [`rack`].
+    struct Line(Option<tokio::io::DuplexStream>);
+
+    struct LinePort(tokio::io::DuplexStream);
+
+    impl tokio::io::AsyncRead for LinePort {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
+        }
+    }
+
+    impl tokio::io::AsyncWrite for LinePort {
+        fn poll_write(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
+        }
+        fn poll_flush(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::pin::Pin::new(&mut self.0).poll_flush(cx)
+        }
+        fn poll_shutdown(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::pin::Pin::new(&mut self.0).poll_shutdown(cx)
+        }
+    }
+
+    impl opendcre_bus::Port for LinePort {
+        fn discard_input(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl PortOpener for Line {
+        type Port = LinePort;
+        async fn open(&mut self) -> std::io::Result<LinePort> {
+            self.0.take().map(LinePort).ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::NotFound, "opened once only")
+            })
+        }
+        fn describe(&self) -> String {
+            "test line".into()
+        }
+    }
+
+    /// Boards 1 and 2, one thermistor (`01ff`) each, while `present` lists
+    /// them; a scan of any other board id is the scan-all. Records the board
+    /// id of every scan request.
+    fn rack(
+        mut end: tokio::io::DuplexStream,
+        present: Arc<std::sync::Mutex<Vec<u32>>>,
+        scans: Arc<std::sync::Mutex<Vec<u32>>>,
+    ) {
+        use opendcre_proto::{Frame, FrameDecoder};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        tokio::spawn(async move {
+            let mut dec = FrameDecoder::new();
+            let mut buf = [0u8; 512];
+            loop {
+                match end.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => dec.push(&buf[..n]),
+                }
+                while let Some(Ok(req)) = dec.next_frame() {
+                    let answer = |board: u32, device_type: u8, data: &[u8]| {
+                        Frame {
+                            sequence: req.sequence,
+                            device_type,
+                            board_id: board,
+                            device_id: 0x01ff,
+                            data: data.to_vec(),
+                        }
+                        .encode()
+                        .unwrap()
+                    };
+                    let present = present.lock().unwrap().clone();
+                    let mut out = Vec::new();
+                    if req.device_type == 0xFF && req.data == b"D" {
+                        scans.lock().unwrap().push(req.board_id);
+                        let asked: Vec<u32> = if [1, 2].contains(&req.board_id) {
+                            vec![req.board_id]
+                        } else {
+                            vec![1, 2]
+                        };
+                        for b in asked.into_iter().filter(|b| present.contains(b)) {
+                            out.extend(answer(b, 0xFF, &[DeviceType::THERMISTOR.0]));
+                        }
+                    } else if present.contains(&req.board_id) {
+                        out.extend(answer(req.board_id, req.device_type, b"656"));
+                    }
+                    if !out.is_empty() {
+                        end.write_all(&out).await.unwrap();
+                    }
+                }
+            }
+        });
+    }
+
+    /// The first scan is a scan-all; the re-scans at the TTL ask each known
+    /// board in a job of its own (an API request waits behind one board's
+    /// scan at most). A board that stops answering is dropped; when none
+    /// answers, the re-scan fails and the cache keeps its devices, as after
+    /// a silent scan-all.
+    #[tokio::test(start_paused = true)]
+    async fn periodic_rescans_ask_each_known_board_apart() {
+        let (ours, theirs) = tokio::io::duplex(4096);
+        let present = Arc::new(std::sync::Mutex::new(vec![1u32, 2]));
+        let scans = Arc::new(std::sync::Mutex::new(Vec::new()));
+        rack(theirs, present.clone(), scans.clone());
+        let (bus, _actor) = opendcre_bus::spawn(Line(Some(ours)), BusConfig::default());
+        let cache = Arc::new(Cache::default());
+        let (_refresh_tx, refresh) = watch::channel(0);
+        let (done, _done_rx) = watch::channel(0);
+        let poller = Poller {
+            cfg: TelemetryConfig {
+                scan_ttl_secs: 10,
+                ..TelemetryConfig::default()
+            },
+            cache: cache.clone(),
+            bus: bus.clone(),
+            r_sense: 1.0,
+            refresh,
+            done,
+        };
+        let task = tokio::spawn(poller.run());
+
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(cache.scan_info().boards, 2);
+        let first = scans.lock().unwrap().clone();
+        assert_eq!(first.len(), 1, "one scan-all: {first:x?}");
+        assert!(![1, 2].contains(&first[0]), "a scan-all id: {first:x?}");
+
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert_eq!(
+            scans.lock().unwrap()[1..],
+            [1, 2],
+            "the re-scan asks board 1, then board 2"
+        );
+        assert_eq!(cache.device_keys().len(), 2);
+
+        present.lock().unwrap().retain(|b| *b == 1);
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let scan = cache.scan_info();
+        assert_eq!((scan.boards, scan.devices), (1, 1), "board 2 dropped");
+        assert_eq!(scan.error, None);
+
+        present.lock().unwrap().clear();
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let scan = cache.scan_info();
+        assert!(
+            scan.error.as_deref().is_some_and(|e| e.contains("scan")),
+            "a re-scan nobody answers fails: {scan:?}"
+        );
+        assert_eq!(cache.device_keys().len(), 1, "the cache keeps board 1");
+        task.abort();
     }
 
     /// While the bus fails, the poller waits 1, 2, 4, … s between attempts
