@@ -88,7 +88,7 @@ mod tests {
                     responses.contains_key("200") || responses.contains_key("501"),
                     "{m} {template} documents its answer"
                 );
-                for code in ["401", "403", "414", "431", "503"] {
+                for code in ["401", "403", "414", "429", "431", "503"] {
                     assert!(responses.contains_key(code), "{m} {template}: {code}");
                 }
             }
