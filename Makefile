@@ -31,7 +31,7 @@ endif
 EMULATOR_CONFIG ?= firmware-api/emulator-configs/rack.json
 LISTEN ?= 127.0.0.1:5000
 
-.PHONY: run build test test-host check fmt clippy crate-map deps lint bench bench-dos auth-curl-check ci-free-debug from-nothing prometheus-check fleet-test
+.PHONY: run build test test-host check fmt clippy crate-map deps lint bench bench-dos auth-curl-check api-contract ci-free-debug from-nothing prometheus-check fleet-test
 
 run:
 	$(CARGO) run --release --bin opendcre -- serve --emulator $(EMULATOR_CONFIG) --listen $(LISTEN)
@@ -72,6 +72,13 @@ auth-curl-check:
 	$(CARGO) build --locked --bin opendcre
 	bash ci/auth-curl-check.sh
 
+# The API contract: schemathesis (pinned, its own venv under /opt/opendcre-ci,
+# ci/install-schemathesis.sh) against the emulator, with the OpenAPI document
+# the node serves (firmware-api/crates/api/openapi.json); 0 failures.
+api-contract:
+	$(CARGO) build --locked --bin opendcre
+	bash ci/schemathesis.sh
+
 # The Prometheus example config and alert rules (packaging/prometheus/):
 # syntax of the config (its CA and token files exist only on a Prometheus
 # host), the rules, and the rules' unit tests (series that fire and do not
@@ -91,10 +98,10 @@ FLEET_INTERVAL ?= 5
 fleet-test: build
 	python3 ci/fleet-test.py --binary $(HOST_BIN) -n $(FLEET_N) --duration $(FLEET_SECS) --interval $(FLEET_INTERVAL)
 
-# Everything CI runs: host tests, the curl check, the armv7 build, packages
+# Everything CI runs: host tests, the curl check, the API contract, the armv7 build, packages
 # and their checks, then the image: build, reproducibility, QEMU boot test
 # (image-ci has its own deadline, IMAGE_CI_TIMEOUT).
-test: deps lint check prometheus-check test-host auth-curl-check test-packaging image-check ci-free-debug image-ci
+test: deps lint check prometheus-check test-host auth-curl-check api-contract test-packaging image-check ci-free-debug image-ci
 
 # In CI only (CI=true): the debug build (1 GB) has served once the host-side
 # checks ran, and the image stage needs the disk.

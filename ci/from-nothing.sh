@@ -16,7 +16,9 @@
 #     base/                           the image's cached base layers
 #     tools/ ($IMAGE_TOOLS_DIR)       the private e2fsprogs and its backports view
 #   $HADOLINT_VENV's parent           (/opt/opendcre-ci) the hadolint venv of
-#                                     ci/install-packaging.sh
+#                                     ci/install-packaging.sh and the
+#                                     schemathesis venv of ci/install-schemathesis.sh
+#   $SCHEMATHESIS_VENV                (when set elsewhere than /opt/opendcre-ci)
 #   <rustc-web sysroot>/lib/rustlib/armv7-unknown-linux-gnueabihf
 #                                     the armv7 std ci/install-cross.sh unpacks
 #                                     (with its version stamp)
@@ -53,7 +55,7 @@ IMAGE_CACHE_DIR=$(
 caches=(/var/cache/opendcre-*)
 [ -e "${caches[0]}" ] || caches=()
 for c in "${CROSS_STATE:-}" "${CHROOT_CACHE:-}" "$IMAGE_CACHE_DIR" "${IMAGE_TOOLS_DIR:-}" \
-    "$(dirname "${HADOLINT_VENV:-/opt/opendcre-ci/hadolint}")"; do
+    "$(dirname "${HADOLINT_VENV:-/opt/opendcre-ci/hadolint}")" "${SCHEMATHESIS_VENV:-}"; do
     [ -n "$c" ] && caches+=("$c")
 done
 if [ -x /usr/bin/rustc ] && sysroot=$(/usr/bin/rustc --print sysroot 2>/dev/null); then

@@ -320,3 +320,22 @@ fn sigterm_shuts_down_cleanly() {
     let status = s.terminate();
     assert!(status.success(), "{status:?}");
 }
+
+/// The OpenAPI document (issue 18) is served beside v1.1, as written: the
+/// file `opendcre_api::openapi::DOCUMENT` embeds, as JSON, to readers.
+#[test]
+fn openapi_document_is_served() {
+    let s = cases();
+    let r = s.get("/opendcre/openapi.json");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.body, opendcre_api::openapi::DOCUMENT.as_bytes());
+    assert_eq!(r.json()["openapi"], "3.1.0");
+    let r = s.request("HEAD", "/opendcre/openapi.json");
+    assert_eq!(r.status, 200);
+    assert!(r.body.is_empty());
+    let r = s.request("POST", "/opendcre/openapi.json");
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow"), Some("GET, HEAD, OPTIONS"));
+    assert_eq!(s.get("/opendcre/1.1/openapi.json").status, 404);
+}

@@ -3,12 +3,14 @@
 //! request → [`path`] (nginx-style normalisation) → [`router`] → [`v11`]
 //! handler → bus actor. [`server`] owns sockets, limits and shutdown;
 //! `admission` hands out connection slots, `write_deadline` bounds writes,
-//! [`browser`] is the CORS and cross-site write policy.
+//! [`browser`] is the CORS and cross-site write policy. [`openapi`] is the
+//! document of every route, served at `/opendcre/openapi.json`.
 
 pub(crate) mod admission;
 pub mod browser;
 pub mod error;
 pub mod ipmi_board;
+pub mod openapi;
 pub mod path;
 pub(crate) mod router;
 pub mod server;

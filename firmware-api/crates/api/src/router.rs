@@ -56,6 +56,9 @@ pub enum Route {
     },
     /// `POST /opendcre/2/scan/refresh`.
     ScanRefresh,
+    /// `GET /opendcre/openapi.json`: the OpenAPI document of every route
+    /// here ([`crate::openapi`]).
+    OpenApi,
 }
 
 impl Route {
@@ -104,6 +107,32 @@ impl Route {
             Route::Readings => "readings",
             Route::History { .. } => "history",
             Route::ScanRefresh => "scan_refresh",
+            Route::OpenApi => "openapi",
+        }
+    }
+
+    /// The route's path template in the OpenAPI document (`openapi.json`).
+    /// A new route must name its template here, and the tests below fail
+    /// until the document has it with the methods [`Route::allow_header`]
+    /// lists.
+    pub fn openapi_path(&self) -> &'static str {
+        match self {
+            Route::Test => "/opendcre/1.1/test",
+            Route::Version { .. } => "/opendcre/1.1/version/{board}",
+            Route::ScanAll => "/opendcre/1.1/scan",
+            Route::Scan { .. } => "/opendcre/1.1/scan/{board}",
+            Route::Read { .. } => "/opendcre/1.1/read/{device_type}/{board}/{device}",
+            Route::ReadInfo { .. } => "/opendcre/1.1/read/{device_type}/{board}/{device}/info",
+            Route::Write => "/opendcre/1.1/write/{device_type}/{board}/{device}",
+            Route::WriteInfo { .. } => {
+                "/opendcre/1.1/write/{device_type}/{board}/{device}/info/{text}"
+            }
+            Route::Power { .. } => "/opendcre/1.1/power/{action}/{board}/{device}",
+            Route::Metrics { .. } => "/metrics",
+            Route::Readings => "/opendcre/2/readings",
+            Route::History { .. } => "/opendcre/2/readings/{board}/{device}/history",
+            Route::ScanRefresh => "/opendcre/2/scan/refresh",
+            Route::OpenApi => "/opendcre/openapi.json",
         }
     }
 
@@ -130,6 +159,9 @@ pub(crate) fn route(segments: &[String]) -> Option<Route> {
         return Some(Route::Metrics {
             needs: Permission::Read,
         });
+    }
+    if segments.len() == 2 && segments[0] == PREFIX[0] && segments[1] == "openapi.json" {
+        return Some(Route::OpenApi);
     }
     if segments.len() >= 2 && segments[0] == PREFIX_V2[0] && segments[1] == PREFIX_V2[1] {
         let rest: Vec<&str> = segments[2..].iter().map(String::as_str).collect();
@@ -238,6 +270,11 @@ mod tests {
         ));
         assert_eq!(r("/opendcre/2/scan/refresh"), Some(Route::ScanRefresh));
         assert_eq!(r("/opendcre/2/scan"), None);
+        assert_eq!(r("/opendcre/openapi.json"), Some(Route::OpenApi));
+        assert_eq!(r("/opendcre/1.1/openapi.json"), None);
+        assert_eq!(needs("/opendcre/openapi.json"), Permission::Read);
+        assert!(Route::OpenApi.allows(&Method::HEAD));
+        assert!(!Route::OpenApi.allows(&Method::POST));
         assert_eq!(r("/opendcre/1.1/readings"), None);
         assert_eq!(needs("/opendcre/2/scan/refresh"), Permission::Operate);
         assert_eq!(needs("/opendcre/2/readings"), Permission::Read);

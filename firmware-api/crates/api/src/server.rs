@@ -556,6 +556,14 @@ async fn route_request(
     // From here the request is complete and its handler works (on the bus,
     // on a BMC): the connection is not evicted until the answer exists.
     let _work = activity.begin_work();
+    if matches!(route, Route::OpenApi) {
+        let mut r = Response::new(Body::new(Bytes::from_static(
+            super::openapi::DOCUMENT.as_bytes(),
+        )));
+        r.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        return with_common_headers(r);
+    }
     let telemetry_route = matches!(
         route,
         Route::Metrics { .. } | Route::Readings | Route::History { .. } | Route::ScanRefresh

@@ -49,10 +49,13 @@ pub async fn handle(state: &AppState, route: &Route, deadline: Instant) -> Resul
             board,
             device,
         } => power(state, action, board, device, deadline).await,
-        // The server sends these to `v2` before any v1.1 handler runs.
-        Route::Metrics { .. } | Route::Readings | Route::History { .. } | Route::ScanRefresh => {
-            Err(ApiError::failure("not a v1.1 route"))
-        }
+        // The server answers these itself or sends them to `v2` before any
+        // v1.1 handler runs.
+        Route::Metrics { .. }
+        | Route::Readings
+        | Route::History { .. }
+        | Route::ScanRefresh
+        | Route::OpenApi => Err(ApiError::failure("not a v1.1 route")),
     }
 }
 
