@@ -29,6 +29,8 @@ pub enum Line {
 }
 
 impl Line {
+    /// Every line, for the simulated modem (`sim`).
+    #[cfg(feature = "sim")]
     pub(crate) const ALL: [Line; 5] = [Line::Cmd, Line::Freq, Line::Inh, Line::Sleep, Line::Select];
 
     pub fn name(self) -> &'static str {
