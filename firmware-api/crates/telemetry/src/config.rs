@@ -53,8 +53,11 @@ pub struct TelemetryConfig {
     pub enabled: bool,
     /// The `rack` label; unset: the host name.
     pub rack: Option<String>,
-    /// Age at which the cached scan is redone.
+    /// Age at which the cached scan is redone (board by board).
     pub scan_ttl_secs: u64,
+    /// Age at which the re-scan is a scan-all instead, which finds boards
+    /// added to the bus since (a per-board re-scan asks only known ones).
+    pub discover_secs: u64,
     pub interval_secs: Intervals,
     /// Samples kept per device (360 × 10 s = one hour).
     pub history_len: usize,
@@ -120,6 +123,7 @@ impl Default for TelemetryConfig {
             enabled: true,
             rack: None,
             scan_ttl_secs: 300,
+            discover_secs: 3600,
             interval_secs: Intervals::default(),
             history_len: 360,
             metrics_role: MetricsRole::Reader,
@@ -159,6 +163,12 @@ impl TelemetryConfig {
                 self.scan_ttl_secs
             ));
         }
+        if !(1..=86_400).contains(&self.discover_secs) {
+            return Err(format!(
+                "telemetry.discover_secs = {}: must be 1..=86400 seconds",
+                self.discover_secs
+            ));
+        }
         if !(1..=MAX_HISTORY_LEN).contains(&self.history_len) {
             return Err(format!(
                 "telemetry.history_len = {}: must be 1..={MAX_HISTORY_LEN} samples",
@@ -186,6 +196,10 @@ impl TelemetryConfig {
     pub fn scan_ttl(&self) -> Duration {
         Duration::from_secs(self.scan_ttl_secs)
     }
+
+    pub fn discover_every(&self) -> Duration {
+        Duration::from_secs(self.discover_secs)
+    }
 }
 
 #[cfg(test)]
@@ -197,6 +211,7 @@ mod tests {
         let c = TelemetryConfig::default();
         assert!(c.enabled);
         assert_eq!(c.scan_ttl_secs, 300);
+        assert_eq!(c.discover_secs, 3600);
         assert_eq!(c.history_len, 360);
         assert_eq!(c.interval_secs.thermistor, 10);
         assert_eq!(c.interval_secs.power, 15);

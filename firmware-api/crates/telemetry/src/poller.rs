@@ -63,6 +63,9 @@ impl Poller {
         let bus = self.bus.background();
         let mut due: HashMap<(u32, u16), Instant> = HashMap::new();
         let mut scanned_at: Option<Instant> = None;
+        // The last scan-all: boards added to the bus since are found only by
+        // one, so every `discover_secs` the periodic re-scan is a scan-all.
+        let mut scanned_all_at: Option<Instant> = None;
         let mut backoff: Option<Duration> = None;
         // Boards of the last scan: a periodic re-scan asks each of them in a
         // job of its own instead of one scan-all.
@@ -73,15 +76,22 @@ impl Poller {
             let scan_due = scanned_at.is_none_or(|t| t.elapsed() >= self.cfg.scan_ttl());
             let mut failed = false;
             if refresh || scan_due {
-                // The first scan and a forced refresh find every board
-                // (scan-all); a periodic re-scan only the known ones.
-                let scope = if refresh || scanned_at.is_none() || boards.is_empty() {
+                // The first scan, a forced refresh and the discovery period
+                // find every board (scan-all); other re-scans ask the known
+                // ones, each in a job of its own.
+                let discover_due =
+                    scanned_all_at.is_none_or(|t| t.elapsed() >= self.cfg.discover_every());
+                let scope = if refresh || discover_due || boards.is_empty() {
                     ScanScope::All
                 } else {
                     ScanScope::Known(&boards)
                 };
+                let all = matches!(scope, ScanScope::All);
                 match self.scan(&bus, scope).await {
                     Ok(found) => {
+                        if all {
+                            scanned_all_at = Some(Instant::now());
+                        }
                         boards = found;
                         scanned_at = Some(Instant::now());
                         due.clear();
@@ -446,6 +456,43 @@ mod tests {
             "a re-scan nobody answers fails: {scan:?}"
         );
         assert_eq!(cache.device_keys().len(), 1, "the cache keeps board 1");
+        task.abort();
+    }
+
+    /// A board added to the bus after the first scan is not asked by the
+    /// per-board re-scans, but the scan-all every `discover_secs` finds it.
+    #[tokio::test(start_paused = true)]
+    async fn a_board_added_later_is_found_by_the_discovery_scan() {
+        let (ours, theirs) = tokio::io::duplex(4096);
+        let present = Arc::new(std::sync::Mutex::new(vec![1u32]));
+        let scans = Arc::new(std::sync::Mutex::new(Vec::new()));
+        rack(theirs, present.clone(), scans.clone());
+        let (bus, _actor) = opendcre_bus::spawn(Line(Some(ours)), BusConfig::default());
+        let cache = Arc::new(Cache::default());
+        let (_refresh_tx, refresh) = watch::channel(0);
+        let (done, _done_rx) = watch::channel(0);
+        let poller = Poller {
+            cfg: TelemetryConfig {
+                scan_ttl_secs: 10,
+                discover_secs: 30,
+                ..TelemetryConfig::default()
+            },
+            cache: cache.clone(),
+            bus: bus.clone(),
+            r_sense: 1.0,
+            refresh,
+            done,
+        };
+        let task = tokio::spawn(poller.run());
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(cache.scan_info().boards, 1);
+        present.lock().unwrap().push(2);
+        // The re-scans at 10 s and 20 s ask board 1 only.
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        assert_eq!(cache.scan_info().boards, 1, "{:x?}", scans.lock().unwrap());
+        // The one at 30 s is a scan-all.
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert_eq!(cache.scan_info().boards, 2, "{:x?}", scans.lock().unwrap());
         task.abort();
     }
 
