@@ -345,6 +345,17 @@ expect "root account locked" bash -c 'grep -q "^root L" <<<"$0"' "$(guest passwd
 expect "sshd refuses passwords" bash -c 'grep -qx "passwordauthentication no" <<<"$0"' "$(guest sshd -T 2>/dev/null | grep -i '^passwordauthentication')"
 expect "no getty on the HAT UART (serial-getty@ttyAMA0 masked)" test "$(guest systemctl is-enabled serial-getty@ttyAMA0.service 2>/dev/null)" = masked
 expect "kernel console not on ttyAMA0" bash -c '! grep -q ttyAMA0 <<<"$0"' "$(guest cat /proc/consoles)"
+# DNS-SD: avahi published the node's _opendcre._tcp service (it logs each
+# service group it established; bounded wait, the daemon may still be busy).
+avahi_ok=""
+for _ in $(seq 1 30); do
+    if guest journalctl -u avahi-daemon --no-pager 2>/dev/null | grep -q 'opendcre.service) successfully established'; then
+        avahi_ok=1
+        break
+    fi
+    sleep 2
+done
+expect "avahi-daemon announces _opendcre._tcp ($(guest systemctl is-active avahi-daemon 2>/dev/null))" test -n "$avahi_ok"
 
 if [ "$BOOT_TEST_SERVICE" = 1 ]; then
     svc=$(guest systemctl show opendcre.service -p MainPID -p ExecMainStartTimestampMonotonic \
