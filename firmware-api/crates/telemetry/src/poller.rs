@@ -400,6 +400,44 @@ mod tests {
         });
     }
 
+    type Shared<T> = Arc<std::sync::Mutex<T>>;
+
+    /// A poller on the simulated rack of [`rack`] (boards `present`; the
+    /// board ids of every scan it sees land in `scans`), with the given
+    /// scan TTL and discovery period; returns its cache and its task.
+    fn poll_rack(
+        present: &Shared<Vec<u32>>,
+        scans: &Shared<Vec<u32>>,
+        scan_ttl_secs: u64,
+        discover_secs: u64,
+    ) -> (Arc<Cache>, tokio::task::JoinHandle<()>) {
+        let (ours, theirs) = tokio::io::duplex(4096);
+        rack(theirs, present.clone(), scans.clone());
+        let (bus, _actor) = opendcre_bus::spawn(Line(Some(ours)), BusConfig::default());
+        let cache = Arc::new(Cache::default());
+        // The senders go with the poller: a closed refresh channel would
+        // end it, so they must outlive the test's waits.
+        let (refresh_tx, refresh) = watch::channel(0);
+        let (done, _done_rx) = watch::channel(0);
+        let poller = Poller {
+            cfg: TelemetryConfig {
+                scan_ttl_secs,
+                discover_secs,
+                ..TelemetryConfig::default()
+            },
+            cache: cache.clone(),
+            bus,
+            r_sense: 1.0,
+            refresh,
+            done,
+        };
+        let task = tokio::spawn(async move {
+            let _keep = refresh_tx;
+            poller.run().await
+        });
+        (cache, task)
+    }
+
     /// The first scan is a scan-all; the re-scans at the TTL ask each known
     /// board in a job of its own (an API request waits behind one board's
     /// scan at most). A board that stops answering is dropped; when none
@@ -407,26 +445,9 @@ mod tests {
     /// a silent scan-all.
     #[tokio::test(start_paused = true)]
     async fn periodic_rescans_ask_each_known_board_apart() {
-        let (ours, theirs) = tokio::io::duplex(4096);
         let present = Arc::new(std::sync::Mutex::new(vec![1u32, 2]));
         let scans = Arc::new(std::sync::Mutex::new(Vec::new()));
-        rack(theirs, present.clone(), scans.clone());
-        let (bus, _actor) = opendcre_bus::spawn(Line(Some(ours)), BusConfig::default());
-        let cache = Arc::new(Cache::default());
-        let (_refresh_tx, refresh) = watch::channel(0);
-        let (done, _done_rx) = watch::channel(0);
-        let poller = Poller {
-            cfg: TelemetryConfig {
-                scan_ttl_secs: 10,
-                ..TelemetryConfig::default()
-            },
-            cache: cache.clone(),
-            bus: bus.clone(),
-            r_sense: 1.0,
-            refresh,
-            done,
-        };
-        let task = tokio::spawn(poller.run());
+        let (cache, task) = poll_rack(&present, &scans, 10, 3600);
 
         tokio::time::sleep(Duration::from_secs(5)).await;
         assert_eq!(cache.scan_info().boards, 2);
@@ -463,27 +484,9 @@ mod tests {
     /// per-board re-scans, but the scan-all every `discover_secs` finds it.
     #[tokio::test(start_paused = true)]
     async fn a_board_added_later_is_found_by_the_discovery_scan() {
-        let (ours, theirs) = tokio::io::duplex(4096);
         let present = Arc::new(std::sync::Mutex::new(vec![1u32]));
         let scans = Arc::new(std::sync::Mutex::new(Vec::new()));
-        rack(theirs, present.clone(), scans.clone());
-        let (bus, _actor) = opendcre_bus::spawn(Line(Some(ours)), BusConfig::default());
-        let cache = Arc::new(Cache::default());
-        let (_refresh_tx, refresh) = watch::channel(0);
-        let (done, _done_rx) = watch::channel(0);
-        let poller = Poller {
-            cfg: TelemetryConfig {
-                scan_ttl_secs: 10,
-                discover_secs: 30,
-                ..TelemetryConfig::default()
-            },
-            cache: cache.clone(),
-            bus: bus.clone(),
-            r_sense: 1.0,
-            refresh,
-            done,
-        };
-        let task = tokio::spawn(poller.run());
+        let (cache, task) = poll_rack(&present, &scans, 10, 30);
         tokio::time::sleep(Duration::from_secs(5)).await;
         assert_eq!(cache.scan_info().boards, 1);
         present.lock().unwrap().push(2);
