@@ -17,7 +17,7 @@ fn cases() -> Server {
 fn ran(s: &Server, path: &str) -> bool {
     // Access log lines: "… opendcre::access: GET /path 200 peer=…".
     let needle = format!(" {path} 200 ");
-    s.log.try_iter().any(|l| l.contains(&needle))
+    s.log_so_far().iter().any(|l| l.contains(&needle))
 }
 
 fn asset(s: &Server) -> String {

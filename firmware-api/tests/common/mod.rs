@@ -131,6 +131,32 @@ impl Server {
         request(&self.addr, method, path)
     }
 
+    /// The server's log lines not read yet, up to every request answered
+    /// before this call. The server logs a request before it answers, but its
+    /// stderr reaches the test through a pipe and a reader thread, so a plain
+    /// `try_iter` can miss the last lines: this sends a marker request (a 404
+    /// on a path of its own) and reads until its access log line.
+    pub fn log_so_far(&self) -> Vec<String> {
+        static MARKERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = MARKERS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let marker = format!("/opendcre/log-marker-{}-{n}", std::process::id());
+        assert_eq!(self.get(&marker).status, 404);
+        let end = format!(" {marker} 404");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut lines = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self
+                .log
+                .recv_timeout(left)
+                .expect("the marker request never reached the log (is access_log on?)");
+            if line.contains(&end) {
+                return lines;
+            }
+            lines.push(line);
+        }
+    }
+
     /// Sends SIGTERM and waits (bounded) for exit; returns the exit status.
     pub fn terminate(mut self) -> std::process::ExitStatus {
         // SAFETY: kill(2) takes no pointers; the pid is our own child's.
