@@ -3,58 +3,22 @@
 //! tests see real handler output rather than a bus error.
 
 use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
-use opendcre_bus::{Port, PortOpener};
+use opendcre_bus::PortOpener;
 use opendcre_proto::{Command, Frame, FrameDecoder};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
 pub struct FakeBoardOpener;
 
-pub struct FakePort(DuplexStream);
-
 impl PortOpener for FakeBoardOpener {
-    type Port = FakePort;
-    async fn open(&mut self) -> io::Result<FakePort> {
+    type Port = DuplexStream;
+    async fn open(&mut self) -> io::Result<DuplexStream> {
         let (ours, theirs) = tokio::io::duplex(4096);
         tokio::spawn(respond(theirs));
-        Ok(FakePort(ours))
+        Ok(ours)
     }
     fn describe(&self) -> String {
         "fake board".into()
-    }
-}
-
-impl Port for FakePort {
-    fn discard_input(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl AsyncRead for FakePort {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for FakePort {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_shutdown(cx)
     }
 }
 

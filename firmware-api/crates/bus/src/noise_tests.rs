@@ -2,76 +2,14 @@
 //! an in-memory port, under virtual time: line noise in the exact shapes
 //! that used to lose answers (issue 14), each scripted byte for byte.
 
-use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::{spawn, BusConfig, BusError, Port, PortOpener, Request, ScanTarget};
+use super::{spawn, BusConfig, BusError, MemoryLine, Request, ScanTarget};
 use opendcre_proto::{Command, DecodeError, Frame, FrameDecoder};
-
-/// The service's end of an in-memory line.
-struct TestPort(DuplexStream);
-
-impl AsyncRead for TestPort {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for TestPort {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_shutdown(cx)
-    }
-}
-
-impl Port for TestPort {
-    /// Drops what has arrived and not been read, as a serial flush does.
-    fn discard_input(&mut self) -> io::Result<()> {
-        let mut cx = Context::from_waker(Waker::noop());
-        let mut scratch = [0u8; 512];
-        loop {
-            let mut buf = ReadBuf::new(&mut scratch);
-            match Pin::new(&mut self.0).poll_read(&mut cx, &mut buf) {
-                Poll::Ready(Ok(())) if !buf.filled().is_empty() => continue,
-                Poll::Ready(r) => return r,
-                Poll::Pending => return Ok(()),
-            }
-        }
-    }
-}
-
-struct TestOpener(Option<TestPort>);
-
-impl PortOpener for TestOpener {
-    type Port = TestPort;
-    async fn open(&mut self) -> io::Result<TestPort> {
-        self.0
-            .take()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "opened once only"))
-    }
-    fn describe(&self) -> String {
-        "test line".into()
-    }
-}
 
 /// What the device does in answer to one request.
 enum Step {
@@ -139,7 +77,7 @@ async fn run(
 ) -> (Result<Frame, BusError>, Vec<Frame>, Duration) {
     let (ours, theirs) = tokio::io::duplex(4096);
     let dev = device(theirs, script);
-    let (bus, actor) = spawn(TestOpener(Some(TestPort(ours))), BusConfig::default());
+    let (bus, actor) = spawn(MemoryLine::new(ours), BusConfig::default());
     let started = Instant::now();
     let r = bus
         .command(read_request(), started + Duration::from_secs(30))
@@ -276,7 +214,7 @@ async fn a_cut_frame_in_a_scan_restarts_the_scan_instead_of_ending_it() {
         let second = if i == 0 { second[..8].to_vec() } else { second };
         vec![Step::Write(dump(req.sequence, 0x01ff)), Step::Write(second)]
     });
-    let (bus, actor) = spawn(TestOpener(Some(TestPort(ours))), BusConfig::default());
+    let (bus, actor) = spawn(MemoryLine::new(ours), BusConfig::default());
     let boards = bus
         .scan(
             ScanTarget::Board(5),
@@ -325,7 +263,7 @@ async fn interactive_jobs_overtake_queued_background_jobs() {
             }
         }
     });
-    let (bus, actor) = spawn(TestOpener(Some(TestPort(ours))), BusConfig::default());
+    let (bus, actor) = spawn(MemoryLine::new(ours), BusConfig::default());
     let bg = bus.background();
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut background = Vec::new();
@@ -375,7 +313,7 @@ async fn retries_and_checksum_errors_are_counted() {
             vec![Step::Write(answer(req.sequence, 0, b"656"))]
         }
     });
-    let (bus, actor) = spawn(TestOpener(Some(TestPort(ours))), BusConfig::default());
+    let (bus, actor) = spawn(MemoryLine::new(ours), BusConfig::default());
     let r = bus
         .command(read_request(), Instant::now() + Duration::from_secs(30))
         .await;

@@ -64,3 +64,49 @@ pub fn open_serial(path: &str, baud: u32) -> io::Result<tokio_serial::SerialStre
         .open_native_async()
         .map_err(io::Error::from)
 }
+
+/// An in-memory line (`tokio::io::duplex`) is a port: what tests and
+/// in-process peers put where the UART would be, so the actor runs its real
+/// code paths against a scripted device.
+impl Port for tokio::io::DuplexStream {
+    /// Drops what has arrived and not been read, as a serial flush does:
+    /// reads until the stream would block.
+    fn discard_input(&mut self) -> io::Result<()> {
+        use std::pin::Pin;
+        use std::task::{Context, Poll, Waker};
+        use tokio::io::ReadBuf;
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut scratch = [0u8; 512];
+        loop {
+            let mut buf = ReadBuf::new(&mut scratch);
+            match Pin::new(&mut *self).poll_read(&mut cx, &mut buf) {
+                Poll::Ready(Ok(())) if !buf.filled().is_empty() => continue,
+                Poll::Ready(r) => return r,
+                Poll::Pending => return Ok(()),
+            }
+        }
+    }
+}
+
+/// Opens one in-memory line, once: a reopen after an I/O error fails, as an
+/// unplugged adapter would.
+pub struct MemoryLine(Option<tokio::io::DuplexStream>);
+
+impl MemoryLine {
+    /// The service's end of a line made with `tokio::io::duplex`.
+    pub fn new(end: tokio::io::DuplexStream) -> Self {
+        MemoryLine(Some(end))
+    }
+}
+
+impl PortOpener for MemoryLine {
+    type Port = tokio::io::DuplexStream;
+    async fn open(&mut self) -> io::Result<Self::Port> {
+        self.0
+            .take()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "in-memory line: opened once only"))
+    }
+    fn describe(&self) -> String {
+        "in-memory line".into()
+    }
+}

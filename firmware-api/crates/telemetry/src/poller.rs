@@ -292,61 +292,6 @@ mod tests {
         }
     }
 
-    /// The service's end of an in-memory line to [`rack`].
-    struct Line(Option<tokio::io::DuplexStream>);
-
-    struct LinePort(tokio::io::DuplexStream);
-
-    impl tokio::io::AsyncRead for LinePort {
-        fn poll_read(
-            mut self: std::pin::Pin<&mut Self>,
-            cx: &mut std::task::Context<'_>,
-            buf: &mut tokio::io::ReadBuf<'_>,
-        ) -> std::task::Poll<std::io::Result<()>> {
-            std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
-        }
-    }
-
-    impl tokio::io::AsyncWrite for LinePort {
-        fn poll_write(
-            mut self: std::pin::Pin<&mut Self>,
-            cx: &mut std::task::Context<'_>,
-            buf: &[u8],
-        ) -> std::task::Poll<std::io::Result<usize>> {
-            std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
-        }
-        fn poll_flush(
-            mut self: std::pin::Pin<&mut Self>,
-            cx: &mut std::task::Context<'_>,
-        ) -> std::task::Poll<std::io::Result<()>> {
-            std::pin::Pin::new(&mut self.0).poll_flush(cx)
-        }
-        fn poll_shutdown(
-            mut self: std::pin::Pin<&mut Self>,
-            cx: &mut std::task::Context<'_>,
-        ) -> std::task::Poll<std::io::Result<()>> {
-            std::pin::Pin::new(&mut self.0).poll_shutdown(cx)
-        }
-    }
-
-    impl opendcre_bus::Port for LinePort {
-        fn discard_input(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl PortOpener for Line {
-        type Port = LinePort;
-        async fn open(&mut self) -> std::io::Result<LinePort> {
-            self.0.take().map(LinePort).ok_or_else(|| {
-                std::io::Error::new(std::io::ErrorKind::NotFound, "opened once only")
-            })
-        }
-        fn describe(&self) -> String {
-            "test line".into()
-        }
-    }
-
     /// Boards 1 and 2, one thermistor (`01ff`) each, while `present` lists
     /// them; a scan of any other board id is the scan-all. Records the board
     /// id of every scan request.
@@ -413,7 +358,7 @@ mod tests {
     ) -> (Arc<Cache>, tokio::task::JoinHandle<()>) {
         let (ours, theirs) = tokio::io::duplex(4096);
         rack(theirs, present.clone(), scans.clone());
-        let (bus, _actor) = opendcre_bus::spawn(Line(Some(ours)), BusConfig::default());
+        let (bus, _actor) = opendcre_bus::spawn(opendcre_bus::MemoryLine::new(ours), BusConfig::default());
         let cache = Arc::new(Cache::default());
         // The senders go with the poller: a closed refresh channel would
         // end it, so they must outlive the test's waits.
