@@ -14,6 +14,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=ci/lib.sh
+. "$ROOT/ci/lib.sh"
 COMMIT=$("$ROOT/ci/build-commit.sh")
 BIN=${OPENDCRE_BIN:-$ROOT/target/debug/opendcre}
 if [ -z "${OPENDCRE_BIN:-}" ]; then
@@ -24,12 +26,8 @@ command -v curl >/dev/null && command -v openssl >/dev/null \
     || { echo "curl/openssl missing: run ci/install-auth-peers.sh" >&2; exit 2; }
 
 WORK=$(mktemp -d)
-SERVER_PID=""
 cleanup() {
-    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill "$SERVER_PID"
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
+    stop_node
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -63,18 +61,7 @@ config = "$ROOT/firmware-api/emulator-configs/simple.json"
 [log]
 access_log = true
 EOF
-"$BIN" serve --config "$WORK/opendcre.toml" > "$WORK/serve.log" 2>&1 &
-SERVER_PID=$!
-PORT=""
-for _ in $(seq 1 100); do
-    PORT=$(sed -n 's/.*listening with TLS on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$WORK/serve.log" | head -1)
-    [ -n "$PORT" ] && break
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-done
-if [ -z "$PORT" ]; then
-    echo "server did not start:" >&2; cat "$WORK/serve.log" >&2; exit 1
-fi
+start_node "$WORK/serve.log" "$TLS_PORT_RE" "$BIN" serve --config "$WORK/opendcre.toml"
 check "no plain-HTTP listener (plain_http = off)" 0 "$(grep -c 'listening on ' "$WORK/serve.log" || true)"
 BASE="https://127.0.0.1:$PORT/opendcre/1.1"
 CA="$WORK/tls/server.crt"

@@ -136,3 +136,41 @@ deb_elf_depends() {
     for d in "${deps[@]}"; do out="${out:+$out, }$d"; done
     echo "$out"
 }
+
+# start_node LOG PORT-REGEX COMMAND... — runs the service in the background
+# (stdout and stderr into LOG), sets SERVER_PID, and waits up to 10 s for the
+# first log line matching PORT-REGEX, a sed regex whose \1 is the port; sets
+# PORT. Exits with the log when the service dies or never reports. Pair it
+# with `trap stop_node EXIT` (or call stop_node from the caller's trap).
+SERVER_PID=""
+start_node() {
+    local logf=$1 regex=$2
+    shift 2
+    "$@" >"$logf" 2>&1 &
+    SERVER_PID=$!
+    PORT=""
+    for _ in $(seq 1 100); do
+        PORT=$(sed -n "s/.*$regex.*/\1/p" "$logf" | head -1)
+        [ -n "$PORT" ] && return 0
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "server did not start:" >&2
+    cat "$logf" >&2
+    exit 1
+}
+
+# The `listening` lines of `opendcre serve` as start_node regexes.
+# shellcheck disable=SC2034 # used by the scripts that source this file
+PLAIN_PORT_RE='listening on 127\.0\.0\.1:\([0-9]*\)'
+# shellcheck disable=SC2034 # as above
+TLS_PORT_RE='listening with TLS on 127\.0\.0\.1:\([0-9]*\)'
+
+# stop_node — stops what start_node started (SIGTERM, reaped); idempotent.
+stop_node() {
+    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill "$SERVER_PID"
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    SERVER_PID=""
+}

@@ -30,6 +30,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=ci/lib.sh
+. "$ROOT/ci/lib.sh"
 BIN=${OPENDCRE_BIN:-$ROOT/target/debug/opendcre}
 MAX_EXAMPLES=${MAX_EXAMPLES:-20}
 SEED=${SEED:-18}
@@ -46,31 +48,14 @@ if [ ! -x "$BIN" ]; then
 fi
 
 WORK=$(mktemp -d)
-SERVER_PID=""
 cleanup() {
-    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill "$SERVER_PID"
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
+    stop_node
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-"$BIN" serve --emulator "$ROOT/firmware-api/emulator-configs/rack.json" \
-    --listen 127.0.0.1:0 > "$WORK/serve.log" 2>&1 &
-SERVER_PID=$!
-PORT=""
-for _ in $(seq 1 100); do
-    PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$WORK/serve.log" | head -1)
-    [ -n "$PORT" ] && break
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-done
-if [ -z "$PORT" ]; then
-    echo "server did not start:" >&2
-    cat "$WORK/serve.log" >&2
-    exit 1
-fi
+start_node "$WORK/serve.log" "$PLAIN_PORT_RE" "$BIN" serve --emulator "$ROOT/firmware-api/emulator-configs/rack.json" \
+    --listen 127.0.0.1:0
 
 echo "schemathesis: $("$ST" --version), against 127.0.0.1:$PORT, seed $SEED, at most $MAX_EXAMPLES examples per operation"
 START=$(date +%s)
