@@ -26,5 +26,7 @@ pub use actor::{spawn, BusHandle, Priority, Request, ScanBoard, ScanDevice, Scan
 pub use config::{BusConfig, SequenceCheck};
 pub use error::BusError;
 pub use hat_opener::HatOpener;
-pub use port::{open_serial, MemoryLine, Port, PortOpener, SerialOpener};
+#[cfg(feature = "memory-line")]
+pub use port::MemoryLine;
+pub use port::{open_serial, Port, PortOpener, SerialOpener};
 pub use stats::{BusStatsSnapshot, PrioritySnapshot, QUEUE_WAIT_BUCKETS};

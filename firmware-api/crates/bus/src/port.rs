@@ -65,9 +65,10 @@ pub fn open_serial(path: &str, baud: u32) -> io::Result<tokio_serial::SerialStre
         .map_err(io::Error::from)
 }
 
-/// An in-memory line (`tokio::io::duplex`) is a port: what tests and
-/// in-process peers put where the UART would be, so the actor runs its real
-/// code paths against a scripted device.
+/// An in-memory line (`tokio::io::duplex`) is a port: what tests put where
+/// the UART would be, so the actor runs its real code paths against a
+/// scripted device. Behind the `memory-line` feature, like `hat::sim`.
+#[cfg(feature = "memory-line")]
 impl Port for tokio::io::DuplexStream {
     /// Drops what has arrived and not been read, as a serial flush does:
     /// reads until the stream would block.
@@ -90,8 +91,10 @@ impl Port for tokio::io::DuplexStream {
 
 /// Opens one in-memory line, once: a reopen after an I/O error fails, as an
 /// unplugged adapter would.
+#[cfg(feature = "memory-line")]
 pub struct MemoryLine(Option<tokio::io::DuplexStream>);
 
+#[cfg(feature = "memory-line")]
 impl MemoryLine {
     /// The service's end of a line made with `tokio::io::duplex`.
     pub fn new(end: tokio::io::DuplexStream) -> Self {
@@ -99,6 +102,7 @@ impl MemoryLine {
     }
 }
 
+#[cfg(feature = "memory-line")]
 impl PortOpener for MemoryLine {
     type Port = tokio::io::DuplexStream;
     async fn open(&mut self) -> io::Result<Self::Port> {
