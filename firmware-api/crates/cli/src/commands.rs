@@ -163,6 +163,8 @@ fn connect(g: &Global) -> Result<(Node, Resolver), CliError> {
         Some(url) => Context {
             url: url.clone(),
             ca_file: g.ca_file.clone(),
+            client_cert: g.client_cert.clone(),
+            client_key: g.client_key.clone(),
             token_env: std::env::var_os("OPENDCRE_TOKEN").map(|_| "OPENDCRE_TOKEN".to_string()),
             ..Context::default()
         },
@@ -195,6 +197,7 @@ fn connect(g: &Global) -> Result<(Node, Resolver), CliError> {
     let client = Client::new(
         &ctx.url,
         ctx.ca_file.as_deref(),
+        ctx.identity()?,
         ctx.token()?,
         secs(
             g.connect_timeout,
@@ -318,6 +321,8 @@ fn context(g: &Global, op: &ContextCmd) -> Result<(), CliError> {
             name,
             url,
             ca_file,
+            client_cert,
+            client_key,
             token_file,
             token_env,
             timeout_secs,
@@ -344,15 +349,19 @@ fn context(g: &Global, op: &ContextCmd) -> Result<(), CliError> {
             let ctx = Context {
                 url: url.clone(),
                 ca_file: abs(ca_file)?,
+                client_cert: abs(client_cert)?,
+                client_key: abs(client_key)?,
                 token_file: abs(token_file)?,
                 token_env: token_env.clone(),
                 connect_timeout_secs: *connect_timeout_secs,
                 timeout_secs: *timeout_secs,
             };
-            // Fail now, not at the first use: the URL and CA file must load.
+            // Fail now, not at the first use: the URL, the CA file and the
+            // client certificate must load.
             Client::new(
                 &ctx.url,
                 ctx.ca_file.as_deref(),
+                ctx.identity()?,
                 None,
                 Duration::from_secs(1),
                 Duration::from_secs(1),
@@ -380,7 +389,8 @@ fn context(g: &Global, op: &ContextCmd) -> Result<(), CliError> {
             config::save(&path, &cfg)
         }
         ContextCmd::List => {
-            let mut table = Table::new(&["CURRENT", "NAME", "URL", "CA_FILE", "TOKEN"]);
+            let mut table =
+                Table::new(&["CURRENT", "NAME", "URL", "CA_FILE", "CLIENT_CERT", "TOKEN"]);
             let mut list = Vec::new();
             for (name, c) in &cfg.contexts {
                 let current = cfg.current.as_deref() == Some(name);
@@ -394,11 +404,17 @@ fn context(g: &Global, op: &ContextCmd) -> Result<(), CliError> {
                     .as_ref()
                     .map(|p| p.display().to_string())
                     .unwrap_or_else(|| "-".into());
+                let cert = c
+                    .client_cert
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "-".into());
                 table.rows.push(vec![
                     if current { "*".into() } else { String::new() },
                     name.clone(),
                     c.url.clone(),
                     ca.clone(),
+                    cert,
                     token.clone(),
                 ]);
                 let mut entry = Map::new();
@@ -406,6 +422,7 @@ fn context(g: &Global, op: &ContextCmd) -> Result<(), CliError> {
                 entry.insert("current".into(), json!(current));
                 entry.insert("url".into(), json!(c.url));
                 entry.insert("ca_file".into(), json!(c.ca_file));
+                entry.insert("client_cert".into(), json!(c.client_cert));
                 entry.insert("token".into(), json!(token));
                 list.push(Value::Object(entry));
             }

@@ -34,6 +34,14 @@ pub struct Context {
     /// own CA from `opendcre auth init`); unset: the system's trust store.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
+    /// Client certificate (PEM, with its chain) for nodes that take mutual
+    /// TLS (`[tls].client_ca` on the node, roles from `[auth.client_cert]`);
+    /// set together with `client_key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM; keep it mode 0600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_key: Option<PathBuf>,
     /// File holding the bearer token (first line; keep it mode 0600).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_file: Option<PathBuf>,
@@ -47,6 +55,19 @@ pub struct Context {
 }
 
 impl Context {
+    /// The client certificate and key, if the context names them (both or
+    /// neither).
+    pub fn identity(&self) -> Result<Option<Identity<'_>>, CliError> {
+        match (&self.client_cert, &self.client_key) {
+            (Some(cert), Some(key)) => Ok(Some(Identity { cert, key })),
+            (None, None) => Ok(None),
+            _ => Err(CliError::new(
+                Exit::Usage,
+                "a context sets client_cert without client_key or the other way round: set both",
+            )),
+        }
+    }
+
     /// The bearer token, if the context names one. Its value never appears
     /// in a message; only where it was looked for.
     pub fn token(&self) -> Result<Option<String>, CliError> {
@@ -86,6 +107,13 @@ impl Context {
             (None, None) => Ok(None),
         }
     }
+}
+
+/// Where a context's client certificate and key are.
+#[derive(Debug, Clone, Copy)]
+pub struct Identity<'a> {
+    pub cert: &'a Path,
+    pub key: &'a Path,
 }
 
 /// `$XDG_CONFIG_HOME/opendcre/cli.toml`, else `$HOME/.config/opendcre/cli.toml`.

@@ -16,10 +16,11 @@ use http_body_util::{BodyExt, Empty, Limited};
 use hyper_util::rt::TokioIo;
 use rustls::{ClientConfig, RootCertStore};
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
+use crate::config::Identity;
 use crate::error::{CliError, Exit};
 
 /// A node's answer larger than this is refused (a full scan of a big rack is
@@ -47,10 +48,12 @@ pub struct Reply {
 impl Client {
     /// `url` is the node's base URL (`https://node:5443`); with https, the
     /// node's certificate must chain to `ca_file`, or to the system's trust
-    /// store when no CA file is configured.
+    /// store when no CA file is configured, and `identity` (a client
+    /// certificate) is offered when the node asks for one.
     pub fn new(
         url: &str,
         ca_file: Option<&Path>,
+        identity: Option<Identity<'_>>,
         token: Option<String>,
         connect_timeout: Duration,
         request_timeout: Duration,
@@ -90,10 +93,24 @@ impl Client {
             ))
             .with_safe_default_protocol_versions()
             .map_err(|e| CliError::new(Exit::Usage, format!("TLS setup: {e}")))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+            .with_root_certificates(roots);
+            let config = match identity {
+                None => config.with_no_client_auth(),
+                Some(id) => {
+                    let (chain, key) = load_identity(id)?;
+                    config.with_client_auth_cert(chain, key).map_err(|e| {
+                        CliError::new(
+                            Exit::Usage,
+                            format!("client certificate {}: {e}", id.cert.display()),
+                        )
+                    })?
+                }
+            };
             Some(tokio_rustls::TlsConnector::from(Arc::new(config)))
         } else {
+            if identity.is_some() {
+                return Err(bad("a client certificate needs an https URL"));
+            }
             None
         };
         Ok(Client {
@@ -232,4 +249,35 @@ fn load_roots(path: &Path) -> Result<RootCertStore, CliError> {
         return Err(bad("no certificate in it".into()));
     }
     Ok(roots)
+}
+
+/// The client certificate chain and its key. A key file that others can read
+/// is used, with a warning, as for token files.
+fn load_identity(
+    id: Identity<'_>,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), CliError> {
+    let bad = |path: &Path, why: String| {
+        CliError::new(
+            Exit::Usage,
+            format!("client certificate file {}: {why}", path.display()),
+        )
+    };
+    let chain = CertificateDer::pem_file_iter(id.cert)
+        .map_err(|e| bad(id.cert, e.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(id.cert, e.to_string()))?;
+    if chain.is_empty() {
+        return Err(bad(id.cert, "no certificate in it".into()));
+    }
+    let key = PrivateKeyDer::from_pem_file(id.key).map_err(|e| bad(id.key, e.to_string()))?;
+    if let Ok(meta) = std::fs::metadata(id.key) {
+        use std::os::unix::fs::PermissionsExt;
+        if meta.permissions().mode() & 0o077 != 0 {
+            eprintln!(
+                "warning: client_key {} is readable by other users (chmod 600 it)",
+                id.key.display()
+            );
+        }
+    }
+    Ok((chain, key))
 }

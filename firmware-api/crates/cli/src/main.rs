@@ -55,6 +55,12 @@ pub struct Global {
     /// With --url: PEM bundle the node's certificate must chain to.
     #[arg(long, value_name = "FILE", requires = "url")]
     pub ca_file: Option<PathBuf>,
+    /// With --url: client certificate (PEM) for mutual TLS.
+    #[arg(long, value_name = "FILE", requires_all = ["url", "client_key"])]
+    pub client_cert: Option<PathBuf>,
+    /// With --url: the client certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires_all = ["url", "client_cert"])]
+    pub client_key: Option<PathBuf>,
     /// Output format.
     #[arg(short, long, global = true, value_enum, default_value_t = Format::Table)]
     pub output: Format,
@@ -132,6 +138,12 @@ pub enum ContextCmd {
         /// PEM bundle the node's certificate must chain to.
         #[arg(long, value_name = "FILE")]
         ca_file: Option<PathBuf>,
+        /// Client certificate (PEM) for nodes that take mutual TLS.
+        #[arg(long, value_name = "FILE", requires = "client_key")]
+        client_cert: Option<PathBuf>,
+        /// The client certificate's private key (PEM, mode 0600).
+        #[arg(long, value_name = "FILE", requires = "client_cert")]
+        client_key: Option<PathBuf>,
         /// File whose first line is the bearer token.
         #[arg(long, value_name = "FILE", conflicts_with = "token_env")]
         token_file: Option<PathBuf>,

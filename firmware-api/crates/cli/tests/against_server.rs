@@ -582,6 +582,161 @@ fn tls_with_the_nodes_ca_file() {
     assert_eq!(r.code, 2, "{}", r.stderr);
 }
 
+#[test]
+fn client_certificates_from_the_context() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+        p
+    };
+    let (ca_pem, cert_pem, key_pem) = test_pki();
+    let ca = write("ca.pem", &ca_pem);
+    let cert = write("server.crt", &cert_pem);
+    let key = write("server.key", &key_pem);
+    let (clients_ca, ids) = client_pki(&["ops-console", "grafana"]);
+    let clients_ca = write("clients-ca.pem", &clients_ca);
+    let ops = (write("ops.crt", &ids[0].0), write("ops.key", &ids[0].1));
+    let mon = (write("mon.crt", &ids[1].0), write("mon.key", &ids[1].1));
+    let toml = format!(
+        "[tls]\nenabled = true\nlisten = [\"127.0.0.1:0\"]\ncert = \"{}\"\nkey = \"{}\"\n\
+         client_ca = \"{}\"\nclient_auth = \"required\"\nplain_http = \"on\"\n{}\
+         [auth.client_cert]\nroles = {{ \"ops-console\" = \"operator\", \"grafana\" = \"reader\" }}\n",
+        cert.display(),
+        key.display(),
+        clients_ca.display(),
+        auth_toml()
+    );
+    let server = Server::start(Some(&toml), true);
+    let url = format!("https://{}", server.tls.as_deref().unwrap());
+    let c = Client::new();
+    let add = |name: &str, id: &(PathBuf, PathBuf)| {
+        c.run(&[
+            "context",
+            "add",
+            name,
+            &url,
+            "--ca-file",
+            ca.to_str().unwrap(),
+            "--client-cert",
+            id.0.to_str().unwrap(),
+            "--client-key",
+            id.1.to_str().unwrap(),
+        ])
+        .ok();
+    };
+    add("ops", &ops);
+    add("mon", &mon);
+    // The certificate alone authenticates: no token in either context.
+    let r = c
+        .run(&["--context", "ops", "-o", "json", "power", "on", "a/4ff"])
+        .ok();
+    assert_eq!(r.json()["power_status"], "on", "{}", r.stdout);
+    let r = c.run(&[
+        "--context",
+        "mon",
+        "-o",
+        "json",
+        "read",
+        "thermistor",
+        "a/1ff",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // A reader's certificate cannot switch power: exit 4 as for a token.
+    let r = c.run(&["--context", "mon", "power", "off", "a/4ff"]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    // Without a certificate the node ends the handshake: exit 3.
+    c.run(&[
+        "context",
+        "add",
+        "none",
+        &url,
+        "--ca-file",
+        ca.to_str().unwrap(),
+    ])
+    .ok();
+    let r = c.run(&["--context", "none", "scan"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    // The list shows which certificate a context uses.
+    let r = c.run(&["-o", "json", "context", "list"]).ok();
+    let list = r.json();
+    let ops_entry = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "ops")
+        .unwrap();
+    assert_eq!(ops_entry["client_cert"], ops.0.to_str().unwrap());
+    // Half an identity, a key that is not one, or a certificate over plain
+    // HTTP are configuration errors (exit 2), caught when the context is added.
+    let r = c.run(&[
+        "context",
+        "add",
+        "half",
+        &url,
+        "--client-cert",
+        ops.0.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let junk = write("junk.key", "not a key\n");
+    let r = c.run(&[
+        "context",
+        "add",
+        "junk",
+        &url,
+        "--client-cert",
+        ops.0.to_str().unwrap(),
+        "--client-key",
+        junk.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("junk.key"), "{}", r.stderr);
+    let r = c.run(&[
+        "context",
+        "add",
+        "plain",
+        &server.url(),
+        "--client-cert",
+        ops.0.to_str().unwrap(),
+        "--client-key",
+        ops.1.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("https"), "{}", r.stderr);
+}
+
+/// A client CA and, for each common name, a client certificate signed by
+/// it with its key, PEM.
+fn client_pki(names: &[&str]) -> (String, Vec<(String, String)>) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
+        IsCa, KeyPair, KeyUsagePurpose,
+    };
+    let mut params = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, "cli test client CA");
+    params.distinguished_name = dn;
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let ca = params.self_signed(&ca_key).unwrap();
+    let ids = names
+        .iter()
+        .map(|cn| {
+            let mut params = CertificateParams::default();
+            let mut dn = DistinguishedName::new();
+            dn.push(DnType::CommonName, *cn);
+            params.distinguished_name = dn;
+            params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+            let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+            let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
+            (cert.pem(), key.serialize_pem())
+        })
+        .collect();
+    (ca.pem(), ids)
+}
+
 /// A CA and a server certificate for 127.0.0.1 signed by it, PEM.
 fn test_pki() -> (String, String, String) {
     use rcgen::{
