@@ -108,7 +108,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     pairs,
                     interval,
                     count,
-                } => crate::watch::run(g, &node, &mut resolver, pairs, *interval, *count).await,
+                    source,
+                } => {
+                    crate::watch::run(g, &node, &mut resolver, pairs, *interval, *count, *source)
+                        .await
+                }
                 Cmd::Completions { .. } | Cmd::Man | Cmd::Context(_) | Cmd::Version { .. } => {
                     unreachable!("handled above")
                 }

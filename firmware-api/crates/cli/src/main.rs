@@ -100,6 +100,11 @@ pub enum Cmd {
         /// Stop after this many polls.
         #[arg(long, value_name = "N")]
         count: Option<u64>,
+        /// Where values come from: the node's telemetry cache (one request
+        /// per poll) or live v1.1 reads (one per device); auto picks the
+        /// cache where the node has one.
+        #[arg(long, value_enum, default_value_t = crate::watch::Source::Auto)]
+        source: crate::watch::Source,
     },
     /// The client's version; with BOARD also that board's firmware version.
     Version { board: Option<String> },

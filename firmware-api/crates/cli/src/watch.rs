@@ -1,10 +1,17 @@
-//! `watch`: poll v1.1 reads (power status for power devices) and print a
-//! row whenever a device's answer differs from the last one printed.
+//! `watch`: poll the node and print a row whenever a device's answer differs
+//! from the last one printed.
+//!
+//! Two sources. Where the node has a telemetry cache (`/opendcre/2/readings`,
+//! this node), one request per poll reads every device from the cache and
+//! costs the bus nothing. Elsewhere (the original Python OpenDCRE, or a node
+//! with `[telemetry] enabled = false`, both 404) it falls back to v1.1 reads,
+//! power status for power devices: one bus transaction per device, so the
+//! default interval is a calm 5 s.
 //!
 //! Rows, not a redrawn screen: the output is a log a script or `tee` can
-//! keep, and it works the same in every terminal. Every answer is one bus
-//! transaction on the node, so the default interval is a calm 5 s.
+//! keep, and it works the same in every terminal.
 
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use opendcre_proto::calendar::{rfc3339_utc, Fraction};
@@ -19,6 +26,21 @@ use crate::node::Node;
 use crate::output::{self, Format};
 use crate::target::{scan_devices, Named, Resolver};
 use crate::Global;
+
+/// Where `watch` reads its values.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The node's telemetry cache if it has one, else live v1.1 reads.
+    Auto,
+    /// `/opendcre/2/readings`: one request per poll, values as fresh as the
+    /// node's own polling.
+    Cache,
+    /// v1.1 reads: one request and one bus transaction per device.
+    Live,
+}
+
+/// The path of the node's telemetry cache.
+const READINGS: &str = "/opendcre/2/readings";
 
 struct Item {
     named: Named,
@@ -35,6 +57,7 @@ pub async fn run(
     pairs: &[String],
     interval: f64,
     count: Option<u64>,
+    source: Source,
 ) -> Result<(), CliError> {
     let period = Duration::try_from_secs_f64(interval)
         .ok()
@@ -77,6 +100,24 @@ pub async fn run(
             "the scan found no device to watch",
         ));
     }
+    let cached = match source {
+        Source::Live => false,
+        Source::Cache => true,
+        Source::Auto => {
+            let reply = node.client.get(READINGS).await?;
+            match reply.status.as_u16() {
+                200 => true,
+                404 => false,
+                _ => {
+                    return Err(crate::node::status_error(
+                        READINGS,
+                        reply.status,
+                        &reply.body,
+                    ))
+                }
+            }
+        }
+    };
 
     let name_w = items
         .iter()
@@ -104,15 +145,37 @@ pub async fn run(
             _ = interrupt.recv() => break,
         }
         failed = None;
-        for it in items.iter_mut() {
-            let answer = tokio::select! {
-                r = node.get_json(&it.path) => r,
+        // With the cache, one request answers for every item.
+        let mut cache = if cached {
+            let doc = tokio::select! {
+                r = node.get_json(READINGS) => r,
                 _ = interrupt.recv() => break 'outer,
+            };
+            match doc {
+                Err(e) if e.exit == Exit::Auth => return Err(e),
+                doc => Some(doc.map(|d| index_readings(&d))),
+            }
+        } else {
+            None
+        };
+        for it in items.iter_mut() {
+            let answer = match &mut cache {
+                Some(Ok(by_id)) => from_cache(by_id, it),
+                Some(Err(e)) => Err(CliError::new(e.exit, e.to_string())),
+                None => tokio::select! {
+                    r = node.get_json(&it.path) => r,
+                    _ = interrupt.recv() => break 'outer,
+                },
             };
             let now = rfc3339(SystemTime::now());
             match answer {
                 Ok(reply) => {
-                    let fp = reply.to_string();
+                    // A cached reading's time and age change with every poll
+                    // of the node; a row is printed when the values do.
+                    let fp = match reply.get("values") {
+                        Some(values) => values.to_string(),
+                        None => reply.to_string(),
+                    };
                     if it.last.as_deref() == Some(fp.as_str()) {
                         continue;
                     }
@@ -168,6 +231,52 @@ pub async fn run(
     }
 }
 
+/// The cache's devices by (board, device) id, lower-case hex as the node
+/// writes them.
+fn index_readings(doc: &Value) -> HashMap<(String, String), Value> {
+    let mut by_id = HashMap::new();
+    for d in doc
+        .get("devices")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let id = |k: &str| {
+            d.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_lowercase()
+        };
+        by_id.insert((id("board_id"), id("device_id")), d.clone());
+    }
+    by_id
+}
+
+/// One item's reading from the cache: its values and when the node read
+/// them, or the node's last error for it.
+fn from_cache(by_id: &HashMap<(String, String), Value>, it: &Item) -> Result<Value, CliError> {
+    let key = (it.named.target.board_hex(), it.named.target.device_hex());
+    let d = by_id.get(&key).ok_or_else(|| {
+        CliError::new(
+            Exit::NotFound,
+            format!(
+                "{}/{}: not in the node's readings (not found by its scan)",
+                key.0, key.1
+            ),
+        )
+    })?;
+    match d.get("error").and_then(Value::as_str) {
+        Some(err) => Err(CliError::new(
+            Exit::Node,
+            format!("{}/{}: {err}", key.0, key.1),
+        )),
+        None => Ok(json!({
+            "values": d.get("values").cloned().unwrap_or(Value::Null),
+            "read_time": d.get("time").cloned().unwrap_or(Value::Null),
+        })),
+    }
+}
+
 fn item(named: Named, kind: String) -> Item {
     let path = if kind == "power" {
         power_path("status", named.target)
@@ -189,6 +298,9 @@ fn item(named: Named, kind: String) -> Item {
 /// The one value an operator watches: the converted temperature, the power
 /// state with its input power, else the raw reading.
 fn summary(v: &Value) -> String {
+    if let Some(values) = v.get("values") {
+        return cached_summary(values);
+    }
     if let Some(t) = v.get("temperature_c") {
         return format!("{} C", output::cell(t));
     }
@@ -201,6 +313,37 @@ fn summary(v: &Value) -> String {
         return output::cell(r);
     }
     v.to_string()
+}
+
+/// The same for a cache entry's `values` (base units, Prometheus names:
+/// docs/metrics.md).
+fn cached_summary(values: &Value) -> String {
+    let num = |k: &str| values.get(k).and_then(Value::as_f64);
+    if let Some(on) = num("power_on") {
+        let ok = num("power_ok").is_none_or(|v| v != 0.0);
+        let watts = num("power_input_watts").unwrap_or(0.0);
+        let state = if on != 0.0 { "on" } else { "off" };
+        return format!("{state}{} {watts:.1} W", if ok { "" } else { " (not ok)" });
+    }
+    if let Some(rh) = num("relative_humidity_ratio") {
+        let t = num("temperature_celsius")
+            .map(|t| format!(" {t} C"))
+            .unwrap_or_default();
+        return format!("{:.1} %RH{t}", rh * 100.0);
+    }
+    if let Some(t) = num("temperature_celsius") {
+        return format!("{t} C");
+    }
+    if let Some(on) = num("led_on") {
+        return (if on != 0.0 { "led on" } else { "led off" }).into();
+    }
+    if let Some(a) = num("current_amperes") {
+        return format!("{a:.2} A");
+    }
+    if let Some(rpm) = num("fan_speed_rpm") {
+        return format!("{rpm} rpm");
+    }
+    values.to_string()
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` in UTC.
@@ -235,5 +378,17 @@ mod tests {
             "off (not ok) 12.3 W"
         );
         assert_eq!(summary(&json!({"device_raw": 7})), "7");
+        let cached = |values| summary(&json!({ "values": values }));
+        assert_eq!(cached(json!({"temperature_celsius": 28.78})), "28.78 C");
+        assert_eq!(
+            cached(json!({"power_on": 1.0, "power_ok": 0.0, "power_input_watts": 20.1059})),
+            "on (not ok) 20.1 W"
+        );
+        assert_eq!(
+            cached(json!({"relative_humidity_ratio": 0.384, "temperature_celsius": 16.2})),
+            "38.4 %RH 16.2 C"
+        );
+        assert_eq!(cached(json!({"led_on": 0.0})), "led off");
+        assert_eq!(cached(json!({"current_amperes": 3.0421})), "3.04 A");
     }
 }

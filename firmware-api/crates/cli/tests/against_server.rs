@@ -53,12 +53,6 @@ struct Server {
 
 impl Server {
     fn start(config_toml: Option<&str>, want_tls: bool) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let mut cmd = Command::new(server_bin());
-        cmd.arg("serve")
-            .arg("--emulator")
-            .arg(rack_json())
-            .args(["--listen", "127.0.0.1:0"]);
         // The node's telemetry poller is off: the emulator's readings are
         // canned sequences, and these tests check that the client prints
         // exactly the answer the node gave to *its* request.
@@ -66,6 +60,18 @@ impl Server {
             "{}\n[telemetry]\nenabled = false\n",
             config_toml.unwrap_or("")
         );
+        Self::start_with(&toml, want_tls)
+    }
+
+    /// A node with the whole configuration given (telemetry on unless it
+    /// says otherwise).
+    fn start_with(toml: &str, want_tls: bool) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(server_bin());
+        cmd.arg("serve")
+            .arg("--emulator")
+            .arg(rack_json())
+            .args(["--listen", "127.0.0.1:0"]);
         let p = dir.path().join("opendcre.toml");
         std::fs::write(&p, toml).unwrap();
         cmd.arg("--config").arg(p);
@@ -118,6 +124,31 @@ impl Server {
 
     fn url(&self) -> String {
         format!("http://{}", self.plain)
+    }
+
+    /// A plain GET on the node (no client involved), the body as text.
+    fn get(&self, path: &str) -> String {
+        use std::io::Read;
+        let mut s = std::net::TcpStream::connect(&self.plain).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        text.split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default()
+    }
+
+    /// The value of one series of the node's /metrics.
+    fn metric(&self, series: &str) -> f64 {
+        let text = self.get("/metrics");
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in /metrics:\n{text}"))
     }
 }
 
@@ -819,6 +850,136 @@ fn watch_prints_changed_rows_and_stops_after_count() {
     let r = c.run(&["watch", "--count", "1", "thermistor", "1/999"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("1/999"), "{}", r.stderr);
+}
+
+#[test]
+fn watch_reads_the_telemetry_cache_where_the_node_has_one() {
+    let server = Server::start_with(
+        "[telemetry]\n[telemetry.interval_secs]\nthermistor = 1\npower = 1\n",
+        false,
+    );
+    let c = Client::for_url(&server.url());
+    // Until the node's poller has read both devices once.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let doc: Value =
+            serde_json::from_str(&server.get("/opendcre/2/readings?board=1")).unwrap_or_default();
+        let up = doc["devices"].as_array().is_some_and(|d| {
+            d.iter()
+                .any(|d| d["device_id"] == "01ff" && d["up"] == true)
+        });
+        if up {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the node never polled 1/1ff: {doc}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let interactive = "opendcre_bus_transactions_total{priority=\"interactive\"}";
+    let before = server.metric(interactive);
+    let args = [
+        "-o",
+        "json",
+        "watch",
+        "--count",
+        "3",
+        "--interval",
+        "0.3",
+        "thermistor",
+        "1/1ff",
+        "power",
+        "3/5ff",
+    ];
+    let r = c.run(&args).ok();
+    let rows: Vec<Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let psu: Vec<&Value> = rows.iter().filter(|v| v["device_id"] == "05ff").collect();
+    assert_eq!(
+        psu.len(),
+        1,
+        "an unchanged power state is printed once: {}",
+        r.stdout
+    );
+    assert_eq!(psu[0]["values"]["power_on"], 0.0, "{}", r.stdout);
+    let t = rows
+        .iter()
+        .find(|v| v["device_id"] == "01ff")
+        .expect("1/1ff printed");
+    assert!(t["values"]["temperature_celsius"].is_f64(), "{t}");
+    assert!(t["read_time"].as_str().unwrap().ends_with('Z'), "{t}");
+    // Three polls of two devices from the cache: not one bus transaction
+    // on behalf of a client.
+    assert_eq!(
+        server.metric(interactive),
+        before,
+        "the watch went to the bus"
+    );
+    // The table shows converted values.
+    let table = c
+        .run(&[
+            "watch",
+            "--count",
+            "1",
+            "power",
+            "3/5ff",
+            "thermistor",
+            "1/1ff",
+        ])
+        .ok()
+        .stdout;
+    assert!(
+        table.lines().nth(1).unwrap().ends_with("off 0.0 W"),
+        "{table}"
+    );
+    assert!(table.lines().nth(2).unwrap().ends_with(" C"), "{table}");
+
+    // --source live reads through v1.1 even here, one transaction a device.
+    let r = c
+        .run(&[
+            "-o",
+            "json",
+            "watch",
+            "--source",
+            "live",
+            "--count",
+            "1",
+            "thermistor",
+            "1/1ff",
+        ])
+        .ok();
+    let row: Value = serde_json::from_str(r.stdout.lines().next().unwrap()).unwrap();
+    assert!(row["device_raw"].is_number(), "{row}");
+    assert_eq!(server.metric(interactive), before + 1.0);
+
+    // A device the node's scan never found is an error row and exit 5.
+    let r = c.run(&["watch", "--count", "1", "thermistor", "1/999"]);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("not in the node's readings"),
+        "{}",
+        r.stderr
+    );
+
+    // Where there is no cache (telemetry off, or the original OpenDCRE),
+    // --source cache is an error and auto falls back (the other watch tests).
+    let old = Server::start(None, false);
+    let c = Client::for_url(&old.url());
+    let r = c.run(&[
+        "watch",
+        "--source",
+        "cache",
+        "--count",
+        "1",
+        "thermistor",
+        "1/1ff",
+    ]);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(r.stderr.contains("/opendcre/2/readings"), "{}", r.stderr);
 }
 
 #[test]
