@@ -29,9 +29,11 @@ const INDEX: &str = include_str!("../assets/dashboard/index.html");
 const SCRIPT: &str = include_str!("../assets/dashboard/app.js");
 const STYLE: &str = include_str!("../assets/dashboard/app.css");
 
-/// What the page may load and do: its own origin for everything, SVG
-/// sparklines are built with the DOM (no `data:` images needed).
-pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; \
+/// What the page may load and do: its own origin for everything, plus
+/// `data:` images (the empty favicon, so the browser does not ask for
+/// `/favicon.ico`; an image cannot run code). The sparklines are SVG built
+/// with the DOM.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
 connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// One of the dashboard's files.

@@ -146,7 +146,7 @@ function newTile(key, kind, cls) {
   t.root.dataset.key = key;
   t.root.dataset.kind = kind;
   t.id = el('span', 'id', key.replace('/', ' · ') + ' ' + kind);
-  t.v = el('span', 'v', '–');
+  t.v = el('span', 'v');
   t.x = el('span', 'x');
   t.tag = el('span', 'tag');
   t.err = el('span', 'err');
