@@ -56,7 +56,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$BIN" serve --emulator "$ROOT/firmware-api/emulator-configs/rack.json" \
+# The event stream (GET /opendcre/2/events) lasts 300 s by default, longer
+# than schemathesis waits for an answer: here each stream ends after 2 s, so
+# it is checked like every other route (status, Content-Type, headers).
+printf '[server]\nevent_stream_max_secs = 2\n' > "$WORK/opendcre.toml"
+"$BIN" serve --config "$WORK/opendcre.toml" \
+    --emulator "$ROOT/firmware-api/emulator-configs/rack.json" \
     --listen 127.0.0.1:0 > "$WORK/serve.log" 2>&1 &
 SERVER_PID=$!
 PORT=""

@@ -25,6 +25,7 @@ mod browser_chromium;
 mod bus_noise;
 mod cli;
 mod dashboard_chromium;
+mod dashboard_events;
 mod discover;
 mod emulator_bench;
 mod emulator_cli;
