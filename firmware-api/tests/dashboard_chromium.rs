@@ -132,12 +132,19 @@ fn the_page_shows_the_example_rack_as_the_v11_api_reads_it() {
         } else {
             format!("!!document.querySelector('section[data-board=\"{bid}\"]')")
         };
-        assert_eq!(b.eval(&tab, &drawn), json!(!devices.is_empty()), "board {bid}");
+        assert_eq!(
+            b.eval(&tab, &drawn),
+            json!(!devices.is_empty()),
+            "board {bid}"
+        );
         for d in devices {
             let did = d["device_id"].as_str().unwrap();
             let ty = d["device_type"].as_str().unwrap();
             let key = format!("{bid}/{did}");
-            let exists = b.eval(&tab, &format!("!!document.querySelector('[data-key=\"{key}\"]')"));
+            let exists = b.eval(
+                &tab,
+                &format!("!!document.querySelector('[data-key=\"{key}\"]')"),
+            );
             assert_eq!(exists, json!(ty != "none"), "{key} ({ty})");
             let v11 = |path: String| s.get(&path).json();
             match ty {
@@ -149,16 +156,37 @@ fn the_page_shows_the_example_rack_as_the_v11_api_reads_it() {
                 "power" => {
                     let p = v11(format!("/opendcre/1.1/power/status/{bid}/{did}"));
                     let f = |b: &mut Browser, f| field(b, &tab, &key, f).unwrap();
-                    assert_eq!(f(&mut b, "power_on"), p["power_status"].as_str().unwrap(), "{key}");
-                    assert_shown(&f(&mut b, "power_input_watts"), p["input_power"].as_f64().unwrap(), &key);
-                    assert_shown(&f(&mut b, "power_input_volts"), p["input_voltage"].as_f64().unwrap(), &key);
-                    assert_shown(&f(&mut b, "power_output_amperes"), p["output_current"].as_f64().unwrap(), &key);
+                    assert_eq!(
+                        f(&mut b, "power_on"),
+                        p["power_status"].as_str().unwrap(),
+                        "{key}"
+                    );
+                    assert_shown(
+                        &f(&mut b, "power_input_watts"),
+                        p["input_power"].as_f64().unwrap(),
+                        &key,
+                    );
+                    assert_shown(
+                        &f(&mut b, "power_input_volts"),
+                        p["input_voltage"].as_f64().unwrap(),
+                        &key,
+                    );
+                    assert_shown(
+                        &f(&mut b, "power_output_amperes"),
+                        p["output_current"].as_f64().unwrap(),
+                        &key,
+                    );
                     let asset = v11(format!("/opendcre/1.1/read/power/{bid}/{did}/info"));
-                    let tag = b.eval(&tab, &format!("document.querySelector('[data-key=\"{key}\"] .tag').textContent"));
+                    let tag = b.eval(
+                        &tab,
+                        &format!("document.querySelector('[data-key=\"{key}\"] .tag').textContent"),
+                    );
                     assert_eq!(tag, asset["asset_info"], "{key}: asset tag");
                 }
                 "led" => {
-                    let raw = v11(format!("/opendcre/1.1/read/led/{bid}/{did}"))["device_raw"].as_i64().unwrap();
+                    let raw = v11(format!("/opendcre/1.1/read/led/{bid}/{did}"))["device_raw"]
+                        .as_i64()
+                        .unwrap();
                     let want = if raw == 0 { "off" } else { "on" };
                     assert_eq!(field(&mut b, &tab, &key, "led_on").unwrap(), want, "{key}");
                 }
@@ -172,10 +200,17 @@ fn the_page_shows_the_example_rack_as_the_v11_api_reads_it() {
     // refuses them): those tiles show the cache's conversion of the same
     // answer (tests/telemetry.rs holds the conversions to v1.1's raw words).
     for d in readings["devices"].as_array().unwrap() {
-        let key = format!("{}/{}", d["board_id"].as_str().unwrap(), d["device_id"].as_str().unwrap());
+        let key = format!(
+            "{}/{}",
+            d["board_id"].as_str().unwrap(),
+            d["device_id"].as_str().unwrap()
+        );
         for (f, v) in d["values"].as_object().unwrap() {
             let Some(text) = field(&mut b, &tab, &key, f) else {
-                assert!(f.starts_with("power_") && f != "power_on", "{key}: {f} not shown");
+                assert!(
+                    f.starts_with("power_") && f != "power_on",
+                    "{key}: {f} not shown"
+                );
                 continue;
             };
             let v = v.as_f64().unwrap();
@@ -205,7 +240,10 @@ fn the_page_shows_the_example_rack_as_the_v11_api_reads_it() {
     eprintln!("dashboard first load: {m}");
     let body_bytes = m["html_body"].as_u64().unwrap() + m["assets_body"].as_u64().unwrap();
     assert!(body_bytes > 0 && body_bytes < 50 * 1024, "{m}");
-    assert!(m["fcp_ms"].as_f64().is_some(), "no first contentful paint: {m}");
+    assert!(
+        m["fcp_ms"].as_f64().is_some(),
+        "no first contentful paint: {m}"
+    );
     if let Ok(path) = std::env::var("OPENDCRE_DASHBOARD_SCREENSHOT") {
         std::fs::write(path, b.screenshot(&tab)).unwrap();
     }
@@ -231,7 +269,11 @@ fn the_page_follows_a_change_in_the_emulator_within_two_seconds() {
     wait_until_polled(&s, &[]);
     let mut b = Browser::start();
     let tab = b.open(&format!("http://{}/opendcre/dashboard/", s.addr));
-    b.wait_for(&tab, "!!document.querySelector('[data-f=\"temperature_celsius\"]')", Duration::from_secs(20));
+    b.wait_for(
+        &tab,
+        "!!document.querySelector('[data-f=\"temperature_celsius\"]')",
+        Duration::from_secs(20),
+    );
     // Note every change of the shown value with the page's clock.
     b.eval(
         &tab,
@@ -243,9 +285,7 @@ fn the_page_follows_a_change_in_the_emulator_within_two_seconds() {
     let seen = b.eval(&tab, "window.seen");
     // When the emulator's answer changed: the poller's read time of the
     // first sample with the new value (history ring), on the same clock.
-    let hist = s
-        .get("/opendcre/2/readings/00000001/01ff/history")
-        .json();
+    let hist = s.get("/opendcre/2/readings/00000001/01ff/history").json();
     let samples = hist["samples"].as_array().unwrap();
     let mut checked = 0;
     for change in seen.as_array().unwrap() {
@@ -265,7 +305,10 @@ fn the_page_follows_a_change_in_the_emulator_within_two_seconds() {
             .unwrap_or_else(|| panic!("no read of {text} before the page showed it: {hist}"));
         let latency = at_page - changed_at;
         eprintln!("emulator answered {text} at {changed_at} ms, page showed it {latency} ms later");
-        assert!(latency <= 2000, "the page showed {text} {latency} ms after the change");
+        assert!(
+            latency <= 2000,
+            "the page showed {text} {latency} ms after the change"
+        );
         checked += 1;
     }
     assert!(checked >= 2);
@@ -275,7 +318,11 @@ fn the_page_follows_a_change_in_the_emulator_within_two_seconds() {
 
 /// Logs in through the page's form with `token` and waits for the rack.
 fn login(b: &mut Browser, tab: &str, token: &str) {
-    b.wait_for(tab, "document.getElementById('login').open", Duration::from_secs(20));
+    b.wait_for(
+        tab,
+        "document.getElementById('login').open",
+        Duration::from_secs(20),
+    );
     b.eval(
         tab,
         &format!("document.getElementById('token').value = {token:?}; document.getElementById('login-ok').click(); true"),
@@ -298,7 +345,11 @@ fn power_off(b: &mut Browser, tab: &str, key: &str, confirm: &str) -> String {
                btn.disabled = false; btn.click(); return document.getElementById('confirm').open; }})()"
         ),
     );
-    assert_eq!(b.eval(tab, "document.getElementById('confirm').open"), json!(true), "no confirmation asked");
+    assert_eq!(
+        b.eval(tab, "document.getElementById('confirm').open"),
+        json!(true),
+        "no confirmation asked"
+    );
     b.eval(tab, &format!("document.getElementById('msg').dataset.status = ''; document.getElementById('{confirm}').click(); true"));
     if confirm == "confirm-no" {
         std::thread::sleep(Duration::from_millis(500));
@@ -342,13 +393,25 @@ fn a_reader_cannot_power_off_through_the_page_and_an_operator_can() {
     // 403 from the server.
     let reader = b.open(&url);
     login(&mut b, &reader, MON);
-    assert_eq!(b.eval(&reader, "document.body.dataset.operate"), json!("false"));
     assert_eq!(
-        b.eval(&reader, "[...document.querySelectorAll('button[data-action]')].every(b => b.disabled)"),
+        b.eval(&reader, "document.body.dataset.operate"),
+        json!("false")
+    );
+    assert_eq!(
+        b.eval(
+            &reader,
+            "[...document.querySelectorAll('button[data-action]')].every(b => b.disabled)"
+        ),
         json!(true)
     );
-    assert_eq!(b.eval(&reader, "document.getElementById('who').textContent"), json!("mon (reader)"));
-    assert_eq!(power_off(&mut b, &reader, "00000001/16ff", "confirm-yes"), "403");
+    assert_eq!(
+        b.eval(&reader, "document.getElementById('who').textContent"),
+        json!("mon (reader)")
+    );
+    assert_eq!(
+        power_off(&mut b, &reader, "00000001/16ff", "confirm-yes"),
+        "403"
+    );
     let log = s.log_so_far_as(&[("Authorization", &bearer)]);
     assert_eq!(answered(&log, path, 403), 1, "{}", log.join("\n"));
     assert_eq!(answered(&log, path, 200), 0);
@@ -357,20 +420,36 @@ fn a_reader_cannot_power_off_through_the_page_and_an_operator_can() {
     // buttons; "Cancel" sends nothing, "Do it" powers off.
     let operator = b.open(&url);
     login(&mut b, &operator, OPS);
-    assert_eq!(b.eval(&operator, "document.body.dataset.operate"), json!("true"));
     assert_eq!(
-        b.eval(&operator, "[...document.querySelectorAll('button[data-action]')].some(b => b.disabled)"),
+        b.eval(&operator, "document.body.dataset.operate"),
+        json!("true")
+    );
+    assert_eq!(
+        b.eval(
+            &operator,
+            "[...document.querySelectorAll('button[data-action]')].some(b => b.disabled)"
+        ),
         json!(false)
     );
     power_off(&mut b, &operator, "00000001/16ff", "confirm-no");
-    assert_eq!(answered(&s.log_so_far_as(&[("Authorization", &bearer)]), path, 200), 0, "cancel sent the request");
-    assert_eq!(power_off(&mut b, &operator, "00000001/16ff", "confirm-yes"), "200");
+    assert_eq!(
+        answered(&s.log_so_far_as(&[("Authorization", &bearer)]), path, 200),
+        0,
+        "cancel sent the request"
+    );
+    assert_eq!(
+        power_off(&mut b, &operator, "00000001/16ff", "confirm-yes"),
+        "200"
+    );
     let log = s.log_so_far_as(&[("Authorization", &bearer)]);
     assert_eq!(answered(&log, path, 200), 1, "{}", log.join("\n"));
     let msg = b.eval(&operator, "document.getElementById('msg').textContent");
     assert!(msg.as_str().unwrap().contains("done, power is"), "{msg}");
     // The reader's tab still holds the reader (session storage is per tab).
-    assert_eq!(b.eval(&reader, "document.body.dataset.operate"), json!("false"));
+    assert_eq!(
+        b.eval(&reader, "document.body.dataset.operate"),
+        json!("false")
+    );
     for tab in [&reader, &operator] {
         // The 401 of the first whoami (before the login) is the one
         // expected error log entry of a tab.

@@ -32,7 +32,11 @@ impl Stream {
     fn open(addr: &str, query: &str) -> Stream {
         let mut s = TcpStream::connect(addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        write!(s, "GET /opendcre/2/events{query} HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+        write!(
+            s,
+            "GET /opendcre/2/events{query} HTTP/1.1\r\nHost: {addr}\r\n\r\n"
+        )
+        .unwrap();
         let mut reader = BufReader::new(s);
         let mut head = Vec::new();
         loop {
@@ -79,13 +83,22 @@ fn the_stream_carries_the_readings_and_ends_after_max_events() {
     let (s, _dir) = polling_node("");
     let mut st = Stream::open(&s.addr, "?max_events=3");
     assert!(st.head[0].contains(" 200 "), "{:?}", st.head);
-    assert_eq!(st.header("content-type").as_deref(), Some("text/event-stream"));
+    assert_eq!(
+        st.header("content-type").as_deref(),
+        Some("text/event-stream")
+    );
     assert_eq!(st.header("cache-control").as_deref(), Some("no-store"));
     let first = st.next_event().expect("the first event comes at once");
-    assert!(first["devices"].is_array() && first["scan"].is_object(), "{first}");
+    assert!(
+        first["devices"].is_array() && first["scan"].is_object(),
+        "{first}"
+    );
     let started = Instant::now();
     assert!(st.next_event().is_some() && st.next_event().is_some());
-    assert!(started.elapsed() < Duration::from_secs(10), "events follow the 1 s polls");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "events follow the 1 s polls"
+    );
     assert!(st.next_event().is_none(), "the stream ends after 3 events");
     // The same document as the readings route.
     let last = s.get("/opendcre/2/readings").json();
@@ -109,7 +122,8 @@ fn the_stream_is_off_with_telemetry() {
 /// connection, never the stream; and streams get a quarter of the pool.
 #[test]
 fn a_healthy_stream_survives_a_full_pool_and_streams_are_capped() {
-    let (s, _dir) = polling_node("[server]\nmax_connections = 4\nmax_connections_per_address = 8\n");
+    let (s, _dir) =
+        polling_node("[server]\nmax_connections = 4\nmax_connections_per_address = 8\n");
     let mut st = Stream::open(&s.addr, "");
     st.next_event().unwrap();
     // A quarter of 4: one stream.
@@ -145,7 +159,12 @@ fn whoami_says_role_and_permissions_and_the_files_are_public() {
     );
     let (s, _dir) = polling_node(&auth);
     let bearer = format!("Bearer {MON}");
-    let me = request_with(&s.addr, "GET", "/opendcre/2/whoami", &[("Authorization", &bearer)]);
+    let me = request_with(
+        &s.addr,
+        "GET",
+        "/opendcre/2/whoami",
+        &[("Authorization", &bearer)],
+    );
     assert_eq!(me.status, 200);
     let me = me.json();
     assert_eq!(me["name"], "mon");
@@ -164,11 +183,23 @@ fn whoami_says_role_and_permissions_and_the_files_are_public() {
             .map(|(_, v)| v.clone())
             .collect()
     };
-    assert!(challenges(&typed).iter().any(|c| c.starts_with("Basic")), "{:?}", typed.headers);
-    let fetched = request_with(&s.addr, "GET", "/opendcre/2/whoami", &[("Sec-Fetch-Dest", "empty")]);
+    assert!(
+        challenges(&typed).iter().any(|c| c.starts_with("Basic")),
+        "{:?}",
+        typed.headers
+    );
+    let fetched = request_with(
+        &s.addr,
+        "GET",
+        "/opendcre/2/whoami",
+        &[("Sec-Fetch-Dest", "empty")],
+    );
     assert_eq!(fetched.status, 401);
     let c = challenges(&fetched);
-    assert!(!c.is_empty() && c.iter().all(|c| c.starts_with("Bearer")), "{c:?}");
+    assert!(
+        !c.is_empty() && c.iter().all(|c| c.starts_with("Bearer")),
+        "{c:?}"
+    );
     // The page's files need no credentials; the data does.
     for (path, ty) in [
         ("/opendcre/dashboard/", "text/html"),
@@ -179,7 +210,10 @@ fn whoami_says_role_and_permissions_and_the_files_are_public() {
         let r = s.get(path);
         assert_eq!(r.status, 200, "{path}");
         assert!(r.header("content-type").unwrap().starts_with(ty), "{path}");
-        assert!(r.header("content-security-policy").unwrap().starts_with("default-src 'self'"));
+        assert!(r
+            .header("content-security-policy")
+            .unwrap()
+            .starts_with("default-src 'self'"));
         let etag = r.header("etag").unwrap().to_string();
         let again = request_with(&s.addr, "GET", path, &[("If-None-Match", &etag)]);
         assert_eq!(again.status, 304, "{path}");

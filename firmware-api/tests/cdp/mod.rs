@@ -208,20 +208,19 @@ impl Browser {
         let mut out = Vec::new();
         for e in self.events.get(session).map(Vec::as_slice).unwrap_or(&[]) {
             match e["method"].as_str() {
-                Some("Runtime.exceptionThrown") => out.push(format!(
-                    "exception: {}",
-                    e["params"]["exceptionDetails"]
-                )),
+                Some("Runtime.exceptionThrown") => {
+                    out.push(format!("exception: {}", e["params"]["exceptionDetails"]))
+                }
                 Some("Runtime.consoleAPICalled") if e["params"]["type"] == "error" => {
                     out.push(format!("console.error: {}", e["params"]["args"]))
                 }
-                Some("Log.entryAdded") if e["params"]["entry"]["level"] == "error" => out.push(
-                    format!(
+                Some("Log.entryAdded") if e["params"]["entry"]["level"] == "error" => {
+                    out.push(format!(
                         "log: {} {}",
                         e["params"]["entry"]["text"].as_str().unwrap_or(""),
                         e["params"]["entry"]["url"].as_str().unwrap_or("")
-                    ),
-                ),
+                    ))
+                }
                 _ => {}
             }
         }

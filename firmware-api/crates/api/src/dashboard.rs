@@ -33,7 +33,8 @@ const STYLE: &str = include_str!("../assets/dashboard/app.css");
 /// `data:` images (the empty favicon, so the browser does not ask for
 /// `/favicon.ico`; an image cannot run code). The sparklines are SVG built
 /// with the DOM.
-pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+pub const CSP: &str =
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
 connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// One of the dashboard's files.
@@ -158,7 +159,10 @@ mod tests {
         for a in Asset::ALL {
             let r = get(a, None);
             assert_eq!(r.status(), 200);
-            assert!(r.headers()[CONTENT_TYPE].to_str().unwrap().contains("charset=utf-8"));
+            assert!(r.headers()[CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .contains("charset=utf-8"));
             assert_eq!(r.headers()[CONTENT_SECURITY_POLICY], CSP);
             let etag = r.headers()[ETAG].to_str().unwrap().to_string();
             assert_eq!(get(a, Some(&etag)).status(), 304, "{a:?}");
@@ -180,7 +184,10 @@ mod tests {
             }
         }
         let html = Asset::Index.body();
-        assert!(!html.contains("<script>") && !html.contains("style="), "inline code");
+        assert!(
+            !html.contains("<script>") && !html.contains("style="),
+            "inline code"
+        );
         let handler = html.split(" on").skip(1).any(|rest| {
             let name: String = rest.chars().take_while(char::is_ascii_alphabetic).collect();
             !name.is_empty() && rest[name.len()..].starts_with('=')

@@ -184,7 +184,12 @@ mod tests {
     fn stream(
         o: EventOptions,
         max: Option<u64>,
-    ) -> (EventBody, watch::Sender<u64>, watch::Sender<bool>, Arc<AtomicU64>) {
+    ) -> (
+        EventBody,
+        watch::Sender<u64>,
+        watch::Sender<bool>,
+        Arc<AtomicU64>,
+    ) {
         let (ctx, crx) = watch::channel(0);
         let (stx, srx) = watch::channel(false);
         let n = Arc::new(AtomicU64::new(0));
@@ -208,11 +213,17 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn first_event_at_once_then_one_per_change_burst_and_keepalives() {
         let (mut b, changes, _stop, _) = stream(opts(), None);
-        assert_eq!(next(&mut b).await.unwrap(), "event: readings\nid: 1\ndata: 0\n\n");
+        assert_eq!(
+            next(&mut b).await.unwrap(),
+            "event: readings\nid: 1\ndata: 0\n\n"
+        );
         for _ in 0..5 {
             changes.send_modify(|v| *v += 1);
         }
-        assert_eq!(next(&mut b).await.unwrap(), "event: readings\nid: 2\ndata: 1\n\n");
+        assert_eq!(
+            next(&mut b).await.unwrap(),
+            "event: readings\nid: 2\ndata: 1\n\n"
+        );
         let before = Instant::now();
         assert_eq!(next(&mut b).await.unwrap(), ": keepalive\n\n");
         assert!(before.elapsed() >= Duration::from_secs(15));
@@ -228,7 +239,10 @@ mod tests {
         assert_eq!(n.load(Ordering::SeqCst), 1, "only one event was rendered");
         let mut b = b;
         assert!(next(&mut b).await.is_some(), "the queued event");
-        assert!(next(&mut b).await.is_none(), "then the end: the producer gave up");
+        assert!(
+            next(&mut b).await.is_none(),
+            "then the end: the producer gave up"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -100,10 +100,18 @@ mod tests {
                 for code in ["401", "403", "414", "429", "431", "503"] {
                     // A public route never asks for credentials.
                     let can_happen = !(public.contains(template) && ["401", "403"].contains(&code));
-                    assert_eq!(responses.contains_key(code), can_happen, "{m} {template}: {code}");
+                    assert_eq!(
+                        responses.contains_key(code),
+                        can_happen,
+                        "{m} {template}: {code}"
+                    );
                 }
                 if public.contains(template) {
-                    assert_eq!(op["security"], serde_json::json!([]), "{m} {template} is public");
+                    assert_eq!(
+                        op["security"],
+                        serde_json::json!([]),
+                        "{m} {template} is public"
+                    );
                 }
             }
         }

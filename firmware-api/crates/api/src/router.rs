@@ -310,7 +310,10 @@ mod tests {
         assert!(r("/opendcre/dashboard/").is_some_and(|r| r.is_public()));
         assert!(r("/opendcre/dashboard").is_some_and(|r| r.is_public()));
         assert!(r("/opendcre/dashboard/app.js").is_some_and(|r| r.is_public()));
-        assert_eq!(r("/opendcre/dashboard/../2/readings"), Some(Route::Readings));
+        assert_eq!(
+            r("/opendcre/dashboard/../2/readings"),
+            Some(Route::Readings)
+        );
         assert_eq!(r("/opendcre/dashboard/x.js"), None);
         assert!(!Route::Readings.is_public());
         assert_eq!(r("/opendcre/1.1/openapi.json"), None);

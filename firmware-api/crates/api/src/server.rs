@@ -34,8 +34,8 @@ use tokio::time::Instant;
 use super::admission::{Activity, Admission, Busy, Limits, Refusal, Ticket};
 use super::browser::BrowserPolicy;
 use super::dashboard;
-use super::events::{self, EventOptions};
 use super::error::ApiError;
+use super::events::{self, EventOptions};
 use super::path::{self, PathError};
 use super::router::{self, Route};
 use super::state::AppState;
@@ -672,8 +672,7 @@ fn event_stream(conn: &Connection, query: Option<&str>, work: Busy) -> Response<
         Ok(m) => m,
         Err(e) => return error_response(&e),
     };
-    let Ok(slot): Result<OwnedSemaphorePermit, _> = conn.streams.clone().try_acquire_owned()
-    else {
+    let Ok(slot): Result<OwnedSemaphorePermit, _> = conn.streams.clone().try_acquire_owned() else {
         let mut r = error_response(&ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "too many event streams are open; retry later",
@@ -683,7 +682,11 @@ fn event_stream(conn: &Connection, query: Option<&str>, work: Busy) -> Response<
         return r;
     };
     let changes = telemetry.cache.subscribe();
-    let snapshot = move || telemetry.cache.readings_line(&telemetry.rack, opendcre_telemetry::now_ms());
+    let snapshot = move || {
+        telemetry
+            .cache
+            .readings_line(&telemetry.rack, opendcre_telemetry::now_ms())
+    };
     let body = events::start(
         snapshot,
         changes,

@@ -52,9 +52,16 @@ pub(crate) fn max_events(query: Option<&str>) -> Result<Option<u64>, ApiError> {
     for (k, v) in query_pairs(query)? {
         match k.as_str() {
             "max_events" => {
-                max = Some(v.parse::<u64>().ok().filter(|n| (1..=1_000_000).contains(n)).ok_or_else(
-                    || bad_request(format!("max_events={v:?}: a whole number from 1 to 1000000")),
-                )?)
+                max = Some(
+                    v.parse::<u64>()
+                        .ok()
+                        .filter(|n| (1..=1_000_000).contains(n))
+                        .ok_or_else(|| {
+                            bad_request(format!(
+                                "max_events={v:?}: a whole number from 1 to 1000000"
+                            ))
+                        })?,
+                )
             }
             other => {
                 return Err(bad_request(format!(
