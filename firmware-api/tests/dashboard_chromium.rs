@@ -412,6 +412,11 @@ fn a_reader_cannot_power_off_through_the_page_and_an_operator_can() {
         power_off(&mut b, &reader, "00000001/16ff", "confirm-yes"),
         "403"
     );
+    if let Ok(dir) = std::env::var("OPENDCRE_DASHBOARD_SCREENSHOTS") {
+        // For docs/: the reader's view, buttons disabled, the refusal shown.
+        let png = b.screenshot(&reader);
+        std::fs::write(Path::new(&dir).join("dashboard-reader.png"), png).unwrap();
+    }
     let log = s.log_so_far_as(&[("Authorization", &bearer)]);
     assert_eq!(answered(&log, path, 403), 1, "{}", log.join("\n"));
     assert_eq!(answered(&log, path, 200), 0);
@@ -431,6 +436,16 @@ fn a_reader_cannot_power_off_through_the_page_and_an_operator_can() {
         ),
         json!(false)
     );
+    if let Ok(dir) = std::env::var("OPENDCRE_DASHBOARD_SCREENSHOTS") {
+        // For docs/: the confirmation an operator gets.
+        b.eval(
+            &operator,
+            "document.querySelector('[data-key=\"00000001/16ff\"] button[data-action=\"off\"]').click(); true",
+        );
+        let png = b.screenshot(&operator);
+        std::fs::write(Path::new(&dir).join("dashboard-confirm.png"), png).unwrap();
+        b.eval(&operator, "document.getElementById('confirm').close('no'); true");
+    }
     power_off(&mut b, &operator, "00000001/16ff", "confirm-no");
     assert_eq!(
         answered(&s.log_so_far_as(&[("Authorization", &bearer)]), path, 200),

@@ -253,14 +253,21 @@ function drawTrend(key) {
   if (!t || !t.line || s.length < 2) return;
   const lo = Math.min(...s.map((p) => p[1])) - 0.5;
   const hi = Math.max(...s.map((p) => p[1])) + 0.5;
-  const t0 = s[s.length - 1][0] - HOUR_MS;
+  // The hour, or as much of it as the node has: the width is the span.
+  const t0 = s[0][0];
+  const span = Math.max(1, s[s.length - 1][0] - t0);
   const step = Math.max(1, Math.floor(s.length / 120));
   const pts = [];
   for (let i = 0; i < s.length; i += step) {
     const [ms, c] = s[i];
-    pts.push(((ms - t0) / HOUR_MS * 120).toFixed(1) + ',' + (17 - (c - lo) / (hi - lo) * 16).toFixed(1));
+    pts.push(((ms - t0) / span * 120).toFixed(1) + ',' + (17 - (c - lo) / (hi - lo) * 16).toFixed(1));
   }
   t.line.setAttribute('points', pts.join(' '));
+  if (!t.svgTitle) {
+    t.svgTitle = document.createElementNS('http://www.w3.org/2000/svg', 'title');
+    t.svg.append(t.svgTitle);
+  }
+  t.svgTitle.textContent = `${num(lo + 0.5)}–${num(hi - 0.5)} °C over the last ${Math.round(span / 60e3)} min`;
   t.root.dataset.trend = String(s.length);
 }
 
