@@ -444,7 +444,10 @@ fn a_reader_cannot_power_off_through_the_page_and_an_operator_can() {
         );
         let png = b.screenshot(&operator);
         std::fs::write(Path::new(&dir).join("dashboard-confirm.png"), png).unwrap();
-        b.eval(&operator, "document.getElementById('confirm').close('no'); true");
+        b.eval(
+            &operator,
+            "document.getElementById('confirm').close('no'); true",
+        );
     }
     power_off(&mut b, &operator, "00000001/16ff", "confirm-no");
     assert_eq!(
@@ -476,4 +479,67 @@ fn a_reader_cannot_power_off_through_the_page_and_an_operator_can() {
         let errors: Vec<&String> = errors.iter().filter(|e| !e.contains("403")).collect();
         assert!(errors.is_empty(), "console errors: {errors:?}");
     }
+}
+
+/// The directory login of the page (HTTP Basic against a real slapd): the
+/// user name and password become the role the directory's groups give.
+#[test]
+fn a_directory_user_logs_in_through_the_page() {
+    if !chromium_available() {
+        return;
+    }
+    let Some(slapd) = crate::auth_support::slapd::Slapd::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let ldap = format!(
+        "[auth.ldap]\nurl = {:?}\ntimeout_ms = 2000\nmode = \"search\"\n\
+         bind_dn = \"cn=svc,ou=services,dc=example,dc=org\"\nbind_password = \"svc-pw\"\n\
+         user_base = \"ou=people,dc=example,dc=org\"\nuser_filter = \"(uid={{user}})\"\n\
+         group_source = \"search\"\ngroup_base = \"ou=groups,dc=example,dc=org\"\n\
+         group_roles = {{ \"dcre-operators\" = \"operator\", \"dcre-readers\" = \"reader\" }}\n",
+        slapd.url()
+    );
+    let (s, _cfg) = node(&fixed_example_rack(dir.path()), &ldap);
+    let mut b = Browser::start();
+    let tab = b.open(&format!("http://{}/opendcre/dashboard/", s.addr));
+    let fill = |b: &mut Browser, user: &str, pw: &str| {
+        b.eval(
+            &tab,
+            &format!(
+                "document.getElementById('user').value = {user:?}; document.getElementById('pass').value = {pw:?};
+                 document.getElementById('login-ok').click(); true"
+            ),
+        );
+    };
+    b.wait_for(
+        &tab,
+        "document.getElementById('login').open",
+        Duration::from_secs(20),
+    );
+    // A wrong password: the page's own dialog asks again.
+    fill(&mut b, "alice", "not-her-password");
+    b.wait_for(
+        &tab,
+        "document.getElementById('login').open && !document.getElementById('login-error').hidden",
+        Duration::from_secs(20),
+    );
+    let why = b.eval(&tab, "document.getElementById('login-error').textContent");
+    assert!(why.as_str().unwrap().starts_with("Not accepted"), "{why}");
+    fill(&mut b, "alice", "alice-pw");
+    b.wait_for(
+        &tab,
+        "document.body.dataset.operate === 'true' && document.querySelectorAll('.dev').length > 0",
+        Duration::from_secs(20),
+    );
+    assert_eq!(
+        b.eval(&tab, "document.getElementById('who').textContent"),
+        json!("alice (operator)")
+    );
+    // The password is not left in the form.
+    assert_eq!(
+        b.eval(&tab, "document.getElementById('pass').value"),
+        json!("")
+    );
+    slapd.stop();
 }
