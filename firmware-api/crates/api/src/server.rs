@@ -551,8 +551,8 @@ async fn route_request(
         .map(str::to_string);
     let query = req.uri().query().map(str::to_string);
     let uri_path = req.uri().path().to_string();
-    // The dashboard's files are answered here: their validator is in the
-    // request's headers.
+    // The dashboard's files are answered from the request's headers (their
+    // validator), taken here, before a POST's body is read below.
     let dashboard = match route {
         Route::Dashboard(asset) if matches!(method, Method::GET | Method::HEAD) => {
             Some(dashboard::response(&req, asset).map(BodyExt::boxed_unsync))
