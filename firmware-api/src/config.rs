@@ -53,6 +53,9 @@ pub struct ServerSection {
     /// Web origins allowed to call the API from a browser (CORS) and to
     /// change state from their pages; empty: none.
     pub cors_allowed_origins: Vec<String>,
+    /// Lifetime of one event stream (`GET /opendcre/2/events`); the client
+    /// reconnects and is authenticated again.
+    pub event_stream_max_secs: u64,
 }
 
 impl Default for ServerSection {
@@ -73,6 +76,7 @@ impl Default for ServerSection {
             request_timeout_ms: 30_000,
             max_body_bytes: http.max_body_bytes,
             cors_allowed_origins: Vec::new(),
+            event_stream_max_secs: http.events.lifetime.as_secs(),
         }
     }
 }
@@ -264,6 +268,10 @@ impl Config {
             max_body_bytes: s.max_body_bytes,
             access_log: self.log.access_log,
             browser: opendcre_api::browser::BrowserPolicy::new(&s.cors_allowed_origins),
+            events: opendcre_api::events::EventOptions {
+                lifetime: Duration::from_secs(s.event_stream_max_secs),
+                ..ServerOptions::default().events
+            },
             ..ServerOptions::default()
         }
     }
@@ -293,6 +301,10 @@ impl Config {
             ),
             ("server.body_timeout_ms", self.server.body_timeout_ms),
             ("server.write_timeout_ms", self.server.write_timeout_ms),
+            (
+                "server.event_stream_max_secs",
+                self.server.event_stream_max_secs,
+            ),
         ] {
             if ms == 0 {
                 return invalid(key, "timeouts must be above 0".into());

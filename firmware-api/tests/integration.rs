@@ -8,6 +8,7 @@
 //! Run one file's tests with a filter: `cargo test --test integration api_v11::`.
 
 mod auth_support;
+mod cdp;
 mod common;
 mod ipmi_support;
 
@@ -23,6 +24,8 @@ mod auth_tokens;
 mod browser_chromium;
 mod bus_noise;
 mod cli;
+mod dashboard_chromium;
+mod dashboard_events;
 mod discover;
 mod emulator_bench;
 mod emulator_cli;

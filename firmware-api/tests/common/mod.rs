@@ -137,10 +137,16 @@ impl Server {
     /// `try_iter` can miss the last lines: this sends a marker request (a 404
     /// on a path of its own) and reads until its access log line.
     pub fn log_so_far(&self) -> Vec<String> {
+        self.log_so_far_as(&[])
+    }
+
+    /// [`Server::log_so_far`] on a server that needs credentials: the
+    /// marker request sends `auth` (header lines).
+    pub fn log_so_far_as(&self, auth: &[(&str, &str)]) -> Vec<String> {
         static MARKERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = MARKERS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let marker = format!("/opendcre/log-marker-{}-{n}", std::process::id());
-        assert_eq!(self.get(&marker).status, 404);
+        assert_eq!(request_with(&self.addr, "GET", &marker, auth).status, 404);
         let end = format!(" {marker} 404");
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut lines = Vec::new();

@@ -5,10 +5,14 @@
 //! `admission` hands out connection slots, `write_deadline` bounds writes,
 //! [`browser`] is the CORS and cross-site write policy. [`openapi`] is the
 //! document of every route, served at `/opendcre/openapi.json`.
+//! [`dashboard`] serves the browser dashboard's static files, [`events`]
+//! its live feed (server-sent events from the telemetry cache).
 
 pub(crate) mod admission;
 pub mod browser;
+pub mod dashboard;
 pub mod error;
+pub mod events;
 pub mod ipmi_board;
 pub mod openapi;
 pub mod path;

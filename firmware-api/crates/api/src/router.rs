@@ -59,6 +59,14 @@ pub enum Route {
     /// `GET /opendcre/openapi.json`: the OpenAPI document of every route
     /// here ([`crate::openapi`]).
     OpenApi,
+    /// `GET /opendcre/2/events`: the cache as server-sent events
+    /// ([`crate::events`]).
+    Events,
+    /// `GET /opendcre/2/whoami`: the caller's name, role and permissions,
+    /// so a page knows which buttons to offer (the server still decides).
+    WhoAmI,
+    /// The dashboard's static files ([`crate::dashboard`]); public.
+    Dashboard(crate::dashboard::Asset),
 }
 
 impl Route {
@@ -72,6 +80,8 @@ impl Route {
             // that a link preview or a crawler could trigger.
             Method::GET if matches!(self, Route::ScanRefresh) => false,
             Method::GET | Method::OPTIONS => true,
+            // A HEAD of a stream would hold the connection for nothing.
+            Method::HEAD if matches!(self, Route::Events) => false,
             Method::HEAD => self.permission() == Permission::Read,
             Method::POST => matches!(self, Route::Test | Route::ScanRefresh),
             _ => false,
@@ -82,6 +92,7 @@ impl Route {
         match self {
             Route::Test => "GET, HEAD, OPTIONS, POST",
             Route::ScanRefresh => "OPTIONS, POST",
+            Route::Events => "GET, OPTIONS",
             r if r.permission() != Permission::Read => "GET, OPTIONS",
             _ => "GET, HEAD, OPTIONS",
         }
@@ -108,6 +119,9 @@ impl Route {
             Route::History { .. } => "history",
             Route::ScanRefresh => "scan_refresh",
             Route::OpenApi => "openapi",
+            Route::Events => "events",
+            Route::WhoAmI => "whoami",
+            Route::Dashboard(_) => "dashboard",
         }
     }
 
@@ -133,6 +147,9 @@ impl Route {
             Route::History { .. } => "/opendcre/2/readings/{board}/{device}/history",
             Route::ScanRefresh => "/opendcre/2/scan/refresh",
             Route::OpenApi => "/opendcre/openapi.json",
+            Route::Events => "/opendcre/2/events",
+            Route::WhoAmI => "/opendcre/2/whoami",
+            Route::Dashboard(a) => a.path(),
         }
     }
 
@@ -151,6 +168,14 @@ impl Route {
             _ => Permission::Read,
         }
     }
+
+    /// Served without authentication: the dashboard's static files, which
+    /// hold no data (a browser's navigation cannot carry the token the page
+    /// keeps in `sessionStorage`; every data call the page makes is
+    /// authenticated as usual).
+    pub fn is_public(&self) -> bool {
+        matches!(self, Route::Dashboard(_))
+    }
 }
 
 /// Finds the route for a path, `None` for 404.
@@ -163,6 +188,9 @@ pub(crate) fn route(segments: &[String]) -> Option<Route> {
     if segments.len() == 2 && segments[0] == PREFIX[0] && segments[1] == "openapi.json" {
         return Some(Route::OpenApi);
     }
+    if segments.len() >= 2 && segments[0] == PREFIX[0] && segments[1] == "dashboard" {
+        return crate::dashboard::Asset::from_segments(&segments[2..]).map(Route::Dashboard);
+    }
     if segments.len() >= 2 && segments[0] == PREFIX_V2[0] && segments[1] == PREFIX_V2[1] {
         let rest: Vec<&str> = segments[2..].iter().map(String::as_str).collect();
         return match rest.as_slice() {
@@ -174,6 +202,8 @@ pub(crate) fn route(segments: &[String]) -> Option<Route> {
                 })
             }
             ["scan", "refresh"] => Some(Route::ScanRefresh),
+            ["events"] => Some(Route::Events),
+            ["whoami"] => Some(Route::WhoAmI),
             _ => None,
         };
     }
@@ -271,6 +301,21 @@ mod tests {
         assert_eq!(r("/opendcre/2/scan/refresh"), Some(Route::ScanRefresh));
         assert_eq!(r("/opendcre/2/scan"), None);
         assert_eq!(r("/opendcre/openapi.json"), Some(Route::OpenApi));
+        assert_eq!(r("/opendcre/2/events"), Some(Route::Events));
+        assert!(!Route::Events.allows(&Method::HEAD));
+        assert!(!Route::Events.allows(&Method::POST));
+        assert_eq!(r("/opendcre/2/whoami"), Some(Route::WhoAmI));
+        assert_eq!(needs("/opendcre/2/whoami"), Permission::Read);
+        assert_eq!(needs("/opendcre/2/events"), Permission::Read);
+        assert!(r("/opendcre/dashboard/").is_some_and(|r| r.is_public()));
+        assert!(r("/opendcre/dashboard").is_some_and(|r| r.is_public()));
+        assert!(r("/opendcre/dashboard/app.js").is_some_and(|r| r.is_public()));
+        assert_eq!(
+            r("/opendcre/dashboard/../2/readings"),
+            Some(Route::Readings)
+        );
+        assert_eq!(r("/opendcre/dashboard/x.js"), None);
+        assert!(!Route::Readings.is_public());
         assert_eq!(r("/opendcre/1.1/openapi.json"), None);
         assert_eq!(needs("/opendcre/openapi.json"), Permission::Read);
         assert!(Route::OpenApi.allows(&Method::HEAD));

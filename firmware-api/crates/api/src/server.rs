@@ -16,21 +16,26 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, ALLOW, CONNECTION, CONTENT_TYPE, RETRY_AFTER, SERVER};
+use hyper::header::{
+    HeaderValue, ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_TYPE, RETRY_AFTER, SERVER,
+};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-use super::admission::{Activity, Admission, Limits, Refusal, Ticket};
+use super::admission::{Activity, Admission, Busy, Limits, Refusal, Ticket};
 use super::browser::BrowserPolicy;
+use super::dashboard;
 use super::error::ApiError;
+use super::events::{self, EventOptions};
 use super::path::{self, PathError};
 use super::router::{self, Route};
 use super::state::AppState;
@@ -62,6 +67,9 @@ pub struct ServerOptions {
     pub browser: BrowserPolicy,
     /// How long in-flight requests may finish after shutdown begins.
     pub shutdown_grace: Duration,
+    /// The timings of an event stream (`GET /opendcre/2/events`); its
+    /// lifetime is `[server] event_stream_max_secs`.
+    pub events: EventOptions,
 }
 
 impl Default for ServerOptions {
@@ -77,6 +85,7 @@ impl Default for ServerOptions {
             access_log: true,
             browser: BrowserPolicy::default(),
             shutdown_grace: Duration::from_secs(10),
+            events: EventOptions::default(),
         }
     }
 }
@@ -88,7 +97,13 @@ pub const MAX_HEADER_BLOCK_BYTES: usize = 16 * 1024;
 /// answer is 431 (a header) or 414 (the URI).
 pub const MAX_HEADER_LINE_BYTES: usize = 8 * 1024;
 
-type Body = Full<Bytes>;
+/// Every answer's body: whole (`full`), or a stream of events.
+pub(crate) type Body = UnsyncBoxBody<Bytes, Infallible>;
+
+/// A whole body.
+pub(crate) fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).boxed_unsync()
+}
 
 /// A listening socket; a TLS one completes a handshake before HTTP.
 pub enum Listener {
@@ -116,6 +131,10 @@ pub async fn run_secure(
         per_address: opts.max_connections_per_address,
     });
     let lingering = Arc::new(Semaphore::new(REFUSALS_LINGERING));
+    // Streams never count as idle (see `events`), so they may take only a
+    // part of the pool: the rest stays for requests.
+    let streams = Arc::new(Semaphore::new((opts.max_connections / 4).max(1)));
+    let (stopping_tx, stopping) = watch::channel(false);
     let (conn_tx, mut conn_rx) = mpsc::channel::<Accepted>(16);
     let mut acceptors = Vec::new();
     for listener in listeners {
@@ -164,6 +183,8 @@ pub async fn run_secure(
                     state: state.clone(),
                     opts: opts.clone(),
                     security: security.clone(),
+                    streams: streams.clone(),
+                    stopping: stopping.clone(),
                 };
                 let watcher = graceful.watcher();
                 let write_timeout = opts.write_timeout;
@@ -200,6 +221,8 @@ pub async fn run_secure(
         a.abort();
     }
     tracing::info!("shutting down: no new connections, waiting for requests in flight");
+    // Event streams end now instead of holding the grace period.
+    stopping_tx.send_replace(true);
     if tokio::time::timeout(opts.shutdown_grace, graceful.shutdown())
         .await
         .is_err()
@@ -269,6 +292,10 @@ struct Connection {
     state: Arc<AppState>,
     opts: ServerOptions,
     security: Option<Arc<Security>>,
+    /// Slots for event streams, shared by all connections.
+    streams: Arc<Semaphore>,
+    /// Turns `true` when the server begins to shut down.
+    stopping: watch::Receiver<bool>,
 }
 
 impl Connection {
@@ -323,7 +350,7 @@ impl Connection {
         let Some(security) = &self.security else {
             return Ok(None);
         };
-        if self.opts.browser.is_allowed_preflight(req) {
+        if self.opts.browser.is_allowed_preflight(req) || route.is_some_and(Route::is_public) {
             return Ok(None);
         }
         let needed = route.map_or(Permission::Read, Route::permission);
@@ -360,7 +387,21 @@ impl Connection {
             Ok(p) => Ok(Some(p)),
             Err(rejection) => {
                 let mut r = error_response(&ApiError::new(rejection.status(), rejection.message()));
+                // A script's request (`fetch`: `Sec-Fetch-Dest: empty`)
+                // gets no Basic challenge: the browser would answer it with
+                // its own login prompt and then keep the password as an
+                // ambient credential. The dashboard asks for it itself.
+                let from_script = req
+                    .headers()
+                    .get("sec-fetch-dest")
+                    .is_some_and(|v| v.as_bytes() == b"empty");
                 for (k, v) in rejection.headers().iter() {
+                    if from_script
+                        && k == hyper::header::WWW_AUTHENTICATE
+                        && v.as_bytes().starts_with(b"Basic")
+                    {
+                        continue;
+                    }
                     r.headers_mut().append(k.clone(), v.clone());
                 }
                 Err(r)
@@ -464,8 +505,7 @@ async fn dispatch(
         }
     }
     let cors = conn.opts.browser.cors_headers(&req, route.allow_header());
-    let mut response =
-        route_request(conn.state.clone(), &conn.opts, &conn.activity, req, route).await;
+    let mut response = route_request(conn, principal.as_ref(), req, route).await;
     response.headers_mut().extend(cors);
     if let Some(p) = principal {
         response.extensions_mut().insert(p);
@@ -497,12 +537,12 @@ fn check_line_lengths<B>(req: &Request<B>) -> Result<(), ApiError> {
 }
 
 async fn route_request(
-    state: Arc<AppState>,
-    opts: &ServerOptions,
-    activity: &Arc<Activity>,
+    conn: &Connection,
+    principal: Option<&Principal>,
     req: Request<Incoming>,
     route: Route,
 ) -> Response<Body> {
+    let (state, opts, activity) = (conn.state.clone(), &conn.opts, &conn.activity);
     let method = req.method().clone();
     let accept = req
         .headers()
@@ -511,6 +551,14 @@ async fn route_request(
         .map(str::to_string);
     let query = req.uri().query().map(str::to_string);
     let uri_path = req.uri().path().to_string();
+    // The dashboard's files are answered from the request's headers (their
+    // validator), taken here, before a POST's body is read below.
+    let dashboard = match route {
+        Route::Dashboard(asset) if matches!(method, Method::GET | Method::HEAD) => {
+            Some(dashboard::response(&req, asset).map(BodyExt::boxed_unsync))
+        }
+        _ => None,
+    };
     if !route.allows(&method) {
         let mut r = error_response(&ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -524,7 +572,7 @@ async fn route_request(
         return r;
     }
     if method == Method::OPTIONS {
-        let mut r = with_common_headers(Response::new(Body::default()));
+        let mut r = with_common_headers(Response::new(full(Bytes::new())));
         r.headers_mut()
             .insert(ALLOW, HeaderValue::from_static(route.allow_header()));
         return r;
@@ -555,9 +603,17 @@ async fn route_request(
     }
     // From here the request is complete and its handler works (on the bus,
     // on a BMC): the connection is not evicted until the answer exists.
-    let _work = activity.begin_work();
+    let work = activity.begin_work();
+    if let Some(r) = dashboard {
+        return with_common_headers(r);
+    }
+    match route {
+        Route::WhoAmI => return json_response(StatusCode::OK, &whoami(principal)),
+        Route::Events => return event_stream(conn, query.as_deref(), work),
+        _ => {}
+    }
     if matches!(route, Route::OpenApi) {
-        let mut r = Response::new(Body::new(Bytes::from_static(
+        let mut r = Response::new(full(Bytes::from_static(
             super::openapi::DOCUMENT.as_bytes(),
         )));
         r.headers_mut()
@@ -580,6 +636,72 @@ async fn route_request(
             error_response(&e)
         }
     }
+}
+
+/// `GET /opendcre/2/whoami`: who the server took the caller for. Without
+/// `[auth]` the API is open, and every caller may do everything.
+fn whoami(principal: Option<&Principal>) -> serde_json::Value {
+    let (name, role, method) = match principal {
+        Some(p) => (p.name.as_str(), p.role, p.method.to_string()),
+        None => ("anonymous", Role::Operator, "none".to_string()),
+    };
+    let permissions: Vec<String> = [Permission::Read, Permission::Operate]
+        .into_iter()
+        .filter(|p| role.grants(*p))
+        .map(|p| p.to_string())
+        .collect();
+    serde_json::json!({
+        "name": name,
+        "role": role.as_str(),
+        "method": method,
+        "permissions": permissions,
+    })
+}
+
+/// `GET /opendcre/2/events` ([`events`]): the stream holds the
+/// connection's busy mark (`work`) and one of the stream slots for its
+/// whole life.
+fn event_stream(conn: &Connection, query: Option<&str>, work: Busy) -> Response<Body> {
+    let Some(telemetry) = conn.state.telemetry.clone() else {
+        return error_response(&ApiError::new(
+            StatusCode::NOT_FOUND,
+            "/opendcre/2/events: telemetry is off ([telemetry] enabled = false)",
+        ));
+    };
+    let max_events = match v2::max_events(query) {
+        Ok(m) => m,
+        Err(e) => return error_response(&e),
+    };
+    let Ok(slot): Result<OwnedSemaphorePermit, _> = conn.streams.clone().try_acquire_owned() else {
+        let mut r = error_response(&ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many event streams are open; retry later",
+        ));
+        r.headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("5"));
+        return r;
+    };
+    let changes = telemetry.cache.subscribe();
+    let snapshot = move || {
+        telemetry
+            .cache
+            .readings_line(&telemetry.rack, opendcre_telemetry::now_ms())
+    };
+    let body = events::start(
+        snapshot,
+        changes,
+        conn.stopping.clone(),
+        max_events,
+        conn.opts.events,
+        Box::new((work, slot)),
+    );
+    let mut r = Response::new(body.boxed_unsync());
+    let h = r.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // A reverse proxy must pass events on as they come.
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    with_common_headers(r)
 }
 
 /// Runs the handler in its own task: a panic becomes a 500 for this request
@@ -632,12 +754,14 @@ async fn run_telemetry(
     match result {
         Ok(v2::Answer::Json(v)) => json_response(StatusCode::OK, &v),
         Ok(v2::Answer::JsonBody(body)) => {
-            let mut r = Response::new(Body::new(Bytes::from(body)));
+            let mut r = Response::new(full(body));
             r.headers_mut()
                 .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
             with_common_headers(r)
         }
-        Ok(v2::Answer::Text(text, format)) => with_common_headers(v2::text_response(text, format)),
+        Ok(v2::Answer::Text(text, format)) => {
+            with_common_headers(v2::text_response(text, format).map(BodyExt::boxed_unsync))
+        }
         Err(e) => error_response(&e),
     }
 }
@@ -655,7 +779,7 @@ fn with_common_headers(mut r: Response<Body>) -> Response<Body> {
 pub(crate) fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
     let mut body = serde_json::to_vec_pretty(value).unwrap_or_else(|_| b"{}".to_vec());
     body.push(b'\n');
-    let mut r = Response::new(Body::new(Bytes::from(body)));
+    let mut r = Response::new(full(body));
     *r.status_mut() = status;
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

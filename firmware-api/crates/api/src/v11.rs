@@ -55,7 +55,10 @@ pub async fn handle(state: &AppState, route: &Route, deadline: Instant) -> Resul
         | Route::Readings
         | Route::History { .. }
         | Route::ScanRefresh
-        | Route::OpenApi => Err(ApiError::failure("not a v1.1 route")),
+        | Route::OpenApi
+        | Route::Events
+        | Route::WhoAmI
+        | Route::Dashboard(_) => Err(ApiError::failure("not a v1.1 route")),
     }
 }
 

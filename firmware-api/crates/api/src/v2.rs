@@ -45,6 +45,34 @@ fn query_pairs(query: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
     Ok(out)
 }
 
+/// The query of `GET /opendcre/2/events`: `max_events=N` (1 to 10^6)
+/// ends the stream after N events; nothing else is allowed.
+pub(crate) fn max_events(query: Option<&str>) -> Result<Option<u64>, ApiError> {
+    let mut max = None;
+    for (k, v) in query_pairs(query)? {
+        match k.as_str() {
+            "max_events" => {
+                max = Some(
+                    v.parse::<u64>()
+                        .ok()
+                        .filter(|n| (1..=1_000_000).contains(n))
+                        .ok_or_else(|| {
+                            bad_request(format!(
+                                "max_events={v:?}: a whole number from 1 to 1000000"
+                            ))
+                        })?,
+                )
+            }
+            other => {
+                return Err(bad_request(format!(
+                    "unknown query parameter {other:?}: use max_events"
+                )))
+            }
+        }
+    }
+    Ok(max)
+}
+
 pub(crate) async fn handle(
     state: &AppState,
     telemetry: &Telemetry,

@@ -111,6 +111,19 @@ pub struct Cache {
     pub(crate) devices: RwLock<BTreeMap<(u32, u16), DeviceState>>,
     pub(crate) bmcs: RwLock<BTreeMap<u16, BmcState>>,
     pub(crate) scan: RwLock<ScanInfo>,
+    changes: Changes,
+}
+
+/// A counter bumped after every write to the cache, so a live view (the
+/// dashboard's event stream) waits for a change instead of polling. A
+/// `watch` keeps only the latest value: a slow subscriber sees that
+/// something changed, never a backlog of changes.
+struct Changes(tokio::sync::watch::Sender<u64>);
+
+impl Default for Changes {
+    fn default() -> Self {
+        Changes(tokio::sync::watch::channel(0).0)
+    }
 }
 
 /// Which readings a client asked for: any of the boards and any of the kinds.
@@ -263,6 +276,7 @@ impl Cache {
             d.last = Some((at_ms, values));
             d.error = None;
         }
+        self.changed();
     }
 
     pub fn record_err(&self, key: (u32, u16), at_ms: u64, error: String) {
@@ -271,6 +285,18 @@ impl Cache {
             d.read_errors += 1;
             d.error = Some((at_ms, error));
         }
+        self.changed();
+    }
+
+    /// Called after a write, with no lock held: subscribers woken by it
+    /// take the read lock at once.
+    fn changed(&self) {
+        self.changes.0.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A receiver that is told of every later change (coalesced).
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.0.subscribe()
     }
 
     /// Replaces the device list with a new scan: devices still present keep
@@ -308,16 +334,19 @@ impl Cache {
             devices: n,
             error: None,
         };
+        self.changed();
     }
 
     pub fn scan_failed(&self, error: String) {
         write(&self.scan).error = Some(error);
+        self.changed();
     }
 
     pub fn set_asset(&self, key: (u32, u16), asset: String) {
         if let Some(d) = write(&self.devices).get_mut(&key) {
             d.asset = Some(asset);
         }
+        self.changed();
     }
 
     pub fn set_bmc(&self, id: u16, host: String, result: Result<bool, String>, at_ms: u64) {
@@ -331,6 +360,8 @@ impl Cache {
             }
             Err(e) => b.error = Some((at_ms, e)),
         }
+        drop(bmcs);
+        self.changed();
     }
 
     pub fn scan_info(&self) -> ScanInfo {
@@ -349,6 +380,16 @@ impl Cache {
     /// the read lock (no intermediate JSON tree: a 100-device answer built as
     /// a `Value` cost more memory at its peak than all the history rings).
     pub fn readings_body(&self, rack: &str, filter: &Filter, now_ms: u64) -> Vec<u8> {
+        self.readings(rack, filter, now_ms, true)
+    }
+
+    /// [`Cache::readings_body`] on one line and without the final newline:
+    /// the `data:` of a server-sent event, which may not contain a newline.
+    pub fn readings_line(&self, rack: &str, now_ms: u64) -> Vec<u8> {
+        self.readings(rack, &Filter::default(), now_ms, false)
+    }
+
+    fn readings(&self, rack: &str, filter: &Filter, now_ms: u64, pretty: bool) -> Vec<u8> {
         let devices = read(&self.devices);
         let bmcs = read(&self.bmcs);
         let scan = self.scan_info();
@@ -374,8 +415,12 @@ impl Cache {
         };
         let mut out = Vec::with_capacity(512 + 400 * devices.len());
         // Serializing plain data into a Vec cannot fail.
-        let _ = serde_json::to_writer_pretty(&mut out, &doc);
-        out.push(b'\n');
+        if pretty {
+            let _ = serde_json::to_writer_pretty(&mut out, &doc);
+            out.push(b'\n');
+        } else {
+            let _ = serde_json::to_writer(&mut out, &doc);
+        }
         out
     }
 
@@ -439,6 +484,26 @@ mod tests {
         assert_eq!(d.len(), 1);
         assert_eq!(d[&(1, 1)].history.len(), 1);
         assert!(d[&(1, 1)].up());
+    }
+
+    #[test]
+    fn writes_wake_subscribers_and_the_event_line_has_no_newline() {
+        let c = Cache::default();
+        let mut rx = c.subscribe();
+        assert!(!rx.has_changed().unwrap());
+        c.apply_scan(1, 1, vec![((1, 1), Kind::Thermistor)], 10);
+        assert!(rx.has_changed().unwrap());
+        rx.borrow_and_update();
+        c.record_ok((1, 1), 5, vec![20.0]);
+        c.record_err((1, 1), 6, "timeout\nagain".into());
+        assert!(rx.has_changed().unwrap(), "two writes, one wake-up");
+        rx.borrow_and_update();
+        c.set_bmc(1, "bmc".into(), Ok(true), 7);
+        assert!(rx.has_changed().unwrap());
+        let line = c.readings_line("r", 10);
+        assert!(!line.contains(&b'\n'), "{}", String::from_utf8_lossy(&line));
+        let v: Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(v["devices"][0]["error"], "timeout\nagain");
     }
 
     #[test]
