@@ -116,10 +116,12 @@ doc = json.load(open(sys.argv[1]))
 def strip(alternatives):
     return [a for a in alternatives if a]
 doc["security"] = strip(doc["security"])
+# An operation that is public on every node ([] or only {}, the dashboard's
+# files) stays public.
 for item in doc["paths"].values():
     for op in item.values():
-        if isinstance(op, dict) and "security" in op:
-            op["security"] = strip(op["security"]) or doc["security"]
+        if isinstance(op, dict) and strip(op.get("security", [])):
+            op["security"] = strip(op["security"])
 json.dump(doc, open(sys.argv[2], "w"))
 PY
 start_node "$WORK/serve.log" "$TLS_PORT_RE" "$BIN" serve --config "$WORK/secured/opendcre.toml"
