@@ -154,7 +154,18 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
             },
         )
     });
+    let redfish = opendcre_redfish::Node {
+        bus: bus.clone(),
+        r_sense: cfg.bus.r_sense_mohm,
+        rack: cfg.telemetry.rack.clone().unwrap_or_else(host_name),
+        firmware_version: format!(
+            "{} (commit {})",
+            env!("CARGO_PKG_VERSION"),
+            option_env!("OPENDCRE_COMMIT").unwrap_or("unknown")
+        ),
+    };
     let state = Arc::new(AppState {
+        redfish,
         bus,
         ipmi: IpmiBoard::new(bridge),
         r_sense: cfg.bus.r_sense_mohm,

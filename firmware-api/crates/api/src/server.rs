@@ -37,7 +37,7 @@ use super::state::AppState;
 use super::v11;
 use super::v2;
 use super::write_deadline::WriteDeadline;
-use opendcre_security::auth::{AuthMethod, Permission, Principal, Role, Security};
+use opendcre_security::auth::{AuthMethod, AuthRejection, Permission, Principal, Role, Security};
 use opendcre_security::tls::{ClientIdentity, TlsSetup};
 
 /// Limits and switches of the HTTP layer (`[server]` in opendcre.toml).
@@ -319,11 +319,17 @@ impl Connection {
         &self,
         req: &Request<Incoming>,
         route: Option<&Route>,
-    ) -> Result<Option<Principal>, Response<Body>> {
+    ) -> Result<Option<Principal>, AuthRejection> {
         let Some(security) = &self.security else {
             return Ok(None);
         };
         if self.opts.browser.is_allowed_preflight(req) {
+            return Ok(None);
+        }
+        // Redfish's service root, `$metadata` and OData document are
+        // readable without credentials (DSP0266); the rest of /redfish is
+        // checked like every other route.
+        if matches!(route, Some(Route::Redfish(r)) if r.is_public()) {
             return Ok(None);
         }
         let needed = route.map_or(Permission::Read, Route::permission);
@@ -358,13 +364,7 @@ impl Connection {
             .await
         {
             Ok(p) => Ok(Some(p)),
-            Err(rejection) => {
-                let mut r = error_response(&ApiError::new(rejection.status(), rejection.message()));
-                for (k, v) in rejection.headers().iter() {
-                    r.headers_mut().append(k.clone(), v.clone());
-                }
-                Err(r)
-            }
+            Err(rejection) => Err(rejection),
         }
     }
 }
@@ -450,9 +450,29 @@ async fn dispatch(
     if let Some(r) = &route {
         *route_name = r.name();
     }
+    let redfish = matches!(route, Some(Route::Redfish(_)));
+    // Redfish clients get every refusal in Redfish's error format.
+    let refusal = |status: StatusCode, message: &str, retry: Option<u64>| {
+        if redfish {
+            redfish_error(status, message, retry)
+        } else {
+            error_response(&ApiError::new(status, message))
+        }
+    };
     let principal = match conn.authorize(&req, route.as_ref()).await {
         Ok(p) => p,
-        Err(refused) => return refused,
+        Err(rejection) => {
+            let headers = rejection.headers();
+            let retry = headers
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok());
+            let mut r = refusal(rejection.status(), &rejection.message(), retry);
+            for (k, v) in headers.iter() {
+                r.headers_mut().append(k.clone(), v.clone());
+            }
+            return r;
+        }
     };
     let Some(route) = route else {
         return error_response(&ApiError::not_found(req.uri().path()));
@@ -460,7 +480,7 @@ async fn dispatch(
     if route.permission() != Permission::Read {
         if let Err(refused) = conn.opts.browser.check_write(&req, conn.tls) {
             tracing::warn!(peer = %conn.peer, path = ?req.uri().path(), "{}", refused.0);
-            return error_response(&ApiError::new(StatusCode::FORBIDDEN, refused.0));
+            return refusal(StatusCode::FORBIDDEN, &refused.0, None);
         }
     }
     let cors = conn.opts.browser.cors_headers(&req, route.allow_header());
@@ -511,6 +531,9 @@ async fn route_request(
         .map(str::to_string);
     let query = req.uri().query().map(str::to_string);
     let uri_path = req.uri().path().to_string();
+    if let Route::Redfish(resource) = route {
+        return run_redfish(state, opts, activity, req, resource).await;
+    }
     if !route.allows(&method) {
         let mut r = error_response(&ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -533,24 +556,8 @@ async fn route_request(
         // The POST endpoints ignore their body, but it must still be
         // bounded in size and in time: a body trickling in a byte at a time
         // would otherwise hold its connection forever.
-        let body = Limited::new(req.into_body(), opts.max_body_bytes).collect();
-        match tokio::time::timeout(opts.body_timeout, body).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(_)) => {
-                return error_response(&ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("request body larger than {} bytes", opts.max_body_bytes),
-                ))
-            }
-            Err(_) => {
-                let mut r = error_response(&ApiError::new(
-                    StatusCode::REQUEST_TIMEOUT,
-                    format!("request body not received within {:?}", opts.body_timeout),
-                ));
-                r.headers_mut()
-                    .insert(CONNECTION, HeaderValue::from_static("close"));
-                return r;
-            }
+        if let Err(e) = read_body(req, opts).await {
+            return e.response(error_response);
         }
     }
     // From here the request is complete and its handler works (on the bus,
@@ -580,6 +587,94 @@ async fn route_request(
             error_response(&e)
         }
     }
+}
+
+/// Why a request body could not be read: too large (413) or too slow
+/// (408, and the connection is closed).
+struct BodyError(ApiError);
+
+impl BodyError {
+    fn response(&self, shape: impl Fn(&ApiError) -> Response<Body>) -> Response<Body> {
+        let mut r = shape(&self.0);
+        if self.0.status == StatusCode::REQUEST_TIMEOUT {
+            r.headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+        }
+        r
+    }
+}
+
+/// The whole body, bounded in size (`max_body_bytes`) and time
+/// (`body_timeout`).
+async fn read_body(req: Request<Incoming>, opts: &ServerOptions) -> Result<Bytes, BodyError> {
+    let body = Limited::new(req.into_body(), opts.max_body_bytes).collect();
+    match tokio::time::timeout(opts.body_timeout, body).await {
+        Ok(Ok(b)) => Ok(b.to_bytes()),
+        Ok(Err(_)) => Err(BodyError(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body larger than {} bytes", opts.max_body_bytes),
+        ))),
+        Err(_) => Err(BodyError(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("request body not received within {:?}", opts.body_timeout),
+        ))),
+    }
+}
+
+/// A Redfish request after authentication: its body read within the same
+/// bounds as every other, then the Redfish handler in its own task (a
+/// panic is a 500 for this request only; the deadline bounds bus work).
+async fn run_redfish(
+    state: Arc<AppState>,
+    opts: &ServerOptions,
+    activity: &Arc<Activity>,
+    req: Request<Incoming>,
+    resource: opendcre_redfish::Resource,
+) -> Response<Body> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let body = if method == Method::POST || method == Method::PATCH {
+        match read_body(req, opts).await {
+            Ok(b) => b,
+            Err(e) => return e.response(|e| redfish_error(e.status, &e.message, None)),
+        }
+    } else {
+        Bytes::new()
+    };
+    let _work = activity.begin_work();
+    let deadline = Instant::now() + state.request_timeout;
+    let task = tokio::spawn(async move {
+        opendcre_redfish::handle(&state.redfish, &resource, &method, &path, &body, deadline).await
+    });
+    let answer = match tokio::time::timeout_at(deadline + Duration::from_millis(100), task).await {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(join)) => {
+            tracing::error!(error = %join, "redfish handler panicked");
+            return redfish_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error while handling the request",
+                None,
+            );
+        }
+        Err(_) => {
+            return redfish_error(StatusCode::INTERNAL_SERVER_ERROR, "request timed out", None)
+        }
+    };
+    redfish_response(answer)
+}
+
+fn redfish_response(answer: opendcre_redfish::Answer) -> Response<Body> {
+    let mut r = Response::new(Body::new(Bytes::from(answer.body)));
+    *r.status_mut() = answer.status;
+    *r.headers_mut() = answer.headers;
+    with_common_headers(r)
+}
+
+/// An error the HTTP layer raises on a Redfish route, in Redfish's format.
+fn redfish_error(status: StatusCode, message: &str, retry_secs: Option<u64>) -> Response<Body> {
+    redfish_response(
+        opendcre_redfish::RedfishError::from_status(status, message, retry_secs).answer(),
+    )
 }
 
 /// Runs the handler in its own task: a panic becomes a 500 for this request

@@ -55,7 +55,8 @@ pub async fn handle(state: &AppState, route: &Route, deadline: Instant) -> Resul
         | Route::Readings
         | Route::History { .. }
         | Route::ScanRefresh
-        | Route::OpenApi => Err(ApiError::failure("not a v1.1 route")),
+        | Route::OpenApi
+        | Route::Redfish(_) => Err(ApiError::failure("not a v1.1 route")),
     }
 }
 
