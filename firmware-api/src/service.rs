@@ -158,6 +158,7 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
         bus: bus.clone(),
         r_sense: cfg.bus.r_sense_mohm,
         rack: cfg.telemetry.rack.clone().unwrap_or_else(host_name),
+        cache: telemetry.as_ref().map(|t| t.cache.clone()),
         firmware_version: format!(
             "{} (commit {})",
             env!("CARGO_PKG_VERSION"),

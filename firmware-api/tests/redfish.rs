@@ -391,3 +391,152 @@ fn power_state_equals_the_v11_answer_on_the_example_rack() {
         "{seen:?}"
     );
 }
+
+/// Every kind of bus sensor with one constant answer, so a value read at
+/// any moment is the value of every other moment.
+fn constant_rack(dir: &Path) -> std::path::PathBuf {
+    let dev = |id: &str, ty: &str, resp: serde_json::Value| serde_json::json!({"device_id": id, "device_type": ty, "read": {"repeatable": true, "responses": [resp]}});
+    let cfg = serde_json::json!({"boards": [{"board_id": "00000001", "devices": [
+        dev("01ff", "thermistor", serde_json::json!(656)),
+        dev("02ff", "temperature", serde_json::json!(28.78)),
+        dev("03ff", "humidity", serde_json::json!(1486313281u64)),
+        dev("04ff", "pressure", serde_json::json!(101.3)),
+        dev("05ff", "current", serde_json::json!(2320)),
+        dev("06ff", "fan_speed", serde_json::json!(4100)),
+        dev("07ff", "led", serde_json::json!(1)),
+        {"device_id": "09ff", "device_type": "power",
+         "power": {"repeatable": true, "responses": ["0,1215,4528,2320"]}},
+    ]}]});
+    let path = dir.join("constant.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
+    path
+}
+
+/// (sensor id, reading) of every sensor of board 00000001, once each has
+/// a reading (bounded wait: the poller fills the cache after start-up).
+fn sensor_readings(s: &Server) -> Vec<(String, f64)> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let c = get(s, "/redfish/v1/Chassis/00000001/Sensors", Some(READER));
+        assert_eq!(c.status, 200, "{}", String::from_utf8_lossy(&c.body));
+        let mut out = Vec::new();
+        for m in c.json()["Members"].as_array().unwrap() {
+            let v = get(s, m["@odata.id"].as_str().unwrap(), Some(READER)).json();
+            if let Some(x) = v["Reading"].as_f64() {
+                out.push((v["Id"].as_str().unwrap().to_string(), x));
+            }
+        }
+        if out.len() == c.json()["Members@odata.count"].as_u64().unwrap() as usize {
+            return out;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "sensors without readings: {out:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// What `/opendcre/1.1/read/thermistor/…` answers, in °C.
+fn v11_thermistor(s: &Server) -> f64 {
+    let r = get(
+        s,
+        "/opendcre/1.1/read/thermistor/00000001/01ff",
+        Some(READER),
+    );
+    r.json()["temperature_c"].as_f64().unwrap()
+}
+
+fn assert_close(a: f64, b: f64, what: &str) {
+    assert!((a - b).abs() < 0.001, "{what}: {a} vs {b}");
+}
+
+/// With the poller on, sensors are the telemetry cache's values: equal to
+/// `/opendcre/2/readings` (and to a live v1.1 read of the same device).
+#[test]
+fn sensors_equal_the_telemetry_readings() {
+    let dir = tempfile::tempdir().unwrap();
+    let rack = constant_rack(dir.path());
+    let (s, _cfg) = Server::with_config(&format!(
+        "[emulator]\nconfig = {:?}\n[telemetry]\nenabled = true\n\
+         [auth.tokens.reader]\nhash = \"{}\"\nrole = \"reader\"\n",
+        rack.display().to_string(),
+        hash_token(READER, HashAlgorithm::Sha256).unwrap(),
+    ));
+    let sensors = sensor_readings(&s);
+    let ids: Vec<&str> = sensors.iter().map(|(i, _)| i.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "01ff-Temperature",
+            "02ff-Temperature",
+            "03ff-Humidity",
+            "03ff-Temperature",
+            "04ff-Pressure",
+            "05ff-Current",
+            "06ff-Fan",
+            "09ff-InputPower",
+            "09ff-InputVoltage",
+            "09ff-OutputCurrent"
+        ],
+        "every device but the LED, a power device's three numbers"
+    );
+    let readings = get(&s, "/opendcre/2/readings?board=00000001", Some(READER)).json();
+    let value = |device: &str, key: &str| -> f64 {
+        readings["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["device_id"] == device)
+            .unwrap_or_else(|| panic!("{device} in {readings}"))["values"][key]
+            .as_f64()
+            .unwrap()
+    };
+    let expected = [
+        value("01ff", "temperature_celsius"),
+        value("02ff", "temperature_celsius"),
+        value("03ff", "relative_humidity_ratio") * 100.0,
+        value("03ff", "temperature_celsius"),
+        value("04ff", "pressure_pascals"),
+        value("05ff", "current_amperes"),
+        value("06ff", "fan_speed_rpm"),
+        value("09ff", "power_input_watts"),
+        value("09ff", "power_input_volts"),
+        value("09ff", "power_output_amperes"),
+    ];
+    for ((id, got), want) in sensors.iter().zip(expected) {
+        assert_close(*got, want, id);
+    }
+    assert_close(sensors[0].1, v11_thermistor(&s), "thermistor vs v1.1 read");
+}
+
+/// With the poller off, a sensor is read when asked, with the same
+/// conversion: equal to the v1.1 read.
+#[test]
+fn sensors_without_telemetry_are_read_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _cfg) = node(&constant_rack(dir.path()));
+    let sensors = sensor_readings(&s);
+    assert_eq!(sensors.len(), 10);
+    assert_close(sensors[0].1, v11_thermistor(&s), "thermistor vs v1.1 read");
+    let one = get(
+        &s,
+        "/redfish/v1/Chassis/00000001/Sensors/06ff-Fan",
+        Some(READER),
+    )
+    .json();
+    assert_eq!(one["Reading"], 4100.0);
+    assert_eq!(one["ReadingUnits"], "RPM");
+    for missing in ["07ff-Led", "06ff-Temperature", "0aff-Temperature"] {
+        let r = get(
+            &s,
+            &format!("/redfish/v1/Chassis/00000001/Sensors/{missing}"),
+            Some(READER),
+        );
+        assert_eq!(r.status, 404, "{missing}");
+    }
+    assert_eq!(
+        get(&s, "/redfish/v1/Chassis/00000002/Sensors", Some(READER)).status,
+        404
+    );
+}

@@ -40,6 +40,7 @@ impl TestApi {
                 r_sense: 1.0,
                 rack: "test-rack".to_string(),
                 firmware_version: "test".to_string(),
+                cache: None,
             },
             bus,
             ipmi: IpmiBoard::empty(),

@@ -12,7 +12,8 @@ use crate::metadata;
 use crate::node::Node;
 use crate::reset;
 use crate::resources;
-use crate::route::{ChassisId, Resource};
+use crate::route::{parse_sensor_device, ChassisId, Resource};
+use crate::sensors;
 
 /// Answers `method` on `resource`; `path` is the request's path (quoted
 /// by a 404), `body` the complete request body.
@@ -79,6 +80,21 @@ async fn serve(
                 return Err(RedfishError::missing(path));
             }
             ok(resources::board_chassis(*b, &rack))
+        }
+        Resource::SensorCollection(b) => match node.board_readings(*b, None, deadline).await? {
+            Some(readings) => ok(sensors::collection(*b, &readings)),
+            None => Err(RedfishError::missing(path)),
+        },
+        Resource::Sensor(b, id) => {
+            let device = parse_sensor_device(id).ok_or_else(|| RedfishError::missing(path))?;
+            let readings = node
+                .board_readings(*b, Some(device), deadline)
+                .await?
+                .unwrap_or_default();
+            match sensors::find(&readings, id) {
+                Some((r, d)) => ok(sensors::sensor(*b, r, d)),
+                None => Err(RedfishError::missing(path)),
+            }
         }
         Resource::SystemCollection => ok(resources::system_collection(&node.rack(deadline).await?)),
         Resource::System(s) => {

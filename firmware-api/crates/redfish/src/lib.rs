@@ -10,9 +10,10 @@
 //! Below the HTTP server: this crate sees a method, a path, a body and
 //! answers with an [`Answer`] made of `http`'s types. [`route`] is where a
 //! Redfish URI becomes a [`Resource`]; [`answer`] holds the protocol
-//! headers and the Base registry error bodies; [`metadata`] the version
-//! object, `$metadata` and the OData service document; [`resources`] the
-//! payloads as pure functions; [`reset`] the `ComputerSystem.Reset` body.
+//! headers and the Base registry error bodies; `metadata` the version
+//! object, `$metadata` and the OData service document; `resources` the
+//! payloads as pure functions; `sensors` a board's sensors (telemetry
+//! cache or live reads); `reset` the `ComputerSystem.Reset` body.
 
 pub mod answer;
 mod handler;
@@ -21,6 +22,7 @@ mod node;
 mod reset;
 mod resources;
 pub mod route;
+mod sensors;
 
 pub use answer::{Answer, BaseMessage, RedfishError, ODATA_VERSION};
 pub use handler::handle;

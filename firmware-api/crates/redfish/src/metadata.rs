@@ -15,6 +15,8 @@ pub(crate) const SCHEMAS: &[(&str, Option<&str>)] = &[
     ("Chassis", Some("v1_28_0")),
     ("ComputerSystemCollection", None),
     ("ComputerSystem", Some("v1_27_0")),
+    ("SensorCollection", None),
+    ("Sensor", Some("v1_12_0")),
     ("ManagerCollection", None),
     ("Manager", Some("v1_24_0")),
     ("SessionService", Some("v1_2_0")),

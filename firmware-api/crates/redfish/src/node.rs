@@ -3,10 +3,13 @@
 //! same place the v1.1 API reads it (a scan, a power command on the bus,
 //! the same PMBus conversion), so the two APIs agree at the same moment.
 
+use std::sync::Arc;
+
 use opendcre_bus::{BusHandle, Request, ScanBoard, ScanTarget};
 use opendcre_proto::board_id::{fmt_board, fmt_device};
 use opendcre_proto::convert::PowerReading;
 use opendcre_proto::{Command, DeviceType, PowerAction};
+use opendcre_telemetry::{now_ms, Cache, Kind, LastReading};
 use tokio::time::Instant;
 
 use crate::answer::RedfishError;
@@ -21,6 +24,9 @@ pub struct Node {
     pub rack: String,
     /// `FirmwareVersion` of the manager: the build's version and commit.
     pub firmware_version: String,
+    /// The telemetry poller's cache, when `[telemetry]` is on: sensor
+    /// readings come from it, as `/opendcre/2/readings` and `/metrics` do.
+    pub cache: Option<Arc<Cache>>,
 }
 
 /// A rack as one scan of the bus found it.
@@ -60,6 +66,62 @@ impl Node {
             .await
             .map_err(|e| RedfishError::failure(format!("scanning the bus failed: {e}")))?;
         Ok(Rack { boards })
+    }
+
+    /// The last readings of `board`'s devices (only `device`'s when given):
+    /// from the telemetry cache when it knows the board, else read now, one
+    /// bus job per device with the poller's conversion. `None`: no such
+    /// board on the bus.
+    pub(crate) async fn board_readings(
+        &self,
+        board: u32,
+        device: Option<u16>,
+        deadline: Instant,
+    ) -> Result<Option<Vec<LastReading>>, RedfishError> {
+        let wanted = |d: u16| device.is_none_or(|x| x == d);
+        if let Some(cached) = self.cache.as_ref().and_then(|c| c.board_readings(board)) {
+            return Ok(Some(
+                cached.into_iter().filter(|r| wanted(r.device)).collect(),
+            ));
+        }
+        let rack = self.rack(deadline).await?;
+        let Some(found) = rack.boards.iter().find(|b| b.board_id == board) else {
+            return Ok(None);
+        };
+        let mut out = Vec::new();
+        for d in found.devices.iter().filter(|d| wanted(d.device_id)) {
+            let Some(kind) = Kind::of(DeviceType(d.device_type)) else {
+                continue;
+            };
+            if crate::sensors::sensors_of(kind).is_empty() {
+                continue;
+            }
+            let req = Request {
+                device_type: d.device_type,
+                board_id: board,
+                device_id: d.device_id,
+                command: kind.command(),
+            };
+            let at = now_ms();
+            let read = match self.bus.command(req, deadline).await {
+                Ok(f) => {
+                    let text = String::from_utf8(f.data.clone()).unwrap_or_else(|_| f.data_text());
+                    kind.convert(&text, self.r_sense)
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            let (last, error) = match read {
+                Ok(v) => (Some((at, v)), None),
+                Err(e) => (None, Some((at, e))),
+            };
+            out.push(LastReading {
+                device: d.device_id,
+                kind,
+                last,
+                error,
+            });
+        }
+        Ok(Some(out))
     }
 
     /// A power command to a bus power device and its parsed answer: the

@@ -125,6 +125,7 @@ pub(crate) fn board_chassis(board: u32, rack: &Rack) -> Value {
             "ChassisType": "Module",
             "Description": "A board on the rack's power-line device bus (v1.1 board id).",
             "Status": { "State": "Enabled", "Health": "OK" },
+            "Sensors": link(&crate::sensors::collection_uri(board)),
             "Links": {
                 "ContainedBy": link(&ChassisId::Rack.uri()),
                 "ComputerSystems": systems,

@@ -67,6 +67,10 @@ pub enum Resource {
     OData,
     ChassisCollection,
     Chassis(ChassisId),
+    /// `/redfish/v1/Chassis/{board}/Sensors`.
+    SensorCollection(u32),
+    /// `/redfish/v1/Chassis/{board}/Sensors/{device}-{what}`.
+    Sensor(u32, String),
     SystemCollection,
     System(SystemId),
     /// `POST …/Actions/ComputerSystem.Reset`.
@@ -141,6 +145,16 @@ pub fn route(segments: &[String]) -> Option<Resource> {
             Some(c) => Resource::Chassis(c),
             None => Resource::Missing,
         },
+        ["v1", "Chassis", id, "Sensors"] => match parse_chassis(id) {
+            Some(ChassisId::Board(b)) => Resource::SensorCollection(b),
+            _ => Resource::Missing,
+        },
+        ["v1", "Chassis", id, "Sensors", sensor] => match parse_chassis(id) {
+            Some(ChassisId::Board(b)) if parse_sensor_device(sensor).is_some() => {
+                Resource::Sensor(b, sensor.to_string())
+            }
+            _ => Resource::Missing,
+        },
         ["v1", "Systems"] => Resource::SystemCollection,
         ["v1", "Systems", id] => system(id, Resource::System),
         ["v1", "Systems", id, "Actions", "ComputerSystem.Reset"] => {
@@ -174,6 +188,15 @@ fn parse_system(id: &str) -> Option<SystemId> {
         board: u32::try_from(canonical_hex(b, 8)?).ok()?,
         device: u16::try_from(canonical_hex(d, 4)?).ok()?,
     })
+}
+
+/// The device id a sensor id starts with (`01ff` of `01ff-Temperature`).
+pub(crate) fn parse_sensor_device(id: &str) -> Option<u16> {
+    let (d, what) = id.split_once('-')?;
+    if what.is_empty() {
+        return None;
+    }
+    u16::try_from(canonical_hex(d, 4)?).ok()
 }
 
 fn canonical_hex(text: &str, width: usize) -> Option<u64> {
@@ -237,6 +260,10 @@ mod tests {
             "/redfish/v1/Managers/1",
             "/redfish/v2",
             "/redfish/v1//",
+            "/redfish/v1/Chassis/Rack/Sensors",
+            "/redfish/v1/Chassis/00000001/Sensors/01FF-Temperature",
+            "/redfish/v1/Chassis/00000001/Sensors/01ff",
+            "/redfish/v1/Chassis/00000001/Sensors/01ff-",
         ] {
             assert_eq!(r(p), Some(Resource::Missing), "{p}");
         }

@@ -86,6 +86,18 @@ impl DeviceState {
     }
 }
 
+/// One device's last reading as [`Cache::board_readings`] hands it out
+/// (without the history ring).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LastReading {
+    pub device: u16,
+    pub kind: Kind,
+    /// Time (Unix ms) and values of the last successful read.
+    pub last: Option<(u64, Vec<f64>)>,
+    /// Time and text of the last failed read; cleared by a success.
+    pub error: Option<(u64, String)>,
+}
+
 /// One BMC's chassis status.
 #[derive(Debug, Clone, Default)]
 pub struct BmcState {
@@ -337,6 +349,22 @@ impl Cache {
         read(&self.scan).clone()
     }
 
+    /// The last reading of every device of `board`, in device order, or
+    /// `None` when the cached scan has no such board (the Redfish sensors).
+    pub fn board_readings(&self, board: u32) -> Option<Vec<LastReading>> {
+        let devices = read(&self.devices);
+        let found: Vec<LastReading> = devices
+            .range((board, 0)..=(board, u16::MAX))
+            .map(|(k, d)| LastReading {
+                device: k.1,
+                kind: d.kind,
+                last: d.last.clone(),
+                error: d.error.clone(),
+            })
+            .collect();
+        (!found.is_empty()).then_some(found)
+    }
+
     /// Devices the poller should read.
     pub fn device_keys(&self) -> Vec<((u32, u16), Kind)> {
         read(&self.devices)
@@ -439,6 +467,30 @@ mod tests {
         assert_eq!(d.len(), 1);
         assert_eq!(d[&(1, 1)].history.len(), 1);
         assert!(d[&(1, 1)].up());
+    }
+
+    #[test]
+    fn board_readings_are_one_boards_devices() {
+        let c = Cache::default();
+        c.apply_scan(
+            1,
+            3,
+            vec![
+                ((1, 0xffff), Kind::Led),
+                ((2, 0), Kind::Thermistor),
+                ((2, 7), Kind::Humidity),
+                ((3, 0), Kind::Power),
+            ],
+            10,
+        );
+        c.record_ok((2, 7), 9, vec![0.5, 21.0]);
+        c.record_err((2, 0), 9, "timeout".into());
+        let b = c.board_readings(2).unwrap();
+        assert_eq!(b.iter().map(|r| r.device).collect::<Vec<_>>(), [0, 7]);
+        assert_eq!(b[1].last, Some((9, vec![0.5, 21.0])));
+        assert_eq!(b[0].error, Some((9, "timeout".to_string())));
+        assert_eq!(c.board_readings(1).unwrap().len(), 1);
+        assert_eq!(c.board_readings(4), None);
     }
 
     #[test]
