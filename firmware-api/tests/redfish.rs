@@ -508,6 +508,15 @@ fn sensors_equal_the_telemetry_readings() {
         assert_close(*got, want, id);
     }
     assert_close(sensors[0].1, v11_thermistor(&s), "thermistor vs v1.1 read");
+    // The tree comes from the poller's scan; the power state is still read
+    // live, as v1.1 reads it.
+    let systems = get(&s, "/redfish/v1/Systems", Some(READER)).json();
+    assert_eq!(
+        systems["Members"],
+        serde_json::json!([{"@odata.id": "/redfish/v1/Systems/00000001-09ff"}])
+    );
+    assert_eq!(power_state(&s, "00000001-09ff"), "On");
+    assert_eq!(v11_power(&s, "00000001", "09ff"), "on");
 }
 
 /// With the poller off, a sensor is read when asked, with the same

@@ -31,7 +31,7 @@ pub struct Node {
 
 /// A rack as one scan of the bus found it.
 pub(crate) struct Rack {
-    pub boards: Vec<ScanBoard>,
+    pub boards: Arc<Vec<ScanBoard>>,
 }
 
 impl Rack {
@@ -58,14 +58,22 @@ impl Rack {
 }
 
 impl Node {
-    /// A scan of every board, as `GET /opendcre/1.1/scan` does.
+    /// The rack's boards and devices: the telemetry poller's last scan when
+    /// it has one (a scan-all waits for 400 ms of bus silence; the poller
+    /// re-scans at its TTL and on `POST /opendcre/2/scan/refresh`), else a
+    /// scan of every board now, as `GET /opendcre/1.1/scan` does.
     pub(crate) async fn rack(&self, deadline: Instant) -> Result<Rack, RedfishError> {
+        if let Some(boards) = self.cache.as_ref().and_then(|c| c.scanned_boards()) {
+            return Ok(Rack { boards });
+        }
         let boards = self
             .bus
             .scan(ScanTarget::All, deadline)
             .await
             .map_err(|e| RedfishError::failure(format!("scanning the bus failed: {e}")))?;
-        Ok(Rack { boards })
+        Ok(Rack {
+            boards: Arc::new(boards),
+        })
     }
 
     /// The last readings of `board`'s devices (only `device`'s when given):

@@ -262,7 +262,7 @@ mod tests {
             device_type: t.0,
         };
         Rack {
-            boards: vec![
+            boards: std::sync::Arc::new(vec![
                 ScanBoard {
                     board_id: 1,
                     devices: vec![
@@ -274,7 +274,7 @@ mod tests {
                     board_id: 0xa,
                     devices: vec![dev(0x04ff, DeviceType::POWER)],
                 },
-            ],
+            ]),
         }
     }
 

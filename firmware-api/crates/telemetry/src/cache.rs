@@ -4,7 +4,7 @@
 //! the poller writes, once per reading.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::Serialize;
@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value};
 
 use super::clock::rfc3339;
 use super::kind::Kind;
+use opendcre_bus::ScanBoard;
 use opendcre_proto::board_id::{fmt_board, fmt_device};
 
 /// The last `cap` readings of one device, oldest first. Times and values
@@ -123,6 +124,9 @@ pub struct Cache {
     pub(crate) devices: RwLock<BTreeMap<(u32, u16), DeviceState>>,
     pub(crate) bmcs: RwLock<BTreeMap<u16, BmcState>>,
     pub(crate) scan: RwLock<ScanInfo>,
+    /// The boards and devices of the last successful scan, as the bus
+    /// reported them (devices of every type, not only the polled kinds).
+    pub(crate) boards: RwLock<Option<Arc<Vec<ScanBoard>>>>,
 }
 
 /// Which readings a client asked for: any of the boards and any of the kinds.
@@ -322,6 +326,16 @@ impl Cache {
         };
     }
 
+    /// Keeps the boards of a successful scan for [`Cache::scanned_boards`].
+    pub fn keep_boards(&self, boards: Vec<ScanBoard>) {
+        *write(&self.boards) = Some(Arc::new(boards));
+    }
+
+    /// The last successful scan's boards; `None` before the first one.
+    pub fn scanned_boards(&self) -> Option<Arc<Vec<ScanBoard>>> {
+        read(&self.boards).clone()
+    }
+
     pub fn scan_failed(&self, error: String) {
         write(&self.scan).error = Some(error);
     }
@@ -491,6 +505,12 @@ mod tests {
         assert_eq!(b[0].error, Some((9, "timeout".to_string())));
         assert_eq!(c.board_readings(1).unwrap().len(), 1);
         assert_eq!(c.board_readings(4), None);
+        assert!(c.scanned_boards().is_none());
+        c.keep_boards(vec![ScanBoard {
+            board_id: 9,
+            devices: Vec::new(),
+        }]);
+        assert_eq!(c.scanned_boards().unwrap()[0].board_id, 9);
     }
 
     #[test]

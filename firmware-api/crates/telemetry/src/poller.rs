@@ -182,6 +182,7 @@ impl Poller {
         }
         self.cache
             .apply_scan(now_ms(), boards.len(), found.clone(), self.cfg.history_len);
+        self.cache.keep_boards(boards);
         // Asset tags change only when written: read once per scan.
         for (key, kind) in found {
             if kind != Kind::Power {
