@@ -18,7 +18,7 @@ const OPERATOR: &str = "odcre_redfish-operator-0123456789abcdef";
 /// a reset can be seen afterwards.
 const RACK: &str = r#"{"boards": [
   {"board_id": "00000001", "devices": [
-    {"device_id": "0001", "device_type": "power", "has_state": true,
+    {"device_id": "0001", "device_type": "power", "has_state": true, "asset_info": "rack-a/node-01 SN:1",
      "power": "0,1215,4528,2320", "on": "0,1215,4528,2320", "off": "64,0,4529,2075"},
     {"device_id": "0002", "device_type": "thermistor", "read": {"repeatable": true, "responses": [656]}}
   ]},
@@ -548,4 +548,28 @@ fn sensors_without_telemetry_are_read_live() {
         get(&s, "/redfish/v1/Chassis/00000002/Sensors", Some(READER)).status,
         404
     );
+}
+
+/// The asset tag is the v1.1 asset info, read live: a write through v1.1
+/// shows at once.
+#[test]
+fn asset_tag_is_the_v11_asset_info() {
+    let (s, _cfg, _dir) = stateful_node();
+    let tag =
+        || get(&s, "/redfish/v1/Systems/00000001-0001", Some(READER)).json()["AssetTag"].clone();
+    let v11 = get(
+        &s,
+        "/opendcre/1.1/read/power/00000001/0001/info",
+        Some(READER),
+    )
+    .json();
+    assert_eq!(v11["asset_info"], "rack-a/node-01 SN:1");
+    assert_eq!(tag(), v11["asset_info"]);
+    let w = get(
+        &s,
+        "/opendcre/1.1/write/power/00000001/0001/info/rack-b%20slot%204",
+        Some(OPERATOR),
+    );
+    assert_eq!(w.status, 200, "{}", String::from_utf8_lossy(&w.body));
+    assert_eq!(tag(), "rack-b slot 4");
 }

@@ -109,7 +109,14 @@ async fn serve(
                     Err("power state not readable")
                 }
             };
-            ok(resources::system(*s, shown))
+            let mut v = resources::system(*s, shown);
+            match node.asset(*s, deadline).await {
+                Ok(tag) => v["AssetTag"] = serde_json::json!(tag),
+                Err(e) => {
+                    tracing::warn!(system = %s.id(), detail = ?e.detail, "asset tag not readable")
+                }
+            }
+            ok(v)
         }
         Resource::SystemReset(s) => {
             let action = reset::parse(body)?;

@@ -132,6 +132,30 @@ impl Node {
         Ok(Some(out))
     }
 
+    /// The asset text of a bus power device: the job of
+    /// `GET /opendcre/1.1/read/power/…/info`, live, so it equals the v1.1
+    /// answer also right after a write.
+    pub(crate) async fn asset(
+        &self,
+        s: SystemId,
+        deadline: Instant,
+    ) -> Result<String, RedfishError> {
+        let req = Request {
+            device_type: DeviceType::POWER.0,
+            board_id: s.board,
+            device_id: s.device,
+            command: Command::ReadAsset,
+        };
+        let frame = self.bus.command(req, deadline).await.map_err(|e| {
+            RedfishError::failure(format!(
+                "board {} device {}: {e}",
+                fmt_board(s.board),
+                fmt_device(s.device)
+            ))
+        })?;
+        Ok(String::from_utf8(frame.data.clone()).unwrap_or_else(|_| frame.data_text()))
+    }
+
     /// A power command to a bus power device and its parsed answer: the
     /// job and conversion of `GET /opendcre/1.1/power/{action}/…`.
     pub(crate) async fn power(

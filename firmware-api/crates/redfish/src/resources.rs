@@ -104,7 +104,9 @@ pub(crate) fn rack_chassis(name: &str, rack: &Rack) -> Value {
             "Status": { "State": "Enabled", "Health": "OK" },
             "Links": {
                 "Contains": contains,
+                "ComputerSystems": rack.systems().map(|s| link(&s.uri())).collect::<Vec<_>>(),
                 "ManagedBy": [link(&manager_uri())],
+                "ManagersInChassis": [link(&manager_uri())],
             },
         }),
     )
@@ -128,8 +130,10 @@ pub(crate) fn board_chassis(board: u32, rack: &Rack) -> Value {
             "Sensors": link(&crate::sensors::collection_uri(board)),
             "Links": {
                 "ContainedBy": link(&ChassisId::Rack.uri()),
+                "Contains": [],
                 "ComputerSystems": systems,
                 "ManagedBy": [link(&manager_uri())],
+                "ManagersInChassis": [],
             },
         }),
     )
@@ -214,7 +218,9 @@ pub(crate) fn manager(firmware: &str, now_rfc3339: &str, rack: &Rack) -> Value {
             "FirmwareVersion": firmware,
             "DateTime": now_rfc3339,
             "DateTimeLocalOffset": "+00:00",
-            "Status": { "State": "Enabled", "Health": "OK" },
+            // It answers this request: it is on and working.
+            "PowerState": "On",
+            "Status": { "State": "Enabled", "Health": "OK", "HealthRollup": "OK" },
             "Links": {
                 "ManagerForChassis": chassis,
                 "ManagerForServers": servers,
@@ -299,6 +305,14 @@ mod tests {
         let rack_c = rack_chassis("r1", &r);
         assert_eq!(rack_c["ChassisType"], "Rack");
         assert_eq!(rack_c["Links"]["Contains"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            rack_c["Links"]["ComputerSystems"].as_array().unwrap().len(),
+            2
+        );
+        assert_eq!(
+            rack_c["Links"]["ManagersInChassis"],
+            json!([{ "@odata.id": "/redfish/v1/Managers/RackManager" }])
+        );
         assert_eq!(chassis_collection(&r)["Members@odata.count"], 3);
     }
 
