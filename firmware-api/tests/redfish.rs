@@ -72,10 +72,16 @@ fn send(
     c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n",
+         Content-Length: {}\r\n",
         s.addr,
         body.len()
     );
+    if !extra
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
+        head.push_str("Content-Type: application/json\r\n");
+    }
     for (k, v) in extra {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -350,6 +356,43 @@ fn reset_needs_an_operator_and_switches_the_power_device() {
         "off",
         "bad requests switch nothing"
     );
+
+    // DSP0266 request headers: a body that is not JSON, an OData version
+    // this service does not speak.
+    let reset_uri = "/redfish/v1/Systems/00000001-0001/Actions/ComputerSystem.Reset";
+    let r = send(
+        &s,
+        "POST",
+        reset_uri,
+        OPERATOR,
+        "ResetType=On",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+    );
+    assert_eq!(r.status, 415);
+    assert_eq!(error_code(&r), "Base.1.22.HeaderInvalid");
+    let r = send(
+        &s,
+        "POST",
+        reset_uri,
+        OPERATOR,
+        r#"{"ResetType": "On"}"#,
+        &[("OData-Version", "5.0")],
+    );
+    assert_eq!(r.status, 412);
+    assert_eq!(
+        v11_power(&s, "00000001", "0001"),
+        "off",
+        "refused requests switch nothing"
+    );
+    let r = send(
+        &s,
+        "POST",
+        reset_uri,
+        OPERATOR,
+        r#"{"ResetType": "ForceOff"}"#,
+        &[("OData-Version", "4.0")],
+    );
+    assert_eq!(r.status, 204);
 
     let r = reset(&s, "00000009-0001", OPERATOR, "On");
     assert_eq!(r.status, 404, "no such system");

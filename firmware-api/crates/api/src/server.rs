@@ -633,6 +633,7 @@ async fn run_redfish(
 ) -> Response<Body> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    let headers = req.headers().clone();
     let body = if method == Method::POST || method == Method::PATCH {
         match read_body(req, opts).await {
             Ok(b) => b,
@@ -644,7 +645,12 @@ async fn run_redfish(
     let _work = activity.begin_work();
     let deadline = Instant::now() + state.request_timeout;
     let task = tokio::spawn(async move {
-        opendcre_redfish::handle(&state.redfish, &resource, &method, &path, &body, deadline).await
+        let head = opendcre_redfish::RequestHead {
+            method: &method,
+            path: &path,
+            headers: &headers,
+        };
+        opendcre_redfish::handle(&state.redfish, &resource, &head, &body, deadline).await
     });
     let answer = match tokio::time::timeout_at(deadline + Duration::from_millis(100), task).await {
         Ok(Ok(answer)) => answer,

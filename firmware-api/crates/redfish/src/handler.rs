@@ -2,7 +2,8 @@
 //! then the resource's handler. Authentication and the browser policy ran
 //! before, in the api crate's server.
 
-use http::{Method, StatusCode};
+use http::header::CONTENT_TYPE;
+use http::{HeaderMap, Method, StatusCode};
 use opendcre_proto::calendar::{rfc3339_utc, Fraction};
 use opendcre_proto::PowerAction;
 use tokio::time::Instant;
@@ -15,18 +16,24 @@ use crate::resources;
 use crate::route::{parse_sensor_device, ChassisId, Resource};
 use crate::sensors;
 
-/// Answers `method` on `resource`; `path` is the request's path (quoted
-/// by a 404), `body` the complete request body.
+/// What the handler needs of a request besides its body.
+pub struct RequestHead<'a> {
+    pub method: &'a Method,
+    /// The request's path, quoted by a 404.
+    pub path: &'a str,
+    pub headers: &'a HeaderMap,
+}
+
+/// Answers one request for `resource`; `body` is the complete request body.
 pub async fn handle(
     node: &Node,
     resource: &Resource,
-    method: &Method,
-    path: &str,
+    req: &RequestHead<'_>,
     body: &[u8],
     deadline: Instant,
 ) -> Answer {
     let allow = resource.allow_header();
-    if !resource.allows(method) {
+    if !resource.allows(req.method) {
         return RedfishError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             BaseMessage::OperationNotAllowed,
@@ -35,6 +42,10 @@ pub async fn handle(
         .answer()
         .allow(allow);
     }
+    if let Err(e) = check_headers(req, body) {
+        return e.answer().allow(allow);
+    }
+    let path = req.path;
     let answer = match serve(node, resource, path, body, deadline).await {
         Ok(a) => a,
         Err(e) => {
@@ -48,6 +59,38 @@ pub async fn handle(
         Resource::Missing => answer,
         _ => answer.allow(allow),
     }
+}
+
+/// DSP0266 "Request headers": an `OData-Version` other than 4.0 is a 412;
+/// a body that says it is not JSON is a 415.
+fn check_headers(req: &RequestHead<'_>, body: &[u8]) -> Result<(), RedfishError> {
+    let invalid = |status, name: &str| {
+        Err(RedfishError::new(
+            status,
+            BaseMessage::HeaderInvalid,
+            &[name],
+        ))
+    };
+    if let Some(v) = req.headers.get("odata-version") {
+        if v.as_bytes().trim_ascii() != b"4.0" {
+            return invalid(StatusCode::PRECONDITION_FAILED, "OData-Version");
+        }
+    }
+    if !body.is_empty() {
+        if let Some(v) = req.headers.get(CONTENT_TYPE) {
+            let media = v
+                .to_str()
+                .unwrap_or("")
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim();
+            if !media.eq_ignore_ascii_case("application/json") {
+                return invalid(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type");
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn serve(
@@ -146,4 +189,66 @@ fn now() -> String {
     let t = rfc3339_utc(i64::try_from(secs).unwrap_or(0), Fraction::None);
     // DSP0266 writes the offset as `+00:00`.
     t.replace('Z', "+00:00")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(
+        headers: &[(&'static str, &'static str)],
+        body: &[u8],
+    ) -> Option<(StatusCode, String)> {
+        let mut h = HeaderMap::new();
+        for (k, v) in headers {
+            h.insert(*k, http::HeaderValue::from_static(v));
+        }
+        let head = RequestHead {
+            method: &Method::POST,
+            path: "/redfish/v1",
+            headers: &h,
+        };
+        check_headers(&head, body).err().map(|e| {
+            (
+                e.status,
+                e.body()["error"]["message"].as_str().unwrap().to_string(),
+            )
+        })
+    }
+
+    #[test]
+    fn odata_version_and_content_type() {
+        assert_eq!(check(&[("odata-version", "4.0")], b""), None);
+        assert_eq!(
+            check(&[("odata-version", "4.01")], b""),
+            Some((
+                StatusCode::PRECONDITION_FAILED,
+                "Header 'OData-Version' is invalid.".into()
+            ))
+        );
+        assert_eq!(
+            check(
+                &[("content-type", "application/json; charset=utf-8")],
+                b"{}"
+            ),
+            None
+        );
+        assert_eq!(check(&[("content-type", "Application/JSON")], b"{}"), None);
+        assert_eq!(check(&[], b"{}"), None, "no Content-Type: taken as JSON");
+        assert_eq!(
+            check(
+                &[("content-type", "application/x-www-form-urlencoded")],
+                b"a=b"
+            ),
+            Some((
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Header 'Content-Type' is invalid.".into()
+            ))
+        );
+        assert_eq!(
+            check(&[("content-type", "text/plain")], b""),
+            None,
+            "no body, nothing to type"
+        );
+    }
 }

@@ -25,6 +25,6 @@ pub mod route;
 mod sensors;
 
 pub use answer::{Answer, BaseMessage, RedfishError, ODATA_VERSION};
-pub use handler::handle;
+pub use handler::{handle, RequestHead};
 pub use node::Node;
 pub use route::{route, Resource};
