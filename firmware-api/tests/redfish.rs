@@ -190,6 +190,12 @@ fn protocol_headers_documents_and_the_tree() {
         Some("application/json; charset=utf-8")
     );
     assert_eq!(r.header("Allow"), Some("GET, HEAD"));
+    assert_eq!(
+        r.header("Link"),
+        Some(
+            "<https://redfish.dmtf.org/schemas/v1/ComputerSystemCollection.json>; rel=describedby"
+        )
+    );
     let systems: Vec<String> = r.json()["Members"]
         .as_array()
         .unwrap()

@@ -2,7 +2,7 @@
 //! headers every Redfish answer carries (DSP0266 "Response headers"), and
 //! error bodies whose message ids come from the DMTF Base registry.
 
-use http::header::{HeaderName, HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE};
+use http::header::{HeaderName, HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, LINK};
 use http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 
@@ -23,7 +23,11 @@ impl Answer {
     pub(crate) fn json(status: StatusCode, value: &Value) -> Answer {
         let mut body = serde_json::to_vec_pretty(value).unwrap_or_else(|_| b"{}".to_vec());
         body.push(b'\n');
-        Answer::with_body(status, JSON, body)
+        let mut a = Answer::with_body(status, JSON, body);
+        if let Some(link) = value["@odata.type"].as_str().and_then(described_by) {
+            a.headers.insert(LINK, link);
+        }
+        a
     }
 
     pub(crate) fn with_body(
@@ -54,6 +58,17 @@ impl Answer {
         self.headers.insert(ALLOW, HeaderValue::from_static(allow));
         self
     }
+}
+
+/// `Link: <…>; rel=describedby` (DSP0266 "Link header"): the DMTF JSON
+/// schema of the resource's `@odata.type`, by its public URI, as the
+/// service does not host schemas itself.
+fn described_by(odata_type: &str) -> Option<HeaderValue> {
+    let (namespace, _) = odata_type.strip_prefix('#')?.rsplit_once('.')?;
+    HeaderValue::from_str(&format!(
+        "<https://redfish.dmtf.org/schemas/v1/{namespace}.json>; rel=describedby"
+    ))
+    .ok()
 }
 
 fn protocol_headers() -> HeaderMap {
@@ -276,6 +291,29 @@ mod tests {
             code(StatusCode::INTERNAL_SERVER_ERROR, None),
             "Base.1.22.InternalError"
         );
+    }
+
+    #[test]
+    fn resources_link_their_json_schema_errors_do_not() {
+        let link = |t: &str| {
+            Answer::json(StatusCode::OK, &json!({ "@odata.type": t }))
+                .headers
+                .get(LINK)
+                .cloned()
+        };
+        assert_eq!(
+            link("#Chassis.v1_28_0.Chassis").unwrap(),
+            "<https://redfish.dmtf.org/schemas/v1/Chassis.v1_28_0.json>; rel=describedby"
+        );
+        assert_eq!(
+            link("#ChassisCollection.ChassisCollection").unwrap(),
+            "<https://redfish.dmtf.org/schemas/v1/ChassisCollection.json>; rel=describedby"
+        );
+        assert!(RedfishError::missing("/x")
+            .answer()
+            .headers
+            .get(LINK)
+            .is_none());
     }
 
     #[test]
