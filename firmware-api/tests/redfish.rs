@@ -400,6 +400,15 @@ fn reset_needs_an_operator_and_switches_the_power_device() {
     );
     assert_eq!(r.status, 204);
 
+    // The server's body limit answers in Redfish's format on Redfish URIs.
+    let big = format!(
+        "{{\"ResetType\": \"On\", \"x\": \"{}\"}}",
+        "a".repeat(70 * 1024)
+    );
+    let r = send(&s, "POST", reset_uri, OPERATOR, &big, &[]);
+    assert_eq!(r.status, 413);
+    assert_eq!(error_code(&r), "Base.1.22.PayloadTooLarge");
+
     let r = reset(&s, "00000009-0001", OPERATOR, "On");
     assert_eq!(r.status, 404, "no such system");
 
