@@ -4,7 +4,8 @@
 //! handler → bus actor. [`server`] owns sockets, limits and shutdown;
 //! `admission` hands out connection slots, `write_deadline` bounds writes,
 //! [`browser`] is the CORS and cross-site write policy. [`openapi`] is the
-//! document of every route, served at `/opendcre/openapi.json`.
+//! document of every route, served at `/opendcre/openapi.json`. Paths under
+//! `/redfish` go to the `opendcre-redfish` crate through [`redfish`].
 
 pub(crate) mod admission;
 pub mod browser;
@@ -12,6 +13,7 @@ pub mod error;
 pub mod ipmi_board;
 pub mod openapi;
 pub mod path;
+pub(crate) mod redfish;
 pub(crate) mod router;
 pub mod server;
 pub mod state;

@@ -88,7 +88,7 @@ pub const MAX_HEADER_BLOCK_BYTES: usize = 16 * 1024;
 /// answer is 431 (a header) or 414 (the URI).
 pub const MAX_HEADER_LINE_BYTES: usize = 8 * 1024;
 
-type Body = Full<Bytes>;
+pub(crate) type Body = Full<Bytes>;
 
 /// A listening socket; a TLS one completes a handshake before HTTP.
 pub enum Listener {
@@ -352,7 +352,7 @@ impl Connection {
                 method: AuthMethod::Anonymous,
             }));
         }
-        match security
+        security
             .check_with(
                 req.method(),
                 req.uri().path(),
@@ -362,10 +362,7 @@ impl Connection {
                 needed,
             )
             .await
-        {
-            Ok(p) => Ok(Some(p)),
-            Err(rejection) => Err(rejection),
-        }
+            .map(Some)
     }
 }
 
@@ -454,7 +451,7 @@ async fn dispatch(
     // Redfish clients get every refusal in Redfish's error format.
     let refusal = |status: StatusCode, message: &str, retry: Option<u64>| {
         if redfish {
-            redfish_error(status, message, retry)
+            super::redfish::error(status, message, retry)
         } else {
             error_response(&ApiError::new(status, message))
         }
@@ -532,7 +529,7 @@ async fn route_request(
     let query = req.uri().query().map(str::to_string);
     let uri_path = req.uri().path().to_string();
     if let Route::Redfish(resource) = route {
-        return run_redfish(state, opts, activity, req, resource).await;
+        return super::redfish::run(state, opts, activity, req, resource).await;
     }
     if !route.allows(&method) {
         let mut r = error_response(&ApiError::new(
@@ -591,10 +588,10 @@ async fn route_request(
 
 /// Why a request body could not be read: too large (413) or too slow
 /// (408, and the connection is closed).
-struct BodyError(ApiError);
+pub(crate) struct BodyError(ApiError);
 
 impl BodyError {
-    fn response(&self, shape: impl Fn(&ApiError) -> Response<Body>) -> Response<Body> {
+    pub(crate) fn response(&self, shape: impl Fn(&ApiError) -> Response<Body>) -> Response<Body> {
         let mut r = shape(&self.0);
         if self.0.status == StatusCode::REQUEST_TIMEOUT {
             r.headers_mut()
@@ -606,7 +603,10 @@ impl BodyError {
 
 /// The whole body, bounded in size (`max_body_bytes`) and time
 /// (`body_timeout`).
-async fn read_body(req: Request<Incoming>, opts: &ServerOptions) -> Result<Bytes, BodyError> {
+pub(crate) async fn read_body(
+    req: Request<Incoming>,
+    opts: &ServerOptions,
+) -> Result<Bytes, BodyError> {
     let body = Limited::new(req.into_body(), opts.max_body_bytes).collect();
     match tokio::time::timeout(opts.body_timeout, body).await {
         Ok(Ok(b)) => Ok(b.to_bytes()),
@@ -619,68 +619,6 @@ async fn read_body(req: Request<Incoming>, opts: &ServerOptions) -> Result<Bytes
             format!("request body not received within {:?}", opts.body_timeout),
         ))),
     }
-}
-
-/// A Redfish request after authentication: its body read within the same
-/// bounds as every other, then the Redfish handler in its own task (a
-/// panic is a 500 for this request only; the deadline bounds bus work).
-async fn run_redfish(
-    state: Arc<AppState>,
-    opts: &ServerOptions,
-    activity: &Arc<Activity>,
-    req: Request<Incoming>,
-    resource: opendcre_redfish::Resource,
-) -> Response<Body> {
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let headers = req.headers().clone();
-    let body = if method == Method::POST || method == Method::PATCH {
-        match read_body(req, opts).await {
-            Ok(b) => b,
-            Err(e) => return e.response(|e| redfish_error(e.status, &e.message, None)),
-        }
-    } else {
-        Bytes::new()
-    };
-    let _work = activity.begin_work();
-    let deadline = Instant::now() + state.request_timeout;
-    let task = tokio::spawn(async move {
-        let head = opendcre_redfish::RequestHead {
-            method: &method,
-            path: &path,
-            headers: &headers,
-        };
-        opendcre_redfish::handle(&state.redfish, &resource, &head, &body, deadline).await
-    });
-    let answer = match tokio::time::timeout_at(deadline + Duration::from_millis(100), task).await {
-        Ok(Ok(answer)) => answer,
-        Ok(Err(join)) => {
-            tracing::error!(error = %join, "redfish handler panicked");
-            return redfish_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error while handling the request",
-                None,
-            );
-        }
-        Err(_) => {
-            return redfish_error(StatusCode::INTERNAL_SERVER_ERROR, "request timed out", None)
-        }
-    };
-    redfish_response(answer)
-}
-
-fn redfish_response(answer: opendcre_redfish::Answer) -> Response<Body> {
-    let mut r = Response::new(Body::new(Bytes::from(answer.body)));
-    *r.status_mut() = answer.status;
-    *r.headers_mut() = answer.headers;
-    with_common_headers(r)
-}
-
-/// An error the HTTP layer raises on a Redfish route, in Redfish's format.
-fn redfish_error(status: StatusCode, message: &str, retry_secs: Option<u64>) -> Response<Body> {
-    redfish_response(
-        opendcre_redfish::RedfishError::from_status(status, message, retry_secs).answer(),
-    )
 }
 
 /// Runs the handler in its own task: a panic becomes a 500 for this request
@@ -743,7 +681,7 @@ async fn run_telemetry(
     }
 }
 
-fn with_common_headers(mut r: Response<Body>) -> Response<Body> {
+pub(crate) fn with_common_headers(mut r: Response<Body>) -> Response<Body> {
     let h = r.headers_mut();
     h.insert(
         SERVER,
