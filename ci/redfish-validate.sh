@@ -14,6 +14,7 @@
 #   ci/redfish-validate.sh           (builds target/debug/opendcre if needed)
 #   OPENDCRE_BIN=path ci/redfish-validate.sh
 #   REDFISH_CSDL=dir ci/redfish-validate.sh    (default ../shared/redfish/csdl)
+#   REDFISH_REPORT_DIR=dir ...                 (reports; default target/redfish-validator)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -85,8 +86,13 @@ fi
 echo "redfish-service-validator ($RFSV) against https://127.0.0.1:$PORT as LDAP user bob (reader)"
 START=$(date +%s)
 rc=0
+# Its HTML/Excel reports and debug log stay after the run (target/ is not
+# tracked): the place to look when a check fails.
+REPORTS=${REDFISH_REPORT_DIR:-$ROOT/target/redfish-validator}
+rm -rf "$REPORTS"
+mkdir -p "$REPORTS"
 (cd "$WORK" && "$RFSV" --rhost "https://127.0.0.1:$PORT" -u bob -p bob-pw --authtype Basic \
-    --schema_directory "$CSDL" --skipschema --timeout 20 --logdir "$WORK/logs") > "$WORK/validator.out" 2>&1 || rc=$?
+    --schema_directory "$CSDL" --skipschema --timeout 20 --logdir "$REPORTS") > "$WORK/validator.out" 2>&1 || rc=$?
 ELAPSED=$(($(date +%s) - START))
 cat "$WORK/validator.out"
 # The summary table's counts row: | PASS | WARN | FAIL | NOT TESTED |.
