@@ -292,6 +292,20 @@ fn wrong_methods_and_missing_resources_get_redfish_errors() {
     assert_eq!(r.status, 405);
     assert_eq!(r.header("Allow"), Some("POST"));
 
+    // No `$` query parameter is supported, and the service root says so.
+    let r = get(&s, "/redfish/v1/Systems?$expand=.", Some(READER));
+    assert_eq!(r.status, 501);
+    assert_eq!(error_code(&r), "Base.1.22.QueryParameterUnsupported");
+    assert_eq!(
+        get(&s, "/redfish/v1/Systems?other=1", Some(READER)).status,
+        200
+    );
+    let root = get(&s, "/redfish/v1", None).json();
+    assert_eq!(
+        root["ProtocolFeaturesSupported"]["ExpandQuery"]["ExpandAll"],
+        false
+    );
+
     for path in [
         "/redfish/v1/Nope",
         "/redfish/v1/Chassis/00000099",

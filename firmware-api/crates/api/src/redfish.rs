@@ -27,6 +27,7 @@ pub(crate) async fn run(
 ) -> Response<Body> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    let query = req.uri().query().map(str::to_string);
     let headers = req.headers().clone();
     let body = if method == Method::POST || method == Method::PATCH {
         match read_body(req, opts).await {
@@ -42,6 +43,7 @@ pub(crate) async fn run(
         let head = opendcre_redfish::RequestHead {
             method: &method,
             path: &path,
+            query: query.as_deref(),
             headers: &headers,
         };
         opendcre_redfish::handle(&state.redfish, &resource, &head, &body, deadline).await

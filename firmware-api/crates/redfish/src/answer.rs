@@ -98,6 +98,7 @@ pub enum BaseMessage {
     ActionParameterValueTypeError,
     PayloadTooLarge,
     HeaderInvalid,
+    QueryParameterUnsupported,
     InternalError,
     GeneralError,
 }
@@ -117,6 +118,7 @@ impl BaseMessage {
             BaseMessage::ActionParameterValueTypeError => "ActionParameterValueTypeError",
             BaseMessage::PayloadTooLarge => "PayloadTooLarge",
             BaseMessage::HeaderInvalid => "HeaderInvalid",
+            BaseMessage::QueryParameterUnsupported => "QueryParameterUnsupported",
             BaseMessage::InternalError => "InternalError",
             BaseMessage::GeneralError => "GeneralError",
         }
@@ -138,6 +140,7 @@ impl BaseMessage {
             BaseMessage::ActionParameterValueTypeError => ("The value '%1' for the parameter %2 in the action %3 is not a type that the parameter can accept.", "Warning", "Correct the value for the parameter in the request body and resubmit the request if the operation failed."),
             BaseMessage::PayloadTooLarge => ("The supplied payload exceeds the maximum size supported by the service.", "Critical", "Check that the supplied payload is correct and supported by this service."),
             BaseMessage::HeaderInvalid => ("Header '%1' is invalid.", "Critical", "Resubmit the request with a valid header."),
+            BaseMessage::QueryParameterUnsupported => ("Query parameter '%1' is not supported.", "Warning", "Correct or remove the query parameter and resubmit the request."),
             BaseMessage::InternalError => ("The request failed due to an internal service error.  The service is still operational.", "Critical", "Resubmit the request.  If the problem persists, consider resetting the service."),
             BaseMessage::GeneralError => ("A general error has occurred.  See Resolution for information on how to resolve the error, or @Message.ExtendedInfo if Resolution is not provided.", "Critical", "None."),
         }

@@ -21,6 +21,8 @@ pub struct RequestHead<'a> {
     pub method: &'a Method,
     /// The request's path, quoted by a 404.
     pub path: &'a str,
+    /// The query string, without `?`.
+    pub query: Option<&'a str>,
     pub headers: &'a HeaderMap,
 }
 
@@ -42,7 +44,7 @@ pub async fn handle(
         .answer()
         .allow(allow);
     }
-    if let Err(e) = check_headers(req, body) {
+    if let Err(e) = check_headers(req, body).and_then(|()| check_query(req.query)) {
         return e.answer().allow(allow);
     }
     let path = req.path;
@@ -59,6 +61,26 @@ pub async fn handle(
         Resource::Missing => answer,
         _ => answer.allow(allow),
     }
+}
+
+/// DSP0266 "Query parameters": this service supports none of the `$`
+/// parameters (`ProtocolFeaturesSupported` in the service root says so),
+/// and an unsupported one is a 501; other parameters are ignored.
+fn check_query(query: Option<&str>) -> Result<(), RedfishError> {
+    for pair in query.unwrap_or("").split('&') {
+        let key = pair.split_once('=').map_or(pair, |(k, _)| k);
+        let dollar =
+            key.starts_with('$') || key.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("%24"));
+        if dollar {
+            let shown: String = key.chars().take(64).collect();
+            return Err(RedfishError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                BaseMessage::QueryParameterUnsupported,
+                &[&shown],
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// DSP0266 "Request headers": an `OData-Version` other than 4.0 is a 412;
@@ -206,6 +228,7 @@ mod tests {
         let head = RequestHead {
             method: &Method::POST,
             path: "/redfish/v1",
+            query: None,
             headers: &h,
         };
         check_headers(&head, body).err().map(|e| {
@@ -250,5 +273,20 @@ mod tests {
             None,
             "no body, nothing to type"
         );
+    }
+
+    #[test]
+    fn dollar_query_parameters_are_not_implemented() {
+        assert!(check_query(None).is_ok());
+        assert!(check_query(Some("")).is_ok());
+        assert!(check_query(Some("foo=1&bar")).is_ok(), "others are ignored");
+        for q in ["$expand=.", "a=1&$top=2", "%24select=Id", "$filter"] {
+            let e = check_query(Some(q)).unwrap_err();
+            assert_eq!(e.status, StatusCode::NOT_IMPLEMENTED, "{q}");
+            assert_eq!(
+                e.body()["error"]["code"],
+                "Base.1.22.QueryParameterUnsupported"
+            );
+        }
     }
 }

@@ -64,6 +64,15 @@ pub(crate) fn service_root(rack: &str) -> Value {
             "RedfishVersion": REDFISH_VERSION,
             "Vendor": "OpenMistOS",
             "Product": "OpenDCRE rack manager",
+            // No `$` query parameter is supported yet (each is a 501).
+            "ProtocolFeaturesSupported": {
+                "ExpandQuery": { "ExpandAll": false, "Levels": false, "Links": false, "NoLinks": false },
+                "SelectQuery": false,
+                "FilterQuery": false,
+                "TopSkipQuery": false,
+                "OnlyMemberQuery": false,
+                "ExcerptQuery": false,
+            },
             "Chassis": link(&format!("{V1}/Chassis")),
             "Systems": link(&format!("{V1}/Systems")),
             "Managers": link(&format!("{V1}/Managers")),
