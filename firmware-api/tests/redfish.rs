@@ -531,9 +531,11 @@ fn sensors_equal_the_telemetry_readings() {
     let rack = constant_rack(dir.path());
     let (s, _cfg) = Server::with_config(&format!(
         "[emulator]\nconfig = {:?}\n[telemetry]\nenabled = true\n\
-         [auth.tokens.reader]\nhash = \"{}\"\nrole = \"reader\"\n",
+         [auth.tokens.reader]\nhash = \"{}\"\nrole = \"reader\"\n\
+         [auth.tokens.operator]\nhash = \"{}\"\nrole = \"operator\"\n",
         rack.display().to_string(),
         hash_token(READER, HashAlgorithm::Sha256).unwrap(),
+        hash_token(OPERATOR, HashAlgorithm::Sha256).unwrap(),
     ));
     let sensors = sensor_readings(&s);
     let ids: Vec<&str> = sensors.iter().map(|(i, _)| i.as_str()).collect();
@@ -589,6 +591,22 @@ fn sensors_equal_the_telemetry_readings() {
     );
     assert_eq!(power_state(&s, "00000001-09ff"), "On");
     assert_eq!(v11_power(&s, "00000001", "09ff"), "on");
+
+    // A reset is counted as a power action (the unexpected-power-change
+    // alert must not fire for it), other Redfish requests as `redfish`.
+    assert_eq!(
+        reset(&s, "00000001-09ff", OPERATOR, "PowerCycle").status,
+        204
+    );
+    let metrics = String::from_utf8(get(&s, "/metrics", Some(READER)).body).unwrap();
+    assert!(
+        metrics.contains(
+            "opendcre_http_requests_total{route=\"power\",method=\"POST\",status=\"204\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert!(metrics
+        .contains("opendcre_http_requests_total{route=\"redfish\",method=\"GET\",status=\"200\"}"));
 }
 
 /// With the poller off, a sensor is read when asked, with the same

@@ -116,6 +116,9 @@ impl Route {
             Route::History { .. } => "history",
             Route::ScanRefresh => "scan_refresh",
             Route::OpenApi => "openapi",
+            // A reset is a power action: the alert on unexpected power
+            // changes must see it like a v1.1 `power/on|off|cycle`.
+            Route::Redfish(Resource::SystemReset(_)) => "power",
             Route::Redfish(_) => "redfish",
         }
     }
@@ -407,7 +410,11 @@ mod tests {
         assert!(route.allows(&Method::POST));
         assert!(!route.allows(&Method::GET));
         assert_eq!(route.allow_header(), "POST");
-        assert_eq!(route.name(), "redfish");
+        assert_eq!(route.name(), "power", "counted with the v1.1 power actions");
+        assert_eq!(
+            r("/redfish/v1/Systems/00000001-16ff").unwrap().name(),
+            "redfish"
+        );
     }
 
     /// Percent-escapes, doubled slashes and dot segments are resolved before
