@@ -175,6 +175,15 @@ fn the_service_root_and_its_documents_are_public_the_rest_needs_a_reader() {
         root["Links"]["Sessions"]["@odata.id"],
         "/redfish/v1/SessionService/Sessions"
     );
+    // The service UUID: a keyed hash of this machine's id, the same in the
+    // manager; left out where the machine has no id.
+    let expected = std::fs::read_to_string("/etc/machine-id")
+        .ok()
+        .and_then(|id| opendcre_redfish::service_uuid(&id));
+    let manager = get(&s, "/redfish/v1/Managers/RackManager", Some(READER)).json();
+    assert_eq!(root["UUID"].as_str().map(str::to_string), expected);
+    assert_eq!(manager["UUID"], root["UUID"]);
+    assert_eq!(manager["ServiceEntryPointUUID"], root["UUID"]);
     // The version object points at v1.
     assert_eq!(get(&s, "/redfish", None).json()["v1"], "/redfish/v1/");
 }

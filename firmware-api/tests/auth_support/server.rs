@@ -41,6 +41,7 @@ impl TestApi {
                 rack: "test-rack".to_string(),
                 firmware_version: "test".to_string(),
                 cache: None,
+                uuid: None,
             },
             bus,
             ipmi: IpmiBoard::empty(),

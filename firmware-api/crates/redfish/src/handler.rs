@@ -125,7 +125,7 @@ async fn serve(
     let ok = |v: serde_json::Value| Ok(Answer::json(StatusCode::OK, &v));
     match resource {
         Resource::Version => ok(metadata::version_object()),
-        Resource::ServiceRoot => ok(resources::service_root(&node.rack)),
+        Resource::ServiceRoot => ok(resources::service_root(&node.rack, node.uuid.as_deref())),
         Resource::Metadata => Ok(Answer::with_body(
             StatusCode::OK,
             XML,
@@ -195,7 +195,12 @@ async fn serve(
         Resource::ManagerCollection => ok(resources::manager_collection()),
         Resource::Manager => {
             let rack = node.rack(deadline).await?;
-            ok(resources::manager(&node.firmware_version, &now(), &rack))
+            ok(resources::manager(
+                &node.firmware_version,
+                &now(),
+                node.uuid.as_deref(),
+                &rack,
+            ))
         }
         Resource::SessionService => ok(resources::session_service()),
         Resource::SessionCollection => ok(resources::session_collection()),

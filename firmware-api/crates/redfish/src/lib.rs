@@ -17,6 +17,7 @@
 
 pub mod answer;
 mod handler;
+mod identity;
 mod metadata;
 mod node;
 mod reset;
@@ -26,5 +27,6 @@ mod sensors;
 
 pub use answer::{Answer, BaseMessage, RedfishError, ODATA_VERSION};
 pub use handler::{handle, RequestHead};
+pub use identity::service_uuid;
 pub use node::Node;
 pub use route::{route, Resource};

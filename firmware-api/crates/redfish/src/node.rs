@@ -24,6 +24,9 @@ pub struct Node {
     pub rack: String,
     /// `FirmwareVersion` of the manager: the build's version and commit.
     pub firmware_version: String,
+    /// `UUID` of the service root and the manager
+    /// ([`crate::service_uuid`] of the machine id); `None` leaves it out.
+    pub uuid: Option<String>,
     /// The telemetry poller's cache, when `[telemetry]` is on: sensor
     /// readings come from it, as `/opendcre/2/readings` and `/metrics` do.
     pub cache: Option<Arc<Cache>>,

@@ -55,8 +55,8 @@ fn collection(uri: &str, namespace: &str, name: &str, members: Vec<String>) -> V
     )
 }
 
-pub(crate) fn service_root(rack: &str) -> Value {
-    with(
+pub(crate) fn service_root(rack: &str, uuid: Option<&str>) -> Value {
+    let mut v = with(
         head(V1, "ServiceRoot"),
         json!({
             "Id": "RootService",
@@ -79,7 +79,11 @@ pub(crate) fn service_root(rack: &str) -> Value {
             "SessionService": link(&format!("{V1}/SessionService")),
             "Links": { "Sessions": link(&format!("{V1}/SessionService/Sessions")) },
         }),
-    )
+    );
+    if let Some(u) = uuid {
+        v["UUID"] = json!(u);
+    }
+    v
 }
 
 pub(crate) fn chassis_collection(rack: &Rack) -> Value {
@@ -209,7 +213,7 @@ pub(crate) fn manager_collection() -> Value {
     )
 }
 
-pub(crate) fn manager(firmware: &str, now_rfc3339: &str, rack: &Rack) -> Value {
+pub(crate) fn manager(firmware: &str, now_rfc3339: &str, uuid: Option<&str>, rack: &Rack) -> Value {
     let servers: Vec<Value> = rack.systems().map(|s| link(&s.uri())).collect();
     let mut chassis = vec![link(&ChassisId::Rack.uri())];
     chassis.extend(
@@ -217,7 +221,7 @@ pub(crate) fn manager(firmware: &str, now_rfc3339: &str, rack: &Rack) -> Value {
             .iter()
             .map(|b| link(&ChassisId::Board(b.board_id).uri())),
     );
-    with(
+    let mut v = with(
         head(&manager_uri(), "Manager"),
         json!({
             "Id": MANAGER_ID,
@@ -236,7 +240,13 @@ pub(crate) fn manager(firmware: &str, now_rfc3339: &str, rack: &Rack) -> Value {
                 "ManagerInChassis": link(&ChassisId::Rack.uri()),
             },
         }),
-    )
+    );
+    if let Some(u) = uuid {
+        // The manager is the service: one UUID for both.
+        v["UUID"] = json!(u);
+        v["ServiceEntryPointUUID"] = json!(u);
+    }
+    v
 }
 
 /// Sessions are not built yet: the service is shown as disabled and its
