@@ -81,8 +81,8 @@ api-contract:
 
 # Redfish conformance: the DMTF Redfish Service Validator (pinned, its own
 # venv under /opt/opendcre-ci, ci/install-redfish-validator.sh), offline with
-# the DMTF schemas in ../shared/redfish/csdl, against the emulator rack over
-# TLS with LDAP Basic (ci/peers/slapd); 0 failures. About 10 s.
+# the DMTF schemas in ../shared/redfish/csdl, against the emulator rack and an
+# ipmi_sim BMC over TLS with LDAP Basic (ci/peers/slapd); 0 failures. ~15 s.
 redfish-check:
 	$(CARGO) build --locked --bin opendcre
 	bash ci/redfish-validate.sh

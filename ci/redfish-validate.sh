@@ -4,7 +4,8 @@
 # (ci/install-redfish-validator.sh), offline against the DMTF schemas in
 # ../shared/redfish/csdl (`--skipschema`: nothing is downloaded), and a
 # real node: `opendcre serve` on the emulator rack
-# (firmware-api/emulator-configs/rack.json) with the TLS listener and the
+# (firmware-api/emulator-configs/rack.json) and one real BMC (ipmi_sim,
+# ci/peers/ipmi_sim) with the TLS listener and the
 # token that `opendcre auth init` makes, plus LDAP for HTTP Basic, since the
 # validator authenticates with Basic or a Redfish session only. The LDAP
 # directory is the auth tests' throw-away slapd (ci/peers/slapd/start.sh);
@@ -37,16 +38,21 @@ cleanup() {
         wait "$SERVER_PID" 2>/dev/null || true
     fi
     bash "$ROOT/ci/peers/slapd/stop.sh" "$WORK/slapd" || true
+    sh "$ROOT/ci/peers/ipmi_sim/stop.sh" "$WORK/bmc" || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-# Two free loopback ports for slapd (ldap://, ldaps://).
-read -r LDAP_PORT LDAPS_PORT < <(python3 -c '
+# Free loopback ports: slapd (ldap://, ldaps://) and the ipmi_sim BMC (UDP).
+read -r LDAP_PORT LDAPS_PORT BMC_PORT < <(python3 -c '
 import socket
-s = [socket.socket() for _ in range(2)]
+s = [socket.socket() for _ in range(2)] + [socket.socket(type=socket.SOCK_DGRAM)]
 for x in s: x.bind(("127.0.0.1", 0))
 print(*[x.getsockname()[1] for x in s])')
+# A real BMC (OpenIPMI ipmi_sim, as the IPMI tests use): its server is a
+# computer system of the Redfish tree.
+sh "$ROOT/ci/peers/ipmi_sim/start.sh" "$BMC_PORT" "$WORK/bmc" > "$WORK/bmc.out" 2>&1 ||
+    { echo "ipmi_sim did not start:" >&2; cat "$WORK/bmc.out" >&2; exit 1; }
 bash "$ROOT/ci/peers/slapd/start.sh" "$WORK/slapd" "$LDAP_PORT" "$LDAPS_PORT" > "$WORK/slapd.out" 2>&1 ||
     { echo "slapd did not start:" >&2; cat "$WORK/slapd.out" >&2; exit 1; }
 
@@ -67,6 +73,15 @@ cat > "$WORK/opendcre.toml" <<TOML
 listen = ["127.0.0.1:0"]
 [emulator]
 config = "$ROOT/firmware-api/emulator-configs/rack.json"
+[[ipmi.bmc]]
+device_id = 1
+ip = "127.0.0.1"
+port = $BMC_PORT
+username = "ADMIN"
+password = "ADMIN"
+interface = "lanplus"
+cipher_suite = 3
+asset_info = "web-01, rack 4 slot 12"
 TOML
 "$BIN" serve --config "$WORK/opendcre.toml" > "$WORK/serve.log" 2>&1 &
 SERVER_PID=$!

@@ -156,6 +156,7 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
     });
     let redfish = opendcre_redfish::Node {
         bus: bus.clone(),
+        ipmi: bridge.clone(),
         r_sense: cfg.bus.r_sense_mohm,
         rack: cfg.telemetry.rack.clone().unwrap_or_else(host_name),
         cache: telemetry.as_ref().map(|t| t.cache.clone()),

@@ -672,3 +672,78 @@ fn asset_tag_is_the_v11_asset_info() {
     assert_eq!(w.status, 200, "{}", String::from_utf8_lossy(&w.body));
     assert_eq!(tag(), "rack-b slot 4");
 }
+
+/// A configured BMC is a computer system too (`40000000-{device}`, the v1.1
+/// IPMI board's ids): its power state is the v1.1 answer, and each reset
+/// reaches a real `ipmi_sim`, confirmed with ipmitool and the simulator's
+/// chassis-control hook.
+#[test]
+fn bmc_systems_reset_through_ipmi() {
+    use crate::ipmi_support::SimBmc;
+    let Some(sim) = SimBmc::start() else { return };
+    let (s, _cfg) = Server::with_config(&format!(
+        "[emulator]\nconfig = {:?}\n[telemetry]\nenabled = false\n\
+         [auth.tokens.reader]\nhash = \"{}\"\nrole = \"reader\"\n\
+         [auth.tokens.operator]\nhash = \"{}\"\nrole = \"operator\"\n\
+         [[ipmi.bmc]]\ndevice_id = 1\nip = \"127.0.0.1\"\nport = {}\nusername = \"ADMIN\"\n\
+         password = \"ADMIN\"\ninterface = \"lanplus\"\ncipher_suite = 3\n\
+         asset_info = \"web-01, rack 4 slot 12\"\n",
+        crate::common::example("simple.json").display().to_string(),
+        hash_token(READER, HashAlgorithm::Sha256).unwrap(),
+        hash_token(OPERATOR, HashAlgorithm::Sha256).unwrap(),
+        sim.port
+    ));
+    let id = "40000000-0001";
+    let systems = get(&s, "/redfish/v1/Systems", Some(READER)).json();
+    let members = systems["Members"].as_array().unwrap();
+    assert_eq!(
+        members.last().unwrap()["@odata.id"],
+        "/redfish/v1/Systems/40000000-0001",
+        "{systems}"
+    );
+    let sys = get(&s, &format!("/redfish/v1/Systems/{id}"), Some(READER)).json();
+    assert_eq!(sys["PowerState"], "On");
+    assert_eq!(sys["AssetTag"], "web-01, rack 4 slot 12");
+    assert_eq!(
+        sys["Links"]["Chassis"][0]["@odata.id"],
+        "/redfish/v1/Chassis/Rack"
+    );
+    assert_eq!(
+        sys["Actions"]["#ComputerSystem.Reset"]["ResetType@Redfish.AllowableValues"],
+        serde_json::json!([
+            "On",
+            "ForceOff",
+            "PowerCycle",
+            "ForceRestart",
+            "GracefulShutdown"
+        ])
+    );
+    assert_eq!(v11_power(&s, "40000000", "0001"), "on");
+
+    assert_eq!(reset(&s, id, READER, "ForceOff").status, 403);
+    assert!(sim.ipmitool_power(), "a reader switched nothing");
+
+    assert_eq!(reset(&s, id, OPERATOR, "ForceOff").status, 204);
+    assert!(!sim.ipmitool_power(), "ipmitool sees the chassis off");
+    assert_eq!(power_state(&s, id), "Off");
+    assert_eq!(v11_power(&s, "40000000", "0001"), "off");
+
+    assert_eq!(reset(&s, id, OPERATOR, "On").status, 204);
+    assert!(sim.ipmitool_power());
+    assert_eq!(power_state(&s, id), "On");
+
+    assert_eq!(reset(&s, id, OPERATOR, "ForceRestart").status, 204);
+    assert_eq!(sim.counter("resets"), 1, "the BMC got a hard reset");
+    assert!(sim.ipmitool_power(), "a hard reset keeps the power on");
+
+    assert_eq!(reset(&s, id, OPERATOR, "GracefulShutdown").status, 204);
+    assert_eq!(sim.counter("shutdowns"), 1, "the BMC got a soft shutdown");
+    assert_eq!(power_state(&s, id), "Off");
+
+    // A BMC that is not configured is no system.
+    assert_eq!(
+        get(&s, "/redfish/v1/Systems/40000000-0002", Some(READER)).status,
+        404
+    );
+    assert_eq!(reset(&s, "40000000-0002", OPERATOR, "On").status, 404);
+}

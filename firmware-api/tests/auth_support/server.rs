@@ -37,6 +37,7 @@ impl TestApi {
         let state = Arc::new(AppState {
             redfish: opendcre_redfish::Node {
                 bus: bus.clone(),
+                ipmi: opendcre_ipmi::IpmiBridge::new(Vec::new()),
                 r_sense: 1.0,
                 rack: "test-rack".to_string(),
                 firmware_version: "test".to_string(),

@@ -5,7 +5,6 @@
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, Method, StatusCode};
 use opendcre_proto::calendar::{rfc3339_utc, Fraction};
-use opendcre_proto::PowerAction;
 use tokio::time::Instant;
 
 use crate::answer::{Answer, BaseMessage, RedfishError, XML};
@@ -166,17 +165,18 @@ async fn serve(
             if !node.rack(deadline).await?.has_system(*s) {
                 return Err(RedfishError::missing(path));
             }
-            let power = node.power(*s, PowerAction::Status, deadline).await;
+            let power = node.power_state(*s, deadline).await;
             let shown = match &power {
-                Ok(p) => Ok(p),
+                Ok(p) => Ok(*p),
                 Err(e) => {
                     tracing::warn!(system = %s.id(), detail = ?e.detail, "power state not readable");
                     Err("power state not readable")
                 }
             };
             let mut v = resources::system(*s, shown);
-            match node.asset(*s, deadline).await {
-                Ok(tag) => v["AssetTag"] = serde_json::json!(tag),
+            match node.asset_tag(*s, deadline).await {
+                Ok(Some(tag)) => v["AssetTag"] = serde_json::json!(tag),
+                Ok(None) => {}
                 Err(e) => {
                     tracing::warn!(system = %s.id(), detail = ?e.detail, "asset tag not readable")
                 }
@@ -184,12 +184,12 @@ async fn serve(
             ok(v)
         }
         Resource::SystemReset(s) => {
-            let action = reset::parse(body)?;
+            let reset_type = reset::parse(*s, body)?;
             if !node.rack(deadline).await?.has_system(*s) {
                 return Err(RedfishError::missing(path));
             }
-            node.power(*s, action, deadline).await?;
-            tracing::info!(system = %s.id(), ?action, "ComputerSystem.Reset done");
+            node.reset(*s, reset_type, deadline).await?;
+            tracing::info!(system = %s.id(), ?reset_type, "ComputerSystem.Reset done");
             Ok(Answer::no_content())
         }
         Resource::ManagerCollection => ok(resources::manager_collection()),

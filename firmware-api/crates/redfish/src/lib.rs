@@ -13,13 +13,15 @@
 //! headers and the Base registry error bodies; `metadata` the version
 //! object, `$metadata` and the OData service document; `resources` the
 //! payloads as pure functions; `sensors` a board's sensors (telemetry
-//! cache or live reads); `reset` the `ComputerSystem.Reset` body.
+//! cache or live reads); `power` a system's power state, resets and asset
+//! tag (bus power device or BMC); `reset` the `ComputerSystem.Reset` body.
 
 pub mod answer;
 mod handler;
 mod identity;
 mod metadata;
 mod node;
+mod power;
 mod reset;
 mod resources;
 pub mod route;

@@ -6,9 +6,9 @@
 use std::sync::Arc;
 
 use opendcre_bus::{BusHandle, Request, ScanBoard, ScanTarget};
-use opendcre_proto::board_id::{fmt_board, fmt_device};
-use opendcre_proto::convert::PowerReading;
-use opendcre_proto::{Command, DeviceType, PowerAction};
+use opendcre_ipmi::IpmiBridge;
+use opendcre_proto::board_id::IPMI;
+use opendcre_proto::DeviceType;
 use opendcre_telemetry::{now_ms, Cache, Kind, LastReading};
 use tokio::time::Instant;
 
@@ -18,6 +18,9 @@ use crate::route::SystemId;
 /// What the Redfish handlers reach: built once by `opendcre serve`.
 pub struct Node {
     pub bus: BusHandle,
+    /// The configured BMCs (`bmc_config.json`, `[[ipmi.bmc]]`): each is a
+    /// computer system, as each is a device of the v1.1 IPMI board.
+    pub ipmi: IpmiBridge,
     /// Sense resistor for PMBus current and power, milliohms (`[bus]`).
     pub r_sense: f64,
     /// The rack's name (`[telemetry] rack`, else the host name).
@@ -32,9 +35,11 @@ pub struct Node {
     pub cache: Option<Arc<Cache>>,
 }
 
-/// A rack as one scan of the bus found it.
+/// A rack as one scan of the bus found it, and the configured BMCs.
 pub(crate) struct Rack {
     pub boards: Arc<Vec<ScanBoard>>,
+    /// Device ids of the configured BMCs, in configuration order.
+    pub bmcs: Vec<u16>,
 }
 
 impl Rack {
@@ -42,9 +47,9 @@ impl Rack {
         self.boards.iter().any(|b| b.board_id == board)
     }
 
-    /// The bus power devices: each is a computer system.
+    /// The computer systems: every bus power device, then every BMC.
     pub fn systems(&self) -> impl Iterator<Item = SystemId> + '_ {
-        self.boards.iter().flat_map(|b| {
+        let bus = self.boards.iter().flat_map(|b| {
             b.devices
                 .iter()
                 .filter(|d| d.device_type == DeviceType::POWER.0)
@@ -52,7 +57,12 @@ impl Rack {
                     board: b.board_id,
                     device: d.device_id,
                 })
-        })
+        });
+        let bmcs = self.bmcs.iter().map(|&device| SystemId {
+            board: IPMI,
+            device,
+        });
+        bus.chain(bmcs)
     }
 
     pub fn has_system(&self, s: SystemId) -> bool {
@@ -66,8 +76,9 @@ impl Node {
     /// re-scans at its TTL and on `POST /opendcre/2/scan/refresh`), else a
     /// scan of every board now, as `GET /opendcre/1.1/scan` does.
     pub(crate) async fn rack(&self, deadline: Instant) -> Result<Rack, RedfishError> {
+        let bmcs: Vec<u16> = self.ipmi.devices().iter().map(|d| d.device_id).collect();
         if let Some(boards) = self.cache.as_ref().and_then(|c| c.scanned_boards()) {
-            return Ok(Rack { boards });
+            return Ok(Rack { boards, bmcs });
         }
         let boards = self
             .bus
@@ -76,6 +87,7 @@ impl Node {
             .map_err(|e| RedfishError::failure(format!("scanning the bus failed: {e}")))?;
         Ok(Rack {
             boards: Arc::new(boards),
+            bmcs,
         })
     }
 
@@ -133,60 +145,5 @@ impl Node {
             });
         }
         Ok(Some(out))
-    }
-
-    /// The asset text of a bus power device: the job of
-    /// `GET /opendcre/1.1/read/power/…/info`, live, so it equals the v1.1
-    /// answer also right after a write.
-    pub(crate) async fn asset(
-        &self,
-        s: SystemId,
-        deadline: Instant,
-    ) -> Result<String, RedfishError> {
-        let req = Request {
-            device_type: DeviceType::POWER.0,
-            board_id: s.board,
-            device_id: s.device,
-            command: Command::ReadAsset,
-        };
-        let frame = self.bus.command(req, deadline).await.map_err(|e| {
-            RedfishError::failure(format!(
-                "board {} device {}: {e}",
-                fmt_board(s.board),
-                fmt_device(s.device)
-            ))
-        })?;
-        Ok(String::from_utf8(frame.data.clone()).unwrap_or_else(|_| frame.data_text()))
-    }
-
-    /// A power command to a bus power device and its parsed answer: the
-    /// job and conversion of `GET /opendcre/1.1/power/{action}/…`.
-    pub(crate) async fn power(
-        &self,
-        s: SystemId,
-        action: PowerAction,
-        deadline: Instant,
-    ) -> Result<PowerReading, RedfishError> {
-        let req = Request {
-            device_type: DeviceType::POWER.0,
-            board_id: s.board,
-            device_id: s.device,
-            command: Command::Power(action),
-        };
-        let where_ = || {
-            format!(
-                "board {} device {}",
-                fmt_board(s.board),
-                fmt_device(s.device)
-            )
-        };
-        let frame = self
-            .bus
-            .command(req, deadline)
-            .await
-            .map_err(|e| RedfishError::failure(format!("{}: {e}", where_())))?;
-        let text = String::from_utf8(frame.data.clone()).unwrap_or_else(|_| frame.data_text());
-        PowerReading::parse(&text, self.r_sense)
-            .map_err(|e| RedfishError::failure(format!("{}: {e}", where_())))
     }
 }

@@ -1,18 +1,68 @@
-//! `ComputerSystem.Reset` on a bus power device: the request body checked
-//! as DSP0266 says (each fault has its Base registry message), then the
-//! v1.1 power action it stands for.
+//! `ComputerSystem.Reset`: the request body checked as DSP0266 says (each
+//! fault has its Base registry message) against the reset types the system
+//! offers.
 
 use http::StatusCode;
-use opendcre_proto::PowerAction;
 use serde_json::Value;
 
 use crate::answer::{BaseMessage, RedfishError};
-use crate::resources::RESET_TYPES;
+use crate::route::SystemId;
 
 const ACTION: &str = "ComputerSystem.Reset";
 
-/// The power action a `Reset` body asks for.
-pub(crate) fn parse(body: &[u8]) -> Result<PowerAction, RedfishError> {
+/// A reset this service carries out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ResetType {
+    /// v1.1 `on`; IPMI power up.
+    On,
+    /// v1.1 `off`; IPMI power down.
+    ForceOff,
+    /// v1.1 `cycle`: off, then on.
+    PowerCycle,
+    /// IPMI hard reset (BMC systems only).
+    ForceRestart,
+    /// IPMI soft shutdown through ACPI (BMC systems only).
+    GracefulShutdown,
+}
+
+impl ResetType {
+    fn name(self) -> &'static str {
+        match self {
+            ResetType::On => "On",
+            ResetType::ForceOff => "ForceOff",
+            ResetType::PowerCycle => "PowerCycle",
+            ResetType::ForceRestart => "ForceRestart",
+            ResetType::GracefulShutdown => "GracefulShutdown",
+        }
+    }
+}
+
+const BUS: &[ResetType] = &[ResetType::On, ResetType::ForceOff, ResetType::PowerCycle];
+const BMC: &[ResetType] = &[
+    ResetType::On,
+    ResetType::ForceOff,
+    ResetType::PowerCycle,
+    ResetType::ForceRestart,
+    ResetType::GracefulShutdown,
+];
+
+/// What a system can do: a bus power device switches its output; a BMC
+/// also restarts and shuts down through the host's ACPI.
+pub(crate) fn offered(s: SystemId) -> &'static [ResetType] {
+    if s.is_bmc() {
+        BMC
+    } else {
+        BUS
+    }
+}
+
+/// `ResetType@Redfish.AllowableValues` of a system.
+pub(crate) fn allowable(s: SystemId) -> Vec<&'static str> {
+    offered(s).iter().map(|t| t.name()).collect()
+}
+
+/// The reset a `Reset` body asks of system `s`.
+pub(crate) fn parse(s: SystemId, body: &[u8]) -> Result<ResetType, RedfishError> {
     let bad = |m, args: &[&str]| RedfishError::new(StatusCode::BAD_REQUEST, m, args);
     let v: Value = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Object(Default::default())
@@ -40,45 +90,73 @@ pub(crate) fn parse(body: &[u8]) -> Result<PowerAction, RedfishError> {
             ))
         }
     };
-    match reset_type {
-        "On" => Ok(PowerAction::On),
-        "ForceOff" => Ok(PowerAction::Off),
-        "PowerCycle" => Ok(PowerAction::Cycle),
-        other => {
-            debug_assert!(!RESET_TYPES.contains(&other));
-            Err(bad(
+    offered(s)
+        .iter()
+        .find(|t| t.name() == reset_type)
+        .copied()
+        .ok_or_else(|| {
+            bad(
                 BaseMessage::ActionParameterValueNotInList,
-                &[other, "ResetType", ACTION],
-            ))
-        }
-    }
+                &[reset_type, "ResetType", ACTION],
+            )
+        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const BUS_SYS: SystemId = SystemId {
+        board: 1,
+        device: 0x16ff,
+    };
+    const BMC_SYS: SystemId = SystemId {
+        board: 0x4000_0000,
+        device: 1,
+    };
+
     fn code(body: &str) -> String {
-        parse(body.as_bytes()).unwrap_err().body()["error"]["code"]
+        parse(BUS_SYS, body.as_bytes()).unwrap_err().body()["error"]["code"]
             .as_str()
             .unwrap()
             .to_string()
     }
 
     #[test]
-    fn reset_types_map_to_power_actions() {
-        assert_eq!(parse(br#"{"ResetType":"On"}"#).unwrap(), PowerAction::On);
+    fn reset_types_per_kind_of_system() {
         assert_eq!(
-            parse(br#"{"ResetType":"ForceOff"}"#).unwrap(),
-            PowerAction::Off
+            parse(BUS_SYS, br#"{"ResetType":"On"}"#).unwrap(),
+            ResetType::On
         );
         assert_eq!(
-            parse(br#" {"ResetType": "PowerCycle"} "#).unwrap(),
-            PowerAction::Cycle
+            parse(BUS_SYS, br#" {"ResetType": "PowerCycle"} "#).unwrap(),
+            ResetType::PowerCycle
         );
-        for t in RESET_TYPES {
-            assert!(parse(format!("{{\"ResetType\":\"{t}\"}}").as_bytes()).is_ok());
+        assert_eq!(allowable(BUS_SYS), ["On", "ForceOff", "PowerCycle"]);
+        assert_eq!(
+            allowable(BMC_SYS),
+            [
+                "On",
+                "ForceOff",
+                "PowerCycle",
+                "ForceRestart",
+                "GracefulShutdown"
+            ]
+        );
+        for s in [BUS_SYS, BMC_SYS] {
+            for t in allowable(s) {
+                let body = format!("{{\"ResetType\":\"{t}\"}}");
+                assert_eq!(parse(s, body.as_bytes()).unwrap().name(), t);
+            }
         }
+        assert!(
+            parse(BUS_SYS, br#"{"ResetType":"ForceRestart"}"#).is_err(),
+            "a bus device cannot restart a host"
+        );
+        assert_eq!(
+            parse(BMC_SYS, br#"{"ResetType":"GracefulShutdown"}"#).unwrap(),
+            ResetType::GracefulShutdown
+        );
     }
 
     #[test]
@@ -103,6 +181,9 @@ mod tests {
             code(r#"{"ResetType":"On","Force":true}"#),
             "Base.1.22.ActionParameterUnknown"
         );
-        assert_eq!(parse(b"{").unwrap_err().status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            parse(BUS_SYS, b"{").unwrap_err().status,
+            StatusCode::BAD_REQUEST
+        );
     }
 }

@@ -2,19 +2,16 @@
 //! each shape is tested without a bus.
 
 use opendcre_proto::board_id::{fmt_board, fmt_device};
-use opendcre_proto::convert::PowerReading;
 use serde_json::{json, Value};
 
 use crate::metadata::odata_type;
 use crate::node::Rack;
+use crate::power::PowerView;
+use crate::reset;
 use crate::route::{ChassisId, SystemId, MANAGER_ID, V1};
 
 /// The Redfish specification version this service follows (DSP0266).
 pub(crate) const REDFISH_VERSION: &str = "1.21.0";
-
-/// The reset types a bus power device carries out, with the v1.1 power
-/// action each one is: `On` = on, `ForceOff` = off, `PowerCycle` = cycle.
-pub(crate) const RESET_TYPES: [&str; 3] = ["On", "ForceOff", "PowerCycle"];
 
 fn link(uri: &str) -> Value {
     json!({ "@odata.id": uri })
@@ -161,39 +158,53 @@ pub(crate) fn system_collection(rack: &Rack) -> Value {
     )
 }
 
-/// A bus power device as a computer system. `power` is the status read
-/// just now; `Err` says why it could not be read (the system is then shown
-/// without a power state, unavailable).
-pub(crate) fn system(s: SystemId, power: Result<&PowerReading, &str>) -> Value {
+/// A computer system: a bus power device or a server behind a BMC. `power`
+/// is its state read just now; `Err` says why it could not be read (the
+/// system is then shown without a power state, unavailable).
+pub(crate) fn system(s: SystemId, power: Result<PowerView, &str>) -> Value {
     let (power_state, status) = match power {
-        Ok(p) => {
-            let healthy = p.power_ok && !p.over_current && !p.under_voltage;
-            (
-                Some(if p.power_on { "On" } else { "Off" }),
-                json!({ "State": "Enabled", "Health": if healthy { "OK" } else { "Warning" } }),
-            )
-        }
+        Ok(p) => (
+            Some(if p.on { "On" } else { "Off" }),
+            json!({ "State": "Enabled", "Health": if p.healthy { "OK" } else { "Warning" } }),
+        ),
         Err(_) => (
             None,
             json!({ "State": "UnavailableOffline", "Health": "Critical" }),
         ),
     };
+    let (name, description, chassis) = if s.is_bmc() {
+        (
+            format!("Server of BMC {}", fmt_device(s.device)),
+            "A server whose BMC the node reaches over IPMI (the v1.1 IPMI board 40000000).",
+            ChassisId::Rack,
+        )
+    } else {
+        (
+            format!(
+                "Power device {} on bus board {}",
+                fmt_device(s.device),
+                fmt_board(s.board)
+            ),
+            "A server's power, switched by a power device on the rack's device bus.",
+            ChassisId::Board(s.board),
+        )
+    };
     let mut v = with(
         head(&s.uri(), "ComputerSystem"),
         json!({
             "Id": s.id(),
-            "Name": format!("Power device {} on bus board {}", fmt_device(s.device), fmt_board(s.board)),
-            "Description": "A server's power, switched by a power device on the rack's device bus.",
+            "Name": name,
+            "Description": description,
             "SystemType": "Physical",
             "Status": status,
             "Actions": {
                 "#ComputerSystem.Reset": {
                     "target": s.reset_uri(),
-                    "ResetType@Redfish.AllowableValues": RESET_TYPES,
+                    "ResetType@Redfish.AllowableValues": reset::allowable(s),
                 }
             },
             "Links": {
-                "Chassis": [link(&ChassisId::Board(s.board).uri())],
+                "Chassis": [link(&chassis.uri())],
                 "ManagedBy": [link(&manager_uri())],
             },
         }),
@@ -279,6 +290,7 @@ pub(crate) fn session_collection() -> Value {
 mod tests {
     use super::*;
     use opendcre_bus::{ScanBoard, ScanDevice};
+    use opendcre_proto::convert::PowerReading;
     use opendcre_proto::DeviceType;
 
     fn rack() -> Rack {
@@ -300,6 +312,7 @@ mod tests {
                     devices: vec![dev(0x04ff, DeviceType::POWER)],
                 },
             ]),
+            bmcs: vec![1],
         }
     }
 
@@ -307,7 +320,11 @@ mod tests {
     fn power_devices_are_systems_linked_both_ways() {
         let r = rack();
         let systems = system_collection(&r);
-        assert_eq!(systems["Members@odata.count"], 2);
+        assert_eq!(systems["Members@odata.count"], 3);
+        assert_eq!(
+            systems["Members"][2]["@odata.id"], "/redfish/v1/Systems/40000000-0001",
+            "BMCs after the bus power devices"
+        );
         assert_eq!(
             systems["Members"][1]["@odata.id"],
             "/redfish/v1/Systems/0000000a-04ff"
@@ -326,7 +343,8 @@ mod tests {
         assert_eq!(rack_c["Links"]["Contains"].as_array().unwrap().len(), 2);
         assert_eq!(
             rack_c["Links"]["ComputerSystems"].as_array().unwrap().len(),
-            2
+            3,
+            "the bus power devices and the BMC's server"
         );
         assert_eq!(
             rack_c["Links"]["ManagersInChassis"],
@@ -342,7 +360,7 @@ mod tests {
             device: 0x16ff,
         };
         let on = PowerReading::parse("0,1215,4528,2320", 1.0).unwrap();
-        let v = system(s, Ok(&on));
+        let v = system(s, Ok(PowerView::from(&on)));
         assert_eq!(v["PowerState"], "On");
         assert_eq!(v["Status"]["Health"], "OK");
         assert_eq!(v["@odata.type"], "#ComputerSystem.v1_27_0.ComputerSystem");
@@ -351,7 +369,28 @@ mod tests {
             "/redfish/v1/Systems/00000001-16ff/Actions/ComputerSystem.Reset"
         );
         let off = PowerReading::parse("64,0,4529,2075", 1.0).unwrap();
-        assert_eq!(system(s, Ok(&off))["PowerState"], "Off");
+        assert_eq!(system(s, Ok(PowerView::from(&off)))["PowerState"], "Off");
+        let bmc = system(
+            SystemId {
+                board: 0x4000_0000,
+                device: 1,
+            },
+            Ok(PowerView {
+                on: true,
+                healthy: true,
+            }),
+        );
+        assert_eq!(
+            bmc["Links"]["Chassis"][0]["@odata.id"],
+            "/redfish/v1/Chassis/Rack"
+        );
+        assert_eq!(
+            bmc["Actions"]["#ComputerSystem.Reset"]["ResetType@Redfish.AllowableValues"]
+                .as_array()
+                .unwrap()
+                .len(),
+            5
+        );
         let down = system(s, Err("no answer"));
         assert!(down.get("PowerState").is_none());
         assert_eq!(down["Status"]["State"], "UnavailableOffline");

@@ -29,7 +29,8 @@ impl ChassisId {
     }
 }
 
-/// A computer system: a power device on a bus board (board id, device id).
+/// A computer system: a power device on a bus board (board id, device id),
+/// or a server behind a BMC (board `40000000`, the BMC's device id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SystemId {
     pub board: u32,
@@ -44,6 +45,12 @@ impl SystemId {
 
     pub fn uri(self) -> String {
         format!("{V1}/Systems/{}", self.id())
+    }
+
+    /// A server behind a configured BMC: the v1.1 API's IPMI board
+    /// (`40000000`) and the BMC's device id.
+    pub fn is_bmc(self) -> bool {
+        self.board == opendcre_proto::board_id::IPMI
     }
 
     pub fn reset_uri(self) -> String {
