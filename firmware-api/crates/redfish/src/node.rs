@@ -1,7 +1,8 @@
-//! The node as the Redfish model sees it: the bus handle the v1.1 API uses,
-//! and the few facts about the node itself. Every value comes from the
-//! same place the v1.1 API reads it (a scan, a power command on the bus,
-//! the same PMBus conversion), so the two APIs agree at the same moment.
+//! The node as the Redfish model sees it: the bus handle and the IPMI
+//! bridge the v1.1 API uses, the telemetry cache, and the few facts about
+//! the node itself; the rack's tree and a board's readings. Every value
+//! comes from the same place the v1.1 API (or, for readings, the telemetry
+//! API) reads it, so the APIs agree at the same moment.
 
 use std::sync::Arc;
 
