@@ -704,6 +704,21 @@ fn bmc_systems_reset_through_ipmi() {
     let sys = get(&s, &format!("/redfish/v1/Systems/{id}"), Some(READER)).json();
     assert_eq!(sys["PowerState"], "On");
     assert_eq!(sys["AssetTag"], "web-01, rack 4 slot 12");
+    // The server's FRU 0 product area, as ipmitool prints it.
+    let fru = String::from_utf8(sim.ipmitool(&["fru", "print", "0"]).stdout).unwrap();
+    for (key, field) in [
+        ("Manufacturer", "Product Manufacturer"),
+        ("Model", "Product Name"),
+        ("SerialNumber", "Product Serial"),
+        ("PartNumber", "Product Part Number"),
+    ] {
+        let line = fru
+            .lines()
+            .find(|l| l.trim_start().starts_with(field))
+            .unwrap_or_else(|| panic!("{field} in {fru}"));
+        let value = line.split_once(':').unwrap().1.trim();
+        assert_eq!(sys[key], value, "{key}");
+    }
     assert_eq!(
         sys["Links"]["Chassis"][0]["@odata.id"],
         "/redfish/v1/Chassis/Rack"

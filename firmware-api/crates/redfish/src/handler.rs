@@ -181,6 +181,9 @@ async fn serve(
                     tracing::warn!(system = %s.id(), detail = ?e.detail, "asset tag not readable")
                 }
             }
+            if let Some(inv) = node.inventory(*s, deadline).await {
+                inv.fill(&mut v);
+            }
             ok(v)
         }
         Resource::SystemReset(s) => {

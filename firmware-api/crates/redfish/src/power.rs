@@ -1,4 +1,5 @@
-//! A computer system's power: its state, its resets and its asset tag,
+//! A computer system's power: its state, its resets, its asset tag and (for
+//! a BMC's server) its FRU inventory,
 //! each through the job the v1.1 API runs for the same device — a bus
 //! power command with the PMBus conversion, or the IPMI bridge of the v1.1
 //! IPMI board — so both APIs answer the same at the same moment.
@@ -40,6 +41,31 @@ impl From<&ChassisPower> for PowerView {
         PowerView {
             on: p.power_on,
             healthy: p.power_ok && !p.over_current,
+        }
+    }
+}
+
+/// What a FRU says about a server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Inventory {
+    pub manufacturer: String,
+    pub model: String,
+    pub serial_number: String,
+    pub part_number: String,
+}
+
+impl Inventory {
+    /// Sets the non-empty fields on a system's payload.
+    pub(crate) fn fill(&self, v: &mut serde_json::Value) {
+        for (key, value) in [
+            ("Manufacturer", &self.manufacturer),
+            ("Model", &self.model),
+            ("SerialNumber", &self.serial_number),
+            ("PartNumber", &self.part_number),
+        ] {
+            if !value.is_empty() {
+                v[key] = serde_json::json!(value);
+            }
         }
     }
 }
@@ -142,6 +168,38 @@ impl Node {
         Ok(Some(
             String::from_utf8(frame.data.clone()).unwrap_or_else(|_| frame.data_text()),
         ))
+    }
+
+    /// Manufacturer, model, serial and part number of a BMC's server from
+    /// its FRU 0 (product area, else board area), read as
+    /// `GET /opendcre/1.1/read/power/40000000/…/info` reads it. `None` for a
+    /// bus power device, or when the BMC's FRU cannot be read (logged).
+    pub(crate) async fn inventory(&self, s: SystemId, deadline: Instant) -> Option<Inventory> {
+        if !s.is_bmc() {
+            return None;
+        }
+        let info = match self.bmc(s, deadline, self.ipmi.asset(s.device)).await {
+            Ok(i) => i,
+            Err(e) => {
+                tracing::warn!(system = %s.id(), detail = ?e.detail, "BMC inventory not readable");
+                return None;
+            }
+        };
+        let fru = info.fru?;
+        if let Some(p) = fru.product {
+            return Some(Inventory {
+                manufacturer: p.manufacturer,
+                model: p.product_name,
+                serial_number: p.serial_number,
+                part_number: p.part_number,
+            });
+        }
+        fru.board.map(|b| Inventory {
+            manufacturer: b.manufacturer,
+            model: b.product_name,
+            serial_number: b.serial_number,
+            part_number: b.part_number,
+        })
     }
 
     /// A power command to a bus power device and its parsed answer: the
