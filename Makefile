@@ -31,7 +31,7 @@ endif
 EMULATOR_CONFIG ?= firmware-api/emulator-configs/rack.json
 LISTEN ?= 127.0.0.1:5000
 
-.PHONY: run build test test-host check fmt clippy crate-map deps lint bench bench-dos auth-curl-check api-contract ci-free-debug from-nothing prometheus-check fleet-test
+.PHONY: run build test test-host check fmt clippy crate-map deps lint bench bench-dos auth-curl-check api-contract redfish-check ci-free-debug from-nothing prometheus-check fleet-test
 
 run:
 	$(CARGO) run --release --bin opendcre -- serve --emulator $(EMULATOR_CONFIG) --listen $(LISTEN)
@@ -79,6 +79,14 @@ api-contract:
 	$(CARGO) build --locked --bin opendcre
 	bash ci/schemathesis.sh
 
+# Redfish conformance: the DMTF Redfish Service Validator (pinned, its own
+# venv under /opt/opendcre-ci, ci/install-redfish-validator.sh), offline with
+# the DMTF schemas in ../shared/redfish/csdl, against the emulator rack and an
+# ipmi_sim BMC over TLS with LDAP Basic (ci/peers/slapd); 0 failures. ~15 s.
+redfish-check:
+	$(CARGO) build --locked --bin opendcre
+	bash ci/redfish-validate.sh
+
 # The Prometheus example config and alert rules (packaging/prometheus/):
 # syntax of the config (its CA and token files exist only on a Prometheus
 # host), the rules, and the rules' unit tests (series that fire and do not
@@ -101,7 +109,7 @@ fleet-test: build
 # Everything CI runs: host tests, the curl check, the API contract, the armv7 build, packages
 # and their checks, then the image: build, reproducibility, QEMU boot test
 # (image-ci has its own deadline, IMAGE_CI_TIMEOUT).
-test: deps lint check prometheus-check test-host auth-curl-check api-contract test-packaging image-check ci-free-debug image-ci
+test: deps lint check prometheus-check test-host auth-curl-check api-contract redfish-check test-packaging image-check ci-free-debug image-ci
 
 # In CI only (CI=true): the debug build (1 GB) has served once the host-side
 # checks ran, and the image stage needs the disk.

@@ -13,6 +13,9 @@ ensure_pkgs curl gcc libc6-dev git python3
 bash "$here/install-ipmi-peers.sh"
 # slapd, ldap-utils, openssl for the auth and TLS tests.
 bash "$here/install-auth-peers.sh"
+# The DMTF Redfish Service Validator (PyPI, pinned, own venv) for
+# `make redfish-check`; it also uses the slapd installed above.
+bash "$here/install-redfish-validator.sh"
 # Headless Chromium: the cross-site request forgery policy is tested in a
 # real browser (tests/browser_chromium.rs).
 ensure_pkgs chromium

@@ -154,7 +154,24 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
             },
         )
     });
+    let redfish = opendcre_redfish::Node {
+        bus: bus.clone(),
+        ipmi: bridge.clone(),
+        r_sense: cfg.bus.r_sense_mohm,
+        rack: cfg.telemetry.rack.clone().unwrap_or_else(host_name),
+        cache: telemetry.as_ref().map(|t| t.cache.clone()),
+        // Read once: the machine id does not change while the system runs.
+        uuid: std::fs::read_to_string("/etc/machine-id")
+            .ok()
+            .and_then(|id| opendcre_redfish::service_uuid(&id)),
+        firmware_version: format!(
+            "{} (commit {})",
+            env!("CARGO_PKG_VERSION"),
+            option_env!("OPENDCRE_COMMIT").unwrap_or("unknown")
+        ),
+    };
     let state = Arc::new(AppState {
+        redfish,
         bus,
         ipmi: IpmiBoard::new(bridge),
         r_sense: cfg.bus.r_sense_mohm,

@@ -42,6 +42,7 @@ mod ipmi_negative;
 mod ipmi_proptest;
 mod ipmi_sim;
 mod ipmi_wire_vectors;
+mod redfish;
 mod syslog_tcp;
 mod telemetry;
 mod telemetry_bench;

@@ -35,6 +35,15 @@ impl TestApi {
     pub async fn start_with(security: Arc<Security>, tls_setup: Option<Arc<TlsSetup>>) -> TestApi {
         let (bus, _task) = opendcre_bus::spawn(FakeBoardOpener, BusConfig::default());
         let state = Arc::new(AppState {
+            redfish: opendcre_redfish::Node {
+                bus: bus.clone(),
+                ipmi: opendcre_ipmi::IpmiBridge::new(Vec::new()),
+                r_sense: 1.0,
+                rack: "test-rack".to_string(),
+                firmware_version: "test".to_string(),
+                cache: None,
+                uuid: None,
+            },
             bus,
             ipmi: IpmiBoard::empty(),
             r_sense: 1.0,

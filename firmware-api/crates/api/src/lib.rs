@@ -7,6 +7,8 @@
 //! document of every route, served at `/opendcre/openapi.json`.
 //! [`dashboard`] serves the browser dashboard's static files, [`events`]
 //! its live feed (server-sent events from the telemetry cache).
+//! document of every route, served at `/opendcre/openapi.json`. Paths under
+//! `/redfish` go to the `opendcre-redfish` crate through [`redfish`].
 
 pub(crate) mod admission;
 pub mod browser;
@@ -16,6 +18,7 @@ pub mod events;
 pub mod ipmi_board;
 pub mod openapi;
 pub mod path;
+pub(crate) mod redfish;
 pub(crate) mod router;
 pub mod server;
 pub mod state;

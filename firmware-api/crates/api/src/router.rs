@@ -3,6 +3,7 @@
 //! is a 500, as in the original, and not a 404.
 
 use hyper::Method;
+use opendcre_redfish::Resource;
 use opendcre_security::auth::Permission;
 
 /// The versioned prefix every endpoint lives under.
@@ -67,6 +68,9 @@ pub enum Route {
     WhoAmI,
     /// The dashboard's static files ([`crate::dashboard`]); public.
     Dashboard(crate::dashboard::Asset),
+    /// Anything under `/redfish`: the Redfish service (crates/redfish),
+    /// which says what each of its resources allows and needs.
+    Redfish(Resource),
 }
 
 impl Route {
@@ -75,6 +79,9 @@ impl Route {
     /// handler as a GET would and only drops the body, so `HEAD
     /// /power/off/…` powered a server off. A HEAD is meant to be safe.
     pub fn allows(&self, method: &Method) -> bool {
+        if let Route::Redfish(r) = self {
+            return r.allows(method);
+        }
         match *method {
             // The refresh is a POST only: a GET must not start bus work
             // that a link preview or a crawler could trigger.
@@ -90,6 +97,7 @@ impl Route {
 
     pub(crate) fn allow_header(&self) -> &'static str {
         match self {
+            Route::Redfish(r) => r.allow_header(),
             Route::Test => "GET, HEAD, OPTIONS, POST",
             Route::ScanRefresh => "OPTIONS, POST",
             Route::Events => "GET, OPTIONS",
@@ -122,6 +130,10 @@ impl Route {
             Route::Events => "events",
             Route::WhoAmI => "whoami",
             Route::Dashboard(_) => "dashboard",
+            // A reset is a power action: the alert on unexpected power
+            // changes must see it like a v1.1 `power/on|off|cycle`.
+            Route::Redfish(Resource::SystemReset(_)) => "power",
+            Route::Redfish(_) => "redfish",
         }
     }
 
@@ -150,6 +162,8 @@ impl Route {
             Route::Events => "/opendcre/2/events",
             Route::WhoAmI => "/opendcre/2/whoami",
             Route::Dashboard(a) => a.path(),
+            // Described by its own `$metadata`, not by the OpenAPI document.
+            Route::Redfish(_) => "/redfish",
         }
     }
 
@@ -162,6 +176,7 @@ impl Route {
         match self {
             Route::WriteInfo { .. } | Route::Write | Route::ScanRefresh => Permission::Operate,
             Route::Metrics { needs } => *needs,
+            Route::Redfish(r) => r.permission(),
             Route::Power { action, .. } if !action.eq_ignore_ascii_case("status") => {
                 Permission::Operate
             }
@@ -184,6 +199,9 @@ pub(crate) fn route(segments: &[String]) -> Option<Route> {
         return Some(Route::Metrics {
             needs: Permission::Read,
         });
+    }
+    if let Some(r) = opendcre_redfish::route(segments) {
+        return Some(Route::Redfish(r));
     }
     if segments.len() == 2 && segments[0] == PREFIX[0] && segments[1] == "openapi.json" {
         return Some(Route::OpenApi);
@@ -408,6 +426,40 @@ mod tests {
             Operate
         );
         assert_eq!(needs("/opendcre/1.1/write/power/00000001/0001"), Operate);
+    }
+
+    /// Every path under `/redfish` is the Redfish service's, and a reset
+    /// needs `Operate` however the path is spelled.
+    #[test]
+    fn redfish_paths_and_permissions() {
+        use Permission::*;
+        assert_eq!(
+            r("/redfish/v1"),
+            Some(Route::Redfish(Resource::ServiceRoot))
+        );
+        assert_eq!(
+            r("/redfish/v1/"),
+            Some(Route::Redfish(Resource::ServiceRoot))
+        );
+        assert_eq!(
+            r("/redfish/v1/nope"),
+            Some(Route::Redfish(Resource::Missing))
+        );
+        assert_eq!(r("/redfishy"), None);
+        let reset = "/redfish/v1/Systems/00000001-16ff/Actions/ComputerSystem.Reset";
+        assert_eq!(needs(reset), Operate);
+        assert_eq!(needs(&reset.replace("Actions", "x/../Actions")), Operate);
+        assert_eq!(needs(&reset.replace("Reset", "Re%73et")), Operate);
+        assert_eq!(needs("/redfish/v1/Systems/00000001-16ff"), Read);
+        let route = r(reset).unwrap();
+        assert!(route.allows(&Method::POST));
+        assert!(!route.allows(&Method::GET));
+        assert_eq!(route.allow_header(), "POST");
+        assert_eq!(route.name(), "power", "counted with the v1.1 power actions");
+        assert_eq!(
+            r("/redfish/v1/Systems/00000001-16ff").unwrap().name(),
+            "redfish"
+        );
     }
 
     /// Percent-escapes, doubled slashes and dot segments are resolved before

@@ -42,7 +42,7 @@ use super::state::AppState;
 use super::v11;
 use super::v2;
 use super::write_deadline::WriteDeadline;
-use opendcre_security::auth::{AuthMethod, Permission, Principal, Role, Security};
+use opendcre_security::auth::{AuthMethod, AuthRejection, Permission, Principal, Role, Security};
 use opendcre_security::tls::{ClientIdentity, TlsSetup};
 
 /// Limits and switches of the HTTP layer (`[server]` in opendcre.toml).
@@ -346,11 +346,17 @@ impl Connection {
         &self,
         req: &Request<Incoming>,
         route: Option<&Route>,
-    ) -> Result<Option<Principal>, Response<Body>> {
+    ) -> Result<Option<Principal>, AuthRejection> {
         let Some(security) = &self.security else {
             return Ok(None);
         };
         if self.opts.browser.is_allowed_preflight(req) || route.is_some_and(Route::is_public) {
+            return Ok(None);
+        }
+        // Redfish's service root, `$metadata` and OData document are
+        // readable without credentials (DSP0266); the rest of /redfish is
+        // checked like every other route.
+        if matches!(route, Some(Route::Redfish(r)) if r.is_public()) {
             return Ok(None);
         }
         let needed = route.map_or(Permission::Read, Route::permission);
@@ -373,7 +379,7 @@ impl Connection {
                 method: AuthMethod::Anonymous,
             }));
         }
-        match security
+        security
             .check_with(
                 req.method(),
                 req.uri().path(),
@@ -383,30 +389,7 @@ impl Connection {
                 needed,
             )
             .await
-        {
-            Ok(p) => Ok(Some(p)),
-            Err(rejection) => {
-                let mut r = error_response(&ApiError::new(rejection.status(), rejection.message()));
-                // A script's request (`fetch`: `Sec-Fetch-Dest: empty`)
-                // gets no Basic challenge: the browser would answer it with
-                // its own login prompt and then keep the password as an
-                // ambient credential. The dashboard asks for it itself.
-                let from_script = req
-                    .headers()
-                    .get("sec-fetch-dest")
-                    .is_some_and(|v| v.as_bytes() == b"empty");
-                for (k, v) in rejection.headers().iter() {
-                    if from_script
-                        && k == hyper::header::WWW_AUTHENTICATE
-                        && v.as_bytes().starts_with(b"Basic")
-                    {
-                        continue;
-                    }
-                    r.headers_mut().append(k.clone(), v.clone());
-                }
-                Err(r)
-            }
-        }
+            .map(Some)
     }
 }
 
@@ -491,9 +474,43 @@ async fn dispatch(
     if let Some(r) = &route {
         *route_name = r.name();
     }
+    let redfish = matches!(route, Some(Route::Redfish(_)));
+    // Redfish clients get every refusal in Redfish's error format.
+    let refusal = |status: StatusCode, message: &str, retry: Option<u64>| {
+        if redfish {
+            super::redfish::error(status, message, retry)
+        } else {
+            error_response(&ApiError::new(status, message))
+        }
+    };
     let principal = match conn.authorize(&req, route.as_ref()).await {
         Ok(p) => p,
-        Err(refused) => return refused,
+        Err(rejection) => {
+            let headers = rejection.headers();
+            let retry = headers
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok());
+            let mut r = refusal(rejection.status(), &rejection.message(), retry);
+            // A script's request (`fetch`: `Sec-Fetch-Dest: empty`) gets no
+            // Basic challenge: the browser would answer it with its own
+            // login prompt and then keep the password as an ambient
+            // credential. The dashboard asks for it itself.
+            let from_script = req
+                .headers()
+                .get("sec-fetch-dest")
+                .is_some_and(|v| v.as_bytes() == b"empty");
+            for (k, v) in headers.iter() {
+                if from_script
+                    && k == hyper::header::WWW_AUTHENTICATE
+                    && v.as_bytes().starts_with(b"Basic")
+                {
+                    continue;
+                }
+                r.headers_mut().append(k.clone(), v.clone());
+            }
+            return r;
+        }
     };
     let Some(route) = route else {
         return error_response(&ApiError::not_found(req.uri().path()));
@@ -501,7 +518,7 @@ async fn dispatch(
     if route.permission() != Permission::Read {
         if let Err(refused) = conn.opts.browser.check_write(&req, conn.tls) {
             tracing::warn!(peer = %conn.peer, path = ?req.uri().path(), "{}", refused.0);
-            return error_response(&ApiError::new(StatusCode::FORBIDDEN, refused.0));
+            return refusal(StatusCode::FORBIDDEN, &refused.0, None);
         }
     }
     let cors = conn.opts.browser.cors_headers(&req, route.allow_header());
@@ -551,6 +568,9 @@ async fn route_request(
         .map(str::to_string);
     let query = req.uri().query().map(str::to_string);
     let uri_path = req.uri().path().to_string();
+    if let Route::Redfish(resource) = route {
+        return super::redfish::run(state, opts, activity, req, resource).await;
+    }
     // The dashboard's files are answered from the request's headers (their
     // validator), taken here, before a POST's body is read below.
     let dashboard = match route {
@@ -581,24 +601,8 @@ async fn route_request(
         // The POST endpoints ignore their body, but it must still be
         // bounded in size and in time: a body trickling in a byte at a time
         // would otherwise hold its connection forever.
-        let body = Limited::new(req.into_body(), opts.max_body_bytes).collect();
-        match tokio::time::timeout(opts.body_timeout, body).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(_)) => {
-                return error_response(&ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("request body larger than {} bytes", opts.max_body_bytes),
-                ))
-            }
-            Err(_) => {
-                let mut r = error_response(&ApiError::new(
-                    StatusCode::REQUEST_TIMEOUT,
-                    format!("request body not received within {:?}", opts.body_timeout),
-                ));
-                r.headers_mut()
-                    .insert(CONNECTION, HeaderValue::from_static("close"));
-                return r;
-            }
+        if let Err(e) = read_body(req, opts).await {
+            return e.response(error_response);
         }
     }
     // From here the request is complete and its handler works (on the bus,
@@ -635,6 +639,41 @@ async fn route_request(
             }
             error_response(&e)
         }
+    }
+}
+
+/// Why a request body could not be read: too large (413) or too slow
+/// (408, and the connection is closed).
+pub(crate) struct BodyError(ApiError);
+
+impl BodyError {
+    pub(crate) fn response(&self, shape: impl Fn(&ApiError) -> Response<Body>) -> Response<Body> {
+        let mut r = shape(&self.0);
+        if self.0.status == StatusCode::REQUEST_TIMEOUT {
+            r.headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+        }
+        r
+    }
+}
+
+/// The whole body, bounded in size (`max_body_bytes`) and time
+/// (`body_timeout`).
+pub(crate) async fn read_body(
+    req: Request<Incoming>,
+    opts: &ServerOptions,
+) -> Result<Bytes, BodyError> {
+    let body = Limited::new(req.into_body(), opts.max_body_bytes).collect();
+    match tokio::time::timeout(opts.body_timeout, body).await {
+        Ok(Ok(b)) => Ok(b.to_bytes()),
+        Ok(Err(_)) => Err(BodyError(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body larger than {} bytes", opts.max_body_bytes),
+        ))),
+        Err(_) => Err(BodyError(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("request body not received within {:?}", opts.body_timeout),
+        ))),
     }
 }
 
@@ -766,7 +805,7 @@ async fn run_telemetry(
     }
 }
 
-fn with_common_headers(mut r: Response<Body>) -> Response<Body> {
+pub(crate) fn with_common_headers(mut r: Response<Body>) -> Response<Body> {
     let h = r.headers_mut();
     h.insert(
         SERVER,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::ipmi_board::IpmiBoard;
 use opendcre_bus::BusHandle;
+use opendcre_redfish::Node as RedfishNode;
 use opendcre_security::auth::Permission;
 use opendcre_telemetry::{IpNet, Telemetry};
 
@@ -23,4 +24,7 @@ pub struct AppState {
     /// Networks whose requests without credentials may scrape `/metrics`
     /// (`[telemetry] metrics_anonymous_networks`).
     pub metrics_anonymous: Vec<IpNet>,
+    /// What the Redfish service reads: the same bus handle, rack name and
+    /// build identity (`/redfish`, crates/redfish).
+    pub redfish: RedfishNode,
 }

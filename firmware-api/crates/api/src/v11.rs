@@ -58,7 +58,8 @@ pub async fn handle(state: &AppState, route: &Route, deadline: Instant) -> Resul
         | Route::OpenApi
         | Route::Events
         | Route::WhoAmI
-        | Route::Dashboard(_) => Err(ApiError::failure("not a v1.1 route")),
+        | Route::Dashboard(_)
+        | Route::Redfish(_) => Err(ApiError::failure("not a v1.1 route")),
     }
 }
 

@@ -106,9 +106,9 @@ impl MemoryLine {
 impl PortOpener for MemoryLine {
     type Port = tokio::io::DuplexStream;
     async fn open(&mut self) -> io::Result<Self::Port> {
-        self.0
-            .take()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "in-memory line: opened once only"))
+        self.0.take().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::NotFound, "in-memory line: opened once only")
+        })
     }
     fn describe(&self) -> String {
         "in-memory line".into()

@@ -4,7 +4,7 @@
 //! the poller writes, once per reading.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::Serialize;
@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value};
 
 use super::clock::rfc3339;
 use super::kind::Kind;
+use opendcre_bus::ScanBoard;
 use opendcre_proto::board_id::{fmt_board, fmt_device};
 
 /// The last `cap` readings of one device, oldest first. Times and values
@@ -86,6 +87,18 @@ impl DeviceState {
     }
 }
 
+/// One device's last reading as [`Cache::board_readings`] hands it out
+/// (without the history ring).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LastReading {
+    pub device: u16,
+    pub kind: Kind,
+    /// Time (Unix ms) and values of the last successful read.
+    pub last: Option<(u64, Vec<f64>)>,
+    /// Time and text of the last failed read; cleared by a success.
+    pub error: Option<(u64, String)>,
+}
+
 /// One BMC's chassis status.
 #[derive(Debug, Clone, Default)]
 pub struct BmcState {
@@ -112,6 +125,9 @@ pub struct Cache {
     pub(crate) bmcs: RwLock<BTreeMap<u16, BmcState>>,
     pub(crate) scan: RwLock<ScanInfo>,
     changes: Changes,
+    /// The boards and devices of the last successful scan, as the bus
+    /// reported them (devices of every type, not only the polled kinds).
+    pub(crate) boards: RwLock<Option<Arc<Vec<ScanBoard>>>>,
 }
 
 /// A counter bumped after every write to the cache, so a live view (the
@@ -337,6 +353,16 @@ impl Cache {
         self.changed();
     }
 
+    /// Keeps the boards of a successful scan for [`Cache::scanned_boards`].
+    pub fn keep_boards(&self, boards: Vec<ScanBoard>) {
+        *write(&self.boards) = Some(Arc::new(boards));
+    }
+
+    /// The last successful scan's boards; `None` before the first one.
+    pub fn scanned_boards(&self) -> Option<Arc<Vec<ScanBoard>>> {
+        read(&self.boards).clone()
+    }
+
     pub fn scan_failed(&self, error: String) {
         write(&self.scan).error = Some(error);
         self.changed();
@@ -366,6 +392,22 @@ impl Cache {
 
     pub fn scan_info(&self) -> ScanInfo {
         read(&self.scan).clone()
+    }
+
+    /// The last reading of every device of `board`, in device order, or
+    /// `None` when the cached scan has no such board (the Redfish sensors).
+    pub fn board_readings(&self, board: u32) -> Option<Vec<LastReading>> {
+        let devices = read(&self.devices);
+        let found: Vec<LastReading> = devices
+            .range((board, 0)..=(board, u16::MAX))
+            .map(|(k, d)| LastReading {
+                device: k.1,
+                kind: d.kind,
+                last: d.last.clone(),
+                error: d.error.clone(),
+            })
+            .collect();
+        (!found.is_empty()).then_some(found)
     }
 
     /// Devices the poller should read.
@@ -504,6 +546,36 @@ mod tests {
         assert!(!line.contains(&b'\n'), "{}", String::from_utf8_lossy(&line));
         let v: Value = serde_json::from_slice(&line).unwrap();
         assert_eq!(v["devices"][0]["error"], "timeout\nagain");
+    }
+
+    #[test]
+    fn board_readings_are_one_boards_devices() {
+        let c = Cache::default();
+        c.apply_scan(
+            1,
+            3,
+            vec![
+                ((1, 0xffff), Kind::Led),
+                ((2, 0), Kind::Thermistor),
+                ((2, 7), Kind::Humidity),
+                ((3, 0), Kind::Power),
+            ],
+            10,
+        );
+        c.record_ok((2, 7), 9, vec![0.5, 21.0]);
+        c.record_err((2, 0), 9, "timeout".into());
+        let b = c.board_readings(2).unwrap();
+        assert_eq!(b.iter().map(|r| r.device).collect::<Vec<_>>(), [0, 7]);
+        assert_eq!(b[1].last, Some((9, vec![0.5, 21.0])));
+        assert_eq!(b[0].error, Some((9, "timeout".to_string())));
+        assert_eq!(c.board_readings(1).unwrap().len(), 1);
+        assert_eq!(c.board_readings(4), None);
+        assert!(c.scanned_boards().is_none());
+        c.keep_boards(vec![ScanBoard {
+            board_id: 9,
+            devices: Vec::new(),
+        }]);
+        assert_eq!(c.scanned_boards().unwrap()[0].board_id, 9);
     }
 
     #[test]

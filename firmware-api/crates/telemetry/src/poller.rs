@@ -182,6 +182,7 @@ impl Poller {
         }
         self.cache
             .apply_scan(now_ms(), boards.len(), found.clone(), self.cfg.history_len);
+        self.cache.keep_boards(boards);
         // Asset tags change only when written: read once per scan.
         for (key, kind) in found {
             if kind != Kind::Power {
@@ -358,7 +359,8 @@ mod tests {
     ) -> (Arc<Cache>, tokio::task::JoinHandle<()>) {
         let (ours, theirs) = tokio::io::duplex(4096);
         rack(theirs, present.clone(), scans.clone());
-        let (bus, _actor) = opendcre_bus::spawn(opendcre_bus::MemoryLine::new(ours), BusConfig::default());
+        let (bus, _actor) =
+            opendcre_bus::spawn(opendcre_bus::MemoryLine::new(ours), BusConfig::default());
         let cache = Arc::new(Cache::default());
         // The senders go with the poller: a closed refresh channel would
         // end it, so they must outlive the test's waits.

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# The Redfish conformance check (`make redfish-check`): the DMTF Redfish
+# Service Validator, pinned, from its private venv
+# (ci/install-redfish-validator.sh), offline against the DMTF schemas in
+# ../shared/redfish/csdl (`--skipschema`: nothing is downloaded), and a
+# real node: `opendcre serve` on the emulator rack
+# (firmware-api/emulator-configs/rack.json) and one real BMC (ipmi_sim,
+# ci/peers/ipmi_sim) with the TLS listener and the
+# token that `opendcre auth init` makes, plus LDAP for HTTP Basic, since the
+# validator authenticates with Basic or a Redfish session only. The LDAP
+# directory is the auth tests' throw-away slapd (ci/peers/slapd/start.sh);
+# the validator logs in as bob, a reader: it only reads. 0 failures, or the
+# step fails and prints the validator's failures and the server log.
+#
+#   ci/redfish-validate.sh           (builds target/debug/opendcre if needed)
+#   OPENDCRE_BIN=path ci/redfish-validate.sh
+#   REDFISH_CSDL=dir ci/redfish-validate.sh    (default ../shared/redfish/csdl)
+#   REDFISH_REPORT_DIR=dir ...                 (reports; default target/redfish-validator)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${OPENDCRE_BIN:-$ROOT/target/debug/opendcre}
+CSDL=${REDFISH_CSDL:-$ROOT/../shared/redfish/csdl}
+[ -f "$CSDL/ServiceRoot_v1.xml" ] ||
+    { echo "no DMTF CSDL schemas in $CSDL (set REDFISH_CSDL to the directory of DSP8010's csdl/)" >&2; exit 2; }
+
+bash "$ROOT/ci/install-redfish-validator.sh"
+RFSV=$(bash "$ROOT/ci/install-redfish-validator.sh" --print-bin)
+if [ ! -x "$BIN" ]; then
+    (cd "$ROOT" && cargo build --locked --bin opendcre)
+fi
+
+WORK=$(mktemp -d)
+SERVER_PID=""
+cleanup() {
+    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill "$SERVER_PID"
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    bash "$ROOT/ci/peers/slapd/stop.sh" "$WORK/slapd" || true
+    sh "$ROOT/ci/peers/ipmi_sim/stop.sh" "$WORK/bmc" || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Free loopback ports: slapd (ldap://, ldaps://) and the ipmi_sim BMC (UDP).
+read -r LDAP_PORT LDAPS_PORT BMC_PORT < <(python3 -c '
+import socket
+s = [socket.socket() for _ in range(2)] + [socket.socket(type=socket.SOCK_DGRAM)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*[x.getsockname()[1] for x in s])')
+# A real BMC (OpenIPMI ipmi_sim, as the IPMI tests use): its server is a
+# computer system of the Redfish tree.
+sh "$ROOT/ci/peers/ipmi_sim/start.sh" "$BMC_PORT" "$WORK/bmc" > "$WORK/bmc.out" 2>&1 ||
+    { echo "ipmi_sim did not start:" >&2; cat "$WORK/bmc.out" >&2; exit 1; }
+bash "$ROOT/ci/peers/slapd/start.sh" "$WORK/slapd" "$LDAP_PORT" "$LDAPS_PORT" > "$WORK/slapd.out" 2>&1 ||
+    { echo "slapd did not start:" >&2; cat "$WORK/slapd.out" >&2; exit 1; }
+
+"$BIN" auth init --dir "$WORK" --tls-listen 127.0.0.1:0 --hostname 127.0.0.1 > /dev/null
+cat >> "$WORK/security.toml" <<TOML
+[auth.ldap]
+url = "ldap://127.0.0.1:$LDAP_PORT"
+timeout_ms = 2000
+mode = "search"
+bind_dn = "cn=svc,ou=services,dc=example,dc=org"
+bind_password = "svc-pw"
+user_base = "ou=people,dc=example,dc=org"
+group_base = "ou=groups,dc=example,dc=org"
+group_roles = { "dcre-operators" = "operator", "dcre-readers" = "reader" }
+TOML
+cat > "$WORK/opendcre.toml" <<TOML
+[server]
+listen = ["127.0.0.1:0"]
+[emulator]
+config = "$ROOT/firmware-api/emulator-configs/rack.json"
+[[ipmi.bmc]]
+device_id = 1
+ip = "127.0.0.1"
+port = $BMC_PORT
+username = "ADMIN"
+password = "ADMIN"
+interface = "lanplus"
+cipher_suite = 3
+asset_info = "web-01, rack 4 slot 12"
+TOML
+"$BIN" serve --config "$WORK/opendcre.toml" > "$WORK/serve.log" 2>&1 &
+SERVER_PID=$!
+PORT=""
+for _ in $(seq 1 100); do
+    PORT=$(sed -n 's/.*listening with TLS on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$WORK/serve.log" | head -1)
+    [ -n "$PORT" ] && break
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+done
+if [ -z "$PORT" ]; then
+    echo "server did not start:" >&2
+    cat "$WORK/serve.log" >&2
+    exit 1
+fi
+
+echo "redfish-service-validator ($RFSV) against https://127.0.0.1:$PORT as LDAP user bob (reader)"
+START=$(date +%s)
+rc=0
+# Its HTML/Excel reports and debug log stay after the run (target/ is not
+# tracked): the place to look when a check fails.
+REPORTS=${REDFISH_REPORT_DIR:-$ROOT/target/redfish-validator}
+rm -rf "$REPORTS"
+mkdir -p "$REPORTS"
+(cd "$WORK" && "$RFSV" --rhost "https://127.0.0.1:$PORT" -u bob -p bob-pw --authtype Basic \
+    --schema_directory "$CSDL" --skipschema --timeout 20 --logdir "$REPORTS") > "$WORK/validator.out" 2>&1 || rc=$?
+ELAPSED=$(($(date +%s) - START))
+cat "$WORK/validator.out"
+# The summary table's counts row: | PASS | WARN | FAIL | NOT TESTED |.
+read -r PASSED WARNED FAILED _ < <(grep -A2 'PASS .*WARN .*FAIL' "$WORK/validator.out" | tail -1 | tr -d '|' || true)
+echo "redfish-service-validator: exit $rc, ${PASSED:-?} passed, ${WARNED:-?} warnings, ${FAILED:-?} failed, after $ELAPSED s"
+# Its exit status says whether anything failed; a run that checked nothing
+# (the walk stopped at the service root) must not pass either.
+if [ "$rc" -ne 0 ] || [ "${FAILED:-x}" != 0 ] || [ "${PASSED:-0}" -lt 100 ]; then
+    echo "server log (tail):" >&2
+    tail -n 40 "$WORK/serve.log" >&2
+    exit 1
+fi

@@ -1,0 +1,340 @@
+//! What the service answers: status, headers, body, with the protocol
+//! headers every Redfish answer carries (DSP0266 "Response headers"), and
+//! error bodies whose message ids come from the DMTF Base registry.
+
+use http::header::{HeaderName, HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, LINK};
+use http::{HeaderMap, StatusCode};
+use serde_json::{json, Value};
+
+/// `OData-Version: 4.0` on every answer.
+pub const ODATA_VERSION: HeaderName = HeaderName::from_static("odata-version");
+pub(crate) const JSON: &str = "application/json; charset=utf-8";
+pub(crate) const XML: &str = "application/xml; charset=utf-8";
+
+/// One answer of the Redfish service.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub(crate) fn json(status: StatusCode, value: &Value) -> Answer {
+        let mut body = serde_json::to_vec_pretty(value).unwrap_or_else(|_| b"{}".to_vec());
+        body.push(b'\n');
+        let mut a = Answer::with_body(status, JSON, body);
+        if let Some(link) = value["@odata.type"].as_str().and_then(described_by) {
+            a.headers.insert(LINK, link);
+        }
+        a
+    }
+
+    pub(crate) fn with_body(
+        status: StatusCode,
+        content_type: &'static str,
+        body: Vec<u8>,
+    ) -> Answer {
+        let mut headers = protocol_headers();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub(crate) fn no_content() -> Answer {
+        Answer {
+            status: StatusCode::NO_CONTENT,
+            headers: protocol_headers(),
+            body: Vec::new(),
+        }
+    }
+
+    /// Sets `Allow`: every answer about an existing resource says which
+    /// methods it takes.
+    pub(crate) fn allow(mut self, allow: &'static str) -> Answer {
+        self.headers.insert(ALLOW, HeaderValue::from_static(allow));
+        self
+    }
+}
+
+/// `Link: <…>; rel=describedby` (DSP0266 "Link header"): the DMTF JSON
+/// schema of the resource's `@odata.type`, by its public URI, as the
+/// service does not host schemas itself.
+fn described_by(odata_type: &str) -> Option<HeaderValue> {
+    let (namespace, _) = odata_type.strip_prefix('#')?.rsplit_once('.')?;
+    HeaderValue::from_str(&format!(
+        "<https://redfish.dmtf.org/schemas/v1/{namespace}.json>; rel=describedby"
+    ))
+    .ok()
+}
+
+fn protocol_headers() -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert(ODATA_VERSION, HeaderValue::from_static("4.0"));
+    // Readings and power states change between requests: no cached copies.
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h
+}
+
+/// The Base registry version the message ids name (`Base.1.22.…`).
+const BASE: &str = "Base.1.22";
+
+/// A message of the DMTF Base registry (DSP8011, `Base.1.22.1`) that this
+/// service sends, with the registry's text and resolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BaseMessage {
+    ResourceMissingAtURI,
+    OperationNotAllowed,
+    InsufficientPrivilege,
+    NoValidSession,
+    ServiceTemporarilyUnavailable,
+    MalformedJSON,
+    ActionParameterMissing,
+    ActionParameterValueNotInList,
+    ActionParameterUnknown,
+    ActionParameterValueTypeError,
+    PayloadTooLarge,
+    HeaderInvalid,
+    QueryParameterUnsupported,
+    InternalError,
+    GeneralError,
+}
+
+impl BaseMessage {
+    fn id(self) -> &'static str {
+        match self {
+            BaseMessage::ResourceMissingAtURI => "ResourceMissingAtURI",
+            BaseMessage::OperationNotAllowed => "OperationNotAllowed",
+            BaseMessage::InsufficientPrivilege => "InsufficientPrivilege",
+            BaseMessage::NoValidSession => "NoValidSession",
+            BaseMessage::ServiceTemporarilyUnavailable => "ServiceTemporarilyUnavailable",
+            BaseMessage::MalformedJSON => "MalformedJSON",
+            BaseMessage::ActionParameterMissing => "ActionParameterMissing",
+            BaseMessage::ActionParameterValueNotInList => "ActionParameterValueNotInList",
+            BaseMessage::ActionParameterUnknown => "ActionParameterUnknown",
+            BaseMessage::ActionParameterValueTypeError => "ActionParameterValueTypeError",
+            BaseMessage::PayloadTooLarge => "PayloadTooLarge",
+            BaseMessage::HeaderInvalid => "HeaderInvalid",
+            BaseMessage::QueryParameterUnsupported => "QueryParameterUnsupported",
+            BaseMessage::InternalError => "InternalError",
+            BaseMessage::GeneralError => "GeneralError",
+        }
+    }
+
+    /// (message with `%1`… placeholders, severity, resolution), verbatim
+    /// from `Base.1.22.1.json`.
+    fn text(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            BaseMessage::ResourceMissingAtURI => ("The resource at the URI '%1' was not found.", "Critical", "Place a valid resource at the URI or correct the URI and resubmit the request."),
+            BaseMessage::OperationNotAllowed => ("The HTTP method is not allowed on this resource.", "Critical", "None."),
+            BaseMessage::InsufficientPrivilege => ("There are insufficient privileges for the account or credentials associated with the current session to perform the requested operation.", "Critical", "Either abandon the operation or change the associated access rights and resubmit the request if the operation failed."),
+            BaseMessage::NoValidSession => ("There is no valid session established with the implementation.", "Critical", "Establish a session before attempting any operations."),
+            BaseMessage::ServiceTemporarilyUnavailable => ("The service is temporarily unavailable.  Retry in %1 seconds.", "Critical", "Wait for the indicated retry duration and retry the operation."),
+            BaseMessage::MalformedJSON => ("The request body submitted was malformed JSON and could not be parsed by the receiving service.", "Critical", "Ensure that the request body is valid JSON and resubmit the request."),
+            BaseMessage::ActionParameterMissing => ("The action %1 requires the parameter %2 to be present in the request body.", "Critical", "Supply the action with the required parameter in the request body when the request is resubmitted."),
+            BaseMessage::ActionParameterValueNotInList => ("The value '%1' for the parameter %2 in the action %3 is not in the list of acceptable values.", "Warning", "Choose a value from the enumeration list that the implementation can support and resubmit the request if the operation failed."),
+            BaseMessage::ActionParameterUnknown => ("The action %1 was submitted with the invalid parameter %2.", "Warning", "Correct the invalid action parameter and resubmit the request if the operation failed."),
+            BaseMessage::ActionParameterValueTypeError => ("The value '%1' for the parameter %2 in the action %3 is not a type that the parameter can accept.", "Warning", "Correct the value for the parameter in the request body and resubmit the request if the operation failed."),
+            BaseMessage::PayloadTooLarge => ("The supplied payload exceeds the maximum size supported by the service.", "Critical", "Check that the supplied payload is correct and supported by this service."),
+            BaseMessage::HeaderInvalid => ("Header '%1' is invalid.", "Critical", "Resubmit the request with a valid header."),
+            BaseMessage::QueryParameterUnsupported => ("Query parameter '%1' is not supported.", "Warning", "Correct or remove the query parameter and resubmit the request."),
+            BaseMessage::InternalError => ("The request failed due to an internal service error.  The service is still operational.", "Critical", "Resubmit the request.  If the problem persists, consider resetting the service."),
+            BaseMessage::GeneralError => ("A general error has occurred.  See Resolution for information on how to resolve the error, or @Message.ExtendedInfo if Resolution is not provided.", "Critical", "None."),
+        }
+    }
+}
+
+/// A Redfish error: the status and one Base registry message, plus (for
+/// `GeneralError`) what actually went wrong as the resolution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedfishError {
+    pub status: StatusCode,
+    pub message: BaseMessage,
+    pub args: Vec<String>,
+    /// Replaces the registry's resolution when the service knows better
+    /// (a bus failure says which board did not answer).
+    pub detail: Option<String>,
+}
+
+impl RedfishError {
+    pub fn new(status: StatusCode, message: BaseMessage, args: &[&str]) -> RedfishError {
+        RedfishError {
+            status,
+            message,
+            args: args.iter().map(|a| a.to_string()).collect(),
+            detail: None,
+        }
+    }
+
+    pub(crate) fn failure(detail: impl Into<String>) -> RedfishError {
+        RedfishError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: BaseMessage::GeneralError,
+            args: Vec::new(),
+            detail: Some(detail.into()),
+        }
+    }
+
+    pub fn missing(path: &str) -> RedfishError {
+        RedfishError::new(
+            StatusCode::NOT_FOUND,
+            BaseMessage::ResourceMissingAtURI,
+            &[path],
+        )
+    }
+
+    /// An error the HTTP layer raised before any Redfish handler ran
+    /// (authentication, limits, timeouts), in Redfish's format:
+    /// `detail` says what happened; `retry_secs` fills the retry time of
+    /// 429 and 503.
+    pub fn from_status(status: StatusCode, detail: &str, retry_secs: Option<u64>) -> RedfishError {
+        let retry = retry_secs.unwrap_or(1).to_string();
+        let (message, args): (BaseMessage, Vec<String>) = match status {
+            StatusCode::UNAUTHORIZED => (BaseMessage::NoValidSession, Vec::new()),
+            StatusCode::FORBIDDEN => (BaseMessage::InsufficientPrivilege, Vec::new()),
+            StatusCode::PAYLOAD_TOO_LARGE => (BaseMessage::PayloadTooLarge, Vec::new()),
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+                (BaseMessage::ServiceTemporarilyUnavailable, vec![retry])
+            }
+            s if s.is_server_error() => (BaseMessage::InternalError, Vec::new()),
+            _ => (BaseMessage::GeneralError, Vec::new()),
+        };
+        RedfishError {
+            status,
+            message,
+            args,
+            detail: Some(detail.to_string()),
+        }
+    }
+
+    /// The error body of DSP0266 "Error responses".
+    pub fn body(&self) -> Value {
+        let (template, severity, resolution) = self.message.text();
+        let mut text = template.to_string();
+        for (i, a) in self.args.iter().enumerate().rev() {
+            text = text.replace(&format!("%{}", i + 1), a);
+        }
+        let id = format!("{BASE}.{}", self.message.id());
+        let resolution = self.detail.as_deref().unwrap_or(resolution);
+        json!({
+            "error": {
+                "code": id,
+                "message": text,
+                "@Message.ExtendedInfo": [{
+                    "@odata.type": "#Message.v1_3_0.Message",
+                    "MessageId": id,
+                    "Message": text,
+                    "MessageArgs": self.args,
+                    "MessageSeverity": severity,
+                    "Resolution": resolution,
+                }]
+            }
+        })
+    }
+
+    pub fn answer(&self) -> Answer {
+        Answer::json(self.status, &self.body())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_body_has_base_ids_and_filled_arguments() {
+        let e = RedfishError::missing("/redfish/v1/Nope");
+        let b = e.body();
+        assert_eq!(b["error"]["code"], "Base.1.22.ResourceMissingAtURI");
+        assert_eq!(
+            b["error"]["message"],
+            "The resource at the URI '/redfish/v1/Nope' was not found."
+        );
+        let info = &b["error"]["@Message.ExtendedInfo"][0];
+        assert_eq!(info["MessageArgs"], json!(["/redfish/v1/Nope"]));
+        assert_eq!(info["MessageSeverity"], "Critical");
+        let a = e.answer();
+        assert_eq!(a.status, StatusCode::NOT_FOUND);
+        assert_eq!(a.headers[CONTENT_TYPE], JSON);
+        assert_eq!(a.headers[ODATA_VERSION], "4.0");
+    }
+
+    #[test]
+    fn http_layer_statuses_map_to_base_messages() {
+        let code = |s, r| RedfishError::from_status(s, "x", r).body()["error"]["code"].clone();
+        assert_eq!(
+            code(StatusCode::UNAUTHORIZED, None),
+            "Base.1.22.NoValidSession"
+        );
+        assert_eq!(
+            code(StatusCode::FORBIDDEN, None),
+            "Base.1.22.InsufficientPrivilege"
+        );
+        assert_eq!(
+            code(StatusCode::PAYLOAD_TOO_LARGE, None),
+            "Base.1.22.PayloadTooLarge"
+        );
+        let busy = RedfishError::from_status(StatusCode::TOO_MANY_REQUESTS, "x", Some(30)).body();
+        assert_eq!(
+            busy["error"]["code"],
+            "Base.1.22.ServiceTemporarilyUnavailable"
+        );
+        assert_eq!(
+            busy["error"]["message"],
+            "The service is temporarily unavailable.  Retry in 30 seconds."
+        );
+        assert_eq!(
+            code(StatusCode::REQUEST_TIMEOUT, None),
+            "Base.1.22.GeneralError"
+        );
+        assert_eq!(
+            code(StatusCode::INTERNAL_SERVER_ERROR, None),
+            "Base.1.22.InternalError"
+        );
+    }
+
+    #[test]
+    fn resources_link_their_json_schema_errors_do_not() {
+        let link = |t: &str| {
+            Answer::json(StatusCode::OK, &json!({ "@odata.type": t }))
+                .headers
+                .get(LINK)
+                .cloned()
+        };
+        assert_eq!(
+            link("#Chassis.v1_28_0.Chassis").unwrap(),
+            "<https://redfish.dmtf.org/schemas/v1/Chassis.v1_28_0.json>; rel=describedby"
+        );
+        assert_eq!(
+            link("#ChassisCollection.ChassisCollection").unwrap(),
+            "<https://redfish.dmtf.org/schemas/v1/ChassisCollection.json>; rel=describedby"
+        );
+        assert!(RedfishError::missing("/x")
+            .answer()
+            .headers
+            .get(LINK)
+            .is_none());
+    }
+
+    #[test]
+    fn three_arguments_and_a_detail() {
+        let e = RedfishError::new(
+            StatusCode::BAD_REQUEST,
+            BaseMessage::ActionParameterValueNotInList,
+            &["Nmi", "ResetType", "ComputerSystem.Reset"],
+        );
+        assert_eq!(
+            e.body()["error"]["message"],
+            "The value 'Nmi' for the parameter ResetType in the action ComputerSystem.Reset is not in the list of acceptable values."
+        );
+        let f = RedfishError::failure("board 00000001 did not answer");
+        assert_eq!(f.body()["error"]["code"], "Base.1.22.GeneralError");
+        assert_eq!(
+            f.body()["error"]["@Message.ExtendedInfo"][0]["Resolution"],
+            "board 00000001 did not answer"
+        );
+    }
+}

@@ -1,0 +1,34 @@
+//! The node's Redfish service (DMTF DSP0266; the OCP OpenRMC profile is
+//! the target, docs/redfish.md says how far it goes).
+//!
+//! ```text
+//! api::server (admission, TLS, auth, browser policy)
+//!   └─► route::route (path → Resource; permission, Allow, public or not)
+//!         └─► handler::handle ─► Node (BusHandle, same jobs and conversions as v1.1) ─► bus actor
+//! ```
+//!
+//! Below the HTTP server: this crate sees a method, a path, a body and
+//! answers with an [`Answer`] made of `http`'s types. [`route`] is where a
+//! Redfish URI becomes a [`Resource`]; [`answer`] holds the protocol
+//! headers and the Base registry error bodies; `metadata` the version
+//! object, `$metadata` and the OData service document; `resources` the
+//! payloads as pure functions; `sensors` a board's sensors (telemetry
+//! cache or live reads); `power` a system's power state, resets and asset
+//! tag (bus power device or BMC); `reset` the `ComputerSystem.Reset` body.
+
+pub mod answer;
+mod handler;
+mod identity;
+mod metadata;
+mod node;
+mod power;
+mod reset;
+mod resources;
+pub mod route;
+mod sensors;
+
+pub use answer::{Answer, BaseMessage, RedfishError, ODATA_VERSION};
+pub use handler::{handle, RequestHead};
+pub use identity::service_uuid;
+pub use node::Node;
+pub use route::{route, Resource};

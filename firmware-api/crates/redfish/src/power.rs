@@ -1,0 +1,245 @@
+//! A computer system's power: its state, its resets, its asset tag and (for
+//! a BMC's server) its FRU inventory,
+//! each through the job the v1.1 API runs for the same device — a bus
+//! power command with the PMBus conversion, or the IPMI bridge of the v1.1
+//! IPMI board — so both APIs answer the same at the same moment.
+
+use std::future::Future;
+
+use opendcre_bus::Request;
+use opendcre_ipmi::{ChassisControl, ChassisPower, IpmiError};
+use opendcre_proto::board_id::{fmt_board, fmt_device};
+use opendcre_proto::convert::PowerReading;
+use opendcre_proto::{Command, DeviceType, PowerAction};
+use tokio::time::Instant;
+
+use crate::answer::RedfishError;
+use crate::node::Node;
+use crate::reset::ResetType;
+use crate::route::SystemId;
+
+/// What a system's payload shows of its power.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PowerView {
+    pub on: bool,
+    /// No fault bit set (PMBus: power good, no over-current or
+    /// under-voltage; IPMI: no power fault or overload).
+    pub healthy: bool,
+}
+
+impl From<&PowerReading> for PowerView {
+    fn from(p: &PowerReading) -> Self {
+        PowerView {
+            on: p.power_on,
+            healthy: p.power_ok && !p.over_current && !p.under_voltage,
+        }
+    }
+}
+
+impl From<&ChassisPower> for PowerView {
+    fn from(p: &ChassisPower) -> Self {
+        PowerView {
+            on: p.power_on,
+            healthy: p.power_ok && !p.over_current,
+        }
+    }
+}
+
+/// What a FRU says about a server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Inventory {
+    pub manufacturer: String,
+    pub model: String,
+    pub serial_number: String,
+    pub part_number: String,
+}
+
+impl Inventory {
+    /// Sets the non-empty fields on a system's payload.
+    pub(crate) fn fill(&self, v: &mut serde_json::Value) {
+        for (key, value) in [
+            ("Manufacturer", &self.manufacturer),
+            ("Model", &self.model),
+            ("SerialNumber", &self.serial_number),
+            ("PartNumber", &self.part_number),
+        ] {
+            if !value.is_empty() {
+                v[key] = serde_json::json!(value);
+            }
+        }
+    }
+}
+
+fn where_(s: SystemId) -> String {
+    if s.is_bmc() {
+        format!("BMC {}", fmt_device(s.device))
+    } else {
+        format!(
+            "board {} device {}",
+            fmt_board(s.board),
+            fmt_device(s.device)
+        )
+    }
+}
+
+impl Node {
+    /// The power state now: `GET /opendcre/1.1/power/status/…`.
+    pub(crate) async fn power_state(
+        &self,
+        s: SystemId,
+        deadline: Instant,
+    ) -> Result<PowerView, RedfishError> {
+        if s.is_bmc() {
+            let p = self
+                .bmc(s, deadline, self.ipmi.power(s.device, PowerAction::Status))
+                .await?;
+            return Ok(PowerView::from(&p));
+        }
+        let p = self.bus_power(s, PowerAction::Status, deadline).await?;
+        Ok(PowerView::from(&p))
+    }
+
+    /// Carries out a reset: a v1.1 power action (on, off, cycle), or on a
+    /// BMC also a hard reset or a soft (ACPI) shutdown.
+    pub(crate) async fn reset(
+        &self,
+        s: SystemId,
+        t: ResetType,
+        deadline: Instant,
+    ) -> Result<(), RedfishError> {
+        let action = match t {
+            ResetType::On => PowerAction::On,
+            ResetType::ForceOff => PowerAction::Off,
+            ResetType::PowerCycle => PowerAction::Cycle,
+            ResetType::ForceRestart | ResetType::GracefulShutdown if s.is_bmc() => {
+                let control = if t == ResetType::ForceRestart {
+                    ChassisControl::HardReset
+                } else {
+                    ChassisControl::SoftShutdown
+                };
+                self.bmc(s, deadline, self.ipmi.control(s.device, control))
+                    .await?;
+                return Ok(());
+            }
+            // `reset::parse` offers these to BMC systems only.
+            ResetType::ForceRestart | ResetType::GracefulShutdown => {
+                return Err(RedfishError::failure(format!(
+                    "{}: {t:?} needs a BMC",
+                    where_(s)
+                )))
+            }
+        };
+        if s.is_bmc() {
+            self.bmc(s, deadline, self.ipmi.power(s.device, action))
+                .await?;
+        } else {
+            self.bus_power(s, action, deadline).await?;
+        }
+        Ok(())
+    }
+
+    /// The asset tag: a bus power device's asset text read now (the job of
+    /// `GET /opendcre/1.1/read/power/…/info`, so a v1.1 write shows at
+    /// once); a BMC's configured `asset_info`, as v1.1 answers it.
+    pub(crate) async fn asset_tag(
+        &self,
+        s: SystemId,
+        deadline: Instant,
+    ) -> Result<Option<String>, RedfishError> {
+        if s.is_bmc() {
+            return Ok(self
+                .ipmi
+                .devices()
+                .into_iter()
+                .find(|d| d.device_id == s.device)
+                .and_then(|d| d.asset_info));
+        }
+        let req = Request {
+            device_type: DeviceType::POWER.0,
+            board_id: s.board,
+            device_id: s.device,
+            command: Command::ReadAsset,
+        };
+        let frame = self
+            .bus
+            .command(req, deadline)
+            .await
+            .map_err(|e| RedfishError::failure(format!("{}: {e}", where_(s))))?;
+        Ok(Some(
+            String::from_utf8(frame.data.clone()).unwrap_or_else(|_| frame.data_text()),
+        ))
+    }
+
+    /// Manufacturer, model, serial and part number of a BMC's server from
+    /// its FRU 0 (product area, else board area), read as
+    /// `GET /opendcre/1.1/read/power/40000000/…/info` reads it. `None` for a
+    /// bus power device, or when the BMC's FRU cannot be read (logged).
+    pub(crate) async fn inventory(&self, s: SystemId, deadline: Instant) -> Option<Inventory> {
+        if !s.is_bmc() {
+            return None;
+        }
+        let info = match self.bmc(s, deadline, self.ipmi.asset(s.device)).await {
+            Ok(i) => i,
+            Err(e) => {
+                tracing::warn!(system = %s.id(), detail = ?e.detail, "BMC inventory not readable");
+                return None;
+            }
+        };
+        let fru = info.fru?;
+        if let Some(p) = fru.product {
+            return Some(Inventory {
+                manufacturer: p.manufacturer,
+                model: p.product_name,
+                serial_number: p.serial_number,
+                part_number: p.part_number,
+            });
+        }
+        fru.board.map(|b| Inventory {
+            manufacturer: b.manufacturer,
+            model: b.product_name,
+            serial_number: b.serial_number,
+            part_number: b.part_number,
+        })
+    }
+
+    /// A power command to a bus power device and its parsed answer: the
+    /// job and conversion of `GET /opendcre/1.1/power/{action}/…`.
+    async fn bus_power(
+        &self,
+        s: SystemId,
+        action: PowerAction,
+        deadline: Instant,
+    ) -> Result<PowerReading, RedfishError> {
+        let req = Request {
+            device_type: DeviceType::POWER.0,
+            board_id: s.board,
+            device_id: s.device,
+            command: Command::Power(action),
+        };
+        let frame = self
+            .bus
+            .command(req, deadline)
+            .await
+            .map_err(|e| RedfishError::failure(format!("{}: {e}", where_(s))))?;
+        let text = String::from_utf8(frame.data.clone()).unwrap_or_else(|_| frame.data_text());
+        PowerReading::parse(&text, self.r_sense)
+            .map_err(|e| RedfishError::failure(format!("{}: {e}", where_(s))))
+    }
+
+    /// One IPMI bridge operation within the request's deadline.
+    async fn bmc<T>(
+        &self,
+        s: SystemId,
+        deadline: Instant,
+        work: impl Future<Output = Result<T, IpmiError>>,
+    ) -> Result<T, RedfishError> {
+        match tokio::time::timeout_at(deadline, work).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(RedfishError::failure(format!("{}: {e}", where_(s)))),
+            Err(_) => Err(RedfishError::failure(format!(
+                "{}: no answer within the request's time",
+                where_(s)
+            ))),
+        }
+    }
+}

@@ -1,0 +1,398 @@
+//! The payloads, as pure functions of what the node read: no I/O here, so
+//! each shape is tested without a bus.
+
+use opendcre_proto::board_id::{fmt_board, fmt_device};
+use serde_json::{json, Value};
+
+use crate::metadata::odata_type;
+use crate::node::Rack;
+use crate::power::PowerView;
+use crate::reset;
+use crate::route::{ChassisId, SystemId, MANAGER_ID, V1};
+
+/// The Redfish specification version this service follows (DSP0266).
+pub(crate) const REDFISH_VERSION: &str = "1.21.0";
+
+fn link(uri: &str) -> Value {
+    json!({ "@odata.id": uri })
+}
+
+fn manager_uri() -> String {
+    format!("{V1}/Managers/{MANAGER_ID}")
+}
+
+/// `@odata.id`, `@odata.type` and `@odata.context` of a resource.
+fn head(uri: &str, namespace: &str) -> serde_json::Map<String, Value> {
+    let mut m = serde_json::Map::new();
+    m.insert("@odata.id".into(), json!(uri));
+    m.insert("@odata.type".into(), json!(odata_type(namespace)));
+    m.insert(
+        "@odata.context".into(),
+        json!(format!("{V1}/$metadata#{namespace}.{namespace}")),
+    );
+    m
+}
+
+fn with(mut head: serde_json::Map<String, Value>, rest: Value) -> Value {
+    if let Value::Object(r) = rest {
+        head.extend(r);
+    }
+    Value::Object(head)
+}
+
+fn collection(uri: &str, namespace: &str, name: &str, members: Vec<String>) -> Value {
+    let members: Vec<Value> = members.iter().map(|m| link(m)).collect();
+    with(
+        head(uri, namespace),
+        json!({
+            "Name": name,
+            "Members@odata.count": members.len(),
+            "Members": members,
+        }),
+    )
+}
+
+pub(crate) fn service_root(rack: &str, uuid: Option<&str>) -> Value {
+    let mut v = with(
+        head(V1, "ServiceRoot"),
+        json!({
+            "Id": "RootService",
+            "Name": format!("OpenDCRE Redfish service of rack {rack}"),
+            "RedfishVersion": REDFISH_VERSION,
+            "Vendor": "OpenMistOS",
+            "Product": "OpenDCRE rack manager",
+            // No `$` query parameter is supported yet (each is a 501).
+            "ProtocolFeaturesSupported": {
+                "ExpandQuery": { "ExpandAll": false, "Levels": false, "Links": false, "NoLinks": false },
+                "SelectQuery": false,
+                "FilterQuery": false,
+                "TopSkipQuery": false,
+                "OnlyMemberQuery": false,
+                "ExcerptQuery": false,
+            },
+            "Chassis": link(&format!("{V1}/Chassis")),
+            "Systems": link(&format!("{V1}/Systems")),
+            "Managers": link(&format!("{V1}/Managers")),
+            "SessionService": link(&format!("{V1}/SessionService")),
+            "Links": { "Sessions": link(&format!("{V1}/SessionService/Sessions")) },
+        }),
+    );
+    if let Some(u) = uuid {
+        v["UUID"] = json!(u);
+    }
+    v
+}
+
+pub(crate) fn chassis_collection(rack: &Rack) -> Value {
+    let mut members = vec![ChassisId::Rack.uri()];
+    members.extend(
+        rack.boards
+            .iter()
+            .map(|b| ChassisId::Board(b.board_id).uri()),
+    );
+    collection(
+        &format!("{V1}/Chassis"),
+        "ChassisCollection",
+        "Chassis Collection",
+        members,
+    )
+}
+
+pub(crate) fn rack_chassis(name: &str, rack: &Rack) -> Value {
+    let contains: Vec<Value> = rack
+        .boards
+        .iter()
+        .map(|b| link(&ChassisId::Board(b.board_id).uri()))
+        .collect();
+    with(
+        head(&ChassisId::Rack.uri(), "Chassis"),
+        json!({
+            "Id": ChassisId::Rack.id(),
+            "Name": format!("Rack {name}"),
+            "ChassisType": "Rack",
+            "Description": "The rack: its power-line bus boards are the chassis it contains.",
+            "Status": { "State": "Enabled", "Health": "OK" },
+            "Links": {
+                "Contains": contains,
+                "ComputerSystems": rack.systems().map(|s| link(&s.uri())).collect::<Vec<_>>(),
+                "ManagedBy": [link(&manager_uri())],
+                "ManagersInChassis": [link(&manager_uri())],
+            },
+        }),
+    )
+}
+
+pub(crate) fn board_chassis(board: u32, rack: &Rack) -> Value {
+    let c = ChassisId::Board(board);
+    let systems: Vec<Value> = rack
+        .systems()
+        .filter(|s| s.board == board)
+        .map(|s| link(&s.uri()))
+        .collect();
+    with(
+        head(&c.uri(), "Chassis"),
+        json!({
+            "Id": c.id(),
+            "Name": format!("Bus board {}", fmt_board(board)),
+            "ChassisType": "Module",
+            "Description": "A board on the rack's power-line device bus (v1.1 board id).",
+            "Status": { "State": "Enabled", "Health": "OK" },
+            "Sensors": link(&crate::sensors::collection_uri(board)),
+            "Links": {
+                "ContainedBy": link(&ChassisId::Rack.uri()),
+                "Contains": [],
+                "ComputerSystems": systems,
+                "ManagedBy": [link(&manager_uri())],
+                "ManagersInChassis": [],
+            },
+        }),
+    )
+}
+
+pub(crate) fn system_collection(rack: &Rack) -> Value {
+    collection(
+        &format!("{V1}/Systems"),
+        "ComputerSystemCollection",
+        "Computer System Collection",
+        rack.systems().map(|s| s.uri()).collect(),
+    )
+}
+
+/// A computer system: a bus power device or a server behind a BMC. `power`
+/// is its state read just now; `Err` says why it could not be read (the
+/// system is then shown without a power state, unavailable).
+pub(crate) fn system(s: SystemId, power: Result<PowerView, &str>) -> Value {
+    let (power_state, status) = match power {
+        Ok(p) => (
+            Some(if p.on { "On" } else { "Off" }),
+            json!({ "State": "Enabled", "Health": if p.healthy { "OK" } else { "Warning" } }),
+        ),
+        Err(_) => (
+            None,
+            json!({ "State": "UnavailableOffline", "Health": "Critical" }),
+        ),
+    };
+    let (name, description, chassis) = if s.is_bmc() {
+        (
+            format!("Server of BMC {}", fmt_device(s.device)),
+            "A server whose BMC the node reaches over IPMI (the v1.1 IPMI board 40000000).",
+            ChassisId::Rack,
+        )
+    } else {
+        (
+            format!(
+                "Power device {} on bus board {}",
+                fmt_device(s.device),
+                fmt_board(s.board)
+            ),
+            "A server's power, switched by a power device on the rack's device bus.",
+            ChassisId::Board(s.board),
+        )
+    };
+    let mut v = with(
+        head(&s.uri(), "ComputerSystem"),
+        json!({
+            "Id": s.id(),
+            "Name": name,
+            "Description": description,
+            "SystemType": "Physical",
+            "Status": status,
+            "Actions": {
+                "#ComputerSystem.Reset": {
+                    "target": s.reset_uri(),
+                    "ResetType@Redfish.AllowableValues": reset::allowable(s),
+                }
+            },
+            "Links": {
+                "Chassis": [link(&chassis.uri())],
+                "ManagedBy": [link(&manager_uri())],
+            },
+        }),
+    );
+    if let Some(state) = power_state {
+        v["PowerState"] = json!(state);
+    }
+    v
+}
+
+pub(crate) fn manager_collection() -> Value {
+    collection(
+        &format!("{V1}/Managers"),
+        "ManagerCollection",
+        "Manager Collection",
+        vec![manager_uri()],
+    )
+}
+
+pub(crate) fn manager(firmware: &str, now_rfc3339: &str, uuid: Option<&str>, rack: &Rack) -> Value {
+    let servers: Vec<Value> = rack.systems().map(|s| link(&s.uri())).collect();
+    let mut chassis = vec![link(&ChassisId::Rack.uri())];
+    chassis.extend(
+        rack.boards
+            .iter()
+            .map(|b| link(&ChassisId::Board(b.board_id).uri())),
+    );
+    let mut v = with(
+        head(&manager_uri(), "Manager"),
+        json!({
+            "Id": MANAGER_ID,
+            "Name": "OpenDCRE rack manager",
+            "Description": "This node: the rack manager controller of the rack's device bus.",
+            "ManagerType": "RackManager",
+            "FirmwareVersion": firmware,
+            "DateTime": now_rfc3339,
+            "DateTimeLocalOffset": "+00:00",
+            // It answers this request: it is on and working.
+            "PowerState": "On",
+            "Status": { "State": "Enabled", "Health": "OK", "HealthRollup": "OK" },
+            "Links": {
+                "ManagerForChassis": chassis,
+                "ManagerForServers": servers,
+                "ManagerInChassis": link(&ChassisId::Rack.uri()),
+            },
+        }),
+    );
+    if let Some(u) = uuid {
+        // The manager is the service: one UUID for both.
+        v["UUID"] = json!(u);
+        v["ServiceEntryPointUUID"] = json!(u);
+    }
+    v
+}
+
+/// Sessions are not built yet: the service is shown as disabled and its
+/// collection is empty; clients authenticate with the node's bearer tokens
+/// (docs/redfish.md).
+pub(crate) fn session_service() -> Value {
+    with(
+        head(&format!("{V1}/SessionService"), "SessionService"),
+        json!({
+            "Id": "SessionService",
+            "Name": "Session Service",
+            "Description": "Redfish sessions are not offered yet: authenticate each request with a bearer token.",
+            "ServiceEnabled": false,
+            "Status": { "State": "Disabled" },
+            "Sessions": link(&format!("{V1}/SessionService/Sessions")),
+        }),
+    )
+}
+
+pub(crate) fn session_collection() -> Value {
+    collection(
+        &format!("{V1}/SessionService/Sessions"),
+        "SessionCollection",
+        "Session Collection",
+        Vec::new(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opendcre_bus::{ScanBoard, ScanDevice};
+    use opendcre_proto::convert::PowerReading;
+    use opendcre_proto::DeviceType;
+
+    fn rack() -> Rack {
+        let dev = |device_id, t: DeviceType| ScanDevice {
+            device_id,
+            device_type: t.0,
+        };
+        Rack {
+            boards: std::sync::Arc::new(vec![
+                ScanBoard {
+                    board_id: 1,
+                    devices: vec![
+                        dev(0x01ff, DeviceType::THERMISTOR),
+                        dev(0x16ff, DeviceType::POWER),
+                    ],
+                },
+                ScanBoard {
+                    board_id: 0xa,
+                    devices: vec![dev(0x04ff, DeviceType::POWER)],
+                },
+            ]),
+            bmcs: vec![1],
+        }
+    }
+
+    #[test]
+    fn power_devices_are_systems_linked_both_ways() {
+        let r = rack();
+        let systems = system_collection(&r);
+        assert_eq!(systems["Members@odata.count"], 3);
+        assert_eq!(
+            systems["Members"][2]["@odata.id"], "/redfish/v1/Systems/40000000-0001",
+            "BMCs after the bus power devices"
+        );
+        assert_eq!(
+            systems["Members"][1]["@odata.id"],
+            "/redfish/v1/Systems/0000000a-04ff"
+        );
+        let board = board_chassis(1, &r);
+        assert_eq!(
+            board["Links"]["ComputerSystems"],
+            json!([{ "@odata.id": "/redfish/v1/Systems/00000001-16ff" }])
+        );
+        assert_eq!(
+            board["Links"]["ContainedBy"]["@odata.id"],
+            "/redfish/v1/Chassis/Rack"
+        );
+        let rack_c = rack_chassis("r1", &r);
+        assert_eq!(rack_c["ChassisType"], "Rack");
+        assert_eq!(rack_c["Links"]["Contains"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            rack_c["Links"]["ComputerSystems"].as_array().unwrap().len(),
+            3,
+            "the bus power devices and the BMC's server"
+        );
+        assert_eq!(
+            rack_c["Links"]["ManagersInChassis"],
+            json!([{ "@odata.id": "/redfish/v1/Managers/RackManager" }])
+        );
+        assert_eq!(chassis_collection(&r)["Members@odata.count"], 3);
+    }
+
+    #[test]
+    fn power_state_and_health_come_from_the_reading() {
+        let s = SystemId {
+            board: 1,
+            device: 0x16ff,
+        };
+        let on = PowerReading::parse("0,1215,4528,2320", 1.0).unwrap();
+        let v = system(s, Ok(PowerView::from(&on)));
+        assert_eq!(v["PowerState"], "On");
+        assert_eq!(v["Status"]["Health"], "OK");
+        assert_eq!(v["@odata.type"], "#ComputerSystem.v1_27_0.ComputerSystem");
+        assert_eq!(
+            v["Actions"]["#ComputerSystem.Reset"]["target"],
+            "/redfish/v1/Systems/00000001-16ff/Actions/ComputerSystem.Reset"
+        );
+        let off = PowerReading::parse("64,0,4529,2075", 1.0).unwrap();
+        assert_eq!(system(s, Ok(PowerView::from(&off)))["PowerState"], "Off");
+        let bmc = system(
+            SystemId {
+                board: 0x4000_0000,
+                device: 1,
+            },
+            Ok(PowerView {
+                on: true,
+                healthy: true,
+            }),
+        );
+        assert_eq!(
+            bmc["Links"]["Chassis"][0]["@odata.id"],
+            "/redfish/v1/Chassis/Rack"
+        );
+        assert_eq!(
+            bmc["Actions"]["#ComputerSystem.Reset"]["ResetType@Redfish.AllowableValues"]
+                .as_array()
+                .unwrap()
+                .len(),
+            5
+        );
+        let down = system(s, Err("no answer"));
+        assert!(down.get("PowerState").is_none());
+        assert_eq!(down["Status"]["State"], "UnavailableOffline");
+    }
+}

@@ -1,0 +1,298 @@
+//! Redfish URIs → resources, and what each resource allows: methods,
+//! the permission it needs, whether it is public. The api crate's router
+//! hands every path under `/redfish` here, so permission and `Allow` of a
+//! Redfish resource are said in one place.
+
+use http::Method;
+use opendcre_proto::board_id::{fmt_board, fmt_device};
+use opendcre_security::auth::Permission;
+
+/// A chassis of the rack: the rack itself or one board on its bus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChassisId {
+    Rack,
+    Board(u32),
+}
+
+impl ChassisId {
+    /// The `Id` in URIs and payloads: `Rack`, or the board id as the v1.1
+    /// API writes it (`00000001`).
+    pub fn id(self) -> String {
+        match self {
+            ChassisId::Rack => RACK_ID.to_string(),
+            ChassisId::Board(b) => fmt_board(b),
+        }
+    }
+
+    pub fn uri(self) -> String {
+        format!("{V1}/Chassis/{}", self.id())
+    }
+}
+
+/// A computer system: a power device on a bus board (board id, device id),
+/// or a server behind a BMC (board `40000000`, the BMC's device id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SystemId {
+    pub board: u32,
+    pub device: u16,
+}
+
+impl SystemId {
+    /// `00000001-16ff`: the v1.1 API's board and device ids.
+    pub fn id(self) -> String {
+        format!("{}-{}", fmt_board(self.board), fmt_device(self.device))
+    }
+
+    pub fn uri(self) -> String {
+        format!("{V1}/Systems/{}", self.id())
+    }
+
+    /// A server behind a configured BMC: the v1.1 API's IPMI board
+    /// (`40000000`) and the BMC's device id.
+    pub fn is_bmc(self) -> bool {
+        self.board == opendcre_proto::board_id::IPMI
+    }
+
+    pub fn reset_uri(self) -> String {
+        format!("{}/Actions/ComputerSystem.Reset", self.uri())
+    }
+}
+
+pub(crate) const V1: &str = "/redfish/v1";
+pub(crate) const RACK_ID: &str = "Rack";
+pub(crate) const MANAGER_ID: &str = "RackManager";
+
+/// One resource of the service tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resource {
+    /// `/redfish`: the protocol versions this service speaks.
+    Version,
+    ServiceRoot,
+    /// `/redfish/v1/$metadata`: the CSDL document.
+    Metadata,
+    /// `/redfish/v1/odata`: the OData service document.
+    OData,
+    ChassisCollection,
+    Chassis(ChassisId),
+    /// `/redfish/v1/Chassis/{board}/Sensors`.
+    SensorCollection(u32),
+    /// `/redfish/v1/Chassis/{board}/Sensors/{device}-{what}`.
+    Sensor(u32, String),
+    SystemCollection,
+    System(SystemId),
+    /// `POST …/Actions/ComputerSystem.Reset`.
+    SystemReset(SystemId),
+    ManagerCollection,
+    Manager,
+    SessionService,
+    SessionCollection,
+    /// Any other path under `/redfish`: a 404 in Redfish's error format.
+    Missing,
+}
+
+const READ_ONLY: &str = "GET, HEAD";
+
+impl Resource {
+    /// What a caller must hold: changing state needs `Operate`.
+    pub fn permission(&self) -> Permission {
+        match self {
+            Resource::SystemReset(_) => Permission::Operate,
+            _ => Permission::Read,
+        }
+    }
+
+    /// Readable without credentials (DSP0266 "Authentication requirements":
+    /// the version object, the service root, `$metadata` and the OData
+    /// service document). Everything else goes through authentication.
+    pub fn is_public(&self) -> bool {
+        matches!(
+            self,
+            Resource::Version | Resource::ServiceRoot | Resource::Metadata | Resource::OData
+        )
+    }
+
+    /// The `Allow` header: every resource sends it, error answers included.
+    pub fn allow_header(&self) -> &'static str {
+        match self {
+            Resource::SystemReset(_) => "POST",
+            _ => READ_ONLY,
+        }
+    }
+
+    pub fn allows(&self, method: &Method) -> bool {
+        match self {
+            // Any method gets the 404 of a missing resource, not a 405.
+            Resource::Missing => true,
+            _ => self
+                .allow_header()
+                .split(", ")
+                .any(|m| m == method.as_str()),
+        }
+    }
+}
+
+/// Routes the normalised segments of a path that starts with `redfish`.
+/// One trailing slash is ignored (DSP0266: `/redfish/v1/` and
+/// `/redfish/v1` are the same resource, and so for every URI here).
+pub fn route(segments: &[String]) -> Option<Resource> {
+    let mut s: Vec<&str> = segments.iter().map(String::as_str).collect();
+    if s.first() != Some(&"redfish") {
+        return None;
+    }
+    if s.len() > 1 && s.last() == Some(&"") {
+        s.pop();
+    }
+    Some(match s[1..] {
+        [] => Resource::Version,
+        ["v1"] => Resource::ServiceRoot,
+        ["v1", "$metadata"] => Resource::Metadata,
+        ["v1", "odata"] => Resource::OData,
+        ["v1", "Chassis"] => Resource::ChassisCollection,
+        ["v1", "Chassis", id] => match parse_chassis(id) {
+            Some(c) => Resource::Chassis(c),
+            None => Resource::Missing,
+        },
+        ["v1", "Chassis", id, "Sensors"] => match parse_chassis(id) {
+            Some(ChassisId::Board(b)) => Resource::SensorCollection(b),
+            _ => Resource::Missing,
+        },
+        ["v1", "Chassis", id, "Sensors", sensor] => match parse_chassis(id) {
+            Some(ChassisId::Board(b)) if parse_sensor_device(sensor).is_some() => {
+                Resource::Sensor(b, sensor.to_string())
+            }
+            _ => Resource::Missing,
+        },
+        ["v1", "Systems"] => Resource::SystemCollection,
+        ["v1", "Systems", id] => system(id, Resource::System),
+        ["v1", "Systems", id, "Actions", "ComputerSystem.Reset"] => {
+            system(id, Resource::SystemReset)
+        }
+        ["v1", "Managers"] => Resource::ManagerCollection,
+        ["v1", "Managers", MANAGER_ID] => Resource::Manager,
+        ["v1", "SessionService"] => Resource::SessionService,
+        ["v1", "SessionService", "Sessions"] => Resource::SessionCollection,
+        _ => Resource::Missing,
+    })
+}
+
+fn system(id: &str, make: fn(SystemId) -> Resource) -> Resource {
+    parse_system(id).map_or(Resource::Missing, make)
+}
+
+/// Only the canonical spelling of an id names a resource: one resource,
+/// one URI.
+fn parse_chassis(id: &str) -> Option<ChassisId> {
+    if id == RACK_ID {
+        return Some(ChassisId::Rack);
+    }
+    let board = canonical_hex(id, 8)?;
+    Some(ChassisId::Board(u32::try_from(board).ok()?))
+}
+
+fn parse_system(id: &str) -> Option<SystemId> {
+    let (b, d) = id.split_once('-')?;
+    Some(SystemId {
+        board: u32::try_from(canonical_hex(b, 8)?).ok()?,
+        device: u16::try_from(canonical_hex(d, 4)?).ok()?,
+    })
+}
+
+/// The device id a sensor id starts with (`01ff` of `01ff-Temperature`).
+pub(crate) fn parse_sensor_device(id: &str) -> Option<u16> {
+    let (d, what) = id.split_once('-')?;
+    if what.is_empty() {
+        return None;
+    }
+    u16::try_from(canonical_hex(d, 4)?).ok()
+}
+
+fn canonical_hex(text: &str, width: usize) -> Option<u64> {
+    let ok = text.len() == width
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    ok.then(|| u64::from_str_radix(text, 16).ok()).flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(path: &str) -> Option<Resource> {
+        let segs: Vec<String> = path[1..].split('/').map(str::to_string).collect();
+        route(&segs)
+    }
+
+    #[test]
+    fn tree_and_trailing_slashes() {
+        assert_eq!(r("/redfish"), Some(Resource::Version));
+        assert_eq!(r("/redfish/"), Some(Resource::Version));
+        assert_eq!(r("/redfish/v1"), Some(Resource::ServiceRoot));
+        assert_eq!(r("/redfish/v1/"), Some(Resource::ServiceRoot));
+        assert_eq!(r("/redfish/v1/$metadata"), Some(Resource::Metadata));
+        assert_eq!(r("/redfish/v1/odata"), Some(Resource::OData));
+        assert_eq!(
+            r("/redfish/v1/Chassis/Rack/"),
+            Some(Resource::Chassis(ChassisId::Rack))
+        );
+        assert_eq!(
+            r("/redfish/v1/Chassis/0000000a"),
+            Some(Resource::Chassis(ChassisId::Board(10)))
+        );
+        let sys = SystemId {
+            board: 1,
+            device: 0x16ff,
+        };
+        assert_eq!(
+            r("/redfish/v1/Systems/00000001-16ff"),
+            Some(Resource::System(sys))
+        );
+        assert_eq!(r(&sys.reset_uri()), Some(Resource::SystemReset(sys)));
+        assert_eq!(
+            r("/redfish/v1/Managers/RackManager"),
+            Some(Resource::Manager)
+        );
+        assert_eq!(r("/opendcre/1.1/scan"), None);
+    }
+
+    #[test]
+    fn non_canonical_ids_are_missing() {
+        for p in [
+            "/redfish/v1/Chassis/1",
+            "/redfish/v1/Chassis/0000000A",
+            "/redfish/v1/Chassis/rack",
+            "/redfish/v1/Systems/00000001-16FF",
+            "/redfish/v1/Systems/00000001",
+            "/redfish/v1/Systems/00000001-16ff-1",
+            "/redfish/v1/Managers/1",
+            "/redfish/v2",
+            "/redfish/v1//",
+            "/redfish/v1/Chassis/Rack/Sensors",
+            "/redfish/v1/Chassis/00000001/Sensors/01FF-Temperature",
+            "/redfish/v1/Chassis/00000001/Sensors/01ff",
+            "/redfish/v1/Chassis/00000001/Sensors/01ff-",
+        ] {
+            assert_eq!(r(p), Some(Resource::Missing), "{p}");
+        }
+    }
+
+    #[test]
+    fn permissions_methods_and_public_resources() {
+        let sys = SystemId {
+            board: 1,
+            device: 2,
+        };
+        assert_eq!(Resource::SystemReset(sys).permission(), Permission::Operate);
+        assert_eq!(Resource::System(sys).permission(), Permission::Read);
+        assert!(Resource::SystemReset(sys).allows(&Method::POST));
+        assert!(!Resource::SystemReset(sys).allows(&Method::GET));
+        assert!(!Resource::System(sys).allows(&Method::POST));
+        assert!(Resource::System(sys).allows(&Method::HEAD));
+        assert!(!Resource::SessionCollection.allows(&Method::POST));
+        assert!(Resource::Missing.allows(&Method::DELETE));
+        assert!(Resource::ServiceRoot.is_public());
+        assert!(Resource::Metadata.is_public());
+        assert!(!Resource::ChassisCollection.is_public());
+        assert!(!Resource::SessionService.is_public());
+    }
+}

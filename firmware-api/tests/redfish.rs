@@ -1,0 +1,764 @@
+//! The Redfish service (crates/redfish) in the real binary on the emulator:
+//! which documents are public, protocol headers, error bodies, roles, and a
+//! `ComputerSystem.Reset` that switches an emulated power device, checked
+//! through the v1.1 API.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::common::{parse_response, request_with, Response, Server};
+use opendcre_security::auth::{hash_token, HashAlgorithm};
+
+const READER: &str = "odcre_redfish-reader-0123456789abcdef";
+const OPERATOR: &str = "odcre_redfish-operator-0123456789abcdef";
+
+/// Two boards; their power devices keep state (`on`/`off` switch it), so
+/// a reset can be seen afterwards.
+const RACK: &str = r#"{"boards": [
+  {"board_id": "00000001", "devices": [
+    {"device_id": "0001", "device_type": "power", "has_state": true, "asset_info": "rack-a/node-01 SN:1",
+     "power": "0,1215,4528,2320", "on": "0,1215,4528,2320", "off": "64,0,4529,2075"},
+    {"device_id": "0002", "device_type": "thermistor", "read": {"repeatable": true, "responses": [656]}}
+  ]},
+  {"board_id": "00000002", "devices": [
+    {"device_id": "0001", "device_type": "power", "has_state": true,
+     "power": "64,0,4529,2075", "on": "0,905,4532,1985", "off": "64,0,4529,2075"}
+  ]}
+]}"#;
+
+/// A node on `emulator` with a reader and an operator token, telemetry off
+/// (its poller would read the devices behind the test's back).
+fn node(emulator: &Path) -> (Server, tempfile::TempDir) {
+    Server::with_config(&format!(
+        "[emulator]\nconfig = {:?}\n[telemetry]\nenabled = false\n\
+         [auth.tokens.reader]\nhash = \"{}\"\nrole = \"reader\"\n\
+         [auth.tokens.operator]\nhash = \"{}\"\nrole = \"operator\"\n",
+        emulator.display().to_string(),
+        hash_token(READER, HashAlgorithm::Sha256).unwrap(),
+        hash_token(OPERATOR, HashAlgorithm::Sha256).unwrap()
+    ))
+}
+
+fn stateful_node() -> (Server, tempfile::TempDir, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let rack = dir.path().join("rack.json");
+    std::fs::write(&rack, RACK).unwrap();
+    let (s, cfg) = node(&rack);
+    (s, cfg, dir)
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+fn get(s: &Server, path: &str, token: Option<&str>) -> Response {
+    let auth = token.map(bearer);
+    let h: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", a.as_str())).collect();
+    request_with(&s.addr, "GET", path, &h)
+}
+
+/// A request with a body (the harness's requests have none).
+fn send(
+    s: &Server,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: &str,
+    extra: &[(&str, &str)],
+) -> Response {
+    let mut c = TcpStream::connect(&s.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n\
+         Content-Length: {}\r\n",
+        s.addr,
+        body.len()
+    );
+    if !extra
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
+        head.push_str("Content-Type: application/json\r\n");
+    }
+    for (k, v) in extra {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    c.write_all(head.as_bytes()).unwrap();
+    c.write_all(body.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    c.read_to_end(&mut raw).unwrap();
+    parse_response(&raw, false)
+}
+
+fn reset(s: &Server, system: &str, token: &str, reset_type: &str) -> Response {
+    send(
+        s,
+        "POST",
+        &format!("/redfish/v1/Systems/{system}/Actions/ComputerSystem.Reset"),
+        token,
+        &format!("{{\"ResetType\": \"{reset_type}\"}}"),
+        &[],
+    )
+}
+
+/// The Base registry message id of a Redfish error answer.
+fn error_code(r: &Response) -> String {
+    let v = r.json();
+    let code = v["error"]["code"].as_str().unwrap_or_default().to_string();
+    assert_eq!(
+        v["error"]["@Message.ExtendedInfo"][0]["MessageId"], code,
+        "extended info names the same message"
+    );
+    code
+}
+
+/// `on`/`off` of `GET /opendcre/1.1/power/status/…`.
+fn v11_power(s: &Server, board: &str, device: &str) -> String {
+    let r = get(
+        s,
+        &format!("/opendcre/1.1/power/status/{board}/{device}"),
+        Some(READER),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r.json()["power_status"].as_str().unwrap().to_string()
+}
+
+fn power_state(s: &Server, system: &str) -> String {
+    let r = get(s, &format!("/redfish/v1/Systems/{system}"), Some(READER));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r.json()["PowerState"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn the_service_root_and_its_documents_are_public_the_rest_needs_a_reader() {
+    let (s, _cfg, _dir) = stateful_node();
+    for path in [
+        "/redfish",
+        "/redfish/",
+        "/redfish/v1",
+        "/redfish/v1/",
+        "/redfish/v1/$metadata",
+        "/redfish/v1/odata",
+    ] {
+        assert_eq!(
+            get(&s, path, None).status,
+            200,
+            "{path} without credentials"
+        );
+    }
+    for path in [
+        "/redfish/v1/Chassis",
+        "/redfish/v1/Systems/00000001-0001",
+        "/redfish/v1/Managers/RackManager",
+        "/redfish/v1/SessionService",
+        "/redfish/v1/Nope",
+    ] {
+        let r = get(&s, path, None);
+        assert_eq!(r.status, 401, "{path} without credentials");
+        assert_eq!(error_code(&r), "Base.1.22.NoValidSession", "{path}");
+        assert!(r.header("WWW-Authenticate").unwrap().starts_with("Bearer"));
+        assert_eq!(r.header("OData-Version"), Some("4.0"));
+        let wrong = get(&s, path, Some("odcre_not-a-token"));
+        assert_eq!(wrong.status, 401, "{path} with a wrong token");
+        assert_eq!(
+            get(&s, path, Some(READER)).status,
+            if path.ends_with("Nope") { 404 } else { 200 },
+            "{path}"
+        );
+    }
+    let root = get(&s, "/redfish/v1", None).json();
+    assert_eq!(root["@odata.id"], "/redfish/v1");
+    assert_eq!(
+        root["Links"]["Sessions"]["@odata.id"],
+        "/redfish/v1/SessionService/Sessions"
+    );
+    // The service UUID: a keyed hash of this machine's id, the same in the
+    // manager; left out where the machine has no id.
+    let expected = std::fs::read_to_string("/etc/machine-id")
+        .ok()
+        .and_then(|id| opendcre_redfish::service_uuid(&id));
+    let manager = get(&s, "/redfish/v1/Managers/RackManager", Some(READER)).json();
+    assert_eq!(root["UUID"].as_str().map(str::to_string), expected);
+    assert_eq!(manager["UUID"], root["UUID"]);
+    assert_eq!(manager["ServiceEntryPointUUID"], root["UUID"]);
+    // The version object points at v1.
+    assert_eq!(get(&s, "/redfish", None).json()["v1"], "/redfish/v1/");
+}
+
+#[test]
+fn protocol_headers_documents_and_the_tree() {
+    let (s, _cfg, _dir) = stateful_node();
+    let r = get(&s, "/redfish/v1/Systems", Some(READER));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("OData-Version"), Some("4.0"));
+    assert_eq!(
+        r.header("Content-Type"),
+        Some("application/json; charset=utf-8")
+    );
+    assert_eq!(r.header("Allow"), Some("GET, HEAD"));
+    assert_eq!(
+        r.header("Link"),
+        Some(
+            "<https://redfish.dmtf.org/schemas/v1/ComputerSystemCollection.json>; rel=describedby"
+        )
+    );
+    let systems: Vec<String> = r.json()["Members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["@odata.id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        systems,
+        [
+            "/redfish/v1/Systems/00000001-0001",
+            "/redfish/v1/Systems/00000002-0001"
+        ]
+    );
+    // A trailing slash names the same resource.
+    assert_eq!(
+        get(&s, "/redfish/v1/Systems/", Some(READER)).json(),
+        r.json()
+    );
+
+    let chassis = get(&s, "/redfish/v1/Chassis", Some(READER)).json();
+    assert_eq!(chassis["Members@odata.count"], 3);
+    let rack = get(&s, "/redfish/v1/Chassis/Rack", Some(READER)).json();
+    assert_eq!(rack["ChassisType"], "Rack");
+    assert_eq!(
+        rack["Links"]["Contains"],
+        serde_json::json!([
+            {"@odata.id": "/redfish/v1/Chassis/00000001"},
+            {"@odata.id": "/redfish/v1/Chassis/00000002"}
+        ])
+    );
+    let board = get(&s, "/redfish/v1/Chassis/00000002", Some(READER)).json();
+    assert_eq!(
+        board["Links"]["ContainedBy"]["@odata.id"],
+        "/redfish/v1/Chassis/Rack"
+    );
+    let manager = get(&s, "/redfish/v1/Managers/RackManager", Some(READER)).json();
+    assert_eq!(manager["ManagerType"], "RackManager");
+    assert!(manager["FirmwareVersion"]
+        .as_str()
+        .unwrap()
+        .starts_with(env!("CARGO_PKG_VERSION")));
+    assert!(manager["DateTime"].as_str().unwrap().ends_with("+00:00"));
+
+    let meta = get(&s, "/redfish/v1/$metadata", None);
+    assert_eq!(
+        meta.header("Content-Type"),
+        Some("application/xml; charset=utf-8")
+    );
+    assert_eq!(meta.header("OData-Version"), Some("4.0"));
+    let xml = String::from_utf8(meta.body).unwrap();
+    for ns in [
+        "ServiceRoot.v1_20_0",
+        "ComputerSystem.v1_27_0",
+        "Chassis.v1_28_0",
+        "Manager.v1_24_0",
+    ] {
+        assert!(
+            xml.contains(&format!("Namespace=\"{ns}\"")),
+            "{ns} in $metadata"
+        );
+    }
+    // Every @odata.type the service sends is a namespace $metadata includes.
+    for v in [&rack, &board, &manager, &chassis] {
+        let t = v["@odata.type"].as_str().unwrap();
+        let ns = t.trim_start_matches('#').rsplit_once('.').unwrap().0;
+        assert!(xml.contains(&format!("Namespace=\"{ns}\"")), "{t}");
+    }
+    let odata = get(&s, "/redfish/v1/odata", None).json();
+    assert!(odata["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["url"] == "/redfish/v1/Systems"));
+
+    let head = request_with(&s.addr, "HEAD", "/redfish/v1", &[]);
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+}
+
+#[test]
+fn wrong_methods_and_missing_resources_get_redfish_errors() {
+    let (s, _cfg, _dir) = stateful_node();
+    let r = send(&s, "POST", "/redfish/v1/Chassis", READER, "{}", &[]);
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("Allow"), Some("GET, HEAD"));
+    assert_eq!(error_code(&r), "Base.1.22.OperationNotAllowed");
+    let r = send(&s, "DELETE", "/redfish/v1", READER, "", &[]);
+    assert_eq!(r.status, 405);
+    let r = get(
+        &s,
+        "/redfish/v1/Systems/00000001-0001/Actions/ComputerSystem.Reset",
+        Some(OPERATOR),
+    );
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("Allow"), Some("POST"));
+
+    // No `$` query parameter is supported, and the service root says so.
+    let r = get(&s, "/redfish/v1/Systems?$expand=.", Some(READER));
+    assert_eq!(r.status, 501);
+    assert_eq!(error_code(&r), "Base.1.22.QueryParameterUnsupported");
+    assert_eq!(
+        get(&s, "/redfish/v1/Systems?other=1", Some(READER)).status,
+        200
+    );
+    let root = get(&s, "/redfish/v1", None).json();
+    assert_eq!(
+        root["ProtocolFeaturesSupported"]["ExpandQuery"]["ExpandAll"],
+        false
+    );
+
+    for path in [
+        "/redfish/v1/Nope",
+        "/redfish/v1/Chassis/00000099",
+        "/redfish/v1/Chassis/1",
+        "/redfish/v1/Systems/00000001-0002",
+        "/redfish/v2",
+    ] {
+        let r = get(&s, path, Some(READER));
+        assert_eq!(r.status, 404, "{path}");
+        assert_eq!(error_code(&r), "Base.1.22.ResourceMissingAtURI", "{path}");
+        assert_eq!(
+            r.json()["error"]["@Message.ExtendedInfo"][0]["MessageArgs"][0],
+            path,
+            "the message quotes the URI"
+        );
+        assert_eq!(r.header("OData-Version"), Some("4.0"));
+    }
+}
+
+#[test]
+fn reset_needs_an_operator_and_switches_the_power_device() {
+    let (s, _cfg, _dir) = stateful_node();
+    assert_eq!(v11_power(&s, "00000001", "0001"), "on");
+
+    let r = reset(&s, "00000001-0001", READER, "ForceOff");
+    assert_eq!(r.status, 403, "a reader may not reset");
+    assert_eq!(error_code(&r), "Base.1.22.InsufficientPrivilege");
+    assert_eq!(v11_power(&s, "00000001", "0001"), "on", "nothing switched");
+
+    // A page of another site cannot ride an operator's credentials.
+    let r = send(
+        &s,
+        "POST",
+        "/redfish/v1/Systems/00000001-0001/Actions/ComputerSystem.Reset",
+        OPERATOR,
+        r#"{"ResetType": "ForceOff"}"#,
+        &[("Sec-Fetch-Site", "cross-site")],
+    );
+    assert_eq!(r.status, 403);
+    assert_eq!(r.header("OData-Version"), Some("4.0"));
+    assert_eq!(v11_power(&s, "00000001", "0001"), "on", "nothing switched");
+
+    let r = reset(&s, "00000001-0001", OPERATOR, "ForceOff");
+    assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(v11_power(&s, "00000001", "0001"), "off");
+    assert_eq!(power_state(&s, "00000001-0001"), "Off");
+
+    let r = reset(&s, "00000002-0001", OPERATOR, "On");
+    assert_eq!(r.status, 204);
+    assert_eq!(v11_power(&s, "00000002", "0001"), "on");
+    assert_eq!(power_state(&s, "00000002-0001"), "On");
+
+    let r = reset(&s, "00000001-0001", OPERATOR, "Nmi");
+    assert_eq!(r.status, 400);
+    assert_eq!(error_code(&r), "Base.1.22.ActionParameterValueNotInList");
+    let r = send(
+        &s,
+        "POST",
+        "/redfish/v1/Systems/00000001-0001/Actions/ComputerSystem.Reset",
+        OPERATOR,
+        "{not json",
+        &[],
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(error_code(&r), "Base.1.22.MalformedJSON");
+    assert_eq!(
+        v11_power(&s, "00000001", "0001"),
+        "off",
+        "bad requests switch nothing"
+    );
+
+    // DSP0266 request headers: a body that is not JSON, an OData version
+    // this service does not speak.
+    let reset_uri = "/redfish/v1/Systems/00000001-0001/Actions/ComputerSystem.Reset";
+    let r = send(
+        &s,
+        "POST",
+        reset_uri,
+        OPERATOR,
+        "ResetType=On",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+    );
+    assert_eq!(r.status, 415);
+    assert_eq!(error_code(&r), "Base.1.22.HeaderInvalid");
+    let r = send(
+        &s,
+        "POST",
+        reset_uri,
+        OPERATOR,
+        r#"{"ResetType": "On"}"#,
+        &[("OData-Version", "5.0")],
+    );
+    assert_eq!(r.status, 412);
+    assert_eq!(
+        v11_power(&s, "00000001", "0001"),
+        "off",
+        "refused requests switch nothing"
+    );
+    let r = send(
+        &s,
+        "POST",
+        reset_uri,
+        OPERATOR,
+        r#"{"ResetType": "ForceOff"}"#,
+        &[("OData-Version", "4.0")],
+    );
+    assert_eq!(r.status, 204);
+
+    // The server's body limit answers in Redfish's format on Redfish URIs.
+    let big = format!(
+        "{{\"ResetType\": \"On\", \"x\": \"{}\"}}",
+        "a".repeat(70 * 1024)
+    );
+    let r = send(&s, "POST", reset_uri, OPERATOR, &big, &[]);
+    assert_eq!(r.status, 413);
+    assert_eq!(error_code(&r), "Base.1.22.PayloadTooLarge");
+
+    let r = reset(&s, "00000009-0001", OPERATOR, "On");
+    assert_eq!(r.status, 404, "no such system");
+
+    // The log says which system was reset, and the access log by whom.
+    // (`Server::log_so_far` needs an open node for its marker request.)
+    let done = "ComputerSystem.Reset done system=00000002-0001";
+    let by = "POST /redfish/v1/Systems/00000002-0001/Actions/ComputerSystem.Reset 204";
+    let (mut saw_done, mut saw_by) = (false, false);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !(saw_done && saw_by) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = s.log.recv_timeout(left).expect("reset lines in the log");
+        saw_done |= line.contains(done);
+        saw_by |= line.contains(by) && line.contains("user=\"operator\"");
+    }
+}
+
+/// One source of values: the power state Redfish shows is the one the v1.1
+/// API answers, for every power device of the example rack (on and off).
+#[test]
+fn power_state_equals_the_v11_answer_on_the_example_rack() {
+    let (s, _cfg) = node(&crate::common::example("rack.json"));
+    let systems = get(&s, "/redfish/v1/Systems", Some(READER)).json();
+    let members = systems["Members"].as_array().unwrap();
+    assert_eq!(members.len(), 5, "five power devices in rack.json");
+    let mut seen = Vec::new();
+    for m in members {
+        let uri = m["@odata.id"].as_str().unwrap();
+        let id = uri.rsplit('/').next().unwrap();
+        let (board, device) = id.split_once('-').unwrap();
+        let redfish = power_state(&s, id);
+        let v11 = v11_power(&s, board, device);
+        assert_eq!(redfish.to_ascii_lowercase(), v11, "{id}");
+        seen.push(v11);
+    }
+    assert!(
+        seen.contains(&"on".to_string()) && seen.contains(&"off".to_string()),
+        "{seen:?}"
+    );
+}
+
+/// Every kind of bus sensor with one constant answer, so a value read at
+/// any moment is the value of every other moment.
+fn constant_rack(dir: &Path) -> std::path::PathBuf {
+    let dev = |id: &str, ty: &str, resp: serde_json::Value| serde_json::json!({"device_id": id, "device_type": ty, "read": {"repeatable": true, "responses": [resp]}});
+    let cfg = serde_json::json!({"boards": [{"board_id": "00000001", "devices": [
+        dev("01ff", "thermistor", serde_json::json!(656)),
+        dev("02ff", "temperature", serde_json::json!(28.78)),
+        dev("03ff", "humidity", serde_json::json!(1486313281u64)),
+        dev("04ff", "pressure", serde_json::json!(101.3)),
+        dev("05ff", "current", serde_json::json!(2320)),
+        dev("06ff", "fan_speed", serde_json::json!(4100)),
+        dev("07ff", "led", serde_json::json!(1)),
+        {"device_id": "09ff", "device_type": "power",
+         "power": {"repeatable": true, "responses": ["0,1215,4528,2320"]}},
+    ]}]});
+    let path = dir.join("constant.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
+    path
+}
+
+/// (sensor id, reading) of every sensor of board 00000001, once each has
+/// a reading (bounded wait: the poller fills the cache after start-up).
+fn sensor_readings(s: &Server) -> Vec<(String, f64)> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let c = get(s, "/redfish/v1/Chassis/00000001/Sensors", Some(READER));
+        assert_eq!(c.status, 200, "{}", String::from_utf8_lossy(&c.body));
+        let mut out = Vec::new();
+        for m in c.json()["Members"].as_array().unwrap() {
+            let v = get(s, m["@odata.id"].as_str().unwrap(), Some(READER)).json();
+            if let Some(x) = v["Reading"].as_f64() {
+                out.push((v["Id"].as_str().unwrap().to_string(), x));
+            }
+        }
+        if out.len() == c.json()["Members@odata.count"].as_u64().unwrap() as usize {
+            return out;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "sensors without readings: {out:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// What `/opendcre/1.1/read/thermistor/…` answers, in °C.
+fn v11_thermistor(s: &Server) -> f64 {
+    let r = get(
+        s,
+        "/opendcre/1.1/read/thermistor/00000001/01ff",
+        Some(READER),
+    );
+    r.json()["temperature_c"].as_f64().unwrap()
+}
+
+fn assert_close(a: f64, b: f64, what: &str) {
+    assert!((a - b).abs() < 0.001, "{what}: {a} vs {b}");
+}
+
+/// With the poller on, sensors are the telemetry cache's values: equal to
+/// `/opendcre/2/readings` (and to a live v1.1 read of the same device).
+#[test]
+fn sensors_equal_the_telemetry_readings() {
+    let dir = tempfile::tempdir().unwrap();
+    let rack = constant_rack(dir.path());
+    let (s, _cfg) = Server::with_config(&format!(
+        "[emulator]\nconfig = {:?}\n[telemetry]\nenabled = true\n\
+         [auth.tokens.reader]\nhash = \"{}\"\nrole = \"reader\"\n\
+         [auth.tokens.operator]\nhash = \"{}\"\nrole = \"operator\"\n",
+        rack.display().to_string(),
+        hash_token(READER, HashAlgorithm::Sha256).unwrap(),
+        hash_token(OPERATOR, HashAlgorithm::Sha256).unwrap(),
+    ));
+    let sensors = sensor_readings(&s);
+    let ids: Vec<&str> = sensors.iter().map(|(i, _)| i.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "01ff-Temperature",
+            "02ff-Temperature",
+            "03ff-Humidity",
+            "03ff-Temperature",
+            "04ff-Pressure",
+            "05ff-Current",
+            "06ff-Fan",
+            "09ff-InputPower",
+            "09ff-InputVoltage",
+            "09ff-OutputCurrent"
+        ],
+        "every device but the LED, a power device's three numbers"
+    );
+    let readings = get(&s, "/opendcre/2/readings?board=00000001", Some(READER)).json();
+    let value = |device: &str, key: &str| -> f64 {
+        readings["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["device_id"] == device)
+            .unwrap_or_else(|| panic!("{device} in {readings}"))["values"][key]
+            .as_f64()
+            .unwrap()
+    };
+    let expected = [
+        value("01ff", "temperature_celsius"),
+        value("02ff", "temperature_celsius"),
+        value("03ff", "relative_humidity_ratio") * 100.0,
+        value("03ff", "temperature_celsius"),
+        value("04ff", "pressure_pascals"),
+        value("05ff", "current_amperes"),
+        value("06ff", "fan_speed_rpm"),
+        value("09ff", "power_input_watts"),
+        value("09ff", "power_input_volts"),
+        value("09ff", "power_output_amperes"),
+    ];
+    for ((id, got), want) in sensors.iter().zip(expected) {
+        assert_close(*got, want, id);
+    }
+    assert_close(sensors[0].1, v11_thermistor(&s), "thermistor vs v1.1 read");
+    // The tree comes from the poller's scan; the power state is still read
+    // live, as v1.1 reads it.
+    let systems = get(&s, "/redfish/v1/Systems", Some(READER)).json();
+    assert_eq!(
+        systems["Members"],
+        serde_json::json!([{"@odata.id": "/redfish/v1/Systems/00000001-09ff"}])
+    );
+    assert_eq!(power_state(&s, "00000001-09ff"), "On");
+    assert_eq!(v11_power(&s, "00000001", "09ff"), "on");
+
+    // A reset is counted as a power action (the unexpected-power-change
+    // alert must not fire for it), other Redfish requests as `redfish`.
+    assert_eq!(
+        reset(&s, "00000001-09ff", OPERATOR, "PowerCycle").status,
+        204
+    );
+    let metrics = String::from_utf8(get(&s, "/metrics", Some(READER)).body).unwrap();
+    assert!(
+        metrics.contains(
+            "opendcre_http_requests_total{route=\"power\",method=\"POST\",status=\"204\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert!(metrics
+        .contains("opendcre_http_requests_total{route=\"redfish\",method=\"GET\",status=\"200\"}"));
+}
+
+/// With the poller off, a sensor is read when asked, with the same
+/// conversion: equal to the v1.1 read.
+#[test]
+fn sensors_without_telemetry_are_read_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _cfg) = node(&constant_rack(dir.path()));
+    let sensors = sensor_readings(&s);
+    assert_eq!(sensors.len(), 10);
+    assert_close(sensors[0].1, v11_thermistor(&s), "thermistor vs v1.1 read");
+    let one = get(
+        &s,
+        "/redfish/v1/Chassis/00000001/Sensors/06ff-Fan",
+        Some(READER),
+    )
+    .json();
+    assert_eq!(one["Reading"], 4100.0);
+    assert_eq!(one["ReadingUnits"], "RPM");
+    for missing in ["07ff-Led", "06ff-Temperature", "0aff-Temperature"] {
+        let r = get(
+            &s,
+            &format!("/redfish/v1/Chassis/00000001/Sensors/{missing}"),
+            Some(READER),
+        );
+        assert_eq!(r.status, 404, "{missing}");
+    }
+    assert_eq!(
+        get(&s, "/redfish/v1/Chassis/00000002/Sensors", Some(READER)).status,
+        404
+    );
+}
+
+/// The asset tag is the v1.1 asset info, read live: a write through v1.1
+/// shows at once.
+#[test]
+fn asset_tag_is_the_v11_asset_info() {
+    let (s, _cfg, _dir) = stateful_node();
+    let tag =
+        || get(&s, "/redfish/v1/Systems/00000001-0001", Some(READER)).json()["AssetTag"].clone();
+    let v11 = get(
+        &s,
+        "/opendcre/1.1/read/power/00000001/0001/info",
+        Some(READER),
+    )
+    .json();
+    assert_eq!(v11["asset_info"], "rack-a/node-01 SN:1");
+    assert_eq!(tag(), v11["asset_info"]);
+    let w = get(
+        &s,
+        "/opendcre/1.1/write/power/00000001/0001/info/rack-b%20slot%204",
+        Some(OPERATOR),
+    );
+    assert_eq!(w.status, 200, "{}", String::from_utf8_lossy(&w.body));
+    assert_eq!(tag(), "rack-b slot 4");
+}
+
+/// A configured BMC is a computer system too (`40000000-{device}`, the v1.1
+/// IPMI board's ids): its power state is the v1.1 answer, and each reset
+/// reaches a real `ipmi_sim`, confirmed with ipmitool and the simulator's
+/// chassis-control hook.
+#[test]
+fn bmc_systems_reset_through_ipmi() {
+    use crate::ipmi_support::SimBmc;
+    let Some(sim) = SimBmc::start() else { return };
+    let (s, _cfg) = Server::with_config(&format!(
+        "[emulator]\nconfig = {:?}\n[telemetry]\nenabled = false\n\
+         [auth.tokens.reader]\nhash = \"{}\"\nrole = \"reader\"\n\
+         [auth.tokens.operator]\nhash = \"{}\"\nrole = \"operator\"\n\
+         [[ipmi.bmc]]\ndevice_id = 1\nip = \"127.0.0.1\"\nport = {}\nusername = \"ADMIN\"\n\
+         password = \"ADMIN\"\ninterface = \"lanplus\"\ncipher_suite = 3\n\
+         asset_info = \"web-01, rack 4 slot 12\"\n",
+        crate::common::example("simple.json").display().to_string(),
+        hash_token(READER, HashAlgorithm::Sha256).unwrap(),
+        hash_token(OPERATOR, HashAlgorithm::Sha256).unwrap(),
+        sim.port
+    ));
+    let id = "40000000-0001";
+    let systems = get(&s, "/redfish/v1/Systems", Some(READER)).json();
+    let members = systems["Members"].as_array().unwrap();
+    assert_eq!(
+        members.last().unwrap()["@odata.id"],
+        "/redfish/v1/Systems/40000000-0001",
+        "{systems}"
+    );
+    let sys = get(&s, &format!("/redfish/v1/Systems/{id}"), Some(READER)).json();
+    assert_eq!(sys["PowerState"], "On");
+    assert_eq!(sys["AssetTag"], "web-01, rack 4 slot 12");
+    // The server's FRU 0 product area, as ipmitool prints it.
+    let fru = String::from_utf8(sim.ipmitool(&["fru", "print", "0"]).stdout).unwrap();
+    for (key, field) in [
+        ("Manufacturer", "Product Manufacturer"),
+        ("Model", "Product Name"),
+        ("SerialNumber", "Product Serial"),
+        ("PartNumber", "Product Part Number"),
+    ] {
+        let line = fru
+            .lines()
+            .find(|l| l.trim_start().starts_with(field))
+            .unwrap_or_else(|| panic!("{field} in {fru}"));
+        let value = line.split_once(':').unwrap().1.trim();
+        assert_eq!(sys[key], value, "{key}");
+    }
+    assert_eq!(
+        sys["Links"]["Chassis"][0]["@odata.id"],
+        "/redfish/v1/Chassis/Rack"
+    );
+    assert_eq!(
+        sys["Actions"]["#ComputerSystem.Reset"]["ResetType@Redfish.AllowableValues"],
+        serde_json::json!([
+            "On",
+            "ForceOff",
+            "PowerCycle",
+            "ForceRestart",
+            "GracefulShutdown"
+        ])
+    );
+    assert_eq!(v11_power(&s, "40000000", "0001"), "on");
+
+    assert_eq!(reset(&s, id, READER, "ForceOff").status, 403);
+    assert!(sim.ipmitool_power(), "a reader switched nothing");
+
+    assert_eq!(reset(&s, id, OPERATOR, "ForceOff").status, 204);
+    assert!(!sim.ipmitool_power(), "ipmitool sees the chassis off");
+    assert_eq!(power_state(&s, id), "Off");
+    assert_eq!(v11_power(&s, "40000000", "0001"), "off");
+
+    assert_eq!(reset(&s, id, OPERATOR, "On").status, 204);
+    assert!(sim.ipmitool_power());
+    assert_eq!(power_state(&s, id), "On");
+
+    assert_eq!(reset(&s, id, OPERATOR, "ForceRestart").status, 204);
+    assert_eq!(sim.counter("resets"), 1, "the BMC got a hard reset");
+    assert!(sim.ipmitool_power(), "a hard reset keeps the power on");
+
+    assert_eq!(reset(&s, id, OPERATOR, "GracefulShutdown").status, 204);
+    assert_eq!(sim.counter("shutdowns"), 1, "the BMC got a soft shutdown");
+    assert_eq!(power_state(&s, id), "Off");
+
+    // A BMC that is not configured is no system.
+    assert_eq!(
+        get(&s, "/redfish/v1/Systems/40000000-0002", Some(READER)).status,
+        404
+    );
+    assert_eq!(reset(&s, "40000000-0002", OPERATOR, "On").status, 404);
+}
