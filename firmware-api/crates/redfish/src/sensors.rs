@@ -172,16 +172,7 @@ mod tests {
 
     #[test]
     fn every_kind_but_led_has_sensors_with_distinct_ids() {
-        for kind in [
-            Kind::Thermistor,
-            Kind::Temperature,
-            Kind::Humidity,
-            Kind::Pressure,
-            Kind::Current,
-            Kind::FanSpeed,
-            Kind::Power,
-            Kind::Led,
-        ] {
+        for kind in opendcre_telemetry::ALL_KINDS {
             let defs = sensors_of(kind);
             assert_eq!(defs.is_empty(), kind == Kind::Led, "{kind:?}");
             let mut ids: Vec<_> = defs.iter().map(|d| sensor_id(1, d)).collect();

@@ -32,7 +32,7 @@ pub use clock::{now_ms, parse_rfc3339, rfc3339};
 pub use config::{Intervals, IpNet, MetricsRole, TelemetryConfig, MAX_HISTORY_LEN};
 pub use expo::Format;
 pub use http::HttpStats;
-pub use kind::Kind;
+pub use kind::{Kind, ALL_KINDS};
 use opendcre_bus::BusHandle;
 use opendcre_ipmi::IpmiBridge;
 
