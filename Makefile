@@ -107,9 +107,10 @@ fleet-test: build
 	python3 ci/fleet-test.py --binary $(HOST_BIN) -n $(FLEET_N) --duration $(FLEET_SECS) --interval $(FLEET_INTERVAL)
 
 # Everything CI runs: host tests, the curl check, the API contract, the armv7 build, packages
-# and their checks, then the image: build, reproducibility, QEMU boot test
+# and their checks, the container (built and run with podman), then the image:
+# build, reproducibility, QEMU boot test
 # (image-ci has its own deadline, IMAGE_CI_TIMEOUT).
-test: deps lint check prometheus-check test-host auth-curl-check api-contract redfish-check test-packaging image-check ci-free-debug image-ci
+test: deps lint check prometheus-check test-host auth-curl-check api-contract redfish-check test-packaging container-test image-check ci-free-debug image-ci
 
 # In CI only (CI=true): the debug build (1 GB) has served once the host-side
 # checks ran, and the image stage needs the disk.
@@ -154,7 +155,7 @@ DEBIAN_CARGO_ENV := \
 	AR_armv7_unknown_linux_gnueabihf=arm-linux-gnueabihf-ar
 
 .PHONY: help armv7 armv7-toolchain packaging-tools deb deb-amd64 deb-armhf \
-	smoke-armv7 lint-packaging test-deb test-packaging docker
+	smoke-armv7 lint-packaging test-deb test-packaging docker container-test
 
 help:
 	@echo "make armv7           cross-build $(ARMV7_BIN) and $(ARMV7_CLI_BIN) (CROSS=1: with cross + Docker)"
@@ -165,6 +166,7 @@ help:
 	@echo "make test-deb        install/upgrade/remove/purge the amd64 .deb in a Debian 12 chroot"
 	@echo "make test-packaging  smoke-armv7 + lint-packaging + test-deb"
 	@echo "make docker          container image from the amd64 .deb (needs a Docker host)"
+	@echo "make container-test  build the Dockerfile with podman on a local mmdebstrap base, run it, REST checks"
 
 # Installs the toolchain only when the quick, offline check fails.
 armv7-toolchain:
@@ -214,6 +216,13 @@ docker:
 	@ci/docker-build.sh --check-host
 	$(MAKE) deb-$(DOCKER_ARCH)
 	ci/docker-build.sh $(DOCKER_ARCH)
+
+# The Dockerfile built and run for real without Docker: rootful podman from
+# Debian on a base made with mmdebstrap (cached in /var/cache/opendcre-container),
+# the container's REST API, /metrics, user, HEALTHCHECK and SIGTERM checked
+# (ci/container-test.sh; about a minute with the base cached).
+container-test: deb-amd64
+	ci/container-test.sh
 
 # ---------------------------------------------------------------------------
 # The OpenMistOS image and its QEMU boot test (image/README.md):

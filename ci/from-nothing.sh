@@ -12,6 +12,8 @@
 #                                     armhf apt view of ci/install-cross.sh
 #     $CHROOT_CACHE                   (…/opendcre-cross/chroot-bookworm-minbase.tar)
 #                                     ci/test-deb-install.sh's Debian 12 chroot
+#     $CONTAINER_BASE_CACHE           (/var/cache/opendcre-container/base-bookworm-slim.tar)
+#                                     ci/container-test.sh's container base
 #   $IMAGE_CACHE_DIR                  (/var/cache/openmist-image, image/image.conf)
 #     base/                           the image's cached base layers
 #     tools/ ($IMAGE_TOOLS_DIR)       the private e2fsprogs and its backports view
@@ -54,7 +56,7 @@ IMAGE_CACHE_DIR=$(
 )
 caches=(/var/cache/opendcre-*)
 [ -e "${caches[0]}" ] || caches=()
-for c in "${CROSS_STATE:-}" "${CHROOT_CACHE:-}" "$IMAGE_CACHE_DIR" "${IMAGE_TOOLS_DIR:-}" \
+for c in "${CROSS_STATE:-}" "${CHROOT_CACHE:-}" "${CONTAINER_BASE_CACHE:-}" "$IMAGE_CACHE_DIR" "${IMAGE_TOOLS_DIR:-}" \
     "$(dirname "${HADOLINT_VENV:-/opt/opendcre-ci/hadolint}")" "${SCHEMATHESIS_VENV:-}"; do
     [ -n "$c" ] && caches+=("$c")
 done

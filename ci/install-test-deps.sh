@@ -33,6 +33,9 @@ ensure_pkgs rsyslog
 # promtool (Debian package prometheus): every scrape of /metrics in the tests
 # is checked by Prometheus's own parser (tests/telemetry.rs).
 ensure_pkgs prometheus
+# podman (daemonless, from Debian) and mmdebstrap: the Dockerfile is built
+# and run, and checked over REST (make container-test).
+bash "$here/install-container.sh"
 
 # `make check` runs cargo fmt and cargo clippy of the host toolchain (rustup's,
 # in ~/.cargo/bin; Debian's /usr/bin/cargo is the cross build's and has

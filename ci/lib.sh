@@ -174,3 +174,52 @@ stop_node() {
     fi
     SERVER_PID=""
 }
+
+# host_debian_sources FILE — this machine's Debian apt sources into FILE, for
+# mmdebstrap to use the mirror the host uses: deb822 files if there are any,
+# else the one-line format. Either may be missing on a fresh machine (Debian
+# 12 images often have no /etc/apt/sources.list at all).
+host_debian_sources() {
+    local out=$1 deb822
+    shopt -s nullglob
+    deb822=(/etc/apt/sources.list.d/*.sources)
+    shopt -u nullglob
+    : >"$out"
+    if [ "${#deb822[@]}" -gt 0 ]; then
+        cat "${deb822[@]}" >"$out"
+    elif [ -f /etc/apt/sources.list ]; then
+        grep -E '^deb ' /etc/apt/sources.list >"$out" || true
+    fi
+    grep -q . "$out" || die "no apt sources configured (/etc/apt/sources.list.d/*.sources or /etc/apt/sources.list)"
+}
+
+# mmdebstrap_tarball TAR SUITE [MMDEBSTRAP-OPTION...] — a Debian root file
+# system as a tarball (no /dev nodes), from the host's sources, written to
+# TAR only when complete. A mirror in the middle of a sync serves an index
+# that does not match its Release file and mmdebstrap's apt-get update fails:
+# 3 attempts with back-off.
+mmdebstrap_tarball() {
+    local tar=$1 suite=$2 sources tmp_tar delay=15 attempt
+    shift 2
+    # mmdebstrap picks the output format by the name ("...tar.tmp" would be
+    # a directory); --format says it again for versions that look at it only.
+    case "$tar" in *.tar) ;; *) die "$tar must end in .tar (mmdebstrap picks its output format by the name)" ;; esac
+    mkdir -p "$(dirname "$tar")"
+    sources=$(mktemp)
+    host_debian_sources "$sources"
+    tmp_tar="${tar%.tar}.tmp.tar"
+    for attempt in 1 2 3; do
+        rm -rf "$tmp_tar"
+        if mmdebstrap --quiet --mode=root --format=tar --skip=output/dev \
+            --aptopt='Acquire::Retries "3"' "$@" "$suite" "$tmp_tar" "$sources"; then
+            break
+        fi
+        [ "$attempt" -lt 3 ] || { rm -f "$sources" "$tmp_tar"; die "mmdebstrap failed 3 times"; }
+        warn "mmdebstrap failed (attempt $attempt/3; mirror sync?); trying again in ${delay}s"
+        sleep "$delay"
+        delay=$((delay * 2))
+    done
+    rm -f "$sources"
+    tar -tf "$tmp_tar" >/dev/null || die "mmdebstrap did not write a tarball to $tmp_tar"
+    mv "$tmp_tar" "$tar"
+}

@@ -24,45 +24,9 @@ fi
 ensure_pkgs mmdebstrap python3 util-linux
 
 CHROOT_CACHE=${CHROOT_CACHE:-/var/cache/opendcre-cross/chroot-bookworm-minbase.tar}
-case "$CHROOT_CACHE" in *.tar) ;; *) die "CHROOT_CACHE=$CHROOT_CACHE must end in .tar (mmdebstrap picks its output format by the name)" ;; esac
 if [ ! -s "$CHROOT_CACHE" ] || [ -n "$(find "$CHROOT_CACHE" -mtime +7)" ]; then
     log "creating the Debian 12 test chroot $CHROOT_CACHE (mmdebstrap, about a minute)"
-    mkdir -p "$(dirname "$CHROOT_CACHE")"
-    sources=$(mktemp)
-    # The machine's own Debian sources name the mirror: deb822 files if there
-    # are any, else the one-line format. Either file may be missing on a fresh
-    # machine (Debian 12 images often have no /etc/apt/sources.list at all).
-    shopt -s nullglob
-    deb822=(/etc/apt/sources.list.d/*.sources)
-    shopt -u nullglob
-    if [ "${#deb822[@]}" -gt 0 ]; then
-        cat "${deb822[@]}" >"$sources"
-    elif [ -f /etc/apt/sources.list ]; then
-        grep -E '^deb ' /etc/apt/sources.list >"$sources" || true
-    fi
-    grep -q . "$sources" || die "no apt sources configured (/etc/apt/sources.list.d/*.sources or /etc/apt/sources.list)"
-    # The temporary name ends in .tar too: mmdebstrap chooses the format from
-    # the name and would build a directory for "...tar.tmp". --format says it
-    # again, for the mmdebstrap versions that look at the option only.
-    # A mirror in the middle of a sync serves an index that does not match
-    # its Release file, and mmdebstrap's apt-get update fails: try again later.
-    tmp_tar="${CHROOT_CACHE%.tar}.tmp.tar"
-    delay=15
-    for attempt in 1 2 3; do
-        rm -rf "$tmp_tar"
-        if mmdebstrap --quiet --variant=minbase --include=adduser --mode=root --format=tar \
-            --aptopt='Acquire::Retries "3"' \
-            --skip=output/dev bookworm "$tmp_tar" "$sources"; then
-            break
-        fi
-        [ "$attempt" -lt 3 ] || die "mmdebstrap failed 3 times"
-        warn "mmdebstrap failed (attempt $attempt/3; mirror sync?); trying again in ${delay}s"
-        sleep "$delay"
-        delay=$((delay * 2))
-    done
-    tar -tf "$tmp_tar" >/dev/null || die "mmdebstrap did not write a tarball to $tmp_tar"
-    mv "$tmp_tar" "$CHROOT_CACHE"
-    rm -f "$sources"
+    mmdebstrap_tarball "$CHROOT_CACHE" bookworm --variant=minbase --include=adduser
 fi
 
 work=$(mktemp -d)

@@ -210,9 +210,12 @@ boot() { # attempt number
         serial0=(-chardev "serial,id=hat,path=$pty" -serial chardev:hat)
     fi
     # First -serial = PL011 = guest ttyAMA0 (the HAT); second = mini UART = console.
+    # The guest is about 20 times slower than a Pi 2: systemd's 90 s wait for
+    # a device (the FAT partition by label) ran out once udev had its
+    # coldplug done on a loaded host (trixie), so the test allows 300 s.
     qemu-system-arm -M raspi2b -m 1G \
         -kernel "$DIR/$kernel" -initrd "$DIR/$initrd" -dtb "$DIR/test.dtb" \
-        -append "$cmdline console=ttyS1,115200" \
+        -append "$cmdline console=ttyS1,115200 systemd.default_device_timeout_sec=300" \
         -drive "file=$card,if=sd,format=raw" \
         -netdev "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:$API_PORT-:5000,hostfwd=tcp:127.0.0.1:$SSH_PORT-:22" \
         -device usb-net,netdev=net0 \
