@@ -21,6 +21,12 @@ use super::credentials::Secret;
 use super::role::Role;
 use super::SecurityConfigError;
 
+/// Shortest password `opendcre auth hash-password` hashes (Redfish
+/// `AccountService.MinPasswordLength`).
+pub const MIN_PASSWORD_LEN: usize = 8;
+/// Longest password it hashes (`MaxPasswordLength`).
+pub const MAX_PASSWORD_LEN: usize = 256;
+
 /// Longest user name: names appear in Redfish URIs and log lines.
 const MAX_NAME: usize = 64;
 
