@@ -101,6 +101,9 @@ pub enum BaseMessage {
     QueryParameterUnsupported,
     InternalError,
     GeneralError,
+    PropertyMissing,
+    PropertyValueTypeError,
+    PropertyUnknown,
 }
 
 impl BaseMessage {
@@ -121,6 +124,9 @@ impl BaseMessage {
             BaseMessage::QueryParameterUnsupported => "QueryParameterUnsupported",
             BaseMessage::InternalError => "InternalError",
             BaseMessage::GeneralError => "GeneralError",
+            BaseMessage::PropertyMissing => "PropertyMissing",
+            BaseMessage::PropertyValueTypeError => "PropertyValueTypeError",
+            BaseMessage::PropertyUnknown => "PropertyUnknown",
         }
     }
 
@@ -142,6 +148,9 @@ impl BaseMessage {
             BaseMessage::HeaderInvalid => ("Header '%1' is invalid.", "Critical", "Resubmit the request with a valid header."),
             BaseMessage::QueryParameterUnsupported => ("Query parameter '%1' is not supported.", "Warning", "Correct or remove the query parameter and resubmit the request."),
             BaseMessage::InternalError => ("The request failed due to an internal service error.  The service is still operational.", "Critical", "Resubmit the request.  If the problem persists, consider resetting the service."),
+            BaseMessage::PropertyMissing => ("The property %1 is a required property and must be included in the request.", "Warning", "Ensure that the property is in the request body and has a valid value and resubmit the request if the operation failed."),
+            BaseMessage::PropertyValueTypeError => ("The value '%1' for the property %2 is not a type that the property can accept.", "Warning", "Correct the value for the property in the request body and resubmit the request if the operation failed."),
+            BaseMessage::PropertyUnknown => ("The property %1 is not in the list of valid properties for the resource.", "Warning", "Remove the unknown property from the request body and resubmit the request if the operation failed."),
             BaseMessage::GeneralError => ("A general error has occurred.  See Resolution for information on how to resolve the error, or @Message.ExtendedInfo if Resolution is not provided.", "Critical", "None."),
         }
     }
