@@ -141,7 +141,10 @@ impl EchoOff {
         let mut t: libc::termios = unsafe { std::mem::zeroed() };
         // SAFETY: fd 0 and a valid pointer to a termios.
         if unsafe { libc::tcgetattr(0, &mut t) } != 0 {
-            bail!("cannot read the terminal settings: {}", std::io::Error::last_os_error());
+            bail!(
+                "cannot read the terminal settings: {}",
+                std::io::Error::last_os_error()
+            );
         }
         let saved = t;
         t.c_lflag &= !libc::ECHO;

@@ -13,9 +13,7 @@ use std::sync::Arc;
 
 use http::{HeaderValue, Method, StatusCode};
 use opendcre_proto::calendar::{rfc3339_utc, Fraction};
-use opendcre_security::auth::{
-    Principal, Role, Secret, Security, SessionError, SessionInfo,
-};
+use opendcre_security::auth::{Principal, Role, Secret, Security, SessionError, SessionInfo};
 use serde_json::{json, Value};
 
 use crate::answer::{Answer, BaseMessage, RedfishError};

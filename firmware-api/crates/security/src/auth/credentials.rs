@@ -28,7 +28,10 @@ impl fmt::Debug for Secret {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Credentials {
     Bearer(Secret),
-    Basic { user: String, password: Secret },
+    Basic {
+        user: String,
+        password: Secret,
+    },
     /// A Redfish session token (`X-Auth-Token`).
     Session(Secret),
 }
@@ -60,7 +63,9 @@ pub(crate) fn from_headers(
         let mut tokens = headers.get_all(X_AUTH_TOKEN).iter();
         if let Some(value) = tokens.next() {
             if tokens.next().is_some() {
-                return Err(CredentialError::Malformed("more than one X-Auth-Token header"));
+                return Err(CredentialError::Malformed(
+                    "more than one X-Auth-Token header",
+                ));
             }
             let ok = !value.is_empty()
                 && value.len() <= MAX_LEN

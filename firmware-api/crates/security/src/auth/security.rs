@@ -75,10 +75,10 @@ impl Security {
             u.attach(verifier);
         }
         let sc = &cfg.sessions;
-        if !(30..=86_400).contains(&sc.timeout_secs) {
+        if !(1..=86_400).contains(&sc.timeout_secs) {
             return Err(SecurityConfigError::Invalid {
                 key: "auth.sessions.timeout_secs".into(),
-                reason: "must be between 30 and 86400 (Redfish SessionTimeout)".into(),
+                reason: "must be between 1 and 86400 (Redfish clients expect 30 or more)".into(),
             });
         }
         if sc.max == 0 || sc.max > 4096 {
@@ -114,7 +114,10 @@ impl Security {
             on.push("OAuth2/OIDC JWT".to_string());
         }
         if let Some(u) = &self.users {
-            on.push(format!("{} local user(s) (HTTP Basic, Redfish sessions)", u.list().len()));
+            on.push(format!(
+                "{} local user(s) (HTTP Basic, Redfish sessions)",
+                u.list().len()
+            ));
         }
         if self.ldap.is_some() {
             on.push("LDAP (HTTP Basic)".to_string());

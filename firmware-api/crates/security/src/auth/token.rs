@@ -163,10 +163,12 @@ impl TokenStore {
     ) -> Result<TokenStore, SecurityConfigError> {
         let mut argon = Vec::new();
         let mut store = TokenStore::new(entries, cache_ttl, &mut argon)?;
-        store.attach(Verifier::spawn(argon).map_err(|e| SecurityConfigError::Invalid {
-            key: "auth.tokens".into(),
-            reason: format!("cannot start the argon2 worker thread: {e}"),
-        })?);
+        store.attach(
+            Verifier::spawn(argon).map_err(|e| SecurityConfigError::Invalid {
+                key: "auth.tokens".into(),
+                reason: format!("cannot start the argon2 worker thread: {e}"),
+            })?,
+        );
         Ok(store)
     }
 
