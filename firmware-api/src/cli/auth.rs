@@ -191,7 +191,7 @@ pub fn run_with_io(
             input.read_line(&mut line)?;
             let password = line.trim_end_matches(['\r', '\n']);
             let chars = password.chars().count();
-            if chars < MIN_PASSWORD_LEN || chars > MAX_PASSWORD_LEN {
+            if !(MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&chars) {
                 bail!(
                     "a password has {MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} characters (this one has {chars})"
                 );
