@@ -6,11 +6,14 @@
 # real node: `opendcre serve` on the emulator rack
 # (firmware-api/emulator-configs/rack.json) and one real BMC (ipmi_sim,
 # ci/peers/ipmi_sim) with the TLS listener and the
-# token that `opendcre auth init` makes, plus LDAP for HTTP Basic, since the
-# validator authenticates with Basic or a Redfish session only. The LDAP
-# directory is the auth tests' throw-away slapd (ci/peers/slapd/start.sh);
-# the validator logs in as bob, a reader: it only reads. 0 failures, or the
-# step fails and prints the validator's failures and the server log.
+# token that `opendcre auth init` makes, a local account and LDAP, since the
+# validator authenticates with Basic or a Redfish session only. Two runs:
+# first as the local reader `validator` through a Redfish session
+# (`--authtype Session`: POST …/Sessions, X-Auth-Token, DELETE at the end;
+# the server log must show the session made), then as LDAP user bob, a
+# reader, with HTTP Basic (the directory is the auth tests' throw-away
+# slapd, ci/peers/slapd/start.sh). Both only read. 0 failures in each, or
+# the step fails and prints the validator's failures and the server log.
 #
 #   ci/redfish-validate.sh           (builds target/debug/opendcre if needed)
 #   OPENDCRE_BIN=path ci/redfish-validate.sh
@@ -57,6 +60,14 @@ bash "$ROOT/ci/peers/slapd/start.sh" "$WORK/slapd" "$LDAP_PORT" "$LDAPS_PORT" > 
     { echo "slapd did not start:" >&2; cat "$WORK/slapd.out" >&2; exit 1; }
 
 "$BIN" auth init --dir "$WORK" --tls-listen 127.0.0.1:0 --hostname 127.0.0.1 > /dev/null
+# A local account with a random password, hashed by the node's own CLI.
+LOCAL_PW=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
+LOCAL_HASH=$(printf '%s\n' "$LOCAL_PW" | "$BIN" auth hash-password)
+cat >> "$WORK/security.toml" <<TOML
+[auth.users.validator]
+password_hash = "$LOCAL_HASH"
+role = "reader"
+TOML
 cat >> "$WORK/security.toml" <<TOML
 [auth.ldap]
 url = "ldap://127.0.0.1:$LDAP_PORT"
@@ -98,25 +109,42 @@ if [ -z "$PORT" ]; then
     exit 1
 fi
 
-echo "redfish-service-validator ($RFSV) against https://127.0.0.1:$PORT as LDAP user bob (reader)"
-START=$(date +%s)
-rc=0
 # Its HTML/Excel reports and debug log stay after the run (target/ is not
 # tracked): the place to look when a check fails.
 REPORTS=${REDFISH_REPORT_DIR:-$ROOT/target/redfish-validator}
 rm -rf "$REPORTS"
-mkdir -p "$REPORTS"
-(cd "$WORK" && "$RFSV" --rhost "https://127.0.0.1:$PORT" -u bob -p bob-pw --authtype Basic \
-    --schema_directory "$CSDL" --skipschema --timeout 20 --logdir "$REPORTS") > "$WORK/validator.out" 2>&1 || rc=$?
-ELAPSED=$(($(date +%s) - START))
-cat "$WORK/validator.out"
-# The summary table's counts row: | PASS | WARN | FAIL | NOT TESTED |.
-read -r PASSED WARNED FAILED _ < <(grep -A2 'PASS .*WARN .*FAIL' "$WORK/validator.out" | tail -1 | tr -d '|' || true)
-echo "redfish-service-validator: exit $rc, ${PASSED:-?} passed, ${WARNED:-?} warnings, ${FAILED:-?} failed, after $ELAPSED s"
-# Its exit status says whether anything failed; a run that checked nothing
-# (the walk stopped at the service root) must not pass either.
-if [ "$rc" -ne 0 ] || [ "${FAILED:-x}" != 0 ] || [ "${PASSED:-0}" -lt 100 ]; then
-    echo "server log (tail):" >&2
+
+validate() { # validate LABEL USER PASSWORD AUTHTYPE
+    local label=$1 user=$2 pw=$3 authtype=$4 rc=0 start elapsed
+    echo "redfish-service-validator ($RFSV) against https://127.0.0.1:$PORT as $label ($authtype)"
+    mkdir -p "$REPORTS/$user"
+    start=$(date +%s)
+    (cd "$WORK" && "$RFSV" --rhost "https://127.0.0.1:$PORT" -u "$user" -p "$pw" --authtype "$authtype" \
+        --schema_directory "$CSDL" --skipschema --timeout 20 --logdir "$REPORTS/$user") > "$WORK/validator.out" 2>&1 || rc=$?
+    elapsed=$(($(date +%s) - start))
+    cat "$WORK/validator.out"
+    # The summary table's counts row: | PASS | WARN | FAIL | NOT TESTED |.
+    local passed warned failed
+    read -r passed warned failed _ < <(grep -A2 'PASS .*WARN .*FAIL' "$WORK/validator.out" | tail -1 | tr -d '|' || true)
+    echo "redfish-service-validator as $label ($authtype): exit $rc, ${passed:-?} passed, ${warned:-?} warnings, ${failed:-?} failed, after $elapsed s"
+    # Its exit status says whether anything failed; a run that checked
+    # nothing (the walk stopped at the service root) must not pass either.
+    if [ "$rc" -ne 0 ] || [ "${failed:-x}" != 0 ] || [ "${passed:-0}" -lt 100 ]; then
+        echo "server log (tail):" >&2
+        tail -n 40 "$WORK/serve.log" >&2
+        exit 1
+    fi
+}
+
+validate "local user validator (reader)" validator "$LOCAL_PW" Session
+# The run went through a session, not Basic: the node logged its creation.
+if ! grep -q 'session created.*user="validator"' "$WORK/serve.log"; then
+    echo "the Session run made no Redfish session:" >&2
     tail -n 40 "$WORK/serve.log" >&2
     exit 1
 fi
+if grep -qF "$LOCAL_PW" "$WORK/serve.log"; then
+    echo "the local user's password is in the server log" >&2
+    exit 1
+fi
+validate "LDAP user bob (reader)" bob bob-pw Basic

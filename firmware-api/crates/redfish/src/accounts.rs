@@ -64,7 +64,6 @@ fn ldap_provider(l: &LdapConfig) -> Value {
         .map(|(group, role)| json!({ "RemoteGroup": group, "LocalRole": RedfishRole::of(*role).id() }))
         .collect();
     json!({
-        "AccountProviderType": "LDAPService",
         "ServiceEnabled": true,
         "ServiceAddresses": [l.url],
         "Authentication": auth,
