@@ -14,6 +14,10 @@
 # reader, with HTTP Basic (the directory is the auth tests' throw-away
 # slapd, ci/peers/slapd/start.sh). Both only read. 0 failures in each, or
 # the step fails and prints the validator's failures and the server log.
+# Then sushy (ci/redfish-sushy.py, ci/install-sushy.sh) logs in as the local
+# operator `sushy` with a session and switches power device 00000001/16ff
+# (stateful in the copy of the rack this script serves) off, on and through
+# a cycle, each state confirmed through the v1.1 API.
 #
 #   ci/redfish-validate.sh           (builds target/debug/opendcre if needed)
 #   OPENDCRE_BIN=path ci/redfish-validate.sh
@@ -29,6 +33,8 @@ CSDL=${REDFISH_CSDL:-$ROOT/../shared/redfish/csdl}
 
 bash "$ROOT/ci/install-redfish-validator.sh"
 RFSV=$(bash "$ROOT/ci/install-redfish-validator.sh" --print-bin)
+bash "$ROOT/ci/install-sushy.sh"
+SUSHY_PY=$(bash "$ROOT/ci/install-sushy.sh" --print-python)
 if [ ! -x "$BIN" ]; then
     (cd "$ROOT" && cargo build --locked --bin opendcre)
 fi
@@ -59,15 +65,32 @@ sh "$ROOT/ci/peers/ipmi_sim/start.sh" "$BMC_PORT" "$WORK/bmc" > "$WORK/bmc.out" 
 bash "$ROOT/ci/peers/slapd/start.sh" "$WORK/slapd" "$LDAP_PORT" "$LDAPS_PORT" > "$WORK/slapd.out" 2>&1 ||
     { echo "slapd did not start:" >&2; cat "$WORK/slapd.out" >&2; exit 1; }
 
-"$BIN" auth init --dir "$WORK" --tls-listen 127.0.0.1:0 --hostname 127.0.0.1 > /dev/null
-# A local account with a random password, hashed by the node's own CLI.
+API_TOKEN=$("$BIN" auth init --dir "$WORK" --tls-listen 127.0.0.1:0 --hostname 127.0.0.1 |
+    sed -n 's/^API token (shown only now): //p')
+[ -n "$API_TOKEN" ] || { echo "auth init printed no API token" >&2; exit 1; }
+# Local accounts with random passwords, hashed by the node's own CLI.
 LOCAL_PW=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
-LOCAL_HASH=$(printf '%s\n' "$LOCAL_PW" | "$BIN" auth hash-password)
+SUSHY_PW=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
 cat >> "$WORK/security.toml" <<TOML
 [auth.users.validator]
-password_hash = "$LOCAL_HASH"
+password_hash = "$(printf '%s\n' "$LOCAL_PW" | "$BIN" auth hash-password)"
 role = "reader"
+[auth.users.sushy]
+password_hash = "$(printf '%s\n' "$SUSHY_PW" | "$BIN" auth hash-password)"
+role = "operator"
 TOML
+# The example rack with power device 00000001/16ff stateful (on/off switch
+# what it reads), so sushy's resets can be seen through the v1.1 API.
+python3 - "$ROOT/firmware-api/emulator-configs/rack.json" "$WORK/rack.json" <<'PY'
+import json, sys
+rack = json.load(open(sys.argv[1]))
+for b in rack["boards"]:
+    for d in b["devices"]:
+        if b["board_id"] == "00000001" and d["device_id"] == "16ff":
+            d.update(has_state=True, power="0,1215,4528,2320",
+                     on="0,1215,4528,2320", off="64,0,4529,2075")
+json.dump(rack, open(sys.argv[2], "w"), indent=1)
+PY
 cat >> "$WORK/security.toml" <<TOML
 [auth.ldap]
 url = "ldap://127.0.0.1:$LDAP_PORT"
@@ -83,7 +106,7 @@ cat > "$WORK/opendcre.toml" <<TOML
 [server]
 listen = ["127.0.0.1:0"]
 [emulator]
-config = "$ROOT/firmware-api/emulator-configs/rack.json"
+config = "$WORK/rack.json"
 [[ipmi.bmc]]
 device_id = 1
 ip = "127.0.0.1"
@@ -137,14 +160,27 @@ validate() { # validate LABEL USER PASSWORD AUTHTYPE
 }
 
 validate "local user validator (reader)" validator "$LOCAL_PW" Session
-# The run went through a session, not Basic: the node logged its creation.
+# The run went through a session, not Basic: the node logged its creation
+# (and, checked at the end, no password or token).
 if ! grep -q 'session created.*user="validator"' "$WORK/serve.log"; then
     echo "the Session run made no Redfish session:" >&2
     tail -n 40 "$WORK/serve.log" >&2
     exit 1
 fi
-if grep -qF "$LOCAL_PW" "$WORK/serve.log"; then
-    echo "the local user's password is in the server log" >&2
+validate "LDAP user bob (reader)" bob bob-pw Basic
+
+echo "sushy smoke test ($SUSHY_PY) as local user sushy (operator, Session)"
+START=$(date +%s)
+if ! "$SUSHY_PY" "$ROOT/ci/redfish-sushy.py" "https://127.0.0.1:$PORT" "$WORK/tls/server.crt" \
+    sushy "$SUSHY_PW" "$API_TOKEN" 00000001 16ff; then
+    echo "server log (tail):" >&2
+    tail -n 40 "$WORK/serve.log" >&2
     exit 1
 fi
-validate "LDAP user bob (reader)" bob bob-pw Basic
+echo "sushy smoke test: $(($(date +%s) - START)) s"
+for secret in "$LOCAL_PW" "$SUSHY_PW" "$API_TOKEN"; do
+    if grep -qF "$secret" "$WORK/serve.log"; then
+        echo "a password or token is in the server log" >&2
+        exit 1
+    fi
+done
