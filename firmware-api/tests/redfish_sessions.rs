@@ -14,6 +14,7 @@ use opendcre_security::auth::{hash_token, HashAlgorithm};
 
 const OPS_PASSWORD: &str = "ops-password-4f1c9a";
 const VIEWER_PASSWORD: &str = "viewer-password-83be20";
+const VIEWER_TOKEN: &str = "odcre_viewer-token-0123456789abcdef";
 
 /// One stateful power device, as in `redfish.rs`.
 const RACK: &str = r#"{"boards": [
@@ -193,7 +194,11 @@ fn basic_with_local_users_and_its_rate_limit() {
 
 #[test]
 fn session_login_use_and_logout() {
-    let n = node("");
+    // A reader token named like the local user: not that user.
+    let n = node(&format!(
+        "[auth.tokens.viewer]\nhash = \"{}\"\nrole = \"reader\"\n",
+        hash_token(VIEWER_TOKEN, HashAlgorithm::Sha256).unwrap()
+    ));
     let s = &n.server;
     let r = login(s, "viewer", VIEWER_PASSWORD);
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
@@ -244,6 +249,11 @@ fn session_login_use_and_logout() {
         404
     );
     assert_eq!(with_token(s, "GET", &location, &token, "").status, 200);
+    let bearer = format!("Bearer {VIEWER_TOKEN}");
+    let by_token = call(s, "GET", sessions, &[("Authorization", &bearer)], "").json();
+    assert_eq!(by_token["Members@odata.count"], 0, "{by_token}");
+    let r = call(s, "DELETE", &location, &[("Authorization", &bearer)], "");
+    assert_eq!(r.status, 404);
 
     // Login errors: wrong password 401, missing property 400, no password
     // echoed.

@@ -5,15 +5,18 @@
 //! `X-Auth-Token` on `/redfish` requests.
 //!
 //! Who sees what: an operator sees and may end every session; anyone else
-//! only the sessions of their own user name. Another user's session is a
-//! 404 to them, as if it did not exist.
+//! only the sessions of their own user name, logged in as that user
+//! (Basic or a session). Another user's session is a 404 to them, as if it
+//! did not exist.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::{HeaderValue, Method, StatusCode};
 use opendcre_proto::calendar::{rfc3339_utc, Fraction};
-use opendcre_security::auth::{Principal, Role, Secret, Security, SessionError, SessionInfo};
+use opendcre_security::auth::{
+    AuthMethod, Principal, Role, Secret, Security, SessionError, SessionInfo,
+};
 use serde_json::{json, Value};
 
 use crate::answer::{Answer, BaseMessage, RedfishError};
@@ -59,11 +62,18 @@ pub(crate) fn service(caller: &Caller) -> Value {
     )
 }
 
+/// An operator, or the session's user: a caller that logged in with a
+/// user name (Basic, or another session). A token, JWT or certificate
+/// that happens to bear the same name is not that user.
 fn may_see(caller: &Caller, s: &SessionInfo) -> bool {
-    caller
-        .principal
-        .as_ref()
-        .is_some_and(|p| p.role == Role::Operator || p.name == s.user)
+    caller.principal.as_ref().is_some_and(|p| {
+        p.role == Role::Operator
+            || (p.name == s.user
+                && matches!(
+                    p.method,
+                    AuthMethod::Local | AuthMethod::Ldap | AuthMethod::Session
+                ))
+    })
 }
 
 fn visible(caller: &Caller) -> Vec<SessionInfo> {
