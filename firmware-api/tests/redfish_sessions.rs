@@ -133,6 +133,18 @@ fn basic_with_local_users_and_its_rate_limit() {
         "",
     );
     assert_eq!(r.status, 200);
+    let me = call(
+        s,
+        "GET",
+        "/opendcre/2/whoami",
+        &[("Authorization", &viewer)],
+        "",
+    )
+    .json();
+    assert_eq!(
+        (me["name"].as_str(), me["method"].as_str()),
+        (Some("viewer"), Some("local"))
+    );
     // A reader may not reset: 403 in Redfish's format.
     let r = call(
         s,
