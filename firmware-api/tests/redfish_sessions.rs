@@ -267,6 +267,21 @@ fn session_login_use_and_logout() {
     let r = call(s, "DELETE", &location, &[("Authorization", &bearer)], "");
     assert_eq!(r.status, 404);
 
+    // DSP0266: a POST to the collection's Members is the same login.
+    let r = call(
+        s,
+        "POST",
+        "/redfish/v1/SessionService/Sessions/Members",
+        &[],
+        &serde_json::json!({ "UserName": "viewer", "Password": VIEWER_PASSWORD }).to_string(),
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let members_location = r.header("Location").unwrap().to_string();
+    assert_eq!(
+        with_token(s, "DELETE", &members_location, &token, "").status,
+        204
+    );
+
     // Login errors: wrong password 401, missing property 400, no password
     // echoed.
     let r = login(s, "viewer", "not-the-password");
@@ -363,6 +378,17 @@ fn account_service_shows_local_accounts_and_roles_read_only() {
     assert_eq!(ops["Locked"], false);
     assert_eq!(ops["Password"], serde_json::Value::Null);
     assert!(!String::from_utf8_lossy(&r.body).contains("argon2"));
+    let etag = r
+        .header("ETag")
+        .expect("ManagerAccount has an ETag")
+        .to_string();
+    assert!(etag.starts_with("W/\""), "{etag}");
+    let again = get("/redfish/v1/AccountService/Accounts/ops");
+    assert_eq!(again.header("ETag"), Some(etag.as_str()), "stable");
+    assert_ne!(
+        get("/redfish/v1/AccountService/Accounts/viewer").header("ETag"),
+        Some(etag.as_str())
+    );
     assert_eq!(
         get("/redfish/v1/AccountService/Accounts/viewer").json()["RoleId"],
         "ReadOnly"

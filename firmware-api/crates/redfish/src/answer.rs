@@ -5,6 +5,7 @@
 use http::header::{HeaderName, HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, LINK};
 use http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
+use sha2::Digest;
 
 /// `OData-Version: 4.0` on every answer.
 pub const ODATA_VERSION: HeaderName = HeaderName::from_static("odata-version");
@@ -50,6 +51,17 @@ impl Answer {
             headers: protocol_headers(),
             body: Vec::new(),
         }
+    }
+
+    /// Sets `ETag` to a weak validator of the body (DSP0266 requires one
+    /// on `ManagerAccount`): it changes when the account does.
+    pub(crate) fn with_etag(mut self) -> Answer {
+        let digest = sha2::Sha256::digest(&self.body);
+        let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        if let Ok(v) = HeaderValue::from_str(&format!("W/\"{hex}\"")) {
+            self.headers.insert(http::header::ETAG, v);
+        }
+        self
     }
 
     /// Sets `Allow`: every answer about an existing resource says which

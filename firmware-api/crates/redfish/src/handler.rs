@@ -227,7 +227,7 @@ async fn serve(
             .security
             .as_ref()
             .and_then(|s| s.local_users().iter().find(|u| u.name == *name))
-            .map(|u| Answer::json(StatusCode::OK, &accounts::account(u)))
+            .map(|u| Answer::json(StatusCode::OK, &accounts::account(u)).with_etag())
             .ok_or_else(|| RedfishError::missing(path)),
         Resource::RoleCollection => ok(accounts::role_collection()),
         Resource::Role(r) => ok(accounts::role(*r)),

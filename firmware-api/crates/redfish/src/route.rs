@@ -229,7 +229,11 @@ pub fn route(segments: &[String]) -> Option<Resource> {
         ["v1", "Managers"] => Resource::ManagerCollection,
         ["v1", "Managers", MANAGER_ID] => Resource::Manager,
         ["v1", "SessionService"] => Resource::SessionService,
-        ["v1", "SessionService", "Sessions"] => Resource::SessionCollection,
+        // DSP0266: a POST to a collection's `Members` is a POST to the
+        // collection (the login).
+        ["v1", "SessionService", "Sessions"] | ["v1", "SessionService", "Sessions", "Members"] => {
+            Resource::SessionCollection
+        }
         ["v1", "SessionService", "Sessions", id] if canonical_hex(id, 16).is_some() => {
             Resource::Session(id.to_string())
         }
@@ -378,6 +382,10 @@ mod tests {
         assert_eq!(
             r("/redfish/v1/SessionService/Sessions/0123456789abcdef"),
             Some(Resource::Session("0123456789abcdef".into()))
+        );
+        assert_eq!(
+            r("/redfish/v1/SessionService/Sessions/Members"),
+            Some(Resource::SessionCollection)
         );
         assert_eq!(
             r("/redfish/v1/SessionService/Sessions/0123"),
