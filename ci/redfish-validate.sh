@@ -17,7 +17,11 @@
 # Then sushy (ci/redfish-sushy.py, ci/install-sushy.sh) logs in as the local
 # operator `sushy` with a session and switches power device 00000001/16ff
 # (stateful in the copy of the rack this script serves) off, on and through
-# a cycle, each state confirmed through the v1.1 API.
+# a cycle, each state confirmed through the v1.1 API. Last, the DMTF Redfish
+# Protocol Validator (ci/install-protocol-validator.sh) as the local
+# operator `rfpv` over TLS, trusting the node's certificate (it makes some
+# of its requests without its --ca-bundle, so REQUESTS_CA_BUNDLE too):
+# 0 failures.
 #
 #   ci/redfish-validate.sh           (builds target/debug/opendcre if needed)
 #   OPENDCRE_BIN=path ci/redfish-validate.sh
@@ -35,6 +39,8 @@ bash "$ROOT/ci/install-redfish-validator.sh"
 RFSV=$(bash "$ROOT/ci/install-redfish-validator.sh" --print-bin)
 bash "$ROOT/ci/install-sushy.sh"
 SUSHY_PY=$(bash "$ROOT/ci/install-sushy.sh" --print-python)
+bash "$ROOT/ci/install-protocol-validator.sh"
+RFPV=$(bash "$ROOT/ci/install-protocol-validator.sh" --print-bin)
 if [ ! -x "$BIN" ]; then
     (cd "$ROOT" && cargo build --locked --bin opendcre)
 fi
@@ -71,12 +77,16 @@ API_TOKEN=$("$BIN" auth init --dir "$WORK" --tls-listen 127.0.0.1:0 --hostname 1
 # Local accounts with random passwords, hashed by the node's own CLI.
 LOCAL_PW=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
 SUSHY_PW=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
+RFPV_PW=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
 cat >> "$WORK/security.toml" <<TOML
 [auth.users.validator]
 password_hash = "$(printf '%s\n' "$LOCAL_PW" | "$BIN" auth hash-password)"
 role = "reader"
 [auth.users.sushy]
 password_hash = "$(printf '%s\n' "$SUSHY_PW" | "$BIN" auth hash-password)"
+role = "operator"
+[auth.users.rfpv]
+password_hash = "$(printf '%s\n' "$RFPV_PW" | "$BIN" auth hash-password)"
 role = "operator"
 TOML
 # The example rack with power device 00000001/16ff stateful (on/off switch
@@ -178,7 +188,26 @@ if ! "$SUSHY_PY" "$ROOT/ci/redfish-sushy.py" "https://127.0.0.1:$PORT" "$WORK/tl
     exit 1
 fi
 echo "sushy smoke test: $(($(date +%s) - START)) s"
-for secret in "$LOCAL_PW" "$SUSHY_PW" "$API_TOKEN"; do
+
+echo "redfish-protocol-validator ($RFPV) against https://127.0.0.1:$PORT as local user rfpv (operator)"
+START=$(date +%s)
+rc=0
+(cd "$WORK" && REQUESTS_CA_BUNDLE="$WORK/tls/server.crt" "$RFPV" -r "https://127.0.0.1:$PORT" \
+    -u rfpv -p "$RFPV_PW" --ca-bundle "$WORK/tls/server.crt" \
+    --report-dir "$REPORTS/protocol" --report-type both) > "$WORK/rfpv.out" 2>&1 || rc=$?
+SUMMARY=$(grep '^Summary - ' "$WORK/rfpv.out" || true)
+echo "redfish-protocol-validator: exit $rc, ${SUMMARY:-no summary}, after $(($(date +%s) - START)) s"
+PV_FAILED=$(sed -n 's/.*FAIL: \([0-9]*\).*/\1/p' <<< "$SUMMARY")
+PV_PASSED=$(sed -n 's/.*PASS: \([0-9]*\).*/\1/p' <<< "$SUMMARY")
+if [ "$rc" -ne 0 ] || [ "${PV_FAILED:-x}" != 0 ] || [ "${PV_PASSED:-0}" -lt 100 ]; then
+    cat "$WORK/rfpv.out" >&2
+    # Its TSV report names each failed assertion.
+    grep -h -P '\tFAIL\t' "$REPORTS"/protocol/*.tsv >&2 || true
+    echo "server log (tail):" >&2
+    tail -n 40 "$WORK/serve.log" >&2
+    exit 1
+fi
+for secret in "$LOCAL_PW" "$SUSHY_PW" "$RFPV_PW" "$API_TOKEN"; do
     if grep -qF "$secret" "$WORK/serve.log"; then
         echo "a password or token is in the server log" >&2
         exit 1
