@@ -1,12 +1,13 @@
 """sushy (OpenStack's Redfish library, the one Ironic uses) against the node.
 
-Logs in with a Redfish session as a local operator, powers a bus power
-device off, on and cycles it through ComputerSystem.Reset, and confirms each
-state through the v1.1 API (GET /opendcre/1.1/power/status/...) with a
-bearer token; then logs out and checks the session token is refused.
-Run by ci/redfish-validate.sh with sushy's venv python:
+Logs in with a Redfish session as a local operator, powers each given
+system (a bus power device, a BMC's server) off, on and through a cycle with
+ComputerSystem.Reset, and confirms each state through the v1.1 API
+(GET /opendcre/1.1/power/status/{board}/{device}) with a bearer token; then
+logs out and checks the session token is refused. Run by
+ci/redfish-validate.sh with sushy's venv python:
 
-    python redfish-sushy.py URL CAFILE USER PASSWORD V11_TOKEN BOARD DEVICE
+    python redfish-sushy.py URL CAFILE USER PASSWORD V11_TOKEN BOARD-DEVICE...
 """
 
 import json
@@ -43,7 +44,9 @@ def status_with_session_token(url, ctx, token):
 
 
 def main():
-    url, cafile, user, password, v11_token, board, device = sys.argv[1:8]
+    url, cafile, user, password, v11_token = sys.argv[1:6]
+    systems = sys.argv[6:]
+    assert systems, "name at least one system (BOARD-DEVICE)"
     ctx = ssl.create_default_context(cafile=cafile)
     session_auth = auth.SessionAuth(user, password)
     root = sushy.Sushy(
@@ -56,24 +59,26 @@ def main():
     )
     token = session_auth.get_session_key()
     assert token, "sushy did not get an X-Auth-Token"
-    system = root.get_system(f"/redfish/v1/Systems/{board}-{device}")
-    print(f"sushy {sushy.__version__}: "
-          f"system {system.identity}, PowerState {system.power_state}, "
-          f"resets {sorted(v.value for v in system.get_allowed_reset_system_values())}")
-    steps = [
-        (sushy.RESET_FORCE_OFF, sushy.POWER_STATE_OFF, "off"),
-        (sushy.RESET_ON, sushy.POWER_STATE_ON, "on"),
-        (sushy.RESET_TYPE_POWER_CYCLE, sushy.POWER_STATE_ON, "on"),
-    ]
-    for reset, redfish_state, v11_state in steps:
-        started = time.monotonic()
-        system.reset_system(reset)
-        system.refresh()
-        got = v11_power(url, ctx, v11_token, board, device)
-        print(f"  {reset}: PowerState {system.power_state}, v1.1 power_status {got!r} "
-              f"({(time.monotonic() - started) * 1000:.0f} ms)")
-        assert system.power_state == redfish_state, (reset, system.power_state)
-        assert got == v11_state, (reset, got)
+    for name in systems:
+        board, device = name.split("-")
+        system = root.get_system(f"/redfish/v1/Systems/{name}")
+        allowed = sorted(v.value for v in system.get_allowed_reset_system_values())
+        print(f"sushy {sushy.__version__}: system {system.identity}, "
+              f"PowerState {system.power_state}, resets {allowed}")
+        steps = [
+            (sushy.RESET_FORCE_OFF, sushy.POWER_STATE_OFF, "off"),
+            (sushy.RESET_ON, sushy.POWER_STATE_ON, "on"),
+            (sushy.RESET_TYPE_POWER_CYCLE, sushy.POWER_STATE_ON, "on"),
+        ]
+        for reset, redfish_state, v11_state in steps:
+            started = time.monotonic()
+            system.reset_system(reset)
+            system.refresh()
+            got = v11_power(url, ctx, v11_token, board, device)
+            print(f"  {reset}: PowerState {system.power_state}, v1.1 power_status {got!r} "
+                  f"({(time.monotonic() - started) * 1000:.0f} ms)")
+            assert system.power_state == redfish_state, (name, reset, system.power_state)
+            assert got == v11_state, (name, reset, got)
     assert status_with_session_token(url, ctx, token) == 200
     session_auth.close()  # DELETE of the session: the logout
     after = status_with_session_token(url, ctx, token)

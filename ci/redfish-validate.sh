@@ -16,8 +16,9 @@
 # the step fails and prints the validator's failures and the server log.
 # Then sushy (ci/redfish-sushy.py, ci/install-sushy.sh) logs in as the local
 # operator `sushy` with a session and switches power device 00000001/16ff
-# (stateful in the copy of the rack this script serves) off, on and through
-# a cycle, each state confirmed through the v1.1 API. Last, the DMTF Redfish
+# (stateful in the copy of the rack this script serves) and the ipmi_sim
+# BMC's server off, on and through a cycle, each state confirmed through
+# the v1.1 API. Last, the DMTF Redfish
 # Protocol Validator (ci/install-protocol-validator.sh) as the local
 # operator `rfpv` over TLS, trusting the node's certificate (it makes some
 # of its requests without its --ca-bundle, so REQUESTS_CA_BUNDLE too):
@@ -182,7 +183,7 @@ validate "LDAP user bob (reader)" bob bob-pw Basic
 echo "sushy smoke test ($SUSHY_PY) as local user sushy (operator, Session)"
 START=$(date +%s)
 if ! "$SUSHY_PY" "$ROOT/ci/redfish-sushy.py" "https://127.0.0.1:$PORT" "$WORK/tls/server.crt" \
-    sushy "$SUSHY_PW" "$API_TOKEN" 00000001 16ff; then
+    sushy "$SUSHY_PW" "$API_TOKEN" 00000001-16ff 40000000-0001; then
     echo "server log (tail):" >&2
     tail -n 40 "$WORK/serve.log" >&2
     exit 1
