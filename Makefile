@@ -82,7 +82,10 @@ api-contract:
 # Redfish conformance: the DMTF Redfish Service Validator (pinned, its own
 # venv under /opt/opendcre-ci, ci/install-redfish-validator.sh), offline with
 # the DMTF schemas in ../shared/redfish/csdl, against the emulator rack and an
-# ipmi_sim BMC over TLS with LDAP Basic (ci/peers/slapd); 0 failures. ~15 s.
+# ipmi_sim BMC over TLS, as a local user through a Redfish session and as an
+# LDAP user with Basic (ci/peers/slapd); then sushy power resets
+# (ci/install-sushy.sh) and the DMTF Redfish Protocol Validator
+# (ci/install-protocol-validator.sh); 0 failures. ~45 s.
 redfish-check:
 	$(CARGO) build --locked --bin opendcre
 	bash ci/redfish-validate.sh

@@ -16,6 +16,12 @@ bash "$here/install-auth-peers.sh"
 # The DMTF Redfish Service Validator (PyPI, pinned, own venv) for
 # `make redfish-check`; it also uses the slapd installed above.
 bash "$here/install-redfish-validator.sh"
+# sushy (PyPI, pinned, own venv): the Redfish client smoke test of
+# `make redfish-check` (ci/redfish-sushy.py).
+bash "$here/install-sushy.sh"
+# The DMTF Redfish Protocol Validator (PyPI, pinned, own venv), also for
+# `make redfish-check`.
+bash "$here/install-protocol-validator.sh"
 # Headless Chromium: the cross-site request forgery policy is tested in a
 # real browser (tests/browser_chromium.rs).
 ensure_pkgs chromium

@@ -6,11 +6,23 @@
 # real node: `opendcre serve` on the emulator rack
 # (firmware-api/emulator-configs/rack.json) and one real BMC (ipmi_sim,
 # ci/peers/ipmi_sim) with the TLS listener and the
-# token that `opendcre auth init` makes, plus LDAP for HTTP Basic, since the
-# validator authenticates with Basic or a Redfish session only. The LDAP
-# directory is the auth tests' throw-away slapd (ci/peers/slapd/start.sh);
-# the validator logs in as bob, a reader: it only reads. 0 failures, or the
-# step fails and prints the validator's failures and the server log.
+# token that `opendcre auth init` makes, a local account and LDAP, since the
+# validator authenticates with Basic or a Redfish session only. Two runs:
+# first as the local reader `validator` through a Redfish session
+# (`--authtype Session`: POST …/Sessions, X-Auth-Token, DELETE at the end;
+# the server log must show the session made), then as LDAP user bob, a
+# reader, with HTTP Basic (the directory is the auth tests' throw-away
+# slapd, ci/peers/slapd/start.sh). Both only read. 0 failures in each, or
+# the step fails and prints the validator's failures and the server log.
+# Then sushy (ci/redfish-sushy.py, ci/install-sushy.sh) logs in as the local
+# operator `sushy` with a session and switches power device 00000001/16ff
+# (stateful in the copy of the rack this script serves) and the ipmi_sim
+# BMC's server off, on and through a cycle, each state confirmed through
+# the v1.1 API. Last, the DMTF Redfish
+# Protocol Validator (ci/install-protocol-validator.sh) as the local
+# operator `rfpv` over TLS, trusting the node's certificate (it makes some
+# of its requests without its --ca-bundle, so REQUESTS_CA_BUNDLE too):
+# 0 failures.
 #
 #   ci/redfish-validate.sh           (builds target/debug/opendcre if needed)
 #   OPENDCRE_BIN=path ci/redfish-validate.sh
@@ -26,6 +38,10 @@ CSDL=${REDFISH_CSDL:-$ROOT/../shared/redfish/csdl}
 
 bash "$ROOT/ci/install-redfish-validator.sh"
 RFSV=$(bash "$ROOT/ci/install-redfish-validator.sh" --print-bin)
+bash "$ROOT/ci/install-sushy.sh"
+SUSHY_PY=$(bash "$ROOT/ci/install-sushy.sh" --print-python)
+bash "$ROOT/ci/install-protocol-validator.sh"
+RFPV=$(bash "$ROOT/ci/install-protocol-validator.sh" --print-bin)
 if [ ! -x "$BIN" ]; then
     (cd "$ROOT" && cargo build --locked --bin opendcre)
 fi
@@ -56,7 +72,36 @@ sh "$ROOT/ci/peers/ipmi_sim/start.sh" "$BMC_PORT" "$WORK/bmc" > "$WORK/bmc.out" 
 bash "$ROOT/ci/peers/slapd/start.sh" "$WORK/slapd" "$LDAP_PORT" "$LDAPS_PORT" > "$WORK/slapd.out" 2>&1 ||
     { echo "slapd did not start:" >&2; cat "$WORK/slapd.out" >&2; exit 1; }
 
-"$BIN" auth init --dir "$WORK" --tls-listen 127.0.0.1:0 --hostname 127.0.0.1 > /dev/null
+API_TOKEN=$("$BIN" auth init --dir "$WORK" --tls-listen 127.0.0.1:0 --hostname 127.0.0.1 |
+    sed -n 's/^API token (shown only now): //p')
+[ -n "$API_TOKEN" ] || { echo "auth init printed no API token" >&2; exit 1; }
+# Local accounts with random passwords, hashed by the node's own CLI.
+LOCAL_PW=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
+SUSHY_PW=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
+RFPV_PW=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
+cat >> "$WORK/security.toml" <<TOML
+[auth.users.validator]
+password_hash = "$(printf '%s\n' "$LOCAL_PW" | "$BIN" auth hash-password)"
+role = "reader"
+[auth.users.sushy]
+password_hash = "$(printf '%s\n' "$SUSHY_PW" | "$BIN" auth hash-password)"
+role = "operator"
+[auth.users.rfpv]
+password_hash = "$(printf '%s\n' "$RFPV_PW" | "$BIN" auth hash-password)"
+role = "operator"
+TOML
+# The example rack with power device 00000001/16ff stateful (on/off switch
+# what it reads), so sushy's resets can be seen through the v1.1 API.
+python3 - "$ROOT/firmware-api/emulator-configs/rack.json" "$WORK/rack.json" <<'PY'
+import json, sys
+rack = json.load(open(sys.argv[1]))
+for b in rack["boards"]:
+    for d in b["devices"]:
+        if b["board_id"] == "00000001" and d["device_id"] == "16ff":
+            d.update(has_state=True, power="0,1215,4528,2320",
+                     on="0,1215,4528,2320", off="64,0,4529,2075")
+json.dump(rack, open(sys.argv[2], "w"), indent=1)
+PY
 cat >> "$WORK/security.toml" <<TOML
 [auth.ldap]
 url = "ldap://127.0.0.1:$LDAP_PORT"
@@ -72,7 +117,7 @@ cat > "$WORK/opendcre.toml" <<TOML
 [server]
 listen = ["127.0.0.1:0"]
 [emulator]
-config = "$ROOT/firmware-api/emulator-configs/rack.json"
+config = "$WORK/rack.json"
 [[ipmi.bmc]]
 device_id = 1
 ip = "127.0.0.1"
@@ -98,25 +143,74 @@ if [ -z "$PORT" ]; then
     exit 1
 fi
 
-echo "redfish-service-validator ($RFSV) against https://127.0.0.1:$PORT as LDAP user bob (reader)"
-START=$(date +%s)
-rc=0
 # Its HTML/Excel reports and debug log stay after the run (target/ is not
 # tracked): the place to look when a check fails.
 REPORTS=${REDFISH_REPORT_DIR:-$ROOT/target/redfish-validator}
 rm -rf "$REPORTS"
-mkdir -p "$REPORTS"
-(cd "$WORK" && "$RFSV" --rhost "https://127.0.0.1:$PORT" -u bob -p bob-pw --authtype Basic \
-    --schema_directory "$CSDL" --skipschema --timeout 20 --logdir "$REPORTS") > "$WORK/validator.out" 2>&1 || rc=$?
-ELAPSED=$(($(date +%s) - START))
-cat "$WORK/validator.out"
-# The summary table's counts row: | PASS | WARN | FAIL | NOT TESTED |.
-read -r PASSED WARNED FAILED _ < <(grep -A2 'PASS .*WARN .*FAIL' "$WORK/validator.out" | tail -1 | tr -d '|' || true)
-echo "redfish-service-validator: exit $rc, ${PASSED:-?} passed, ${WARNED:-?} warnings, ${FAILED:-?} failed, after $ELAPSED s"
-# Its exit status says whether anything failed; a run that checked nothing
-# (the walk stopped at the service root) must not pass either.
-if [ "$rc" -ne 0 ] || [ "${FAILED:-x}" != 0 ] || [ "${PASSED:-0}" -lt 100 ]; then
+
+validate() { # validate LABEL USER PASSWORD AUTHTYPE
+    local label=$1 user=$2 pw=$3 authtype=$4 rc=0 start elapsed
+    echo "redfish-service-validator ($RFSV) against https://127.0.0.1:$PORT as $label ($authtype)"
+    mkdir -p "$REPORTS/$user"
+    start=$(date +%s)
+    (cd "$WORK" && "$RFSV" --rhost "https://127.0.0.1:$PORT" -u "$user" -p "$pw" --authtype "$authtype" \
+        --schema_directory "$CSDL" --skipschema --timeout 20 --logdir "$REPORTS/$user") > "$WORK/validator.out" 2>&1 || rc=$?
+    elapsed=$(($(date +%s) - start))
+    cat "$WORK/validator.out"
+    # The summary table's counts row: | PASS | WARN | FAIL | NOT TESTED |.
+    local passed warned failed
+    read -r passed warned failed _ < <(grep -A2 'PASS .*WARN .*FAIL' "$WORK/validator.out" | tail -1 | tr -d '|' || true)
+    echo "redfish-service-validator as $label ($authtype): exit $rc, ${passed:-?} passed, ${warned:-?} warnings, ${failed:-?} failed, after $elapsed s"
+    # Its exit status says whether anything failed; a run that checked
+    # nothing (the walk stopped at the service root) must not pass either.
+    if [ "$rc" -ne 0 ] || [ "${failed:-x}" != 0 ] || [ "${passed:-0}" -lt 100 ]; then
+        echo "server log (tail):" >&2
+        tail -n 40 "$WORK/serve.log" >&2
+        exit 1
+    fi
+}
+
+validate "local user validator (reader)" validator "$LOCAL_PW" Session
+# The run went through a session, not Basic: the node logged its creation
+# (and, checked at the end, no password or token).
+if ! grep -q 'session created.*user="validator"' "$WORK/serve.log"; then
+    echo "the Session run made no Redfish session:" >&2
+    tail -n 40 "$WORK/serve.log" >&2
+    exit 1
+fi
+validate "LDAP user bob (reader)" bob bob-pw Basic
+
+echo "sushy smoke test ($SUSHY_PY) as local user sushy (operator, Session)"
+START=$(date +%s)
+if ! "$SUSHY_PY" "$ROOT/ci/redfish-sushy.py" "https://127.0.0.1:$PORT" "$WORK/tls/server.crt" \
+    sushy "$SUSHY_PW" "$API_TOKEN" 00000001-16ff 40000000-0001; then
     echo "server log (tail):" >&2
     tail -n 40 "$WORK/serve.log" >&2
     exit 1
 fi
+echo "sushy smoke test: $(($(date +%s) - START)) s"
+
+echo "redfish-protocol-validator ($RFPV) against https://127.0.0.1:$PORT as local user rfpv (operator)"
+START=$(date +%s)
+rc=0
+(cd "$WORK" && REQUESTS_CA_BUNDLE="$WORK/tls/server.crt" "$RFPV" -r "https://127.0.0.1:$PORT" \
+    -u rfpv -p "$RFPV_PW" --ca-bundle "$WORK/tls/server.crt" \
+    --report-dir "$REPORTS/protocol" --report-type both) > "$WORK/rfpv.out" 2>&1 || rc=$?
+SUMMARY=$(grep '^Summary - ' "$WORK/rfpv.out" || true)
+echo "redfish-protocol-validator: exit $rc, ${SUMMARY:-no summary}, after $(($(date +%s) - START)) s"
+PV_FAILED=$(sed -n 's/.*FAIL: \([0-9]*\).*/\1/p' <<< "$SUMMARY")
+PV_PASSED=$(sed -n 's/.*PASS: \([0-9]*\).*/\1/p' <<< "$SUMMARY")
+if [ "$rc" -ne 0 ] || [ "${PV_FAILED:-x}" != 0 ] || [ "${PV_PASSED:-0}" -lt 100 ]; then
+    cat "$WORK/rfpv.out" >&2
+    # Its TSV report names each failed assertion.
+    grep -h -P '\tFAIL\t' "$REPORTS"/protocol/*.tsv >&2 || true
+    echo "server log (tail):" >&2
+    tail -n 40 "$WORK/serve.log" >&2
+    exit 1
+fi
+for secret in "$LOCAL_PW" "$SUSHY_PW" "$RFPV_PW" "$API_TOKEN"; do
+    if grep -qF "$secret" "$WORK/serve.log"; then
+        echo "a password or token is in the server log" >&2
+        exit 1
+    fi
+done

@@ -114,6 +114,52 @@ fn hash_token_reads_stdin_and_prints_a_usable_hash() {
     assert!(err.to_string().contains("no token"), "{err}");
 }
 
+/// The example's user hashes are of the passwords its comment names, and a
+/// hash from `hash-password` logs in: through [`Security::login`], the path
+/// Basic and Redfish sessions take.
+#[tokio::test]
+async fn hash_password_and_the_documented_users_log_in() {
+    use opendcre_security::auth::{AuthConfig, AuthMethod, Secret, Security, UserEntry};
+    let example: SecurityConfig =
+        toml::from_str(include_str!("../config/security-example.toml")).unwrap();
+    let made = run(AuthCommand::HashPassword, "a-new-password\n").unwrap();
+    let mut users = example.auth.users.clone();
+    users.insert(
+        "made".into(),
+        UserEntry {
+            password_hash: made.trim().to_string(),
+            role: Role::Reader,
+        },
+    );
+    let sec = Security::from_config(&AuthConfig {
+        users,
+        ..AuthConfig::default()
+    })
+    .unwrap();
+    let peer = "127.0.0.1:1".parse().unwrap();
+    let login = |u: &'static str, p: &'static str| {
+        sec.login(&http::Method::POST, "/t", u, Secret::new(p), peer)
+    };
+    let ops = login("ops", "example-operator-password-not-for-production")
+        .await
+        .unwrap();
+    assert_eq!((ops.role, ops.method), (Role::Operator, AuthMethod::Local));
+    let viewer = login("viewer", "example-reader-password-not-for-production")
+        .await
+        .unwrap();
+    assert_eq!(viewer.role, Role::Reader);
+    assert_eq!(login("made", "a-new-password").await.unwrap().name, "made");
+    assert!(login("made", "a-new-passwor").await.is_err());
+    assert!(login("ops", "example-reader-password-not-for-production")
+        .await
+        .is_err());
+    // Too short or too long is refused, nothing printed.
+    for bad in ["1234567\n".to_string(), format!("{}\n", "x".repeat(257))] {
+        let err = run(AuthCommand::HashPassword, &bad).unwrap_err();
+        assert!(err.to_string().contains("8 to 256"), "{err}");
+    }
+}
+
 #[tokio::test]
 async fn init_writes_working_material_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -352,6 +398,9 @@ fn the_documented_example_parses_and_validates_offline_parts() {
             .parse::<TokenHash>()
             .expect("example hashes are valid");
     }
+    assert_eq!(sec.auth.users.len(), 2);
+    assert_eq!(sec.auth.sessions.timeout_secs, 1800);
+    assert_eq!(sec.auth.sessions.max, 64);
     // Unknown keys are errors, so a typo is never a silent default.
     let typo = text.replace("handshake_timeout_ms", "handshake_timeout");
     assert!(toml::from_str::<SecurityConfig>(&typo).is_err());

@@ -452,3 +452,62 @@ async fn principals_carry_the_login_the_directory_resolved() {
         assert_eq!(p.name, "alice", "typed {typed:?}");
     }
 }
+
+/// `[auth.users]` comes before LDAP: a name that is a local account is
+/// decided by its local password only (the directory's password for the
+/// same name is refused, so a local password never goes to LDAP); every
+/// other name goes to the directory. Both through [`Security::login`], the
+/// path of HTTP Basic and of the Redfish session login.
+#[tokio::test]
+async fn local_accounts_come_before_ldap() {
+    use opendcre_security::auth::{hash_token, AuthMethod, HashAlgorithm, UserEntry};
+    let Some(slapd) = Slapd::start() else {
+        return;
+    };
+    let mut users = BTreeMap::new();
+    users.insert(
+        "bob".to_string(),
+        UserEntry {
+            password_hash: hash_token("local-bob-password", HashAlgorithm::Argon2id).unwrap(),
+            role: Role::Operator,
+        },
+    );
+    let sec = Security::from_config(&AuthConfig {
+        users,
+        ldap: Some(cfg(slapd.url())),
+        ..AuthConfig::default()
+    })
+    .unwrap();
+    assert!(sec.challenges().basic);
+    let peer: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    let login = |u: &'static str, p: &'static str| {
+        sec.login(
+            &Method::POST,
+            "/redfish/v1/SessionService/Sessions",
+            u,
+            Secret::new(p),
+            peer,
+        )
+    };
+    let local = login("bob", "local-bob-password").await.unwrap();
+    assert_eq!(
+        (local.method, local.role),
+        (AuthMethod::Local, Role::Operator)
+    );
+    assert!(
+        matches!(
+            login("bob", "bob-pw").await,
+            Err(AuthRejection::Unauthenticated { .. })
+        ),
+        "the directory's password of a local name is not tried"
+    );
+    let alice = login("alice", "alice-pw").await.unwrap();
+    assert_eq!(
+        (alice.method, alice.role),
+        (AuthMethod::Ldap, Role::Operator)
+    );
+    assert!(matches!(
+        login("alice", "local-bob-password").await,
+        Err(AuthRejection::Unauthenticated { .. })
+    ));
+}

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use anyhow::{anyhow, bail};
 
 use opendcre_security::auth::init::{init, InitOptions, ReaderGroup};
-use opendcre_security::auth::{generate_token, hash_token, HashAlgorithm};
+use opendcre_security::auth::{
+    generate_token, hash_token, HashAlgorithm, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN,
+};
 
 // Built once per process from the command line: the size of the larger
 // variant costs nothing, and boxing it would only add noise where the tests
@@ -19,6 +21,11 @@ pub enum AuthCommand {
     /// from the first line of standard input (never from the command line,
     /// where it would end up in shell history and `ps`).
     HashToken(HashTokenArgs),
+    /// Print the argon2id hash of a local user's password for
+    /// `[auth.users.<name>] password_hash`. The password is read from the
+    /// first line of standard input; on a terminal it is asked for twice,
+    /// without echo.
+    HashPassword,
     /// Create the node's TLS certificate and first API token (first boot).
     Init(InitArgs),
 }
@@ -99,7 +106,61 @@ pub fn run(cmd: &AuthCommand) -> anyhow::Result<()> {
     let mut input = stdin.lock();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    if matches!(cmd, AuthCommand::HashPassword) && std::io::IsTerminal::is_terminal(&stdin) {
+        let password = ask_twice(&mut input)?;
+        let mut line = std::io::Cursor::new(format!("{password}\n"));
+        return run_with_io(cmd, &mut line, &mut out);
+    }
     run_with_io(cmd, &mut input, &mut out)
+}
+
+/// Asks for a password on the terminal, twice, with echo off.
+fn ask_twice(input: &mut dyn BufRead) -> anyhow::Result<String> {
+    let _quiet = EchoOff::new()?;
+    let mut ask = |prompt: &str| -> anyhow::Result<String> {
+        eprint!("{prompt}");
+        let mut line = String::new();
+        input.read_line(&mut line)?;
+        eprintln!();
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    };
+    let first = ask("Password: ")?;
+    let again = ask("Again: ")?;
+    if first != again {
+        bail!("the passwords differ");
+    }
+    Ok(first)
+}
+
+/// Terminal echo off on standard input while it lives.
+struct EchoOff(libc::termios);
+
+impl EchoOff {
+    fn new() -> anyhow::Result<EchoOff> {
+        // SAFETY: termios is plain data; tcgetattr fills it for fd 0.
+        let mut t: libc::termios = unsafe { std::mem::zeroed() };
+        // SAFETY: fd 0 and a valid pointer to a termios.
+        if unsafe { libc::tcgetattr(0, &mut t) } != 0 {
+            bail!(
+                "cannot read the terminal settings: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+        let saved = t;
+        t.c_lflag &= !libc::ECHO;
+        // SAFETY: as above.
+        if unsafe { libc::tcsetattr(0, libc::TCSANOW, &t) } != 0 {
+            bail!("cannot turn echo off: {}", std::io::Error::last_os_error());
+        }
+        Ok(EchoOff(saved))
+    }
+}
+
+impl Drop for EchoOff {
+    fn drop(&mut self) {
+        // SAFETY: restores the settings read in `new`.
+        unsafe { libc::tcsetattr(0, libc::TCSANOW, &self.0) };
+    }
 }
 
 pub fn run_with_io(
@@ -123,6 +184,19 @@ pub fn run_with_io(
                 t
             };
             let hash = hash_token(&token, args.algorithm.into()).map_err(|e| anyhow!(e))?;
+            writeln!(out, "{hash}")?;
+        }
+        AuthCommand::HashPassword => {
+            let mut line = String::new();
+            input.read_line(&mut line)?;
+            let password = line.trim_end_matches(['\r', '\n']);
+            let chars = password.chars().count();
+            if !(MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&chars) {
+                bail!(
+                    "a password has {MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} characters (this one has {chars})"
+                );
+            }
+            let hash = hash_token(password, HashAlgorithm::Argon2id).map_err(|e| anyhow!(e))?;
             writeln!(out, "{hash}")?;
         }
         AuthCommand::Init(args) => {

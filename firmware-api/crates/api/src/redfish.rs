@@ -24,6 +24,7 @@ pub(crate) async fn run(
     activity: &Arc<Activity>,
     req: Request<Incoming>,
     resource: opendcre_redfish::Resource,
+    caller: opendcre_redfish::Caller,
 ) -> Response<Body> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
@@ -46,7 +47,7 @@ pub(crate) async fn run(
             query: query.as_deref(),
             headers: &headers,
         };
-        opendcre_redfish::handle(&state.redfish, &resource, &head, &body, deadline).await
+        opendcre_redfish::handle(&state.redfish, &resource, &head, &body, deadline, &caller).await
     });
     let answer = match tokio::time::timeout_at(deadline + Duration::from_millis(100), task).await {
         Ok(Ok(answer)) => answer,

@@ -354,9 +354,10 @@ impl Connection {
             return Ok(None);
         }
         // Redfish's service root, `$metadata` and OData document are
-        // readable without credentials (DSP0266); the rest of /redfish is
+        // readable without credentials, and the session login checks the
+        // credentials of its body itself (DSP0266); the rest of /redfish is
         // checked like every other route.
-        if matches!(route, Some(Route::Redfish(r)) if r.is_public()) {
+        if matches!(route, Some(Route::Redfish(r)) if r.is_public_for(req.method())) {
             return Ok(None);
         }
         let needed = route.map_or(Permission::Read, Route::permission);
@@ -378,6 +379,23 @@ impl Connection {
                 role: Role::Reader,
                 method: AuthMethod::Anonymous,
             }));
+        }
+        // A Redfish session's `X-Auth-Token` counts only under /redfish: a
+        // session is a Redfish login, and the rest of the API keeps one set
+        // of credentials (a token left in a Redfish tool's config cannot
+        // reach the v1.1 API's writes or the dashboard).
+        if matches!(route, Some(Route::Redfish(_))) {
+            return security
+                .check_redfish(
+                    req.method(),
+                    req.uri().path(),
+                    req.headers(),
+                    self.peer,
+                    client,
+                    needed,
+                )
+                .await
+                .map(Some);
         }
         security
             .check_with(
@@ -569,7 +587,12 @@ async fn route_request(
     let query = req.uri().query().map(str::to_string);
     let uri_path = req.uri().path().to_string();
     if let Route::Redfish(resource) = route {
-        return super::redfish::run(state, opts, activity, req, resource).await;
+        let caller = opendcre_redfish::Caller {
+            principal: principal.cloned(),
+            security: conn.security.clone(),
+            peer: conn.peer,
+        };
+        return super::redfish::run(state, opts, activity, req, resource, caller).await;
     }
     // The dashboard's files are answered from the request's headers (their
     // validator), taken here, before a POST's body is read below.

@@ -5,6 +5,7 @@
 use http::header::{HeaderName, HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, LINK};
 use http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
+use sha2::Digest;
 
 /// `OData-Version: 4.0` on every answer.
 pub const ODATA_VERSION: HeaderName = HeaderName::from_static("odata-version");
@@ -50,6 +51,17 @@ impl Answer {
             headers: protocol_headers(),
             body: Vec::new(),
         }
+    }
+
+    /// Sets `ETag` to a weak validator of the body (DSP0266 requires one
+    /// on `ManagerAccount`): it changes when the account does.
+    pub(crate) fn with_etag(mut self) -> Answer {
+        let digest = sha2::Sha256::digest(&self.body);
+        let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        if let Ok(v) = HeaderValue::from_str(&format!("W/\"{hex}\"")) {
+            self.headers.insert(http::header::ETAG, v);
+        }
+        self
     }
 
     /// Sets `Allow`: every answer about an existing resource says which
@@ -101,6 +113,9 @@ pub enum BaseMessage {
     QueryParameterUnsupported,
     InternalError,
     GeneralError,
+    PropertyMissing,
+    PropertyValueTypeError,
+    PropertyUnknown,
 }
 
 impl BaseMessage {
@@ -121,6 +136,9 @@ impl BaseMessage {
             BaseMessage::QueryParameterUnsupported => "QueryParameterUnsupported",
             BaseMessage::InternalError => "InternalError",
             BaseMessage::GeneralError => "GeneralError",
+            BaseMessage::PropertyMissing => "PropertyMissing",
+            BaseMessage::PropertyValueTypeError => "PropertyValueTypeError",
+            BaseMessage::PropertyUnknown => "PropertyUnknown",
         }
     }
 
@@ -142,6 +160,9 @@ impl BaseMessage {
             BaseMessage::HeaderInvalid => ("Header '%1' is invalid.", "Critical", "Resubmit the request with a valid header."),
             BaseMessage::QueryParameterUnsupported => ("Query parameter '%1' is not supported.", "Warning", "Correct or remove the query parameter and resubmit the request."),
             BaseMessage::InternalError => ("The request failed due to an internal service error.  The service is still operational.", "Critical", "Resubmit the request.  If the problem persists, consider resetting the service."),
+            BaseMessage::PropertyMissing => ("The property %1 is a required property and must be included in the request.", "Warning", "Ensure that the property is in the request body and has a valid value and resubmit the request if the operation failed."),
+            BaseMessage::PropertyValueTypeError => ("The value '%1' for the property %2 is not a type that the property can accept.", "Warning", "Correct the value for the property in the request body and resubmit the request if the operation failed."),
+            BaseMessage::PropertyUnknown => ("The property %1 is not in the list of valid properties for the resource.", "Warning", "Remove the unknown property from the request body and resubmit the request if the operation failed."),
             BaseMessage::GeneralError => ("A general error has occurred.  See Resolution for information on how to resolve the error, or @Message.ExtendedInfo if Resolution is not provided.", "Critical", "None."),
         }
     }

@@ -7,6 +7,7 @@ use http::{HeaderMap, Method, StatusCode};
 use opendcre_proto::calendar::{rfc3339_utc, Fraction};
 use tokio::time::Instant;
 
+use crate::accounts;
 use crate::answer::{Answer, BaseMessage, RedfishError, XML};
 use crate::metadata;
 use crate::node::Node;
@@ -14,6 +15,7 @@ use crate::reset;
 use crate::resources;
 use crate::route::{parse_sensor_device, ChassisId, Resource};
 use crate::sensors;
+use crate::sessions::{self, Caller};
 
 /// What the handler needs of a request besides its body.
 pub struct RequestHead<'a> {
@@ -25,13 +27,15 @@ pub struct RequestHead<'a> {
     pub headers: &'a HeaderMap,
 }
 
-/// Answers one request for `resource`; `body` is the complete request body.
+/// Answers one request for `resource`; `body` is the complete request
+/// body; `caller` who sent it (sessions and accounts depend on it).
 pub async fn handle(
     node: &Node,
     resource: &Resource,
     req: &RequestHead<'_>,
     body: &[u8],
     deadline: Instant,
+    caller: &Caller,
 ) -> Answer {
     let allow = resource.allow_header();
     if !resource.allows(req.method) {
@@ -47,7 +51,10 @@ pub async fn handle(
         return e.answer().allow(allow);
     }
     let path = req.path;
-    let answer = match serve(node, resource, path, body, deadline).await {
+    if *resource == Resource::SessionCollection && *req.method == Method::POST {
+        return sessions::login(caller, path, body).await.allow(allow);
+    }
+    let answer = match serve(node, resource, req.method, path, body, deadline, caller).await {
         Ok(a) => a,
         Err(e) => {
             if e.status.is_server_error() {
@@ -117,9 +124,11 @@ fn check_headers(req: &RequestHead<'_>, body: &[u8]) -> Result<(), RedfishError>
 async fn serve(
     node: &Node,
     resource: &Resource,
+    method: &Method,
     path: &str,
     body: &[u8],
     deadline: Instant,
+    caller: &Caller,
 ) -> Result<Answer, RedfishError> {
     let ok = |v: serde_json::Value| Ok(Answer::json(StatusCode::OK, &v));
     match resource {
@@ -205,8 +214,23 @@ async fn serve(
                 &rack,
             ))
         }
-        Resource::SessionService => ok(resources::session_service()),
-        Resource::SessionCollection => ok(resources::session_collection()),
+        Resource::SessionService => ok(sessions::service(caller)),
+        Resource::SessionCollection => ok(sessions::collection_of(caller)),
+        Resource::Session(id) => sessions::member(caller, method, id, path),
+        Resource::AccountService => ok(accounts::service(
+            caller.security.as_ref().and_then(|s| s.ldap_config()),
+        )),
+        Resource::AccountCollection => ok(accounts::account_collection(
+            caller.security.as_ref().map_or(&[], |s| s.local_users()),
+        )),
+        Resource::Account(name) => caller
+            .security
+            .as_ref()
+            .and_then(|s| s.local_users().iter().find(|u| u.name == *name))
+            .map(|u| Answer::json(StatusCode::OK, &accounts::account(u)).with_etag())
+            .ok_or_else(|| RedfishError::missing(path)),
+        Resource::RoleCollection => ok(accounts::role_collection()),
+        Resource::Role(r) => ok(accounts::role(*r)),
         Resource::Missing => Err(RedfishError::missing(path)),
     }
 }

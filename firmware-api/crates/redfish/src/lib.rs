@@ -14,8 +14,11 @@
 //! object, `$metadata` and the OData service document; `resources` the
 //! payloads as pure functions; `sensors` a board's sensors (telemetry
 //! cache or live reads); `power` a system's power state, resets and asset
-//! tag (bus power device or BMC); `reset` the `ComputerSystem.Reset` body.
+//! tag (bus power device or BMC); `reset` the `ComputerSystem.Reset` body;
+//! `sessions` login, the session resources and logout; `accounts` the
+//! account service (local accounts, roles, LDAP as a provider).
 
+mod accounts;
 pub mod answer;
 mod handler;
 mod identity;
@@ -26,9 +29,11 @@ mod reset;
 mod resources;
 pub mod route;
 mod sensors;
+mod sessions;
 
 pub use answer::{Answer, BaseMessage, RedfishError, ODATA_VERSION};
 pub use handler::{handle, RequestHead};
 pub use identity::service_uuid;
 pub use node::Node;
-pub use route::{route, Resource};
+pub use route::{route, RedfishRole, Resource};
+pub use sessions::Caller;

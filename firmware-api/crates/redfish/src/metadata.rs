@@ -21,6 +21,12 @@ pub(crate) const SCHEMAS: &[(&str, Option<&str>)] = &[
     ("Manager", Some("v1_24_0")),
     ("SessionService", Some("v1_2_0")),
     ("SessionCollection", None),
+    ("Session", Some("v1_8_0")),
+    ("AccountService", Some("v1_18_1")),
+    ("ManagerAccountCollection", None),
+    ("ManagerAccount", Some("v1_14_1")),
+    ("RoleCollection", None),
+    ("Role", Some("v1_3_3")),
     ("Resource", Some("v1_23_0")),
     ("Message", Some("v1_3_0")),
     ("RedfishExtensions", Some("v1_0_0")),
@@ -81,6 +87,7 @@ pub(crate) fn service_document() -> Value {
         ("Managers", "/redfish/v1/Managers"),
         ("SessionService", "/redfish/v1/SessionService"),
         ("Sessions", "/redfish/v1/SessionService/Sessions"),
+        ("AccountService", "/redfish/v1/AccountService"),
     ]
     .iter()
     .map(|(name, url)| json!({ "name": name, "kind": "Singleton", "url": url }))

@@ -13,7 +13,7 @@ use crate::route::{ChassisId, SystemId, MANAGER_ID, V1};
 /// The Redfish specification version this service follows (DSP0266).
 pub(crate) const REDFISH_VERSION: &str = "1.21.0";
 
-fn link(uri: &str) -> Value {
+pub(crate) fn link(uri: &str) -> Value {
     json!({ "@odata.id": uri })
 }
 
@@ -22,7 +22,7 @@ fn manager_uri() -> String {
 }
 
 /// `@odata.id`, `@odata.type` and `@odata.context` of a resource.
-fn head(uri: &str, namespace: &str) -> serde_json::Map<String, Value> {
+pub(crate) fn head(uri: &str, namespace: &str) -> serde_json::Map<String, Value> {
     let mut m = serde_json::Map::new();
     m.insert("@odata.id".into(), json!(uri));
     m.insert("@odata.type".into(), json!(odata_type(namespace)));
@@ -33,14 +33,14 @@ fn head(uri: &str, namespace: &str) -> serde_json::Map<String, Value> {
     m
 }
 
-fn with(mut head: serde_json::Map<String, Value>, rest: Value) -> Value {
+pub(crate) fn with(mut head: serde_json::Map<String, Value>, rest: Value) -> Value {
     if let Value::Object(r) = rest {
         head.extend(r);
     }
     Value::Object(head)
 }
 
-fn collection(uri: &str, namespace: &str, name: &str, members: Vec<String>) -> Value {
+pub(crate) fn collection(uri: &str, namespace: &str, name: &str, members: Vec<String>) -> Value {
     let members: Vec<Value> = members.iter().map(|m| link(m)).collect();
     with(
         head(uri, namespace),
@@ -74,6 +74,7 @@ pub(crate) fn service_root(rack: &str, uuid: Option<&str>) -> Value {
             "Systems": link(&format!("{V1}/Systems")),
             "Managers": link(&format!("{V1}/Managers")),
             "SessionService": link(&format!("{V1}/SessionService")),
+            "AccountService": link(&format!("{V1}/AccountService")),
             "Links": { "Sessions": link(&format!("{V1}/SessionService/Sessions")) },
         }),
     );
@@ -258,32 +259,6 @@ pub(crate) fn manager(firmware: &str, now_rfc3339: &str, uuid: Option<&str>, rac
         v["ServiceEntryPointUUID"] = json!(u);
     }
     v
-}
-
-/// Sessions are not built yet: the service is shown as disabled and its
-/// collection is empty; clients authenticate with the node's bearer tokens
-/// (docs/redfish.md).
-pub(crate) fn session_service() -> Value {
-    with(
-        head(&format!("{V1}/SessionService"), "SessionService"),
-        json!({
-            "Id": "SessionService",
-            "Name": "Session Service",
-            "Description": "Redfish sessions are not offered yet: authenticate each request with a bearer token.",
-            "ServiceEnabled": false,
-            "Status": { "State": "Disabled" },
-            "Sessions": link(&format!("{V1}/SessionService/Sessions")),
-        }),
-    )
-}
-
-pub(crate) fn session_collection() -> Value {
-    collection(
-        &format!("{V1}/SessionService/Sessions"),
-        "SessionCollection",
-        "Session Collection",
-        Vec::new(),
-    )
 }
 
 #[cfg(test)]

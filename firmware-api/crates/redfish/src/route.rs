@@ -5,7 +5,7 @@
 
 use http::Method;
 use opendcre_proto::board_id::{fmt_board, fmt_device};
-use opendcre_security::auth::Permission;
+use opendcre_security::auth::{Permission, Role};
 
 /// A chassis of the rack: the rack itself or one board on its bus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,12 +85,62 @@ pub enum Resource {
     ManagerCollection,
     Manager,
     SessionService,
+    /// `…/Sessions`: GET lists, POST logs in (no credentials needed).
     SessionCollection,
+    /// `…/Sessions/{id}`: GET, DELETE (log out).
+    Session(String),
+    AccountService,
+    AccountCollection,
+    /// `…/Accounts/{name}`: a local account (`[auth.users]`).
+    Account(String),
+    RoleCollection,
+    Role(RedfishRole),
     /// Any other path under `/redfish`: a 404 in Redfish's error format.
     Missing,
 }
 
 const READ_ONLY: &str = "GET, HEAD";
+
+/// The standard roles of DSP8011. The node's `operator` is `Operator`,
+/// `reader` is `ReadOnly`; no node role is `Administrator` (nothing here
+/// configures users or the manager through Redfish yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedfishRole {
+    Administrator,
+    Operator,
+    ReadOnly,
+}
+
+impl RedfishRole {
+    pub const ALL: [RedfishRole; 3] = [
+        RedfishRole::Administrator,
+        RedfishRole::Operator,
+        RedfishRole::ReadOnly,
+    ];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            RedfishRole::Administrator => "Administrator",
+            RedfishRole::Operator => "Operator",
+            RedfishRole::ReadOnly => "ReadOnly",
+        }
+    }
+
+    pub fn of(role: Role) -> RedfishRole {
+        match role {
+            Role::Operator => RedfishRole::Operator,
+            Role::Reader => RedfishRole::ReadOnly,
+        }
+    }
+
+    pub fn uri(self) -> String {
+        format!("{V1}/AccountService/Roles/{}", self.id())
+    }
+
+    fn parse(id: &str) -> Option<RedfishRole> {
+        RedfishRole::ALL.into_iter().find(|r| r.id() == id)
+    }
+}
 
 impl Resource {
     /// What a caller must hold: changing state needs `Operate`.
@@ -111,10 +161,19 @@ impl Resource {
         )
     }
 
+    /// [`Resource::is_public`] for a request with `method`: also the login
+    /// (`POST …/SessionService/Sessions`, DSP0266 "Session login"), which
+    /// checks the credentials in its body itself, through the same limiter.
+    pub fn is_public_for(&self, method: &Method) -> bool {
+        self.is_public() || (*self == Resource::SessionCollection && method == Method::POST)
+    }
+
     /// The `Allow` header: every resource sends it, error answers included.
     pub fn allow_header(&self) -> &'static str {
         match self {
             Resource::SystemReset(_) => "POST",
+            Resource::SessionCollection => "GET, HEAD, POST",
+            Resource::Session(_) => "GET, HEAD, DELETE",
             _ => READ_ONLY,
         }
     }
@@ -170,7 +229,23 @@ pub fn route(segments: &[String]) -> Option<Resource> {
         ["v1", "Managers"] => Resource::ManagerCollection,
         ["v1", "Managers", MANAGER_ID] => Resource::Manager,
         ["v1", "SessionService"] => Resource::SessionService,
-        ["v1", "SessionService", "Sessions"] => Resource::SessionCollection,
+        // DSP0266: a POST to a collection's `Members` is a POST to the
+        // collection (the login).
+        ["v1", "SessionService", "Sessions"] | ["v1", "SessionService", "Sessions", "Members"] => {
+            Resource::SessionCollection
+        }
+        ["v1", "SessionService", "Sessions", id] if canonical_hex(id, 16).is_some() => {
+            Resource::Session(id.to_string())
+        }
+        ["v1", "AccountService"] => Resource::AccountService,
+        ["v1", "AccountService", "Accounts"] => Resource::AccountCollection,
+        ["v1", "AccountService", "Accounts", name] if account_name(name) => {
+            Resource::Account(name.to_string())
+        }
+        ["v1", "AccountService", "Roles"] => Resource::RoleCollection,
+        ["v1", "AccountService", "Roles", id] => {
+            RedfishRole::parse(id).map_or(Resource::Missing, Resource::Role)
+        }
         _ => Resource::Missing,
     })
 }
@@ -204,6 +279,16 @@ pub(crate) fn parse_sensor_device(id: &str) -> Option<u16> {
         return None;
     }
     u16::try_from(canonical_hex(d, 4)?).ok()
+}
+
+/// What `[auth.users]` accepts as a name (the security crate checks it
+/// at load); anything else cannot be an account.
+fn account_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'))
 }
 
 fn canonical_hex(text: &str, width: usize) -> Option<u64> {
@@ -288,7 +373,32 @@ mod tests {
         assert!(!Resource::SystemReset(sys).allows(&Method::GET));
         assert!(!Resource::System(sys).allows(&Method::POST));
         assert!(Resource::System(sys).allows(&Method::HEAD));
-        assert!(!Resource::SessionCollection.allows(&Method::POST));
+        assert!(Resource::SessionCollection.allows(&Method::POST));
+        assert!(Resource::SessionCollection.is_public_for(&Method::POST));
+        assert!(!Resource::SessionCollection.is_public_for(&Method::GET));
+        assert!(!Resource::Session("0123456789abcdef".into()).is_public_for(&Method::DELETE));
+        assert!(Resource::Session("0123456789abcdef".into()).allows(&Method::DELETE));
+        assert!(!Resource::Account("ops".into()).allows(&Method::PATCH));
+        assert_eq!(
+            r("/redfish/v1/SessionService/Sessions/0123456789abcdef"),
+            Some(Resource::Session("0123456789abcdef".into()))
+        );
+        assert_eq!(
+            r("/redfish/v1/SessionService/Sessions/Members"),
+            Some(Resource::SessionCollection)
+        );
+        assert_eq!(
+            r("/redfish/v1/SessionService/Sessions/0123"),
+            Some(Resource::Missing)
+        );
+        assert_eq!(
+            r("/redfish/v1/AccountService/Roles/ReadOnly"),
+            Some(Resource::Role(RedfishRole::ReadOnly))
+        );
+        assert_eq!(
+            r("/redfish/v1/AccountService/Accounts/ops"),
+            Some(Resource::Account("ops".into()))
+        );
         assert!(Resource::Missing.allows(&Method::DELETE));
         assert!(Resource::ServiceRoot.is_public());
         assert!(Resource::Metadata.is_public());

@@ -30,6 +30,10 @@ pub struct AuthConfig {
     pub token_cache_secs: u64,
     /// `[auth.jwt]`: OAuth2/OIDC bearer JWTs.
     pub jwt: Option<JwtConfig>,
+    /// `[auth.users]`: local accounts by name (HTTP Basic, Redfish sessions).
+    pub users: BTreeMap<String, UserEntry>,
+    /// `[auth.sessions]`: Redfish login sessions.
+    pub sessions: SessionsConfig,
     /// `[auth.ldap]`: LDAP / Active Directory via HTTP Basic.
     pub ldap: Option<LdapConfig>,
     /// `[auth.anonymous]`: requests without credentials.
@@ -47,6 +51,8 @@ impl Default for AuthConfig {
             tokens: BTreeMap::new(),
             token_cache_secs: 300,
             jwt: None,
+            users: BTreeMap::new(),
+            sessions: SessionsConfig::default(),
             ldap: None,
             anonymous: AnonymousConfig::default(),
             client_cert: ClientCertConfig::default(),
@@ -90,6 +96,35 @@ pub struct TokenEntry {
     /// `$argon2id$...` (PHC string) or `sha256:<64 hex digits>`.
     pub hash: String,
     pub role: Role,
+}
+
+/// One local account: only the hash of its password is stored.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct UserEntry {
+    /// `$argon2id$...` (PHC string, `opendcre auth hash-password`).
+    pub password_hash: String,
+    pub role: Role,
+}
+
+/// `[auth.sessions]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionsConfig {
+    /// Idle seconds after which a session ends (each use restarts the
+    /// clock); Redfish allows 30 to 86400.
+    pub timeout_secs: u64,
+    /// Live sessions at most; a login beyond is refused (503).
+    pub max: usize,
+}
+
+impl Default for SessionsConfig {
+    fn default() -> Self {
+        SessionsConfig {
+            timeout_secs: 1800,
+            max: 64,
+        }
+    }
 }
 
 /// `[auth.jwt]`.

@@ -28,7 +28,12 @@ impl fmt::Debug for Secret {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Credentials {
     Bearer(Secret),
-    Basic { user: String, password: Secret },
+    Basic {
+        user: String,
+        password: Secret,
+    },
+    /// A Redfish session token (`X-Auth-Token`).
+    Session(Secret),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +49,34 @@ pub(crate) enum CredentialError {
 /// and a cap keeps base64/JSON work bounded for hostile input.
 const MAX_LEN: usize = 16 * 1024;
 
-pub(crate) fn from_headers(headers: &HeaderMap) -> Result<Option<Credentials>, CredentialError> {
+/// The Redfish session token header.
+pub const X_AUTH_TOKEN: &str = "x-auth-token";
+
+/// The request's credentials. With `sessions`, an `X-Auth-Token` header
+/// is one, and comes before `Authorization` (DSP0266: a client holding a
+/// session sends its token).
+pub(crate) fn from_headers(
+    headers: &HeaderMap,
+    sessions: bool,
+) -> Result<Option<Credentials>, CredentialError> {
+    if sessions {
+        let mut tokens = headers.get_all(X_AUTH_TOKEN).iter();
+        if let Some(value) = tokens.next() {
+            if tokens.next().is_some() {
+                return Err(CredentialError::Malformed(
+                    "more than one X-Auth-Token header",
+                ));
+            }
+            let ok = !value.is_empty()
+                && value.len() <= MAX_LEN
+                && value.as_bytes().iter().copied().all(is_token68);
+            if !ok {
+                return Err(CredentialError::Malformed("malformed X-Auth-Token"));
+            }
+            let text = value.to_str().unwrap_or_default();
+            return Ok(Some(Credentials::Session(Secret::new(text))));
+        }
+    }
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Ok(None);
@@ -105,7 +137,7 @@ mod tests {
     fn parse(v: &str) -> Result<Option<Credentials>, CredentialError> {
         let mut h = HeaderMap::new();
         h.insert(AUTHORIZATION, HeaderValue::from_str(v).unwrap());
-        from_headers(&h)
+        from_headers(&h, false)
     }
 
     #[test]
@@ -138,7 +170,7 @@ mod tests {
             parse("Basic YWxpY2U="),
             Err(CredentialError::Malformed(_))
         ));
-        assert_eq!(from_headers(&HeaderMap::new()), Ok(None));
+        assert_eq!(from_headers(&HeaderMap::new(), false), Ok(None));
     }
 
     #[test]
@@ -147,7 +179,27 @@ mod tests {
         h.append(AUTHORIZATION, HeaderValue::from_static("Bearer a"));
         h.append(AUTHORIZATION, HeaderValue::from_static("Bearer b"));
         assert!(matches!(
-            from_headers(&h),
+            from_headers(&h, false),
+            Err(CredentialError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn session_tokens_only_where_sessions_count() {
+        let mut h = HeaderMap::new();
+        h.insert(X_AUTH_TOKEN, HeaderValue::from_static("odcrs_abc"));
+        h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer t"));
+        assert_eq!(
+            from_headers(&h, true),
+            Ok(Some(Credentials::Session(Secret::new("odcrs_abc"))))
+        );
+        assert_eq!(
+            from_headers(&h, false),
+            Ok(Some(Credentials::Bearer(Secret::new("t"))))
+        );
+        h.insert(X_AUTH_TOKEN, HeaderValue::from_static("a b"));
+        assert!(matches!(
+            from_headers(&h, true),
             Err(CredentialError::Malformed(_))
         ));
     }

@@ -3,11 +3,13 @@
 //! The original OpenDCRE left this to an nginx in front; here each method is
 //! built in, optional and combinable: static bearer tokens (stored hashed),
 //! OAuth2/OIDC JWTs checked against the provider's JWKS, LDAP/Active
-//! Directory via HTTP Basic, mutual-TLS client certificates, and anonymous
+//! Directory via HTTP Basic, local accounts (argon2id passwords) via HTTP
+//! Basic and Redfish sessions (`X-Auth-Token`), mutual-TLS client certificates, and anonymous
 //! access only where configured. The API's server calls
 //! [`Security::check_with`] once per request, before routing answers
 //! anything, and shapes an [`AuthRejection`] into its JSON error answer.
 
+mod argon;
 mod cache;
 mod config;
 mod credentials;
@@ -20,11 +22,13 @@ mod ratelimit;
 mod rejection;
 mod role;
 mod security;
+mod session;
 mod token;
+mod users;
 
 pub use config::{
     AnonymousConfig, AuthConfig, ClientCertConfig, JwtConfig, LdapConfig, LdapGroupSource,
-    LdapMode, RateLimitConfig, SecurityConfig, TokenEntry,
+    LdapMode, RateLimitConfig, SecurityConfig, SessionsConfig, TokenEntry, UserEntry,
 };
 pub use credentials::Secret;
 
@@ -33,7 +37,9 @@ pub use principal::{AuthMethod, Principal};
 pub use rejection::AuthRejection;
 pub use role::{Permission, Role};
 pub use security::Security;
+pub use session::{SessionError, SessionInfo, SessionStore};
 pub use token::{generate_token, hash_token, HashAlgorithm, TokenHash, TokenStore};
+pub use users::{LocalUser, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
 
 /// A configuration value that cannot work; `key` is the dotted TOML path.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

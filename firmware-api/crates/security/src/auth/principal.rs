@@ -12,6 +12,10 @@ pub enum AuthMethod {
     StaticToken,
     Jwt,
     Ldap,
+    /// A local account (`[auth.users]`).
+    Local,
+    /// A Redfish session (`X-Auth-Token`) made by a local or LDAP login.
+    Session,
 }
 
 impl fmt::Display for AuthMethod {
@@ -22,6 +26,8 @@ impl fmt::Display for AuthMethod {
             AuthMethod::StaticToken => "token",
             AuthMethod::Jwt => "jwt",
             AuthMethod::Ldap => "ldap",
+            AuthMethod::Local => "local",
+            AuthMethod::Session => "session",
         })
     }
 }

@@ -4,7 +4,8 @@ use std::net::{IpAddr, SocketAddr};
 
 use http::{HeaderMap, Method};
 
-use super::config::{AnonymousConfig, AuthConfig, ClientCertConfig};
+use super::argon::Verifier;
+use super::config::{AnonymousConfig, AuthConfig, ClientCertConfig, LdapConfig};
 use super::credentials::{self, CredentialError, Credentials, Secret};
 use super::jwt::{JwtError, JwtValidator};
 use super::ldap::{LdapAuthError, LdapAuthenticator};
@@ -12,7 +13,9 @@ use super::principal::{AuthMethod, Principal};
 use super::ratelimit::{FailureLimiter, FailureVerdict};
 use super::rejection::{AuthRejection, Challenges};
 use super::role::{Permission, Role};
+use super::session::SessionStore;
 use super::token::TokenStore;
+use super::users::{LocalUser, UserCheck, UserStore};
 use super::SecurityConfigError;
 use crate::tls::ClientIdentity;
 
@@ -23,6 +26,11 @@ pub struct Security {
     tokens: Option<TokenStore>,
     jwt: Option<JwtValidator>,
     ldap: Option<LdapAuthenticator>,
+    /// `[auth.ldap]` as configured, for what the Redfish account service
+    /// shows of it (never the bind password).
+    ldap_config: Option<LdapConfig>,
+    users: Option<UserStore>,
+    sessions: SessionStore,
     anonymous: AnonymousConfig,
     client_cert: ClientCertConfig,
     limiter: FailureLimiter,
@@ -43,14 +51,43 @@ impl Security {
     /// sources, LDAP URL, CA files) so a bad config stops the service at
     /// start instead of at the first request.
     pub fn from_config(cfg: &AuthConfig) -> Result<Security, SecurityConfigError> {
-        let tokens = if cfg.tokens.is_empty() {
+        let cache = std::time::Duration::from_secs(cfg.token_cache_secs);
+        // One argon2 worker for tokens and passwords alike.
+        let mut argon = Vec::new();
+        let mut tokens = if cfg.tokens.is_empty() {
             None
         } else {
-            Some(TokenStore::new(
-                &cfg.tokens,
-                std::time::Duration::from_secs(cfg.token_cache_secs),
-            )?)
+            Some(TokenStore::new(&cfg.tokens, cache, &mut argon)?)
         };
+        let mut users = if cfg.users.is_empty() {
+            None
+        } else {
+            Some(UserStore::new(&cfg.users, cache, &mut argon)?)
+        };
+        let verifier = Verifier::spawn(argon).map_err(|e| SecurityConfigError::Invalid {
+            key: "auth".into(),
+            reason: format!("cannot start the argon2 worker thread: {e}"),
+        })?;
+        if let Some(t) = &mut tokens {
+            t.attach(verifier.clone());
+        }
+        if let Some(u) = &mut users {
+            u.attach(verifier);
+        }
+        let sc = &cfg.sessions;
+        if !(1..=86_400).contains(&sc.timeout_secs) {
+            return Err(SecurityConfigError::Invalid {
+                key: "auth.sessions.timeout_secs".into(),
+                reason: "must be between 1 and 86400 (Redfish clients expect 30 or more)".into(),
+            });
+        }
+        if sc.max == 0 || sc.max > 4096 {
+            return Err(SecurityConfigError::Invalid {
+                key: "auth.sessions.max".into(),
+                reason: "must be between 1 and 4096".into(),
+            });
+        }
+        let sessions = SessionStore::new(std::time::Duration::from_secs(sc.timeout_secs), sc.max);
         let jwt = cfg.jwt.as_ref().map(JwtValidator::new).transpose()?;
         let ldap = cfg.ldap.as_ref().map(LdapAuthenticator::new).transpose()?;
         Ok(Security {
@@ -58,6 +95,9 @@ impl Security {
             tokens,
             jwt,
             ldap,
+            ldap_config: cfg.ldap.clone(),
+            users,
+            sessions,
             anonymous: cfg.anonymous.clone(),
             client_cert: cfg.client_cert.clone(),
             limiter: FailureLimiter::new(&cfg.rate_limit),
@@ -72,6 +112,12 @@ impl Security {
         }
         if self.jwt.is_some() {
             on.push("OAuth2/OIDC JWT".to_string());
+        }
+        if let Some(u) = &self.users {
+            on.push(format!(
+                "{} local user(s) (HTTP Basic, Redfish sessions)",
+                u.list().len()
+            ));
         }
         if self.ldap.is_some() {
             on.push("LDAP (HTTP Basic)".to_string());
@@ -100,7 +146,7 @@ impl Security {
     /// nothing at all is configured.
     pub fn challenges(&self) -> Challenges {
         let bearer = self.tokens.is_some() || self.jwt.is_some();
-        let basic = self.ldap.is_some();
+        let basic = self.ldap.is_some() || self.users.is_some();
         Challenges {
             realm: self.realm.clone(),
             bearer: bearer || !basic,
@@ -121,9 +167,59 @@ impl Security {
         client_cert: Option<&ClientIdentity>,
         needed: Permission,
     ) -> Result<Principal, AuthRejection> {
-        let creds = credentials::from_headers(headers);
+        let creds = credentials::from_headers(headers, false);
         self.decide(creds, method, path, peer, client_cert, needed)
             .await
+    }
+
+    /// [`Security::check_with`] for the Redfish service, where a session's
+    /// `X-Auth-Token` is a credential too (and comes first).
+    pub async fn check_redfish(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+        peer: SocketAddr,
+        client_cert: Option<&ClientIdentity>,
+        needed: Permission,
+    ) -> Result<Principal, AuthRejection> {
+        let creds = credentials::from_headers(headers, true);
+        self.decide(creds, method, path, peer, client_cert, needed)
+            .await
+    }
+
+    /// A user name and password login (Redfish `POST …/Sessions`): checked
+    /// as HTTP Basic is (local accounts, then LDAP), through the same
+    /// failure limiter and with the same log lines.
+    pub async fn login(
+        &self,
+        method: &Method,
+        path: &str,
+        user: &str,
+        password: Secret,
+        peer: SocketAddr,
+    ) -> Result<Principal, AuthRejection> {
+        let creds = Ok(Some(Credentials::Basic {
+            user: user.to_string(),
+            password,
+        }));
+        self.decide(creds, method, path, peer, None, Permission::Read)
+            .await
+    }
+
+    /// The Redfish login sessions.
+    pub fn sessions(&self) -> &SessionStore {
+        &self.sessions
+    }
+
+    /// The local accounts, by name (no hashes).
+    pub fn local_users(&self) -> &[LocalUser] {
+        self.users.as_ref().map_or(&[], |u| u.list())
+    }
+
+    /// `[auth.ldap]` when LDAP is on; its bind password must not be shown.
+    pub fn ldap_config(&self) -> Option<&LdapConfig> {
+        self.ldap_config.as_ref()
     }
 
     async fn decide(
@@ -160,6 +256,7 @@ impl Security {
             }
             Ok(Some(Credentials::Bearer(token))) => self.bearer(&token).await,
             Ok(Some(Credentials::Basic { user, password })) => self.basic(&user, &password).await,
+            Ok(Some(Credentials::Session(token))) => self.session(&token),
             Ok(None) => match self.certificate_principal(client_cert) {
                 Some(p) => Ok(p),
                 None => match self.anonymous_principal(ip) {
@@ -267,7 +364,46 @@ impl Security {
         }
     }
 
+    fn session(&self, token: &Secret) -> Result<Principal, Failure> {
+        match self.sessions.verify(token) {
+            Some(s) => Ok(Principal {
+                name: s.user,
+                role: s.role,
+                method: AuthMethod::Session,
+            }),
+            None => Err(Failure::Invalid {
+                reason: "invalid or expired session token".into(),
+                bearer: false,
+            }),
+        }
+    }
+
+    /// Local accounts first: a name that is a local account is decided
+    /// here and never sent to LDAP (its password stays on the node);
+    /// any other name goes to LDAP when configured.
     async fn basic(&self, user: &str, password: &Secret) -> Result<Principal, Failure> {
+        let wrong = || Failure::Invalid {
+            reason: "invalid user name or password".into(),
+            bearer: false,
+        };
+        if let Some(users) = &self.users {
+            match users.check(user, password).await {
+                UserCheck::Valid(u) => {
+                    return Ok(Principal {
+                        name: u.name,
+                        role: u.role,
+                        method: AuthMethod::Local,
+                    })
+                }
+                UserCheck::WrongPassword => return Err(wrong()),
+                UserCheck::Unknown if self.ldap.is_none() => {
+                    // As long as a known name takes: no user enumeration.
+                    users.waste_time(password).await;
+                    return Err(wrong());
+                }
+                UserCheck::Unknown => {}
+            }
+        }
         let Some(ldap) = &self.ldap else {
             return Err(Failure::Invalid {
                 reason: "Basic authentication is not accepted here".into(),
@@ -330,6 +466,7 @@ fn describe(creds: &Result<Option<Credentials>, CredentialError>) -> (&'static s
     match creds {
         Ok(Some(Credentials::Bearer(_))) => ("bearer", String::new()),
         Ok(Some(Credentials::Basic { user, .. })) => ("basic", user.escape_debug().to_string()),
+        Ok(Some(Credentials::Session(_))) => ("session", String::new()),
         Ok(None) => ("none", String::new()),
         Err(_) => ("malformed", String::new()),
     }

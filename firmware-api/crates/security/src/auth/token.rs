@@ -8,27 +8,21 @@
 //! verification is remembered for `token_cache_secs` under the SHA-256 of
 //! the presented token.
 //!
-//! All argon2 verifications run on one worker thread that owns one memory
-//! block buffer, allocated at the first verification and reused. With one
-//! allocation per verification on a pool of blocking threads, each thread's
-//! malloc arena kept its 19 MiB block after the verification ended: a
-//! burst of 250 wrong guesses left the process at 872 MB. One worker also
-//! makes the CPU an attacker can burn one core, whatever the number of
-//! addresses it comes from; queued verifications wait, bounded per address
-//! by the failure limiter.
+//! Argon2 verifications run on the process's one argon2 worker
+//! ([`super::argon`]), shared with local users' passwords.
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Duration;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
-use argon2::{Argon2, Block};
+use argon2::Argon2;
 use base64::Engine;
 use ring::rand::SecureRandom;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use tokio::sync::{mpsc, oneshot};
 
+use super::argon::{Argon2Entry, Slot, Target, Verifier};
 use super::cache::TtlCache;
 use super::config::TokenEntry;
 use super::credentials::Secret;
@@ -112,117 +106,22 @@ struct StoredToken {
     role: Role,
 }
 
-/// An argon2 entry decoded once at load time, so the worker only hashes.
-struct Argon2Entry {
-    /// Index into [`TokenStore::tokens`].
-    index: usize,
-    algorithm: argon2::Algorithm,
-    version: argon2::Version,
-    params: argon2::Params,
-    salt: Vec<u8>,
-    hash: Vec<u8>,
-}
-
-impl Argon2Entry {
-    fn decode(index: usize, phc: &str) -> Result<Argon2Entry, String> {
-        let h = PasswordHash::new(phc).map_err(|e| format!("bad argon2 hash: {e}"))?;
-        let algorithm = argon2::Algorithm::new(h.algorithm.as_str())
-            .map_err(|e| format!("bad argon2 hash: {e}"))?;
-        let version = h
-            .version
-            .map(argon2::Version::try_from)
-            .transpose()
-            .map_err(|e| format!("bad argon2 version: {e}"))?
-            .unwrap_or_default();
-        let params =
-            argon2::Params::try_from(&h).map_err(|e| format!("bad argon2 parameters: {e}"))?;
-        let (Some(salt), Some(hash)) = (h.salt, h.hash) else {
-            return Err("bad argon2 hash: salt and hash are required".to_string());
-        };
-        let mut buf = [0u8; 64];
-        let salt = salt
-            .decode_b64(&mut buf)
-            .map_err(|e| format!("bad argon2 salt: {e}"))?
-            .to_vec();
-        Ok(Argon2Entry {
-            index,
-            algorithm,
-            version,
-            params,
-            salt,
-            hash: hash.as_bytes().to_vec(),
-        })
-    }
-
-    /// Hashes `presented` with this entry's parameters into `memory`, which
-    /// holds at least `params.block_count()` blocks, and compares in
-    /// constant time.
-    fn matches(&self, presented: &[u8], memory: &mut [Block]) -> bool {
-        let argon = Argon2::new(self.algorithm, self.version, self.params.clone());
-        let mut out = vec![0u8; self.hash.len()];
-        argon
-            .hash_password_into_with_memory(presented, &self.salt, &mut out, memory)
-            .is_ok()
-            && bool::from(out.ct_eq(&self.hash))
-    }
-}
-
-/// One argon2 verification for the worker: the presented token and where
-/// to send the index of the matching entry.
-struct Job {
-    presented: Secret,
-    reply: oneshot::Sender<Option<usize>>,
-}
-
-/// Verifications queued for the worker before senders wait; each queued
-/// job is a token and a channel, not memory for argon2.
-const WORKER_QUEUE: usize = 64;
-
-/// The argon2 worker thread: one block buffer, sized for the most
-/// demanding configured hash, allocated at its first job and reused for
-/// every later one. It ends when the store (the only sender) is dropped.
-fn spawn_worker(entries: Vec<Argon2Entry>) -> std::io::Result<mpsc::Sender<Job>> {
-    let (tx, mut rx) = mpsc::channel::<Job>(WORKER_QUEUE);
-    let blocks = entries
-        .iter()
-        .map(|e| e.params.block_count())
-        .max()
-        .unwrap_or(0);
-    std::thread::Builder::new()
-        .name("argon2-verify".into())
-        .spawn(move || {
-            let mut memory: Vec<Block> = Vec::new();
-            while let Some(job) = rx.blocking_recv() {
-                if memory.len() < blocks {
-                    memory = vec![Block::default(); blocks];
-                }
-                let presented = job.presented.expose().as_bytes();
-                // Every entry is hashed, matching or not, so timing does not
-                // reveal which one matched.
-                let mut found = None;
-                for e in &entries {
-                    if e.matches(presented, &mut memory) {
-                        found = Some(e.index);
-                    }
-                }
-                let _ = job.reply.send(found);
-            }
-        })?;
-    Ok(tx)
-}
-
 /// The configured tokens.
 pub struct TokenStore {
     tokens: Vec<StoredToken>,
     verified: TtlCache<[u8; 32], usize>,
-    /// The argon2 worker's queue; `None` when no token is argon2-hashed.
-    slow: Option<mpsc::Sender<Job>>,
+    /// The process's argon2 worker ([`TokenStore::attach`]).
+    slow: Verifier,
 }
 
 impl TokenStore {
-    pub fn new(
+    /// Parses the configured tokens; the argon2-hashed ones are appended
+    /// to `argon` for the shared worker, which [`TokenStore::attach`] hands
+    /// over once every store has been read.
+    pub(crate) fn new(
         entries: &BTreeMap<String, TokenEntry>,
         cache_ttl: Duration,
+        argon: &mut Vec<Argon2Entry>,
     ) -> Result<TokenStore, SecurityConfigError> {
         let mut tokens = Vec::new();
         for (name, entry) in entries {
@@ -239,10 +138,9 @@ impl TokenStore {
                 role: entry.role,
             });
         }
-        let mut argon_entries = Vec::new();
         for (i, t) in tokens.iter().enumerate() {
             if let TokenHash::Argon2(phc) = &t.hash {
-                argon_entries.push(Argon2Entry::decode(i, phc).map_err(|reason| {
+                argon.push(Argon2Entry::decode(Slot::Token(i), phc).map_err(|reason| {
                     SecurityConfigError::Invalid {
                         key: format!("auth.tokens.{}.hash", t.name),
                         reason,
@@ -250,21 +148,33 @@ impl TokenStore {
                 })?);
             }
         }
-        let slow = if argon_entries.is_empty() {
-            None
-        } else {
-            Some(
-                spawn_worker(argon_entries).map_err(|e| SecurityConfigError::Invalid {
-                    key: "auth.tokens".into(),
-                    reason: format!("cannot start the argon2 worker thread: {e}"),
-                })?,
-            )
-        };
         Ok(TokenStore {
             tokens,
             verified: TtlCache::new(cache_ttl, 256),
-            slow,
+            slow: Verifier::default(),
         })
+    }
+
+    /// A store with an argon2 worker of its own, for tools and benchmarks
+    /// that verify tokens outside a [`super::Security`].
+    pub fn standalone(
+        entries: &BTreeMap<String, TokenEntry>,
+        cache_ttl: Duration,
+    ) -> Result<TokenStore, SecurityConfigError> {
+        let mut argon = Vec::new();
+        let mut store = TokenStore::new(entries, cache_ttl, &mut argon)?;
+        store.attach(
+            Verifier::spawn(argon).map_err(|e| SecurityConfigError::Invalid {
+                key: "auth.tokens".into(),
+                reason: format!("cannot start the argon2 worker thread: {e}"),
+            })?,
+        );
+        Ok(store)
+    }
+
+    /// The shared argon2 worker, started after every store was parsed.
+    pub(crate) fn attach(&mut self, verifier: Verifier) {
+        self.slow = verifier;
     }
 
     pub fn len(&self) -> usize {
@@ -301,15 +211,10 @@ impl TokenStore {
     }
 
     async fn verify_slow(&self, presented: &Secret) -> Option<usize> {
-        let slow = self.slow.as_ref()?;
-        let (reply, answer) = oneshot::channel();
-        slow.send(Job {
-            presented: Secret::new(presented.expose().to_string()),
-            reply,
-        })
-        .await
-        .ok()?;
-        answer.await.ok().flatten()
+        match self.slow.verify(presented, Target::AnyToken).await? {
+            Slot::Token(i) => Some(i),
+            Slot::User(_) => None,
+        }
     }
 }
 
@@ -340,7 +245,10 @@ mod tests {
                 )
             })
             .collect();
-        TokenStore::new(&map, Duration::from_secs(60)).unwrap()
+        let mut argon = Vec::new();
+        let mut s = TokenStore::new(&map, Duration::from_secs(60), &mut argon).unwrap();
+        s.attach(Verifier::spawn(argon).unwrap());
+        s
     }
 
     #[tokio::test]

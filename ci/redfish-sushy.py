@@ -1,0 +1,91 @@
+"""sushy (OpenStack's Redfish library, the one Ironic uses) against the node.
+
+Logs in with a Redfish session as a local operator, powers each given
+system (a bus power device, a BMC's server) off, on and through a cycle with
+ComputerSystem.Reset, and confirms each state through the v1.1 API
+(GET /opendcre/1.1/power/status/{board}/{device}) with a bearer token; then
+logs out and checks the session token is refused. Run by
+ci/redfish-validate.sh with sushy's venv python:
+
+    python redfish-sushy.py URL CAFILE USER PASSWORD V11_TOKEN BOARD-DEVICE...
+"""
+
+import json
+import ssl
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import sushy
+from sushy import auth
+
+TIMEOUT = 20
+
+
+def v11_power(url, ctx, token, board, device):
+    req = urllib.request.Request(
+        f"{url}/opendcre/1.1/power/status/{board}/{device}",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    with urllib.request.urlopen(req, context=ctx, timeout=TIMEOUT) as r:
+        return json.load(r)["power_status"]
+
+
+def status_with_session_token(url, ctx, token):
+    req = urllib.request.Request(
+        f"{url}/redfish/v1/Systems", headers={"X-Auth-Token": token}
+    )
+    try:
+        with urllib.request.urlopen(req, context=ctx, timeout=TIMEOUT) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def main():
+    url, cafile, user, password, v11_token = sys.argv[1:6]
+    systems = sys.argv[6:]
+    assert systems, "name at least one system (BOARD-DEVICE)"
+    ctx = ssl.create_default_context(cafile=cafile)
+    session_auth = auth.SessionAuth(user, password)
+    root = sushy.Sushy(
+        url,
+        auth=session_auth,
+        verify=cafile,
+        server_side_retries=0,
+        read_timeout=TIMEOUT,
+        connect_timeout=TIMEOUT,
+    )
+    token = session_auth.get_session_key()
+    assert token, "sushy did not get an X-Auth-Token"
+    for name in systems:
+        board, device = name.split("-")
+        system = root.get_system(f"/redfish/v1/Systems/{name}")
+        allowed = sorted(v.value for v in system.get_allowed_reset_system_values())
+        print(f"sushy {sushy.__version__}: system {system.identity}, "
+              f"PowerState {system.power_state}, resets {allowed}")
+        steps = [
+            (sushy.RESET_FORCE_OFF, sushy.POWER_STATE_OFF, "off"),
+            (sushy.RESET_ON, sushy.POWER_STATE_ON, "on"),
+            (sushy.RESET_TYPE_POWER_CYCLE, sushy.POWER_STATE_ON, "on"),
+        ]
+        for reset, redfish_state, v11_state in steps:
+            started = time.monotonic()
+            system.reset_system(reset)
+            system.refresh()
+            got = v11_power(url, ctx, v11_token, board, device)
+            print(f"  {reset}: PowerState {system.power_state}, v1.1 power_status {got!r} "
+                  f"({(time.monotonic() - started) * 1000:.0f} ms)")
+            assert system.power_state == redfish_state, (name, reset, system.power_state)
+            assert got == v11_state, (name, reset, got)
+    assert status_with_session_token(url, ctx, token) == 200
+    session_auth.close()  # DELETE of the session: the logout
+    after = status_with_session_token(url, ctx, token)
+    print(f"  after logout the session token gets {after}")
+    assert after == 401, after
+    print("sushy smoke test: ok")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+//! Login sessions (Redfish `SessionService`): a successful user name and
+//! password login becomes a random token the client sends as
+//! `X-Auth-Token` until it logs out or stays idle past the timeout.
+//!
+//! Held in memory only (a restart logs everyone out) and bounded: past
+//! `max` live sessions a login is refused, never an older session dropped
+//! (dropping would let anyone log others out by logging in repeatedly).
+//! Tokens are 256 random bits; only their SHA-256 is kept, and a presented
+//! token is compared with every stored hash in constant time.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+
+use base64::Engine;
+use ring::rand::SecureRandom;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::credentials::Secret;
+use super::principal::{AuthMethod, Principal};
+use super::role::Role;
+use crate::tls::hex_lower;
+
+/// A session as shown to clients: never the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// Random, unrelated to the token: it appears in URIs and logs.
+    pub id: String,
+    pub user: String,
+    pub role: Role,
+    /// How the user logged in (local account or LDAP).
+    pub login: AuthMethod,
+    pub created: SystemTime,
+}
+
+struct Entry {
+    info: SessionInfo,
+    token_hash: [u8; 32],
+    last_used: Instant,
+}
+
+/// Why a session was not created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionError {
+    /// `max` sessions are live.
+    Full { max: usize },
+    /// The system random source failed.
+    Random,
+}
+
+pub struct SessionStore {
+    timeout: Duration,
+    max: usize,
+    entries: Mutex<Vec<Entry>>,
+}
+
+impl SessionStore {
+    pub(crate) fn new(timeout: Duration, max: usize) -> SessionStore {
+        SessionStore {
+            timeout,
+            max,
+            entries: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The idle timeout: a session unused this long is gone.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Entry>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn purge(&self, entries: &mut Vec<Entry>, now: Instant) {
+        let timeout = self.timeout;
+        entries.retain(|e| {
+            let live = now.duration_since(e.last_used) < timeout;
+            if !live {
+                tracing::info!(session = %e.info.id, user = ?e.info.user, "session expired");
+            }
+            live
+        });
+    }
+
+    /// A new session for an authenticated `principal`; the token is
+    /// returned once, here, for the login's answer, and never kept.
+    pub fn create(&self, principal: &Principal) -> Result<(SessionInfo, String), SessionError> {
+        let rng = ring::rand::SystemRandom::new();
+        let mut raw = [0u8; 32];
+        let mut id = [0u8; 8];
+        rng.fill(&mut raw).map_err(|_| SessionError::Random)?;
+        rng.fill(&mut id).map_err(|_| SessionError::Random)?;
+        let token = format!(
+            "odcrs_{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+        );
+        let info = SessionInfo {
+            id: hex_lower(&id),
+            user: principal.name.clone(),
+            role: principal.role,
+            login: principal.method,
+            created: SystemTime::now(),
+        };
+        let now = Instant::now();
+        let mut entries = self.lock();
+        self.purge(&mut entries, now);
+        if entries.len() >= self.max {
+            return Err(SessionError::Full { max: self.max });
+        }
+        entries.push(Entry {
+            info: info.clone(),
+            token_hash: Sha256::digest(token.as_bytes()).into(),
+            last_used: now,
+        });
+        Ok((info, token))
+    }
+
+    /// The session `token` belongs to, its idle time restarted; `None`
+    /// for an unknown or expired token.
+    pub(crate) fn verify(&self, token: &Secret) -> Option<SessionInfo> {
+        let digest: [u8; 32] = Sha256::digest(token.expose().as_bytes()).into();
+        let now = Instant::now();
+        let mut entries = self.lock();
+        self.purge(&mut entries, now);
+        // Every entry is compared, so timing does not say which came close.
+        let mut found = None;
+        for (i, e) in entries.iter().enumerate() {
+            if bool::from(e.token_hash.ct_eq(&digest)) {
+                found = Some(i);
+            }
+        }
+        let e = &mut entries[found?];
+        e.last_used = now;
+        Some(e.info.clone())
+    }
+
+    /// Live sessions, oldest first.
+    pub fn list(&self) -> Vec<SessionInfo> {
+        let mut entries = self.lock();
+        self.purge(&mut entries, Instant::now());
+        entries.iter().map(|e| e.info.clone()).collect()
+    }
+
+    pub fn get(&self, id: &str) -> Option<SessionInfo> {
+        self.list().into_iter().find(|s| s.id == id)
+    }
+
+    /// Ends a session (logout); `false` if there was none with this id.
+    pub fn remove(&self, id: &str) -> bool {
+        let mut entries = self.lock();
+        self.purge(&mut entries, Instant::now());
+        let before = entries.len();
+        entries.retain(|e| e.info.id != id);
+        entries.len() != before
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alice() -> Principal {
+        Principal {
+            name: "alice".into(),
+            role: Role::Reader,
+            method: AuthMethod::Local,
+        }
+    }
+
+    #[test]
+    fn create_verify_remove() {
+        let s = SessionStore::new(Duration::from_secs(60), 2);
+        let (a, ta) = s.create(&alice()).unwrap();
+        let (b, tb) = s.create(&alice()).unwrap();
+        assert_ne!(a.id, b.id);
+        assert_ne!(ta, tb);
+        assert!(ta.len() == 6 + 43 && ta.starts_with("odcrs_"));
+        let ta = Secret::new(ta);
+        assert_eq!(s.create(&alice()), Err(SessionError::Full { max: 2 }));
+        assert_eq!(s.verify(&ta).map(|i| i.id), Some(a.id.clone()));
+        assert_eq!(s.verify(&Secret::new("odcrs_x")), None);
+        assert!(s.remove(&a.id));
+        assert!(!s.remove(&a.id));
+        assert_eq!(s.verify(&ta), None);
+        assert_eq!(s.list().len(), 1);
+        assert!(s.create(&alice()).is_ok(), "room again");
+    }
+
+    #[test]
+    fn idle_sessions_expire_and_use_slides_the_timeout() {
+        let s = SessionStore::new(Duration::from_millis(150), 4);
+        let t = Secret::new(s.create(&alice()).unwrap().1);
+        for _ in 0..3 {
+            std::thread::sleep(Duration::from_millis(80));
+            assert!(s.verify(&t).is_some(), "used within the timeout");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(s.verify(&t), None);
+        assert!(s.list().is_empty());
+    }
+}

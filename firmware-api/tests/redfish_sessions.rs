@@ -1,0 +1,414 @@
+//! Local accounts, HTTP Basic, Redfish sessions and the account service in
+//! the real binary on the emulator: Basic with a local user (good, wrong,
+//! rate limited), login → `X-Auth-Token` → logout, the idle timeout, the
+//! session bound, ReadOnly versus Operator, and no secret in the log.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use base64::Engine;
+
+use crate::common::{parse_response, Response, Server};
+use opendcre_security::auth::{hash_token, HashAlgorithm};
+
+const OPS_PASSWORD: &str = "ops-password-4f1c9a";
+const VIEWER_PASSWORD: &str = "viewer-password-83be20";
+const VIEWER_TOKEN: &str = "odcre_viewer-token-0123456789abcdef";
+
+/// One stateful power device, as in `redfish.rs`.
+const RACK: &str = r#"{"boards": [
+  {"board_id": "00000001", "devices": [
+    {"device_id": "0001", "device_type": "power", "has_state": true,
+     "power": "0,1215,4528,2320", "on": "0,1215,4528,2320", "off": "64,0,4529,2075"}
+  ]}
+]}"#;
+
+struct Node {
+    server: Server,
+    _cfg: tempfile::TempDir,
+    _dir: tempfile::TempDir,
+}
+
+/// A node with local users `ops` (operator) and `viewer` (reader); `extra`
+/// is appended to its config (`[auth.sessions]`, `[auth.rate_limit]`).
+fn node(extra: &str) -> Node {
+    let dir = tempfile::tempdir().unwrap();
+    let rack = dir.path().join("rack.json");
+    std::fs::write(&rack, RACK).unwrap();
+    let (server, cfg) = Server::with_config(&format!(
+        "[emulator]\nconfig = {:?}\n[telemetry]\nenabled = false\n\
+         [auth.users.ops]\npassword_hash = \"{}\"\nrole = \"operator\"\n\
+         [auth.users.viewer]\npassword_hash = \"{}\"\nrole = \"reader\"\n{extra}",
+        rack.display().to_string(),
+        hash_token(OPS_PASSWORD, HashAlgorithm::Argon2id).unwrap(),
+        hash_token(VIEWER_PASSWORD, HashAlgorithm::Argon2id).unwrap(),
+    ));
+    Node {
+        server,
+        _cfg: cfg,
+        _dir: dir,
+    }
+}
+
+fn basic(user: &str, password: &str) -> String {
+    let raw = format!("{user}:{password}");
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
+}
+
+/// One request with a body and header lines of the caller's choosing.
+fn call(s: &Server, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Response {
+    let mut c = TcpStream::connect(&s.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        s.addr,
+        body.len()
+    );
+    if !body.is_empty() {
+        head.push_str("Content-Type: application/json\r\n");
+    }
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    c.write_all(head.as_bytes()).unwrap();
+    c.write_all(body.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    c.read_to_end(&mut raw).unwrap();
+    parse_response(&raw, method == "HEAD")
+}
+
+fn login(s: &Server, user: &str, password: &str) -> Response {
+    call(
+        s,
+        "POST",
+        "/redfish/v1/SessionService/Sessions",
+        &[],
+        &serde_json::json!({ "UserName": user, "Password": password }).to_string(),
+    )
+}
+
+/// A 201 login's token and session URI.
+fn session(s: &Server, user: &str, password: &str) -> (String, String) {
+    let r = login(s, user, password);
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    (
+        r.header("X-Auth-Token").unwrap().to_string(),
+        r.header("Location").unwrap().to_string(),
+    )
+}
+
+fn with_token(s: &Server, method: &str, path: &str, token: &str, body: &str) -> Response {
+    call(s, method, path, &[("X-Auth-Token", token)], body)
+}
+
+fn code(r: &Response) -> String {
+    r.json()["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+const SYSTEM: &str = "/redfish/v1/Systems/00000001-0001";
+const RESET: &str = "/redfish/v1/Systems/00000001-0001/Actions/ComputerSystem.Reset";
+
+#[test]
+fn basic_with_local_users_and_its_rate_limit() {
+    let n = node("[auth.rate_limit]\nburst = 3\nrefill_per_minute = 30\n");
+    let s = &n.server;
+    let viewer = basic("viewer", VIEWER_PASSWORD);
+    let r = call(s, "GET", SYSTEM, &[("Authorization", &viewer)], "");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["PowerState"], "On");
+    // The v1.1 API takes the same Basic credentials.
+    let r = call(
+        s,
+        "GET",
+        "/opendcre/1.1/power/status/00000001/0001",
+        &[("Authorization", &viewer)],
+        "",
+    );
+    assert_eq!(r.status, 200);
+    let me = call(
+        s,
+        "GET",
+        "/opendcre/2/whoami",
+        &[("Authorization", &viewer)],
+        "",
+    )
+    .json();
+    assert_eq!(
+        (me["name"].as_str(), me["method"].as_str()),
+        (Some("viewer"), Some("local"))
+    );
+    // A reader may not reset: 403 in Redfish's format.
+    let r = call(
+        s,
+        "POST",
+        RESET,
+        &[("Authorization", &viewer)],
+        r#"{"ResetType": "ForceOff"}"#,
+    );
+    assert_eq!(r.status, 403);
+    assert_eq!(code(&r), "Base.1.22.InsufficientPrivilege");
+    let ops = basic("ops", OPS_PASSWORD);
+    let r = call(
+        s,
+        "POST",
+        RESET,
+        &[("Authorization", &ops)],
+        r#"{"ResetType": "ForceOff"}"#,
+    );
+    assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    // Wrong password, another user's password, unknown user: 401 with a
+    // Basic challenge, each counted against the address's budget (3).
+    for (user, pw) in [
+        ("viewer", "wrong-password-1"),
+        ("ops", VIEWER_PASSWORD),
+        ("nobody", VIEWER_PASSWORD),
+    ] {
+        let r = call(s, "GET", SYSTEM, &[("Authorization", &basic(user, pw))], "");
+        assert_eq!(r.status, 401, "{user}");
+        assert_eq!(code(&r), "Base.1.22.NoValidSession");
+        let challenge = r.header("WWW-Authenticate").unwrap_or_default();
+        assert!(challenge.contains("Basic realm="), "{challenge}");
+    }
+    // Budget spent: the next wrong guess is 429, and so is a wrong login
+    // through the session service (same limiter).
+    let r = call(
+        s,
+        "GET",
+        SYSTEM,
+        &[("Authorization", &basic("viewer", "wrong-password-2"))],
+        "",
+    );
+    assert_eq!(r.status, 429);
+    assert!(r.header("Retry-After").is_some());
+    let r = login(s, "viewer", "wrong-password-3");
+    assert_eq!(r.status, 429, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(code(&r), "Base.1.22.ServiceTemporarilyUnavailable");
+    let log = s.log_so_far_as(&[("Authorization", &viewer)]).join("\n");
+    assert!(log.contains("authentication failed"), "{log}");
+    assert!(log.contains(" 429"), "the 429s are in the access log");
+    for secret in [
+        VIEWER_PASSWORD,
+        OPS_PASSWORD,
+        "wrong-password-1",
+        "wrong-password-3",
+    ] {
+        assert!(!log.contains(secret), "{secret} in the log");
+    }
+}
+
+#[test]
+fn session_login_use_and_logout() {
+    // A reader token named like the local user: not that user.
+    let n = node(&format!(
+        "[auth.tokens.viewer]\nhash = \"{}\"\nrole = \"reader\"\n",
+        hash_token(VIEWER_TOKEN, HashAlgorithm::Sha256).unwrap()
+    ));
+    let s = &n.server;
+    let r = login(s, "viewer", VIEWER_PASSWORD);
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let token = r.header("X-Auth-Token").unwrap().to_string();
+    let location = r.header("Location").unwrap().to_string();
+    assert!(token.len() >= 43, "256 random bits");
+    let body = r.json();
+    assert_eq!(body["@odata.id"], location.as_str());
+    assert_eq!(body["UserName"], "viewer");
+    assert_eq!(body["Password"], serde_json::Value::Null);
+    let text = String::from_utf8_lossy(&r.body).to_string();
+    assert!(!text.contains(VIEWER_PASSWORD) && !text.contains(&token));
+
+    // The token works under /redfish, and only there.
+    let r = with_token(s, "GET", SYSTEM, &token, "");
+    assert_eq!(r.status, 200);
+    let r = with_token(
+        s,
+        "GET",
+        "/opendcre/1.1/power/status/00000001/0001",
+        &token,
+        "",
+    );
+    assert_eq!(r.status, 401, "X-Auth-Token is a Redfish credential only");
+    // A ReadOnly session cannot reset.
+    let r = with_token(s, "POST", RESET, &token, r#"{"ResetType": "ForceOff"}"#);
+    assert_eq!(r.status, 403);
+    assert_eq!(code(&r), "Base.1.22.InsufficientPrivilege");
+    // The session service says it is on, with the default idle timeout.
+    let svc = with_token(s, "GET", "/redfish/v1/SessionService", &token, "").json();
+    assert_eq!(svc["ServiceEnabled"], true);
+    assert_eq!(svc["SessionTimeout"], 1800);
+
+    // An operator's session resets, sees every session; the reader sees
+    // only its own and cannot end the operator's.
+    let (ops_token, ops_location) = session(s, "ops", OPS_PASSWORD);
+    let r = with_token(s, "POST", RESET, &ops_token, r#"{"ResetType": "ForceOff"}"#);
+    assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    let sessions = "/redfish/v1/SessionService/Sessions";
+    let all = with_token(s, "GET", sessions, &ops_token, "").json();
+    assert_eq!(all["Members@odata.count"], 2);
+    let own = with_token(s, "GET", sessions, &token, "").json();
+    assert_eq!(own["Members@odata.count"], 1);
+    assert_eq!(own["Members"][0]["@odata.id"], location.as_str());
+    assert_eq!(with_token(s, "GET", &ops_location, &token, "").status, 404);
+    assert_eq!(
+        with_token(s, "DELETE", &ops_location, &token, "").status,
+        404
+    );
+    assert_eq!(with_token(s, "GET", &location, &token, "").status, 200);
+    let bearer = format!("Bearer {VIEWER_TOKEN}");
+    let by_token = call(s, "GET", sessions, &[("Authorization", &bearer)], "").json();
+    assert_eq!(by_token["Members@odata.count"], 0, "{by_token}");
+    let r = call(s, "DELETE", &location, &[("Authorization", &bearer)], "");
+    assert_eq!(r.status, 404);
+
+    // DSP0266: a POST to the collection's Members is the same login.
+    let r = call(
+        s,
+        "POST",
+        "/redfish/v1/SessionService/Sessions/Members",
+        &[],
+        &serde_json::json!({ "UserName": "viewer", "Password": VIEWER_PASSWORD }).to_string(),
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let members_location = r.header("Location").unwrap().to_string();
+    assert_eq!(
+        with_token(s, "DELETE", &members_location, &token, "").status,
+        204
+    );
+
+    // Login errors: wrong password 401, missing property 400, no password
+    // echoed.
+    let r = login(s, "viewer", "not-the-password");
+    assert_eq!(r.status, 401);
+    assert_eq!(code(&r), "Base.1.22.NoValidSession");
+    let r = call(s, "POST", sessions, &[], r#"{"UserName": "viewer"}"#);
+    assert_eq!(r.status, 400);
+    assert_eq!(code(&r), "Base.1.22.PropertyMissing");
+
+    // Logout: the token is refused afterwards; the operator's still works.
+    assert_eq!(with_token(s, "DELETE", &location, &token, "").status, 204);
+    let r = with_token(s, "GET", SYSTEM, &token, "");
+    assert_eq!(r.status, 401);
+    assert_eq!(code(&r), "Base.1.22.NoValidSession");
+    assert_eq!(with_token(s, "GET", SYSTEM, &ops_token, "").status, 200);
+    // An operator may end anyone's session, here its own.
+    assert_eq!(
+        with_token(s, "DELETE", &ops_location, &ops_token, "").status,
+        204
+    );
+    assert_eq!(with_token(s, "GET", SYSTEM, &ops_token, "").status, 401);
+
+    let log = s
+        .log_so_far_as(&[("Authorization", &basic("viewer", VIEWER_PASSWORD))])
+        .join("\n");
+    assert!(log.contains("session created"), "{log}");
+    assert!(log.contains("session ended (logout)"));
+    for secret in [
+        VIEWER_PASSWORD,
+        OPS_PASSWORD,
+        &token,
+        &ops_token,
+        "not-the-password",
+    ] {
+        assert!(!log.contains(secret), "{secret} in the log");
+    }
+}
+
+#[test]
+fn idle_sessions_time_out_and_the_store_is_bounded() {
+    let n = node("[auth.sessions]\ntimeout_secs = 2\nmax = 2\n");
+    let s = &n.server;
+    let (busy, _) = session(s, "viewer", VIEWER_PASSWORD);
+    let (idle, _) = session(s, "ops", OPS_PASSWORD);
+    // Full: a third login is refused, nobody is logged out for it.
+    let r = login(s, "viewer", VIEWER_PASSWORD);
+    assert_eq!(r.status, 503, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(code(&r), "Base.1.22.ServiceTemporarilyUnavailable");
+    assert!(r.header("Retry-After").is_some());
+    assert_eq!(with_token(s, "GET", SYSTEM, &idle, "").status, 200);
+    // Used every second, a session outlives its 2 s timeout (sliding);
+    // the unused one ends.
+    for _ in 0..4 {
+        std::thread::sleep(Duration::from_millis(900));
+        assert_eq!(
+            with_token(s, "GET", "/redfish/v1/Chassis", &busy, "").status,
+            200
+        );
+    }
+    assert_eq!(with_token(s, "GET", SYSTEM, &idle, "").status, 401);
+    // Its place is free again.
+    let svc = with_token(s, "GET", "/redfish/v1/SessionService", &busy, "").json();
+    assert_eq!(svc["SessionTimeout"], 2);
+    session(s, "ops", OPS_PASSWORD);
+}
+
+#[test]
+fn account_service_shows_local_accounts_and_roles_read_only() {
+    let n = node("");
+    let s = &n.server;
+    let auth = basic("viewer", VIEWER_PASSWORD);
+    let get = |path: &str| call(s, "GET", path, &[("Authorization", &auth)], "");
+    // Anonymous: 401 like every non-public resource.
+    assert_eq!(
+        call(s, "GET", "/redfish/v1/AccountService", &[], "").status,
+        401
+    );
+    let root = call(s, "GET", "/redfish/v1", &[], "").json();
+    assert_eq!(
+        root["AccountService"]["@odata.id"],
+        "/redfish/v1/AccountService"
+    );
+    let svc = get("/redfish/v1/AccountService").json();
+    assert_eq!(svc["ServiceEnabled"], true);
+    assert_eq!(svc["LocalAccountAuth"], "Enabled");
+    assert_eq!(svc["MinPasswordLength"], 8);
+    assert!(svc.get("LDAP").is_none(), "no [auth.ldap]");
+    let accounts = get("/redfish/v1/AccountService/Accounts").json();
+    assert_eq!(accounts["Members@odata.count"], 2);
+    let r = get("/redfish/v1/AccountService/Accounts/ops");
+    let ops = r.json();
+    assert_eq!(ops["UserName"], "ops");
+    assert_eq!(ops["RoleId"], "Operator");
+    assert_eq!(ops["Locked"], false);
+    assert_eq!(ops["Password"], serde_json::Value::Null);
+    assert!(!String::from_utf8_lossy(&r.body).contains("argon2"));
+    let etag = r
+        .header("ETag")
+        .expect("ManagerAccount has an ETag")
+        .to_string();
+    assert!(etag.starts_with("W/\""), "{etag}");
+    let again = get("/redfish/v1/AccountService/Accounts/ops");
+    assert_eq!(again.header("ETag"), Some(etag.as_str()), "stable");
+    assert_ne!(
+        get("/redfish/v1/AccountService/Accounts/viewer").header("ETag"),
+        Some(etag.as_str())
+    );
+    assert_eq!(
+        get("/redfish/v1/AccountService/Accounts/viewer").json()["RoleId"],
+        "ReadOnly"
+    );
+    assert_eq!(get("/redfish/v1/AccountService/Accounts/carol").status, 404);
+    let roles = get("/redfish/v1/AccountService/Roles").json();
+    assert_eq!(roles["Members@odata.count"], 3);
+    let ro = get("/redfish/v1/AccountService/Roles/ReadOnly").json();
+    assert_eq!(
+        ro["AssignedPrivileges"],
+        serde_json::json!(["Login", "ConfigureSelf"])
+    );
+    // Read-only for now: a PATCH is a 405 that says what is allowed.
+    let r = call(
+        s,
+        "PATCH",
+        "/redfish/v1/AccountService/Accounts/viewer",
+        &[("Authorization", &auth)],
+        r#"{"Password": "new-password-123"}"#,
+    );
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("Allow"), Some("GET, HEAD"));
+}
