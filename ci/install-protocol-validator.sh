@@ -16,12 +16,10 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 RFPV_VERSION=${RFPV_VERSION:-1.3.2}
 # Under /opt/opendcre-ci, the cache directory ci/from-nothing.sh removes.
 RFPV_VENV=${RFPV_VENV:-/opt/opendcre-ci/redfish-protocol-validator-$RFPV_VERSION}
-PY=$RFPV_VENV/bin/python
 BIN=$RFPV_VENV/bin/rf_protocol_validator
 
 rfpv_ok() {
-    [ -x "$BIN" ] &&
-        [ "$("$PY" -c 'import importlib.metadata as m; print(m.version("redfish_protocol_validator"))' 2>/dev/null || true)" = "$RFPV_VERSION" ]
+    [ -x "$BIN" ] && venv_has "$RFPV_VENV" redfish_protocol_validator "$RFPV_VERSION"
 }
 
 case "${1:-}" in
@@ -38,13 +36,6 @@ esac
 if rfpv_ok; then
     exit 0
 fi
-ensure_pkgs python3 python3-venv
-require_root "installing the Redfish Protocol Validator"
-log "installing redfish-protocol-validator==$RFPV_VERSION from PyPI into $RFPV_VENV"
-rm -rf "$RFPV_VENV"
-mkdir -p "$(dirname "$RFPV_VENV")"
-/usr/bin/python3 -m venv "$RFPV_VENV"
-"$RFPV_VENV/bin/pip" install --quiet --disable-pip-version-check "redfish-protocol-validator==$RFPV_VERSION" ||
-    die "could not install redfish-protocol-validator==$RFPV_VERSION from PyPI (make redfish-check needs it; PyPI must be reachable)"
+venv_install "$RFPV_VENV" "make redfish-check" "redfish-protocol-validator==$RFPV_VERSION"
 rfpv_ok || die "redfish-protocol-validator==$RFPV_VERSION does not run from $RFPV_VENV"
 log "Redfish Protocol Validator ready: $RFPV_VERSION in $RFPV_VENV"

@@ -20,14 +20,10 @@ REDFISH_LIB_VERSION=${REDFISH_LIB_VERSION:-3.4.2}
 RFSV_VENV=${RFSV_VENV:-/opt/opendcre-ci/redfish-validator-$RFSV_VERSION}
 BIN=$RFSV_VENV/bin/rf_service_validator
 
-installed() { # installed DIST: its version in the venv, or nothing
-    "$RFSV_VENV/bin/python" -c "import importlib.metadata as m; print(m.version('$1'))" 2>/dev/null || true
-}
-
 rfsv_ok() {
     [ -x "$BIN" ] &&
-        [ "$(installed redfish_service_validator)" = "$RFSV_VERSION" ] &&
-        [ "$(installed redfish)" = "$REDFISH_LIB_VERSION" ]
+        venv_has "$RFSV_VENV" redfish_service_validator "$RFSV_VERSION" &&
+        venv_has "$RFSV_VENV" redfish "$REDFISH_LIB_VERSION"
 }
 
 case "${1:-}" in
@@ -44,14 +40,7 @@ esac
 if rfsv_ok; then
     exit 0
 fi
-ensure_pkgs python3 python3-venv
-require_root "installing the Redfish Service Validator"
-log "installing redfish-service-validator==$RFSV_VERSION, redfish==$REDFISH_LIB_VERSION from PyPI into $RFSV_VENV"
-rm -rf "$RFSV_VENV"
-mkdir -p "$(dirname "$RFSV_VENV")"
-/usr/bin/python3 -m venv "$RFSV_VENV"
-"$RFSV_VENV/bin/pip" install --quiet --disable-pip-version-check \
-    "redfish-service-validator==$RFSV_VERSION" "redfish==$REDFISH_LIB_VERSION" ||
-    die "could not install redfish-service-validator==$RFSV_VERSION from PyPI (make redfish-check needs it; PyPI must be reachable)"
+venv_install "$RFSV_VENV" "make redfish-check" \
+    "redfish-service-validator==$RFSV_VERSION" "redfish==$REDFISH_LIB_VERSION"
 rfsv_ok || die "redfish-service-validator==$RFSV_VERSION does not run from $RFSV_VENV"
 log "Redfish Service Validator ready: $RFSV_VERSION in $RFSV_VENV"

@@ -23,8 +23,8 @@ SCHEMATHESIS_VENV=${SCHEMATHESIS_VENV:-/opt/opendcre-ci/schemathesis-$SCHEMATHES
 ST=$SCHEMATHESIS_VENV/bin/schemathesis
 
 st_ok() {
-    [ -x "$ST" ] && "$ST" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION" &&
-        [ "$("$SCHEMATHESIS_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("openapi-spec-validator"))' 2>/dev/null)" = "$OSV_VERSION" ]
+    [ -x "$ST" ] && venv_has "$SCHEMATHESIS_VENV" schemathesis "$SCHEMATHESIS_VERSION" &&
+        venv_has "$SCHEMATHESIS_VENV" openapi-spec-validator "$OSV_VERSION"
 }
 
 case "${1:-}" in
@@ -45,14 +45,7 @@ esac
 if st_ok; then
     exit 0
 fi
-ensure_pkgs python3 python3-venv
-require_root "installing schemathesis"
-log "installing schemathesis==$SCHEMATHESIS_VERSION, openapi-spec-validator==$OSV_VERSION from PyPI into $SCHEMATHESIS_VENV"
-rm -rf "$SCHEMATHESIS_VENV"
-mkdir -p "$(dirname "$SCHEMATHESIS_VENV")"
-/usr/bin/python3 -m venv "$SCHEMATHESIS_VENV"
-"$SCHEMATHESIS_VENV/bin/pip" install --quiet --disable-pip-version-check \
-    "schemathesis==$SCHEMATHESIS_VERSION" "openapi-spec-validator==$OSV_VERSION" ||
-    die "could not install schemathesis==$SCHEMATHESIS_VERSION and openapi-spec-validator==$OSV_VERSION from PyPI (make api-contract needs it; PyPI must be reachable)"
+venv_install "$SCHEMATHESIS_VENV" "make api-contract" \
+    "schemathesis==$SCHEMATHESIS_VERSION" "openapi-spec-validator==$OSV_VERSION"
 st_ok || die "schemathesis==$SCHEMATHESIS_VERSION or openapi-spec-validator==$OSV_VERSION does not run from $SCHEMATHESIS_VENV"
 log "schemathesis ready: $("$ST" --version)"

@@ -20,8 +20,7 @@ SUSHY_VENV=${SUSHY_VENV:-/opt/opendcre-ci/sushy-$SUSHY_VERSION}
 PY=$SUSHY_VENV/bin/python
 
 sushy_ok() {
-    [ -x "$PY" ] &&
-        [ "$("$PY" -c 'import importlib.metadata as m; print(m.version("sushy"))' 2>/dev/null || true)" = "$SUSHY_VERSION" ]
+    venv_has "$SUSHY_VENV" sushy "$SUSHY_VERSION"
 }
 
 case "${1:-}" in
@@ -38,13 +37,6 @@ esac
 if sushy_ok; then
     exit 0
 fi
-ensure_pkgs python3 python3-venv
-require_root "installing sushy"
-log "installing sushy==$SUSHY_VERSION from PyPI into $SUSHY_VENV"
-rm -rf "$SUSHY_VENV"
-mkdir -p "$(dirname "$SUSHY_VENV")"
-/usr/bin/python3 -m venv "$SUSHY_VENV"
-"$SUSHY_VENV/bin/pip" install --quiet --disable-pip-version-check "sushy==$SUSHY_VERSION" ||
-    die "could not install sushy==$SUSHY_VERSION from PyPI (make redfish-check needs it; PyPI must be reachable)"
+venv_install "$SUSHY_VENV" "make redfish-check" "sushy==$SUSHY_VERSION"
 sushy_ok || die "sushy==$SUSHY_VERSION does not import from $SUSHY_VENV"
 log "sushy ready: $SUSHY_VERSION in $SUSHY_VENV"

@@ -223,3 +223,28 @@ mmdebstrap_tarball() {
     tar -tf "$tmp_tar" >/dev/null || die "mmdebstrap did not write a tarball to $tmp_tar"
     mv "$tmp_tar" "$tar"
 }
+
+# venv_has VENV DIST VERSION — true when VENV's python has the distribution
+# DIST installed at exactly VERSION (the pinned PyPI tools' idempotence check).
+venv_has() {
+    [ -x "$1/bin/python" ] &&
+        [ "$("$1/bin/python" -c "import importlib.metadata as m; print(m.version('$2'))" 2>/dev/null || true)" = "$3" ]
+}
+
+# venv_install VENV NEEDED-BY PKG==VERSION... — a fresh venv (Debian's
+# python3-venv) at VENV with the pinned packages from PyPI; dies naming the
+# make target that needs them when PyPI cannot deliver. The pinned-tool
+# installers (schemathesis, the DMTF validators, sushy) share it; their venvs
+# live under /opt/opendcre-ci, which ci/from-nothing.sh removes.
+venv_install() {
+    local venv=$1 needed_by=$2
+    shift 2
+    ensure_pkgs python3 python3-venv
+    require_root "installing $*"
+    log "installing $* from PyPI into $venv"
+    rm -rf "$venv"
+    mkdir -p "$(dirname "$venv")"
+    /usr/bin/python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "$@" ||
+        die "could not install $* from PyPI ($needed_by needs it; PyPI must be reachable)"
+}
