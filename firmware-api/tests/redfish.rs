@@ -3,12 +3,10 @@
 //! `ComputerSystem.Reset` that switches an emulated power device, checked
 //! through the v1.1 API.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::common::{parse_response, request_with, Response, Server};
+use crate::common::{request_with, Response, Server};
 use opendcre_security::auth::{hash_token, HashAlgorithm};
 
 const READER: &str = "odcre_redfish-reader-0123456789abcdef";
@@ -59,7 +57,8 @@ fn get(s: &Server, path: &str, token: Option<&str>) -> Response {
     request_with(&s.addr, "GET", path, &h)
 }
 
-/// A request with a body (the harness's requests have none).
+/// A request with a body as a token holder sends it (JSON unless `extra`
+/// says otherwise).
 fn send(
     s: &Server,
     method: &str,
@@ -68,29 +67,16 @@ fn send(
     body: &str,
     extra: &[(&str, &str)],
 ) -> Response {
-    let mut c = TcpStream::connect(&s.addr).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n\
-         Content-Length: {}\r\n",
-        s.addr,
-        body.len()
-    );
+    let auth = format!("Bearer {token}");
+    let mut headers = vec![("Authorization", auth.as_str())];
     if !extra
         .iter()
         .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
     {
-        head.push_str("Content-Type: application/json\r\n");
+        headers.push(("Content-Type", "application/json"));
     }
-    for (k, v) in extra {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    c.write_all(head.as_bytes()).unwrap();
-    c.write_all(body.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    c.read_to_end(&mut raw).unwrap();
-    parse_response(&raw, false)
+    headers.extend_from_slice(extra);
+    crate::common::request_with_body(&s.addr, method, path, &headers, body)
 }
 
 fn reset(s: &Server, system: &str, token: &str, reset_type: &str) -> Response {

@@ -3,13 +3,11 @@
 //! rate limited), login → `X-Auth-Token` → logout, the idle timeout, the
 //! session bound, ReadOnly versus Operator, and no secret in the log.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
 use base64::Engine;
 
-use crate::common::{parse_response, Response, Server};
+use crate::common::{Response, Server};
 use opendcre_security::auth::{hash_token, HashAlgorithm};
 
 const OPS_PASSWORD: &str = "ops-password-4f1c9a";
@@ -59,27 +57,14 @@ fn basic(user: &str, password: &str) -> String {
     )
 }
 
-/// One request with a body and header lines of the caller's choosing.
+/// One request with a body and header lines of the caller's choosing
+/// (JSON when there is a body).
 fn call(s: &Server, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Response {
-    let mut c = TcpStream::connect(&s.addr).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        s.addr,
-        body.len()
-    );
+    let mut all = headers.to_vec();
     if !body.is_empty() {
-        head.push_str("Content-Type: application/json\r\n");
+        all.push(("Content-Type", "application/json"));
     }
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    c.write_all(head.as_bytes()).unwrap();
-    c.write_all(body.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    c.read_to_end(&mut raw).unwrap();
-    parse_response(&raw, method == "HEAD")
+    crate::common::request_with_body(&s.addr, method, path, &all, body)
 }
 
 fn login(s: &Server, user: &str, password: &str) -> Response {
