@@ -169,6 +169,16 @@ report_failure() {
     if guest true 2>/dev/null; then
         note "---- failed units ----"
         guest systemctl --failed --no-pager 2>&1 | tee -a "$report" >&2 || true
+        # Each failed unit's own account (result, exit status, timings, its
+        # whole journal): the warnings excerpt below may not reach it.
+        local unit
+        for unit in $(guest systemctl --failed --no-legend --plain 2>/dev/null | awk '{print $1}'); do
+            note "---- $unit ----"
+            guest systemctl show "$unit" -p Result -p ExecMainStatus -p ExecMainCode \
+                -p ExecMainStartTimestampMonotonic -p ExecMainExitTimestampMonotonic \
+                -p InactiveExitTimestampMonotonic 2>&1 | tee -a "$report" >&2 || true
+            guest journalctl -b -u "$unit" --no-pager -o short-monotonic 2>&1 | tail -n 40 | tee -a "$report" >&2 || true
+        done
         note "---- journal (warnings and worse) ----"
         guest journalctl -b -p warning --no-pager 2>&1 | tail -n 40 | tee -a "$report" >&2 || true
         if [ "$BOOT_TEST_SERVICE" = 1 ]; then
@@ -400,6 +410,14 @@ if [ "$BOOT_TEST_SERVICE" = 1 ]; then
             bash -c '[[ "$1" == *"API token generated: /root/opendcre-api-token"* ]] && ! grep -qF "$0" <<<"$1"' "$API_TOKEN" "$journal"
     fi
     hat=$(guest systemctl show opendcre-hat.service -p Result -p ExecMainStatus 2>/dev/null | paste -sd' ' -)
+    # How long the one-shot took from start to exit (guest clock), against its
+    # TimeoutStartSec: the margin a slow first boot leaves.
+    hat_t=$(guest systemctl show opendcre-hat.service -p ExecMainStartTimestampMonotonic \
+        -p ExecMainExitTimestampMonotonic -p InactiveExitTimestampMonotonic 2>/dev/null || true)
+    hat_get() { sed -n "s/^$1=//p" <<<"$hat_t"; }
+    if [ -n "$(hat_get ExecMainExitTimestampMonotonic)" ] && [ -n "$(hat_get InactiveExitTimestampMonotonic)" ]; then
+        note "opendcre-hat.service: started $(($(hat_get InactiveExitTimestampMonotonic) / 1000)) ms after boot, ran $((($(hat_get ExecMainExitTimestampMonotonic) - $(hat_get InactiveExitTimestampMonotonic)) / 1000)) ms"
+    fi
     expect "opendcre-hat.service ran (no HAT under QEMU: exit 3 counts as success; $hat)" bash -c '[[ "$0" == *"Result=success"* ]]' "$hat"
 fi
 boot_times=$(guest systemctl show -p UserspaceTimestampMonotonic -p FinishTimestampMonotonic)
