@@ -9,8 +9,8 @@
 # $IMAGE_CACHE_DIR/base/<key>/ where <key> hashes every input of this stage:
 # suite, architecture, variant, components, the sources used, the archive
 # state (Release dates and armhf Packages hashes from archive-check.sh), the
-# package list, the hook scripts, the base overlay files and the mmdebstrap
-# version. The layer's SOURCE_DATE_EPOCH is the archive's newest Release
+# package list, the hook scripts, dpkg's path excludes (image/dpkg-slim.cfg),
+# the base overlay files and the mmdebstrap version. The layer's SOURCE_DATE_EPOCH is the archive's newest Release
 # date, so a cached layer is byte-identical to a fresh build of it and the
 # cache cannot change the final image.
 #
@@ -36,6 +36,10 @@ packages=$(pkglist | tr -s ' \t' '\n' | grep -v '^$' | sort -u | paste -sd, -)
 
 # --- cache key --------------------------------------------------------------------
 base_overlay_list=image/base-overlay.txt
+# Paths dpkg leaves out of every package (docs, locales, other boards' device
+# trees and firmware, unused kernel module classes).
+dpkg_slim=image/dpkg-slim.cfg
+[ -s "$dpkg_slim" ] || die "no $dpkg_slim"
 key_input() {
     echo "suite=$IMAGE_SUITE arch=$IMAGE_ARCH variant=$IMAGE_VARIANT components=$IMAGE_COMPONENTS"
     echo "mmdebstrap=$(mmdebstrap --version)"
@@ -43,6 +47,7 @@ key_input() {
     echo "epoch=$epoch"
     cat "$archive/sources.build" "$archive/state"
     (cd image/hooks && sha256sum ./*)
+    sha256sum "$dpkg_slim"
     sha256sum "$base_overlay_list"
     grep -v '^[[:space:]]*\(#\|$\)' "$base_overlay_list" | while read -r p; do
         (cd overlays && find "./$p" -type f -print0 | sort -z | xargs -0 sha256sum)
@@ -77,6 +82,7 @@ OPENMIST_OVERLAYS="$ROOT/overlays" OPENMIST_BASE_OVERLAY_LIST="$ROOT/$base_overl
     mmdebstrap --mode=root --variant="$IMAGE_VARIANT" --architectures="$IMAGE_ARCH" \
     --components="$IMAGE_COMPONENTS" --include="$packages" \
     --aptopt='Acquire::Retries "3"' \
+    --dpkgopt="$ROOT/$dpkg_slim" \
     --hook-dir=/usr/share/mmdebstrap/hooks/eatmydata \
     --hook-dir="$ROOT/image/hooks" \
     "$IMAGE_SUITE" "$chroot_dir" - <"$archive/sources.build" 2>&1 |

@@ -119,7 +119,10 @@ ts_uid=$(awk -F: '$1=="systemd-timesync"{print $3}' "$rootfs/etc/passwd")
 # the first boot; ldconfig.service alone took 1.5 min of a trixie boot under
 # QEMU. Their mtime is newer than every clamped one below /usr.
 touch -d "@$SOURCE_DATE_EPOCH" "$rootfs/etc/.updated" "$rootfs/var/.updated"
+# The downloaded .debs too (80 MiB on trixie, already compressed, so as much
+# again in the .xz): mmdebstrap leaves the ones its apt stage fetched.
 rm -rf "${rootfs:?}"/tmp/* "$rootfs"/var/tmp/* "$rootfs"/var/cache/apt/*.bin \
+    "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/cache/apt/archives/partial/* \
     "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/debconf/*-old "$rootfs"/var/lib/dpkg/*-old \
     "$rootfs"/etc/passwd- "$rootfs"/etc/group- "$rootfs"/etc/shadow- "$rootfs"/etc/gshadow-
 find "$rootfs/var/log" -type f -delete
