@@ -16,7 +16,9 @@
 //! cache or live reads); `power` a system's power state, resets and asset
 //! tag (bus power device or BMC); `reset` the `ComputerSystem.Reset` body;
 //! `sessions` login, the session resources and logout; `accounts` the
-//! account service (local accounts, roles, LDAP as a provider).
+//! account service (local accounts, roles, LDAP as a provider); `query`
+//! `$expand`/`$select`/`$top`/`$skip`; `patch` a system's `PATCH` (body,
+//! `If-Match`, `ETag`).
 
 mod accounts;
 pub mod answer;
@@ -24,7 +26,9 @@ mod handler;
 mod identity;
 mod metadata;
 mod node;
+mod patch;
 mod power;
+mod query;
 mod reset;
 mod resources;
 pub mod route;
