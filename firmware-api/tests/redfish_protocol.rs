@@ -308,11 +308,112 @@ fn asset_tag_patch_needs_the_etag_and_writes_the_bus() {
     let r = send(
         &s,
         "PATCH",
-        "/redfish/v1/Chassis/00000001",
+        "/redfish/v1/Chassis/Rack",
         OPERATOR,
         body,
         &[("If-Match", "*")],
     );
     assert_eq!(r.status, 405);
     assert_eq!(error_code(&r), "Base.1.22.OperationNotAllowed");
+}
+
+/// A board with a stateful identify LED (`W1`/`W0` switch it, `R` reads
+/// it), and one without.
+const LED_RACK: &str = r#"{"boards": [
+  {"board_id": "00000001", "devices": [
+    {"device_id": "0003", "device_type": "led", "has_state": true, "read": "0", "write": "0"}
+  ]},
+  {"board_id": "00000002", "devices": [
+    {"device_id": "0002", "device_type": "thermistor", "read": {"repeatable": true, "responses": [656]}}
+  ]}
+]}"#;
+
+fn v11_led(s: &crate::common::Server) -> Value {
+    ok(s, "/opendcre/1.1/read/led/00000001/0003", Some(READER))["device_raw"].clone()
+}
+
+#[test]
+fn location_indicator_patch_switches_the_board_led() {
+    let dir = tempfile::tempdir().unwrap();
+    let rack = dir.path().join("rack.json");
+    std::fs::write(&rack, LED_RACK).unwrap();
+    let (s, _cfg) = node(&rack);
+    let board = "/redfish/v1/Chassis/00000001";
+    let r = get(&s, board, Some(READER));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.header("Allow"), Some("GET, HEAD, PATCH"));
+    assert_eq!(r.json()["LocationIndicatorActive"], false);
+    assert_eq!(v11_led(&s), 0);
+    let etag = r.header("ETag").unwrap().to_string();
+    let on = r#"{"LocationIndicatorActive": true}"#;
+    let p = |token: &str, body: &str, extra: &[(&str, &str)]| {
+        send(&s, "PATCH", board, token, body, extra)
+    };
+    for (r, status, code) in [
+        (p(OPERATOR, on, &[]), 428, "PreconditionRequired"),
+        (
+            p(OPERATOR, on, &[("If-Match", "\"00\"")]),
+            412,
+            "PreconditionFailed",
+        ),
+        (
+            p(
+                OPERATOR,
+                r#"{"LocationIndicatorActive": "On"}"#,
+                &[("If-Match", &etag)],
+            ),
+            400,
+            "PropertyValueTypeError",
+        ),
+        (
+            p(
+                OPERATOR,
+                r#"{"ChassisType": "Rack"}"#,
+                &[("If-Match", &etag)],
+            ),
+            400,
+            "PropertyNotWritable",
+        ),
+        (
+            p(READER, on, &[("If-Match", &etag)]),
+            403,
+            "InsufficientPrivilege",
+        ),
+    ] {
+        assert_eq!(r.status, status, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(error_code(&r), format!("Base.1.22.{code}"));
+    }
+    assert_eq!(v11_led(&s), 0, "nothing written");
+    let r = p(OPERATOR, on, &[("If-Match", &etag)]);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["LocationIndicatorActive"], true);
+    assert_ne!(r.header("ETag").unwrap(), etag);
+    assert_eq!(v11_led(&s), 1, "the v1.1 API reads the LED on");
+    assert_eq!(
+        p(OPERATOR, on, &[("If-Match", &etag)]).status,
+        412,
+        "stale tag"
+    );
+    let r = p(
+        OPERATOR,
+        r#"{"LocationIndicatorActive": false}"#,
+        &[("If-Match", "*")],
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(v11_led(&s), 0);
+
+    // A board without an LED has nothing to PATCH.
+    let other = get(&s, "/redfish/v1/Chassis/00000002", Some(READER));
+    assert!(other.json().get("LocationIndicatorActive").is_none());
+    let tag = other.header("ETag").unwrap().to_string();
+    let r = send(
+        &s,
+        "PATCH",
+        "/redfish/v1/Chassis/00000002",
+        OPERATOR,
+        on,
+        &[("If-Match", &tag)],
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(error_code(&r), "Base.1.22.PropertyUnknown");
 }

@@ -13,8 +13,9 @@ use tokio::time::Instant;
 
 use crate::accounts;
 use crate::answer::{Answer, BaseMessage, RedfishError, XML};
+use crate::led;
 use crate::metadata;
-use crate::node::Node;
+use crate::node::{Node, Rack};
 use crate::patch;
 use crate::query;
 use crate::reset;
@@ -68,6 +69,7 @@ pub async fn handle(
         node,
         deadline,
         caller,
+        rack: tokio::sync::OnceCell::new(),
     };
     let served = match *req.method {
         Method::GET | Method::HEAD => ctx.get(resource, path, &query).await,
@@ -94,9 +96,20 @@ struct Ctx<'a> {
     node: &'a Node,
     deadline: Instant,
     caller: &'a Caller,
+    /// The rack's tree, found once per request: without the telemetry
+    /// poller each find is a scan of the bus (400 ms of silence), and an
+    /// expansion reads many resources of the same tree.
+    rack: tokio::sync::OnceCell<Rack>,
 }
 
 impl Ctx<'_> {
+    async fn rack(&self) -> Result<Rack, RedfishError> {
+        self.rack
+            .get_or_try_init(|| self.node.rack(self.deadline))
+            .await
+            .cloned()
+    }
+
     /// A GET: the resource's JSON (the one code path, [`Ctx::read`]), then
     /// DSP0266's order: `$skip`/`$top`, `$expand`, `$select`.
     async fn get(
@@ -199,26 +212,20 @@ impl Ctx<'_> {
             Resource::ServiceRoot => resources::service_root(&node.rack, node.uuid.as_deref()),
             Resource::OData => metadata::service_document(),
             Resource::ChassisCollection => {
-                resources::chassis_collection(&node.rack(deadline).await?)
+                resources::chassis_collection(&self.rack().await?)
             }
             Resource::Chassis(ChassisId::Rack) => {
-                resources::rack_chassis(&node.rack, &node.rack(deadline).await?)
+                resources::rack_chassis(&node.rack, &self.rack().await?)
             }
-            Resource::Chassis(ChassisId::Board(b)) => {
-                let rack = node.rack(deadline).await?;
-                if !rack.has_board(*b) {
-                    return Err(RedfishError::missing(path));
-                }
-                resources::board_chassis(*b, &rack)
-            }
-            Resource::SensorCollection(b) => match node.board_readings(*b, None, deadline).await? {
+            Resource::Chassis(ChassisId::Board(b)) => self.board(*b, path).await?.0,
+            Resource::SensorCollection(b) => match node.board_readings(*b, None, &self.rack().await?, deadline).await? {
                 Some(readings) => sensors::collection(*b, &readings),
                 None => return Err(RedfishError::missing(path)),
             },
             Resource::Sensor(b, id) => {
                 let device = parse_sensor_device(id).ok_or_else(|| RedfishError::missing(path))?;
                 let readings = node
-                    .board_readings(*b, Some(device), deadline)
+                    .board_readings(*b, Some(device), &self.rack().await?, deadline)
                     .await?
                     .unwrap_or_default();
                 match sensors::find(&readings, id) {
@@ -227,12 +234,12 @@ impl Ctx<'_> {
                 }
             }
             Resource::SystemCollection => {
-                resources::system_collection(&node.rack(deadline).await?)
+                resources::system_collection(&self.rack().await?)
             }
             Resource::System(s) => self.system(*s, path).await?,
             Resource::ManagerCollection => resources::manager_collection(),
             Resource::Manager => {
-                let rack = node.rack(deadline).await?;
+                let rack = self.rack().await?;
                 resources::manager(&node.firmware_version, &now(), node.uuid.as_deref(), &rack)
             }
             Resource::SessionService => sessions::service(caller),
@@ -262,7 +269,7 @@ impl Ctx<'_> {
     /// a bus power device's (PATCHable) carries its `@odata.etag`.
     async fn system(&self, s: SystemId, path: &str) -> Result<Value, RedfishError> {
         let (node, deadline) = (self.node, self.deadline);
-        if !node.rack(deadline).await?.has_system(s) {
+        if !self.rack().await?.has_system(s) {
             return Err(RedfishError::missing(path));
         }
         let power = node.power_state(s, deadline).await;
@@ -291,34 +298,81 @@ impl Ctx<'_> {
     }
 }
 
+impl Ctx<'_> {
+    /// A board's chassis as a GET shows it, with its LED device (if it has
+    /// one) read now as `LocationIndicatorActive` and the `@odata.etag`
+    /// of what a `PATCH` may change.
+    async fn board(&self, b: u32, path: &str) -> Result<(Value, Option<u16>), RedfishError> {
+        let (node, deadline) = (self.node, self.deadline);
+        let rack = self.rack().await?;
+        if !rack.has_board(b) {
+            return Err(RedfishError::missing(path));
+        }
+        let mut v = resources::board_chassis(b, &rack);
+        let led = led::board_led(&rack, b);
+        if let Some(device) = led {
+            match node.led_on(b, device, deadline).await {
+                Ok(on) => v["LocationIndicatorActive"] = Value::Bool(on),
+                Err(e) => {
+                    tracing::warn!(board = b, detail = ?e.detail, "LED not readable")
+                }
+            }
+        }
+        patch::stamp(&mut v);
+        Ok((v, led))
+    }
+}
+
 /// One `PATCH` at a time: the `If-Match` check, the bus write and the
 /// answer's fresh read are one step, so no other `PATCH` slips between a
 /// matching tag and the write.
 static PATCHING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// `PATCH` of a bus power device's system (the only resource whose
-/// `Allow` has it): 428/412 by `If-Match`, 400 by the body, then the bus
-/// write and 200 with the resource as a GET now shows it.
+/// `PATCH` of a bus power device's system (`AssetTag`) or a bus board's
+/// chassis (`LocationIndicatorActive`), the resources whose `Allow` has it:
+/// 428/412 by `If-Match`, 400 by the body, then the bus write and 200 with
+/// the resource as a GET now shows it.
 async fn patch(
     ctx: &Ctx<'_>,
     resource: &Resource,
     req: &RequestHead<'_>,
     body: &[u8],
 ) -> Result<Answer, RedfishError> {
-    let Resource::System(s) = resource else {
-        return Err(RedfishError::missing(req.path));
-    };
     let _one = PATCHING.lock().await;
-    let current = ctx.system(*s, req.path).await?;
-    let tag = current["@odata.etag"].as_str().unwrap_or("").to_string();
-    patch::check_if_match(req.headers, &tag)?;
-    let change = patch::parse_system(body, &current)?;
-    ctx.node
-        .write_asset_tag(*s, &change.asset_tag, ctx.deadline)
-        .await?;
-    tracing::info!(system = %s.id(), asset_tag = ?change.asset_tag, "AssetTag written");
-    let now = ctx.system(*s, req.path).await?;
-    Ok(Answer::json(StatusCode::OK, &now))
+    let path = req.path;
+    match resource {
+        Resource::System(s) => {
+            let current = ctx.system(*s, path).await?;
+            patch::check_if_match(req.headers, etag(&current))?;
+            for (_, value) in patch::parse(body, &current, patch::SYSTEM)? {
+                let tag = value.as_str().unwrap_or_default();
+                ctx.node.write_asset_tag(*s, tag, ctx.deadline).await?;
+                tracing::info!(system = %s.id(), asset_tag = ?tag, "AssetTag written");
+            }
+            Ok(Answer::json(StatusCode::OK, &ctx.system(*s, path).await?))
+        }
+        Resource::Chassis(ChassisId::Board(b)) => {
+            let (current, led) = ctx.board(*b, path).await?;
+            patch::check_if_match(req.headers, etag(&current))?;
+            let writable = if led.is_some() {
+                patch::BOARD_WITH_LED
+            } else {
+                &[]
+            };
+            let changes = patch::parse(body, &current, writable)?;
+            if let (Some(device), [(_, on)]) = (led, changes.as_slice()) {
+                let on = on.as_bool().unwrap_or_default();
+                ctx.node.set_led(*b, device, on, ctx.deadline).await?;
+                tracing::info!(board = b, device, on, "LocationIndicatorActive written");
+            }
+            Ok(Answer::json(StatusCode::OK, &ctx.board(*b, path).await?.0))
+        }
+        _ => Err(RedfishError::missing(path)),
+    }
+}
+
+fn etag(v: &Value) -> &str {
+    v["@odata.etag"].as_str().unwrap_or("")
 }
 
 /// DSP0266 "Request headers": an `OData-Version` other than 4.0 is a 412;

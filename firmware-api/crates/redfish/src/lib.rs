@@ -18,12 +18,13 @@
 //! `sessions` login, the session resources and logout; `accounts` the
 //! account service (local accounts, roles, LDAP as a provider); `query`
 //! `$expand`/`$select`/`$top`/`$skip`; `patch` a system's `PATCH` (body,
-//! `If-Match`, `ETag`).
+//! `If-Match`, `ETag`); `led` a board's identify LED.
 
 mod accounts;
 pub mod answer;
 mod handler;
 mod identity;
+mod led;
 mod metadata;
 mod node;
 mod patch;

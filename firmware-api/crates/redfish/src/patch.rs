@@ -1,9 +1,8 @@
-//! `PATCH` of a computer system (DSP0266 "PATCH (update)", "ETags"):
+//! `PATCH` of a system or a board's chassis (DSP0266 "PATCH (update)", "ETags"):
 //! the body checked, the `If-Match` precondition, and what may change.
-//! Only a bus power device's `AssetTag` is writable: the bus has a command
-//! for it (`WI`, the job of v1.1's `write/…/info`). The rack's LED devices
-//! are not parts of a system and v1.1 has no LED write, so no
-//! `IndicatorLED`/`LocationIndicatorActive` is offered yet.
+//! Writable: a bus power device's `AssetTag` (the bus command `WI`, the job
+//! of v1.1's `write/…/info`) and a bus board's `LocationIndicatorActive`
+//! (its LED device, `led.rs`).
 //!
 //! The service requires `If-Match` on every `PATCH` (428 without it): two
 //! operators writing the same asset tag would otherwise overwrite each
@@ -16,11 +15,18 @@ use sha2::Digest;
 
 use crate::answer::{BaseMessage, RedfishError};
 
-/// What a system's `PATCH` asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SystemPatch {
-    pub asset_tag: String,
+/// What a writable property takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Writable {
+    /// Text of at most this many characters, no control characters.
+    Text(usize),
+    Bool,
 }
+
+/// The writable properties of a bus power device's system.
+pub(crate) const SYSTEM: &[(&str, Writable)] = &[("AssetTag", Writable::Text(ASSET_TAG_MAX_CHARS))];
+/// The writable properties of a bus board's chassis with an LED.
+pub(crate) const BOARD_WITH_LED: &[(&str, Writable)] = &[("LocationIndicatorActive", Writable::Bool)];
 
 /// The longest asset text the service sends, as v1.1 cuts it
 /// (`ASSET_INFO_MAX_CHARS`); longer is refused rather than cut, so what a
@@ -31,49 +37,60 @@ fn bad(message: BaseMessage, args: &[&str]) -> RedfishError {
     RedfishError::new(StatusCode::BAD_REQUEST, message, args)
 }
 
-/// Parses a system's `PATCH` body against `current` (its GET body): a
-/// property the resource has but is not writable is `PropertyNotWritable`,
-/// one it does not have `PropertyUnknown`.
-pub(crate) fn parse_system(body: &[u8], current: &Value) -> Result<SystemPatch, RedfishError> {
+/// Parses a `PATCH` body against `current` (the resource's GET body) and
+/// what is `writable`: the changes, in body order. A property the resource
+/// has but is not writable is `PropertyNotWritable`, one it does not have
+/// `PropertyUnknown`; nothing writable in the body is `PropertyMissing`.
+pub(crate) fn parse(
+    body: &[u8],
+    current: &Value,
+    writable: &[(&'static str, Writable)],
+) -> Result<Vec<(&'static str, Value)>, RedfishError> {
     let v: Value =
         serde_json::from_slice(body).map_err(|_| bad(BaseMessage::MalformedJSON, &[]))?;
     let Value::Object(m) = v else {
         return Err(bad(BaseMessage::MalformedJSON, &[]));
     };
-    let mut tag = None;
+    let mut changes = Vec::new();
     for (k, x) in &m {
         let name: String = k.chars().take(64).collect();
-        match k.as_str() {
-            "AssetTag" => match x {
-                Value::String(t) => tag = Some(t.clone()),
-                other => {
-                    let shown: String = other.to_string().chars().take(64).collect();
-                    return Err(bad(
-                        BaseMessage::PropertyValueTypeError,
-                        &[&shown, "AssetTag"],
-                    ));
-                }
-            },
+        if let Some((prop, kind)) = writable.iter().find(|(p, _)| p == k) {
+            check(prop, *kind, x)?;
+            changes.push((*prop, x.clone()));
+        } else if k.starts_with("@odata.") {
             // DSP0266: a client may send back the annotations it read.
-            k if k.starts_with("@odata.") => {}
-            k if current.get(k).is_some() => {
-                return Err(bad(BaseMessage::PropertyNotWritable, &[&name]))
-            }
-            _ => return Err(bad(BaseMessage::PropertyUnknown, &[&name])),
+        } else if current.get(k).is_some() {
+            return Err(bad(BaseMessage::PropertyNotWritable, &[&name]));
+        } else {
+            return Err(bad(BaseMessage::PropertyUnknown, &[&name]));
         }
     }
-    let Some(tag) = tag else {
-        return Err(bad(BaseMessage::PropertyMissing, &["AssetTag"]));
-    };
-    if tag.chars().count() > ASSET_TAG_MAX_CHARS || tag.chars().any(char::is_control) {
-        let shown: String = tag.chars().take(64).collect();
-        let mut e = bad(BaseMessage::PropertyValueFormatError, &[&shown, "AssetTag"]);
-        e.detail = Some(format!(
-            "An asset tag is at most {ASSET_TAG_MAX_CHARS} characters, without control characters."
-        ));
-        return Err(e);
+    if changes.is_empty() {
+        let first = writable.first().map_or("", |(p, _)| *p);
+        return Err(bad(BaseMessage::PropertyMissing, &[first]));
     }
-    Ok(SystemPatch { asset_tag: tag })
+    Ok(changes)
+}
+
+fn check(prop: &str, kind: Writable, x: &Value) -> Result<(), RedfishError> {
+    let shown: String = match x {
+        Value::String(t) => t.chars().take(64).collect(),
+        other => other.to_string().chars().take(64).collect(),
+    };
+    match (kind, x) {
+        (Writable::Bool, Value::Bool(_)) => Ok(()),
+        (Writable::Text(max), Value::String(t)) => {
+            if t.chars().count() > max || t.chars().any(char::is_control) {
+                let mut e = bad(BaseMessage::PropertyValueFormatError, &[&shown, prop]);
+                e.detail = Some(format!(
+                    "{prop} is at most {max} characters, without control characters."
+                ));
+                return Err(e);
+            }
+            Ok(())
+        }
+        _ => Err(bad(BaseMessage::PropertyValueTypeError, &[&shown, prop])),
+    }
 }
 
 /// The strong `ETag` of a resource's JSON (without its `@odata.etag`): a
@@ -143,12 +160,13 @@ mod tests {
     #[test]
     fn body_rules() {
         let current = json!({ "Id": "x", "AssetTag": "old", "PowerState": "On" });
+        let parse_system = |b: &[u8]| parse(b, &current, SYSTEM);
         assert_eq!(
-            parse_system(br#"{"AssetTag": "rack 3"}"#, &current).unwrap().asset_tag,
-            "rack 3"
+            parse_system(br#"{"AssetTag": "rack 3"}"#).unwrap(),
+            vec![("AssetTag", json!("rack 3"))]
         );
-        assert!(parse_system(br#"{"AssetTag": "", "@odata.etag": "\"1\""}"#, &current).is_ok());
-        let err = |b: &[u8]| code(parse_system(b, &current).unwrap_err()).1;
+        assert!(parse_system(br#"{"AssetTag": "", "@odata.etag": "\"1\""}"#).is_ok());
+        let err = |b: &[u8]| code(parse_system(b).unwrap_err()).1;
         assert_eq!(err(b"AssetTag=x"), "Base.1.22.MalformedJSON");
         assert_eq!(err(b"[1]"), "Base.1.22.MalformedJSON");
         assert_eq!(err(br#"{"AssetTag": 7}"#), "Base.1.22.PropertyValueTypeError");
@@ -159,7 +177,13 @@ mod tests {
         assert_eq!(err(long.as_bytes()), "Base.1.22.PropertyValueFormatError");
         assert_eq!(err(br#"{"AssetTag": "a\nb"}"#), "Base.1.22.PropertyValueFormatError");
         let max = format!(r#"{{"AssetTag": "{}"}}"#, "é".repeat(127));
-        assert!(parse_system(max.as_bytes(), &current).is_ok(), "characters, not bytes");
+        assert!(parse_system(max.as_bytes()).is_ok(), "characters, not bytes");
+        let chassis = json!({ "Id": "00000001", "LocationIndicatorActive": false });
+        assert!(parse(br#"{"LocationIndicatorActive": true}"#, &chassis, BOARD_WITH_LED).is_ok());
+        let e = parse(br#"{"LocationIndicatorActive": "On"}"#, &chassis, BOARD_WITH_LED);
+        assert_eq!(code(e.unwrap_err()).1, "Base.1.22.PropertyValueTypeError");
+        let e = parse(br#"{"LocationIndicatorActive": true}"#, &chassis, &[]);
+        assert_eq!(code(e.unwrap_err()).1, "Base.1.22.PropertyNotWritable", "no LED");
     }
 
     #[test]

@@ -153,7 +153,11 @@ impl Resource {
     pub fn permission_for(&self, method: &Method) -> Permission {
         match self {
             Resource::SystemReset(_) => Permission::Operate,
-            Resource::System(_) if method == Method::PATCH => Permission::Operate,
+            Resource::System(_) | Resource::Chassis(ChassisId::Board(_))
+                if method == Method::PATCH =>
+            {
+                Permission::Operate
+            }
             _ => Permission::Read,
         }
     }
@@ -182,6 +186,8 @@ impl Resource {
             // A bus power device's `AssetTag` is writable (`WI`); a BMC's
             // asset info is configuration, as in v1.1.
             Resource::System(s) if !s.is_bmc() => "GET, HEAD, PATCH",
+            // `LocationIndicatorActive`, when the board has an LED device.
+            Resource::Chassis(ChassisId::Board(_)) => "GET, HEAD, PATCH",
             Resource::SessionCollection => "GET, HEAD, POST",
             Resource::Session(_) => "GET, HEAD, DELETE",
             _ => READ_ONLY,
