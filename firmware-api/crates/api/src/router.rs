@@ -457,6 +457,12 @@ mod tests {
         assert_eq!(needs(&reset.replace("Actions", "x/../Actions")), Operate);
         assert_eq!(needs(&reset.replace("Reset", "Re%73et")), Operate);
         assert_eq!(needs("/redfish/v1/Systems/00000001-16ff"), Read);
+        // A PATCH of the same URI changes state.
+        let system = r("/redfish/v1/Systems/00000001-16ff").unwrap();
+        assert_eq!(system.permission_for(&Method::PATCH), Operate);
+        assert_eq!(system.permission_for(&Method::HEAD), Read);
+        let board = r("/redfish/v1/Chassis/00000001").unwrap();
+        assert_eq!(board.permission_for(&Method::PATCH), Operate);
         let route = r(reset).unwrap();
         assert!(route.allows(&Method::POST));
         assert!(!route.allows(&Method::GET));
