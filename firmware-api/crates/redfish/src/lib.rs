@@ -16,15 +16,20 @@
 //! cache or live reads); `power` a system's power state, resets and asset
 //! tag (bus power device or BMC); `reset` the `ComputerSystem.Reset` body;
 //! `sessions` login, the session resources and logout; `accounts` the
-//! account service (local accounts, roles, LDAP as a provider).
+//! account service (local accounts, roles, LDAP as a provider); `query`
+//! `$expand`/`$select`/`$top`/`$skip`; `patch` a system's `PATCH` (body,
+//! `If-Match`, `ETag`); `led` a board's identify LED.
 
 mod accounts;
 pub mod answer;
 mod handler;
 mod identity;
+mod led;
 mod metadata;
 mod node;
+mod patch;
 mod power;
+mod query;
 mod reset;
 mod resources;
 pub mod route;

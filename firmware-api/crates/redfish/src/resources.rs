@@ -61,12 +61,18 @@ pub(crate) fn service_root(rack: &str, uuid: Option<&str>) -> Value {
             "RedfishVersion": REDFISH_VERSION,
             "Vendor": "OpenMistOS",
             "Product": "OpenDCRE rack manager",
-            // No `$` query parameter is supported yet (each is a 501).
+            // Exactly what `query` serves; any other `$` parameter is a 501.
             "ProtocolFeaturesSupported": {
-                "ExpandQuery": { "ExpandAll": false, "Levels": false, "Links": false, "NoLinks": false },
-                "SelectQuery": false,
+                "ExpandQuery": {
+                    "ExpandAll": true,
+                    "Levels": true,
+                    "Links": true,
+                    "NoLinks": true,
+                    "MaxLevels": crate::query::MAX_LEVELS,
+                },
+                "SelectQuery": true,
                 "FilterQuery": false,
-                "TopSkipQuery": false,
+                "TopSkipQuery": true,
                 "OnlyMemberQuery": false,
                 "ExcerptQuery": false,
             },

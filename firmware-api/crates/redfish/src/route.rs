@@ -143,10 +143,21 @@ impl RedfishRole {
 }
 
 impl Resource {
-    /// What a caller must hold: changing state needs `Operate`.
+    /// What a caller must hold for a GET: changing state needs `Operate`.
     pub fn permission(&self) -> Permission {
+        self.permission_for(&Method::GET)
+    }
+
+    /// What a caller must hold for `method`: a reset and a `PATCH` change
+    /// state and need `Operate`.
+    pub fn permission_for(&self, method: &Method) -> Permission {
         match self {
             Resource::SystemReset(_) => Permission::Operate,
+            Resource::System(_) | Resource::Chassis(ChassisId::Board(_))
+                if method == Method::PATCH =>
+            {
+                Permission::Operate
+            }
             _ => Permission::Read,
         }
     }
@@ -172,6 +183,11 @@ impl Resource {
     pub fn allow_header(&self) -> &'static str {
         match self {
             Resource::SystemReset(_) => "POST",
+            // A bus power device's `AssetTag` is writable (`WI`); a BMC's
+            // asset info is configuration, as in v1.1.
+            Resource::System(s) if !s.is_bmc() => "GET, HEAD, PATCH",
+            // `LocationIndicatorActive`, when the board has an LED device.
+            Resource::Chassis(ChassisId::Board(_)) => "GET, HEAD, PATCH",
             Resource::SessionCollection => "GET, HEAD, POST",
             Resource::Session(_) => "GET, HEAD, DELETE",
             _ => READ_ONLY,
@@ -369,6 +385,16 @@ mod tests {
         };
         assert_eq!(Resource::SystemReset(sys).permission(), Permission::Operate);
         assert_eq!(Resource::System(sys).permission(), Permission::Read);
+        assert_eq!(
+            Resource::System(sys).permission_for(&Method::PATCH),
+            Permission::Operate
+        );
+        assert!(Resource::System(sys).allows(&Method::PATCH));
+        let bmc = SystemId {
+            board: opendcre_proto::board_id::IPMI,
+            device: 1,
+        };
+        assert!(!Resource::System(bmc).allows(&Method::PATCH));
         assert!(Resource::SystemReset(sys).allows(&Method::POST));
         assert!(!Resource::SystemReset(sys).allows(&Method::GET));
         assert!(!Resource::System(sys).allows(&Method::POST));
