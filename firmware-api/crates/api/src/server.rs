@@ -489,6 +489,11 @@ async fn dispatch(
     if let Some(Route::Metrics { needs }) = route.as_mut() {
         *needs = conn.state.metrics_permission;
     }
+    // A Redfish resource may need more for one method than for another (a
+    // PATCH of a system changes it): decided here, before authorization.
+    if let Some(Route::Redfish(r)) = route.as_mut() {
+        *r = std::mem::replace(r, opendcre_redfish::Resource::Missing).for_method(req.method());
+    }
     if let Some(r) = &route {
         *route_name = r.name();
     }

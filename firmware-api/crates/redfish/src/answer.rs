@@ -116,6 +116,9 @@ pub enum BaseMessage {
     PropertyMissing,
     PropertyValueTypeError,
     PropertyUnknown,
+    PropertyValueNotInList,
+    PropertyNotWritable,
+    NoOperation,
 }
 
 impl BaseMessage {
@@ -139,6 +142,9 @@ impl BaseMessage {
             BaseMessage::PropertyMissing => "PropertyMissing",
             BaseMessage::PropertyValueTypeError => "PropertyValueTypeError",
             BaseMessage::PropertyUnknown => "PropertyUnknown",
+            BaseMessage::PropertyValueNotInList => "PropertyValueNotInList",
+            BaseMessage::PropertyNotWritable => "PropertyNotWritable",
+            BaseMessage::NoOperation => "NoOperation",
         }
     }
 
@@ -163,6 +169,9 @@ impl BaseMessage {
             BaseMessage::PropertyMissing => ("The property %1 is a required property and must be included in the request.", "Warning", "Ensure that the property is in the request body and has a valid value and resubmit the request if the operation failed."),
             BaseMessage::PropertyValueTypeError => ("The value '%1' for the property %2 is not a type that the property can accept.", "Warning", "Correct the value for the property in the request body and resubmit the request if the operation failed."),
             BaseMessage::PropertyUnknown => ("The property %1 is not in the list of valid properties for the resource.", "Warning", "Remove the unknown property from the request body and resubmit the request if the operation failed."),
+            BaseMessage::PropertyValueNotInList => ("The value '%1' for the property %2 is not in the list of acceptable values.", "Warning", "Choose a value from the enumeration list that the implementation can support and resubmit the request if the operation failed."),
+            BaseMessage::PropertyNotWritable => ("The property %1 is a read-only property and cannot be assigned a value.", "Warning", "Remove the property from the request body and resubmit the request if the operation failed."),
+            BaseMessage::NoOperation => ("The request body submitted contain no data to act upon and no changes to the resource took place.", "Warning", "Add properties in the JSON object and resubmit the request."),
             BaseMessage::GeneralError => ("A general error has occurred.  See Resolution for information on how to resolve the error, or @Message.ExtendedInfo if Resolution is not provided.", "Critical", "None."),
         }
     }

@@ -8,6 +8,7 @@ use opendcre_proto::calendar::{rfc3339_utc, Fraction};
 use tokio::time::Instant;
 
 use crate::accounts;
+use crate::boot;
 use crate::answer::{Answer, BaseMessage, RedfishError, XML};
 use crate::metadata;
 use crate::node::Node;
@@ -193,8 +194,12 @@ async fn serve(
             if let Some(inv) = node.inventory(*s, deadline).await {
                 inv.fill(&mut v);
             }
+            if s.is_bmc() {
+                boot::fill(node, *s, &mut v, deadline).await;
+            }
             ok(v)
         }
+        Resource::SystemPatch(s) => boot::patch(node, *s, body, path, deadline).await,
         Resource::SystemReset(s) => {
             let reset_type = reset::parse(*s, body)?;
             if !node.rack(deadline).await?.has_system(*s) {

@@ -16,9 +16,11 @@
 //! cache or live reads); `power` a system's power state, resets and asset
 //! tag (bus power device or BMC); `reset` the `ComputerSystem.Reset` body;
 //! `sessions` login, the session resources and logout; `accounts` the
-//! account service (local accounts, roles, LDAP as a provider).
+//! account service (local accounts, roles, LDAP as a provider); `boot`
+//! the boot override of a BMC's server (IPMI boot flags).
 
 mod accounts;
+mod boot;
 pub mod answer;
 mod handler;
 mod identity;

@@ -80,6 +80,9 @@ pub enum Resource {
     Sensor(u32, String),
     SystemCollection,
     System(SystemId),
+    /// A `PATCH` of a system (its boot override): the system's URI, but
+    /// changing it needs `Operate`. [`Resource::for_method`] makes it.
+    SystemPatch(SystemId),
     /// `POST …/Actions/ComputerSystem.Reset`.
     SystemReset(SystemId),
     ManagerCollection,
@@ -146,7 +149,7 @@ impl Resource {
     /// What a caller must hold: changing state needs `Operate`.
     pub fn permission(&self) -> Permission {
         match self {
-            Resource::SystemReset(_) => Permission::Operate,
+            Resource::SystemReset(_) | Resource::SystemPatch(_) => Permission::Operate,
             _ => Permission::Read,
         }
     }
@@ -172,9 +175,22 @@ impl Resource {
     pub fn allow_header(&self) -> &'static str {
         match self {
             Resource::SystemReset(_) => "POST",
+            // A BMC's server has a boot override to PATCH.
+            Resource::System(s) | Resource::SystemPatch(s) if s.is_bmc() => "GET, HEAD, PATCH",
             Resource::SessionCollection => "GET, HEAD, POST",
             Resource::Session(_) => "GET, HEAD, DELETE",
             _ => READ_ONLY,
+        }
+    }
+
+    /// The resource as a request with `method` reaches it: a `PATCH` of a
+    /// system is [`Resource::SystemPatch`], so its permission (and the
+    /// cross-site write policy the server applies to every route that does
+    /// not only read) is decided before any handler runs, as for a reset.
+    pub fn for_method(self, method: &Method) -> Resource {
+        match self {
+            Resource::System(s) if *method == Method::PATCH => Resource::SystemPatch(s),
+            r => r,
         }
     }
 
@@ -373,6 +389,19 @@ mod tests {
         assert!(!Resource::SystemReset(sys).allows(&Method::GET));
         assert!(!Resource::System(sys).allows(&Method::POST));
         assert!(Resource::System(sys).allows(&Method::HEAD));
+        let bmc = SystemId {
+            board: 0x4000_0000,
+            device: 1,
+        };
+        assert!(!Resource::System(sys).allows(&Method::PATCH), "no boot override");
+        assert!(Resource::System(bmc).allows(&Method::PATCH));
+        let patch = Resource::System(bmc).for_method(&Method::PATCH);
+        assert_eq!(patch, Resource::SystemPatch(bmc));
+        assert_eq!(patch.permission(), Permission::Operate);
+        assert_eq!(
+            Resource::System(bmc).for_method(&Method::GET).permission(),
+            Permission::Read
+        );
         assert!(Resource::SessionCollection.allows(&Method::POST));
         assert!(Resource::SessionCollection.is_public_for(&Method::POST));
         assert!(!Resource::SessionCollection.is_public_for(&Method::GET));
