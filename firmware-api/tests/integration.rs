@@ -43,6 +43,7 @@ mod ipmi_proptest;
 mod ipmi_sim;
 mod ipmi_wire_vectors;
 mod redfish;
+mod redfish_boot;
 mod redfish_sessions;
 mod syslog_tcp;
 mod telemetry;

@@ -18,13 +18,21 @@ use crate::node::Node;
 use crate::resources;
 use crate::route::SystemId;
 
-/// (Redfish `BootSource`, IPMI selector) a client may set.
+/// (Redfish `BootSource`, IPMI selector) a client may set: the devices
+/// every BMC we know takes (ipmitool's `bootdev` and OpenIPMI's simulator
+/// accept these; the simulator refuses the diagnostic partition and the
+/// floppy with "unspecified error").
 const TARGETS: &[(&str, BootDevice)] = &[
     ("None", BootDevice::NoOverride),
     ("Pxe", BootDevice::Pxe),
     ("Hdd", BootDevice::Hdd),
     ("Cd", BootDevice::Cd),
     ("BiosSetup", BootDevice::BiosSetup),
+];
+
+/// Selectors a BMC may report (set by another console) that have a
+/// Redfish name too, though this service does not offer to set them.
+const READ_ONLY_TARGETS: &[(&str, BootDevice)] = &[
     ("Diags", BootDevice::Diagnostic),
     ("Floppy", BootDevice::Floppy),
 ];
@@ -51,6 +59,7 @@ fn names<T>(table: &[(&'static str, T)]) -> Vec<&'static str> {
 pub(crate) fn property(f: &BootFlags) -> Value {
     let target = TARGETS
         .iter()
+        .chain(READ_ONLY_TARGETS)
         .find(|(_, d)| *d == f.device)
         .map(|(n, _)| *n);
     let enabled = match (f.valid, f.persistent) {
@@ -246,7 +255,7 @@ mod tests {
         assert_eq!(b[MODE], "Legacy");
         assert_eq!(
             b["BootSourceOverrideTarget@Redfish.AllowableValues"],
-            json!(["None", "Pxe", "Hdd", "Cd", "BiosSetup", "Diags", "Floppy"])
+            json!(["None", "Pxe", "Hdd", "Cd", "BiosSetup"])
         );
         let f = BootFlags::decode(&[1, 5, 0xE0, 0x18, 0, 0, 0]).unwrap();
         let b = property(&f);
@@ -256,6 +265,9 @@ mod tests {
         let f = BootFlags::decode(&[1, 5, 0x00, 0x0C, 0, 0, 0]).unwrap();
         assert_eq!(property(&f)[TARGET], Value::Null);
         assert_eq!(property(&f)[ENABLED_PROP], "Disabled");
+        // Another console's diagnostic-partition override is shown as such.
+        let f = BootFlags::decode(&[1, 5, 0x80, 0x10, 0, 0, 0]).unwrap();
+        assert_eq!(property(&f)[TARGET], "Diags");
     }
 
     #[test]
@@ -294,6 +306,10 @@ mod tests {
                 "Base.1.22.PropertyValueNotInList".into(),
                 vec!["Usb".into(), "Boot/BootSourceOverrideTarget".into()]
             )
+        );
+        assert_eq!(
+            code(BMC, r#"{"Boot":{"BootSourceOverrideTarget":"Diags"}}"#),
+            "Base.1.22.PropertyValueNotInList"
         );
         assert_eq!(
             code(BMC, r#"{"Boot":{"BootSourceOverrideEnabled":"once"}}"#),
