@@ -18,7 +18,8 @@
 # operator `sushy` with a session and switches power device 00000001/16ff
 # (stateful in the copy of the rack this script serves) and the ipmi_sim
 # BMC's server off, on and through a cycle, each state confirmed through
-# the v1.1 API. Last, the DMTF Redfish
+# the v1.1 API, and sets the BMC server's boot override to PXE (once),
+# confirmed with ipmitool on the BMC. Last, the DMTF Redfish
 # Protocol Validator (ci/install-protocol-validator.sh) as the local
 # operator `rfpv` over TLS, trusting the node's certificate (it makes some
 # of its requests without its --ca-bundle, so REQUESTS_CA_BUNDLE too):
@@ -183,7 +184,7 @@ validate "LDAP user bob (reader)" bob bob-pw Basic
 echo "sushy smoke test ($SUSHY_PY) as local user sushy (operator, Session)"
 START=$(date +%s)
 if ! "$SUSHY_PY" "$ROOT/ci/redfish-sushy.py" "https://127.0.0.1:$PORT" "$WORK/tls/server.crt" \
-    sushy "$SUSHY_PW" "$API_TOKEN" 00000001-16ff 40000000-0001; then
+    sushy "$SUSHY_PW" "$API_TOKEN" --boot "40000000-0001:$BMC_PORT" 00000001-16ff 40000000-0001; then
     echo "server log (tail):" >&2
     tail -n 40 "$WORK/serve.log" >&2
     exit 1
