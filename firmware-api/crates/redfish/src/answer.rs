@@ -92,7 +92,11 @@ fn protocol_headers() -> HeaderMap {
 }
 
 /// The Base registry version the message ids name (`Base.1.22.…`).
-const BASE: &str = "Base.1.22";
+const BASE: &str = BASE_REGISTRY;
+/// The same as `Registry` of `/redfish/v1/Registries/Base`.
+pub(crate) const BASE_REGISTRY: &str = "Base.1.22";
+/// The registry file the messages' texts are copied from.
+pub(crate) const BASE_REGISTRY_FILE: &str = "Base.1.22.1";
 
 /// A message of the DMTF Base registry (DSP8011, `Base.1.22.1`) that this
 /// service sends, with the registry's text and resolution.

@@ -12,6 +12,7 @@ use crate::boot;
 use crate::answer::{Answer, BaseMessage, RedfishError, XML};
 use crate::metadata;
 use crate::node::Node;
+use crate::registries;
 use crate::reset;
 use crate::resources;
 use crate::route::{parse_sensor_device, ChassisId, Resource};
@@ -236,6 +237,10 @@ async fn serve(
             .ok_or_else(|| RedfishError::missing(path)),
         Resource::RoleCollection => ok(accounts::role_collection()),
         Resource::Role(r) => ok(accounts::role(*r)),
+        Resource::RegistryCollection => ok(registries::registry_collection()),
+        Resource::Registry(id) => registries::registry_file(id)
+            .map(|v| Answer::json(StatusCode::OK, &v))
+            .ok_or_else(|| RedfishError::missing(path)),
         Resource::Missing => Err(RedfishError::missing(path)),
     }
 }

@@ -17,7 +17,8 @@
 //! tag (bus power device or BMC); `reset` the `ComputerSystem.Reset` body;
 //! `sessions` login, the session resources and logout; `accounts` the
 //! account service (local accounts, roles, LDAP as a provider); `boot`
-//! the boot override of a BMC's server (IPMI boot flags).
+//! the boot override of a BMC's server (IPMI boot flags); `registries`
+//! the message registries the error answers use.
 
 mod accounts;
 mod boot;
@@ -26,6 +27,7 @@ mod handler;
 mod identity;
 mod metadata;
 mod node;
+mod registries;
 mod power;
 mod reset;
 mod resources;

@@ -75,6 +75,7 @@ pub(crate) fn service_root(rack: &str, uuid: Option<&str>) -> Value {
             "Managers": link(&format!("{V1}/Managers")),
             "SessionService": link(&format!("{V1}/SessionService")),
             "AccountService": link(&format!("{V1}/AccountService")),
+            "Registries": link(&crate::registries::collection_uri()),
             "Links": { "Sessions": link(&format!("{V1}/SessionService/Sessions")) },
         }),
     );
@@ -240,6 +241,9 @@ pub(crate) fn manager(firmware: &str, now_rfc3339: &str, uuid: Option<&str>, rac
             "Name": "OpenDCRE rack manager",
             "Description": "This node: the rack manager controller of the rack's device bus.",
             "ManagerType": "RackManager",
+            // How the project names what it builds: the firmware's model,
+            // whatever board it runs on.
+            "Model": "OpenDCRE rack node",
             "FirmwareVersion": firmware,
             "DateTime": now_rfc3339,
             "DateTimeLocalOffset": "+00:00",

@@ -98,6 +98,10 @@ pub enum Resource {
     Account(String),
     RoleCollection,
     Role(RedfishRole),
+    /// `/redfish/v1/Registries`.
+    RegistryCollection,
+    /// `/redfish/v1/Registries/{id}`: a message registry the service uses.
+    Registry(String),
     /// Any other path under `/redfish`: a 404 in Redfish's error format.
     Missing,
 }
@@ -254,6 +258,8 @@ pub fn route(segments: &[String]) -> Option<Resource> {
             Resource::Session(id.to_string())
         }
         ["v1", "AccountService"] => Resource::AccountService,
+        ["v1", "Registries"] => Resource::RegistryCollection,
+        ["v1", "Registries", id] => Resource::Registry(id.to_string()),
         ["v1", "AccountService", "Accounts"] => Resource::AccountCollection,
         ["v1", "AccountService", "Accounts", name] if account_name(name) => {
             Resource::Account(name.to_string())
