@@ -87,10 +87,12 @@ bash "$ROOT/ci/peers/slapd/start.sh" "$WORK/slapd" "$LDAP_PORT" "$LDAPS_PORT" > 
 API_TOKEN=$("$BIN" auth init --dir "$WORK" --tls-listen 127.0.0.1:0 --hostname 127.0.0.1 |
     sed -n 's/^API token (shown only now): //p')
 [ -n "$API_TOKEN" ] || { echo "auth init printed no API token" >&2; exit 1; }
-# Local accounts with random passwords, hashed by the node's own CLI.
-LOCAL_PW=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
-SUSHY_PW=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
-RFPV_PW=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
+# Local accounts with random passwords, hashed by the node's own CLI
+# (a fixed start: one beginning with "-" would read as an option to the
+# validators).
+LOCAL_PW=$(python3 -c 'import secrets; print("pw" + secrets.token_urlsafe(18))')
+SUSHY_PW=$(python3 -c 'import secrets; print("pw" + secrets.token_urlsafe(18))')
+RFPV_PW=$(python3 -c 'import secrets; print("pw" + secrets.token_urlsafe(18))')
 cat >> "$WORK/security.toml" <<TOML
 [auth.users.validator]
 password_hash = "$(printf '%s\n' "$LOCAL_PW" | "$BIN" auth hash-password)"

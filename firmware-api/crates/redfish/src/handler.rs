@@ -11,6 +11,7 @@ use crate::accounts;
 use crate::boot;
 use crate::answer::{Answer, BaseMessage, RedfishError, XML};
 use crate::metadata;
+use crate::network;
 use crate::node::Node;
 use crate::registries;
 use crate::reset;
@@ -220,6 +221,7 @@ async fn serve(
                 &rack,
             ))
         }
+        Resource::NetworkProtocol => ok(network::network_protocol(&node.protocols)),
         Resource::SessionService => ok(sessions::service(caller)),
         Resource::SessionCollection => ok(sessions::collection_of(caller)),
         Resource::Session(id) => sessions::member(caller, method, id, path),

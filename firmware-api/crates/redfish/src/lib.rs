@@ -18,7 +18,8 @@
 //! `sessions` login, the session resources and logout; `accounts` the
 //! account service (local accounts, roles, LDAP as a provider); `boot`
 //! the boot override of a BMC's server (IPMI boot flags); `registries`
-//! the message registries the error answers use.
+//! the message registries the error answers use; `network` the manager's
+//! network protocols (the node's listeners).
 
 mod accounts;
 mod boot;
@@ -26,6 +27,7 @@ pub mod answer;
 mod handler;
 mod identity;
 mod metadata;
+mod network;
 mod node;
 mod registries;
 mod power;
@@ -38,6 +40,7 @@ mod sessions;
 pub use answer::{Answer, BaseMessage, RedfishError, ODATA_VERSION};
 pub use handler::{handle, RequestHead};
 pub use identity::service_uuid;
+pub use network::NetworkProtocols;
 pub use node::Node;
 pub use route::{route, RedfishRole, Resource};
 pub use sessions::Caller;

@@ -27,6 +27,7 @@ pub(crate) const SCHEMAS: &[(&str, Option<&str>)] = &[
     ("ManagerAccount", Some("v1_14_1")),
     ("RoleCollection", None),
     ("Role", Some("v1_3_3")),
+    ("ManagerNetworkProtocol", Some("v1_12_0")),
     ("MessageRegistryFileCollection", None),
     ("MessageRegistryFile", Some("v1_1_5")),
     ("Resource", Some("v1_23_0")),

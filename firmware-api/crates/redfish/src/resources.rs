@@ -245,6 +245,7 @@ pub(crate) fn manager(firmware: &str, now_rfc3339: &str, uuid: Option<&str>, rac
             // whatever board it runs on.
             "Model": "OpenDCRE rack node",
             "FirmwareVersion": firmware,
+            "NetworkProtocol": link(&crate::network::uri()),
             "DateTime": now_rfc3339,
             "DateTimeLocalOffset": "+00:00",
             // It answers this request: it is on and working.

@@ -87,6 +87,8 @@ pub enum Resource {
     SystemReset(SystemId),
     ManagerCollection,
     Manager,
+    /// `…/Managers/RackManager/NetworkProtocol`.
+    NetworkProtocol,
     SessionService,
     /// `…/Sessions`: GET lists, POST logs in (no credentials needed).
     SessionCollection,
@@ -248,6 +250,7 @@ pub fn route(segments: &[String]) -> Option<Resource> {
         }
         ["v1", "Managers"] => Resource::ManagerCollection,
         ["v1", "Managers", MANAGER_ID] => Resource::Manager,
+        ["v1", "Managers", MANAGER_ID, "NetworkProtocol"] => Resource::NetworkProtocol,
         ["v1", "SessionService"] => Resource::SessionService,
         // DSP0266: a POST to a collection's `Members` is a POST to the
         // collection (the login).
