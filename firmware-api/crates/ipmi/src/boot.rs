@@ -18,9 +18,9 @@ pub(crate) const PARAM_BOOT_FLAGS: u8 = 5;
 
 /// Values of parameter 0 (data byte 1, bits 1:0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SetInProgress {
-    SetComplete = 0,
-    SetInProgress = 1,
+pub(crate) enum SetState {
+    Complete = 0,
+    InProgress = 1,
     /// Optional in the spec: BMCs that do not know it reject it.
     CommitWrite = 2,
 }
@@ -193,7 +193,7 @@ pub(crate) fn get_request(param: u8) -> [u8; 3] {
     [param & 0x7F, 0, 0]
 }
 
-pub(crate) fn set_in_progress_request(v: SetInProgress) -> [u8; 2] {
+pub(crate) fn set_in_progress_request(v: SetState) -> [u8; 2] {
     [PARAM_SET_IN_PROGRESS, v as u8]
 }
 
@@ -271,10 +271,10 @@ mod tests {
         assert_eq!(get_request(PARAM_BOOT_FLAGS), [5, 0, 0]);
         assert_eq!(get_request(0x85), [5, 0, 0]);
         assert_eq!(
-            set_in_progress_request(SetInProgress::SetInProgress),
+            set_in_progress_request(SetState::InProgress),
             [0, 1]
         );
-        assert_eq!(set_in_progress_request(SetInProgress::CommitWrite), [0, 2]);
-        assert_eq!(set_in_progress_request(SetInProgress::SetComplete), [0, 0]);
+        assert_eq!(set_in_progress_request(SetState::CommitWrite), [0, 2]);
+        assert_eq!(set_in_progress_request(SetState::Complete), [0, 0]);
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::boot::{self, BootChange, BootFlags, SetInProgress};
+use super::boot::{self, BootChange, BootFlags, SetState};
 use super::commands::*;
 use super::error::IpmiError;
 use super::fru::{self, FruInfo};
@@ -295,7 +295,7 @@ pub(crate) async fn update_boot_flags(
             LOCK,
             NETFN_CHASSIS,
             boot::CMD_SET_SYSTEM_BOOT_OPTIONS,
-            &boot::set_in_progress_request(SetInProgress::SetInProgress),
+            &boot::set_in_progress_request(SetState::InProgress),
         )
         .await?;
     let locked = match r.completion_code {
@@ -317,8 +317,8 @@ pub(crate) async fn update_boot_flags(
         // complete always ends the lock, also after a failed write, so the
         // BMC is not left "in progress" for the next console.
         for (step, v) in [
-            ("commit write", SetInProgress::CommitWrite),
-            ("set complete", SetInProgress::SetComplete),
+            ("commit write", SetState::CommitWrite),
+            ("set complete", SetState::Complete),
         ] {
             let step = format!("Set System Boot Options ({step})");
             let r = s
@@ -330,7 +330,7 @@ pub(crate) async fn update_boot_flags(
                 )
                 .await;
             match r {
-                Ok(r) if r.completion_code == 0 || v == SetInProgress::CommitWrite => {}
+                Ok(r) if r.completion_code == 0 || v == SetState::CommitWrite => {}
                 Ok(r) => tracing::warn!(bmc = s.bmc(), code = r.completion_code, "{step} refused"),
                 Err(e) => tracing::warn!(bmc = s.bmc(), error = %e, "{step} failed"),
             }
