@@ -41,17 +41,17 @@ fn boot(s: &Server) -> Value {
 }
 
 fn patch(s: &Server, path: &str, token: &str, body: &str) -> Response {
+    patch_with(s, path, token, body, &[])
+}
+
+fn patch_with(s: &Server, path: &str, token: &str, body: &str, extra: &[(&str, &str)]) -> Response {
     let auth = format!("Bearer {token}");
-    request_with_body(
-        &s.addr,
-        "PATCH",
-        path,
-        &[
-            ("Authorization", &auth),
-            ("Content-Type", "application/json"),
-        ],
-        body,
-    )
+    let mut headers = vec![
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    headers.extend_from_slice(extra);
+    request_with_body(&s.addr, "PATCH", path, &headers, body)
 }
 
 /// (target, enabled, mode) as ipmitool decodes parameter 5, in Redfish's
@@ -149,6 +149,17 @@ fn boot_override_reads_and_sets_the_bmc_boot_flags() {
     let r = patch(&s, SYSTEM, READER, pxe_once);
     assert_eq!(r.status, 403, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(code(&r), "Base.1.22.InsufficientPrivilege");
+    assert_eq!(ipmitool_boot(&sim).0, "Cd");
+    // Nor can a page of another site with an operator's credentials: a
+    // PATCH is a write to the cross-site policy, like a reset.
+    let r = patch_with(
+        &s,
+        SYSTEM,
+        OPERATOR,
+        pxe_once,
+        &[("Sec-Fetch-Site", "cross-site")],
+    );
+    assert_eq!(r.status, 403, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(ipmitool_boot(&sim).0, "Cd");
 
     let r = patch(&s, SYSTEM, OPERATOR, pxe_once);
