@@ -38,6 +38,7 @@ mod hat_port;
 mod hat_registers;
 mod hat_service;
 mod hat_wired;
+mod ipmi_boot;
 mod ipmi_negative;
 mod ipmi_proptest;
 mod ipmi_sim;
