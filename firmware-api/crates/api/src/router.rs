@@ -173,10 +173,16 @@ impl Route {
     /// 404 after authentication, so unauthenticated callers learn nothing).
     /// An unknown power action is `Operate`: only `status` only reads.
     pub fn permission(&self) -> Permission {
+        self.permission_for(&Method::GET)
+    }
+
+    /// [`Route::permission`] for a request with `method`: a Redfish
+    /// `PATCH` changes state where a GET of the same URI reads it.
+    pub fn permission_for(&self, method: &Method) -> Permission {
         match self {
             Route::WriteInfo { .. } | Route::Write | Route::ScanRefresh => Permission::Operate,
             Route::Metrics { needs } => *needs,
-            Route::Redfish(r) => r.permission(),
+            Route::Redfish(r) => r.permission_for(method),
             Route::Power { action, .. } if !action.eq_ignore_ascii_case("status") => {
                 Permission::Operate
             }

@@ -360,7 +360,7 @@ impl Connection {
         if matches!(route, Some(Route::Redfish(r)) if r.is_public_for(req.method())) {
             return Ok(None);
         }
-        let needed = route.map_or(Permission::Read, Route::permission);
+        let needed = route.map_or(Permission::Read, |r| r.permission_for(req.method()));
         let client = self.client.as_deref();
         // A Prometheus server scrapes without credentials from its own
         // network, when listed; only /metrics, and only a request that
@@ -489,11 +489,6 @@ async fn dispatch(
     if let Some(Route::Metrics { needs }) = route.as_mut() {
         *needs = conn.state.metrics_permission;
     }
-    // A Redfish resource may need more for one method than for another (a
-    // PATCH of a system changes it): decided here, before authorization.
-    if let Some(Route::Redfish(r)) = route.as_mut() {
-        *r = std::mem::replace(r, opendcre_redfish::Resource::Missing).for_method(req.method());
-    }
     if let Some(r) = &route {
         *route_name = r.name();
     }
@@ -538,7 +533,7 @@ async fn dispatch(
     let Some(route) = route else {
         return error_response(&ApiError::not_found(req.uri().path()));
     };
-    if route.permission() != Permission::Read {
+    if route.permission_for(req.method()) != Permission::Read {
         if let Err(refused) = conn.opts.browser.check_write(&req, conn.tls) {
             tracing::warn!(peer = %conn.peer, path = ?req.uri().path(), "{}", refused.0);
             return refusal(StatusCode::FORBIDDEN, &refused.0, None);

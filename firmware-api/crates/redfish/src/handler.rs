@@ -173,6 +173,10 @@ async fn serve(
             }
         }
         Resource::SystemCollection => ok(resources::system_collection(&node.rack(deadline).await?)),
+        // Only a BMC's server allows PATCH (`Allow`, checked above).
+        Resource::System(s) if *method == Method::PATCH => {
+            boot::patch(node, *s, body, path, deadline).await
+        }
         Resource::System(s) => {
             if !node.rack(deadline).await?.has_system(*s) {
                 return Err(RedfishError::missing(path));
@@ -201,7 +205,6 @@ async fn serve(
             }
             ok(v)
         }
-        Resource::SystemPatch(s) => boot::patch(node, *s, body, path, deadline).await,
         Resource::SystemReset(s) => {
             let reset_type = reset::parse(*s, body)?;
             if !node.rack(deadline).await?.has_system(*s) {

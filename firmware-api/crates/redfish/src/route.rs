@@ -80,9 +80,6 @@ pub enum Resource {
     Sensor(u32, String),
     SystemCollection,
     System(SystemId),
-    /// A `PATCH` of a system (its boot override): the system's URI, but
-    /// changing it needs `Operate`. [`Resource::for_method`] makes it.
-    SystemPatch(SystemId),
     /// `POST …/Actions/ComputerSystem.Reset`.
     SystemReset(SystemId),
     ManagerCollection,
@@ -152,10 +149,17 @@ impl RedfishRole {
 }
 
 impl Resource {
-    /// What a caller must hold: changing state needs `Operate`.
+    /// What a caller must hold for a GET: changing state needs `Operate`.
     pub fn permission(&self) -> Permission {
+        self.permission_for(&Method::GET)
+    }
+
+    /// What a caller must hold for `method`: a reset and a `PATCH` change
+    /// state and need `Operate`.
+    pub fn permission_for(&self, method: &Method) -> Permission {
         match self {
-            Resource::SystemReset(_) | Resource::SystemPatch(_) => Permission::Operate,
+            Resource::SystemReset(_) => Permission::Operate,
+            Resource::System(_) if method == Method::PATCH => Permission::Operate,
             _ => Permission::Read,
         }
     }
@@ -182,21 +186,10 @@ impl Resource {
         match self {
             Resource::SystemReset(_) => "POST",
             // A BMC's server has a boot override to PATCH.
-            Resource::System(s) | Resource::SystemPatch(s) if s.is_bmc() => "GET, HEAD, PATCH",
+            Resource::System(s) if s.is_bmc() => "GET, HEAD, PATCH",
             Resource::SessionCollection => "GET, HEAD, POST",
             Resource::Session(_) => "GET, HEAD, DELETE",
             _ => READ_ONLY,
-        }
-    }
-
-    /// The resource as a request with `method` reaches it: a `PATCH` of a
-    /// system is [`Resource::SystemPatch`], so its permission (and the
-    /// cross-site write policy the server applies to every route that does
-    /// not only read) is decided before any handler runs, as for a reset.
-    pub fn for_method(self, method: &Method) -> Resource {
-        match self {
-            Resource::System(s) if *method == Method::PATCH => Resource::SystemPatch(s),
-            r => r,
         }
     }
 
@@ -404,13 +397,11 @@ mod tests {
         };
         assert!(!Resource::System(sys).allows(&Method::PATCH), "no boot override");
         assert!(Resource::System(bmc).allows(&Method::PATCH));
-        let patch = Resource::System(bmc).for_method(&Method::PATCH);
-        assert_eq!(patch, Resource::SystemPatch(bmc));
-        assert_eq!(patch.permission(), Permission::Operate);
         assert_eq!(
-            Resource::System(bmc).for_method(&Method::GET).permission(),
-            Permission::Read
+            Resource::System(bmc).permission_for(&Method::PATCH),
+            Permission::Operate
         );
+        assert_eq!(Resource::System(bmc).permission(), Permission::Read);
         assert!(Resource::SessionCollection.allows(&Method::POST));
         assert!(Resource::SessionCollection.is_public_for(&Method::POST));
         assert!(!Resource::SessionCollection.is_public_for(&Method::GET));
