@@ -83,9 +83,12 @@ api-contract:
 # venv under /opt/opendcre-ci, ci/install-redfish-validator.sh), offline with
 # the DMTF schemas in ../shared/redfish/csdl, against the emulator rack and an
 # ipmi_sim BMC over TLS, as a local user through a Redfish session and as an
-# LDAP user with Basic (ci/peers/slapd); then sushy power resets
-# (ci/install-sushy.sh) and the DMTF Redfish Protocol Validator
-# (ci/install-protocol-validator.sh); 0 failures. ~45 s.
+# LDAP user with Basic (ci/peers/slapd); then sushy power resets and boot
+# override (ci/install-sushy.sh), the DMTF Redfish Protocol Validator
+# (ci/install-protocol-validator.sh), 0 failures each; and the DMTF Redfish
+# Interop Validator with the OCP OpenRMC profile
+# (ci/install-interop-validator.sh), whose unmet requirements must be
+# exactly docs/redfish.md's table (ci/interop-report.py). ~45 s.
 redfish-check:
 	$(CARGO) build --locked --bin opendcre
 	bash ci/redfish-validate.sh

@@ -100,7 +100,11 @@ fn protocol_headers() -> HeaderMap {
 }
 
 /// The Base registry version the message ids name (`Base.1.22.…`).
-const BASE: &str = "Base.1.22";
+const BASE: &str = BASE_REGISTRY;
+/// The same as `Registry` of `/redfish/v1/Registries/Base`.
+pub(crate) const BASE_REGISTRY: &str = "Base.1.22";
+/// The registry file the messages' texts are copied from.
+pub(crate) const BASE_REGISTRY_FILE: &str = "Base.1.22.1";
 
 /// A message of the DMTF Base registry (DSP8011, `Base.1.22.1`) that this
 /// service sends, with the registry's text and resolution.
@@ -132,6 +136,8 @@ pub enum BaseMessage {
     PreconditionRequired,
     PropertyNotWritable,
     PropertyValueFormatError,
+    PropertyValueNotInList,
+    NoOperation,
 }
 
 impl BaseMessage {
@@ -163,6 +169,8 @@ impl BaseMessage {
             BaseMessage::PreconditionRequired => "PreconditionRequired",
             BaseMessage::PropertyNotWritable => "PropertyNotWritable",
             BaseMessage::PropertyValueFormatError => "PropertyValueFormatError",
+            BaseMessage::PropertyValueNotInList => "PropertyValueNotInList",
+            BaseMessage::NoOperation => "NoOperation",
         }
     }
 
@@ -195,6 +203,8 @@ impl BaseMessage {
             BaseMessage::PreconditionRequired => ("A precondition header or annotation is required to change this resource.", "Critical", "Try the operation again using an If-Match or If-None-Match header and appropriate ETag."),
             BaseMessage::PropertyNotWritable => ("The property %1 is a read-only property and cannot be assigned a value.", "Warning", "Remove the property from the request body and resubmit the request if the operation failed."),
             BaseMessage::PropertyValueFormatError => ("The value '%1' for the property %2 is not a format that the property can accept.", "Warning", "Correct the value for the property in the request body and resubmit the request if the operation failed."),
+            BaseMessage::PropertyValueNotInList => ("The value '%1' for the property %2 is not in the list of acceptable values.", "Warning", "Choose a value from the enumeration list that the implementation can support and resubmit the request if the operation failed."),
+            BaseMessage::NoOperation => ("The request body submitted contain no data to act upon and no changes to the resource took place.", "Warning", "Add properties in the JSON object and resubmit the request."),
             BaseMessage::GeneralError => ("A general error has occurred.  See Resolution for information on how to resolve the error, or @Message.ExtendedInfo if Resolution is not provided.", "Critical", "None."),
         }
     }

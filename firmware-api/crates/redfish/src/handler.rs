@@ -13,11 +13,14 @@ use tokio::time::Instant;
 
 use crate::accounts;
 use crate::answer::{Answer, BaseMessage, RedfishError, XML};
+use crate::boot;
 use crate::led;
 use crate::metadata;
+use crate::network;
 use crate::node::{Node, Rack};
 use crate::patch;
 use crate::query;
+use crate::registries;
 use crate::reset;
 use crate::resources;
 use crate::route::{parse_sensor_device, route, ChassisId, Resource, SystemId};
@@ -211,14 +214,15 @@ impl Ctx<'_> {
             Resource::Version => metadata::version_object(),
             Resource::ServiceRoot => resources::service_root(&node.rack, node.uuid.as_deref()),
             Resource::OData => metadata::service_document(),
-            Resource::ChassisCollection => {
-                resources::chassis_collection(&self.rack().await?)
-            }
+            Resource::ChassisCollection => resources::chassis_collection(&self.rack().await?),
             Resource::Chassis(ChassisId::Rack) => {
                 resources::rack_chassis(&node.rack, &self.rack().await?)
             }
             Resource::Chassis(ChassisId::Board(b)) => self.board(*b, path).await?.0,
-            Resource::SensorCollection(b) => match node.board_readings(*b, None, &self.rack().await?, deadline).await? {
+            Resource::SensorCollection(b) => match node
+                .board_readings(*b, None, &self.rack().await?, deadline)
+                .await?
+            {
                 Some(readings) => sensors::collection(*b, &readings),
                 None => return Err(RedfishError::missing(path)),
             },
@@ -233,9 +237,7 @@ impl Ctx<'_> {
                     None => return Err(RedfishError::missing(path)),
                 }
             }
-            Resource::SystemCollection => {
-                resources::system_collection(&self.rack().await?)
-            }
+            Resource::SystemCollection => resources::system_collection(&self.rack().await?),
             Resource::System(s) => self.system(*s, path).await?,
             Resource::ManagerCollection => resources::manager_collection(),
             Resource::Manager => {
@@ -259,6 +261,11 @@ impl Ctx<'_> {
                 .ok_or_else(|| RedfishError::missing(path))?,
             Resource::RoleCollection => accounts::role_collection(),
             Resource::Role(r) => accounts::role(*r),
+            Resource::NetworkProtocol => network::network_protocol(&node.protocols),
+            Resource::RegistryCollection => registries::registry_collection(),
+            Resource::Registry(id) => {
+                registries::registry_file(id).ok_or_else(|| RedfishError::missing(path))?
+            }
             Resource::Metadata | Resource::SystemReset(_) | Resource::Missing => {
                 return Err(RedfishError::missing(path))
             }
@@ -291,7 +298,9 @@ impl Ctx<'_> {
         if let Some(inv) = node.inventory(s, deadline).await {
             inv.fill(&mut v);
         }
-        if !s.is_bmc() {
+        if s.is_bmc() {
+            boot::fill(node, s, &mut v, deadline).await;
+        } else {
             patch::stamp(&mut v);
         }
         Ok(v)
@@ -331,7 +340,9 @@ static PATCHING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// `PATCH` of a bus power device's system (`AssetTag`) or a bus board's
 /// chassis (`LocationIndicatorActive`), the resources whose `Allow` has it:
 /// 428/412 by `If-Match`, 400 by the body, then the bus write and 200 with
-/// the resource as a GET now shows it.
+/// the resource as a GET now shows it. A BMC's server (`Boot`) goes to
+/// [`boot::patch`]: it carries no ETag (the BMC's boot flags are not ours to
+/// version), so no `If-Match` is asked for, and it answers 204.
 async fn patch(
     ctx: &Ctx<'_>,
     resource: &Resource,
@@ -341,6 +352,9 @@ async fn patch(
     let _one = PATCHING.lock().await;
     let path = req.path;
     match resource {
+        Resource::System(s) if s.is_bmc() => {
+            boot::patch(ctx.node, *s, body, path, ctx.deadline).await
+        }
         Resource::System(s) => {
             let current = ctx.system(*s, path).await?;
             patch::check_if_match(req.headers, etag(&current))?;

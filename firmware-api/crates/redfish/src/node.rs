@@ -34,6 +34,9 @@ pub struct Node {
     /// The telemetry poller's cache, when `[telemetry]` is on: sensor
     /// readings come from it, as `/opendcre/2/readings` and `/metrics` do.
     pub cache: Option<Arc<Cache>>,
+    /// The listeners `opendcre serve` bound: the manager's
+    /// `NetworkProtocol`.
+    pub protocols: crate::NetworkProtocols,
 }
 
 /// A rack as one scan of the bus found it, and the configured BMCs.

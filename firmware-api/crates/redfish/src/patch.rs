@@ -26,7 +26,8 @@ pub(crate) enum Writable {
 /// The writable properties of a bus power device's system.
 pub(crate) const SYSTEM: &[(&str, Writable)] = &[("AssetTag", Writable::Text(ASSET_TAG_MAX_CHARS))];
 /// The writable properties of a bus board's chassis with an LED.
-pub(crate) const BOARD_WITH_LED: &[(&str, Writable)] = &[("LocationIndicatorActive", Writable::Bool)];
+pub(crate) const BOARD_WITH_LED: &[(&str, Writable)] =
+    &[("LocationIndicatorActive", Writable::Bool)];
 
 /// The longest asset text the service sends, as v1.1 cuts it
 /// (`ASSET_INFO_MAX_CHARS`); longer is refused rather than cut, so what a
@@ -154,7 +155,10 @@ mod tests {
     use serde_json::json;
 
     fn code(e: RedfishError) -> (StatusCode, String) {
-        (e.status, e.body()["error"]["code"].as_str().unwrap().to_string())
+        (
+            e.status,
+            e.body()["error"]["code"].as_str().unwrap().to_string(),
+        )
     }
 
     #[test]
@@ -169,21 +173,46 @@ mod tests {
         let err = |b: &[u8]| code(parse_system(b).unwrap_err()).1;
         assert_eq!(err(b"AssetTag=x"), "Base.1.22.MalformedJSON");
         assert_eq!(err(b"[1]"), "Base.1.22.MalformedJSON");
-        assert_eq!(err(br#"{"AssetTag": 7}"#), "Base.1.22.PropertyValueTypeError");
-        assert_eq!(err(br#"{"PowerState": "Off"}"#), "Base.1.22.PropertyNotWritable");
+        assert_eq!(
+            err(br#"{"AssetTag": 7}"#),
+            "Base.1.22.PropertyValueTypeError"
+        );
+        assert_eq!(
+            err(br#"{"PowerState": "Off"}"#),
+            "Base.1.22.PropertyNotWritable"
+        );
         assert_eq!(err(br#"{"Nope": 1}"#), "Base.1.22.PropertyUnknown");
         assert_eq!(err(b"{}"), "Base.1.22.PropertyMissing");
         let long = format!(r#"{{"AssetTag": "{}"}}"#, "a".repeat(128));
         assert_eq!(err(long.as_bytes()), "Base.1.22.PropertyValueFormatError");
-        assert_eq!(err(br#"{"AssetTag": "a\nb"}"#), "Base.1.22.PropertyValueFormatError");
+        assert_eq!(
+            err(br#"{"AssetTag": "a\nb"}"#),
+            "Base.1.22.PropertyValueFormatError"
+        );
         let max = format!(r#"{{"AssetTag": "{}"}}"#, "é".repeat(127));
-        assert!(parse_system(max.as_bytes()).is_ok(), "characters, not bytes");
+        assert!(
+            parse_system(max.as_bytes()).is_ok(),
+            "characters, not bytes"
+        );
         let chassis = json!({ "Id": "00000001", "LocationIndicatorActive": false });
-        assert!(parse(br#"{"LocationIndicatorActive": true}"#, &chassis, BOARD_WITH_LED).is_ok());
-        let e = parse(br#"{"LocationIndicatorActive": "On"}"#, &chassis, BOARD_WITH_LED);
+        assert!(parse(
+            br#"{"LocationIndicatorActive": true}"#,
+            &chassis,
+            BOARD_WITH_LED
+        )
+        .is_ok());
+        let e = parse(
+            br#"{"LocationIndicatorActive": "On"}"#,
+            &chassis,
+            BOARD_WITH_LED,
+        );
         assert_eq!(code(e.unwrap_err()).1, "Base.1.22.PropertyValueTypeError");
         let e = parse(br#"{"LocationIndicatorActive": true}"#, &chassis, &[]);
-        assert_eq!(code(e.unwrap_err()).1, "Base.1.22.PropertyNotWritable", "no LED");
+        assert_eq!(
+            code(e.unwrap_err()).1,
+            "Base.1.22.PropertyNotWritable",
+            "no LED"
+        );
     }
 
     #[test]
@@ -201,7 +230,10 @@ mod tests {
         h.insert(IF_MATCH, "\"0000\"".parse().unwrap());
         assert_eq!(
             code(check_if_match(&h, &tag).unwrap_err()),
-            (StatusCode::PRECONDITION_FAILED, "Base.1.22.PreconditionFailed".into())
+            (
+                StatusCode::PRECONDITION_FAILED,
+                "Base.1.22.PreconditionFailed".into()
+            )
         );
         h.insert(IF_MATCH, format!("\"0000\", {tag}").parse().unwrap());
         assert!(check_if_match(&h, &tag).is_ok());

@@ -257,7 +257,7 @@ impl Node {
     }
 
     /// One IPMI bridge operation within the request's deadline.
-    async fn bmc<T>(
+    pub(crate) async fn bmc<T>(
         &self,
         s: SystemId,
         deadline: Instant,

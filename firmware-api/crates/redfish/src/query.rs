@@ -98,7 +98,11 @@ pub(crate) fn parse(query: Option<&str>) -> Result<Query, RedfishError> {
             }
             "$top" | "$skip" => {
                 let n = parse_count(&value, &key)?;
-                let slot = if key == "$top" { &mut q.top } else { &mut q.skip };
+                let slot = if key == "$top" {
+                    &mut q.top
+                } else {
+                    &mut q.skip
+                };
                 if slot.replace(n).is_some() {
                     return Err(twice(&key));
                 }
@@ -157,8 +161,11 @@ fn parse_expand(value: &str) -> Result<Expand, RedfishError> {
 /// A comma-separated list of property names, `/` between the levels of a
 /// nested property.
 fn parse_select(value: &str) -> Result<Vec<Vec<String>>, RedfishError> {
-    let name_ok =
-        |n: &str| !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b"@._#".contains(&b));
+    let name_ok = |n: &str| {
+        !n.is_empty()
+            && n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"@._#".contains(&b))
+    };
     value
         .split(',')
         .map(|p| {
@@ -253,8 +260,20 @@ pub(crate) fn page(v: &mut Value, uri: &str, q: &Query) -> Result<(), RedfishErr
 fn encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'*' | b','
-            | b'/' | b'(' | b')' | b'$' | b'=' => (b as char).to_string(),
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'.'
+            | b'_'
+            | b'~'
+            | b'*'
+            | b','
+            | b'/'
+            | b'('
+            | b')'
+            | b'$'
+            | b'=' => (b as char).to_string(),
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -270,7 +289,13 @@ pub(crate) fn links_to_expand(v: &Value, kind: ExpandKind) -> Vec<(String, Strin
     out
 }
 
-fn walk(v: &Value, kind: ExpandKind, in_links: bool, at: &mut String, out: &mut Vec<(String, String)>) {
+fn walk(
+    v: &Value,
+    kind: ExpandKind,
+    in_links: bool,
+    at: &mut String,
+    out: &mut Vec<(String, String)>,
+) {
     match v {
         Value::Object(m) => {
             if let (1, Some(Value::String(uri))) = (m.len(), m.get("@odata.id")) {
@@ -374,16 +399,49 @@ mod tests {
     #[test]
     fn expand_levels_and_kinds() {
         let e = |s| parse(Some(s)).unwrap().expand.unwrap();
-        assert_eq!(e("$expand=."), Expand { kind: ExpandKind::NoLinks, levels: 1 });
-        assert_eq!(e("$expand=*"), Expand { kind: ExpandKind::All, levels: 1 });
-        assert_eq!(e("%24expand=~(%24levels%3D2)"), Expand { kind: ExpandKind::Links, levels: 2 });
+        assert_eq!(
+            e("$expand=."),
+            Expand {
+                kind: ExpandKind::NoLinks,
+                levels: 1
+            }
+        );
+        assert_eq!(
+            e("$expand=*"),
+            Expand {
+                kind: ExpandKind::All,
+                levels: 1
+            }
+        );
+        assert_eq!(
+            e("%24expand=~(%24levels%3D2)"),
+            Expand {
+                kind: ExpandKind::Links,
+                levels: 2
+            }
+        );
         assert_eq!(e("$expand=.($levels=3)").levels, 3);
-        for bad in ["$expand=", "$expand=x", "$expand=.(levels=2)", "$expand=.($levels=)", "$expand=.($levels=2", "$expand=.,*"] {
+        for bad in [
+            "$expand=",
+            "$expand=x",
+            "$expand=.(levels=2)",
+            "$expand=.($levels=)",
+            "$expand=.($levels=2",
+            "$expand=.,*",
+        ] {
             let err = parse(Some(bad)).unwrap_err();
             assert_eq!(err.status, StatusCode::BAD_REQUEST, "{bad}");
-            assert_eq!(code(&err), "Base.1.22.QueryParameterValueFormatError", "{bad}");
+            assert_eq!(
+                code(&err),
+                "Base.1.22.QueryParameterValueFormatError",
+                "{bad}"
+            );
         }
-        for far in ["$expand=*($levels=99)", "$expand=.($levels=0)", "$expand=.($levels=99999999999)"] {
+        for far in [
+            "$expand=*($levels=99)",
+            "$expand=.($levels=0)",
+            "$expand=.($levels=99999999999)",
+        ] {
             let err = parse(Some(far)).unwrap_err();
             assert_eq!(code(&err), "Base.1.22.QueryParameterOutOfRange", "{far}");
         }
@@ -394,10 +452,20 @@ mod tests {
         let q = parse(Some("$top=2&$skip=1&foo=bar")).unwrap();
         assert_eq!((q.top, q.skip), (Some(2), Some(1)));
         assert!(parse(None).unwrap().is_empty());
-        assert!(parse(Some("only&foo=1")).unwrap().is_empty(), "others are ignored");
-        assert_eq!(code(&parse(Some("$top=-1")).unwrap_err()), "Base.1.22.QueryParameterOutOfRange");
+        assert!(
+            parse(Some("only&foo=1")).unwrap().is_empty(),
+            "others are ignored"
+        );
+        assert_eq!(
+            code(&parse(Some("$top=-1")).unwrap_err()),
+            "Base.1.22.QueryParameterOutOfRange"
+        );
         for bad in ["$top=x", "$top=", "$skip=1.5", "$top=1&$top=2", "$skip=+3"] {
-            assert_eq!(code(&parse(Some(bad)).unwrap_err()), "Base.1.22.QueryParameterValueFormatError", "{bad}");
+            assert_eq!(
+                code(&parse(Some(bad)).unwrap_err()),
+                "Base.1.22.QueryParameterValueFormatError",
+                "{bad}"
+            );
         }
         for q in ["$filter=Id eq 1", "a=1&$orderby=Id", "%24count=true"] {
             let e = parse(Some(q)).unwrap_err();
@@ -405,29 +473,48 @@ mod tests {
             assert_eq!(code(&e), "Base.1.22.QueryNotSupported");
         }
         assert_eq!(
-            parse(Some("$select=Id,Status/Health")).unwrap().select.unwrap(),
-            vec![vec!["Id".to_string()], vec!["Status".to_string(), "Health".to_string()]]
+            parse(Some("$select=Id,Status/Health"))
+                .unwrap()
+                .select
+                .unwrap(),
+            vec![
+                vec!["Id".to_string()],
+                vec!["Status".to_string(), "Health".to_string()]
+            ]
         );
         assert!(parse(Some("$select=")).is_err());
         assert!(parse(Some("$select=Id,,Name")).is_err());
     }
 
     fn members(n: usize) -> Value {
-        let m: Vec<Value> = (0..n).map(|i| json!({ "@odata.id": format!("/c/{i}") })).collect();
+        let m: Vec<Value> = (0..n)
+            .map(|i| json!({ "@odata.id": format!("/c/{i}") }))
+            .collect();
         json!({ "@odata.id": "/c", "Members@odata.count": n, "Members": m })
     }
 
     #[test]
     fn pages_with_a_next_link() {
         let mut v = members(5);
-        page(&mut v, "/c", &parse(Some("$top=2&$skip=1&$expand=.")).unwrap()).unwrap();
-        assert_eq!(v["Members"], json!([{ "@odata.id": "/c/1" }, { "@odata.id": "/c/2" }]));
+        page(
+            &mut v,
+            "/c",
+            &parse(Some("$top=2&$skip=1&$expand=.")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            v["Members"],
+            json!([{ "@odata.id": "/c/1" }, { "@odata.id": "/c/2" }])
+        );
         assert_eq!(v["Members@odata.count"], 5);
         assert_eq!(v["Members@odata.nextLink"], "/c?$skip=3&$top=2&$expand=.");
         let mut last = members(5);
         page(&mut last, "/c", &parse(Some("$top=2&$skip=3")).unwrap()).unwrap();
         assert_eq!(last["Members"].as_array().unwrap().len(), 2);
-        assert!(last.get("Members@odata.nextLink").is_none(), "nothing remains");
+        assert!(
+            last.get("Members@odata.nextLink").is_none(),
+            "nothing remains"
+        );
         let mut beyond = members(5);
         page(&mut beyond, "/c", &parse(Some("$skip=9")).unwrap()).unwrap();
         assert_eq!(beyond["Members"], json!([]));
@@ -445,11 +532,19 @@ mod tests {
             "Actions": { "#X.Y": { "target": "/r/Actions/X.Y" } },
             "Links": { "ContainedBy": { "@odata.id": "/rack" }, "Contains": [{ "@odata.id": "/b" }] },
         });
-        let uris = |k| links_to_expand(&v, k).into_iter().map(|(_, u)| u).collect::<Vec<_>>();
+        let uris = |k| {
+            links_to_expand(&v, k)
+                .into_iter()
+                .map(|(_, u)| u)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(uris(ExpandKind::NoLinks), ["/r/1", "/r/Sensors"]);
         assert_eq!(uris(ExpandKind::Links), ["/rack", "/b"]);
         assert_eq!(uris(ExpandKind::All).len(), 4);
-        let pointers: Vec<_> = links_to_expand(&v, ExpandKind::All).into_iter().map(|(p, _)| p).collect();
+        let pointers: Vec<_> = links_to_expand(&v, ExpandKind::All)
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
         assert!(pointers.contains(&"/Links/Contains/0".to_string()));
         assert!(pointers.contains(&"/Members/0".to_string()));
     }
@@ -460,7 +555,10 @@ mod tests {
             "@odata.id": "/s", "@odata.type": "#S.v1_0_0.S", "Id": "s", "Name": "n",
             "Status": { "State": "Enabled", "Health": "OK" }, "Reading": 3.5,
         });
-        let paths = parse(Some("$select=Reading,Status/Health,Nope")).unwrap().select.unwrap();
+        let paths = parse(Some("$select=Reading,Status/Health,Nope"))
+            .unwrap()
+            .select
+            .unwrap();
         assert_eq!(
             select(&v, &paths),
             json!({ "@odata.id": "/s", "@odata.type": "#S.v1_0_0.S", "Reading": 3.5, "Status": { "Health": "OK" } })

@@ -84,6 +84,8 @@ pub enum Resource {
     SystemReset(SystemId),
     ManagerCollection,
     Manager,
+    /// `…/Managers/RackManager/NetworkProtocol`.
+    NetworkProtocol,
     SessionService,
     /// `…/Sessions`: GET lists, POST logs in (no credentials needed).
     SessionCollection,
@@ -95,6 +97,10 @@ pub enum Resource {
     Account(String),
     RoleCollection,
     Role(RedfishRole),
+    /// `/redfish/v1/Registries`.
+    RegistryCollection,
+    /// `/redfish/v1/Registries/{id}`: a message registry the service uses.
+    Registry(String),
     /// Any other path under `/redfish`: a 404 in Redfish's error format.
     Missing,
 }
@@ -184,8 +190,8 @@ impl Resource {
         match self {
             Resource::SystemReset(_) => "POST",
             // A bus power device's `AssetTag` is writable (`WI`); a BMC's
-            // asset info is configuration, as in v1.1.
-            Resource::System(s) if !s.is_bmc() => "GET, HEAD, PATCH",
+            // server has its boot override (`Boot`).
+            Resource::System(_) => "GET, HEAD, PATCH",
             // `LocationIndicatorActive`, when the board has an LED device.
             Resource::Chassis(ChassisId::Board(_)) => "GET, HEAD, PATCH",
             Resource::SessionCollection => "GET, HEAD, POST",
@@ -244,6 +250,7 @@ pub fn route(segments: &[String]) -> Option<Resource> {
         }
         ["v1", "Managers"] => Resource::ManagerCollection,
         ["v1", "Managers", MANAGER_ID] => Resource::Manager,
+        ["v1", "Managers", MANAGER_ID, "NetworkProtocol"] => Resource::NetworkProtocol,
         ["v1", "SessionService"] => Resource::SessionService,
         // DSP0266: a POST to a collection's `Members` is a POST to the
         // collection (the login).
@@ -254,6 +261,8 @@ pub fn route(segments: &[String]) -> Option<Resource> {
             Resource::Session(id.to_string())
         }
         ["v1", "AccountService"] => Resource::AccountService,
+        ["v1", "Registries"] => Resource::RegistryCollection,
+        ["v1", "Registries", id] => Resource::Registry(id.to_string()),
         ["v1", "AccountService", "Accounts"] => Resource::AccountCollection,
         ["v1", "AccountService", "Accounts", name] if account_name(name) => {
             Resource::Account(name.to_string())
@@ -399,6 +408,20 @@ mod tests {
         assert!(!Resource::SystemReset(sys).allows(&Method::GET));
         assert!(!Resource::System(sys).allows(&Method::POST));
         assert!(Resource::System(sys).allows(&Method::HEAD));
+        let bmc = SystemId {
+            board: 0x4000_0000,
+            device: 1,
+        };
+        assert!(
+            !Resource::System(sys).allows(&Method::PATCH),
+            "no boot override"
+        );
+        assert!(Resource::System(bmc).allows(&Method::PATCH));
+        assert_eq!(
+            Resource::System(bmc).permission_for(&Method::PATCH),
+            Permission::Operate
+        );
+        assert_eq!(Resource::System(bmc).permission(), Permission::Read);
         assert!(Resource::SessionCollection.allows(&Method::POST));
         assert!(Resource::SessionCollection.is_public_for(&Method::POST));
         assert!(!Resource::SessionCollection.is_public_for(&Method::GET));
