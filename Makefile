@@ -31,7 +31,7 @@ endif
 EMULATOR_CONFIG ?= firmware-api/emulator-configs/rack.json
 LISTEN ?= 127.0.0.1:5000
 
-.PHONY: run build test test-host check fmt clippy crate-map deps lint bench bench-dos auth-curl-check api-contract redfish-check ci-free-debug from-nothing prometheus-check fleet-test
+.PHONY: run build test test-host check fmt clippy crate-map deps lint bench bench-dos bench-redfish auth-curl-check api-contract redfish-check ci-free-debug from-nothing prometheus-check fleet-test
 
 run:
 	$(CARGO) run --release --bin opendcre -- serve --emulator $(EMULATOR_CONFIG) --listen $(LISTEN)
@@ -83,9 +83,12 @@ api-contract:
 # venv under /opt/opendcre-ci, ci/install-redfish-validator.sh), offline with
 # the DMTF schemas in ../shared/redfish/csdl, against the emulator rack and an
 # ipmi_sim BMC over TLS, as a local user through a Redfish session and as an
-# LDAP user with Basic (ci/peers/slapd); then sushy power resets
-# (ci/install-sushy.sh) and the DMTF Redfish Protocol Validator
-# (ci/install-protocol-validator.sh); 0 failures. ~45 s.
+# LDAP user with Basic (ci/peers/slapd); then sushy power resets and boot
+# override (ci/install-sushy.sh), the DMTF Redfish Protocol Validator
+# (ci/install-protocol-validator.sh), 0 failures each; and the DMTF Redfish
+# Interop Validator with the OCP OpenRMC profile
+# (ci/install-interop-validator.sh), whose unmet requirements must be
+# exactly docs/redfish.md's table (ci/interop-report.py). ~45 s.
 redfish-check:
 	$(CARGO) build --locked --bin opendcre
 	bash ci/redfish-validate.sh
@@ -129,6 +132,12 @@ bench:
 # (idle, slow heads, slow bodies, never reading) are open; prints a table.
 bench-dos: build
 	python3 ci/bench-dos.py --binary target/release/opendcre
+
+# Redfish latency (p50/p99) in the release build on the emulator rack:
+# service root, a board's Sensors with $expand=., a bus power reset; prints
+# a table (docs/redfish.md has the last numbers). N=200 requests of each.
+bench-redfish: build
+	python3 ci/bench-redfish.py --binary target/release/opendcre -n $(or $(N),200)
 
 # CI from nothing: a fresh clone of HEAD beside this one, every cache of the
 # project removed (listed in the script), then `CI=true bash .ci/run` with a

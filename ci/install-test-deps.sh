@@ -22,6 +22,9 @@ bash "$here/install-sushy.sh"
 # The DMTF Redfish Protocol Validator (PyPI, pinned, own venv), also for
 # `make redfish-check`.
 bash "$here/install-protocol-validator.sh"
+# The DMTF Redfish Interop Validator (PyPI, pinned, own venv): the OpenRMC
+# profile check of `make redfish-check`.
+bash "$here/install-interop-validator.sh"
 # Headless Chromium: the cross-site request forgery policy is tested in a
 # real browser (tests/browser_chromium.rs).
 ensure_pkgs chromium

@@ -4,14 +4,20 @@ Logs in with a Redfish session as a local operator, powers each given
 system (a bus power device, a BMC's server) off, on and through a cycle with
 ComputerSystem.Reset, and confirms each state through the v1.1 API
 (GET /opendcre/1.1/power/status/{board}/{device}) with a bearer token; then
-logs out and checks the session token is refused. Run by
-ci/redfish-validate.sh with sushy's venv python:
+logs out and checks the session token is refused. With `--boot
+BOARD-DEVICE:PORT` (a BMC's server and its ipmi_sim's UDP port) it also
+sets that system's boot override to PXE, once, with sushy's
+set_system_boot_options, and confirms it with ipmitool on the BMC
+(`chassis bootparam get 5`: the device selector; ipmi_sim keeps no
+valid/persistent bits, docs/redfish.md). Run by ci/redfish-validate.sh
+with sushy's venv python:
 
-    python redfish-sushy.py URL CAFILE USER PASSWORD V11_TOKEN BOARD-DEVICE...
+    python redfish-sushy.py URL CAFILE USER PASSWORD V11_TOKEN [--boot SYS:PORT] BOARD-DEVICE...
 """
 
 import json
 import ssl
+import subprocess
 import sys
 import time
 import urllib.error
@@ -43,9 +49,46 @@ def status_with_session_token(url, ctx, token):
         return e.code
 
 
+def ipmitool_boot_device(port):
+    """The boot device selector ipmitool decodes from parameter 5."""
+    out = subprocess.run(
+        ["ipmitool", "-I", "lanplus", "-C", "3", "-H", "127.0.0.1", "-p", str(port),
+         "-U", "ADMIN", "-P", "ADMIN", "-N", "1", "-R", "3",
+         "chassis", "bootparam", "get", "5"],
+        capture_output=True, text=True, timeout=TIMEOUT, check=True,
+    ).stdout
+    for line in out.splitlines():
+        if "Boot Device Selector :" in line:
+            return line.split(":", 1)[1].strip()
+    raise AssertionError(f"no boot device selector in {out!r}")
+
+
+def boot_override(root, name, port):
+    system = root.get_system(f"/redfish/v1/Systems/{name}")
+    targets = sorted(v.value for v in system.get_allowed_system_boot_source_values())
+    print(f"  boot of {name}: {system.boot.target}, {system.boot.enabled}, "
+          f"targets {targets}; ipmitool: {ipmitool_boot_device(port)}")
+    started = time.monotonic()
+    system.set_system_boot_options(
+        target=sushy.BootSource.PXE, enabled=sushy.BootSourceOverrideEnabled.ONCE
+    )
+    system.refresh()
+    got = ipmitool_boot_device(port)
+    print(f"  set PXE once: Boot target {system.boot.target}, ipmitool: {got} "
+          f"({(time.monotonic() - started) * 1000:.0f} ms)")
+    assert system.boot.target == sushy.BootSource.PXE, system.boot.target
+    assert got == "Force PXE", got
+
+
 def main():
-    url, cafile, user, password, v11_token = sys.argv[1:6]
-    systems = sys.argv[6:]
+    args = sys.argv[1:]
+    boot = None
+    if "--boot" in args:
+        i = args.index("--boot")
+        boot = args[i + 1]
+        del args[i:i + 2]
+    url, cafile, user, password, v11_token = args[:5]
+    systems = args[5:]
     assert systems, "name at least one system (BOARD-DEVICE)"
     ctx = ssl.create_default_context(cafile=cafile)
     session_auth = auth.SessionAuth(user, password)
@@ -79,6 +122,9 @@ def main():
                   f"({(time.monotonic() - started) * 1000:.0f} ms)")
             assert system.power_state == redfish_state, (name, reset, system.power_state)
             assert got == v11_state, (name, reset, got)
+    if boot:
+        name, port = boot.split(":")
+        boot_override(root, name, int(port))
     assert status_with_session_token(url, ctx, token) == 200
     session_auth.close()  # DELETE of the session: the logout
     after = status_with_session_token(url, ctx, token)

@@ -154,41 +154,6 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
             },
         )
     });
-    let redfish = opendcre_redfish::Node {
-        bus: bus.clone(),
-        ipmi: bridge.clone(),
-        r_sense: cfg.bus.r_sense_mohm,
-        rack: cfg.telemetry.rack.clone().unwrap_or_else(host_name),
-        cache: telemetry.as_ref().map(|t| t.cache.clone()),
-        // Read once: the machine id does not change while the system runs.
-        uuid: std::fs::read_to_string("/etc/machine-id")
-            .ok()
-            .and_then(|id| opendcre_redfish::service_uuid(&id)),
-        firmware_version: format!(
-            "{} (commit {})",
-            env!("CARGO_PKG_VERSION"),
-            option_env!("OPENDCRE_COMMIT").unwrap_or("unknown")
-        ),
-    };
-    let state = Arc::new(AppState {
-        redfish,
-        bus,
-        ipmi: IpmiBoard::new(bridge),
-        r_sense: cfg.bus.r_sense_mohm,
-        request_timeout: Duration::from_millis(cfg.server.request_timeout_ms),
-        telemetry,
-        metrics_permission: match cfg.telemetry.metrics_role {
-            MetricsRole::Reader => Permission::Read,
-            MetricsRole::Operator => Permission::Operate,
-        },
-        metrics_anonymous: cfg.telemetry.anonymous_networks().map_err(|message| {
-            ConfigError::Invalid {
-                key: "telemetry",
-                message,
-            }
-        })?,
-    });
-
     let (security, tls) = security(&cfg, dev_mode)?;
     tracing::info!("{}", security.describe());
     let mut listeners = Vec::new();
@@ -217,6 +182,56 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
             }
         });
     }
+    // The Redfish manager shows the listeners as bound (port 0 becomes
+    // the system's choice), so they are bound before the state is built.
+    let first_port = |tls: bool| {
+        listeners.iter().find_map(|l| match l {
+            Listener::Plain(l) if !tls => l.local_addr().ok().map(|a| a.port()),
+            Listener::Tls(l, _) if tls => l.local_addr().ok().map(|a| a.port()),
+            _ => None,
+        })
+    };
+    let protocols = opendcre_redfish::NetworkProtocols {
+        host_name: Some(host_name()),
+        http_port: first_port(false),
+        https_port: first_port(true),
+    };
+    let redfish = opendcre_redfish::Node {
+        bus: bus.clone(),
+        ipmi: bridge.clone(),
+        r_sense: cfg.bus.r_sense_mohm,
+        rack: cfg.telemetry.rack.clone().unwrap_or_else(host_name),
+        cache: telemetry.as_ref().map(|t| t.cache.clone()),
+        // Read once: the machine id does not change while the system runs.
+        uuid: std::fs::read_to_string("/etc/machine-id")
+            .ok()
+            .and_then(|id| opendcre_redfish::service_uuid(&id)),
+        firmware_version: format!(
+            "{} (commit {})",
+            env!("CARGO_PKG_VERSION"),
+            option_env!("OPENDCRE_COMMIT").unwrap_or("unknown")
+        ),
+        protocols,
+    };
+    let state = Arc::new(AppState {
+        redfish,
+        bus,
+        ipmi: IpmiBoard::new(bridge),
+        r_sense: cfg.bus.r_sense_mohm,
+        request_timeout: Duration::from_millis(cfg.server.request_timeout_ms),
+        telemetry,
+        metrics_permission: match cfg.telemetry.metrics_role {
+            MetricsRole::Reader => Permission::Read,
+            MetricsRole::Operator => Permission::Operate,
+        },
+        metrics_anonymous: cfg.telemetry.anonymous_networks().map_err(|message| {
+            ConfigError::Invalid {
+                key: "telemetry",
+                message,
+            }
+        })?,
+    });
+
     if listeners.is_empty() {
         anyhow::bail!("no listener: TLS is off and tls.plain_http = \"off\"");
     }

@@ -9,8 +9,8 @@ use std::time::Duration;
 use crate::common::{request_with, Response, Server};
 use opendcre_security::auth::{hash_token, HashAlgorithm};
 
-const READER: &str = "odcre_redfish-reader-0123456789abcdef";
-const OPERATOR: &str = "odcre_redfish-operator-0123456789abcdef";
+pub(crate) const READER: &str = "odcre_redfish-reader-0123456789abcdef";
+pub(crate) const OPERATOR: &str = "odcre_redfish-operator-0123456789abcdef";
 
 /// Two boards; their power devices keep state (`on`/`off` switch it), so
 /// a reset can be seen afterwards.
@@ -28,7 +28,7 @@ const RACK: &str = r#"{"boards": [
 
 /// A node on `emulator` with a reader and an operator token, telemetry off
 /// (its poller would read the devices behind the test's back).
-fn node(emulator: &Path) -> (Server, tempfile::TempDir) {
+pub(crate) fn node(emulator: &Path) -> (Server, tempfile::TempDir) {
     Server::with_config(&format!(
         "[emulator]\nconfig = {:?}\n[telemetry]\nenabled = false\n\
          [auth.tokens.reader]\nhash = \"{}\"\nrole = \"reader\"\n\
@@ -39,7 +39,7 @@ fn node(emulator: &Path) -> (Server, tempfile::TempDir) {
     ))
 }
 
-fn stateful_node() -> (Server, tempfile::TempDir, tempfile::TempDir) {
+pub(crate) fn stateful_node() -> (Server, tempfile::TempDir, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let rack = dir.path().join("rack.json");
     std::fs::write(&rack, RACK).unwrap();
@@ -51,7 +51,7 @@ fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
 
-fn get(s: &Server, path: &str, token: Option<&str>) -> Response {
+pub(crate) fn get(s: &Server, path: &str, token: Option<&str>) -> Response {
     let auth = token.map(bearer);
     let h: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", a.as_str())).collect();
     request_with(&s.addr, "GET", path, &h)
@@ -59,7 +59,7 @@ fn get(s: &Server, path: &str, token: Option<&str>) -> Response {
 
 /// A request with a body as a token holder sends it (JSON unless `extra`
 /// says otherwise).
-fn send(
+pub(crate) fn send(
     s: &Server,
     method: &str,
     path: &str,
@@ -79,7 +79,7 @@ fn send(
     crate::common::request_with_body(&s.addr, method, path, &headers, body)
 }
 
-fn reset(s: &Server, system: &str, token: &str, reset_type: &str) -> Response {
+pub(crate) fn reset(s: &Server, system: &str, token: &str, reset_type: &str) -> Response {
     send(
         s,
         "POST",
@@ -91,7 +91,7 @@ fn reset(s: &Server, system: &str, token: &str, reset_type: &str) -> Response {
 }
 
 /// The Base registry message id of a Redfish error answer.
-fn error_code(r: &Response) -> String {
+pub(crate) fn error_code(r: &Response) -> String {
     let v = r.json();
     let code = v["error"]["code"].as_str().unwrap_or_default().to_string();
     assert_eq!(
@@ -102,7 +102,7 @@ fn error_code(r: &Response) -> String {
 }
 
 /// `on`/`off` of `GET /opendcre/1.1/power/status/…`.
-fn v11_power(s: &Server, board: &str, device: &str) -> String {
+pub(crate) fn v11_power(s: &Server, board: &str, device: &str) -> String {
     let r = get(
         s,
         &format!("/opendcre/1.1/power/status/{board}/{device}"),
@@ -112,7 +112,7 @@ fn v11_power(s: &Server, board: &str, device: &str) -> String {
     r.json()["power_status"].as_str().unwrap().to_string()
 }
 
-fn power_state(s: &Server, system: &str) -> String {
+pub(crate) fn power_state(s: &Server, system: &str) -> String {
     let r = get(s, &format!("/redfish/v1/Systems/{system}"), Some(READER));
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     r.json()["PowerState"].as_str().unwrap().to_string()
@@ -287,19 +287,17 @@ fn wrong_methods_and_missing_resources_get_redfish_errors() {
     assert_eq!(r.status, 405);
     assert_eq!(r.header("Allow"), Some("POST"));
 
-    // No `$` query parameter is supported, and the service root says so.
-    let r = get(&s, "/redfish/v1/Systems?$expand=.", Some(READER));
+    // `$filter` is not supported (501), other parameters are ignored; the
+    // service root says what is (tests/redfish_protocol.rs tests those).
+    let r = get(&s, "/redfish/v1/Systems?$filter=Id%20eq%201", Some(READER));
     assert_eq!(r.status, 501);
-    assert_eq!(error_code(&r), "Base.1.22.QueryParameterUnsupported");
+    assert_eq!(error_code(&r), "Base.1.22.QueryNotSupported");
     assert_eq!(
         get(&s, "/redfish/v1/Systems?other=1", Some(READER)).status,
         200
     );
     let root = get(&s, "/redfish/v1", None).json();
-    assert_eq!(
-        root["ProtocolFeaturesSupported"]["ExpandQuery"]["ExpandAll"],
-        false
-    );
+    assert_eq!(root["ProtocolFeaturesSupported"]["FilterQuery"], false);
 
     for path in [
         "/redfish/v1/Nope",
@@ -461,7 +459,7 @@ fn power_state_equals_the_v11_answer_on_the_example_rack() {
 
 /// Every kind of bus sensor with one constant answer, so a value read at
 /// any moment is the value of every other moment.
-fn constant_rack(dir: &Path) -> std::path::PathBuf {
+pub(crate) fn constant_rack(dir: &Path) -> std::path::PathBuf {
     let dev = |id: &str, ty: &str, resp: serde_json::Value| serde_json::json!({"device_id": id, "device_type": ty, "read": {"repeatable": true, "responses": [resp]}});
     let cfg = serde_json::json!({"boards": [{"board_id": "00000001", "devices": [
         dev("01ff", "thermistor", serde_json::json!(656)),

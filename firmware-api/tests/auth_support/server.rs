@@ -43,6 +43,8 @@ impl TestApi {
                 firmware_version: "test".to_string(),
                 cache: None,
                 uuid: None,
+                // The auth tests do not read the manager's NetworkProtocol.
+                protocols: Default::default(),
             },
             bus,
             ipmi: IpmiBoard::empty(),

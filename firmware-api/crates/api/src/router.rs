@@ -173,10 +173,16 @@ impl Route {
     /// 404 after authentication, so unauthenticated callers learn nothing).
     /// An unknown power action is `Operate`: only `status` only reads.
     pub fn permission(&self) -> Permission {
+        self.permission_for(&Method::GET)
+    }
+
+    /// [`Route::permission`] for a request with `method`: a Redfish
+    /// `PATCH` changes state where a GET of the same URI reads it.
+    pub fn permission_for(&self, method: &Method) -> Permission {
         match self {
             Route::WriteInfo { .. } | Route::Write | Route::ScanRefresh => Permission::Operate,
             Route::Metrics { needs } => *needs,
-            Route::Redfish(r) => r.permission(),
+            Route::Redfish(r) => r.permission_for(method),
             Route::Power { action, .. } if !action.eq_ignore_ascii_case("status") => {
                 Permission::Operate
             }
@@ -451,6 +457,12 @@ mod tests {
         assert_eq!(needs(&reset.replace("Actions", "x/../Actions")), Operate);
         assert_eq!(needs(&reset.replace("Reset", "Re%73et")), Operate);
         assert_eq!(needs("/redfish/v1/Systems/00000001-16ff"), Read);
+        // A PATCH of the same URI changes state.
+        let system = r("/redfish/v1/Systems/00000001-16ff").unwrap();
+        assert_eq!(system.permission_for(&Method::PATCH), Operate);
+        assert_eq!(system.permission_for(&Method::HEAD), Read);
+        let board = r("/redfish/v1/Chassis/00000001").unwrap();
+        assert_eq!(board.permission_for(&Method::PATCH), Operate);
         let route = r(reset).unwrap();
         assert!(route.allows(&Method::POST));
         assert!(!route.allows(&Method::GET));

@@ -360,7 +360,7 @@ impl Connection {
         if matches!(route, Some(Route::Redfish(r)) if r.is_public_for(req.method())) {
             return Ok(None);
         }
-        let needed = route.map_or(Permission::Read, Route::permission);
+        let needed = route.map_or(Permission::Read, |r| r.permission_for(req.method()));
         let client = self.client.as_deref();
         // A Prometheus server scrapes without credentials from its own
         // network, when listed; only /metrics, and only a request that
@@ -533,7 +533,7 @@ async fn dispatch(
     let Some(route) = route else {
         return error_response(&ApiError::not_found(req.uri().path()));
     };
-    if route.permission() != Permission::Read {
+    if route.permission_for(req.method()) != Permission::Read {
         if let Err(refused) = conn.opts.browser.check_write(&req, conn.tls) {
             tracing::warn!(peer = %conn.peer, path = ?req.uri().path(), "{}", refused.0);
             return refusal(StatusCode::FORBIDDEN, &refused.0, None);

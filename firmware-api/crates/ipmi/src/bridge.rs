@@ -17,6 +17,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::Mutex;
 
+use super::boot::{BootChange, BootFlags};
 use super::commands::{ChassisControl, ChassisPower, DeviceId};
 use super::config::BmcConfig;
 use super::error::IpmiError;
@@ -169,6 +170,30 @@ impl IpmiBridge {
                     other => ops::control(s, other).await,
                 }
             })
+        })
+        .await
+    }
+
+    /// The boot flags (boot override) of the BMC's host: Get System Boot
+    /// Options parameter 5.
+    pub async fn boot_flags(&self, device_id: u16) -> Result<BootFlags, IpmiError> {
+        let slot = self.slot(device_id)?;
+        let budget = session_budget(&slot.cfg);
+        run(slot, budget, |s, _| Box::pin(ops::boot_flags(s))).await
+    }
+
+    /// Changes the boot flags: read, apply `change`, write, under the
+    /// set-in-progress lock of the spec when the BMC has it, all in one
+    /// session under the BMC's lock. Returns the flags written.
+    pub async fn set_boot_flags(
+        &self,
+        device_id: u16,
+        change: BootChange,
+    ) -> Result<BootFlags, IpmiError> {
+        let slot = self.slot(device_id)?;
+        let budget = session_budget(&slot.cfg) + slot.cfg.request_budget() * 4;
+        run(slot, budget, move |s, _| {
+            Box::pin(ops::update_boot_flags(s, change))
         })
         .await
     }
@@ -348,5 +373,7 @@ mod tests {
         let e = br.power(7, PowerAction::Status).await.unwrap_err();
         assert!(matches!(e, IpmiError::UnknownDevice(7)));
         assert!(br.asset(7).await.is_err());
+        assert!(br.boot_flags(7).await.is_err());
+        assert!(br.set_boot_flags(7, BootChange::default()).await.is_err());
     }
 }

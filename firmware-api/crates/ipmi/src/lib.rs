@@ -6,6 +6,7 @@
 //! * `transport` — one UDP socket per session; timeouts and retransmission.
 //! * `session` — v1.5 (none/MD2/MD5/password) and v2.0 (cipher suites 0–3) sessions.
 //! * [`commands`], [`fru`] — chassis status/control, Get Device ID, FRU decoding.
+//! * [`boot`] — system boot options (boot flags: the boot override).
 //! * [`bridge`] — [`IpmiBridge`], what the REST API calls.
 //!
 //! Differences from the original `Vapor_IPMI` client, on purpose (spec §9 item 33):
@@ -20,6 +21,7 @@
 //! validation and bounded retransmission above; running `ipmitool` per
 //! request would cost a process and hide errors in its text output.
 
+pub mod boot;
 pub mod bridge;
 pub mod commands;
 pub mod config;
@@ -30,6 +32,7 @@ mod session;
 mod transport;
 pub mod wire;
 
+pub use boot::{BootChange, BootDevice, BootFlags};
 pub use bridge::{AssetInfo, IpmiBridge};
 pub use commands::{ChassisControl, ChassisPower, ChassisStatus, DeviceId};
 pub use config::{

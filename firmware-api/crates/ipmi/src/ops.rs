@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::boot::{self, BootChange, BootFlags, SetState};
 use super::commands::*;
 use super::error::IpmiError;
 use super::fru::{self, FruInfo};
@@ -256,5 +257,107 @@ impl FruReader {
             offset += take;
         }
         Ok(())
+    }
+}
+
+/// Get System Boot Options, parameter 5 (IPMI v2.0 §28.13).
+pub(crate) async fn boot_flags(s: &mut Session) -> Result<BootFlags, IpmiError> {
+    const STEP: &str = "Get System Boot Options (boot flags)";
+    let data = s
+        .call(
+            STEP,
+            NETFN_CHASSIS,
+            boot::CMD_GET_SYSTEM_BOOT_OPTIONS,
+            &boot::get_request(boot::PARAM_BOOT_FLAGS),
+        )
+        .await?;
+    BootFlags::decode(&data).map_err(|detail| IpmiError::Protocol {
+        bmc: s.bmc().to_string(),
+        step: STEP.into(),
+        detail,
+    })
+}
+
+/// Reads the boot flags, applies `change` and writes them back inside the
+/// set-in-progress lock of §28.12 (parameter 0: "set in progress", the
+/// write, "commit write", "set complete"), so a second console cannot
+/// interleave its own write. The lock is optional in the spec: a BMC that
+/// rejects parameter 0 as unsupported (0x80, or 0xC1/0xCC as ipmi_sim
+/// does) gets the write without it; one that answers 0x81 (another
+/// client's set is in progress) is busy and nothing is written.
+pub(crate) async fn update_boot_flags(
+    s: &mut Session,
+    change: BootChange,
+) -> Result<BootFlags, IpmiError> {
+    const LOCK: &str = "Set System Boot Options (set in progress)";
+    let r = s
+        .call_raw(
+            LOCK,
+            NETFN_CHASSIS,
+            boot::CMD_SET_SYSTEM_BOOT_OPTIONS,
+            &boot::set_in_progress_request(SetState::InProgress),
+        )
+        .await?;
+    let locked = match r.completion_code {
+        0 => true,
+        0x80 | 0xC1 | 0xCC => false,
+        0x81 => {
+            return Err(cc_error(
+                s.bmc(),
+                LOCK,
+                0x81,
+                Some("another client is setting boot options (set in progress); try again"),
+            ))
+        }
+        c => return Err(cc_error(s.bmc(), LOCK, c, None)),
+    };
+    let written = write_boot_flags(s, change).await;
+    if locked {
+        // Commit write is optional (its failure changes nothing); set
+        // complete always ends the lock, also after a failed write, so the
+        // BMC is not left "in progress" for the next console.
+        for (step, v) in [
+            ("commit write", SetState::CommitWrite),
+            ("set complete", SetState::Complete),
+        ] {
+            let step = format!("Set System Boot Options ({step})");
+            let r = s
+                .call_raw(
+                    &step,
+                    NETFN_CHASSIS,
+                    boot::CMD_SET_SYSTEM_BOOT_OPTIONS,
+                    &boot::set_in_progress_request(v),
+                )
+                .await;
+            match r {
+                Ok(r) if r.completion_code == 0 || v == SetState::CommitWrite => {}
+                Ok(r) => tracing::warn!(bmc = s.bmc(), code = r.completion_code, "{step} refused"),
+                Err(e) => tracing::warn!(bmc = s.bmc(), error = %e, "{step} failed"),
+            }
+        }
+    }
+    written
+}
+
+async fn write_boot_flags(s: &mut Session, change: BootChange) -> Result<BootFlags, IpmiError> {
+    const STEP: &str = "Set System Boot Options (boot flags)";
+    let flags = boot_flags(s).await?.with(change);
+    let r = s
+        .call_raw(
+            STEP,
+            NETFN_CHASSIS,
+            boot::CMD_SET_SYSTEM_BOOT_OPTIONS,
+            &flags.set_request(),
+        )
+        .await?;
+    match r.completion_code {
+        0 => Ok(flags),
+        0x80 => Err(cc_error(
+            s.bmc(),
+            STEP,
+            0x80,
+            Some("the BMC does not support the boot flags parameter"),
+        )),
+        c => Err(cc_error(s.bmc(), STEP, c, None)),
     }
 }

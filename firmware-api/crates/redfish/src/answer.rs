@@ -28,6 +28,14 @@ impl Answer {
         if let Some(link) = value["@odata.type"].as_str().and_then(described_by) {
             a.headers.insert(LINK, link);
         }
+        // A resource that carries `@odata.etag` sends it as `ETag` too
+        // (DSP0266 "ETags": the header and the annotation are one value).
+        if let Some(tag) = value["@odata.etag"]
+            .as_str()
+            .and_then(|t| HeaderValue::from_str(t).ok())
+        {
+            a.headers.insert(http::header::ETAG, tag);
+        }
         a
     }
 
@@ -92,7 +100,11 @@ fn protocol_headers() -> HeaderMap {
 }
 
 /// The Base registry version the message ids name (`Base.1.22.…`).
-const BASE: &str = "Base.1.22";
+const BASE: &str = BASE_REGISTRY;
+/// The same as `Registry` of `/redfish/v1/Registries/Base`.
+pub(crate) const BASE_REGISTRY: &str = "Base.1.22";
+/// The registry file the messages' texts are copied from.
+pub(crate) const BASE_REGISTRY_FILE: &str = "Base.1.22.1";
 
 /// A message of the DMTF Base registry (DSP8011, `Base.1.22.1`) that this
 /// service sends, with the registry's text and resolution.
@@ -116,6 +128,16 @@ pub enum BaseMessage {
     PropertyMissing,
     PropertyValueTypeError,
     PropertyUnknown,
+    QueryNotSupported,
+    QueryParameterValueFormatError,
+    QueryParameterOutOfRange,
+    QueryNotSupportedOnResource,
+    PreconditionFailed,
+    PreconditionRequired,
+    PropertyNotWritable,
+    PropertyValueFormatError,
+    PropertyValueNotInList,
+    NoOperation,
 }
 
 impl BaseMessage {
@@ -139,6 +161,16 @@ impl BaseMessage {
             BaseMessage::PropertyMissing => "PropertyMissing",
             BaseMessage::PropertyValueTypeError => "PropertyValueTypeError",
             BaseMessage::PropertyUnknown => "PropertyUnknown",
+            BaseMessage::QueryNotSupported => "QueryNotSupported",
+            BaseMessage::QueryParameterValueFormatError => "QueryParameterValueFormatError",
+            BaseMessage::QueryParameterOutOfRange => "QueryParameterOutOfRange",
+            BaseMessage::QueryNotSupportedOnResource => "QueryNotSupportedOnResource",
+            BaseMessage::PreconditionFailed => "PreconditionFailed",
+            BaseMessage::PreconditionRequired => "PreconditionRequired",
+            BaseMessage::PropertyNotWritable => "PropertyNotWritable",
+            BaseMessage::PropertyValueFormatError => "PropertyValueFormatError",
+            BaseMessage::PropertyValueNotInList => "PropertyValueNotInList",
+            BaseMessage::NoOperation => "NoOperation",
         }
     }
 
@@ -163,6 +195,16 @@ impl BaseMessage {
             BaseMessage::PropertyMissing => ("The property %1 is a required property and must be included in the request.", "Warning", "Ensure that the property is in the request body and has a valid value and resubmit the request if the operation failed."),
             BaseMessage::PropertyValueTypeError => ("The value '%1' for the property %2 is not a type that the property can accept.", "Warning", "Correct the value for the property in the request body and resubmit the request if the operation failed."),
             BaseMessage::PropertyUnknown => ("The property %1 is not in the list of valid properties for the resource.", "Warning", "Remove the unknown property from the request body and resubmit the request if the operation failed."),
+            BaseMessage::QueryNotSupported => ("Querying is not supported by the implementation.", "Warning", "Remove the query parameters and resubmit the request if the operation failed."),
+            BaseMessage::QueryParameterValueFormatError => ("The value '%1' for the parameter %2 is not a format that the parameter can accept.", "Warning", "Correct the value for the query parameter in the request and resubmit the request if the operation failed."),
+            BaseMessage::QueryParameterOutOfRange => ("The value '%1' for the query parameter %2 is out of range %3.", "Warning", "Reduce the value for the query parameter to a value that is within range, such as a start or count value that is within bounds of the number of resources in a collection or a page number that is within the range of valid pages."),
+            BaseMessage::QueryNotSupportedOnResource => ("Querying is not supported on the requested resource.", "Warning", "Remove the query parameters and resubmit the request if the operation failed."),
+            BaseMessage::PreconditionFailed => ("The ETag supplied did not match the ETag required to change this resource.", "Critical", "Try the operation again using the appropriate ETag."),
+            BaseMessage::PreconditionRequired => ("A precondition header or annotation is required to change this resource.", "Critical", "Try the operation again using an If-Match or If-None-Match header and appropriate ETag."),
+            BaseMessage::PropertyNotWritable => ("The property %1 is a read-only property and cannot be assigned a value.", "Warning", "Remove the property from the request body and resubmit the request if the operation failed."),
+            BaseMessage::PropertyValueFormatError => ("The value '%1' for the property %2 is not a format that the property can accept.", "Warning", "Correct the value for the property in the request body and resubmit the request if the operation failed."),
+            BaseMessage::PropertyValueNotInList => ("The value '%1' for the property %2 is not in the list of acceptable values.", "Warning", "Choose a value from the enumeration list that the implementation can support and resubmit the request if the operation failed."),
+            BaseMessage::NoOperation => ("The request body submitted contain no data to act upon and no changes to the resource took place.", "Warning", "Add properties in the JSON object and resubmit the request."),
             BaseMessage::GeneralError => ("A general error has occurred.  See Resolution for information on how to resolve the error, or @Message.ExtendedInfo if Resolution is not provided.", "Critical", "None."),
         }
     }

@@ -16,15 +16,26 @@
 //! cache or live reads); `power` a system's power state, resets and asset
 //! tag (bus power device or BMC); `reset` the `ComputerSystem.Reset` body;
 //! `sessions` login, the session resources and logout; `accounts` the
-//! account service (local accounts, roles, LDAP as a provider).
+//! account service (local accounts, roles, LDAP as a provider); `query`
+//! `$expand`/`$select`/`$top`/`$skip`; `patch` a system's `PATCH` (body,
+//! `If-Match`, `ETag`); `led` a board's identify LED; `boot` the boot
+//! override of a BMC's server (IPMI boot flags); `registries` the message
+//! registries the error answers use; `network` the manager's network
+//! protocols (the node's listeners).
 
 mod accounts;
 pub mod answer;
+mod boot;
 mod handler;
 mod identity;
+mod led;
 mod metadata;
+mod network;
 mod node;
+mod patch;
 mod power;
+mod query;
+mod registries;
 mod reset;
 mod resources;
 pub mod route;
@@ -34,6 +45,7 @@ mod sessions;
 pub use answer::{Answer, BaseMessage, RedfishError, ODATA_VERSION};
 pub use handler::{handle, RequestHead};
 pub use identity::service_uuid;
+pub use network::NetworkProtocols;
 pub use node::Node;
 pub use route::{route, RedfishRole, Resource};
 pub use sessions::Caller;

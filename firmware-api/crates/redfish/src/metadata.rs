@@ -27,6 +27,9 @@ pub(crate) const SCHEMAS: &[(&str, Option<&str>)] = &[
     ("ManagerAccount", Some("v1_14_1")),
     ("RoleCollection", None),
     ("Role", Some("v1_3_3")),
+    ("ManagerNetworkProtocol", Some("v1_12_0")),
+    ("MessageRegistryFileCollection", None),
+    ("MessageRegistryFile", Some("v1_1_5")),
     ("Resource", Some("v1_23_0")),
     ("Message", Some("v1_3_0")),
     ("RedfishExtensions", Some("v1_0_0")),
@@ -88,6 +91,7 @@ pub(crate) fn service_document() -> Value {
         ("SessionService", "/redfish/v1/SessionService"),
         ("Sessions", "/redfish/v1/SessionService/Sessions"),
         ("AccountService", "/redfish/v1/AccountService"),
+        ("Registries", "/redfish/v1/Registries"),
     ]
     .iter()
     .map(|(name, url)| json!({ "name": name, "kind": "Singleton", "url": url }))

@@ -34,9 +34,13 @@ pub struct Node {
     /// The telemetry poller's cache, when `[telemetry]` is on: sensor
     /// readings come from it, as `/opendcre/2/readings` and `/metrics` do.
     pub cache: Option<Arc<Cache>>,
+    /// The listeners `opendcre serve` bound: the manager's
+    /// `NetworkProtocol`.
+    pub protocols: crate::NetworkProtocols,
 }
 
 /// A rack as one scan of the bus found it, and the configured BMCs.
+#[derive(Clone)]
 pub(crate) struct Rack {
     pub boards: Arc<Vec<ScanBoard>>,
     /// Device ids of the configured BMCs, in configuration order.
@@ -94,12 +98,13 @@ impl Node {
 
     /// The last readings of `board`'s devices (only `device`'s when given):
     /// from the telemetry cache when it knows the board, else read now, one
-    /// bus job per device with the poller's conversion. `None`: no such
-    /// board on the bus.
+    /// bus job per device of `rack` with the poller's conversion. `None`:
+    /// no such board on the bus.
     pub(crate) async fn board_readings(
         &self,
         board: u32,
         device: Option<u16>,
+        rack: &Rack,
         deadline: Instant,
     ) -> Result<Option<Vec<LastReading>>, RedfishError> {
         let wanted = |d: u16| device.is_none_or(|x| x == d);
@@ -108,7 +113,6 @@ impl Node {
                 cached.into_iter().filter(|r| wanted(r.device)).collect(),
             ));
         }
-        let rack = self.rack(deadline).await?;
         let Some(found) = rack.boards.iter().find(|b| b.board_id == board) else {
             return Ok(None);
         };

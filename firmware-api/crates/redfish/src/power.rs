@@ -170,6 +170,36 @@ impl Node {
         ))
     }
 
+    /// Writes a bus power device's asset text: the job of
+    /// `GET /opendcre/1.1/write/power/…/info/…` (`WI`). The board answers
+    /// with what it stored; anything else is a failure.
+    pub(crate) async fn write_asset_tag(
+        &self,
+        s: SystemId,
+        text: &str,
+        deadline: Instant,
+    ) -> Result<(), RedfishError> {
+        let req = Request {
+            device_type: DeviceType::POWER.0,
+            board_id: s.board,
+            device_id: s.device,
+            command: Command::WriteAsset(text.as_bytes().to_vec()),
+        };
+        let frame = self
+            .bus
+            .command(req, deadline)
+            .await
+            .map_err(|e| RedfishError::failure(format!("{}: {e}", where_(s))))?;
+        if frame.data != text.as_bytes() {
+            return Err(RedfishError::failure(format!(
+                "{}: the board stored {:?}, not the asset tag sent",
+                where_(s),
+                frame.data_text()
+            )));
+        }
+        Ok(())
+    }
+
     /// Manufacturer, model, serial and part number of a BMC's server from
     /// its FRU 0 (product area, else board area), read as
     /// `GET /opendcre/1.1/read/power/40000000/…/info` reads it. `None` for a
@@ -227,7 +257,7 @@ impl Node {
     }
 
     /// One IPMI bridge operation within the request's deadline.
-    async fn bmc<T>(
+    pub(crate) async fn bmc<T>(
         &self,
         s: SystemId,
         deadline: Instant,

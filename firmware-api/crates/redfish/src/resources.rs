@@ -61,12 +61,18 @@ pub(crate) fn service_root(rack: &str, uuid: Option<&str>) -> Value {
             "RedfishVersion": REDFISH_VERSION,
             "Vendor": "OpenMistOS",
             "Product": "OpenDCRE rack manager",
-            // No `$` query parameter is supported yet (each is a 501).
+            // Exactly what `query` serves; any other `$` parameter is a 501.
             "ProtocolFeaturesSupported": {
-                "ExpandQuery": { "ExpandAll": false, "Levels": false, "Links": false, "NoLinks": false },
-                "SelectQuery": false,
+                "ExpandQuery": {
+                    "ExpandAll": true,
+                    "Levels": true,
+                    "Links": true,
+                    "NoLinks": true,
+                    "MaxLevels": crate::query::MAX_LEVELS,
+                },
+                "SelectQuery": true,
                 "FilterQuery": false,
-                "TopSkipQuery": false,
+                "TopSkipQuery": true,
                 "OnlyMemberQuery": false,
                 "ExcerptQuery": false,
             },
@@ -75,6 +81,7 @@ pub(crate) fn service_root(rack: &str, uuid: Option<&str>) -> Value {
             "Managers": link(&format!("{V1}/Managers")),
             "SessionService": link(&format!("{V1}/SessionService")),
             "AccountService": link(&format!("{V1}/AccountService")),
+            "Registries": link(&crate::registries::collection_uri()),
             "Links": { "Sessions": link(&format!("{V1}/SessionService/Sessions")) },
         }),
     );
@@ -240,7 +247,11 @@ pub(crate) fn manager(firmware: &str, now_rfc3339: &str, uuid: Option<&str>, rac
             "Name": "OpenDCRE rack manager",
             "Description": "This node: the rack manager controller of the rack's device bus.",
             "ManagerType": "RackManager",
+            // How the project names what it builds: the firmware's model,
+            // whatever board it runs on.
+            "Model": "OpenDCRE rack node",
             "FirmwareVersion": firmware,
+            "NetworkProtocol": link(&crate::network::uri()),
             "DateTime": now_rfc3339,
             "DateTimeLocalOffset": "+00:00",
             // It answers this request: it is on and working.

@@ -84,6 +84,8 @@ pub enum Resource {
     SystemReset(SystemId),
     ManagerCollection,
     Manager,
+    /// `…/Managers/RackManager/NetworkProtocol`.
+    NetworkProtocol,
     SessionService,
     /// `…/Sessions`: GET lists, POST logs in (no credentials needed).
     SessionCollection,
@@ -95,6 +97,10 @@ pub enum Resource {
     Account(String),
     RoleCollection,
     Role(RedfishRole),
+    /// `/redfish/v1/Registries`.
+    RegistryCollection,
+    /// `/redfish/v1/Registries/{id}`: a message registry the service uses.
+    Registry(String),
     /// Any other path under `/redfish`: a 404 in Redfish's error format.
     Missing,
 }
@@ -143,10 +149,21 @@ impl RedfishRole {
 }
 
 impl Resource {
-    /// What a caller must hold: changing state needs `Operate`.
+    /// What a caller must hold for a GET: changing state needs `Operate`.
     pub fn permission(&self) -> Permission {
+        self.permission_for(&Method::GET)
+    }
+
+    /// What a caller must hold for `method`: a reset and a `PATCH` change
+    /// state and need `Operate`.
+    pub fn permission_for(&self, method: &Method) -> Permission {
         match self {
             Resource::SystemReset(_) => Permission::Operate,
+            Resource::System(_) | Resource::Chassis(ChassisId::Board(_))
+                if method == Method::PATCH =>
+            {
+                Permission::Operate
+            }
             _ => Permission::Read,
         }
     }
@@ -172,6 +189,11 @@ impl Resource {
     pub fn allow_header(&self) -> &'static str {
         match self {
             Resource::SystemReset(_) => "POST",
+            // A bus power device's `AssetTag` is writable (`WI`); a BMC's
+            // server has its boot override (`Boot`).
+            Resource::System(_) => "GET, HEAD, PATCH",
+            // `LocationIndicatorActive`, when the board has an LED device.
+            Resource::Chassis(ChassisId::Board(_)) => "GET, HEAD, PATCH",
             Resource::SessionCollection => "GET, HEAD, POST",
             Resource::Session(_) => "GET, HEAD, DELETE",
             _ => READ_ONLY,
@@ -228,6 +250,7 @@ pub fn route(segments: &[String]) -> Option<Resource> {
         }
         ["v1", "Managers"] => Resource::ManagerCollection,
         ["v1", "Managers", MANAGER_ID] => Resource::Manager,
+        ["v1", "Managers", MANAGER_ID, "NetworkProtocol"] => Resource::NetworkProtocol,
         ["v1", "SessionService"] => Resource::SessionService,
         // DSP0266: a POST to a collection's `Members` is a POST to the
         // collection (the login).
@@ -238,6 +261,8 @@ pub fn route(segments: &[String]) -> Option<Resource> {
             Resource::Session(id.to_string())
         }
         ["v1", "AccountService"] => Resource::AccountService,
+        ["v1", "Registries"] => Resource::RegistryCollection,
+        ["v1", "Registries", id] => Resource::Registry(id.to_string()),
         ["v1", "AccountService", "Accounts"] => Resource::AccountCollection,
         ["v1", "AccountService", "Accounts", name] if account_name(name) => {
             Resource::Account(name.to_string())
@@ -369,10 +394,31 @@ mod tests {
         };
         assert_eq!(Resource::SystemReset(sys).permission(), Permission::Operate);
         assert_eq!(Resource::System(sys).permission(), Permission::Read);
+        assert_eq!(
+            Resource::System(sys).permission_for(&Method::PATCH),
+            Permission::Operate
+        );
+        assert!(Resource::System(sys).allows(&Method::PATCH));
+        let bmc = SystemId {
+            board: opendcre_proto::board_id::IPMI,
+            device: 1,
+        };
+        // A BMC's server: its boot override.
+        assert!(Resource::System(bmc).allows(&Method::PATCH));
         assert!(Resource::SystemReset(sys).allows(&Method::POST));
         assert!(!Resource::SystemReset(sys).allows(&Method::GET));
         assert!(!Resource::System(sys).allows(&Method::POST));
         assert!(Resource::System(sys).allows(&Method::HEAD));
+        let bmc = SystemId {
+            board: 0x4000_0000,
+            device: 1,
+        };
+        assert!(Resource::System(bmc).allows(&Method::PATCH));
+        assert_eq!(
+            Resource::System(bmc).permission_for(&Method::PATCH),
+            Permission::Operate
+        );
+        assert_eq!(Resource::System(bmc).permission(), Permission::Read);
         assert!(Resource::SessionCollection.allows(&Method::POST));
         assert!(Resource::SessionCollection.is_public_for(&Method::POST));
         assert!(!Resource::SessionCollection.is_public_for(&Method::GET));

@@ -142,6 +142,18 @@ pub(crate) fn member(
     Ok(Answer::json(StatusCode::OK, &session(&found)))
 }
 
+/// `GET …/Sessions/{id}` as JSON (also an expanded member): another
+/// user's session is missing to a reader.
+pub(crate) fn member_json(caller: &Caller, id: &str, path: &str) -> Result<Value, RedfishError> {
+    caller
+        .security
+        .as_ref()
+        .and_then(|sec| sec.sessions().get(id))
+        .filter(|s| may_see(caller, s))
+        .map(|s| session(&s))
+        .ok_or_else(|| RedfishError::missing(path))
+}
+
 /// `POST …/Sessions`: the body's credentials checked as HTTP Basic is
 /// (local accounts, then LDAP; same limiter, same log lines), then a new
 /// session. `201 Created` with `X-Auth-Token`, `Location` and the session.

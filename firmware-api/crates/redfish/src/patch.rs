@@ -1,0 +1,243 @@
+//! `PATCH` of a system or a board's chassis (DSP0266 "PATCH (update)", "ETags"):
+//! the body checked, the `If-Match` precondition, and what may change.
+//! Writable: a bus power device's `AssetTag` (the bus command `WI`, the job
+//! of v1.1's `write/…/info`) and a bus board's `LocationIndicatorActive`
+//! (its LED device, `led.rs`).
+//!
+//! The service requires `If-Match` on every `PATCH` (428 without it): two
+//! operators writing the same asset tag would otherwise overwrite each
+//! other unseen.
+
+use http::header::IF_MATCH;
+use http::{HeaderMap, StatusCode};
+use serde_json::Value;
+use sha2::Digest;
+
+use crate::answer::{BaseMessage, RedfishError};
+
+/// What a writable property takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Writable {
+    /// Text of at most this many characters, no control characters.
+    Text(usize),
+    Bool,
+}
+
+/// The writable properties of a bus power device's system.
+pub(crate) const SYSTEM: &[(&str, Writable)] = &[("AssetTag", Writable::Text(ASSET_TAG_MAX_CHARS))];
+/// The writable properties of a bus board's chassis with an LED.
+pub(crate) const BOARD_WITH_LED: &[(&str, Writable)] =
+    &[("LocationIndicatorActive", Writable::Bool)];
+
+/// The longest asset text the service sends, as v1.1 cuts it
+/// (`ASSET_INFO_MAX_CHARS`); longer is refused rather than cut, so what a
+/// client reads back is what it wrote.
+pub(crate) const ASSET_TAG_MAX_CHARS: usize = 127;
+
+fn bad(message: BaseMessage, args: &[&str]) -> RedfishError {
+    RedfishError::new(StatusCode::BAD_REQUEST, message, args)
+}
+
+/// Parses a `PATCH` body against `current` (the resource's GET body) and
+/// what is `writable`: the changes, in body order. A property the resource
+/// has but is not writable is `PropertyNotWritable`, one it does not have
+/// `PropertyUnknown`; nothing writable in the body is `PropertyMissing`.
+pub(crate) fn parse(
+    body: &[u8],
+    current: &Value,
+    writable: &[(&'static str, Writable)],
+) -> Result<Vec<(&'static str, Value)>, RedfishError> {
+    let v: Value =
+        serde_json::from_slice(body).map_err(|_| bad(BaseMessage::MalformedJSON, &[]))?;
+    let Value::Object(m) = v else {
+        return Err(bad(BaseMessage::MalformedJSON, &[]));
+    };
+    let mut changes = Vec::new();
+    for (k, x) in &m {
+        let name: String = k.chars().take(64).collect();
+        if let Some((prop, kind)) = writable.iter().find(|(p, _)| p == k) {
+            check(prop, *kind, x)?;
+            changes.push((*prop, x.clone()));
+        } else if k.starts_with("@odata.") {
+            // DSP0266: a client may send back the annotations it read.
+        } else if current.get(k).is_some() {
+            return Err(bad(BaseMessage::PropertyNotWritable, &[&name]));
+        } else {
+            return Err(bad(BaseMessage::PropertyUnknown, &[&name]));
+        }
+    }
+    if changes.is_empty() {
+        let first = writable.first().map_or("", |(p, _)| *p);
+        return Err(bad(BaseMessage::PropertyMissing, &[first]));
+    }
+    Ok(changes)
+}
+
+fn check(prop: &str, kind: Writable, x: &Value) -> Result<(), RedfishError> {
+    let shown: String = match x {
+        Value::String(t) => t.chars().take(64).collect(),
+        other => other.to_string().chars().take(64).collect(),
+    };
+    match (kind, x) {
+        (Writable::Bool, Value::Bool(_)) => Ok(()),
+        (Writable::Text(max), Value::String(t)) => {
+            if t.chars().count() > max || t.chars().any(char::is_control) {
+                let mut e = bad(BaseMessage::PropertyValueFormatError, &[&shown, prop]);
+                e.detail = Some(format!(
+                    "{prop} is at most {max} characters, without control characters."
+                ));
+                return Err(e);
+            }
+            Ok(())
+        }
+        _ => Err(bad(BaseMessage::PropertyValueTypeError, &[&shown, prop])),
+    }
+}
+
+/// The strong `ETag` of a resource's JSON (without its `@odata.etag`): a
+/// hash of what a GET shows, so it changes when the resource does.
+pub(crate) fn etag_of(v: &Value) -> String {
+    let mut plain = v.clone();
+    if let Value::Object(m) = &mut plain {
+        m.remove("@odata.etag");
+    }
+    let bytes = serde_json::to_vec(&plain).unwrap_or_default();
+    let digest = sha2::Sha256::digest(&bytes);
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}
+
+/// Sets `@odata.etag` on a resource's JSON.
+pub(crate) fn stamp(v: &mut Value) {
+    let tag = etag_of(v);
+    v["@odata.etag"] = Value::String(tag);
+}
+
+/// The `If-Match` precondition: missing is 428 (this service requires it);
+/// a list without `*` or the current tag is 412.
+pub(crate) fn check_if_match(headers: &HeaderMap, current: &str) -> Result<(), RedfishError> {
+    let values: Vec<&str> = headers
+        .get_all(IF_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    if values.is_empty() {
+        let mut e = RedfishError::new(
+            StatusCode::PRECONDITION_REQUIRED,
+            BaseMessage::PreconditionRequired,
+            &[],
+        );
+        e.detail = Some(
+            "This service requires If-Match with the resource's ETag (from a GET) on a PATCH."
+                .into(),
+        );
+        return Err(e);
+    }
+    let matches = values
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|t| t == "*" || t == current);
+    if matches {
+        Ok(())
+    } else {
+        Err(RedfishError::new(
+            StatusCode::PRECONDITION_FAILED,
+            BaseMessage::PreconditionFailed,
+            &[],
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn code(e: RedfishError) -> (StatusCode, String) {
+        (
+            e.status,
+            e.body()["error"]["code"].as_str().unwrap().to_string(),
+        )
+    }
+
+    #[test]
+    fn body_rules() {
+        let current = json!({ "Id": "x", "AssetTag": "old", "PowerState": "On" });
+        let parse_system = |b: &[u8]| parse(b, &current, SYSTEM);
+        assert_eq!(
+            parse_system(br#"{"AssetTag": "rack 3"}"#).unwrap(),
+            vec![("AssetTag", json!("rack 3"))]
+        );
+        assert!(parse_system(br#"{"AssetTag": "", "@odata.etag": "\"1\""}"#).is_ok());
+        let err = |b: &[u8]| code(parse_system(b).unwrap_err()).1;
+        assert_eq!(err(b"AssetTag=x"), "Base.1.22.MalformedJSON");
+        assert_eq!(err(b"[1]"), "Base.1.22.MalformedJSON");
+        assert_eq!(
+            err(br#"{"AssetTag": 7}"#),
+            "Base.1.22.PropertyValueTypeError"
+        );
+        assert_eq!(
+            err(br#"{"PowerState": "Off"}"#),
+            "Base.1.22.PropertyNotWritable"
+        );
+        assert_eq!(err(br#"{"Nope": 1}"#), "Base.1.22.PropertyUnknown");
+        assert_eq!(err(b"{}"), "Base.1.22.PropertyMissing");
+        let long = format!(r#"{{"AssetTag": "{}"}}"#, "a".repeat(128));
+        assert_eq!(err(long.as_bytes()), "Base.1.22.PropertyValueFormatError");
+        assert_eq!(
+            err(br#"{"AssetTag": "a\nb"}"#),
+            "Base.1.22.PropertyValueFormatError"
+        );
+        let max = format!(r#"{{"AssetTag": "{}"}}"#, "é".repeat(127));
+        assert!(
+            parse_system(max.as_bytes()).is_ok(),
+            "characters, not bytes"
+        );
+        let chassis = json!({ "Id": "00000001", "LocationIndicatorActive": false });
+        assert!(parse(
+            br#"{"LocationIndicatorActive": true}"#,
+            &chassis,
+            BOARD_WITH_LED
+        )
+        .is_ok());
+        let e = parse(
+            br#"{"LocationIndicatorActive": "On"}"#,
+            &chassis,
+            BOARD_WITH_LED,
+        );
+        assert_eq!(code(e.unwrap_err()).1, "Base.1.22.PropertyValueTypeError");
+        let e = parse(br#"{"LocationIndicatorActive": true}"#, &chassis, &[]);
+        assert_eq!(
+            code(e.unwrap_err()).1,
+            "Base.1.22.PropertyNotWritable",
+            "no LED"
+        );
+    }
+
+    #[test]
+    fn etags_and_preconditions() {
+        let mut v = json!({ "Id": "x", "AssetTag": "a" });
+        stamp(&mut v);
+        let tag = v["@odata.etag"].as_str().unwrap().to_string();
+        assert_eq!(etag_of(&v), tag, "the stamp is not part of the tag");
+        assert_ne!(etag_of(&json!({ "Id": "x", "AssetTag": "b" })), tag);
+        let mut h = HeaderMap::new();
+        assert_eq!(
+            code(check_if_match(&h, &tag).unwrap_err()).0,
+            StatusCode::PRECONDITION_REQUIRED
+        );
+        h.insert(IF_MATCH, "\"0000\"".parse().unwrap());
+        assert_eq!(
+            code(check_if_match(&h, &tag).unwrap_err()),
+            (
+                StatusCode::PRECONDITION_FAILED,
+                "Base.1.22.PreconditionFailed".into()
+            )
+        );
+        h.insert(IF_MATCH, format!("\"0000\", {tag}").parse().unwrap());
+        assert!(check_if_match(&h, &tag).is_ok());
+        h.insert(IF_MATCH, "*".parse().unwrap());
+        assert!(check_if_match(&h, &tag).is_ok());
+    }
+}

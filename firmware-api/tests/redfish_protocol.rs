@@ -1,0 +1,419 @@
+//! Redfish query parameters (`$expand`, `$select`, `$top`, `$skip`) and
+//! `PATCH` with `ETag`/`If-Match`, in the real binary on the emulator; the
+//! written asset tag checked through the v1.1 API.
+
+use serde_json::Value;
+
+use crate::redfish::{constant_rack, error_code, get, node, send, stateful_node, OPERATOR, READER};
+
+/// A sensor without the time of its read (two reads differ only there).
+fn timeless(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Value::Object(m) = &mut v {
+        m.remove("ReadingTime");
+    }
+    v
+}
+
+fn ok(s: &crate::common::Server, path: &str, token: Option<&str>) -> Value {
+    let r = get(s, path, token);
+    assert_eq!(
+        r.status,
+        200,
+        "{path}: {}",
+        String::from_utf8_lossy(&r.body)
+    );
+    r.json()
+}
+
+#[test]
+fn expanded_sensors_are_their_own_gets() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _cfg) = node(&constant_rack(dir.path()));
+    let sensors = "/redfish/v1/Chassis/00000001/Sensors";
+    let plain = ok(&s, sensors, Some(READER));
+    let expanded = ok(&s, &format!("{sensors}?$expand=."), Some(READER));
+    assert_eq!(
+        expanded["Members@odata.count"],
+        plain["Members@odata.count"]
+    );
+    let members = expanded["Members"].as_array().unwrap();
+    assert_eq!(members.len(), 10);
+    for (m, link) in members.iter().zip(plain["Members"].as_array().unwrap()) {
+        let uri = link["@odata.id"].as_str().unwrap();
+        assert_eq!(m["@odata.id"], uri);
+        assert_eq!(m["@odata.type"], "#Sensor.v1_12_0.Sensor");
+        assert_eq!(timeless(m), timeless(&ok(&s, uri, Some(READER))), "{uri}");
+    }
+
+    // Two levels: the chassis' Sensors, then each sensor in it; `Links`
+    // (the rack) stay links with `.`, only they are expanded with `~`.
+    let chassis = "/redfish/v1/Chassis/00000001";
+    let two = ok(&s, &format!("{chassis}?$expand=.($levels=2)"), Some(READER));
+    assert_eq!(two["Sensors"]["Members"].as_array().unwrap().len(), 10);
+    assert_eq!(two["Sensors"]["Members"][0]["ReadingUnits"], "Cel");
+    assert_eq!(
+        two["Links"]["ContainedBy"],
+        serde_json::json!({ "@odata.id": "/redfish/v1/Chassis/Rack" })
+    );
+    let one = ok(&s, &format!("{chassis}?%24expand=."), Some(READER));
+    assert_eq!(
+        one["Sensors"]["Members"][0],
+        serde_json::json!({ "@odata.id": "/redfish/v1/Chassis/00000001/Sensors/01ff-Temperature" }),
+        "one level by default"
+    );
+    let links = ok(&s, &format!("{chassis}?$expand=~"), Some(READER));
+    assert_eq!(links["Links"]["ContainedBy"]["ChassisType"], "Rack");
+    assert!(links["Sensors"].get("Members").is_none());
+    let all = ok(&s, &format!("{chassis}?$expand=*"), Some(READER));
+    assert_eq!(all["Links"]["ContainedBy"]["ChassisType"], "Rack");
+    assert_eq!(all["Sensors"]["Members@odata.count"], 10);
+
+    // The service root is answered without authentication (DSP0266), so
+    // its expansion holds only what is public: the collections stay links.
+    for token in [None, Some(READER)] {
+        let root = ok(&s, "/redfish/v1?$expand=*", token);
+        assert_eq!(
+            root["Chassis"],
+            serde_json::json!({ "@odata.id": "/redfish/v1/Chassis" })
+        );
+    }
+    let chassis_all = ok(&s, "/redfish/v1/Chassis?$expand=.", Some(READER));
+    assert_eq!(chassis_all["Members"][0]["ChassisType"], "Rack");
+
+    // $select keeps the identity and the named properties.
+    let sel = ok(
+        &s,
+        &format!("{sensors}/06ff-Fan?$select=Reading,Status/Health"),
+        Some(READER),
+    );
+    let keys: Vec<&String> = sel.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "@odata.context",
+            "@odata.id",
+            "@odata.type",
+            "Reading",
+            "Status"
+        ]
+    );
+    assert_eq!(sel["Reading"], 4100.0);
+    assert_eq!(sel["Status"], serde_json::json!({ "Health": "OK" }));
+    let root = ok(&s, "/redfish/v1", None);
+    assert_eq!(
+        root["ProtocolFeaturesSupported"]["ExpandQuery"],
+        serde_json::json!({ "ExpandAll": true, "Levels": true, "Links": true, "NoLinks": true, "MaxLevels": 3 })
+    );
+    assert_eq!(root["ProtocolFeaturesSupported"]["SelectQuery"], true);
+    assert_eq!(root["ProtocolFeaturesSupported"]["TopSkipQuery"], true);
+}
+
+#[test]
+fn top_and_skip_page_with_next_links_and_bad_values_are_400s() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _cfg) = node(&constant_rack(dir.path()));
+    let sensors = "/redfish/v1/Chassis/00000001/Sensors";
+    let all: Vec<Value> = ok(&s, sensors, Some(READER))["Members"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let mut paged = Vec::new();
+    let mut next = Some(format!("{sensors}?$top=4"));
+    let mut pages = 0;
+    while let Some(uri) = next {
+        let page = ok(&s, &uri, Some(READER));
+        assert_eq!(page["Members@odata.count"], 10, "the collection's size");
+        paged.extend(page["Members"].as_array().unwrap().iter().cloned());
+        next = page["Members@odata.nextLink"].as_str().map(str::to_string);
+        pages += 1;
+        assert!(pages <= 3, "{next:?}");
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(paged, all);
+    let skipped = ok(&s, &format!("{sensors}?$skip=8&$expand=."), Some(READER));
+    assert_eq!(skipped["Members"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        skipped["Members"][1]["Id"],
+        all[9]["@odata.id"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+    );
+    assert!(skipped.get("Members@odata.nextLink").is_none());
+
+    for (query, status, code) in [
+        ("$top=-1", 400, "QueryParameterOutOfRange"),
+        ("$top=x", 400, "QueryParameterValueFormatError"),
+        ("$skip=1.5", 400, "QueryParameterValueFormatError"),
+        ("$expand=*($levels=99)", 400, "QueryParameterOutOfRange"),
+        ("$expand=all", 400, "QueryParameterValueFormatError"),
+        ("$select=", 400, "QueryParameterValueFormatError"),
+        ("$filter=Id%20eq%20'x'", 501, "QueryNotSupported"),
+        ("$orderby=Id", 501, "QueryNotSupported"),
+    ] {
+        let r = get(&s, &format!("{sensors}?{query}"), Some(READER));
+        assert_eq!(r.status, status, "{query}");
+        assert_eq!(error_code(&r), format!("Base.1.22.{code}"), "{query}");
+    }
+    let r = get(&s, "/redfish/v1/Chassis/00000001?$top=1", Some(READER));
+    assert_eq!(r.status, 400);
+    assert_eq!(error_code(&r), "Base.1.22.QueryNotSupportedOnResource");
+}
+
+fn patch(
+    s: &crate::common::Server,
+    token: &str,
+    body: &str,
+    extra: &[(&str, &str)],
+) -> crate::common::Response {
+    send(s, "PATCH", SYSTEM, token, body, extra)
+}
+
+const SYSTEM: &str = "/redfish/v1/Systems/00000001-0001";
+
+fn v11_asset(s: &crate::common::Server) -> Value {
+    ok(
+        s,
+        "/opendcre/1.1/read/power/00000001/0001/info",
+        Some(READER),
+    )["asset_info"]
+        .clone()
+}
+
+#[test]
+fn asset_tag_patch_needs_the_etag_and_writes_the_bus() {
+    let (s, _cfg, _dir) = stateful_node();
+    let r = get(&s, SYSTEM, Some(READER));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("Allow"), Some("GET, HEAD, PATCH"));
+    let etag = r.header("ETag").unwrap().to_string();
+    assert_eq!(r.json()["@odata.etag"], etag.as_str());
+    assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
+    assert_eq!(
+        get(&s, SYSTEM, Some(READER)).header("ETag"),
+        Some(etag.as_str()),
+        "stable while nothing changes"
+    );
+    let body = r#"{"AssetTag": "rack-b slot 9"}"#;
+
+    let refused = [
+        (patch(&s, OPERATOR, body, &[]), 428, "PreconditionRequired"),
+        (
+            patch(&s, OPERATOR, body, &[("If-Match", "\"0123456789abcdef\"")]),
+            412,
+            "PreconditionFailed",
+        ),
+        (
+            patch(
+                &s,
+                OPERATOR,
+                r#"{"PowerState": "Off"}"#,
+                &[("If-Match", &etag)],
+            ),
+            400,
+            "PropertyNotWritable",
+        ),
+        (
+            patch(&s, OPERATOR, r#"{"Bogus": 1}"#, &[("If-Match", &etag)]),
+            400,
+            "PropertyUnknown",
+        ),
+        (
+            patch(&s, OPERATOR, r#"{"AssetTag": 7}"#, &[("If-Match", &etag)]),
+            400,
+            "PropertyValueTypeError",
+        ),
+        (
+            patch(&s, OPERATOR, "AssetTag=x", &[("If-Match", &etag)]),
+            400,
+            "MalformedJSON",
+        ),
+        (
+            patch(
+                &s,
+                OPERATOR,
+                body,
+                &[("If-Match", &etag), ("Content-Type", "text/plain")],
+            ),
+            415,
+            "HeaderInvalid",
+        ),
+        (
+            patch(&s, READER, body, &[("If-Match", &etag)]),
+            403,
+            "InsufficientPrivilege",
+        ),
+    ];
+    for (i, (r, status, code)) in refused.iter().enumerate() {
+        assert_eq!(
+            r.status,
+            *status,
+            "#{i}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        assert_eq!(error_code(r), format!("Base.1.22.{code}"), "#{i}");
+    }
+    assert_eq!(v11_asset(&s), "rack-a/node-01 SN:1", "nothing written");
+
+    let r = patch(&s, OPERATOR, body, &[("If-Match", &etag)]);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let now = r.json();
+    assert_eq!(now["AssetTag"], "rack-b slot 9");
+    let new_tag = r.header("ETag").unwrap().to_string();
+    assert_ne!(new_tag, etag);
+    assert_eq!(now["@odata.etag"], new_tag.as_str());
+    assert_eq!(
+        v11_asset(&s),
+        "rack-b slot 9",
+        "the v1.1 API reads the new tag"
+    );
+    assert_eq!(ok(&s, SYSTEM, Some(READER))["AssetTag"], "rack-b slot 9");
+
+    // The old tag no longer matches; `*` matches any.
+    let stale = patch(&s, OPERATOR, r#"{"AssetTag": "x"}"#, &[("If-Match", &etag)]);
+    assert_eq!(stale.status, 412);
+    let star = patch(
+        &s,
+        OPERATOR,
+        r#"{"AssetTag": "rack-c"}"#,
+        &[("If-Match", "*")],
+    );
+    assert_eq!(star.status, 200);
+    assert_eq!(v11_asset(&s), "rack-c");
+
+    // A v1.1 write changes the ETag a Redfish client holds.
+    let before = get(&s, SYSTEM, Some(READER))
+        .header("ETag")
+        .unwrap()
+        .to_string();
+    let w = get(
+        &s,
+        "/opendcre/1.1/write/power/00000001/0001/info/rack-d",
+        Some(OPERATOR),
+    );
+    assert_eq!(w.status, 200);
+    let r = patch(
+        &s,
+        OPERATOR,
+        r#"{"AssetTag": "x"}"#,
+        &[("If-Match", &before)],
+    );
+    assert_eq!(r.status, 412, "written behind the client's back");
+    assert_eq!(v11_asset(&s), "rack-d");
+
+    // Nothing else takes a PATCH.
+    let r = send(
+        &s,
+        "PATCH",
+        "/redfish/v1/Chassis/Rack",
+        OPERATOR,
+        body,
+        &[("If-Match", "*")],
+    );
+    assert_eq!(r.status, 405);
+    assert_eq!(error_code(&r), "Base.1.22.OperationNotAllowed");
+}
+
+/// A board with a stateful identify LED (`W1`/`W0` switch it, `R` reads
+/// it), and one without.
+const LED_RACK: &str = r#"{"boards": [
+  {"board_id": "00000001", "devices": [
+    {"device_id": "0003", "device_type": "led", "has_state": true, "read": "0", "write": "0"}
+  ]},
+  {"board_id": "00000002", "devices": [
+    {"device_id": "0002", "device_type": "thermistor", "read": {"repeatable": true, "responses": [656]}}
+  ]}
+]}"#;
+
+fn v11_led(s: &crate::common::Server) -> Value {
+    ok(s, "/opendcre/1.1/read/led/00000001/0003", Some(READER))["device_raw"].clone()
+}
+
+#[test]
+fn location_indicator_patch_switches_the_board_led() {
+    let dir = tempfile::tempdir().unwrap();
+    let rack = dir.path().join("rack.json");
+    std::fs::write(&rack, LED_RACK).unwrap();
+    let (s, _cfg) = node(&rack);
+    let board = "/redfish/v1/Chassis/00000001";
+    let r = get(&s, board, Some(READER));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.header("Allow"), Some("GET, HEAD, PATCH"));
+    assert_eq!(r.json()["LocationIndicatorActive"], false);
+    assert_eq!(v11_led(&s), 0);
+    let etag = r.header("ETag").unwrap().to_string();
+    let on = r#"{"LocationIndicatorActive": true}"#;
+    let p = |token: &str, body: &str, extra: &[(&str, &str)]| {
+        send(&s, "PATCH", board, token, body, extra)
+    };
+    for (r, status, code) in [
+        (p(OPERATOR, on, &[]), 428, "PreconditionRequired"),
+        (
+            p(OPERATOR, on, &[("If-Match", "\"00\"")]),
+            412,
+            "PreconditionFailed",
+        ),
+        (
+            p(
+                OPERATOR,
+                r#"{"LocationIndicatorActive": "On"}"#,
+                &[("If-Match", &etag)],
+            ),
+            400,
+            "PropertyValueTypeError",
+        ),
+        (
+            p(
+                OPERATOR,
+                r#"{"ChassisType": "Rack"}"#,
+                &[("If-Match", &etag)],
+            ),
+            400,
+            "PropertyNotWritable",
+        ),
+        (
+            p(READER, on, &[("If-Match", &etag)]),
+            403,
+            "InsufficientPrivilege",
+        ),
+    ] {
+        assert_eq!(r.status, status, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(error_code(&r), format!("Base.1.22.{code}"));
+    }
+    assert_eq!(v11_led(&s), 0, "nothing written");
+    let r = p(OPERATOR, on, &[("If-Match", &etag)]);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["LocationIndicatorActive"], true);
+    assert_ne!(r.header("ETag").unwrap(), etag);
+    assert_eq!(v11_led(&s), 1, "the v1.1 API reads the LED on");
+    assert_eq!(
+        p(OPERATOR, on, &[("If-Match", &etag)]).status,
+        412,
+        "stale tag"
+    );
+    let r = p(
+        OPERATOR,
+        r#"{"LocationIndicatorActive": false}"#,
+        &[("If-Match", "*")],
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(v11_led(&s), 0);
+
+    // A board without an LED has nothing to PATCH.
+    let other = get(&s, "/redfish/v1/Chassis/00000002", Some(READER));
+    assert!(other.json().get("LocationIndicatorActive").is_none());
+    let tag = other.header("ETag").unwrap().to_string();
+    let r = send(
+        &s,
+        "PATCH",
+        "/redfish/v1/Chassis/00000002",
+        OPERATOR,
+        on,
+        &[("If-Match", &tag)],
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(error_code(&r), "Base.1.22.PropertyUnknown");
+}
