@@ -3,7 +3,9 @@
 //! read-only. Left out because nothing on the node says them truthfully:
 //! `DHCPv4`/`DHCPv6` (whichever of dhcpcd, NetworkManager,
 //! systemd-networkd or ifupdown configured the interface owns that) and
-//! the `…Static…` settings (the same).
+//! the `…Static…` settings (the same). An IPv4 address's `AddressOrigin`
+//! (DHCP or static: `getifaddrs` does not say) and `Gateway` (when the
+//! interface has no default route) are `null`, Redfish's "not known".
 
 use serde_json::{json, Value};
 
@@ -35,33 +37,32 @@ pub(crate) fn interface(i: &NetIf, host: Option<&str>, r: &Resolver) -> Value {
         .ipv4
         .iter()
         .map(|a| {
-            let mut v = json!({
+            json!({
                 "Address": a.address.to_string(),
                 "SubnetMask": a.mask.to_string(),
-            });
-            if a.address.is_link_local() {
-                v["AddressOrigin"] = json!("IPv4LinkLocal");
-            }
-            if let Some(g) = a.gateway {
-                v["Gateway"] = json!(g.to_string());
-            }
-            v
+                "AddressOrigin": a.address.is_link_local().then_some("IPv4LinkLocal"),
+                "Gateway": a.gateway.map(|g| g.to_string()),
+            })
         })
         .collect();
     let ipv6: Vec<Value> = i
         .ipv6
         .iter()
         .map(|a| {
-            let mut v = json!({
+            // fe80::/10; otherwise a permanent address is configured,
+            // one with a lifetime came from SLAAC or DHCPv6 (which of
+            // them the kernel does not say).
+            let origin = if a.address.segments()[0] & 0xffc0 == 0xfe80 {
+                Some("LinkLocal")
+            } else {
+                a.permanent.then_some("Static")
+            };
+            json!({
                 "Address": a.address.to_string(),
                 "PrefixLength": a.prefix,
+                "AddressOrigin": origin,
                 "AddressState": a.state,
-            });
-            // fe80::/10
-            if a.address.segments()[0] & 0xffc0 == 0xfe80 {
-                v["AddressOrigin"] = json!("LinkLocal");
-            }
-            v
+            })
         })
         .collect();
     let state = if i.up { "Enabled" } else { "Disabled" };
@@ -115,6 +116,7 @@ mod tests {
                 address: "fe80::1".parse().unwrap(),
                 prefix: 64,
                 state: "Preferred",
+                permanent: true,
             }],
         };
         let r = Resolver {
@@ -130,7 +132,7 @@ mod tests {
         assert_eq!(v["FQDN"], "node.rack.example");
         assert_eq!(v["PermanentMACAddress"], Value::Null);
         assert_eq!(v["IPv4Addresses"][0]["Gateway"], "192.168.0.1");
-        assert!(v["IPv4Addresses"][0].get("AddressOrigin").is_none());
+        assert_eq!(v["IPv4Addresses"][0]["AddressOrigin"], Value::Null);
         assert_eq!(v["IPv6Addresses"][0]["AddressOrigin"], "LinkLocal");
         assert_eq!(v["NameServers"], json!(["192.168.0.53"]));
         assert_eq!(v["LinkStatus"], "LinkUp");

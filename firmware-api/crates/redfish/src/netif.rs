@@ -48,6 +48,9 @@ pub(crate) struct Ipv6 {
     /// IPAddresses `AddressState`: `Preferred`, `Deprecated`, `Tentative`,
     /// `Failed` (from the kernel's IFA_F_* flags).
     pub state: &'static str,
+    /// IFA_F_PERMANENT: an address without a lifetime, configured by hand
+    /// or by a static configuration; SLAAC and DHCPv6 give lifetimes.
+    pub permanent: bool,
 }
 
 /// What `/etc/resolv.conf` says: the name servers and the local domain.
@@ -225,6 +228,7 @@ pub(crate) fn parse_if_inet6(text: &str) -> Vec<(String, Ipv6)> {
                     address: Ipv6Addr::from(bits),
                     prefix,
                     state: address_state(flags),
+                    permanent: flags & 0x80 != 0,
                 },
             ))
         })
@@ -400,6 +404,7 @@ mod tests {
         assert_eq!(v[2].1.state, "Deprecated");
         assert_eq!(v[3].1.state, "Failed");
         assert_eq!(v[4].1.prefix, 128);
+        assert!(v[0].1.permanent && v[1].1.permanent && !v[2].1.permanent);
         assert!(parse_if_inet6("").is_empty());
     }
 
