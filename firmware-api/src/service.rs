@@ -211,8 +211,6 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
             env!("CARGO_PKG_VERSION"),
             option_env!("OPENDCRE_COMMIT").unwrap_or("unknown")
         ),
-        // The material the TLS listeners serve; none without one.
-        tls: protocols.https_port.and(tls.clone()),
         protocols,
     };
     let state = Arc::new(AppState {

@@ -45,7 +45,6 @@ impl TestApi {
                 uuid: None,
                 // The auth tests do not read the manager's NetworkProtocol.
                 protocols: Default::default(),
-                tls: None,
             },
             bus,
             ipmi: IpmiBoard::empty(),

@@ -14,7 +14,6 @@ use tokio::time::Instant;
 use crate::accounts;
 use crate::answer::{Answer, BaseMessage, RedfishError, XML};
 use crate::boot;
-use crate::certificates;
 use crate::ethernet;
 use crate::led;
 use crate::metadata;
@@ -265,19 +264,6 @@ impl Ctx<'_> {
             Resource::RoleCollection => accounts::role_collection(),
             Resource::Role(r) => accounts::role(*r),
             Resource::NetworkProtocol => network::network_protocol(&node.protocols),
-            Resource::CertificateCollection => certificates::certificate_collection(
-                node.tls
-                    .as_ref()
-                    .and_then(|t| t.served_certificate())
-                    .as_ref(),
-            ),
-            Resource::Certificate(id) => node
-                .tls
-                .as_ref()
-                .and_then(|t| t.served_certificate())
-                .filter(|_| id == certificates::CERT_ID)
-                .map(|c| certificates::certificate(&c))
-                .ok_or_else(|| RedfishError::missing(path))?,
             // Small kernel files and getifaddrs: read here, they do not wait.
             Resource::EthernetInterfaceCollection => {
                 ethernet::interface_collection(&netif::interfaces())

@@ -23,13 +23,11 @@
 //! registries the error answers use; `network` the manager's network
 //! protocols (the node's listeners); `netif` the node's network interfaces
 //! as the OS shows them (sysfs, procfs, `getifaddrs`, resolv.conf) and
-//! `ethernet` them as the manager's `EthernetInterfaces`; `certificates`
-//! the certificate the TLS listeners serve.
+//! `ethernet` them as the manager's `EthernetInterfaces`.
 
 mod accounts;
 pub mod answer;
 mod boot;
-mod certificates;
 mod ethernet;
 mod handler;
 mod identity;

@@ -31,8 +31,6 @@ pub(crate) const SCHEMAS: &[(&str, Option<&str>)] = &[
     ("EthernetInterfaceCollection", None),
     ("EthernetInterface", Some("v1_12_4")),
     ("IPAddresses", Some("v1_1_5")),
-    ("CertificateCollection", None),
-    ("Certificate", Some("v1_11_0")),
     ("MessageRegistryFileCollection", None),
     ("MessageRegistryFile", Some("v1_1_5")),
     ("Resource", Some("v1_23_0")),

@@ -37,9 +37,6 @@ pub struct Node {
     /// The listeners `opendcre serve` bound: the manager's
     /// `NetworkProtocol`.
     pub protocols: crate::NetworkProtocols,
-    /// The TLS material of the HTTPS listeners, when TLS is on: its
-    /// certificate is `…/HTTPS/Certificates/1`.
-    pub tls: Option<Arc<opendcre_security::tls::TlsSetup>>,
 }
 
 /// A rack as one scan of the bus found it, and the configured BMCs.

@@ -86,10 +86,6 @@ pub enum Resource {
     Manager,
     /// `…/Managers/RackManager/NetworkProtocol`.
     NetworkProtocol,
-    /// `…/NetworkProtocol/HTTPS/Certificates`.
-    CertificateCollection,
-    /// `…/HTTPS/Certificates/1`: the certificate the TLS listeners serve.
-    Certificate(String),
     /// `…/Managers/RackManager/EthernetInterfaces`.
     EthernetInterfaceCollection,
     /// `…/EthernetInterfaces/{name}`: a network interface of the node.
@@ -259,12 +255,6 @@ pub fn route(segments: &[String]) -> Option<Resource> {
         ["v1", "Managers"] => Resource::ManagerCollection,
         ["v1", "Managers", MANAGER_ID] => Resource::Manager,
         ["v1", "Managers", MANAGER_ID, "NetworkProtocol"] => Resource::NetworkProtocol,
-        ["v1", "Managers", MANAGER_ID, "NetworkProtocol", "HTTPS", "Certificates"] => {
-            Resource::CertificateCollection
-        }
-        ["v1", "Managers", MANAGER_ID, "NetworkProtocol", "HTTPS", "Certificates", id] => {
-            Resource::Certificate(id.to_string())
-        }
         ["v1", "Managers", MANAGER_ID, "EthernetInterfaces"] => {
             Resource::EthernetInterfaceCollection
         }

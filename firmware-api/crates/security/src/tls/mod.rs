@@ -8,13 +8,11 @@
 mod config;
 mod identity;
 mod pem;
-mod served;
 mod setup;
 
 pub use config::{ClientAuthMode, PlainHttp, TlsConfig, TlsVersion};
 pub(crate) use identity::hex_lower;
 pub use identity::ClientIdentity;
-pub use served::{NameParts, ServedCertificate};
 
 pub(crate) use pem::{load_certs, load_roots};
 pub use setup::{Accepted, TlsError, TlsSetup};

@@ -12,8 +12,6 @@ use tokio_rustls::TlsAcceptor;
 use super::config::{ClientAuthMode, TlsConfig, TlsVersion};
 use super::identity::ClientIdentity;
 use super::pem::{load_certs, load_private_key, load_roots};
-use super::served::ServedCertificate;
-use rustls_pki_types::CertificateDer;
 
 /// Errors while loading TLS material or accepting a TLS connection.
 #[derive(Debug, thiserror::Error)]
@@ -50,9 +48,7 @@ pub struct Accepted<IO> {
 /// clone an `Arc` once per accepted connection, and reloads are rare.
 pub struct TlsSetup {
     cfg: TlsConfig,
-    /// The server configuration and the leaf certificate it serves,
-    /// swapped together.
-    current: RwLock<(Arc<ServerConfig>, Arc<CertificateDer<'static>>)>,
+    current: RwLock<Arc<ServerConfig>>,
     generation: AtomicU64,
 }
 
@@ -60,10 +56,10 @@ impl TlsSetup {
     /// Reads certificate, key and client CA files and builds the first
     /// server configuration. Errors name the file at fault.
     pub fn load(cfg: &TlsConfig) -> Result<TlsSetup, TlsError> {
-        let (server, leaf) = build_server_config(cfg)?;
+        let server = build_server_config(cfg)?;
         Ok(TlsSetup {
             cfg: cfg.clone(),
-            current: RwLock::new((Arc::new(server), Arc::new(leaf))),
+            current: RwLock::new(Arc::new(server)),
             generation: AtomicU64::new(0),
         })
     }
@@ -75,26 +71,16 @@ impl TlsSetup {
     /// The acceptor for the next connection; cheap (one `Arc` clone).
     pub fn acceptor(&self) -> TlsAcceptor {
         let guard = self.current.read().unwrap_or_else(|e| e.into_inner());
-        TlsAcceptor::from(Arc::clone(&guard.0))
-    }
-
-    /// The certificate new connections are served (the chain's leaf), as
-    /// the Redfish manager shows it.
-    pub fn served_certificate(&self) -> Option<ServedCertificate> {
-        let leaf = {
-            let guard = self.current.read().unwrap_or_else(|e| e.into_inner());
-            Arc::clone(&guard.1)
-        };
-        ServedCertificate::from_der(&leaf)
+        TlsAcceptor::from(Arc::clone(&guard))
     }
 
     /// Re-reads the files named in the configuration. On error the previous
     /// material stays in force, so a half-copied certificate never takes
     /// the API down.
     pub fn reload(&self) -> Result<(), TlsError> {
-        let (server, leaf) = build_server_config(&self.cfg)?;
+        let server = Arc::new(build_server_config(&self.cfg)?);
         let mut guard = self.current.write().unwrap_or_else(|e| e.into_inner());
-        *guard = (Arc::new(server), Arc::new(leaf));
+        *guard = server;
         self.generation.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
@@ -147,19 +133,13 @@ impl TlsSetup {
     }
 }
 
-fn build_server_config(
-    cfg: &TlsConfig,
-) -> Result<(ServerConfig, CertificateDer<'static>), TlsError> {
+fn build_server_config(cfg: &TlsConfig) -> Result<ServerConfig, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let versions: &[&'static rustls::SupportedProtocolVersion] = match cfg.min_version {
         TlsVersion::V1_2 => &[&rustls::version::TLS13, &rustls::version::TLS12],
         TlsVersion::V1_3 => &[&rustls::version::TLS13],
     };
     let chain = load_certs(&cfg.cert)?;
-    let leaf = chain
-        .first()
-        .cloned()
-        .ok_or_else(|| TlsError::NoCertificates(cfg.cert.display().to_string()))?;
     let key = load_private_key(&cfg.key)?;
     let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_protocol_versions(versions)
@@ -186,5 +166,5 @@ fn build_server_config(
     // The API speaks HTTP/1.1 only; advertising it lets ALPN-aware clients
     // skip an h2 attempt.
     server.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok((server, leaf))
+    Ok(server)
 }
