@@ -14,7 +14,12 @@ const IFS: &str = "/redfish/v1/Managers/RackManager/EthernetInterfaces";
 
 fn ok(s: &crate::common::Server, path: &str) -> Value {
     let r = get(s, path, Some(READER));
-    assert_eq!(r.status, 200, "{path}: {}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.status,
+        200,
+        "{path}: {}",
+        String::from_utf8_lossy(&r.body)
+    );
     r.json()
 }
 
