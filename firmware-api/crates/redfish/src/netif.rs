@@ -128,7 +128,7 @@ pub(crate) fn interfaces() -> Vec<NetIf> {
                 mtu: read_trimmed(&d.join("mtu")).and_then(|m| m.parse().ok()),
                 ipv4: v4
                     .iter()
-                    .filter(|(n, _, _)| *n == name)
+                    .filter(|(n, _, _)| label_of(n, &name))
                     .map(|(_, a, m)| Ipv4 {
                         address: *a,
                         mask: *m,
@@ -170,6 +170,14 @@ pub(crate) fn fqdn(host: &str, r: &Resolver) -> Option<String> {
 }
 
 const IFF_UP: u64 = 0x1;
+
+/// `getifaddrs` names an IPv4 address by its label: the interface's name,
+/// or `eth0:1` for an address labelled as an alias of `eth0`.
+fn label_of(label: &str, interface: &str) -> bool {
+    label
+        .strip_prefix(interface)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(':'))
+}
 
 fn parse_hex(s: &str) -> Option<u64> {
     u64::from_str_radix(s.trim_start_matches("0x"), 16).ok()
@@ -436,6 +444,14 @@ mod tests {
         assert_eq!(fqdn("node", &r).as_deref(), Some("node.rack.example"));
         assert_eq!(fqdn("node.x.example", &r).as_deref(), Some("node.x.example"));
         assert_eq!(fqdn("node", &Resolver::default()), None);
+    }
+
+    #[test]
+    fn alias_labels() {
+        assert!(label_of("eth0", "eth0"));
+        assert!(label_of("eth0:1", "eth0"));
+        assert!(!label_of("eth01", "eth0"));
+        assert!(!label_of("eth", "eth0"));
     }
 
     #[test]
