@@ -35,6 +35,9 @@ ensure_pkgs python3-yaml man-db
 # loopback (tests/syslog_tcp.rs starts its own with `-n -f`; the package's
 # system instance is not used).
 ensure_pkgs rsyslog
+# iproute2: `ip -j addr` (netlink) is the independent reading the Redfish
+# manager's EthernetInterfaces are compared with (tests/redfish_manager.rs).
+ensure_pkgs iproute2
 # prometheus: promtool checks and unit-tests the alert rules (make
 # prometheus-check); make fleet-test runs its server on a loopback port with
 # its own config and data directory. The package's system service (if the

@@ -14,8 +14,10 @@ use tokio::time::Instant;
 use crate::accounts;
 use crate::answer::{Answer, BaseMessage, RedfishError, XML};
 use crate::boot;
+use crate::ethernet;
 use crate::led;
 use crate::metadata;
+use crate::netif;
 use crate::network;
 use crate::node::{Node, Rack};
 use crate::patch;
@@ -262,6 +264,18 @@ impl Ctx<'_> {
             Resource::RoleCollection => accounts::role_collection(),
             Resource::Role(r) => accounts::role(*r),
             Resource::NetworkProtocol => network::network_protocol(&node.protocols),
+            // Small kernel files and getifaddrs: read here, they do not wait.
+            Resource::EthernetInterfaceCollection => {
+                ethernet::interface_collection(&netif::interfaces())
+            }
+            Resource::EthernetInterface(name) => {
+                let i = netif::interfaces()
+                    .into_iter()
+                    .find(|i| i.name == *name)
+                    .ok_or_else(|| RedfishError::missing(path))?;
+                let host = netif::host_name();
+                ethernet::interface(&i, host.as_deref(), &netif::resolver())
+            }
             Resource::RegistryCollection => registries::registry_collection(),
             Resource::Registry(id) => {
                 registries::registry_file(id).ok_or_else(|| RedfishError::missing(path))?

@@ -21,15 +21,19 @@
 //! `If-Match`, `ETag`); `led` a board's identify LED; `boot` the boot
 //! override of a BMC's server (IPMI boot flags); `registries` the message
 //! registries the error answers use; `network` the manager's network
-//! protocols (the node's listeners).
+//! protocols (the node's listeners); `netif` the node's network interfaces
+//! as the OS shows them (sysfs, procfs, `getifaddrs`, resolv.conf) and
+//! `ethernet` them as the manager's `EthernetInterfaces`.
 
 mod accounts;
 pub mod answer;
 mod boot;
+mod ethernet;
 mod handler;
 mod identity;
 mod led;
 mod metadata;
+mod netif;
 mod network;
 mod node;
 mod patch;

@@ -252,6 +252,7 @@ pub(crate) fn manager(firmware: &str, now_rfc3339: &str, uuid: Option<&str>, rac
             "Model": "OpenDCRE rack node",
             "FirmwareVersion": firmware,
             "NetworkProtocol": link(&crate::network::uri()),
+            "EthernetInterfaces": link(&crate::ethernet::collection_uri()),
             "DateTime": now_rfc3339,
             "DateTimeLocalOffset": "+00:00",
             // It answers this request: it is on and working.

@@ -86,6 +86,10 @@ pub enum Resource {
     Manager,
     /// `…/Managers/RackManager/NetworkProtocol`.
     NetworkProtocol,
+    /// `…/Managers/RackManager/EthernetInterfaces`.
+    EthernetInterfaceCollection,
+    /// `…/EthernetInterfaces/{name}`: a network interface of the node.
+    EthernetInterface(String),
     SessionService,
     /// `…/Sessions`: GET lists, POST logs in (no credentials needed).
     SessionCollection,
@@ -251,6 +255,12 @@ pub fn route(segments: &[String]) -> Option<Resource> {
         ["v1", "Managers"] => Resource::ManagerCollection,
         ["v1", "Managers", MANAGER_ID] => Resource::Manager,
         ["v1", "Managers", MANAGER_ID, "NetworkProtocol"] => Resource::NetworkProtocol,
+        ["v1", "Managers", MANAGER_ID, "EthernetInterfaces"] => {
+            Resource::EthernetInterfaceCollection
+        }
+        ["v1", "Managers", MANAGER_ID, "EthernetInterfaces", name] => {
+            Resource::EthernetInterface(name.to_string())
+        }
         ["v1", "SessionService"] => Resource::SessionService,
         // DSP0266: a POST to a collection's `Members` is a POST to the
         // collection (the login).

@@ -1,0 +1,114 @@
+//! The manager's own resources in the real binary: its network interfaces
+//! compared with what `ip -j addr` (netlink, a different path into the
+//! kernel than the node's sysfs/procfs/getifaddrs reading) and sysfs say
+//! of the test machine at the same moment.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::redfish::{get, stateful_node, READER};
+
+const IFS: &str = "/redfish/v1/Managers/RackManager/EthernetInterfaces";
+
+fn ok(s: &crate::common::Server, path: &str) -> Value {
+    let r = get(s, path, Some(READER));
+    assert_eq!(
+        r.status,
+        200,
+        "{path}: {}",
+        String::from_utf8_lossy(&r.body)
+    );
+    r.json()
+}
+
+/// `ip -j addr`: every interface with its addresses. iproute2 is in
+/// ci/install-test-deps.sh; without it this test fails rather than passes
+/// on nothing.
+fn ip_addr() -> Vec<Value> {
+    let out = Command::new("ip")
+        .args(["-j", "addr", "show"])
+        .output()
+        .expect("ip(8) from iproute2 (ci/install-test-deps.sh)");
+    assert!(out.status.success(), "ip -j addr: {:?}", out);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn addresses(i: &Value, family: &str) -> BTreeSet<String> {
+    i["addr_info"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| a["family"] == family)
+        .map(|a| a["local"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn ours(v: &Value, key: &str) -> BTreeSet<String> {
+    v[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["Address"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn ethernet_interfaces_are_the_machines() {
+    let (s, _cfg, _dir) = stateful_node();
+    let manager = ok(&s, "/redfish/v1/Managers/RackManager");
+    assert_eq!(manager["EthernetInterfaces"]["@odata.id"], IFS);
+
+    let kernel = ip_addr();
+    let names: BTreeSet<String> = std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n != "lo")
+        .collect();
+    assert!(
+        !names.is_empty(),
+        "the test machine has no network interface but lo"
+    );
+
+    let c = ok(&s, IFS);
+    let members: BTreeSet<String> = c["Members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let uri = m["@odata.id"].as_str().unwrap();
+            uri.strip_prefix(&format!("{IFS}/")).unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(members, names, "one member per interface but lo");
+    assert_eq!(c["Members@odata.count"], names.len());
+
+    for name in &names {
+        let v = ok(&s, &format!("{IFS}/{name}"));
+        let k = kernel
+            .iter()
+            .find(|i| i["ifname"] == name.as_str())
+            .unwrap_or_else(|| panic!("ip shows no {name}"));
+        assert_eq!(v["Id"], name.as_str());
+        assert_eq!(v["MTUSize"], k["mtu"], "{name}");
+        let mac = k["address"].as_str().unwrap_or("").to_ascii_uppercase();
+        if mac.len() == 17 {
+            assert_eq!(v["MACAddress"], mac.as_str(), "{name}");
+        }
+        let up = k["flags"].as_array().unwrap().iter().any(|f| f == "UP");
+        assert_eq!(v["InterfaceEnabled"], up, "{name}");
+        assert_eq!(ours(&v, "IPv4Addresses"), addresses(k, "inet"), "{name}");
+        assert_eq!(ours(&v, "IPv6Addresses"), addresses(k, "inet6"), "{name}");
+        let speed = std::fs::read_to_string(format!("/sys/class/net/{name}/speed"))
+            .ok()
+            .and_then(|t| t.trim().parse::<u32>().ok());
+        assert_eq!(v["SpeedMbps"], serde_json::json!(speed), "{name}");
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        assert_eq!(v["HostName"], host.trim(), "{name}");
+    }
+
+    let missing = get(&s, &format!("{IFS}/no-such-if0"), Some(READER));
+    assert_eq!(missing.status, 404);
+    assert_eq!(get(&s, IFS, None).status, 401, "not public");
+}
