@@ -128,7 +128,10 @@ mod tests {
             v["@odata.id"],
             "/redfish/v1/Managers/RackManager/EthernetInterfaces/eth0"
         );
-        assert_eq!(v["@odata.type"], "#EthernetInterface.v1_12_4.EthernetInterface");
+        assert_eq!(
+            v["@odata.type"],
+            "#EthernetInterface.v1_12_4.EthernetInterface"
+        );
         assert_eq!(v["FQDN"], "node.rack.example");
         assert_eq!(v["PermanentMACAddress"], Value::Null);
         assert_eq!(v["IPv4Addresses"][0]["Gateway"], "192.168.0.1");

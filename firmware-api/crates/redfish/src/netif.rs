@@ -112,10 +112,7 @@ pub(crate) fn interfaces() -> Vec<NetIf> {
             let flags = read_trimmed(&d.join("flags")).and_then(|f| parse_hex(&f));
             let mac = read_trimmed(&d.join("address")).and_then(|m| mac(&m));
             let permanent = read_trimmed(&d.join("addr_assign_type")).as_deref() == Some("0");
-            let gateway = gateways
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, g)| *g);
+            let gateway = gateways.iter().find(|(n, _)| *n == name).map(|(_, g)| *g);
             NetIf {
                 permanent_mac: mac.clone().filter(|_| permanent),
                 mac,
@@ -212,7 +209,10 @@ pub(crate) fn link_status(operstate: Option<&str>, carrier: Option<&str>) -> Opt
 /// `speed`: Mbit/s, `-1` (or an error reading it) when the driver does not
 /// know (link down, virtual interfaces).
 pub(crate) fn speed(s: &str) -> Option<u32> {
-    s.trim().parse::<i64>().ok().and_then(|v| u32::try_from(v).ok())
+    s.trim()
+        .parse::<i64>()
+        .ok()
+        .and_then(|v| u32::try_from(v).ok())
 }
 
 /// `/proc/net/if_inet6`: `address ifindex prefix scope flags name`, the
@@ -264,7 +264,8 @@ pub(crate) fn parse_route(text: &str) -> Vec<(String, Ipv4Addr)> {
         .skip(1)
         .filter_map(|line| {
             let f: Vec<&str> = line.split_whitespace().collect();
-            let (name, dest, gw, flags, mask) = (f.first()?, f.get(1)?, f.get(2)?, f.get(3)?, f.get(7)?);
+            let (name, dest, gw, flags, mask) =
+                (f.first()?, f.get(1)?, f.get(2)?, f.get(3)?, f.get(7)?);
             let word = |s: &str| u32::from_str_radix(s, 16).ok();
             let default = word(dest)? == 0 && word(mask)? == 0;
             let via_gateway = parse_hex(flags)? & 0x2 != 0;
@@ -352,11 +353,7 @@ fn ipv4_addresses() -> Vec<(String, Ipv4Addr, Ipv4Addr)> {
             .to_string_lossy()
             .into_owned();
         let ip = |s: libc::sockaddr_in| Ipv4Addr::from(u32::from_be(s.sin_addr.s_addr));
-        out.push((
-            name,
-            ip(addr),
-            mask.map_or(Ipv4Addr::UNSPECIFIED, ip),
-        ));
+        out.push((name, ip(addr), mask.map_or(Ipv4Addr::UNSPECIFIED, ip)));
     }
     // SAFETY: `head` came from a successful getifaddrs and is freed once.
     unsafe { libc::freeifaddrs(head) };
@@ -369,9 +366,15 @@ mod tests {
 
     #[test]
     fn mac_addresses() {
-        assert_eq!(mac("b8:27:eb:01:02:0a\n").as_deref(), Some("B8:27:EB:01:02:0A"));
+        assert_eq!(
+            mac("b8:27:eb:01:02:0a\n").as_deref(),
+            Some("B8:27:EB:01:02:0A")
+        );
         assert_eq!(mac(""), None, "a tunnel has none");
-        assert_eq!(mac("00:00:00:00:00:00:00:00:fe:80:00:00:00:00:00:00:00:00:00:01"), None);
+        assert_eq!(
+            mac("00:00:00:00:00:00:00:00:fe:80:00:00:00:00:00:00:00:00:00:01"),
+            None
+        );
         assert_eq!(mac("b8:27:eb:01:02"), None);
         assert_eq!(mac("b8:27:eb:01:02:zz"), None);
         assert_eq!(mac("b8:27:eb:01:02:0a0"), None);
@@ -405,7 +408,10 @@ mod tests {
         let v = parse_if_inet6(text);
         assert_eq!(v.len(), 5, "{v:?}");
         assert_eq!(v[0].0, "eth0");
-        assert_eq!(v[0].1.address, "fe80::fc:ff:fe00:1".parse::<Ipv6Addr>().unwrap());
+        assert_eq!(
+            v[0].1.address,
+            "fe80::fc:ff:fe00:1".parse::<Ipv6Addr>().unwrap()
+        );
         assert_eq!(v[0].1.prefix, 64);
         assert_eq!(v[0].1.state, "Preferred");
         assert_eq!(v[1].1.state, "Preferred");
@@ -418,7 +424,8 @@ mod tests {
 
     #[test]
     fn default_routes() {
-        let text = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
+        let text =
+            "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
                     eth0\t00000000\t0100A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n\
                     eth0\t0000A8C0\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0\n\
                     wlan0\t00000000\t00000000\t0001\t0\t0\t100\t00000000\t0\t0\t0\n\
@@ -436,13 +443,19 @@ mod tests {
             "# generated\nnameserver 10.0.0.53\nnameserver fe80::1%eth0\nnameserver 2001:db8::53 # v6\n\
              nameserver not-an-address\nnameserver\nsearch lab.example.com other.example.\noptions edns0\n",
         );
-        assert_eq!(r.name_servers, ["10.0.0.53", "fe80::1%eth0", "2001:db8::53"]);
+        assert_eq!(
+            r.name_servers,
+            ["10.0.0.53", "fe80::1%eth0", "2001:db8::53"]
+        );
         assert_eq!(r.domain.as_deref(), Some("lab.example.com"));
         let r = parse_resolv_conf("search a.example\ndomain rack.example.\n");
         assert_eq!(r.domain.as_deref(), Some("rack.example"));
         assert_eq!(parse_resolv_conf("\u{0}\u{ffff}\n"), Resolver::default());
         assert_eq!(fqdn("node", &r).as_deref(), Some("node.rack.example"));
-        assert_eq!(fqdn("node.x.example", &r).as_deref(), Some("node.x.example"));
+        assert_eq!(
+            fqdn("node.x.example", &r).as_deref(),
+            Some("node.x.example")
+        );
         assert_eq!(fqdn("node", &Resolver::default()), None);
     }
 
