@@ -16,7 +16,9 @@ and compares both lists with the table of section "OpenRMC profile
 conformance" in docs/redfish.md (rows `| Mandatory | Resource | Property |
 why |`). Exit 1 when they differ, either way: a new failure is a
 regression, and a gap that closed must leave the table, so the document
-stays exactly true. Run by ci/redfish-validate.sh with the validator's
+stays exactly true. The one exception: recommended rows of
+`EthernetInterface`, whose values come from the machine the node runs on
+(a host without IPv6 or a DNS domain differs), are reported, not failed. Run by ci/redfish-validate.sh with the validator's
 venv python (it has openpyxl):
 
     python interop-report.py REPORT.xlsx PROFILE.json docs/redfish.md
@@ -139,11 +141,22 @@ def main():
     expected = documented(doc)
     new = sorted(actual - expected)
     closed = sorted(expected - actual)
+    # Recommended rows of the node's own network interfaces depend on the
+    # machine the check runs on (its interfaces, addresses, resolver), so a
+    # difference there is reported, not failed; every mandatory row is the
+    # service's own doing and must match exactly.
+    failed = False
     for t, k in new:
-        print(f"NOT IN {doc}: {t} {k} is not met (fix it, or add it to the table with the reason)")
+        fatal = t == "Mandatory" or not k.startswith("EthernetInterface ")
+        failed |= fatal
+        print(f"{'NOT IN' if fatal else 'note: on this host, not in'} {doc}: {t} {k} "
+              "is not met (fix it, or add it to the table with the reason)")
     for t, k in closed:
-        print(f"CLOSED: {t} {k} is met now: remove it from the table in {doc}")
-    return 1 if new or closed else 0
+        fatal = t == "Mandatory" or not k.startswith("EthernetInterface ")
+        failed |= fatal
+        print(f"{'CLOSED' if fatal else 'note: on this host, met'}: {t} {k} is met now: "
+              f"remove it from the table in {doc}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
