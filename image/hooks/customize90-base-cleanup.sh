@@ -13,3 +13,10 @@ rm -f "$root"/var/cache/debconf/*-old "$root"/var/lib/dpkg/*-old \
     "$root"/etc/subuid- "$root"/etc/subgid-
 rm -rf "$root"/var/cache/apt/*.bin "$root"/var/log/journal/* "$root"/tmp/* "$root"/var/tmp/*
 find "$root/var/log" -type f -delete
+# apt's partial directories are _apt's when apt could drop to _apt while
+# downloading and root's when it could not (a build directory _apt may not
+# enter): the same result either way, the owner apt itself sets on the node.
+apt_uid=$(awk -F: '$1 == "_apt" {print $3}' "$root/etc/passwd")
+for d in "$root/var/cache/apt/archives/partial" "$root/var/lib/apt/lists/partial"; do
+    if [ -n "$apt_uid" ] && [ -d "$d" ]; then chown "$apt_uid:0" "$d"; fi
+done
