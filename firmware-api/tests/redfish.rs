@@ -57,6 +57,18 @@ pub(crate) fn get(s: &Server, path: &str, token: Option<&str>) -> Response {
     request_with(&s.addr, "GET", path, &h)
 }
 
+/// A GET that must answer 200 (the path and body in the failure), as JSON.
+pub(crate) fn get_ok(s: &Server, path: &str, token: Option<&str>) -> serde_json::Value {
+    let r = get(s, path, token);
+    assert_eq!(
+        r.status,
+        200,
+        "{path}: {}",
+        String::from_utf8_lossy(&r.body)
+    );
+    r.json()
+}
+
 /// A request with a body as a token holder sends it (JSON unless `extra`
 /// says otherwise).
 pub(crate) fn send(

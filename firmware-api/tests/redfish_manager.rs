@@ -8,20 +8,9 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::redfish::{get, stateful_node, READER};
+use crate::redfish::{get, get_ok, stateful_node, READER};
 
 const IFS: &str = "/redfish/v1/Managers/RackManager/EthernetInterfaces";
-
-fn ok(s: &crate::common::Server, path: &str) -> Value {
-    let r = get(s, path, Some(READER));
-    assert_eq!(
-        r.status,
-        200,
-        "{path}: {}",
-        String::from_utf8_lossy(&r.body)
-    );
-    r.json()
-}
 
 /// `ip -j addr`: every interface with its addresses. iproute2 is in
 /// ci/install-test-deps.sh; without it this test fails rather than passes
@@ -57,7 +46,7 @@ fn ours(v: &Value, key: &str) -> BTreeSet<String> {
 #[test]
 fn ethernet_interfaces_are_the_machines() {
     let (s, _cfg, _dir) = stateful_node();
-    let manager = ok(&s, "/redfish/v1/Managers/RackManager");
+    let manager = get_ok(&s, "/redfish/v1/Managers/RackManager", Some(READER));
     assert_eq!(manager["EthernetInterfaces"]["@odata.id"], IFS);
 
     let kernel = ip_addr();
@@ -71,7 +60,7 @@ fn ethernet_interfaces_are_the_machines() {
         "the test machine has no network interface but lo"
     );
 
-    let c = ok(&s, IFS);
+    let c = get_ok(&s, IFS, Some(READER));
     let members: BTreeSet<String> = c["Members"]
         .as_array()
         .unwrap()
@@ -85,7 +74,7 @@ fn ethernet_interfaces_are_the_machines() {
     assert_eq!(c["Members@odata.count"], names.len());
 
     for name in &names {
-        let v = ok(&s, &format!("{IFS}/{name}"));
+        let v = get_ok(&s, &format!("{IFS}/{name}"), Some(READER));
         let k = kernel
             .iter()
             .find(|i| i["ifname"] == name.as_str())

@@ -4,7 +4,9 @@
 
 use serde_json::Value;
 
-use crate::redfish::{constant_rack, error_code, get, node, send, stateful_node, OPERATOR, READER};
+use crate::redfish::{
+    constant_rack, error_code, get, get_ok, node, send, stateful_node, OPERATOR, READER,
+};
 
 /// A sensor without the time of its read (two reads differ only there).
 fn timeless(v: &Value) -> Value {
@@ -15,24 +17,13 @@ fn timeless(v: &Value) -> Value {
     v
 }
 
-fn ok(s: &crate::common::Server, path: &str, token: Option<&str>) -> Value {
-    let r = get(s, path, token);
-    assert_eq!(
-        r.status,
-        200,
-        "{path}: {}",
-        String::from_utf8_lossy(&r.body)
-    );
-    r.json()
-}
-
 #[test]
 fn expanded_sensors_are_their_own_gets() {
     let dir = tempfile::tempdir().unwrap();
     let (s, _cfg) = node(&constant_rack(dir.path()));
     let sensors = "/redfish/v1/Chassis/00000001/Sensors";
-    let plain = ok(&s, sensors, Some(READER));
-    let expanded = ok(&s, &format!("{sensors}?$expand=."), Some(READER));
+    let plain = get_ok(&s, sensors, Some(READER));
+    let expanded = get_ok(&s, &format!("{sensors}?$expand=."), Some(READER));
     assert_eq!(
         expanded["Members@odata.count"],
         plain["Members@odata.count"]
@@ -43,46 +34,50 @@ fn expanded_sensors_are_their_own_gets() {
         let uri = link["@odata.id"].as_str().unwrap();
         assert_eq!(m["@odata.id"], uri);
         assert_eq!(m["@odata.type"], "#Sensor.v1_12_0.Sensor");
-        assert_eq!(timeless(m), timeless(&ok(&s, uri, Some(READER))), "{uri}");
+        assert_eq!(
+            timeless(m),
+            timeless(&get_ok(&s, uri, Some(READER))),
+            "{uri}"
+        );
     }
 
     // Two levels: the chassis' Sensors, then each sensor in it; `Links`
     // (the rack) stay links with `.`, only they are expanded with `~`.
     let chassis = "/redfish/v1/Chassis/00000001";
-    let two = ok(&s, &format!("{chassis}?$expand=.($levels=2)"), Some(READER));
+    let two = get_ok(&s, &format!("{chassis}?$expand=.($levels=2)"), Some(READER));
     assert_eq!(two["Sensors"]["Members"].as_array().unwrap().len(), 10);
     assert_eq!(two["Sensors"]["Members"][0]["ReadingUnits"], "Cel");
     assert_eq!(
         two["Links"]["ContainedBy"],
         serde_json::json!({ "@odata.id": "/redfish/v1/Chassis/Rack" })
     );
-    let one = ok(&s, &format!("{chassis}?%24expand=."), Some(READER));
+    let one = get_ok(&s, &format!("{chassis}?%24expand=."), Some(READER));
     assert_eq!(
         one["Sensors"]["Members"][0],
         serde_json::json!({ "@odata.id": "/redfish/v1/Chassis/00000001/Sensors/01ff-Temperature" }),
         "one level by default"
     );
-    let links = ok(&s, &format!("{chassis}?$expand=~"), Some(READER));
+    let links = get_ok(&s, &format!("{chassis}?$expand=~"), Some(READER));
     assert_eq!(links["Links"]["ContainedBy"]["ChassisType"], "Rack");
     assert!(links["Sensors"].get("Members").is_none());
-    let all = ok(&s, &format!("{chassis}?$expand=*"), Some(READER));
+    let all = get_ok(&s, &format!("{chassis}?$expand=*"), Some(READER));
     assert_eq!(all["Links"]["ContainedBy"]["ChassisType"], "Rack");
     assert_eq!(all["Sensors"]["Members@odata.count"], 10);
 
     // The service root is answered without authentication (DSP0266), so
     // its expansion holds only what is public: the collections stay links.
     for token in [None, Some(READER)] {
-        let root = ok(&s, "/redfish/v1?$expand=*", token);
+        let root = get_ok(&s, "/redfish/v1?$expand=*", token);
         assert_eq!(
             root["Chassis"],
             serde_json::json!({ "@odata.id": "/redfish/v1/Chassis" })
         );
     }
-    let chassis_all = ok(&s, "/redfish/v1/Chassis?$expand=.", Some(READER));
+    let chassis_all = get_ok(&s, "/redfish/v1/Chassis?$expand=.", Some(READER));
     assert_eq!(chassis_all["Members"][0]["ChassisType"], "Rack");
 
     // $select keeps the identity and the named properties.
-    let sel = ok(
+    let sel = get_ok(
         &s,
         &format!("{sensors}/06ff-Fan?$select=Reading,Status/Health"),
         Some(READER),
@@ -100,7 +95,7 @@ fn expanded_sensors_are_their_own_gets() {
     );
     assert_eq!(sel["Reading"], 4100.0);
     assert_eq!(sel["Status"], serde_json::json!({ "Health": "OK" }));
-    let root = ok(&s, "/redfish/v1", None);
+    let root = get_ok(&s, "/redfish/v1", None);
     assert_eq!(
         root["ProtocolFeaturesSupported"]["ExpandQuery"],
         serde_json::json!({ "ExpandAll": true, "Levels": true, "Links": true, "NoLinks": true, "MaxLevels": 3 })
@@ -114,7 +109,7 @@ fn top_and_skip_page_with_next_links_and_bad_values_are_400s() {
     let dir = tempfile::tempdir().unwrap();
     let (s, _cfg) = node(&constant_rack(dir.path()));
     let sensors = "/redfish/v1/Chassis/00000001/Sensors";
-    let all: Vec<Value> = ok(&s, sensors, Some(READER))["Members"]
+    let all: Vec<Value> = get_ok(&s, sensors, Some(READER))["Members"]
         .as_array()
         .unwrap()
         .clone();
@@ -122,7 +117,7 @@ fn top_and_skip_page_with_next_links_and_bad_values_are_400s() {
     let mut next = Some(format!("{sensors}?$top=4"));
     let mut pages = 0;
     while let Some(uri) = next {
-        let page = ok(&s, &uri, Some(READER));
+        let page = get_ok(&s, &uri, Some(READER));
         assert_eq!(page["Members@odata.count"], 10, "the collection's size");
         paged.extend(page["Members"].as_array().unwrap().iter().cloned());
         next = page["Members@odata.nextLink"].as_str().map(str::to_string);
@@ -131,7 +126,7 @@ fn top_and_skip_page_with_next_links_and_bad_values_are_400s() {
     }
     assert_eq!(pages, 3);
     assert_eq!(paged, all);
-    let skipped = ok(&s, &format!("{sensors}?$skip=8&$expand=."), Some(READER));
+    let skipped = get_ok(&s, &format!("{sensors}?$skip=8&$expand=."), Some(READER));
     assert_eq!(skipped["Members"].as_array().unwrap().len(), 2);
     assert_eq!(
         skipped["Members"][1]["Id"],
@@ -175,7 +170,7 @@ fn patch(
 const SYSTEM: &str = "/redfish/v1/Systems/00000001-0001";
 
 fn v11_asset(s: &crate::common::Server) -> Value {
-    ok(
+    get_ok(
         s,
         "/opendcre/1.1/read/power/00000001/0001/info",
         Some(READER),
@@ -270,7 +265,10 @@ fn asset_tag_patch_needs_the_etag_and_writes_the_bus() {
         "rack-b slot 9",
         "the v1.1 API reads the new tag"
     );
-    assert_eq!(ok(&s, SYSTEM, Some(READER))["AssetTag"], "rack-b slot 9");
+    assert_eq!(
+        get_ok(&s, SYSTEM, Some(READER))["AssetTag"],
+        "rack-b slot 9"
+    );
 
     // The old tag no longer matches; `*` matches any.
     let stale = patch(&s, OPERATOR, r#"{"AssetTag": "x"}"#, &[("If-Match", &etag)]);
@@ -329,7 +327,7 @@ const LED_RACK: &str = r#"{"boards": [
 ]}"#;
 
 fn v11_led(s: &crate::common::Server) -> Value {
-    ok(s, "/opendcre/1.1/read/led/00000001/0003", Some(READER))["device_raw"].clone()
+    get_ok(s, "/opendcre/1.1/read/led/00000001/0003", Some(READER))["device_raw"].clone()
 }
 
 #[test]
