@@ -1,0 +1,192 @@
+//! One entry of the event log and the events the node records: power
+//! actions, authentication failures, bus faults, a cleared log. Each has a
+//! fixed message key (the Redfish `MessageId` is `OpenDCRE.1.0.<key>`), its
+//! arguments, and the sentence built from them, so a reader of the file or
+//! of Redfish sees the same text.
+
+use serde::{Deserialize, Serialize};
+
+/// Longest text kept of one argument: an entry is one short line, whatever
+/// a client sent (a user name, a reason) or a device answered.
+const MAX_ARG_CHARS: usize = 256;
+
+/// How bad the condition an entry records is (Redfish `EventSeverity`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Severity {
+    OK,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::OK => "OK",
+            Severity::Warning => "Warning",
+            Severity::Critical => "Critical",
+        }
+    }
+}
+
+/// One line of the log file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Increasing over the life of the file (a clear does not restart it),
+    /// so an id names one entry for good.
+    pub id: u64,
+    /// When it was recorded: Unix time in milliseconds, the node's clock.
+    pub created_ms: u64,
+    pub severity: Severity,
+    /// The message key: `PowerAction`, `PowerActionFailed`,
+    /// `AuthenticationFailed`, `BusFaults`, `LogCleared`.
+    pub key: String,
+    pub message: String,
+    pub args: Vec<String>,
+    /// The computer system the entry is about (`00000001-16ff`), if one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+}
+
+/// What a caller records; the log gives it an id and a time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub severity: Severity,
+    pub key: &'static str,
+    pub message: String,
+    pub args: Vec<String>,
+    pub system: Option<String>,
+}
+
+/// Who asked for a power action and through which API.
+#[derive(Debug, Clone, Copy)]
+pub enum Via {
+    V11,
+    Redfish,
+}
+
+impl Via {
+    fn text(self) -> &'static str {
+        match self {
+            Via::V11 => "the v1.1 API",
+            Via::Redfish => "Redfish",
+        }
+    }
+}
+
+impl Event {
+    /// A power action on `system` (`on`, `off`, `cycle`, `ForceRestart`, …)
+    /// by `user`; `result` is what the device answered or why it failed.
+    pub fn power(
+        user: &str,
+        via: Via,
+        system: &str,
+        action: &str,
+        result: Result<&str, &str>,
+    ) -> Event {
+        let (user, system, action) = (clip(user), clip(system), clip(action));
+        let (severity, key, outcome) = match result {
+            Ok(r) => (Severity::OK, "PowerAction", clip(r)),
+            Err(e) => (Severity::Warning, "PowerActionFailed", clip(e)),
+        };
+        let message = match result {
+            Ok(_) => format!(
+                "Power action '{action}' on system {system} by '{user}' through {}: {outcome}.",
+                via.text()
+            ),
+            Err(_) => format!(
+                "Power action '{action}' on system {system} by '{user}' through {} failed: {outcome}.",
+                via.text()
+            ),
+        };
+        Event {
+            severity,
+            key,
+            message,
+            args: vec![action, system.clone(), user, outcome],
+            system: Some(system),
+        }
+    }
+
+    /// A refused credential: the client's address and the reason (never the
+    /// credential itself; the caller passes only what its log line says).
+    pub fn auth_failure(address: &str, reason: &str) -> Event {
+        let (address, reason) = (clip(address), clip(reason));
+        Event {
+            severity: Severity::Warning,
+            key: "AuthenticationFailed",
+            message: format!("Authentication from {address} failed: {reason}."),
+            args: vec![address, reason],
+            system: None,
+        }
+    }
+
+    /// Bus faults counted over `secs` seconds: transactions without an
+    /// answer, frames with a bad checksum, reopens of the port. One entry per
+    /// interval however many there were.
+    pub fn bus_faults(secs: u64, timeouts: u64, checksum_errors: u64, reopens: u64) -> Event {
+        Event {
+            severity: Severity::Warning,
+            key: "BusFaults",
+            message: format!(
+                "Device bus faults in the last {secs} s: {timeouts} transactions without an answer, \
+                 {checksum_errors} frames with a bad checksum, {reopens} reopens of the port."
+            ),
+            args: vec![
+                timeouts.to_string(),
+                checksum_errors.to_string(),
+                reopens.to_string(),
+            ],
+            system: None,
+        }
+    }
+
+    /// The log was cleared by `user`: the first entry after a clear.
+    pub fn cleared(user: &str) -> Event {
+        let user = clip(user);
+        Event {
+            severity: Severity::OK,
+            key: "LogCleared",
+            message: format!("The event log was cleared by '{user}'."),
+            args: vec![user],
+            system: None,
+        }
+    }
+}
+
+/// At most [`MAX_ARG_CHARS`] characters, control characters replaced, so
+/// one entry stays one readable line.
+fn clip(text: &str) -> String {
+    text.chars()
+        .take(MAX_ARG_CHARS)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn power_events_say_who_what_where_and_how_it_ended() {
+        let e = Event::power("ops", Via::V11, "00000001-16ff", "on", Ok("power on"));
+        assert_eq!(e.key, "PowerAction");
+        assert_eq!(e.severity, Severity::OK);
+        assert_eq!(
+            e.message,
+            "Power action 'on' on system 00000001-16ff by 'ops' through the v1.1 API: power on."
+        );
+        assert_eq!(e.system.as_deref(), Some("00000001-16ff"));
+        let f = Event::power("ops", Via::Redfish, "40000000-0001", "ForceOff", Err("timeout"));
+        assert_eq!(f.key, "PowerActionFailed");
+        assert_eq!(f.severity, Severity::Warning);
+        assert!(f.message.ends_with("through Redfish failed: timeout."));
+    }
+
+    #[test]
+    fn arguments_are_clipped_and_one_line() {
+        let long = "x".repeat(1000);
+        let e = Event::auth_failure("10.0.0.1", &format!("bad\ntoken {long}"));
+        assert_eq!(e.args[1].chars().count(), MAX_ARG_CHARS);
+        assert!(!e.message.contains('\n'));
+    }
+}
