@@ -22,7 +22,7 @@ use super::commands::{ChassisControl, ChassisPower, DeviceId};
 use super::config::BmcConfig;
 use super::error::IpmiError;
 use super::fru::FruInfo;
-use super::ops;
+use super::ops::{self, SelRead};
 use super::session::Session;
 use super::transport::{Exchange, Transport, Verdict};
 use super::wire::{preview, rmcp};
@@ -35,6 +35,10 @@ const SESSION_REQUESTS: u32 = 12;
 /// Extra time an asset read may take for its FRU requests on top of a session:
 /// real FRUs need a handful of 32-byte reads; this caps a BMC that drips.
 const FRU_READ_BUDGET: Duration = Duration::from_secs(20);
+
+/// Reading a whole SEL: one request per record, at most
+/// [`ops::MAX_SEL_RECORDS`]; a LAN BMC answers each in milliseconds.
+const SEL_READ_BUDGET: Duration = Duration::from_secs(20);
 
 /// A configured BMC as the scan and info endpoints list it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -242,6 +246,39 @@ impl IpmiBridge {
             Err(e) => info.inventory_error = Some(e.to_string()),
         }
         Ok(info)
+    }
+
+    /// The System Event Log: Get SEL Info, then every record from the
+    /// first (at most 512 of them), in one
+    /// session under the BMC's lock.
+    pub async fn sel(&self, device_id: u16) -> Result<SelRead, IpmiError> {
+        let slot = self.slot(device_id)?;
+        let budget = session_budget(&slot.cfg) + SEL_READ_BUDGET;
+        run(slot, budget, |s, _| {
+            Box::pin(ops::read_sel(s, ops::MAX_SEL_RECORDS))
+        })
+        .await
+    }
+
+    /// One SEL record by id (`None`: the BMC has none with that id).
+    pub async fn sel_entry(
+        &self,
+        device_id: u16,
+        record_id: u16,
+    ) -> Result<Option<crate::sel::SelRecord>, IpmiError> {
+        let slot = self.slot(device_id)?;
+        let budget = session_budget(&slot.cfg);
+        run(slot, budget, move |s, _| {
+            Box::pin(async move { Ok(ops::get_sel_entry(s, record_id).await?.map(|(_, r)| r)) })
+        })
+        .await
+    }
+
+    /// Erases the SEL (Reserve SEL, Clear SEL, status polls).
+    pub async fn clear_sel(&self, device_id: u16) -> Result<(), IpmiError> {
+        let slot = self.slot(device_id)?;
+        let budget = session_budget(&slot.cfg) + slot.cfg.request_budget() * 10;
+        run(slot, budget, |s, _| Box::pin(ops::clear_sel(s))).await
     }
 
     /// RMCP/ASF presence ping: is something speaking RMCP at the BMC's address?

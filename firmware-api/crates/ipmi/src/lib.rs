@@ -27,6 +27,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod fru;
+pub mod sel;
 mod ops;
 mod session;
 mod transport;
@@ -40,3 +41,4 @@ pub use config::{
     Interface, IpmiConfigError, Privilege,
 };
 pub use error::IpmiError;
+pub use ops::SelRead;

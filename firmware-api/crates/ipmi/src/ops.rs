@@ -10,6 +10,7 @@ use super::boot::{self, BootChange, BootFlags, SetState};
 use super::commands::*;
 use super::error::IpmiError;
 use super::fru::{self, FruInfo};
+use super::sel;
 use super::session::{cc_error, Session};
 use opendcre_proto::PowerAction;
 
@@ -360,4 +361,132 @@ async fn write_boot_flags(s: &mut Session, change: BootChange) -> Result<BootFla
         )),
         c => Err(cc_error(s.bmc(), STEP, c, None)),
     }
+}
+
+/// The most SEL records one read returns: a SEL holds a few hundred to a
+/// few thousand 16-byte records, one request each; the cap bounds the time
+/// a read takes and what a hostile BMC can make us send.
+pub(crate) const MAX_SEL_RECORDS: usize = 512;
+
+fn sel_protocol(s: &Session, step: &str, detail: String) -> IpmiError {
+    IpmiError::Protocol {
+        bmc: s.bmc().to_string(),
+        step: step.into(),
+        detail,
+    }
+}
+
+/// Get SEL Info, then the records from the first, following each "next
+/// record id" until the last (`0xFFFF`), at most `max` records. A record id
+/// seen twice (a BMC looping) ends the read as an error.
+pub(crate) async fn read_sel(s: &mut Session, max: usize) -> Result<SelRead, IpmiError> {
+    const INFO: &str = "Get SEL Info";
+    const ENTRY: &str = "Get SEL Entry";
+    let data = s.call(INFO, NETFN_STORAGE, sel::CMD_GET_SEL_INFO, &[]).await?;
+    let info = sel::SelInfo::decode(&data).map_err(|e| sel_protocol(s, INFO, e))?;
+    let mut records = Vec::new();
+    if info.entries == 0 {
+        return Ok(SelRead {
+            info,
+            records,
+            truncated: false,
+        });
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut id = sel::FIRST;
+    loop {
+        if records.len() >= max {
+            return Ok(SelRead {
+                info,
+                records,
+                truncated: true,
+            });
+        }
+        let Some((next, record)) = get_sel_entry(s, id).await? else {
+            break; // emptied while we read
+        };
+        if !seen.insert(record.record_id) {
+            return Err(sel_protocol(
+                s,
+                ENTRY,
+                format!("record {:#06x} returned twice", record.record_id),
+            ));
+        }
+        records.push(record);
+        if next == sel::LAST || next == id {
+            break;
+        }
+        id = next;
+    }
+    Ok(SelRead {
+        info,
+        records,
+        truncated: false,
+    })
+}
+
+/// One SEL record by id: `None` when the BMC has no such record
+/// (completion code 0xCB, "requested data not present").
+pub(crate) async fn get_sel_entry(
+    s: &mut Session,
+    id: u16,
+) -> Result<Option<(u16, sel::SelRecord)>, IpmiError> {
+    const ENTRY: &str = "Get SEL Entry";
+    let r = s
+        .call_raw(
+            ENTRY,
+            NETFN_STORAGE,
+            sel::CMD_GET_SEL_ENTRY,
+            &sel::get_entry_request(0, id),
+        )
+        .await?;
+    match r.completion_code {
+        0 => sel::decode_entry(&r.data)
+            .map(Some)
+            .map_err(|e| sel_protocol(s, ENTRY, e)),
+        0xCB => Ok(None),
+        c => Err(cc_error(s.bmc(), ENTRY, c, None)),
+    }
+}
+
+/// Clear SEL (§31.9): reserve, initiate the erase, then ask for its status
+/// until it says completed (bounded: a few polls).
+pub(crate) async fn clear_sel(s: &mut Session) -> Result<(), IpmiError> {
+    const RESERVE: &str = "Reserve SEL";
+    const CLEAR: &str = "Clear SEL";
+    let data = s
+        .call(RESERVE, NETFN_STORAGE, sel::CMD_RESERVE_SEL, &[])
+        .await?;
+    let reservation = sel::decode_reservation(&data).map_err(|e| sel_protocol(s, RESERVE, e))?;
+    let mut initiate = true;
+    for _ in 0..10 {
+        let data = s
+            .call(
+                CLEAR,
+                NETFN_STORAGE,
+                sel::CMD_CLEAR_SEL,
+                &sel::clear_request(reservation, initiate),
+            )
+            .await?;
+        if sel::decode_clear_progress(&data).map_err(|e| sel_protocol(s, CLEAR, e))? {
+            return Ok(());
+        }
+        initiate = false;
+        tokio::time::sleep(POWER_POLL_INTERVAL).await;
+    }
+    Err(sel_protocol(
+        s,
+        CLEAR,
+        "the erase did not complete in 10 status polls".into(),
+    ))
+}
+
+/// What [`read_sel`] read.
+#[derive(Debug, Clone)]
+pub struct SelRead {
+    pub info: sel::SelInfo,
+    /// Oldest first, as the BMC keeps them.
+    pub records: Vec<sel::SelRecord>,
+    /// More records than the cap: only the first ones are here.
+    pub truncated: bool,
 }
