@@ -36,6 +36,33 @@ pub struct Config {
     /// `[telemetry]`: the poller, `/metrics` and the readings API
     /// (docs/metrics.md).
     pub telemetry: opendcre_telemetry::TelemetryConfig,
+    /// `[event_log]`: the node's event log (docs/redfish.md, "Log
+    /// services").
+    pub event_log: EventLogSection,
+}
+
+/// Where the node's event log lives and how many entries it keeps.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventLogSection {
+    /// A file under the service's state directory (systemd's
+    /// `StateDirectory=opendcre`). When it cannot be written the log is
+    /// kept in memory and its Redfish log service says so.
+    pub path: PathBuf,
+    /// Entries kept; the oldest go first.
+    pub max_entries: usize,
+    /// How often bus faults are summed into one entry (when there were any).
+    pub bus_fault_interval_secs: u64,
+}
+
+impl Default for EventLogSection {
+    fn default() -> Self {
+        EventLogSection {
+            path: PathBuf::from("/var/lib/opendcre/events.jsonl"),
+            max_entries: 2000,
+            bus_fault_interval_secs: 60,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -345,6 +372,7 @@ impl Config {
         }
         self.host_id()?;
         self.validate_log()?;
+        self.validate_event_log()?;
         self.telemetry
             .validate()
             .map_err(|message| ConfigError::Invalid {
@@ -360,6 +388,31 @@ impl Config {
 
     /// The syslog keys, checked even when another target is chosen, so that
     /// switching to syslog later cannot reveal an old typo.
+    fn validate_event_log(&self) -> Result<(), ConfigError> {
+        let e = &self.event_log;
+        let invalid = |key, message: String| Err(ConfigError::Invalid { key, message });
+        if !e.path.is_absolute() || e.path.file_name().is_none() {
+            return invalid(
+                "event_log.path",
+                format!("{}: must be an absolute path to a file", e.path.display()),
+            );
+        }
+        if !opendcre_eventlog::MAX_ENTRIES_RANGE.contains(&e.max_entries) {
+            let r = opendcre_eventlog::MAX_ENTRIES_RANGE;
+            return invalid(
+                "event_log.max_entries",
+                format!("{} is outside {}..={}", e.max_entries, r.start(), r.end()),
+            );
+        }
+        if !(1..=86_400).contains(&e.bus_fault_interval_secs) {
+            return invalid(
+                "event_log.bus_fault_interval_secs",
+                format!("{} is outside 1..=86400", e.bus_fault_interval_secs),
+            );
+        }
+        Ok(())
+    }
+
     fn validate_log(&self) -> Result<(), ConfigError> {
         let log = &self.log;
         let invalid = |key, message: String| Err(ConfigError::Invalid { key, message });

@@ -196,7 +196,18 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
         http_port: first_port(false),
         https_port: first_port(true),
     };
+    let events = Arc::new(opendcre_eventlog::EventLog::open(
+        &cfg.event_log.path,
+        cfg.event_log.max_entries,
+    ));
+    tracing::info!(path = %cfg.event_log.path.display(), entries = events.entries().len(), "event log opened");
+    spawn_bus_fault_watch(
+        bus.clone(),
+        events.clone(),
+        Duration::from_secs(cfg.event_log.bus_fault_interval_secs),
+    );
     let redfish = opendcre_redfish::Node {
+        events: events.clone(),
         bus: bus.clone(),
         ipmi: bridge.clone(),
         r_sense: cfg.bus.r_sense_mohm,
@@ -256,6 +267,8 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
     tracing::info!(listen = ?cfg.server.listen, "OpenDCRE API v1.1 serving");
     server::run_secure(listeners, state, opts, Some(security), shutdown_signal()).await;
     crate::systemd::notify("STOPPING=1");
+    // What was recorded reaches the file before the process ends.
+    events.flush(Duration::from_secs(2));
     Ok(())
 }
 
@@ -362,4 +375,40 @@ async fn shutdown_signal() {
         _ = term.recv() => tracing::info!("SIGTERM received"),
         _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
     }
+}
+
+/// Sums the bus's fault counters (transactions without an answer, bad
+/// checksums, port reopens) every `interval` and records one event-log
+/// entry when any rose: a failing bus makes one entry per interval, not one
+/// per frame.
+fn spawn_bus_fault_watch(
+    bus: opendcre_bus::BusHandle,
+    events: Arc<opendcre_eventlog::EventLog>,
+    interval: Duration,
+) {
+    tokio::spawn(async move {
+        let counts =
+            |s: &opendcre_bus::BusStatsSnapshot| (s.timeouts, s.checksum_errors, s.port_reopens);
+        let mut last = counts(&bus.stats());
+        let mut tick = tokio::time::interval(interval);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let now = counts(&bus.stats());
+            let d = (
+                now.0.saturating_sub(last.0),
+                now.1.saturating_sub(last.1),
+                now.2.saturating_sub(last.2),
+            );
+            last = now;
+            if d != (0, 0, 0) {
+                events.record(opendcre_eventlog::Event::bus_faults(
+                    interval.as_secs(),
+                    d.0,
+                    d.1,
+                    d.2,
+                ));
+            }
+        }
+    });
 }

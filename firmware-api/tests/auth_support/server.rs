@@ -45,6 +45,7 @@ impl TestApi {
                 uuid: None,
                 // The auth tests do not read the manager's NetworkProtocol.
                 protocols: Default::default(),
+                events: Arc::new(opendcre_eventlog::EventLog::in_memory(100)),
             },
             bus,
             ipmi: IpmiBoard::empty(),

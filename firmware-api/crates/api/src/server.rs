@@ -42,6 +42,7 @@ use super::state::AppState;
 use super::v11;
 use super::v2;
 use super::write_deadline::WriteDeadline;
+use opendcre_eventlog::Event;
 use opendcre_security::auth::{AuthMethod, AuthRejection, Permission, Principal, Role, Security};
 use opendcre_security::tls::{ClientIdentity, TlsSetup};
 
@@ -504,6 +505,19 @@ async fn dispatch(
     let principal = match conn.authorize(&req, route.as_ref()).await {
         Ok(p) => p,
         Err(rejection) => {
+            if rejection.is_failed_attempt() {
+                // The reason is the one the security log line gives: never
+                // the credential.
+                conn.state.redfish.events.record(Event::auth_failure(
+                    &conn.peer.ip().to_string(),
+                    &format!(
+                        "{} {}: {}",
+                        req.method(),
+                        req.uri().path(),
+                        rejection.message()
+                    ),
+                ));
+            }
             let headers = rejection.headers();
             let retry = headers
                 .get(RETRY_AFTER)
@@ -654,7 +668,8 @@ async fn route_request(
     if telemetry_route {
         return run_telemetry(state, route, query, accept, &uri_path).await;
     }
-    match run_handler(state, route).await {
+    let user = principal.map_or_else(|| "anonymous".to_string(), |p| p.name.clone());
+    match run_handler(state, route, user).await {
         Ok(v) => json_response(StatusCode::OK, &v),
         Err(e) => {
             if e.status.is_server_error() {
@@ -768,9 +783,13 @@ fn event_stream(conn: &Connection, query: Option<&str>, work: Busy) -> Response<
 
 /// Runs the handler in its own task: a panic becomes a 500 for this request
 /// only, and a client hanging up does not cut a bus transaction in half.
-async fn run_handler(state: Arc<AppState>, route: Route) -> Result<serde_json::Value, ApiError> {
+async fn run_handler(
+    state: Arc<AppState>,
+    route: Route,
+    user: String,
+) -> Result<serde_json::Value, ApiError> {
     let deadline = Instant::now() + state.request_timeout;
-    let task = tokio::spawn(async move { v11::handle(&state, &route, deadline).await });
+    let task = tokio::spawn(async move { v11::handle(&state, &route, &user, deadline).await });
     match tokio::time::timeout_at(deadline + Duration::from_millis(100), task).await {
         Ok(Ok(result)) => result,
         Ok(Err(join)) => {

@@ -8,6 +8,7 @@ use super::error::ApiError;
 use super::router::Route;
 use super::state::AppState;
 use opendcre_bus::{Request, ScanBoard, ScanTarget};
+use opendcre_eventlog::{Event, Via};
 // The IPMI pseudo-board is compared for equality, as v1.1 did (spec flaw 18, kept).
 use opendcre_proto::board_id::{fmt_board, fmt_device, IPMI};
 use opendcre_proto::convert::{thermistor_c, PowerReading};
@@ -18,7 +19,13 @@ pub(crate) const OPENDCRE_VERSION: &str = "1.1.1";
 pub(crate) const API_VERSION: &str = "1.1";
 
 /// Runs the handler for a GET-style route.
-pub async fn handle(state: &AppState, route: &Route, deadline: Instant) -> Result<Value, ApiError> {
+/// `user` is who asked (the principal's name), for the event log.
+pub async fn handle(
+    state: &AppState,
+    route: &Route,
+    user: &str,
+    deadline: Instant,
+) -> Result<Value, ApiError> {
     match route {
         Route::Test => Ok(json!({ "status": "ok" })),
         Route::Version { board } => version(state, board, deadline).await,
@@ -48,7 +55,11 @@ pub async fn handle(state: &AppState, route: &Route, deadline: Instant) -> Resul
             action,
             board,
             device,
-        } => power(state, action, board, device, deadline).await,
+        } => {
+            let result = power(state, action, board, device, deadline).await;
+            record_power(state, user, action, board, device, &result);
+            result
+        }
         // The server answers these itself or sends them to `v2` before any
         // v1.1 handler runs.
         Route::Metrics { .. }
@@ -284,6 +295,42 @@ async fn write_info(
     Ok(
         json!({ "board_id": fmt_board(board), "device_id": fmt_device(device), "asset_info": answer_text(&f) }),
     )
+}
+
+/// A power action (not a status read) goes into the node's event log,
+/// with its outcome: the power state the device reported, or the error.
+fn record_power(
+    state: &AppState,
+    user: &str,
+    action: &str,
+    board: &str,
+    device: &str,
+    result: &Result<Value, ApiError>,
+) {
+    let word = match PowerAction::parse(action) {
+        None | Some(PowerAction::Status) => return,
+        Some(PowerAction::On) => "on",
+        Some(PowerAction::Off) => "off",
+        Some(PowerAction::Cycle) => "cycle",
+    };
+    let (Ok(b), Ok(d)) = (parse_board(board), parse_device(device)) else {
+        return;
+    };
+    let system = format!("{}-{}", fmt_board(b), fmt_device(d));
+    let outcome = match result {
+        Ok(v) => Ok(format!(
+            "power {}",
+            v["power_status"].as_str().unwrap_or("unknown")
+        )),
+        Err(e) => Err(e.message.clone()),
+    };
+    state.redfish.events.record(Event::power(
+        user,
+        Via::V11,
+        &system,
+        word,
+        outcome.as_ref().map(String::as_str).map_err(String::as_str),
+    ));
 }
 
 async fn power(

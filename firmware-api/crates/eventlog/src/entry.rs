@@ -140,15 +140,22 @@ impl Event {
         }
     }
 
-    /// The log was cleared by `user`: the first entry after a clear.
-    pub fn cleared(user: &str) -> Event {
+    /// The log (or, with `system`, that system's entries) was cleared by
+    /// `user`: the first entry after a clear.
+    pub fn cleared(user: &str, system: Option<&str>) -> Event {
         let user = clip(user);
+        let message = match system {
+            None => format!("The event log was cleared by '{user}'."),
+            Some(s) => {
+                format!("The event log's entries about system {s} were cleared by '{user}'.")
+            }
+        };
         Event {
             severity: Severity::OK,
             key: "LogCleared",
-            message: format!("The event log was cleared by '{user}'."),
+            message,
             args: vec![user],
-            system: None,
+            system: system.map(clip),
         }
     }
 }
@@ -176,7 +183,13 @@ mod tests {
             "Power action 'on' on system 00000001-16ff by 'ops' through the v1.1 API: power on."
         );
         assert_eq!(e.system.as_deref(), Some("00000001-16ff"));
-        let f = Event::power("ops", Via::Redfish, "40000000-0001", "ForceOff", Err("timeout"));
+        let f = Event::power(
+            "ops",
+            Via::Redfish,
+            "40000000-0001",
+            "ForceOff",
+            Err("timeout"),
+        );
         assert_eq!(f.key, "PowerActionFailed");
         assert_eq!(f.severity, Severity::Warning);
         assert!(f.message.ends_with("through Redfish failed: timeout."));

@@ -22,8 +22,9 @@ const MAX_LOAD_BYTES: u64 = 64 << 20;
 /// What the writer thread is asked to do.
 pub(crate) enum Job {
     Append(Entry),
-    /// Empty the file (the entry recording the clear follows as an append).
-    Clear,
+    /// Rewrite the file with these entries (a clear; the entry recording
+    /// it follows as an append).
+    Replace(VecDeque<Entry>),
     /// Answer once every job before this one is done (tests, shutdown).
     Flush(SyncSender<()>),
 }
@@ -106,8 +107,8 @@ impl Writer {
         for job in jobs {
             let done = match job {
                 Job::Append(e) => self.append(&mut file, e),
-                Job::Clear => {
-                    self.kept.clear();
+                Job::Replace(kept) => {
+                    self.kept = kept;
                     self.rewrite(&mut file)
                 }
                 Job::Flush(ack) => {

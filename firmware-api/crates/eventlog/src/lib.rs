@@ -169,9 +169,9 @@ impl EventLog {
             match st.auth_limit.admit(std::time::Instant::now()) {
                 None => return None,
                 Some(0) => {}
-                Some(n) => event
-                    .message
-                    .push_str(&format!(" ({n} similar failures before this one were not recorded.)")),
+                Some(n) => event.message.push_str(&format!(
+                    " ({n} similar failures before this one were not recorded.)"
+                )),
             }
         }
         let entry = Entry {
@@ -208,9 +208,21 @@ impl EventLog {
         {
             let mut st = self.lock();
             st.entries.clear();
-            self.send(Job::Clear);
+            self.send(Job::Replace(VecDeque::new()));
         }
-        self.record(Event::cleared(user));
+        self.record(Event::cleared(user, None));
+    }
+
+    /// Removes the entries about `system` (its log service's `ClearLog`);
+    /// the one entry added says who cleared them. The others stay.
+    pub fn clear_system(&self, system: &str, user: &str) {
+        {
+            let mut st = self.lock();
+            st.entries.retain(|e| e.system.as_deref() != Some(system));
+            let kept = st.entries.clone();
+            self.send(Job::Replace(kept));
+        }
+        self.record(Event::cleared(user, Some(system)));
     }
 
     /// Waits (at most `timeout`) until every line recorded so far has been
@@ -254,7 +266,10 @@ impl EventLog {
             Err(TrySendError::Full(_)) => {
                 let n = self.dropped.fetch_add(1, Relaxed) + 1;
                 if n == 1 || n % 100 == 0 {
-                    tracing::warn!(dropped = n, "event log writer is behind; entry kept in memory only");
+                    tracing::warn!(
+                        dropped = n,
+                        "event log writer is behind; entry kept in memory only"
+                    );
                 }
             }
             Err(TrySendError::Disconnected(_)) => {

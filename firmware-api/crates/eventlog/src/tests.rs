@@ -5,7 +5,13 @@ use super::*;
 const T: Duration = Duration::from_secs(5);
 
 fn power(n: usize) -> Event {
-    Event::power("ops", Via::V11, "00000001-16ff", &format!("on{n}"), Ok("power on"))
+    Event::power(
+        "ops",
+        Via::V11,
+        "00000001-16ff",
+        &format!("on{n}"),
+        Ok("power on"),
+    )
 }
 
 fn lines(path: &Path) -> Vec<String> {
@@ -110,6 +116,39 @@ fn clear_empties_memory_and_file_and_says_who() {
     assert_eq!(lines(&path).len(), 1);
     drop(log);
     assert_eq!(EventLog::open(&path, 100).entries(), e);
+}
+
+#[test]
+fn clearing_one_systems_entries_keeps_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.jsonl");
+    let log = EventLog::open(&path, 100);
+    log.record(power(1));
+    log.record(Event::power(
+        "ops",
+        Via::Redfish,
+        "00000001-01ff",
+        "On",
+        Ok("On"),
+    ));
+    log.record(Event::auth_failure("10.0.0.1", "bad token"));
+    log.clear_system("00000001-16ff", "ops");
+    assert!(log.flush(T));
+    let keys: Vec<_> = log
+        .entries()
+        .iter()
+        .map(|e| (e.key.clone(), e.system.clone()))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("PowerAction".into(), Some("00000001-01ff".into())),
+            ("AuthenticationFailed".into(), None),
+            ("LogCleared".into(), Some("00000001-16ff".into())),
+        ]
+    );
+    drop(log);
+    assert_eq!(EventLog::open(&path, 100).entries().len(), 3);
 }
 
 #[test]

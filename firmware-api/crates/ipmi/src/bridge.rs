@@ -274,6 +274,13 @@ impl IpmiBridge {
         .await
     }
 
+    /// The BMC's SEL clock (Get SEL Time), Unix seconds.
+    pub async fn sel_time(&self, device_id: u16) -> Result<u32, IpmiError> {
+        let slot = self.slot(device_id)?;
+        let budget = session_budget(&slot.cfg);
+        run(slot, budget, |s, _| Box::pin(ops::sel_time(s))).await
+    }
+
     /// Erases the SEL (Reserve SEL, Clear SEL, status polls).
     pub async fn clear_sel(&self, device_id: u16) -> Result<(), IpmiError> {
         let slot = self.slot(device_id)?;

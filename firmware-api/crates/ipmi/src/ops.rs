@@ -382,7 +382,9 @@ fn sel_protocol(s: &Session, step: &str, detail: String) -> IpmiError {
 pub(crate) async fn read_sel(s: &mut Session, max: usize) -> Result<SelRead, IpmiError> {
     const INFO: &str = "Get SEL Info";
     const ENTRY: &str = "Get SEL Entry";
-    let data = s.call(INFO, NETFN_STORAGE, sel::CMD_GET_SEL_INFO, &[]).await?;
+    let data = s
+        .call(INFO, NETFN_STORAGE, sel::CMD_GET_SEL_INFO, &[])
+        .await?;
     let info = sel::SelInfo::decode(&data).map_err(|e| sel_protocol(s, INFO, e))?;
     let mut records = Vec::new();
     if info.entries == 0 {
@@ -479,6 +481,15 @@ pub(crate) async fn clear_sel(s: &mut Session) -> Result<(), IpmiError> {
         CLEAR,
         "the erase did not complete in 10 status polls".into(),
     ))
+}
+
+/// Get SEL Time: the BMC's SEL clock (what its records are stamped with).
+pub(crate) async fn sel_time(s: &mut Session) -> Result<u32, IpmiError> {
+    const STEP: &str = "Get SEL Time";
+    let data = s
+        .call(STEP, NETFN_STORAGE, sel::CMD_GET_SEL_TIME, &[])
+        .await?;
+    sel::decode_time(&data).map_err(|e| sel_protocol(s, STEP, e))
 }
 
 /// What [`read_sel`] read.

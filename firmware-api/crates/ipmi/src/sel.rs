@@ -9,6 +9,7 @@ pub(crate) const CMD_GET_SEL_INFO: u8 = 0x40;
 pub(crate) const CMD_RESERVE_SEL: u8 = 0x42;
 pub(crate) const CMD_GET_SEL_ENTRY: u8 = 0x43;
 pub(crate) const CMD_CLEAR_SEL: u8 = 0x47;
+pub(crate) const CMD_GET_SEL_TIME: u8 = 0x48;
 
 /// Record id of the first entry in Get SEL Entry.
 pub const FIRST: u16 = 0x0000;
@@ -80,6 +81,17 @@ pub fn decode_entry(d: &[u8]) -> Result<(u16, SelRecord), String> {
     }
     let next = u16::from_le_bytes([d[0], d[1]]);
     Ok((next, SelRecord::decode(&d[2..18])))
+}
+
+/// Get SEL Time's answer (§31.10): the SEL clock, an IPMI timestamp.
+pub fn decode_time(d: &[u8]) -> Result<u32, String> {
+    match d {
+        [a, b, c, e, ..] => Ok(u32::from_le_bytes([*a, *b, *c, *e])),
+        _ => Err(format!(
+            "Get SEL Time returned {} data bytes, expected 4",
+            d.len()
+        )),
+    }
 }
 
 /// Clear SEL request (§31.9): `initiate` erases, else asks for the status.
@@ -237,9 +249,16 @@ impl SystemEvent {
             "Upper Non-recoverable - going high",
         ];
         const GENERIC: [&[&str]; 12] = [
-            &["Transition to Idle", "Transition to Active", "Transition to Busy"],
+            &[
+                "Transition to Idle",
+                "Transition to Active",
+                "Transition to Busy",
+            ],
             &["State Deasserted", "State Asserted"],
-            &["Predictive Failure deasserted", "Predictive Failure asserted"],
+            &[
+                "Predictive Failure deasserted",
+                "Predictive Failure asserted",
+            ],
             &["Limit Not Exceeded", "Limit Exceeded"],
             &["Performance Met", "Performance Lags"],
             &[
@@ -350,7 +369,10 @@ mod tests {
     #[test]
     fn requests() {
         assert_eq!(get_entry_request(0, FIRST), [0, 0, 0, 0, 0, 0xFF]);
-        assert_eq!(get_entry_request(0x1234, 0x0102), [0x34, 0x12, 2, 1, 0, 0xFF]);
+        assert_eq!(
+            get_entry_request(0x1234, 0x0102),
+            [0x34, 0x12, 2, 1, 0, 0xFF]
+        );
         assert_eq!(
             clear_request(0x0001, true),
             [0x01, 0x00, 0x43, 0x4c, 0x52, 0xaa]
@@ -361,6 +383,8 @@ mod tests {
         assert_eq!(decode_clear_progress(&[0x01]), Ok(true));
         assert_eq!(decode_clear_progress(&[0x00]), Ok(false));
         assert!(decode_clear_progress(&[]).is_err());
+        assert_eq!(decode_time(&[0x10, 0x32, 0x2e, 0x69]), Ok(0x692e_3210));
+        assert!(decode_time(&[1, 2, 3]).is_err());
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::pin::Pin;
 
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, Method, StatusCode};
+use opendcre_eventlog::{Event, Via};
 use opendcre_proto::calendar::{rfc3339_utc, Fraction};
 use serde_json::Value;
 use tokio::time::Instant;
@@ -16,6 +17,7 @@ use crate::answer::{Answer, BaseMessage, RedfishError, XML};
 use crate::boot;
 use crate::ethernet;
 use crate::led;
+use crate::logs;
 use crate::metadata;
 use crate::netif;
 use crate::network;
@@ -25,7 +27,7 @@ use crate::query;
 use crate::registries;
 use crate::reset;
 use crate::resources;
-use crate::route::{parse_sensor_device, route, ChassisId, Resource, SystemId};
+use crate::route::{parse_sensor_device, route, ChassisId, LogOwner, Resource, SystemId};
 use crate::sensors;
 use crate::sessions::{self, Caller};
 
@@ -68,7 +70,9 @@ pub async fn handle(
     };
     let path = req.path;
     if *resource == Resource::SessionCollection && *req.method == Method::POST {
-        return sessions::login(caller, path, body).await.allow(allow);
+        return sessions::login(caller, path, body, &node.events)
+            .await
+            .allow(allow);
     }
     let ctx = Ctx {
         node,
@@ -276,13 +280,91 @@ impl Ctx<'_> {
                 let host = netif::host_name();
                 ethernet::interface(&i, host.as_deref(), &netif::resolver())
             }
+            Resource::LogServiceCollection(owner) => {
+                self.log_owner(*owner, path).await?;
+                logs::service_collection(*owner)
+            }
+            Resource::LogService(owner) => {
+                self.log_owner(*owner, path).await?;
+                match owner {
+                    LogOwner::System(s) if s.is_bmc() => {
+                        let time = match node.ipmi.sel_time(s.device).await {
+                            Ok(t) => Some(t),
+                            Err(e) => {
+                                tracing::warn!(system = %s.id(), "SEL time not readable: {e}");
+                                None
+                            }
+                        };
+                        logs::sel_service(*s, time)
+                    }
+                    _ => logs::event_log_service(
+                        *owner,
+                        &node.events.status(),
+                        node.events.max_entries(),
+                        &now(),
+                    ),
+                }
+            }
+            Resource::LogEntryCollection(owner) => {
+                self.log_owner(*owner, path).await?;
+                match owner {
+                    LogOwner::System(s) if s.is_bmc() => {
+                        let sel = node.ipmi.sel(s.device).await.map_err(|e| {
+                            RedfishError::failure(format!("reading the SEL failed: {e}"))
+                        })?;
+                        if sel.truncated {
+                            tracing::warn!(system = %s.id(), shown = sel.records.len(), entries = sel.info.entries, "SEL longer than one read takes; the first records are shown");
+                        }
+                        logs::entry_collection(
+                            *owner,
+                            sel.records.iter().map(|r| r.record_id.to_string()),
+                        )
+                    }
+                    _ => logs::entry_collection(
+                        *owner,
+                        node.events
+                            .entries()
+                            .into_iter()
+                            .filter(|e| logs::shows(*owner, e))
+                            .map(|e| e.id.to_string()),
+                    ),
+                }
+            }
+            Resource::LogEntry(owner, id) => {
+                self.log_owner(*owner, path).await?;
+                match owner {
+                    LogOwner::System(s) if s.is_bmc() => {
+                        let record_id =
+                            u16::try_from(*id).map_err(|_| RedfishError::missing(path))?;
+                        let record = node
+                            .ipmi
+                            .sel_entry(s.device, record_id)
+                            .await
+                            .map_err(|e| {
+                                RedfishError::failure(format!("reading the SEL failed: {e}"))
+                            })?
+                            // Get SEL Entry 0 and 0xFFFF name the first and last
+                            // records, not records with those ids.
+                            .filter(|r| r.record_id == record_id)
+                            .ok_or_else(|| RedfishError::missing(path))?;
+                        logs::sel_entry(*s, &record)
+                    }
+                    _ => node
+                        .events
+                        .entry(*id)
+                        .filter(|e| logs::shows(*owner, e))
+                        .map(|e| logs::event_entry(*owner, &e))
+                        .ok_or_else(|| RedfishError::missing(path))?,
+                }
+            }
             Resource::RegistryCollection => registries::registry_collection(),
             Resource::Registry(id) => {
                 registries::registry_file(id).ok_or_else(|| RedfishError::missing(path))?
             }
-            Resource::Metadata | Resource::SystemReset(_) | Resource::Missing => {
-                return Err(RedfishError::missing(path))
-            }
+            Resource::Metadata
+            | Resource::SystemReset(_)
+            | Resource::ClearLog(_)
+            | Resource::Missing => return Err(RedfishError::missing(path)),
         })
     }
 
@@ -322,6 +404,16 @@ impl Ctx<'_> {
 }
 
 impl Ctx<'_> {
+    /// A system's log services exist while the system does.
+    async fn log_owner(&self, owner: LogOwner, path: &str) -> Result<(), RedfishError> {
+        match owner {
+            LogOwner::System(s) if !self.rack().await?.has_system(s) => {
+                Err(RedfishError::missing(path))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// A board's chassis as a GET shows it, with its LED device (if it has
     /// one) read now as `LocationIndicatorActive` and the `@odata.etag`
     /// of what a `PATCH` may change.
@@ -451,8 +543,52 @@ async fn serve(
             if !node.rack(deadline).await?.has_system(*s) {
                 return Err(RedfishError::missing(path));
             }
-            node.reset(*s, reset_type, deadline).await?;
+            let done = node.reset(*s, reset_type, deadline).await;
+            let action = reset_type.name();
+            let detail = done
+                .as_ref()
+                .err()
+                .map(|e| e.detail.clone().unwrap_or_else(|| e.status.to_string()));
+            node.events.record(Event::power(
+                &caller.user(),
+                Via::Redfish,
+                &s.id(),
+                action,
+                detail.as_deref().map_or(Ok("done"), Err),
+            ));
+            done?;
             tracing::info!(system = %s.id(), ?reset_type, "ComputerSystem.Reset done");
+            Ok(Answer::no_content())
+        }
+        Resource::ClearLog(owner) => {
+            if !body.is_empty()
+                && serde_json::from_slice::<serde_json::Map<String, Value>>(body).is_err()
+            {
+                return Err(RedfishError::new(
+                    StatusCode::BAD_REQUEST,
+                    BaseMessage::MalformedJSON,
+                    &[],
+                ));
+            }
+            match owner {
+                LogOwner::System(s) => {
+                    if !node.rack(deadline).await?.has_system(*s) {
+                        return Err(RedfishError::missing(path));
+                    }
+                    if s.is_bmc() {
+                        node.ipmi.clear_sel(s.device).await.map_err(|e| {
+                            RedfishError::failure(format!("clearing the SEL failed: {e}"))
+                        })?;
+                    } else {
+                        node.events.clear_system(&s.id(), &caller.user());
+                    }
+                    tracing::info!(system = %s.id(), user = ?caller.user(), "LogService.ClearLog done");
+                }
+                LogOwner::Manager => {
+                    node.events.clear(&caller.user());
+                    tracing::info!(user = ?caller.user(), "event log cleared");
+                }
+            }
             Ok(Answer::no_content())
         }
         Resource::Session(id) => sessions::member(caller, method, id, path),

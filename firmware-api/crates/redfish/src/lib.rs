@@ -23,7 +23,8 @@
 //! registries the error answers use; `network` the manager's network
 //! protocols (the node's listeners); `netif` the node's network interfaces
 //! as the OS shows them (sysfs, procfs, `getifaddrs`, resolv.conf) and
-//! `ethernet` them as the manager's `EthernetInterfaces`.
+//! `ethernet` them as the manager's `EthernetInterfaces`; `logs` the log
+//! services (the node's event log, a BMC's SEL).
 
 mod accounts;
 pub mod answer;
@@ -32,6 +33,7 @@ mod ethernet;
 mod handler;
 mod identity;
 mod led;
+mod logs;
 mod metadata;
 mod netif;
 mod network;
@@ -51,5 +53,5 @@ pub use handler::{handle, RequestHead};
 pub use identity::service_uuid;
 pub use network::NetworkProtocols;
 pub use node::Node;
-pub use route::{route, RedfishRole, Resource};
+pub use route::{route, LogOwner, RedfishRole, Resource};
 pub use sessions::Caller;

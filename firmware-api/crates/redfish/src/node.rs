@@ -37,6 +37,9 @@ pub struct Node {
     /// The listeners `opendcre serve` bound: the manager's
     /// `NetworkProtocol`.
     pub protocols: crate::NetworkProtocols,
+    /// The node's event log: resets are recorded in it, and it is the
+    /// manager's `EventLog` log service.
+    pub events: Arc<opendcre_eventlog::EventLog>,
 }
 
 /// A rack as one scan of the bus found it, and the configured BMCs.

@@ -26,7 +26,7 @@ pub(crate) enum ResetType {
 }
 
 impl ResetType {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             ResetType::On => "On",
             ResetType::ForceOff => "ForceOff",

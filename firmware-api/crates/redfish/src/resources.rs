@@ -205,6 +205,7 @@ pub(crate) fn system(s: SystemId, power: Result<PowerView, &str>) -> Value {
             "Description": description,
             "SystemType": "Physical",
             "Status": status,
+            "LogServices": link(&crate::route::LogOwner::System(s).collection_uri()),
             "Actions": {
                 "#ComputerSystem.Reset": {
                     "target": s.reset_uri(),
@@ -253,6 +254,7 @@ pub(crate) fn manager(firmware: &str, now_rfc3339: &str, uuid: Option<&str>, rac
             "FirmwareVersion": firmware,
             "NetworkProtocol": link(&crate::network::uri()),
             "EthernetInterfaces": link(&crate::ethernet::collection_uri()),
+            "LogServices": link(&crate::route::LogOwner::Manager.collection_uri()),
             "DateTime": now_rfc3339,
             "DateTimeLocalOffset": "+00:00",
             // It answers this request: it is on and working.

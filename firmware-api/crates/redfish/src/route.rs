@@ -58,6 +58,14 @@ impl SystemId {
     }
 }
 
+/// Whose log services: the manager's (the node's event log) or a
+/// computer system's (a bus power device's view of it, a BMC's SEL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogOwner {
+    Manager,
+    System(SystemId),
+}
+
 pub(crate) const V1: &str = "/redfish/v1";
 pub(crate) const RACK_ID: &str = "Rack";
 pub(crate) const MANAGER_ID: &str = "RackManager";
@@ -101,6 +109,16 @@ pub enum Resource {
     Account(String),
     RoleCollection,
     Role(RedfishRole),
+    /// `…/LogServices` of the manager or a system.
+    LogServiceCollection(LogOwner),
+    /// `…/LogServices/EventLog` (or `SEL` on a BMC's server).
+    LogService(LogOwner),
+    /// `…/LogServices/{id}/Entries`.
+    LogEntryCollection(LogOwner),
+    /// `…/Entries/{id}`: the decimal entry id (the SEL's record id).
+    LogEntry(LogOwner, u64),
+    /// `POST …/Actions/LogService.ClearLog`.
+    ClearLog(LogOwner),
     /// `/redfish/v1/Registries`.
     RegistryCollection,
     /// `/redfish/v1/Registries/{id}`: a message registry the service uses.
@@ -162,7 +180,7 @@ impl Resource {
     /// state and need `Operate`.
     pub fn permission_for(&self, method: &Method) -> Permission {
         match self {
-            Resource::SystemReset(_) => Permission::Operate,
+            Resource::SystemReset(_) | Resource::ClearLog(_) => Permission::Operate,
             Resource::System(_) | Resource::Chassis(ChassisId::Board(_))
                 if method == Method::PATCH =>
             {
@@ -192,7 +210,7 @@ impl Resource {
     /// The `Allow` header: every resource sends it, error answers included.
     pub fn allow_header(&self) -> &'static str {
         match self {
-            Resource::SystemReset(_) => "POST",
+            Resource::SystemReset(_) | Resource::ClearLog(_) => "POST",
             // A bus power device's `AssetTag` is writable (`WI`); a BMC's
             // server has its boot override (`Boot`).
             Resource::System(_) => "GET, HEAD, PATCH",
@@ -252,6 +270,13 @@ pub fn route(segments: &[String]) -> Option<Resource> {
         ["v1", "Systems", id, "Actions", "ComputerSystem.Reset"] => {
             system(id, Resource::SystemReset)
         }
+        ["v1", "Systems", id, "LogServices", ref rest @ ..] => match parse_system(id) {
+            Some(s) => log_route(LogOwner::System(s), rest),
+            None => Resource::Missing,
+        },
+        ["v1", "Managers", MANAGER_ID, "LogServices", ref rest @ ..] => {
+            log_route(LogOwner::Manager, rest)
+        }
         ["v1", "Managers"] => Resource::ManagerCollection,
         ["v1", "Managers", MANAGER_ID] => Resource::Manager,
         ["v1", "Managers", MANAGER_ID, "NetworkProtocol"] => Resource::NetworkProtocol,
@@ -283,6 +308,31 @@ pub fn route(segments: &[String]) -> Option<Resource> {
         }
         _ => Resource::Missing,
     })
+}
+
+/// What follows `…/LogServices`: the owner's one service, its entries, an
+/// entry by canonical decimal id, the `ClearLog` action.
+fn log_route(owner: LogOwner, rest: &[&str]) -> Resource {
+    let service = owner.service_id();
+    match rest {
+        [] => Resource::LogServiceCollection(owner),
+        [id] if *id == service => Resource::LogService(owner),
+        [id, "Entries"] if *id == service => Resource::LogEntryCollection(owner),
+        [id, "Entries", entry] if *id == service => match canonical_decimal(entry) {
+            Some(n) => Resource::LogEntry(owner, n),
+            None => Resource::Missing,
+        },
+        [id, "Actions", "LogService.ClearLog"] if *id == service => Resource::ClearLog(owner),
+        _ => Resource::Missing,
+    }
+}
+
+/// `0`, `17`; not `017`, `+1` or beyond `u64`.
+fn canonical_decimal(text: &str) -> Option<u64> {
+    let ok = !text.is_empty()
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && (text == "0" || !text.starts_with('0'));
+    ok.then(|| text.parse().ok()).flatten()
 }
 
 fn system(id: &str, make: fn(SystemId) -> Resource) -> Resource {
@@ -373,6 +423,57 @@ mod tests {
             Some(Resource::Manager)
         );
         assert_eq!(r("/opendcre/1.1/scan"), None);
+    }
+
+    #[test]
+    fn log_services() {
+        let bus = LogOwner::System(SystemId {
+            board: 1,
+            device: 0x16ff,
+        });
+        let bmc = LogOwner::System(SystemId {
+            board: 0x4000_0000,
+            device: 1,
+        });
+        let m = "/redfish/v1/Managers/RackManager/LogServices";
+        assert_eq!(
+            r(m),
+            Some(Resource::LogServiceCollection(LogOwner::Manager))
+        );
+        assert_eq!(
+            r(&format!("{m}/EventLog/")),
+            Some(Resource::LogService(LogOwner::Manager))
+        );
+        assert_eq!(
+            r(&format!("{m}/EventLog/Entries/12")),
+            Some(Resource::LogEntry(LogOwner::Manager, 12))
+        );
+        let s = "/redfish/v1/Systems/00000001-16ff/LogServices";
+        assert_eq!(
+            r(&format!("{s}/EventLog/Entries")),
+            Some(Resource::LogEntryCollection(bus))
+        );
+        assert_eq!(
+            r(&format!("{s}/EventLog/Actions/LogService.ClearLog")),
+            Some(Resource::ClearLog(bus))
+        );
+        let b = "/redfish/v1/Systems/40000000-0001/LogServices";
+        assert_eq!(r(&format!("{b}/SEL")), Some(Resource::LogService(bmc)));
+        for p in [
+            format!("{b}/EventLog"),
+            format!("{s}/SEL"),
+            format!("{m}/EventLog/Entries/012"),
+            format!("{m}/EventLog/Entries/-1"),
+            format!("{m}/EventLog/Entries/99999999999999999999999"),
+            format!("{m}/Log"),
+        ] {
+            assert_eq!(r(&p), Some(Resource::Missing), "{p}");
+        }
+        assert_eq!(Resource::ClearLog(bus).permission(), Permission::Operate);
+        assert!(Resource::ClearLog(bus).allows(&Method::POST));
+        assert!(!Resource::ClearLog(bus).allows(&Method::GET));
+        assert_eq!(Resource::LogService(bus).permission(), Permission::Read);
+        assert!(!Resource::LogService(bus).allows(&Method::POST));
     }
 
     #[test]

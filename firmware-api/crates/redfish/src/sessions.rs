@@ -34,6 +34,18 @@ pub struct Caller {
     pub peer: SocketAddr,
 }
 
+impl Caller {
+    /// Who the caller is, for the event log: the principal's name, or what
+    /// let it in without one.
+    pub(crate) fn user(&self) -> String {
+        match (&self.principal, &self.security) {
+            (Some(p), _) => p.name.clone(),
+            (None, None) => "anonymous (no authentication configured)".into(),
+            (None, Some(_)) => "anonymous".into(),
+        }
+    }
+}
+
 fn sessions_uri() -> String {
     format!("{V1}/SessionService/Sessions")
 }
@@ -157,14 +169,24 @@ pub(crate) fn member_json(caller: &Caller, id: &str, path: &str) -> Result<Value
 /// `POST …/Sessions`: the body's credentials checked as HTTP Basic is
 /// (local accounts, then LDAP; same limiter, same log lines), then a new
 /// session. `201 Created` with `X-Auth-Token`, `Location` and the session.
-pub(crate) async fn login(caller: &Caller, path: &str, body: &[u8]) -> Answer {
-    match try_login(caller, path, body).await {
+pub(crate) async fn login(
+    caller: &Caller,
+    path: &str,
+    body: &[u8],
+    events: &opendcre_eventlog::EventLog,
+) -> Answer {
+    match try_login(caller, path, body, events).await {
         Ok(a) => a,
         Err(a) => a,
     }
 }
 
-async fn try_login(caller: &Caller, path: &str, body: &[u8]) -> Result<Answer, Answer> {
+async fn try_login(
+    caller: &Caller,
+    path: &str,
+    body: &[u8],
+    events: &opendcre_eventlog::EventLog,
+) -> Result<Answer, Answer> {
     let (user, password) = parse(body).map_err(|e| e.answer())?;
     let Some(sec) = &caller.security else {
         return Err(RedfishError::from_status(
@@ -180,6 +202,12 @@ async fn try_login(caller: &Caller, path: &str, body: &[u8]) -> Result<Answer, A
     {
         Ok(p) => p,
         Err(rejection) => {
+            if rejection.is_failed_attempt() {
+                events.record(opendcre_eventlog::Event::auth_failure(
+                    &caller.peer.ip().to_string(),
+                    &format!("Redfish login as {user:?}: {}", rejection.message()),
+                ));
+            }
             let retry = rejection
                 .headers()
                 .get(http::header::RETRY_AFTER)

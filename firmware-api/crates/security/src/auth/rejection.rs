@@ -39,7 +39,23 @@ pub enum AuthRejection {
     Unavailable { message: String },
 }
 
+/// The message of a request that presented no credential at all: a
+/// refusal, but no failed attempt.
+pub(crate) const NO_CREDENTIALS: &str = "authentication required";
+
 impl AuthRejection {
+    /// A credential was presented and refused, or the client is throttled
+    /// for earlier failures: what the event log records. A request without
+    /// any credential, a missing role or an unreachable identity provider
+    /// is not a failed attempt.
+    pub fn is_failed_attempt(&self) -> bool {
+        match self {
+            AuthRejection::Unauthenticated { message, .. } => message != NO_CREDENTIALS,
+            AuthRejection::RateLimited { .. } => true,
+            AuthRejection::Forbidden { .. } | AuthRejection::Unavailable { .. } => false,
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             AuthRejection::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,

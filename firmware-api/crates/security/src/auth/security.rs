@@ -262,7 +262,7 @@ impl Security {
                 None => match self.anonymous_principal(ip) {
                     Some(p) => Ok(p),
                     None => {
-                        return Err(self.unauthenticated("authentication required", false));
+                        return Err(self.unauthenticated(super::rejection::NO_CREDENTIALS, false));
                     }
                 },
             },
