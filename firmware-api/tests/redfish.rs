@@ -14,7 +14,7 @@ pub(crate) const OPERATOR: &str = "odcre_redfish-operator-0123456789abcdef";
 
 /// Two boards; their power devices keep state (`on`/`off` switch it), so
 /// a reset can be seen afterwards.
-const RACK: &str = r#"{"boards": [
+pub(crate) const RACK: &str = r#"{"boards": [
   {"board_id": "00000001", "devices": [
     {"device_id": "0001", "device_type": "power", "has_state": true, "asset_info": "rack-a/node-01 SN:1",
      "power": "0,1215,4528,2320", "on": "0,1215,4528,2320", "off": "64,0,4529,2075"},

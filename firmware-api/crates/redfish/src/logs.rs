@@ -241,10 +241,14 @@ pub(crate) fn sel_entry(s: SystemId, r: &SelRecord) -> Value {
             };
             v["EntryType"] = json!("SEL");
             v["MessageId"] = json!(e.message_id());
-            v["Message"] = json!(format!(
+            let mut message = format!(
                 "{what} sensor {:#04x}: {event} ({dir}; generator {:#06x}).",
                 e.sensor_number, e.generator_id
-            ));
+            );
+            if r.timestamp.is_some_and(|t| t <= PRE_INIT_MAX) {
+                message.push_str(" Time counted from the BMC's start: its clock was not set.");
+            }
+            v["Message"] = json!(message);
             v["SensorNumber"] = json!(e.sensor_number);
             v["GeneratorId"] = json!(format!("0x{:04X}", e.generator_id));
             if let Some(t) = sensor_type {
@@ -269,6 +273,9 @@ pub(crate) fn sel_entry(s: SystemId, r: &SelRecord) -> Value {
     }
     v
 }
+
+/// IPMI timestamps up to this count from the BMC's initialisation (§37).
+const PRE_INIT_MAX: u32 = 0x2000_0000;
 
 /// An IPMI timestamp as RFC 3339. Values up to `0x20000000` count from the
 /// BMC's initialisation (§37): shown as they are, near 1970, which is what
@@ -362,6 +369,14 @@ mod tests {
         assert_eq!(v["Severity"], "Critical");
         assert_eq!(v["MessageId"], "0x01090000");
         assert_eq!(v["GeneratorId"], "0x0020");
+        assert_eq!(
+            sel_entry(
+                BMC,
+                &SelRecord::decode(&[&raw[..3], &[1, 0, 0, 0], &raw[7..]].concat())
+            )["Message"],
+            "Temperature sensor 0x30: Upper Critical - going high (asserted; generator 0x0020). \
+             Time counted from the BMC's start: its clock was not set."
+        );
         assert_eq!(
             v["Message"],
             "Temperature sensor 0x30: Upper Critical - going high (asserted; generator 0x0020)."

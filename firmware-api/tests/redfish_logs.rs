@@ -1,0 +1,300 @@
+//! Log services in the real binary: the node's event log (power actions
+//! through both APIs, failed authentications, a restart, ClearLog and who
+//! may send it, paging) on the emulator, and a BMC's SEL read from OpenIPMI's
+//! `ipmi_sim`, compared with what ipmitool reads from it.
+
+use serde_json::Value;
+
+use crate::common::{request_with, Server};
+use crate::ipmi_support::SimBmc;
+use crate::redfish::{get, get_ok, send, OPERATOR, RACK, READER};
+use opendcre_security::auth::{hash_token, HashAlgorithm};
+
+const LOG: &str = "/redfish/v1/Managers/RackManager/LogServices/EventLog";
+const SYS_LOG: &str = "/redfish/v1/Systems/00000001-0001/LogServices/EventLog";
+
+/// The emulated rack with its event log in `state` (kept across restarts).
+fn node_config(rack: &std::path::Path, state: &std::path::Path, extra: &str) -> String {
+    format!(
+        "[emulator]\nconfig = {:?}\n[telemetry]\nenabled = false\n\
+         [event_log]\npath = {:?}\nmax_entries = 50\n\
+         [auth.tokens.reader]\nhash = \"{}\"\nrole = \"reader\"\n\
+         [auth.tokens.operator]\nhash = \"{}\"\nrole = \"operator\"\n{extra}",
+        rack.display().to_string(),
+        state.join("events.jsonl").display().to_string(),
+        hash_token(READER, HashAlgorithm::Sha256).unwrap(),
+        hash_token(OPERATOR, HashAlgorithm::Sha256).unwrap(),
+    )
+}
+
+/// Every entry of a log's `Entries`, expanded.
+fn entries(s: &Server, service: &str) -> Vec<Value> {
+    let v = get_ok(s, &format!("{service}/Entries?$expand=."), Some(READER));
+    v["Members"].as_array().unwrap().clone()
+}
+
+fn keys(es: &[Value]) -> Vec<String> {
+    es.iter()
+        .map(|e| e["MessageId"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn power_actions_and_auth_failures_are_logged_and_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let rack = dir.path().join("rack.json");
+    std::fs::write(&rack, RACK).unwrap();
+    let cfg = node_config(&rack, dir.path(), "");
+    let (s, _c) = Server::with_config(&cfg);
+
+    // The service and its links.
+    let m = get_ok(&s, "/redfish/v1/Managers/RackManager", Some(READER));
+    assert_eq!(
+        m["LogServices"]["@odata.id"],
+        "/redfish/v1/Managers/RackManager/LogServices"
+    );
+    let sys = get_ok(&s, "/redfish/v1/Systems/00000001-0001", Some(READER));
+    assert_eq!(
+        sys["LogServices"]["@odata.id"],
+        "/redfish/v1/Systems/00000001-0001/LogServices"
+    );
+    let svc = get_ok(&s, LOG, Some(READER));
+    assert_eq!(svc["OverWritePolicy"], "WrapsWhenFull");
+    assert_eq!(svc["MaxNumberOfRecords"], 50);
+    assert_eq!(svc["Status"]["Health"], "OK", "{svc}");
+    assert_eq!(
+        svc["Actions"]["#LogService.ClearLog"]["target"],
+        format!("{LOG}/Actions/LogService.ClearLog")
+    );
+
+    // A v1.1 power action, a Redfish reset, a status read (not an action).
+    let on = get(&s, "/opendcre/1.1/power/off/00000001/0001", Some(OPERATOR));
+    assert_eq!(on.status, 200);
+    assert_eq!(
+        get(&s, "/opendcre/1.1/power/status/00000001/0001", Some(READER)).status,
+        200
+    );
+    let r = send(
+        &s,
+        "POST",
+        "/redfish/v1/Systems/00000001-0001/Actions/ComputerSystem.Reset",
+        OPERATOR,
+        r#"{"ResetType": "On"}"#,
+        &[],
+    );
+    assert_eq!(r.status, 204);
+    // A wrong token: an authentication failure, without the token.
+    let bad = "odcre_not-a-valid-token-0123456789";
+    let r = request_with(
+        &s.addr,
+        "GET",
+        "/redfish/v1/Systems",
+        &[("Authorization", &format!("Bearer {bad}"))],
+    );
+    assert_eq!(r.status, 401);
+    // No credential at all is a refusal, not a failed attempt.
+    assert_eq!(get(&s, "/redfish/v1/Systems", None).status, 401);
+
+    let all = entries(&s, LOG);
+    assert_eq!(
+        keys(&all),
+        [
+            "OpenDCRE.1.0.PowerAction",
+            "OpenDCRE.1.0.PowerAction",
+            "OpenDCRE.1.0.AuthenticationFailed"
+        ],
+        "{all:#?}"
+    );
+    assert_eq!(
+        all[0]["MessageArgs"],
+        serde_json::json!(["off", "00000001-0001", "operator", "power off"])
+    );
+    assert!(all[0]["Message"]
+        .as_str()
+        .unwrap()
+        .contains("through the v1.1 API"));
+    assert_eq!(
+        all[1]["MessageArgs"],
+        serde_json::json!(["On", "00000001-0001", "operator", "done"])
+    );
+    assert_eq!(all[1]["EntryType"], "Event");
+    assert_eq!(all[1]["Severity"], "OK");
+    assert_eq!(all[2]["Severity"], "Warning");
+    assert_eq!(all[2]["MessageArgs"][0], "127.0.0.1");
+    let text = all[2].to_string();
+    assert!(!text.contains(bad), "the token is not logged: {text}");
+
+    // The system's view: its two power actions, nothing else.
+    let mine = entries(&s, SYS_LOG);
+    assert_eq!(mine.len(), 2);
+    assert!(mine[0]["@odata.id"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("{SYS_LOG}/Entries/")));
+    assert!(entries(&s, "/redfish/v1/Systems/00000002-0001/LogServices/EventLog").is_empty());
+
+    // Paging with the query machinery.
+    let page = get_ok(&s, &format!("{LOG}/Entries?$top=1&$skip=1"), Some(READER));
+    assert_eq!(page["Members@odata.count"], 3);
+    assert_eq!(page["Members"].as_array().unwrap().len(), 1);
+    assert_eq!(page["Members"][0]["@odata.id"], all[1]["@odata.id"]);
+    assert!(page["Members@odata.nextLink"].is_string());
+
+    // A restart keeps the entries (same ids).
+    s.terminate();
+    let (s, _c2) = Server::with_config(&cfg);
+    let again = entries(&s, LOG);
+    assert_eq!(again, all);
+
+    // A reader may not clear; an operator may, and the log says who.
+    let clear = format!("{LOG}/Actions/LogService.ClearLog");
+    let r = send(&s, "POST", &clear, READER, "{}", &[]);
+    assert_eq!(r.status, 403);
+    assert_eq!(entries(&s, LOG).len(), 3);
+    let r = send(&s, "POST", &clear, OPERATOR, "{}", &[]);
+    assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    let left = entries(&s, LOG);
+    assert_eq!(keys(&left), ["OpenDCRE.1.0.LogCleared"]);
+    assert_eq!(left[0]["MessageArgs"], serde_json::json!(["operator"]));
+    // Entry ids are not reused after a clear.
+    let old = all[0]["@odata.id"].as_str().unwrap();
+    assert_eq!(get(&s, old, Some(READER)).status, 404);
+}
+
+#[test]
+fn a_missing_state_directory_keeps_the_log_in_memory_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let rack = dir.path().join("rack.json");
+    std::fs::write(&rack, RACK).unwrap();
+    let (s, _c) = Server::with_config(&node_config(&rack, &dir.path().join("gone"), ""));
+    let svc = get_ok(&s, LOG, Some(READER));
+    assert_eq!(svc["Status"]["Health"], "Warning");
+    assert!(svc["Description"].as_str().unwrap().contains("gone"));
+    let r = send(
+        &s,
+        "POST",
+        "/redfish/v1/Systems/00000001-0001/Actions/ComputerSystem.Reset",
+        OPERATOR,
+        r#"{"ResetType": "ForceOff"}"#,
+        &[],
+    );
+    assert_eq!(r.status, 204);
+    assert_eq!(entries(&s, LOG).len(), 1, "still recorded, in memory");
+}
+
+/// A system event record as ipmitool's raw Add SEL Entry takes it: record
+/// id and timestamp are the BMC's to set.
+fn add_sel(sim: &SimBmc, sensor_type: u8, number: u8, dir_type: u8, data: [u8; 3]) {
+    let mut args: Vec<String> = vec!["raw".into(), "0x0a".into(), "0x44".into()];
+    let rec = [
+        0u8,
+        0,
+        0x02,
+        0,
+        0,
+        0,
+        0,
+        0x20,
+        0x00,
+        0x04,
+        sensor_type,
+        number,
+        dir_type,
+        data[0],
+        data[1],
+        data[2],
+    ];
+    args.extend(rec.iter().map(|b| format!("{b:#04x}")));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = sim.ipmitool(&args);
+    assert!(
+        out.status.success(),
+        "Add SEL Entry: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_bmcs_sel_is_read_over_ipmi_and_cleared_by_operators_only() {
+    let Some(sim) = SimBmc::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let rack = dir.path().join("rack.json");
+    std::fs::write(&rack, RACK).unwrap();
+    let bmc = format!(
+        "[[ipmi.bmc]]\ndevice_id = 1\nip = \"127.0.0.1\"\nport = {}\nusername = \"ADMIN\"\n\
+         password = \"ADMIN\"\ninterface = \"lanplus\"\ncipher_suite = 3\n",
+        sim.port
+    );
+    let (s, _c) = Server::with_config(&node_config(&rack, dir.path(), &bmc));
+    const SEL: &str = "/redfish/v1/Systems/40000000-0001/LogServices/SEL";
+    let coll = get_ok(
+        &s,
+        "/redfish/v1/Systems/40000000-0001/LogServices",
+        Some(READER),
+    );
+    assert_eq!(coll["Members"][0]["@odata.id"], SEL);
+    let svc = get_ok(&s, SEL, Some(READER));
+    assert_eq!(svc["LogEntryType"], "SEL");
+    assert_eq!(svc["OverWritePolicy"], "NeverOverWrites");
+    assert_eq!(
+        svc["Status"]["Health"], "OK",
+        "the BMC's SEL clock was read"
+    );
+    assert!(
+        entries(&s, SEL).is_empty(),
+        "a new simulator's SEL is empty"
+    );
+
+    // Temperature sensor 0x30, upper critical going high (threshold, offset
+    // 9); processor sensor 0x05 thermal trip (sensor-specific offset 1),
+    // deasserted.
+    add_sel(&sim, 0x01, 0x30, 0x01, [0x59, 0x5a, 0x50]);
+    add_sel(&sim, 0x07, 0x05, 0xef, [0x01, 0xff, 0xff]);
+    let es = entries(&s, SEL);
+    assert_eq!(es.len(), 2, "{es:#?}");
+    let (t, p) = (&es[0], &es[1]);
+    assert_eq!(t["EntryType"], "SEL");
+    assert_eq!(t["SensorType"], "Temperature");
+    assert_eq!(t["SensorNumber"], 0x30);
+    assert_eq!(t["EntryCode"], "Upper Critical - going high");
+    assert_eq!(t["Severity"], "Critical");
+    assert_eq!(t["MessageId"], "0x01595A50");
+    assert_eq!(t["GeneratorId"], "0x0020");
+    assert_eq!(p["SensorType"], "Processor");
+    assert_eq!(p["EntryCode"], "Deassert");
+    assert!(p.get("Severity").is_none(), "no severity guessed");
+
+    // The same records as ipmitool lists them (record ids, sensors).
+    let out = sim.ipmitool(&["sel", "elist"]);
+    let list = String::from_utf8_lossy(&out.stdout).to_string();
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 2, "{list}");
+    for (e, line) in es.iter().zip(&lines) {
+        let id = u16::from_str_radix(line.split('|').next().unwrap().trim(), 16).unwrap();
+        assert_eq!(e["Id"], id.to_string(), "{line}");
+    }
+    assert!(
+        lines[0].contains("Temperature #0x30") && lines[0].contains("Upper Critical going high")
+    );
+    assert!(lines[1].contains("Processor #0x05") && lines[1].contains("Deasserted"));
+    // One entry by its URI; an id the SEL does not have is a 404.
+    let one = get_ok(&s, t["@odata.id"].as_str().unwrap(), Some(READER));
+    assert_eq!(&one, t);
+    assert_eq!(
+        get(&s, &format!("{SEL}/Entries/4242"), Some(READER)).status,
+        404
+    );
+
+    // ClearLog: a reader gets 403 and the SEL keeps its records; an
+    // operator empties it (ipmitool agrees).
+    let clear = format!("{SEL}/Actions/LogService.ClearLog");
+    assert_eq!(send(&s, "POST", &clear, READER, "{}", &[]).status, 403);
+    assert_eq!(entries(&s, SEL).len(), 2);
+    let r = send(&s, "POST", &clear, OPERATOR, "", &[]);
+    assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    assert!(entries(&s, SEL).is_empty());
+    let info = String::from_utf8_lossy(&sim.ipmitool(&["sel", "info"]).stdout).to_string();
+    assert!(info.contains("Entries          : 0"), "{info}");
+}
