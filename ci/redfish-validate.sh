@@ -81,6 +81,16 @@ print(*[x.getsockname()[1] for x in s])')
 # computer system of the Redfish tree.
 sh "$ROOT/ci/peers/ipmi_sim/start.sh" "$BMC_PORT" "$WORK/bmc" > "$WORK/bmc.out" 2>&1 ||
     { echo "ipmi_sim did not start:" >&2; cat "$WORK/bmc.out" >&2; exit 1; }
+# Two SEL records (Add SEL Entry; the BMC sets id and time), so the
+# validators see the server's SEL entries: a threshold event (temperature
+# sensor 0x30, upper critical going high) and a sensor-specific one
+# (processor 0x05, thermal trip, deasserted).
+for rec in "0x01 0x30 0x01 0x59 0x5a 0x50" "0x07 0x05 0xef 0x01 0xff 0xff"; do
+    # shellcheck disable=SC2086 # the record's bytes are separate arguments
+    ipmitool -I lanplus -C 3 -H 127.0.0.1 -p "$BMC_PORT" -U ADMIN -P ADMIN -N 1 -R 3 \
+        raw 0x0a 0x44 0 0 0x02 0 0 0 0 0x20 0x00 0x04 $rec > /dev/null ||
+        { echo "ipmitool could not add a SEL record" >&2; exit 1; }
+done
 bash "$ROOT/ci/peers/slapd/start.sh" "$WORK/slapd" "$LDAP_PORT" "$LDAPS_PORT" > "$WORK/slapd.out" 2>&1 ||
     { echo "slapd did not start:" >&2; cat "$WORK/slapd.out" >&2; exit 1; }
 
@@ -132,6 +142,8 @@ cat > "$WORK/opendcre.toml" <<TOML
 listen = ["127.0.0.1:0"]
 [emulator]
 config = "$WORK/rack.json"
+[event_log]
+path = "$WORK/events.jsonl"
 [[ipmi.bmc]]
 device_id = 1
 ip = "127.0.0.1"

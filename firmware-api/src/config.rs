@@ -563,6 +563,37 @@ mod tests {
         assert_eq!(cfg.log.level, d.log.level);
         assert_eq!(cfg.hat, d.hat);
         assert_eq!(cfg.telemetry, d.telemetry);
+        assert_eq!(cfg.event_log.path, d.event_log.path);
+        assert_eq!(cfg.event_log.max_entries, d.event_log.max_entries);
+        assert_eq!(
+            cfg.event_log.bus_fault_interval_secs,
+            d.event_log.bus_fault_interval_secs
+        );
+    }
+
+    #[test]
+    fn event_log_section_is_checked() {
+        let cfg = Config::parse(
+            "[event_log]\npath = \"/srv/ev.jsonl\"\nmax_entries = 10\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(cfg.event_log.path, Path::new("/srv/ev.jsonl"));
+        for (text, key) in [
+            ("path = \"events.jsonl\"", "event_log.path"),
+            ("path = \"/\"", "event_log.path"),
+            ("max_entries = 5", "event_log.max_entries"),
+            ("max_entries = 1000000", "event_log.max_entries"),
+            (
+                "bus_fault_interval_secs = 0",
+                "event_log.bus_fault_interval_secs",
+            ),
+        ] {
+            match Config::parse(&format!("[event_log]\n{text}\n"), "t") {
+                Err(ConfigError::Invalid { key: k, .. }) => assert_eq!(k, key, "{text}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
     }
 
     #[test]

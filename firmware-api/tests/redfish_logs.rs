@@ -27,9 +27,10 @@ fn node_config(rack: &std::path::Path, state: &std::path::Path, extra: &str) -> 
     )
 }
 
-/// Every entry of a log's `Entries`, expanded.
+/// Every entry of a log's `Entries`: in full without `$expand` (the schema
+/// auto-expands a log entry collection's members).
 fn entries(s: &Server, service: &str) -> Vec<Value> {
-    let v = get_ok(s, &format!("{service}/Entries?$expand=."), Some(READER));
+    let v = get_ok(s, &format!("{service}/Entries"), Some(READER));
     v["Members"].as_array().unwrap().clone()
 }
 

@@ -317,7 +317,7 @@ impl Ctx<'_> {
                         }
                         logs::entry_collection(
                             *owner,
-                            sel.records.iter().map(|r| r.record_id.to_string()),
+                            sel.records.iter().map(|r| logs::sel_entry(*s, r)).collect(),
                         )
                     }
                     _ => logs::entry_collection(
@@ -326,7 +326,8 @@ impl Ctx<'_> {
                             .entries()
                             .into_iter()
                             .filter(|e| logs::shows(*owner, e))
-                            .map(|e| e.id.to_string()),
+                            .map(|e| logs::event_entry(*owner, &e))
+                            .collect(),
                     ),
                 }
             }

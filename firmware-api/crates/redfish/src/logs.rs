@@ -167,14 +167,16 @@ fn service(
     v
 }
 
-/// `…/Entries`: links to every entry, oldest first (`$top`/`$skip` page it).
-pub(crate) fn entry_collection(owner: LogOwner, ids: impl Iterator<Item = String>) -> Value {
-    let base = owner.entries_uri();
-    collection(
-        &base,
-        "LogEntryCollection",
-        "Log Entry Collection",
-        ids.map(|id| format!("{base}/{id}")).collect(),
+/// `…/Entries`: every entry, oldest first, in full: the schema marks a
+/// log entry collection's `Members` `AutoExpand` (`$top`/`$skip` page it).
+pub(crate) fn entry_collection(owner: LogOwner, members: Vec<Value>) -> Value {
+    with(
+        head(&owner.entries_uri(), "LogEntryCollection"),
+        json!({
+            "Name": "Log Entry Collection",
+            "Members@odata.count": members.len(),
+            "Members": members,
+        }),
     )
 }
 
