@@ -27,6 +27,10 @@ RUN groupadd --system --gid "${OPENDCRE_UID}" opendcre \
         --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin \
         --comment "OpenDCRE service" opendcre
 
+# The event log's directory (systemd's StateDirectory=opendcre on a node);
+# without it the log is kept in memory only. A volume here keeps it.
+RUN install -d -o opendcre -g opendcre -m 0750 /var/lib/opendcre
+
 COPY ${DEB} /tmp/opendcre.deb
 
 # systemd is not running here, so the postinst only records the unit as

@@ -299,3 +299,77 @@ fn a_bmcs_sel_is_read_over_ipmi_and_cleared_by_operators_only() {
     let info = String::from_utf8_lossy(&sim.ipmitool(&["sel", "info"]).stdout).to_string();
     assert!(info.contains("Entries          : 0"), "{info}");
 }
+
+#[test]
+fn a_failed_redfish_login_is_logged_without_its_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let rack = dir.path().join("rack.json");
+    std::fs::write(&rack, RACK).unwrap();
+    let users = format!(
+        "[auth.users.ops]\npassword_hash = \"{}\"\nrole = \"operator\"\n",
+        hash_token("right-password-1", HashAlgorithm::Argon2id).unwrap()
+    );
+    let (s, _c) = Server::with_config(&node_config(&rack, dir.path(), &users));
+    let wrong = "wrong-password-7";
+    let r = crate::common::request_with_body(
+        &s.addr,
+        "POST",
+        "/redfish/v1/SessionService/Sessions",
+        &[("Content-Type", "application/json")],
+        &format!(r#"{{"UserName": "ops", "Password": "{wrong}"}}"#),
+    );
+    assert_eq!(r.status, 401);
+    let es = entries(&s, LOG);
+    assert_eq!(keys(&es), ["OpenDCRE.1.0.AuthenticationFailed"], "{es:#?}");
+    let reason = es[0]["MessageArgs"][1].as_str().unwrap();
+    assert!(reason.starts_with("Redfish login as \"ops\""), "{reason}");
+    assert!(!es[0].to_string().contains(wrong));
+}
+
+#[test]
+fn bus_faults_are_summed_into_one_entry_per_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let rack = dir.path().join("rack.json");
+    std::fs::write(&rack, RACK).unwrap();
+    let cfg = node_config(&rack, dir.path(), "").replace(
+        "max_entries = 50\n",
+        "max_entries = 50\nbus_fault_interval_secs = 1\n",
+    );
+    let (s, _c) = Server::with_config(&cfg);
+    // Board 00000009 is not on the bus: its reads go unanswered.
+    for _ in 0..3 {
+        let r = get(
+            &s,
+            "/opendcre/1.1/read/thermistor/00000009/0001",
+            Some(READER),
+        );
+        assert_eq!(r.status, 500);
+    }
+    // Three unanswered reads, however many intervals they fell into.
+    let timeouts = |faults: &[Value]| -> u64 {
+        faults
+            .iter()
+            .map(|e| {
+                e["MessageArgs"][0]
+                    .as_str()
+                    .unwrap()
+                    .parse::<u64>()
+                    .unwrap()
+            })
+            .sum()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let faults = loop {
+        let faults: Vec<Value> = entries(&s, LOG)
+            .into_iter()
+            .filter(|e| e["MessageId"] == "OpenDCRE.1.0.BusFaults")
+            .collect();
+        if timeouts(&faults) >= 3 || std::time::Instant::now() > deadline {
+            break faults;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(timeouts(&faults), 3, "{faults:#?}");
+    assert!(faults.len() <= 2, "one entry per interval: {faults:#?}");
+    assert_eq!(faults[0]["Severity"], "Warning");
+}

@@ -97,7 +97,7 @@ impl EventLog {
             Ok(l) => l,
             Err(e) => {
                 let problem = format!("{}: {e}", path.display());
-                tracing::error!("event log kept in memory only: {problem}");
+                tracing::warn!("event log kept in memory only: {problem}");
                 let mut log = EventLog::in_memory(max);
                 log.problem = Some(problem);
                 log.path = Some(path.to_path_buf());
