@@ -39,6 +39,49 @@ pub struct Config {
     /// `[event_log]`: the node's event log (docs/redfish.md, "Log
     /// services").
     pub event_log: EventLogSection,
+    /// `[update]`: RAUC bundles through the Redfish UpdateService
+    /// (docs/redfish.md, "Updates").
+    pub update: UpdateSection,
+}
+
+/// The update service: off unless the image turns it on.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpdateSection {
+    pub enabled: bool,
+    /// The `rauc` command line (it talks D-Bus to `rauc-service`).
+    pub rauc: PathBuf,
+    /// Where uploads are written: the service user's, on a partition with
+    /// room for a bundle (not the root file system, not RAM).
+    pub upload_dir: PathBuf,
+    pub max_bundle_bytes: u64,
+    /// How long `rauc install` may take before it is stopped.
+    pub install_timeout_secs: u64,
+}
+
+impl Default for UpdateSection {
+    fn default() -> Self {
+        UpdateSection {
+            enabled: false,
+            rauc: PathBuf::from("/usr/bin/rauc"),
+            upload_dir: PathBuf::from("/data/opendcre-update"),
+            max_bundle_bytes: 512 * 1024 * 1024,
+            install_timeout_secs: 1800,
+        }
+    }
+}
+
+impl UpdateSection {
+    /// What the Redfish update service is built with.
+    pub fn settings(&self) -> opendcre_redfish::UpdateSettings {
+        opendcre_redfish::UpdateSettings {
+            enabled: self.enabled,
+            rauc: self.rauc.clone(),
+            upload_dir: self.upload_dir.clone(),
+            max_bundle_bytes: self.max_bundle_bytes,
+            install_timeout: Duration::from_secs(self.install_timeout_secs),
+        }
+    }
 }
 
 /// Where the node's event log lives and how many entries it keeps.
@@ -373,6 +416,7 @@ impl Config {
         self.host_id()?;
         self.validate_log()?;
         self.validate_event_log()?;
+        self.validate_update()?;
         self.telemetry
             .validate()
             .map_err(|message| ConfigError::Invalid {
@@ -408,6 +452,44 @@ impl Config {
             return invalid(
                 "event_log.bus_fault_interval_secs",
                 format!("{} is outside 1..=86400", e.bus_fault_interval_secs),
+            );
+        }
+        Ok(())
+    }
+
+    /// Checked even when off, so turning it on later reveals no old typo.
+    fn validate_update(&self) -> Result<(), ConfigError> {
+        let u = &self.update;
+        let invalid = |key, message: String| Err(ConfigError::Invalid { key, message });
+        if !u.rauc.is_absolute() || u.rauc.file_name().is_none() {
+            return invalid(
+                "update.rauc",
+                format!(
+                    "{}: must be an absolute path to the rauc program",
+                    u.rauc.display()
+                ),
+            );
+        }
+        if !u.upload_dir.is_absolute() || u.upload_dir.parent().is_none() {
+            return invalid(
+                "update.upload_dir",
+                format!(
+                    "{}: must be an absolute path to a directory other than /",
+                    u.upload_dir.display()
+                ),
+            );
+        }
+        const MIB: u64 = 1024 * 1024;
+        if !(MIB..=16 * 1024 * MIB).contains(&u.max_bundle_bytes) {
+            return invalid(
+                "update.max_bundle_bytes",
+                format!("{} is outside 1 MiB..=16 GiB", u.max_bundle_bytes),
+            );
+        }
+        if !(10..=86_400).contains(&u.install_timeout_secs) {
+            return invalid(
+                "update.install_timeout_secs",
+                format!("{} is outside 10..=86400", u.install_timeout_secs),
             );
         }
         Ok(())
@@ -568,6 +650,45 @@ mod tests {
         assert_eq!(
             cfg.event_log.bus_fault_interval_secs,
             d.event_log.bus_fault_interval_secs
+        );
+    }
+
+    #[test]
+    fn update_section_defaults_and_checks() {
+        let d = Config::parse("", "t").unwrap().update;
+        assert!(!d.enabled, "off unless the image turns it on");
+        assert_eq!(d.rauc, Path::new("/usr/bin/rauc"));
+        assert_eq!(d.upload_dir, Path::new("/data/opendcre-update"));
+        assert_eq!(d.max_bundle_bytes, 512 * 1024 * 1024);
+        assert_eq!(d.install_timeout_secs, 1800);
+        let cfg = Config::parse(
+            "[update]\nenabled = true\nrauc = \"/opt/rauc\"\nupload_dir = \"/srv/up\"\nmax_bundle_bytes = 2097152\ninstall_timeout_secs = 60\n",
+            "t",
+        )
+        .unwrap();
+        let s = cfg.update.settings();
+        assert!(s.enabled);
+        assert_eq!(s.upload_dir, Path::new("/srv/up"));
+        assert_eq!(s.install_timeout, Duration::from_secs(60));
+        for (text, key) in [
+            ("rauc = \"rauc\"", "update.rauc"),
+            ("upload_dir = \"up\"", "update.upload_dir"),
+            ("upload_dir = \"/\"", "update.upload_dir"),
+            ("max_bundle_bytes = 1000", "update.max_bundle_bytes"),
+            ("install_timeout_secs = 0", "update.install_timeout_secs"),
+            (
+                "install_timeout_secs = 100000",
+                "update.install_timeout_secs",
+            ),
+        ] {
+            match Config::parse(&format!("[update]\n{text}\n"), "t") {
+                Err(ConfigError::Invalid { key: k, .. }) => assert_eq!(k, key, "{text}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        assert!(
+            Config::parse("[update]\nenable = true\n", "t").is_err(),
+            "typo"
         );
     }
 

@@ -223,6 +223,10 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
             option_env!("OPENDCRE_COMMIT").unwrap_or("unknown")
         ),
         protocols,
+        update: Arc::new(opendcre_redfish::Updater::new(
+            cfg.update.settings(),
+            events.clone(),
+        )),
     };
     let state = Arc::new(AppState {
         redfish,

@@ -34,6 +34,7 @@ impl TestApi {
 
     pub async fn start_with(security: Arc<Security>, tls_setup: Option<Arc<TlsSetup>>) -> TestApi {
         let (bus, _task) = opendcre_bus::spawn(FakeBoardOpener, BusConfig::default());
+        let events = Arc::new(opendcre_eventlog::EventLog::in_memory(100));
         let state = Arc::new(AppState {
             redfish: opendcre_redfish::Node {
                 bus: bus.clone(),
@@ -45,7 +46,18 @@ impl TestApi {
                 uuid: None,
                 // The auth tests do not read the manager's NetworkProtocol.
                 protocols: Default::default(),
-                events: Arc::new(opendcre_eventlog::EventLog::in_memory(100)),
+                events: events.clone(),
+                // Off, as in a node without `[update]`.
+                update: Arc::new(opendcre_redfish::Updater::new(
+                    opendcre_redfish::UpdateSettings {
+                        enabled: false,
+                        rauc: "/usr/bin/rauc".into(),
+                        upload_dir: "/data/opendcre-update".into(),
+                        max_bundle_bytes: 1 << 20,
+                        install_timeout: Duration::from_secs(60),
+                    },
+                    events,
+                )),
             },
             bus,
             ipmi: IpmiBoard::empty(),

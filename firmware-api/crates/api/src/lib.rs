@@ -22,6 +22,7 @@ pub(crate) mod redfish;
 pub(crate) mod router;
 pub mod server;
 pub mod state;
+pub(crate) mod upload;
 pub mod v11;
 pub(crate) mod v2;
 pub(crate) mod write_deadline;

@@ -29,6 +29,9 @@ pub(crate) async fn run(
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let query = req.uri().query().map(str::to_string);
+    if resource == opendcre_redfish::Resource::UpdateUpload && method == Method::POST {
+        return super::upload::run(&state, opts, activity, req, &caller).await;
+    }
     let headers = req.headers().clone();
     let body = if method == Method::POST || method == Method::PATCH {
         match read_body(req, opts).await {
@@ -64,7 +67,7 @@ pub(crate) async fn run(
     response(answer)
 }
 
-fn response(answer: opendcre_redfish::Answer) -> Response<Body> {
+pub(crate) fn response(answer: opendcre_redfish::Answer) -> Response<Body> {
     let mut r = Response::new(full(Bytes::from(answer.body)));
     *r.status_mut() = answer.status;
     *r.headers_mut() = answer.headers;

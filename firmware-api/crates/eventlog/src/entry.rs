@@ -38,7 +38,8 @@ pub struct Entry {
     pub created_ms: u64,
     pub severity: Severity,
     /// The message key: `PowerAction`, `PowerActionFailed`,
-    /// `AuthenticationFailed`, `BusFaults`, `LogCleared`.
+    /// `AuthenticationFailed`, `BusFaults`, `LogCleared`, `UpdateInstalled`,
+    /// `UpdateFailed`.
     pub key: String,
     pub message: String,
     pub args: Vec<String>,
@@ -140,6 +141,31 @@ impl Event {
         }
     }
 
+    /// A RAUC bundle of `bytes` bytes pushed by `user` through the update
+    /// service: installed, or why not (RAUC's reason).
+    pub fn update(user: &str, bytes: u64, result: Result<&str, &str>) -> Event {
+        let user = clip(user);
+        let (severity, key, outcome) = match result {
+            Ok(r) => (Severity::OK, "UpdateInstalled", clip(r)),
+            Err(e) => (Severity::Warning, "UpdateFailed", clip(e)),
+        };
+        let message = match result {
+            Ok(_) => {
+                format!("A {bytes} byte update bundle from '{user}' was installed: {outcome}.")
+            }
+            Err(_) => {
+                format!("A {bytes} byte update bundle from '{user}' was not installed: {outcome}.")
+            }
+        };
+        Event {
+            severity,
+            key,
+            message,
+            args: vec![user, bytes.to_string(), outcome],
+            system: None,
+        }
+    }
+
     /// The log (or, with `system`, that system's entries) was cleared by
     /// `user`: the first entry after a clear.
     pub fn cleared(user: &str, system: Option<&str>) -> Event {
@@ -172,6 +198,19 @@ fn clip(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn update_events_say_who_how_big_and_how_it_ended() {
+        let ok = Event::update("ops", 1024, Ok("installed"));
+        assert_eq!((ok.key, ok.severity), ("UpdateInstalled", Severity::OK));
+        assert_eq!(
+            ok.message,
+            "A 1024 byte update bundle from 'ops' was installed: installed."
+        );
+        let bad = Event::update("ops", 7, Err("signature\nverification failed"));
+        assert_eq!((bad.key, bad.severity), ("UpdateFailed", Severity::Warning));
+        assert_eq!(bad.args, ["ops", "7", "signature verification failed"]);
+    }
 
     #[test]
     fn power_events_say_who_what_where_and_how_it_ended() {

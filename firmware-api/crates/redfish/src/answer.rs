@@ -74,7 +74,7 @@ impl Answer {
 
     /// Sets `Allow`: every answer about an existing resource says which
     /// methods it takes.
-    pub(crate) fn allow(mut self, allow: &'static str) -> Answer {
+    pub fn allow(mut self, allow: &'static str) -> Answer {
         self.headers.insert(ALLOW, HeaderValue::from_static(allow));
         self
     }
@@ -138,6 +138,8 @@ pub enum BaseMessage {
     PropertyValueFormatError,
     PropertyValueNotInList,
     NoOperation,
+    ServiceDisabled,
+    ResourceInUse,
 }
 
 impl BaseMessage {
@@ -171,6 +173,8 @@ impl BaseMessage {
             BaseMessage::PropertyValueFormatError => "PropertyValueFormatError",
             BaseMessage::PropertyValueNotInList => "PropertyValueNotInList",
             BaseMessage::NoOperation => "NoOperation",
+            BaseMessage::ServiceDisabled => "ServiceDisabled",
+            BaseMessage::ResourceInUse => "ResourceInUse",
         }
     }
 
@@ -205,6 +209,8 @@ impl BaseMessage {
             BaseMessage::PropertyValueFormatError => ("The value '%1' for the property %2 is not a format that the property can accept.", "Warning", "Correct the value for the property in the request body and resubmit the request if the operation failed."),
             BaseMessage::PropertyValueNotInList => ("The value '%1' for the property %2 is not in the list of acceptable values.", "Warning", "Choose a value from the enumeration list that the implementation can support and resubmit the request if the operation failed."),
             BaseMessage::NoOperation => ("The request body submitted contain no data to act upon and no changes to the resource took place.", "Warning", "Add properties in the JSON object and resubmit the request."),
+            BaseMessage::ServiceDisabled => ("The operation failed because the service at %1 is disabled and cannot accept requests.", "Warning", "Enable the service and resubmit the request if the operation failed."),
+            BaseMessage::ResourceInUse => ("The change to the requested resource failed because the resource is in use or in transition.", "Warning", "Remove the condition and resubmit the request if the operation failed."),
             BaseMessage::GeneralError => ("A general error has occurred.  See Resolution for information on how to resolve the error, or @Message.ExtendedInfo if Resolution is not provided.", "Critical", "None."),
         }
     }

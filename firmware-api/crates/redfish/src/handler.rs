@@ -362,7 +362,21 @@ impl Ctx<'_> {
             Resource::Registry(id) => {
                 registries::registry_file(id).ok_or_else(|| RedfishError::missing(path))?
             }
+            Resource::UpdateService => node.update.service().await,
+            Resource::FirmwareInventoryCollection => node.update.inventory().await,
+            Resource::FirmwareInventory(slot) => node
+                .update
+                .slot(slot)
+                .await?
+                .ok_or_else(|| RedfishError::missing(path))?,
+            Resource::TaskService => crate::update::task_service(),
+            Resource::TaskCollection => node.update.task_collection(),
+            Resource::Task(id) => node
+                .update
+                .task(*id)
+                .ok_or_else(|| RedfishError::missing(path))?,
             Resource::Metadata
+            | Resource::UpdateUpload
             | Resource::SystemReset(_)
             | Resource::ClearLog(_)
             | Resource::Missing => return Err(RedfishError::missing(path)),
@@ -598,7 +612,7 @@ async fn serve(
 }
 
 /// The node's clock, UTC, to the second.
-fn now() -> String {
+pub(crate) fn now() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());

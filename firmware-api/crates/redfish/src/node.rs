@@ -40,6 +40,8 @@ pub struct Node {
     /// The node's event log: resets are recorded in it, and it is the
     /// manager's `EventLog` log service.
     pub events: Arc<opendcre_eventlog::EventLog>,
+    /// The update service (`[update]`): RAUC bundles and their tasks.
+    pub update: Arc<crate::Updater>,
 }
 
 /// A rack as one scan of the bus found it, and the configured BMCs.

@@ -82,6 +82,8 @@ pub(crate) fn service_root(rack: &str, uuid: Option<&str>) -> Value {
             "SessionService": link(&format!("{V1}/SessionService")),
             "AccountService": link(&format!("{V1}/AccountService")),
             "Registries": link(&crate::registries::collection_uri()),
+            "UpdateService": link(&crate::update::service_uri()),
+            "Tasks": link(&crate::update::task_service_uri()),
             "Links": { "Sessions": link(&format!("{V1}/SessionService/Sessions")) },
         }),
     );

@@ -123,6 +123,18 @@ pub enum Resource {
     RegistryCollection,
     /// `/redfish/v1/Registries/{id}`: a message registry the service uses.
     Registry(String),
+    /// `/redfish/v1/UpdateService`.
+    UpdateService,
+    /// `…/UpdateService/upload`: the `HttpPushUri` (POST of a bundle).
+    UpdateUpload,
+    /// `…/UpdateService/FirmwareInventory`: the node's RAUC slots.
+    FirmwareInventoryCollection,
+    /// `…/FirmwareInventory/{slot}`: a RAUC slot (`rootfs.0`).
+    FirmwareInventory(String),
+    TaskService,
+    TaskCollection,
+    /// `…/TaskService/Tasks/{id}`: an install, by canonical decimal id.
+    Task(u64),
     /// Any other path under `/redfish`: a 404 in Redfish's error format.
     Missing,
 }
@@ -180,7 +192,9 @@ impl Resource {
     /// state and need `Operate`.
     pub fn permission_for(&self, method: &Method) -> Permission {
         match self {
-            Resource::SystemReset(_) | Resource::ClearLog(_) => Permission::Operate,
+            Resource::SystemReset(_) | Resource::ClearLog(_) | Resource::UpdateUpload => {
+                Permission::Operate
+            }
             Resource::System(_) | Resource::Chassis(ChassisId::Board(_))
                 if method == Method::PATCH =>
             {
@@ -210,7 +224,7 @@ impl Resource {
     /// The `Allow` header: every resource sends it, error answers included.
     pub fn allow_header(&self) -> &'static str {
         match self {
-            Resource::SystemReset(_) | Resource::ClearLog(_) => "POST",
+            Resource::SystemReset(_) | Resource::ClearLog(_) | Resource::UpdateUpload => "POST",
             // A bus power device's `AssetTag` is writable (`WI`); a BMC's
             // server has its boot override (`Boot`).
             Resource::System(_) => "GET, HEAD, PATCH",
@@ -301,6 +315,19 @@ pub fn route(segments: &[String]) -> Option<Resource> {
         ["v1", "AccountService", "Accounts"] => Resource::AccountCollection,
         ["v1", "AccountService", "Accounts", name] if account_name(name) => {
             Resource::Account(name.to_string())
+        }
+        ["v1", "UpdateService"] => Resource::UpdateService,
+        ["v1", "UpdateService", "upload"] => Resource::UpdateUpload,
+        ["v1", "UpdateService", "FirmwareInventory"] => Resource::FirmwareInventoryCollection,
+        ["v1", "UpdateService", "FirmwareInventory", slot]
+            if crate::rauc::valid_slot_name(slot) =>
+        {
+            Resource::FirmwareInventory(slot.to_string())
+        }
+        ["v1", "TaskService"] => Resource::TaskService,
+        ["v1", "TaskService", "Tasks"] => Resource::TaskCollection,
+        ["v1", "TaskService", "Tasks", id] => {
+            canonical_decimal(id).map_or(Resource::Missing, Resource::Task)
         }
         ["v1", "AccountService", "Roles"] => Resource::RoleCollection,
         ["v1", "AccountService", "Roles", id] => {

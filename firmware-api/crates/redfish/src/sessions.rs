@@ -37,7 +37,7 @@ pub struct Caller {
 impl Caller {
     /// Who the caller is, for the event log: the principal's name, or what
     /// let it in without one.
-    pub(crate) fn user(&self) -> String {
+    pub fn user(&self) -> String {
         match (&self.principal, &self.security) {
             (Some(p), _) => p.name.clone(),
             (None, None) => "anonymous (no authentication configured)".into(),

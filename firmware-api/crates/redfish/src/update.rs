@@ -1,0 +1,569 @@
+//! The update service: RAUC bundles pushed by an operator are installed by
+//! `rauc install` in the background, each install a task. The api crate
+//! streams the upload into `upload_dir` (the body is far beyond the HTTP
+//! server's limits) holding an [`UpdateSlot`], then calls
+//! [`Updater::start_install`]; this module runs RAUC, keeps the tasks and
+//! shapes `UpdateService`, `FirmwareInventory` (one member per RAUC slot)
+//! and `TaskService`. RAUC is reached only through its command line
+//! (which talks D-Bus to `rauc-service`), always with a timeout.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http::header::{HeaderValue, LOCATION};
+use http::StatusCode;
+use opendcre_eventlog::{Event, EventLog};
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+
+use crate::answer::{Answer, BaseMessage, RedfishError};
+use crate::rauc::{self, Slot};
+use crate::resources::{collection, head, link, with};
+use crate::route::{MANAGER_ID, V1};
+
+/// `[update]` of opendcre.toml, checked by the binary.
+#[derive(Debug, Clone)]
+pub struct UpdateSettings {
+    /// Off unless the image turns it on.
+    pub enabled: bool,
+    /// The `rauc` command line.
+    pub rauc: PathBuf,
+    /// Where uploads are written (the service user's, on the data
+    /// partition: a bundle does not fit in RAM).
+    pub upload_dir: PathBuf,
+    pub max_bundle_bytes: u64,
+    pub install_timeout: Duration,
+}
+
+/// How long `rauc status` may take: it asks `rauc-service` over D-Bus.
+const STATUS_TIMEOUT: Duration = Duration::from_secs(10);
+/// Finished tasks kept in memory; the oldest goes first.
+const KEPT_TASKS: usize = 16;
+/// Output lines of `rauc install` a task keeps (its last ones).
+const KEPT_LINES: usize = 12;
+
+/// The right to upload and install: one at a time, held from the first
+/// byte of the upload to the end of `rauc install`.
+pub struct UpdateSlot(#[allow(dead_code)] OwnedSemaphorePermit);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TaskState {
+    Running,
+    Completed,
+    Exception,
+}
+
+#[derive(Debug, Clone)]
+struct Task {
+    id: u64,
+    user: String,
+    bytes: u64,
+    state: TaskState,
+    start: String,
+    end: Option<String>,
+    percent: Option<u8>,
+    lines: VecDeque<String>,
+    /// Why it failed, in one sentence.
+    reason: Option<String>,
+}
+
+/// The update service of the node (built by `opendcre serve`).
+pub struct Updater {
+    settings: UpdateSettings,
+    slot: Arc<Semaphore>,
+    tasks: Mutex<(u64, VecDeque<Task>)>,
+    events: Arc<EventLog>,
+}
+
+pub(crate) fn service_uri() -> String {
+    format!("{V1}/UpdateService")
+}
+
+/// `HttpPushUri`.
+pub fn upload_uri() -> String {
+    format!("{V1}/UpdateService/upload")
+}
+
+fn inventory_uri() -> String {
+    format!("{V1}/UpdateService/FirmwareInventory")
+}
+
+pub(crate) fn task_service_uri() -> String {
+    format!("{V1}/TaskService")
+}
+
+fn tasks_uri() -> String {
+    format!("{V1}/TaskService/Tasks")
+}
+
+fn task_uri(id: u64) -> String {
+    format!("{}/{id}", tasks_uri())
+}
+
+impl Updater {
+    pub fn new(settings: UpdateSettings, events: Arc<EventLog>) -> Updater {
+        Updater {
+            settings,
+            slot: Arc::new(Semaphore::new(1)),
+            tasks: Mutex::new((0, VecDeque::new())),
+            events,
+        }
+    }
+
+    pub fn settings(&self) -> &UpdateSettings {
+        &self.settings
+    }
+
+    /// The one upload/install slot, if no other upload or install holds it.
+    pub fn try_begin(&self) -> Option<UpdateSlot> {
+        self.slot.clone().try_acquire_owned().ok().map(UpdateSlot)
+    }
+
+    /// The answer to a push while the service is off (`[update] enabled =
+    /// false`): DSP0266 has no status for it; Base's `ServiceDisabled` with
+    /// 503 says the service exists and does not take requests.
+    pub fn disabled_error() -> RedfishError {
+        RedfishError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            BaseMessage::ServiceDisabled,
+            &[&service_uri()],
+        )
+    }
+
+    /// A second upload while one is uploading or installing: 409
+    /// `ResourceInUse`, not 503 with `Retry-After`, because retrying the
+    /// same bundle after the first install would install over it.
+    pub fn busy_error() -> RedfishError {
+        let mut e = RedfishError::new(StatusCode::CONFLICT, BaseMessage::ResourceInUse, &[]);
+        e.detail = Some("another bundle is being uploaded or installed; see /redfish/v1/TaskService/Tasks and send it again once that task has ended".into());
+        e
+    }
+
+    /// Runs `rauc install file` in the background as a new task and answers
+    /// 202 with the task's `Location`. The file is removed when RAUC ends.
+    pub fn start_install(
+        self: &Arc<Self>,
+        slot: UpdateSlot,
+        file: PathBuf,
+        bytes: u64,
+        user: &str,
+    ) -> Answer {
+        let id = {
+            let mut t = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+            t.0 += 1;
+            let id = t.0;
+            if t.1.len() >= KEPT_TASKS {
+                if let Some(i) = t.1.iter().position(|x| x.state != TaskState::Running) {
+                    t.1.remove(i);
+                }
+            }
+            t.1.push_back(Task {
+                id,
+                user: user.to_string(),
+                bytes,
+                state: TaskState::Running,
+                start: crate::handler::now(),
+                end: None,
+                percent: None,
+                lines: VecDeque::new(),
+                reason: None,
+            });
+            id
+        };
+        tracing::info!(task = id, bytes, user, "rauc install started");
+        let me = self.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let result = me.install(id, &file).await;
+            if let Err(e) = std::fs::remove_file(&file) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!(file = %file.display(), "uploaded bundle not removed: {e}");
+                }
+            }
+            me.finish(id, result);
+        });
+        let mut a = Answer::json(StatusCode::ACCEPTED, &self.task(id).unwrap_or(Value::Null));
+        if let Ok(v) = HeaderValue::from_str(&task_uri(id)) {
+            a.headers.insert(LOCATION, v);
+        }
+        a
+    }
+
+    fn update_task(&self, id: u64, f: impl FnOnce(&mut Task)) {
+        let mut t = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(task) = t.1.iter_mut().find(|x| x.id == id) {
+            f(task);
+        }
+    }
+
+    fn finish(&self, id: u64, result: Result<(), String>) {
+        let mut record = None;
+        self.update_task(id, |t| {
+            t.end = Some(crate::handler::now());
+            match &result {
+                Ok(()) => {
+                    t.state = TaskState::Completed;
+                    t.percent = Some(100);
+                }
+                Err(r) => {
+                    t.state = TaskState::Exception;
+                    t.reason = Some(r.clone());
+                }
+            }
+            record = Some((t.user.clone(), t.bytes));
+        });
+        match &result {
+            Ok(()) => tracing::info!(task = id, "rauc install completed"),
+            Err(r) => tracing::warn!(task = id, "rauc install failed: {r}"),
+        }
+        if let Some((user, bytes)) = record {
+            self.events.record(Event::update(
+                &user,
+                bytes,
+                result.as_ref().map(|_| "installed").map_err(String::as_str),
+            ));
+        }
+    }
+
+    /// `rauc install`, its output lines into the task as they come, within
+    /// `install_timeout`. The error is the reason to show: RAUC's
+    /// `LastError: …` line (a signature failure, say), else its first line
+    /// on `stderr`.
+    async fn install(&self, id: u64, file: &Path) -> Result<(), String> {
+        let mut child = tokio::process::Command::new(&self.settings.rauc)
+            .arg("install")
+            .arg(file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("{} could not be started: {e}", self.settings.rauc.display()))?;
+        let (tx, mut rx) = mpsc::channel::<(bool, String)>(64);
+        if let Some(out) = child.stdout.take() {
+            tokio::spawn(lines(out, false, tx.clone()));
+        }
+        if let Some(err) = child.stderr.take() {
+            tokio::spawn(lines(err, true, tx.clone()));
+        }
+        drop(tx);
+        let deadline = tokio::time::Instant::now() + self.settings.install_timeout;
+        let mut last_error = None;
+        let read_all = async {
+            while let Some((is_err, line)) = rx.recv().await {
+                // RAUC's reason is its `LastError:` line; the lines after it
+                // only say that the install failed.
+                if let Some(reason) = line.strip_prefix("LastError:") {
+                    last_error = Some(reason.trim().to_string());
+                } else if is_err && last_error.is_none() {
+                    last_error = Some(line.clone());
+                }
+                self.update_task(id, |t| {
+                    if let Some(p) = rauc::progress(&line) {
+                        t.percent = Some(p);
+                    }
+                    if t.lines.len() == KEPT_LINES {
+                        t.lines.pop_front();
+                    }
+                    t.lines.push_back(line);
+                });
+            }
+            child.wait().await
+        };
+        let status = match tokio::time::timeout_at(deadline, read_all).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(format!("waiting for rauc failed: {e}")),
+            Err(_) => {
+                // `kill_on_drop` ends the child with the dropped future.
+                return Err(format!(
+                    "rauc install did not end within {} s and was stopped",
+                    self.settings.install_timeout.as_secs()
+                ));
+            }
+        };
+        if status.success() {
+            return Ok(());
+        }
+        let code = status
+            .code()
+            .map_or_else(|| "a signal".to_string(), |c| format!("status {c}"));
+        Err(match last_error {
+            Some(l) => format!("rauc install failed ({code}): {l}"),
+            None => format!("rauc install failed ({code})"),
+        })
+    }
+
+    /// `rauc status` now, or why not.
+    async fn status(&self) -> Result<rauc::Status, String> {
+        let out = tokio::process::Command::new(&self.settings.rauc)
+            .args(["status", "--detailed", "--output-format=json"])
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output();
+        let out = match tokio::time::timeout(STATUS_TIMEOUT, out).await {
+            Err(_) => {
+                return Err(format!(
+                    "rauc status gave no answer within {STATUS_TIMEOUT:?}"
+                ))
+            }
+            Ok(Err(e)) => {
+                return Err(format!(
+                    "{} could not be run: {e}",
+                    self.settings.rauc.display()
+                ))
+            }
+            Ok(Ok(o)) => o,
+        };
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let last = err
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("");
+            return Err(format!("rauc status failed: {}", last.trim()));
+        }
+        rauc::parse_status(&String::from_utf8_lossy(&out.stdout))
+    }
+
+    /// `GET /redfish/v1/UpdateService`.
+    pub(crate) async fn service(&self) -> Value {
+        let enabled = self.settings.enabled;
+        let (health, description) = if !enabled {
+            (
+                "OK",
+                "Off: [update] enabled = false in the node's configuration.".to_string(),
+            )
+        } else {
+            match self.status().await {
+                Ok(_) => ("OK", "RAUC bundles (.raucb) pushed to HttpPushUri are installed by rauc into the slot not booted; the node boots it after a reboot.".to_string()),
+                Err(e) => ("Warning", format!("RAUC's status cannot be read: {e}")),
+            }
+        };
+        with(
+            head(&service_uri(), "UpdateService"),
+            json!({
+                "Id": "UpdateService",
+                "Name": "Update service",
+                "Description": description,
+                "ServiceEnabled": enabled,
+                "HttpPushUri": upload_uri(),
+                "MaxImageSizeBytes": self.settings.max_bundle_bytes,
+                "FirmwareInventory": link(&inventory_uri()),
+                "Status": {
+                    "State": if enabled { "Enabled" } else { "Disabled" },
+                    "Health": health,
+                },
+            }),
+        )
+    }
+
+    /// `…/FirmwareInventory`: one member per RAUC slot; when RAUC cannot
+    /// be asked, none, and the description says why.
+    pub(crate) async fn inventory(&self) -> Value {
+        let status = self.status().await;
+        let members = match &status {
+            Ok(s) => s
+                .slots
+                .iter()
+                .map(|s| format!("{}/{}", inventory_uri(), s.name))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        let mut v = collection(
+            &inventory_uri(),
+            "SoftwareInventoryCollection",
+            "Firmware inventory",
+            members,
+        );
+        v["Description"] = json!(match status {
+            Ok(_) => "The node's RAUC slots".to_string(),
+            Err(e) => format!("RAUC's slots cannot be listed: {e}"),
+        });
+        v
+    }
+
+    /// `…/FirmwareInventory/{slot}`; `None` when RAUC has no such slot.
+    pub(crate) async fn slot(&self, name: &str) -> Result<Option<Value>, RedfishError> {
+        let status = self.status().await.map_err(RedfishError::failure)?;
+        Ok(status
+            .slots
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| slot_payload(s, status.boot_primary.as_deref())))
+    }
+
+    /// `…/TaskService/Tasks`.
+    pub(crate) fn task_collection(&self) -> Value {
+        let t = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        collection(
+            &tasks_uri(),
+            "TaskCollection",
+            "Tasks",
+            t.1.iter().map(|x| task_uri(x.id)).collect(),
+        )
+    }
+
+    /// `…/Tasks/{id}`, if it is still kept.
+    pub(crate) fn task(&self, id: u64) -> Option<Value> {
+        let t = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        t.1.iter().find(|x| x.id == id).map(task_payload)
+    }
+}
+
+/// The lines of one output stream, `\r` and `\n` both ending a line (RAUC
+/// redraws progress with `\r` on a terminal).
+async fn lines(stream: impl AsyncRead + Unpin, is_err: bool, tx: mpsc::Sender<(bool, String)>) {
+    let mut r = BufReader::new(stream).split(b'\n');
+    while let Ok(Some(raw)) = r.next_segment().await {
+        let text = String::from_utf8_lossy(&raw);
+        for part in text.split('\r') {
+            let line: String = part
+                .trim()
+                .chars()
+                .take(512)
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect();
+            if !line.is_empty() && tx.send((is_err, line)).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+fn slot_payload(s: &Slot, primary: Option<&str>) -> Value {
+    let uri = format!("{}/{}", inventory_uri(), s.name);
+    let boot = s.bootname.as_deref().unwrap_or("?");
+    let mut said = vec![format!("RAUC slot {} (boot name {boot})", s.name)];
+    if s.booted() {
+        said.push("booted: the running system".into());
+    } else {
+        said.push(format!(
+            "{}: the slot rauc installs into",
+            s.state.as_deref().unwrap_or("state unknown")
+        ));
+    }
+    if primary == Some(s.name.as_str()) {
+        said.push("boots next".into());
+    }
+    if let Some(b) = &s.boot_status {
+        said.push(format!("boot status {b}"));
+    }
+    if let Some(i) = &s.installed {
+        said.push(format!("bundle installed {i}"));
+    }
+    let health = match s.boot_status.as_deref() {
+        Some("bad") => "Critical",
+        _ => "OK",
+    };
+    let mut v = with(
+        head(&uri, "SoftwareInventory"),
+        json!({
+            "Id": s.name,
+            "Name": format!("Root file system slot {boot}"),
+            "Description": said.join("; "),
+            // The node's software in this slot is updated through this
+            // service (rauc picks the slot not booted at each install).
+            "Updateable": true,
+            "Status": {
+                "State": if s.booted() { "Enabled" } else { "StandbyOffline" },
+                "Health": health,
+            },
+            "RelatedItem": [link(&format!("{V1}/Managers/{MANAGER_ID}"))],
+            "RelatedItem@odata.count": 1,
+        }),
+    );
+    if let Some(ver) = &s.version {
+        v["Version"] = json!(ver);
+    }
+    if let Some(c) = &s.compatible {
+        v["SoftwareId"] = json!(c);
+    }
+    v
+}
+
+fn task_payload(t: &Task) -> Value {
+    let (state, status) = match t.state {
+        TaskState::Running => ("Running", "OK"),
+        TaskState::Completed => ("Completed", "OK"),
+        TaskState::Exception => ("Exception", "Critical"),
+    };
+    let mut messages: Vec<Value> = t
+        .lines
+        .iter()
+        .map(|l| message("RaucOutput", l, "OK"))
+        .collect();
+    if let Some(r) = &t.reason {
+        messages.push(message("UpdateFailed", r, "Critical"));
+    }
+    let mut v = with(
+        head(&task_uri(t.id), "Task"),
+        json!({
+            "Id": t.id.to_string(),
+            "Name": format!("Install of a {} byte RAUC bundle by '{}'", t.bytes, t.user),
+            "TaskState": state,
+            "TaskStatus": status,
+            "StartTime": t.start,
+            "HidePayload": true,
+            "Messages": messages,
+        }),
+    );
+    if let Some(e) = &t.end {
+        v["EndTime"] = json!(e);
+    }
+    if let Some(p) = t.percent {
+        v["PercentComplete"] = json!(p);
+    }
+    v
+}
+
+/// A task message: the node's own registry prefix (as its event log's).
+fn message(key: &str, text: &str, severity: &str) -> Value {
+    json!({
+        "MessageId": format!("{}.{key}", crate::logs::REGISTRY_PREFIX),
+        "Message": text,
+        "MessageSeverity": severity,
+    })
+}
+
+/// `GET /redfish/v1/TaskService`.
+pub(crate) fn task_service() -> Value {
+    with(
+        head(&task_service_uri(), "TaskService"),
+        json!({
+            "Id": "TaskService",
+            "Name": "Task service",
+            "ServiceEnabled": true,
+            "CompletedTaskOverWritePolicy": "Oldest",
+            "LifeCycleEventOnTaskStateChange": false,
+            "DateTime": crate::handler::now(),
+            "Status": { "State": "Enabled", "Health": "OK" },
+            "Tasks": link(&tasks_uri()),
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_payload_says_which_is_booted() {
+        let s = rauc::parse_status(
+            r#"{"boot_primary":"rootfs.0","slots":[{"rootfs.0":{"bootname":"A","state":"booted","boot_status":"good","slot_status":{"bundle":{"version":"1.2"}}}},{"rootfs.1":{"bootname":"B","state":"inactive","boot_status":"bad"}}]}"#,
+        )
+        .unwrap();
+        let a = slot_payload(&s.slots[0], Some("rootfs.0"));
+        assert_eq!(a["Version"], "1.2");
+        assert_eq!(a["Status"]["State"], "Enabled");
+        assert!(a["Description"].as_str().unwrap().contains("booted"));
+        let b = slot_payload(&s.slots[1], Some("rootfs.0"));
+        assert_eq!(b["Status"]["Health"], "Critical");
+        assert_eq!(b["Status"]["State"], "StandbyOffline");
+        assert!(b.get("Version").is_none());
+    }
+}

@@ -1,0 +1,425 @@
+//! The update service in the real binary with a stand-in `rauc`
+//! (`tests/data/rauc-stand-in.sh`, copied into a directory of its own with
+//! the files that say what it does): pushes by role, the install as a task
+//! (completed, failed with RAUC's reason), the upload's own limits (size,
+//! stall, one at a time) with no file left behind, the inventory from RAUC's
+//! status, and the service switched off.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::common::{data, parse_response, Response, Server};
+use crate::redfish::{error_code, get, get_ok, OPERATOR, RACK, READER};
+use opendcre_security::auth::{hash_token, HashAlgorithm};
+
+const UPLOAD: &str = "/redfish/v1/UpdateService/upload";
+const MIB: usize = 1024 * 1024;
+
+/// A node whose `[update]` runs the stand-in in `dir/rauc/`, uploads into
+/// `dir/upload/`. `extra` is more TOML (`[server]` keys).
+struct Node {
+    server: Server,
+    _cfg: tempfile::TempDir,
+    dir: tempfile::TempDir,
+}
+
+impl Node {
+    fn start(enabled: bool, install_mode: &str, sleep_secs: u32, extra: &str) -> Node {
+        let dir = tempfile::tempdir().unwrap();
+        let rauc = dir.path().join("rauc");
+        std::fs::create_dir(&rauc).unwrap();
+        std::fs::create_dir(dir.path().join("upload")).unwrap();
+        std::fs::copy(data("rauc-stand-in.sh"), rauc.join("rauc")).unwrap();
+        std::fs::copy(data("rauc-status.json"), rauc.join("status.json")).unwrap();
+        std::fs::write(rauc.join("install-mode"), install_mode).unwrap();
+        std::fs::write(rauc.join("install-sleep"), sleep_secs.to_string()).unwrap();
+        let rack = dir.path().join("rack.json");
+        std::fs::write(&rack, RACK).unwrap();
+        let (server, cfg) = Server::with_config(&format!(
+            "[emulator]\nconfig = {:?}\n[telemetry]\nenabled = false\n\
+             [event_log]\npath = {:?}\n\
+             [auth.tokens.reader]\nhash = \"{}\"\nrole = \"reader\"\n\
+             [auth.tokens.operator]\nhash = \"{}\"\nrole = \"operator\"\n\
+             [update]\nenabled = {enabled}\nrauc = {:?}\nupload_dir = {:?}\n\
+             max_bundle_bytes = {}\ninstall_timeout_secs = 60\n{extra}",
+            rack.display().to_string(),
+            dir.path().join("events.jsonl").display().to_string(),
+            hash_token(READER, HashAlgorithm::Sha256).unwrap(),
+            hash_token(OPERATOR, HashAlgorithm::Sha256).unwrap(),
+            rauc.join("rauc").display().to_string(),
+            dir.path().join("upload").display().to_string(),
+            MIB,
+        ));
+        Node {
+            server,
+            _cfg: cfg,
+            dir,
+        }
+    }
+
+    fn rauc_dir(&self) -> PathBuf {
+        self.dir.path().join("rauc")
+    }
+
+    /// What is left in the upload directory.
+    fn uploads(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.dir.path().join("upload"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The stand-in's record of installs: (file, size it had).
+    fn installed(&self) -> Vec<(String, u64)> {
+        std::fs::read_to_string(self.rauc_dir().join("installed.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                let (f, n) = l.rsplit_once(' ').unwrap();
+                (f.to_string(), n.trim().parse().unwrap())
+            })
+            .collect()
+    }
+}
+
+/// A POST of `body` to the push URI with `Content-Length`.
+fn push(s: &Server, token: Option<&str>, body: &[u8], ctype: &str) -> Response {
+    let mut c = TcpStream::connect(&s.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut head = format!(
+        "POST {UPLOAD} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(t) = token {
+        head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    head.push_str("\r\n");
+    c.write_all(head.as_bytes()).unwrap();
+    // The server may answer (and close) before the whole body is sent.
+    let _ = c.write_all(body);
+    read_answer(c)
+}
+
+fn read_answer(mut c: TcpStream) -> Response {
+    let mut raw = Vec::new();
+    let _ = c.read_to_end(&mut raw);
+    parse_response(&raw, false)
+}
+
+fn bundle(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i % 251) as u8).collect()
+}
+
+/// Polls a task until it is no longer `Running` (bounded).
+fn wait_task(s: &Server, uri: &str) -> Value {
+    let end = Instant::now() + Duration::from_secs(30);
+    loop {
+        let t = get_ok(s, uri, Some(READER));
+        if t["TaskState"] != "Running" {
+            return t;
+        }
+        assert!(Instant::now() < end, "task still running: {t}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn messages(t: &Value) -> Vec<String> {
+    t["Messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["Message"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn event_keys(s: &Server) -> Vec<String> {
+    let v = get_ok(
+        s,
+        "/redfish/v1/Managers/RackManager/LogServices/EventLog/Entries",
+        Some(READER),
+    );
+    v["Members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["MessageId"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn operator_push_installs_as_a_task_and_is_logged() {
+    let n = Node::start(true, "ok", 0, "");
+    let s = &n.server;
+    let root = get_ok(s, "/redfish/v1", None);
+    assert_eq!(
+        root["UpdateService"]["@odata.id"],
+        "/redfish/v1/UpdateService"
+    );
+    assert_eq!(root["Tasks"]["@odata.id"], "/redfish/v1/TaskService");
+    let us = get_ok(s, "/redfish/v1/UpdateService", Some(READER));
+    assert_eq!(us["ServiceEnabled"], true);
+    assert_eq!(us["HttpPushUri"], UPLOAD);
+    assert_eq!(us["MaxImageSizeBytes"], MIB);
+
+    let body = bundle(300 * 1024);
+    let r = push(s, Some(OPERATOR), &body, "application/octet-stream");
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let location = r.header("Location").expect("Location").to_string();
+    assert!(
+        location.starts_with("/redfish/v1/TaskService/Tasks/"),
+        "{location}"
+    );
+    let t = wait_task(s, &location);
+    assert_eq!(t["TaskState"], "Completed", "{t}");
+    assert_eq!(t["TaskStatus"], "OK");
+    assert_eq!(t["PercentComplete"], 100);
+    assert!(t["EndTime"].is_string() && t["StartTime"].is_string());
+    assert!(messages(&t).iter().any(|m| m.contains("succeeded")), "{t}");
+    // RAUC saw the whole file; it is gone afterwards.
+    let installed = n.installed();
+    assert_eq!(installed.len(), 1);
+    assert_eq!(installed[0].1, body.len() as u64);
+    assert!(installed[0]
+        .0
+        .starts_with(&n.dir.path().join("upload").display().to_string()));
+    assert_eq!(n.uploads(), Vec::<String>::new());
+    let tasks = get_ok(s, "/redfish/v1/TaskService/Tasks", Some(READER));
+    assert_eq!(tasks["Members"][0]["@odata.id"], location.as_str());
+    assert!(event_keys(s).contains(&"OpenDCRE.1.0.UpdateInstalled".to_string()));
+}
+
+#[test]
+fn failing_install_is_an_exception_with_raucs_reason() {
+    let n = Node::start(true, "fail", 0, "");
+    let s = &n.server;
+    let r = push(s, Some(OPERATOR), &bundle(4096), "application/octet-stream");
+    assert_eq!(r.status, 202);
+    let t = wait_task(s, r.header("Location").unwrap());
+    assert_eq!(t["TaskState"], "Exception", "{t}");
+    assert_eq!(t["TaskStatus"], "Critical");
+    let last = t["Messages"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["MessageId"], "OpenDCRE.1.0.UpdateFailed");
+    assert_eq!(
+        last["Message"],
+        "rauc install failed (status 1): Failed verifying signature: signature verification failed: certificate signature failure",
+    );
+    assert_eq!(n.uploads(), Vec::<String>::new());
+    assert!(event_keys(s).contains(&"OpenDCRE.1.0.UpdateFailed".to_string()));
+}
+
+#[test]
+fn readers_anonymous_and_wrong_types_are_refused_without_a_file() {
+    let n = Node::start(true, "ok", 0, "");
+    let s = &n.server;
+    let r = push(s, Some(READER), &bundle(100), "application/octet-stream");
+    assert_eq!(r.status, 403);
+    assert_eq!(error_code(&r), "Base.1.22.InsufficientPrivilege");
+    let r = push(s, None, &bundle(100), "application/octet-stream");
+    assert_eq!(r.status, 401);
+    let r = push(s, Some(OPERATOR), b"{}", "application/json");
+    assert_eq!(r.status, 415);
+    let r = push(s, Some(OPERATOR), b"", "application/octet-stream");
+    assert_eq!(r.status, 400);
+    let r = get(s, UPLOAD, Some(OPERATOR));
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("Allow"), Some("POST"));
+    assert_eq!(n.uploads(), Vec::<String>::new());
+    assert!(n.installed().is_empty());
+}
+
+#[test]
+fn oversized_bundles_get_413_and_leave_no_file() {
+    let n = Node::start(true, "ok", 0, "");
+    let s = &n.server;
+    // Announced too large: refused before a byte is read.
+    let r = push(
+        s,
+        Some(OPERATOR),
+        &bundle(MIB + 1),
+        "application/octet-stream",
+    );
+    assert_eq!(r.status, 413);
+    assert_eq!(error_code(&r), "Base.1.22.PayloadTooLarge");
+    // Chunked, no length: refused once the bytes pass the limit.
+    let mut c = TcpStream::connect(&s.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    c.write_all(
+        format!(
+            "POST {UPLOAD} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {OPERATOR}\r\n\
+             Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let chunk = bundle(64 * 1024);
+    for _ in 0..(MIB / chunk.len() + 2) {
+        let mut piece = format!("{:x}\r\n", chunk.len()).into_bytes();
+        piece.extend_from_slice(&chunk);
+        piece.extend_from_slice(b"\r\n");
+        if c.write_all(&piece).is_err() {
+            break;
+        }
+    }
+    let _ = c.write_all(b"0\r\n\r\n");
+    let r = read_answer(c);
+    assert_eq!(r.status, 413);
+    assert_eq!(n.uploads(), Vec::<String>::new());
+    assert!(n.installed().is_empty());
+}
+
+#[test]
+fn a_stalled_upload_gets_408_and_leaves_no_file() {
+    let n = Node::start(true, "ok", 0, "[server]\nbody_timeout_ms = 1000\n");
+    let s = &n.server;
+    let mut c = TcpStream::connect(&s.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    c.write_all(
+        format!(
+            "POST {UPLOAD} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {OPERATOR}\r\n\
+             Content-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    // Bytes keep coming for longer than body_timeout: progress, not a
+    // total time, is what counts.
+    for _ in 0..4 {
+        c.write_all(&bundle(1000)).unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let partial = n.uploads();
+    assert_eq!(partial.len(), 1, "the upload is being written: {partial:?}");
+    let started = Instant::now();
+    let r = read_answer(c);
+    assert_eq!(r.status, 408, "{}", String::from_utf8_lossy(&r.body));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(n.uploads(), Vec::<String>::new());
+    assert!(n.installed().is_empty());
+}
+
+#[test]
+fn a_second_upload_during_an_install_is_refused_with_409() {
+    let n = Node::start(true, "ok", 3, "");
+    let s = &n.server;
+    let first = push(s, Some(OPERATOR), &bundle(2048), "application/octet-stream");
+    assert_eq!(first.status, 202);
+    let second = push(s, Some(OPERATOR), &bundle(2048), "application/octet-stream");
+    assert_eq!(
+        second.status,
+        409,
+        "{}",
+        String::from_utf8_lossy(&second.body)
+    );
+    assert_eq!(error_code(&second), "Base.1.22.ResourceInUse");
+    // RAUC's last progress line, while it sleeps after it.
+    let end = Instant::now() + Duration::from_secs(2);
+    let running = loop {
+        let t = get_ok(s, first.header("Location").unwrap(), Some(READER));
+        if t["PercentComplete"] == 20 || Instant::now() > end {
+            break t;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(running["TaskState"], "Running");
+    assert_eq!(running["PercentComplete"], 20, "{running}");
+    assert_eq!(
+        wait_task(s, first.header("Location").unwrap())["TaskState"],
+        "Completed"
+    );
+    // Free again once the install ended.
+    let third = push(s, Some(OPERATOR), &bundle(2048), "application/octet-stream");
+    assert_eq!(third.status, 202);
+    wait_task(s, third.header("Location").unwrap());
+    assert_eq!(n.installed().len(), 2);
+}
+
+#[test]
+fn inventory_shows_raucs_slots_and_says_when_rauc_cannot_be_asked() {
+    let n = Node::start(true, "ok", 0, "");
+    let s = &n.server;
+    let inv = get_ok(
+        s,
+        "/redfish/v1/UpdateService/FirmwareInventory",
+        Some(READER),
+    );
+    let members: Vec<&str> = inv["Members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["@odata.id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        members,
+        [
+            "/redfish/v1/UpdateService/FirmwareInventory/rootfs.0",
+            "/redfish/v1/UpdateService/FirmwareInventory/rootfs.1"
+        ]
+    );
+    let a = get_ok(s, members[0], Some(READER));
+    assert_eq!(a["Version"], "2026.11.1");
+    assert_eq!(a["Updateable"], true);
+    assert_eq!(a["Status"]["State"], "Enabled");
+    assert!(a["Description"].as_str().unwrap().contains("booted"), "{a}");
+    let b = get_ok(s, members[1], Some(READER));
+    assert_eq!(b["Version"], "2026.10.2");
+    assert_eq!(b["Status"]["State"], "StandbyOffline");
+    assert_eq!(
+        get(
+            s,
+            "/redfish/v1/UpdateService/FirmwareInventory/rootfs.9",
+            Some(READER)
+        )
+        .status,
+        404
+    );
+
+    // rauc-service gone: no members, and the reason.
+    std::fs::remove_file(n.rauc_dir().join("status.json")).unwrap();
+    let inv = get_ok(
+        s,
+        "/redfish/v1/UpdateService/FirmwareInventory",
+        Some(READER),
+    );
+    assert_eq!(inv["Members@odata.count"], 0);
+    assert!(
+        inv["Description"]
+            .as_str()
+            .unwrap()
+            .contains("rauc status failed"),
+        "{inv}"
+    );
+    let us = get_ok(s, "/redfish/v1/UpdateService", Some(READER));
+    assert_eq!(us["Status"]["Health"], "Warning");
+    // Not JSON at all.
+    std::fs::write(n.rauc_dir().join("status.json"), "Booted from: rootfs.0").unwrap();
+    let inv = get_ok(
+        s,
+        "/redfish/v1/UpdateService/FirmwareInventory",
+        Some(READER),
+    );
+    assert!(
+        inv["Description"].as_str().unwrap().contains("not JSON"),
+        "{inv}"
+    );
+    assert_eq!(get(s, members[0], Some(READER)).status, 500);
+}
+
+#[test]
+fn disabled_service_says_so_and_refuses_pushes() {
+    let n = Node::start(false, "ok", 0, "");
+    let s = &n.server;
+    let us = get_ok(s, "/redfish/v1/UpdateService", Some(READER));
+    assert_eq!(us["ServiceEnabled"], false);
+    assert_eq!(us["Status"]["State"], "Disabled");
+    let r = push(s, Some(OPERATOR), &bundle(100), "application/octet-stream");
+    assert_eq!(r.status, 503);
+    assert_eq!(error_code(&r), "Base.1.22.ServiceDisabled");
+    assert_eq!(n.uploads(), Vec::<String>::new());
+    assert!(n.installed().is_empty());
+}
