@@ -137,7 +137,17 @@ user_base = "ou=people,dc=example,dc=org"
 group_base = "ou=groups,dc=example,dc=org"
 group_roles = { "dcre-operators" = "operator", "dcre-readers" = "reader" }
 TOML
+# The update service on, with the stand-in rauc the integration tests use
+# (status from a fixture; installs are not pushed by the validators): the
+# validators check UpdateService, its FirmwareInventory and the TaskService.
+mkdir -p "$WORK/rauc" "$WORK/upload"
+cp "$ROOT/firmware-api/tests/data/rauc-stand-in.sh" "$WORK/rauc/rauc"
+cp "$ROOT/firmware-api/tests/data/rauc-status.json" "$WORK/rauc/status.json"
 cat > "$WORK/opendcre.toml" <<TOML
+[update]
+enabled = true
+rauc = "$WORK/rauc/rauc"
+upload_dir = "$WORK/upload"
 [server]
 listen = ["127.0.0.1:0"]
 [emulator]

@@ -45,7 +45,7 @@ pub struct Config {
 }
 
 /// The update service: off unless the image turns it on.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct UpdateSection {
     pub enabled: bool,
@@ -651,6 +651,7 @@ mod tests {
             cfg.event_log.bus_fault_interval_secs,
             d.event_log.bus_fault_interval_secs
         );
+        assert_eq!(cfg.update, d.update);
     }
 
     #[test]
