@@ -206,6 +206,27 @@ validate() { # validate LABEL USER PASSWORD AUTHTYPE
     fi
 }
 
+# One install through the update service (the stand-in rauc takes any file),
+# so the validators also check a Task with its messages.
+head -c 65536 /dev/urandom > "$WORK/bundle.raucb"
+PUSH=$(curl -sS --cacert "$WORK/tls/server.crt" -H "Authorization: Bearer $API_TOKEN" \
+    -H 'Content-Type: application/octet-stream' --data-binary @"$WORK/bundle.raucb" \
+    -o /dev/null -w '%{http_code} %header{location}' "https://127.0.0.1:$PORT/redfish/v1/UpdateService/upload")
+TASK=${PUSH#* }
+if [ "${PUSH%% *}" != 202 ] || [ -z "$TASK" ]; then
+    echo "the bundle push answered '$PUSH', not 202 with a Location" >&2
+    tail -n 40 "$WORK/serve.log" >&2
+    exit 1
+fi
+for _ in $(seq 1 50); do
+    STATE=$(curl -sS --cacert "$WORK/tls/server.crt" -H "Authorization: Bearer $API_TOKEN" \
+        "https://127.0.0.1:$PORT$TASK" | python3 -c 'import json,sys; print(json.load(sys.stdin)["TaskState"])')
+    [ "$STATE" != Running ] && break
+    sleep 0.1
+done
+[ "$STATE" = Completed ] || { echo "the install task $TASK ended $STATE" >&2; exit 1; }
+echo "update service: a pushed bundle installed by the stand-in rauc ($TASK $STATE)"
+
 validate "local user validator (reader)" validator "$LOCAL_PW" Session
 # The run went through a session, not Basic: the node logged its creation
 # (and, checked at the end, no password or token).
