@@ -304,6 +304,37 @@ fn a_stalled_upload_gets_408_and_leaves_no_file() {
 }
 
 #[test]
+fn a_client_that_goes_away_leaves_no_file_and_frees_the_slot() {
+    let n = Node::start(true, "ok", 0, "");
+    let s = &n.server;
+    let mut c = TcpStream::connect(&s.addr).unwrap();
+    c.write_all(
+        format!(
+            "POST {UPLOAD} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {OPERATOR}\r\n\
+             Content-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    c.write_all(&bundle(5000)).unwrap();
+    let end = Instant::now() + Duration::from_secs(5);
+    while n.uploads().is_empty() {
+        assert!(Instant::now() < end, "no upload file appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(c);
+    let end = Instant::now() + Duration::from_secs(5);
+    while !n.uploads().is_empty() {
+        assert!(Instant::now() < end, "left behind: {:?}", n.uploads());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let r = push(s, Some(OPERATOR), &bundle(100), "application/octet-stream");
+    assert_eq!(r.status, 202, "the slot is free again");
+    wait_task(s, r.header("Location").unwrap());
+    assert!(n.installed().len() == 1 && n.installed()[0].1 == 100);
+}
+
+#[test]
 fn a_second_upload_during_an_install_is_refused_with_409() {
     let n = Node::start(true, "ok", 3, "");
     let s = &n.server;

@@ -105,7 +105,13 @@ fn task_uri(id: u64) -> String {
 }
 
 impl Updater {
+    /// With the service on, uploads a killed process left in `upload_dir`
+    /// (`upload-*.raucb`, only ever written by this service) are removed:
+    /// nothing else would, and each is the size of a bundle.
     pub fn new(settings: UpdateSettings, events: Arc<EventLog>) -> Updater {
+        if settings.enabled {
+            remove_leftovers(&settings.upload_dir);
+        }
         Updater {
             settings,
             slot: Arc::new(Semaphore::new(1)),
@@ -415,6 +421,25 @@ impl Updater {
     }
 }
 
+fn remove_leftovers(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        tracing::warn!(dir = %dir.display(), "the update upload directory cannot be read");
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("upload-") && name.ends_with(".raucb") {
+            match std::fs::remove_file(e.path()) {
+                Ok(()) => tracing::info!(file = %e.path().display(), "left-over upload removed"),
+                Err(err) => {
+                    tracing::warn!(file = %e.path().display(), "left-over upload not removed: {err}")
+                }
+            }
+        }
+    }
+}
+
 /// The lines of one output stream, `\r` and `\n` both ending a line (RAUC
 /// redraws progress with `\r` on a terminal).
 async fn lines(stream: impl AsyncRead + Unpin, is_err: bool, tx: mpsc::Sender<(bool, String)>) {
@@ -550,6 +575,72 @@ pub(crate) fn task_service() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `/bin/true` as `rauc`: every install completes at once.
+    #[tokio::test]
+    async fn finished_tasks_are_bounded_oldest_first() {
+        let dir = std::env::temp_dir();
+        let u = Arc::new(Updater::new(
+            UpdateSettings {
+                enabled: true,
+                rauc: "/bin/true".into(),
+                upload_dir: dir.clone(),
+                max_bundle_bytes: 1 << 20,
+                install_timeout: Duration::from_secs(10),
+            },
+            Arc::new(EventLog::in_memory(100)),
+        ));
+        for i in 0..KEPT_TASKS + 4 {
+            let slot = loop {
+                match u.try_begin() {
+                    Some(s) => break s,
+                    None => tokio::time::sleep(Duration::from_millis(5)).await,
+                }
+            };
+            assert!(u.try_begin().is_none(), "one at a time");
+            let file = dir.join(format!("opendcre-update-test-{}-{i}", std::process::id()));
+            std::fs::write(&file, b"x").unwrap();
+            let a = u.start_install(slot, file, 1, "ops");
+            assert_eq!(a.status, StatusCode::ACCEPTED);
+        }
+        while u.try_begin().is_none() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let c = u.task_collection();
+        assert_eq!(c["Members@odata.count"], KEPT_TASKS);
+        assert_eq!(c["Members"][0]["@odata.id"], task_uri(5));
+        let t = u.task(KEPT_TASKS as u64 + 4).unwrap();
+        assert_eq!(t["TaskState"], "Completed");
+        assert!(u.task(1).is_none());
+        assert_eq!(u.events.entries().len(), KEPT_TASKS + 4);
+    }
+
+    #[test]
+    fn leftover_uploads_are_removed_at_start_when_on() {
+        let dir = std::env::temp_dir().join(format!("opendcre-leftover-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in ["upload-7-0.raucb", "keep.raucb", "upload-notes.txt"] {
+            std::fs::write(dir.join(f), b"x").unwrap();
+        }
+        let settings = |enabled| UpdateSettings {
+            enabled,
+            rauc: "/bin/true".into(),
+            upload_dir: dir.clone(),
+            max_bundle_bytes: 1 << 20,
+            install_timeout: Duration::from_secs(10),
+        };
+        let events = Arc::new(EventLog::in_memory(10));
+        Updater::new(settings(false), events.clone());
+        assert!(dir.join("upload-7-0.raucb").exists(), "off: untouched");
+        Updater::new(settings(true), events);
+        let mut left: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["keep.raucb", "upload-notes.txt"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn slot_payload_says_which_is_booted() {
