@@ -15,6 +15,10 @@
 out=${1:?usage: fetch-uboot.sh OUTDIR}
 view="$out/apt"
 rm -rf "$out"
+mkdir -p "$out"
+# apt reads relative Dir:: paths from /, not from here.
+out=$(cd "$out" && pwd)
+view="$out/apt"
 mkdir -p "$view/lists/partial" "$view/cache/archives/partial" "$out/deb"
 mirror=$(apt-get update --print-uris 2>/dev/null |
     sed -n "s#^'\(.*\)/dists/[a-z-]*/InRelease'.*#\1/#p" | grep -v -- '-security/\?$' | awk 'NR == 1')
