@@ -99,9 +99,9 @@ variant() { # NAME VERSION [DEBUGFS-COMMANDS-FILE]
 log "making the test bundles"
 new_version="$version+abtest.1"
 slot_new=$(variant new "$new_version")
-IMAGE_OUT="$DIR/bundles" IMAGE_WORK="$DIR/work-new" "$BUILD/bundle.sh" "$slot_new" "$DIR/bundles/new" ||
+IMAGE_WORK="$DIR/work-new" "$BUILD/bundle.sh" "$slot_new" "$DIR/bundles/new" ||
     die "bundle of the newer build failed"
-bundle_new=$(ls "$DIR"/bundles/new/*.raucb | grep -v "/$IMAGE_NAME.raucb$")
+bundle_new="$DIR/bundles/new/$IMAGE_NAME.raucb"
 # A service that exits at once: Restart=on-failure brings it back every 2 s.
 printf '[Service]\nExecStart=\nExecStart=/bin/false\n' >"$DIR/broken.conf"
 printf '%s\n' "mkdir /etc/systemd/system/opendcre.service.d" \
@@ -109,7 +109,7 @@ printf '%s\n' "mkdir /etc/systemd/system/opendcre.service.d" \
 slot_broken=$(variant broken "$version+abtest.broken" "$DIR/broken.cmds")
 IMAGE_WORK="$DIR/work-broken" "$BUILD/bundle.sh" "$slot_broken" "$DIR/bundles/broken" ||
     die "bundle of the broken build failed"
-bundle_broken=$(ls "$DIR"/bundles/broken/*.raucb | grep -v "/$IMAGE_NAME.raucb$")
+bundle_broken="$DIR/bundles/broken/$IMAGE_NAME.raucb"
 # Another key pair: a CA and signer the node has never seen.
 fk="$DIR/foreign-key"
 mkdir -p "$fk"
@@ -120,7 +120,7 @@ openssl x509 -req -in "$fk/signer.csr" -CA "$fk/ca.pem" -CAkey "$fk/ca.key" -set
     -out "$fk/signer.pem" 2>/dev/null
 RAUC_CERT="$fk/signer.pem" RAUC_KEY="$fk/signer.key" IMAGE_RAUC_KEYRING="$fk/ca.pem" IMAGE_WORK="$DIR/work-foreign" \
     "$BUILD/bundle.sh" "$slot_new" "$DIR/bundles/foreign" || die "bundle with the foreign key failed"
-bundle_foreign=$(ls "$DIR"/bundles/foreign/*.raucb | grep -v "/$IMAGE_NAME.raucb$")
+bundle_foreign="$DIR/bundles/foreign/$IMAGE_NAME.raucb"
 rm -f "$DIR"/slot-*.ext4
 note "bundles: newer build $(du -m --apparent-size "$bundle_new" | cut -f1) MiB ($(basename "$bundle_new")), broken service, foreign key"
 
@@ -297,11 +297,11 @@ guest journalctl --no-pager -o cat -u openmist-mark-good -b -1 2>/dev/null | tai
 
 # --- 5. power cut at three points of an install into A -------------------------------------------
 put_bundle "$bundle_new" new.raucb
-for point in early middle done; do
+for point in early middle finished; do
     case "$point" in
     early) delay=$(python3 -c "print(max(1.0, $install_s * 0.1))") ;;
     middle) delay=$(python3 -c "print($install_s * 0.5)") ;;
-    done) delay="" ;;
+    finished) delay="" ;;
     esac
     if [ -n "$delay" ]; then
         ( guest rauc install /data/new.raucb >"$DIR/install-cut-$point.log" 2>&1 ) &
@@ -321,7 +321,7 @@ for point in early middle done; do
     slot=$(booted_slot)
     note "5. after the cut ($point): slot $slot answers after ${cut_s}s ($(release_version))"
     expect "5. a working slot answers after the power cut ($point): slot $slot" test -n "$slot"
-    if [ "$point" = done ]; then
+    if [ "$point" = finished ]; then
         expect "5. the completed install is booted after the cut (slot A, $new_version)" \
             test "$slot:$(release_version)" = "A:$new_version"
     else
