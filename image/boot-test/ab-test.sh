@@ -113,10 +113,12 @@ bundle_broken="$DIR/bundles/broken/$IMAGE_NAME.raucb"
 # Another key pair: a CA and signer the node has never seen.
 fk="$DIR/foreign-key"
 mkdir -p "$fk"
-openssl req -x509 -newkey rsa:3072 -nodes -keyout "$fk/ca.key" -out "$fk/ca.pem" -days 3650 \
+# Valid from 2020 (faketime), like the development keys: the bundle is signed
+# at SOURCE_DATE_EPOCH, which may be earlier than now.
+faketime "2020-01-01 00:00:00" openssl req -x509 -newkey rsa:3072 -nodes -keyout "$fk/ca.key" -out "$fk/ca.pem" -days 3650 \
     -subj "/CN=not the OpenMistOS update CA" -addext basicConstraints=critical,CA:TRUE 2>/dev/null
 openssl req -newkey rsa:3072 -nodes -keyout "$fk/signer.key" -out "$fk/signer.csr" -subj "/CN=foreign signer" 2>/dev/null
-openssl x509 -req -in "$fk/signer.csr" -CA "$fk/ca.pem" -CAkey "$fk/ca.key" -set_serial 7 -days 3650 \
+faketime "2020-01-01 00:00:00" openssl x509 -req -in "$fk/signer.csr" -CA "$fk/ca.pem" -CAkey "$fk/ca.key" -set_serial 7 -days 3650 \
     -out "$fk/signer.pem" 2>/dev/null
 RAUC_CERT="$fk/signer.pem" RAUC_KEY="$fk/signer.key" IMAGE_RAUC_KEYRING="$fk/ca.pem" IMAGE_WORK="$DIR/work-foreign" \
     "$BUILD/bundle.sh" "$slot_new" "$DIR/bundles/foreign" || die "bundle with the foreign key failed"
