@@ -6,6 +6,9 @@
 #                       OPENDCRE_DEB=none builds an image without the service)
 #   make image-repro    rebuild and compare (IMAGE_REPRO=assemble, the default:
 #                       same base layer; IMAGE_REPRO=full: two builds from nothing)
+#   make bundle         the RAUC update bundle (.raucb) of the last `make image`
+#   make ab-test        the A/B update scenarios under QEMU (install, fallback,
+#                       wrong key, power cuts; 40-60 min; after image + bundle)
 #   make boot-test      boot build/image/*.img under QEMU raspi2b, REST + SSH checks
 #   make image-ci       what CI runs: image, image-repro, boot-test, under one deadline
 #   make image-check    quick host-side tests of the image scripts (seconds;
@@ -21,15 +24,17 @@ IMAGE_ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
 # Makefile (command-line values reach them anyway); empty means "default".
 export IMAGE_SUITE IMAGE_ARCH IMAGE_COMPONENTS IMAGE_MIRRORS IMAGE_REQUIRE_ALL_SOURCES \
 	IMAGE_VARIANT IMAGE_PACKAGES_FILE IMAGE_EXTRA_PACKAGES IMAGE_NAME IMAGE_HOSTNAME \
-	IMAGE_FAT_MIB IMAGE_SIZE_MIB IMAGE_ROOT_FREE_MIB IMAGE_XZ_LEVEL IMAGE_ID_SEED \
+	IMAGE_FAT_MIB IMAGE_SLOT_MIB IMAGE_DATA_MIB IMAGE_SIZE_MIB IMAGE_ROOT_FREE_MIB \
+	IMAGE_UBOOT_SUITE IMAGE_COMPATIBLE IMAGE_RAUC_KEYRING RAUC_CERT RAUC_KEY IMAGE_XZ_LEVEL IMAGE_ID_SEED \
 	IMAGE_CACHE_DIR IMAGE_CACHE_KEEP IMAGE_OUT IMAGE_WORK IMAGE_KEEP_ROOTFS IMAGE_REPRO OPENDCRE_DEB \
-	BOOT_TEST_IMAGE BOOT_TEST_DIR BOOT_TEST_API_TIMEOUT BOOT_TEST_SERVICE BOOT_TEST_TOKEN \
+	BOOT_TEST_IMAGE BOOT_TEST_DIR AB_TEST_DIR AB_TEST_BOOT_TIMEOUT BOOT_TEST_API_TIMEOUT BOOT_TEST_SERVICE BOOT_TEST_TOKEN \
 	EMULATOR_CONFIG OPENDCRE_BIN
 
 # Hard limits (seconds). The image build from nothing takes ~10 min here,
 # the boot test ~5 min; CI gives the whole image stage 35 min.
 IMAGE_BUILD_TIMEOUT ?= 1800
 BOOT_TEST_TIMEOUT ?= 900
+AB_TEST_TIMEOUT ?= 5400
 IMAGE_CI_TIMEOUT ?= 2100
 
 # Without an explicit package, build it first with the top-level `deb` target.
@@ -37,7 +42,7 @@ ifeq ($(strip $(OPENDCRE_DEB)),)
 IMAGE_DEB_PREREQ := deb-armhf
 endif
 
-.PHONY: image image-repro boot-test image-ci image-check image-deps
+.PHONY: image bundle ab-test image-repro boot-test image-ci image-check image-deps
 
 image-deps:
 	cd $(IMAGE_ROOT) && image/build/install-deps.sh
@@ -45,8 +50,14 @@ image-deps:
 image: $(IMAGE_DEB_PREREQ)
 	cd $(IMAGE_ROOT) && timeout --kill-after=30 $(IMAGE_BUILD_TIMEOUT) image/build/build-image.sh
 
+bundle:
+	cd $(IMAGE_ROOT) && timeout --kill-after=30 600 image/build/bundle.sh
+
 image-repro: $(IMAGE_DEB_PREREQ)
 	cd $(IMAGE_ROOT) && timeout --kill-after=30 $$(( 2 * $(IMAGE_BUILD_TIMEOUT) )) image/build/repro.sh
+
+ab-test:
+	cd $(IMAGE_ROOT) && timeout --kill-after=30 $(AB_TEST_TIMEOUT) image/boot-test/ab-test.sh
 
 boot-test:
 	cd $(IMAGE_ROOT) && timeout --kill-after=30 $(BOOT_TEST_TIMEOUT) image/boot-test/boot-test.sh

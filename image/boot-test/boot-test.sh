@@ -2,9 +2,12 @@
 # `make boot-test`: boots the built OpenMistOS image on QEMU's Raspberry Pi 2
 # (raspi2b) and checks it from the outside like an operator would.
 #
-#  * kernel, initrd, DTB and cmdline come from the image's FAT partition (the
-#    ones config.txt names), so the test boots what ships. QEMU does not run
-#    the GPU firmware, so it gets them with -kernel/-initrd/-dtb/-append.
+#  * the real boot path from U-Boot on: the card's u-boot.bin (the one
+#    config.txt names) runs the card's boot.scr, which picks slot A and loads
+#    that slot's kernel, initrd and command line. QEMU does not run the GPU
+#    firmware, so it starts U-Boot itself (-kernel, wrapped as a uImage) and
+#    passes the DTB the firmware would (-dtb); boot-env.txt on the FAT
+#    partition tells boot.scr to use that DTB and adds the test console.
 #  * test-only DTB changes (the image is not touched): sdhost DMA removed
 #    (QEMU 7.2's sdhost DMA path oopses in about 2 of 3 boots; PIO is stable)
 #    and the mini UART enabled as the console (ttyS1), so the PL011 ttyAMA0
@@ -91,13 +94,23 @@ cp --sparse=always "$IMAGE" "$card"
 truncate -s $((img_size * 2)) "$card"
 fat="$card@@4M"
 mtype -i "$fat" ::config.txt >"$DIR/config.txt"
-kernel=$(sed -n 's/^kernel=//p' "$DIR/config.txt" | tail -n1)
-initrd=$(sed -n 's/^initramfs[[:space:]]\+\([^[:space:]]\+\).*/\1/p' "$DIR/config.txt" | tail -n1)
-[ -n "$kernel" ] && [ -n "$initrd" ] || die "config.txt names no kernel/initramfs: $(cat "$DIR/config.txt")"
-(cd "$DIR" && mcopy -n -i "$fat" "::$kernel" "::$initrd" ::bcm2836-rpi-2-b.dtb ::cmdline.txt .)
-cmdline=$(tr -d '\n' <"$DIR/cmdline.txt")
+[ "$(sed -n 's/^kernel=//p' "$DIR/config.txt" | tail -n1)" = u-boot.bin ] ||
+    die "config.txt does not start U-Boot: $(cat "$DIR/config.txt")"
+(cd "$DIR" && mcopy -n -i "$fat" ::u-boot.bin ::bcm2836-rpi-2-b.dtb .)
+# QEMU loads a raw -kernel as a Linux zImage at 0x10000 and starts all four
+# cores on an ELF; U-Boot is linked at 0x8000 and parks no cores. As a uImage
+# of type "linux" it goes through QEMU's Linux boot path: loaded at 0x8000,
+# the DTB in r2 and the secondary cores held, as the Pi firmware does.
+mkimage -A arm -O linux -T kernel -C none -a 0x8000 -e 0x8000 -n u-boot-rpi2 \
+    -d "$DIR/u-boot.bin" "$DIR/u-boot.uimg" >/dev/null || die "mkimage of the image's u-boot.bin failed"
+# The slot's kernel command line (boot.scr adds root= and rauc.slot=).
+e2fs=$("$BUILD/install-deps.sh" --e2fs-dir)
+slot_a_start=$(sfdisk --dump "$card" | awk -F'start=' 'NF > 1 && ++n == 2 {split($2, a, ","); gsub(/ /, "", a[1]); print a[1]}')
+slot_a="$card?offset=$((slot_a_start * 512))"
+cmdline=$("$e2fs/debugfs" -R 'cat /boot/openmist-boot.env' "$slot_a" 2>/dev/null | sed -n 's/^openmist_bootargs=//p')
+[ -n "$cmdline" ] || die "no openmist_bootargs in slot A's /boot/openmist-boot.env"
 case "$cmdline" in *console=ttyAMA0* | *console=serial0*)
-    die "the image's cmdline.txt puts a console on the HAT UART: $cmdline" ;;
+    die "the slot's command line puts a console on the HAT UART: $cmdline" ;;
 esac
 cp "$DIR/bcm2836-rpi-2-b.dtb" "$DIR/test.dtb"
 fdtput -d "$DIR/test.dtb" /soc/mmc@7e202000 dmas
@@ -107,6 +120,12 @@ fdtput -t s "$DIR/test.dtb" /soc/serial@7e215040 status okay
 # vchiq driver's slot threads then oops on freed memory (seen in about 1 of 4
 # boots). The real board's firmware does implement it.
 fdtput -t s "$DIR/test.dtb" /soc/mailbox@7e00b840 status disabled
+# The boot script's local overrides (boot-env.txt on the FAT partition): the
+# test DTB that QEMU passes (as the firmware would) instead of the slot's,
+# and the kernel console on the mini UART. systemd's 90 s wait for a device
+# (the FAT partition by label) ran out once on a loaded host: 300 s.
+printf '%s\n' "openmist_fdt=firmware" \
+    "extra_bootargs=console=ttyS1,115200 systemd.default_device_timeout_sec=300" >"$DIR/boot-env.txt"
 ssh-keygen -q -t ed25519 -N '' -C boot-test -f "$DIR/id_boot_test"
 test_hostname=openmist-boottest
 mtype -i "$fat" ::openmist.txt >"$DIR/openmist.txt"
@@ -118,9 +137,7 @@ echo "ssh_authorized_key=$(cat "$DIR/id_boot_test.pub")" >>"$DIR/openmist.txt"
 # CPU: the guest is ~20x slower than a Pi 2 and shares the host's cores, so a
 # UART round trip through QEMU and the host pty can exceed the real bus's 250 ms.
 if [ "$BOOT_TEST_SERVICE" = 1 ]; then
-    e2fs=$("$BUILD/install-deps.sh" --e2fs-dir)
-    root_start=$(sfdisk --dump "$card" | awk -F'start=' 'NF > 1 && ++n == 2 {split($2, a, ","); gsub(/ /, "", a[1]); print a[1]}')
-    "$e2fs/debugfs" -R 'cat /etc/opendcre/opendcre.toml' "$card?offset=$((root_start * 512))" \
+    "$e2fs/debugfs" -R 'cat /etc/opendcre/opendcre.toml' "$slot_a" \
         >"$DIR/opendcre.toml.image" 2>/dev/null
     { echo "# boot test: the image's opendcre.toml with bus timeouts scaled for QEMU TCG"; cat "$DIR/opendcre.toml.image"; } |
         sed -e 's/^read_timeout_ms = .*/read_timeout_ms = 2000/' \
@@ -145,7 +162,7 @@ fi
 fill_fat() {
     mcopy -o -i "$fat" "$DIR/openmist.txt" ::openmist.txt
     local f
-    for f in opendcre-boottest.toml boottest-token.txt; do
+    for f in opendcre-boottest.toml boottest-token.txt boot-env.txt; do
         [ -f "$DIR/$f" ] && mcopy -o -i "$fat" "$DIR/$f" "::$f"
     done
     return 0
@@ -219,13 +236,12 @@ boot() { # attempt number
         note "bus emulator: pid $EMU_PID, $EMULATOR_CONFIG on $pty"
         serial0=(-chardev "serial,id=hat,path=$pty" -serial chardev:hat)
     fi
-    # First -serial = PL011 = guest ttyAMA0 (the HAT); second = mini UART = console.
-    # The guest is about 20 times slower than a Pi 2: systemd's 90 s wait for
-    # a device (the FAT partition by label) ran out once udev had its
-    # coldplug done on a loaded host (trixie), so the test allows 300 s.
+    # First -serial = PL011 = guest ttyAMA0 (the HAT, and U-Boot's console, as
+    # on the real board); second = mini UART = the kernel's console.
+    # U-Boot (the card's) picks the slot and loads its kernel, initrd and
+    # command line: the real boot path, only the firmware stage is QEMU's.
     qemu-system-arm -M raspi2b -m 1G \
-        -kernel "$DIR/$kernel" -initrd "$DIR/$initrd" -dtb "$DIR/test.dtb" \
-        -append "$cmdline console=ttyS1,115200 systemd.default_device_timeout_sec=300" \
+        -kernel "$DIR/u-boot.uimg" -dtb "$DIR/test.dtb" \
         -drive "file=$card,if=sd,format=raw" \
         -netdev "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:$API_PORT-:5000,hostfwd=tcp:127.0.0.1:$SSH_PORT-:22" \
         -device usb-net,netdev=net0 \
@@ -351,9 +367,18 @@ expect() { # DESCRIPTION, then a condition command
 expect "system state is 'running' (failed units: ${failed_units:-none})" test "$state" = running
 expect "hostname from the settings file ($test_hostname)" test "$(guest hostname)" = "$test_hostname"
 expect "machine id generated at first boot" bash -c '[[ "$0" =~ ^[0-9a-f]{32}$ ]]' "$(guest cat /etc/machine-id)"
-expect "SSH host keys generated at first boot" guest test -s /etc/ssh/ssh_host_ed25519_key -a -s /etc/ssh/ssh_host_ecdsa_key
-root_mib=$(guest df -m --output=size / | tail -n1 | tr -d ' ')
-expect "root filesystem grown to the card (${root_mib} MiB on a $((img_size * 2 / 1048576)) MiB card)" test "$root_mib" -gt $((img_size / 1048576))
+expect "SSH host keys generated at first boot" guest test -s /var/lib/openmist/ssh/ssh_host_ed25519_key -a -s /var/lib/openmist/ssh/ssh_host_ecdsa_key
+data_mib=$(guest df -m --output=size /data | tail -n1 | tr -d ' ')
+expect "data filesystem grown to the card (${data_mib} MiB on a $((img_size * 2 / 1048576)) MiB card)" test "$data_mib" -gt $((img_size / 1048576))
+# The A/B boot path: U-Boot's boot.scr chose slot A, RAUC sees it booted, and
+# the node's state is bound from the data partition.
+kcmd=$(guest cat /proc/cmdline)
+expect "booted slot A through boot.scr ($kcmd)" bash -c '[[ " $0 " == *" rauc.slot=A "* && "$0" == *"root=PARTUUID="*"-02 "* ]]' "$kcmd"
+binds=$(guest findmnt -rn -o TARGET,SOURCE | awk '$1 ~ /^\/(etc\/machine-id|etc\/opendcre|var\/lib\/openmist|var\/lib\/opendcre|root\/.ssh|var\/log\/journal)$/ && $2 ~ /\[\/state\// {print $1}' | sort | paste -sd' ' -)
+expect "node state bound from the data partition ($binds)" test "$binds" = "/etc/machine-id /etc/opendcre /root/.ssh /var/lib/opendcre /var/lib/openmist /var/log/journal"
+expect "machine id kept on the data partition" test "$(guest cat /etc/machine-id)" = "$(guest cat /data/state/etc/machine-id)"
+rauc_status=$(guest rauc status --output-format=shell 2>&1 || true)
+expect "rauc sees slot A booted ($(grep -m1 BOOTED <<<"$rauc_status"))" bash -c 'grep -qx "RAUC_SYSTEM_BOOTED_BOOTNAME=.\?A.\?" <<<"$0"' "$rauc_status"
 expect "root account locked" bash -c 'grep -q "^root L" <<<"$0"' "$(guest passwd -S root)"
 expect "sshd refuses passwords" bash -c 'grep -qx "passwordauthentication no" <<<"$0"' "$(guest sshd -T 2>/dev/null | grep -i '^passwordauthentication')"
 expect "no getty on the HAT UART (serial-getty@ttyAMA0 masked)" test "$(guest systemctl is-enabled serial-getty@ttyAMA0.service 2>/dev/null)" = masked
@@ -419,6 +444,16 @@ if [ "$BOOT_TEST_SERVICE" = 1 ]; then
         note "opendcre-hat.service: started $(($(hat_get InactiveExitTimestampMonotonic) / 1000)) ms after boot, ran $((($(hat_get ExecMainExitTimestampMonotonic) - $(hat_get InactiveExitTimestampMonotonic)) / 1000)) ms"
     fi
     expect "opendcre-hat.service ran (no HAT under QEMU: exit 3 counts as success; $hat)" bash -c '[[ "$0" == *"Result=success"* ]]' "$hat"
+    # The slot is marked good once the service is up: U-Boot's attempt
+    # counter of slot A back to 3 (boot.scr took one for this boot).
+    mg=""
+    for _ in $(seq 1 60); do
+        mg=$(guest systemctl show openmist-mark-good.service -p Result -p ActiveState 2>/dev/null | paste -sd' ' -)
+        [[ "$mg" == *ActiveState=active* || "$mg" == *ActiveState=failed* ]] && break
+        sleep 3
+    done
+    left=$(guest fw_printenv -n BOOT_A_LEFT 2>/dev/null || true)
+    expect "slot A marked good after the service came up ($mg; BOOT_A_LEFT=$left)" bash -c '[[ "$0" == *"Result=success"* && "$1" == 3 ]]' "$mg" "$left"
 fi
 boot_times=$(guest systemctl show -p UserspaceTimestampMonotonic -p FinishTimestampMonotonic)
 us=$(sed -n 's/^UserspaceTimestampMonotonic=//p' <<<"$boot_times")

@@ -20,31 +20,34 @@ export SOURCE_DATE_EPOCH
 e2fs=$("$HERE/install-deps.sh" --e2fs-dir)
 start=$(date +%s)
 
-# --- sizes: the smallest power of two that fits -------------------------------------------
+# --- sizes -------------------------------------------------------------------------------------
 fw_mib=$(du -sm --apparent-size "$rootfs/boot/firmware" | cut -f1)
 [ "$fw_mib" -lt $((IMAGE_FAT_MIB * 85 / 100)) ] ||
-    die "firmware files ($fw_mib MiB) do not fit a ${IMAGE_FAT_MIB} MiB FAT partition with room for a kernel update"
-root_mib=$(du -sm --apparent-size --exclude=./boot/firmware "$rootfs" | cut -f1)
+    die "firmware files ($fw_mib MiB) do not fit a ${IMAGE_FAT_MIB} MiB FAT partition with room to spare"
+root_mib=$(du -sm --apparent-size --exclude=./boot/firmware --exclude=./data "$rootfs" | cut -f1)
 files=$(find "$rootfs" -xdev | wc -l)
 # ext4 overhead: journal, inode tables (files x 256 B, at most 1 per 16 KiB
 # by default), block bitmaps, reserved blocks (5%); then the free space asked for.
 need_mib=$((root_mib * 110 / 100 + 64 + files / 2048 + IMAGE_ROOT_FREE_MIB))
+[ "$IMAGE_SLOT_MIB" -ge "$need_mib" ] ||
+    die "IMAGE_SLOT_MIB=$IMAGE_SLOT_MIB is too small for $root_mib MiB of files plus ${IMAGE_ROOT_FREE_MIB} MiB free (needs $need_mib MiB)"
+parts_mib=$((4 + IMAGE_FAT_MIB + 2 * IMAGE_SLOT_MIB + IMAGE_DATA_MIB))
 if [ "$IMAGE_SIZE_MIB" = auto ]; then
     size_mib=256
-    while [ $((size_mib - 4 - IMAGE_FAT_MIB)) -lt "$need_mib" ]; do size_mib=$((size_mib * 2)); done
+    while [ "$size_mib" -lt "$parts_mib" ]; do size_mib=$((size_mib * 2)); done
 else
     size_mib=$IMAGE_SIZE_MIB
     [ $((size_mib & (size_mib - 1))) = 0 ] || die "IMAGE_SIZE_MIB=$size_mib is not a power of two"
-    [ $((size_mib - 4 - IMAGE_FAT_MIB)) -ge "$need_mib" ] ||
-        die "IMAGE_SIZE_MIB=$size_mib leaves $((size_mib - 4 - IMAGE_FAT_MIB)) MiB for a root that needs $need_mib MiB"
+    [ "$size_mib" -ge "$parts_mib" ] || die "IMAGE_SIZE_MIB=$size_mib is smaller than the partitions ($parts_mib MiB)"
 fi
-ext4_mib=$((size_mib - 4 - IMAGE_FAT_MIB))
-log "image: ${size_mib} MiB = 4 MiB + ${IMAGE_FAT_MIB} MiB FAT ($fw_mib used) + ${ext4_mib} MiB ext4 ($root_mib MiB of files)"
+log "image: ${size_mib} MiB = 4 MiB + ${IMAGE_FAT_MIB} MiB FAT ($fw_mib used) + 2 x ${IMAGE_SLOT_MIB} MiB slots ($root_mib MiB of files in A) + ${IMAGE_DATA_MIB} MiB data"
 
 # --- fixed identifiers from the seed ------------------------------------------------------
 h=$(printf '%s' "$IMAGE_ID_SEED" | sha256sum | cut -c1-64)
 root_uuid="${h:0:8}-${h:8:4}-4${h:13:3}-a${h:17:3}-${h:20:12}"
 fat_volid="${h:32:8}"
+h2=$(printf '%s-data' "$IMAGE_ID_SEED" | sha256sum | cut -c1-64)
+data_uuid="${h2:0:8}-${h2:8:4}-4${h2:13:3}-a${h2:17:3}-${h2:20:12}"
 disk_sig="0x${h:40:8}"
 
 # --- genimage ----------------------------------------------------------------------------------
@@ -53,7 +56,8 @@ rm -rf "$gw"
 mkdir -p "$gw/tmp" "$gw/out"
 img_file="$IMAGE_NAME.img"
 sed -e "s/@FAT_VOLID@/$fat_volid/" -e "s/@FAT_MIB@/$IMAGE_FAT_MIB/" \
-    -e "s/@ROOT_UUID@/$root_uuid/g" -e "s/@ROOT_MIB@/$ext4_mib/" \
+    -e "s/@ROOT_UUID@/$root_uuid/g" -e "s/@SLOT_MIB@/$IMAGE_SLOT_MIB/g" \
+    -e "s/@DATA_UUID@/$data_uuid/g" -e "s/@DATA_MIB@/$IMAGE_DATA_MIB/" \
     -e "s/@FS_TIMESTAMP@/$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y%m%d%H%M%S)/" \
     -e "s/@DISK_SIG@/$disk_sig/" -e "s/@IMAGE_FILE@/$img_file/" \
     image/genimage.cfg.in >"$gw/genimage.cfg"
@@ -76,14 +80,27 @@ layout=$(sfdisk --dump "$img")
 echo "$layout" | grep -q "label-id: $disk_sig" || die "MBR disk signature is not $disk_sig: $layout"
 echo "$layout" | grep -Eq "${img_file}1 : start= *8192, size= *$((IMAGE_FAT_MIB * 2048)), type=c, bootable" ||
     die "unexpected firmware partition: $layout"
-echo "$layout" | grep -Eq "${img_file}2 : start= *$(((4 + IMAGE_FAT_MIB) * 2048)), size= *$((ext4_mib * 2048)), type=83" ||
-    die "unexpected root partition: $layout"
+a_start=$(((4 + IMAGE_FAT_MIB) * 2048))
+b_start=$((a_start + IMAGE_SLOT_MIB * 2048))
+d_start=$((b_start + IMAGE_SLOT_MIB * 2048))
+check_part() { # NUMBER START_SECTOR SIZE_MIB WHAT
+    echo "$layout" | grep -Eq "${img_file}$1 : start= *$2, size= *$(($3 * 2048)), type=83" ||
+        die "unexpected $4 partition: $layout"
+}
+check_part 2 "$a_start" "$IMAGE_SLOT_MIB" "slot A"
+check_part 3 "$b_start" "$IMAGE_SLOT_MIB" "slot B"
+check_part 4 "$d_start" "$IMAGE_DATA_MIB" data
 fat_list=$(MTOOLS_SKIP_CHECK=1 mdir -b -i "$img@@4M" ::/ | sed 's#^::/##')
-for f in bootcode.bin start.elf fixup.dat config.txt cmdline.txt bcm2836-rpi-2-b.dtb openmist.txt; do
+for f in bootcode.bin start.elf fixup.dat config.txt u-boot.bin boot.scr bcm2836-rpi-2-b.dtb openmist.txt; do
     echo "$fat_list" | grep -qx "$f" || die "FAT partition lacks $f"
 done
 "$e2fs/dumpe2fs" -h "$gw/out/root.ext4" 2>/dev/null | grep -q "Filesystem volume name: *RASPIROOT" ||
     die "root filesystem label is not RASPIROOT"
+"$e2fs/dumpe2fs" -h "$gw/out/data.ext4" 2>/dev/null | grep -q "Filesystem volume name: *OPENMIST-DATA" ||
+    die "data filesystem label is not OPENMIST-DATA"
+# The slot image is what `make bundle` signs and ships: kept next to the
+# image (sparse), with its checksum.
+cp --sparse=always "$gw/out/root.ext4" "$IMAGE_WORK/rootfs-slot.ext4"
 
 # --- artifacts -------------------------------------------------------------------------------------
 mkdir -p "$out"

@@ -6,8 +6,9 @@
 #   0. host tools (image/build/install-deps.sh, quick when present)
 #   1. archive pre-flight   image/build/archive-check.sh
 #   2. base layer (cached)  image/build/build-base.sh     mmdebstrap + one initramfs
-#   3. image tree           image/build/customize.sh      overlays/, service .deb
-#   4. SD image             image/build/assemble.sh       genimage, xz, bmap, sums
+#   3. U-Boot               image/build/fetch-uboot.sh    u-boot-rpi of IMAGE_UBOOT_SUITE
+#   4. image tree           image/build/customize.sh      overlays/, service .deb, A/B boot
+#   5. SD image             image/build/assemble.sh       genimage, xz, bmap, sums
 #
 # SOURCE_DATE_EPOCH is the commit time of HEAD unless set. OUTDIR gets the
 # artifacts plus build-info.txt (what went in; deterministic) and
@@ -66,6 +67,13 @@ else
 fi
 
 t=$(date +%s)
+uboot=$("$HERE/fetch-uboot.sh" "$IMAGE_WORK/u-boot")
+IMAGE_UBOOT_BIN=$(sed -n 1p <<<"$uboot")
+uboot_info=$(sed -n 2p <<<"$uboot")
+export IMAGE_UBOOT_BIN
+stage u-boot "$t"
+
+t=$(date +%s)
 "$HERE/customize.sh" "$base" "$IMAGE_WORK/archive" "$IMAGE_WORK/rootfs"
 stage image-tree "$t"
 
@@ -96,6 +104,8 @@ fi
     else
         echo "service:      none (OPENDCRE_DEB=none)"
     fi
+    echo "u-boot:       $uboot_info"
+    echo "rauc keyring: $IMAGE_RAUC_KEYRING sha256 $(openssl x509 -in "$IMAGE_RAUC_KEYRING" -noout -fingerprint -sha256 | cut -d= -f2) ($(openssl x509 -in "$IMAGE_RAUC_KEYRING" -noout -subject | sed 's/^subject=//'))"
     echo "sources:"
     sed 's/^/  /' "$IMAGE_WORK/archive/report"
     echo "archive state:"

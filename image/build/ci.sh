@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make image-ci`: the image stage of CI, from nothing. Builds the image,
-# checks that a second assembly is bit-identical, boots it under QEMU with the
+# `make image-ci`: the image stage of CI, from nothing. Builds the image and
+# its RAUC bundle (signed, checked against the image's keyring), checks that
+# a second assembly is bit-identical, boots it under QEMU with the
 # REST and SSH checks, and prints one summary with the measured times. Each
 # step has its own limit; make wraps the whole in IMAGE_CI_TIMEOUT.
 # shellcheck source=image/build/lib.sh
@@ -25,6 +26,7 @@ step image-tests 60 "$HERE/test-apply-settings.sh"
 step security-tests 300 "$HERE/test-opendcre-security.sh"
 step image 1500 "$HERE/build-image.sh"
 cp "$IMAGE_OUT/build-times.txt" "$summary.times"
+step bundle 300 "$HERE/bundle.sh"
 step image-repro 900 env IMAGE_REPRO=assemble "$HERE/repro.sh"
 step boot-test 900 "$ROOT/image/boot-test/boot-test.sh"
 
@@ -33,7 +35,7 @@ cat "$summary"
 echo "-- image build stages (the 'image' step) --"
 cat "$summary.times"
 echo "-- artifacts --"
-(cd "$IMAGE_OUT" && ls -l --block-size=K ./*.img ./*.img.xz && cat SHA256SUMS)
+(cd "$IMAGE_OUT" && ls -lL --block-size=K ./*.img ./*.img.xz ./*.raucb && cat SHA256SUMS ./*.raucb.sha256)
 echo "-- reproducibility --"
 grep -E 'reproducibility check|\.img(\.xz)? \((A|B)\)|REPRODUCIBLE' build/image-repro-report.txt || true
 echo "-- boot test --"

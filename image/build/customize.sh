@@ -21,6 +21,7 @@ rootfs=${3:?}
 : "${SOURCE_DATE_EPOCH:?SOURCE_DATE_EPOCH must be set (git commit time)}"
 : "${IMAGE_VERSION:?IMAGE_VERSION must be set}"
 : "${IMAGE_COMMIT:?IMAGE_COMMIT must be set}"
+: "${IMAGE_UBOOT_BIN:?IMAGE_UBOOT_BIN must be set (image/build/fetch-uboot.sh)}"
 start=$(date +%s)
 
 rm -rf "$rootfs"
@@ -69,7 +70,8 @@ sed -i "s/@OPENDCRE_VERSION@/$svc_version/" "$avahi_svc"
 units=$(grep -v '^[[:space:]]*\(#\|$\)' image/units.txt)
 if [ -n "$deb_name" ]; then
     units="$units
-enable $deb_name.service"
+enable $deb_name.service
+enable openmist-mark-good.service"
 fi
 while read -r verb unit; do
     case "$verb" in
@@ -99,6 +101,34 @@ BUILD_DATE="$(date -u -d "@$SOURCE_DATE_EPOCH" +%FT%TZ)"
 DEBIAN_SUITE="$IMAGE_SUITE"
 BOARD="Raspberry Pi 2 Model B"
 EOF
+
+# --- A/B boot: U-Boot on the FAT partition, kernel, initrd and DTB in the slot ----
+# The FAT partition holds what the Pi firmware needs to start U-Boot
+# (bootcode.bin, start.elf, fixup.dat, the DTB it passes on), U-Boot, the A/B
+# boot script and the settings file. The kernel and initrd live in each slot
+# (/boot), so a slot update replaces them with the root file system.
+fw="$rootfs/boot/firmware"
+rm -f "$fw"/vmlinuz-* "$fw"/initrd.img-* "$fw/cmdline.txt"
+install -m 0644 "$IMAGE_UBOOT_BIN" "$fw/u-boot.bin"
+mkimage -A arm -O linux -T script -C none -n "OpenMistOS A/B boot" \
+    -d image/uboot/boot.cmd "$fw/boot.scr" >"$IMAGE_WORK/mkimage.log" ||
+    die "mkimage of image/uboot/boot.cmd failed: $(cat "$IMAGE_WORK/mkimage.log")"
+# raspi-firmware's hooks would copy the next kernel to the FAT partition and
+# rewrite config.txt (kernel= the kernel, not U-Boot) from inside one slot:
+# the slot would change how the other one boots. They are conffiles, so dpkg
+# leaves them deleted on upgrades.
+rm -f "$rootfs/etc/kernel/postinst.d/z50-raspi-firmware" "$rootfs/etc/kernel/postrm.d/z50-raspi-firmware" \
+    "$rootfs/etc/initramfs/post-update.d/z50-raspi-firmware"
+set -- "$rootfs"/boot/vmlinuz-*
+[ $# -eq 1 ] && [ -f "$1" ] || die "expected exactly one kernel in /boot, found: $*"
+kver=${1##*/vmlinuz-}
+ln -sfn "vmlinuz-$kver" "$rootfs/boot/vmlinuz"
+ln -sfn "initrd.img-$kver" "$rootfs/boot/initrd.img"
+ln -sfn "../usr/lib/linux-image-$kver/bcm2836-rpi-2-b.dtb" "$rootfs/boot/openmist.dtb"
+# RAUC: the keyring this image trusts; the data partition's mount point.
+install -m 0644 "$IMAGE_RAUC_KEYRING" "$rootfs/etc/rauc/keyring.pem"
+mkdir -p "$rootfs/data"
+sed -i "s/^compatible=.*/compatible=$IMAGE_COMPATIBLE/" "$rootfs/etc/rauc/system.conf"
 
 # --- per-card state: made on the device -------------------------------------------------
 printf 'uninitialized\n' >"$rootfs/etc/machine-id"
@@ -137,12 +167,27 @@ done | grep -q . && bad "accounts with passwords (see above)"
 ls "$rootfs"/etc/ssh/ssh_host_* >/dev/null 2>&1 && bad "SSH host keys baked into the image"
 [ "$(readlink "$rootfs/etc/systemd/system/serial-getty@ttyAMA0.service")" = /dev/null ] ||
     bad "serial-getty@ttyAMA0 is not masked"
-fw="$rootfs/boot/firmware"
-grep -q 'root=LABEL=RASPIROOT' "$fw/cmdline.txt" || bad "cmdline.txt lacks root=LABEL=RASPIROOT"
-grep -Eq 'console=(ttyAMA0|serial0)' "$fw/cmdline.txt" && bad "cmdline.txt has a console on the HAT UART"
+bootenv="$rootfs/boot/openmist-boot.env"
+bootargs=$(sed -n 's/^openmist_bootargs=//p' "$bootenv" 2>/dev/null)
+[ -n "$bootargs" ] || bad "no openmist_bootargs= in /boot/openmist-boot.env"
+grep -Eq 'console=(ttyAMA0|serial0)' <<<"$bootargs" && bad "the slot's command line has a console on the HAT UART"
+grep -q 'iomem=relaxed' <<<"$bootargs" || bad "the slot's command line lacks iomem=relaxed (opendcre-hat.service needs /dev/mem for GPIO)"
+grep -qw 'root=[^ ]*' <<<"$bootargs" && bad "the slot's command line names a root (boot.scr adds the slot's)"
 grep -qx 'enable_uart=1' "$fw/config.txt" || bad "config.txt lacks enable_uart=1"
-grep -q 'iomem=relaxed' "$fw/cmdline.txt" || bad "cmdline.txt lacks iomem=relaxed (opendcre-hat.service needs /dev/mem for GPIO)"
-[ -s "$fw/bcm2836-rpi-2-b.dtb" ] || bad "no bcm2836-rpi-2-b.dtb in /boot/firmware"
+[ "$(sed -n 's/^kernel=//p' "$fw/config.txt" | tail -n1)" = u-boot.bin ] || bad "config.txt does not start U-Boot (kernel=u-boot.bin)"
+grep -q '^initramfs' "$fw/config.txt" && bad "config.txt loads an initramfs (U-Boot loads the slot's)"
+for f in u-boot.bin boot.scr bootcode.bin start.elf fixup.dat bcm2836-rpi-2-b.dtb; do
+    [ -s "$fw/$f" ] || bad "no $f on the FAT partition"
+done
+ls "$fw"/vmlinuz-* "$fw"/initrd.img-* >/dev/null 2>&1 && bad "a kernel or initrd on the FAT partition (they belong to the slots)"
+for f in vmlinuz initrd.img openmist.dtb; do
+    [ -s "$rootfs/boot/$f" ] || bad "/boot/$f does not lead to a file in the slot"
+done
+ls "$rootfs"/etc/kernel/postinst.d/z50-raspi-firmware "$rootfs"/etc/initramfs/post-update.d/z50-raspi-firmware >/dev/null 2>&1 &&
+    bad "raspi-firmware's hooks are still in the slot"
+[ -s "$rootfs/etc/rauc/keyring.pem" ] || bad "no RAUC keyring"
+grep -q '^bootloader=uboot' "$rootfs/etc/rauc/system.conf" || bad "RAUC is not set up for U-Boot"
+grep -q '/etc/machine-id *machine-id' "$rootfs/etc/openmist/persistent.conf" || bad "the machine id is not kept on the data partition"
 [ -s "$fw/openmist.txt" ] || bad "no settings file /boot/firmware/openmist.txt"
 grep -qx uninitialized "$rootfs/etc/machine-id" || bad "machine-id is not 'uninitialized'"
 if [ -n "$deb_name" ]; then

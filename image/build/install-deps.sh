@@ -46,7 +46,8 @@ require_root "image/build/install-deps.sh"
 
 ensure_pkgs mmdebstrap arch-test qemu-user-static genimage mtools dosfstools fdisk \
     qemu-system-arm device-tree-compiler bmap-tools xz-utils zstd curl ca-certificates \
-    openssh-client openssl python3 e2fsprogs debian-archive-keyring gpgv systemd git
+    openssh-client openssl python3 e2fsprogs debian-archive-keyring gpgv systemd git \
+    u-boot-tools rauc squashfs-tools faketime
 
 # --- binfmt_misc: qemu-arm with the F flag ----------------------------------
 # The F (fix binary) flag makes the kernel open the interpreter at
