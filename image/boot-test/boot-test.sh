@@ -455,6 +455,46 @@ if [ "$BOOT_TEST_SERVICE" = 1 ]; then
     left=$(guest fw_printenv -n BOOT_A_LEFT 2>/dev/null || true)
     expect "slot A marked good after the service came up ($mg; BOOT_A_LEFT=$left)" bash -c '[[ "$0" == *"Result=success"* && "$1" == 3 ]]' "$mg" "$left"
 fi
+if [ "$BOOT_TEST_SERVICE" = 1 ]; then
+    # --- the Redfish UpdateService on the node's real RAUC --------------------------------
+    # Through the service's sandbox, the D-Bus policy and rauc-service: the
+    # slots as RAUC reports them, and a pushed bundle's install. The bundle is
+    # tiny and signed by a key the node does not trust, so RAUC refuses it
+    # after the upload and nothing is written; the task must say why.
+    rf() { curl -sS --max-time 120 --cacert "$DIR/node.crt" -H "Authorization: Bearer $API_TOKEN" "$@"; }
+    base="https://127.0.0.1:$API_PORT/redfish/v1"
+    us=$(rf "$base/UpdateService" 2>/dev/null || true)
+    expect "Redfish UpdateService enabled on the image" \
+        python3 -c 'import json,sys; sys.exit(0 if json.loads(sys.argv[1]).get("ServiceEnabled") is True else 1)' "$us"
+    slot0=$(rf "$base/UpdateService/FirmwareInventory/rootfs.0" 2>/dev/null || true)
+    expect "FirmwareInventory from the node's rauc: slot A (rootfs.0) booted ($(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d.get("Status"), d.get("Description"))' "$slot0" 2>&1 | cut -c1-160))" \
+        python3 -c 'import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if d.get("Status", {}).get("State") == "Enabled" else 1)' "$slot0"
+    fk="$DIR/foreign"
+    mkdir -p "$fk/in"
+    faketime "2020-01-01 00:00:00" openssl req -x509 -newkey rsa:2048 -nodes -keyout "$fk/key.pem" -out "$fk/cert.pem" \
+        -days 3650 -subj "/CN=not the OpenMistOS update CA" 2>/dev/null
+    truncate -s 1M "$fk/in/rootfs.ext4"
+    printf '[update]\ncompatible=%s\nversion=boot-test\n[bundle]\nformat=verity\n[image.rootfs]\nfilename=rootfs.ext4\n' \
+        "$IMAGE_COMPATIBLE" >"$fk/in/manifest.raucm"
+    rauc bundle --cert "$fk/cert.pem" --key "$fk/key.pem" "$fk/in" "$fk/foreign.raucb" >"$fk/bundle.log" 2>&1 ||
+        fail "making the foreign-key test bundle failed: $(tail -n 3 "$fk/bundle.log")"
+    push=$(rf -D "$DIR/push.headers" -o "$DIR/push.json" -w '%{http_code}' -H 'Content-Type: application/octet-stream' \
+        --data-binary @"$fk/foreign.raucb" "$base/UpdateService/upload" 2>/dev/null || true)
+    task=$(sed -n 's/^[Ll]ocation: *\([^[:space:]]*\).*/\1/p' "$DIR/push.headers" 2>/dev/null | head -n1)
+    tstate="" tjson=""
+    if [ "$push" = 202 ] && [ -n "$task" ]; then
+        for _ in $(seq 1 100); do
+            tjson=$(rf "https://127.0.0.1:$API_PORT$task" 2>/dev/null || true)
+            tstate=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get("TaskState", ""))' "$tjson" 2>/dev/null || true)
+            [ "$tstate" = Running ] || [ "$tstate" = New ] || [ -z "$tstate" ] || break
+            sleep 3
+        done
+    fi
+    expect "a bundle pushed to the UpdateService runs rauc install, which refuses a foreign signature (HTTP $push, task ${task:-none}: $tstate)" \
+        bash -c '[[ "$0" == Exception && "$1" == *"signature"* ]]' "$tstate" "$tjson"
+    expect "the refused push changed no boot selection ($(guest fw_printenv BOOT_ORDER 2>/dev/null))" \
+        test "$(guest fw_printenv -n BOOT_ORDER 2>/dev/null)" = "A B"
+fi
 boot_times=$(guest systemctl show -p UserspaceTimestampMonotonic -p FinishTimestampMonotonic)
 us=$(sed -n 's/^UserspaceTimestampMonotonic=//p' <<<"$boot_times")
 fin=$(sed -n 's/^FinishTimestampMonotonic=//p' <<<"$boot_times")

@@ -57,6 +57,11 @@ if [ "$OPENDCRE_DEB" != none ]; then
     rm -f "$rootfs/tmp/service.deb" "$rootfs/usr/sbin/policy-rc.d"
 fi
 
+# --- updates through the API: on in the image (RAUC, a data partition) ---------------
+if [ -n "$deb_name" ]; then
+    sed -i '/^\[update\]/,/^\[/ s/^enabled = false$/enabled = true/' "$rootfs/etc/opendcre/opendcre.toml"
+fi
+
 # --- DNS-SD announcement: the software version in the TXT record -------------------
 avahi_svc="$rootfs/etc/avahi/services/opendcre.service"
 if [ -n "$deb_name" ]; then
@@ -193,6 +198,8 @@ grep -qx uninitialized "$rootfs/etc/machine-id" || bad "machine-id is not 'unini
 if [ -n "$deb_name" ]; then
     ls "$rootfs"/etc/systemd/system/multi-user.target.wants/"$deb_name".service >/dev/null 2>&1 ||
         bad "$deb_name.service is not enabled"
+    sed -n '/^\[update\]/,/^\[/p' "$rootfs/etc/opendcre/opendcre.toml" | grep -qx 'enabled = true' ||
+        bad "the service's [update] (Redfish UpdateService) is not enabled in /etc/opendcre/opendcre.toml"
     ls "$rootfs"/etc/systemd/system/multi-user.target.wants/openmist-opendcre-security.service >/dev/null 2>&1 ||
         bad "openmist-opendcre-security.service is not enabled (the service would refuse every request)"
 fi
