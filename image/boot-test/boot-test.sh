@@ -473,7 +473,8 @@ if [ "$BOOT_TEST_SERVICE" = 1 ]; then
     mkdir -p "$fk/in"
     faketime "2020-01-01 00:00:00" openssl req -x509 -newkey rsa:2048 -nodes -keyout "$fk/key.pem" -out "$fk/cert.pem" \
         -days 3650 -subj "/CN=not the OpenMistOS update CA" 2>/dev/null
-    truncate -s 1M "$fk/in/rootfs.ext4"
+    # Random bytes: squashfs compresses a file of zeros below RAUC's 4 KiB minimum.
+    head -c 1M /dev/urandom >"$fk/in/rootfs.ext4"
     printf '[update]\ncompatible=%s\nversion=boot-test\n[bundle]\nformat=verity\n[image.rootfs]\nfilename=rootfs.ext4\n' \
         "$IMAGE_COMPATIBLE" >"$fk/in/manifest.raucm"
     rauc bundle --cert "$fk/cert.pem" --key "$fk/key.pem" "$fk/in" "$fk/foreign.raucb" >"$fk/bundle.log" 2>&1 ||
