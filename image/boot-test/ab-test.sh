@@ -23,7 +23,8 @@
 # run 40-60 minutes. Numbers go to $AB_TEST_DIR/report.txt.
 #
 # Variables: BOOT_TEST_IMAGE, AB_TEST_DIR (build/ab-test), OPENDCRE_BIN and
-# EMULATOR_CONFIG as in boot-test.sh, AB_TEST_BOOT_TIMEOUT (900 s per boot).
+# EMULATOR_CONFIG as in boot-test.sh, AB_TEST_BOOT_TIMEOUT (900 s per boot),
+# AB_TEST_FROM=4 or 5: resume at that scenario on the card a failed run left.
 # shellcheck source=image/build/lib.sh
 . "$(dirname "$0")/../build/lib.sh"
 
@@ -45,12 +46,22 @@ if [ -z "${OPENDCRE_BIN:-}" ]; then
 fi
 [ -x "$OPENDCRE_BIN" ] || die "no host opendcre binary at $OPENDCRE_BIN"
 
-rm -rf "$DIR"
+# AB_TEST_FROM=N resumes at scenario N (4 or 5) on the card a previous run
+# left in $AB_TEST_DIR (a failed run keeps it): its bundles, keys and token.
+FROM=${AB_TEST_FROM:-1}
+case "$FROM" in 1 | 4 | 5) ;; *) die "AB_TEST_FROM must be 1, 4 or 5, not '$FROM'" ;; esac
+if [ "$FROM" = 1 ]; then
+    rm -rf "$DIR"
+elif [ ! -f "$DIR/card.img" ] || [ ! -f "$DIR/abtest-token.txt" ]; then
+    die "AB_TEST_FROM=$FROM needs the card of an earlier run in $DIR"
+fi
 mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
 report="$DIR/report.txt"
-: >"$report"
+[ "$FROM" = 1 ] && : >"$report"
+
 note() { echo "$*" | tee -a "$report" >&2; }
+[ "$FROM" = 1 ] || note "---- resumed at scenario $FROM on the card of the earlier run ----"
 QEMU_PID="" EMU_PID=""
 stop_qemu() {
     [ -n "$QEMU_PID" ] && kill -9 "$QEMU_PID" 2>/dev/null && wait "$QEMU_PID" 2>/dev/null
@@ -96,6 +107,9 @@ variant() { # NAME VERSION [DEBUGFS-COMMANDS-FILE]
         die "debugfs on the $1 slot image failed: $(tail -n 3 "$DIR/debugfs-$1.log")"
     echo "$img"
 }
+bundle_new="$DIR/bundles/new/$IMAGE_NAME.raucb"
+new_version="$version+abtest.1"
+if [ "$FROM" = 1 ]; then
 log "making the test bundles"
 new_version="$version+abtest.1"
 slot_new=$(variant new "$new_version")
@@ -126,9 +140,12 @@ bundle_foreign="$DIR/bundles/foreign/$IMAGE_NAME.raucb"
 rm -f "$DIR"/slot-*.ext4
 note "bundles: newer build $(du -mL --apparent-size "$bundle_new" | cut -f1) MiB ($(basename "$bundle_new")), broken service, foreign key"
 
+fi
+
 # --- the card --------------------------------------------------------------------------------------
 img_size=$(stat -c %s "$IMAGE")
 card="$DIR/card.img"
+if [ "$FROM" = 1 ]; then
 cp --sparse=always "$IMAGE" "$card"
 truncate -s $((img_size * 2)) "$card"
 fat="$card@@4M"
@@ -180,6 +197,9 @@ printf '%s\n' "mkdir /bundles" \
 "$e2fs/debugfs" -R 'ls -l /bundles' "$data_img" 2>/dev/null | grep -q 'foreign.raucb' || die "the bundles are not on the data partition"
 dd if="$data_img" of="$card" bs=1M seek=$((data_start / 2048)) conv=notrunc,sparse status=none
 rm -f "$data_img"
+
+fi
+API_TOKEN=$(cat "$DIR/abtest-token.txt")
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 API_PORT=$(free_port)
@@ -255,6 +275,9 @@ mark_good_result() {
 }
 env_of() { guest fw_printenv "$@" 2>/dev/null | paste -sd' ' -; }
 
+install_s=$(sed -n 's/^3\. rauc install of the newer build: \([0-9.]*\)s.*/\1/p' "$report" | tail -n1)
+: "${install_s:=600}"
+if [ "$FROM" = 1 ]; then
 # --- 1. first boot on slot A ------------------------------------------------------------------
 t0=$(now)
 start_qemu
@@ -298,21 +321,45 @@ expect "3. same SSH host key" test "$(guest ssh-keygen -lf /var/lib/openmist/ssh
 expect "3. same TLS certificate and API token (the API answered with the first boot's token)" \
     test "$(guest openssl x509 -noout -fingerprint -sha256 -in /etc/opendcre/tls/server.crt 2>/dev/null || true)" = "$cert_fp"
 
+fi
+
 # --- 4. a bundle whose service does not come up: back to B by itself -----------------------------
+if [ "$FROM" -le 4 ]; then
+if [ "$FROM" = 1 ]; then
 guest_long rauc install /data/bundles/broken.raucb >"$DIR/install-broken.log" 2>&1 || fatal "rauc install of the broken build failed: $(tail -n 5 "$DIR/install-broken.log")"
 expect "4. slot A (broken build) is the next boot's first choice ($(env_of BOOT_ORDER))" bash -c '[[ "$0" == "BOOT_ORDER=A B"* ]]' "$(env_of BOOT_ORDER)"
 tf0=$(now)
 guest systemctl reboot >/dev/null 2>&1 || true
 sleep 10
-fallback_s=$(wait_up "$tf0" "fallback from the broken slot A to B")
+# Two boots: the broken slot's trial (up to mark-good's 600 s deadline, or
+# three service failures) and the one back on B.
+fallback_s=$(BOOT_TIMEOUT=$((2 * BOOT_TIMEOUT)) wait_up "$tf0" "fallback from the broken slot A to B")
 note "4. fallback time (reboot into the broken slot to API answering again on B): ${fallback_s}s"
+else
+    # Resumed: the earlier run's fallback boot was cut short by its
+    # timeout; the card is cold-started (one more power cut, during a boot).
+    tf0=$(now)
+    start_qemu
+    fallback_s=$(wait_up "$tf0" "cold start of the card left mid-fallback")
+    note "4. (resumed) cold start to API: ${fallback_s}s"
+    note "4. boots on the card: $(guest journalctl --list-boots --no-pager 2>/dev/null | tail -n 4 | awk '{print $1}' | paste -sd' ' -)"
+    for b in -3 -2 -1; do
+        note "4. boot $b: slot $(guest journalctl -b "$b" -k --no-pager -o cat 2>/dev/null | sed -n 's/.*Kernel command line:.*rauc\.slot=\([AB]\).*/\1/p' | head -n1); mark-good: $(guest journalctl -b "$b" -u openmist-mark-good --no-pager -o cat 2>/dev/null | grep -v '^Start\|^Finish\|^openmist-mark-good' | tail -n 1)"
+    done
+fi
 expect "4. back on slot B" test "$(booted_slot)" = B
 expect "4. slot B still runs the newer build" test "$(release_version)" = "$new_version"
 expect "4. slot A marked bad, B first ($(env_of BOOT_ORDER BOOT_A_LEFT BOOT_B_LEFT))" \
     bash -c '[[ "$0" == *"BOOT_A_LEFT=0"* ]]' "$(env_of BOOT_A_LEFT)"
 guest journalctl --no-pager -o cat -u openmist-mark-good -b -1 2>/dev/null | tail -n 3 | sed 's/^/    previous boot: /' | tee -a "$report" >&2 || true
+fi
 
 # --- 5. power cut at three points of an install into A -------------------------------------------
+if [ "$FROM" = 5 ]; then
+    tc=$(now)
+    start_qemu
+    note "5. (resumed) cold start to API: $(wait_up "$tc" "cold start before the power cuts")s on slot $(booted_slot)"
+fi
 for point in early middle finished; do
     case "$point" in
     early) delay=$(python3 -c "print(max(1.0, $install_s * 0.1))") ;;
