@@ -24,7 +24,8 @@
 #
 # Variables: BOOT_TEST_IMAGE, AB_TEST_DIR (build/ab-test), OPENDCRE_BIN and
 # EMULATOR_CONFIG as in boot-test.sh, AB_TEST_BOOT_TIMEOUT (900 s per boot),
-# AB_TEST_FROM=4 or 5: resume at that scenario on the card a failed run left.
+# AB_TEST_FROM=4 or 5: resume at that scenario on the card a failed run left;
+# AB_TEST_CUTS: the power-cut points of scenario 5 (default "early middle finished").
 # shellcheck source=image/build/lib.sh
 . "$(dirname "$0")/../build/lib.sh"
 
@@ -63,11 +64,18 @@ report="$DIR/report.txt"
 note() { echo "$*" | tee -a "$report" >&2; }
 [ "$FROM" = 1 ] || note "---- resumed at scenario $FROM on the card of the earlier run ----"
 QEMU_PID="" EMU_PID=""
+# Power off: SIGKILL, nothing is flushed. (wait's status of a killed child is
+# not an error here: set -e would end the script at the first power cut.)
 stop_qemu() {
-    [ -n "$QEMU_PID" ] && kill -9 "$QEMU_PID" 2>/dev/null && wait "$QEMU_PID" 2>/dev/null
-    [ -n "$EMU_PID" ] && kill "$EMU_PID" 2>/dev/null && wait "$EMU_PID" 2>/dev/null
+    if [ -n "$QEMU_PID" ]; then
+        kill -9 "$QEMU_PID" 2>/dev/null || true
+        wait "$QEMU_PID" 2>/dev/null || true
+    fi
+    if [ -n "$EMU_PID" ]; then
+        kill "$EMU_PID" 2>/dev/null || true
+        wait "$EMU_PID" 2>/dev/null || true
+    fi
     QEMU_PID="" EMU_PID=""
-    true
 }
 trap stop_qemu EXIT
 failures=0
@@ -360,7 +368,7 @@ if [ "$FROM" = 5 ]; then
     start_qemu
     note "5. (resumed) cold start to API: $(wait_up "$tc" "cold start before the power cuts")s on slot $(booted_slot)"
 fi
-for point in early middle finished; do
+for point in ${AB_TEST_CUTS:-early middle finished}; do
     case "$point" in
     early) delay=$(python3 -c "print(max(1.0, $install_s * 0.1))") ;;
     middle) delay=$(python3 -c "print($install_s * 0.5)") ;;
