@@ -28,6 +28,8 @@
 # AB_TEST_CUTS: the power-cut points of scenario 5 (default "early middle finished").
 # shellcheck source=image/build/lib.sh
 . "$(dirname "$0")/../build/lib.sh"
+# shellcheck source=image/boot-test/qemu-card.sh
+. "$HERE/qemu-card.sh"
 
 IMAGE=${BOOT_TEST_IMAGE:-$IMAGE_OUT/$IMAGE_NAME.img}
 DIR=${AB_TEST_DIR:-build/ab-test}
@@ -157,25 +159,14 @@ if [ "$FROM" = 1 ]; then
 cp --sparse=always "$IMAGE" "$card"
 truncate -s $((img_size * 2)) "$card"
 fat="$card@@4M"
-(cd "$DIR" && mcopy -n -i "$fat" ::u-boot.bin ::bcm2836-rpi-2-b.dtb ::openmist.txt .)
-mkimage -A arm -O linux -T kernel -C none -a 0x8000 -e 0x8000 -n u-boot-rpi2 \
-    -d "$DIR/u-boot.bin" "$DIR/u-boot.uimg" >/dev/null || die "mkimage of u-boot.bin failed"
-cp "$DIR/bcm2836-rpi-2-b.dtb" "$DIR/test.dtb"
-# The boot test's DTB changes (see boot-test.sh): PIO SD host, mini UART on, no VCHIQ.
-fdtput -d "$DIR/test.dtb" /soc/mmc@7e202000 dmas
-fdtput -d "$DIR/test.dtb" /soc/mmc@7e202000 dma-names
-fdtput -t s "$DIR/test.dtb" /soc/serial@7e215040 status okay
-fdtput -t s "$DIR/test.dtb" /soc/mailbox@7e00b840 status disabled
-printf '%s\n' "openmist_fdt=firmware" \
-    "extra_bootargs=console=ttyS1,115200 systemd.default_device_timeout_sec=300" >"$DIR/boot-env.txt"
+qemu_boot_files "$DIR" "$fat"
+mcopy -n -i "$fat" ::openmist.txt "$DIR/openmist.txt"
 ssh-keygen -q -t ed25519 -N '' -C ab-test -f "$DIR/id_ab_test"
 API_TOKEN=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
 echo "$API_TOKEN" >"$DIR/abtest-token.txt"
-slot_a_start=$(sfdisk --dump "$card" | awk -F'start=' 'NF > 1 && ++n == 2 {split($2, a, ","); gsub(/ /, "", a[1]); print a[1]}')
+slot_a_start=$(part_start "$card" 2)
 "$e2fs/debugfs" -R 'cat /etc/opendcre/opendcre.toml' "$card?offset=$((slot_a_start * 512))" 2>/dev/null |
-    sed -e 's/^read_timeout_ms = .*/read_timeout_ms = 2000/' -e 's/^scan_silence_ms = .*/scan_silence_ms = 500/' \
-        -e 's/^scan_all_silence_ms = .*/scan_all_silence_ms = 1500/' -e 's/^frame_gap_ms = .*/frame_gap_ms = 160/' \
-        >"$DIR/opendcre-abtest.toml"
+    scale_bus_timeouts >"$DIR/opendcre-abtest.toml"
 {
     echo "ssh_authorized_key=$(cat "$DIR/id_ab_test.pub")"
     echo "opendcre_config=opendcre-abtest.toml"
@@ -188,7 +179,7 @@ done
 # emulated USB network moves less than 0.3 MB/s (a 100 MiB bundle over SSH
 # did not arrive in 300 s), the SD card is much faster. The partition is
 # grown offline to 1 GiB for them; the first boot grows it to the card's end.
-data_start=$(sfdisk --dump "$card" | awk -F'start=' 'NF > 1 && ++n == 4 {split($2, a, ","); gsub(/ /, "", a[1]); print a[1]}')
+data_start=$(part_start "$card" 4)
 echo "size=$((1024 * 2048))" | sfdisk --quiet --no-reread --no-tell-kernel -N 4 "$card" >/dev/null ||
     die "growing the card's data partition failed"
 data_img="$DIR/data-part.img"

@@ -36,6 +36,8 @@
 # in /root/opendcre-api-token, which the test reads over SSH).
 # shellcheck source=image/build/lib.sh
 . "$(dirname "$0")/../build/lib.sh"
+# shellcheck source=image/boot-test/qemu-card.sh
+. "$HERE/qemu-card.sh"
 
 IMAGE=${BOOT_TEST_IMAGE:-$IMAGE_OUT/$IMAGE_NAME.img}
 DIR=${BOOT_TEST_DIR:-build/boot-test}
@@ -96,36 +98,16 @@ fat="$card@@4M"
 mtype -i "$fat" ::config.txt >"$DIR/config.txt"
 [ "$(sed -n 's/^kernel=//p' "$DIR/config.txt" | tail -n1)" = u-boot.bin ] ||
     die "config.txt does not start U-Boot: $(cat "$DIR/config.txt")"
-(cd "$DIR" && mcopy -n -i "$fat" ::u-boot.bin ::bcm2836-rpi-2-b.dtb .)
-# QEMU loads a raw -kernel as a Linux zImage at 0x10000 and starts all four
-# cores on an ELF; U-Boot is linked at 0x8000 and parks no cores. As a uImage
-# of type "linux" it goes through QEMU's Linux boot path: loaded at 0x8000,
-# the DTB in r2 and the secondary cores held, as the Pi firmware does.
-mkimage -A arm -O linux -T kernel -C none -a 0x8000 -e 0x8000 -n u-boot-rpi2 \
-    -d "$DIR/u-boot.bin" "$DIR/u-boot.uimg" >/dev/null || die "mkimage of the image's u-boot.bin failed"
+qemu_boot_files "$DIR" "$fat"
 # The slot's kernel command line (boot.scr adds root= and rauc.slot=).
 e2fs=$("$BUILD/install-deps.sh" --e2fs-dir)
-slot_a_start=$(sfdisk --dump "$card" | awk -F'start=' 'NF > 1 && ++n == 2 {split($2, a, ","); gsub(/ /, "", a[1]); print a[1]}')
+slot_a_start=$(part_start "$card" 2)
 slot_a="$card?offset=$((slot_a_start * 512))"
 cmdline=$("$e2fs/debugfs" -R 'cat /boot/openmist-boot.env' "$slot_a" 2>/dev/null | sed -n 's/^openmist_bootargs=//p')
 [ -n "$cmdline" ] || die "no openmist_bootargs in slot A's /boot/openmist-boot.env"
 case "$cmdline" in *console=ttyAMA0* | *console=serial0*)
     die "the slot's command line puts a console on the HAT UART: $cmdline" ;;
 esac
-cp "$DIR/bcm2836-rpi-2-b.dtb" "$DIR/test.dtb"
-fdtput -d "$DIR/test.dtb" /soc/mmc@7e202000 dmas
-fdtput -d "$DIR/test.dtb" /soc/mmc@7e202000 dma-names
-fdtput -t s "$DIR/test.dtb" /soc/serial@7e215040 status okay
-# QEMU does not emulate the VideoCore's VCHIQ service behind the mailbox: the
-# vchiq driver's slot threads then oops on freed memory (seen in about 1 of 4
-# boots). The real board's firmware does implement it.
-fdtput -t s "$DIR/test.dtb" /soc/mailbox@7e00b840 status disabled
-# The boot script's local overrides (boot-env.txt on the FAT partition): the
-# test DTB that QEMU passes (as the firmware would) instead of the slot's,
-# and the kernel console on the mini UART. systemd's 90 s wait for a device
-# (the FAT partition by label) ran out once on a loaded host: 300 s.
-printf '%s\n' "openmist_fdt=firmware" \
-    "extra_bootargs=console=ttyS1,115200 systemd.default_device_timeout_sec=300" >"$DIR/boot-env.txt"
 ssh-keygen -q -t ed25519 -N '' -C boot-test -f "$DIR/id_boot_test"
 test_hostname=openmist-boottest
 mtype -i "$fat" ::openmist.txt >"$DIR/openmist.txt"
@@ -140,10 +122,7 @@ if [ "$BOOT_TEST_SERVICE" = 1 ]; then
     "$e2fs/debugfs" -R 'cat /etc/opendcre/opendcre.toml' "$slot_a" \
         >"$DIR/opendcre.toml.image" 2>/dev/null
     { echo "# boot test: the image's opendcre.toml with bus timeouts scaled for QEMU TCG"; cat "$DIR/opendcre.toml.image"; } |
-        sed -e 's/^read_timeout_ms = .*/read_timeout_ms = 2000/' \
-            -e 's/^scan_silence_ms = .*/scan_silence_ms = 500/' \
-            -e 's/^scan_all_silence_ms = .*/scan_all_silence_ms = 1500/' \
-            -e 's/^frame_gap_ms = .*/frame_gap_ms = 160/' >"$DIR/opendcre-boottest.toml"
+        scale_bus_timeouts >"$DIR/opendcre-boottest.toml"
     for k in 'read_timeout_ms = 2000' 'scan_silence_ms = 500' 'scan_all_silence_ms = 1500' 'frame_gap_ms = 160'; do
         grep -qx "$k" "$DIR/opendcre-boottest.toml" ||
             die "cannot scale '${k%% *}' in the image's /etc/opendcre/opendcre.toml (key missing?)"
