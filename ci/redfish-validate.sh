@@ -60,11 +60,13 @@ fi
 
 WORK=$(mktemp -d)
 SERVER_PID=""
+RECEIVER_PID=""
 cleanup() {
     if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
         kill "$SERVER_PID"
         wait "$SERVER_PID" 2>/dev/null || true
     fi
+    [ -z "$RECEIVER_PID" ] || kill "$RECEIVER_PID" 2>/dev/null || true
     bash "$ROOT/ci/peers/slapd/stop.sh" "$WORK/slapd" || true
     sh "$ROOT/ci/peers/ipmi_sim/stop.sh" "$WORK/bmc" || true
     rm -rf "$WORK"
@@ -154,6 +156,8 @@ listen = ["127.0.0.1:0"]
 config = "$WORK/rack.json"
 [event_log]
 path = "$WORK/events.jsonl"
+[event_service]
+subscriptions_path = "$WORK/subscriptions.json"
 [[ipmi.bmc]]
 device_id = 1
 ip = "127.0.0.1"
@@ -226,6 +230,42 @@ for _ in $(seq 1 50); do
 done
 [ "$STATE" = Completed ] || { echo "the install task $TASK ended $STATE" >&2; exit 1; }
 echo "update service: a pushed bundle installed by the stand-in rauc ($TASK $STATE)"
+
+# One push subscription to a receiver on loopback (Python's http.server,
+# answering 204 and keeping each body), proven with a test event; it stays
+# for the validators to check an EventDestination.
+python3 - "$WORK/received.jsonl" > "$WORK/receiver.port" 2> "$WORK/receiver.log" <<'PY' &
+import http.server, sys
+out = sys.argv[1]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        with open(out, "ab") as f:
+            f.write(body + b"\n")
+        self.send_response(204)
+        self.end_headers()
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+PY
+RECEIVER_PID=$!
+for _ in $(seq 1 50); do [ -s "$WORK/receiver.port" ] && break; sleep 0.1; done
+RPORT=$(cat "$WORK/receiver.port")
+SUB=$(curl -sS --cacert "$WORK/tls/server.crt" -H "Authorization: Bearer $API_TOKEN" \
+    -H 'Content-Type: application/json' -o /dev/null -w '%{http_code} %header{location}' \
+    --data "{\"Destination\": \"http://127.0.0.1:$RPORT/events\", \"Protocol\": \"Redfish\", \"Context\": \"ci\"}" \
+    "https://127.0.0.1:$PORT/redfish/v1/EventService/Subscriptions")
+[ "${SUB%% *}" = 201 ] || { echo "subscribing answered '$SUB', not 201" >&2; exit 1; }
+curl -sS --fail --cacert "$WORK/tls/server.crt" -H "Authorization: Bearer $API_TOKEN" \
+    -H 'Content-Type: application/json' --data '{"MessageId": "Base.1.22.Success", "Message": "ci test event"}' \
+    "https://127.0.0.1:$PORT/redfish/v1/EventService/Actions/EventService.SubmitTestEvent"
+for _ in $(seq 1 100); do grep -q 'ci test event' "$WORK/received.jsonl" 2>/dev/null && break; sleep 0.1; done
+grep -q '"Context":"ci".*ci test event\|ci test event.*"Context":"ci"' "$WORK/received.jsonl" || {
+    echo "the test event did not reach the subscriber:" >&2
+    cat "$WORK/received.jsonl" "$WORK/receiver.log" >&2 || true
+    exit 1
+}
+echo "event service: subscription ${SUB#* } got the test event at 127.0.0.1:$RPORT"
 
 validate "local user validator (reader)" validator "$LOCAL_PW" Session
 # The run went through a session, not Basic: the node logged its creation

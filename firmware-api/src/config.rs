@@ -42,6 +42,59 @@ pub struct Config {
     /// `[update]`: RAUC bundles through the Redfish UpdateService
     /// (docs/redfish.md, "Updates").
     pub update: UpdateSection,
+    /// `[event_service]`: Redfish event subscriptions (docs/redfish.md,
+    /// "Events").
+    pub event_service: EventServiceSection,
+}
+
+/// The Redfish event service: where push subscriptions are kept, how
+/// their deliveries retry, whom a receiver's TLS certificate may chain to.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventServiceSection {
+    /// A file under the service's state directory; it holds the
+    /// subscribers' `HttpHeaders` (written mode 0600).
+    pub subscriptions_path: PathBuf,
+    pub max_subscriptions: usize,
+    /// Retries of one event before a `TerminateAfterRetries` subscription
+    /// ends (`DeliveryRetryAttempts`).
+    pub delivery_retry_attempts: u32,
+    pub delivery_retry_interval_secs: u64,
+    /// PEM certificates a receiver's TLS certificate may chain to, besides
+    /// the system's trust store.
+    pub ca_file: Option<PathBuf>,
+    pub connect_timeout_ms: u64,
+    pub request_timeout_ms: u64,
+}
+
+impl Default for EventServiceSection {
+    fn default() -> Self {
+        let d = opendcre_redfish::EventSettings::default();
+        let ms = |t: Duration| u64::try_from(t.as_millis()).unwrap_or(u64::MAX);
+        EventServiceSection {
+            subscriptions_path: PathBuf::from("/var/lib/opendcre/redfish-subscriptions.json"),
+            max_subscriptions: d.max_subscriptions,
+            delivery_retry_attempts: d.retry_attempts,
+            delivery_retry_interval_secs: d.retry_interval.as_secs(),
+            ca_file: None,
+            connect_timeout_ms: ms(d.connect_timeout),
+            request_timeout_ms: ms(d.request_timeout),
+        }
+    }
+}
+
+impl EventServiceSection {
+    pub fn settings(&self) -> opendcre_redfish::EventSettings {
+        opendcre_redfish::EventSettings {
+            store: Some(self.subscriptions_path.clone()),
+            retry_attempts: self.delivery_retry_attempts,
+            retry_interval: Duration::from_secs(self.delivery_retry_interval_secs),
+            max_subscriptions: self.max_subscriptions,
+            ca_file: self.ca_file.clone(),
+            connect_timeout: Duration::from_millis(self.connect_timeout_ms),
+            request_timeout: Duration::from_millis(self.request_timeout_ms),
+        }
+    }
 }
 
 /// The update service: off unless the image turns it on.
@@ -417,6 +470,7 @@ impl Config {
         self.validate_log()?;
         self.validate_event_log()?;
         self.validate_update()?;
+        self.validate_event_service()?;
         self.telemetry
             .validate()
             .map_err(|message| ConfigError::Invalid {
@@ -453,6 +507,53 @@ impl Config {
                 "event_log.bus_fault_interval_secs",
                 format!("{} is outside 1..=86400", e.bus_fault_interval_secs),
             );
+        }
+        Ok(())
+    }
+
+    fn validate_event_service(&self) -> Result<(), ConfigError> {
+        let e = &self.event_service;
+        let invalid = |key, message: String| Err(ConfigError::Invalid { key, message });
+        let p = &e.subscriptions_path;
+        if !p.is_absolute() || p.file_name().is_none() {
+            return invalid(
+                "event_service.subscriptions_path",
+                format!("{}: must be an absolute path to a file", p.display()),
+            );
+        }
+        if !(1..=256).contains(&e.max_subscriptions) {
+            return invalid(
+                "event_service.max_subscriptions",
+                format!("{} is outside 1..=256", e.max_subscriptions),
+            );
+        }
+        if e.delivery_retry_attempts > 100 {
+            return invalid(
+                "event_service.delivery_retry_attempts",
+                format!("{} is above 100", e.delivery_retry_attempts),
+            );
+        }
+        if !(1..=3600).contains(&e.delivery_retry_interval_secs) {
+            return invalid(
+                "event_service.delivery_retry_interval_secs",
+                format!("{} is outside 1..=3600", e.delivery_retry_interval_secs),
+            );
+        }
+        for (key, v) in [
+            ("event_service.connect_timeout_ms", e.connect_timeout_ms),
+            ("event_service.request_timeout_ms", e.request_timeout_ms),
+        ] {
+            if !(100..=120_000).contains(&v) {
+                return invalid(key, format!("{v} is outside 100..=120000"));
+            }
+        }
+        if let Some(ca) = &e.ca_file {
+            if !ca.is_absolute() {
+                return invalid(
+                    "event_service.ca_file",
+                    format!("{}: must be an absolute path", ca.display()),
+                );
+            }
         }
         Ok(())
     }
@@ -691,6 +792,46 @@ mod tests {
             Config::parse("[update]\nenable = true\n", "t").is_err(),
             "typo"
         );
+    }
+
+    #[test]
+    fn event_service_section_is_checked() {
+        let cfg = Config::parse(
+            "[event_service]\nmax_subscriptions = 4\ndelivery_retry_interval_secs = 5\nca_file = \"/etc/opendcre/receivers.pem\"\n",
+            "t",
+        )
+        .unwrap();
+        let s = cfg.event_service.settings();
+        assert_eq!(
+            (s.max_subscriptions, s.retry_interval),
+            (4, Duration::from_secs(5))
+        );
+        assert_eq!(
+            s.store.as_deref(),
+            Some(Path::new("/var/lib/opendcre/redfish-subscriptions.json"))
+        );
+        for (line, key) in [
+            (
+                "subscriptions_path = \"subs.json\"",
+                "event_service.subscriptions_path",
+            ),
+            ("max_subscriptions = 0", "event_service.max_subscriptions"),
+            (
+                "delivery_retry_attempts = 1000",
+                "event_service.delivery_retry_attempts",
+            ),
+            (
+                "delivery_retry_interval_secs = 0",
+                "event_service.delivery_retry_interval_secs",
+            ),
+            ("connect_timeout_ms = 5", "event_service.connect_timeout_ms"),
+            ("ca_file = \"ca.pem\"", "event_service.ca_file"),
+        ] {
+            match Config::parse(&format!("[event_service]\n{line}\n"), "t") {
+                Err(ConfigError::Invalid { key: k, .. }) => assert_eq!(k, key, "{line}"),
+                other => panic!("{line}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -206,7 +206,16 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
         events.clone(),
         Duration::from_secs(cfg.event_log.bus_fault_interval_secs),
     );
+    let event_service =
+        opendcre_redfish::EventService::new(cfg.event_service.settings(), events.clone()).map_err(
+            |message| ConfigError::Invalid {
+                key: "event_service.ca_file",
+                message,
+            },
+        )?;
+    event_service.start();
     let redfish = opendcre_redfish::Node {
+        event_service,
         events: events.clone(),
         bus: bus.clone(),
         ipmi: bridge.clone(),

@@ -45,6 +45,7 @@ mod ipmi_sim;
 mod ipmi_wire_vectors;
 mod redfish;
 mod redfish_boot;
+mod redfish_events;
 mod redfish_logs;
 mod redfish_manager;
 mod redfish_protocol;

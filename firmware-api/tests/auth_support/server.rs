@@ -46,6 +46,12 @@ impl TestApi {
                 uuid: None,
                 // The auth tests do not read the manager's NetworkProtocol.
                 protocols: Default::default(),
+                // In memory: the auth tests keep no subscriptions.
+                event_service: opendcre_redfish::EventService::new(
+                    opendcre_redfish::EventSettings::default(),
+                    events.clone(),
+                )
+                .expect("event service"),
                 events: events.clone(),
                 // Off, as in a node without `[update]`.
                 update: Arc::new(opendcre_redfish::Updater::new(

@@ -155,6 +155,72 @@ async fn produce(
     }
 }
 
+/// Starts a Redfish SSE stream (`…/EventService/SSE`, DSP0266
+/// "Server-sent events"): each event as `id:` and one-line JSON `data:`,
+/// a comment line after [`EventOptions::keepalive`] of silence. It ends as
+/// the telemetry stream does (lifetime, a client that takes nothing for
+/// [`EventOptions::stall`], shutdown) and when its subscription is deleted;
+/// dropping `sse` removes the subscription.
+pub(crate) fn start_redfish(
+    sse: opendcre_redfish::SseStream,
+    shutdown: watch::Receiver<bool>,
+    opts: EventOptions,
+    hold: Box<dyn Send + Sync>,
+) -> EventBody {
+    let (tx, rx) = mpsc::channel(1);
+    tokio::spawn(produce_redfish(tx, sse, shutdown, opts));
+    EventBody { rx, _hold: hold }
+}
+
+async fn produce_redfish(
+    tx: mpsc::Sender<Bytes>,
+    mut sse: opendcre_redfish::SseStream,
+    mut shutdown: watch::Receiver<bool>,
+    opts: EventOptions,
+) {
+    use opendcre_redfish::SseNext;
+    let end = Instant::now() + opts.lifetime;
+    loop {
+        // `SseStream::next` waits on a broadcast receiver: dropping it for
+        // a keepalive loses no event.
+        let next = tokio::select! {
+            n = sse.next() => n,
+            () = tokio::time::sleep(opts.keepalive) => {
+                if let Err(mpsc::error::TrySendError::Closed(_)) =
+                    tx.try_send(Bytes::from_static(b": keepalive\n\n"))
+                {
+                    return;
+                }
+                continue;
+            }
+            () = tokio::time::sleep_until(end) => return,
+            () = tx.closed() => return,
+            _ = shutdown.wait_for(|s| *s) => return,
+        };
+        let frame = match next {
+            SseNext::Event(id, data) => Bytes::from(format!("id: {id}\ndata: {data}\n\n")),
+            SseNext::Missed(n) => {
+                tracing::debug!(missed = n, "Redfish SSE client too slow; events dropped");
+                Bytes::from(format!(
+                    ": {n} events dropped: this client reads too slowly\n\n"
+                ))
+            }
+            SseNext::Ended => return,
+        };
+        match tokio::time::timeout(opts.stall, tx.send(frame)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return,
+            Err(_) => {
+                tracing::debug!(
+                    "Redfish SSE stream closed: the client read nothing for {:?}",
+                    opts.stall
+                );
+                return;
+            }
+        }
+    }
+}
+
 /// One `readings` event; `data` holds no newline (one-line JSON).
 fn event(id: u64, data: &[u8]) -> Bytes {
     let mut out = Vec::with_capacity(data.len() + 40);

@@ -606,6 +606,10 @@ async fn route_request(
             security: conn.security.clone(),
             peer: conn.peer,
         };
+        if resource == opendcre_redfish::Resource::EventSse && method == Method::GET {
+            let work = activity.begin_work();
+            return redfish_event_stream(conn, &caller.user(), &req, query.as_deref(), work);
+        }
         return super::redfish::run(state, opts, activity, req, resource, caller).await;
     }
     // The dashboard's files are answered from the request's headers (their
@@ -778,6 +782,74 @@ fn event_stream(conn: &Connection, query: Option<&str>, work: Busy) -> Response<
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     // A reverse proxy must pass events on as they come.
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    with_common_headers(r)
+}
+
+/// `GET /redfish/v1/EventService/SSE`: an SSE subscription of `user` for
+/// the connection's life, under the same stream slots, busy mark and
+/// lifetime as `/opendcre/2/events`. Refusals are Redfish errors.
+fn redfish_event_stream(
+    conn: &Connection,
+    user: &str,
+    req: &Request<Incoming>,
+    query: Option<&str>,
+    work: Busy,
+) -> Response<Body> {
+    let refuse =
+        |e: opendcre_redfish::RedfishError| super::redfish::response(e.answer().allow("GET"));
+    // DSP0266: a client that does not accept `text/event-stream` gets an
+    // error, not a stream it cannot read.
+    let accepts = req
+        .headers()
+        .get_all(hyper::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|m| {
+            m.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .collect::<Vec<_>>();
+    if !accepts.is_empty()
+        && !accepts
+            .iter()
+            .any(|m| m == "text/event-stream" || m == "text/*" || m == "*/*")
+    {
+        return refuse(opendcre_redfish::RedfishError::new(
+            StatusCode::BAD_REQUEST,
+            opendcre_redfish::BaseMessage::HeaderInvalid,
+            &["Accept"],
+        ));
+    }
+    let Ok(slot): Result<OwnedSemaphorePermit, _> = conn.streams.clone().try_acquire_owned() else {
+        return super::redfish::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many event streams are open; retry later",
+            Some(5),
+        );
+    };
+    let sse = match conn.state.redfish.event_service.open_sse(user, query) {
+        Ok(s) => s,
+        Err(e) => return refuse(e),
+    };
+    let body = events::start_redfish(
+        sse,
+        conn.stopping.clone(),
+        conn.opts.events,
+        Box::new((work, slot)),
+    );
+    let mut r = Response::new(body.boxed_unsync());
+    let h = r.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    h.insert(
+        opendcre_redfish::ODATA_VERSION,
+        HeaderValue::from_static("4.0"),
+    );
     with_common_headers(r)
 }
 

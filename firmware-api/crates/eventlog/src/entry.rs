@@ -39,7 +39,8 @@ pub struct Entry {
     pub severity: Severity,
     /// The message key: `PowerAction`, `PowerActionFailed`,
     /// `AuthenticationFailed`, `BusFaults`, `LogCleared`, `UpdateInstalled`,
-    /// `UpdateFailed`.
+    /// `UpdateFailed`, `SubscriptionCreated`, `SubscriptionDeleted`,
+    /// `SubscriptionTerminated`.
     pub key: String,
     pub message: String,
     pub args: Vec<String>,
@@ -56,6 +57,15 @@ pub struct Event {
     pub message: String,
     pub args: Vec<String>,
     pub system: Option<String>,
+}
+
+/// What happened to an event subscription ([`Event::subscription`]).
+#[derive(Debug, Clone, Copy)]
+pub enum SubscriptionChange<'a> {
+    Created,
+    Deleted,
+    /// Ended by the node; the reason.
+    Terminated(&'a str),
 }
 
 /// Who asked for a power action and through which API.
@@ -162,6 +172,45 @@ impl Event {
             key,
             message,
             args: vec![user, bytes.to_string(), outcome],
+            system: None,
+        }
+    }
+
+    /// A Redfish event subscription to `destination` was created or deleted
+    /// by `user`, or ended by the node because its events could not be
+    /// delivered: who receives the node's events is an operator's business.
+    pub fn subscription(user: &str, destination: &str, change: SubscriptionChange<'_>) -> Event {
+        let (user, dest) = (clip(user), clip(destination));
+        let (severity, key, message, args) = match change {
+            SubscriptionChange::Created => (
+                Severity::OK,
+                "SubscriptionCreated",
+                format!("'{user}' subscribed {dest} to the node's events."),
+                vec![user, dest],
+            ),
+            SubscriptionChange::Deleted => (
+                Severity::OK,
+                "SubscriptionDeleted",
+                format!("'{user}' deleted the event subscription of {dest}."),
+                vec![user, dest],
+            ),
+            SubscriptionChange::Terminated(why) => {
+                let why = clip(why);
+                (
+                    Severity::Warning,
+                    "SubscriptionTerminated",
+                    format!(
+                        "The event subscription of {dest} (created by '{user}') was ended: {why}."
+                    ),
+                    vec![user, dest, why],
+                )
+            }
+        };
+        Event {
+            severity,
+            key,
+            message,
+            args,
             system: None,
         }
     }

@@ -28,7 +28,7 @@ use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-pub use entry::{Entry, Event, Severity, Via};
+pub use entry::{Entry, Event, Severity, SubscriptionChange, Via};
 
 use file::{Job, WriteStats, Writer};
 use limit::Limiter;
@@ -40,9 +40,15 @@ const QUEUE: usize = 256;
 /// Bounds of `[event_log] max_entries`.
 pub const MAX_ENTRIES_RANGE: std::ops::RangeInclusive<usize> = 10..=100_000;
 
+/// Told of every entry as it is recorded (the Redfish event service).
+type Listener = Box<dyn Fn(&Entry) + Send + Sync>;
+
 /// The log. Share it as `Arc<EventLog>`.
 pub struct EventLog {
     state: Mutex<State>,
+    /// Called after an entry is recorded, outside the state lock; each
+    /// must return at once (hand the entry on, never wait).
+    listeners: std::sync::RwLock<Vec<Listener>>,
     jobs: Option<SyncSender<Job>>,
     stats: Arc<WriteStats>,
     dropped: AtomicU64,
@@ -126,6 +132,7 @@ impl EventLog {
         };
         let next_id = loaded.entries.back().map_or(1, |e| e.id + 1);
         EventLog {
+            listeners: std::sync::RwLock::new(Vec::new()),
             state: Mutex::new(State {
                 entries: loaded.entries,
                 next_id,
@@ -145,6 +152,7 @@ impl EventLog {
     /// not writable).
     pub fn in_memory(max_entries: usize) -> EventLog {
         EventLog {
+            listeners: std::sync::RwLock::new(Vec::new()),
             state: Mutex::new(State {
                 entries: VecDeque::new(),
                 next_id: 1,
@@ -189,8 +197,23 @@ impl EventLog {
         if st.entries.len() > self.max {
             st.entries.pop_front();
         }
-        self.send(Job::Append(entry));
+        self.send(Job::Append(entry.clone()));
+        drop(st);
+        let listeners = self.listeners.read().unwrap_or_else(|p| p.into_inner());
+        for listen in listeners.iter() {
+            listen(&entry);
+        }
         Some(id)
+    }
+
+    /// Calls `f` with every entry recorded from now on, after it is in the
+    /// log (so a reader it tells finds it there). `f` runs on the
+    /// recorder's thread and must not wait.
+    pub fn listen(&self, f: impl Fn(&Entry) + Send + Sync + 'static) {
+        self.listeners
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Box::new(f));
     }
 
     /// Every entry kept, oldest first.

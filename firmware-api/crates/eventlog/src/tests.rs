@@ -197,3 +197,30 @@ fn authentication_failures_are_limited_per_minute() {
     // Power actions are never limited.
     assert!(log.record(power(1)).is_some());
 }
+
+#[test]
+fn listeners_hear_each_entry_once_it_is_readable() {
+    let log = Arc::new(EventLog::in_memory(100));
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let (h, l) = (heard.clone(), Arc::downgrade(&log));
+    log.listen(move |e| {
+        // The entry is in the log when the listener hears of it.
+        let log = l.upgrade().unwrap();
+        assert_eq!(log.entry(e.id).as_ref(), Some(e));
+        h.lock().unwrap().push(e.key.clone());
+    });
+    log.record(power(1));
+    log.clear("ops");
+    // Held back by the authentication-failure limit: not recorded, not heard.
+    for _ in 0..100 {
+        log.record(Event::auth_failure("10.0.0.1", "bad token"));
+    }
+    let heard = heard.lock().unwrap().clone();
+    assert_eq!(heard[..2], ["PowerAction", "LogCleared"]);
+    assert!(heard[2..].iter().all(|k| k == "AuthenticationFailed"));
+    assert_eq!(
+        heard.len(),
+        log.entries().len() + 1,
+        "the cleared entry was heard too"
+    );
+}

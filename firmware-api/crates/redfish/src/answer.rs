@@ -140,6 +140,7 @@ pub enum BaseMessage {
     NoOperation,
     ServiceDisabled,
     ResourceInUse,
+    CreateLimitReachedForResource,
 }
 
 impl BaseMessage {
@@ -175,6 +176,7 @@ impl BaseMessage {
             BaseMessage::NoOperation => "NoOperation",
             BaseMessage::ServiceDisabled => "ServiceDisabled",
             BaseMessage::ResourceInUse => "ResourceInUse",
+            BaseMessage::CreateLimitReachedForResource => "CreateLimitReachedForResource",
         }
     }
 
@@ -211,6 +213,7 @@ impl BaseMessage {
             BaseMessage::NoOperation => ("The request body submitted contain no data to act upon and no changes to the resource took place.", "Warning", "Add properties in the JSON object and resubmit the request."),
             BaseMessage::ServiceDisabled => ("The operation failed because the service at %1 is disabled and cannot accept requests.", "Warning", "Enable the service and resubmit the request if the operation failed."),
             BaseMessage::ResourceInUse => ("The change to the requested resource failed because the resource is in use or in transition.", "Warning", "Remove the condition and resubmit the request if the operation failed."),
+            BaseMessage::CreateLimitReachedForResource => ("The create operation failed because the resource has reached the limit of possible resources.", "Critical", "Either delete resources and resubmit the request if the operation failed or do not resubmit the request."),
             BaseMessage::GeneralError => ("A general error has occurred.  See Resolution for information on how to resolve the error, or @Message.ExtendedInfo if Resolution is not provided.", "Critical", "None."),
         }
     }

@@ -375,7 +375,15 @@ impl Ctx<'_> {
                 .update
                 .task(*id)
                 .ok_or_else(|| RedfishError::missing(path))?,
+            Resource::EventService => node.event_service.service_json(),
+            Resource::SubscriptionCollection => node.event_service.collection_json(),
+            Resource::Subscription(id) => node
+                .event_service
+                .subscription_json(*id)
+                .ok_or_else(|| RedfishError::missing(path))?,
             Resource::Metadata
+            | Resource::EventSse
+            | Resource::SubmitTestEvent
             | Resource::UpdateUpload
             | Resource::SystemReset(_)
             | Resource::ClearLog(_)
@@ -542,7 +550,8 @@ fn check_headers(req: &RequestHead<'_>, body: &[u8]) -> Result<(), RedfishError>
     Ok(())
 }
 
-/// The other methods: a reset (POST), a session's logout (DELETE).
+/// The other methods: a reset, a subscription, a test event (POST); a
+/// session's logout, a subscription's end (DELETE).
 async fn serve(
     node: &Node,
     resource: &Resource,
@@ -607,6 +616,15 @@ async fn serve(
             Ok(Answer::no_content())
         }
         Resource::Session(id) => sessions::member(caller, method, id, path),
+        Resource::SubscriptionCollection => node.event_service.create(body, &caller.user()),
+        Resource::Subscription(id) => {
+            if node.event_service.delete(*id, &caller.user()) {
+                Ok(Answer::no_content())
+            } else {
+                Err(RedfishError::missing(path))
+            }
+        }
+        Resource::SubmitTestEvent => node.event_service.submit_test_event(body),
         _ => Err(RedfishError::missing(path)),
     }
 }

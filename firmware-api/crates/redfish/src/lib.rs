@@ -24,12 +24,17 @@
 //! protocols (the node's listeners); `netif` the node's network interfaces
 //! as the OS shows them (sysfs, procfs, `getifaddrs`, resolv.conf) and
 //! `ethernet` them as the manager's `EthernetInterfaces`; `logs` the log
-//! services (the node's event log, a BMC's SEL).
+//! services (the node's event log, a BMC's SEL); `events` the event
+//! service (subscriptions, SSE streams), `eventfilter` which events a
+//! subscriber takes and `eventpush` their delivery over HTTP.
 
 mod accounts;
 pub mod answer;
 mod boot;
 mod ethernet;
+mod eventfilter;
+mod eventpush;
+mod events;
 mod handler;
 mod identity;
 mod led;
@@ -51,6 +56,7 @@ mod sessions;
 mod update;
 
 pub use answer::{Answer, BaseMessage, RedfishError, ODATA_VERSION};
+pub use events::{sse_uri, EventService, EventSettings, SseNext, SseStream};
 pub use handler::{handle, RequestHead};
 pub use identity::service_uuid;
 pub use network::NetworkProtocols;

@@ -42,6 +42,8 @@ pub struct Node {
     pub events: Arc<opendcre_eventlog::EventLog>,
     /// The update service (`[update]`): RAUC bundles and their tasks.
     pub update: Arc<crate::Updater>,
+    /// The event service (`[event_service]`): subscriptions and SSE.
+    pub event_service: Arc<crate::EventService>,
 }
 
 /// A rack as one scan of the bus found it, and the configured BMCs.

@@ -197,7 +197,7 @@ fn parse_count(value: &str, param: &str) -> Result<usize, RedfishError> {
 
 /// Percent-decoding of one query component (`%24expand` is `$expand`);
 /// an invalid escape stays as it is.
-fn decode(text: &str) -> String {
+pub(crate) fn decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -135,6 +135,17 @@ pub enum Resource {
     TaskCollection,
     /// `…/TaskService/Tasks/{id}`: an install, by canonical decimal id.
     Task(u64),
+    /// `/redfish/v1/EventService`.
+    EventService,
+    /// `…/EventService/Subscriptions`: GET lists, POST subscribes.
+    SubscriptionCollection,
+    /// `…/Subscriptions/{id}`: GET, DELETE.
+    Subscription(u64),
+    /// `…/EventService/SSE`: the `ServerSentEventUri` (the api crate
+    /// streams it).
+    EventSse,
+    /// `POST …/Actions/EventService.SubmitTestEvent`.
+    SubmitTestEvent,
     /// Any other path under `/redfish`: a 404 in Redfish's error format.
     Missing,
 }
@@ -192,9 +203,13 @@ impl Resource {
     /// state and need `Operate`.
     pub fn permission_for(&self, method: &Method) -> Permission {
         match self {
-            Resource::SystemReset(_) | Resource::ClearLog(_) | Resource::UpdateUpload => {
-                Permission::Operate
-            }
+            Resource::SystemReset(_)
+            | Resource::ClearLog(_)
+            | Resource::UpdateUpload
+            | Resource::SubmitTestEvent => Permission::Operate,
+            // Who receives the node's events is an operator's choice.
+            Resource::SubscriptionCollection if method == Method::POST => Permission::Operate,
+            Resource::Subscription(_) if method == Method::DELETE => Permission::Operate,
             Resource::System(_) | Resource::Chassis(ChassisId::Board(_))
                 if method == Method::PATCH =>
             {
@@ -224,7 +239,13 @@ impl Resource {
     /// The `Allow` header: every resource sends it, error answers included.
     pub fn allow_header(&self) -> &'static str {
         match self {
-            Resource::SystemReset(_) | Resource::ClearLog(_) | Resource::UpdateUpload => "POST",
+            Resource::SystemReset(_)
+            | Resource::ClearLog(_)
+            | Resource::UpdateUpload
+            | Resource::SubmitTestEvent => "POST",
+            Resource::SubscriptionCollection => "GET, HEAD, POST",
+            Resource::Subscription(_) => "GET, HEAD, DELETE",
+            Resource::EventSse => "GET",
             // A bus power device's `AssetTag` is writable (`WI`); a BMC's
             // server has its boot override (`Boot`).
             Resource::System(_) => "GET, HEAD, PATCH",
@@ -328,6 +349,16 @@ pub fn route(segments: &[String]) -> Option<Resource> {
         ["v1", "TaskService", "Tasks"] => Resource::TaskCollection,
         ["v1", "TaskService", "Tasks", id] => {
             canonical_decimal(id).map_or(Resource::Missing, Resource::Task)
+        }
+        ["v1", "EventService"] => Resource::EventService,
+        ["v1", "EventService", "Subscriptions"]
+        | ["v1", "EventService", "Subscriptions", "Members"] => Resource::SubscriptionCollection,
+        ["v1", "EventService", "Subscriptions", id] => {
+            canonical_decimal(id).map_or(Resource::Missing, Resource::Subscription)
+        }
+        ["v1", "EventService", "SSE"] => Resource::EventSse,
+        ["v1", "EventService", "Actions", "EventService.SubmitTestEvent"] => {
+            Resource::SubmitTestEvent
         }
         ["v1", "AccountService", "Roles"] => Resource::RoleCollection,
         ["v1", "AccountService", "Roles", id] => {
@@ -588,5 +619,34 @@ mod tests {
         assert!(Resource::Metadata.is_public());
         assert!(!Resource::ChassisCollection.is_public());
         assert!(!Resource::SessionService.is_public());
+    }
+
+    #[test]
+    fn event_service() {
+        let subs = Resource::SubscriptionCollection;
+        assert_eq!(r("/redfish/v1/EventService/"), Some(Resource::EventService));
+        assert_eq!(
+            r("/redfish/v1/EventService/Subscriptions"),
+            Some(subs.clone())
+        );
+        assert_eq!(
+            r("/redfish/v1/EventService/Subscriptions/12"),
+            Some(Resource::Subscription(12))
+        );
+        assert_eq!(
+            r("/redfish/v1/EventService/Subscriptions/012"),
+            Some(Resource::Missing)
+        );
+        assert_eq!(r("/redfish/v1/EventService/SSE"), Some(Resource::EventSse));
+        assert_eq!(subs.permission(), Permission::Read);
+        assert_eq!(subs.permission_for(&Method::POST), Permission::Operate);
+        assert_eq!(
+            Resource::Subscription(1).permission_for(&Method::DELETE),
+            Permission::Operate
+        );
+        assert_eq!(Resource::SubmitTestEvent.permission(), Permission::Operate);
+        assert!(Resource::EventSse.allows(&Method::GET));
+        assert!(!Resource::EventSse.allows(&Method::POST));
+        assert!(!Resource::Subscription(1).allows(&Method::PATCH));
     }
 }

@@ -1,0 +1,206 @@
+//! Which events a subscriber gets: the `RegistryPrefixes`, `MessageIds`
+//! and `OriginResources` (with `SubordinateResources`) of a push
+//! subscription, or the same properties in an SSE stream's `$filter`
+//! (DSP0266 "Server-sent events"). Empty lists let everything through.
+
+use serde::{Deserialize, Serialize};
+
+use crate::answer::{BaseMessage, RedfishError};
+use http::StatusCode;
+
+/// The properties of an event a filter looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Facts<'a> {
+    /// `OpenDCRE.1.0.PowerAction`.
+    pub message_id: &'a str,
+    /// The resource the event is about (`/redfish/v1/Systems/…`).
+    pub origin: &'a str,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Filter {
+    pub registry_prefixes: Vec<String>,
+    pub message_ids: Vec<String>,
+    pub origin_resources: Vec<String>,
+    /// An origin below one of `origin_resources` matches too.
+    pub subordinate: bool,
+}
+
+/// Longest list a filter takes, and longest entry: a subscription is kept
+/// in memory and in a file, and checked for every event.
+pub(crate) const MAX_ITEMS: usize = 32;
+pub(crate) const MAX_ITEM_CHARS: usize = 256;
+
+impl Filter {
+    pub fn matches(&self, e: &Facts<'_>) -> bool {
+        let prefix = e.message_id.split('.').next().unwrap_or("");
+        let any = |list: &[String], f: &dyn Fn(&str) -> bool| {
+            list.is_empty() || list.iter().any(|x| f(x))
+        };
+        any(&self.registry_prefixes, &|p| p == prefix)
+            && any(&self.message_ids, &|m| message_id_matches(m, e.message_id))
+            && any(&self.origin_resources, &|o| {
+                let o = o.trim_end_matches('/');
+                e.origin == o
+                    || (self.subordinate
+                        && e.origin
+                            .strip_prefix(o)
+                            .is_some_and(|rest| rest.starts_with('/')))
+            })
+    }
+
+    /// An SSE stream's `$filter` (already percent-decoded): terms
+    /// `Property eq Value`, the value bare or in single quotes, joined by
+    /// `or` / `and` and optionally in parentheses. Terms on one property
+    /// are alternatives; terms on different properties must all hold (the
+    /// service does not evaluate general boolean expressions). Properties:
+    /// `EventFormatType` (only `Event`), `RegistryPrefix`, `MessageId`,
+    /// `OriginResource`, `SubordinateResources` (`true`/`false`).
+    pub fn parse_sse(text: &str) -> Result<Filter, RedfishError> {
+        let bad = || {
+            RedfishError::new(
+                StatusCode::BAD_REQUEST,
+                BaseMessage::QueryParameterValueFormatError,
+                &[text, "$filter"],
+            )
+        };
+        let mut f = Filter::default();
+        let cleaned: String = text
+            .chars()
+            .map(|c| if c == '(' || c == ')' { ' ' } else { c })
+            .collect();
+        let words: Vec<&str> = cleaned.split_whitespace().collect();
+        if words.is_empty() {
+            return Err(bad());
+        }
+        let mut i = 0;
+        while i < words.len() {
+            let [prop, "eq", value] = words.get(i..i + 3).ok_or_else(bad)? else {
+                return Err(bad());
+            };
+            let value = value
+                .strip_prefix('\'')
+                .and_then(|v| v.strip_suffix('\''))
+                .unwrap_or(value);
+            if value.is_empty() || value.len() > MAX_ITEM_CHARS {
+                return Err(bad());
+            }
+            match *prop {
+                "EventFormatType" if value == "Event" => {}
+                "RegistryPrefix" => f.registry_prefixes.push(value.to_string()),
+                "MessageId" => f.message_ids.push(value.to_string()),
+                "OriginResource" => f.origin_resources.push(value.to_string()),
+                "SubordinateResources" => {
+                    f.subordinate = value.parse().map_err(|_| bad())?;
+                }
+                _ => return Err(bad()),
+            }
+            i += 3;
+            match words.get(i) {
+                None => {}
+                Some(&"or") | Some(&"and") if i + 1 < words.len() => i += 1,
+                Some(_) => return Err(bad()),
+            }
+        }
+        let lists = [&f.registry_prefixes, &f.message_ids, &f.origin_resources];
+        if lists.iter().any(|l| l.len() > MAX_ITEMS) {
+            return Err(bad());
+        }
+        Ok(f)
+    }
+}
+
+/// `MessageIds` entries may leave out the version (`OpenDCRE.PowerAction`
+/// names every version's) or give it whole (`OpenDCRE.1.0.PowerAction`).
+fn message_id_matches(wanted: &str, id: &str) -> bool {
+    if wanted == id {
+        return true;
+    }
+    let parts: Vec<&str> = id.split('.').collect();
+    match parts.as_slice() {
+        [prefix, _, _, key] => wanted == format!("{prefix}.{key}"),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts<'a>(id: &'a str, origin: &'a str) -> Facts<'a> {
+        Facts {
+            message_id: id,
+            origin,
+        }
+    }
+
+    #[test]
+    fn empty_lets_all_through_and_lists_are_alternatives() {
+        let e = facts(
+            "OpenDCRE.1.0.PowerAction",
+            "/redfish/v1/Systems/00000001-16ff",
+        );
+        assert!(Filter::default().matches(&e));
+        let f = Filter {
+            registry_prefixes: vec!["Base".into(), "OpenDCRE".into()],
+            ..Filter::default()
+        };
+        assert!(f.matches(&e));
+        let f = Filter {
+            message_ids: vec!["OpenDCRE.PowerAction".into()],
+            ..Filter::default()
+        };
+        assert!(f.matches(&e));
+        let f = Filter {
+            message_ids: vec!["OpenDCRE.1.0.BusFaults".into()],
+            ..Filter::default()
+        };
+        assert!(!f.matches(&e));
+    }
+
+    #[test]
+    fn origins_and_subordinates() {
+        let e = facts(
+            "OpenDCRE.1.0.PowerAction",
+            "/redfish/v1/Systems/00000001-16ff",
+        );
+        let mut f = Filter {
+            origin_resources: vec!["/redfish/v1/Systems".into()],
+            ..Filter::default()
+        };
+        assert!(!f.matches(&e));
+        f.subordinate = true;
+        assert!(f.matches(&e));
+        f.origin_resources = vec!["/redfish/v1/Sys".into()];
+        assert!(!f.matches(&e), "a prefix of a segment is not a parent");
+    }
+
+    #[test]
+    fn sse_filter_syntax() {
+        let f = Filter::parse_sse(
+            "(RegistryPrefix eq OpenDCRE) and (MessageId eq 'OpenDCRE.1.0.PowerAction' or MessageId eq OpenDCRE.BusFaults)",
+        )
+        .unwrap();
+        assert_eq!(f.registry_prefixes, ["OpenDCRE"]);
+        assert_eq!(
+            f.message_ids,
+            ["OpenDCRE.1.0.PowerAction", "OpenDCRE.BusFaults"]
+        );
+        let f = Filter::parse_sse("EventFormatType eq Event and OriginResource eq '/redfish/v1/Systems' and SubordinateResources eq true").unwrap();
+        assert!(f.subordinate);
+        for bad in [
+            "",
+            "MessageId",
+            "MessageId eq",
+            "MessageId ne X",
+            "EventFormatType eq MetricReport",
+            "ResourceType eq Chassis",
+            "MessageId eq X or",
+            "MessageId eq X xor MessageId eq Y",
+            "SubordinateResources eq yes",
+            "MessageId eq ''",
+        ] {
+            assert!(Filter::parse_sse(bad).is_err(), "{bad:?}");
+        }
+    }
+}

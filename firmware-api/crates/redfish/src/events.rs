@@ -1,0 +1,1238 @@
+//! The event service (`/redfish/v1/EventService`, DSP0266 "Eventing"):
+//! the node's event log entries as Redfish `Event`s, pushed to
+//! subscribers (`POST …/Subscriptions`) and streamed as server-sent events
+//! (`GET …/SSE`, which the api crate serves with [`SseStream`]).
+//!
+//! ```text
+//! EventLog::record ─► listener ─► broadcast (Record) ─┬─► push task per subscription ─► eventpush::Poster
+//!                                                      └─► SSE stream per connection
+//! ```
+//!
+//! * Bounded: one broadcast channel of [`BACKLOG`] events; a subscriber
+//!   that falls further behind misses the oldest (counted and logged),
+//!   never holds memory. At most `max_subscriptions` push subscriptions.
+//! * Push subscriptions survive a restart (a JSON file, mode 0600: it
+//!   holds the subscribers' `HttpHeaders`); SSE subscriptions live as
+//!   long as their connection, and deleting one ends its stream.
+//! * A receiver that keeps failing: after `DeliveryRetryAttempts` retries
+//!   `DeliveryRetryIntervalSeconds` apart the subscription ends
+//!   (`TerminateAfterRetries`, the default) or the event is tried again
+//!   for ever (`RetryForever`); either way the event log says so.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::StatusCode;
+use opendcre_eventlog::{Entry, Event, EventLog, SubscriptionChange};
+use opendcre_proto::calendar::{rfc3339_utc, Fraction};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use tokio::sync::{broadcast, watch};
+
+use crate::answer::{Answer, BaseMessage, RedfishError};
+use crate::eventfilter::{Facts, Filter, MAX_ITEMS, MAX_ITEM_CHARS};
+use crate::eventpush::{Poster, Target};
+use crate::logs::REGISTRY_PREFIX;
+use crate::resources::{collection, head, link, with};
+
+use crate::route::{LogOwner, MANAGER_ID, V1};
+
+/// Events in flight between the log and the slowest subscriber.
+pub(crate) const BACKLOG: usize = 256;
+/// Longest `Context` and `Destination`, characters.
+const MAX_TEXT: usize = 1024;
+/// Most `HttpHeaders` of one subscription.
+const MAX_HEADERS: usize = 8;
+
+pub(crate) fn service_uri() -> String {
+    format!("{V1}/EventService")
+}
+
+pub(crate) fn subscriptions_uri() -> String {
+    format!("{V1}/EventService/Subscriptions")
+}
+
+/// `ServerSentEventUri`.
+pub fn sse_uri() -> String {
+    format!("{V1}/EventService/SSE")
+}
+
+pub(crate) fn test_event_uri() -> String {
+    format!("{V1}/EventService/Actions/EventService.SubmitTestEvent")
+}
+
+fn subscription_uri(id: u64) -> String {
+    format!("{}/{id}", subscriptions_uri())
+}
+
+/// `[event_service]` of the configuration.
+#[derive(Debug, Clone)]
+pub struct EventSettings {
+    /// The push subscriptions' file; `None`: kept in memory only.
+    pub store: Option<PathBuf>,
+    pub retry_attempts: u32,
+    pub retry_interval: Duration,
+    pub max_subscriptions: usize,
+    /// More CAs a receiver's TLS certificate may chain to.
+    pub ca_file: Option<PathBuf>,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+}
+
+impl Default for EventSettings {
+    fn default() -> Self {
+        EventSettings {
+            store: None,
+            retry_attempts: 3,
+            retry_interval: Duration::from_secs(30),
+            max_subscriptions: 16,
+            ca_file: None,
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// One event on its way to subscribers: its record (an `EventRecord` of
+/// the `Event` schema) and what filters look at.
+#[derive(Debug)]
+pub(crate) struct Record {
+    /// Unique over the service's life: the SSE `id:` and the `Event`'s `Id`.
+    pub seq: u64,
+    pub message_id: String,
+    pub origin: String,
+    pub json: Value,
+}
+
+impl Record {
+    fn facts(&self) -> Facts<'_> {
+        Facts {
+            message_id: &self.message_id,
+            origin: &self.origin,
+        }
+    }
+
+    /// A node event log entry as an event: the same message, severity and
+    /// id as its `LogEntry`, which it links.
+    fn of_entry(seq: u64, e: &Entry) -> Record {
+        let secs = i64::try_from(e.created_ms / 1000).unwrap_or(i64::MAX);
+        let origin = match &e.system {
+            Some(s) => format!("{V1}/Systems/{s}"),
+            None => format!("{V1}/Managers/{MANAGER_ID}"),
+        };
+        let message_id = format!("{REGISTRY_PREFIX}.{}", e.key);
+        let json = json!({
+            "MemberId": "0",
+            "EventId": seq.to_string(),
+            "EventType": "Other",
+            "EventTimestamp": rfc3339_utc(secs, Fraction::None).replace('Z', "+00:00"),
+            "MessageSeverity": e.severity.as_str(),
+            "Message": e.message,
+            "MessageId": message_id,
+            "MessageArgs": e.args,
+            "OriginOfCondition": link(&origin),
+            "LogEntry": link(&format!("{}/{}", LogOwner::Manager.entries_uri(), e.id)),
+        });
+        Record {
+            seq,
+            message_id,
+            origin,
+            json,
+        }
+    }
+
+    /// The `Event` a subscriber receives: this record alone, with the
+    /// subscription's `Context`.
+    pub fn payload(&self, context: Option<&str>) -> Value {
+        // An event is not a resource of the tree: no `@odata.id`.
+        let mut v = json!({
+            "@odata.type": crate::metadata::odata_type("Event"),
+            "Id": self.seq.to_string(),
+            "Name": "OpenDCRE node event",
+            "Events": [self.json],
+        });
+        if let Some(c) = context {
+            v["Context"] = json!(c);
+        }
+        v
+    }
+}
+
+/// How a push subscription treats a receiver that keeps failing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum RetryPolicy {
+    TerminateAfterRetries,
+    RetryForever,
+}
+
+impl RetryPolicy {
+    fn name(self) -> &'static str {
+        match self {
+            RetryPolicy::TerminateAfterRetries => "TerminateAfterRetries",
+            RetryPolicy::RetryForever => "RetryForever",
+        }
+    }
+}
+
+/// One subscription as created (and, for push ones, as stored).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Subscription {
+    pub id: u64,
+    /// Empty for an SSE subscription.
+    pub destination: String,
+    pub context: Option<String>,
+    pub filter: Filter,
+    pub policy: RetryPolicy,
+    /// Sent with every delivery; never shown (DSP0266: `HttpHeaders` is
+    /// null or empty in responses).
+    pub headers: Vec<(String, String)>,
+    /// Who created it.
+    pub owner: String,
+    #[serde(skip)]
+    pub sse: bool,
+}
+
+struct Live {
+    sub: Subscription,
+    /// `true` ends its delivery task or its stream.
+    stop: watch::Sender<bool>,
+}
+
+#[derive(Default)]
+struct Subs {
+    next_id: u64,
+    live: BTreeMap<u64, Live>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    next_id: u64,
+    subscriptions: Vec<Subscription>,
+}
+
+/// The event service. Built once by `opendcre serve`; shared as `Arc`.
+pub struct EventService {
+    settings: EventSettings,
+    poster: Poster,
+    log: Arc<EventLog>,
+    subs: Mutex<Subs>,
+    tx: broadcast::Sender<Arc<Record>>,
+    seq: Arc<AtomicU64>,
+}
+
+impl EventService {
+    /// The service, listening to `log`, with the stored push
+    /// subscriptions loaded (their delivery starts with
+    /// [`EventService::start`]). Errors: the CA file cannot be used.
+    pub fn new(settings: EventSettings, log: Arc<EventLog>) -> Result<Arc<EventService>, String> {
+        let poster = Poster::new(
+            settings.ca_file.as_deref(),
+            settings.connect_timeout,
+            settings.request_timeout,
+        )?;
+        let (tx, _) = broadcast::channel(BACKLOG);
+        let seq = Arc::new(AtomicU64::new(1));
+        let (ltx, lseq) = (tx.clone(), seq.clone());
+        log.listen(move |e| {
+            // No receiver (nobody subscribed) is not an error.
+            let _ = ltx.send(Arc::new(Record::of_entry(lseq.fetch_add(1, Relaxed), e)));
+        });
+        let mut subs = Subs {
+            next_id: 1,
+            ..Subs::default()
+        };
+        if let Some(path) = &settings.store {
+            if let Some(stored) = load(path) {
+                subs.next_id = stored.next_id.max(1);
+                for sub in stored.subscriptions {
+                    subs.next_id = subs.next_id.max(sub.id + 1);
+                    let (stop, _) = watch::channel(false);
+                    subs.live.insert(sub.id, Live { sub, stop });
+                }
+            }
+        }
+        Ok(Arc::new(EventService {
+            settings,
+            poster,
+            log,
+            subs: Mutex::new(subs),
+            tx,
+            seq,
+        }))
+    }
+
+    /// Starts delivering to the stored push subscriptions (needs the
+    /// runtime).
+    pub fn start(self: &Arc<Self>) {
+        let subs: Vec<(Subscription, watch::Receiver<bool>)> = self
+            .lock()
+            .live
+            .values()
+            .map(|l| (l.sub.clone(), l.stop.subscribe()))
+            .collect();
+        tracing::info!(subscriptions = subs.len(), "event service started");
+        for (sub, stop) in subs {
+            self.spawn_delivery(sub, stop);
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Subs> {
+        self.subs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `GET /redfish/v1/EventService`.
+    pub(crate) fn service_json(&self) -> Value {
+        with(
+            head(&service_uri(), "EventService"),
+            json!({
+                "Id": "EventService",
+                "Name": "Event Service",
+                "Description": "The node's event log entries (power actions, bus faults, authentication failures, updates) as Redfish events: pushed to subscriptions, or streamed from ServerSentEventUri.",
+                "ServiceEnabled": true,
+                "Status": { "State": "Enabled", "Health": "OK" },
+                "DeliveryRetryAttempts": self.settings.retry_attempts,
+                "DeliveryRetryIntervalSeconds": self.settings.retry_interval.as_secs(),
+                "EventFormatTypes": ["Event"],
+                "RegistryPrefixes": ["OpenDCRE"],
+                "SubordinateResourcesSupported": true,
+                "ServerSentEventUri": sse_uri(),
+                "SSEFilterPropertiesSupported": {
+                    "EventFormatType": true,
+                    "MessageId": true,
+                    "MetricReportDefinition": false,
+                    "OriginResource": true,
+                    "RegistryPrefix": true,
+                    "ResourceType": false,
+                    "SubordinateResources": true,
+                },
+                "Subscriptions": link(&subscriptions_uri()),
+                "Actions": {
+                    "#EventService.SubmitTestEvent": { "target": test_event_uri() },
+                },
+            }),
+        )
+    }
+
+    pub(crate) fn collection_json(&self) -> Value {
+        let members = self
+            .lock()
+            .live
+            .keys()
+            .map(|&id| subscription_uri(id))
+            .collect();
+        collection(
+            &subscriptions_uri(),
+            "EventDestinationCollection",
+            "Event Subscriptions",
+            members,
+        )
+    }
+
+    pub(crate) fn subscription_json(&self, id: u64) -> Option<Value> {
+        let subs = self.lock();
+        let sub = &subs.live.get(&id)?.sub;
+        let origins: Vec<Value> = sub
+            .filter
+            .origin_resources
+            .iter()
+            .map(|o| link(o))
+            .collect();
+        Some(with(
+            head(&subscription_uri(id), "EventDestination"),
+            json!({
+                "Id": id.to_string(),
+                "Name": format!("Event subscription {id}"),
+                "Destination": sub.destination,
+                "Context": sub.context,
+                "Protocol": "Redfish",
+                "SubscriptionType": if sub.sse { "SSE" } else { "RedfishEvent" },
+                "EventFormatType": "Event",
+                "RegistryPrefixes": sub.filter.registry_prefixes,
+                "MessageIds": sub.filter.message_ids,
+                "OriginResources": origins,
+                "SubordinateResources": sub.filter.subordinate,
+                "DeliveryRetryPolicy": sub.policy.name(),
+                "VerifyCertificate": true,
+                "HttpHeaders": [],
+                "Status": { "State": "Enabled", "Health": "OK" },
+            }),
+        ))
+    }
+
+    /// `POST …/Subscriptions`: 201 with `Location` and the new resource.
+    pub(crate) fn create(
+        self: &Arc<Self>,
+        body: &[u8],
+        owner: &str,
+    ) -> Result<Answer, RedfishError> {
+        let mut sub = parse_subscription(body)?;
+        sub.owner = owner.to_string();
+        Target::parse(&sub.destination).map_err(|why| {
+            tracing::debug!(destination = %sub.destination, why, "destination refused");
+            RedfishError::new(
+                StatusCode::BAD_REQUEST,
+                BaseMessage::PropertyValueFormatError,
+                &[&sub.destination, "Destination"],
+            )
+        })?;
+        let stop = {
+            let mut subs = self.lock();
+            let push = subs.live.values().filter(|l| !l.sub.sse).count();
+            if push >= self.settings.max_subscriptions {
+                return Err(RedfishError::new(
+                    StatusCode::BAD_REQUEST,
+                    BaseMessage::CreateLimitReachedForResource,
+                    &[],
+                ));
+            }
+            sub.id = subs.next_id;
+            subs.next_id += 1;
+            let (stop, rx) = watch::channel(false);
+            subs.live.insert(
+                sub.id,
+                Live {
+                    sub: sub.clone(),
+                    stop,
+                },
+            );
+            self.save(&subs);
+            rx
+        };
+        tracing::info!(id = sub.id, destination = %sub.destination, owner, "event subscription created");
+        self.log.record(Event::subscription(
+            owner,
+            &sub.destination,
+            SubscriptionChange::Created,
+        ));
+        self.spawn_delivery(sub.clone(), stop);
+        let v = self
+            .subscription_json(sub.id)
+            .ok_or_else(|| RedfishError::failure("the subscription ended at once"))?;
+        let mut a = Answer::json(StatusCode::CREATED, &v);
+        if let Ok(loc) = http::HeaderValue::from_str(&subscription_uri(sub.id)) {
+            a.headers.insert(http::header::LOCATION, loc);
+        }
+        Ok(a)
+    }
+
+    /// `DELETE …/Subscriptions/{id}`: ends its deliveries (or its SSE
+    /// stream). `false`: no such subscription.
+    pub(crate) fn delete(&self, id: u64, user: &str) -> bool {
+        let Some(gone) = self.remove(id) else {
+            return false;
+        };
+        tracing::info!(id, destination = %gone.destination, user, "event subscription deleted");
+        if !gone.sse {
+            self.log.record(Event::subscription(
+                user,
+                &gone.destination,
+                SubscriptionChange::Deleted,
+            ));
+        }
+        true
+    }
+
+    fn remove(&self, id: u64) -> Option<Subscription> {
+        let mut subs = self.lock();
+        let live = subs.live.remove(&id)?;
+        let _ = live.stop.send(true);
+        if !live.sub.sse {
+            self.save(&subs);
+        }
+        Some(live.sub)
+    }
+
+    /// `POST …/Actions/EventService.SubmitTestEvent`: an event with the
+    /// caller's message, to every subscriber whose filter takes it; not
+    /// written to the event log.
+    pub(crate) fn submit_test_event(&self, body: &[u8]) -> Result<Answer, RedfishError> {
+        let seq = self.seq.fetch_add(1, Relaxed);
+        let record = parse_test_event(seq, body)?;
+        tracing::info!(message_id = %record.message_id, "test event submitted");
+        let _ = self.tx.send(Arc::new(record));
+        Ok(Answer::no_content())
+    }
+
+    /// Opens an SSE subscription for `owner`: an `EventDestination` of
+    /// type `SSE` that lives as long as the returned stream.
+    pub fn open_sse(
+        self: &Arc<Self>,
+        owner: &str,
+        query: Option<&str>,
+    ) -> Result<SseStream, RedfishError> {
+        let filter = sse_filter(query)?;
+        let rx = self.tx.subscribe();
+        let mut subs = self.lock();
+        let id = subs.next_id;
+        subs.next_id += 1;
+        let (stop, stop_rx) = watch::channel(false);
+        let sub = Subscription {
+            id,
+            destination: String::new(),
+            context: None,
+            filter: filter.clone(),
+            policy: RetryPolicy::TerminateAfterRetries,
+            headers: Vec::new(),
+            owner: owner.to_string(),
+            sse: true,
+        };
+        subs.live.insert(id, Live { sub, stop });
+        tracing::debug!(id, owner, "SSE subscription opened");
+        Ok(SseStream {
+            id,
+            filter,
+            rx,
+            stop: stop_rx,
+            service: self.clone(),
+        })
+    }
+
+    fn spawn_delivery(self: &Arc<Self>, sub: Subscription, stop: watch::Receiver<bool>) {
+        let Ok(target) = Target::parse(&sub.destination) else {
+            tracing::warn!(id = sub.id, destination = %sub.destination, "stored subscription has a bad destination; not delivered");
+            return;
+        };
+        let rx = self.tx.subscribe();
+        tokio::spawn(deliver(self.clone(), sub, target, rx, stop));
+    }
+
+    /// Writes the push subscriptions (a new file renamed over the old
+    /// one, mode 0600); a failure is logged, the subscriptions stay.
+    fn save(&self, subs: &Subs) {
+        let Some(path) = &self.settings.store else {
+            return;
+        };
+        let stored = Stored {
+            next_id: subs.next_id,
+            subscriptions: subs
+                .live
+                .values()
+                .filter(|l| !l.sub.sse)
+                .map(|l| l.sub.clone())
+                .collect(),
+        };
+        if let Err(e) = write_private(path, &stored) {
+            tracing::error!(path = %path.display(), "event subscriptions not saved: {e}");
+        }
+    }
+}
+
+/// A stored file that cannot be read is set aside (`.bad`), not lost, and
+/// the service starts without subscriptions.
+fn load(path: &Path) -> Option<Stored> {
+    let text = match std::fs::read(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => {
+            tracing::error!(path = %path.display(), "event subscriptions not read: {e}");
+            return None;
+        }
+    };
+    match serde_json::from_slice::<Stored>(&text) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            let aside = path.with_extension("bad");
+            let _ = std::fs::rename(path, &aside);
+            tracing::error!(path = %path.display(), aside = %aside.display(), "event subscriptions file unreadable ({e}); set aside, starting without subscriptions");
+            None
+        }
+    }
+}
+
+fn write_private(path: &Path, stored: &Stored) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(&serde_json::to_vec_pretty(stored).map_err(std::io::Error::other)?)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Delivers the events `sub`'s filter takes, one at a time, in order.
+async fn deliver(
+    service: Arc<EventService>,
+    sub: Subscription,
+    target: Target,
+    mut rx: broadcast::Receiver<Arc<Record>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let (attempts, interval) = (
+        service.settings.retry_attempts,
+        service.settings.retry_interval,
+    );
+    loop {
+        let next = tokio::select! {
+            r = rx.recv() => r,
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        let record = match next {
+            Ok(r) => r,
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(id = sub.id, destination = %sub.destination, missed = n, "events not delivered: the receiver takes them slower than they come");
+                continue;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        if !sub.filter.matches(&record.facts()) {
+            continue;
+        }
+        let body = Bytes::from(
+            serde_json::to_vec(&record.payload(sub.context.as_deref())).unwrap_or_default(),
+        );
+        let mut failures = 0u32;
+        loop {
+            let sent = tokio::select! {
+                r = service.poster.post(&target, &sub.headers, body.clone()) => r,
+                _ = stop.wait_for(|s| *s) => return,
+            };
+            let why = match sent {
+                Ok(s) if s.is_success() => break,
+                Ok(s) => format!("the receiver answered {s}"),
+                Err(e) => e,
+            };
+            failures += 1;
+            tracing::warn!(id = sub.id, destination = %sub.destination, failures, "event delivery failed: {why}");
+            if sub.policy == RetryPolicy::TerminateAfterRetries && failures > attempts {
+                if service.remove(sub.id).is_some() {
+                    service.log.record(Event::subscription(
+                        &sub.owner,
+                        &sub.destination,
+                        SubscriptionChange::Terminated(&format!(
+                            "{failures} deliveries of an event failed, the last: {why}"
+                        )),
+                    ));
+                }
+                return;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(interval) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+        }
+    }
+}
+
+/// One SSE subscription's events, for the api crate to write out. Dropping
+/// it (the connection ended) removes the subscription.
+pub struct SseStream {
+    pub id: u64,
+    filter: Filter,
+    rx: broadcast::Receiver<Arc<Record>>,
+    stop: watch::Receiver<bool>,
+    service: Arc<EventService>,
+}
+
+/// What an SSE stream has next.
+pub enum SseNext {
+    /// `id:` and the one-line JSON `data:` of an event.
+    Event(u64, String),
+    /// This many events were dropped: the client read too slowly.
+    Missed(u64),
+    /// The subscription was deleted, or the service is gone.
+    Ended,
+}
+
+impl SseStream {
+    pub async fn next(&mut self) -> SseNext {
+        loop {
+            let r = tokio::select! {
+                r = self.rx.recv() => r,
+                _ = self.stop.wait_for(|s| *s) => return SseNext::Ended,
+            };
+            match r {
+                Ok(rec) if self.filter.matches(&rec.facts()) => {
+                    let data = serde_json::to_string(&rec.payload(None)).unwrap_or_default();
+                    return SseNext::Event(rec.seq, data);
+                }
+                Ok(_) => continue,
+                Err(broadcast::error::RecvError::Lagged(n)) => return SseNext::Missed(n),
+                Err(broadcast::error::RecvError::Closed) => return SseNext::Ended,
+            }
+        }
+    }
+}
+
+impl Drop for SseStream {
+    fn drop(&mut self) {
+        if self.service.remove(self.id).is_some() {
+            tracing::debug!(id = self.id, "SSE subscription closed");
+        }
+    }
+}
+
+/// `$filter` is the one query parameter of the SSE URI.
+fn sse_filter(query: Option<&str>) -> Result<Filter, RedfishError> {
+    let mut filter = Filter::default();
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let k = crate::query::decode(k);
+        if k != "$filter" {
+            return Err(RedfishError::new(
+                StatusCode::BAD_REQUEST,
+                BaseMessage::QueryParameterUnsupported,
+                &[&k],
+            ));
+        }
+        filter = Filter::parse_sse(&crate::query::decode(&v.replace('+', " ")))?;
+    }
+    Ok(filter)
+}
+
+fn bad(status: StatusCode, message: BaseMessage, args: &[&str]) -> RedfishError {
+    RedfishError::new(status, message, args)
+}
+
+fn object(body: &[u8]) -> Result<Map<String, Value>, RedfishError> {
+    serde_json::from_slice(body)
+        .map_err(|_| bad(StatusCode::BAD_REQUEST, BaseMessage::MalformedJSON, &[]))
+}
+
+fn text_value(v: &Value, name: &str, max: usize) -> Result<String, RedfishError> {
+    let type_error = || {
+        bad(
+            StatusCode::BAD_REQUEST,
+            BaseMessage::PropertyValueTypeError,
+            &[&v.to_string(), name],
+        )
+    };
+    let s = v.as_str().ok_or_else(type_error)?;
+    if s.chars().count() > max || s.chars().any(char::is_control) {
+        return Err(bad(
+            StatusCode::BAD_REQUEST,
+            BaseMessage::PropertyValueFormatError,
+            &[s, name],
+        ));
+    }
+    Ok(s.to_string())
+}
+
+fn text_list(v: &Value, name: &str) -> Result<Vec<String>, RedfishError> {
+    let items = v.as_array().ok_or_else(|| {
+        bad(
+            StatusCode::BAD_REQUEST,
+            BaseMessage::PropertyValueTypeError,
+            &[&v.to_string(), name],
+        )
+    })?;
+    if items.len() > MAX_ITEMS {
+        return Err(bad(
+            StatusCode::BAD_REQUEST,
+            BaseMessage::PropertyValueFormatError,
+            &[&v.to_string(), name],
+        ));
+    }
+    items
+        .iter()
+        .map(|i| text_value(i, name, MAX_ITEM_CHARS))
+        .collect()
+}
+
+fn one_of(v: &Value, name: &str, allowed: &[&str]) -> Result<String, RedfishError> {
+    let s = text_value(v, name, MAX_ITEM_CHARS)?;
+    if allowed.contains(&s.as_str()) {
+        Ok(s)
+    } else {
+        Err(bad(
+            StatusCode::BAD_REQUEST,
+            BaseMessage::PropertyValueNotInList,
+            &[&s, name],
+        ))
+    }
+}
+
+/// The body of a subscription's creation: `Destination` and `Protocol`
+/// (`Redfish`) required; what the service cannot do is refused by name.
+fn parse_subscription(body: &[u8]) -> Result<Subscription, RedfishError> {
+    let o = object(body)?;
+    let mut sub = Subscription {
+        id: 0,
+        destination: String::new(),
+        context: None,
+        filter: Filter::default(),
+        policy: RetryPolicy::TerminateAfterRetries,
+        headers: Vec::new(),
+        owner: String::new(),
+        sse: false,
+    };
+    for required in ["Destination", "Protocol"] {
+        if !o.contains_key(required) {
+            return Err(bad(
+                StatusCode::BAD_REQUEST,
+                BaseMessage::PropertyMissing,
+                &[required],
+            ));
+        }
+    }
+    for (k, v) in &o {
+        match k.as_str() {
+            "Destination" => sub.destination = text_value(v, k, MAX_TEXT)?,
+            "Protocol" => {
+                one_of(v, k, &["Redfish"])?;
+            }
+            "SubscriptionType" => {
+                one_of(v, k, &["RedfishEvent"])?;
+            }
+            "EventFormatType" => {
+                one_of(v, k, &["Event"])?;
+            }
+            "Context" if v.is_null() => {}
+            "Context" => sub.context = Some(text_value(v, k, MAX_TEXT)?),
+            "RegistryPrefixes" => sub.filter.registry_prefixes = text_list(v, k)?,
+            "MessageIds" => sub.filter.message_ids = text_list(v, k)?,
+            "OriginResources" => {
+                let links = v
+                    .as_array()
+                    .filter(|a| a.len() <= MAX_ITEMS)
+                    .ok_or_else(|| {
+                        bad(
+                            StatusCode::BAD_REQUEST,
+                            BaseMessage::PropertyValueTypeError,
+                            &[&v.to_string(), k],
+                        )
+                    })?;
+                for l in links {
+                    let uri = l.get("@odata.id").ok_or_else(|| {
+                        bad(
+                            StatusCode::BAD_REQUEST,
+                            BaseMessage::PropertyValueTypeError,
+                            &[&l.to_string(), k],
+                        )
+                    })?;
+                    let uri = text_value(uri, k, MAX_ITEM_CHARS)?;
+                    if !uri.starts_with("/redfish/v1/") {
+                        return Err(bad(
+                            StatusCode::BAD_REQUEST,
+                            BaseMessage::PropertyValueFormatError,
+                            &[&uri, k],
+                        ));
+                    }
+                    sub.filter.origin_resources.push(uri);
+                }
+            }
+            "SubordinateResources" => {
+                sub.filter.subordinate = v.as_bool().ok_or_else(|| {
+                    bad(
+                        StatusCode::BAD_REQUEST,
+                        BaseMessage::PropertyValueTypeError,
+                        &[&v.to_string(), k],
+                    )
+                })?;
+            }
+            "DeliveryRetryPolicy" => {
+                sub.policy =
+                    match one_of(v, k, &["TerminateAfterRetries", "RetryForever"])?.as_str() {
+                        "RetryForever" => RetryPolicy::RetryForever,
+                        _ => RetryPolicy::TerminateAfterRetries,
+                    };
+            }
+            // A receiver's certificate is always checked (add its CA to
+            // `[event_service] ca_file`).
+            "VerifyCertificate" if *v == Value::Bool(true) => {}
+            "VerifyCertificate" => {
+                return Err(bad(
+                    StatusCode::BAD_REQUEST,
+                    BaseMessage::PropertyValueNotInList,
+                    &[&v.to_string(), k],
+                ))
+            }
+            "HttpHeaders" => sub.headers = parse_headers(v)?,
+            "Id" | "Name" | "Status" | "Certificates" | "ClientCertificates" => {
+                return Err(bad(
+                    StatusCode::BAD_REQUEST,
+                    BaseMessage::PropertyNotWritable,
+                    &[k],
+                ))
+            }
+            _ => {
+                return Err(bad(
+                    StatusCode::BAD_REQUEST,
+                    BaseMessage::PropertyUnknown,
+                    &[k],
+                ))
+            }
+        }
+    }
+    Ok(sub)
+}
+
+/// `HttpHeaders`: `[{"Name": "Value"}, …]` (each object's members are
+/// headers), e.g. the receiver's `Authorization`.
+fn parse_headers(v: &Value) -> Result<Vec<(String, String)>, RedfishError> {
+    let type_error = || {
+        bad(
+            StatusCode::BAD_REQUEST,
+            BaseMessage::PropertyValueTypeError,
+            &["(not shown)", "HttpHeaders"],
+        )
+    };
+    let mut out = Vec::new();
+    for item in v.as_array().ok_or_else(type_error)? {
+        for (name, value) in item.as_object().ok_or_else(type_error)? {
+            let value = value.as_str().ok_or_else(type_error)?;
+            let ok = http::HeaderName::from_bytes(name.as_bytes()).is_ok()
+                && http::HeaderValue::from_str(value).is_ok()
+                && !matches!(
+                    name.to_ascii_lowercase().as_str(),
+                    "host" | "content-length" | "content-type" | "connection" | "transfer-encoding"
+                );
+            if !ok {
+                return Err(bad(
+                    StatusCode::BAD_REQUEST,
+                    BaseMessage::PropertyValueFormatError,
+                    &["(not shown)", "HttpHeaders"],
+                ));
+            }
+            out.push((name.clone(), value.to_string()));
+        }
+    }
+    if out.len() > MAX_HEADERS {
+        return Err(bad(
+            StatusCode::BAD_REQUEST,
+            BaseMessage::PropertyValueFormatError,
+            &["(not shown)", "HttpHeaders"],
+        ));
+    }
+    Ok(out)
+}
+
+/// `SubmitTestEvent`'s parameters (EventService v1_12_0): `MessageId`
+/// required; the rest optional and checked.
+fn parse_test_event(seq: u64, body: &[u8]) -> Result<Record, RedfishError> {
+    const ACTION: &str = "SubmitTestEvent";
+    let o = object(body)?;
+    let param_type = |v: &Value, k: &str| {
+        bad(
+            StatusCode::BAD_REQUEST,
+            BaseMessage::ActionParameterValueTypeError,
+            &[&v.to_string(), k, ACTION],
+        )
+    };
+    let text = |v: &Value, k: &str| -> Result<String, RedfishError> {
+        v.as_str()
+            .filter(|s| s.chars().count() <= MAX_TEXT)
+            .map(str::to_string)
+            .ok_or_else(|| param_type(v, k))
+    };
+    let message_id = match o.get("MessageId") {
+        Some(v) => text(v, "MessageId")?,
+        None => {
+            return Err(bad(
+                StatusCode::BAD_REQUEST,
+                BaseMessage::ActionParameterMissing,
+                &[ACTION, "MessageId"],
+            ))
+        }
+    };
+    let id_ok = {
+        let p: Vec<&str> = message_id.splitn(4, '.').collect();
+        p.len() == 4
+            && p[0].chars().all(|c| c.is_ascii_alphanumeric())
+            && !p[0].is_empty()
+            && p[1..3]
+                .iter()
+                .all(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+            && !p[3].is_empty()
+            && p[3].chars().all(|c| c.is_ascii_alphanumeric() || c == '.')
+    };
+    if !id_ok {
+        return Err(param_type(&json!(message_id), "MessageId"));
+    }
+    let mut json = json!({
+        "MemberId": "0",
+        "EventId": seq.to_string(),
+        "EventType": "Other",
+        "EventTimestamp": crate::handler::now(),
+        "MessageSeverity": "OK",
+        "Message": "A test event submitted through the event service.",
+        "MessageId": message_id,
+        "MessageArgs": [],
+        "OriginOfCondition": link(&service_uri()),
+    });
+    let mut origin = service_uri();
+    for (k, v) in &o {
+        match k.as_str() {
+            "MessageId" => {}
+            "Message" | "EventId" | "EventTimestamp" => json[k] = json!(text(v, k)?),
+            "MessageSeverity" | "Severity" => {
+                let s = text(v, k)?;
+                if !["OK", "Warning", "Critical"].contains(&s.as_str()) {
+                    return Err(bad(
+                        StatusCode::BAD_REQUEST,
+                        BaseMessage::ActionParameterValueNotInList,
+                        &[&s, k, ACTION],
+                    ));
+                }
+                json["MessageSeverity"] = json!(s);
+            }
+            "MessageArgs" => {
+                let args = v
+                    .as_array()
+                    .filter(|a| a.len() <= MAX_ITEMS)
+                    .ok_or_else(|| param_type(v, k))?
+                    .iter()
+                    .map(|a| text(a, k))
+                    .collect::<Result<Vec<_>, _>>()?;
+                json["MessageArgs"] = json!(args);
+            }
+            "OriginOfCondition" => {
+                let uri = text(v, k)?;
+                if !uri.starts_with("/redfish/v1") {
+                    return Err(param_type(v, k));
+                }
+                json["OriginOfCondition"] = link(&uri);
+                origin = uri;
+            }
+            "EventGroupId" => {
+                json[k] = json!(v.as_i64().ok_or_else(|| param_type(v, k))?);
+            }
+            // Deprecated, accepted for old clients; every event is `Other`.
+            "EventType" => {
+                text(v, k)?;
+            }
+            _ => {
+                return Err(bad(
+                    StatusCode::BAD_REQUEST,
+                    BaseMessage::ActionParameterUnknown,
+                    &[ACTION, k],
+                ))
+            }
+        }
+    }
+    Ok(Record {
+        seq,
+        message_id,
+        origin,
+        json,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(store: Option<PathBuf>) -> (Arc<EventService>, Arc<EventLog>) {
+        let log = Arc::new(EventLog::in_memory(100));
+        let s = EventService::new(
+            EventSettings {
+                store,
+                ..EventSettings::default()
+            },
+            log.clone(),
+        )
+        .unwrap();
+        (s, log)
+    }
+
+    fn code(e: RedfishError) -> String {
+        e.body()["error"]["@Message.ExtendedInfo"][0]["MessageId"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn subscription_bodies() {
+        let ok = parse_subscription(
+            br#"{"Destination":"https://h/x","Protocol":"Redfish","Context":"c","RegistryPrefixes":["OpenDCRE"],
+                 "OriginResources":[{"@odata.id":"/redfish/v1/Systems"}],"SubordinateResources":true,
+                 "DeliveryRetryPolicy":"RetryForever","HttpHeaders":[{"Authorization":"Bearer x"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(ok.context.as_deref(), Some("c"));
+        assert_eq!(ok.policy, RetryPolicy::RetryForever);
+        assert_eq!(
+            ok.headers,
+            [("Authorization".to_string(), "Bearer x".to_string())]
+        );
+        for (body, want) in [
+            (&br#"{"Protocol":"Redfish"}"#[..], "PropertyMissing"),
+            (br#"{"Destination":"https://h/x"}"#, "PropertyMissing"),
+            (br#"{"Destination":"https://h/x","Protocol":"FTP"}"#, "PropertyValueNotInList"),
+            (br#"{"Destination":"https://h/x","Protocol":"Redfish","SubscriptionType":"SSE"}"#, "PropertyValueNotInList"),
+            (br#"{"Destination":"https://h/x","Protocol":"Redfish","VerifyCertificate":false}"#, "PropertyValueNotInList"),
+            (br#"{"Destination":"https://h/x","Protocol":"Redfish","Id":"7"}"#, "PropertyNotWritable"),
+            (br#"{"Destination":"https://h/x","Protocol":"Redfish","Bogus":1}"#, "PropertyUnknown"),
+            (br#"{"Destination":7,"Protocol":"Redfish"}"#, "PropertyValueTypeError"),
+            (br#"{"Destination":"https://h/x","Protocol":"Redfish","HttpHeaders":[{"Host":"evil"}]}"#, "PropertyValueFormatError"),
+            (br#"{"Destination":"https://h/x","Protocol":"Redfish","OriginResources":[{"@odata.id":"http://x"}]}"#, "PropertyValueFormatError"),
+            (b"[1]", "MalformedJSON"),
+        ] {
+            let e = parse_subscription(body).unwrap_err();
+            assert!(code(e).ends_with(want), "{}", String::from_utf8_lossy(body));
+        }
+    }
+
+    #[tokio::test]
+    async fn create_list_delete_and_the_limit() {
+        let (s, log) = service(None);
+        let a = s
+            .create(
+                br#"{"Destination":"https://127.0.0.1:9/x","Protocol":"Redfish"}"#,
+                "ops",
+            )
+            .unwrap();
+        assert_eq!(a.status, StatusCode::CREATED);
+        assert_eq!(
+            a.headers[http::header::LOCATION],
+            "/redfish/v1/EventService/Subscriptions/1"
+        );
+        let bad = s.create(
+            br#"{"Destination":"ftp://h/x","Protocol":"Redfish"}"#,
+            "ops",
+        );
+        assert!(code(bad.unwrap_err()).ends_with("PropertyValueFormatError"));
+        assert_eq!(s.collection_json()["Members@odata.count"], 1);
+        let v = s.subscription_json(1).unwrap();
+        assert_eq!(v["SubscriptionType"], "RedfishEvent");
+        assert_eq!(v["Context"], Value::Null);
+        assert!(s.delete(1, "ops"));
+        assert!(!s.delete(1, "ops"));
+        let keys: Vec<String> = log.entries().into_iter().map(|e| e.key).collect();
+        assert_eq!(keys, ["SubscriptionCreated", "SubscriptionDeleted"]);
+        for _ in 0..16 {
+            s.create(
+                br#"{"Destination":"https://127.0.0.1:9/x","Protocol":"Redfish"}"#,
+                "ops",
+            )
+            .unwrap();
+        }
+        let full = s.create(
+            br#"{"Destination":"https://127.0.0.1:9/x","Protocol":"Redfish"}"#,
+            "ops",
+        );
+        assert!(code(full.unwrap_err()).ends_with("CreateLimitReachedForResource"));
+    }
+
+    #[tokio::test]
+    async fn push_subscriptions_survive_a_restart_and_a_bad_file_is_set_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("subs.json");
+        {
+            let (s, _) = service(Some(path.clone()));
+            s.create(br#"{"Destination":"https://127.0.0.1:9/x","Protocol":"Redfish","Context":"a","HttpHeaders":[{"X-Key":"k"}]}"#, "ops").unwrap();
+            s.create(
+                br#"{"Destination":"https://127.0.0.1:9/y","Protocol":"Redfish"}"#,
+                "ops",
+            )
+            .unwrap();
+            assert!(s.delete(2, "ops"));
+            let _sse = s.open_sse("ops", None).unwrap();
+        }
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let (s, _) = service(Some(path.clone()));
+        assert_eq!(
+            s.collection_json()["Members@odata.count"],
+            1,
+            "the SSE one is not kept"
+        );
+        assert_eq!(s.subscription_json(1).unwrap()["Context"], "a");
+        assert_eq!(s.subscription_json(1).unwrap()["HttpHeaders"], json!([]));
+        let a = s
+            .create(
+                br#"{"Destination":"https://127.0.0.1:9/z","Protocol":"Redfish"}"#,
+                "ops",
+            )
+            .unwrap();
+        // 2 was deleted, not reused; SSE ids (3 here) are not stored.
+        assert_eq!(
+            a.headers[http::header::LOCATION],
+            "/redfish/v1/EventService/Subscriptions/3"
+        );
+        std::fs::write(&path, b"{not json").unwrap();
+        let (s, _) = service(Some(path.clone()));
+        assert_eq!(s.collection_json()["Members@odata.count"], 0);
+        assert!(path.with_extension("bad").exists());
+    }
+
+    #[tokio::test]
+    async fn sse_streams_take_filtered_log_entries_and_end_when_deleted() {
+        let (s, log) = service(None);
+        let mut all = s.open_sse("ops", None).unwrap();
+        let mut power = s
+            .open_sse(
+                "ops",
+                Some("$filter=MessageId%20eq%20'OpenDCRE.1.0.PowerAction'"),
+            )
+            .unwrap();
+        assert_eq!(s.collection_json()["Members@odata.count"], 2);
+        assert_eq!(
+            s.subscription_json(power.id).unwrap()["SubscriptionType"],
+            "SSE"
+        );
+        log.record(Event::auth_failure("10.0.0.9", "bad token"));
+        log.record(Event::power(
+            "ops",
+            opendcre_eventlog::Via::V11,
+            "00000001-16ff",
+            "on",
+            Ok("on"),
+        ));
+        let SseNext::Event(_, first) = all.next().await else {
+            panic!()
+        };
+        assert!(first.contains("OpenDCRE.1.0.AuthenticationFailed"));
+        let SseNext::Event(id, data) = power.next().await else {
+            panic!()
+        };
+        let v: Value = serde_json::from_str(&data).unwrap();
+        assert_eq!(v["@odata.type"], "#Event.v1_13_0.Event");
+        assert_eq!(v["Id"], id.to_string());
+        let e = &v["Events"][0];
+        assert_eq!(e["MessageId"], "OpenDCRE.1.0.PowerAction");
+        assert_eq!(
+            e["OriginOfCondition"]["@odata.id"],
+            "/redfish/v1/Systems/00000001-16ff"
+        );
+        assert_eq!(
+            e["LogEntry"]["@odata.id"],
+            "/redfish/v1/Managers/RackManager/LogServices/EventLog/Entries/2"
+        );
+        assert!(s.delete(power.id, "ops"));
+        assert!(matches!(power.next().await, SseNext::Ended));
+        drop(all);
+        assert_eq!(
+            s.collection_json()["Members@odata.count"],
+            0,
+            "a closed stream is no subscription"
+        );
+        assert!(s.open_sse("ops", Some("$filter=Bogus%20eq%201")).is_err());
+        assert!(s.open_sse("ops", Some("$top=1")).is_err());
+    }
+
+    #[test]
+    fn test_events() {
+        let r = parse_test_event(7, br#"{"MessageId":"Base.1.22.Success","MessageArgs":["a"],"MessageSeverity":"Warning","OriginOfCondition":"/redfish/v1/Systems/00000001-16ff"}"#).unwrap();
+        assert_eq!(r.json["MessageSeverity"], "Warning");
+        assert_eq!(r.origin, "/redfish/v1/Systems/00000001-16ff");
+        for (body, want) in [
+            (&br#"{}"#[..], "ActionParameterMissing"),
+            (
+                br#"{"MessageId":"nodots"}"#,
+                "ActionParameterValueTypeError",
+            ),
+            (
+                br#"{"MessageId":"A.1.0.B","MessageSeverity":"Bad"}"#,
+                "ActionParameterValueNotInList",
+            ),
+            (
+                br#"{"MessageId":"A.1.0.B","Nope":1}"#,
+                "ActionParameterUnknown",
+            ),
+        ] {
+            let e = parse_test_event(1, body).map(|_| ()).unwrap_err();
+            assert!(code(e).ends_with(want), "{}", String::from_utf8_lossy(body));
+        }
+    }
+}
