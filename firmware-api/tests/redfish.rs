@@ -514,6 +514,30 @@ fn sensor_readings(s: &Server) -> Vec<(String, f64)> {
     }
 }
 
+/// The telemetry service's metric report has one value per sensor, equal
+/// to its `Reading` (the example rack's values are constant).
+fn assert_report_equals(s: &Server, sensors: &[(String, f64)]) {
+    let report = get_ok(
+        s,
+        "/redfish/v1/TelemetryService/MetricReports/RackSensors",
+        Some(READER),
+    );
+    let values = report["MetricValues"].as_array().unwrap();
+    assert_eq!(values.len(), sensors.len(), "{report}");
+    for (id, got) in sensors {
+        let m = values
+            .iter()
+            .find(|m| m["MetricId"] == format!("00000001-{id}"))
+            .unwrap_or_else(|| panic!("{id} in {report}"));
+        let v: f64 = m["MetricValue"].as_str().unwrap().parse().unwrap();
+        assert_close(v, *got, id);
+        assert_eq!(
+            m["MetricProperty"],
+            format!("/redfish/v1/Chassis/00000001/Sensors/{id}#/Reading")
+        );
+    }
+}
+
 /// What `/opendcre/1.1/read/thermistor/…` answers, in °C.
 fn v11_thermistor(s: &Server) -> f64 {
     let r = get(
@@ -587,6 +611,7 @@ fn sensors_equal_the_telemetry_readings() {
         assert_close(*got, want, id);
     }
     assert_close(sensors[0].1, v11_thermistor(&s), "thermistor vs v1.1 read");
+    assert_report_equals(&s, &sensors);
     // The tree comes from the poller's scan; the power state is still read
     // live, as v1.1 reads it.
     let systems = get(&s, "/redfish/v1/Systems", Some(READER)).json();
@@ -623,6 +648,7 @@ fn sensors_without_telemetry_are_read_live() {
     let sensors = sensor_readings(&s);
     assert_eq!(sensors.len(), 10);
     assert_close(sensors[0].1, v11_thermistor(&s), "thermistor vs v1.1 read");
+    assert_report_equals(&s, &sensors);
     let one = get(
         &s,
         "/redfish/v1/Chassis/00000001/Sensors/06ff-Fan",

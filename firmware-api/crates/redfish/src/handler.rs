@@ -375,6 +375,11 @@ impl Ctx<'_> {
                 .update
                 .task(*id)
                 .ok_or_else(|| RedfishError::missing(path))?,
+            Resource::TelemetryService => crate::reports::service(node.cache.is_some()),
+            Resource::MetricReportDefinitionCollection => crate::reports::definition_collection(),
+            Resource::MetricReportCollection => crate::reports::report_collection(),
+            Resource::MetricReportDefinition => crate::reports::definition(&self.rows().await?),
+            Resource::MetricReport => crate::reports::report(&self.rows().await?, &now()),
             Resource::EventService => node.event_service.service_json(),
             Resource::SubscriptionCollection => node.event_service.collection_json(),
             Resource::Subscription(id) => node
@@ -427,6 +432,23 @@ impl Ctx<'_> {
 }
 
 impl Ctx<'_> {
+    /// Every board's last readings (a metric report's rows), as its
+    /// `Sensors` collection reads them.
+    async fn rows(&self) -> Result<Vec<(u32, Vec<opendcre_telemetry::LastReading>)>, RedfishError> {
+        let rack = self.rack().await?;
+        let mut rows = Vec::new();
+        for b in rack.boards.iter() {
+            if let Some(r) = self
+                .node
+                .board_readings(b.board_id, None, &rack, self.deadline)
+                .await?
+            {
+                rows.push((b.board_id, r));
+            }
+        }
+        Ok(rows)
+    }
+
     /// A system's log services exist while the system does.
     async fn log_owner(&self, owner: LogOwner, path: &str) -> Result<(), RedfishError> {
         match owner {

@@ -26,7 +26,8 @@
 //! `ethernet` them as the manager's `EthernetInterfaces`; `logs` the log
 //! services (the node's event log, a BMC's SEL); `events` the event
 //! service (subscriptions, SSE streams), `eventfilter` which events a
-//! subscriber takes and `eventpush` their delivery over HTTP.
+//! subscriber takes and `eventpush` their delivery over HTTP; `reports`
+//! the telemetry service (the rack's readings as a metric report).
 
 mod accounts;
 pub mod answer;
@@ -48,6 +49,7 @@ mod power;
 mod query;
 mod rauc;
 mod registries;
+mod reports;
 mod reset;
 mod resources;
 pub mod route;

@@ -85,6 +85,7 @@ pub(crate) fn service_root(rack: &str, uuid: Option<&str>) -> Value {
             "UpdateService": link(&crate::update::service_uri()),
             "Tasks": link(&crate::update::task_service_uri()),
             "EventService": link(&crate::events::service_uri()),
+            "TelemetryService": link(&crate::reports::service_uri()),
             "Links": { "Sessions": link(&format!("{V1}/SessionService/Sessions")) },
         }),
     );

@@ -146,6 +146,14 @@ pub enum Resource {
     EventSse,
     /// `POST …/Actions/EventService.SubmitTestEvent`.
     SubmitTestEvent,
+    /// `/redfish/v1/TelemetryService`.
+    TelemetryService,
+    MetricReportDefinitionCollection,
+    /// `…/MetricReportDefinitions/RackSensors`, the one definition.
+    MetricReportDefinition,
+    MetricReportCollection,
+    /// `…/MetricReports/RackSensors`, the one report.
+    MetricReport,
     /// Any other path under `/redfish`: a 404 in Redfish's error format.
     Missing,
 }
@@ -349,6 +357,17 @@ pub fn route(segments: &[String]) -> Option<Resource> {
         ["v1", "TaskService", "Tasks"] => Resource::TaskCollection,
         ["v1", "TaskService", "Tasks", id] => {
             canonical_decimal(id).map_or(Resource::Missing, Resource::Task)
+        }
+        ["v1", "TelemetryService"] => Resource::TelemetryService,
+        ["v1", "TelemetryService", "MetricReportDefinitions"] => {
+            Resource::MetricReportDefinitionCollection
+        }
+        ["v1", "TelemetryService", "MetricReportDefinitions", crate::reports::RACK_REPORT] => {
+            Resource::MetricReportDefinition
+        }
+        ["v1", "TelemetryService", "MetricReports"] => Resource::MetricReportCollection,
+        ["v1", "TelemetryService", "MetricReports", crate::reports::RACK_REPORT] => {
+            Resource::MetricReport
         }
         ["v1", "EventService"] => Resource::EventService,
         ["v1", "EventService", "Subscriptions"]
@@ -648,5 +667,27 @@ mod tests {
         assert!(Resource::EventSse.allows(&Method::GET));
         assert!(!Resource::EventSse.allows(&Method::POST));
         assert!(!Resource::Subscription(1).allows(&Method::PATCH));
+    }
+
+    #[test]
+    fn telemetry_service() {
+        assert_eq!(
+            r("/redfish/v1/TelemetryService"),
+            Some(Resource::TelemetryService)
+        );
+        assert_eq!(
+            r("/redfish/v1/TelemetryService/MetricReports/RackSensors"),
+            Some(Resource::MetricReport)
+        );
+        assert_eq!(
+            r("/redfish/v1/TelemetryService/MetricReportDefinitions/RackSensors/"),
+            Some(Resource::MetricReportDefinition)
+        );
+        assert_eq!(
+            r("/redfish/v1/TelemetryService/MetricReports/Other"),
+            Some(Resource::Missing)
+        );
+        assert_eq!(Resource::MetricReport.permission(), Permission::Read);
+        assert!(!Resource::MetricReport.allows(&Method::POST));
     }
 }

@@ -151,6 +151,40 @@ pub(crate) fn sensor(board: u32, r: &LastReading, d: SensorDef) -> Value {
     v
 }
 
+/// One sensor in a metric report.
+pub(crate) struct Metric {
+    /// The sensor's `Reading` property: `uri#/Reading`.
+    pub property: String,
+    /// The sensor id (`01ff-Temperature`).
+    pub id: String,
+    /// The value and its time; `None` when not read yet or the last read
+    /// failed.
+    pub value: Option<(f64, String)>,
+}
+
+/// Every sensor of `readings` with its value now, for a metric report.
+pub(crate) fn metric_values(board: u32, readings: &[LastReading]) -> Vec<Metric> {
+    readings
+        .iter()
+        .flat_map(|r| {
+            sensors_of(r.kind).iter().map(move |d| {
+                let id = sensor_id(r.device, d);
+                let value = match (&r.error, &r.last) {
+                    (None, Some((at, values))) => values
+                        .get(d.field)
+                        .map(|x| ((x * d.scale * 1000.0).round() / 1000.0, time(*at))),
+                    _ => None,
+                };
+                Metric {
+                    property: format!("{}#/Reading", sensor_uri(board, &id)),
+                    id,
+                    value,
+                }
+            })
+        })
+        .collect()
+}
+
 fn time(at_ms: u64) -> String {
     let secs = i64::try_from(at_ms / 1000).unwrap_or(i64::MAX);
     let ms = u32::try_from(at_ms % 1000).unwrap_or(0);
