@@ -45,6 +45,34 @@ pub struct Config {
     /// `[event_service]`: Redfish event subscriptions (docs/redfish.md,
     /// "Events").
     pub event_service: EventServiceSection,
+    /// `[manager]`: the node itself as the Redfish manager.
+    pub manager: ManagerSection,
+}
+
+/// Restarting the node through Redfish (`Manager.Reset`): off unless the
+/// image, which has the unit that carries the request out, turns it on.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ManagerSection {
+    pub reset_enabled: bool,
+    /// The file a reset writes; `opendcre-reboot.path` watches it.
+    pub reboot_request: PathBuf,
+}
+
+impl Default for ManagerSection {
+    fn default() -> Self {
+        ManagerSection {
+            reset_enabled: false,
+            reboot_request: PathBuf::from("/run/opendcre/reboot-request"),
+        }
+    }
+}
+
+impl ManagerSection {
+    /// What the Redfish node is built with: the request file, when on.
+    pub fn reboot_request(&self) -> Option<PathBuf> {
+        self.reset_enabled.then(|| self.reboot_request.clone())
+    }
 }
 
 /// The Redfish event service: where push subscriptions are kept, how
@@ -471,6 +499,13 @@ impl Config {
         self.validate_event_log()?;
         self.validate_update()?;
         self.validate_event_service()?;
+        let r = &self.manager.reboot_request;
+        if !r.is_absolute() || r.file_name().is_none() {
+            return Err(ConfigError::Invalid {
+                key: "manager.reboot_request",
+                message: format!("{}: must be an absolute path to a file", r.display()),
+            });
+        }
         self.telemetry
             .validate()
             .map_err(|message| ConfigError::Invalid {

@@ -215,6 +215,7 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
         )?;
     event_service.start();
     let redfish = opendcre_redfish::Node {
+        reboot_request: cfg.manager.reboot_request(),
         event_service,
         events: events.clone(),
         bus: bus.clone(),

@@ -1,14 +1,17 @@
 //! The manager's own resources in the real binary: its network interfaces
 //! compared with what `ip -j addr` (netlink, a different path into the
 //! kernel than the node's sysfs/procfs/getifaddrs reading) and sysfs say
-//! of the test machine at the same moment.
+//! of the test machine at the same moment; `Manager.Reset`, which writes
+//! the restart request the image's `opendcre-reboot.path` acts on.
 
 use std::collections::BTreeSet;
 use std::process::Command;
 
 use serde_json::Value;
 
-use crate::redfish::{get, get_ok, stateful_node, READER};
+use crate::common::Server;
+use crate::redfish::{error_code, get, get_ok, send, stateful_node, OPERATOR, RACK, READER};
+use opendcre_security::auth::{hash_token, HashAlgorithm};
 
 const IFS: &str = "/redfish/v1/Managers/RackManager/EthernetInterfaces";
 
@@ -100,4 +103,68 @@ fn ethernet_interfaces_are_the_machines() {
     let missing = get(&s, &format!("{IFS}/no-such-if0"), Some(READER));
     assert_eq!(missing.status, 404);
     assert_eq!(get(&s, IFS, None).status, 401, "not public");
+}
+
+const RESET: &str = "/redfish/v1/Managers/RackManager/Actions/Manager.Reset";
+
+#[test]
+fn manager_reset_writes_the_restart_request_after_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let rack = dir.path().join("rack.json");
+    std::fs::write(&rack, RACK).unwrap();
+    let request = dir.path().join("reboot-request");
+    let (s, _cfg) = Server::with_config(&format!(
+        "[emulator]\nconfig = {:?}\n[telemetry]\nenabled = false\n\
+         [event_log]\npath = {:?}\n\
+         [manager]\nreset_enabled = true\nreboot_request = {:?}\n\
+         [auth.tokens.reader]\nhash = \"{}\"\nrole = \"reader\"\n\
+         [auth.tokens.operator]\nhash = \"{}\"\nrole = \"operator\"\n",
+        rack.display().to_string(),
+        dir.path().join("events.jsonl").display().to_string(),
+        request.display().to_string(),
+        hash_token(READER, HashAlgorithm::Sha256).unwrap(),
+        hash_token(OPERATOR, HashAlgorithm::Sha256).unwrap(),
+    ));
+    let m = get_ok(&s, "/redfish/v1/Managers/RackManager", Some(READER));
+    assert_eq!(m["Actions"]["#Manager.Reset"]["target"], RESET);
+    let r = send(&s, "POST", RESET, READER, "{}", &[]);
+    assert_eq!(r.status, 403);
+    let r = send(
+        &s,
+        "POST",
+        RESET,
+        OPERATOR,
+        r#"{"ResetType": "ForceRestart"}"#,
+        &[],
+    );
+    assert_eq!(
+        (r.status, error_code(&r).as_str()),
+        (400, "Base.1.22.ActionParameterValueNotInList")
+    );
+    assert!(!request.exists(), "nothing requested yet");
+    let r = send(
+        &s,
+        "POST",
+        RESET,
+        OPERATOR,
+        r#"{"ResetType": "GracefulRestart"}"#,
+        &[],
+    );
+    assert_eq!(r.status, 204, "{}", r.message());
+    assert!(std::fs::read_to_string(&request)
+        .unwrap()
+        .contains("requested by operator"));
+    // The entry is in the file already, not only in memory.
+    let file = std::fs::read_to_string(dir.path().join("events.jsonl")).unwrap();
+    assert!(file.contains("\"ManagerReset\""), "{file}");
+}
+
+#[test]
+fn manager_reset_off_is_a_disabled_service() {
+    let (s, _cfg, _dir) = stateful_node();
+    let r = send(&s, "POST", RESET, OPERATOR, "", &[]);
+    assert_eq!(
+        (r.status, error_code(&r).as_str()),
+        (503, "Base.1.22.ServiceDisabled")
+    );
 }

@@ -60,6 +60,8 @@ fi
 # --- updates through the API: on in the image (RAUC, a data partition) ---------------
 if [ -n "$deb_name" ]; then
     sed -i '/^\[update\]/,/^\[/ s/^enabled = false$/enabled = true/' "$rootfs/etc/opendcre/opendcre.toml"
+    # Redfish Manager.Reset: the request file opendcre-reboot.path watches.
+    sed -i '/^\[manager\]/,/^\[/ s/^reset_enabled = false$/reset_enabled = true/' "$rootfs/etc/opendcre/opendcre.toml"
 fi
 
 # --- DNS-SD announcement: the software version in the TXT record -------------------
@@ -76,7 +78,8 @@ units=$(grep -v '^[[:space:]]*\(#\|$\)' image/units.txt)
 if [ -n "$deb_name" ]; then
     units="$units
 enable $deb_name.service
-enable openmist-mark-good.service"
+enable openmist-mark-good.service
+enable opendcre-reboot.path"
 fi
 while read -r verb unit; do
     case "$verb" in
@@ -200,6 +203,10 @@ if [ -n "$deb_name" ]; then
         bad "$deb_name.service is not enabled"
     sed -n '/^\[update\]/,/^\[/p' "$rootfs/etc/opendcre/opendcre.toml" | grep -qx 'enabled = true' ||
         bad "the service's [update] (Redfish UpdateService) is not enabled in /etc/opendcre/opendcre.toml"
+    sed -n '/^\[manager\]/,/^\[/p' "$rootfs/etc/opendcre/opendcre.toml" | grep -qx 'reset_enabled = true' ||
+        bad "the service's [manager] reset_enabled (Redfish Manager.Reset) is not on in /etc/opendcre/opendcre.toml"
+    ls "$rootfs"/etc/systemd/system/multi-user.target.wants/opendcre-reboot.path >/dev/null 2>&1 ||
+        bad "opendcre-reboot.path is not enabled (Manager.Reset would never restart the node)"
     ls "$rootfs"/etc/systemd/system/multi-user.target.wants/openmist-opendcre-security.service >/dev/null 2>&1 ||
         bad "openmist-opendcre-security.service is not enabled (the service would refuse every request)"
 fi

@@ -46,6 +46,7 @@ impl TestApi {
                 uuid: None,
                 // The auth tests do not read the manager's NetworkProtocol.
                 protocols: Default::default(),
+                reboot_request: None,
                 // In memory: the auth tests keep no subscriptions.
                 event_service: opendcre_redfish::EventService::new(
                     opendcre_redfish::EventSettings::default(),

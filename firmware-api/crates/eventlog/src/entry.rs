@@ -40,7 +40,7 @@ pub struct Entry {
     /// The message key: `PowerAction`, `PowerActionFailed`,
     /// `AuthenticationFailed`, `BusFaults`, `LogCleared`, `UpdateInstalled`,
     /// `UpdateFailed`, `SubscriptionCreated`, `SubscriptionDeleted`,
-    /// `SubscriptionTerminated`.
+    /// `SubscriptionTerminated`, `ManagerReset`.
     pub key: String,
     pub message: String,
     pub args: Vec<String>,
@@ -211,6 +211,18 @@ impl Event {
             key,
             message,
             args,
+            system: None,
+        }
+    }
+
+    /// `user` asked the node to restart (Redfish `Manager.Reset`).
+    pub fn manager_reset(user: &str) -> Event {
+        let user = clip(user);
+        Event {
+            severity: Severity::Warning,
+            key: "ManagerReset",
+            message: format!("'{user}' asked the node to restart (GracefulRestart)."),
+            args: vec![user],
             system: None,
         }
     }

@@ -389,6 +389,7 @@ impl Ctx<'_> {
             Resource::Metadata
             | Resource::EventSse
             | Resource::SubmitTestEvent
+            | Resource::ManagerReset
             | Resource::UpdateUpload
             | Resource::SystemReset(_)
             | Resource::ClearLog(_)
@@ -647,6 +648,12 @@ async fn serve(
             }
         }
         Resource::SubmitTestEvent => node.event_service.submit_test_event(body),
+        Resource::ManagerReset => crate::manager_reset::reset(
+            node.reboot_request.as_deref(),
+            body,
+            &caller.user(),
+            &node.events,
+        ),
         _ => Err(RedfishError::missing(path)),
     }
 }

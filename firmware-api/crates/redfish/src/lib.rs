@@ -27,7 +27,8 @@
 //! services (the node's event log, a BMC's SEL); `events` the event
 //! service (subscriptions, SSE streams), `eventfilter` which events a
 //! subscriber takes and `eventpush` their delivery over HTTP; `reports`
-//! the telemetry service (the rack's readings as a metric report).
+//! the telemetry service (the rack's readings as a metric report);
+//! `manager_reset` the node's own restart (`Manager.Reset`).
 
 mod accounts;
 pub mod answer;
@@ -40,6 +41,7 @@ mod handler;
 mod identity;
 mod led;
 mod logs;
+mod manager_reset;
 mod metadata;
 mod netif;
 mod network;

@@ -42,6 +42,9 @@ pub struct Node {
     pub events: Arc<opendcre_eventlog::EventLog>,
     /// The update service (`[update]`): RAUC bundles and their tasks.
     pub update: Arc<crate::Updater>,
+    /// Where `Manager.Reset` writes its restart request (`[manager]
+    /// reboot_request`); `None`: restarting the node through Redfish is off.
+    pub reboot_request: Option<std::path::PathBuf>,
     /// The event service (`[event_service]`): subscriptions and SSE.
     pub event_service: Arc<crate::EventService>,
 }

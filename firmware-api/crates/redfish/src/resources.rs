@@ -264,6 +264,7 @@ pub(crate) fn manager(firmware: &str, now_rfc3339: &str, uuid: Option<&str>, rac
             // It answers this request: it is on and working.
             "PowerState": "On",
             "Status": { "State": "Enabled", "Health": "OK", "HealthRollup": "OK" },
+            "Actions": crate::manager_reset::action(),
             "Links": {
                 "ManagerForChassis": chassis,
                 "ManagerForServers": servers,

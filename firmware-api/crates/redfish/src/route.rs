@@ -146,6 +146,8 @@ pub enum Resource {
     EventSse,
     /// `POST …/Actions/EventService.SubmitTestEvent`.
     SubmitTestEvent,
+    /// `POST …/Managers/RackManager/Actions/Manager.Reset`: restart the node.
+    ManagerReset,
     /// `/redfish/v1/TelemetryService`.
     TelemetryService,
     MetricReportDefinitionCollection,
@@ -214,7 +216,8 @@ impl Resource {
             Resource::SystemReset(_)
             | Resource::ClearLog(_)
             | Resource::UpdateUpload
-            | Resource::SubmitTestEvent => Permission::Operate,
+            | Resource::SubmitTestEvent
+            | Resource::ManagerReset => Permission::Operate,
             // Who receives the node's events is an operator's choice.
             Resource::SubscriptionCollection if method == Method::POST => Permission::Operate,
             Resource::Subscription(_) if method == Method::DELETE => Permission::Operate,
@@ -250,7 +253,8 @@ impl Resource {
             Resource::SystemReset(_)
             | Resource::ClearLog(_)
             | Resource::UpdateUpload
-            | Resource::SubmitTestEvent => "POST",
+            | Resource::SubmitTestEvent
+            | Resource::ManagerReset => "POST",
             Resource::SubscriptionCollection => "GET, HEAD, POST",
             Resource::Subscription(_) => "GET, HEAD, DELETE",
             Resource::EventSse => "GET",
@@ -323,6 +327,7 @@ pub fn route(segments: &[String]) -> Option<Resource> {
         ["v1", "Managers"] => Resource::ManagerCollection,
         ["v1", "Managers", MANAGER_ID] => Resource::Manager,
         ["v1", "Managers", MANAGER_ID, "NetworkProtocol"] => Resource::NetworkProtocol,
+        ["v1", "Managers", MANAGER_ID, "Actions", "Manager.Reset"] => Resource::ManagerReset,
         ["v1", "Managers", MANAGER_ID, "EthernetInterfaces"] => {
             Resource::EthernetInterfaceCollection
         }
@@ -688,6 +693,12 @@ mod tests {
             Some(Resource::Missing)
         );
         assert_eq!(Resource::MetricReport.permission(), Permission::Read);
+        assert_eq!(
+            r("/redfish/v1/Managers/RackManager/Actions/Manager.Reset"),
+            Some(Resource::ManagerReset)
+        );
+        assert_eq!(Resource::ManagerReset.permission(), Permission::Operate);
+        assert!(!Resource::ManagerReset.allows(&Method::GET));
         assert!(!Resource::MetricReport.allows(&Method::POST));
     }
 }
