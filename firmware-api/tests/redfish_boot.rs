@@ -222,3 +222,52 @@ fn boot_override_reads_and_sets_the_bmc_boot_flags() {
     let r = patch(&s, "/redfish/v1/Systems/40000000-0002", OPERATOR, pxe_once);
     assert_eq!(r.status, 404, "{}", String::from_utf8_lossy(&r.body));
 }
+
+/// `LocationIndicatorActive` of a BMC's server is IPMI Chassis Identify:
+/// force on, then off, each seen by the simulator's chassis hook. ipmi_sim
+/// does not report the identify state in Get Chassis Status (its fourth
+/// bit pair is optional), so the property stays out of the GET.
+#[test]
+fn location_indicator_is_chassis_identify() {
+    let Some(sim) = SimBmc::start() else { return };
+    let (s, _cfg) = node(&sim);
+    let r = patch(&s, SYSTEM, READER, r#"{"LocationIndicatorActive": true}"#);
+    assert_eq!(r.status, 403);
+    assert!(!sim.calls().contains("identify"), "{}", sim.calls());
+    let r = patch(&s, SYSTEM, OPERATOR, r#"{"LocationIndicatorActive": true}"#);
+    assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    let on: Vec<String> = sim
+        .calls()
+        .lines()
+        .filter(|l| l.contains("set identify"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(on.len(), 1, "{}", sim.calls());
+    let r = patch(
+        &s,
+        SYSTEM,
+        OPERATOR,
+        r#"{"LocationIndicatorActive": false}"#,
+    );
+    assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    let calls: Vec<String> = sim
+        .calls()
+        .lines()
+        .filter(|l| l.contains("set identify"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(calls.len(), 2, "{}", sim.calls());
+    // Interval 0 with "force on", then interval 0 alone (off).
+    assert!(calls[0].ends_with("set identify 0 1"), "{calls:?}");
+    assert!(calls[1].ends_with("set identify 0 0"), "{calls:?}");
+    let auth = format!("Bearer {READER}");
+    let v = request_with(&s.addr, "GET", SYSTEM, &[("Authorization", &auth)]).json();
+    assert!(v.get("LocationIndicatorActive").is_none(), "{v}");
+    let r = patch(
+        &s,
+        SYSTEM,
+        OPERATOR,
+        r#"{"LocationIndicatorActive": "blink"}"#,
+    );
+    assert_eq!(code(&r), "Base.1.22.PropertyValueTypeError");
+}

@@ -178,6 +178,18 @@ impl IpmiBridge {
         .await
     }
 
+    /// Turns the chassis identify light on (indefinitely, or for the
+    /// longest interval when the BMC has no "force on"; `Some(secs)` then)
+    /// or off.
+    pub async fn identify(&self, device_id: u16, on: bool) -> Result<Option<u8>, IpmiError> {
+        let slot = self.slot(device_id)?;
+        let budget = session_budget(&slot.cfg) + slot.cfg.request_budget();
+        run(slot, budget, move |s, _| {
+            Box::pin(ops::chassis_identify(s, on))
+        })
+        .await
+    }
+
     /// The boot flags (boot override) of the BMC's host: Get System Boot
     /// Options parameter 5.
     pub async fn boot_flags(&self, device_id: u16) -> Result<BootFlags, IpmiError> {

@@ -9,6 +9,7 @@ pub(crate) const NETFN_STORAGE: u8 = 0x0A;
 
 pub(crate) const CMD_GET_CHASSIS_STATUS: u8 = 0x01;
 pub(crate) const CMD_CHASSIS_CONTROL: u8 = 0x02;
+pub(crate) const CMD_CHASSIS_IDENTIFY: u8 = 0x04;
 
 pub(crate) const CMD_GET_DEVICE_ID: u8 = 0x01;
 pub(crate) const CMD_GET_CHANNEL_AUTH_CAPABILITIES: u8 = 0x38;

@@ -119,6 +119,52 @@ pub(crate) async fn control(
     Ok(ChassisPower::from_status(chassis_status(s).await?, true))
 }
 
+/// How long the identify light stays on when the BMC does not take the
+/// "force on" byte: the longest interval one request can ask (spec §28.5).
+pub const IDENTIFY_FALLBACK_SECS: u8 = 255;
+
+/// Chassis Identify (spec §28.5): on = "force identify on" (indefinitely);
+/// a BMC that refuses the optional second byte (completion code 0xC7
+/// request length or 0xCC invalid data) gets the longest interval instead,
+/// and the answer says so (`Some(255)`). Off = interval 0. Returns the
+/// interval the light has when it is not indefinite.
+pub(crate) async fn chassis_identify(s: &mut Session, on: bool) -> Result<Option<u8>, IpmiError> {
+    let step = if on {
+        "Chassis Identify (force on)"
+    } else {
+        "Chassis Identify (off)"
+    };
+    let data: &[u8] = if on { &[0x00, 0x01] } else { &[0x00] };
+    let r = s
+        .call_raw(step, NETFN_CHASSIS, CMD_CHASSIS_IDENTIFY, data)
+        .await?;
+    match r.completion_code {
+        0 => Ok(None),
+        0xC7 | 0xCC if on => {
+            const STEP: &str = "Chassis Identify (longest interval)";
+            let r = s
+                .call_raw(
+                    STEP,
+                    NETFN_CHASSIS,
+                    CMD_CHASSIS_IDENTIFY,
+                    &[IDENTIFY_FALLBACK_SECS],
+                )
+                .await?;
+            match r.completion_code {
+                0 => Ok(Some(IDENTIFY_FALLBACK_SECS)),
+                c => Err(cc_error(s.bmc(), STEP, c, None)),
+            }
+        }
+        0xC1 => Err(cc_error(
+            s.bmc(),
+            step,
+            0xC1,
+            Some("the BMC does not support Chassis Identify"),
+        )),
+        c => Err(cc_error(s.bmc(), step, c, None)),
+    }
+}
+
 pub(crate) async fn device_id(s: &mut Session) -> Result<DeviceId, IpmiError> {
     const STEP: &str = "Get Device ID";
     let data = s.call(STEP, NETFN_APP, CMD_GET_DEVICE_ID, &[]).await?;

@@ -1,7 +1,8 @@
 //! The boot override of a BMC's server: `ComputerSystem.Boot`
 //! (`BootSourceOverrideTarget`, `…Enabled`, `…Mode`) as IPMI's boot flags
 //! (System Boot Options parameter 5), read on every GET and changed by a
-//! `PATCH` of the system. A bus power device has no boot override.
+//! `PATCH` of the system. A bus power device has no boot override. The
+//! same `PATCH` may set `LocationIndicatorActive`: IPMI Chassis Identify.
 //!
 //! Why only these targets: they are the boot devices IPMI's selector
 //! names that have a Redfish `BootSource` of the same meaning. A selector
@@ -77,14 +78,24 @@ pub(crate) fn property(f: &BootFlags) -> Value {
     })
 }
 
-/// The boot change a `PATCH` body of system `s` asks for. `served` is the
+/// What a `PATCH` of a BMC's server changes: the boot override, the
+/// chassis identify light, or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct BmcChange {
+    pub boot: Option<BootChange>,
+    pub locate: Option<bool>,
+}
+
+const LOCATE: &str = "LocationIndicatorActive";
+
+/// The change a `PATCH` body of system `s` asks for. `served` is the
 /// system as GET shows it: another property of it is read-only here
 /// (`PropertyNotWritable`), anything else is unknown (`PropertyUnknown`).
 pub(crate) fn parse_patch(
     s: SystemId,
     body: &[u8],
     served: &Map<String, Value>,
-) -> Result<BootChange, RedfishError> {
+) -> Result<BmcChange, RedfishError> {
     let bad = |m, args: &[&str]| RedfishError::new(StatusCode::BAD_REQUEST, m, args);
     let v: Value =
         serde_json::from_slice(body).map_err(|_| bad(BaseMessage::MalformedJSON, &[]))?;
@@ -92,7 +103,7 @@ pub(crate) fn parse_patch(
         return Err(bad(BaseMessage::MalformedJSON, &[]));
     };
     for key in props.keys() {
-        if key == "Boot" && s.is_bmc() {
+        if (key == "Boot" || key == LOCATE) && s.is_bmc() {
             continue;
         }
         let message = if served.contains_key(key) {
@@ -102,7 +113,18 @@ pub(crate) fn parse_patch(
         };
         return Err(bad(message, &[key]));
     }
+    let locate = match props.get(LOCATE) {
+        None => None,
+        Some(Value::Bool(on)) => Some(*on),
+        Some(other) => {
+            return Err(bad(
+                BaseMessage::PropertyValueTypeError,
+                &[&other.to_string(), LOCATE],
+            ))
+        }
+    };
     let boot = match props.get("Boot") {
+        None if locate.is_some() => return Ok(BmcChange { boot: None, locate }),
         None => return Err(bad(BaseMessage::NoOperation, &[])),
         Some(Value::Object(b)) => b,
         Some(other) => {
@@ -126,10 +148,13 @@ pub(crate) fn parse_patch(
         enabled: pick(boot, ENABLED_PROP, ENABLED)?,
         efi: pick(boot, MODE, MODES)?,
     };
-    if change == BootChange::default() {
+    if change == BootChange::default() && locate.is_none() {
         return Err(bad(BaseMessage::NoOperation, &[]));
     }
-    Ok(change)
+    Ok(BmcChange {
+        boot: (change != BootChange::default()).then_some(change),
+        locate,
+    })
 }
 
 /// The value of `Boot/{name}` from `table`, `None` when absent.
@@ -170,6 +195,7 @@ const FILLED_LATER: &[&str] = &[
     "SerialNumber",
     "PartNumber",
     "Boot",
+    LOCATE,
 ];
 
 /// Adds `Boot` to the GET of a BMC's server; a BMC that does not answer
@@ -181,8 +207,8 @@ pub(crate) async fn fill(node: &Node, s: SystemId, v: &mut Value, deadline: Inst
     }
 }
 
-/// `PATCH` of a system: its boot override, `204 No Content` once the BMC
-/// took the new boot flags.
+/// `PATCH` of a BMC's server: its boot override and/or its identify
+/// light, `204 No Content` once the BMC took them (boot flags first).
 pub(crate) async fn patch(
     node: &Node,
     s: SystemId,
@@ -201,8 +227,21 @@ pub(crate) async fn patch(
     if !node.rack(deadline).await?.has_system(s) {
         return Err(RedfishError::missing(path));
     }
-    let f = node.set_boot(s, change, deadline).await?;
-    tracing::info!(system = %s.id(), boot = %property(&f), "boot override set");
+    if let Some(b) = change.boot {
+        let f = node.set_boot(s, b, deadline).await?;
+        tracing::info!(system = %s.id(), boot = %property(&f), "boot override set");
+    }
+    if let Some(on) = change.locate {
+        let timed = node
+            .bmc(s, deadline, node.ipmi.identify(s.device, on))
+            .await?;
+        match timed {
+            None => tracing::info!(system = %s.id(), on, "chassis identify set"),
+            Some(secs) => {
+                tracing::info!(system = %s.id(), secs, "chassis identify on for the longest interval (the BMC has no force-on)")
+            }
+        }
+    }
     Ok(Answer::no_content())
 }
 
@@ -296,12 +335,29 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            c,
-            BootChange {
+            c.boot,
+            Some(BootChange {
                 device: Some(BootDevice::Pxe),
                 enabled: Some((true, false)),
                 efi: None
+            })
+        );
+        assert_eq!(c.locate, None);
+        let c = parse_patch(BMC, br#"{"LocationIndicatorActive": true}"#, &served()).unwrap();
+        assert_eq!(
+            c,
+            BmcChange {
+                boot: None,
+                locate: Some(true)
             }
+        );
+        assert_eq!(
+            err(BMC, r#"{"LocationIndicatorActive": "On"}"#).1,
+            "Base.1.22.PropertyValueTypeError"
+        );
+        assert_eq!(
+            err(BUS, r#"{"LocationIndicatorActive": true}"#).1,
+            "Base.1.22.PropertyUnknown"
         );
         let c = parse_patch(
             BMC,
@@ -309,13 +365,17 @@ mod tests {
             &served(),
         )
         .unwrap();
-        assert_eq!(c.efi, Some(true));
-        assert_eq!(c.device, None);
+        assert_eq!(c.boot.unwrap().efi, Some(true));
+        assert_eq!(c.boot.unwrap().device, None);
         // Every value offered is accepted.
         for (n, d) in TARGETS {
             let body = format!(r#"{{"Boot":{{"BootSourceOverrideTarget":"{n}"}}}}"#);
             assert_eq!(
-                parse_patch(BMC, body.as_bytes(), &served()).unwrap().device,
+                parse_patch(BMC, body.as_bytes(), &served())
+                    .unwrap()
+                    .boot
+                    .unwrap()
+                    .device,
                 Some(*d)
             );
         }

@@ -23,6 +23,7 @@ use crate::netif;
 use crate::network;
 use crate::node::{Node, Rack};
 use crate::patch;
+use crate::power::PowerView;
 use crate::query;
 use crate::registries;
 use crate::reset;
@@ -413,6 +414,13 @@ impl Ctx<'_> {
             }
         };
         let mut v = resources::system(s, shown);
+        // A BMC's identify light, when its chassis status says it.
+        if let Ok(PowerView {
+            identify: Some(on), ..
+        }) = &power
+        {
+            v["LocationIndicatorActive"] = serde_json::json!(on);
+        }
         match node.asset_tag(s, deadline).await {
             Ok(Some(tag)) => v["AssetTag"] = serde_json::json!(tag),
             Ok(None) => {}

@@ -25,6 +25,9 @@ pub(crate) struct PowerView {
     /// No fault bit set (PMBus: power good, no over-current or
     /// under-voltage; IPMI: no power fault or overload).
     pub healthy: bool,
+    /// A BMC's chassis identify light, when its chassis status reports it
+    /// (optional in IPMI); `None` for a bus power device.
+    pub identify: Option<bool>,
 }
 
 impl From<&PowerReading> for PowerView {
@@ -32,15 +35,22 @@ impl From<&PowerReading> for PowerView {
         PowerView {
             on: p.power_on,
             healthy: p.power_ok && !p.over_current && !p.under_voltage,
+            identify: None,
         }
     }
 }
 
 impl From<&ChassisPower> for PowerView {
     fn from(p: &ChassisPower) -> Self {
+        use opendcre_ipmi::commands::IdentifyState;
         PowerView {
             on: p.power_on,
             healthy: p.power_ok && !p.over_current,
+            identify: match p.status.identify {
+                Some(IdentifyState::Off) => Some(false),
+                Some(IdentifyState::Timed | IdentifyState::Indefinite) => Some(true),
+                Some(IdentifyState::Reserved) | None => None,
+            },
         }
     }
 }

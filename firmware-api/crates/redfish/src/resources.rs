@@ -372,6 +372,7 @@ mod tests {
             Ok(PowerView {
                 on: true,
                 healthy: true,
+                identify: None,
             }),
         );
         assert_eq!(
