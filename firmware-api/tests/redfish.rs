@@ -102,6 +102,21 @@ pub(crate) fn reset(s: &Server, system: &str, token: &str, reset_type: &str) -> 
     )
 }
 
+/// The `MessageId`s of the manager's event log, oldest first.
+pub(crate) fn log_message_ids(s: &Server) -> Vec<String> {
+    let v = get_ok(
+        s,
+        "/redfish/v1/Managers/RackManager/LogServices/EventLog/Entries",
+        Some(READER),
+    );
+    v["Members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["MessageId"].as_str().unwrap().to_string())
+        .collect()
+}
+
 /// The Base registry message id of a Redfish error answer.
 pub(crate) fn error_code(r: &Response) -> String {
     let v = r.json();

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::common::Server;
-use crate::redfish::{error_code, get_ok, reset, send, OPERATOR, RACK, READER};
+use crate::redfish::{error_code, get_ok, log_message_ids, reset, send, OPERATOR, RACK, READER};
 use opendcre_security::auth::{hash_token, HashAlgorithm};
 
 const SUBS: &str = "/redfish/v1/EventService/Subscriptions";
@@ -92,18 +92,17 @@ fn subscribe(s: &Server, token: &str, body: &str) -> crate::common::Response {
     send(s, "POST", SUBS, token, body, &[])
 }
 
-fn log_keys(s: &Server) -> Vec<String> {
-    let v = get_ok(
+/// `SubmitTestEvent` of a `Base.1.22.Success` event, as the operator.
+fn test_event(s: &Server) {
+    let r = send(
         s,
-        "/redfish/v1/Managers/RackManager/LogServices/EventLog/Entries",
-        Some(READER),
+        "POST",
+        TEST_EVENT,
+        OPERATOR,
+        r#"{"MessageId": "Base.1.22.Success"}"#,
+        &[],
     );
-    v["Members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["MessageId"].as_str().unwrap().to_string())
-        .collect()
+    assert_eq!(r.status, 204, "{}", r.message());
 }
 
 #[test]
@@ -205,7 +204,7 @@ fn push_subscription_gets_power_actions_and_test_events() {
         got.recv_timeout(Duration::from_secs(2)).is_err(),
         "nothing after the delete, nor the filtered test event"
     );
-    let keys = log_keys(&s);
+    let keys = log_message_ids(&s);
     assert!(
         keys.contains(&"OpenDCRE.1.0.SubscriptionCreated".to_string()),
         "{keys:?}"
@@ -332,14 +331,7 @@ fn sse_stream_gets_events_and_ends_when_its_subscription_is_deleted() {
         .to_string();
     assert_eq!(get_ok(&s, &uri, Some(READER))["SubscriptionType"], "SSE");
 
-    send(
-        &s,
-        "POST",
-        TEST_EVENT,
-        OPERATOR,
-        r#"{"MessageId": "Base.1.22.Success"}"#,
-        &[],
-    );
+    test_event(&s);
     reset(&s, "00000002-0001", OPERATOR, "On");
     let (id, v) = next_data(&mut stream).expect("an event");
     assert_eq!(v["Id"], id.as_str());
@@ -382,14 +374,7 @@ fn a_receiver_that_keeps_failing_ends_its_subscription() {
         &format!(r#"{{"Destination": "http://{addr}/in", "Protocol": "Redfish"}}"#),
     );
     assert_eq!(r.status, 201);
-    send(
-        &s,
-        "POST",
-        TEST_EVENT,
-        OPERATOR,
-        r#"{"MessageId": "Base.1.22.Success"}"#,
-        &[],
-    );
+    test_event(&s);
     // The first try and one retry a second later, then the end.
     for _ in 0..2 {
         got.recv_timeout(Duration::from_secs(10))
@@ -400,7 +385,7 @@ fn a_receiver_that_keeps_failing_ends_its_subscription() {
         assert!(Instant::now() < deadline, "the subscription was not ended");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let keys = log_keys(&s);
+    let keys = log_message_ids(&s);
     assert!(
         keys.contains(&"OpenDCRE.1.0.SubscriptionTerminated".to_string()),
         "{keys:?}"

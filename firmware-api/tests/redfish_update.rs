@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::common::{data, parse_response, Response, Server};
-use crate::redfish::{error_code, get, get_ok, OPERATOR, RACK, READER};
+use crate::redfish::{error_code, get, get_ok, log_message_ids, OPERATOR, RACK, READER};
 use opendcre_security::auth::{hash_token, HashAlgorithm};
 
 const UPLOAD: &str = "/redfish/v1/UpdateService/upload";
@@ -138,20 +138,6 @@ fn messages(t: &Value) -> Vec<String> {
         .collect()
 }
 
-fn event_keys(s: &Server) -> Vec<String> {
-    let v = get_ok(
-        s,
-        "/redfish/v1/Managers/RackManager/LogServices/EventLog/Entries",
-        Some(READER),
-    );
-    v["Members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["MessageId"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[test]
 fn operator_push_installs_as_a_task_and_is_logged() {
     let n = Node::start(true, "ok", 0, "");
@@ -191,7 +177,7 @@ fn operator_push_installs_as_a_task_and_is_logged() {
     assert_eq!(n.uploads(), Vec::<String>::new());
     let tasks = get_ok(s, "/redfish/v1/TaskService/Tasks", Some(READER));
     assert_eq!(tasks["Members"][0]["@odata.id"], location.as_str());
-    assert!(event_keys(s).contains(&"OpenDCRE.1.0.UpdateInstalled".to_string()));
+    assert!(log_message_ids(s).contains(&"OpenDCRE.1.0.UpdateInstalled".to_string()));
 }
 
 #[test]
@@ -210,7 +196,7 @@ fn failing_install_is_an_exception_with_raucs_reason() {
         "rauc install failed (status 1): Failed verifying signature: signature verification failed: certificate signature failure",
     );
     assert_eq!(n.uploads(), Vec::<String>::new());
-    assert!(event_keys(s).contains(&"OpenDCRE.1.0.UpdateFailed".to_string()));
+    assert!(log_message_ids(s).contains(&"OpenDCRE.1.0.UpdateFailed".to_string()));
 }
 
 #[test]

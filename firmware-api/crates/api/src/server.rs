@@ -776,11 +776,16 @@ fn event_stream(conn: &Connection, query: Option<&str>, work: Busy) -> Response<
         conn.opts.events,
         Box::new((work, slot)),
     );
+    stream_response(body)
+}
+
+/// The answer carrying an event stream: not stored, and a reverse proxy
+/// must pass events on as they come.
+fn stream_response(body: events::EventBody) -> Response<Body> {
     let mut r = Response::new(body.boxed_unsync());
     let h = r.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    // A reverse proxy must pass events on as they come.
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
     with_common_headers(r)
 }
@@ -841,16 +846,12 @@ fn redfish_event_stream(
         conn.opts.events,
         Box::new((work, slot)),
     );
-    let mut r = Response::new(body.boxed_unsync());
-    let h = r.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    h.insert(
+    let mut r = stream_response(body);
+    r.headers_mut().insert(
         opendcre_redfish::ODATA_VERSION,
         HeaderValue::from_static("4.0"),
     );
-    with_common_headers(r)
+    r
 }
 
 /// Runs the handler in its own task: a panic becomes a 500 for this request
