@@ -24,8 +24,10 @@
 #
 # Variables: BOOT_TEST_IMAGE, AB_TEST_DIR (build/ab-test), OPENDCRE_BIN and
 # EMULATOR_CONFIG as in boot-test.sh, AB_TEST_BOOT_TIMEOUT (900 s per boot),
-# AB_TEST_FROM=4 or 5: resume at that scenario on the card a failed run left;
-# AB_TEST_CUTS: the power-cut points of scenario 5 (default "early middle finished").
+# AB_TEST_FROM=4 or 5: run from that scenario on the card an earlier run left
+# (cold-started first; scenarios 4 and 5 work from whichever slot it boots);
+# AB_TEST_CUTS: the power-cut points of scenario 5 (default "early middle
+# finished"; "none" skips it); AB_TEST_SKIP_FALLBACK=1 skips scenario 4.
 # shellcheck source=image/build/lib.sh
 . "$(dirname "$0")/../build/lib.sh"
 # shellcheck source=image/boot-test/qemu-card.sh
@@ -322,60 +324,68 @@ expect "3. same TLS certificate and API token (the API answered with the first b
 
 fi
 
-# --- 4. a bundle whose service does not come up: back to B by itself -----------------------------
-if [ "$FROM" -le 4 ]; then
-if [ "$FROM" = 1 ]; then
+# --- 4. a bundle whose service does not come up: back by itself -----------------------------------
+# Into the slot not booted (A after scenario 3); the node must come back to
+# the slot it runs now. Resumed (AB_TEST_FROM=4): the card is cold-started
+# first and the scenario runs whole on whichever slot it boots.
+other_slot() { if [ "$1" = A ]; then echo B; else echo A; fi; }
+if [ "$FROM" -le 4 ] && [ "${AB_TEST_SKIP_FALLBACK:-0}" != 1 ]; then
+if [ "$FROM" = 4 ]; then
+    tc=$(now)
+    start_qemu
+    note "4. (resumed) cold start to API: $(wait_up "$tc" "cold start before the broken install")s on slot $(booted_slot)"
+fi
+good=$(booted_slot)
+bad=$(other_slot "$good")
+good_version=$(release_version)
 guest_long rauc install /data/bundles/broken.raucb >"$DIR/install-broken.log" 2>&1 || fatal "rauc install of the broken build failed: $(tail -n 5 "$DIR/install-broken.log")"
-expect "4. slot A (broken build) is the next boot's first choice ($(env_of BOOT_ORDER))" bash -c '[[ "$0" == "BOOT_ORDER=A B"* ]]' "$(env_of BOOT_ORDER)"
+expect "4. slot $bad (broken build) is the next boot's first choice ($(env_of BOOT_ORDER))" bash -c '[[ "$0" == "BOOT_ORDER=$1 "* ]]' "$(env_of BOOT_ORDER)" "$bad"
 tf0=$(now)
 guest systemctl reboot >/dev/null 2>&1 || true
 sleep 10
 # Two boots: the broken slot's trial (up to mark-good's 600 s deadline, or
-# three service failures) and the one back on B.
-fallback_s=$(BOOT_TIMEOUT=$((2 * BOOT_TIMEOUT)) wait_up "$tf0" "fallback from the broken slot A to B")
-note "4. fallback time (reboot into the broken slot to API answering again on B): ${fallback_s}s"
-else
-    # Resumed: the earlier run's fallback boot was cut short by its
-    # timeout; the card is cold-started (one more power cut, during a boot).
-    tf0=$(now)
-    start_qemu
-    fallback_s=$(wait_up "$tf0" "cold start of the card left mid-fallback")
-    note "4. (resumed) cold start to API: ${fallback_s}s"
-    note "4. boots on the card: $(guest journalctl --list-boots --no-pager 2>/dev/null | tail -n 4 | awk '{print $1}' | paste -sd' ' -)"
-    for b in -3 -2 -1; do
-        note "4. boot $b: slot $(guest journalctl -b "$b" -k --no-pager -o cat 2>/dev/null | sed -n 's/.*Kernel command line:.*rauc\.slot=\([AB]\).*/\1/p' | head -n1); mark-good: $(guest journalctl -b "$b" -u openmist-mark-good --no-pager -o cat 2>/dev/null | grep -v '^Start\|^Finish\|^openmist-mark-good' | tail -n 1)"
-    done
-fi
-expect "4. back on slot B" test "$(booted_slot)" = B
-expect "4. slot B still runs the newer build" test "$(release_version)" = "$new_version"
-expect "4. slot A marked bad, B first ($(env_of BOOT_ORDER BOOT_A_LEFT BOOT_B_LEFT))" \
-    bash -c '[[ "$0" == *"BOOT_A_LEFT=0"* ]]' "$(env_of BOOT_A_LEFT)"
+# three service failures) and the one back on the good slot.
+fallback_s=$(BOOT_TIMEOUT=$((2 * BOOT_TIMEOUT)) wait_up "$tf0" "fallback from the broken slot $bad to $good")
+note "4. fallback time (reboot into the broken slot $bad to API answering again on $good): ${fallback_s}s"
+note "4. boots on the card: $(guest journalctl --list-boots --no-pager 2>/dev/null | tail -n 3 | awk '{print $1}' | paste -sd' ' -)"
+for b in -1 0; do
+    note "4. boot $b: slot $(guest journalctl -b "$b" -k --no-pager -o cat 2>/dev/null | sed -n 's/.*Kernel command line:.*rauc\.slot=\([AB]\).*/\1/p' | head -n1)"
+done
+expect "4. back on slot $good" test "$(booted_slot)" = "$good"
+expect "4. slot $good still runs its build ($good_version)" test "$(release_version)" = "$good_version"
+expect "4. slot $bad marked bad ($(env_of BOOT_ORDER BOOT_A_LEFT BOOT_B_LEFT))" \
+    bash -c '[[ "$0" == "BOOT_${1}_LEFT=0" ]]' "$(env_of "BOOT_${bad}_LEFT")" "$bad"
 guest journalctl --no-pager -o cat -u openmist-mark-good -b -1 2>/dev/null | tail -n 3 | sed 's/^/    previous boot: /' | tee -a "$report" >&2 || true
 fi
 
-# --- 5. power cut at three points of an install into A -------------------------------------------
+# --- 5. power cut at three points of an install into the other slot -------------------------------
 if [ "$FROM" = 5 ]; then
     tc=$(now)
     start_qemu
     note "5. (resumed) cold start to API: $(wait_up "$tc" "cold start before the power cuts")s on slot $(booted_slot)"
 fi
-for point in ${AB_TEST_CUTS:-early middle finished}; do
+cuts=${AB_TEST_CUTS:-early middle finished}
+[ "$cuts" = none ] && cuts=""
+running=$(booted_slot)
+target=$(other_slot "$running")
+for point in $cuts; do
     case "$point" in
     early) delay=$(python3 -c "print(max(1.0, $install_s * 0.1))") ;;
     middle) delay=$(python3 -c "print($install_s * 0.5)") ;;
     finished) delay="" ;;
+    *) die "AB_TEST_CUTS: unknown cut point '$point' (early, middle, finished, or none)" ;;
     esac
     if [ -n "$delay" ]; then
         ( guest_long rauc install /data/bundles/new.raucb >"$DIR/install-cut-$point.log" 2>&1 ) &
         sleep "$delay"
         stop_qemu
         wait 2>/dev/null || true
-        note "5. power cut ($point): QEMU killed ${delay}s into the install"
+        note "5. power cut ($point): QEMU killed ${delay}s into the install into slot $target"
     else
         guest_long rauc install /data/bundles/new.raucb >"$DIR/install-cut-$point.log" 2>&1 || fatal "rauc install before the last power cut failed"
         guest sync
         stop_qemu
-        note "5. power cut ($point): QEMU killed right after the install returned, before a reboot"
+        note "5. power cut ($point): QEMU killed right after the install into slot $target returned, before a reboot"
     fi
     tc=$(now)
     start_qemu
@@ -384,11 +394,11 @@ for point in ${AB_TEST_CUTS:-early middle finished}; do
     note "5. after the cut ($point): slot $slot answers after ${cut_s}s ($(release_version))"
     expect "5. a working slot answers after the power cut ($point): slot $slot" test -n "$slot"
     if [ "$point" = finished ]; then
-        expect "5. the completed install is booted after the cut (slot A, $new_version)" \
-            test "$slot:$(release_version)" = "A:$new_version"
+        expect "5. the completed install is booted after the cut (slot $target, $new_version)" \
+            test "$slot:$(release_version)" = "$target:$new_version"
     else
-        # An install cut short never activates its slot: the node stays on B.
-        expect "5. an interrupted install leaves the node on slot B" test "$slot" = B
+        # An install cut short never activates its slot: the node stays.
+        expect "5. an interrupted install leaves the node on slot $running" test "$slot" = "$running"
     fi
 done
 
