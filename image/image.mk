@@ -33,7 +33,7 @@ export IMAGE_SUITE IMAGE_ARCH IMAGE_COMPONENTS IMAGE_MIRRORS IMAGE_REQUIRE_ALL_S
 # Hard limits (seconds). The image build from nothing takes ~10 min here,
 # the boot test ~5 min; CI gives the whole image stage 35 min.
 IMAGE_BUILD_TIMEOUT ?= 1800
-BOOT_TEST_TIMEOUT ?= 900
+BOOT_TEST_TIMEOUT ?= 1500
 AB_TEST_TIMEOUT ?= 5400
 IMAGE_CI_TIMEOUT ?= 2100
 

@@ -344,6 +344,8 @@ expect() { # DESCRIPTION, then a condition command
     fi
 }
 expect "system state is 'running' (failed units: ${failed_units:-none})" test "$state" = running
+cycles=$(guest journalctl -b --no-pager -o cat 2>/dev/null | grep -c 'Found ordering cycle' || true)
+expect "no ordering cycle among the units (systemd would drop a job to break it; found $cycles)" test "$cycles" = 0
 expect "hostname from the settings file ($test_hostname)" test "$(guest hostname)" = "$test_hostname"
 expect "machine id generated at first boot" bash -c '[[ "$0" =~ ^[0-9a-f]{32}$ ]]' "$(guest cat /etc/machine-id)"
 expect "SSH host keys generated at first boot" guest test -s /var/lib/openmist/ssh/ssh_host_ed25519_key -a -s /var/lib/openmist/ssh/ssh_host_ecdsa_key

@@ -28,7 +28,7 @@ step image 1500 "$HERE/build-image.sh"
 cp "$IMAGE_OUT/build-times.txt" "$summary.times"
 step bundle 300 "$HERE/bundle.sh"
 step image-repro 900 env IMAGE_REPRO=assemble "$HERE/repro.sh"
-step boot-test 900 "$ROOT/image/boot-test/boot-test.sh"
+step boot-test 1500 "$ROOT/image/boot-test/boot-test.sh"
 
 echo "== image CI summary ($(since "$t0")s) =="
 cat "$summary"
