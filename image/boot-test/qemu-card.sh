@@ -23,6 +23,10 @@ part_start() {
 #    the DTB QEMU passes (as the firmware would) instead of the slot's, and
 #    the kernel console on the mini UART. systemd's 90 s wait for a device
 #    (the FAT partition by label) ran out once on a loaded host: 300 s.
+#    cdc_subset kept off: QEMU's usb-net has two interfaces, and when udev
+#    happens to load cdc_subset before cdc_ether (seen on a warm reboot),
+#    cdc_subset takes one, cdc_ether fails with EBUSY, and the guest has no
+#    working network. A Pi 2's own LAN (smsc95xx) needs neither.
 qemu_boot_files() {
     local dir=$1 fat=$2
     (cd "$dir" && mcopy -n -i "$fat" ::u-boot.bin ::bcm2836-rpi-2-b.dtb .)
@@ -34,7 +38,7 @@ qemu_boot_files() {
     fdtput -t s "$dir/test.dtb" /soc/serial@7e215040 status okay
     fdtput -t s "$dir/test.dtb" /soc/mailbox@7e00b840 status disabled
     printf '%s\n' "openmist_fdt=firmware" \
-        "extra_bootargs=console=ttyS1,115200 systemd.default_device_timeout_sec=300" >"$dir/boot-env.txt"
+        "extra_bootargs=console=ttyS1,115200 systemd.default_device_timeout_sec=300 modprobe.blacklist=cdc_subset" >"$dir/boot-env.txt"
 }
 
 # scale_bus_timeouts: opendcre.toml on stdin with the bus timeouts scaled for
