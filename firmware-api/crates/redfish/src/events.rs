@@ -276,7 +276,12 @@ impl EventService {
             .collect();
         tracing::info!(subscriptions = subs.len(), "event service started");
         for (sub, stop) in subs {
-            self.spawn_delivery(sub, stop);
+            match Target::parse(&sub.destination) {
+                Ok(target) => self.spawn_delivery(sub, target, stop),
+                Err(_) => {
+                    tracing::warn!(id = sub.id, destination = %sub.destination, "stored subscription has a bad destination; not delivered")
+                }
+            }
         }
     }
 
@@ -371,7 +376,7 @@ impl EventService {
     ) -> Result<Answer, RedfishError> {
         let mut sub = parse_subscription(body)?;
         sub.owner = owner.to_string();
-        Target::parse(&sub.destination).map_err(|why| {
+        let target = Target::parse(&sub.destination).map_err(|why| {
             tracing::debug!(destination = %sub.destination, why, "destination refused");
             RedfishError::new(
                 StatusCode::BAD_REQUEST,
@@ -408,7 +413,7 @@ impl EventService {
             &sub.destination,
             SubscriptionChange::Created,
         ));
-        self.spawn_delivery(sub.clone(), stop);
+        self.spawn_delivery(sub.clone(), target, stop);
         let v = self
             .subscription_json(sub.id)
             .ok_or_else(|| RedfishError::failure("the subscription ended at once"))?;
@@ -491,11 +496,12 @@ impl EventService {
         })
     }
 
-    fn spawn_delivery(self: &Arc<Self>, sub: Subscription, stop: watch::Receiver<bool>) {
-        let Ok(target) = Target::parse(&sub.destination) else {
-            tracing::warn!(id = sub.id, destination = %sub.destination, "stored subscription has a bad destination; not delivered");
-            return;
-        };
+    fn spawn_delivery(
+        self: &Arc<Self>,
+        sub: Subscription,
+        target: Target,
+        stop: watch::Receiver<bool>,
+    ) {
         let rx = self.tx.subscribe();
         tokio::spawn(deliver(self.clone(), sub, target, rx, stop));
     }
@@ -688,18 +694,14 @@ fn sse_filter(query: Option<&str>) -> Result<Filter, RedfishError> {
     Ok(filter)
 }
 
-fn bad(status: StatusCode, message: BaseMessage, args: &[&str]) -> RedfishError {
-    RedfishError::new(status, message, args)
-}
-
 fn object(body: &[u8]) -> Result<Map<String, Value>, RedfishError> {
     serde_json::from_slice(body)
-        .map_err(|_| bad(StatusCode::BAD_REQUEST, BaseMessage::MalformedJSON, &[]))
+        .map_err(|_| RedfishError::new(StatusCode::BAD_REQUEST, BaseMessage::MalformedJSON, &[]))
 }
 
 fn text_value(v: &Value, name: &str, max: usize) -> Result<String, RedfishError> {
     let type_error = || {
-        bad(
+        RedfishError::new(
             StatusCode::BAD_REQUEST,
             BaseMessage::PropertyValueTypeError,
             &[&v.to_string(), name],
@@ -707,7 +709,7 @@ fn text_value(v: &Value, name: &str, max: usize) -> Result<String, RedfishError>
     };
     let s = v.as_str().ok_or_else(type_error)?;
     if s.chars().count() > max || s.chars().any(char::is_control) {
-        return Err(bad(
+        return Err(RedfishError::new(
             StatusCode::BAD_REQUEST,
             BaseMessage::PropertyValueFormatError,
             &[s, name],
@@ -718,14 +720,14 @@ fn text_value(v: &Value, name: &str, max: usize) -> Result<String, RedfishError>
 
 fn text_list(v: &Value, name: &str) -> Result<Vec<String>, RedfishError> {
     let items = v.as_array().ok_or_else(|| {
-        bad(
+        RedfishError::new(
             StatusCode::BAD_REQUEST,
             BaseMessage::PropertyValueTypeError,
             &[&v.to_string(), name],
         )
     })?;
     if items.len() > MAX_ITEMS {
-        return Err(bad(
+        return Err(RedfishError::new(
             StatusCode::BAD_REQUEST,
             BaseMessage::PropertyValueFormatError,
             &[&v.to_string(), name],
@@ -742,7 +744,7 @@ fn one_of(v: &Value, name: &str, allowed: &[&str]) -> Result<String, RedfishErro
     if allowed.contains(&s.as_str()) {
         Ok(s)
     } else {
-        Err(bad(
+        Err(RedfishError::new(
             StatusCode::BAD_REQUEST,
             BaseMessage::PropertyValueNotInList,
             &[&s, name],
@@ -766,7 +768,7 @@ fn parse_subscription(body: &[u8]) -> Result<Subscription, RedfishError> {
     };
     for required in ["Destination", "Protocol"] {
         if !o.contains_key(required) {
-            return Err(bad(
+            return Err(RedfishError::new(
                 StatusCode::BAD_REQUEST,
                 BaseMessage::PropertyMissing,
                 &[required],
@@ -794,7 +796,7 @@ fn parse_subscription(body: &[u8]) -> Result<Subscription, RedfishError> {
                     .as_array()
                     .filter(|a| a.len() <= MAX_ITEMS)
                     .ok_or_else(|| {
-                        bad(
+                        RedfishError::new(
                             StatusCode::BAD_REQUEST,
                             BaseMessage::PropertyValueTypeError,
                             &[&v.to_string(), k],
@@ -802,7 +804,7 @@ fn parse_subscription(body: &[u8]) -> Result<Subscription, RedfishError> {
                     })?;
                 for l in links {
                     let uri = l.get("@odata.id").ok_or_else(|| {
-                        bad(
+                        RedfishError::new(
                             StatusCode::BAD_REQUEST,
                             BaseMessage::PropertyValueTypeError,
                             &[&l.to_string(), k],
@@ -810,7 +812,7 @@ fn parse_subscription(body: &[u8]) -> Result<Subscription, RedfishError> {
                     })?;
                     let uri = text_value(uri, k, MAX_ITEM_CHARS)?;
                     if !uri.starts_with("/redfish/v1/") {
-                        return Err(bad(
+                        return Err(RedfishError::new(
                             StatusCode::BAD_REQUEST,
                             BaseMessage::PropertyValueFormatError,
                             &[&uri, k],
@@ -821,7 +823,7 @@ fn parse_subscription(body: &[u8]) -> Result<Subscription, RedfishError> {
             }
             "SubordinateResources" => {
                 sub.filter.subordinate = v.as_bool().ok_or_else(|| {
-                    bad(
+                    RedfishError::new(
                         StatusCode::BAD_REQUEST,
                         BaseMessage::PropertyValueTypeError,
                         &[&v.to_string(), k],
@@ -839,7 +841,7 @@ fn parse_subscription(body: &[u8]) -> Result<Subscription, RedfishError> {
             // `[event_service] ca_file`).
             "VerifyCertificate" if *v == Value::Bool(true) => {}
             "VerifyCertificate" => {
-                return Err(bad(
+                return Err(RedfishError::new(
                     StatusCode::BAD_REQUEST,
                     BaseMessage::PropertyValueNotInList,
                     &[&v.to_string(), k],
@@ -847,14 +849,14 @@ fn parse_subscription(body: &[u8]) -> Result<Subscription, RedfishError> {
             }
             "HttpHeaders" => sub.headers = parse_headers(v)?,
             "Id" | "Name" | "Status" | "Certificates" | "ClientCertificates" => {
-                return Err(bad(
+                return Err(RedfishError::new(
                     StatusCode::BAD_REQUEST,
                     BaseMessage::PropertyNotWritable,
                     &[k],
                 ))
             }
             _ => {
-                return Err(bad(
+                return Err(RedfishError::new(
                     StatusCode::BAD_REQUEST,
                     BaseMessage::PropertyUnknown,
                     &[k],
@@ -869,7 +871,7 @@ fn parse_subscription(body: &[u8]) -> Result<Subscription, RedfishError> {
 /// headers), e.g. the receiver's `Authorization`.
 fn parse_headers(v: &Value) -> Result<Vec<(String, String)>, RedfishError> {
     let type_error = || {
-        bad(
+        RedfishError::new(
             StatusCode::BAD_REQUEST,
             BaseMessage::PropertyValueTypeError,
             &["(not shown)", "HttpHeaders"],
@@ -886,7 +888,7 @@ fn parse_headers(v: &Value) -> Result<Vec<(String, String)>, RedfishError> {
                     "host" | "content-length" | "content-type" | "connection" | "transfer-encoding"
                 );
             if !ok {
-                return Err(bad(
+                return Err(RedfishError::new(
                     StatusCode::BAD_REQUEST,
                     BaseMessage::PropertyValueFormatError,
                     &["(not shown)", "HttpHeaders"],
@@ -896,7 +898,7 @@ fn parse_headers(v: &Value) -> Result<Vec<(String, String)>, RedfishError> {
         }
     }
     if out.len() > MAX_HEADERS {
-        return Err(bad(
+        return Err(RedfishError::new(
             StatusCode::BAD_REQUEST,
             BaseMessage::PropertyValueFormatError,
             &["(not shown)", "HttpHeaders"],
@@ -911,7 +913,7 @@ fn parse_test_event(seq: u64, body: &[u8]) -> Result<Record, RedfishError> {
     const ACTION: &str = "SubmitTestEvent";
     let o = object(body)?;
     let param_type = |v: &Value, k: &str| {
-        bad(
+        RedfishError::new(
             StatusCode::BAD_REQUEST,
             BaseMessage::ActionParameterValueTypeError,
             &[&v.to_string(), k, ACTION],
@@ -926,7 +928,7 @@ fn parse_test_event(seq: u64, body: &[u8]) -> Result<Record, RedfishError> {
     let message_id = match o.get("MessageId") {
         Some(v) => text(v, "MessageId")?,
         None => {
-            return Err(bad(
+            return Err(RedfishError::new(
                 StatusCode::BAD_REQUEST,
                 BaseMessage::ActionParameterMissing,
                 &[ACTION, "MessageId"],
@@ -966,7 +968,7 @@ fn parse_test_event(seq: u64, body: &[u8]) -> Result<Record, RedfishError> {
             "MessageSeverity" | "Severity" => {
                 let s = text(v, k)?;
                 if !["OK", "Warning", "Critical"].contains(&s.as_str()) {
-                    return Err(bad(
+                    return Err(RedfishError::new(
                         StatusCode::BAD_REQUEST,
                         BaseMessage::ActionParameterValueNotInList,
                         &[&s, k, ACTION],
@@ -1000,7 +1002,7 @@ fn parse_test_event(seq: u64, body: &[u8]) -> Result<Record, RedfishError> {
                 text(v, k)?;
             }
             _ => {
-                return Err(bad(
+                return Err(RedfishError::new(
                     StatusCode::BAD_REQUEST,
                     BaseMessage::ActionParameterUnknown,
                     &[ACTION, k],
