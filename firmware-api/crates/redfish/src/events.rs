@@ -577,9 +577,12 @@ async fn deliver(
         service.settings.retry_interval,
     );
     loop {
+        // Stop first: an event recorded after the deletion (its own
+        // `SubscriptionDeleted` among them) must not start a delivery.
         let next = tokio::select! {
-            r = rx.recv() => r,
+            biased;
             _ = stop.wait_for(|s| *s) => return,
+            r = rx.recv() => r,
         };
         let record = match next {
             Ok(r) => r,
@@ -598,8 +601,9 @@ async fn deliver(
         let mut failures = 0u32;
         loop {
             let sent = tokio::select! {
-                r = service.poster.post(&target, &sub.headers, body.clone()) => r,
+                biased;
                 _ = stop.wait_for(|s| *s) => return,
+                r = service.poster.post(&target, &sub.headers, body.clone()) => r,
             };
             let why = match sent {
                 Ok(s) if s.is_success() => break,
@@ -651,9 +655,11 @@ pub enum SseNext {
 impl SseStream {
     pub async fn next(&mut self) -> SseNext {
         loop {
+            // Stop first: a deleted subscription sends nothing more.
             let r = tokio::select! {
-                r = self.rx.recv() => r,
+                biased;
                 _ = self.stop.wait_for(|s| *s) => return SseNext::Ended,
+                r = self.rx.recv() => r,
             };
             match r {
                 Ok(rec) if self.filter.matches(&rec.facts()) => {
