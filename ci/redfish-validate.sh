@@ -158,6 +158,8 @@ config = "$WORK/rack.json"
 path = "$WORK/events.jsonl"
 [event_service]
 subscriptions_path = "$WORK/subscriptions.json"
+[manager]
+certificate_store = "$WORK/certificate-store"
 [[ipmi.bmc]]
 device_id = 1
 ip = "127.0.0.1"

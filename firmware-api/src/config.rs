@@ -51,12 +51,18 @@ pub struct Config {
 
 /// Restarting the node through Redfish (`Manager.Reset`): off unless the
 /// image, which has the unit that carries the request out, turns it on.
+/// Replacing its HTTPS certificate (`ReplaceCertificate`): only with a
+/// certificate store the service may write.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ManagerSection {
     pub reset_enabled: bool,
     /// The file a reset writes; `opendcre-reboot.path` watches it.
     pub reboot_request: PathBuf,
+    /// Directory (made 0700 when missing) where a certificate installed
+    /// through Redfish is kept with its key; while it holds one, that one
+    /// is served instead of `[tls] cert`/`key`. Unset: no replacement.
+    pub certificate_store: Option<PathBuf>,
 }
 
 impl Default for ManagerSection {
@@ -64,6 +70,7 @@ impl Default for ManagerSection {
         ManagerSection {
             reset_enabled: false,
             reboot_request: PathBuf::from("/run/opendcre/reboot-request"),
+            certificate_store: None,
         }
     }
 }

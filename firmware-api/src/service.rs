@@ -216,6 +216,8 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
     event_service.start();
     let redfish = opendcre_redfish::Node {
         reboot_request: cfg.manager.reboot_request(),
+        // The material the TLS listeners serve; none without one.
+        tls: protocols.https_port.and(tls.clone()),
         event_service,
         events: events.clone(),
         bus: bus.clone(),
@@ -303,12 +305,14 @@ fn security(
         message: format!("{e:#}"),
     })?;
     let tls = if cfg.tls.enabled {
-        Some(Arc::new(TlsSetup::load(&cfg.tls).map_err(|e| {
-            ConfigError::Invalid {
-                key: "tls",
-                message: format!("{e:#}"),
-            }
-        })?))
+        Some(Arc::new(
+            TlsSetup::load_with_store(&cfg.tls, cfg.manager.certificate_store.as_deref()).map_err(
+                |e| ConfigError::Invalid {
+                    key: "tls",
+                    message: format!("{e:#}"),
+                },
+            )?,
+        ))
     } else {
         None
     };

@@ -10,7 +10,9 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::common::Server;
-use crate::redfish::{error_code, get, get_ok, send, stateful_node, OPERATOR, RACK, READER};
+use crate::redfish::{
+    error_code, get, get_ok, log_message_ids, send, stateful_node, OPERATOR, RACK, READER,
+};
 use opendcre_security::auth::{hash_token, HashAlgorithm};
 
 const IFS: &str = "/redfish/v1/Managers/RackManager/EthernetInterfaces";
@@ -167,4 +169,248 @@ fn manager_reset_off_is_a_disabled_service() {
         (r.status, error_code(&r).as_str()),
         (503, "Base.1.22.ServiceDisabled")
     );
+}
+
+const CERTS: &str = "/redfish/v1/Managers/RackManager/NetworkProtocol/HTTPS/Certificates";
+const CERT: &str = "/redfish/v1/Managers/RackManager/NetworkProtocol/HTTPS/Certificates/1";
+const REPLACE: &str =
+    "/redfish/v1/CertificateService/Actions/CertificateService.ReplaceCertificate";
+
+/// SHA-256 of the leaf the TLS listener at `addr` sends, in Redfish's
+/// `AA:BB:…` notation, from a real handshake that trusts only `ca_pem`.
+fn served_fingerprint(addr: &str, ca_pem: &str) -> String {
+    use crate::auth_support::client::tls_config;
+    let cfg = tls_config(ca_pem, None, &[&rustls::version::TLS13]);
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let mut conn = rustls::ClientConnection::new(cfg, name.to_owned()).unwrap();
+    let mut sock = std::net::TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    while conn.is_handshaking() {
+        conn.complete_io(&mut sock).unwrap();
+    }
+    let leaf = &conn.peer_certificates().unwrap()[0];
+    use sha2::Digest;
+    sha2::Sha256::digest(leaf.as_ref())
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// The address the server logged for its TLS listener.
+fn tls_addr(s: &Server) -> String {
+    loop {
+        let line = s
+            .log
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("server logs its TLS address");
+        if let Some(i) = line.find("listening with TLS on ") {
+            return line[i + 22..]
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .to_string();
+        }
+    }
+}
+
+fn replace_body(pem: &str) -> String {
+    serde_json::json!({
+        "CertificateString": pem,
+        "CertificateType": "PEMchain",
+        "CertificateUri": { "@odata.id": CERT },
+    })
+    .to_string()
+}
+
+/// The HTTPS certificate as Redfish shows it is the one a handshake gets;
+/// `ReplaceCertificate` installs a new one (with its key, or for the key in
+/// use), which new connections get at once and a restarted node still
+/// serves from its store; a damaged store falls back to the configured
+/// certificate.
+#[test]
+fn https_certificate_shown_and_replaced() {
+    use crate::auth_support::pki::{self, Ca};
+    let first_ca = Ca::new("first CA");
+    let first = first_ca.server();
+    let dir = tempfile::tempdir().unwrap();
+    let rack = dir.path().join("rack.json");
+    std::fs::write(&rack, RACK).unwrap();
+    let store = dir.path().join("store");
+    let config = format!(
+        "[emulator]\nconfig = {:?}\n[telemetry]\nenabled = false\n\
+         [event_log]\npath = {:?}\n\
+         [tls]\nenabled = true\nlisten = [\"127.0.0.1:0\"]\ncert = {:?}\nkey = {:?}\n\
+         [manager]\ncertificate_store = {:?}\n\
+         [auth.tokens.reader]\nhash = \"{}\"\nrole = \"reader\"\n\
+         [auth.tokens.operator]\nhash = \"{}\"\nrole = \"operator\"\n",
+        rack.display().to_string(),
+        dir.path().join("events.jsonl").display().to_string(),
+        pki::write(dir.path(), "server.crt", &first.cert_pem),
+        pki::write(dir.path(), "server.key", &first.key_pem),
+        store.display().to_string(),
+        hash_token(READER, HashAlgorithm::Sha256).unwrap(),
+        hash_token(OPERATOR, HashAlgorithm::Sha256).unwrap(),
+    );
+    let (s, _cfg) = Server::with_config(&config);
+    let addr = tls_addr(&s);
+
+    let np = get_ok(
+        &s,
+        "/redfish/v1/Managers/RackManager/NetworkProtocol",
+        Some(READER),
+    );
+    assert_eq!(np["HTTPS"]["Certificates"]["@odata.id"], CERTS);
+    assert_eq!(
+        get_ok(&s, CERTS, Some(READER))["Members"][0]["@odata.id"],
+        CERT
+    );
+    let m = get_ok(&s, "/redfish/v1/Managers/RackManager", Some(READER));
+    let mc = m["Certificates"]["@odata.id"].as_str().unwrap().to_string();
+    assert_eq!(
+        get_ok(&s, &mc, Some(READER))["Members"][0]["@odata.id"],
+        CERT
+    );
+    let loc = get_ok(
+        &s,
+        "/redfish/v1/CertificateService/CertificateLocations",
+        Some(READER),
+    );
+    assert_eq!(loc["Links"]["Certificates"][0]["@odata.id"], CERT);
+    let svc = get_ok(&s, "/redfish/v1/CertificateService", Some(READER));
+    assert_eq!(
+        svc["Actions"]["#CertificateService.ReplaceCertificate"]["target"],
+        REPLACE
+    );
+    let r = get(&s, CERT, Some(READER));
+    assert!(!String::from_utf8_lossy(&r.body).contains("PRIVATE KEY"));
+    let c = r.json();
+    assert_eq!(c["Fingerprint"], served_fingerprint(&addr, &first_ca.pem));
+    assert_eq!(c["Issuer"]["CommonName"], "first CA");
+    assert_eq!(c["Subject"]["CommonName"], "127.0.0.1");
+    assert_eq!(c["KeyUsage"], serde_json::json!(["ServerAuthentication"]));
+    let strip = |p: &str| p.split_whitespace().collect::<String>();
+    assert_eq!(
+        strip(c["CertificateString"].as_str().unwrap()),
+        strip(&first.cert_pem)
+    );
+    assert_eq!(get(&s, &format!("{CERTS}/2"), Some(READER)).status, 404);
+
+    // Who may, and what is refused (nothing changes).
+    let second_ca = Ca::new("second CA");
+    let second = second_ca.server();
+    let both = format!("{}{}", second.cert_pem, second.key_pem);
+    let r = send(&s, "POST", REPLACE, READER, &replace_body(&both), &[]);
+    assert_eq!(r.status, 403);
+    let r = send(
+        &s,
+        "POST",
+        REPLACE,
+        OPERATOR,
+        &replace_body(&second.cert_pem),
+        &[],
+    );
+    assert_eq!(r.status, 400, "a certificate for another key, without it");
+    assert_eq!(error_code(&r), "Base.1.22.ActionParameterValueError");
+    let text = String::from_utf8_lossy(&r.body);
+    assert!(text.contains("not for the private key"), "{text}");
+    let r = send(
+        &s,
+        "POST",
+        REPLACE,
+        OPERATOR,
+        &replace_body("-----BEGIN CERTIFICATE-----\nAAAA"),
+        &[],
+    );
+    assert_eq!(r.status, 400);
+    let wrong_key = format!("{}{}", second.cert_pem, first.key_pem);
+    let r = send(
+        &s,
+        "POST",
+        REPLACE,
+        OPERATOR,
+        &replace_body(&wrong_key),
+        &[],
+    );
+    assert_eq!(r.status, 400, "a key that is not the certificate's");
+    assert_eq!(served_fingerprint(&addr, &first_ca.pem), c["Fingerprint"]);
+    assert!(!store.join("server.pem").exists());
+
+    // A new certificate and key.
+    let r = send(&s, "POST", REPLACE, OPERATOR, &replace_body(&both), &[]);
+    assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    let now = get_ok(&s, CERT, Some(READER));
+    assert_eq!(now["Issuer"]["CommonName"], "second CA");
+    assert_eq!(
+        now["Fingerprint"],
+        served_fingerprint(&addr, &second_ca.pem)
+    );
+    assert_ne!(now["Fingerprint"], c["Fingerprint"]);
+    assert!(now["Description"]
+        .as_str()
+        .unwrap()
+        .contains("ReplaceCertificate"));
+    assert!(log_message_ids(&s).contains(&"OpenDCRE.1.0.CertificateReplaced".to_string()));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(store.join("server.pem"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    // A renewal: a new certificate for the key in use, without the key.
+    let renewed = second_ca.server_for_key(&second.key_pem);
+    let r = send(
+        &s,
+        "POST",
+        REPLACE,
+        OPERATOR,
+        &replace_body(&renewed.cert_pem),
+        &[],
+    );
+    assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    let renewed_fp = served_fingerprint(&addr, &second_ca.pem);
+    assert_eq!(get_ok(&s, CERT, Some(READER))["Fingerprint"], renewed_fp);
+    assert_ne!(renewed_fp, now["Fingerprint"]);
+    drop(s);
+
+    // A restart serves the store's certificate.
+    let (s, _cfg) = Server::with_config(&config);
+    let addr = tls_addr(&s);
+    assert_eq!(served_fingerprint(&addr, &second_ca.pem), renewed_fp);
+    assert_eq!(get_ok(&s, CERT, Some(READER))["Fingerprint"], renewed_fp);
+    drop(s);
+
+    // A damaged store: the configured certificate, and the API is up.
+    std::fs::write(store.join("server.pem"), "-----BEGIN CERTIFICATE-----\nAA").unwrap();
+    let (s, _cfg) = Server::with_config(&config);
+    let addr = tls_addr(&s);
+    assert_eq!(served_fingerprint(&addr, &first_ca.pem), c["Fingerprint"]);
+    let shown = get_ok(&s, CERT, Some(READER));
+    assert_eq!(shown["Fingerprint"], c["Fingerprint"]);
+    assert!(shown["Description"]
+        .as_str()
+        .unwrap()
+        .contains("configured"));
+}
+
+/// Without TLS the node has no certificate, and nothing to replace.
+#[test]
+fn no_tls_no_certificate() {
+    let (s, _cfg, _dir) = stateful_node();
+    let np = get_ok(
+        &s,
+        "/redfish/v1/Managers/RackManager/NetworkProtocol",
+        Some(READER),
+    );
+    assert_eq!(np["HTTPS"]["ProtocolEnabled"], false);
+    assert_eq!(
+        get_ok(&s, CERTS, Some(READER))["Members"],
+        serde_json::json!([])
+    );
+    assert_eq!(get(&s, CERT, Some(READER)).status, 404);
+    let r = send(&s, "POST", REPLACE, OPERATOR, &replace_body("x"), &[]);
+    assert_eq!(r.status, 503);
+    assert_eq!(error_code(&r), "Base.1.22.ServiceDisabled");
 }

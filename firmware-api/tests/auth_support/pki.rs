@@ -51,6 +51,22 @@ impl Ca {
         self.issue(params)
     }
 
+    /// A server certificate as [`Ca::server`] for an existing key (a
+    /// renewal: same key, new certificate).
+    pub fn server_for_key(&self, key_pem: &str) -> Issued {
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, "127.0.0.1");
+        params.distinguished_name = dn;
+        params.subject_alt_names = vec![SanType::IpAddress("127.0.0.1".parse().unwrap())];
+        let key = KeyPair::from_pem(key_pem).unwrap();
+        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
+        Issued {
+            cert_pem: cert.pem(),
+            key_pem: key_pem.to_string(),
+        }
+    }
+
     /// A client certificate whose subject CN is `cn`.
     pub fn client(&self, cn: &str) -> Issued {
         let mut params = CertificateParams::default();

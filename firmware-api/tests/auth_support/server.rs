@@ -47,6 +47,8 @@ impl TestApi {
                 // The auth tests do not read the manager's NetworkProtocol.
                 protocols: Default::default(),
                 reboot_request: None,
+                // The auth tests do not read the manager's certificate.
+                tls: None,
                 // In memory: the auth tests keep no subscriptions.
                 event_service: opendcre_redfish::EventService::new(
                     opendcre_redfish::EventSettings::default(),

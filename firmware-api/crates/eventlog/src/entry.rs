@@ -227,6 +227,24 @@ impl Event {
         }
     }
 
+    /// `user` installed a new certificate for the node's HTTPS listeners
+    /// (Redfish `ReplaceCertificate`): its subject and SHA-256 fingerprint,
+    /// so the change can be matched with what clients now see.
+    pub fn certificate_replaced(user: &str, subject: &str, fingerprint: &str) -> Event {
+        let user = clip(user);
+        let subject = clip(subject);
+        let fingerprint = clip(fingerprint);
+        Event {
+            severity: Severity::Warning,
+            key: "CertificateReplaced",
+            message: format!(
+                "'{user}' replaced the HTTPS certificate: now '{subject}', SHA-256 {fingerprint}."
+            ),
+            args: vec![user, subject, fingerprint],
+            system: None,
+        }
+    }
+
     /// The log (or, with `system`, that system's entries) was cleared by
     /// `user`: the first entry after a clear.
     pub fn cleared(user: &str, system: Option<&str>) -> Event {

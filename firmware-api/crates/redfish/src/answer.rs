@@ -141,6 +141,8 @@ pub enum BaseMessage {
     ServiceDisabled,
     ResourceInUse,
     CreateLimitReachedForResource,
+    ActionParameterValueError,
+    ActionParameterNotSupported,
 }
 
 impl BaseMessage {
@@ -177,6 +179,8 @@ impl BaseMessage {
             BaseMessage::ServiceDisabled => "ServiceDisabled",
             BaseMessage::ResourceInUse => "ResourceInUse",
             BaseMessage::CreateLimitReachedForResource => "CreateLimitReachedForResource",
+            BaseMessage::ActionParameterValueError => "ActionParameterValueError",
+            BaseMessage::ActionParameterNotSupported => "ActionParameterNotSupported",
         }
     }
 
@@ -214,6 +218,8 @@ impl BaseMessage {
             BaseMessage::ServiceDisabled => ("The operation failed because the service at %1 is disabled and cannot accept requests.", "Warning", "Enable the service and resubmit the request if the operation failed."),
             BaseMessage::ResourceInUse => ("The change to the requested resource failed because the resource is in use or in transition.", "Warning", "Remove the condition and resubmit the request if the operation failed."),
             BaseMessage::CreateLimitReachedForResource => ("The create operation failed because the resource has reached the limit of possible resources.", "Critical", "Either delete resources and resubmit the request if the operation failed or do not resubmit the request."),
+            BaseMessage::ActionParameterValueError => ("The value for the parameter %1 in the action %2 is invalid.", "Warning", "Correct the value for the parameter in the request body and resubmit the request if the operation failed."),
+            BaseMessage::ActionParameterNotSupported => ("The parameter %1 for the action %2 is not supported on the target resource.", "Warning", "Remove the parameter supplied and resubmit the request if the operation failed."),
             BaseMessage::GeneralError => ("A general error has occurred.  See Resolution for information on how to resolve the error, or @Message.ExtendedInfo if Resolution is not provided.", "Critical", "None."),
         }
     }

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use crate::accounts;
 use crate::answer::{Answer, BaseMessage, RedfishError, XML};
 use crate::boot;
+use crate::certificates;
 use crate::ethernet;
 use crate::led;
 use crate::logs;
@@ -269,6 +270,22 @@ impl Ctx<'_> {
             Resource::RoleCollection => accounts::role_collection(),
             Resource::Role(r) => accounts::role(*r),
             Resource::NetworkProtocol => network::network_protocol(&node.protocols),
+            Resource::HttpsCertificateCollection => {
+                certificates::https_collection(certificates::served(node.tls.as_ref()).is_some())
+            }
+            Resource::ManagerCertificateCollection => certificates::manager_collection(
+                certificates::served(node.tls.as_ref()).is_some(),
+            ),
+            Resource::Certificate(id) => certificates::served(node.tls.as_ref())
+                .filter(|_| id == certificates::CERT_ID)
+                .map(|(c, source)| certificates::certificate(&c, source))
+                .ok_or_else(|| RedfishError::missing(path))?,
+            Resource::CertificateService => {
+                certificates::service(node.tls.as_ref().is_some_and(|t| t.replaceable()))
+            }
+            Resource::CertificateLocations => {
+                certificates::locations(certificates::served(node.tls.as_ref()).is_some())
+            }
             // Small kernel files and getifaddrs: read here, they do not wait.
             Resource::EthernetInterfaceCollection => {
                 ethernet::interface_collection(&netif::interfaces())
@@ -391,6 +408,7 @@ impl Ctx<'_> {
             | Resource::EventSse
             | Resource::SubmitTestEvent
             | Resource::ManagerReset
+            | Resource::ReplaceCertificate
             | Resource::UpdateUpload
             | Resource::SystemReset(_)
             | Resource::ClearLog(_)
@@ -662,6 +680,10 @@ async fn serve(
             &caller.user(),
             &node.events,
         ),
+        Resource::ReplaceCertificate => {
+            crate::certificates::replace(node.tls.as_ref(), body, &caller.user(), &node.events)
+                .await
+        }
         _ => Err(RedfishError::missing(path)),
     }
 }

@@ -28,7 +28,8 @@
 //! service (subscriptions, SSE streams), `eventfilter` which events a
 //! subscriber takes and `eventpush` their delivery over HTTP; `reports`
 //! the telemetry service (the rack's readings as a metric report);
-//! `manager_reset` the node's own restart (`Manager.Reset`).
+//! `manager_reset` the node's own restart (`Manager.Reset`); `certificates`
+//! its HTTPS certificate and the `CertificateService` that replaces it.
 
 mod accounts;
 pub mod answer;
@@ -42,6 +43,7 @@ mod identity;
 mod led;
 mod logs;
 mod manager_reset;
+mod certificates;
 mod metadata;
 mod netif;
 mod network;

@@ -42,6 +42,7 @@ pub(crate) fn network_protocol(p: &NetworkProtocols) -> Value {
             "HTTPS": protocol(p.https_port),
         }),
     );
+    v["HTTPS"]["Certificates"] = crate::resources::link(&crate::certificates::https_collection_uri());
     if let Some(h) = &p.host_name {
         v["HostName"] = json!(h);
     }
@@ -63,7 +64,12 @@ mod tests {
             v["@odata.id"],
             "/redfish/v1/Managers/RackManager/NetworkProtocol"
         );
-        assert_eq!(v["HTTPS"], json!({ "ProtocolEnabled": true, "Port": 8443 }));
+        assert_eq!(
+            v["HTTPS"],
+            json!({ "ProtocolEnabled": true, "Port": 8443, "Certificates": {
+                "@odata.id": "/redfish/v1/Managers/RackManager/NetworkProtocol/HTTPS/Certificates"
+            } })
+        );
         assert_eq!(v["HTTP"]["ProtocolEnabled"], false);
         assert_eq!(v["HostName"], "rack-a");
         let v = network_protocol(&NetworkProtocols::default());

@@ -47,6 +47,10 @@ pub struct Node {
     pub reboot_request: Option<std::path::PathBuf>,
     /// The event service (`[event_service]`): subscriptions and SSE.
     pub event_service: Arc<crate::EventService>,
+    /// The TLS material of the HTTPS listeners, when TLS is on: its
+    /// certificate is `…/HTTPS/Certificates/1`, replaceable when it has a
+    /// certificate store.
+    pub tls: Option<Arc<opendcre_security::tls::TlsSetup>>,
 }
 
 /// A rack as one scan of the bus found it, and the configured BMCs.

@@ -86,6 +86,7 @@ pub(crate) fn service_root(rack: &str, uuid: Option<&str>) -> Value {
             "Tasks": link(&crate::update::task_service_uri()),
             "EventService": link(&crate::events::service_uri()),
             "TelemetryService": link(&crate::reports::service_uri()),
+            "CertificateService": link(&crate::certificates::service_uri()),
             "Links": { "Sessions": link(&format!("{V1}/SessionService/Sessions")) },
         }),
     );
@@ -257,6 +258,7 @@ pub(crate) fn manager(firmware: &str, now_rfc3339: &str, uuid: Option<&str>, rac
             "Model": "OpenDCRE rack node",
             "FirmwareVersion": firmware,
             "NetworkProtocol": link(&crate::network::uri()),
+            "Certificates": link(&crate::certificates::manager_collection_uri()),
             "EthernetInterfaces": link(&crate::ethernet::collection_uri()),
             "LogServices": link(&crate::route::LogOwner::Manager.collection_uri()),
             "DateTime": now_rfc3339,

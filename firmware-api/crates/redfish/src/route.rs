@@ -148,6 +148,18 @@ pub enum Resource {
     SubmitTestEvent,
     /// `POST …/Managers/RackManager/Actions/Manager.Reset`: restart the node.
     ManagerReset,
+    /// `…/NetworkProtocol/HTTPS/Certificates`.
+    HttpsCertificateCollection,
+    /// `…/Managers/RackManager/Certificates`.
+    ManagerCertificateCollection,
+    /// `…/HTTPS/Certificates/{id}`: the certificate the listeners serve.
+    Certificate(String),
+    /// `/redfish/v1/CertificateService`.
+    CertificateService,
+    /// `…/CertificateService/CertificateLocations`.
+    CertificateLocations,
+    /// `POST …/Actions/CertificateService.ReplaceCertificate`.
+    ReplaceCertificate,
     /// `/redfish/v1/TelemetryService`.
     TelemetryService,
     MetricReportDefinitionCollection,
@@ -217,7 +229,8 @@ impl Resource {
             | Resource::ClearLog(_)
             | Resource::UpdateUpload
             | Resource::SubmitTestEvent
-            | Resource::ManagerReset => Permission::Operate,
+            | Resource::ManagerReset
+            | Resource::ReplaceCertificate => Permission::Operate,
             // Who receives the node's events is an operator's choice.
             Resource::SubscriptionCollection if method == Method::POST => Permission::Operate,
             Resource::Subscription(_) if method == Method::DELETE => Permission::Operate,
@@ -254,7 +267,8 @@ impl Resource {
             | Resource::ClearLog(_)
             | Resource::UpdateUpload
             | Resource::SubmitTestEvent
-            | Resource::ManagerReset => "POST",
+            | Resource::ManagerReset
+            | Resource::ReplaceCertificate => "POST",
             Resource::SubscriptionCollection => "GET, HEAD, POST",
             Resource::Subscription(_) => "GET, HEAD, DELETE",
             Resource::EventSse => "GET",
@@ -328,6 +342,18 @@ pub fn route(segments: &[String]) -> Option<Resource> {
         ["v1", "Managers", MANAGER_ID] => Resource::Manager,
         ["v1", "Managers", MANAGER_ID, "NetworkProtocol"] => Resource::NetworkProtocol,
         ["v1", "Managers", MANAGER_ID, "Actions", "Manager.Reset"] => Resource::ManagerReset,
+        ["v1", "Managers", MANAGER_ID, "Certificates"] => Resource::ManagerCertificateCollection,
+        ["v1", "Managers", MANAGER_ID, "NetworkProtocol", "HTTPS", "Certificates"] => {
+            Resource::HttpsCertificateCollection
+        }
+        ["v1", "Managers", MANAGER_ID, "NetworkProtocol", "HTTPS", "Certificates", id] => {
+            Resource::Certificate(id.to_string())
+        }
+        ["v1", "CertificateService"] => Resource::CertificateService,
+        ["v1", "CertificateService", "CertificateLocations"] => Resource::CertificateLocations,
+        ["v1", "CertificateService", "Actions", "CertificateService.ReplaceCertificate"] => {
+            Resource::ReplaceCertificate
+        }
         ["v1", "Managers", MANAGER_ID, "EthernetInterfaces"] => {
             Resource::EthernetInterfaceCollection
         }

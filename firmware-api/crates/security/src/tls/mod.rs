@@ -8,11 +8,15 @@
 mod config;
 mod identity;
 mod pem;
+mod served;
 mod setup;
+mod store;
 
 pub use config::{ClientAuthMode, PlainHttp, TlsConfig, TlsVersion};
 pub(crate) use identity::hex_lower;
 pub use identity::ClientIdentity;
 
 pub(crate) use pem::{load_certs, load_roots};
-pub use setup::{Accepted, TlsError, TlsSetup};
+pub use served::{NameParts, ServedCertificate};
+pub use setup::{Accepted, CertificateSource, TlsError, TlsSetup};
+pub use store::ReplaceError;

@@ -49,3 +49,16 @@ fn pem_error(path: &Path, e: rustls_pki_types::pem::Error) -> TlsError {
         reason: e.to_string(),
     }
 }
+
+/// One PEM block (RFC 7468): `label` around the DER in base64, 64 columns.
+pub(crate) fn encode(label: &str, der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut s = format!("-----BEGIN {label}-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        s.push_str(&String::from_utf8_lossy(line));
+        s.push('\n');
+    }
+    s.push_str(&format!("-----END {label}-----\n"));
+    s
+}

@@ -1,17 +1,21 @@
 //! Building the rustls server configuration and swapping it on reload.
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use rustls::server::WebPkiClientVerifier;
 use rustls::ServerConfig;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::TlsAcceptor;
 
 use super::config::{ClientAuthMode, TlsConfig, TlsVersion};
 use super::identity::ClientIdentity;
 use super::pem::{load_certs, load_private_key, load_roots};
+use super::served::ServedCertificate;
+use super::store::{self, ReplaceError, Upload};
 
 /// Errors while loading TLS material or accepting a TLS connection.
 #[derive(Debug, thiserror::Error)]
@@ -42,25 +46,62 @@ pub struct Accepted<IO> {
     pub client: Option<ClientIdentity>,
 }
 
+/// Where the certificate in force came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertificateSource {
+    /// `[tls] cert` and `key`, as configured (on OpenMistOS: made at the
+    /// first boot or brought on the card).
+    Configured,
+    /// Installed through the API (Redfish `ReplaceCertificate`) and kept in
+    /// the certificate store, which takes precedence while it holds one.
+    Replaced,
+}
+
+/// What new connections are served, swapped as one.
+struct Current {
+    server: Arc<ServerConfig>,
+    /// The chain as served, leaf first.
+    chain: Arc<Vec<CertificateDer<'static>>>,
+    /// Kept so that a certificate issued for the node's existing key (a
+    /// renewal) can replace the old one without the key leaving the node.
+    key: Arc<PrivateKeyDer<'static>>,
+    source: CertificateSource,
+}
+
 /// TLS material for the API listeners, replaceable at run time.
 ///
-/// A plain `RwLock<Arc<ServerConfig>>` is enough: the lock is held only to
-/// clone an `Arc` once per accepted connection, and reloads are rare.
+/// A plain `RwLock` is enough: the lock is held only to clone an `Arc`
+/// once per accepted connection, and reloads are rare.
 pub struct TlsSetup {
     cfg: TlsConfig,
-    current: RwLock<Arc<ServerConfig>>,
+    /// Directory of a certificate installed through the API
+    /// (`[manager] certificate_store`); `None`: replacing is off.
+    store: Option<PathBuf>,
+    current: RwLock<Current>,
     generation: AtomicU64,
+    /// One replacement at a time: the file and the swap go together.
+    replacing: Mutex<()>,
 }
 
 impl TlsSetup {
     /// Reads certificate, key and client CA files and builds the first
     /// server configuration. Errors name the file at fault.
     pub fn load(cfg: &TlsConfig) -> Result<TlsSetup, TlsError> {
-        let server = build_server_config(cfg)?;
+        TlsSetup::load_with_store(cfg, None)
+    }
+
+    /// As [`TlsSetup::load`], with a certificate store: a certificate and key
+    /// kept there by an earlier [`TlsSetup::replace`] are served instead of
+    /// the configured ones. One that no longer loads (a damaged file) is
+    /// logged and the configured material is served: the API stays up.
+    pub fn load_with_store(cfg: &TlsConfig, store: Option<&Path>) -> Result<TlsSetup, TlsError> {
+        let current = load_current(cfg, store)?;
         Ok(TlsSetup {
             cfg: cfg.clone(),
-            current: RwLock::new(Arc::new(server)),
+            store: store.map(Path::to_path_buf),
+            current: RwLock::new(current),
             generation: AtomicU64::new(0),
+            replacing: Mutex::new(()),
         })
     }
 
@@ -71,18 +112,81 @@ impl TlsSetup {
     /// The acceptor for the next connection; cheap (one `Arc` clone).
     pub fn acceptor(&self) -> TlsAcceptor {
         let guard = self.current.read().unwrap_or_else(|e| e.into_inner());
-        TlsAcceptor::from(Arc::clone(&guard))
+        TlsAcceptor::from(Arc::clone(&guard.server))
     }
 
-    /// Re-reads the files named in the configuration. On error the previous
-    /// material stays in force, so a half-copied certificate never takes
-    /// the API down.
+    /// The certificate new connections are served (the chain's leaf),
+    /// parsed, and where it came from.
+    pub fn served_certificate(&self) -> Option<(ServedCertificate, CertificateSource)> {
+        let (chain, source) = {
+            let guard = self.current.read().unwrap_or_else(|e| e.into_inner());
+            (Arc::clone(&guard.chain), guard.source)
+        };
+        ServedCertificate::from_der(chain.first()?).map(|c| (c, source))
+    }
+
+    /// Whether [`TlsSetup::replace`] can work (a store is configured).
+    pub fn replaceable(&self) -> bool {
+        self.store.is_some()
+    }
+
+    /// Re-reads the files named in the configuration (and the store). On
+    /// error the previous material stays in force, so a half-copied
+    /// certificate never takes the API down.
     pub fn reload(&self) -> Result<(), TlsError> {
-        let server = Arc::new(build_server_config(&self.cfg)?);
-        let mut guard = self.current.write().unwrap_or_else(|e| e.into_inner());
-        *guard = server;
-        self.generation.fetch_add(1, Ordering::SeqCst);
+        let _one = self.replacing.lock().unwrap_or_else(|e| e.into_inner());
+        let next = load_current(&self.cfg, self.store.as_deref())?;
+        self.swap(next);
         Ok(())
+    }
+
+    fn swap(&self, next: Current) {
+        let mut guard = self.current.write().unwrap_or_else(|e| e.into_inner());
+        *guard = next;
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Installs a new certificate for the listeners: `pem` holds the chain,
+    /// leaf first, and optionally its private key; without a key the leaf
+    /// must be for the key in use (a renewal or a re-issue). The pair is
+    /// checked as a server identity, written to the store (one file, new
+    /// file, `fsync`, rename: a power cut leaves the old pair or the new
+    /// one) and then served to new connections; open connections keep
+    /// theirs. Nothing changes on any error.
+    pub fn replace(&self, pem: &[u8]) -> Result<ServedCertificate, ReplaceError> {
+        let Some(dir) = &self.store else {
+            return Err(ReplaceError::NoStore);
+        };
+        let Upload { chain, key } = store::parse_upload(pem)?;
+        let leaf = ServedCertificate::from_der(&chain[0]).ok_or(ReplaceError::NotX509)?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        if leaf.not_after <= now {
+            return Err(ReplaceError::Expired(leaf.not_after));
+        }
+        let _one = self.replacing.lock().unwrap_or_else(|e| e.into_inner());
+        let key = match key {
+            Some(k) => k,
+            None => {
+                let guard = self.current.read().unwrap_or_else(|e| e.into_inner());
+                guard.key.clone_key()
+            }
+        };
+        let server = build_server_config(&self.cfg, chain.clone(), key.clone_key())
+            .map_err(|e| match e {
+                TlsError::Identity(rustls::Error::InconsistentKeys(_)) => ReplaceError::KeyMismatch,
+                other => ReplaceError::Unusable(other.to_string()),
+            })?;
+        store::write(dir, &chain, &key)?;
+        self.swap(Current {
+            server: Arc::new(server),
+            chain: Arc::new(chain),
+            key: Arc::new(key),
+            source: CertificateSource::Replaced,
+        });
+        Ok(leaf)
     }
 
     /// How many successful reloads happened; lets callers and tests see
@@ -133,14 +237,55 @@ impl TlsSetup {
     }
 }
 
-fn build_server_config(cfg: &TlsConfig) -> Result<ServerConfig, TlsError> {
+/// The store's pair when there is a usable one, else the configured files.
+fn load_current(cfg: &TlsConfig, store: Option<&Path>) -> Result<Current, TlsError> {
+    if let Some(dir) = store {
+        match store::read(dir) {
+            Ok(None) => {}
+            Ok(Some((chain, key))) => {
+                match build_server_config(cfg, chain.clone(), key.clone_key()) {
+                    Ok(server) => {
+                        return Ok(Current {
+                            server: Arc::new(server),
+                            chain: Arc::new(chain),
+                            key: Arc::new(key),
+                            source: CertificateSource::Replaced,
+                        })
+                    }
+                    Err(e) => tracing::error!(
+                        store = %dir.display(),
+                        error = %e,
+                        "the replaced certificate is not usable; serving the configured one"
+                    ),
+                }
+            }
+            Err(e) => tracing::error!(
+                error = %e,
+                "the replaced certificate cannot be read; serving the configured one"
+            ),
+        }
+    }
+    let chain = load_certs(&cfg.cert)?;
+    let key = load_private_key(&cfg.key)?;
+    let server = build_server_config(cfg, chain.clone(), key.clone_key())?;
+    Ok(Current {
+        server: Arc::new(server),
+        chain: Arc::new(chain),
+        key: Arc::new(key),
+        source: CertificateSource::Configured,
+    })
+}
+
+fn build_server_config(
+    cfg: &TlsConfig,
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<ServerConfig, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let versions: &[&'static rustls::SupportedProtocolVersion] = match cfg.min_version {
         TlsVersion::V1_2 => &[&rustls::version::TLS13, &rustls::version::TLS12],
         TlsVersion::V1_3 => &[&rustls::version::TLS13],
     };
-    let chain = load_certs(&cfg.cert)?;
-    let key = load_private_key(&cfg.key)?;
     let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_protocol_versions(versions)
         .map_err(TlsError::Identity)?;
