@@ -61,8 +61,10 @@ pub struct ManagerSection {
     pub reboot_request: PathBuf,
     /// Directory (made 0700 when missing) where a certificate installed
     /// through Redfish is kept with its key; while it holds one, that one
-    /// is served instead of `[tls] cert`/`key`. Unset: no replacement.
-    pub certificate_store: Option<PathBuf>,
+    /// is served instead of `[tls] cert`/`key`. Empty: no replacement.
+    /// The default is in systemd's `StateDirectory`, like the event log,
+    /// so a node whose configuration predates the key has it too.
+    pub certificate_store: PathBuf,
 }
 
 impl Default for ManagerSection {
@@ -70,7 +72,7 @@ impl Default for ManagerSection {
         ManagerSection {
             reset_enabled: false,
             reboot_request: PathBuf::from("/run/opendcre/reboot-request"),
-            certificate_store: None,
+            certificate_store: PathBuf::from("/var/lib/opendcre/tls"),
         }
     }
 }
@@ -79,6 +81,11 @@ impl ManagerSection {
     /// What the Redfish node is built with: the request file, when on.
     pub fn reboot_request(&self) -> Option<PathBuf> {
         self.reset_enabled.then(|| self.reboot_request.clone())
+    }
+
+    /// The certificate store, unless turned off (`""`).
+    pub fn certificate_store(&self) -> Option<&Path> {
+        Some(self.certificate_store.as_path()).filter(|p| !p.as_os_str().is_empty())
     }
 }
 

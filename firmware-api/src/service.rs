@@ -306,7 +306,7 @@ fn security(
     })?;
     let tls = if cfg.tls.enabled {
         Some(Arc::new(
-            TlsSetup::load_with_store(&cfg.tls, cfg.manager.certificate_store.as_deref()).map_err(
+            TlsSetup::load_with_store(&cfg.tls, cfg.manager.certificate_store()).map_err(
                 |e| ConfigError::Invalid {
                     key: "tls",
                     message: format!("{e:#}"),

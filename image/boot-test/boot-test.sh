@@ -476,6 +476,29 @@ if [ "$BOOT_TEST_SERVICE" = 1 ]; then
         bash -c '[[ "$0" == Exception && "$1" == *"signature"* ]]' "$tstate" "$tjson"
     expect "the refused push changed no boot selection ($(guest fw_printenv BOOT_ORDER 2>/dev/null))" \
         test "$(guest fw_printenv -n BOOT_ORDER 2>/dev/null)" = "A B"
+
+    # --- Redfish ReplaceCertificate: a new HTTPS certificate, kept across the restart ------
+    # A key and certificate for 127.0.0.1 (where the test reaches the node),
+    # installed through the service's sandbox into its certificate store
+    # (/var/lib/opendcre/tls, on the data partition); the Manager.Reset
+    # restart below must bring the same certificate back.
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$DIR/replaced.key" \
+        -out "$DIR/replaced.crt" -days 30 -subj "/CN=boot-test replaced certificate" \
+        -addext "subjectAltName=IP:127.0.0.1" 2>/dev/null || fail "making the replacement certificate failed"
+    replaced_fp=$(openssl x509 -noout -fingerprint -sha256 -in "$DIR/replaced.crt" | sed 's/.*=//')
+    served_fp() {
+        timeout 30 openssl s_client -connect "127.0.0.1:$API_PORT" -servername 127.0.0.1 </dev/null 2>/dev/null |
+            openssl x509 -noout -fingerprint -sha256 2>/dev/null | sed 's/.*=//'
+    }
+    python3 -c 'import json,sys; print(json.dumps({"CertificateString": open(sys.argv[1]).read() + open(sys.argv[2]).read(), "CertificateType": "PEM", "CertificateUri": {"@odata.id": "/redfish/v1/Managers/RackManager/NetworkProtocol/HTTPS/Certificates/1"}}))' \
+        "$DIR/replaced.crt" "$DIR/replaced.key" >"$DIR/replace-body.json"
+    cert_code=$(rf -o "$DIR/replace.json" -w '%{http_code}' -H 'Content-Type: application/json' \
+        --data @"$DIR/replace-body.json" "$base/CertificateService/Actions/CertificateService.ReplaceCertificate" 2>/dev/null || true)
+    # From here on curl trusts either certificate.
+    cat "$DIR/replaced.crt" >>"$DIR/node.crt"
+    expect "Redfish ReplaceCertificate accepted (HTTP $cert_code $(head -c 300 "$DIR/replace.json" 2>/dev/null))" test "$cert_code" = 204
+    now_fp=$(served_fp)
+    expect "new connections get the replaced certificate (${now_fp:-none})" test "$now_fp" = "$replaced_fp"
 fi
 boot_times=$(guest systemctl show -p UserspaceTimestampMonotonic -p FinishTimestampMonotonic)
 us=$(sed -n 's/^UserspaceTimestampMonotonic=//p' <<<"$boot_times")
@@ -531,6 +554,8 @@ if [ "$BOOT_TEST_SERVICE" = 1 ]; then
                 note "Manager.Reset: request to the API answering again: ${api_back}s (emulated raspi2b)"
                 expect "the restart is in the event log, kept across it" bash -c 'grep -q "OpenDCRE.1.0.ManagerReset" <<<"$0"' \
                     "$(rf "$base/Managers/RackManager/LogServices/EventLog/Entries" 2>/dev/null || true)"
+                back_fp=$(served_fp)
+                expect "the replaced certificate is served after the restart (${back_fp:-none})" test "$back_fp" = "$replaced_fp"
                 kcmd2=$(guest cat /proc/cmdline 2>/dev/null || true)
                 expect "booted slot A again through boot.scr" bash -c '[[ " $0 " == *" rauc.slot=A "* ]]' "$kcmd2"
             fi

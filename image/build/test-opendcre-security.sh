@@ -124,7 +124,17 @@ check "bad card pair: live pair kept" test "$(sum "$crt")/$(sum "$etc/tls/server
 check "bad card pair: staged files kept" test -f "$etc/incoming/server.key"
 rm -f "$etc/incoming/server.crt" "$etc/incoming/server.key"
 
-# 8. a staging directory others could write is not trusted
+# 8. a certificate and key from the card replace one installed through
+# Redfish (the service's certificate store)
+mkdir -p "$t/root/var/lib/opendcre/tls"
+echo "stored pair" >"$t/root/var/lib/opendcre/tls/server.pem"
+stage server.crt <"$crt"
+stage server.key <"$etc/tls/server.key"
+check "card pair over a replaced one: runs" run
+check "card pair over a replaced one: the store's pair removed" test ! -e "$t/root/var/lib/opendcre/tls/server.pem"
+cp "$sec" "$t/sec.before"
+
+# 9. a staging directory others could write is not trusted
 stage server.crt <"$crt"
 stage server.key <"$etc/tls/server.key"
 chmod 0777 "$etc/incoming"
