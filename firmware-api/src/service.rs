@@ -306,12 +306,12 @@ fn security(
     })?;
     let tls = if cfg.tls.enabled {
         Some(Arc::new(
-            TlsSetup::load_with_store(&cfg.tls, cfg.manager.certificate_store()).map_err(
-                |e| ConfigError::Invalid {
+            TlsSetup::load_with_store(&cfg.tls, cfg.manager.certificate_store()).map_err(|e| {
+                ConfigError::Invalid {
                     key: "tls",
                     message: format!("{e:#}"),
-                },
-            )?,
+                }
+            })?,
         ))
     } else {
         None
