@@ -92,6 +92,9 @@ def main():
             continue
         rtype = rtype.split(" ")[0]
         found.add(rtype)
+        # A member of an array (Temperatures/3/Name) is its array's
+        # requirement: the profile names properties, not indices.
+        prop = "/".join(p for p in str(prop).split("/") if not p.isdigit())
         key = f"{rtype} {prop}"
         # One verdict per requirement: the worst over every resource of
         # the type (one system without a boot override fails "Boot").
@@ -112,6 +115,11 @@ def main():
             # Not served: its recommended requirements are not met either.
             for prop in optional_requirements(profile, rtype):
                 seen.setdefault(f"{rtype} {prop}", ("SKIP", "Recommended"))
+    # A recommended property under one the service leaves out (PowerSupplies
+    # absent: their Model) is never evaluated by the validator: not met.
+    for rtype in found:
+        for prop in optional_requirements(profile, rtype):
+            seen.setdefault(f"{rtype} {prop}", ("SKIP", "Recommended"))
     actual = set()
     for key, (result, req) in sorted(seen.items()):
         kind = "Mandatory" if req not in OPTIONAL else "Recommended"

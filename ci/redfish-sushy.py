@@ -80,6 +80,35 @@ def boot_override(root, name, port):
     assert got == "Force PXE", got
 
 
+def get_json(url, ctx, token, path):
+    req = urllib.request.Request(url + path, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req, context=ctx, timeout=TIMEOUT) as r:
+        return json.load(r)
+
+
+def chassis_environment(root, url, ctx, token):
+    """The rack's Thermal and Power as sushy parses them (Ironic's sensor
+    data): one temperature per Temperature sensor of the boards, fans with
+    integer RPM, every member identified."""
+    rack = root.get_chassis("/redfish/v1/Chassis/Rack")
+    thermal, power = rack.thermal, rack.power
+    sensors = 0
+    for board in get_json(url, ctx, token, "/redfish/v1/Chassis")["Members"]:
+        if board["@odata.id"].endswith("/Rack"):
+            continue
+        coll = get_json(url, ctx, token, board["@odata.id"] + "/Sensors")
+        for m in coll["Members"]:
+            sensors += m["@odata.id"].endswith("-Temperature")
+    temps = [(t.identity, t.reading_celsius) for t in thermal.temperatures]
+    fans = [(f.identity, f.reading, f.reading_units) for f in thermal.fans]
+    print(f"  rack Thermal: {len(temps)} temperatures {temps[:3]}..., fans {fans}; "
+          f"Power {power.identity}: {len(power.power_supplies)} power supplies")
+    assert len(temps) == sensors > 0, (temps, sensors)
+    assert all(i and isinstance(c, (int, float)) for i, c in temps), temps
+    assert all(i and isinstance(r, int) for i, r, _ in fans), fans
+    assert power.identity == "Power"
+
+
 def main():
     args = sys.argv[1:]
     boot = None
@@ -125,6 +154,7 @@ def main():
     if boot:
         name, port = boot.split(":")
         boot_override(root, name, int(port))
+    chassis_environment(root, url, ctx, v11_token)
     assert status_with_session_token(url, ctx, token) == 200
     session_auth.close()  # DELETE of the session: the logout
     after = status_with_session_token(url, ctx, token)

@@ -553,6 +553,91 @@ fn assert_report_equals(s: &Server, sensors: &[(String, f64)]) {
     }
 }
 
+/// A chassis' `Thermal` and `Power` show the same values as its
+/// `Sensors` (board 00000001 of the constant rack, its only board, so the
+/// rack's equal the board's). `history`: whether `PowerMetrics` has
+/// statistics (the poller keeps a history; live reads do not).
+fn assert_thermal_power_equal(s: &Server, sensors: &[(String, f64)], history: bool) {
+    let reading = |id: &str| {
+        sensors
+            .iter()
+            .find(|(i, _)| i == id)
+            .unwrap_or_else(|| panic!("sensor {id}"))
+            .1
+    };
+    for chassis in ["00000001", "Rack"] {
+        let c = get_ok(s, &format!("/redfish/v1/Chassis/{chassis}"), Some(READER));
+        let t = get_ok(s, c["Thermal"]["@odata.id"].as_str().unwrap(), Some(READER));
+        let temps = t["Temperatures"].as_array().unwrap();
+        assert_eq!(temps.len(), 3, "{t}");
+        for (i, (m, id)) in temps
+            .iter()
+            .zip(["01ff-Temperature", "02ff-Temperature", "03ff-Temperature"])
+            .enumerate()
+        {
+            assert_eq!(m["MemberId"], i.to_string());
+            assert!(m["Name"].as_str().unwrap().contains(&id[..4]), "{m}");
+            assert_close(m["ReadingCelsius"].as_f64().unwrap(), reading(id), id);
+        }
+        assert_eq!(
+            t["Fans"][0]["Reading"].as_f64().unwrap(),
+            reading("06ff-Fan").round()
+        );
+        assert_eq!(t["Fans"][0]["ReadingUnits"], "RPM");
+        let p = get_ok(s, c["Power"]["@odata.id"].as_str().unwrap(), Some(READER));
+        let control = p["PowerControl"].as_array().unwrap();
+        assert_eq!(control.len(), 2, "the total and the one power device: {p}");
+        let watts = reading("09ff-InputPower");
+        assert_close(
+            control[0]["PowerConsumedWatts"].as_f64().unwrap(),
+            watts,
+            "total",
+        );
+        assert_close(
+            control[1]["PowerConsumedWatts"].as_f64().unwrap(),
+            watts,
+            "09ff",
+        );
+        assert_eq!(
+            control[1]["RelatedItem"][0]["@odata.id"],
+            "/redfish/v1/Systems/00000001-09ff"
+        );
+        let m = &control[1]["PowerMetrics"];
+        if history {
+            // The constant rack: every sample of the last minute is the same.
+            for k in [
+                "MinConsumedWatts",
+                "MaxConsumedWatts",
+                "AverageConsumedWatts",
+            ] {
+                assert_close(m[k].as_f64().unwrap(), watts, k);
+            }
+            assert_close(
+                control[0]["PowerMetrics"]["AverageConsumedWatts"]
+                    .as_f64()
+                    .unwrap(),
+                watts,
+                "total average",
+            );
+        } else {
+            assert!(m["AverageConsumedWatts"].is_null(), "{m}");
+        }
+        assert_close(
+            p["Voltages"][0]["ReadingVolts"].as_f64().unwrap(),
+            reading("09ff-InputVoltage"),
+            "voltage",
+        );
+    }
+    assert_eq!(
+        get(s, "/redfish/v1/Chassis/000000ff/Thermal", Some(READER)).status,
+        404
+    );
+    assert_eq!(
+        get(s, "/redfish/v1/Chassis/00000001/Power", None).status,
+        401
+    );
+}
+
 /// What `/opendcre/1.1/read/thermistor/…` answers, in °C.
 fn v11_thermistor(s: &Server) -> f64 {
     let r = get(
@@ -627,6 +712,7 @@ fn sensors_equal_the_telemetry_readings() {
     }
     assert_close(sensors[0].1, v11_thermistor(&s), "thermistor vs v1.1 read");
     assert_report_equals(&s, &sensors);
+    assert_thermal_power_equal(&s, &sensors, true);
     // The tree comes from the poller's scan; the power state is still read
     // live, as v1.1 reads it.
     let systems = get(&s, "/redfish/v1/Systems", Some(READER)).json();
@@ -664,6 +750,7 @@ fn sensors_without_telemetry_are_read_live() {
     assert_eq!(sensors.len(), 10);
     assert_close(sensors[0].1, v11_thermistor(&s), "thermistor vs v1.1 read");
     assert_report_equals(&s, &sensors);
+    assert_thermal_power_equal(&s, &sensors, false);
     let one = get(
         &s,
         "/redfish/v1/Chassis/00000001/Sensors/06ff-Fan",

@@ -227,6 +227,19 @@ impl Ctx<'_> {
                 resources::rack_chassis(&node.rack, &self.rack().await?)
             }
             Resource::Chassis(ChassisId::Board(b)) => self.board(*b, path).await?.0,
+            Resource::Thermal(c) => {
+                let rows = self.chassis_rows(*c, path).await?;
+                crate::environment::thermal(*c, &rows)
+            }
+            Resource::ChassisPower(c) => {
+                let rows = self.chassis_rows(*c, path).await?;
+                let since = opendcre_telemetry::now_ms()
+                    .saturating_sub(crate::environment::METRICS_MINUTES * 60_000);
+                let cache = node.cache.clone();
+                crate::environment::power(*c, &rows, |key, field| {
+                    cache.as_ref()?.field_stats(key, field, since)
+                })
+            }
             Resource::SensorCollection(b) => match node
                 .board_readings(*b, None, &self.rack().await?, deadline)
                 .await?
@@ -474,6 +487,25 @@ impl Ctx<'_> {
             }
         }
         Ok(rows)
+    }
+
+    /// The readings of a chassis: every board's for the rack, one board's
+    /// for a board (a 404 when the rack has no such board).
+    async fn chassis_rows(
+        &self,
+        c: ChassisId,
+        path: &str,
+    ) -> Result<Vec<(u32, Vec<opendcre_telemetry::LastReading>)>, RedfishError> {
+        match c {
+            ChassisId::Rack => self.rows().await,
+            ChassisId::Board(b) => {
+                let rack = self.rack().await?;
+                match self.node.board_readings(b, None, &rack, self.deadline).await? {
+                    Some(r) => Ok(vec![(b, r)]),
+                    None => Err(RedfishError::missing(path)),
+                }
+            }
+        }
     }
 
     /// A system's log services exist while the system does.

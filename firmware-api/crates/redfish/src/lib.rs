@@ -13,7 +13,8 @@
 //! headers and the Base registry error bodies; `metadata` the version
 //! object, `$metadata` and the OData service document; `resources` the
 //! payloads as pure functions; `sensors` a board's sensors (telemetry
-//! cache or live reads); `power` a system's power state, resets and asset
+//! cache or live reads); `environment` a chassis' `Thermal` and `Power`
+//! made from those sensors; `power` a system's power state, resets and asset
 //! tag (bus power device or BMC); `reset` the `ComputerSystem.Reset` body;
 //! `sessions` login, the session resources and logout; `accounts` the
 //! account service (local accounts, roles, LDAP as a provider); `query`
@@ -44,6 +45,7 @@ mod led;
 mod logs;
 mod manager_reset;
 mod certificates;
+mod environment;
 mod metadata;
 mod netif;
 mod network;

@@ -31,6 +31,8 @@ pub(crate) const SCHEMAS: &[(&str, Option<&str>)] = &[
     ("EthernetInterfaceCollection", None),
     ("EthernetInterface", Some("v1_12_4")),
     ("IPAddresses", Some("v1_1_5")),
+    ("Thermal", Some("v1_7_3")),
+    ("Power", Some("v1_7_3")),
     ("CertificateCollection", None),
     ("Certificate", Some("v1_11_0")),
     ("CertificateService", Some("v1_2_1")),

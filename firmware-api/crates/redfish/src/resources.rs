@@ -125,6 +125,8 @@ pub(crate) fn rack_chassis(name: &str, rack: &Rack) -> Value {
             "ChassisType": "Rack",
             "Description": "The rack: its power-line bus boards are the chassis it contains.",
             "Status": { "State": "Enabled", "Health": "OK" },
+            "Thermal": link(&crate::environment::thermal_uri(ChassisId::Rack)),
+            "Power": link(&crate::environment::power_uri(ChassisId::Rack)),
             "Links": {
                 "Contains": contains,
                 "ComputerSystems": rack.systems().map(|s| link(&s.uri())).collect::<Vec<_>>(),
@@ -151,6 +153,8 @@ pub(crate) fn board_chassis(board: u32, rack: &Rack) -> Value {
             "Description": "A board on the rack's power-line device bus (v1.1 board id).",
             "Status": { "State": "Enabled", "Health": "OK" },
             "Sensors": link(&crate::sensors::collection_uri(board)),
+            "Thermal": link(&crate::environment::thermal_uri(c)),
+            "Power": link(&crate::environment::power_uri(c)),
             "Links": {
                 "ContainedBy": link(&ChassisId::Rack.uri()),
                 "Contains": [],

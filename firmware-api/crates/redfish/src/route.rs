@@ -84,6 +84,11 @@ pub enum Resource {
     Chassis(ChassisId),
     /// `/redfish/v1/Chassis/{board}/Sensors`.
     SensorCollection(u32),
+    /// `…/Chassis/{id}/Thermal` (deprecated by DMTF, read by OpenRMC
+    /// clients and Ironic).
+    Thermal(ChassisId),
+    /// `…/Chassis/{id}/Power`.
+    ChassisPower(ChassisId),
     /// `/redfish/v1/Chassis/{board}/Sensors/{device}-{what}`.
     Sensor(u32, String),
     SystemCollection,
@@ -314,6 +319,14 @@ pub fn route(segments: &[String]) -> Option<Resource> {
         ["v1", "Chassis"] => Resource::ChassisCollection,
         ["v1", "Chassis", id] => match parse_chassis(id) {
             Some(c) => Resource::Chassis(c),
+            None => Resource::Missing,
+        },
+        ["v1", "Chassis", id, "Thermal"] => match parse_chassis(id) {
+            Some(c) => Resource::Thermal(c),
+            None => Resource::Missing,
+        },
+        ["v1", "Chassis", id, "Power"] => match parse_chassis(id) {
+            Some(c) => Resource::ChassisPower(c),
             None => Resource::Missing,
         },
         ["v1", "Chassis", id, "Sensors"] => match parse_chassis(id) {

@@ -68,6 +68,17 @@ pub(crate) fn sensors_of(kind: Kind) -> &'static [SensorDef] {
     }
 }
 
+impl SensorDef {
+    /// Index into the reading's values (history statistics use it).
+    pub(crate) fn field(&self) -> usize {
+        self.field
+    }
+
+    pub(crate) fn reading_type(&self) -> &'static str {
+        self.reading_type
+    }
+}
+
 /// A sensor's id: `01ff-Temperature` (device id, what it measures).
 pub(crate) fn sensor_id(device: u16, d: &SensorDef) -> String {
     format!("{}-{}", fmt_device(device), d.suffix)

@@ -99,6 +99,15 @@ pub struct LastReading {
     pub error: Option<(u64, String)>,
 }
 
+/// Statistics of one value of a device over part of its history.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FieldStats {
+    pub min: f64,
+    pub max: f64,
+    pub mean: f64,
+    pub samples: usize,
+}
+
 /// One BMC's chassis status.
 #[derive(Debug, Clone, Default)]
 pub struct BmcState {
@@ -410,6 +419,32 @@ impl Cache {
         (!found.is_empty()).then_some(found)
     }
 
+    /// Minimum, maximum and mean of value `field` of device `key` over
+    /// the history samples taken at or after `since` (Unix ms); `None`
+    /// without such a sample (the Redfish `PowerMetrics`).
+    pub fn field_stats(&self, key: (u32, u16), field: usize, since: u64) -> Option<FieldStats> {
+        let devices = read(&self.devices);
+        let d = devices.get(&key)?;
+        let mut stats: Option<FieldStats> = None;
+        for (_, v) in d.history.range(since, u64::MAX) {
+            let Some(x) = v.get(field).copied() else {
+                continue;
+            };
+            let s = stats.get_or_insert(FieldStats {
+                min: x,
+                max: x,
+                mean: 0.0,
+                samples: 0,
+            });
+            s.min = s.min.min(x);
+            s.max = s.max.max(x);
+            // Running mean: no sum that could grow without bound.
+            s.samples += 1;
+            s.mean += (x - s.mean) / s.samples as f64;
+        }
+        stats
+    }
+
     /// Devices the poller should read.
     pub fn device_keys(&self) -> Vec<((u32, u16), Kind)> {
         read(&self.devices)
@@ -508,6 +543,21 @@ mod tests {
         );
         let mid: Vec<_> = r.range(25, 35).map(|(t, _)| t).collect();
         assert_eq!(mid, vec![30]);
+    }
+
+    #[test]
+    fn field_stats_over_a_window() {
+        let c = Cache::default();
+        c.apply_scan(1, 1, vec![((1, 1), Kind::Thermistor)], 10);
+        for (t, x) in [(100u64, 5.0), (200, 1.0), (300, 3.0), (400, 8.0)] {
+            c.record_ok((1, 1), t, vec![x]);
+        }
+        let s = c.field_stats((1, 1), 0, 200).unwrap();
+        assert_eq!((s.min, s.max, s.samples), (1.0, 8.0, 3));
+        assert!((s.mean - 4.0).abs() < 1e-9);
+        assert!(c.field_stats((1, 1), 0, 500).is_none());
+        assert!(c.field_stats((1, 1), 3, 0).is_none(), "no such field");
+        assert!(c.field_stats((1, 2), 0, 0).is_none(), "no such device");
     }
 
     #[test]

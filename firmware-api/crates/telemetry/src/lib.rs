@@ -27,7 +27,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use cache::{Cache, Filter, LastReading};
+pub use cache::{Cache, FieldStats, Filter, LastReading};
 pub use clock::{now_ms, parse_rfc3339, rfc3339};
 pub use config::{Intervals, IpNet, MetricsRole, TelemetryConfig, MAX_HISTORY_LEN};
 pub use expo::Format;

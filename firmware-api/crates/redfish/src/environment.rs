@@ -1,0 +1,325 @@
+//! `Thermal` and `Power` of a chassis (the rack, or one bus board): the
+//! resources OpenRMC's usage guide reads for "power usage of the rack"
+//! (`Chassis/Rack/Power`, `PowerControl[0].PowerConsumedWatts`) and a
+//! node's temperatures, and that OpenStack Ironic (through sushy) collects
+//! as sensor data. DMTF deprecated both in favour of `Sensors` (which the
+//! boards have) and the subsystems; they are served because those clients
+//! read them.
+//!
+//! Every member is made from the board's `Sensor` of the same reading
+//! ([`crate::sensors::sensor`]: value, state, name), so these, `Sensors`,
+//! the metric report and `/opendcre/2/readings` agree. What the bus does
+//! not know is left out rather than guessed: where a thermistor or fan is
+//! mounted and which equipment a power device feeds (`PhysicalContext`;
+//! a PMBus input voltage is the DC bus feeding the device, and a total is
+//! the chassis'), power limits (the node caps nothing), power
+//! supplies (a bus power device switches and measures a server's feed; it
+//! is that server's system, not a PSU).
+
+use opendcre_proto::board_id::fmt_board;
+use opendcre_telemetry::{FieldStats, Kind, LastReading};
+use serde_json::{json, Value};
+
+use crate::resources::{head, link, with};
+use crate::route::{ChassisId, SystemId};
+use crate::sensors::{self, sensors_of};
+
+/// The window of `PowerMetrics`, minutes.
+pub(crate) const METRICS_MINUTES: u64 = 1;
+
+pub(crate) fn thermal_uri(c: ChassisId) -> String {
+    format!("{}/Thermal", c.uri())
+}
+
+pub(crate) fn power_uri(c: ChassisId) -> String {
+    format!("{}/Power", c.uri())
+}
+
+/// The readings of every board in the chassis: (board id, its devices).
+pub(crate) type Rows = [(u32, Vec<LastReading>)];
+
+fn scope_name(c: ChassisId) -> String {
+    match c {
+        ChassisId::Rack => "the rack".to_string(),
+        ChassisId::Board(b) => format!("bus board {}", fmt_board(b)),
+    }
+}
+
+/// `OK`, or `Warning` when a member is not `OK`.
+fn rollup<'a>(members: impl Iterator<Item = &'a Value>) -> Value {
+    let warn = members
+        .filter_map(|m| m["Status"]["Health"].as_str())
+        .any(|h| h != "OK");
+    let health = if warn { "Warning" } else { "OK" };
+    json!({ "State": "Enabled", "Health": health, "HealthRollup": health })
+}
+
+/// The sensors of `rows` whose reading type is `reading_type`, as
+/// (board, sensor JSON).
+fn sensors_of_type<'a>(
+    rows: &'a Rows,
+    reading_type: &'a str,
+) -> impl Iterator<Item = (u32, Value)> + 'a {
+    rows.iter().flat_map(move |(board, readings)| {
+        readings.iter().flat_map(move |r| {
+            sensors_of(r.kind)
+                .iter()
+                .filter(move |d| d.reading_type() == reading_type)
+                .map(move |d| (*board, sensors::sensor(*board, r, *d)))
+        })
+    })
+}
+
+/// `…/Chassis/{id}/Thermal`: temperatures and fans.
+pub(crate) fn thermal(c: ChassisId, rows: &Rows) -> Value {
+    let uri = thermal_uri(c);
+    let temperatures: Vec<Value> = sensors_of_type(rows, "Temperature")
+        .enumerate()
+        .map(|(i, (board, s))| {
+            json!({
+                "@odata.id": format!("{uri}#/Temperatures/{i}"),
+                "MemberId": i.to_string(),
+                "Name": s["Name"],
+                "ReadingCelsius": s["Reading"],
+                "Status": s["Status"],
+                "RelatedItem": [link(&ChassisId::Board(board).uri())],
+            })
+        })
+        .collect();
+    let fans: Vec<Value> = sensors_of_type(rows, "Rotational")
+        .enumerate()
+        .map(|(i, (board, s))| {
+            // The schema's fan `Reading` is an integer.
+            let rpm = s["Reading"].as_f64().map(|x| x.round() as i64);
+            json!({
+                "@odata.id": format!("{uri}#/Fans/{i}"),
+                "MemberId": i.to_string(),
+                "Name": s["Name"],
+                "Reading": rpm,
+                "ReadingUnits": "RPM",
+                "Status": s["Status"],
+                "RelatedItem": [link(&ChassisId::Board(board).uri())],
+            })
+        })
+        .collect();
+    let status = rollup(temperatures.iter().chain(fans.iter()));
+    with(
+        head(&uri, "Thermal"),
+        json!({
+            "Id": "Thermal",
+            "Name": format!("Thermal of {}", scope_name(c)),
+            "Description": "Temperatures and fan speeds of the bus devices, the same readings as the boards' Sensors.",
+            "Status": status,
+            "Temperatures@odata.count": temperatures.len(),
+            "Temperatures": temperatures,
+            "Fans@odata.count": fans.len(),
+            "Fans": fans,
+        }),
+    )
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn metrics(stats: Option<FieldStats>) -> Value {
+    let f = |pick: fn(&FieldStats) -> f64| stats.as_ref().map(|s| round3(pick(s)));
+    json!({
+        "IntervalInMin": METRICS_MINUTES,
+        "MinConsumedWatts": f(|s| s.min),
+        "MaxConsumedWatts": f(|s| s.max),
+        "AverageConsumedWatts": f(|s| s.mean),
+    })
+}
+
+/// `…/Chassis/{id}/Power`: the input power of every bus power device (a
+/// `PowerControl` each, after the chassis' total) and their input
+/// voltages. `stats(key, field)` gives a value's statistics over the last
+/// [`METRICS_MINUTES`] (the telemetry history; `None` without it).
+pub(crate) fn power(
+    c: ChassisId,
+    rows: &Rows,
+    stats: impl Fn((u32, u16), usize) -> Option<FieldStats>,
+) -> Value {
+    let uri = power_uri(c);
+    let mut devices = Vec::new();
+    let mut voltages = Vec::new();
+    for (board, readings) in rows {
+        for r in readings.iter().filter(|r| r.kind == Kind::Power) {
+            let system = SystemId {
+                board: *board,
+                device: r.device,
+            };
+            for d in sensors_of(r.kind) {
+                let s = sensors::sensor(*board, r, *d);
+                match d.reading_type() {
+                    "Power" => devices.push((
+                        json!({
+                            "Name": s["Name"],
+                            "PowerConsumedWatts": s["Reading"],
+                            "PowerMetrics": metrics(stats((*board, r.device), d.field())),
+                            "Status": s["Status"],
+                            "RelatedItem": [link(&system.uri())],
+                        }),
+                        stats((*board, r.device), d.field()),
+                    )),
+                    "Voltage" => voltages.push(json!({
+                        "Name": s["Name"],
+                        "ReadingVolts": s["Reading"],
+                        // A PMBus power device measures the DC rail that
+                        // feeds it: the rack's power bus.
+                        "PhysicalContext": "DCBus",
+                        "Status": s["Status"],
+                        "RelatedItem": [link(&system.uri())],
+                    })),
+                    _ => {}
+                }
+            }
+        }
+    }
+    let mut control = Vec::new();
+    if !devices.is_empty() {
+        // The total only when every device has a value: a partial sum
+        // would read as less power than the chassis draws. The minimum and
+        // maximum of a sum are not the sums of minimums and maximums, so
+        // only the average is given.
+        let total: Option<f64> = devices
+            .iter()
+            .map(|(v, _)| v["PowerConsumedWatts"].as_f64())
+            .sum();
+        let average: Option<f64> = devices.iter().map(|(_, s)| s.map(|s| s.mean)).sum();
+        let health = if total.is_some() { "OK" } else { "Warning" };
+        control.push(json!({
+            "Name": format!("Input power of {}", scope_name(c)),
+            "PhysicalContext": "Chassis",
+            "PowerConsumedWatts": total.map(round3),
+            "PowerMetrics": {
+                "IntervalInMin": METRICS_MINUTES,
+                "MinConsumedWatts": null,
+                "MaxConsumedWatts": null,
+                "AverageConsumedWatts": average.map(round3),
+            },
+            "Status": { "State": "Enabled", "Health": health },
+            "RelatedItem": [link(&c.uri())],
+        }));
+    }
+    control.extend(devices.into_iter().map(|(v, _)| v));
+    // DSP0266: a member's `MemberId` is its index, the last segment of
+    // its `@odata.id`; the name says which device it is.
+    for (i, m) in control.iter_mut().enumerate() {
+        m["@odata.id"] = json!(format!("{uri}#/PowerControl/{i}"));
+        m["MemberId"] = json!(i.to_string());
+    }
+    for (i, m) in voltages.iter_mut().enumerate() {
+        m["@odata.id"] = json!(format!("{uri}#/Voltages/{i}"));
+        m["MemberId"] = json!(i.to_string());
+    }
+    with(
+        head(&uri, "Power"),
+        json!({
+            "Id": "Power",
+            "Name": format!("Power of {}", scope_name(c)),
+            "Description": "Input power and voltage of the bus power devices (PMBus), the same readings as the boards' Sensors; the first PowerControl is their total.",
+            "PowerControl@odata.count": control.len(),
+            "PowerControl": control,
+            "Voltages@odata.count": voltages.len(),
+            "Voltages": voltages,
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(device: u16, kind: Kind, last: Option<Vec<f64>>, error: Option<&str>) -> LastReading {
+        LastReading {
+            device,
+            kind,
+            last: last.map(|v| (1_700_000_000_123, v)),
+            error: error.map(|e| (1_700_000_001_000, e.to_string())),
+        }
+    }
+
+    fn power_reading(device: u16, watts: f64) -> LastReading {
+        r(
+            device,
+            Kind::Power,
+            Some(vec![1.0, 1.0, 0.0, 0.0, watts, 12.1, 18.9]),
+            None,
+        )
+    }
+
+    #[test]
+    fn thermal_of_a_board_and_the_rack() {
+        let rows = vec![
+            (
+                1,
+                vec![
+                    r(0x01ff, Kind::Thermistor, Some(vec![28.78]), None),
+                    r(0x0bff, Kind::Humidity, Some(vec![0.45, 21.5]), None),
+                    r(0x02ff, Kind::FanSpeed, Some(vec![4100.4]), None),
+                    r(0x03ff, Kind::Led, Some(vec![1.0]), None),
+                ],
+            ),
+            (2, vec![r(0x01ff, Kind::Temperature, None, Some("timeout"))]),
+        ];
+        let v = thermal(ChassisId::Board(1), &rows[..1]);
+        assert_eq!(v["@odata.id"], "/redfish/v1/Chassis/00000001/Thermal");
+        assert_eq!(v["Temperatures@odata.count"], 2, "thermistor and humidity's temperature");
+        assert_eq!(v["Temperatures"][0]["ReadingCelsius"], 28.78);
+        assert_eq!(v["Temperatures"][1]["MemberId"], "1");
+        assert!(v["Temperatures"][1]["Name"].as_str().unwrap().contains("0bff"));
+        assert_eq!(
+            v["Temperatures"][1]["@odata.id"],
+            "/redfish/v1/Chassis/00000001/Thermal#/Temperatures/1"
+        );
+        assert_eq!(v["Fans"][0]["Reading"], 4100);
+        assert_eq!(v["Status"]["Health"], "OK");
+        let rack = thermal(ChassisId::Rack, &rows);
+        assert_eq!(rack["Temperatures@odata.count"], 3);
+        assert_eq!(rack["Temperatures"][2]["ReadingCelsius"], Value::Null);
+        assert_eq!(rack["Temperatures"][2]["Status"]["State"], "UnavailableOffline");
+        assert_eq!(rack["Status"]["Health"], "Warning");
+    }
+
+    #[test]
+    fn power_totals_only_whole_sums() {
+        let rows = vec![
+            (1, vec![power_reading(0x16ff, 228.4), power_reading(0x17ff, 100.0)]),
+            (2, vec![power_reading(0x16ff, 50.25)]),
+        ];
+        let stats = |key: (u32, u16), field: usize| {
+            assert_eq!(field, 4, "input power");
+            Some(FieldStats {
+                min: 1.0,
+                max: 3.0,
+                mean: f64::from(key.1 & 0xff) + 2.0,
+                samples: 3,
+            })
+        };
+        let v = power(ChassisId::Rack, &rows, stats);
+        let c = &v["PowerControl"];
+        assert_eq!(v["PowerControl@odata.count"], 4);
+        assert_eq!(c[0]["MemberId"], "0");
+        assert_eq!(c[0]["Name"], "Input power of the rack");
+        assert_eq!(c[0]["PowerConsumedWatts"], 378.65);
+        assert_eq!(c[0]["PowerMetrics"]["AverageConsumedWatts"], 3.0 * 257.0);
+        assert_eq!(c[0]["PowerMetrics"]["MinConsumedWatts"], Value::Null);
+        assert_eq!(c[1]["PowerConsumedWatts"], 228.4);
+        assert_eq!(c[1]["PowerMetrics"]["MaxConsumedWatts"], 3.0);
+        assert_eq!(c[1]["RelatedItem"][0]["@odata.id"], "/redfish/v1/Systems/00000001-16ff");
+        assert_eq!(c[3]["@odata.id"], "/redfish/v1/Chassis/Rack/Power#/PowerControl/3");
+        assert_eq!(v["Voltages"][2]["ReadingVolts"], 12.1);
+
+        // One device not read: no total, a warning; no history: no metrics.
+        let rows = vec![(1, vec![power_reading(0x16ff, 10.0), r(0x17ff, Kind::Power, None, Some("x"))])];
+        let v = power(ChassisId::Board(1), &rows, |_, _| None);
+        assert_eq!(v["PowerControl"][0]["PowerConsumedWatts"], Value::Null);
+        assert_eq!(v["PowerControl"][0]["Status"]["Health"], "Warning");
+        assert_eq!(v["PowerControl"][1]["PowerMetrics"]["AverageConsumedWatts"], Value::Null);
+        // No power devices: no controls at all.
+        let v = power(ChassisId::Board(3), &[(3, vec![])], |_, _| None);
+        assert_eq!(v["PowerControl"], json!([]));
+    }
+}
