@@ -108,7 +108,13 @@ fn power_actions_and_auth_failures_are_logged_and_survive_a_restart() {
     );
     assert_eq!(
         all[0]["MessageArgs"],
-        serde_json::json!(["off", "00000001-0001", "operator", "power off"])
+        serde_json::json!([
+            "off",
+            "00000001-0001",
+            "operator",
+            "power off",
+            "the v1.1 API"
+        ])
     );
     assert!(all[0]["Message"]
         .as_str()
@@ -116,12 +122,38 @@ fn power_actions_and_auth_failures_are_logged_and_survive_a_restart() {
         .contains("through the v1.1 API"));
     assert_eq!(
         all[1]["MessageArgs"],
-        serde_json::json!(["On", "00000001-0001", "operator", "done"])
+        serde_json::json!(["On", "00000001-0001", "operator", "done", "Redfish"])
     );
     assert_eq!(all[1]["EntryType"], "Event");
     assert_eq!(all[1]["Severity"], "OK");
     assert_eq!(all[2]["Severity"], "Warning");
     assert_eq!(all[2]["MessageArgs"][0], "127.0.0.1");
+    // Each entry's message is its registry message with its arguments, from
+    // the registry the service serves (what a client resolving a MessageId
+    // does).
+    let file = get_ok(&s, "/redfish/v1/Registries/OpenDCRE", Some(READER));
+    assert_eq!(file["Registry"], "OpenDCRE.1.0");
+    let doc = get_ok(
+        &s,
+        file["Location"][0]["Uri"].as_str().unwrap(),
+        Some(READER),
+    );
+    assert_eq!(doc["RegistryPrefix"], "OpenDCRE");
+    for e in &all {
+        let key = e["MessageId"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("OpenDCRE.1.0.");
+        let m = &doc["Messages"][key];
+        let args = e["MessageArgs"].as_array().unwrap();
+        assert_eq!(m["NumberOfArgs"], args.len(), "{key}");
+        let mut text = m["Message"].as_str().unwrap().to_string();
+        for (i, a) in args.iter().enumerate().rev() {
+            text = text.replace(&format!("%{}", i + 1), a.as_str().unwrap());
+        }
+        assert_eq!(e["Message"], text.as_str(), "{key}");
+        assert_eq!(e["Severity"], m["MessageSeverity"], "{key}");
+    }
     let text = all[2].to_string();
     assert!(!text.contains(bad), "the token is not logged: {text}");
 

@@ -191,9 +191,16 @@ fn failing_install_is_an_exception_with_raucs_reason() {
     assert_eq!(t["TaskStatus"], "Critical");
     let last = t["Messages"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["MessageId"], "OpenDCRE.1.0.UpdateFailed");
-    assert_eq!(
-        last["Message"],
-        "rauc install failed (status 1): Failed verifying signature: signature verification failed: certificate signature failure",
+    let reason = "rauc install failed (status 1): Failed verifying signature: signature verification failed: certificate signature failure";
+    assert_eq!(last["MessageArgs"][2], reason);
+    assert_eq!(last["MessageArgs"][1], "4096");
+    // The registry's sentence, as in the event log.
+    assert!(
+        last["Message"].as_str().unwrap().ends_with(&format!(
+            "byte update bundle from '{}' was not installed: {reason}.",
+            last["MessageArgs"][0].as_str().unwrap()
+        )),
+        "{last}"
     );
     assert_eq!(n.uploads(), Vec::<String>::new());
     assert!(log_message_ids(s).contains(&"OpenDCRE.1.0.UpdateFailed".to_string()));

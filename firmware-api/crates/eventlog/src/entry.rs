@@ -1,8 +1,9 @@
 //! One entry of the event log and the events the node records: power
 //! actions, authentication failures, bus faults, a cleared log. Each has a
-//! fixed message key (the Redfish `MessageId` is `OpenDCRE.1.0.<key>`), its
-//! arguments, and the sentence built from them, so a reader of the file or
-//! of Redfish sees the same text.
+//! message key of the node's registry (`messages`; the Redfish `MessageId`
+//! is `OpenDCRE.1.0.<key>`), its arguments, and the sentence the registry's
+//! template makes of them, so a reader of the file, of Redfish or of the
+//! registry sees the same text.
 
 use serde::{Deserialize, Serialize};
 
@@ -37,10 +38,9 @@ pub struct Entry {
     /// When it was recorded: Unix time in milliseconds, the node's clock.
     pub created_ms: u64,
     pub severity: Severity,
-    /// The message key: `PowerAction`, `PowerActionFailed`,
-    /// `AuthenticationFailed`, `BusFaults`, `LogCleared`, `UpdateInstalled`,
-    /// `UpdateFailed`, `SubscriptionCreated`, `SubscriptionDeleted`,
-    /// `SubscriptionTerminated`, `ManagerReset`.
+    /// The message key, one of [`crate::MESSAGES`] (`PowerAction`,
+    /// `LogCleared`, …); entries written before a key was renamed keep
+    /// theirs.
     pub key: String,
     pub message: String,
     pub args: Vec<String>,
@@ -85,6 +85,32 @@ impl Via {
 }
 
 impl Event {
+    /// The entry of registry message `key` with `args`: its severity and
+    /// its sentence come from [`crate::MESSAGES`]. Every constructor goes
+    /// through here, so a key without a registry message is a bug caught
+    /// by the tests, never a text that differs from the registry's.
+    fn of(key: &'static str, args: Vec<String>, system: Option<String>) -> Event {
+        match crate::messages::message(key) {
+            Some(def) => Event {
+                severity: def.severity,
+                key: def.key,
+                message: def.fill(&args),
+                args,
+                system,
+            },
+            None => {
+                debug_assert!(false, "message {key} is not in the registry");
+                Event {
+                    severity: Severity::Warning,
+                    key,
+                    message: format!("{key}: {}", args.join(", ")),
+                    args,
+                    system,
+                }
+            }
+        }
+    }
+
     /// A power action on `system` (`on`, `off`, `cycle`, `ForceRestart`, …)
     /// by `user`; `result` is what the device answered or why it failed.
     pub fn power(
@@ -95,85 +121,39 @@ impl Event {
         result: Result<&str, &str>,
     ) -> Event {
         let (user, system, action) = (clip(user), clip(system), clip(action));
-        let (severity, key, outcome) = match result {
-            Ok(r) => (Severity::OK, "PowerAction", clip(r)),
-            Err(e) => (Severity::Warning, "PowerActionFailed", clip(e)),
+        let (key, outcome) = match result {
+            Ok(r) => ("PowerAction", clip(r)),
+            Err(e) => ("PowerActionFailed", clip(e)),
         };
-        let message = match result {
-            Ok(_) => format!(
-                "Power action '{action}' on system {system} by '{user}' through {}: {outcome}.",
-                via.text()
-            ),
-            Err(_) => format!(
-                "Power action '{action}' on system {system} by '{user}' through {} failed: {outcome}.",
-                via.text()
-            ),
-        };
-        Event {
-            severity,
-            key,
-            message,
-            args: vec![action, system.clone(), user, outcome],
-            system: Some(system),
-        }
+        let args = vec![action, system.clone(), user, outcome, via.text().to_string()];
+        Event::of(key, args, Some(system))
     }
 
     /// A refused credential: the client's address and the reason (never the
     /// credential itself; the caller passes only what its log line says).
     pub fn auth_failure(address: &str, reason: &str) -> Event {
-        let (address, reason) = (clip(address), clip(reason));
-        Event {
-            severity: Severity::Warning,
-            key: "AuthenticationFailed",
-            message: format!("Authentication from {address} failed: {reason}."),
-            args: vec![address, reason],
-            system: None,
-        }
+        Event::of("AuthenticationFailed", vec![clip(address), clip(reason)], None)
     }
 
     /// Bus faults counted over `secs` seconds: transactions without an
     /// answer, frames with a bad checksum, reopens of the port. One entry per
     /// interval however many there were.
     pub fn bus_faults(secs: u64, timeouts: u64, checksum_errors: u64, reopens: u64) -> Event {
-        Event {
-            severity: Severity::Warning,
-            key: "BusFaults",
-            message: format!(
-                "Device bus faults in the last {secs} s: {timeouts} transactions without an answer, \
-                 {checksum_errors} frames with a bad checksum, {reopens} reopens of the port."
-            ),
-            args: vec![
-                timeouts.to_string(),
-                checksum_errors.to_string(),
-                reopens.to_string(),
-            ],
-            system: None,
-        }
+        let args = [timeouts, checksum_errors, reopens, secs]
+            .iter()
+            .map(u64::to_string)
+            .collect();
+        Event::of("BusFaults", args, None)
     }
 
     /// A RAUC bundle of `bytes` bytes pushed by `user` through the update
     /// service: installed, or why not (RAUC's reason).
     pub fn update(user: &str, bytes: u64, result: Result<&str, &str>) -> Event {
-        let user = clip(user);
-        let (severity, key, outcome) = match result {
-            Ok(r) => (Severity::OK, "UpdateInstalled", clip(r)),
-            Err(e) => (Severity::Warning, "UpdateFailed", clip(e)),
+        let (key, outcome) = match result {
+            Ok(r) => ("UpdateInstalled", clip(r)),
+            Err(e) => ("UpdateFailed", clip(e)),
         };
-        let message = match result {
-            Ok(_) => {
-                format!("A {bytes} byte update bundle from '{user}' was installed: {outcome}.")
-            }
-            Err(_) => {
-                format!("A {bytes} byte update bundle from '{user}' was not installed: {outcome}.")
-            }
-        };
-        Event {
-            severity,
-            key,
-            message,
-            args: vec![user, bytes.to_string(), outcome],
-            system: None,
-        }
+        Event::of(key, vec![clip(user), bytes.to_string(), outcome], None)
     }
 
     /// A Redfish event subscription to `destination` was created or deleted
@@ -181,86 +161,35 @@ impl Event {
     /// delivered: who receives the node's events is an operator's business.
     pub fn subscription(user: &str, destination: &str, change: SubscriptionChange<'_>) -> Event {
         let (user, dest) = (clip(user), clip(destination));
-        let (severity, key, message, args) = match change {
-            SubscriptionChange::Created => (
-                Severity::OK,
-                "SubscriptionCreated",
-                format!("'{user}' subscribed {dest} to the node's events."),
-                vec![user, dest],
-            ),
-            SubscriptionChange::Deleted => (
-                Severity::OK,
-                "SubscriptionDeleted",
-                format!("'{user}' deleted the event subscription of {dest}."),
-                vec![user, dest],
-            ),
+        match change {
+            SubscriptionChange::Created => Event::of("SubscriptionCreated", vec![user, dest], None),
+            SubscriptionChange::Deleted => Event::of("SubscriptionDeleted", vec![user, dest], None),
             SubscriptionChange::Terminated(why) => {
-                let why = clip(why);
-                (
-                    Severity::Warning,
-                    "SubscriptionTerminated",
-                    format!(
-                        "The event subscription of {dest} (created by '{user}') was ended: {why}."
-                    ),
-                    vec![user, dest, why],
-                )
+                Event::of("SubscriptionTerminated", vec![user, dest, clip(why)], None)
             }
-        };
-        Event {
-            severity,
-            key,
-            message,
-            args,
-            system: None,
         }
     }
 
     /// `user` asked the node to restart (Redfish `Manager.Reset`).
     pub fn manager_reset(user: &str) -> Event {
-        let user = clip(user);
-        Event {
-            severity: Severity::Warning,
-            key: "ManagerReset",
-            message: format!("'{user}' asked the node to restart (GracefulRestart)."),
-            args: vec![user],
-            system: None,
-        }
+        Event::of("ManagerReset", vec![clip(user)], None)
     }
 
     /// `user` installed a new certificate for the node's HTTPS listeners
     /// (Redfish `ReplaceCertificate`): its subject and SHA-256 fingerprint,
     /// so the change can be matched with what clients now see.
     pub fn certificate_replaced(user: &str, subject: &str, fingerprint: &str) -> Event {
-        let user = clip(user);
-        let subject = clip(subject);
-        let fingerprint = clip(fingerprint);
-        Event {
-            severity: Severity::Warning,
-            key: "CertificateReplaced",
-            message: format!(
-                "'{user}' replaced the HTTPS certificate: now '{subject}', SHA-256 {fingerprint}."
-            ),
-            args: vec![user, subject, fingerprint],
-            system: None,
-        }
+        let args = vec![clip(user), clip(subject), clip(fingerprint)];
+        Event::of("CertificateReplaced", args, None)
     }
 
     /// The log (or, with `system`, that system's entries) was cleared by
     /// `user`: the first entry after a clear.
     pub fn cleared(user: &str, system: Option<&str>) -> Event {
         let user = clip(user);
-        let message = match system {
-            None => format!("The event log was cleared by '{user}'."),
-            Some(s) => {
-                format!("The event log's entries about system {s} were cleared by '{user}'.")
-            }
-        };
-        Event {
-            severity: Severity::OK,
-            key: "LogCleared",
-            message,
-            args: vec![user],
-            system: system.map(clip),
+        match system {
+            None => Event::of("LogCleared", vec![user], None),
+            Some(s) => Event::of("SystemLogCleared", vec![user, clip(s)], Some(clip(s))),
         }
     }
 }

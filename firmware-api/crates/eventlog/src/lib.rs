@@ -18,6 +18,7 @@
 //! crates all record into the one `Arc<EventLog>`.
 
 mod entry;
+mod messages;
 mod file;
 mod limit;
 
@@ -29,6 +30,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use entry::{Entry, Event, Severity, SubscriptionChange, Via};
+pub use messages::{message, MessageDef, MESSAGES, REGISTRY, REGISTRY_VERSION};
 
 use file::{Job, WriteStats, Writer};
 use limit::Limiter;

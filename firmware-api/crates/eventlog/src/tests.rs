@@ -144,7 +144,7 @@ fn clearing_one_systems_entries_keeps_the_others() {
         [
             ("PowerAction".into(), Some("00000001-01ff".into())),
             ("AuthenticationFailed".into(), None),
-            ("LogCleared".into(), Some("00000001-16ff".into())),
+            ("SystemLogCleared".into(), Some("00000001-16ff".into())),
         ]
     );
     drop(log);

@@ -390,6 +390,7 @@ impl Ctx<'_> {
                 }
             }
             Resource::RegistryCollection => registries::registry_collection(),
+            Resource::OwnRegistry => registries::own_registry_document(),
             Resource::Registry(id) => {
                 registries::registry_file(id).ok_or_else(|| RedfishError::missing(path))?
             }

@@ -344,7 +344,7 @@ mod tests {
         assert_eq!(v["Severity"], "OK");
         assert_eq!(
             v["MessageArgs"],
-            json!(["on", "00000001-16ff", "ops", "on"])
+            json!(["on", "00000001-16ff", "ops", "on", "the v1.1 API"])
         );
         assert!(v["Created"].as_str().unwrap().ends_with("+00:00"));
         assert!(v.get("SensorNumber").is_none(), "only SEL entries have one");

@@ -43,6 +43,7 @@ pub(crate) const SCHEMAS: &[(&str, Option<&str>)] = &[
     ("LogEntry", Some("v1_21_0")),
     ("MessageRegistryFileCollection", None),
     ("MessageRegistryFile", Some("v1_1_5")),
+    ("MessageRegistry", Some("v1_7_0")),
     ("UpdateService", Some("v1_17_0")),
     ("SoftwareInventoryCollection", None),
     ("SoftwareInventory", Some("v1_13_0")),

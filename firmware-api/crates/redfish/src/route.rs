@@ -128,6 +128,9 @@ pub enum Resource {
     RegistryCollection,
     /// `/redfish/v1/Registries/{id}`: a message registry the service uses.
     Registry(String),
+    /// `/redfish/v1/Registries/OpenDCRE/OpenDCRE.1.0.0`: the node's own
+    /// message registry document.
+    OwnRegistry,
     /// `/redfish/v1/UpdateService`.
     UpdateService,
     /// `…/UpdateService/upload`: the `HttpPushUri` (POST of a bundle).
@@ -385,6 +388,11 @@ pub fn route(segments: &[String]) -> Option<Resource> {
         ["v1", "AccountService"] => Resource::AccountService,
         ["v1", "Registries"] => Resource::RegistryCollection,
         ["v1", "Registries", id] => Resource::Registry(id.to_string()),
+        ["v1", "Registries", opendcre_eventlog::REGISTRY, doc]
+            if doc == crate::registries::own_registry_id() =>
+        {
+            Resource::OwnRegistry
+        }
         ["v1", "AccountService", "Accounts"] => Resource::AccountCollection,
         ["v1", "AccountService", "Accounts", name] if account_name(name) => {
             Resource::Account(name.to_string())

@@ -520,10 +520,12 @@ fn task_payload(t: &Task) -> Value {
     let mut messages: Vec<Value> = t
         .lines
         .iter()
-        .map(|l| message("RaucOutput", l, "OK"))
+        .map(|l| message("RaucOutput", l, std::slice::from_ref(l), "OK"))
         .collect();
     if let Some(r) = &t.reason {
-        messages.push(message("UpdateFailed", r, "Critical"));
+        // The same message (and arguments) as the event log's entry.
+        let e = opendcre_eventlog::Event::update(&t.user, t.bytes, Err(r));
+        messages.push(message(e.key, &e.message, &e.args, "Critical"));
     }
     let mut v = with(
         head(&task_uri(t.id), "Task"),
@@ -547,10 +549,11 @@ fn task_payload(t: &Task) -> Value {
 }
 
 /// A task message: the node's own registry prefix (as its event log's).
-fn message(key: &str, text: &str, severity: &str) -> Value {
+fn message(key: &str, text: &str, args: &[String], severity: &str) -> Value {
     json!({
         "MessageId": format!("{}.{key}", crate::logs::REGISTRY_PREFIX),
         "Message": text,
+        "MessageArgs": args,
         "MessageSeverity": severity,
     })
 }
