@@ -93,10 +93,11 @@ def chassis_environment(root, url, ctx, token):
     rack = root.get_chassis("/redfish/v1/Chassis/Rack")
     thermal, power = rack.thermal, rack.power
     sensors = 0
-    for board in get_json(url, ctx, token, "/redfish/v1/Chassis")["Members"]:
-        if board["@odata.id"].endswith("/Rack"):
+    for member in get_json(url, ctx, token, "/redfish/v1/Chassis")["Members"]:
+        chassis = get_json(url, ctx, token, member["@odata.id"])
+        if "Sensors" not in chassis:  # the rack, a BMC's server
             continue
-        coll = get_json(url, ctx, token, board["@odata.id"] + "/Sensors")
+        coll = get_json(url, ctx, token, chassis["Sensors"]["@odata.id"])
         for m in coll["Members"]:
             sensors += m["@odata.id"].endswith("-Temperature")
     temps = [(t.identity, t.reading_celsius) for t in thermal.temperatures]

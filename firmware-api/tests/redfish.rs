@@ -845,8 +845,53 @@ fn bmc_systems_reset_through_ipmi() {
     }
     assert_eq!(
         sys["Links"]["Chassis"][0]["@odata.id"],
+        "/redfish/v1/Chassis/40000000-0001"
+    );
+    // Its chassis: the FRU's chassis area and product area, as ipmitool
+    // prints them; in the rack and in the chassis collection.
+    let ch = get_ok(&s, "/redfish/v1/Chassis/40000000-0001", Some(READER));
+    let field = |name: &str| -> String {
+        let line = fru
+            .lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("{name} in {fru}"));
+        line.split_once(':').unwrap().1.trim().to_string()
+    };
+    assert_eq!(field("Chassis Type"), "Rack Mount Chassis");
+    assert_eq!(ch["ChassisType"], "RackMount");
+    assert_eq!(ch["PartNumber"], field("Chassis Part Number").as_str());
+    assert_eq!(ch["SerialNumber"], field("Chassis Serial").as_str());
+    assert_eq!(ch["Manufacturer"], field("Product Manufacturer").as_str());
+    assert_eq!(ch["Model"], field("Product Name").as_str());
+    assert_eq!(ch["AssetTag"], field("Product Asset Tag").as_str());
+    assert_eq!(ch["PowerState"], "On");
+    assert_eq!(
+        ch["Links"]["ComputerSystems"][0]["@odata.id"],
+        format!("/redfish/v1/Systems/{id}")
+    );
+    assert_eq!(
+        ch["Links"]["ContainedBy"]["@odata.id"],
         "/redfish/v1/Chassis/Rack"
     );
+    let rack = get_ok(&s, "/redfish/v1/Chassis/Rack", Some(READER));
+    assert!(rack["Links"]["Contains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["@odata.id"] == ch["@odata.id"]));
+    let all = get_ok(&s, "/redfish/v1/Chassis", Some(READER));
+    assert!(all["Members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["@odata.id"] == ch["@odata.id"]));
+    for missing in ["40000000-0002", "40000000-0001/Thermal", "00000001-0001"] {
+        assert_eq!(
+            get(&s, &format!("/redfish/v1/Chassis/{missing}"), Some(READER)).status,
+            404,
+            "{missing}"
+        );
+    }
     assert_eq!(
         sys["Actions"]["#ComputerSystem.Reset"]["ResetType@Redfish.AllowableValues"],
         serde_json::json!([

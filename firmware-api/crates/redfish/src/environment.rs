@@ -42,6 +42,7 @@ fn scope_name(c: ChassisId) -> String {
     match c {
         ChassisId::Rack => "the rack".to_string(),
         ChassisId::Board(b) => format!("bus board {}", fmt_board(b)),
+        ChassisId::Server(_) => format!("server {}", c.id()),
     }
 }
 

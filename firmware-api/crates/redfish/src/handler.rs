@@ -227,6 +227,7 @@ impl Ctx<'_> {
                 resources::rack_chassis(&node.rack, &self.rack().await?)
             }
             Resource::Chassis(ChassisId::Board(b)) => self.board(*b, path).await?.0,
+            Resource::Chassis(ChassisId::Server(d)) => self.server_chassis(*d, path).await?,
             Resource::Thermal(c) => {
                 let rows = self.chassis_rows(*c, path).await?;
                 crate::environment::thermal(*c, &rows)
@@ -430,6 +431,24 @@ impl Ctx<'_> {
         })
     }
 
+    /// A BMC server's chassis: its FRU's chassis, board and product areas
+    /// and the power state, read now (as its system reads them).
+    async fn server_chassis(&self, device: u16, path: &str) -> Result<Value, RedfishError> {
+        let (node, deadline) = (self.node, self.deadline);
+        if !self.rack().await?.bmcs.contains(&device) {
+            return Err(RedfishError::missing(path));
+        }
+        let s = SystemId {
+            board: opendcre_proto::board_id::IPMI,
+            device,
+        };
+        let power = node.power_state(s, deadline).await.map_err(|e| {
+            tracing::warn!(system = %s.id(), detail = ?e.detail, "power state not readable");
+        });
+        let fru = node.fru(s, deadline).await;
+        Ok(resources::server_chassis(device, power.ok(), fru.as_ref()))
+    }
+
     /// A system as a GET shows it: power state and asset tag read now;
     /// a bus power device's (PATCHable) carries its `@odata.etag`.
     async fn system(&self, s: SystemId, path: &str) -> Result<Value, RedfishError> {
@@ -499,6 +518,7 @@ impl Ctx<'_> {
     ) -> Result<Vec<(u32, Vec<opendcre_telemetry::LastReading>)>, RedfishError> {
         match c {
             ChassisId::Rack => self.rows().await,
+            ChassisId::Server(_) => Err(RedfishError::missing(path)),
             ChassisId::Board(b) => {
                 let rack = self.rack().await?;
                 match self.node.board_readings(b, None, &rack, self.deadline).await? {

@@ -215,17 +215,7 @@ impl Node {
     /// `GET /opendcre/1.1/read/power/40000000/…/info` reads it. `None` for a
     /// bus power device, or when the BMC's FRU cannot be read (logged).
     pub(crate) async fn inventory(&self, s: SystemId, deadline: Instant) -> Option<Inventory> {
-        if !s.is_bmc() {
-            return None;
-        }
-        let info = match self.bmc(s, deadline, self.ipmi.asset(s.device)).await {
-            Ok(i) => i,
-            Err(e) => {
-                tracing::warn!(system = %s.id(), detail = ?e.detail, "BMC inventory not readable");
-                return None;
-            }
-        };
-        let fru = info.fru?;
+        let fru = self.fru(s, deadline).await?;
         if let Some(p) = fru.product {
             return Some(Inventory {
                 manufacturer: p.manufacturer,
@@ -240,6 +230,30 @@ impl Node {
             serial_number: b.serial_number,
             part_number: b.part_number,
         })
+    }
+
+    /// FRU 0 of a BMC's server; `None` for a bus power device, or when the
+    /// BMC's FRU cannot be read (logged).
+    pub(crate) async fn fru(
+        &self,
+        s: SystemId,
+        deadline: Instant,
+    ) -> Option<opendcre_ipmi::fru::FruInfo> {
+        if !s.is_bmc() {
+            return None;
+        }
+        match self.bmc(s, deadline, self.ipmi.asset(s.device)).await {
+            Ok(info) => {
+                if let Some(e) = &info.inventory_error {
+                    tracing::warn!(system = %s.id(), error = %e, "BMC FRU not readable");
+                }
+                info.fru
+            }
+            Err(e) => {
+                tracing::warn!(system = %s.id(), detail = ?e.detail, "BMC inventory not readable");
+                None
+            }
+        }
     }
 
     /// A power command to a bus power device and its parsed answer: the

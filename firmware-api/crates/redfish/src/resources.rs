@@ -103,6 +103,7 @@ pub(crate) fn chassis_collection(rack: &Rack) -> Value {
             .iter()
             .map(|b| ChassisId::Board(b.board_id).uri()),
     );
+    members.extend(rack.bmcs.iter().map(|d| ChassisId::Server(*d).uri()));
     collection(
         &format!("{V1}/Chassis"),
         "ChassisCollection",
@@ -116,6 +117,7 @@ pub(crate) fn rack_chassis(name: &str, rack: &Rack) -> Value {
         .boards
         .iter()
         .map(|b| link(&ChassisId::Board(b.board_id).uri()))
+        .chain(rack.bmcs.iter().map(|d| link(&ChassisId::Server(*d).uri())))
         .collect();
     with(
         head(&ChassisId::Rack.uri(), "Chassis"),
@@ -123,7 +125,7 @@ pub(crate) fn rack_chassis(name: &str, rack: &Rack) -> Value {
             "Id": ChassisId::Rack.id(),
             "Name": format!("Rack {name}"),
             "ChassisType": "Rack",
-            "Description": "The rack: its power-line bus boards are the chassis it contains.",
+            "Description": "The rack: it contains its power-line bus boards and the servers of its configured BMCs.",
             "Status": { "State": "Enabled", "Health": "OK" },
             "Thermal": link(&crate::environment::thermal_uri(ChassisId::Rack)),
             "Power": link(&crate::environment::power_uri(ChassisId::Rack)),
@@ -166,6 +168,96 @@ pub(crate) fn board_chassis(board: u32, rack: &Rack) -> Value {
     )
 }
 
+/// Redfish's `ChassisType` of an IPMI FRU chassis type (SMBIOS 3.x
+/// table 17, which IPMI FRU v1.0 §10 uses); `Other` for the ones without
+/// a Redfish match.
+fn redfish_chassis_type(smbios: u8) -> &'static str {
+    match smbios {
+        // Desktop, low-profile desktop, pizza box, mini tower, tower, all in
+        // one, space-saving, lunch box, sealed-case PC, embedded PC, mini PC.
+        0x03..=0x07 | 0x0D | 0x0F | 0x10 | 0x18 | 0x22 | 0x23 => "StandAlone",
+        // Main server chassis, rack mount chassis.
+        0x11 | 0x17 => "RackMount",
+        // Expansion chassis, bus expansion chassis.
+        0x12 | 0x14 => "Expansion",
+        0x13 => "Sled",
+        0x16 => "StorageEnclosure",
+        0x19 | 0x1D => "Enclosure",
+        0x1C => "Blade",
+        _ => "Other",
+    }
+}
+
+/// The chassis of a BMC's server: what its FRU 0 says (the chassis area's
+/// type, part and serial number; manufacturer and model from the product
+/// area, else the board area; the product area's asset tag, read-only:
+/// IPMI has no standard write of it) and its power state. `power` and
+/// `fru` are `None` when the BMC did not answer.
+pub(crate) fn server_chassis(
+    device: u16,
+    power: Option<PowerView>,
+    fru: Option<&opendcre_ipmi::fru::FruInfo>,
+) -> Value {
+    let c = ChassisId::Server(device);
+    let system = SystemId {
+        board: opendcre_proto::board_id::IPMI,
+        device,
+    };
+    let status = match (&power, fru) {
+        (Some(p), Some(_)) => {
+            json!({ "State": "Enabled", "Health": if p.healthy { "OK" } else { "Warning" } })
+        }
+        _ => json!({ "State": "UnavailableOffline", "Health": "Critical" }),
+    };
+    let chassis_area = fru.and_then(|f| f.chassis.as_ref());
+    let mut v = with(
+        head(&c.uri(), "Chassis"),
+        json!({
+            "Id": c.id(),
+            "Name": format!("Chassis of the server of BMC {}", fmt_device(device)),
+            "Description": "A server's chassis as its BMC's FRU 0 describes it.",
+            "ChassisType": chassis_area.map_or("Other", |a| redfish_chassis_type(a.chassis_type)),
+            "Status": status,
+            "Links": {
+                "ContainedBy": link(&ChassisId::Rack.uri()),
+                "Contains": [],
+                "ComputerSystems": [link(&system.uri())],
+                "ManagedBy": [link(&manager_uri())],
+                // The server's BMC is reached over IPMI, not modelled as a
+                // Redfish manager of its own.
+                "ManagersInChassis": [],
+            },
+        }),
+    );
+    if let Some(p) = power {
+        v["PowerState"] = json!(if p.on { "On" } else { "Off" });
+    }
+    let (manufacturer, model, asset_tag) = match fru {
+        Some(f) => match (&f.product, &f.board) {
+            (Some(p), _) => (
+                p.manufacturer.as_str(),
+                p.product_name.as_str(),
+                p.asset_tag.as_str(),
+            ),
+            (None, Some(b)) => (b.manufacturer.as_str(), b.product_name.as_str(), ""),
+            (None, None) => ("", "", ""),
+        },
+        None => ("", "", ""),
+    };
+    for (key, value) in [
+        ("Manufacturer", manufacturer),
+        ("Model", model),
+        ("AssetTag", asset_tag),
+        ("PartNumber", chassis_area.map_or("", |a| a.part_number.as_str())),
+        ("SerialNumber", chassis_area.map_or("", |a| a.serial_number.as_str())),
+    ] {
+        if !value.is_empty() {
+            v[key] = json!(value);
+        }
+    }
+    v
+}
+
 pub(crate) fn system_collection(rack: &Rack) -> Value {
     collection(
         &format!("{V1}/Systems"),
@@ -193,7 +285,7 @@ pub(crate) fn system(s: SystemId, power: Result<PowerView, &str>) -> Value {
         (
             format!("Server of BMC {}", fmt_device(s.device)),
             "A server whose BMC the node reaches over IPMI (the v1.1 IPMI board 40000000).",
-            ChassisId::Rack,
+            ChassisId::Server(s.device),
         )
     } else {
         (
@@ -250,6 +342,7 @@ pub(crate) fn manager(firmware: &str, now_rfc3339: &str, uuid: Option<&str>, rac
             .iter()
             .map(|b| link(&ChassisId::Board(b.board_id).uri())),
     );
+    chassis.extend(rack.bmcs.iter().map(|d| link(&ChassisId::Server(*d).uri())));
     let mut v = with(
         head(&manager_uri(), "Manager"),
         json!({
@@ -340,7 +433,11 @@ mod tests {
         );
         let rack_c = rack_chassis("r1", &r);
         assert_eq!(rack_c["ChassisType"], "Rack");
-        assert_eq!(rack_c["Links"]["Contains"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            rack_c["Links"]["Contains"].as_array().unwrap().len(),
+            3,
+            "the two boards and the BMC's server"
+        );
         assert_eq!(
             rack_c["Links"]["ComputerSystems"].as_array().unwrap().len(),
             3,
@@ -350,7 +447,11 @@ mod tests {
             rack_c["Links"]["ManagersInChassis"],
             json!([{ "@odata.id": "/redfish/v1/Managers/RackManager" }])
         );
-        assert_eq!(chassis_collection(&r)["Members@odata.count"], 3);
+        assert_eq!(
+            chassis_collection(&r)["Members@odata.count"],
+            4,
+            "the rack, two boards, the BMC's server"
+        );
     }
 
     #[test]
@@ -383,7 +484,7 @@ mod tests {
         );
         assert_eq!(
             bmc["Links"]["Chassis"][0]["@odata.id"],
-            "/redfish/v1/Chassis/Rack"
+            "/redfish/v1/Chassis/40000000-0001"
         );
         assert_eq!(
             bmc["Actions"]["#ComputerSystem.Reset"]["ResetType@Redfish.AllowableValues"]
@@ -395,5 +496,21 @@ mod tests {
         let down = system(s, Err("no answer"));
         assert!(down.get("PowerState").is_none());
         assert_eq!(down["Status"]["State"], "UnavailableOffline");
+    }
+
+    #[test]
+    fn a_servers_chassis_is_its_fru() {
+        assert_eq!(redfish_chassis_type(0x17), "RackMount");
+        assert_eq!(redfish_chassis_type(0x1c), "Blade");
+        assert_eq!(redfish_chassis_type(0x02), "Other");
+        let v = server_chassis(1, None, None);
+        assert_eq!(v["@odata.id"], "/redfish/v1/Chassis/40000000-0001");
+        assert_eq!(v["ChassisType"], "Other");
+        assert_eq!(v["Status"]["State"], "UnavailableOffline");
+        assert!(v.get("PowerState").is_none() && v.get("SerialNumber").is_none());
+        assert_eq!(
+            v["Links"]["ComputerSystems"][0]["@odata.id"],
+            "/redfish/v1/Systems/40000000-0001"
+        );
     }
 }

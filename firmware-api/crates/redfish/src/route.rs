@@ -7,11 +7,15 @@ use http::Method;
 use opendcre_proto::board_id::{fmt_board, fmt_device};
 use opendcre_security::auth::{Permission, Role};
 
-/// A chassis of the rack: the rack itself or one board on its bus.
+/// A chassis of the rack: the rack itself, one board on its bus, or the
+/// server of a configured BMC (its FRU's chassis).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChassisId {
     Rack,
     Board(u32),
+    /// The BMC's device id: the chassis of system `40000000-{device}`,
+    /// with the same id.
+    Server(u16),
 }
 
 impl ChassisId {
@@ -21,6 +25,11 @@ impl ChassisId {
         match self {
             ChassisId::Rack => RACK_ID.to_string(),
             ChassisId::Board(b) => fmt_board(b),
+            ChassisId::Server(d) => SystemId {
+                board: opendcre_proto::board_id::IPMI,
+                device: d,
+            }
+            .id(),
         }
     }
 
@@ -324,13 +333,15 @@ pub fn route(segments: &[String]) -> Option<Resource> {
             Some(c) => Resource::Chassis(c),
             None => Resource::Missing,
         },
+        // A server's thermal and power data would be its BMC's sensors
+        // (SDR), which the node does not read yet.
         ["v1", "Chassis", id, "Thermal"] => match parse_chassis(id) {
-            Some(c) => Resource::Thermal(c),
-            None => Resource::Missing,
+            Some(c) if !matches!(c, ChassisId::Server(_)) => Resource::Thermal(c),
+            _ => Resource::Missing,
         },
         ["v1", "Chassis", id, "Power"] => match parse_chassis(id) {
-            Some(c) => Resource::ChassisPower(c),
-            None => Resource::Missing,
+            Some(c) if !matches!(c, ChassisId::Server(_)) => Resource::ChassisPower(c),
+            _ => Resource::Missing,
         },
         ["v1", "Chassis", id, "Sensors"] => match parse_chassis(id) {
             Some(ChassisId::Board(b)) => Resource::SensorCollection(b),
@@ -473,6 +484,11 @@ fn system(id: &str, make: fn(SystemId) -> Resource) -> Resource {
 fn parse_chassis(id: &str) -> Option<ChassisId> {
     if id == RACK_ID {
         return Some(ChassisId::Rack);
+    }
+    if id.contains('-') {
+        return parse_system(id)
+            .filter(|s| s.is_bmc())
+            .map(|s| ChassisId::Server(s.device));
     }
     let board = canonical_hex(id, 8)?;
     Some(ChassisId::Board(u32::try_from(board).ok()?))
