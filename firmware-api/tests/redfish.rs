@@ -584,6 +584,9 @@ fn assert_thermal_power_equal(s: &Server, sensors: &[(String, f64)], history: bo
             reading("06ff-Fan").round()
         );
         assert_eq!(t["Fans"][0]["ReadingUnits"], "RPM");
+    // The SDR's entity ids: processor, fan, system board, power supply.
+    assert_eq!(t["Temperatures"][0]["PhysicalContext"], "CPU");
+    assert_eq!(t["Fans"][0]["PhysicalContext"], "Fan");
         let p = get_ok(s, c["Power"]["@odata.id"].as_str().unwrap(), Some(READER));
         let control = p["PowerControl"].as_array().unwrap();
         assert_eq!(control.len(), 2, "the total and the one power device: {p}");
@@ -885,7 +888,51 @@ fn bmc_systems_reset_through_ipmi() {
         .unwrap()
         .iter()
         .any(|l| l["@odata.id"] == ch["@odata.id"]));
-    for missing in ["40000000-0002", "40000000-0001/Thermal", "00000001-0001"] {
+    // Its Thermal and Power: the BMC's SDR sensors, as ipmitool reads them.
+    let readings = String::from_utf8(sim.ipmitool(&["sdr", "list"]).stdout).unwrap();
+    let ipmitool = |name: &str| -> f64 {
+        let line = readings
+            .lines()
+            .find(|l| l.split('|').next().unwrap().trim() == name)
+            .unwrap_or_else(|| panic!("{name} in {readings}"));
+        let value = line
+            .split('|')
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap();
+        value.parse().unwrap()
+    };
+    let t = get_ok(
+        &s,
+        ch["Thermal"]["@odata.id"].as_str().unwrap(),
+        Some(READER),
+    );
+    assert_eq!(t["Temperatures"][0]["Name"], "Temp", "{t}");
+    assert_eq!(t["Temperatures"][0]["SensorNumber"], 1);
+    assert_eq!(
+        t["Temperatures"][0]["ReadingCelsius"].as_f64().unwrap(),
+        ipmitool("Temp")
+    );
+    assert_eq!(t["Fans"][0]["Name"], "Fan1");
+    assert_eq!(t["Fans"][0]["Reading"].as_f64().unwrap(), ipmitool("Fan1"));
+    assert_eq!(t["Fans"][0]["ReadingUnits"], "RPM");
+    let p = get_ok(&s, ch["Power"]["@odata.id"].as_str().unwrap(), Some(READER));
+    assert_eq!(p["PowerControl"][0]["Name"], "Input Power", "{p}");
+    assert_eq!(
+        p["PowerControl"][0]["PowerConsumedWatts"].as_f64().unwrap(),
+        ipmitool("Input Power")
+    );
+    assert_eq!(p["Voltages"][0]["Name"], "12V");
+    assert_eq!(
+        p["Voltages"][0]["ReadingVolts"].as_f64().unwrap(),
+        ipmitool("12V")
+    );
+    assert_eq!(p["Voltages"][0]["Status"]["Health"], "OK");
+    assert_eq!(p["Voltages"][0]["PhysicalContext"], "SystemBoard");
+    assert_eq!(p["PowerControl"][0]["PhysicalContext"], "PowerSupply");
+    for missing in ["40000000-0002", "40000000-0002/Thermal", "00000001-0001"] {
         assert_eq!(
             get(&s, &format!("/redfish/v1/Chassis/{missing}"), Some(READER)).status,
             404,

@@ -286,6 +286,14 @@ impl IpmiBridge {
         .await
     }
 
+    /// The BMC's analog sensors (SDR repository) with their readings, in
+    /// one session under the BMC's lock.
+    pub async fn sensors(&self, device_id: u16) -> Result<Vec<crate::sdr::SensorValue>, IpmiError> {
+        let slot = self.slot(device_id)?;
+        let budget = session_budget(&slot.cfg) + SEL_READ_BUDGET;
+        run(slot, budget, |s, _| Box::pin(ops::read_sensors(s))).await
+    }
+
     /// The BMC's SEL clock (Get SEL Time), Unix seconds.
     pub async fn sel_time(&self, device_id: u16) -> Result<u32, IpmiError> {
         let slot = self.slot(device_id)?;

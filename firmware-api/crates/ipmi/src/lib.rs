@@ -28,6 +28,7 @@ pub mod config;
 pub mod error;
 pub mod fru;
 mod ops;
+pub mod sdr;
 pub mod sel;
 mod session;
 mod transport;

@@ -10,6 +10,7 @@ use super::boot::{self, BootChange, BootFlags, SetState};
 use super::commands::*;
 use super::error::IpmiError;
 use super::fru::{self, FruInfo};
+use super::sdr;
 use super::sel;
 use super::session::{cc_error, Session};
 use opendcre_proto::PowerAction;
@@ -536,6 +537,119 @@ pub(crate) async fn sel_time(s: &mut Session) -> Result<u32, IpmiError> {
         .call(STEP, NETFN_STORAGE, sel::CMD_GET_SEL_TIME, &[])
         .await?;
     sel::decode_time(&data).map_err(|e| sel_protocol(s, STEP, e))
+}
+
+/// Most SDR records read: real BMCs have tens to a couple of hundred; the
+/// cap bounds what a looping or hostile BMC can make the node ask.
+pub(crate) const MAX_SDR_RECORDS: usize = 256;
+/// Bytes per Get SDR: 16 is what every BMC takes (some refuse more).
+const SDR_CHUNK: u8 = 16;
+
+/// The analog sensors of the BMC's SDR repository with their readings:
+/// Reserve SDR Repository, every record (header, then the body in 16-byte
+/// pieces; a cancelled reservation is renewed and the record read again, at
+/// most 3 times), and Get Sensor Reading of each analog sensor the BMC owns.
+/// A sensor whose reading fails is kept with the reason.
+pub(crate) async fn read_sensors(s: &mut Session) -> Result<Vec<sdr::SensorValue>, IpmiError> {
+    const RESERVE: &str = "Reserve SDR Repository";
+    const GET: &str = "Get SDR";
+    const READ: &str = "Get Sensor Reading";
+    let mut reservation = reserve_sdr(s, RESERVE).await?;
+    let mut seen = std::collections::HashSet::new();
+    let mut id = sdr::FIRST;
+    let mut sensors = Vec::new();
+    for _ in 0..MAX_SDR_RECORDS {
+        let mut tries = 0;
+        let (next, record) = loop {
+            match read_record(s, reservation, id).await? {
+                Ok(r) => break r,
+                Err(()) if tries < 3 => {
+                    tries += 1;
+                    reservation = reserve_sdr(s, RESERVE).await?;
+                }
+                Err(()) => {
+                    return Err(sel_protocol(s, GET, "the reservation kept being cancelled".into()))
+                }
+            }
+        };
+        if !seen.insert(id) {
+            return Err(sel_protocol(s, GET, format!("record {id:#06x} returned twice")));
+        }
+        if let Some(a) = sdr::analog_sensor(&record) {
+            sensors.push(a);
+        }
+        if next == sdr::LAST || next == id {
+            break;
+        }
+        id = next;
+    }
+    let mut out = Vec::with_capacity(sensors.len());
+    for sensor in sensors {
+        let r = s
+            .call_raw(READ, sdr::NETFN_SENSOR, sdr::CMD_GET_SENSOR_READING, &[sensor.number])
+            .await?;
+        let (value, error) = match r.completion_code {
+            0 => match sdr::decode_reading(&r.data) {
+                Ok(Some(raw)) => (Some(sensor.convert(raw)), None),
+                Ok(None) => (None, Some("the BMC reports the reading unavailable".to_string())),
+                Err(e) => (None, Some(e)),
+            },
+            c => (None, Some(cc_error(s.bmc(), READ, c, None).to_string())),
+        };
+        out.push(sdr::SensorValue {
+            sensor,
+            value: value.filter(|v| v.is_finite()),
+            error,
+        });
+    }
+    Ok(out)
+}
+
+async fn reserve_sdr(s: &mut Session, step: &str) -> Result<u16, IpmiError> {
+    let data = s
+        .call(step, NETFN_STORAGE, sdr::CMD_RESERVE_SDR, &[])
+        .await?;
+    sel::decode_reservation(&data).map_err(|e| sel_protocol(s, step, e))
+}
+
+/// One whole SDR record and the next record id; `Err(())` when the
+/// reservation was cancelled (completion code C5h) and must be renewed.
+async fn read_record(
+    s: &mut Session,
+    reservation: u16,
+    id: u16,
+) -> Result<Result<(u16, Vec<u8>), ()>, IpmiError> {
+    const GET: &str = "Get SDR";
+    let mut record = Vec::new();
+    let mut next = sdr::LAST;
+    let mut want = sdr::HEADER;
+    while record.len() < want {
+        let offset = record.len();
+        let count = (want - offset).min(usize::from(SDR_CHUNK));
+        let r = s
+            .call_raw(
+                GET,
+                NETFN_STORAGE,
+                sdr::CMD_GET_SDR,
+                &sdr::get_sdr_request(reservation, id, offset as u8, count as u8),
+            )
+            .await?;
+        match r.completion_code {
+            0 => {}
+            0xC5 => return Ok(Err(())),
+            c => return Err(cc_error(s.bmc(), GET, c, None)),
+        }
+        let (n, bytes) = sdr::decode_get_sdr(&r.data).map_err(|e| sel_protocol(s, GET, e))?;
+        if bytes.is_empty() {
+            return Err(sel_protocol(s, GET, format!("record {id:#06x}: no bytes at offset {offset}")));
+        }
+        next = n;
+        record.extend_from_slice(&bytes[..bytes.len().min(count)]);
+        if offset == 0 && record.len() >= sdr::HEADER {
+            want = sdr::HEADER + usize::from(record[4]);
+        }
+    }
+    Ok(Ok((next, record)))
 }
 
 /// What [`read_sel`] read.

@@ -17,6 +17,7 @@
 //! is that server's system, not a PSU).
 
 use opendcre_proto::board_id::fmt_board;
+use opendcre_ipmi::sdr::{SensorUnit, SensorValue as SdrValue};
 use opendcre_telemetry::{FieldStats, Kind, LastReading};
 use serde_json::{json, Value};
 
@@ -221,6 +222,129 @@ pub(crate) fn power(
             "Id": "Power",
             "Name": format!("Power of {}", scope_name(c)),
             "Description": "Input power and voltage of the bus power devices (PMBus), the same readings as the boards' Sensors; the first PowerControl is their total.",
+            "PowerControl@odata.count": control.len(),
+            "PowerControl": control,
+            "Voltages@odata.count": voltages.len(),
+            "Voltages": voltages,
+        }),
+    )
+}
+
+/// Redfish's `PhysicalContext` of an IPMI entity (Table 43-13, and the
+/// DCMI entities 40h-42h); `None` for entities without a clear match.
+fn physical_context(entity: u8) -> Option<&'static str> {
+    Some(match entity {
+        0x03 | 0x41 => "CPU",
+        0x07 | 0x42 => "SystemBoard",
+        0x08 | 0x20 => "Memory",
+        0x0A => "PowerSupply",
+        0x13 | 0x15 => "PowerSubsystem",
+        0x14 => "VoltageRegulator",
+        0x17 => "Chassis",
+        0x1D => "Fan",
+        0x1E => "CoolingSubsystem",
+        0x37 | 0x40 => "Intake",
+        _ => return None,
+    })
+}
+
+/// A BMC sensor as a member: name, IPMI sensor number, state; the value
+/// under `key` (rounded; `None` when the BMC has no reading).
+fn bmc_member(v: &SdrValue, key: &str, value: Option<Value>) -> Value {
+    let mut m = json!({
+        "Name": v.sensor.name,
+        "SensorNumber": v.sensor.number,
+        key: value.unwrap_or(Value::Null),
+    });
+    if let Some(pc) = physical_context(v.sensor.entity_id) {
+        m["PhysicalContext"] = json!(pc);
+    }
+    m["Status"] = match (&v.value, &v.error) {
+        (Some(_), _) => json!({ "State": "Enabled", "Health": "OK" }),
+        (None, _) => json!({ "State": "UnavailableOffline", "Health": "Warning" }),
+    };
+    m
+}
+
+fn numbered(mut members: Vec<Value>, uri: &str, array: &str) -> Vec<Value> {
+    for (i, m) in members.iter_mut().enumerate() {
+        m["@odata.id"] = json!(format!("{uri}#/{array}/{i}"));
+        m["MemberId"] = json!(i.to_string());
+    }
+    members
+}
+
+/// A BMC server's `Thermal`: its SDR's temperature (°C) and fan (RPM)
+/// sensors as read now over IPMI.
+pub(crate) fn server_thermal(c: ChassisId, sensors: &[SdrValue]) -> Value {
+    let uri = thermal_uri(c);
+    let of = |unit: SensorUnit| sensors.iter().filter(move |v| v.sensor.unit == unit);
+    let temperatures = numbered(
+        of(SensorUnit::Celsius)
+            .map(|v| bmc_member(v, "ReadingCelsius", v.value.map(|x| json!(round3(x)))))
+            .collect(),
+        &uri,
+        "Temperatures",
+    );
+    let fans = numbered(
+        of(SensorUnit::Rpm)
+            .map(|v| {
+                let mut m = bmc_member(v, "Reading", v.value.map(|x| json!(x.round() as i64)));
+                m["ReadingUnits"] = json!("RPM");
+                m
+            })
+            .collect(),
+        &uri,
+        "Fans",
+    );
+    let status = rollup(temperatures.iter().chain(fans.iter()));
+    with(
+        head(&uri, "Thermal"),
+        json!({
+            "Id": "Thermal",
+            "Name": format!("Thermal of {}", scope_name(c)),
+            "Description": "The BMC's temperature and fan sensors (IPMI SDR), read at this request.",
+            "Status": status,
+            "Temperatures@odata.count": temperatures.len(),
+            "Temperatures": temperatures,
+            "Fans@odata.count": fans.len(),
+            "Fans": fans,
+        }),
+    )
+}
+
+/// A BMC server's `Power`: one `PowerControl` per power (W) sensor of its
+/// SDR (the BMC names what each measures; they are not summed, as two may
+/// measure the same feed) and its voltage sensors.
+pub(crate) fn server_power(c: ChassisId, sensors: &[SdrValue]) -> Value {
+    let uri = power_uri(c);
+    let of = |unit: SensorUnit| sensors.iter().filter(move |v| v.sensor.unit == unit);
+    let control = numbered(
+        of(SensorUnit::Watts)
+            .map(|v| {
+                let mut m = bmc_member(v, "PowerConsumedWatts", v.value.map(|x| json!(round3(x))));
+                // SensorNumber is not a PowerControl property.
+                m.as_object_mut().map(|o| o.remove("SensorNumber"));
+                m["PowerMetrics"] = metrics(None);
+                m
+            })
+            .collect(),
+        &uri,
+        "PowerControl",
+    );
+    let voltages = numbered(
+        of(SensorUnit::Volts)
+            .map(|v| bmc_member(v, "ReadingVolts", v.value.map(|x| json!(round3(x)))))
+            .collect(),
+        &uri,
+        "Voltages",
+    );
+    with(
+        head(&uri, "Power"),
+        json!({
+            "Id": "Power",
+            "Name": format!("Power of {}", scope_name(c)),
+            "Description": "The BMC's power and voltage sensors (IPMI SDR), read at this request.",
             "PowerControl@odata.count": control.len(),
             "PowerControl": control,
             "Voltages@odata.count": voltages.len(),

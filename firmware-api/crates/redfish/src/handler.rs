@@ -228,6 +228,14 @@ impl Ctx<'_> {
             }
             Resource::Chassis(ChassisId::Board(b)) => self.board(*b, path).await?.0,
             Resource::Chassis(ChassisId::Server(d)) => self.server_chassis(*d, path).await?,
+            Resource::Thermal(ChassisId::Server(d)) => {
+                let sensors = self.bmc_sensors(*d, path).await?;
+                crate::environment::server_thermal(ChassisId::Server(*d), &sensors)
+            }
+            Resource::ChassisPower(ChassisId::Server(d)) => {
+                let sensors = self.bmc_sensors(*d, path).await?;
+                crate::environment::server_power(ChassisId::Server(*d), &sensors)
+            }
             Resource::Thermal(c) => {
                 let rows = self.chassis_rows(*c, path).await?;
                 crate::environment::thermal(*c, &rows)
@@ -429,6 +437,24 @@ impl Ctx<'_> {
             | Resource::ClearLog(_)
             | Resource::Missing => return Err(RedfishError::missing(path)),
         })
+    }
+
+    /// The analog sensors of a configured BMC, read now over IPMI.
+    async fn bmc_sensors(
+        &self,
+        device: u16,
+        path: &str,
+    ) -> Result<Vec<opendcre_ipmi::sdr::SensorValue>, RedfishError> {
+        if !self.rack().await?.bmcs.contains(&device) {
+            return Err(RedfishError::missing(path));
+        }
+        let s = SystemId {
+            board: opendcre_proto::board_id::IPMI,
+            device,
+        };
+        self.node
+            .bmc(s, self.deadline, self.node.ipmi.sensors(device))
+            .await
     }
 
     /// A BMC server's chassis: its FRU's chassis, board and product areas

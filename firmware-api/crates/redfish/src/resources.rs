@@ -218,6 +218,8 @@ pub(crate) fn server_chassis(
             "Description": "A server's chassis as its BMC's FRU 0 describes it.",
             "ChassisType": chassis_area.map_or("Other", |a| redfish_chassis_type(a.chassis_type)),
             "Status": status,
+            "Thermal": link(&crate::environment::thermal_uri(c)),
+            "Power": link(&crate::environment::power_uri(c)),
             "Links": {
                 "ContainedBy": link(&ChassisId::Rack.uri()),
                 "Contains": [],

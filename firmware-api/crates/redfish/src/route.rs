@@ -333,15 +333,13 @@ pub fn route(segments: &[String]) -> Option<Resource> {
             Some(c) => Resource::Chassis(c),
             None => Resource::Missing,
         },
-        // A server's thermal and power data would be its BMC's sensors
-        // (SDR), which the node does not read yet.
         ["v1", "Chassis", id, "Thermal"] => match parse_chassis(id) {
-            Some(c) if !matches!(c, ChassisId::Server(_)) => Resource::Thermal(c),
-            _ => Resource::Missing,
+            Some(c) => Resource::Thermal(c),
+            None => Resource::Missing,
         },
         ["v1", "Chassis", id, "Power"] => match parse_chassis(id) {
-            Some(c) if !matches!(c, ChassisId::Server(_)) => Resource::ChassisPower(c),
-            _ => Resource::Missing,
+            Some(c) => Resource::ChassisPower(c),
+            None => Resource::Missing,
         },
         ["v1", "Chassis", id, "Sensors"] => match parse_chassis(id) {
             Some(ChassisId::Board(b)) => Resource::SensorCollection(b),
