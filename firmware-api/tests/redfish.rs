@@ -584,9 +584,9 @@ fn assert_thermal_power_equal(s: &Server, sensors: &[(String, f64)], history: bo
             reading("06ff-Fan").round()
         );
         assert_eq!(t["Fans"][0]["ReadingUnits"], "RPM");
-    // The SDR's entity ids: processor, fan, system board, power supply.
-    assert_eq!(t["Temperatures"][0]["PhysicalContext"], "CPU");
-    assert_eq!(t["Fans"][0]["PhysicalContext"], "Fan");
+        // The SDR's entity ids: processor, fan, system board, power supply.
+        assert_eq!(t["Temperatures"][0]["PhysicalContext"], "CPU");
+        assert_eq!(t["Fans"][0]["PhysicalContext"], "Fan");
         let p = get_ok(s, c["Power"]["@odata.id"].as_str().unwrap(), Some(READER));
         let control = p["PowerControl"].as_array().unwrap();
         assert_eq!(control.len(), 2, "the total and the one power device: {p}");

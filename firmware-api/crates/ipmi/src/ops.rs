@@ -647,6 +647,15 @@ async fn read_record(
         record.extend_from_slice(&bytes[..bytes.len().min(count)]);
         if offset == 0 && record.len() >= sdr::HEADER {
             want = sdr::HEADER + usize::from(record[4]);
+            // Offsets are one byte: a longer record cannot be read whole
+            // (sensor records are at most 64 bytes).
+            if want > 255 {
+                return Err(sel_protocol(
+                    s,
+                    GET,
+                    format!("record {id:#06x} says it is {want} bytes long"),
+                ));
+            }
         }
     }
     Ok(Ok((next, record)))
