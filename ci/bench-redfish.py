@@ -8,6 +8,8 @@ the telemetry poller on (sensors come from its cache), once with it off
 HTTP/1.1 connection from 127.0.0.1, N requests of each:
 
   - GET /redfish/v1
+  - GET /redfish/v1/Chassis/Rack/Power  (every bus power device's input
+    power and the rack's total);
   - GET /redfish/v1/Chassis/00000001/Sensors?$expand=.  (every sensor of
     the board, each the JSON its own GET answers)
   - POST …/Systems/00000001-16ff/Actions/ComputerSystem.Reset, ForceOff and
@@ -119,6 +121,11 @@ def run(binary, telemetry, n, workdir):
             members = len(v["Members"])
             if not all("ReadingType" in m for m in v["Members"]):
                 sys.exit("a member was not expanded")
+        rack_power, controls = [], 0
+        for _ in range(n):
+            dt, data = timed(conn, "GET", "/redfish/v1/Chassis/Rack/Power", None, 200)
+            rack_power.append(dt)
+            controls = len(json.loads(data)["PowerControl"])
         resets = []
         for i in range(n):
             kind = "ForceOff" if i % 2 == 0 else "On"
@@ -128,6 +135,7 @@ def run(binary, telemetry, n, workdir):
         mode = "telemetry on" if telemetry else "telemetry off"
         rows.append(row(f"GET /redfish/v1 ({mode})", root))
         rows.append(row(f"GET Sensors?$expand=. ({members} sensors, {mode})", expand))
+        rows.append(row(f"GET Chassis/Rack/Power ({controls} power controls, {mode})", rack_power))
         rows.append(row(f"POST ComputerSystem.Reset ForceOff/On ({mode})", resets))
     finally:
         srv.send_signal(signal.SIGTERM)
