@@ -95,7 +95,7 @@ def chassis_environment(root, url, ctx, token):
     sensors = 0
     for member in get_json(url, ctx, token, "/redfish/v1/Chassis")["Members"]:
         chassis = get_json(url, ctx, token, member["@odata.id"])
-        if "Sensors" not in chassis:  # the rack, a BMC's server
+        if chassis.get("ChassisType") != "Module":  # the rack, a BMC's server
             continue
         coll = get_json(url, ctx, token, chassis["Sensors"]["@odata.id"])
         for m in coll["Members"]:

@@ -932,6 +932,46 @@ fn bmc_systems_reset_through_ipmi() {
     assert_eq!(p["Voltages"][0]["Status"]["Health"], "OK");
     assert_eq!(p["Voltages"][0]["PhysicalContext"], "SystemBoard");
     assert_eq!(p["PowerControl"][0]["PhysicalContext"], "PowerSupply");
+    // The same sensors, new-style.
+    let sensors = get_ok(
+        &s,
+        ch["Sensors"]["@odata.id"].as_str().unwrap(),
+        Some(READER),
+    );
+    let ids: Vec<&str> = sensors["Members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["@odata.id"].as_str().unwrap().rsplit('/').next().unwrap())
+        .collect();
+    assert_eq!(ids, ["01-Temperature", "02-Fan", "03-Voltage", "04-Power"]);
+    for (id, name, units) in [
+        ("01-Temperature", "Temp", "Cel"),
+        ("02-Fan", "Fan1", "RPM"),
+        ("03-Voltage", "12V", "V"),
+        ("04-Power", "Input Power", "W"),
+    ] {
+        let one = get_ok(
+            &s,
+            &format!(
+                "/redfish/v1/Chassis/{id_}/Sensors/{id}",
+                id_ = "40000000-0001"
+            ),
+            Some(READER),
+        );
+        assert_eq!(one["Name"], name);
+        assert_eq!(one["ReadingUnits"], units);
+        assert_eq!(one["Reading"].as_f64().unwrap(), ipmitool(name), "{id}");
+    }
+    assert_eq!(
+        get(
+            &s,
+            "/redfish/v1/Chassis/40000000-0001/Sensors/05-Power",
+            Some(READER)
+        )
+        .status,
+        404
+    );
     for missing in ["40000000-0002", "40000000-0002/Thermal", "00000001-0001"] {
         assert_eq!(
             get(&s, &format!("/redfish/v1/Chassis/{missing}"), Some(READER)).status,

@@ -274,6 +274,78 @@ fn numbered(mut members: Vec<Value>, uri: &str, array: &str) -> Vec<Value> {
     members
 }
 
+/// `ReadingType`, `ReadingUnits` and id suffix of a BMC sensor's unit.
+fn sdr_kind(unit: SensorUnit) -> (&'static str, &'static str, &'static str) {
+    match unit {
+        SensorUnit::Celsius => ("Temperature", "Cel", "Temperature"),
+        SensorUnit::Rpm => ("Rotational", "RPM", "Fan"),
+        SensorUnit::Volts => ("Voltage", "V", "Voltage"),
+        SensorUnit::Amps => ("Current", "A", "Current"),
+        SensorUnit::Watts => ("Power", "W", "Power"),
+    }
+}
+
+/// A BMC sensor's id: its IPMI sensor number and what it measures
+/// (`01-Temperature`).
+pub(crate) fn sdr_sensor_id(v: &SdrValue) -> String {
+    format!("{:02x}-{}", v.sensor.number, sdr_kind(v.sensor.unit).2)
+}
+
+/// The sensor number an SDR sensor id starts with, if it is one.
+pub(crate) fn parse_sdr_sensor_id(id: &str) -> Option<u8> {
+    let (n, what) = id.split_once('-')?;
+    if n.len() != 2 || n.to_ascii_lowercase() != n || what.is_empty() {
+        return None;
+    }
+    u8::from_str_radix(n, 16).ok()
+}
+
+fn sdr_sensor_uri(c: ChassisId, id: &str) -> String {
+    format!("{}/Sensors/{id}", c.uri())
+}
+
+/// `…/Chassis/40000000-{device}/Sensors`: every analog sensor of the BMC.
+pub(crate) fn server_sensor_collection(c: ChassisId, sensors: &[SdrValue]) -> Value {
+    let members: Vec<String> = sensors
+        .iter()
+        .map(|v| sdr_sensor_uri(c, &sdr_sensor_id(v)))
+        .collect();
+    crate::resources::collection(
+        &format!("{}/Sensors", c.uri()),
+        "SensorCollection",
+        &format!("Sensors of {}", scope_name(c)),
+        members,
+    )
+}
+
+/// One BMC sensor as a `Sensor`, read now.
+pub(crate) fn server_sensor(c: ChassisId, v: &SdrValue) -> Value {
+    let id = sdr_sensor_id(v);
+    let (reading_type, units, _) = sdr_kind(v.sensor.unit);
+    let mut s = with(
+        head(&sdr_sensor_uri(c, &id), "Sensor"),
+        json!({
+            "Id": id,
+            "Name": v.sensor.name,
+            "ReadingType": reading_type,
+            "ReadingUnits": units,
+            "Reading": v.value.map(round3),
+            "Status": if v.value.is_some() {
+                json!({ "State": "Enabled", "Health": "OK" })
+            } else {
+                json!({ "State": "UnavailableOffline", "Health": "Warning" })
+            },
+        }),
+    );
+    if let Some(pc) = physical_context(v.sensor.entity_id) {
+        s["PhysicalContext"] = json!(pc);
+    }
+    if let Some(e) = &v.error {
+        s["Description"] = json!(e);
+    }
+    s
+}
+
 /// A BMC server's `Thermal`: its SDR's temperature (°C) and fan (RPM)
 /// sensors as read now over IPMI.
 pub(crate) fn server_thermal(c: ChassisId, sensors: &[SdrValue]) -> Value {
@@ -446,5 +518,14 @@ mod tests {
         // No power devices: no controls at all.
         let v = power(ChassisId::Board(3), &[(3, vec![])], |_, _| None);
         assert_eq!(v["PowerControl"], json!([]));
+    }
+
+    #[test]
+    fn sdr_sensor_ids() {
+        assert_eq!(parse_sdr_sensor_id("01-Temperature"), Some(1));
+        assert_eq!(parse_sdr_sensor_id("ff-Power"), Some(0xff));
+        for bad in ["1-Temperature", "FF-Power", "01-", "0x1-Fan", "zz-Fan", "01"] {
+            assert_eq!(parse_sdr_sensor_id(bad), None, "{bad}");
+        }
     }
 }

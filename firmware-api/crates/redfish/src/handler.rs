@@ -228,6 +228,18 @@ impl Ctx<'_> {
             }
             Resource::Chassis(ChassisId::Board(b)) => self.board(*b, path).await?.0,
             Resource::Chassis(ChassisId::Server(d)) => self.server_chassis(*d, path).await?,
+            Resource::ServerSensorCollection(d) => {
+                let sensors = self.bmc_sensors(*d, path).await?;
+                crate::environment::server_sensor_collection(ChassisId::Server(*d), &sensors)
+            }
+            Resource::ServerSensor(d, id) => {
+                let sensors = self.bmc_sensors(*d, path).await?;
+                sensors
+                    .iter()
+                    .find(|v| crate::environment::sdr_sensor_id(v) == *id)
+                    .map(|v| crate::environment::server_sensor(ChassisId::Server(*d), v))
+                    .ok_or_else(|| RedfishError::missing(path))?
+            }
             Resource::Thermal(ChassisId::Server(d)) => {
                 let sensors = self.bmc_sensors(*d, path).await?;
                 crate::environment::server_thermal(ChassisId::Server(*d), &sensors)

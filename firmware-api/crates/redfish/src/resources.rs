@@ -220,6 +220,7 @@ pub(crate) fn server_chassis(
             "Status": status,
             "Thermal": link(&crate::environment::thermal_uri(c)),
             "Power": link(&crate::environment::power_uri(c)),
+            "Sensors": link(&format!("{}/Sensors", c.uri())),
             "Links": {
                 "ContainedBy": link(&ChassisId::Rack.uri()),
                 "Contains": [],

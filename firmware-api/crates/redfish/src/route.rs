@@ -93,6 +93,10 @@ pub enum Resource {
     Chassis(ChassisId),
     /// `/redfish/v1/Chassis/{board}/Sensors`.
     SensorCollection(u32),
+    /// `…/Chassis/40000000-{device}/Sensors`: a BMC's SDR sensors.
+    ServerSensorCollection(u16),
+    /// `…/Chassis/40000000-{device}/Sensors/{number}-{what}`.
+    ServerSensor(u16, String),
     /// `…/Chassis/{id}/Thermal` (deprecated by DMTF, read by OpenRMC
     /// clients and Ironic).
     Thermal(ChassisId),
@@ -343,11 +347,15 @@ pub fn route(segments: &[String]) -> Option<Resource> {
         },
         ["v1", "Chassis", id, "Sensors"] => match parse_chassis(id) {
             Some(ChassisId::Board(b)) => Resource::SensorCollection(b),
+            Some(ChassisId::Server(d)) => Resource::ServerSensorCollection(d),
             _ => Resource::Missing,
         },
         ["v1", "Chassis", id, "Sensors", sensor] => match parse_chassis(id) {
             Some(ChassisId::Board(b)) if parse_sensor_device(sensor).is_some() => {
                 Resource::Sensor(b, sensor.to_string())
+            }
+            Some(ChassisId::Server(d)) if crate::environment::parse_sdr_sensor_id(sensor).is_some() => {
+                Resource::ServerSensor(d, sensor.to_string())
             }
             _ => Resource::Missing,
         },
