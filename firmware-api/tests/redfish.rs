@@ -584,9 +584,6 @@ fn assert_thermal_power_equal(s: &Server, sensors: &[(String, f64)], history: bo
             reading("06ff-Fan").round()
         );
         assert_eq!(t["Fans"][0]["ReadingUnits"], "RPM");
-        // The SDR's entity ids: processor, fan, system board, power supply.
-        assert_eq!(t["Temperatures"][0]["PhysicalContext"], "CPU");
-        assert_eq!(t["Fans"][0]["PhysicalContext"], "Fan");
         let p = get_ok(s, c["Power"]["@odata.id"].as_str().unwrap(), Some(READER));
         let control = p["PowerControl"].as_array().unwrap();
         assert_eq!(control.len(), 2, "the total and the one power device: {p}");
@@ -630,6 +627,8 @@ fn assert_thermal_power_equal(s: &Server, sensors: &[(String, f64)], history: bo
             reading("09ff-InputVoltage"),
             "voltage",
         );
+        assert_eq!(p["Voltages"][0]["PhysicalContext"], "DCBus");
+        assert_eq!(control[0]["PhysicalContext"], "Chassis");
     }
     assert_eq!(
         get(s, "/redfish/v1/Chassis/000000ff/Thermal", Some(READER)).status,
@@ -918,6 +917,9 @@ fn bmc_systems_reset_through_ipmi() {
     assert_eq!(t["Fans"][0]["Name"], "Fan1");
     assert_eq!(t["Fans"][0]["Reading"].as_f64().unwrap(), ipmitool("Fan1"));
     assert_eq!(t["Fans"][0]["ReadingUnits"], "RPM");
+    // The SDR's entity ids: processor, fan, system board, power supply.
+    assert_eq!(t["Temperatures"][0]["PhysicalContext"], "CPU");
+    assert_eq!(t["Fans"][0]["PhysicalContext"], "Fan");
     let p = get_ok(&s, ch["Power"]["@odata.id"].as_str().unwrap(), Some(READER));
     assert_eq!(p["PowerControl"][0]["Name"], "Input Power", "{p}");
     assert_eq!(

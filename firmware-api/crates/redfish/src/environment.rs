@@ -74,13 +74,9 @@ fn sensors_of_type<'a>(
 
 /// `…/Chassis/{id}/Thermal`: temperatures and fans.
 pub(crate) fn thermal(c: ChassisId, rows: &Rows) -> Value {
-    let uri = thermal_uri(c);
     let temperatures: Vec<Value> = sensors_of_type(rows, "Temperature")
-        .enumerate()
-        .map(|(i, (board, s))| {
+        .map(|(board, s)| {
             json!({
-                "@odata.id": format!("{uri}#/Temperatures/{i}"),
-                "MemberId": i.to_string(),
                 "Name": s["Name"],
                 "ReadingCelsius": s["Reading"],
                 "Status": s["Status"],
@@ -89,13 +85,10 @@ pub(crate) fn thermal(c: ChassisId, rows: &Rows) -> Value {
         })
         .collect();
     let fans: Vec<Value> = sensors_of_type(rows, "Rotational")
-        .enumerate()
-        .map(|(i, (board, s))| {
+        .map(|(board, s)| {
             // The schema's fan `Reading` is an integer.
             let rpm = s["Reading"].as_f64().map(|x| x.round() as i64);
             json!({
-                "@odata.id": format!("{uri}#/Fans/{i}"),
-                "MemberId": i.to_string(),
                 "Name": s["Name"],
                 "Reading": rpm,
                 "ReadingUnits": "RPM",
@@ -104,18 +97,60 @@ pub(crate) fn thermal(c: ChassisId, rows: &Rows) -> Value {
             })
         })
         .collect();
+    thermal_doc(
+        c,
+        "Temperatures and fan speeds of the bus devices, the same readings as the boards' Sensors.",
+        temperatures,
+        fans,
+    )
+}
+
+/// Members get their `@odata.id` and `MemberId` (DSP0266: the index, the
+/// last segment of the id; the name says which sensor it is).
+fn numbered(mut members: Vec<Value>, uri: &str, array: &str) -> Vec<Value> {
+    for (i, m) in members.iter_mut().enumerate() {
+        m["@odata.id"] = json!(format!("{uri}#/{array}/{i}"));
+        m["MemberId"] = json!(i.to_string());
+    }
+    members
+}
+
+/// The `Thermal` resource of chassis `c` with these members.
+fn thermal_doc(c: ChassisId, description: &str, temperatures: Vec<Value>, fans: Vec<Value>) -> Value {
+    let uri = thermal_uri(c);
+    let temperatures = numbered(temperatures, &uri, "Temperatures");
+    let fans = numbered(fans, &uri, "Fans");
     let status = rollup(temperatures.iter().chain(fans.iter()));
     with(
         head(&uri, "Thermal"),
         json!({
             "Id": "Thermal",
             "Name": format!("Thermal of {}", scope_name(c)),
-            "Description": "Temperatures and fan speeds of the bus devices, the same readings as the boards' Sensors.",
+            "Description": description,
             "Status": status,
             "Temperatures@odata.count": temperatures.len(),
             "Temperatures": temperatures,
             "Fans@odata.count": fans.len(),
             "Fans": fans,
+        }),
+    )
+}
+
+/// The `Power` resource of chassis `c` with these members.
+fn power_doc(c: ChassisId, description: &str, control: Vec<Value>, voltages: Vec<Value>) -> Value {
+    let uri = power_uri(c);
+    let control = numbered(control, &uri, "PowerControl");
+    let voltages = numbered(voltages, &uri, "Voltages");
+    with(
+        head(&uri, "Power"),
+        json!({
+            "Id": "Power",
+            "Name": format!("Power of {}", scope_name(c)),
+            "Description": description,
+            "PowerControl@odata.count": control.len(),
+            "PowerControl": control,
+            "Voltages@odata.count": voltages.len(),
+            "Voltages": voltages,
         }),
     )
 }
@@ -143,7 +178,6 @@ pub(crate) fn power(
     rows: &Rows,
     stats: impl Fn((u32, u16), usize) -> Option<FieldStats>,
 ) -> Value {
-    let uri = power_uri(c);
     let mut devices = Vec::new();
     let mut voltages = Vec::new();
     for (board, readings) in rows {
@@ -206,27 +240,11 @@ pub(crate) fn power(
         }));
     }
     control.extend(devices.into_iter().map(|(v, _)| v));
-    // DSP0266: a member's `MemberId` is its index, the last segment of
-    // its `@odata.id`; the name says which device it is.
-    for (i, m) in control.iter_mut().enumerate() {
-        m["@odata.id"] = json!(format!("{uri}#/PowerControl/{i}"));
-        m["MemberId"] = json!(i.to_string());
-    }
-    for (i, m) in voltages.iter_mut().enumerate() {
-        m["@odata.id"] = json!(format!("{uri}#/Voltages/{i}"));
-        m["MemberId"] = json!(i.to_string());
-    }
-    with(
-        head(&uri, "Power"),
-        json!({
-            "Id": "Power",
-            "Name": format!("Power of {}", scope_name(c)),
-            "Description": "Input power and voltage of the bus power devices (PMBus), the same readings as the boards' Sensors; the first PowerControl is their total.",
-            "PowerControl@odata.count": control.len(),
-            "PowerControl": control,
-            "Voltages@odata.count": voltages.len(),
-            "Voltages": voltages,
-        }),
+    power_doc(
+        c,
+        "Input power and voltage of the bus power devices (PMBus), the same readings as the boards' Sensors; the first PowerControl is their total.",
+        control,
+        voltages,
     )
 }
 
@@ -266,13 +284,6 @@ fn bmc_member(v: &SdrValue, key: &str, value: Option<Value>) -> Value {
     m
 }
 
-fn numbered(mut members: Vec<Value>, uri: &str, array: &str) -> Vec<Value> {
-    for (i, m) in members.iter_mut().enumerate() {
-        m["@odata.id"] = json!(format!("{uri}#/{array}/{i}"));
-        m["MemberId"] = json!(i.to_string());
-    }
-    members
-}
 
 /// `ReadingType`, `ReadingUnits` and id suffix of a BMC sensor's unit.
 fn sdr_kind(unit: SensorUnit) -> (&'static str, &'static str, &'static str) {
@@ -349,39 +360,22 @@ pub(crate) fn server_sensor(c: ChassisId, v: &SdrValue) -> Value {
 /// A BMC server's `Thermal`: its SDR's temperature (°C) and fan (RPM)
 /// sensors as read now over IPMI.
 pub(crate) fn server_thermal(c: ChassisId, sensors: &[SdrValue]) -> Value {
-    let uri = thermal_uri(c);
     let of = |unit: SensorUnit| sensors.iter().filter(move |v| v.sensor.unit == unit);
-    let temperatures = numbered(
-        of(SensorUnit::Celsius)
-            .map(|v| bmc_member(v, "ReadingCelsius", v.value.map(|x| json!(round3(x)))))
-            .collect(),
-        &uri,
-        "Temperatures",
-    );
-    let fans = numbered(
-        of(SensorUnit::Rpm)
-            .map(|v| {
-                let mut m = bmc_member(v, "Reading", v.value.map(|x| json!(x.round() as i64)));
-                m["ReadingUnits"] = json!("RPM");
-                m
-            })
-            .collect(),
-        &uri,
-        "Fans",
-    );
-    let status = rollup(temperatures.iter().chain(fans.iter()));
-    with(
-        head(&uri, "Thermal"),
-        json!({
-            "Id": "Thermal",
-            "Name": format!("Thermal of {}", scope_name(c)),
-            "Description": "The BMC's temperature and fan sensors (IPMI SDR), read at this request.",
-            "Status": status,
-            "Temperatures@odata.count": temperatures.len(),
-            "Temperatures": temperatures,
-            "Fans@odata.count": fans.len(),
-            "Fans": fans,
-        }),
+    let temperatures = of(SensorUnit::Celsius)
+        .map(|v| bmc_member(v, "ReadingCelsius", v.value.map(|x| json!(round3(x)))))
+        .collect();
+    let fans = of(SensorUnit::Rpm)
+        .map(|v| {
+            let mut m = bmc_member(v, "Reading", v.value.map(|x| json!(x.round() as i64)));
+            m["ReadingUnits"] = json!("RPM");
+            m
+        })
+        .collect();
+    thermal_doc(
+        c,
+        "The BMC's temperature and fan sensors (IPMI SDR), read at this request.",
+        temperatures,
+        fans,
     )
 }
 
@@ -389,39 +383,24 @@ pub(crate) fn server_thermal(c: ChassisId, sensors: &[SdrValue]) -> Value {
 /// SDR (the BMC names what each measures; they are not summed, as two may
 /// measure the same feed) and its voltage sensors.
 pub(crate) fn server_power(c: ChassisId, sensors: &[SdrValue]) -> Value {
-    let uri = power_uri(c);
     let of = |unit: SensorUnit| sensors.iter().filter(move |v| v.sensor.unit == unit);
-    let control = numbered(
-        of(SensorUnit::Watts)
-            .map(|v| {
-                let mut m = bmc_member(v, "PowerConsumedWatts", v.value.map(|x| json!(round3(x))));
-                // SensorNumber is not a PowerControl property.
-                m.as_object_mut().map(|o| o.remove("SensorNumber"));
-                m["PowerMetrics"] = metrics(None);
-                m
-            })
-            .collect(),
-        &uri,
-        "PowerControl",
-    );
-    let voltages = numbered(
-        of(SensorUnit::Volts)
-            .map(|v| bmc_member(v, "ReadingVolts", v.value.map(|x| json!(round3(x)))))
-            .collect(),
-        &uri,
-        "Voltages",
-    );
-    with(
-        head(&uri, "Power"),
-        json!({
-            "Id": "Power",
-            "Name": format!("Power of {}", scope_name(c)),
-            "Description": "The BMC's power and voltage sensors (IPMI SDR), read at this request.",
-            "PowerControl@odata.count": control.len(),
-            "PowerControl": control,
-            "Voltages@odata.count": voltages.len(),
-            "Voltages": voltages,
-        }),
+    let control = of(SensorUnit::Watts)
+        .map(|v| {
+            let mut m = bmc_member(v, "PowerConsumedWatts", v.value.map(|x| json!(round3(x))));
+            // SensorNumber is not a PowerControl property.
+            m.as_object_mut().map(|o| o.remove("SensorNumber"));
+            m["PowerMetrics"] = metrics(None);
+            m
+        })
+        .collect();
+    let voltages = of(SensorUnit::Volts)
+        .map(|v| bmc_member(v, "ReadingVolts", v.value.map(|x| json!(round3(x)))))
+        .collect();
+    power_doc(
+        c,
+        "The BMC's power and voltage sensors (IPMI SDR), read at this request.",
+        control,
+        voltages,
     )
 }
 
@@ -429,14 +408,7 @@ pub(crate) fn server_power(c: ChassisId, sensors: &[SdrValue]) -> Value {
 mod tests {
     use super::*;
 
-    fn r(device: u16, kind: Kind, last: Option<Vec<f64>>, error: Option<&str>) -> LastReading {
-        LastReading {
-            device,
-            kind,
-            last: last.map(|v| (1_700_000_000_123, v)),
-            error: error.map(|e| (1_700_000_001_000, e.to_string())),
-        }
-    }
+    use crate::sensors::tests::r;
 
     fn power_reading(device: u16, watts: f64) -> LastReading {
         r(

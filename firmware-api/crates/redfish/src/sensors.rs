@@ -203,10 +203,16 @@ fn time(at_ms: u64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn r(device: u16, kind: Kind, last: Option<Vec<f64>>, error: Option<&str>) -> LastReading {
+    /// A device's last reading (read at a fixed time, or failed).
+    pub(crate) fn r(
+        device: u16,
+        kind: Kind,
+        last: Option<Vec<f64>>,
+        error: Option<&str>,
+    ) -> LastReading {
         LastReading {
             device,
             kind,
