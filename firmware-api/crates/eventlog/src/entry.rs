@@ -125,14 +125,24 @@ impl Event {
             Ok(r) => ("PowerAction", clip(r)),
             Err(e) => ("PowerActionFailed", clip(e)),
         };
-        let args = vec![action, system.clone(), user, outcome, via.text().to_string()];
+        let args = vec![
+            action,
+            system.clone(),
+            user,
+            outcome,
+            via.text().to_string(),
+        ];
         Event::of(key, args, Some(system))
     }
 
     /// A refused credential: the client's address and the reason (never the
     /// credential itself; the caller passes only what its log line says).
     pub fn auth_failure(address: &str, reason: &str) -> Event {
-        Event::of("AuthenticationFailed", vec![clip(address), clip(reason)], None)
+        Event::of(
+            "AuthenticationFailed",
+            vec![clip(address), clip(reason)],
+            None,
+        )
     }
 
     /// Bus faults counted over `secs` seconds: transactions without an

@@ -18,9 +18,9 @@
 //! crates all record into the one `Arc<EventLog>`.
 
 mod entry;
-mod messages;
 mod file;
 mod limit;
+mod messages;
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};

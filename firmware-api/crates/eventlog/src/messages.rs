@@ -237,7 +237,11 @@ mod tests {
         );
         // Every message but the task-only one is recorded by something.
         for m in MESSAGES {
-            assert!(keys.contains(&m.key) || m.key == "RaucOutput", "{} unused", m.key);
+            assert!(
+                keys.contains(&m.key) || m.key == "RaucOutput",
+                "{} unused",
+                m.key
+            );
             for n in 1..=m.args.len() {
                 assert!(m.template.contains(&format!("%{n}")), "{}: %{n}", m.key);
             }

@@ -568,12 +568,20 @@ pub(crate) async fn read_sensors(s: &mut Session) -> Result<Vec<sdr::SensorValue
                     reservation = reserve_sdr(s, RESERVE).await?;
                 }
                 Err(()) => {
-                    return Err(sel_protocol(s, GET, "the reservation kept being cancelled".into()))
+                    return Err(sel_protocol(
+                        s,
+                        GET,
+                        "the reservation kept being cancelled".into(),
+                    ))
                 }
             }
         };
         if !seen.insert(id) {
-            return Err(sel_protocol(s, GET, format!("record {id:#06x} returned twice")));
+            return Err(sel_protocol(
+                s,
+                GET,
+                format!("record {id:#06x} returned twice"),
+            ));
         }
         if let Some(a) = sdr::analog_sensor(&record) {
             sensors.push(a);
@@ -586,12 +594,20 @@ pub(crate) async fn read_sensors(s: &mut Session) -> Result<Vec<sdr::SensorValue
     let mut out = Vec::with_capacity(sensors.len());
     for sensor in sensors {
         let r = s
-            .call_raw(READ, sdr::NETFN_SENSOR, sdr::CMD_GET_SENSOR_READING, &[sensor.number])
+            .call_raw(
+                READ,
+                sdr::NETFN_SENSOR,
+                sdr::CMD_GET_SENSOR_READING,
+                &[sensor.number],
+            )
             .await?;
         let (value, error) = match r.completion_code {
             0 => match sdr::decode_reading(&r.data) {
                 Ok(Some(raw)) => (Some(sensor.convert(raw)), None),
-                Ok(None) => (None, Some("the BMC reports the reading unavailable".to_string())),
+                Ok(None) => (
+                    None,
+                    Some("the BMC reports the reading unavailable".to_string()),
+                ),
                 Err(e) => (None, Some(e)),
             },
             c => (None, Some(cc_error(s.bmc(), READ, c, None).to_string())),
@@ -641,7 +657,11 @@ async fn read_record(
         }
         let (n, bytes) = sdr::decode_get_sdr(&r.data).map_err(|e| sel_protocol(s, GET, e))?;
         if bytes.is_empty() {
-            return Err(sel_protocol(s, GET, format!("record {id:#06x}: no bytes at offset {offset}")));
+            return Err(sel_protocol(
+                s,
+                GET,
+                format!("record {id:#06x}: no bytes at offset {offset}"),
+            ));
         }
         next = n;
         record.extend_from_slice(&bytes[..bytes.len().min(count)]);

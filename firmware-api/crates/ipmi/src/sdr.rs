@@ -210,7 +210,10 @@ mod tests {
     #[test]
     fn full_record_and_conversion() {
         let s = analog_sensor(&temp_record()).unwrap();
-        assert_eq!((s.number, s.name.as_str(), s.unit), (1, "Temp", SensorUnit::Celsius));
+        assert_eq!(
+            (s.number, s.name.as_str(), s.unit),
+            (1, "Temp", SensorUnit::Celsius)
+        );
         assert_eq!(s.entity_id, 0x03, "processor");
         assert_eq!(s.convert(0x19), 25.0);
         // 12 V rail: M = 6, R exp = -2 (0.06 V per count), two's complement.
@@ -245,8 +248,14 @@ mod tests {
 
     #[test]
     fn codecs() {
-        assert_eq!(get_sdr_request(0x1234, 0x0102, 5, 16), [0x34, 0x12, 0x02, 0x01, 5, 16]);
-        assert_eq!(decode_get_sdr(&[0xff, 0xff, 1, 2]).unwrap(), (LAST, &[1u8, 2][..]));
+        assert_eq!(
+            get_sdr_request(0x1234, 0x0102, 5, 16),
+            [0x34, 0x12, 0x02, 0x01, 5, 16]
+        );
+        assert_eq!(
+            decode_get_sdr(&[0xff, 0xff, 1, 2]).unwrap(),
+            (LAST, &[1u8, 2][..])
+        );
         assert!(decode_get_sdr(&[1]).is_err());
         assert_eq!(decode_reading(&[0x19, 0x40, 0x00]).unwrap(), Some(0x19));
         assert_eq!(decode_reading(&[0x19, 0x60]).unwrap(), None, "unavailable");

@@ -52,7 +52,9 @@ pub(crate) fn replace_uri() -> String {
 }
 
 /// The served certificate, if the node serves one.
-pub(crate) fn served(tls: Option<&Arc<TlsSetup>>) -> Option<(ServedCertificate, CertificateSource)> {
+pub(crate) fn served(
+    tls: Option<&Arc<TlsSetup>>,
+) -> Option<(ServedCertificate, CertificateSource)> {
     tls.and_then(|t| t.served_certificate())
 }
 
@@ -188,15 +190,16 @@ fn parse(body: &[u8]) -> Result<String, RedfishError> {
         match k.as_str() {
             "CertificateString" | "CertificateType" | "CertificateUri" => {}
             // For PKCS #12 bundles, which are not taken.
-            "Password" => {
-                return Err(bad(BaseMessage::ActionParameterNotSupported, &[k, ACTION]))
-            }
+            "Password" => return Err(bad(BaseMessage::ActionParameterNotSupported, &[k, ACTION])),
             _ => return Err(bad(BaseMessage::ActionParameterUnknown, &[ACTION, k])),
         }
     }
     for required in ["CertificateString", "CertificateType", "CertificateUri"] {
         if !p.contains_key(required) {
-            return Err(bad(BaseMessage::ActionParameterMissing, &[ACTION, required]));
+            return Err(bad(
+                BaseMessage::ActionParameterMissing,
+                &[ACTION, required],
+            ));
         }
     }
     match &p["CertificateType"] {
@@ -370,15 +373,27 @@ mod tests {
                 r#"{"CertificateType": "PEM", "CertificateUri": {}}"#.to_string(),
                 "ActionParameterMissing",
             ),
-            (ok.replace("\"PEM\",", "\"PKCS12\","), "ActionParameterValueNotInList"),
-            (ok.replace("\"PEM\",", "7,"), "ActionParameterValueTypeError"),
+            (
+                ok.replace("\"PEM\",", "\"PKCS12\","),
+                "ActionParameterValueNotInList",
+            ),
+            (
+                ok.replace("\"PEM\",", "7,"),
+                "ActionParameterValueTypeError",
+            ),
             (ok.replace("/1\"", "/2\""), "ActionParameterValueError"),
             (
                 ok.replace(&format!("{{\"@odata.id\": \"{u}\"}}"), "\"x\""),
                 "ActionParameterValueTypeError",
             ),
-            (ok.replace("}}", "}, \"Password\": \"p\"}"), "ActionParameterNotSupported"),
-            (ok.replace("}}", "}, \"Other\": 1}"), "ActionParameterUnknown"),
+            (
+                ok.replace("}}", "}, \"Password\": \"p\"}"),
+                "ActionParameterNotSupported",
+            ),
+            (
+                ok.replace("}}", "}, \"Other\": 1}"),
+                "ActionParameterUnknown",
+            ),
             (
                 ok.replace("\"CertificateString\": \"PEM\"", "\"CertificateString\": 1"),
                 "ActionParameterValueTypeError",
@@ -395,7 +410,9 @@ mod tests {
             r#"{{"CertificateString": "x", "CertificateType": "PEM", "CertificateUri": {{"@odata.id": "{}"}}}}"#,
             uri()
         );
-        let e = replace(None, body.as_bytes(), "ops", &log).await.unwrap_err();
+        let e = replace(None, body.as_bytes(), "ops", &log)
+            .await
+            .unwrap_err();
         assert_eq!(e.status, StatusCode::SERVICE_UNAVAILABLE);
         assert!(log.entries().is_empty());
     }

@@ -16,8 +16,8 @@
 //! supplies (a bus power device switches and measures a server's feed; it
 //! is that server's system, not a PSU).
 
-use opendcre_proto::board_id::fmt_board;
 use opendcre_ipmi::sdr::{SensorUnit, SensorValue as SdrValue};
+use opendcre_proto::board_id::fmt_board;
 use opendcre_telemetry::{FieldStats, Kind, LastReading};
 use serde_json::{json, Value};
 
@@ -116,7 +116,12 @@ fn numbered(mut members: Vec<Value>, uri: &str, array: &str) -> Vec<Value> {
 }
 
 /// The `Thermal` resource of chassis `c` with these members.
-fn thermal_doc(c: ChassisId, description: &str, temperatures: Vec<Value>, fans: Vec<Value>) -> Value {
+fn thermal_doc(
+    c: ChassisId,
+    description: &str,
+    temperatures: Vec<Value>,
+    fans: Vec<Value>,
+) -> Value {
     let uri = thermal_uri(c);
     let temperatures = numbered(temperatures, &uri, "Temperatures");
     let fans = numbered(fans, &uri, "Fans");
@@ -284,7 +289,6 @@ fn bmc_member(v: &SdrValue, key: &str, value: Option<Value>) -> Value {
     m
 }
 
-
 /// `ReadingType`, `ReadingUnits` and id suffix of a BMC sensor's unit.
 fn sdr_kind(unit: SensorUnit) -> (&'static str, &'static str, &'static str) {
     match unit {
@@ -435,10 +439,16 @@ mod tests {
         ];
         let v = thermal(ChassisId::Board(1), &rows[..1]);
         assert_eq!(v["@odata.id"], "/redfish/v1/Chassis/00000001/Thermal");
-        assert_eq!(v["Temperatures@odata.count"], 2, "thermistor and humidity's temperature");
+        assert_eq!(
+            v["Temperatures@odata.count"], 2,
+            "thermistor and humidity's temperature"
+        );
         assert_eq!(v["Temperatures"][0]["ReadingCelsius"], 28.78);
         assert_eq!(v["Temperatures"][1]["MemberId"], "1");
-        assert!(v["Temperatures"][1]["Name"].as_str().unwrap().contains("0bff"));
+        assert!(v["Temperatures"][1]["Name"]
+            .as_str()
+            .unwrap()
+            .contains("0bff"));
         assert_eq!(
             v["Temperatures"][1]["@odata.id"],
             "/redfish/v1/Chassis/00000001/Thermal#/Temperatures/1"
@@ -448,14 +458,20 @@ mod tests {
         let rack = thermal(ChassisId::Rack, &rows);
         assert_eq!(rack["Temperatures@odata.count"], 3);
         assert_eq!(rack["Temperatures"][2]["ReadingCelsius"], Value::Null);
-        assert_eq!(rack["Temperatures"][2]["Status"]["State"], "UnavailableOffline");
+        assert_eq!(
+            rack["Temperatures"][2]["Status"]["State"],
+            "UnavailableOffline"
+        );
         assert_eq!(rack["Status"]["Health"], "Warning");
     }
 
     #[test]
     fn power_totals_only_whole_sums() {
         let rows = vec![
-            (1, vec![power_reading(0x16ff, 228.4), power_reading(0x17ff, 100.0)]),
+            (
+                1,
+                vec![power_reading(0x16ff, 228.4), power_reading(0x17ff, 100.0)],
+            ),
             (2, vec![power_reading(0x16ff, 50.25)]),
         ];
         let stats = |key: (u32, u16), field: usize| {
@@ -477,16 +493,31 @@ mod tests {
         assert_eq!(c[0]["PowerMetrics"]["MinConsumedWatts"], Value::Null);
         assert_eq!(c[1]["PowerConsumedWatts"], 228.4);
         assert_eq!(c[1]["PowerMetrics"]["MaxConsumedWatts"], 3.0);
-        assert_eq!(c[1]["RelatedItem"][0]["@odata.id"], "/redfish/v1/Systems/00000001-16ff");
-        assert_eq!(c[3]["@odata.id"], "/redfish/v1/Chassis/Rack/Power#/PowerControl/3");
+        assert_eq!(
+            c[1]["RelatedItem"][0]["@odata.id"],
+            "/redfish/v1/Systems/00000001-16ff"
+        );
+        assert_eq!(
+            c[3]["@odata.id"],
+            "/redfish/v1/Chassis/Rack/Power#/PowerControl/3"
+        );
         assert_eq!(v["Voltages"][2]["ReadingVolts"], 12.1);
 
         // One device not read: no total, a warning; no history: no metrics.
-        let rows = vec![(1, vec![power_reading(0x16ff, 10.0), r(0x17ff, Kind::Power, None, Some("x"))])];
+        let rows = vec![(
+            1,
+            vec![
+                power_reading(0x16ff, 10.0),
+                r(0x17ff, Kind::Power, None, Some("x")),
+            ],
+        )];
         let v = power(ChassisId::Board(1), &rows, |_, _| None);
         assert_eq!(v["PowerControl"][0]["PowerConsumedWatts"], Value::Null);
         assert_eq!(v["PowerControl"][0]["Status"]["Health"], "Warning");
-        assert_eq!(v["PowerControl"][1]["PowerMetrics"]["AverageConsumedWatts"], Value::Null);
+        assert_eq!(
+            v["PowerControl"][1]["PowerMetrics"]["AverageConsumedWatts"],
+            Value::Null
+        );
         // No power devices: no controls at all.
         let v = power(ChassisId::Board(3), &[(3, vec![])], |_, _| None);
         assert_eq!(v["PowerControl"], json!([]));
@@ -496,7 +527,14 @@ mod tests {
     fn sdr_sensor_ids() {
         assert_eq!(parse_sdr_sensor_id("01-Temperature"), Some(1));
         assert_eq!(parse_sdr_sensor_id("ff-Power"), Some(0xff));
-        for bad in ["1-Temperature", "FF-Power", "01-", "0x1-Fan", "zz-Fan", "01"] {
+        for bad in [
+            "1-Temperature",
+            "FF-Power",
+            "01-",
+            "0x1-Fan",
+            "zz-Fan",
+            "01",
+        ] {
             assert_eq!(parse_sdr_sensor_id(bad), None, "{bad}");
         }
     }

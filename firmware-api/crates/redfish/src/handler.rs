@@ -307,9 +307,9 @@ impl Ctx<'_> {
             Resource::HttpsCertificateCollection => {
                 certificates::https_collection(certificates::served(node.tls.as_ref()).is_some())
             }
-            Resource::ManagerCertificateCollection => certificates::manager_collection(
-                certificates::served(node.tls.as_ref()).is_some(),
-            ),
+            Resource::ManagerCertificateCollection => {
+                certificates::manager_collection(certificates::served(node.tls.as_ref()).is_some())
+            }
             Resource::Certificate(id) => certificates::served(node.tls.as_ref())
                 .filter(|_| id == certificates::CERT_ID)
                 .map(|(c, source)| certificates::certificate(&c, source))
@@ -559,7 +559,11 @@ impl Ctx<'_> {
             ChassisId::Server(_) => Err(RedfishError::missing(path)),
             ChassisId::Board(b) => {
                 let rack = self.rack().await?;
-                match self.node.board_readings(b, None, &rack, self.deadline).await? {
+                match self
+                    .node
+                    .board_readings(b, None, &rack, self.deadline)
+                    .await?
+                {
                     Some(r) => Ok(vec![(b, r)]),
                     None => Err(RedfishError::missing(path)),
                 }

@@ -35,6 +35,8 @@
 mod accounts;
 pub mod answer;
 mod boot;
+mod certificates;
+mod environment;
 mod ethernet;
 mod eventfilter;
 mod eventpush;
@@ -44,8 +46,6 @@ mod identity;
 mod led;
 mod logs;
 mod manager_reset;
-mod certificates;
-mod environment;
 mod metadata;
 mod netif;
 mod network;

@@ -42,7 +42,8 @@ pub(crate) fn network_protocol(p: &NetworkProtocols) -> Value {
             "HTTPS": protocol(p.https_port),
         }),
     );
-    v["HTTPS"]["Certificates"] = crate::resources::link(&crate::certificates::https_collection_uri());
+    v["HTTPS"]["Certificates"] =
+        crate::resources::link(&crate::certificates::https_collection_uri());
     if let Some(h) = &p.host_name {
         v["HostName"] = json!(h);
     }

@@ -20,7 +20,9 @@ pub(crate) const BASE_ID: &str = "Base";
 /// `Registry` of the node's registry file: prefix and major.minor, as
 /// `MessageId`s name it (`OpenDCRE.1.0.PowerAction`).
 fn own_registry() -> String {
-    let minor = REGISTRY_VERSION.rsplit_once('.').map_or(REGISTRY_VERSION, |(m, _)| m);
+    let minor = REGISTRY_VERSION
+        .rsplit_once('.')
+        .map_or(REGISTRY_VERSION, |(m, _)| m);
     format!("{REGISTRY}.{minor}")
 }
 

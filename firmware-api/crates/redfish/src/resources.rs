@@ -251,8 +251,14 @@ pub(crate) fn server_chassis(
         ("Manufacturer", manufacturer),
         ("Model", model),
         ("AssetTag", asset_tag),
-        ("PartNumber", chassis_area.map_or("", |a| a.part_number.as_str())),
-        ("SerialNumber", chassis_area.map_or("", |a| a.serial_number.as_str())),
+        (
+            "PartNumber",
+            chassis_area.map_or("", |a| a.part_number.as_str()),
+        ),
+        (
+            "SerialNumber",
+            chassis_area.map_or("", |a| a.serial_number.as_str()),
+        ),
     ] {
         if !value.is_empty() {
             v[key] = json!(value);

@@ -354,7 +354,9 @@ pub fn route(segments: &[String]) -> Option<Resource> {
             Some(ChassisId::Board(b)) if parse_sensor_device(sensor).is_some() => {
                 Resource::Sensor(b, sensor.to_string())
             }
-            Some(ChassisId::Server(d)) if crate::environment::parse_sdr_sensor_id(sensor).is_some() => {
+            Some(ChassisId::Server(d))
+                if crate::environment::parse_sdr_sensor_id(sensor).is_some() =>
+            {
                 Resource::ServerSensor(d, sensor.to_string())
             }
             _ => Resource::Missing,

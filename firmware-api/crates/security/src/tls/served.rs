@@ -41,9 +41,7 @@ fn first<'a, I>(it: I) -> Option<String>
 where
     I: Iterator<Item = &'a x509_parser::x509::AttributeTypeAndValue<'a>>,
 {
-    it.filter_map(|a| a.as_str().ok())
-        .next()
-        .map(str::to_owned)
+    it.filter_map(|a| a.as_str().ok()).next().map(str::to_owned)
 }
 
 fn parts(n: &X509Name<'_>) -> NameParts {

@@ -174,11 +174,12 @@ impl TlsSetup {
                 guard.key.clone_key()
             }
         };
-        let server = build_server_config(&self.cfg, chain.clone(), key.clone_key())
-            .map_err(|e| match e {
+        let server = build_server_config(&self.cfg, chain.clone(), key.clone_key()).map_err(
+            |e| match e {
                 TlsError::Identity(rustls::Error::InconsistentKeys(_)) => ReplaceError::KeyMismatch,
                 other => ReplaceError::Unusable(other.to_string()),
-            })?;
+            },
+        )?;
         store::write(dir, &chain, &key)?;
         self.swap(Current {
             server: Arc::new(server),
