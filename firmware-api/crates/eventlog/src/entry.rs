@@ -199,7 +199,10 @@ impl Event {
         let user = clip(user);
         match system {
             None => Event::of("LogCleared", vec![user], None),
-            Some(s) => Event::of("SystemLogCleared", vec![user, clip(s)], Some(clip(s))),
+            Some(s) => {
+                let system = clip(s);
+                Event::of("SystemLogCleared", vec![user, system.clone()], Some(system))
+            }
         }
     }
 }

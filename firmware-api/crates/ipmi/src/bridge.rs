@@ -36,9 +36,10 @@ const SESSION_REQUESTS: u32 = 12;
 /// real FRUs need a handful of 32-byte reads; this caps a BMC that drips.
 const FRU_READ_BUDGET: Duration = Duration::from_secs(20);
 
-/// Reading a whole SEL: one request per record, at most
-/// [`ops::MAX_SEL_RECORDS`]; a LAN BMC answers each in milliseconds.
-const SEL_READ_BUDGET: Duration = Duration::from_secs(20);
+/// Reading a whole record store, the SEL or the SDR repository: one
+/// request per record or piece, at most [`ops::MAX_SEL_RECORDS`] or
+/// [`ops::MAX_SDR_RECORDS`]; a LAN BMC answers each in milliseconds.
+const RECORDS_READ_BUDGET: Duration = Duration::from_secs(20);
 
 /// A configured BMC as the scan and info endpoints list it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -265,7 +266,7 @@ impl IpmiBridge {
     /// session under the BMC's lock.
     pub async fn sel(&self, device_id: u16) -> Result<SelRead, IpmiError> {
         let slot = self.slot(device_id)?;
-        let budget = session_budget(&slot.cfg) + SEL_READ_BUDGET;
+        let budget = session_budget(&slot.cfg) + RECORDS_READ_BUDGET;
         run(slot, budget, |s, _| {
             Box::pin(ops::read_sel(s, ops::MAX_SEL_RECORDS))
         })
@@ -290,7 +291,7 @@ impl IpmiBridge {
     /// one session under the BMC's lock.
     pub async fn sensors(&self, device_id: u16) -> Result<Vec<crate::sdr::SensorValue>, IpmiError> {
         let slot = self.slot(device_id)?;
-        let budget = session_budget(&slot.cfg) + SEL_READ_BUDGET;
+        let budget = session_budget(&slot.cfg) + RECORDS_READ_BUDGET;
         run(slot, budget, |s, _| Box::pin(ops::read_sensors(s))).await
     }
 

@@ -29,11 +29,7 @@ pub(crate) async fn chassis_status(s: &mut Session) -> Result<ChassisStatus, Ipm
     let data = s
         .call(STEP, NETFN_CHASSIS, CMD_GET_CHASSIS_STATUS, &[])
         .await?;
-    ChassisStatus::decode(&data).map_err(|detail| IpmiError::Protocol {
-        bmc: s.bmc().to_string(),
-        step: STEP.into(),
-        detail,
-    })
+    ChassisStatus::decode(&data).map_err(|detail| protocol_error(s, STEP, detail))
 }
 
 pub(crate) async fn chassis_control(
@@ -169,11 +165,7 @@ pub(crate) async fn chassis_identify(s: &mut Session, on: bool) -> Result<Option
 pub(crate) async fn device_id(s: &mut Session) -> Result<DeviceId, IpmiError> {
     const STEP: &str = "Get Device ID";
     let data = s.call(STEP, NETFN_APP, CMD_GET_DEVICE_ID, &[]).await?;
-    DeviceId::decode(&data).map_err(|detail| IpmiError::Protocol {
-        bmc: s.bmc().to_string(),
-        step: STEP.into(),
-        detail,
-    })
+    DeviceId::decode(&data).map_err(|detail| protocol_error(s, STEP, detail))
 }
 
 /// Reads and decodes FRU device `fru_id`: the common header, then only the info
@@ -279,11 +271,7 @@ impl FruReader {
                 c => return Err(cc_error(s.bmc(), &step, c, None)),
             }
             let Some((&returned, bytes)) = r.data.split_first() else {
-                return Err(IpmiError::Protocol {
-                    bmc: s.bmc().to_string(),
-                    step,
-                    detail: "empty reply".into(),
-                });
+                return Err(protocol_error(s, &step, "empty reply".into()));
             };
             let returned = if self.words {
                 returned as usize * 2
@@ -291,14 +279,14 @@ impl FruReader {
                 returned as usize
             };
             if returned == 0 || returned > bytes.len() || returned > count {
-                return Err(IpmiError::Protocol {
-                    bmc: s.bmc().to_string(),
-                    step,
-                    detail: format!(
+                return Err(protocol_error(
+                    s,
+                    &step,
+                    format!(
                         "BMC says it returned {returned} bytes, reply carries {} (asked for {count})",
                         bytes.len()
                     ),
-                });
+                ));
             }
             let take = returned.min(end - offset);
             self.image[offset..offset + take].copy_from_slice(&bytes[..take]);
@@ -319,11 +307,7 @@ pub(crate) async fn boot_flags(s: &mut Session) -> Result<BootFlags, IpmiError> 
             &boot::get_request(boot::PARAM_BOOT_FLAGS),
         )
         .await?;
-    BootFlags::decode(&data).map_err(|detail| IpmiError::Protocol {
-        bmc: s.bmc().to_string(),
-        step: STEP.into(),
-        detail,
-    })
+    BootFlags::decode(&data).map_err(|detail| protocol_error(s, STEP, detail))
 }
 
 /// Reads the boot flags, applies `change` and writes them back inside the
@@ -415,7 +399,8 @@ async fn write_boot_flags(s: &mut Session, change: BootChange) -> Result<BootFla
 /// a read takes and what a hostile BMC can make us send.
 pub(crate) const MAX_SEL_RECORDS: usize = 512;
 
-fn sel_protocol(s: &Session, step: &str, detail: String) -> IpmiError {
+/// A reply the BMC sent that does not say what the spec says it should.
+fn protocol_error(s: &Session, step: &str, detail: String) -> IpmiError {
     IpmiError::Protocol {
         bmc: s.bmc().to_string(),
         step: step.into(),
@@ -432,7 +417,7 @@ pub(crate) async fn read_sel(s: &mut Session, max: usize) -> Result<SelRead, Ipm
     let data = s
         .call(INFO, NETFN_STORAGE, sel::CMD_GET_SEL_INFO, &[])
         .await?;
-    let info = sel::SelInfo::decode(&data).map_err(|e| sel_protocol(s, INFO, e))?;
+    let info = sel::SelInfo::decode(&data).map_err(|e| protocol_error(s, INFO, e))?;
     let mut records = Vec::new();
     if info.entries == 0 {
         return Ok(SelRead {
@@ -455,7 +440,7 @@ pub(crate) async fn read_sel(s: &mut Session, max: usize) -> Result<SelRead, Ipm
             break; // emptied while we read
         };
         if !seen.insert(record.record_id) {
-            return Err(sel_protocol(
+            return Err(protocol_error(
                 s,
                 ENTRY,
                 format!("record {:#06x} returned twice", record.record_id),
@@ -492,7 +477,7 @@ pub(crate) async fn get_sel_entry(
     match r.completion_code {
         0 => sel::decode_entry(&r.data)
             .map(Some)
-            .map_err(|e| sel_protocol(s, ENTRY, e)),
+            .map_err(|e| protocol_error(s, ENTRY, e)),
         0xCB => Ok(None),
         c => Err(cc_error(s.bmc(), ENTRY, c, None)),
     }
@@ -506,7 +491,7 @@ pub(crate) async fn clear_sel(s: &mut Session) -> Result<(), IpmiError> {
     let data = s
         .call(RESERVE, NETFN_STORAGE, sel::CMD_RESERVE_SEL, &[])
         .await?;
-    let reservation = sel::decode_reservation(&data).map_err(|e| sel_protocol(s, RESERVE, e))?;
+    let reservation = sel::decode_reservation(&data).map_err(|e| protocol_error(s, RESERVE, e))?;
     let mut initiate = true;
     for _ in 0..10 {
         let data = s
@@ -517,13 +502,13 @@ pub(crate) async fn clear_sel(s: &mut Session) -> Result<(), IpmiError> {
                 &sel::clear_request(reservation, initiate),
             )
             .await?;
-        if sel::decode_clear_progress(&data).map_err(|e| sel_protocol(s, CLEAR, e))? {
+        if sel::decode_clear_progress(&data).map_err(|e| protocol_error(s, CLEAR, e))? {
             return Ok(());
         }
         initiate = false;
         tokio::time::sleep(POWER_POLL_INTERVAL).await;
     }
-    Err(sel_protocol(
+    Err(protocol_error(
         s,
         CLEAR,
         "the erase did not complete in 10 status polls".into(),
@@ -536,7 +521,7 @@ pub(crate) async fn sel_time(s: &mut Session) -> Result<u32, IpmiError> {
     let data = s
         .call(STEP, NETFN_STORAGE, sel::CMD_GET_SEL_TIME, &[])
         .await?;
-    sel::decode_time(&data).map_err(|e| sel_protocol(s, STEP, e))
+    sel::decode_time(&data).map_err(|e| protocol_error(s, STEP, e))
 }
 
 /// Most SDR records read: real BMCs have tens to a couple of hundred; the
@@ -568,7 +553,7 @@ pub(crate) async fn read_sensors(s: &mut Session) -> Result<Vec<sdr::SensorValue
                     reservation = reserve_sdr(s, RESERVE).await?;
                 }
                 Err(()) => {
-                    return Err(sel_protocol(
+                    return Err(protocol_error(
                         s,
                         GET,
                         "the reservation kept being cancelled".into(),
@@ -577,7 +562,7 @@ pub(crate) async fn read_sensors(s: &mut Session) -> Result<Vec<sdr::SensorValue
             }
         };
         if !seen.insert(id) {
-            return Err(sel_protocol(
+            return Err(protocol_error(
                 s,
                 GET,
                 format!("record {id:#06x} returned twice"),
@@ -625,7 +610,7 @@ async fn reserve_sdr(s: &mut Session, step: &str) -> Result<u16, IpmiError> {
     let data = s
         .call(step, NETFN_STORAGE, sdr::CMD_RESERVE_SDR, &[])
         .await?;
-    sel::decode_reservation(&data).map_err(|e| sel_protocol(s, step, e))
+    sel::decode_reservation(&data).map_err(|e| protocol_error(s, step, e))
 }
 
 /// One whole SDR record and the next record id; `Err(())` when the
@@ -655,9 +640,9 @@ async fn read_record(
             0xC5 => return Ok(Err(())),
             c => return Err(cc_error(s.bmc(), GET, c, None)),
         }
-        let (n, bytes) = sdr::decode_get_sdr(&r.data).map_err(|e| sel_protocol(s, GET, e))?;
+        let (n, bytes) = sdr::decode_get_sdr(&r.data).map_err(|e| protocol_error(s, GET, e))?;
         if bytes.is_empty() {
-            return Err(sel_protocol(
+            return Err(protocol_error(
                 s,
                 GET,
                 format!("record {id:#06x}: no bytes at offset {offset}"),
@@ -670,7 +655,7 @@ async fn read_record(
             // Offsets are one byte: a longer record cannot be read whole
             // (sensor records are at most 64 bytes).
             if want > 255 {
-                return Err(sel_protocol(
+                return Err(protocol_error(
                     s,
                     GET,
                     format!("record {id:#06x} says it is {want} bytes long"),

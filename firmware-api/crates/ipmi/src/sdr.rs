@@ -45,8 +45,6 @@ impl SensorUnit {
 pub struct AnalogSensor {
     pub number: u8,
     pub name: String,
-    /// IPMI sensor type (§42.2: 01h temperature, 02h voltage, 04h fan…).
-    pub sensor_type: u8,
     /// What the sensor sits on (Table 43-13: 03h processor, 07h system
     /// board, 0Ah power supply, 1Dh fan, 37h air inlet…).
     pub entity_id: u8,
@@ -115,7 +113,6 @@ pub fn analog_sensor(rec: &[u8]) -> Option<AnalogSensor> {
         } else {
             name
         },
-        sensor_type: rec[12],
         entity_id: rec[8],
         unit,
         format,

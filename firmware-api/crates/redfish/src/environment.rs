@@ -194,16 +194,17 @@ pub(crate) fn power(
             for d in sensors_of(r.kind) {
                 let s = sensors::sensor(*board, r, *d);
                 match d.reading_type() {
-                    "Power" => devices.push((
-                        json!({
+                    "Power" => {
+                        let history = stats((*board, r.device), d.field());
+                        let control = json!({
                             "Name": s["Name"],
                             "PowerConsumedWatts": s["Reading"],
-                            "PowerMetrics": metrics(stats((*board, r.device), d.field())),
+                            "PowerMetrics": metrics(history),
                             "Status": s["Status"],
                             "RelatedItem": [link(&system.uri())],
-                        }),
-                        stats((*board, r.device), d.field()),
-                    )),
+                        });
+                        devices.push((control, history));
+                    }
                     "Voltage" => voltages.push(json!({
                         "Name": s["Name"],
                         "ReadingVolts": s["Reading"],
@@ -282,11 +283,17 @@ fn bmc_member(v: &SdrValue, key: &str, value: Option<Value>) -> Value {
     if let Some(pc) = physical_context(v.sensor.entity_id) {
         m["PhysicalContext"] = json!(pc);
     }
-    m["Status"] = match (&v.value, &v.error) {
-        (Some(_), _) => json!({ "State": "Enabled", "Health": "OK" }),
-        (None, _) => json!({ "State": "UnavailableOffline", "Health": "Warning" }),
-    };
+    m["Status"] = sdr_status(v);
     m
+}
+
+/// A BMC sensor's `Status`: unavailable when the BMC gave no reading.
+fn sdr_status(v: &SdrValue) -> Value {
+    if v.value.is_some() {
+        json!({ "State": "Enabled", "Health": "OK" })
+    } else {
+        json!({ "State": "UnavailableOffline", "Health": "Warning" })
+    }
 }
 
 /// `ReadingType`, `ReadingUnits` and id suffix of a BMC sensor's unit.
@@ -345,11 +352,7 @@ pub(crate) fn server_sensor(c: ChassisId, v: &SdrValue) -> Value {
             "ReadingType": reading_type,
             "ReadingUnits": units,
             "Reading": v.value.map(round3),
-            "Status": if v.value.is_some() {
-                json!({ "State": "Enabled", "Health": "OK" })
-            } else {
-                json!({ "State": "UnavailableOffline", "Health": "Warning" })
-            },
+            "Status": sdr_status(v),
         }),
     );
     if let Some(pc) = physical_context(v.sensor.entity_id) {
@@ -361,14 +364,18 @@ pub(crate) fn server_sensor(c: ChassisId, v: &SdrValue) -> Value {
     s
 }
 
+/// The sensors measuring in `unit`.
+fn of_unit(sensors: &[SdrValue], unit: SensorUnit) -> impl Iterator<Item = &SdrValue> {
+    sensors.iter().filter(move |v| v.sensor.unit == unit)
+}
+
 /// A BMC server's `Thermal`: its SDR's temperature (°C) and fan (RPM)
 /// sensors as read now over IPMI.
 pub(crate) fn server_thermal(c: ChassisId, sensors: &[SdrValue]) -> Value {
-    let of = |unit: SensorUnit| sensors.iter().filter(move |v| v.sensor.unit == unit);
-    let temperatures = of(SensorUnit::Celsius)
+    let temperatures = of_unit(sensors, SensorUnit::Celsius)
         .map(|v| bmc_member(v, "ReadingCelsius", v.value.map(|x| json!(round3(x)))))
         .collect();
-    let fans = of(SensorUnit::Rpm)
+    let fans = of_unit(sensors, SensorUnit::Rpm)
         .map(|v| {
             let mut m = bmc_member(v, "Reading", v.value.map(|x| json!(x.round() as i64)));
             m["ReadingUnits"] = json!("RPM");
@@ -387,8 +394,7 @@ pub(crate) fn server_thermal(c: ChassisId, sensors: &[SdrValue]) -> Value {
 /// SDR (the BMC names what each measures; they are not summed, as two may
 /// measure the same feed) and its voltage sensors.
 pub(crate) fn server_power(c: ChassisId, sensors: &[SdrValue]) -> Value {
-    let of = |unit: SensorUnit| sensors.iter().filter(move |v| v.sensor.unit == unit);
-    let control = of(SensorUnit::Watts)
+    let control = of_unit(sensors, SensorUnit::Watts)
         .map(|v| {
             let mut m = bmc_member(v, "PowerConsumedWatts", v.value.map(|x| json!(round3(x))));
             // SensorNumber is not a PowerControl property.
@@ -397,7 +403,7 @@ pub(crate) fn server_power(c: ChassisId, sensors: &[SdrValue]) -> Value {
             m
         })
         .collect();
-    let voltages = of(SensorUnit::Volts)
+    let voltages = of_unit(sensors, SensorUnit::Volts)
         .map(|v| bmc_member(v, "ReadingVolts", v.value.map(|x| json!(round3(x)))))
         .collect();
     power_doc(

@@ -451,19 +451,23 @@ impl Ctx<'_> {
         })
     }
 
+    /// The server of a configured BMC; a 404 for any other device id.
+    async fn configured_bmc(&self, device: u16, path: &str) -> Result<SystemId, RedfishError> {
+        let s = SystemId::bmc(device);
+        if self.rack().await?.has_system(s) {
+            Ok(s)
+        } else {
+            Err(RedfishError::missing(path))
+        }
+    }
+
     /// The analog sensors of a configured BMC, read now over IPMI.
     async fn bmc_sensors(
         &self,
         device: u16,
         path: &str,
     ) -> Result<Vec<opendcre_ipmi::sdr::SensorValue>, RedfishError> {
-        if !self.rack().await?.bmcs.contains(&device) {
-            return Err(RedfishError::missing(path));
-        }
-        let s = SystemId {
-            board: opendcre_proto::board_id::IPMI,
-            device,
-        };
+        let s = self.configured_bmc(device, path).await?;
         self.node
             .bmc(s, self.deadline, self.node.ipmi.sensors(device))
             .await
@@ -473,13 +477,7 @@ impl Ctx<'_> {
     /// and the power state, read now (as its system reads them).
     async fn server_chassis(&self, device: u16, path: &str) -> Result<Value, RedfishError> {
         let (node, deadline) = (self.node, self.deadline);
-        if !self.rack().await?.bmcs.contains(&device) {
-            return Err(RedfishError::missing(path));
-        }
-        let s = SystemId {
-            board: opendcre_proto::board_id::IPMI,
-            device,
-        };
+        let s = self.configured_bmc(device, path).await?;
         let power = node.power_state(s, deadline).await.map_err(|e| {
             tracing::warn!(system = %s.id(), detail = ?e.detail, "power state not readable");
         });

@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use opendcre_bus::{BusHandle, Request, ScanBoard, ScanTarget};
 use opendcre_ipmi::IpmiBridge;
-use opendcre_proto::board_id::IPMI;
 use opendcre_proto::DeviceType;
 use opendcre_telemetry::{now_ms, Cache, Kind, LastReading};
 use tokio::time::Instant;
@@ -77,10 +76,7 @@ impl Rack {
                     device: d.device_id,
                 })
         });
-        let bmcs = self.bmcs.iter().map(|&device| SystemId {
-            board: IPMI,
-            device,
-        });
+        let bmcs = self.bmcs.iter().map(|&device| SystemId::bmc(device));
         bus.chain(bmcs)
     }
 

@@ -199,10 +199,7 @@ pub(crate) fn server_chassis(
     fru: Option<&opendcre_ipmi::fru::FruInfo>,
 ) -> Value {
     let c = ChassisId::Server(device);
-    let system = SystemId {
-        board: opendcre_proto::board_id::IPMI,
-        device,
-    };
+    let system = SystemId::bmc(device);
     let status = match (&power, fru) {
         (Some(p), Some(_)) => {
             json!({ "State": "Enabled", "Health": if p.healthy { "OK" } else { "Warning" } })

@@ -25,11 +25,7 @@ impl ChassisId {
         match self {
             ChassisId::Rack => RACK_ID.to_string(),
             ChassisId::Board(b) => fmt_board(b),
-            ChassisId::Server(d) => SystemId {
-                board: opendcre_proto::board_id::IPMI,
-                device: d,
-            }
-            .id(),
+            ChassisId::Server(d) => SystemId::bmc(d).id(),
         }
     }
 
@@ -47,6 +43,14 @@ pub struct SystemId {
 }
 
 impl SystemId {
+    /// The server of the BMC with `device` id (board `40000000`).
+    pub fn bmc(device: u16) -> SystemId {
+        SystemId {
+            board: opendcre_proto::board_id::IPMI,
+            device,
+        }
+    }
+
     /// `00000001-16ff`: the v1.1 API's board and device ids.
     pub fn id(self) -> String {
         format!("{}-{}", fmt_board(self.board), fmt_device(self.device))
@@ -663,10 +667,7 @@ mod tests {
             Permission::Operate
         );
         assert!(Resource::System(sys).allows(&Method::PATCH));
-        let bmc = SystemId {
-            board: opendcre_proto::board_id::IPMI,
-            device: 1,
-        };
+        let bmc = SystemId::bmc(1);
         // A BMC's server: its boot override.
         assert!(Resource::System(bmc).allows(&Method::PATCH));
         assert!(Resource::SystemReset(sys).allows(&Method::POST));

@@ -68,6 +68,24 @@ struct Current {
     source: CertificateSource,
 }
 
+impl Current {
+    /// The server configuration for `chain` and `key`, kept with them.
+    fn build(
+        cfg: &TlsConfig,
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+        source: CertificateSource,
+    ) -> Result<Current, TlsError> {
+        let server = build_server_config(cfg, chain.clone(), key.clone_key())?;
+        Ok(Current {
+            server: Arc::new(server),
+            chain: Arc::new(chain),
+            key: Arc::new(key),
+            source,
+        })
+    }
+}
+
 /// TLS material for the API listeners, replaceable at run time.
 ///
 /// A plain `RwLock` is enough: the lock is held only to clone an `Arc`
@@ -174,19 +192,14 @@ impl TlsSetup {
                 guard.key.clone_key()
             }
         };
-        let server = build_server_config(&self.cfg, chain.clone(), key.clone_key()).map_err(
+        let next = Current::build(&self.cfg, chain, key, CertificateSource::Replaced).map_err(
             |e| match e {
                 TlsError::Identity(rustls::Error::InconsistentKeys(_)) => ReplaceError::KeyMismatch,
                 other => ReplaceError::Unusable(other.to_string()),
             },
         )?;
-        store::write(dir, &chain, &key)?;
-        self.swap(Current {
-            server: Arc::new(server),
-            chain: Arc::new(chain),
-            key: Arc::new(key),
-            source: CertificateSource::Replaced,
-        });
+        store::write(dir, &next.chain, &next.key)?;
+        self.swap(next);
         Ok(leaf)
     }
 
@@ -244,15 +257,8 @@ fn load_current(cfg: &TlsConfig, store: Option<&Path>) -> Result<Current, TlsErr
         match store::read(dir) {
             Ok(None) => {}
             Ok(Some((chain, key))) => {
-                match build_server_config(cfg, chain.clone(), key.clone_key()) {
-                    Ok(server) => {
-                        return Ok(Current {
-                            server: Arc::new(server),
-                            chain: Arc::new(chain),
-                            key: Arc::new(key),
-                            source: CertificateSource::Replaced,
-                        })
-                    }
+                match Current::build(cfg, chain, key, CertificateSource::Replaced) {
+                    Ok(current) => return Ok(current),
                     Err(e) => tracing::error!(
                         store = %dir.display(),
                         error = %e,
@@ -268,13 +274,7 @@ fn load_current(cfg: &TlsConfig, store: Option<&Path>) -> Result<Current, TlsErr
     }
     let chain = load_certs(&cfg.cert)?;
     let key = load_private_key(&cfg.key)?;
-    let server = build_server_config(cfg, chain.clone(), key.clone_key())?;
-    Ok(Current {
-        server: Arc::new(server),
-        chain: Arc::new(chain),
-        key: Arc::new(key),
-        source: CertificateSource::Configured,
-    })
+    Current::build(cfg, chain, key, CertificateSource::Configured)
 }
 
 fn build_server_config(
