@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
@@ -171,21 +171,7 @@ fn tls_node() -> (Server, String, Ca, tempfile::TempDir, tempfile::TempDir) {
         key = key.to_str().unwrap(),
     );
     let (server, cfg_dir) = Server::with_config(&toml);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let tls_addr = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = server
-            .log
-            .recv_timeout(left)
-            .expect("server logs its TLS address");
-        if let Some(i) = line.find("listening with TLS on ") {
-            break line[i + 22..]
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .to_string();
-        }
-    };
+    let tls_addr = server.tls_addr();
     (server, tls_addr, ca, dir, cfg_dir)
 }
 

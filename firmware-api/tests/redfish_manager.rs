@@ -198,23 +198,6 @@ fn served_fingerprint(addr: &str, ca_pem: &str) -> String {
         .join(":")
 }
 
-/// The address the server logged for its TLS listener.
-fn tls_addr(s: &Server) -> String {
-    loop {
-        let line = s
-            .log
-            .recv_timeout(std::time::Duration::from_secs(20))
-            .expect("server logs its TLS address");
-        if let Some(i) = line.find("listening with TLS on ") {
-            return line[i + 22..]
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .to_string();
-        }
-    }
-}
-
 fn replace_body(pem: &str) -> String {
     serde_json::json!({
         "CertificateString": pem,
@@ -254,7 +237,7 @@ fn https_certificate_shown_and_replaced() {
         hash_token(OPERATOR, HashAlgorithm::Sha256).unwrap(),
     );
     let (s, _cfg) = Server::with_config(&config);
-    let addr = tls_addr(&s);
+    let addr = s.tls_addr();
 
     let np = get_ok(
         &s,
@@ -377,7 +360,7 @@ fn https_certificate_shown_and_replaced() {
 
     // A restart serves the store's certificate.
     let (s, _cfg) = Server::with_config(&config);
-    let addr = tls_addr(&s);
+    let addr = s.tls_addr();
     assert_eq!(served_fingerprint(&addr, &second_ca.pem), renewed_fp);
     assert_eq!(get_ok(&s, CERT, Some(READER))["Fingerprint"], renewed_fp);
     drop(s);
@@ -385,7 +368,7 @@ fn https_certificate_shown_and_replaced() {
     // A damaged store: the configured certificate, and the API is up.
     std::fs::write(store.join("server.pem"), "-----BEGIN CERTIFICATE-----\nAA").unwrap();
     let (s, _cfg) = Server::with_config(&config);
-    let addr = tls_addr(&s);
+    let addr = s.tls_addr();
     assert_eq!(served_fingerprint(&addr, &first_ca.pem), c["Fingerprint"]);
     let shown = get_ok(&s, CERT, Some(READER));
     assert_eq!(shown["Fingerprint"], c["Fingerprint"]);

@@ -127,6 +127,26 @@ impl Server {
         request(&self.addr, "GET", path)
     }
 
+    /// The address of the TLS listener, from the server's log (it logs
+    /// "listening with TLS on ADDR" once bound); within 20 s.
+    pub fn tls_addr(&self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self
+                .log
+                .recv_timeout(left)
+                .expect("server logs its TLS address");
+            if let Some(i) = line.find("listening with TLS on ") {
+                return line[i + 22..]
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .to_string();
+            }
+        }
+    }
+
     pub fn request(&self, method: &str, path: &str) -> Response {
         request(&self.addr, method, path)
     }
