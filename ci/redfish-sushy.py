@@ -29,13 +29,14 @@ from sushy import auth
 TIMEOUT = 20
 
 
-def v11_power(url, ctx, token, board, device):
-    req = urllib.request.Request(
-        f"{url}/opendcre/1.1/power/status/{board}/{device}",
-        headers={"Authorization": f"Bearer {token}"},
-    )
+def get_json(url, ctx, token, path):
+    req = urllib.request.Request(url + path, headers={"Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(req, context=ctx, timeout=TIMEOUT) as r:
-        return json.load(r)["power_status"]
+        return json.load(r)
+
+
+def v11_power(url, ctx, token, board, device):
+    return get_json(url, ctx, token, f"/opendcre/1.1/power/status/{board}/{device}")["power_status"]
 
 
 def status_with_session_token(url, ctx, token):
@@ -78,12 +79,6 @@ def boot_override(root, name, port):
           f"({(time.monotonic() - started) * 1000:.0f} ms)")
     assert system.boot.target == sushy.BootSource.PXE, system.boot.target
     assert got == "Force PXE", got
-
-
-def get_json(url, ctx, token, path):
-    req = urllib.request.Request(url + path, headers={"Authorization": f"Bearer {token}"})
-    with urllib.request.urlopen(req, context=ctx, timeout=TIMEOUT) as r:
-        return json.load(r)
 
 
 def chassis_environment(root, url, ctx, token):
