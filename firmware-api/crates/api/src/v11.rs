@@ -93,11 +93,6 @@ pub(crate) fn parse_device(text: &str) -> Result<u16, ApiError> {
         .map_err(|_| ApiError::failure(format!("invalid device id {text:?}: outside 0000..ffff")))
 }
 
-/// Answer text: UTF-8 when it is, Latin-1 otherwise (what Python 2 passed on).
-pub(crate) fn answer_text(frame: &Frame) -> String {
-    String::from_utf8(frame.data.clone()).unwrap_or_else(|_| frame.data_text())
-}
-
 fn json_int(v: i128, what: &str) -> Result<Value, ApiError> {
     if let Ok(i) = i64::try_from(v) {
         Ok(Value::from(i))
@@ -141,7 +136,7 @@ async fn version(state: &AppState, board: &str, deadline: Instant) -> Result<Val
             deadline,
         )
         .await?;
-        answer_text(&f)
+        f.answer_text()
     };
     Ok(json!({
         "firmware_version": firmware,
@@ -205,7 +200,7 @@ async fn read(
     let lower = device_type.to_ascii_lowercase();
     let code = DeviceType::from_name(&lower);
     let f = bus_command(state, code.0, board, device, Command::Read, deadline).await?;
-    let text = answer_text(&f);
+    let text = f.answer_text();
     let raw = pytext::parse_int(&text).map_err(|_| {
         ApiError::failure(format!(
             "board {} device {} answered {text:?}, which is not an integer reading",
@@ -261,7 +256,7 @@ async fn read_info(
     )
     .await?;
     Ok(
-        json!({ "board_id": fmt_board(board), "device_id": fmt_device(device), "asset_info": answer_text(&f) }),
+        json!({ "board_id": fmt_board(board), "device_id": fmt_device(device), "asset_info": f.answer_text() }),
     )
 }
 
@@ -293,7 +288,7 @@ async fn write_info(
     )
     .await?;
     Ok(
-        json!({ "board_id": fmt_board(board), "device_id": fmt_device(device), "asset_info": answer_text(&f) }),
+        json!({ "board_id": fmt_board(board), "device_id": fmt_device(device), "asset_info": f.answer_text() }),
     )
 }
 
@@ -359,7 +354,7 @@ async fn power(
         deadline,
     )
     .await?;
-    let text = answer_text(&f);
+    let text = f.answer_text();
     let p = PowerReading::parse(&text, state.r_sense).map_err(|e| {
         ApiError::failure(format!(
             "board {} device {}: {e}",

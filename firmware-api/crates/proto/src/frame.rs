@@ -59,6 +59,13 @@ impl Frame {
     pub fn data_text(&self) -> String {
         self.data.iter().map(|&b| b as char).collect()
     }
+
+    /// The data field as the answer's text: UTF-8 when it is, else
+    /// [`Frame::data_text`]'s Latin-1 (a board's answers are ASCII; a
+    /// byte above 0x7F must still come out, not fail the request).
+    pub fn answer_text(&self) -> String {
+        String::from_utf8(self.data.clone()).unwrap_or_else(|_| self.data_text())
+    }
 }
 
 /// Two's complement of the 8-bit sum of sequence … last data byte (spec §3.3).

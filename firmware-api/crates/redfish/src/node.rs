@@ -143,7 +143,7 @@ impl Node {
             let at = now_ms();
             let read = match self.bus.command(req, deadline).await {
                 Ok(f) => {
-                    let text = String::from_utf8(f.data.clone()).unwrap_or_else(|_| f.data_text());
+                    let text = f.answer_text();
                     kind.convert(&text, self.r_sense)
                 }
                 Err(e) => Err(e.to_string()),

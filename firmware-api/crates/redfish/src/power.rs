@@ -175,9 +175,7 @@ impl Node {
             .command(req, deadline)
             .await
             .map_err(|e| RedfishError::failure(format!("{}: {e}", where_(s))))?;
-        Ok(Some(
-            String::from_utf8(frame.data.clone()).unwrap_or_else(|_| frame.data_text()),
-        ))
+        Ok(Some(frame.answer_text()))
     }
 
     /// Writes a bus power device's asset text: the job of
@@ -275,7 +273,7 @@ impl Node {
             .command(req, deadline)
             .await
             .map_err(|e| RedfishError::failure(format!("{}: {e}", where_(s))))?;
-        let text = String::from_utf8(frame.data.clone()).unwrap_or_else(|_| frame.data_text());
+        let text = frame.answer_text();
         PowerReading::parse(&text, self.r_sense)
             .map_err(|e| RedfishError::failure(format!("{}: {e}", where_(s))))
     }

@@ -226,8 +226,7 @@ impl Poller {
             match result {
                 Ok(frame) => {
                     timeouts_in_a_row = 0;
-                    let text =
-                        String::from_utf8(frame.data.clone()).unwrap_or_else(|_| frame.data_text());
+                    let text = frame.answer_text();
                     match kind.convert(&text, self.r_sense) {
                         Ok(v) => self.cache.record_ok(key, at, v),
                         Err(e) => self.cache.record_err(key, at, e),
