@@ -799,15 +799,10 @@ fn asset_tag_is_the_v11_asset_info() {
     assert_eq!(tag(), "rack-b slot 4");
 }
 
-/// A configured BMC is a computer system too (`40000000-{device}`, the v1.1
-/// IPMI board's ids): its power state is the v1.1 answer, and each reset
-/// reaches a real `ipmi_sim`, confirmed with ipmitool and the simulator's
-/// chassis-control hook.
-#[test]
-fn bmc_systems_reset_through_ipmi() {
-    use crate::ipmi_support::SimBmc;
-    let Some(sim) = SimBmc::start() else { return };
-    let (s, _cfg) = Server::with_config(&format!(
+/// The example rack on the emulator and one BMC, `ipmi_sim`, as device 1
+/// of the IPMI board (system `40000000-0001`).
+fn with_bmc(sim: &crate::ipmi_support::SimBmc) -> (Server, tempfile::TempDir) {
+    Server::with_config(&format!(
         "[emulator]\nconfig = {:?}\n[telemetry]\nenabled = false\n\
          [auth.tokens.reader]\nhash = \"{}\"\nrole = \"reader\"\n\
          [auth.tokens.operator]\nhash = \"{}\"\nrole = \"operator\"\n\
@@ -818,7 +813,86 @@ fn bmc_systems_reset_through_ipmi() {
         hash_token(READER, HashAlgorithm::Sha256).unwrap(),
         hash_token(OPERATOR, HashAlgorithm::Sha256).unwrap(),
         sim.port
-    ));
+    ))
+}
+
+/// The firmware inventory lists, after the node's slots, every bus board's
+/// firmware as the v1.1 version request answers it and the BMC's revision
+/// as ipmitool reads it; none of them is updateable through the node.
+#[test]
+fn firmware_inventory_shows_boards_and_bmcs() {
+    use crate::ipmi_support::SimBmc;
+    let Some(sim) = SimBmc::start() else { return };
+    let (s, _cfg) = with_bmc(&sim);
+    let f = "/redfish/v1/UpdateService/FirmwareInventory";
+    let inv = get_ok(&s, f, Some(READER));
+    let members: Vec<&str> = inv["Members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["@odata.id"].as_str().unwrap())
+        .collect();
+    // No RAUC here: the slots' absence is said, the rest is listed.
+    let said = inv["Description"].as_str().unwrap();
+    assert!(said.contains("RAUC's slots cannot be listed"), "{said}");
+    let scan = get_ok(&s, "/opendcre/1.1/scan", Some(READER));
+    let mut want: Vec<String> = scan["boards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["board_id"].as_str().unwrap())
+        .filter(|b| *b != "40000000")
+        .map(|b| format!("{f}/{b}"))
+        .collect();
+    assert!(!want.is_empty(), "{scan}");
+    want.push(format!("{f}/40000000-0001"));
+    assert_eq!(members, want);
+    for m in &members[..members.len() - 1] {
+        let board = m.rsplit('/').next().unwrap();
+        let fw = get_ok(&s, m, Some(READER));
+        let v11 = get_ok(&s, &format!("/opendcre/1.1/version/{board}"), Some(READER));
+        assert_eq!(fw["Version"], v11["firmware_version"], "{board}");
+        assert_eq!(fw["Updateable"], false);
+        assert_eq!(fw["Status"]["State"], "Enabled");
+        assert_eq!(
+            fw["RelatedItem"][0]["@odata.id"],
+            format!("/redfish/v1/Chassis/{board}")
+        );
+    }
+    let mc = String::from_utf8(sim.ipmitool(&["mc", "info"]).stdout).unwrap();
+    let revision = mc
+        .lines()
+        .find_map(|l| l.strip_prefix("Firmware Revision"))
+        .unwrap_or_else(|| panic!("Firmware Revision in {mc}"))
+        .split_once(':')
+        .unwrap()
+        .1
+        .trim();
+    let bmc = get_ok(&s, members.last().unwrap(), Some(READER));
+    assert_eq!(bmc["Version"], revision, "{bmc}");
+    assert_eq!(bmc["Updateable"], false);
+    assert_eq!(
+        bmc["RelatedItem"][0]["@odata.id"],
+        "/redfish/v1/Systems/40000000-0001"
+    );
+    for missing in ["00000099", "40000000-0002", "Rack", "00000001-16ff"] {
+        assert_eq!(
+            get(&s, &format!("{f}/{missing}"), Some(READER)).status,
+            404,
+            "{missing}"
+        );
+    }
+}
+
+/// A configured BMC is a computer system too (`40000000-{device}`, the v1.1
+/// IPMI board's ids): its power state is the v1.1 answer, and each reset
+/// reaches a real `ipmi_sim`, confirmed with ipmitool and the simulator's
+/// chassis-control hook.
+#[test]
+fn bmc_systems_reset_through_ipmi() {
+    use crate::ipmi_support::SimBmc;
+    let Some(sim) = SimBmc::start() else { return };
+    let (s, _cfg) = with_bmc(&sim);
     let id = "40000000-0001";
     let systems = get(&s, "/redfish/v1/Systems", Some(READER)).json();
     let members = systems["Members"].as_array().unwrap();

@@ -17,6 +17,7 @@ use crate::answer::{Answer, BaseMessage, RedfishError, XML};
 use crate::boot;
 use crate::certificates;
 use crate::ethernet;
+use crate::firmware;
 use crate::led;
 use crate::logs;
 use crate::metadata;
@@ -29,7 +30,9 @@ use crate::query;
 use crate::registries;
 use crate::reset;
 use crate::resources;
-use crate::route::{parse_sensor_device, route, ChassisId, LogOwner, Resource, SystemId};
+use crate::route::{
+    parse_sensor_device, route, ChassisId, FirmwareId, LogOwner, Resource, SystemId,
+};
 use crate::sensors;
 use crate::sessions::{self, Caller};
 
@@ -416,12 +419,26 @@ impl Ctx<'_> {
                 registries::registry_file(id).ok_or_else(|| RedfishError::missing(path))?
             }
             Resource::UpdateService => node.update.service().await,
-            Resource::FirmwareInventoryCollection => node.update.inventory().await,
-            Resource::FirmwareInventory(slot) => node
+            // The node's own slots stay listed when the bus cannot be
+            // scanned: an update may be what mends it.
+            Resource::FirmwareInventoryCollection => {
+                let others = match self.rack().await {
+                    Ok(rack) => Ok(firmware::members(&rack)),
+                    Err(e) => Err(e.detail.unwrap_or_else(|| "the bus scan failed".into())),
+                };
+                node.update.inventory(others).await
+            }
+            Resource::FirmwareInventory(FirmwareId::Slot(name)) => node
                 .update
-                .slot(slot)
+                .slot(name)
                 .await?
                 .ok_or_else(|| RedfishError::missing(path))?,
+            Resource::FirmwareInventory(id) => {
+                let rack = self.rack().await?;
+                firmware::member(node, &rack, id, self.deadline)
+                    .await
+                    .ok_or_else(|| RedfishError::missing(path))?
+            }
             Resource::TaskService => crate::update::task_service(),
             Resource::TaskCollection => node.update.task_collection(),
             Resource::Task(id) => node

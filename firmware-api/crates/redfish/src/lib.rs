@@ -41,6 +41,7 @@ mod ethernet;
 mod eventfilter;
 mod eventpush;
 mod events;
+mod firmware;
 mod handler;
 mod identity;
 mod led;

@@ -71,6 +71,43 @@ impl SystemId {
     }
 }
 
+/// A member of the firmware inventory: a RAUC slot of the node
+/// (`rootfs.0`), a bus board's firmware (the board's chassis id,
+/// `00000001`) or a BMC's (its server's id, `40000000-0001`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FirmwareId {
+    Slot(String),
+    Board(u32),
+    Bmc(u16),
+}
+
+impl FirmwareId {
+    /// RAUC names every slot `{class}.{index}`, so a slot name has a dot
+    /// and a chassis id has none: the two never name the same member.
+    fn parse(id: &str) -> Option<FirmwareId> {
+        if id.contains('.') {
+            return crate::rauc::valid_slot_name(id).then(|| FirmwareId::Slot(id.to_string()));
+        }
+        match parse_chassis(id)? {
+            ChassisId::Rack => None,
+            ChassisId::Board(b) => Some(FirmwareId::Board(b)),
+            ChassisId::Server(d) => Some(FirmwareId::Bmc(d)),
+        }
+    }
+
+    pub fn id(&self) -> String {
+        match self {
+            FirmwareId::Slot(name) => name.clone(),
+            FirmwareId::Board(b) => ChassisId::Board(*b).id(),
+            FirmwareId::Bmc(d) => ChassisId::Server(*d).id(),
+        }
+    }
+
+    pub fn uri(&self) -> String {
+        format!("{V1}/UpdateService/FirmwareInventory/{}", self.id())
+    }
+}
+
 /// Whose log services: the manager's (the node's event log) or a
 /// computer system's (a bus power device's view of it, a BMC's SEL).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,10 +189,11 @@ pub enum Resource {
     UpdateService,
     /// `…/UpdateService/upload`: the `HttpPushUri` (POST of a bundle).
     UpdateUpload,
-    /// `…/UpdateService/FirmwareInventory`: the node's RAUC slots.
+    /// `…/UpdateService/FirmwareInventory`: the node's RAUC slots, the
+    /// bus boards' firmware and the BMCs'.
     FirmwareInventoryCollection,
-    /// `…/FirmwareInventory/{slot}`: a RAUC slot (`rootfs.0`).
-    FirmwareInventory(String),
+    /// `…/FirmwareInventory/{id}`: one member.
+    FirmwareInventory(FirmwareId),
     TaskService,
     TaskCollection,
     /// `…/TaskService/Tasks/{id}`: an install, by canonical decimal id.
@@ -423,10 +461,8 @@ pub fn route(segments: &[String]) -> Option<Resource> {
         ["v1", "UpdateService"] => Resource::UpdateService,
         ["v1", "UpdateService", "upload"] => Resource::UpdateUpload,
         ["v1", "UpdateService", "FirmwareInventory"] => Resource::FirmwareInventoryCollection,
-        ["v1", "UpdateService", "FirmwareInventory", slot]
-            if crate::rauc::valid_slot_name(slot) =>
-        {
-            Resource::FirmwareInventory(slot.to_string())
+        ["v1", "UpdateService", "FirmwareInventory", id] => {
+            FirmwareId::parse(id).map_or(Resource::Missing, Resource::FirmwareInventory)
         }
         ["v1", "TaskService"] => Resource::TaskService,
         ["v1", "TaskService", "Tasks"] => Resource::TaskCollection,
@@ -580,6 +616,35 @@ mod tests {
             Some(Resource::Manager)
         );
         assert_eq!(r("/opendcre/1.1/scan"), None);
+    }
+
+    #[test]
+    fn firmware_inventory_members() {
+        let f = "/redfish/v1/UpdateService/FirmwareInventory";
+        for (id, want) in [
+            ("rootfs.0", Some(FirmwareId::Slot("rootfs.0".into()))),
+            ("00000001", Some(FirmwareId::Board(1))),
+            ("40000000-0001", Some(FirmwareId::Bmc(1))),
+            // A board's power device is no firmware, the rack has none,
+            // and only the canonical spelling names a member.
+            ("00000001-16ff", None),
+            ("Rack", None),
+            ("1", None),
+            ("0000000A", None),
+            ("rootfs.0/x", None),
+        ] {
+            let got = r(&format!("{f}/{id}"));
+            match want {
+                Some(w) => {
+                    assert_eq!(w.uri(), format!("{f}/{id}"));
+                    assert_eq!(got, Some(Resource::FirmwareInventory(w)), "{id}");
+                }
+                None => assert!(
+                    matches!(got, Some(Resource::Missing) | None),
+                    "{id}: {got:?}"
+                ),
+            }
+        }
     }
 
     #[test]

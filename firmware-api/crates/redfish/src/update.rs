@@ -368,28 +368,42 @@ impl Updater {
         )
     }
 
-    /// `…/FirmwareInventory`: one member per RAUC slot; when RAUC cannot
-    /// be asked, none, and the description says why.
-    pub(crate) async fn inventory(&self) -> Value {
+    /// `…/FirmwareInventory`: one member per RAUC slot, then `others`
+    /// (the boards' and BMCs' firmware, or why the bus could not say which
+    /// there are); when RAUC cannot be asked, no slots, and the description
+    /// says why.
+    pub(crate) async fn inventory(&self, others: Result<Vec<String>, String>) -> Value {
         let status = self.status().await;
-        let members = match &status {
-            Ok(s) => s
-                .slots
-                .iter()
-                .map(|s| format!("{}/{}", inventory_uri(), s.name))
-                .collect(),
-            Err(_) => Vec::new(),
+        let mut said = Vec::new();
+        let mut members: Vec<String> = match &status {
+            Ok(s) => {
+                said.push("The node's RAUC slots (updated through this service)".to_string());
+                s.slots
+                    .iter()
+                    .map(|s| format!("{}/{}", inventory_uri(), s.name))
+                    .collect()
+            }
+            Err(e) => {
+                said.push(format!("RAUC's slots cannot be listed: {e}"));
+                Vec::new()
+            }
         };
+        match others {
+            Ok(o) => {
+                said.push(
+                    "the firmware of every bus board and configured BMC (read only)".to_string(),
+                );
+                members.extend(o);
+            }
+            Err(e) => said.push(format!("the bus boards and BMCs cannot be listed: {e}")),
+        }
         let mut v = collection(
             &inventory_uri(),
             "SoftwareInventoryCollection",
             "Firmware inventory",
             members,
         );
-        v["Description"] = json!(match status {
-            Ok(_) => "The node's RAUC slots".to_string(),
-            Err(e) => format!("RAUC's slots cannot be listed: {e}"),
-        });
+        v["Description"] = json!(said.join("; "));
         v
     }
 
