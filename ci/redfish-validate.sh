@@ -160,6 +160,12 @@ path = "$WORK/events.jsonl"
 subscriptions_path = "$WORK/subscriptions.json"
 [manager]
 certificate_store = "$WORK/certificate-store"
+asset_tags = "$WORK/asset-tags.json"
+[rack]
+manufacturer = "Vapor IO"
+model = "Vapor Chamber"
+part_number = "VC-48U"
+serial_number = "VC2016-0042"
 [[ipmi.bmc]]
 device_id = 1
 ip = "127.0.0.1"

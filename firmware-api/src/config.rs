@@ -47,6 +47,8 @@ pub struct Config {
     pub event_service: EventServiceSection,
     /// `[manager]`: the node itself as the Redfish manager.
     pub manager: ManagerSection,
+    /// `[rack]`: the rack's nameplate, shown by its Redfish chassis.
+    pub rack: opendcre_redfish::RackIdentity,
 }
 
 /// Restarting the node through Redfish (`Manager.Reset`): off unless the
@@ -65,6 +67,10 @@ pub struct ManagerSection {
     /// The default is in systemd's `StateDirectory`, like the event log,
     /// so a node whose configuration predates the key has it too.
     pub certificate_store: PathBuf,
+    /// File of the asset tags given to the rack's and the boards' chassis
+    /// through Redfish (`PATCH AssetTag`). Empty: not kept, so not shown
+    /// and not writable. In the `StateDirectory` too.
+    pub asset_tags: PathBuf,
 }
 
 impl Default for ManagerSection {
@@ -73,6 +79,7 @@ impl Default for ManagerSection {
             reset_enabled: false,
             reboot_request: PathBuf::from("/run/opendcre/reboot-request"),
             certificate_store: PathBuf::from("/var/lib/opendcre/tls"),
+            asset_tags: PathBuf::from("/var/lib/opendcre/asset-tags.json"),
         }
     }
 }
@@ -86,6 +93,11 @@ impl ManagerSection {
     /// The certificate store, unless turned off (`""`).
     pub fn certificate_store(&self) -> Option<&Path> {
         Some(self.certificate_store.as_path()).filter(|p| !p.as_os_str().is_empty())
+    }
+
+    /// The asset tag file, when tags are kept.
+    pub fn asset_tags(&self) -> Option<PathBuf> {
+        Some(self.asset_tags.clone()).filter(|p| !p.as_os_str().is_empty())
     }
 }
 
@@ -520,6 +532,23 @@ impl Config {
                 message: format!("{}: must be an absolute path to a file", r.display()),
             });
         }
+        if let Some(a) = self.manager.asset_tags() {
+            if !a.is_absolute() || a.file_name().is_none() {
+                return Err(ConfigError::Invalid {
+                    key: "manager.asset_tags",
+                    message: format!(
+                        "{}: must be an absolute path to a file, or empty",
+                        a.display()
+                    ),
+                });
+            }
+        }
+        self.rack
+            .validate()
+            .map_err(|message| ConfigError::Invalid {
+                key: "rack",
+                message,
+            })?;
         self.telemetry
             .validate()
             .map_err(|message| ConfigError::Invalid {
@@ -802,6 +831,39 @@ mod tests {
             d.event_log.bus_fault_interval_secs
         );
         assert_eq!(cfg.update, d.update);
+        assert_eq!(cfg.manager, d.manager);
+        assert_eq!(cfg.rack, d.rack);
+    }
+
+    #[test]
+    fn rack_nameplate_and_asset_tag_file() {
+        let d = Config::parse("", "t").unwrap();
+        assert_eq!(
+            d.manager.asset_tags(),
+            Some(PathBuf::from("/var/lib/opendcre/asset-tags.json"))
+        );
+        assert_eq!(d.rack, opendcre_redfish::RackIdentity::default());
+        let cfg = Config::parse(
+            "[manager]\nasset_tags = \"\"\n[rack]\nmanufacturer = \"Vapor IO\"\nserial_number = \"VC-1\"\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(cfg.manager.asset_tags(), None);
+        assert_eq!(cfg.rack.serial_number.as_deref(), Some("VC-1"));
+        for (text, key) in [
+            (
+                "[manager]\nasset_tags = \"tags.json\"\n",
+                "manager.asset_tags",
+            ),
+            ("[rack]\nmodel = \"a\\tb\"\n", "rack"),
+        ] {
+            match Config::parse(text, "t") {
+                Err(ConfigError::Invalid { key: k, .. }) => assert_eq!(k, key, "{text}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        // A typo is an error, not a silently missing nameplate.
+        assert!(Config::parse("[rack]\nserial = \"x\"\n", "t").is_err());
     }
 
     #[test]

@@ -224,6 +224,8 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
         ipmi: bridge.clone(),
         r_sense: cfg.bus.r_sense_mohm,
         rack: cfg.telemetry.rack.clone().unwrap_or_else(host_name),
+        rack_identity: cfg.rack.clone(),
+        asset_tags: opendcre_redfish::AssetTags::open(cfg.manager.asset_tags()),
         cache: telemetry.as_ref().map(|t| t.cache.clone()),
         // Read once: the machine id does not change while the system runs.
         uuid: std::fs::read_to_string("/etc/machine-id")

@@ -39,6 +39,14 @@ pub(crate) fn node(emulator: &Path) -> (Server, tempfile::TempDir) {
     ))
 }
 
+pub(crate) fn reader_hash() -> String {
+    hash_token(READER, HashAlgorithm::Sha256).unwrap()
+}
+
+pub(crate) fn operator_hash() -> String {
+    hash_token(OPERATOR, HashAlgorithm::Sha256).unwrap()
+}
+
 pub(crate) fn stateful_node() -> (Server, tempfile::TempDir, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let rack = dir.path().join("rack.json");

@@ -415,3 +415,102 @@ fn location_indicator_patch_switches_the_board_led() {
     assert_eq!(r.status, 400);
     assert_eq!(error_code(&r), "Base.1.22.PropertyUnknown");
 }
+
+/// The rack's nameplate comes from `[rack]`; the rack's and a board's
+/// `AssetTag` are written by an operator (`If-Match` as every `PATCH`),
+/// kept in `[manager] asset_tags` and shown again after a restart.
+#[test]
+fn asset_tags_of_rack_and_boards_are_kept_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let rack = dir.path().join("rack.json");
+    std::fs::write(&rack, LED_RACK).unwrap();
+    let tags = dir.path().join("state/asset-tags.json");
+    let toml = format!(
+        "[emulator]\nconfig = {:?}\n[telemetry]\nenabled = false\n\
+         [auth.tokens.reader]\nhash = \"{}\"\nrole = \"reader\"\n\
+         [auth.tokens.operator]\nhash = \"{}\"\nrole = \"operator\"\n\
+         [manager]\nasset_tags = {:?}\n\
+         [rack]\nmanufacturer = \"Vapor IO\"\nserial_number = \"VC2016-0042\"\n",
+        rack.display().to_string(),
+        crate::redfish::reader_hash(),
+        crate::redfish::operator_hash(),
+        tags.display().to_string(),
+    );
+    let (s, _cfg) = crate::common::Server::with_config(&toml);
+    let uri = "/redfish/v1/Chassis/Rack";
+    let r = get(&s, uri, Some(READER));
+    assert_eq!(r.header("Allow"), Some("GET, HEAD, PATCH"));
+    let v = r.json();
+    assert_eq!(v["Manufacturer"], "Vapor IO");
+    assert_eq!(v["SerialNumber"], "VC2016-0042");
+    assert!(v.get("Model").is_none(), "not configured, not shown: {v}");
+    assert_eq!(v["PowerState"], "On");
+    assert_eq!(v["AssetTag"], Value::Null);
+    let etag = r.header("ETag").unwrap().to_string();
+    let tag = r#"{"AssetTag": "R-0042 row 3"}"#;
+    let long = format!(r#"{{"AssetTag": "{}"}}"#, "x".repeat(128));
+    for (token, body, if_match, status, code) in [
+        (
+            READER,
+            tag,
+            Some(etag.as_str()),
+            403,
+            "InsufficientPrivilege",
+        ),
+        (OPERATOR, tag, None, 428, "PreconditionRequired"),
+        (
+            OPERATOR,
+            r#"{"SerialNumber": "x"}"#,
+            Some(etag.as_str()),
+            400,
+            "PropertyNotWritable",
+        ),
+        (
+            OPERATOR,
+            long.as_str(),
+            Some(etag.as_str()),
+            400,
+            "PropertyValueFormatError",
+        ),
+    ] {
+        let extra: Vec<(&str, &str)> = if_match.map(|m| ("If-Match", m)).into_iter().collect();
+        let r = send(&s, "PATCH", uri, token, body, &extra);
+        assert_eq!(
+            r.status,
+            status,
+            "{body}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        assert_eq!(error_code(&r), format!("Base.1.22.{code}"));
+    }
+    assert!(!tags.exists(), "nothing written");
+    let r = send(&s, "PATCH", uri, OPERATOR, tag, &[("If-Match", &etag)]);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["AssetTag"], "R-0042 row 3");
+    assert_ne!(r.header("ETag").unwrap(), etag);
+    // A board: its tag and its LED in one PATCH.
+    let board = "/redfish/v1/Chassis/00000001";
+    let b = get(&s, board, Some(READER));
+    assert_eq!(b.json()["AssetTag"], Value::Null);
+    assert_eq!(b.json()["PowerState"], "On");
+    let r = send(
+        &s,
+        "PATCH",
+        board,
+        OPERATOR,
+        r#"{"AssetTag": "B-17", "LocationIndicatorActive": true}"#,
+        &[("If-Match", b.header("ETag").unwrap())],
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["AssetTag"], "B-17");
+    assert_eq!(v11_led(&s), 1);
+    drop(s);
+
+    let (s, _cfg2) = crate::common::Server::with_config(&toml);
+    assert_eq!(get_ok(&s, uri, Some(READER))["AssetTag"], "R-0042 row 3");
+    assert_eq!(get_ok(&s, board, Some(READER))["AssetTag"], "B-17");
+    assert_eq!(
+        get_ok(&s, "/redfish/v1/Chassis/00000002", Some(READER))["AssetTag"],
+        Value::Null
+    );
+}

@@ -499,6 +499,14 @@ if [ "$BOOT_TEST_SERVICE" = 1 ]; then
     expect "Redfish ReplaceCertificate accepted (HTTP $cert_code $(head -c 300 "$DIR/replace.json" 2>/dev/null))" test "$cert_code" = 204
     now_fp=$(served_fp)
     expect "new connections get the replaced certificate (${now_fp:-none})" test "$now_fp" = "$replaced_fp"
+
+    # --- Redfish AssetTag of the rack: kept across the restart ------------------------------
+    # The service keeps it in /var/lib/opendcre/asset-tags.json (data
+    # partition); PATCH needs the ETag of what it changes.
+    rack_etag=$(rf -D - -o /dev/null "$base/Chassis/Rack" 2>/dev/null | tr -d '\r' | sed -n 's/^[Ee][Tt][Aa][Gg]: //p')
+    tag_code=$(rf -o "$DIR/asset-tag.json" -w '%{http_code}' -X PATCH -H 'Content-Type: application/json' \
+        -H "If-Match: ${rack_etag:-none}" --data '{"AssetTag": "boot-test rack 7"}' "$base/Chassis/Rack" 2>/dev/null || true)
+    expect "Redfish PATCH of the rack's AssetTag accepted (HTTP $tag_code $(head -c 200 "$DIR/asset-tag.json" 2>/dev/null))" test "$tag_code" = 200
 fi
 boot_times=$(guest systemctl show -p UserspaceTimestampMonotonic -p FinishTimestampMonotonic)
 us=$(sed -n 's/^UserspaceTimestampMonotonic=//p' <<<"$boot_times")
@@ -556,6 +564,8 @@ if [ "$BOOT_TEST_SERVICE" = 1 ]; then
                     "$(rf "$base/Managers/RackManager/LogServices/EventLog/Entries" 2>/dev/null || true)"
                 back_fp=$(served_fp)
                 expect "the replaced certificate is served after the restart (${back_fp:-none})" test "$back_fp" = "$replaced_fp"
+                rack_tag=$(rf "$base/Chassis/Rack" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin).get("AssetTag"))' 2>/dev/null || true)
+                expect "the rack's asset tag is kept across the restart (${rack_tag:-none})" test "$rack_tag" = "boot-test rack 7"
                 kcmd2=$(guest cat /proc/cmdline 2>/dev/null || true)
                 expect "booted slot A again through boot.scr" bash -c '[[ " $0 " == *" rauc.slot=A "* ]]' "$kcmd2"
             fi

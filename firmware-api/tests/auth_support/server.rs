@@ -41,6 +41,9 @@ impl TestApi {
                 ipmi: opendcre_ipmi::IpmiBridge::new(Vec::new()),
                 r_sense: 1.0,
                 rack: "test-rack".to_string(),
+                rack_identity: Default::default(),
+                // Not kept: the auth tests write no asset tags.
+                asset_tags: opendcre_redfish::AssetTags::open(None),
                 firmware_version: "test".to_string(),
                 cache: None,
                 uuid: None,

@@ -226,9 +226,7 @@ impl Ctx<'_> {
             Resource::ServiceRoot => resources::service_root(&node.rack, node.uuid.as_deref()),
             Resource::OData => metadata::service_document(),
             Resource::ChassisCollection => resources::chassis_collection(&self.rack().await?),
-            Resource::Chassis(ChassisId::Rack) => {
-                resources::rack_chassis(&node.rack, &self.rack().await?)
-            }
+            Resource::Chassis(ChassisId::Rack) => self.rack_chassis().await?,
             Resource::Chassis(ChassisId::Board(b)) => self.board(*b, path).await?.0,
             Resource::Chassis(ChassisId::Server(d)) => self.server_chassis(*d, path).await?,
             Resource::ServerSensorCollection(d) => {
@@ -606,6 +604,7 @@ impl Ctx<'_> {
             return Err(RedfishError::missing(path));
         }
         let mut v = resources::board_chassis(b, &rack);
+        node.asset_tags.fill(ChassisId::Board(b), &mut v);
         let led = led::board_led(&rack, b);
         if let Some(device) = led {
             match node.led_on(b, device, deadline).await {
@@ -617,6 +616,17 @@ impl Ctx<'_> {
         }
         patch::stamp(&mut v);
         Ok((v, led))
+    }
+
+    /// The rack's chassis: its tree, its configured nameplate, its asset
+    /// tag and the `@odata.etag` a `PATCH` of the tag checks.
+    async fn rack_chassis(&self) -> Result<Value, RedfishError> {
+        let node = self.node;
+        let mut v = resources::rack_chassis(&node.rack, &self.rack().await?);
+        node.rack_identity.fill(&mut v);
+        node.asset_tags.fill(ChassisId::Rack, &mut v);
+        patch::stamp(&mut v);
+        Ok(v)
     }
 }
 
@@ -653,24 +663,44 @@ async fn patch(
             }
             Ok(Answer::json(StatusCode::OK, &ctx.system(*s, path).await?))
         }
+        Resource::Chassis(ChassisId::Rack) => {
+            let current = ctx.rack_chassis().await?;
+            patch::check_if_match(req.headers, etag(&current))?;
+            let writable = patch::chassis(ctx.node.asset_tags.kept(), false);
+            for (_, value) in patch::parse(body, &current, &writable)? {
+                set_asset_tag(ctx, ChassisId::Rack, &value)?;
+            }
+            Ok(Answer::json(StatusCode::OK, &ctx.rack_chassis().await?))
+        }
         Resource::Chassis(ChassisId::Board(b)) => {
             let (current, led) = ctx.board(*b, path).await?;
             patch::check_if_match(req.headers, etag(&current))?;
-            let writable = if led.is_some() {
-                patch::BOARD_WITH_LED
-            } else {
-                &[]
-            };
-            let changes = patch::parse(body, &current, writable)?;
-            if let (Some(device), [(_, on)]) = (led, changes.as_slice()) {
-                let on = on.as_bool().unwrap_or_default();
-                ctx.node.set_led(*b, device, on, ctx.deadline).await?;
-                tracing::info!(board = b, device, on, "LocationIndicatorActive written");
+            let writable = patch::chassis(ctx.node.asset_tags.kept(), led.is_some());
+            for (name, value) in patch::parse(body, &current, &writable)? {
+                match (name, led) {
+                    (patch::LOCATION_INDICATOR, Some(device)) => {
+                        let on = value.as_bool().unwrap_or_default();
+                        ctx.node.set_led(*b, device, on, ctx.deadline).await?;
+                        tracing::info!(board = b, device, on, "LocationIndicatorActive written");
+                    }
+                    _ => set_asset_tag(ctx, ChassisId::Board(*b), &value)?,
+                }
             }
             Ok(Answer::json(StatusCode::OK, &ctx.board(*b, path).await?.0))
         }
         _ => Err(RedfishError::missing(path)),
     }
+}
+
+/// Keeps a chassis' asset tag (the parsed body said it is text).
+fn set_asset_tag(ctx: &Ctx<'_>, c: ChassisId, value: &Value) -> Result<(), RedfishError> {
+    let tag = value.as_str().unwrap_or_default();
+    ctx.node.asset_tags.set(c, tag).map_err(|e| {
+        tracing::error!(chassis = %c.id(), "asset tag not kept: {e}");
+        RedfishError::failure(format!("the asset tag could not be kept: {e}"))
+    })?;
+    tracing::info!(chassis = %c.id(), asset_tag = ?tag, "AssetTag written");
+    Ok(())
 }
 
 fn etag(v: &Value) -> &str {

@@ -36,6 +36,7 @@ mod accounts;
 pub mod answer;
 mod boot;
 mod certificates;
+mod chassis_identity;
 mod environment;
 mod ethernet;
 mod eventfilter;
@@ -65,6 +66,7 @@ mod sessions;
 mod update;
 
 pub use answer::{Answer, BaseMessage, RedfishError, ODATA_VERSION};
+pub use chassis_identity::{AssetTags, RackIdentity};
 pub use events::{sse_uri, EventService, EventSettings, SseNext, SseStream};
 pub use handler::{handle, RequestHead};
 pub use identity::service_uuid;

@@ -25,6 +25,10 @@ pub struct Node {
     pub r_sense: f64,
     /// The rack's name (`[telemetry] rack`, else the host name).
     pub rack: String,
+    /// The rack's nameplate (`[rack]`).
+    pub rack_identity: crate::RackIdentity,
+    /// The asset tags of the rack and its boards (`[manager] asset_tags`).
+    pub asset_tags: crate::AssetTags,
     /// `FirmwareVersion` of the manager: the build's version and commit.
     pub firmware_version: String,
     /// `UUID` of the service root and the manager

@@ -1,8 +1,9 @@
 //! `PATCH` of a system or a board's chassis (DSP0266 "PATCH (update)", "ETags"):
 //! the body checked, the `If-Match` precondition, and what may change.
 //! Writable: a bus power device's `AssetTag` (the bus command `WI`, the job
-//! of v1.1's `write/…/info`) and a bus board's `LocationIndicatorActive`
-//! (its LED device, `led.rs`).
+//! of v1.1's `write/…/info`), a bus board's `LocationIndicatorActive`
+//! (its LED device, `led.rs`) and the rack's and boards' `AssetTag` (kept
+//! by the node, `chassis_identity.rs`).
 //!
 //! The service requires `If-Match` on every `PATCH` (428 without it): two
 //! operators writing the same asset tag would otherwise overwrite each
@@ -25,9 +26,21 @@ pub(crate) enum Writable {
 
 /// The writable properties of a bus power device's system.
 pub(crate) const SYSTEM: &[(&str, Writable)] = &[("AssetTag", Writable::Text(ASSET_TAG_MAX_CHARS))];
-/// The writable properties of a bus board's chassis with an LED.
-pub(crate) const BOARD_WITH_LED: &[(&str, Writable)] =
-    &[("LocationIndicatorActive", Writable::Bool)];
+/// A board's identify LED.
+pub(crate) const LOCATION_INDICATOR: &str = "LocationIndicatorActive";
+
+/// The writable properties of the rack's or a bus board's chassis: the
+/// asset tag when the node keeps tags, the LED of a board that has one.
+pub(crate) fn chassis(tags_kept: bool, led: bool) -> Vec<(&'static str, Writable)> {
+    let mut w = Vec::new();
+    if tags_kept {
+        w.push(("AssetTag", Writable::Text(ASSET_TAG_MAX_CHARS)));
+    }
+    if led {
+        w.push((LOCATION_INDICATOR, Writable::Bool));
+    }
+    w
+}
 
 /// The longest asset text the service sends, as v1.1 cuts it
 /// (`ASSET_INFO_MAX_CHARS`); longer is refused rather than cut, so what a
@@ -198,13 +211,13 @@ mod tests {
         assert!(parse(
             br#"{"LocationIndicatorActive": true}"#,
             &chassis,
-            BOARD_WITH_LED
+            &super::chassis(false, true)
         )
         .is_ok());
         let e = parse(
             br#"{"LocationIndicatorActive": "On"}"#,
             &chassis,
-            BOARD_WITH_LED,
+            &super::chassis(false, true),
         );
         assert_eq!(code(e.unwrap_err()).1, "Base.1.22.PropertyValueTypeError");
         let e = parse(br#"{"LocationIndicatorActive": true}"#, &chassis, &[]);

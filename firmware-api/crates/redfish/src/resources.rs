@@ -127,6 +127,9 @@ pub(crate) fn rack_chassis(name: &str, rack: &Rack) -> Value {
             "ChassisType": "Rack",
             "Description": "The rack: it contains its power-line bus boards and the servers of its configured BMCs.",
             "Status": { "State": "Enabled", "Health": "OK" },
+            // The node that answers is powered from the rack (OpenRMC's
+            // "power state of the rack"); each server's is its system's.
+            "PowerState": "On",
             "Thermal": link(&crate::environment::thermal_uri(ChassisId::Rack)),
             "Power": link(&crate::environment::power_uri(ChassisId::Rack)),
             "Links": {
@@ -154,6 +157,9 @@ pub(crate) fn board_chassis(board: u32, rack: &Rack) -> Value {
             "ChassisType": "Module",
             "Description": "A board on the rack's power-line device bus (v1.1 board id).",
             "Status": { "State": "Enabled", "Health": "OK" },
+            // A board talks over the power line it is fed from: one that
+            // answered the scan listing it has power.
+            "PowerState": "On",
             "Sensors": link(&crate::sensors::collection_uri(board)),
             "Thermal": link(&crate::environment::thermal_uri(c)),
             "Power": link(&crate::environment::power_uri(c)),

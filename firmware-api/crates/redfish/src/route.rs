@@ -297,7 +297,9 @@ impl Resource {
             // Who receives the node's events is an operator's choice.
             Resource::SubscriptionCollection if method == Method::POST => Permission::Operate,
             Resource::Subscription(_) if method == Method::DELETE => Permission::Operate,
-            Resource::System(_) | Resource::Chassis(ChassisId::Board(_))
+            Resource::System(_)
+            | Resource::Chassis(ChassisId::Board(_))
+            | Resource::Chassis(ChassisId::Rack)
                 if method == Method::PATCH =>
             {
                 Permission::Operate
@@ -338,8 +340,11 @@ impl Resource {
             // A bus power device's `AssetTag` is writable (`WI`); a BMC's
             // server has its boot override (`Boot`).
             Resource::System(_) => "GET, HEAD, PATCH",
-            // `LocationIndicatorActive`, when the board has an LED device.
-            Resource::Chassis(ChassisId::Board(_)) => "GET, HEAD, PATCH",
+            // `AssetTag` (kept by the node); a board's
+            // `LocationIndicatorActive`, when it has an LED device.
+            Resource::Chassis(ChassisId::Board(_)) | Resource::Chassis(ChassisId::Rack) => {
+                "GET, HEAD, PATCH"
+            }
             Resource::SessionCollection => "GET, HEAD, POST",
             Resource::Session(_) => "GET, HEAD, DELETE",
             _ => READ_ONLY,
