@@ -214,6 +214,7 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
             },
         )?;
     event_service.start();
+    let tasks = Arc::new(opendcre_redfish::Tasks::default());
     let redfish = opendcre_redfish::Node {
         reboot_request: cfg.manager.reboot_request(),
         // The material the TLS listeners serve; none without one.
@@ -225,7 +226,7 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
         r_sense: cfg.bus.r_sense_mohm,
         rack: cfg.telemetry.rack.clone().unwrap_or_else(host_name),
         rack_identity: cfg.rack.clone(),
-        asset_tags: opendcre_redfish::AssetTags::open(cfg.manager.asset_tags()),
+        asset_tags: Arc::new(opendcre_redfish::AssetTags::open(cfg.manager.asset_tags())),
         cache: telemetry.as_ref().map(|t| t.cache.clone()),
         // Read once: the machine id does not change while the system runs.
         uuid: std::fs::read_to_string("/etc/machine-id")
@@ -240,7 +241,9 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
         update: Arc::new(opendcre_redfish::Updater::new(
             cfg.update.settings(),
             events.clone(),
+            tasks.clone(),
         )),
+        tasks,
     };
     let state = Arc::new(AppState {
         redfish,

@@ -46,6 +46,7 @@ mod ipmi_wire_vectors;
 mod redfish;
 mod redfish_boot;
 mod redfish_events;
+mod redfish_group_reset;
 mod redfish_logs;
 mod redfish_manager;
 mod redfish_protocol;

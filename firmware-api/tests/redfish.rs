@@ -810,6 +810,14 @@ fn asset_tag_is_the_v11_asset_info() {
 /// The example rack on the emulator and one BMC, `ipmi_sim`, as device 1
 /// of the IPMI board (system `40000000-0001`).
 fn with_bmc(sim: &crate::ipmi_support::SimBmc) -> (Server, tempfile::TempDir) {
+    with_bmc_on(sim, &crate::common::example("simple.json"))
+}
+
+/// [`with_bmc`] on the emulator configuration `emulator`.
+pub(crate) fn with_bmc_on(
+    sim: &crate::ipmi_support::SimBmc,
+    emulator: &Path,
+) -> (Server, tempfile::TempDir) {
     Server::with_config(&format!(
         "[emulator]\nconfig = {:?}\n[telemetry]\nenabled = false\n\
          [auth.tokens.reader]\nhash = \"{}\"\nrole = \"reader\"\n\
@@ -817,7 +825,7 @@ fn with_bmc(sim: &crate::ipmi_support::SimBmc) -> (Server, tempfile::TempDir) {
          [[ipmi.bmc]]\ndevice_id = 1\nip = \"127.0.0.1\"\nport = {}\nusername = \"ADMIN\"\n\
          password = \"ADMIN\"\ninterface = \"lanplus\"\ncipher_suite = 3\n\
          asset_info = \"web-01, rack 4 slot 12\"\n",
-        crate::common::example("simple.json").display().to_string(),
+        emulator.display().to_string(),
         hash_token(READER, HashAlgorithm::Sha256).unwrap(),
         hash_token(OPERATOR, HashAlgorithm::Sha256).unwrap(),
         sim.port

@@ -306,7 +306,7 @@ fn asset_tag_patch_needs_the_etag_and_writes_the_bus() {
     let r = send(
         &s,
         "PATCH",
-        "/redfish/v1/Chassis/Rack",
+        "/redfish/v1/Managers/RackManager",
         OPERATOR,
         body,
         &[("If-Match", "*")],

@@ -43,7 +43,7 @@ impl TestApi {
                 rack: "test-rack".to_string(),
                 rack_identity: Default::default(),
                 // Not kept: the auth tests write no asset tags.
-                asset_tags: opendcre_redfish::AssetTags::open(None),
+                asset_tags: Arc::new(opendcre_redfish::AssetTags::open(None)),
                 firmware_version: "test".to_string(),
                 cache: None,
                 uuid: None,
@@ -69,7 +69,9 @@ impl TestApi {
                         install_timeout: Duration::from_secs(60),
                     },
                     events,
+                    Arc::default(),
                 )),
+                tasks: Arc::default(),
             },
             bus,
             ipmi: IpmiBoard::empty(),

@@ -7,12 +7,12 @@ use std::pin::Pin;
 
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, Method, StatusCode};
-use opendcre_eventlog::{Event, Via};
 use opendcre_proto::calendar::{rfc3339_utc, Fraction};
 use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::accounts;
+use crate::aggregation;
 use crate::answer::{Answer, BaseMessage, RedfishError, XML};
 use crate::boot;
 use crate::certificates;
@@ -437,11 +437,12 @@ impl Ctx<'_> {
                     .await
                     .ok_or_else(|| RedfishError::missing(path))?
             }
-            Resource::TaskService => crate::update::task_service(),
-            Resource::TaskCollection => node.update.task_collection(),
+            Resource::TaskService => crate::tasks::service(),
+            Resource::AggregationService => aggregation::service(&self.rack().await?),
+            Resource::TaskCollection => node.tasks.collection(),
             Resource::Task(id) => node
-                .update
-                .task(*id)
+                .tasks
+                .get(*id)
                 .ok_or_else(|| RedfishError::missing(path))?,
             Resource::TelemetryService => crate::reports::service(node.cache.is_some()),
             Resource::MetricReportDefinitionCollection => crate::reports::definition_collection(),
@@ -459,6 +460,7 @@ impl Ctx<'_> {
             | Resource::SubmitTestEvent
             | Resource::ManagerReset
             | Resource::ReplaceCertificate
+            | Resource::GroupReset
             | Resource::UpdateUpload
             | Resource::SystemReset(_)
             | Resource::ClearLog(_)
@@ -756,22 +758,15 @@ async fn serve(
             if !node.rack(deadline).await?.has_system(*s) {
                 return Err(RedfishError::missing(path));
             }
-            let done = node.reset(*s, reset_type, deadline).await;
-            let action = reset_type.name();
-            let detail = done
-                .as_ref()
-                .err()
-                .map(|e| e.detail.clone().unwrap_or_else(|| e.status.to_string()));
-            node.events.record(Event::power(
-                &caller.user(),
-                Via::Redfish,
-                &s.id(),
-                action,
-                detail.as_deref().map_or(Ok("done"), Err),
-            ));
+            let (done, _) =
+                aggregation::reset_recorded(node, *s, reset_type, &caller.user(), deadline).await;
             done?;
             tracing::info!(system = %s.id(), ?reset_type, "ComputerSystem.Reset done");
             Ok(Answer::no_content())
+        }
+        Resource::GroupReset => {
+            let g = aggregation::parse(body, &node.rack(deadline).await?)?;
+            aggregation::start(node, g, &caller.user())
         }
         Resource::ClearLog(owner) => {
             if !body.is_empty()

@@ -33,6 +33,7 @@
 //! its HTTPS certificate and the `CertificateService` that replaces it.
 
 mod accounts;
+mod aggregation;
 pub mod answer;
 mod boot;
 mod certificates;
@@ -63,6 +64,7 @@ mod resources;
 pub mod route;
 mod sensors;
 mod sessions;
+mod tasks;
 mod update;
 
 pub use answer::{Answer, BaseMessage, RedfishError, ODATA_VERSION};
@@ -74,4 +76,5 @@ pub use network::NetworkProtocols;
 pub use node::Node;
 pub use route::{route, LogOwner, RedfishRole, Resource};
 pub use sessions::Caller;
+pub use tasks::Tasks;
 pub use update::{upload_uri, UpdateSettings, UpdateSlot, Updater};

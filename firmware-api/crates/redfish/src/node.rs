@@ -16,6 +16,9 @@ use crate::answer::RedfishError;
 use crate::route::SystemId;
 
 /// What the Redfish handlers reach: built once by `opendcre serve`.
+/// Cloned (handles and `Arc`s) into work that outlives a request: a group
+/// reset's task.
+#[derive(Clone)]
 pub struct Node {
     pub bus: BusHandle,
     /// The configured BMCs (`bmc_config.json`, `[[ipmi.bmc]]`): each is a
@@ -28,7 +31,7 @@ pub struct Node {
     /// The rack's nameplate (`[rack]`).
     pub rack_identity: crate::RackIdentity,
     /// The asset tags of the rack and its boards (`[manager] asset_tags`).
-    pub asset_tags: crate::AssetTags,
+    pub asset_tags: Arc<crate::AssetTags>,
     /// `FirmwareVersion` of the manager: the build's version and commit.
     pub firmware_version: String,
     /// `UUID` of the service root and the manager
@@ -43,8 +46,10 @@ pub struct Node {
     /// The node's event log: resets are recorded in it, and it is the
     /// manager's `EventLog` log service.
     pub events: Arc<opendcre_eventlog::EventLog>,
-    /// The update service (`[update]`): RAUC bundles and their tasks.
+    /// The update service (`[update]`): RAUC bundles.
     pub update: Arc<crate::Updater>,
+    /// The task service: installs and group resets, as they run.
+    pub tasks: Arc<crate::Tasks>,
     /// Where `Manager.Reset` writes its restart request (`[manager]
     /// reboot_request`); `None`: restarting the node through Redfish is off.
     pub reboot_request: Option<std::path::PathBuf>,

@@ -196,6 +196,11 @@ pub enum Resource {
     FirmwareInventory(FirmwareId),
     TaskService,
     TaskCollection,
+    /// `/redfish/v1/AggregationService`.
+    AggregationService,
+    /// `POST …/AggregationService/Actions/AggregationService.Reset`: a
+    /// group of systems reset in batches, as a task.
+    GroupReset,
     /// `…/TaskService/Tasks/{id}`: an install, by canonical decimal id.
     Task(u64),
     /// `/redfish/v1/EventService`.
@@ -293,6 +298,7 @@ impl Resource {
             | Resource::UpdateUpload
             | Resource::SubmitTestEvent
             | Resource::ManagerReset
+            | Resource::GroupReset
             | Resource::ReplaceCertificate => Permission::Operate,
             // Who receives the node's events is an operator's choice.
             Resource::SubscriptionCollection if method == Method::POST => Permission::Operate,
@@ -333,6 +339,7 @@ impl Resource {
             | Resource::UpdateUpload
             | Resource::SubmitTestEvent
             | Resource::ManagerReset
+            | Resource::GroupReset
             | Resource::ReplaceCertificate => "POST",
             Resource::SubscriptionCollection => "GET, HEAD, POST",
             Resource::Subscription(_) => "GET, HEAD, DELETE",
@@ -470,6 +477,8 @@ pub fn route(segments: &[String]) -> Option<Resource> {
             FirmwareId::parse(id).map_or(Resource::Missing, Resource::FirmwareInventory)
         }
         ["v1", "TaskService"] => Resource::TaskService,
+        ["v1", "AggregationService"] => Resource::AggregationService,
+        ["v1", "AggregationService", "Actions", "AggregationService.Reset"] => Resource::GroupReset,
         ["v1", "TaskService", "Tasks"] => Resource::TaskCollection,
         ["v1", "TaskService", "Tasks", id] => {
             canonical_decimal(id).map_or(Resource::Missing, Resource::Task)

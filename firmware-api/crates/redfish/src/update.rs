@@ -10,10 +10,9 @@
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use http::header::{HeaderValue, LOCATION};
 use http::StatusCode;
 use opendcre_eventlog::{Event, EventLog};
 use serde_json::{json, Value};
@@ -24,6 +23,7 @@ use crate::answer::{Answer, BaseMessage, RedfishError};
 use crate::rauc::{self, Slot};
 use crate::resources::{collection, head, link, with};
 use crate::route::{MANAGER_ID, V1};
+use crate::tasks::{message, Tasks};
 
 /// `[update]` of opendcre.toml, checked by the binary.
 #[derive(Debug, Clone)]
@@ -41,8 +41,6 @@ pub struct UpdateSettings {
 
 /// How long `rauc status` may take: it asks `rauc-service` over D-Bus.
 const STATUS_TIMEOUT: Duration = Duration::from_secs(10);
-/// Finished tasks kept in memory; the oldest goes first.
-const KEPT_TASKS: usize = 16;
 /// Output lines of `rauc install` a task keeps (its last ones).
 const KEPT_LINES: usize = 12;
 
@@ -50,32 +48,11 @@ const KEPT_LINES: usize = 12;
 /// byte of the upload to the end of `rauc install`.
 pub struct UpdateSlot(#[allow(dead_code)] OwnedSemaphorePermit);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TaskState {
-    Running,
-    Completed,
-    Exception,
-}
-
-#[derive(Debug, Clone)]
-struct Task {
-    id: u64,
-    user: String,
-    bytes: u64,
-    state: TaskState,
-    start: String,
-    end: Option<String>,
-    percent: Option<u8>,
-    lines: VecDeque<String>,
-    /// Why it failed, in one sentence.
-    reason: Option<String>,
-}
-
 /// The update service of the node (built by `opendcre serve`).
 pub struct Updater {
     settings: UpdateSettings,
     slot: Arc<Semaphore>,
-    tasks: Mutex<(u64, VecDeque<Task>)>,
+    tasks: Arc<Tasks>,
     events: Arc<EventLog>,
 }
 
@@ -92,30 +69,18 @@ fn inventory_uri() -> String {
     format!("{V1}/UpdateService/FirmwareInventory")
 }
 
-pub(crate) fn task_service_uri() -> String {
-    format!("{V1}/TaskService")
-}
-
-fn tasks_uri() -> String {
-    format!("{V1}/TaskService/Tasks")
-}
-
-fn task_uri(id: u64) -> String {
-    format!("{}/{id}", tasks_uri())
-}
-
 impl Updater {
     /// With the service on, uploads a killed process left in `upload_dir`
     /// (`upload-*.raucb`, only ever written by this service) are removed:
     /// nothing else would, and each is the size of a bundle.
-    pub fn new(settings: UpdateSettings, events: Arc<EventLog>) -> Updater {
+    pub fn new(settings: UpdateSettings, events: Arc<EventLog>, tasks: Arc<Tasks>) -> Updater {
         if settings.enabled {
             remove_leftovers(&settings.upload_dir);
         }
         Updater {
             settings,
             slot: Arc::new(Semaphore::new(1)),
-            tasks: Mutex::new((0, VecDeque::new())),
+            tasks,
             events,
         }
     }
@@ -158,30 +123,12 @@ impl Updater {
         bytes: u64,
         user: &str,
     ) -> Answer {
-        let id = {
-            let mut t = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
-            t.0 += 1;
-            let id = t.0;
-            if t.1.len() >= KEPT_TASKS {
-                if let Some(i) = t.1.iter().position(|x| x.state != TaskState::Running) {
-                    t.1.remove(i);
-                }
-            }
-            t.1.push_back(Task {
-                id,
-                user: user.to_string(),
-                bytes,
-                state: TaskState::Running,
-                start: crate::handler::now(),
-                end: None,
-                percent: None,
-                lines: VecDeque::new(),
-                reason: None,
-            });
-            id
-        };
+        let id = self
+            .tasks
+            .create(format!("Install of a {bytes} byte RAUC bundle by '{user}'"));
         tracing::info!(task = id, bytes, user, "rauc install started");
         let me = self.clone();
+        let user = user.to_string();
         tokio::spawn(async move {
             let _slot = slot;
             let result = me.install(id, &file).await;
@@ -190,49 +137,26 @@ impl Updater {
                     tracing::warn!(file = %file.display(), "uploaded bundle not removed: {e}");
                 }
             }
-            me.finish(id, result);
+            me.finish(id, &user, bytes, result);
         });
-        let mut a = Answer::json(StatusCode::ACCEPTED, &self.task(id).unwrap_or(Value::Null));
-        if let Ok(v) = HeaderValue::from_str(&task_uri(id)) {
-            a.headers.insert(LOCATION, v);
-        }
-        a
+        self.tasks.accepted(id)
     }
 
-    fn update_task(&self, id: u64, f: impl FnOnce(&mut Task)) {
-        let mut t = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(task) = t.1.iter_mut().find(|x| x.id == id) {
-            f(task);
-        }
-    }
-
-    fn finish(&self, id: u64, result: Result<(), String>) {
-        let mut record = None;
-        self.update_task(id, |t| {
-            t.end = Some(crate::handler::now());
-            match &result {
-                Ok(()) => {
-                    t.state = TaskState::Completed;
-                    t.percent = Some(100);
-                }
-                Err(r) => {
-                    t.state = TaskState::Exception;
-                    t.reason = Some(r.clone());
-                }
-            }
-            record = Some((t.user.clone(), t.bytes));
-        });
+    fn finish(&self, id: u64, user: &str, bytes: u64, result: Result<(), String>) {
         match &result {
             Ok(()) => tracing::info!(task = id, "rauc install completed"),
             Err(r) => tracing::warn!(task = id, "rauc install failed: {r}"),
         }
-        if let Some((user, bytes)) = record {
-            self.events.record(Event::update(
-                &user,
-                bytes,
-                result.as_ref().map(|_| "installed").map_err(String::as_str),
-            ));
-        }
+        let outcome = result.as_ref().map(|_| "installed").map_err(String::as_str);
+        let event = Event::update(user, bytes, outcome);
+        self.tasks.finish(id, result.is_ok(), |t| {
+            if result.is_err() {
+                // The same message (and arguments) as the event log's entry.
+                t.messages
+                    .push(message(event.key, &event.message, &event.args, "Critical"));
+            }
+        });
+        self.events.record(event);
     }
 
     /// `rauc install`, its output lines into the task as they come, within
@@ -259,6 +183,8 @@ impl Updater {
         drop(tx);
         let deadline = tokio::time::Instant::now() + self.settings.install_timeout;
         let mut last_error = None;
+        // RAUC's last lines, each a task message.
+        let mut kept: VecDeque<String> = VecDeque::new();
         let read_all = async {
             while let Some((is_err, line)) = rx.recv().await {
                 // RAUC's reason is its `LastError:` line; the lines after it
@@ -268,14 +194,19 @@ impl Updater {
                 } else if is_err && last_error.is_none() {
                     last_error = Some(line.clone());
                 }
-                self.update_task(id, |t| {
-                    if let Some(p) = rauc::progress(&line) {
-                        t.percent = Some(p);
+                if kept.len() == KEPT_LINES {
+                    kept.pop_front();
+                }
+                let percent = rauc::progress(&line);
+                kept.push_back(line);
+                self.tasks.update(id, |t| {
+                    if percent.is_some() {
+                        t.percent = percent;
                     }
-                    if t.lines.len() == KEPT_LINES {
-                        t.lines.pop_front();
-                    }
-                    t.lines.push_back(line);
+                    t.messages = kept
+                        .iter()
+                        .map(|l| message("RaucOutput", l, std::slice::from_ref(l), "OK"))
+                        .collect();
                 });
             }
             child.wait().await
@@ -416,23 +347,6 @@ impl Updater {
             .find(|s| s.name == name)
             .map(|s| slot_payload(s, status.boot_primary.as_deref())))
     }
-
-    /// `…/TaskService/Tasks`.
-    pub(crate) fn task_collection(&self) -> Value {
-        let t = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
-        collection(
-            &tasks_uri(),
-            "TaskCollection",
-            "Tasks",
-            t.1.iter().map(|x| task_uri(x.id)).collect(),
-        )
-    }
-
-    /// `…/Tasks/{id}`, if it is still kept.
-    pub(crate) fn task(&self, id: u64) -> Option<Value> {
-        let t = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
-        t.1.iter().find(|x| x.id == id).map(task_payload)
-    }
 }
 
 fn remove_leftovers(dir: &Path) {
@@ -525,73 +439,10 @@ fn slot_payload(s: &Slot, primary: Option<&str>) -> Value {
     v
 }
 
-fn task_payload(t: &Task) -> Value {
-    let (state, status) = match t.state {
-        TaskState::Running => ("Running", "OK"),
-        TaskState::Completed => ("Completed", "OK"),
-        TaskState::Exception => ("Exception", "Critical"),
-    };
-    let mut messages: Vec<Value> = t
-        .lines
-        .iter()
-        .map(|l| message("RaucOutput", l, std::slice::from_ref(l), "OK"))
-        .collect();
-    if let Some(r) = &t.reason {
-        // The same message (and arguments) as the event log's entry.
-        let e = opendcre_eventlog::Event::update(&t.user, t.bytes, Err(r));
-        messages.push(message(e.key, &e.message, &e.args, "Critical"));
-    }
-    let mut v = with(
-        head(&task_uri(t.id), "Task"),
-        json!({
-            "Id": t.id.to_string(),
-            "Name": format!("Install of a {} byte RAUC bundle by '{}'", t.bytes, t.user),
-            "TaskState": state,
-            "TaskStatus": status,
-            "StartTime": t.start,
-            "HidePayload": true,
-            "Messages": messages,
-        }),
-    );
-    if let Some(e) = &t.end {
-        v["EndTime"] = json!(e);
-    }
-    if let Some(p) = t.percent {
-        v["PercentComplete"] = json!(p);
-    }
-    v
-}
-
-/// A task message: the node's own registry prefix (as its event log's).
-fn message(key: &str, text: &str, args: &[String], severity: &str) -> Value {
-    json!({
-        "MessageId": format!("{}.{key}", crate::logs::REGISTRY_PREFIX),
-        "Message": text,
-        "MessageArgs": args,
-        "MessageSeverity": severity,
-    })
-}
-
-/// `GET /redfish/v1/TaskService`.
-pub(crate) fn task_service() -> Value {
-    with(
-        head(&task_service_uri(), "TaskService"),
-        json!({
-            "Id": "TaskService",
-            "Name": "Task service",
-            "ServiceEnabled": true,
-            "CompletedTaskOverWritePolicy": "Oldest",
-            "LifeCycleEventOnTaskStateChange": false,
-            "DateTime": crate::handler::now(),
-            "Status": { "State": "Enabled", "Health": "OK" },
-            "Tasks": link(&tasks_uri()),
-        }),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tasks::{task_uri, KEPT_TASKS};
 
     /// `/bin/true` as `rauc`: every install completes at once.
     #[tokio::test]
@@ -606,6 +457,7 @@ mod tests {
                 install_timeout: Duration::from_secs(10),
             },
             Arc::new(EventLog::in_memory(100)),
+            Arc::default(),
         ));
         for i in 0..KEPT_TASKS + 4 {
             let slot = loop {
@@ -623,12 +475,12 @@ mod tests {
         while u.try_begin().is_none() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        let c = u.task_collection();
+        let c = u.tasks.collection();
         assert_eq!(c["Members@odata.count"], KEPT_TASKS);
         assert_eq!(c["Members"][0]["@odata.id"], task_uri(5));
-        let t = u.task(KEPT_TASKS as u64 + 4).unwrap();
+        let t = u.tasks.get(KEPT_TASKS as u64 + 4).unwrap();
         assert_eq!(t["TaskState"], "Completed");
-        assert!(u.task(1).is_none());
+        assert!(u.tasks.get(1).is_none());
         assert_eq!(u.events.entries().len(), KEPT_TASKS + 4);
     }
 
@@ -647,9 +499,9 @@ mod tests {
             install_timeout: Duration::from_secs(10),
         };
         let events = Arc::new(EventLog::in_memory(10));
-        Updater::new(settings(false), events.clone());
+        Updater::new(settings(false), events.clone(), Arc::default());
         assert!(dir.join("upload-7-0.raucb").exists(), "off: untouched");
-        Updater::new(settings(true), events);
+        Updater::new(settings(true), events, Arc::default());
         let mut left: Vec<String> = std::fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -1,0 +1,227 @@
+//! The task service (`/redfish/v1/TaskService`): the long operations the
+//! node runs after answering `202 Accepted` — a RAUC install, a group
+//! reset — each a `Task` a client polls at the `Location` it was given.
+//! Kept in memory, the last [`KEPT_TASKS`] (a finished one makes room
+//! first; a restart forgets them); one id sequence for every kind.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use http::header::{HeaderValue, LOCATION};
+use http::StatusCode;
+use serde_json::{json, Value};
+
+use crate::answer::Answer;
+use crate::resources::{collection, head, link, with};
+use crate::route::V1;
+
+/// Tasks kept in memory; the oldest finished one goes first.
+pub(crate) const KEPT_TASKS: usize = 16;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TaskState {
+    Running,
+    Completed,
+    Exception,
+}
+
+/// A task as its resource shows it; the work that runs it fills in
+/// progress and messages.
+#[derive(Debug, Clone)]
+pub(crate) struct Task {
+    pub id: u64,
+    pub name: String,
+    pub state: TaskState,
+    pub start: String,
+    pub end: Option<String>,
+    pub percent: Option<u8>,
+    /// Redfish `Message` objects, oldest first.
+    pub messages: Vec<Value>,
+}
+
+/// Every task of the node.
+#[derive(Default)]
+pub struct Tasks {
+    inner: Mutex<(u64, VecDeque<Task>)>,
+}
+
+pub(crate) fn service_uri() -> String {
+    format!("{V1}/TaskService")
+}
+
+fn collection_uri() -> String {
+    format!("{V1}/TaskService/Tasks")
+}
+
+pub(crate) fn task_uri(id: u64) -> String {
+    format!("{}/{id}", collection_uri())
+}
+
+impl Tasks {
+    /// A new running task named `name`; the oldest finished task makes
+    /// room when [`KEPT_TASKS`] are kept.
+    pub(crate) fn create(&self, name: String) -> u64 {
+        let mut t = self.lock();
+        t.0 += 1;
+        let id = t.0;
+        if t.1.len() >= KEPT_TASKS {
+            if let Some(i) = t.1.iter().position(|x| x.state != TaskState::Running) {
+                t.1.remove(i);
+            }
+        }
+        t.1.push_back(Task {
+            id,
+            name,
+            state: TaskState::Running,
+            start: crate::handler::now(),
+            end: None,
+            percent: None,
+            messages: Vec::new(),
+        });
+        id
+    }
+
+    pub(crate) fn update(&self, id: u64, f: impl FnOnce(&mut Task)) {
+        if let Some(task) = self.lock().1.iter_mut().find(|x| x.id == id) {
+            f(task);
+        }
+    }
+
+    /// Ends a task: `Completed` (at 100 %) or `Exception`, now.
+    pub(crate) fn finish(&self, id: u64, ok: bool, f: impl FnOnce(&mut Task)) {
+        self.update(id, |t| {
+            t.end = Some(crate::handler::now());
+            if ok {
+                t.state = TaskState::Completed;
+                t.percent = Some(100);
+            } else {
+                t.state = TaskState::Exception;
+            }
+            f(t);
+        });
+    }
+
+    /// `202 Accepted` with the task and its `Location` (DSP0266
+    /// "Asynchronous operations").
+    pub(crate) fn accepted(&self, id: u64) -> Answer {
+        let mut a = Answer::json(StatusCode::ACCEPTED, &self.get(id).unwrap_or(Value::Null));
+        if let Ok(v) = HeaderValue::from_str(&task_uri(id)) {
+            a.headers.insert(LOCATION, v);
+        }
+        a
+    }
+
+    /// `…/TaskService/Tasks`.
+    pub(crate) fn collection(&self) -> Value {
+        collection(
+            &collection_uri(),
+            "TaskCollection",
+            "Tasks",
+            self.lock().1.iter().map(|x| task_uri(x.id)).collect(),
+        )
+    }
+
+    /// `…/Tasks/{id}`, if it is still kept.
+    pub(crate) fn get(&self, id: u64) -> Option<Value> {
+        self.lock().1.iter().find(|x| x.id == id).map(payload)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn ids(&self) -> Vec<u64> {
+        self.lock().1.iter().map(|t| t.id).collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (u64, VecDeque<Task>)> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn payload(t: &Task) -> Value {
+    let (state, status) = match t.state {
+        TaskState::Running => ("Running", "OK"),
+        TaskState::Completed => ("Completed", "OK"),
+        TaskState::Exception => ("Exception", "Critical"),
+    };
+    let mut v = with(
+        head(&task_uri(t.id), "Task"),
+        json!({
+            "Id": t.id.to_string(),
+            "Name": t.name,
+            "TaskState": state,
+            "TaskStatus": status,
+            "StartTime": t.start,
+            "HidePayload": true,
+            "Messages": t.messages,
+        }),
+    );
+    if let Some(e) = &t.end {
+        v["EndTime"] = json!(e);
+    }
+    if let Some(p) = t.percent {
+        v["PercentComplete"] = json!(p);
+    }
+    v
+}
+
+/// A task message of the node's own registry (as its event log's).
+pub(crate) fn message(key: &str, text: &str, args: &[String], severity: &str) -> Value {
+    json!({
+        "MessageId": format!("{}.{key}", crate::logs::REGISTRY_PREFIX),
+        "Message": text,
+        "MessageArgs": args,
+        "MessageSeverity": severity,
+    })
+}
+
+/// `GET /redfish/v1/TaskService`.
+pub(crate) fn service() -> Value {
+    with(
+        head(&service_uri(), "TaskService"),
+        json!({
+            "Id": "TaskService",
+            "Name": "Task service",
+            "ServiceEnabled": true,
+            "CompletedTaskOverWritePolicy": "Oldest",
+            "LifeCycleEventOnTaskStateChange": false,
+            "DateTime": crate::handler::now(),
+            "Status": { "State": "Enabled", "Health": "OK" },
+            "Tasks": link(&collection_uri()),
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finished_tasks_make_room_oldest_first_running_ones_stay() {
+        let t = Tasks::default();
+        let first = t.create("runs long".into());
+        for _ in 0..KEPT_TASKS + 3 {
+            let id = t.create("quick".into());
+            t.finish(id, true, |_| {});
+        }
+        let ids = t.ids();
+        assert_eq!(ids.len(), KEPT_TASKS);
+        assert_eq!(ids[0], first, "a running task is never dropped");
+        assert_eq!(*ids.last().unwrap(), first + KEPT_TASKS as u64 + 3);
+        let v = t.get(ids[1]).unwrap();
+        assert_eq!(v["TaskState"], "Completed");
+        assert_eq!(v["PercentComplete"], 100);
+        assert_eq!(t.get(first).unwrap()["TaskState"], "Running");
+        assert!(t.get(2).is_none(), "dropped");
+    }
+
+    #[test]
+    fn accepted_points_at_the_task() {
+        let t = Tasks::default();
+        let id = t.create("x".into());
+        let a = t.accepted(id);
+        assert_eq!(a.status, StatusCode::ACCEPTED);
+        assert_eq!(
+            a.headers.get(LOCATION).unwrap(),
+            "/redfish/v1/TaskService/Tasks/1"
+        );
+    }
+}

@@ -1,0 +1,125 @@
+//! `AggregationService.Reset`: a group of the rack's systems — bus power
+//! devices and a real `ipmi_sim` server — switched in batches as a task,
+//! each switch confirmed through the v1.1 API and ipmitool, each recorded
+//! in the event log as its own `ComputerSystem.Reset` would be.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::common::Server;
+use crate::redfish::{
+    error_code, get_ok, log_message_ids, send, v11_power, with_bmc_on, OPERATOR, RACK, READER,
+};
+
+const ACTION: &str = "/redfish/v1/AggregationService/Actions/AggregationService.Reset";
+
+fn group(s: &Server, token: &str, body: &Value) -> crate::common::Response {
+    send(s, "POST", ACTION, token, &body.to_string(), &[])
+}
+
+fn wait_task(s: &Server, uri: &str) -> Value {
+    let end = Instant::now() + Duration::from_secs(60);
+    loop {
+        let t = get_ok(s, uri, Some(READER));
+        if t["TaskState"] != "Running" {
+            return t;
+        }
+        assert!(Instant::now() < end, "task still running: {t}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_group_is_switched_in_batches_as_a_task() {
+    use crate::ipmi_support::SimBmc;
+    let Some(sim) = SimBmc::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let rack = dir.path().join("rack.json");
+    std::fs::write(&rack, RACK).unwrap();
+    let (s, _cfg) = with_bmc_on(&sim, &rack);
+
+    let service = get_ok(&s, "/redfish/v1/AggregationService", Some(READER));
+    assert_eq!(
+        service["Actions"]["#AggregationService.Reset"]["target"],
+        ACTION
+    );
+    assert_eq!(
+        get_ok(&s, "/redfish/v1", Some(READER))["AggregationService"]["@odata.id"],
+        "/redfish/v1/AggregationService"
+    );
+    let targets = json!([
+        "/redfish/v1/Systems/00000001-0001",
+        {"@odata.id": "/redfish/v1/Systems/00000002-0001"},
+        "/redfish/v1/Systems/40000000-0001"
+    ]);
+    let off = json!({"TargetURIs": targets, "ResetType": "ForceOff", "BatchSize": 2, "DelayBetweenBatchesInSeconds": 2});
+
+    let r = group(&s, READER, &off);
+    assert_eq!(r.status, 403);
+    assert_eq!(error_code(&r), "Base.1.22.InsufficientPrivilege");
+    // A ForceRestart the bus power devices cannot do: the whole group is
+    // refused, nothing switches.
+    let r = group(
+        &s,
+        OPERATOR,
+        &json!({"TargetURIs": targets, "ResetType": "ForceRestart"}),
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(error_code(&r), "Base.1.22.ActionParameterValueNotInList");
+    assert!(sim.ipmitool_power());
+    assert_eq!(v11_power(&s, "00000001", "0001"), "on");
+
+    let power_entries = |s: &Server| {
+        log_message_ids(s)
+            .iter()
+            .filter(|m| *m == "OpenDCRE.1.0.PowerAction")
+            .count()
+    };
+    let logged_before = power_entries(&s);
+    let started = Instant::now();
+    let r = group(&s, OPERATOR, &off);
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let task = r.header("Location").unwrap().to_string();
+    assert_eq!(r.json()["@odata.id"], task.as_str());
+    // One group at a time.
+    let again = group(&s, OPERATOR, &off);
+    assert_eq!(again.status, 409);
+    assert_eq!(error_code(&again), "Base.1.22.ResourceInUse");
+
+    let t = wait_task(&s, &task);
+    let took = started.elapsed();
+    assert_eq!(t["TaskState"], "Completed", "{t}");
+    assert_eq!(t["PercentComplete"], 100);
+    assert!(
+        took >= Duration::from_secs(2),
+        "two batches, 2 s apart: {took:?}"
+    );
+    let messages = t["Messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 3, "{t}");
+    assert!(messages
+        .iter()
+        .all(|m| m["MessageId"] == "OpenDCRE.1.0.PowerAction" && m["MessageSeverity"] == "OK"));
+    // The BMC was in the second batch: its message comes last.
+    assert_eq!(messages[2]["MessageArgs"][1], "40000000-0001");
+    assert_eq!(v11_power(&s, "00000001", "0001"), "off");
+    assert_eq!(v11_power(&s, "00000002", "0001"), "off");
+    assert!(!sim.ipmitool_power(), "ipmitool sees the server off");
+    assert_eq!(
+        power_entries(&s) - logged_before,
+        3,
+        "each switch in the event log"
+    );
+
+    // And back on, all at once.
+    let r = group(
+        &s,
+        OPERATOR,
+        &json!({"TargetURIs": targets, "ResetType": "On"}),
+    );
+    assert_eq!(r.status, 202);
+    let t = wait_task(&s, r.header("Location").unwrap());
+    assert_eq!(t["TaskState"], "Completed", "{t}");
+    assert!(sim.ipmitool_power());
+    assert_eq!(v11_power(&s, "00000002", "0001"), "on");
+}
