@@ -264,11 +264,22 @@ fn bad_subscriptions_are_refused_by_name() {
 
 /// Opens the SSE URI as `token`; the stream after its head, and the head.
 fn open_sse(s: &Server, token: &str, query: &str) -> (BufReader<TcpStream>, Vec<String>) {
+    open_sse_after(s, token, query, None)
+}
+
+/// [`open_sse`] of a client that reconnects after event `last`.
+fn open_sse_after(
+    s: &Server,
+    token: &str,
+    query: &str,
+    last: Option<&str>,
+) -> (BufReader<TcpStream>, Vec<String>) {
     let mut c = TcpStream::connect(&s.addr).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let last = last.map_or(String::new(), |id| format!("Last-Event-ID: {id}\r\n"));
     write!(
         c,
-        "GET /redfish/v1/EventService/SSE{query} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n"
+        "GET /redfish/v1/EventService/SSE{query} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n{last}\r\n"
     )
     .unwrap();
     let mut r = BufReader::new(c);
@@ -362,6 +373,45 @@ fn sse_stream_gets_events_and_ends_when_its_subscription_is_deleted() {
     let (_, head) = open_sse(&s, READER, "?$filter=Color%20eq%20red");
     assert!(head[0].contains(" 400 "), "{head:?}");
     assert_eq!(get_ok(&s, SUBS, Some(READER))["Members@odata.count"], 0);
+}
+
+/// A client that lost its stream and reconnects with `Last-Event-ID` (as
+/// a browser's EventSource does by itself) first gets what it missed.
+#[test]
+fn a_reconnecting_stream_gets_the_events_it_missed() {
+    let (s, _cfg, _dir) = node();
+    let filter = "?$filter=MessageId%20eq%20'OpenDCRE.1.0.PowerAction'";
+    let (mut stream, _) = open_sse(&s, READER, filter);
+    reset(&s, "00000002-0001", OPERATOR, "ForceOff");
+    let (seen, _) = next_data(&mut stream).expect("an event");
+    drop(stream);
+    reset(&s, "00000002-0001", OPERATOR, "On");
+    reset(&s, "00000001-0001", OPERATOR, "ForceOff");
+    let (mut again, head) = open_sse_after(&s, READER, filter, Some(&seen));
+    assert!(head[0].contains(" 200 "), "{head:?}");
+    let seen: u64 = seen.parse().unwrap();
+    let mut missed = Vec::new();
+    for _ in 0..2 {
+        let (id, v) = next_data(&mut again).expect("a missed event");
+        missed.push((
+            id.parse::<u64>().unwrap(),
+            v["Events"][0]["MessageArgs"][0]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        ));
+    }
+    assert_eq!(
+        missed,
+        [
+            (seen + 1, "On".to_string()),
+            (seen + 2, "ForceOff".to_string())
+        ]
+    );
+    // Then live events, as any stream.
+    reset(&s, "00000001-0001", OPERATOR, "On");
+    let (id, _) = next_data(&mut again).expect("a live event");
+    assert_eq!(id.parse::<u64>().unwrap(), seen + 3);
 }
 
 #[test]

@@ -205,6 +205,9 @@ async fn produce_redfish(
                     ": {n} events dropped: this client reads too slowly\n\n"
                 ))
             }
+            SseNext::Lost(n) => Bytes::from(format!(
+                ": {n} events since Last-Event-ID are no longer kept\n\n"
+            )),
             SseNext::Ended => return,
         };
         match tokio::time::timeout(opts.stall, tx.send(frame)).await {

@@ -836,7 +836,18 @@ fn redfish_event_stream(
             Some(5),
         );
     };
-    let sse = match conn.state.redfish.event_service.open_sse(user, query) {
+    // A reconnecting client (EventSource does it by itself) names the last
+    // event it got; the stream starts after it.
+    let last_event_id = req
+        .headers()
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok());
+    let sse = match conn
+        .state
+        .redfish
+        .event_service
+        .open_sse(user, query, last_event_id)
+    {
         Ok(s) => s,
         Err(e) => return refuse(e),
     };

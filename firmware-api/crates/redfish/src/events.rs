@@ -14,12 +14,18 @@
 //! * Push subscriptions survive a restart (a JSON file, mode 0600: it
 //!   holds the subscribers' `HttpHeaders`); SSE subscriptions live as
 //!   long as their connection, and deleting one ends its stream.
+//! * A stream reopened with `Last-Event-ID` first gets the events it
+//!   missed, from the last [`BACKLOG`] events the service keeps. Event ids
+//!   start each run at the start time (seconds) × 2²⁰, so they grow across
+//!   restarts as long as the clock does; an id the service cannot place
+//!   (from an earlier run, or a clock that went back) gets every kept
+//!   event.
 //! * A receiver that keeps failing: after `DeliveryRetryAttempts` retries
 //!   `DeliveryRetryIntervalSeconds` apart the subscription ends
 //!   (`TerminateAfterRetries`, the default) or the event is tried again
 //!   for ever (`RetryForever`); either way the event log says so.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -222,6 +228,60 @@ pub struct EventService {
     subs: Mutex<Subs>,
     tx: broadcast::Sender<Arc<Record>>,
     seq: Arc<AtomicU64>,
+    /// The last [`BACKLOG`] events, for `Last-Event-ID`; the lock is held
+    /// while an event is sent, so a stream that subscribes under it sees
+    /// each event either here or on its receiver, never both or neither.
+    recent: Arc<Mutex<Recent>>,
+}
+
+/// The events kept for replay, oldest first, and the run's first id.
+struct Recent {
+    first_seq: u64,
+    events: VecDeque<Arc<Record>>,
+}
+
+impl Recent {
+    /// Keeps `rec` and sends it to the live subscribers.
+    fn publish(recent: &Mutex<Recent>, tx: &broadcast::Sender<Arc<Record>>, rec: Record) {
+        let mut r = recent.lock().unwrap_or_else(|p| p.into_inner());
+        let rec = Arc::new(rec);
+        if r.events.len() == BACKLOG {
+            r.events.pop_front();
+        }
+        r.events.push_back(rec.clone());
+        // No receiver (nobody subscribed) is not an error.
+        let _ = tx.send(rec);
+    }
+
+    /// What a stream reopened after event `last` missed: the kept events
+    /// after it, and how many it missed that are no longer kept.
+    fn after(&self, last: u64) -> (VecDeque<Arc<Record>>, u64) {
+        let newest = self.events.back().map_or(self.first_seq, |r| r.seq);
+        if last < self.first_seq || last > newest {
+            // Not an id of this run (or of a clock that went back): every
+            // kept event is one the client has not seen.
+            return (self.events.clone(), 0);
+        }
+        let oldest = self.events.front().map_or(newest, |r| r.seq);
+        let lost = oldest.saturating_sub(last + 1);
+        (
+            self.events
+                .iter()
+                .filter(|r| r.seq > last)
+                .cloned()
+                .collect(),
+            lost,
+        )
+    }
+}
+
+/// The first event id of this run: the start time in seconds × 2²⁰ (a
+/// run would need a million events a second to reach the next run's).
+fn first_seq() -> u64 {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    (secs << 20).max(1)
 }
 
 impl EventService {
@@ -235,11 +295,16 @@ impl EventService {
             settings.request_timeout,
         )?;
         let (tx, _) = broadcast::channel(BACKLOG);
-        let seq = Arc::new(AtomicU64::new(1));
-        let (ltx, lseq) = (tx.clone(), seq.clone());
+        let start = first_seq();
+        let seq = Arc::new(AtomicU64::new(start));
+        let recent = Arc::new(Mutex::new(Recent {
+            first_seq: start,
+            events: VecDeque::with_capacity(BACKLOG),
+        }));
+        let (ltx, lseq, lrecent) = (tx.clone(), seq.clone(), recent.clone());
         log.listen(move |e| {
-            // No receiver (nobody subscribed) is not an error.
-            let _ = ltx.send(Arc::new(Record::of_entry(lseq.fetch_add(1, Relaxed), e)));
+            let rec = Record::of_entry(lseq.fetch_add(1, Relaxed), e);
+            Recent::publish(&lrecent, &ltx, rec);
         });
         let mut subs = Subs {
             next_id: 1,
@@ -262,6 +327,7 @@ impl EventService {
             subs: Mutex::new(subs),
             tx,
             seq,
+            recent,
         }))
     }
 
@@ -458,19 +524,29 @@ impl EventService {
         let seq = self.seq.fetch_add(1, Relaxed);
         let record = parse_test_event(seq, body)?;
         tracing::info!(message_id = %record.message_id, "test event submitted");
-        let _ = self.tx.send(Arc::new(record));
+        Recent::publish(&self.recent, &self.tx, record);
         Ok(Answer::no_content())
     }
 
     /// Opens an SSE subscription for `owner`: an `EventDestination` of
-    /// type `SSE` that lives as long as the returned stream.
+    /// type `SSE` that lives as long as the returned stream. With
+    /// `last_event_id` (the `Last-Event-ID` header of a reconnecting
+    /// client) the stream first replays the kept events after it; a value
+    /// that is not an event id is ignored, as a fresh stream.
     pub fn open_sse(
         self: &Arc<Self>,
         owner: &str,
         query: Option<&str>,
+        last_event_id: Option<&str>,
     ) -> Result<SseStream, RedfishError> {
         let filter = sse_filter(query)?;
-        let rx = self.tx.subscribe();
+        let (rx, (replay, lost)) = {
+            let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+            let replay = last_event_id
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map_or_else(Default::default, |last| recent.after(last));
+            (self.tx.subscribe(), replay)
+        };
         let mut subs = self.lock();
         let id = subs.next_id;
         subs.next_id += 1;
@@ -490,6 +566,8 @@ impl EventService {
         Ok(SseStream {
             id,
             filter,
+            lost,
+            replay,
             rx,
             stop: stop_rx,
             service: self.clone(),
@@ -637,6 +715,11 @@ async fn deliver(
 pub struct SseStream {
     pub id: u64,
     filter: Filter,
+    /// Events a reconnecting client missed that are no longer kept: said
+    /// once, before the replay.
+    lost: u64,
+    /// Kept events a reconnecting client missed, sent before live ones.
+    replay: VecDeque<Arc<Record>>,
     rx: broadcast::Receiver<Arc<Record>>,
     stop: watch::Receiver<bool>,
     service: Arc<EventService>,
@@ -648,12 +731,30 @@ pub enum SseNext {
     Event(u64, String),
     /// This many events were dropped: the client read too slowly.
     Missed(u64),
+    /// This many events happened before a reconnect and are no longer
+    /// kept (`Last-Event-ID` older than the replay buffer).
+    Lost(u64),
     /// The subscription was deleted, or the service is gone.
     Ended,
 }
 
+impl SseNext {
+    fn of(rec: &Record) -> SseNext {
+        let data = serde_json::to_string(&rec.payload(None)).unwrap_or_default();
+        SseNext::Event(rec.seq, data)
+    }
+}
+
 impl SseStream {
     pub async fn next(&mut self) -> SseNext {
+        if self.lost > 0 {
+            return SseNext::Lost(std::mem::take(&mut self.lost));
+        }
+        while let Some(rec) = self.replay.pop_front() {
+            if self.filter.matches(&rec.facts()) {
+                return SseNext::of(&rec);
+            }
+        }
         loop {
             // Stop first: a deleted subscription sends nothing more.
             let r = tokio::select! {
@@ -662,10 +763,7 @@ impl SseStream {
                 r = self.rx.recv() => r,
             };
             match r {
-                Ok(rec) if self.filter.matches(&rec.facts()) => {
-                    let data = serde_json::to_string(&rec.payload(None)).unwrap_or_default();
-                    return SseNext::Event(rec.seq, data);
-                }
+                Ok(rec) if self.filter.matches(&rec.facts()) => return SseNext::of(&rec),
                 Ok(_) => continue,
                 Err(broadcast::error::RecvError::Lagged(n)) => return SseNext::Missed(n),
                 Err(broadcast::error::RecvError::Closed) => return SseNext::Ended,
@@ -1134,7 +1232,7 @@ mod tests {
             )
             .unwrap();
             assert!(s.delete(2, "ops"));
-            let _sse = s.open_sse("ops", None).unwrap();
+            let _sse = s.open_sse("ops", None, None).unwrap();
         }
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
@@ -1167,11 +1265,12 @@ mod tests {
     #[tokio::test]
     async fn sse_streams_take_filtered_log_entries_and_end_when_deleted() {
         let (s, log) = service(None);
-        let mut all = s.open_sse("ops", None).unwrap();
+        let mut all = s.open_sse("ops", None, None).unwrap();
         let mut power = s
             .open_sse(
                 "ops",
                 Some("$filter=MessageId%20eq%20'OpenDCRE.1.0.PowerAction'"),
+                None,
             )
             .unwrap();
         assert_eq!(s.collection_json()["Members@odata.count"], 2);
@@ -1215,8 +1314,89 @@ mod tests {
             0,
             "a closed stream is no subscription"
         );
-        assert!(s.open_sse("ops", Some("$filter=Bogus%20eq%201")).is_err());
-        assert!(s.open_sse("ops", Some("$top=1")).is_err());
+        assert!(s
+            .open_sse("ops", Some("$filter=Bogus%20eq%201"), None)
+            .is_err());
+        assert!(s.open_sse("ops", Some("$top=1"), None).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_reconnect_with_last_event_id_replays_what_it_missed() {
+        let (s, log) = service(None);
+        let power = |n: u32| {
+            Event::power(
+                "ops",
+                opendcre_eventlog::Via::V11,
+                "00000001-16ff",
+                "on",
+                Ok(if n % 2 == 0 { "on" } else { "off" }),
+            )
+        };
+        let mut first = s.open_sse("ops", None, None).unwrap();
+        log.record(power(0));
+        let SseNext::Event(seen, _) = first.next().await else {
+            panic!()
+        };
+        drop(first);
+        log.record(Event::auth_failure("10.0.0.9", "bad token"));
+        log.record(power(1));
+        // Back after `seen`: the two it missed, in order, then live ones.
+        let mut again = s.open_sse("ops", None, Some(&seen.to_string())).unwrap();
+        let ids: Vec<u64> = [again.next().await, again.next().await]
+            .into_iter()
+            .map(|n| match n {
+                SseNext::Event(id, _) => id,
+                _ => panic!(),
+            })
+            .collect();
+        assert_eq!(ids, [seen + 1, seen + 2]);
+        log.record(power(2));
+        assert!(matches!(again.next().await, SseNext::Event(id, _) if id == seen + 3));
+        // The replay goes through the stream's filter.
+        let mut auth = s
+            .open_sse(
+                "ops",
+                Some("$filter=MessageId%20eq%20'OpenDCRE.1.0.AuthenticationFailed'"),
+                Some(&seen.to_string()),
+            )
+            .unwrap();
+        let SseNext::Event(_, data) = auth.next().await else {
+            panic!()
+        };
+        assert!(data.contains("AuthenticationFailed"));
+        // An id from an earlier run, or no id at all: every kept event;
+        // a header that is no id: a fresh stream.
+        let mut old_run = s.open_sse("ops", None, Some("7")).unwrap();
+        assert!(matches!(old_run.next().await, SseNext::Event(id, _) if id == seen));
+        let mut fresh = s.open_sse("ops", None, Some("last")).unwrap();
+        log.record(power(3));
+        assert!(matches!(fresh.next().await, SseNext::Event(id, _) if id == seen + 4));
+    }
+
+    #[tokio::test]
+    async fn events_no_longer_kept_are_counted_for_a_reconnect() {
+        let (s, log) = service(None);
+        let power = |i: usize| {
+            Event::power(
+                "ops",
+                opendcre_eventlog::Via::V11,
+                "00000001-16ff",
+                "on",
+                Ok(if i % 2 == 0 { "on" } else { "off" }),
+            )
+        };
+        let mut first = s.open_sse("ops", None, None).unwrap();
+        log.record(power(0));
+        let SseNext::Event(seen, _) = first.next().await else {
+            panic!()
+        };
+        drop(first);
+        for i in 0..BACKLOG + 5 {
+            log.record(power(i));
+        }
+        let mut again = s.open_sse("ops", None, Some(&seen.to_string())).unwrap();
+        assert!(matches!(again.next().await, SseNext::Lost(5)));
+        assert!(matches!(again.next().await, SseNext::Event(id, _) if id == seen + 6));
     }
 
     #[test]
