@@ -194,12 +194,55 @@ fn push_subscription_gets_power_actions_and_test_events() {
         &[],
     );
 
+    // An operator changes the Context (and the retry policy) in place:
+    // the next event carries the new one.
+    let before = crate::redfish::get(&s, &location, Some(READER));
+    assert_eq!(before.header("Allow"), Some("GET, HEAD, PATCH, DELETE"));
+    let etag = before.header("ETag").unwrap().to_string();
+    let change = r#"{"Context": "rack-8", "DeliveryRetryPolicy": "RetryForever"}"#;
+    for (token, body, if_match, status) in [
+        (READER, change, Some(etag.as_str()), 403),
+        (OPERATOR, change, None, 428),
+        (
+            OPERATOR,
+            r#"{"DeliveryRetryPolicy": "SuspendRetries"}"#,
+            Some(etag.as_str()),
+            400,
+        ),
+        (
+            OPERATOR,
+            r#"{"Destination": "http://10.0.0.1/"}"#,
+            Some(etag.as_str()),
+            400,
+        ),
+    ] {
+        let extra: Vec<(&str, &str)> = if_match.map(|m| ("If-Match", m)).into_iter().collect();
+        let r = send(&s, "PATCH", &location, token, body, &extra);
+        assert_eq!(r.status, status, "{body}: {}", r.message());
+    }
+    let r = send(
+        &s,
+        "PATCH",
+        &location,
+        OPERATOR,
+        change,
+        &[("If-Match", &etag)],
+    );
+    assert_eq!(r.status, 200, "{}", r.message());
+    assert_eq!(r.json()["Context"], "rack-8");
+    assert_eq!(r.json()["DeliveryRetryPolicy"], "RetryForever");
+    reset(&s, "00000001-0001", OPERATOR, "On");
+    let d = got
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the next power action was delivered");
+    assert_eq!(d.body["Context"], "rack-8");
+
     let r = send(&s, "DELETE", &location, READER, "", &[]);
     assert_eq!(r.status, 403);
     let r = send(&s, "DELETE", &location, OPERATOR, "", &[]);
     assert_eq!(r.status, 204);
     assert_eq!(crate::redfish::get(&s, &location, Some(READER)).status, 404);
-    reset(&s, "00000001-0001", OPERATOR, "On");
+    reset(&s, "00000001-0001", OPERATOR, "ForceOff");
     assert!(
         got.recv_timeout(Duration::from_secs(2)).is_err(),
         "nothing after the delete, nor the filtered test event"

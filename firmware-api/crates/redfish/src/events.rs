@@ -43,6 +43,7 @@ use crate::answer::{Answer, BaseMessage, RedfishError};
 use crate::eventfilter::{Facts, Filter, MAX_ITEMS, MAX_ITEM_CHARS};
 use crate::eventpush::{Poster, Target};
 use crate::logs::REGISTRY_PREFIX;
+use crate::patch::Writable;
 use crate::resources::{collection, head, link, with};
 
 use crate::route::{LogOwner, MANAGER_ID, V1};
@@ -434,6 +435,56 @@ impl EventService {
         ))
     }
 
+    /// What a `PATCH` of subscription `id` may change: a push
+    /// subscription's `Context` and `DeliveryRetryPolicy`; nothing of an
+    /// SSE stream's (its events carry no context, and it is not retried).
+    pub(crate) fn writable(&self, id: u64) -> &'static [(&'static str, Writable)] {
+        const PUSH: &[(&str, Writable)] = &[
+            ("Context", Writable::Text(MAX_TEXT)),
+            (
+                "DeliveryRetryPolicy",
+                Writable::OneOf(&["TerminateAfterRetries", "RetryForever"]),
+            ),
+        ];
+        match self.lock().live.get(&id) {
+            Some(l) if !l.sub.sse => PUSH,
+            _ => &[],
+        }
+    }
+
+    /// Applies checked `changes` to subscription `id` and stores it; the
+    /// delivery task takes them from its next event on. `None`: no such
+    /// subscription (it ended meanwhile).
+    pub(crate) fn change(&self, id: u64, changes: &[(&str, Value)], user: &str) -> Option<()> {
+        let mut subs = self.lock();
+        let sub = &mut subs.live.get_mut(&id)?.sub;
+        for (name, value) in changes {
+            let text = value.as_str().unwrap_or_default();
+            match *name {
+                "Context" => sub.context = Some(text.to_string()),
+                _ => {
+                    sub.policy = if text == "RetryForever" {
+                        RetryPolicy::RetryForever
+                    } else {
+                        RetryPolicy::TerminateAfterRetries
+                    }
+                }
+            }
+        }
+        tracing::info!(id, user, changed = ?changes.iter().map(|(n, _)| *n).collect::<Vec<_>>(), "event subscription changed");
+        self.save(&subs);
+        Some(())
+    }
+
+    /// What a delivery sends with and how it retries, as the
+    /// subscription says now (a `PATCH` may have changed them); `None`
+    /// once it is gone.
+    fn delivery_terms(&self, id: u64) -> Option<(Option<String>, RetryPolicy)> {
+        let subs = self.lock();
+        let sub = &subs.live.get(&id)?.sub;
+        Some((sub.context.clone(), sub.policy))
+    }
+
     /// `POST …/Subscriptions`: 201 with `Location` and the new resource.
     pub(crate) fn create(
         self: &Arc<Self>,
@@ -673,8 +724,11 @@ async fn deliver(
         if !sub.filter.matches(&record.facts()) {
             continue;
         }
+        let Some((context, _)) = service.delivery_terms(sub.id) else {
+            return;
+        };
         let body = Bytes::from(
-            serde_json::to_vec(&record.payload(sub.context.as_deref())).unwrap_or_default(),
+            serde_json::to_vec(&record.payload(context.as_deref())).unwrap_or_default(),
         );
         let mut failures = 0u32;
         loop {
@@ -690,7 +744,12 @@ async fn deliver(
             };
             failures += 1;
             tracing::warn!(id = sub.id, destination = %sub.destination, failures, "event delivery failed: {why}");
-            if sub.policy == RetryPolicy::TerminateAfterRetries && failures > attempts {
+            // The policy as it is now: a PATCH to `RetryForever` saves a
+            // subscription whose receiver is down for a while.
+            let Some((_, policy)) = service.delivery_terms(sub.id) else {
+                return;
+            };
+            if policy == RetryPolicy::TerminateAfterRetries && failures > attempts {
                 if service.remove(sub.id).is_some() {
                     service.log.record(Event::subscription(
                         &sub.owner,

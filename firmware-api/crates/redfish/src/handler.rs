@@ -451,10 +451,14 @@ impl Ctx<'_> {
             Resource::MetricReport => crate::reports::report(&self.rows().await?, &now()),
             Resource::EventService => node.event_service.service_json(),
             Resource::SubscriptionCollection => node.event_service.collection_json(),
-            Resource::Subscription(id) => node
-                .event_service
-                .subscription_json(*id)
-                .ok_or_else(|| RedfishError::missing(path))?,
+            Resource::Subscription(id) => {
+                let mut v = node
+                    .event_service
+                    .subscription_json(*id)
+                    .ok_or_else(|| RedfishError::missing(path))?;
+                patch::stamp(&mut v);
+                v
+            }
             Resource::Metadata
             | Resource::EventSse
             | Resource::SubmitTestEvent
@@ -664,6 +668,20 @@ async fn patch(
                 tracing::info!(system = %s.id(), asset_tag = ?tag, "AssetTag written");
             }
             Ok(Answer::json(StatusCode::OK, &ctx.system(*s, path).await?))
+        }
+        Resource::Subscription(id) => {
+            let current = ctx.read(resource, path).await?;
+            patch::check_if_match(req.headers, etag(&current))?;
+            let writable = ctx.node.event_service.writable(*id);
+            let changes = patch::parse(body, &current, writable)?;
+            ctx.node
+                .event_service
+                .change(*id, &changes, &ctx.caller.user())
+                .ok_or_else(|| RedfishError::missing(path))?;
+            Ok(Answer::json(
+                StatusCode::OK,
+                &ctx.read(resource, path).await?,
+            ))
         }
         Resource::Chassis(ChassisId::Rack) => {
             let current = ctx.rack_chassis().await?;

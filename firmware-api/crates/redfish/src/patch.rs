@@ -22,6 +22,8 @@ pub(crate) enum Writable {
     /// Text of at most this many characters, no control characters.
     Text(usize),
     Bool,
+    /// One of these names.
+    OneOf(&'static [&'static str]),
 }
 
 /// The writable properties of a bus power device's system.
@@ -93,6 +95,13 @@ fn check(prop: &str, kind: Writable, x: &Value) -> Result<(), RedfishError> {
     };
     match (kind, x) {
         (Writable::Bool, Value::Bool(_)) => Ok(()),
+        (Writable::OneOf(names), Value::String(t)) => {
+            if names.contains(&t.as_str()) {
+                Ok(())
+            } else {
+                Err(bad(BaseMessage::PropertyValueNotInList, &[&shown, prop]))
+            }
+        }
         (Writable::Text(max), Value::String(t)) => {
             if t.chars().count() > max || t.chars().any(char::is_control) {
                 let mut e = bad(BaseMessage::PropertyValueFormatError, &[&shown, prop]);

@@ -302,7 +302,9 @@ impl Resource {
             | Resource::ReplaceCertificate => Permission::Operate,
             // Who receives the node's events is an operator's choice.
             Resource::SubscriptionCollection if method == Method::POST => Permission::Operate,
-            Resource::Subscription(_) if method == Method::DELETE => Permission::Operate,
+            Resource::Subscription(_) if method == Method::DELETE || method == Method::PATCH => {
+                Permission::Operate
+            }
             Resource::System(_)
             | Resource::Chassis(ChassisId::Board(_))
             | Resource::Chassis(ChassisId::Rack)
@@ -342,7 +344,8 @@ impl Resource {
             | Resource::GroupReset
             | Resource::ReplaceCertificate => "POST",
             Resource::SubscriptionCollection => "GET, HEAD, POST",
-            Resource::Subscription(_) => "GET, HEAD, DELETE",
+            // `Context` and `DeliveryRetryPolicy` of a push subscription.
+            Resource::Subscription(_) => "GET, HEAD, PATCH, DELETE",
             Resource::EventSse => "GET",
             // A bus power device's `AssetTag` is writable (`WI`); a BMC's
             // server has its boot override (`Boot`).
@@ -822,7 +825,12 @@ mod tests {
         assert_eq!(Resource::SubmitTestEvent.permission(), Permission::Operate);
         assert!(Resource::EventSse.allows(&Method::GET));
         assert!(!Resource::EventSse.allows(&Method::POST));
-        assert!(!Resource::Subscription(1).allows(&Method::PATCH));
+        assert!(Resource::Subscription(1).allows(&Method::PATCH));
+        assert_eq!(
+            Resource::Subscription(1).permission_for(&Method::PATCH),
+            Permission::Operate
+        );
+        assert!(!Resource::Subscription(1).allows(&Method::PUT));
     }
 
     #[test]
