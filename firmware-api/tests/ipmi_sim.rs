@@ -360,3 +360,22 @@ async fn fru_matches_ipmitool() {
 fn far() -> tokio::time::Instant {
     tokio::time::Instant::now() + std::time::Duration::from_secs(120)
 }
+
+/// Requests that come together share one SDR walk, and a walk is served
+/// again for 2 s: a client's `$expand` of a BMC's sensors costs one walk.
+#[tokio::test]
+async fn sensor_readings_are_shared_for_a_moment() {
+    let Some(sim) = SimBmc::start() else { return };
+    let br = IpmiBridge::new(vec![sim.lanplus(1, 3)]);
+    let (a, b, c) = tokio::join!(br.sensors(1), br.sensors(1), br.sensors(1));
+    let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
+    assert!(!a.is_empty());
+    assert!(
+        std::sync::Arc::ptr_eq(&a, &b) && std::sync::Arc::ptr_eq(&a, &c),
+        "one walk for the three"
+    );
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let later = br.sensors(1).await.unwrap();
+    assert!(!std::sync::Arc::ptr_eq(&a, &later), "read again after 2 s");
+    assert_eq!(*a, *later, "ipmi_sim's readings are constant");
+}

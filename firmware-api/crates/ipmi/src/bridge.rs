@@ -71,7 +71,16 @@ pub struct AssetInfo {
 struct Slot {
     cfg: BmcConfig,
     lock: Mutex<()>,
+    /// The last SDR walk and when it ended; its lock makes callers that
+    /// come during a walk wait for it instead of starting their own.
+    sensors: Mutex<Option<(tokio::time::Instant, Arc<Vec<crate::sdr::SensorValue>>)>>,
 }
+
+/// A BMC's sensor readings at most this old are served again: one
+/// `$expand` of its `Sensors`, or a client reading `Thermal`, `Power` and
+/// `Sensors` in turn, costs one SDR walk (tens of IPMI requests) rather
+/// than one per resource. Short enough that a reading is still news.
+const SENSORS_MAX_AGE: Duration = Duration::from_secs(2);
 
 /// Cheap to clone; all clones share the BMC table and the per-BMC locks.
 #[derive(Clone)]
@@ -108,6 +117,7 @@ impl IpmiBridge {
                 Arc::new(Slot {
                     cfg,
                     lock: Mutex::new(()),
+                    sensors: Mutex::new(None),
                 }),
             );
         }
@@ -288,11 +298,23 @@ impl IpmiBridge {
     }
 
     /// The BMC's analog sensors (SDR repository) with their readings, in
-    /// one session under the BMC's lock.
-    pub async fn sensors(&self, device_id: u16) -> Result<Vec<crate::sdr::SensorValue>, IpmiError> {
+    /// one session under the BMC's lock; a walk that ended less than
+    /// [`SENSORS_MAX_AGE`] ago is served again (a failed one is not kept).
+    pub async fn sensors(
+        &self,
+        device_id: u16,
+    ) -> Result<Arc<Vec<crate::sdr::SensorValue>>, IpmiError> {
         let slot = self.slot(device_id)?;
+        let mut last = slot.sensors.lock().await;
+        if let Some((at, v)) = &*last {
+            if at.elapsed() < SENSORS_MAX_AGE {
+                return Ok(v.clone());
+            }
+        }
         let budget = session_budget(&slot.cfg) + RECORDS_READ_BUDGET;
-        run(slot, budget, |s, _| Box::pin(ops::read_sensors(s))).await
+        let v = Arc::new(run(slot.clone(), budget, |s, _| Box::pin(ops::read_sensors(s))).await?);
+        *last = Some((tokio::time::Instant::now(), v.clone()));
+        Ok(v)
     }
 
     /// The BMC's SEL clock (Get SEL Time), Unix seconds.

@@ -487,7 +487,7 @@ impl Ctx<'_> {
         &self,
         device: u16,
         path: &str,
-    ) -> Result<Vec<opendcre_ipmi::sdr::SensorValue>, RedfishError> {
+    ) -> Result<std::sync::Arc<Vec<opendcre_ipmi::sdr::SensorValue>>, RedfishError> {
         let s = self.configured_bmc(device, path).await?;
         self.node
             .bmc(s, self.deadline, self.node.ipmi.sensors(device))
