@@ -1110,3 +1110,75 @@ fn bmc_systems_reset_through_ipmi() {
     );
     assert_eq!(reset(&s, "40000000-0002", OPERATOR, "On").status, 404);
 }
+
+/// A BMC sensor's thresholds are the BMC's (as `ipmitool sensor` lists
+/// them), and its health is the BMC's judgement of the reading against
+/// them: a critical threshold set below the reading makes it `Critical`.
+#[test]
+fn bmc_sensor_thresholds_and_health() {
+    use crate::ipmi_support::SimBmc;
+    let Some(sim) = SimBmc::start() else { return };
+    let (s, _cfg) = with_bmc(&sim);
+    let listed = String::from_utf8(sim.ipmitool(&["sensor", "list"]).stdout).unwrap();
+    // name | value | unit | status | lnr | lcr | lnc | unc | ucr | unr
+    let temp: Vec<String> = listed
+        .lines()
+        .find(|l| l.split('|').next().unwrap().trim() == "Temp")
+        .unwrap_or_else(|| panic!("Temp in {listed}"))
+        .split('|')
+        .map(|c| c.trim().to_string())
+        .collect();
+    let number = |i: usize| temp[i].parse::<f64>().ok();
+    let uri = "/redfish/v1/Chassis/40000000-0001/Sensors/01-Temperature";
+    let v = get_ok(&s, uri, Some(READER));
+    let t = &v["Thresholds"];
+    for (name, col) in [
+        ("LowerFatal", 4),
+        ("LowerCritical", 5),
+        ("LowerCaution", 6),
+        ("UpperCaution", 7),
+        ("UpperCritical", 8),
+        ("UpperFatal", 9),
+    ] {
+        assert_eq!(
+            t[name]["Reading"].as_f64(),
+            number(col),
+            "{name}: {t} against {temp:?}"
+        );
+    }
+    assert_eq!(t["UpperCritical"]["Reading"], 144.0);
+    assert_eq!(v["Status"]["Health"], "OK");
+    let thermal = get_ok(
+        &s,
+        "/redfish/v1/Chassis/40000000-0001/Thermal",
+        Some(READER),
+    );
+    assert_eq!(thermal["Temperatures"][0]["UpperThresholdCritical"], 144.0);
+    assert_eq!(
+        thermal["Temperatures"][0]["UpperThresholdNonCritical"],
+        112.0
+    );
+    assert!(thermal["Temperatures"][0]
+        .get("LowerThresholdCritical")
+        .is_none());
+
+    // The reading (25 °C) now beyond the upper critical threshold.
+    let out = sim.ipmitool(&["sensor", "thresh", "Temp", "upper", "10", "20", "160"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Past the 2 s the node serves a walk again.
+    std::thread::sleep(Duration::from_millis(2100));
+    let v = get_ok(&s, uri, Some(READER));
+    assert_eq!(v["Thresholds"]["UpperCritical"]["Reading"], 20.0);
+    assert_eq!(v["Status"]["Health"], "Critical", "{v}");
+    let thermal = get_ok(
+        &s,
+        "/redfish/v1/Chassis/40000000-0001/Thermal",
+        Some(READER),
+    );
+    assert_eq!(thermal["Temperatures"][0]["Status"]["Health"], "Critical");
+    assert_eq!(thermal["Status"]["HealthRollup"], "Critical", "{thermal}");
+}

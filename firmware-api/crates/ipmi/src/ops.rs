@@ -597,13 +597,54 @@ pub(crate) async fn read_sensors(s: &mut Session) -> Result<Vec<sdr::SensorValue
             },
             c => (None, Some(cc_error(s.bmc(), READ, c, None).to_string())),
         };
+        let threshold_based = sensor.thresholds != sdr::ThresholdAccess::None;
+        let crossed = if value.is_some() && threshold_based {
+            sdr::decode_crossed(&r.data)
+        } else {
+            sdr::Crossed::None
+        };
+        let thresholds = sensor_thresholds(s, &sensor).await?;
         out.push(sdr::SensorValue {
             sensor,
             value: value.filter(|v| v.is_finite()),
             error,
+            thresholds,
+            crossed,
         });
     }
     Ok(out)
+}
+
+/// A sensor's thresholds: asked with Get Sensor Thresholds when readable,
+/// the record's own when fixed. A BMC that refuses the question (an error
+/// completion code, a short answer) leaves them unknown, not the walk
+/// failed: the readings are worth more than the thresholds.
+async fn sensor_thresholds(
+    s: &mut Session,
+    sensor: &sdr::AnalogSensor,
+) -> Result<sdr::Thresholds, IpmiError> {
+    const STEP: &str = "Get Sensor Thresholds";
+    Ok(match sensor.thresholds {
+        sdr::ThresholdAccess::None => sdr::Thresholds::default(),
+        sdr::ThresholdAccess::Fixed { mask, raw } => sensor.thresholds_of(mask, raw),
+        sdr::ThresholdAccess::Readable => {
+            let r = s
+                .call_raw(
+                    STEP,
+                    sdr::NETFN_SENSOR,
+                    sdr::CMD_GET_SENSOR_THRESHOLDS,
+                    &[sensor.number],
+                )
+                .await?;
+            match (r.completion_code, sdr::decode_thresholds(&r.data)) {
+                (0, Ok((mask, raw))) => sensor.thresholds_of(mask, raw),
+                (code, decoded) => {
+                    tracing::debug!(bmc = %s.bmc(), sensor = sensor.number, code, error = ?decoded.err(), "thresholds not read");
+                    sdr::Thresholds::default()
+                }
+            }
+        }
+    })
 }
 
 async fn reserve_sdr(s: &mut Session, step: &str) -> Result<u16, IpmiError> {

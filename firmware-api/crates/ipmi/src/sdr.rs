@@ -1,12 +1,14 @@
 //! Sensor Data Records and readings (IPMI v2.0 §33, §35.14, §36): codecs
-//! for Reserve SDR Repository, Get SDR and Get Sensor Reading, the Full
-//! Sensor Record (type 01h, Table 43-1) of an analog sensor, and the
-//! conversion of a raw reading to its unit (§36.3). No I/O here.
+//! for Reserve SDR Repository, Get SDR, Get Sensor Reading and Get Sensor
+//! Thresholds, the Full Sensor Record (type 01h, Table 43-1) of an analog
+//! sensor with its thresholds, and the conversion of a raw reading to its
+//! unit (§36.3). No I/O here.
 
 use serde::Serialize;
 
 pub(crate) const NETFN_SENSOR: u8 = 0x04;
 pub(crate) const CMD_GET_SENSOR_READING: u8 = 0x2D;
+pub(crate) const CMD_GET_SENSOR_THRESHOLDS: u8 = 0x27;
 pub(crate) const CMD_RESERVE_SDR: u8 = 0x22;
 pub(crate) const CMD_GET_SDR: u8 = 0x23;
 
@@ -49,6 +51,9 @@ pub struct AnalogSensor {
     /// board, 0Ah power supply, 1Dh fan, 37h air inlet…).
     pub entity_id: u8,
     pub unit: SensorUnit,
+    /// How its thresholds can be read (§43.1 byte 12 bits 3:2; `None` for a
+    /// sensor that is not threshold-based).
+    pub thresholds: ThresholdAccess,
     /// Raw reading format: 0 unsigned, 1 one's complement, 2 two's
     /// complement.
     format: u8,
@@ -57,6 +62,39 @@ pub struct AnalogSensor {
     b: i16,
     r_exp: i8,
     b_exp: i8,
+}
+
+/// Where a sensor's thresholds are (§43.1 byte 12, "threshold access
+/// support").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ThresholdAccess {
+    /// Not a threshold-based sensor, or it has none.
+    None,
+    /// Get Sensor Thresholds answers them.
+    Readable,
+    /// Fixed: the record's own values, those its readable mask names.
+    Fixed { mask: u8, raw: [u8; 6] },
+}
+
+/// A sensor's thresholds in its unit, as IPMI names them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Thresholds {
+    pub lower_non_critical: Option<f64>,
+    pub lower_critical: Option<f64>,
+    pub lower_non_recoverable: Option<f64>,
+    pub upper_non_critical: Option<f64>,
+    pub upper_critical: Option<f64>,
+    pub upper_non_recoverable: Option<f64>,
+}
+
+/// The worst threshold a reading is at or beyond (Get Sensor Reading byte
+/// 3): the BMC's own judgement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Crossed {
+    None,
+    NonCritical,
+    Critical,
+    NonRecoverable,
 }
 
 /// Sign-extends the low `bits` bits of `v`.
@@ -90,6 +128,18 @@ pub fn analog_sensor(rec: &[u8]) -> Option<AnalogSensor> {
     let b = signed(u16::from(rec[26]) | (u16::from(rec[27] >> 6) << 8), 10);
     let r_exp = signed(u16::from(rec[29] >> 4), 4) as i8;
     let b_exp = signed(u16::from(rec[29] & 0x0F), 4) as i8;
+    // Event/reading type 01h is "threshold"; byte 12 bits 3:2 say how the
+    // thresholds are reached; byte 19 bits 5:0 which are readable, in the
+    // order lower NC, C, NR, upper NC, C, NR; bytes 37-42 hold them, upper
+    // NR first.
+    let thresholds = match (rec[13], (rec[11] >> 2) & 0x03) {
+        (0x01, 1 | 2) => ThresholdAccess::Readable,
+        (0x01, 3) => ThresholdAccess::Fixed {
+            mask: rec[18] & 0x3F,
+            raw: [rec[41], rec[40], rec[39], rec[38], rec[37], rec[36]],
+        },
+        _ => ThresholdAccess::None,
+    };
     let len = usize::from(rec[47] & 0x1F);
     let name_bytes = rec.get(48..48 + len).unwrap_or(&rec[48..]);
     // Type/length bits 7:6 = 11b: 8-bit ASCII + Latin-1; the other
@@ -115,6 +165,7 @@ pub fn analog_sensor(rec: &[u8]) -> Option<AnalogSensor> {
         },
         entity_id: rec[8],
         unit,
+        thresholds,
         format,
         linearization,
         m,
@@ -148,6 +199,52 @@ impl AnalogSensor {
             0x0B => y.cbrt(),
             _ => y,
         }
+    }
+}
+
+impl AnalogSensor {
+    /// Thresholds from a readable mask and six raw values in the order
+    /// lower NC, C, NR, upper NC, C, NR (Get Sensor Thresholds' answer, or
+    /// a fixed record's bytes).
+    pub fn thresholds_of(&self, mask: u8, raw: [u8; 6]) -> Thresholds {
+        let t = |bit: usize| (mask & (1 << bit) != 0).then(|| self.convert(raw[bit]));
+        Thresholds {
+            lower_non_critical: t(0),
+            lower_critical: t(1),
+            lower_non_recoverable: t(2),
+            upper_non_critical: t(3),
+            upper_critical: t(4),
+            upper_non_recoverable: t(5),
+        }
+    }
+}
+
+/// Get Sensor Thresholds answer: the readable mask and the six raw values.
+pub fn decode_thresholds(d: &[u8]) -> Result<(u8, [u8; 6]), String> {
+    match d {
+        [mask, a, b, c, x, y, z, ..] => Ok((mask & 0x3F, [*a, *b, *c, *x, *y, *z])),
+        _ => Err(format!(
+            "Get Sensor Thresholds returned {} data bytes, expected 7",
+            d.len()
+        )),
+    }
+}
+
+/// What Get Sensor Reading's third byte says of a threshold sensor's
+/// reading (§35.14: bits 0-5 at or beyond lower NC, C, NR, upper NC, C,
+/// NR); absent on BMCs that leave it out.
+pub fn decode_crossed(d: &[u8]) -> Crossed {
+    let Some(bits) = d.get(2) else {
+        return Crossed::None;
+    };
+    if bits & 0b100100 != 0 {
+        Crossed::NonRecoverable
+    } else if bits & 0b010010 != 0 {
+        Crossed::Critical
+    } else if bits & 0b001001 != 0 {
+        Crossed::NonCritical
+    } else {
+        Crossed::None
     }
 }
 
@@ -186,6 +283,11 @@ pub struct SensorValue {
     pub sensor: AnalogSensor,
     pub value: Option<f64>,
     pub error: Option<String>,
+    /// Its thresholds, those the BMC gives (all `None` for a sensor
+    /// without, or when they could not be read).
+    pub thresholds: Thresholds,
+    /// The worst threshold the reading is at or beyond, as the BMC says.
+    pub crossed: Crossed,
 }
 
 #[cfg(test)]
@@ -258,5 +360,50 @@ mod tests {
         assert_eq!(decode_reading(&[0x19, 0x60]).unwrap(), None, "unavailable");
         assert_eq!(decode_reading(&[0x19, 0x00]).unwrap(), None, "not scanned");
         assert!(decode_reading(&[0x19]).is_err());
+        assert_eq!(decode_crossed(&[0x19, 0x40]), Crossed::None);
+        assert_eq!(decode_crossed(&[0x19, 0x40, 0x08]), Crossed::NonCritical);
+        assert_eq!(decode_crossed(&[0x19, 0x40, 0x18]), Crossed::Critical);
+        assert_eq!(decode_crossed(&[0x19, 0x40, 0x02]), Crossed::Critical);
+        assert_eq!(decode_crossed(&[0x19, 0x40, 0x04]), Crossed::NonRecoverable);
+        assert_eq!(
+            decode_thresholds(&[0x38, 0, 0, 0, 0x70, 0x90, 0xa0]).unwrap(),
+            (0x38, [0, 0, 0, 0x70, 0x90, 0xa0])
+        );
+        assert!(decode_thresholds(&[0x38, 0]).is_err());
+    }
+
+    #[test]
+    fn thresholds_of_a_record() {
+        let s = analog_sensor(&temp_record()).unwrap();
+        // ipmi_sim's Temp: readable and settable, so asked for.
+        assert_eq!(s.thresholds, ThresholdAccess::Readable);
+        let t = s.thresholds_of(0x38, [0, 0, 0, 0x70, 0x90, 0xa0]);
+        assert_eq!(
+            (
+                t.upper_non_critical,
+                t.upper_critical,
+                t.upper_non_recoverable
+            ),
+            (Some(112.0), Some(144.0), Some(160.0))
+        );
+        assert_eq!(t.lower_critical, None, "not in the readable mask");
+        // Fixed thresholds: the record's bytes 37-42 under its mask.
+        let mut fixed = temp_record();
+        fixed[11] = 0x8C;
+        let s = analog_sensor(&fixed).unwrap();
+        assert_eq!(
+            s.thresholds,
+            ThresholdAccess::Fixed {
+                mask: 0x38,
+                raw: [0, 0, 0, 0x70, 0x90, 0xa0]
+            }
+        );
+        // A sensor that is not threshold-based has none.
+        let mut discrete = temp_record();
+        discrete[13] = 0x6F;
+        assert_eq!(
+            analog_sensor(&discrete).unwrap().thresholds,
+            ThresholdAccess::None
+        );
     }
 }

@@ -16,7 +16,7 @@
 //! supplies (a bus power device switches and measures a server's feed; it
 //! is that server's system, not a PSU).
 
-use opendcre_ipmi::sdr::{SensorUnit, SensorValue as SdrValue};
+use opendcre_ipmi::sdr::{Crossed, SensorUnit, SensorValue as SdrValue};
 use opendcre_proto::board_id::fmt_board;
 use opendcre_telemetry::{FieldStats, Kind, LastReading};
 use serde_json::{json, Value};
@@ -47,12 +47,19 @@ fn scope_name(c: ChassisId) -> String {
     }
 }
 
-/// `OK`, or `Warning` when a member is not `OK`.
+/// The worst health of the members: `Critical` over `Warning` over `OK`.
 fn rollup<'a>(members: impl Iterator<Item = &'a Value>) -> Value {
-    let warn = members
+    let rank = |h: &str| match h {
+        "OK" => 0,
+        "Warning" => 1,
+        _ => 2,
+    };
+    let worst = members
         .filter_map(|m| m["Status"]["Health"].as_str())
-        .any(|h| h != "OK");
-    let health = if warn { "Warning" } else { "OK" };
+        .map(rank)
+        .max()
+        .unwrap_or(0);
+    let health = ["OK", "Warning", "Critical"][worst];
     json!({ "State": "Enabled", "Health": health, "HealthRollup": health })
 }
 
@@ -287,13 +294,58 @@ fn bmc_member(v: &SdrValue, key: &str, value: Option<Value>) -> Value {
     m
 }
 
-/// A BMC sensor's `Status`: unavailable when the BMC gave no reading.
-fn sdr_status(v: &SdrValue) -> Value {
-    if v.value.is_some() {
-        json!({ "State": "Enabled", "Health": "OK" })
-    } else {
-        json!({ "State": "UnavailableOffline", "Health": "Warning" })
+/// The deprecated `Thermal`/`Power` members' threshold properties of a BMC
+/// sensor, those the BMC gives (a value rounded as the reading is).
+fn legacy_thresholds(v: &SdrValue, m: &mut Value, round: fn(f64) -> Value) {
+    let t = &v.thresholds;
+    for (name, value) in [
+        ("LowerThresholdNonCritical", t.lower_non_critical),
+        ("LowerThresholdCritical", t.lower_critical),
+        ("LowerThresholdFatal", t.lower_non_recoverable),
+        ("UpperThresholdNonCritical", t.upper_non_critical),
+        ("UpperThresholdCritical", t.upper_critical),
+        ("UpperThresholdFatal", t.upper_non_recoverable),
+    ] {
+        if let Some(x) = value {
+            m[name] = round(x);
+        }
     }
+}
+
+/// A `Sensor`'s `Thresholds` of a BMC sensor: IPMI's non-critical,
+/// critical and non-recoverable are Redfish's caution, critical and fatal.
+fn sensor_thresholds(v: &SdrValue) -> Option<Value> {
+    let t = &v.thresholds;
+    let mut out = serde_json::Map::new();
+    for (name, value) in [
+        ("LowerCaution", t.lower_non_critical),
+        ("LowerCritical", t.lower_critical),
+        ("LowerFatal", t.lower_non_recoverable),
+        ("UpperCaution", t.upper_non_critical),
+        ("UpperCritical", t.upper_critical),
+        ("UpperFatal", t.upper_non_recoverable),
+    ] {
+        if let Some(x) = value {
+            out.insert(name.into(), json!({ "Reading": round3(x) }));
+        }
+    }
+    (!out.is_empty()).then_some(Value::Object(out))
+}
+
+/// A BMC sensor's `Status`: unavailable when the BMC gave no reading;
+/// else its health as the BMC judges the reading against its thresholds
+/// (beyond a non-critical one `Warning`, a critical or non-recoverable
+/// one `Critical`).
+fn sdr_status(v: &SdrValue) -> Value {
+    if v.value.is_none() {
+        return json!({ "State": "UnavailableOffline", "Health": "Warning" });
+    }
+    let health = match v.crossed {
+        Crossed::None => "OK",
+        Crossed::NonCritical => "Warning",
+        Crossed::Critical | Crossed::NonRecoverable => "Critical",
+    };
+    json!({ "State": "Enabled", "Health": health })
 }
 
 /// `ReadingType`, `ReadingUnits` and id suffix of a BMC sensor's unit.
@@ -358,6 +410,9 @@ pub(crate) fn server_sensor(c: ChassisId, v: &SdrValue) -> Value {
     if let Some(pc) = physical_context(v.sensor.entity_id) {
         s["PhysicalContext"] = json!(pc);
     }
+    if let Some(t) = sensor_thresholds(v) {
+        s["Thresholds"] = t;
+    }
     if let Some(e) = &v.error {
         s["Description"] = json!(e);
     }
@@ -373,12 +428,18 @@ fn of_unit(sensors: &[SdrValue], unit: SensorUnit) -> impl Iterator<Item = &SdrV
 /// sensors as read now over IPMI.
 pub(crate) fn server_thermal(c: ChassisId, sensors: &[SdrValue]) -> Value {
     let temperatures = of_unit(sensors, SensorUnit::Celsius)
-        .map(|v| bmc_member(v, "ReadingCelsius", v.value.map(|x| json!(round3(x)))))
+        .map(|v| {
+            let mut m = bmc_member(v, "ReadingCelsius", v.value.map(|x| json!(round3(x))));
+            legacy_thresholds(v, &mut m, |x| json!(round3(x)));
+            m
+        })
         .collect();
     let fans = of_unit(sensors, SensorUnit::Rpm)
         .map(|v| {
             let mut m = bmc_member(v, "Reading", v.value.map(|x| json!(x.round() as i64)));
             m["ReadingUnits"] = json!("RPM");
+            // A fan's thresholds are whole RPM, as its reading.
+            legacy_thresholds(v, &mut m, |x| json!(x.round() as i64));
             m
         })
         .collect();
@@ -404,7 +465,11 @@ pub(crate) fn server_power(c: ChassisId, sensors: &[SdrValue]) -> Value {
         })
         .collect();
     let voltages = of_unit(sensors, SensorUnit::Volts)
-        .map(|v| bmc_member(v, "ReadingVolts", v.value.map(|x| json!(round3(x)))))
+        .map(|v| {
+            let mut m = bmc_member(v, "ReadingVolts", v.value.map(|x| json!(round3(x))));
+            legacy_thresholds(v, &mut m, |x| json!(round3(x)));
+            m
+        })
         .collect();
     power_doc(
         c,
