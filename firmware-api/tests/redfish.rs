@@ -47,6 +47,29 @@ pub(crate) fn operator_hash() -> String {
     hash_token(OPERATOR, HashAlgorithm::Sha256).unwrap()
 }
 
+/// The `@odata.id` of each member of a collection.
+pub(crate) fn member_ids(collection: &serde_json::Value) -> Vec<&str> {
+    collection["Members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["@odata.id"].as_str().unwrap())
+        .collect()
+}
+
+/// Polls a task until it is no longer running (60 s at most).
+pub(crate) fn wait_task(s: &Server, uri: &str) -> serde_json::Value {
+    let end = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let t = get_ok(s, uri, Some(READER));
+        if t["TaskState"] != "Running" {
+            return t;
+        }
+        assert!(std::time::Instant::now() < end, "task still running: {t}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 pub(crate) fn stateful_node() -> (Server, tempfile::TempDir, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let rack = dir.path().join("rack.json");
@@ -842,12 +865,7 @@ fn firmware_inventory_shows_boards_and_bmcs() {
     let (s, _cfg) = with_bmc(&sim);
     let f = "/redfish/v1/UpdateService/FirmwareInventory";
     let inv = get_ok(&s, f, Some(READER));
-    let members: Vec<&str> = inv["Members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["@odata.id"].as_str().unwrap())
-        .collect();
+    let members = member_ids(&inv);
     // No RAUC here: the slots' absence is said, the rest is listed.
     let said = inv["Description"].as_str().unwrap();
     assert!(said.contains("RAUC's slots cannot be listed"), "{said}");

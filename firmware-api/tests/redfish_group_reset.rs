@@ -9,25 +9,14 @@ use serde_json::{json, Value};
 
 use crate::common::Server;
 use crate::redfish::{
-    error_code, get_ok, log_message_ids, send, v11_power, with_bmc_on, OPERATOR, RACK, READER,
+    error_code, get_ok, log_message_ids, send, v11_power, wait_task, with_bmc_on, OPERATOR, RACK,
+    READER,
 };
 
 const ACTION: &str = "/redfish/v1/AggregationService/Actions/AggregationService.Reset";
 
 fn group(s: &Server, token: &str, body: &Value) -> crate::common::Response {
     send(s, "POST", ACTION, token, &body.to_string(), &[])
-}
-
-fn wait_task(s: &Server, uri: &str) -> Value {
-    let end = Instant::now() + Duration::from_secs(60);
-    loop {
-        let t = get_ok(s, uri, Some(READER));
-        if t["TaskState"] != "Running" {
-            return t;
-        }
-        assert!(Instant::now() < end, "task still running: {t}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[test]

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::common::{data, parse_response, Response, Server};
-use crate::redfish::{error_code, get, get_ok, log_message_ids, OPERATOR, RACK, READER};
+use crate::redfish::{
+    error_code, get, get_ok, log_message_ids, member_ids, wait_task, OPERATOR, RACK, READER,
+};
 use opendcre_security::auth::{hash_token, HashAlgorithm};
 
 const UPLOAD: &str = "/redfish/v1/UpdateService/upload";
@@ -117,18 +119,6 @@ fn bundle(n: usize) -> Vec<u8> {
 }
 
 /// Polls a task until it is no longer `Running` (bounded).
-fn wait_task(s: &Server, uri: &str) -> Value {
-    let end = Instant::now() + Duration::from_secs(30);
-    loop {
-        let t = get_ok(s, uri, Some(READER));
-        if t["TaskState"] != "Running" {
-            return t;
-        }
-        assert!(Instant::now() < end, "task still running: {t}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 fn messages(t: &Value) -> Vec<String> {
     t["Messages"]
         .as_array()
@@ -372,12 +362,7 @@ fn inventory_shows_raucs_slots_and_says_when_rauc_cannot_be_asked() {
         "/redfish/v1/UpdateService/FirmwareInventory",
         Some(READER),
     );
-    let members: Vec<&str> = inv["Members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["@odata.id"].as_str().unwrap())
-        .collect();
+    let members = member_ids(&inv);
     // The slots first, then the example rack's boards' firmware.
     assert_eq!(
         members[..2],

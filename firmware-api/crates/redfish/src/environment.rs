@@ -16,7 +16,7 @@
 //! supplies (a bus power device switches and measures a server's feed; it
 //! is that server's system, not a PSU).
 
-use opendcre_ipmi::sdr::{Crossed, SensorUnit, SensorValue as SdrValue};
+use opendcre_ipmi::sdr::{Crossed, SensorUnit, SensorValue as SdrValue, Thresholds};
 use opendcre_proto::board_id::fmt_board;
 use opendcre_telemetry::{FieldStats, Kind, LastReading};
 use serde_json::{json, Value};
@@ -294,41 +294,63 @@ fn bmc_member(v: &SdrValue, key: &str, value: Option<Value>) -> Value {
     m
 }
 
+/// One threshold of a sensor's.
+type Pick = fn(&Thresholds) -> Option<f64>;
+
+/// IPMI's thresholds with their names in the deprecated `Thermal`/`Power`
+/// members and in a `Sensor`'s `Thresholds`: IPMI's non-critical, critical
+/// and non-recoverable are Redfish's caution, critical and fatal.
+const THRESHOLDS: [(Pick, &str, &str); 6] = [
+    (
+        |t| t.lower_non_critical,
+        "LowerThresholdNonCritical",
+        "LowerCaution",
+    ),
+    (
+        |t| t.lower_critical,
+        "LowerThresholdCritical",
+        "LowerCritical",
+    ),
+    (
+        |t| t.lower_non_recoverable,
+        "LowerThresholdFatal",
+        "LowerFatal",
+    ),
+    (
+        |t| t.upper_non_critical,
+        "UpperThresholdNonCritical",
+        "UpperCaution",
+    ),
+    (
+        |t| t.upper_critical,
+        "UpperThresholdCritical",
+        "UpperCritical",
+    ),
+    (
+        |t| t.upper_non_recoverable,
+        "UpperThresholdFatal",
+        "UpperFatal",
+    ),
+];
+
 /// The deprecated `Thermal`/`Power` members' threshold properties of a BMC
 /// sensor, those the BMC gives (a value rounded as the reading is).
 fn legacy_thresholds(v: &SdrValue, m: &mut Value, round: fn(f64) -> Value) {
-    let t = &v.thresholds;
-    for (name, value) in [
-        ("LowerThresholdNonCritical", t.lower_non_critical),
-        ("LowerThresholdCritical", t.lower_critical),
-        ("LowerThresholdFatal", t.lower_non_recoverable),
-        ("UpperThresholdNonCritical", t.upper_non_critical),
-        ("UpperThresholdCritical", t.upper_critical),
-        ("UpperThresholdFatal", t.upper_non_recoverable),
-    ] {
-        if let Some(x) = value {
-            m[name] = round(x);
+    for (pick, legacy, _) in THRESHOLDS {
+        if let Some(x) = pick(&v.thresholds) {
+            m[legacy] = round(x);
         }
     }
 }
 
-/// A `Sensor`'s `Thresholds` of a BMC sensor: IPMI's non-critical,
-/// critical and non-recoverable are Redfish's caution, critical and fatal.
+/// A `Sensor`'s `Thresholds` of a BMC sensor, those the BMC gives.
 fn sensor_thresholds(v: &SdrValue) -> Option<Value> {
-    let t = &v.thresholds;
-    let mut out = serde_json::Map::new();
-    for (name, value) in [
-        ("LowerCaution", t.lower_non_critical),
-        ("LowerCritical", t.lower_critical),
-        ("LowerFatal", t.lower_non_recoverable),
-        ("UpperCaution", t.upper_non_critical),
-        ("UpperCritical", t.upper_critical),
-        ("UpperFatal", t.upper_non_recoverable),
-    ] {
-        if let Some(x) = value {
-            out.insert(name.into(), json!({ "Reading": round3(x) }));
-        }
-    }
+    let out: serde_json::Map<String, Value> = THRESHOLDS
+        .iter()
+        .filter_map(|(pick, _, name)| {
+            pick(&v.thresholds).map(|x| (name.to_string(), json!({ "Reading": round3(x) })))
+        })
+        .collect();
     (!out.is_empty()).then_some(Value::Object(out))
 }
 

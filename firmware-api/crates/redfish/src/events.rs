@@ -1379,24 +1379,32 @@ mod tests {
         assert!(s.open_sse("ops", Some("$top=1"), None).is_err());
     }
 
-    #[tokio::test]
-    async fn a_reconnect_with_last_event_id_replays_what_it_missed() {
-        let (s, log) = service(None);
-        let power = |n: u32| {
-            Event::power(
-                "ops",
-                opendcre_eventlog::Via::V11,
-                "00000001-16ff",
-                "on",
-                Ok(if n % 2 == 0 { "on" } else { "off" }),
-            )
-        };
+    /// A power action of the test's bus power device (`n` picks what it
+    /// answered, so that successive ones differ).
+    fn power(n: usize) -> Event {
+        Event::power(
+            "ops",
+            opendcre_eventlog::Via::V11,
+            "00000001-16ff",
+            "on",
+            Ok(if n % 2 == 0 { "on" } else { "off" }),
+        )
+    }
+
+    /// A stream that got one event and closed: the id of that event.
+    async fn one_event_seen(s: &Arc<EventService>, log: &EventLog) -> u64 {
         let mut first = s.open_sse("ops", None, None).unwrap();
         log.record(power(0));
         let SseNext::Event(seen, _) = first.next().await else {
             panic!()
         };
-        drop(first);
+        seen
+    }
+
+    #[tokio::test]
+    async fn a_reconnect_with_last_event_id_replays_what_it_missed() {
+        let (s, log) = service(None);
+        let seen = one_event_seen(&s, &log).await;
         log.record(Event::auth_failure("10.0.0.9", "bad token"));
         log.record(power(1));
         // Back after `seen`: the two it missed, in order, then live ones.
@@ -1435,21 +1443,7 @@ mod tests {
     #[tokio::test]
     async fn events_no_longer_kept_are_counted_for_a_reconnect() {
         let (s, log) = service(None);
-        let power = |i: usize| {
-            Event::power(
-                "ops",
-                opendcre_eventlog::Via::V11,
-                "00000001-16ff",
-                "on",
-                Ok(if i % 2 == 0 { "on" } else { "off" }),
-            )
-        };
-        let mut first = s.open_sse("ops", None, None).unwrap();
-        log.record(power(0));
-        let SseNext::Event(seen, _) = first.next().await else {
-            panic!()
-        };
-        drop(first);
+        let seen = one_event_seen(&s, &log).await;
         for i in 0..BACKLOG + 5 {
             log.record(power(i));
         }
