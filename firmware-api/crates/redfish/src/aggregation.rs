@@ -289,7 +289,7 @@ async fn run(node: Arc<Node>, id: u64, g: GroupReset, user: String) {
             let (node, user) = (node.clone(), user.clone());
             set.spawn(async move {
                 let deadline = Instant::now() + RESET_TIMEOUT;
-                let (result, event) = reset_recorded(&node, s, g.reset, &user, deadline).await;
+                let (result, event) = node.reset_recorded(s, g.reset, &user, deadline).await;
                 (result.is_ok(), event)
             });
         }
@@ -322,31 +322,6 @@ async fn run(node: Arc<Node>, id: u64, g: GroupReset, user: String) {
     }
     node.tasks.finish(id, failed == 0, |_| {});
     tracing::info!(task = id, total, failed, "group reset ended");
-}
-
-/// One system's reset and its event log entry, as `ComputerSystem.Reset`
-/// does it: the result and the entry recorded.
-pub(crate) async fn reset_recorded(
-    node: &Node,
-    s: SystemId,
-    t: ResetType,
-    user: &str,
-    deadline: Instant,
-) -> (Result<(), RedfishError>, opendcre_eventlog::Event) {
-    let done = node.reset(s, t, deadline).await;
-    let detail = done
-        .as_ref()
-        .err()
-        .map(|e| e.detail.clone().unwrap_or_else(|| e.status.to_string()));
-    let event = opendcre_eventlog::Event::power(
-        user,
-        opendcre_eventlog::Via::Redfish,
-        &s.id(),
-        t.name(),
-        detail.as_deref().map_or(Ok("done"), Err),
-    );
-    node.events.record(event.clone());
-    (done, event)
 }
 
 #[cfg(test)]

@@ -776,8 +776,9 @@ async fn serve(
             if !node.rack(deadline).await?.has_system(*s) {
                 return Err(RedfishError::missing(path));
             }
-            let (done, _) =
-                aggregation::reset_recorded(node, *s, reset_type, &caller.user(), deadline).await;
+            let (done, _) = node
+                .reset_recorded(*s, reset_type, &caller.user(), deadline)
+                .await;
             done?;
             tracing::info!(system = %s.id(), ?reset_type, "ComputerSystem.Reset done");
             Ok(Answer::no_content())

@@ -148,6 +148,31 @@ impl Node {
         Ok(())
     }
 
+    /// A reset and its event log entry, as `ComputerSystem.Reset` and a
+    /// group reset both record it: the result, and the entry recorded.
+    pub(crate) async fn reset_recorded(
+        &self,
+        s: SystemId,
+        t: ResetType,
+        user: &str,
+        deadline: Instant,
+    ) -> (Result<(), RedfishError>, opendcre_eventlog::Event) {
+        let done = self.reset(s, t, deadline).await;
+        let detail = done
+            .as_ref()
+            .err()
+            .map(|e| e.detail.clone().unwrap_or_else(|| e.status.to_string()));
+        let event = opendcre_eventlog::Event::power(
+            user,
+            opendcre_eventlog::Via::Redfish,
+            &s.id(),
+            t.name(),
+            detail.as_deref().map_or(Ok("done"), Err),
+        );
+        self.events.record(event.clone());
+        (done, event)
+    }
+
     /// The asset tag: a bus power device's asset text read now (the job of
     /// `GET /opendcre/1.1/read/power/…/info`, so a v1.1 write shows at
     /// once); a BMC's configured `asset_info`, as v1.1 answers it.
