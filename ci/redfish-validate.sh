@@ -31,7 +31,7 @@
 # recommended ones not met, and the step fails unless they are exactly the
 # table of docs/redfish.md "OpenRMC profile conformance".
 #
-#   ci/redfish-validate.sh           (builds target/debug/opendcre if needed)
+#   ci/redfish-validate.sh           (builds target/debug/opendcre, up to date)
 #   OPENDCRE_BIN=path ci/redfish-validate.sh
 #   REDFISH_CSDL=dir ci/redfish-validate.sh    (default ../shared/redfish/csdl)
 #   OPENRMC_PROFILE=file ...                   (default ../shared/redfish/profiles/OCPRackManagerController.v1_1_0.schema-fixed.json)
@@ -54,9 +54,12 @@ bash "$ROOT/ci/install-protocol-validator.sh"
 RFPV=$(bash "$ROOT/ci/install-protocol-validator.sh" --print-bin)
 bash "$ROOT/ci/install-interop-validator.sh"
 RFIV=$(bash "$ROOT/ci/install-interop-validator.sh" --print-bin)
-if [ ! -x "$BIN" ]; then
+# The default binary is built every time (nothing to do when it is up to
+# date): a run after a change must not validate the build before it.
+if [ -z "${OPENDCRE_BIN:-}" ]; then
     (cd "$ROOT" && cargo build --locked --bin opendcre)
 fi
+[ -x "$BIN" ] || { echo "no opendcre binary at $BIN" >&2; exit 2; }
 
 WORK=$(mktemp -d)
 SERVER_PID=""
