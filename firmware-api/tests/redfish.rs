@@ -660,11 +660,64 @@ fn assert_thermal_power_equal(s: &Server, sensors: &[(String, f64)], history: bo
         );
         assert_eq!(p["Voltages"][0]["PhysicalContext"], "DCBus");
         assert_eq!(control[0]["PhysicalContext"], "Chassis");
+
+        // DMTF's current model: the same readings, each pointing at its
+        // sensor.
+        let ts = get_ok(
+            s,
+            c["ThermalSubsystem"]["@odata.id"].as_str().unwrap(),
+            Some(READER),
+        );
+        let metrics = get_ok(
+            s,
+            ts["ThermalMetrics"]["@odata.id"].as_str().unwrap(),
+            Some(READER),
+        );
+        let temps = metrics["TemperatureReadingsCelsius"].as_array().unwrap();
+        assert_eq!(temps.len(), 3, "{metrics}");
+        for t in temps {
+            let source = t["DataSourceUri"].as_str().unwrap();
+            let id = source.rsplit('/').next().unwrap();
+            assert_close(t["Reading"].as_f64().unwrap(), reading(id), id);
+            assert_eq!(
+                get_ok(s, source, Some(READER))["ReadingType"],
+                "Temperature"
+            );
+        }
+        let fans = get_ok(s, ts["Fans"]["@odata.id"].as_str().unwrap(), Some(READER));
+        let fan = get_ok(
+            s,
+            fans["Members"][0]["@odata.id"].as_str().unwrap(),
+            Some(READER),
+        );
+        assert_eq!(fan["Id"], "06ff-Fan");
+        assert_close(
+            fan["SpeedPercent"]["SpeedRPM"].as_f64().unwrap(),
+            reading("06ff-Fan"),
+            "fan",
+        );
+        let env = get_ok(
+            s,
+            c["EnvironmentMetrics"]["@odata.id"].as_str().unwrap(),
+            Some(READER),
+        );
+        assert_close(
+            env["PowerWatts"]["Reading"].as_f64().unwrap(),
+            control[0]["PowerConsumedWatts"].as_f64().unwrap(),
+            "the chassis' draw",
+        );
     }
     assert_eq!(
         get(s, "/redfish/v1/Chassis/000000ff/Thermal", Some(READER)).status,
         404
     );
+    for missing in [
+        "/redfish/v1/Chassis/000000ff/ThermalSubsystem",
+        "/redfish/v1/Chassis/00000001/ThermalSubsystem/Fans/01ff-Temperature",
+        "/redfish/v1/Chassis/00000001/ThermalSubsystem/Fans/77ff-Fan",
+    ] {
+        assert_eq!(get(s, missing, Some(READER)).status, 404, "{missing}");
+    }
     assert_eq!(
         get(s, "/redfish/v1/Chassis/00000001/Power", None).status,
         401
@@ -1042,6 +1095,43 @@ fn bmc_systems_reset_through_ipmi() {
     assert_eq!(p["Voltages"][0]["Status"]["Health"], "OK");
     assert_eq!(p["Voltages"][0]["PhysicalContext"], "SystemBoard");
     assert_eq!(p["PowerControl"][0]["PhysicalContext"], "PowerSupply");
+    let env = get_ok(
+        &s,
+        ch["EnvironmentMetrics"]["@odata.id"].as_str().unwrap(),
+        Some(READER),
+    );
+    assert_eq!(
+        env["PowerWatts"]["Reading"].as_f64().unwrap(),
+        ipmitool("Input Power")
+    );
+    assert_eq!(
+        env["PowerWatts"]["DataSourceUri"],
+        "/redfish/v1/Chassis/40000000-0001/Sensors/04-Power"
+    );
+    let metrics = get_ok(
+        &s,
+        "/redfish/v1/Chassis/40000000-0001/ThermalSubsystem/ThermalMetrics",
+        Some(READER),
+    );
+    assert_eq!(
+        metrics["TemperatureReadingsCelsius"][0]["Reading"]
+            .as_f64()
+            .unwrap(),
+        ipmitool("Temp")
+    );
+    assert_eq!(
+        metrics["TemperatureReadingsCelsius"][0]["PhysicalContext"],
+        "CPU"
+    );
+    let fan = get_ok(
+        &s,
+        "/redfish/v1/Chassis/40000000-0001/ThermalSubsystem/Fans/02-Fan",
+        Some(READER),
+    );
+    assert_eq!(
+        fan["SpeedPercent"]["SpeedRPM"].as_f64().unwrap(),
+        ipmitool("Fan1")
+    );
     // The same sensors, new-style.
     let sensors = get_ok(
         &s,

@@ -79,6 +79,19 @@ fn sensors_of_type<'a>(
     })
 }
 
+/// Every `Sensor` of the boards in `rows`.
+pub(crate) fn bus_sensors(rows: &Rows) -> Vec<Value> {
+    rows.iter()
+        .flat_map(|(board, readings)| {
+            readings.iter().flat_map(move |r| {
+                sensors_of(r.kind)
+                    .iter()
+                    .map(move |d| sensors::sensor(*board, r, *d))
+            })
+        })
+        .collect()
+}
+
 /// `…/Chassis/{id}/Thermal`: temperatures and fans.
 pub(crate) fn thermal(c: ChassisId, rows: &Rows) -> Value {
     let temperatures: Vec<Value> = sensors_of_type(rows, "Temperature")

@@ -35,6 +35,7 @@ use crate::route::{
 };
 use crate::sensors;
 use crate::sessions::{self, Caller};
+use crate::subsystems;
 
 /// What the handler needs of a request besides its body.
 pub struct RequestHead<'a> {
@@ -253,6 +254,22 @@ impl Ctx<'_> {
                 let rows = self.chassis_rows(*c, path).await?;
                 crate::environment::thermal(*c, &rows)
             }
+            Resource::ThermalSubsystem(c) => {
+                subsystems::thermal_subsystem(*c, &self.chassis_sensors(*c, path).await?)
+            }
+            Resource::FanCollection(c) => {
+                subsystems::fan_collection(*c, &self.chassis_sensors(*c, path).await?)
+            }
+            Resource::Fan(c, id) => subsystems::fan(*c, &self.chassis_sensors(*c, path).await?, id)
+                .ok_or_else(|| RedfishError::missing(path))?,
+            Resource::ThermalMetrics(c) => {
+                subsystems::thermal_metrics(*c, &self.chassis_sensors(*c, path).await?)
+            }
+            Resource::EnvironmentMetrics(c) => subsystems::environment_metrics(
+                *c,
+                &self.chassis_sensors(*c, path).await?,
+                !matches!(c, ChassisId::Server(_)),
+            ),
             Resource::ChassisPower(c) => {
                 let rows = self.chassis_rows(*c, path).await?;
                 let since = opendcre_telemetry::now_ms()
@@ -587,6 +604,22 @@ impl Ctx<'_> {
                     None => Err(RedfishError::missing(path)),
                 }
             }
+        }
+    }
+
+    /// Every `Sensor` of a chassis, as its `Sensors` show them: its boards'
+    /// (the rack's, a board's), or a BMC server's from the SDR.
+    async fn chassis_sensors(&self, c: ChassisId, path: &str) -> Result<Vec<Value>, RedfishError> {
+        match c {
+            ChassisId::Server(d) => Ok(self
+                .bmc_sensors(d, path)
+                .await?
+                .iter()
+                .map(|v| crate::environment::server_sensor(c, v))
+                .collect()),
+            _ => Ok(crate::environment::bus_sensors(
+                &self.chassis_rows(c, path).await?,
+            )),
         }
     }
 

@@ -64,6 +64,7 @@ mod resources;
 pub mod route;
 mod sensors;
 mod sessions;
+mod subsystems;
 mod tasks;
 mod update;
 

@@ -132,6 +132,8 @@ pub(crate) fn rack_chassis(name: &str, rack: &Rack) -> Value {
             // "power state of the rack"); each server's is its system's.
             "PowerState": "On",
             "Thermal": link(&crate::environment::thermal_uri(ChassisId::Rack)),
+            "ThermalSubsystem": link(&crate::subsystems::thermal_subsystem_uri(ChassisId::Rack)),
+            "EnvironmentMetrics": link(&crate::subsystems::environment_metrics_uri(ChassisId::Rack)),
             "Power": link(&crate::environment::power_uri(ChassisId::Rack)),
             "Links": {
                 "Contains": contains,
@@ -163,6 +165,8 @@ pub(crate) fn board_chassis(board: u32, rack: &Rack) -> Value {
             "PowerState": "On",
             "Sensors": link(&crate::sensors::collection_uri(board)),
             "Thermal": link(&crate::environment::thermal_uri(c)),
+            "ThermalSubsystem": link(&crate::subsystems::thermal_subsystem_uri(c)),
+            "EnvironmentMetrics": link(&crate::subsystems::environment_metrics_uri(c)),
             "Power": link(&crate::environment::power_uri(c)),
             "Links": {
                 "ContainedBy": link(&ChassisId::Rack.uri()),
@@ -223,6 +227,8 @@ pub(crate) fn server_chassis(
             "ChassisType": chassis_area.map_or("Other", |a| redfish_chassis_type(a.chassis_type)),
             "Status": status,
             "Thermal": link(&crate::environment::thermal_uri(c)),
+            "ThermalSubsystem": link(&crate::subsystems::thermal_subsystem_uri(c)),
+            "EnvironmentMetrics": link(&crate::subsystems::environment_metrics_uri(c)),
             "Power": link(&crate::environment::power_uri(c)),
             "Sensors": link(&format!("{}/Sensors", c.uri())),
             "Links": {

@@ -143,6 +143,17 @@ pub enum Resource {
     Thermal(ChassisId),
     /// `…/Chassis/{id}/Power`.
     ChassisPower(ChassisId),
+    /// `…/Chassis/{id}/ThermalSubsystem`.
+    ThermalSubsystem(ChassisId),
+    /// `…/ThermalSubsystem/Fans`.
+    FanCollection(ChassisId),
+    /// `…/ThermalSubsystem/Fans/{id}`: the fan of the speed sensor with
+    /// this id.
+    Fan(ChassisId, String),
+    /// `…/ThermalSubsystem/ThermalMetrics`.
+    ThermalMetrics(ChassisId),
+    /// `…/Chassis/{id}/EnvironmentMetrics`.
+    EnvironmentMetrics(ChassisId),
     /// `/redfish/v1/Chassis/{board}/Sensors/{device}-{what}`.
     Sensor(u32, String),
     SystemCollection,
@@ -402,6 +413,22 @@ pub fn route(segments: &[String]) -> Option<Resource> {
             Some(c) => Resource::ChassisPower(c),
             None => Resource::Missing,
         },
+        ["v1", "Chassis", id, "ThermalSubsystem"] => {
+            parse_chassis(id).map_or(Resource::Missing, Resource::ThermalSubsystem)
+        }
+        ["v1", "Chassis", id, "ThermalSubsystem", "Fans"] => {
+            parse_chassis(id).map_or(Resource::Missing, Resource::FanCollection)
+        }
+        ["v1", "Chassis", id, "ThermalSubsystem", "Fans", fan] => match parse_chassis(id) {
+            Some(c) if fan.len() <= 64 => Resource::Fan(c, fan.to_string()),
+            _ => Resource::Missing,
+        },
+        ["v1", "Chassis", id, "ThermalSubsystem", "ThermalMetrics"] => {
+            parse_chassis(id).map_or(Resource::Missing, Resource::ThermalMetrics)
+        }
+        ["v1", "Chassis", id, "EnvironmentMetrics"] => {
+            parse_chassis(id).map_or(Resource::Missing, Resource::EnvironmentMetrics)
+        }
         ["v1", "Chassis", id, "Sensors"] => match parse_chassis(id) {
             Some(ChassisId::Board(b)) => Resource::SensorCollection(b),
             Some(ChassisId::Server(d)) => Resource::ServerSensorCollection(d),
