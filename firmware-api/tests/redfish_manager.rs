@@ -378,6 +378,142 @@ fn https_certificate_shown_and_replaced() {
         .contains("configured"));
 }
 
+const GENERATE_CSR: &str = "/redfish/v1/CertificateService/Actions/CertificateService.GenerateCSR";
+
+/// `GenerateCSR` makes a key on the node and a request for it; the CA
+/// (openssl here) signs the request, and the certificate goes in with
+/// `ReplaceCertificate` alone: the node finds the key it kept, also across
+/// a restart in between.
+#[test]
+fn a_certificate_for_a_request_made_on_the_node() {
+    use crate::auth_support::pki::{self, Ca};
+    let first_ca = Ca::new("first CA");
+    let first = first_ca.server();
+    let dir = tempfile::tempdir().unwrap();
+    let rack = dir.path().join("rack.json");
+    std::fs::write(&rack, RACK).unwrap();
+    let store = dir.path().join("store");
+    let config = format!(
+        "[emulator]\nconfig = {:?}\n[telemetry]\nenabled = false\n\
+         [event_log]\npath = {:?}\n\
+         [tls]\nenabled = true\nlisten = [\"127.0.0.1:0\"]\ncert = {:?}\nkey = {:?}\n\
+         [manager]\ncertificate_store = {:?}\n\
+         [auth.tokens.reader]\nhash = \"{}\"\nrole = \"reader\"\n\
+         [auth.tokens.operator]\nhash = \"{}\"\nrole = \"operator\"\n",
+        rack.display().to_string(),
+        dir.path().join("events.jsonl").display().to_string(),
+        pki::write(dir.path(), "server.crt", &first.cert_pem),
+        pki::write(dir.path(), "server.key", &first.key_pem),
+        store.display().to_string(),
+        hash_token(READER, HashAlgorithm::Sha256).unwrap(),
+        hash_token(OPERATOR, HashAlgorithm::Sha256).unwrap(),
+    );
+    let (s, _cfg) = Server::with_config(&config);
+    let body = serde_json::json!({
+        "CertificateCollection": { "@odata.id": CERTS },
+        "CommonName": "127.0.0.1",
+        "Organization": "Example DC",
+        "Country": "DE",
+        "AlternativeNames": ["127.0.0.1", "node-7.rack-3.example"],
+        "KeyCurveId": "TPM_ECC_NIST_P384",
+    })
+    .to_string();
+    let svc = get_ok(&s, "/redfish/v1/CertificateService", Some(READER));
+    assert_eq!(
+        svc["Actions"]["#CertificateService.GenerateCSR"]["target"],
+        GENERATE_CSR
+    );
+    assert_eq!(
+        send(&s, "POST", GENERATE_CSR, READER, &body, &[]).status,
+        403
+    );
+    let r = send(&s, "POST", GENERATE_CSR, OPERATOR, &body, &[]);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let csr = r.json()["CSRString"].as_str().unwrap().to_string();
+    assert!(!csr.contains("PRIVATE KEY"));
+    assert_eq!(r.json()["CertificateCollection"]["@odata.id"], CERTS);
+    use std::os::unix::fs::PermissionsExt;
+    let pending = store.join("pending-key.pem");
+    assert_eq!(
+        std::fs::metadata(&pending).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(log_message_ids(&s).contains(&"OpenDCRE.1.0.CertificateRequestMade".to_string()));
+    // The served certificate has not changed.
+    let before = served_fingerprint(&s.tls_addr(), &first_ca.pem);
+    drop(s);
+
+    // The CA signs the request, SANs and all.
+    let path = |p: std::path::PathBuf| p.display().to_string();
+    let ca_crt = path(pki::write(dir.path(), "ca.crt", &first_ca.pem));
+    let ca_key = path(pki::write(dir.path(), "ca.key", &first_ca.key_pem()));
+    let csr_file = path(pki::write(dir.path(), "node.csr", &csr));
+    let verify = std::process::Command::new("openssl")
+        .args(["req", "-verify", "-noout", "-in", &csr_file])
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    let signed = dir.path().join("node.crt");
+    let out = std::process::Command::new("openssl")
+        .args([
+            "x509", "-req", "-in", &csr_file, "-CA", &ca_crt, "-CAkey", &ca_key,
+        ])
+        .args([
+            "-CAcreateserial",
+            "-days",
+            "30",
+            "-copy_extensions",
+            "copy",
+            "-out",
+        ])
+        .arg(&signed)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cert = std::fs::read_to_string(&signed).unwrap();
+
+    // After a restart, the certificate alone.
+    let (s, _cfg) = Server::with_config(&config);
+    let r = send(&s, "POST", REPLACE, OPERATOR, &replace_body(&cert), &[]);
+    assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    let now = served_fingerprint(&s.tls_addr(), &first_ca.pem);
+    assert_ne!(now, before);
+    let shown = get_ok(&s, CERT, Some(READER));
+    assert_eq!(shown["Fingerprint"], now);
+    assert_eq!(shown["Subject"]["Organization"], "Example DC");
+    assert!(!pending.exists(), "the key is spent");
+    // A second certificate for the spent key's request is refused.
+    let r = send(
+        &s,
+        "POST",
+        REPLACE,
+        OPERATOR,
+        &replace_body(&first.cert_pem),
+        &[],
+    );
+    assert_eq!(r.status, 400);
+
+    // Bad requests change nothing.
+    let bad = serde_json::json!({
+        "CertificateCollection": { "@odata.id": CERTS },
+        "CommonName": "x",
+        "KeyPairAlgorithm": "TPM_ALG_RSA",
+    })
+    .to_string();
+    let r = send(&s, "POST", GENERATE_CSR, OPERATOR, &bad, &[]);
+    assert_eq!(r.status, 400);
+    assert_eq!(error_code(&r), "Base.1.22.ActionParameterValueNotInList");
+    assert!(!pending.exists());
+}
+
 /// Without TLS the node has no certificate, and nothing to replace.
 #[test]
 fn no_tls_no_certificate() {

@@ -21,6 +21,11 @@ pub struct Issued {
 }
 
 impl Ca {
+    /// The CA's key, for signing with another tool (openssl).
+    pub fn key_pem(&self) -> String {
+        self.key.serialize_pem()
+    }
+
     pub fn new(name: &str) -> Ca {
         let mut params = CertificateParams::default();
         let mut dn = DistinguishedName::new();

@@ -193,6 +193,16 @@ impl Event {
         Event::of("CertificateReplaced", args, None)
     }
 
+    /// `user` had the node make a new key and a signing request for the
+    /// subject `common_name` (`GenerateCSR`).
+    pub fn certificate_request(user: &str, common_name: &str) -> Event {
+        Event::of(
+            "CertificateRequestMade",
+            vec![clip(user), clip(common_name)],
+            None,
+        )
+    }
+
     /// The log (or, with `system`, that system's entries) was cleared by
     /// `user`: the first entry after a clear.
     pub fn cleared(user: &str, system: Option<&str>) -> Event {

@@ -190,6 +190,17 @@ pub const MESSAGES: &[MessageDef] = &[
         ],
         resolution: "Clients that pin the certificate need the new fingerprint.",
     },
+    MessageDef {
+        key: "CertificateRequestMade",
+        description: "The node made a new key for its HTTPS certificate and a signing request for it.",
+        template: "'%1' had the node make a new key and a certificate signing request for '%2'.",
+        severity: Severity::OK,
+        args: &[
+            (S, "Who asked."),
+            (S, "The requested subject common name."),
+        ],
+        resolution: "Have the request signed and install the certificate with ReplaceCertificate.",
+    },
 ];
 
 /// The message `key`, if the registry has it.
@@ -218,6 +229,7 @@ mod tests {
             Event::subscription("ops", "http://r/", SubscriptionChange::Terminated("500")),
             Event::manager_reset("ops"),
             Event::certificate_replaced("ops", "node", "AA:BB"),
+            Event::certificate_request("ops", "node-7.example"),
             Event::cleared("ops", None),
             Event::cleared("ops", Some("00000001-16ff")),
         ];

@@ -86,7 +86,7 @@ pub(crate) fn manager_collection(served: bool) -> Value {
 /// `/redfish/v1/CertificateService`.
 pub(crate) fn service(replaceable: bool) -> Value {
     let description = if replaceable {
-        "Certificates of the node. ReplaceCertificate installs a new certificate (and key) for the HTTPS service; it is kept in the node's certificate store and served from then on."
+        "Certificates of the node. ReplaceCertificate installs a new certificate (and key) for the HTTPS service; it is kept in the node's certificate store and served from then on. GenerateCSR makes a new key on the node and a signing request for it; the certificate issued for it is then installed with ReplaceCertificate, without a key."
     } else {
         "Certificates of the node. Replacing the HTTPS certificate through the API is off on this node (no certificate store configured, or no TLS)."
     };
@@ -101,7 +101,12 @@ pub(crate) fn service(replaceable: bool) -> Value {
                 "#CertificateService.ReplaceCertificate": {
                     "target": replace_uri(),
                     "CertificateType@Redfish.AllowableValues": ["PEM", "PEMchain"],
-                }
+                },
+                "#CertificateService.GenerateCSR": {
+                    "target": crate::csr::uri(),
+                    "KeyPairAlgorithm@Redfish.AllowableValues": crate::csr::KEY_ALGORITHMS,
+                    "KeyCurveId@Redfish.AllowableValues": crate::csr::KEY_CURVES,
+                },
             },
         }),
     )
@@ -246,18 +251,11 @@ fn parse(body: &[u8]) -> Result<String, RedfishError> {
     }
 }
 
-/// `POST …/CertificateService/Actions/CertificateService.ReplaceCertificate`
-/// by `user`: checks the body, installs the certificate (file work on a
-/// blocking thread) and records who did it.
-pub(crate) async fn replace(
-    tls: Option<&Arc<TlsSetup>>,
-    body: &[u8],
-    user: &str,
-    log: &EventLog,
-) -> Result<Answer, RedfishError> {
-    let pem = parse(body)?;
-    let tls = match tls {
-        Some(t) if t.replaceable() => Arc::clone(t),
+/// The TLS setup whose certificate the API may change; `503
+/// ServiceDisabled` without TLS or without a certificate store.
+pub(crate) fn replaceable(tls: Option<&Arc<TlsSetup>>) -> Result<Arc<TlsSetup>, RedfishError> {
+    match tls {
+        Some(t) if t.replaceable() => Ok(Arc::clone(t)),
         _ => {
             let mut e = RedfishError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -268,9 +266,22 @@ pub(crate) async fn replace(
                 "the node serves no TLS, or has no certificate store ([manager] certificate_store)"
                     .into(),
             );
-            return Err(e);
+            Err(e)
         }
-    };
+    }
+}
+
+/// `POST …/CertificateService/Actions/CertificateService.ReplaceCertificate`
+/// by `user`: checks the body, installs the certificate (file work on a
+/// blocking thread) and records who did it.
+pub(crate) async fn replace(
+    tls: Option<&Arc<TlsSetup>>,
+    body: &[u8],
+    user: &str,
+    log: &EventLog,
+) -> Result<Answer, RedfishError> {
+    let pem = parse(body)?;
+    let tls = replaceable(tls)?;
     let done = tokio::task::spawn_blocking(move || tls.replace(pem.as_bytes()))
         .await
         .map_err(|e| RedfishError::failure(format!("the replacement did not finish: {e}")))?;

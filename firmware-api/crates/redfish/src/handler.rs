@@ -481,6 +481,7 @@ impl Ctx<'_> {
             | Resource::SubmitTestEvent
             | Resource::ManagerReset
             | Resource::ReplaceCertificate
+            | Resource::GenerateCsr
             | Resource::GroupReset
             | Resource::UpdateUpload
             | Resource::SystemReset(_)
@@ -870,6 +871,9 @@ async fn serve(
         Resource::ReplaceCertificate => {
             crate::certificates::replace(node.tls.as_ref(), body, &caller.user(), &node.events)
                 .await
+        }
+        Resource::GenerateCsr => {
+            crate::csr::generate(node.tls.as_ref(), body, &caller.user(), &node.events).await
         }
         _ => Err(RedfishError::missing(path)),
     }

@@ -38,6 +38,7 @@ pub mod answer;
 mod boot;
 mod certificates;
 mod chassis_identity;
+mod csr;
 mod environment;
 mod ethernet;
 mod eventfilter;

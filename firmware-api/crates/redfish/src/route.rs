@@ -239,6 +239,8 @@ pub enum Resource {
     CertificateLocations,
     /// `POST …/Actions/CertificateService.ReplaceCertificate`.
     ReplaceCertificate,
+    /// `POST …/Actions/CertificateService.GenerateCSR`.
+    GenerateCsr,
     /// `/redfish/v1/TelemetryService`.
     TelemetryService,
     MetricReportDefinitionCollection,
@@ -310,7 +312,8 @@ impl Resource {
             | Resource::SubmitTestEvent
             | Resource::ManagerReset
             | Resource::GroupReset
-            | Resource::ReplaceCertificate => Permission::Operate,
+            | Resource::ReplaceCertificate
+            | Resource::GenerateCsr => Permission::Operate,
             // Who receives the node's events is an operator's choice.
             Resource::SubscriptionCollection if method == Method::POST => Permission::Operate,
             Resource::Subscription(_) if method == Method::DELETE || method == Method::PATCH => {
@@ -353,7 +356,8 @@ impl Resource {
             | Resource::SubmitTestEvent
             | Resource::ManagerReset
             | Resource::GroupReset
-            | Resource::ReplaceCertificate => "POST",
+            | Resource::ReplaceCertificate
+            | Resource::GenerateCsr => "POST",
             Resource::SubscriptionCollection => "GET, HEAD, POST",
             // `Context` and `DeliveryRetryPolicy` of a push subscription.
             Resource::Subscription(_) => "GET, HEAD, PATCH, DELETE",
@@ -472,6 +476,9 @@ pub fn route(segments: &[String]) -> Option<Resource> {
         ["v1", "CertificateService", "CertificateLocations"] => Resource::CertificateLocations,
         ["v1", "CertificateService", "Actions", "CertificateService.ReplaceCertificate"] => {
             Resource::ReplaceCertificate
+        }
+        ["v1", "CertificateService", "Actions", "CertificateService.GenerateCSR"] => {
+            Resource::GenerateCsr
         }
         ["v1", "Managers", MANAGER_ID, "EthernetInterfaces"] => {
             Resource::EthernetInterfaceCollection

@@ -6,6 +6,7 @@
 //! new connections without closing the listener or existing connections.
 
 mod config;
+mod csr;
 mod identity;
 mod pem;
 mod served;
@@ -16,6 +17,7 @@ pub use config::{ClientAuthMode, PlainHttp, TlsConfig, TlsVersion};
 pub(crate) use identity::hex_lower;
 pub use identity::ClientIdentity;
 
+pub use csr::{CsrCurve, CsrError, CsrRequest};
 pub(crate) use pem::{load_certs, load_roots};
 pub use served::{NameParts, ServedCertificate};
 pub use setup::{Accepted, CertificateSource, TlsError, TlsSetup};

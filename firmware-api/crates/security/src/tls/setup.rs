@@ -12,6 +12,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::TlsAcceptor;
 
 use super::config::{ClientAuthMode, TlsConfig, TlsVersion};
+use super::csr::{CsrError, CsrRequest};
 use super::identity::ClientIdentity;
 use super::pem::{load_certs, load_private_key, load_roots};
 use super::served::ServedCertificate;
@@ -185,22 +186,63 @@ impl TlsSetup {
             return Err(ReplaceError::Expired(leaf.not_after));
         }
         let _one = self.replacing.lock().unwrap_or_else(|e| e.into_inner());
-        let key = match key {
-            Some(k) => k,
+        let build = |chain, key| {
+            Current::build(&self.cfg, chain, key, CertificateSource::Replaced).map_err(
+                |e| match e {
+                    TlsError::Identity(rustls::Error::InconsistentKeys(_)) => {
+                        ReplaceError::KeyMismatch
+                    }
+                    other => ReplaceError::Unusable(other.to_string()),
+                },
+            )
+        };
+        // Without a key: the certificate is for the key in use (a renewal),
+        // or for the key of the last signing request (GenerateCSR).
+        let (next, from_request) = match key {
+            Some(k) => (build(chain, k)?, false),
             None => {
-                let guard = self.current.read().unwrap_or_else(|e| e.into_inner());
-                guard.key.clone_key()
+                let in_use = {
+                    let guard = self.current.read().unwrap_or_else(|e| e.into_inner());
+                    guard.key.clone_key()
+                };
+                match build(chain.clone(), in_use) {
+                    Ok(n) => (n, false),
+                    Err(ReplaceError::KeyMismatch) => match store::read_pending(dir) {
+                        Ok(Some(pending)) => (build(chain, pending)?, true),
+                        Ok(None) => return Err(ReplaceError::KeyMismatch),
+                        Err(e) => {
+                            tracing::warn!(
+                                "the key of the last signing request is unreadable: {e}"
+                            );
+                            return Err(ReplaceError::KeyMismatch);
+                        }
+                    },
+                    Err(e) => return Err(e),
+                }
             }
         };
-        let next = Current::build(&self.cfg, chain, key, CertificateSource::Replaced).map_err(
-            |e| match e {
-                TlsError::Identity(rustls::Error::InconsistentKeys(_)) => ReplaceError::KeyMismatch,
-                other => ReplaceError::Unusable(other.to_string()),
-            },
-        )?;
         store::write(dir, &next.chain, &next.key)?;
+        if from_request {
+            store::remove_pending(dir);
+        }
         self.swap(next);
         Ok(leaf)
+    }
+
+    /// Makes a new key and a certificate signing request for it (`PEM`);
+    /// the key is kept in the store until [`TlsSetup::replace`] gets the
+    /// certificate the CA issued for it. A later request replaces the key
+    /// of an earlier one; the certificate served does not change.
+    pub fn generate_csr(&self, req: &CsrRequest) -> Result<String, CsrError> {
+        let Some(dir) = &self.store else {
+            return Err(CsrError::NoStore);
+        };
+        let (key, pem) = super::csr::generate(req)?;
+        let der = PrivateKeyDer::Pkcs8(key.serialize_der().into());
+        let _one = self.replacing.lock().unwrap_or_else(|e| e.into_inner());
+        store::write_pending(dir, &der)
+            .map_err(|(path, source)| CsrError::Write { path, source })?;
+        Ok(pem)
     }
 
     /// How many successful reloads happened; lets callers and tests see

@@ -20,6 +20,9 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 /// The file in the store.
 pub(crate) const FILE: &str = "server.pem";
+/// The key of the last certificate signing request (`GenerateCSR`),
+/// waiting for the certificate the CA issues for it.
+pub(crate) const PENDING: &str = "pending-key.pem";
 
 /// Why a certificate was not installed. Everything but `NoStore` and
 /// `Write` is the uploaded material's fault.
@@ -113,21 +116,63 @@ pub(crate) fn write(
     chain: &[CertificateDer<'_>],
     key: &PrivateKeyDer<'_>,
 ) -> Result<(), ReplaceError> {
+    let mut text = super::pem::encode(key_label(key), key.secret_der());
+    for cert in chain {
+        text.push_str(&super::pem::encode("CERTIFICATE", cert.as_ref()));
+    }
+    write_private(dir, FILE, &text).map_err(|(path, source)| ReplaceError::Write { path, source })
+}
+
+/// Keeps the key of a signing request until its certificate comes.
+pub(crate) fn write_pending(
+    dir: &Path,
+    key: &PrivateKeyDer<'_>,
+) -> Result<(), (PathBuf, std::io::Error)> {
+    write_private(
+        dir,
+        PENDING,
+        &super::pem::encode(key_label(key), key.secret_der()),
+    )
+}
+
+/// The key of the last signing request; `Ok(None)` without one.
+pub(crate) fn read_pending(dir: &Path) -> Result<Option<PrivateKeyDer<'static>>, String> {
+    let path = dir.join(PENDING);
+    match std::fs::read(&path) {
+        Ok(b) => PrivateKeyDer::from_pem_slice(&b)
+            .map(Some)
+            .map_err(|e| format!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+/// The pending key is spent (its certificate is installed).
+pub(crate) fn remove_pending(dir: &Path) {
+    match std::fs::remove_file(dir.join(PENDING)) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), "the spent request key was not removed: {e}")
+        }
+    }
+}
+
+/// `text` as the store's file `name`, mode 0600 in a 0700 directory,
+/// written whole: a new file, `fsync`, rename over the old one, `fsync`
+/// of the directory.
+fn write_private(dir: &Path, name: &str, text: &str) -> Result<(), (PathBuf, std::io::Error)> {
     let fail = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| ReplaceError::Write { path, source }
+        move |source| (path, source)
     };
     DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
         .map_err(fail(dir))?;
-    let mut text = super::pem::encode(key_label(key), key.secret_der());
-    for cert in chain {
-        text.push_str(&super::pem::encode("CERTIFICATE", cert.as_ref()));
-    }
-    let path = dir.join(FILE);
-    let tmp = dir.join(format!("{FILE}.new"));
+    let path = dir.join(name);
+    let tmp = dir.join(format!("{name}.new"));
     let _ = std::fs::remove_file(&tmp);
     let mut f = OpenOptions::new()
         .write(true)
