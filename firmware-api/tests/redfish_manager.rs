@@ -207,6 +207,50 @@ fn replace_body(pem: &str) -> String {
     .to_string()
 }
 
+/// A node on the example rack with TLS, a certificate from "first CA" and
+/// a certificate store, in `dir`: what the certificate tests start.
+struct TlsNode {
+    first_ca: crate::auth_support::pki::Ca,
+    first: crate::auth_support::pki::Issued,
+    dir: tempfile::TempDir,
+    store: std::path::PathBuf,
+    config: String,
+}
+
+impl TlsNode {
+    fn new() -> TlsNode {
+        use crate::auth_support::pki::{self, Ca};
+        let first_ca = Ca::new("first CA");
+        let first = first_ca.server();
+        let dir = tempfile::tempdir().unwrap();
+        let rack = dir.path().join("rack.json");
+        std::fs::write(&rack, RACK).unwrap();
+        let store = dir.path().join("store");
+        let config = format!(
+            "[emulator]\nconfig = {:?}\n[telemetry]\nenabled = false\n\
+             [event_log]\npath = {:?}\n\
+             [tls]\nenabled = true\nlisten = [\"127.0.0.1:0\"]\ncert = {:?}\nkey = {:?}\n\
+             [manager]\ncertificate_store = {:?}\n\
+             [auth.tokens.reader]\nhash = \"{}\"\nrole = \"reader\"\n\
+             [auth.tokens.operator]\nhash = \"{}\"\nrole = \"operator\"\n",
+            rack.display().to_string(),
+            dir.path().join("events.jsonl").display().to_string(),
+            pki::write(dir.path(), "server.crt", &first.cert_pem),
+            pki::write(dir.path(), "server.key", &first.key_pem),
+            store.display().to_string(),
+            hash_token(READER, HashAlgorithm::Sha256).unwrap(),
+            hash_token(OPERATOR, HashAlgorithm::Sha256).unwrap(),
+        );
+        TlsNode {
+            first_ca,
+            first,
+            dir,
+            store,
+            config,
+        }
+    }
+}
+
 /// The HTTPS certificate as Redfish shows it is the one a handshake gets;
 /// `ReplaceCertificate` installs a new one (with its key, or for the key in
 /// use), which new connections get at once and a restarted node still
@@ -214,28 +258,14 @@ fn replace_body(pem: &str) -> String {
 /// certificate.
 #[test]
 fn https_certificate_shown_and_replaced() {
-    use crate::auth_support::pki::{self, Ca};
-    let first_ca = Ca::new("first CA");
-    let first = first_ca.server();
-    let dir = tempfile::tempdir().unwrap();
-    let rack = dir.path().join("rack.json");
-    std::fs::write(&rack, RACK).unwrap();
-    let store = dir.path().join("store");
-    let config = format!(
-        "[emulator]\nconfig = {:?}\n[telemetry]\nenabled = false\n\
-         [event_log]\npath = {:?}\n\
-         [tls]\nenabled = true\nlisten = [\"127.0.0.1:0\"]\ncert = {:?}\nkey = {:?}\n\
-         [manager]\ncertificate_store = {:?}\n\
-         [auth.tokens.reader]\nhash = \"{}\"\nrole = \"reader\"\n\
-         [auth.tokens.operator]\nhash = \"{}\"\nrole = \"operator\"\n",
-        rack.display().to_string(),
-        dir.path().join("events.jsonl").display().to_string(),
-        pki::write(dir.path(), "server.crt", &first.cert_pem),
-        pki::write(dir.path(), "server.key", &first.key_pem),
-        store.display().to_string(),
-        hash_token(READER, HashAlgorithm::Sha256).unwrap(),
-        hash_token(OPERATOR, HashAlgorithm::Sha256).unwrap(),
-    );
+    use crate::auth_support::pki::Ca;
+    let TlsNode {
+        first_ca,
+        first,
+        dir: _dir,
+        store,
+        config,
+    } = TlsNode::new();
     let (s, _cfg) = Server::with_config(&config);
     let addr = s.tls_addr();
 
@@ -386,28 +416,14 @@ const GENERATE_CSR: &str = "/redfish/v1/CertificateService/Actions/CertificateSe
 /// a restart in between.
 #[test]
 fn a_certificate_for_a_request_made_on_the_node() {
-    use crate::auth_support::pki::{self, Ca};
-    let first_ca = Ca::new("first CA");
-    let first = first_ca.server();
-    let dir = tempfile::tempdir().unwrap();
-    let rack = dir.path().join("rack.json");
-    std::fs::write(&rack, RACK).unwrap();
-    let store = dir.path().join("store");
-    let config = format!(
-        "[emulator]\nconfig = {:?}\n[telemetry]\nenabled = false\n\
-         [event_log]\npath = {:?}\n\
-         [tls]\nenabled = true\nlisten = [\"127.0.0.1:0\"]\ncert = {:?}\nkey = {:?}\n\
-         [manager]\ncertificate_store = {:?}\n\
-         [auth.tokens.reader]\nhash = \"{}\"\nrole = \"reader\"\n\
-         [auth.tokens.operator]\nhash = \"{}\"\nrole = \"operator\"\n",
-        rack.display().to_string(),
-        dir.path().join("events.jsonl").display().to_string(),
-        pki::write(dir.path(), "server.crt", &first.cert_pem),
-        pki::write(dir.path(), "server.key", &first.key_pem),
-        store.display().to_string(),
-        hash_token(READER, HashAlgorithm::Sha256).unwrap(),
-        hash_token(OPERATOR, HashAlgorithm::Sha256).unwrap(),
-    );
+    use crate::auth_support::pki;
+    let TlsNode {
+        first_ca,
+        first,
+        dir,
+        store,
+        config,
+    } = TlsNode::new();
     let (s, _cfg) = Server::with_config(&config);
     let body = serde_json::json!({
         "CertificateCollection": { "@odata.id": CERTS },

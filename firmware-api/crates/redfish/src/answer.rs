@@ -238,6 +238,17 @@ pub struct RedfishError {
 }
 
 impl RedfishError {
+    /// The Base message key of the error body's `code`
+    /// (`ActionParameterMissing`), for tests.
+    #[cfg(test)]
+    pub(crate) fn key(&self) -> String {
+        let code = self.body()["error"]["code"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        code.rsplit('.').next().unwrap_or("").to_string()
+    }
+
     pub fn new(status: StatusCode, message: BaseMessage, args: &[&str]) -> RedfishError {
         RedfishError {
             status,

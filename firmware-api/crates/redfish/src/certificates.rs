@@ -363,12 +363,7 @@ mod tests {
     }
 
     fn code(body: &str) -> String {
-        let e = parse(body.as_bytes()).unwrap_err();
-        e.body()["error"]["code"]
-            .as_str()
-            .unwrap()
-            .trim_start_matches("Base.1.22.")
-            .to_string()
+        parse(body.as_bytes()).unwrap_err().key()
     }
 
     #[test]

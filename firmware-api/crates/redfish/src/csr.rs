@@ -276,14 +276,7 @@ mod tests {
     const HTTPS: &str = "/redfish/v1/Managers/RackManager/NetworkProtocol/HTTPS/Certificates";
 
     fn code(body: &str) -> String {
-        let e = parse(body.as_bytes()).unwrap_err();
-        e.body()["error"]["code"]
-            .as_str()
-            .unwrap()
-            .rsplit('.')
-            .next()
-            .unwrap()
-            .to_string()
+        parse(body.as_bytes()).unwrap_err().key()
     }
 
     #[test]
