@@ -27,7 +27,6 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -228,30 +227,39 @@ pub struct EventService {
     log: Arc<EventLog>,
     subs: Mutex<Subs>,
     tx: broadcast::Sender<Arc<Record>>,
-    seq: Arc<AtomicU64>,
-    /// The last [`BACKLOG`] events, for `Last-Event-ID`; the lock is held
-    /// while an event is sent, so a stream that subscribes under it sees
-    /// each event either here or on its receiver, never both or neither.
+    /// The last [`BACKLOG`] events, for `Last-Event-ID`, and the next id;
+    /// the lock is held while an event gets its id and is sent, so ids go
+    /// out in order, and a stream that subscribes under it sees each event
+    /// either here or on its receiver, never both or neither.
     recent: Arc<Mutex<Recent>>,
 }
 
-/// The events kept for replay, oldest first, and the run's first id.
+/// The events kept for replay, oldest first, the run's first id and the
+/// next one.
 struct Recent {
     first_seq: u64,
+    next_seq: u64,
     events: VecDeque<Arc<Record>>,
 }
 
 impl Recent {
-    /// Keeps `rec` and sends it to the live subscribers.
-    fn publish(recent: &Mutex<Recent>, tx: &broadcast::Sender<Arc<Record>>, rec: Record) {
+    /// Makes the next event with its id, keeps it and sends it to the
+    /// live subscribers; an event `make` refuses takes no id.
+    fn publish<E>(
+        recent: &Mutex<Recent>,
+        tx: &broadcast::Sender<Arc<Record>>,
+        make: impl FnOnce(u64) -> Result<Record, E>,
+    ) -> Result<(), E> {
         let mut r = recent.lock().unwrap_or_else(|p| p.into_inner());
-        let rec = Arc::new(rec);
+        let rec = Arc::new(make(r.next_seq)?);
+        r.next_seq += 1;
         if r.events.len() == BACKLOG {
             r.events.pop_front();
         }
         r.events.push_back(rec.clone());
         // No receiver (nobody subscribed) is not an error.
         let _ = tx.send(rec);
+        Ok(())
     }
 
     /// What a stream reopened after event `last` missed: the kept events
@@ -297,15 +305,16 @@ impl EventService {
         )?;
         let (tx, _) = broadcast::channel(BACKLOG);
         let start = first_seq();
-        let seq = Arc::new(AtomicU64::new(start));
         let recent = Arc::new(Mutex::new(Recent {
             first_seq: start,
+            next_seq: start,
             events: VecDeque::with_capacity(BACKLOG),
         }));
-        let (ltx, lseq, lrecent) = (tx.clone(), seq.clone(), recent.clone());
+        let (ltx, lrecent) = (tx.clone(), recent.clone());
         log.listen(move |e| {
-            let rec = Record::of_entry(lseq.fetch_add(1, Relaxed), e);
-            Recent::publish(&lrecent, &ltx, rec);
+            let _ = Recent::publish(&lrecent, &ltx, |seq| {
+                Ok::<_, std::convert::Infallible>(Record::of_entry(seq, e))
+            });
         });
         let mut subs = Subs {
             next_id: 1,
@@ -327,7 +336,6 @@ impl EventService {
             log,
             subs: Mutex::new(subs),
             tx,
-            seq,
             recent,
         }))
     }
@@ -572,10 +580,11 @@ impl EventService {
     /// caller's message, to every subscriber whose filter takes it; not
     /// written to the event log.
     pub(crate) fn submit_test_event(&self, body: &[u8]) -> Result<Answer, RedfishError> {
-        let seq = self.seq.fetch_add(1, Relaxed);
-        let record = parse_test_event(seq, body)?;
-        tracing::info!(message_id = %record.message_id, "test event submitted");
-        Recent::publish(&self.recent, &self.tx, record);
+        Recent::publish(&self.recent, &self.tx, |seq| {
+            let record = parse_test_event(seq, body)?;
+            tracing::info!(message_id = %record.message_id, "test event submitted");
+            Ok::<_, RedfishError>(record)
+        })?;
         Ok(Answer::no_content())
     }
 

@@ -722,7 +722,7 @@ async fn patch(
             patch::check_if_match(req.headers, etag(&current))?;
             let writable = patch::chassis(ctx.node.asset_tags.kept(), false);
             for (_, value) in patch::parse(body, &current, &writable)? {
-                set_asset_tag(ctx, ChassisId::Rack, &value)?;
+                set_asset_tag(ctx, ChassisId::Rack, &value).await?;
             }
             Ok(Answer::json(StatusCode::OK, &ctx.rack_chassis().await?))
         }
@@ -737,7 +737,7 @@ async fn patch(
                         ctx.node.set_led(*b, device, on, ctx.deadline).await?;
                         tracing::info!(board = b, device, on, "LocationIndicatorActive written");
                     }
-                    _ => set_asset_tag(ctx, ChassisId::Board(*b), &value)?,
+                    _ => set_asset_tag(ctx, ChassisId::Board(*b), &value).await?,
                 }
             }
             Ok(Answer::json(StatusCode::OK, &ctx.board(*b, path).await?.0))
@@ -746,10 +746,18 @@ async fn patch(
     }
 }
 
-/// Keeps a chassis' asset tag (the parsed body said it is text).
-fn set_asset_tag(ctx: &Ctx<'_>, c: ChassisId, value: &Value) -> Result<(), RedfishError> {
-    let tag = value.as_str().unwrap_or_default();
-    ctx.node.asset_tags.set(c, tag).map_err(|e| {
+/// Keeps a chassis' asset tag (the parsed body said it is text); the file
+/// is written and synced on a blocking thread.
+async fn set_asset_tag(ctx: &Ctx<'_>, c: ChassisId, value: &Value) -> Result<(), RedfishError> {
+    let tag = value.as_str().unwrap_or_default().to_string();
+    let tags = ctx.node.asset_tags.clone();
+    let kept = {
+        let tag = tag.clone();
+        tokio::task::spawn_blocking(move || tags.set(c, &tag))
+            .await
+            .unwrap_or_else(|e| Err(format!("the write did not finish: {e}")))
+    };
+    kept.map_err(|e| {
         tracing::error!(chassis = %c.id(), "asset tag not kept: {e}");
         RedfishError::failure(format!("the asset tag could not be kept: {e}"))
     })?;
