@@ -445,3 +445,118 @@ fn disabled_service_says_so_and_refuses_pushes() {
     assert_eq!(n.uploads(), Vec::<String>::new());
     assert!(n.installed().is_empty());
 }
+
+/// `MultipartHttpPushUri` as curl sends a form (what Ansible's and DMTF's
+/// update tools do): the bundle part arrives whole (the stand-in rauc sees
+/// every byte, no boundary), the parameters are checked, bad forms change
+/// nothing.
+#[test]
+fn multipart_push_installs_the_update_file() {
+    let n = Node::start(true, "ok", 0, "");
+    let s = &n.server;
+    let svc = get_ok(s, "/redfish/v1/UpdateService", Some(READER));
+    let uri = svc["MultipartHttpPushUri"].as_str().unwrap().to_string();
+    assert_eq!(uri, "/redfish/v1/UpdateService/update-multipart");
+    // Bytes that look like boundaries and line ends, 300 kB of them.
+    let mut data = bundle(300_000);
+    data[1000..1006].copy_from_slice(b"\r\n--\r\n");
+    let file = n.dir.path().join("update.raucb");
+    std::fs::write(&file, &data).unwrap();
+    let curl = |token: &str, fields: &[String]| -> (u16, String, String) {
+        let headers = n.dir.path().join("headers");
+        let body = n.dir.path().join("body");
+        let mut cmd = std::process::Command::new("curl");
+        cmd.args(["-sS", "-o"])
+            .arg(&body)
+            .arg("-D")
+            .arg(&headers)
+            .args(["-w", "%{http_code}", "-H"])
+            .arg(format!("Authorization: Bearer {token}"));
+        for f in fields {
+            cmd.arg("-F").arg(f);
+        }
+        let out = cmd.arg(format!("http://{}{uri}", s.addr)).output().unwrap();
+        let code = String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(0);
+        (
+            code,
+            std::fs::read_to_string(&headers).unwrap_or_default(),
+            std::fs::read_to_string(&body).unwrap_or_default(),
+        )
+    };
+    let params = |json: &str| format!("UpdateParameters={json};type=application/json");
+    let update_file = format!("UpdateFile=@{}", file.display());
+    let good = params(r#"{"Targets": [], "@Redfish.OperationApplyTime": "Immediate"}"#);
+
+    let (code, _, _) = curl(READER, &[good.clone(), update_file.clone()]);
+    assert_eq!(code, 403);
+    for (fields, want, what) in [
+        (vec![update_file.clone()], 400, "no UpdateParameters"),
+        (vec![good.clone()], 400, "no UpdateFile"),
+        (
+            vec![
+                params(r#"{"Targets": ["/redfish/v1/UpdateService/FirmwareInventory/00000001"]}"#),
+                update_file.clone(),
+            ],
+            400,
+            "a bus board's firmware",
+        ),
+        (
+            vec![
+                params(r#"{"@Redfish.OperationApplyTime": "AtMaintenanceWindowStart"}"#),
+                update_file.clone(),
+            ],
+            400,
+            "an apply time the node does not offer",
+        ),
+        (
+            vec![params("[1]"), update_file.clone()],
+            400,
+            "not an object",
+        ),
+        (
+            vec![good.clone(), update_file.clone(), "Colour=blue".to_string()],
+            400,
+            "an unknown part",
+        ),
+    ] {
+        let (code, _, body) = curl(OPERATOR, &fields);
+        assert_eq!(code, want, "{what}: {body}");
+    }
+    assert!(n.installed().is_empty(), "nothing installed");
+    assert_eq!(n.uploads(), Vec::<String>::new(), "nothing left behind");
+    // The plain push URI's body type is not a form's, and the reverse.
+    let r = push(s, Some(OPERATOR), &data, "multipart/form-data; boundary=x");
+    assert_eq!(r.status, 415);
+
+    let (code, headers, body) = curl(
+        OPERATOR,
+        &[
+            params(
+                r#"{"Targets": ["/redfish/v1/Managers/RackManager"], "@Redfish.OperationApplyTime": "OnReset"}"#,
+            ),
+            update_file,
+        ],
+    );
+    assert_eq!(code, 202, "{body}");
+    let location = headers
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("location: ")
+                .or_else(|| l.strip_prefix("Location: "))
+        })
+        .unwrap()
+        .trim()
+        .to_string();
+    let t = wait_task(s, &location);
+    assert_eq!(t["TaskState"], "Completed", "{t}");
+    let installed = n.installed();
+    assert_eq!(installed.len(), 1);
+    assert_eq!(
+        installed[0].1,
+        data.len() as u64,
+        "every byte of the file, no more"
+    );
+}

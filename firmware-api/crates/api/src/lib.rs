@@ -16,6 +16,7 @@ pub mod dashboard;
 pub mod error;
 pub mod events;
 pub mod ipmi_board;
+pub(crate) mod multipart;
 pub mod openapi;
 pub mod path;
 pub(crate) mod redfish;

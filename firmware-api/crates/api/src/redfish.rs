@@ -29,8 +29,13 @@ pub(crate) async fn run(
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let query = req.uri().query().map(str::to_string);
-    if resource == opendcre_redfish::Resource::UpdateUpload && method == Method::POST {
-        return super::upload::run(&state, opts, activity, req, &caller).await;
+    let push = match resource {
+        opendcre_redfish::Resource::UpdateUpload => Some(super::upload::Form::Bundle),
+        opendcre_redfish::Resource::UpdateMultipart => Some(super::upload::Form::Multipart),
+        _ => None,
+    };
+    if let (Some(form), true) = (push, method == Method::POST) {
+        return super::upload::run(&state, opts, activity, req, &caller, form).await;
     }
     let headers = req.headers().clone();
     let body = if method == Method::POST || method == Method::PATCH {

@@ -1,13 +1,17 @@
 //! `POST /redfish/v1/UpdateService/upload` (the UpdateService's
-//! `HttpPushUri`): a RAUC bundle of ~100 MiB, far beyond the 64 KiB every
-//! other body may have. This one route streams its body into a file in
-//! `[update] upload_dir` with its own bounds: `max_bundle_bytes` (413) and
-//! a progress timeout (`body_timeout` without a byte: 408) instead of a
-//! total time, one upload or install at a time (409). The file is removed
-//! on every failure (a guard, so also when the client goes away); once the
-//! body is complete, `opendcre_redfish::Updater::start_install` takes it.
-//! Authentication, the `Operate` permission and the cross-site write
-//! policy ran before, in the server, as for every write.
+//! `HttpPushUri`: the bundle's bytes as they are) and
+//! `POST …/UpdateService/update-multipart` (`MultipartHttpPushUri`, what
+//! current clients use: `multipart/form-data` with an `UpdateParameters`
+//! JSON part and an `UpdateFile` part): a RAUC bundle of ~100 MiB, far
+//! beyond the 64 KiB every other body may have. These routes stream the
+//! bundle into a file in `[update] upload_dir` with their own bounds:
+//! `max_bundle_bytes` (413) and a progress timeout (`body_timeout` without
+//! a byte: 408) instead of a total time, one upload or install at a time
+//! (409). The file is removed on every failure (a guard, so also when the
+//! client goes away); once the body is complete and its parameters check,
+//! `opendcre_redfish::Updater::start_install` takes it. Authentication,
+//! the `Operate` permission and the cross-site write policy ran before, in
+//! the server, as for every write.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,6 +25,7 @@ use opendcre_redfish::{Answer, BaseMessage, Caller, RedfishError, Updater};
 use tokio::io::AsyncWriteExt;
 
 use super::admission::Activity;
+use super::multipart::{self, Piece};
 use super::redfish::response;
 use super::server::{Body, ServerOptions};
 use super::state::AppState;
@@ -38,15 +43,28 @@ impl Drop for Partial {
     }
 }
 
+/// How a push carries the bundle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Form {
+    /// `application/octet-stream`: the body is the bundle.
+    Bundle,
+    /// `multipart/form-data`: `UpdateParameters` and `UpdateFile`.
+    Multipart,
+}
+
+/// Most bytes of the `UpdateParameters` and `OemParameters` parts.
+const MAX_PARAMETERS: usize = 64 * 1024;
+
 pub(crate) async fn run(
     state: &Arc<AppState>,
     opts: &ServerOptions,
     activity: &Arc<Activity>,
     req: Request<Incoming>,
     caller: &Caller,
+    form: Form,
 ) -> Response<Body> {
     let updater = state.redfish.update.clone();
-    match receive(&updater, opts, activity, req, caller).await {
+    match receive(&updater, opts, activity, req, caller, form).await {
         Ok(answer) => response(answer.allow("POST")),
         Err(e) => {
             if e.status.is_server_error() && e.status != StatusCode::SERVICE_UNAVAILABLE {
@@ -68,32 +86,63 @@ fn refuse(status: StatusCode, message: BaseMessage, args: &[&str], detail: Strin
     e
 }
 
+/// Which part of a multipart push the bytes belong to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Parameters,
+    File,
+    Oem,
+}
+
+fn bad_form(detail: String) -> RedfishError {
+    refuse(
+        StatusCode::BAD_REQUEST,
+        BaseMessage::GeneralError,
+        &[],
+        detail,
+    )
+}
+
 async fn receive(
     updater: &Arc<Updater>,
     opts: &ServerOptions,
     activity: &Arc<Activity>,
     req: Request<Incoming>,
     caller: &Caller,
+    form: Form,
 ) -> Result<Answer, RedfishError> {
     let settings = updater.settings();
     if !settings.enabled {
         return Err(Updater::disabled_error());
     }
-    let media = req
+    let content_type = req
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(str::trim)
         .unwrap_or("");
-    if !media.eq_ignore_ascii_case("application/octet-stream") {
-        return Err(refuse(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            BaseMessage::HeaderInvalid,
-            &["Content-Type"],
-            "send the bundle's bytes as Content-Type: application/octet-stream".into(),
-        ));
-    }
+    let media = content_type.split(';').next().unwrap_or("").trim();
+    let mut reader = match form {
+        Form::Bundle if media.eq_ignore_ascii_case("application/octet-stream") => None,
+        Form::Bundle => {
+            return Err(refuse(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                BaseMessage::HeaderInvalid,
+                &["Content-Type"],
+                "send the bundle's bytes as Content-Type: application/octet-stream".into(),
+            ))
+        }
+        Form::Multipart => match multipart::boundary(content_type) {
+            Some(b) => Some(multipart::Reader::new(&b)),
+            None => {
+                return Err(refuse(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    BaseMessage::HeaderInvalid,
+                    &["Content-Type"],
+                    "send multipart/form-data with a boundary: an UpdateParameters part (JSON) and an UpdateFile part (the bundle)".into(),
+                ))
+            }
+        },
+    };
     let max = settings.max_bundle_bytes;
     let too_large = || {
         refuse(
@@ -103,12 +152,18 @@ async fn receive(
             format!("a bundle may have at most {max} bytes ([update] max_bundle_bytes)"),
         )
     };
+    // A multipart body also carries its parameters and boundaries.
+    let allowance = if reader.is_some() {
+        2 * MAX_PARAMETERS as u64 + 64 * 1024
+    } else {
+        0
+    };
     let announced = req
         .headers()
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if announced.is_some_and(|n| n > max) {
+    if announced.is_some_and(|n| n > max.saturating_add(allowance)) {
         return Err(too_large());
     }
     let slot = updater.try_begin().ok_or_else(Updater::busy_error)?;
@@ -131,13 +186,19 @@ async fn receive(
     let mut partial = Partial(Some(path.clone()));
     let mut body = req.into_body();
     let mut total: u64 = 0;
+    let mut received: u64 = 0;
+    // Multipart: the part being read, the parameters, what was seen.
+    let mut part: Option<Part> = None;
+    let mut parameters: Vec<u8> = Vec::new();
+    let mut oem: usize = 0;
+    let mut seen: Vec<Part> = Vec::new();
     loop {
         let frame = match tokio::time::timeout(opts.body_timeout, body.frame()).await {
             Err(_) => {
                 return Err(RedfishError::from_status(
                     StatusCode::REQUEST_TIMEOUT,
                     &format!(
-                        "no bytes of the bundle for {:?} after {total} bytes",
+                        "no bytes of the bundle for {:?} after {received} bytes",
                         opts.body_timeout
                     ),
                     None,
@@ -147,7 +208,7 @@ async fn receive(
             Ok(Some(Err(e))) => {
                 return Err(RedfishError::from_status(
                     StatusCode::BAD_REQUEST,
-                    &format!("the upload broke off after {total} bytes: {e}"),
+                    &format!("the upload broke off after {received} bytes: {e}"),
                     None,
                 ))
             }
@@ -156,16 +217,74 @@ async fn receive(
         let Ok(data) = frame.into_data() else {
             continue;
         };
-        total += data.len() as u64;
-        if total > max {
+        received += data.len() as u64;
+        if received > max.saturating_add(allowance) {
             return Err(too_large());
         }
-        if let Err(e) = file.write_all(&data).await {
-            return Err(RedfishError::from_status(
-                StatusCode::INSUFFICIENT_STORAGE,
-                &format!("writing the bundle failed after {total} bytes: {e}"),
-                None,
-            ));
+        let pieces = match &mut reader {
+            None => vec![Piece::Data(data.to_vec())],
+            Some(r) => r.feed(&data).map_err(bad_form)?,
+        };
+        for piece in pieces {
+            let bytes = match piece {
+                Piece::Start { name, .. } => {
+                    let p = match name.as_str() {
+                        "UpdateParameters" => Part::Parameters,
+                        "UpdateFile" => Part::File,
+                        "OemParameters" => Part::Oem,
+                        other => {
+                            return Err(bad_form(format!(
+                                "unknown part {:?}: the parts are UpdateParameters, UpdateFile and OemParameters",
+                                other.chars().take(64).collect::<String>()
+                            )))
+                        }
+                    };
+                    if seen.contains(&p) {
+                        return Err(bad_form(format!("the part {name} came twice")));
+                    }
+                    seen.push(p);
+                    part = Some(p);
+                    continue;
+                }
+                Piece::End => {
+                    part = None;
+                    continue;
+                }
+                Piece::Data(d) => d,
+            };
+            match (reader.is_some(), part) {
+                (true, Some(Part::Parameters)) => {
+                    parameters.extend_from_slice(&bytes);
+                    if parameters.len() > MAX_PARAMETERS {
+                        return Err(bad_form(format!(
+                            "UpdateParameters has more than {MAX_PARAMETERS} bytes"
+                        )));
+                    }
+                    continue;
+                }
+                (true, Some(Part::Oem)) => {
+                    oem += bytes.len();
+                    if oem > MAX_PARAMETERS {
+                        return Err(bad_form(format!(
+                            "OemParameters has more than {MAX_PARAMETERS} bytes"
+                        )));
+                    }
+                    continue;
+                }
+                (true, None) => continue,
+                (true, Some(Part::File)) | (false, _) => {}
+            }
+            total += bytes.len() as u64;
+            if total > max {
+                return Err(too_large());
+            }
+            if let Err(e) = file.write_all(&bytes).await {
+                return Err(RedfishError::from_status(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    &format!("writing the bundle failed after {total} bytes: {e}"),
+                    None,
+                ));
+            }
         }
     }
     if let Err(e) = file.flush().await {
@@ -176,12 +295,25 @@ async fn receive(
         ));
     }
     drop(file);
+    if let Some(r) = &reader {
+        if !r.done() {
+            return Err(bad_form(
+                "the multipart body ends before its closing boundary".into(),
+            ));
+        }
+        if !seen.contains(&Part::Parameters) || !seen.contains(&Part::File) {
+            return Err(bad_form(
+                "a multipart push needs an UpdateParameters part and an UpdateFile part".into(),
+            ));
+        }
+        Updater::check_parameters(&parameters)?;
+    }
     if total == 0 {
         return Err(refuse(
             StatusCode::BAD_REQUEST,
             BaseMessage::GeneralError,
             &[],
-            "the request has no body: send the bundle's bytes".into(),
+            "the request has no bundle: send the bundle's bytes".into(),
         ));
     }
     partial.0 = None;

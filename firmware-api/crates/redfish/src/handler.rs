@@ -484,6 +484,7 @@ impl Ctx<'_> {
             | Resource::GenerateCsr
             | Resource::GroupReset
             | Resource::UpdateUpload
+            | Resource::UpdateMultipart
             | Resource::SystemReset(_)
             | Resource::ClearLog(_)
             | Resource::Missing => return Err(RedfishError::missing(path)),

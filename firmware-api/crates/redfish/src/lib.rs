@@ -79,4 +79,4 @@ pub use node::Node;
 pub use route::{route, LogOwner, RedfishRole, Resource};
 pub use sessions::Caller;
 pub use tasks::Tasks;
-pub use update::{upload_uri, UpdateSettings, UpdateSlot, Updater};
+pub use update::{multipart_uri, upload_uri, UpdateSettings, UpdateSlot, Updater};

@@ -200,6 +200,9 @@ pub enum Resource {
     UpdateService,
     /// `…/UpdateService/upload`: the `HttpPushUri` (POST of a bundle).
     UpdateUpload,
+    /// `…/UpdateService/update-multipart`: the `MultipartHttpPushUri`
+    /// (POST of `multipart/form-data`: `UpdateParameters`, `UpdateFile`).
+    UpdateMultipart,
     /// `…/UpdateService/FirmwareInventory`: the node's RAUC slots, the
     /// bus boards' firmware and the BMCs'.
     FirmwareInventoryCollection,
@@ -309,6 +312,7 @@ impl Resource {
             Resource::SystemReset(_)
             | Resource::ClearLog(_)
             | Resource::UpdateUpload
+            | Resource::UpdateMultipart
             | Resource::SubmitTestEvent
             | Resource::ManagerReset
             | Resource::GroupReset
@@ -353,6 +357,7 @@ impl Resource {
             Resource::SystemReset(_)
             | Resource::ClearLog(_)
             | Resource::UpdateUpload
+            | Resource::UpdateMultipart
             | Resource::SubmitTestEvent
             | Resource::ManagerReset
             | Resource::GroupReset
@@ -509,6 +514,7 @@ pub fn route(segments: &[String]) -> Option<Resource> {
         }
         ["v1", "UpdateService"] => Resource::UpdateService,
         ["v1", "UpdateService", "upload"] => Resource::UpdateUpload,
+        ["v1", "UpdateService", "update-multipart"] => Resource::UpdateMultipart,
         ["v1", "UpdateService", "FirmwareInventory"] => Resource::FirmwareInventoryCollection,
         ["v1", "UpdateService", "FirmwareInventory", id] => {
             FirmwareId::parse(id).map_or(Resource::Missing, Resource::FirmwareInventory)

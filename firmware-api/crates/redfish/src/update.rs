@@ -65,6 +65,11 @@ pub fn upload_uri() -> String {
     format!("{V1}/UpdateService/upload")
 }
 
+/// `MultipartHttpPushUri`.
+pub fn multipart_uri() -> String {
+    format!("{V1}/UpdateService/update-multipart")
+}
+
 fn inventory_uri() -> String {
     format!("{V1}/UpdateService/FirmwareInventory")
 }
@@ -103,6 +108,78 @@ impl Updater {
             BaseMessage::ServiceDisabled,
             &[&service_uri()],
         )
+    }
+
+    /// `UpdateParameters`: `Targets` (none, the manager, or a RAUC slot of its
+    /// firmware inventory: a bundle always goes to the slot not booted) and
+    /// `@Redfish.OperationApplyTime` (`Immediate` or `OnReset`: the bundle is
+    /// installed now and runs after the node's next restart either way).
+    pub fn check_parameters(json: &[u8]) -> Result<(), RedfishError> {
+        let Ok(serde_json::Value::Object(p)) = serde_json::from_slice::<serde_json::Value>(json)
+        else {
+            return Err(refusal(
+                StatusCode::BAD_REQUEST,
+                BaseMessage::MalformedJSON,
+                &[],
+                "UpdateParameters is not a JSON object".into(),
+            ));
+        };
+        let not_in_list = |value: &str, prop: &str, why: String| {
+            refusal(
+                StatusCode::BAD_REQUEST,
+                BaseMessage::PropertyValueNotInList,
+                &[&value.chars().take(64).collect::<String>(), prop],
+                why,
+            )
+        };
+        for (k, v) in &p {
+            match k.as_str() {
+                "Targets" => {
+                    let Some(targets) = v.as_array() else {
+                        return Err(not_in_list(
+                            &v.to_string(),
+                            "Targets",
+                            "Targets is a list of URIs".into(),
+                        ));
+                    };
+                    let manager = format!("{V1}/Managers/{MANAGER_ID}");
+                    let slots = format!("{}/", inventory_uri());
+                    for t in targets {
+                        let uri = t.as_str().unwrap_or("").trim_end_matches('/');
+                        let ok = uri == manager
+                            || uri
+                                .strip_prefix(slots.as_str())
+                                .is_some_and(|slot| slot.contains('.') && !slot.contains('/'));
+                        if !ok {
+                            return Err(not_in_list(
+                                &t.to_string(),
+                                "Targets",
+                                format!("a bundle updates the node: no target, {manager}, or one of its RAUC slots in the firmware inventory"),
+                            ));
+                        }
+                    }
+                }
+                "@Redfish.OperationApplyTime" => {
+                    let t = v.as_str().unwrap_or("");
+                    if t != "Immediate" && t != "OnReset" {
+                        return Err(not_in_list(
+                            &v.to_string(),
+                            "@Redfish.OperationApplyTime",
+                            "Immediate or OnReset: the bundle is installed now and runs after the next restart".into(),
+                        ));
+                    }
+                }
+                other => {
+                    return Err(refusal(
+                        StatusCode::BAD_REQUEST,
+                        BaseMessage::PropertyUnknown,
+                        &[&other.chars().take(64).collect::<String>()],
+                        "UpdateParameters takes Targets and @Redfish.OperationApplyTime".into(),
+                    ))
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A second upload while one is uploading or installing: 409
@@ -289,6 +366,7 @@ impl Updater {
                 "Description": description,
                 "ServiceEnabled": enabled,
                 "HttpPushUri": upload_uri(),
+                "MultipartHttpPushUri": multipart_uri(),
                 "MaxImageSizeBytes": self.settings.max_bundle_bytes,
                 "FirmwareInventory": link(&inventory_uri()),
                 "Status": {
@@ -439,6 +517,18 @@ fn slot_payload(s: &Slot, primary: Option<&str>) -> Value {
     v
 }
 
+/// An error with the service's own resolution.
+fn refusal(
+    status: StatusCode,
+    message: BaseMessage,
+    args: &[&str],
+    detail: String,
+) -> RedfishError {
+    let mut e = RedfishError::new(status, message, args);
+    e.detail = Some(detail);
+    e
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -509,6 +599,39 @@ mod tests {
         left.sort();
         assert_eq!(left, ["keep.raucb", "upload-notes.txt"]);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn update_parameters() {
+        for ok in [
+            "{}",
+            r#"{"Targets": []}"#,
+            r#"{"Targets": ["/redfish/v1/Managers/RackManager"], "@Redfish.OperationApplyTime": "OnReset"}"#,
+            r#"{"Targets": ["/redfish/v1/UpdateService/FirmwareInventory/rootfs.1"], "@Redfish.OperationApplyTime": "Immediate"}"#,
+        ] {
+            assert!(Updater::check_parameters(ok.as_bytes()).is_ok(), "{ok}");
+        }
+        for (bad, key) in [
+            ("[]", "MalformedJSON"),
+            ("{", "MalformedJSON"),
+            (r#"{"Targets": "x"}"#, "PropertyValueNotInList"),
+            (
+                r#"{"Targets": ["/redfish/v1/Systems/00000001-0001"]}"#,
+                "PropertyValueNotInList",
+            ),
+            (
+                r#"{"Targets": ["/redfish/v1/UpdateService/FirmwareInventory/40000000-0001"]}"#,
+                "PropertyValueNotInList",
+            ),
+            (
+                r#"{"@Redfish.OperationApplyTime": "InMaintenanceWindowOnReset"}"#,
+                "PropertyValueNotInList",
+            ),
+            (r#"{"ForceUpdate": true}"#, "PropertyUnknown"),
+        ] {
+            let e = Updater::check_parameters(bad.as_bytes()).unwrap_err();
+            assert_eq!(e.key(), key, "{bad}");
+        }
     }
 
     #[test]
