@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
-use crate::answer::{Answer, BaseMessage, RedfishError};
+use crate::answer::{shown, Answer, BaseMessage, RedfishError};
 use crate::node::{Node, Rack};
 use crate::reset::{self, ResetType};
 use crate::resources::{head, with};
@@ -89,9 +89,7 @@ fn bad(message: BaseMessage, args: &[&str]) -> RedfishError {
 }
 
 fn value_error(param: &str, why: String) -> RedfishError {
-    let mut e = bad(BaseMessage::ActionParameterValueError, &[param, ACTION]);
-    e.detail = Some(why);
-    e
+    RedfishError::action_value(param, ACTION, why)
 }
 
 /// A whole number parameter within `0..=max`; absent is 0.
@@ -139,7 +137,7 @@ pub(crate) fn parse(body: &[u8], rack: &Rack) -> Result<GroupReset, RedfishError
     let Value::Array(uris) = uris else {
         return Err(bad(
             BaseMessage::ActionParameterValueTypeError,
-            &[&clipped(uris), "TargetURIs", ACTION],
+            &[&shown(uris), "TargetURIs", ACTION],
         ));
     };
     if uris.is_empty() || uris.len() > MAX_TARGETS {
@@ -163,7 +161,7 @@ pub(crate) fn parse(body: &[u8], rack: &Rack) -> Result<GroupReset, RedfishError
             .ok_or_else(|| {
                 value_error(
                     "TargetURIs",
-                    format!("{} is not a computer system of this rack", clipped(u)),
+                    format!("{} is not a computer system of this rack", shown(u)),
                 )
             })?;
         if !seen.insert((s.board, s.device)) {
@@ -182,7 +180,7 @@ pub(crate) fn parse(body: &[u8], rack: &Rack) -> Result<GroupReset, RedfishError
         Some(other) => {
             return Err(bad(
                 BaseMessage::ActionParameterValueTypeError,
-                &[&clipped(other), "ResetType", ACTION],
+                &[&shown(other), "ResetType", ACTION],
             ))
         }
     };
@@ -196,20 +194,19 @@ pub(crate) fn parse(body: &[u8], rack: &Rack) -> Result<GroupReset, RedfishError
         .find(|s| reset.is_none_or(|t| !reset::offered(**s).contains(&t)));
     let (Some(reset), None) = (reset, refusing) else {
         let s = refusing.copied().unwrap_or(targets[0]);
-        let mut e = bad(
+        return Err(bad(
             BaseMessage::ActionParameterValueNotInList,
             &[
                 &name.chars().take(64).collect::<String>(),
                 "ResetType",
                 ACTION,
             ],
-        );
-        e.detail = Some(format!(
+        )
+        .with_detail(format!(
             "system {} offers {}",
             s.id(),
             reset::allowable(s).join(", ")
-        ));
-        return Err(e);
+        )));
     };
     let batch = count(&params, "BatchSize", MAX_TARGETS as u64)? as usize;
     let delay = count(&params, "DelayBetweenBatchesInSeconds", MAX_DELAY_SECS)?;
@@ -219,13 +216,6 @@ pub(crate) fn parse(body: &[u8], rack: &Rack) -> Result<GroupReset, RedfishError
         reset,
         delay: Duration::from_secs(delay),
     })
-}
-
-fn clipped(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.chars().take(64).collect(),
-        other => other.to_string().chars().take(64).collect(),
-    }
 }
 
 /// The system a URI names (one trailing slash allowed, as everywhere).
@@ -245,9 +235,10 @@ fn system_of(uri: &str) -> Option<SystemId> {
 /// while another group reset runs.
 pub(crate) fn start(node: &Node, g: GroupReset, user: &str) -> Result<Answer, RedfishError> {
     let Ok(permit) = RUNNING.try_acquire() else {
-        let mut e = RedfishError::new(StatusCode::CONFLICT, BaseMessage::ResourceInUse, &[]);
-        e.detail = Some("another group reset is running; see /redfish/v1/TaskService/Tasks".into());
-        return Err(e);
+        return Err(
+            RedfishError::new(StatusCode::CONFLICT, BaseMessage::ResourceInUse, &[])
+                .with_detail("another group reset is running; see /redfish/v1/TaskService/Tasks"),
+        );
     };
     let id = node.tasks.create(format!(
         "{} of {} systems, {} at a time, {} s apart, by '{user}'",

@@ -237,6 +237,15 @@ pub struct RedfishError {
     pub detail: Option<String>,
 }
 
+/// A JSON value as a message argument: a string's text, anything else its
+/// JSON, at most 64 characters (a client's value is echoed, not its essay).
+pub(crate) fn shown(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.chars().take(64).collect(),
+        other => other.to_string().chars().take(64).collect(),
+    }
+}
+
 impl RedfishError {
     /// The Base message key of the error body's `code`
     /// (`ActionParameterMissing`), for tests.
@@ -256,6 +265,22 @@ impl RedfishError {
             args: args.iter().map(|a| a.to_string()).collect(),
             detail: None,
         }
+    }
+
+    /// The same error, with the service's own resolution.
+    pub fn with_detail(mut self, detail: impl Into<String>) -> RedfishError {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// `400 ActionParameterValueError` of `param` in `action`, and why.
+    pub(crate) fn action_value(param: &str, action: &str, why: impl Into<String>) -> RedfishError {
+        RedfishError::new(
+            StatusCode::BAD_REQUEST,
+            BaseMessage::ActionParameterValueError,
+            &[param, action],
+        )
+        .with_detail(why)
     }
 
     pub(crate) fn failure(detail: impl Into<String>) -> RedfishError {

@@ -36,9 +36,7 @@ fn bad(m: BaseMessage, args: &[&str]) -> RedfishError {
 }
 
 fn value_error(param: &str, why: String) -> RedfishError {
-    let mut e = bad(BaseMessage::ActionParameterValueError, &[param, ACTION]);
-    e.detail = Some(why);
-    e
+    RedfishError::action_value(param, ACTION, why)
 }
 
 /// A text parameter: a line of printable text of at most `max` characters.
@@ -58,11 +56,7 @@ fn text(p: &Map<String, Value>, name: &str, max: usize) -> Result<Option<String>
         }
         Some(other) => Err(bad(
             BaseMessage::ActionParameterValueTypeError,
-            &[
-                &other.to_string().chars().take(64).collect::<String>(),
-                name,
-                ACTION,
-            ],
+            &[&crate::answer::shown(other), name, ACTION],
         )),
     }
 }
@@ -165,11 +159,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<CsrRequest, RedfishError> {
         Some(other) => {
             return Err(bad(
                 BaseMessage::ActionParameterValueTypeError,
-                &[
-                    &other.to_string().chars().take(64).collect::<String>(),
-                    "AlternativeNames",
-                    ACTION,
-                ],
+                &[&crate::answer::shown(other), "AlternativeNames", ACTION],
             ))
         }
     };
@@ -210,11 +200,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<CsrRequest, RedfishError> {
         (Some(other), _) => {
             return Err(bad(
                 BaseMessage::ActionParameterValueTypeError,
-                &[
-                    &other.to_string().chars().take(64).collect::<String>(),
-                    "KeyBitLength",
-                    ACTION,
-                ],
+                &[&crate::answer::shown(other), "KeyBitLength", ACTION],
             ))
         }
     }

@@ -89,10 +89,7 @@ pub(crate) fn parse(
 }
 
 fn check(prop: &str, kind: Writable, x: &Value) -> Result<(), RedfishError> {
-    let shown: String = match x {
-        Value::String(t) => t.chars().take(64).collect(),
-        other => other.to_string().chars().take(64).collect(),
-    };
+    let shown = crate::answer::shown(x);
     match (kind, x) {
         (Writable::Bool, Value::Bool(_)) => Ok(()),
         (Writable::OneOf(names), Value::String(t)) => {

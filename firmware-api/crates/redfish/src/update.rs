@@ -117,20 +117,20 @@ impl Updater {
     pub fn check_parameters(json: &[u8]) -> Result<(), RedfishError> {
         let Ok(serde_json::Value::Object(p)) = serde_json::from_slice::<serde_json::Value>(json)
         else {
-            return Err(refusal(
+            return Err(RedfishError::new(
                 StatusCode::BAD_REQUEST,
                 BaseMessage::MalformedJSON,
                 &[],
-                "UpdateParameters is not a JSON object".into(),
-            ));
+            )
+            .with_detail("UpdateParameters is not a JSON object"));
         };
         let not_in_list = |value: &str, prop: &str, why: String| {
-            refusal(
+            RedfishError::new(
                 StatusCode::BAD_REQUEST,
                 BaseMessage::PropertyValueNotInList,
                 &[&value.chars().take(64).collect::<String>(), prop],
-                why,
             )
+            .with_detail(why)
         };
         for (k, v) in &p {
             match k.as_str() {
@@ -170,12 +170,12 @@ impl Updater {
                     }
                 }
                 other => {
-                    return Err(refusal(
+                    return Err(RedfishError::new(
                         StatusCode::BAD_REQUEST,
                         BaseMessage::PropertyUnknown,
                         &[&other.chars().take(64).collect::<String>()],
-                        "UpdateParameters takes Targets and @Redfish.OperationApplyTime".into(),
-                    ))
+                    )
+                    .with_detail("UpdateParameters takes Targets and @Redfish.OperationApplyTime"))
                 }
             }
         }
@@ -515,18 +515,6 @@ fn slot_payload(s: &Slot, primary: Option<&str>) -> Value {
         v["SoftwareId"] = json!(c);
     }
     v
-}
-
-/// An error with the service's own resolution.
-fn refusal(
-    status: StatusCode,
-    message: BaseMessage,
-    args: &[&str],
-    detail: String,
-) -> RedfishError {
-    let mut e = RedfishError::new(status, message, args);
-    e.detail = Some(detail);
-    e
 }
 
 #[cfg(test)]
