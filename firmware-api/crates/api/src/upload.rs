@@ -103,6 +103,104 @@ fn bad_form(detail: String) -> RedfishError {
     )
 }
 
+/// `413`: a bundle above `[update] max_bundle_bytes`.
+fn too_large(max: u64) -> RedfishError {
+    refuse(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        BaseMessage::PayloadTooLarge,
+        &[],
+        format!("a bundle may have at most {max} bytes ([update] max_bundle_bytes)"),
+    )
+}
+
+/// The file a push's bundle goes to, and how much of it came.
+struct BundleFile {
+    file: tokio::fs::File,
+    total: u64,
+    max: u64,
+}
+
+impl BundleFile {
+    /// Appends `bytes`; past `max` bytes in all, a 413.
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), RedfishError> {
+        self.total += bytes.len() as u64;
+        if self.total > self.max {
+            return Err(too_large(self.max));
+        }
+        self.file.write_all(bytes).await.map_err(|e| {
+            RedfishError::from_status(
+                StatusCode::INSUFFICIENT_STORAGE,
+                &format!("writing the bundle failed after {} bytes: {e}", self.total),
+                None,
+            )
+        })
+    }
+}
+
+/// A multipart push's parts as they come: the part being read, the
+/// parameters, which parts were seen.
+#[derive(Default)]
+struct Fields {
+    part: Option<Part>,
+    parameters: Vec<u8>,
+    oem: usize,
+    seen: Vec<Part>,
+}
+
+impl Fields {
+    /// Takes one piece of the form; the bytes that belong to the bundle
+    /// file come back to be written.
+    fn take(&mut self, piece: Piece) -> Result<Option<Vec<u8>>, RedfishError> {
+        let bytes = match piece {
+            Piece::Start { name, .. } => {
+                let p = match name.as_str() {
+                    "UpdateParameters" => Part::Parameters,
+                    "UpdateFile" => Part::File,
+                    "OemParameters" => Part::Oem,
+                    other => {
+                        return Err(bad_form(format!(
+                            "unknown part {:?}: the parts are UpdateParameters, UpdateFile and OemParameters",
+                            other.chars().take(64).collect::<String>()
+                        )))
+                    }
+                };
+                if self.seen.contains(&p) {
+                    return Err(bad_form(format!("the part {name} came twice")));
+                }
+                self.seen.push(p);
+                self.part = Some(p);
+                return Ok(None);
+            }
+            Piece::End => {
+                self.part = None;
+                return Ok(None);
+            }
+            Piece::Data(d) => d,
+        };
+        match self.part {
+            Some(Part::File) => return Ok(Some(bytes)),
+            Some(Part::Parameters) => {
+                self.parameters.extend_from_slice(&bytes);
+                if self.parameters.len() > MAX_PARAMETERS {
+                    return Err(bad_form(format!(
+                        "UpdateParameters has more than {MAX_PARAMETERS} bytes"
+                    )));
+                }
+            }
+            Some(Part::Oem) => {
+                self.oem += bytes.len();
+                if self.oem > MAX_PARAMETERS {
+                    return Err(bad_form(format!(
+                        "OemParameters has more than {MAX_PARAMETERS} bytes"
+                    )));
+                }
+            }
+            None => {}
+        }
+        Ok(None)
+    }
+}
+
 async fn receive(
     updater: &Arc<Updater>,
     opts: &ServerOptions,
@@ -144,14 +242,6 @@ async fn receive(
         },
     };
     let max = settings.max_bundle_bytes;
-    let too_large = || {
-        refuse(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            BaseMessage::PayloadTooLarge,
-            &[],
-            format!("a bundle may have at most {max} bytes ([update] max_bundle_bytes)"),
-        )
-    };
     // A multipart body also carries its parameters and boundaries.
     let allowance = if reader.is_some() {
         2 * MAX_PARAMETERS as u64 + 64 * 1024
@@ -164,7 +254,7 @@ async fn receive(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if announced.is_some_and(|n| n > max.saturating_add(allowance)) {
-        return Err(too_large());
+        return Err(too_large(max));
     }
     let slot = updater.try_begin().ok_or_else(Updater::busy_error)?;
     // An upload is work in progress: the connection is not closed for a
@@ -173,7 +263,7 @@ async fn receive(
     let path = settings
         .upload_dir
         .join(format!("upload-{}.raucb", unique()));
-    let mut file = create(&path).await.map_err(|e| {
+    let file = create(&path).await.map_err(|e| {
         RedfishError::from_status(
             StatusCode::INTERNAL_SERVER_ERROR,
             &format!(
@@ -185,13 +275,13 @@ async fn receive(
     })?;
     let mut partial = Partial(Some(path.clone()));
     let mut body = req.into_body();
-    let mut total: u64 = 0;
+    let mut bundle = BundleFile {
+        file,
+        total: 0,
+        max,
+    };
     let mut received: u64 = 0;
-    // Multipart: the part being read, the parameters, what was seen.
-    let mut part: Option<Part> = None;
-    let mut parameters: Vec<u8> = Vec::new();
-    let mut oem: usize = 0;
-    let mut seen: Vec<Part> = Vec::new();
+    let mut fields = Fields::default();
     loop {
         let frame = match tokio::time::timeout(opts.body_timeout, body.frame()).await {
             Err(_) => {
@@ -219,74 +309,23 @@ async fn receive(
         };
         received += data.len() as u64;
         if received > max.saturating_add(allowance) {
-            return Err(too_large());
+            return Err(too_large(max));
         }
-        let pieces = match &mut reader {
-            None => vec![Piece::Data(data.to_vec())],
-            Some(r) => r.feed(&data).map_err(bad_form)?,
-        };
-        for piece in pieces {
-            let bytes = match piece {
-                Piece::Start { name, .. } => {
-                    let p = match name.as_str() {
-                        "UpdateParameters" => Part::Parameters,
-                        "UpdateFile" => Part::File,
-                        "OemParameters" => Part::Oem,
-                        other => {
-                            return Err(bad_form(format!(
-                                "unknown part {:?}: the parts are UpdateParameters, UpdateFile and OemParameters",
-                                other.chars().take(64).collect::<String>()
-                            )))
-                        }
-                    };
-                    if seen.contains(&p) {
-                        return Err(bad_form(format!("the part {name} came twice")));
+        match &mut reader {
+            // The body is the bundle: written as it comes.
+            None => bundle.write(&data).await?,
+            Some(r) => {
+                for piece in r.feed(&data).map_err(bad_form)? {
+                    if let Some(bytes) = fields.take(piece)? {
+                        bundle.write(&bytes).await?;
                     }
-                    seen.push(p);
-                    part = Some(p);
-                    continue;
                 }
-                Piece::End => {
-                    part = None;
-                    continue;
-                }
-                Piece::Data(d) => d,
-            };
-            match (reader.is_some(), part) {
-                (true, Some(Part::Parameters)) => {
-                    parameters.extend_from_slice(&bytes);
-                    if parameters.len() > MAX_PARAMETERS {
-                        return Err(bad_form(format!(
-                            "UpdateParameters has more than {MAX_PARAMETERS} bytes"
-                        )));
-                    }
-                    continue;
-                }
-                (true, Some(Part::Oem)) => {
-                    oem += bytes.len();
-                    if oem > MAX_PARAMETERS {
-                        return Err(bad_form(format!(
-                            "OemParameters has more than {MAX_PARAMETERS} bytes"
-                        )));
-                    }
-                    continue;
-                }
-                (true, None) => continue,
-                (true, Some(Part::File)) | (false, _) => {}
-            }
-            total += bytes.len() as u64;
-            if total > max {
-                return Err(too_large());
-            }
-            if let Err(e) = file.write_all(&bytes).await {
-                return Err(RedfishError::from_status(
-                    StatusCode::INSUFFICIENT_STORAGE,
-                    &format!("writing the bundle failed after {total} bytes: {e}"),
-                    None,
-                ));
             }
         }
     }
+    let BundleFile {
+        mut file, total, ..
+    } = bundle;
     if let Err(e) = file.flush().await {
         return Err(RedfishError::from_status(
             StatusCode::INSUFFICIENT_STORAGE,
@@ -301,12 +340,12 @@ async fn receive(
                 "the multipart body ends before its closing boundary".into(),
             ));
         }
-        if !seen.contains(&Part::Parameters) || !seen.contains(&Part::File) {
+        if !fields.seen.contains(&Part::Parameters) || !fields.seen.contains(&Part::File) {
             return Err(bad_form(
                 "a multipart push needs an UpdateParameters part and an UpdateFile part".into(),
             ));
         }
-        Updater::check_parameters(&parameters)?;
+        Updater::check_parameters(&fields.parameters)?;
     }
     if total == 0 {
         return Err(refuse(
