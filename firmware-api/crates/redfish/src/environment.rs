@@ -47,8 +47,9 @@ fn scope_name(c: ChassisId) -> String {
     }
 }
 
-/// The worst health of the members: `Critical` over `Warning` over `OK`.
-fn rollup<'a>(members: impl Iterator<Item = &'a Value>) -> Value {
+/// The worst `Status.Health` of `members`: `Critical` over `Warning` over
+/// `OK` (none is `OK`).
+pub(crate) fn worst_health<'a>(members: impl Iterator<Item = &'a Value>) -> &'static str {
     let rank = |h: &str| match h {
         "OK" => 0,
         "Warning" => 1,
@@ -59,7 +60,12 @@ fn rollup<'a>(members: impl Iterator<Item = &'a Value>) -> Value {
         .map(rank)
         .max()
         .unwrap_or(0);
-    let health = ["OK", "Warning", "Critical"][worst];
+    ["OK", "Warning", "Critical"][worst]
+}
+
+/// A resource's `Status` whose health is its members' worst.
+fn rollup<'a>(members: impl Iterator<Item = &'a Value>) -> Value {
+    let health = worst_health(members);
     json!({ "State": "Enabled", "Health": health, "HealthRollup": health })
 }
 

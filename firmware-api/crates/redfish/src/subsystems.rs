@@ -33,20 +33,11 @@ fn of_type<'a>(sensors: &'a [Value], reading_type: &'a str) -> impl Iterator<Ite
         .filter(move |s| s["ReadingType"] == reading_type)
 }
 
-/// The worst health of `sensors` (`Critical` over `Warning` over `OK`).
-fn worst<'a>(sensors: impl Iterator<Item = &'a Value>) -> &'static str {
-    let rank = |s: &Value| match s["Status"]["Health"].as_str() {
-        Some("OK") => 0,
-        Some("Warning") => 1,
-        Some(_) => 2,
-        None => 0,
-    };
-    ["OK", "Warning", "Critical"][sensors.map(rank).max().unwrap_or(0)]
-}
-
 /// `…/ThermalSubsystem`: links to its fans and metrics, and their health.
 pub(crate) fn thermal_subsystem(c: ChassisId, sensors: &[Value]) -> Value {
-    let health = worst(of_type(sensors, "Temperature").chain(of_type(sensors, "Rotational")));
+    let health = crate::environment::worst_health(
+        of_type(sensors, "Temperature").chain(of_type(sensors, "Rotational")),
+    );
     with(
         head(&thermal_subsystem_uri(c), "ThermalSubsystem"),
         json!({
