@@ -7,7 +7,6 @@
 //! OpenMistOS). A BMC server's chassis is not here: its FRU says its own.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -87,7 +86,10 @@ impl AssetTags {
     /// aside (`.bad`) and logged, so a damaged file never stops the service
     /// and is not silently overwritten either.
     pub fn open(path: Option<PathBuf>) -> AssetTags {
-        let tags = path.as_deref().map(load).unwrap_or_default();
+        let tags = path
+            .as_deref()
+            .and_then(|p| crate::state_file::read_json(p, "asset tags"))
+            .unwrap_or_default();
         AssetTags {
             path,
             tags: Mutex::new(tags),
@@ -129,42 +131,9 @@ impl AssetTags {
     }
 }
 
-fn load(path: &Path) -> BTreeMap<String, String> {
-    let text = match std::fs::read(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return BTreeMap::new(),
-        Err(e) => {
-            tracing::error!(path = %path.display(), "asset tags not read: {e}");
-            return BTreeMap::new();
-        }
-    };
-    match serde_json::from_slice::<BTreeMap<String, String>>(&text) {
-        Ok(t) => t,
-        Err(e) => {
-            let aside = path.with_extension("bad");
-            let _ = std::fs::rename(path, &aside);
-            tracing::error!(path = %path.display(), aside = %aside.display(), "asset tags file unreadable ({e}); set aside, starting without tags");
-            BTreeMap::new()
-        }
-    }
-}
-
 fn store(path: &Path, tags: &BTreeMap<String, String>) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)?;
-    f.write_all(&serde_json::to_vec_pretty(tags).map_err(std::io::Error::other)?)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    std::fs::File::open(dir)?.sync_all()
+    let bytes = serde_json::to_vec_pretty(tags).map_err(std::io::Error::other)?;
+    crate::state_file::write_state(path, &bytes, 0o644)
 }
 
 #[cfg(test)]

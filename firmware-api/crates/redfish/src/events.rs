@@ -321,7 +321,9 @@ impl EventService {
             ..Subs::default()
         };
         if let Some(path) = &settings.store {
-            if let Some(stored) = load(path) {
+            if let Some(stored) =
+                crate::state_file::read_json::<Stored>(path, "event subscriptions")
+            {
                 subs.next_id = stored.next_id.max(1);
                 for sub in stored.subscriptions {
                     subs.next_id = subs.next_id.max(sub.id + 1);
@@ -667,39 +669,9 @@ impl EventService {
 
 /// A stored file that cannot be read is set aside (`.bad`), not lost, and
 /// the service starts without subscriptions.
-fn load(path: &Path) -> Option<Stored> {
-    let text = match std::fs::read(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-        Err(e) => {
-            tracing::error!(path = %path.display(), "event subscriptions not read: {e}");
-            return None;
-        }
-    };
-    match serde_json::from_slice::<Stored>(&text) {
-        Ok(s) => Some(s),
-        Err(e) => {
-            let aside = path.with_extension("bad");
-            let _ = std::fs::rename(path, &aside);
-            tracing::error!(path = %path.display(), aside = %aside.display(), "event subscriptions file unreadable ({e}); set aside, starting without subscriptions");
-            None
-        }
-    }
-}
-
 fn write_private(path: &Path, stored: &Stored) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(&serde_json::to_vec_pretty(stored).map_err(std::io::Error::other)?)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
+    let bytes = serde_json::to_vec_pretty(stored).map_err(std::io::Error::other)?;
+    crate::state_file::write_state(path, &bytes, 0o600)
 }
 
 /// Delivers the events `sub`'s filter takes, one at a time, in order.

@@ -65,6 +65,7 @@ mod resources;
 pub mod route;
 mod sensors;
 mod sessions;
+mod state_file;
 mod subsystems;
 mod tasks;
 mod update;

@@ -5,8 +5,7 @@
 //! reboot`, a clean shutdown. The entry in the event log is on disk before
 //! the request is written, so who restarted the node survives the restart.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use http::StatusCode;
@@ -92,12 +91,8 @@ pub(crate) fn reset(
 
 /// A new file renamed into place: the path unit sees it whole.
 fn write_request(path: &Path, user: &str) -> std::io::Result<()> {
-    let tmp: PathBuf = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::File::create(&tmp)?;
-    writeln!(f, "GracefulRestart requested by {user} through Redfish")?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
+    let line = format!("GracefulRestart requested by {user} through Redfish\n");
+    crate::state_file::write_whole(path, line.as_bytes(), 0o644)
 }
 
 #[cfg(test)]
