@@ -164,6 +164,7 @@ subscriptions_path = "$WORK/subscriptions.json"
 [manager]
 certificate_store = "$WORK/certificate-store"
 asset_tags = "$WORK/asset-tags.json"
+aggregates = "$WORK/aggregates.json"
 [rack]
 manufacturer = "Vapor IO"
 model = "Vapor Chamber"
@@ -241,6 +242,15 @@ for _ in $(seq 1 50); do
 done
 [ "$STATE" = Completed ] || { echo "the install task $TASK ended $STATE" >&2; exit 1; }
 echo "update service: a pushed bundle installed by the stand-in rauc ($TASK $STATE)"
+
+# One kept group of systems (a bus power device and the BMC's server), so
+# the validators also check an Aggregate.
+AGG=$(curl -sS --cacert "$WORK/tls/server.crt" -H "Authorization: Bearer $API_TOKEN" \
+    -H 'Content-Type: application/json' -o /dev/null -w '%{http_code} %header{location}' \
+    --data '{"Name": "ci group", "Elements": [{"@odata.id": "/redfish/v1/Systems/00000002-06ff"}, {"@odata.id": "/redfish/v1/Systems/40000000-0001"}]}' \
+    "https://127.0.0.1:$PORT/redfish/v1/AggregationService/Aggregates")
+[ "${AGG%% *}" = 201 ] || { echo "creating an aggregate answered '$AGG', not 201" >&2; exit 1; }
+echo "aggregation service: group ${AGG#* } kept"
 
 # One push subscription to a receiver on loopback (Python's http.server,
 # answering 204 and keeping each body), proven with a test event; it stays

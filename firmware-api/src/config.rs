@@ -71,6 +71,10 @@ pub struct ManagerSection {
     /// through Redfish (`PATCH AssetTag`). Empty: not kept, so not shown
     /// and not writable. In the `StateDirectory` too.
     pub asset_tags: PathBuf,
+    /// File of the groups of systems operators make through Redfish
+    /// (`AggregationService/Aggregates`). Empty: the groups live in memory
+    /// and end with the service. In the `StateDirectory` too.
+    pub aggregates: PathBuf,
 }
 
 impl Default for ManagerSection {
@@ -80,6 +84,7 @@ impl Default for ManagerSection {
             reboot_request: PathBuf::from("/run/opendcre/reboot-request"),
             certificate_store: PathBuf::from("/var/lib/opendcre/tls"),
             asset_tags: PathBuf::from("/var/lib/opendcre/asset-tags.json"),
+            aggregates: PathBuf::from("/var/lib/opendcre/aggregates.json"),
         }
     }
 }
@@ -98,6 +103,11 @@ impl ManagerSection {
     /// The asset tag file, when tags are kept.
     pub fn asset_tags(&self) -> Option<PathBuf> {
         Some(self.asset_tags.clone()).filter(|p| !p.as_os_str().is_empty())
+    }
+
+    /// The aggregates file, when groups are kept across restarts.
+    pub fn aggregates(&self) -> Option<PathBuf> {
+        Some(self.aggregates.clone()).filter(|p| !p.as_os_str().is_empty())
     }
 }
 
@@ -164,6 +174,9 @@ pub struct UpdateSection {
     pub max_bundle_bytes: u64,
     /// How long `rauc install` may take before it is stopped.
     pub install_timeout_secs: u64,
+    /// Certificate authorities (PEM) a `SimpleUpdate` server may chain to,
+    /// beside the system's trust store.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for UpdateSection {
@@ -174,6 +187,7 @@ impl Default for UpdateSection {
             upload_dir: PathBuf::from("/data/opendcre-update"),
             max_bundle_bytes: 512 * 1024 * 1024,
             install_timeout_secs: 1800,
+            ca_file: None,
         }
     }
 }
@@ -187,6 +201,7 @@ impl UpdateSection {
             upload_dir: self.upload_dir.clone(),
             max_bundle_bytes: self.max_bundle_bytes,
             install_timeout: Duration::from_secs(self.install_timeout_secs),
+            ca_file: self.ca_file.clone(),
         }
     }
 }
@@ -532,15 +547,20 @@ impl Config {
                 message: format!("{}: must be an absolute path to a file", r.display()),
             });
         }
-        if let Some(a) = self.manager.asset_tags() {
-            if !a.is_absolute() || a.file_name().is_none() {
-                return Err(ConfigError::Invalid {
-                    key: "manager.asset_tags",
-                    message: format!(
-                        "{}: must be an absolute path to a file, or empty",
-                        a.display()
-                    ),
-                });
+        for (key, file) in [
+            ("manager.asset_tags", self.manager.asset_tags()),
+            ("manager.aggregates", self.manager.aggregates()),
+        ] {
+            if let Some(a) = file {
+                if !a.is_absolute() || a.file_name().is_none() {
+                    return Err(ConfigError::Invalid {
+                        key,
+                        message: format!(
+                            "{}: must be an absolute path to a file, or empty",
+                            a.display()
+                        ),
+                    });
+                }
             }
         }
         self.rack
@@ -670,6 +690,14 @@ impl Config {
                 "update.install_timeout_secs",
                 format!("{} is outside 10..=86400", u.install_timeout_secs),
             );
+        }
+        if let Some(ca) = &u.ca_file {
+            if !ca.is_absolute() {
+                return invalid(
+                    "update.ca_file",
+                    format!("{}: must be an absolute path", ca.display()),
+                );
+            }
         }
         Ok(())
     }
@@ -849,11 +877,19 @@ mod tests {
         )
         .unwrap();
         assert_eq!(cfg.manager.asset_tags(), None);
+        assert_eq!(
+            d.manager.aggregates(),
+            Some(PathBuf::from("/var/lib/opendcre/aggregates.json"))
+        );
         assert_eq!(cfg.rack.serial_number.as_deref(), Some("VC-1"));
         for (text, key) in [
             (
                 "[manager]\nasset_tags = \"tags.json\"\n",
                 "manager.asset_tags",
+            ),
+            (
+                "[manager]\naggregates = \"groups.json\"\n",
+                "manager.aggregates",
             ),
             ("[rack]\nmodel = \"a\\tb\"\n", "rack"),
         ] {

@@ -227,6 +227,7 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
         rack: cfg.telemetry.rack.clone().unwrap_or_else(host_name),
         rack_identity: cfg.rack.clone(),
         asset_tags: Arc::new(opendcre_redfish::AssetTags::open(cfg.manager.asset_tags())),
+        aggregates: Arc::new(opendcre_redfish::Aggregates::open(cfg.manager.aggregates())),
         cache: telemetry.as_ref().map(|t| t.cache.clone()),
         // Read once: the machine id does not change while the system runs.
         uuid: std::fs::read_to_string("/etc/machine-id")

@@ -112,3 +112,129 @@ fn a_group_is_switched_in_batches_as_a_task() {
     assert!(sim.ipmitool_power());
     assert_eq!(v11_power(&s, "00000002", "0001"), "on");
 }
+
+/// A group kept by the node (`AggregationService/Aggregates`, the usage
+/// guide's persistent group): made by an operator, reset as one in batches
+/// (confirmed through the v1.1 API), changed, kept across a restart of the
+/// service, deleted.
+#[test]
+fn a_kept_group_is_reset_changed_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let rack = dir.path().join("rack.json");
+    std::fs::write(&rack, RACK).unwrap();
+    let groups = dir.path().join("state/aggregates.json");
+    let toml = format!(
+        "[emulator]\nconfig = {:?}\n[telemetry]\nenabled = false\n\
+         [auth.tokens.reader]\nhash = \"{}\"\nrole = \"reader\"\n\
+         [auth.tokens.operator]\nhash = \"{}\"\nrole = \"operator\"\n\
+         [manager]\naggregates = {:?}\n",
+        rack.display().to_string(),
+        crate::redfish::reader_hash(),
+        crate::redfish::operator_hash(),
+        groups.display().to_string(),
+    );
+    let (s, _cfg) = Server::with_config(&toml);
+    let coll = "/redfish/v1/AggregationService/Aggregates";
+    assert_eq!(
+        get_ok(&s, "/redfish/v1/AggregationService", Some(READER))["Aggregates"]["@odata.id"],
+        coll
+    );
+    let r = crate::redfish::get(&s, coll, Some(READER));
+    assert_eq!(r.header("Allow"), Some("GET, HEAD, POST"));
+    assert_eq!(r.json()["Members@odata.count"], 0);
+
+    let make =
+        json!({"Name": "row 3", "Elements": [{"@odata.id": "/redfish/v1/Systems/00000001-0001"}]});
+    let r = send(&s, "POST", coll, READER, &make.to_string(), &[]);
+    assert_eq!(r.status, 403);
+    assert_eq!(error_code(&r), "Base.1.22.InsufficientPrivilege");
+    let r = send(
+        &s,
+        "POST",
+        coll,
+        OPERATOR,
+        r#"{"Elements": ["/redfish/v1/Systems/00000009-0001"]}"#,
+        &[],
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(error_code(&r), "Base.1.22.PropertyValueError");
+    assert!(!groups.exists(), "nothing kept for a refused create");
+
+    let r = send(&s, "POST", coll, OPERATOR, &make.to_string(), &[]);
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let uri = r.header("Location").unwrap().to_string();
+    assert_eq!(r.json()["@odata.id"], uri.as_str());
+    let v = get_ok(&s, &uri, Some(READER));
+    assert_eq!(v["Name"], "row 3");
+    assert_eq!(v["ElementsCount"], 1);
+    let add = v["Actions"]["#Aggregate.AddElements"]["target"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let reset = v["Actions"]["#Aggregate.Reset"]["target"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = send(
+        &s,
+        "POST",
+        &add,
+        OPERATOR,
+        r#"{"Elements": ["/redfish/v1/Systems/00000002-0001"]}"#,
+        &[],
+    );
+    assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(get_ok(&s, &uri, Some(READER))["ElementsCount"], 2);
+
+    // Reset as one, a system at a time, 1 s apart.
+    let r = send(
+        &s,
+        "POST",
+        &reset,
+        READER,
+        r#"{"ResetType": "ForceOff"}"#,
+        &[],
+    );
+    assert_eq!(r.status, 403);
+    let r = send(
+        &s,
+        "POST",
+        &reset,
+        OPERATOR,
+        r#"{"ResetType": "ForceOff", "BatchSize": 1, "DelayBetweenBatchesInSeconds": 1}"#,
+        &[],
+    );
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let t = wait_task(&s, r.header("Location").unwrap());
+    assert_eq!(t["TaskState"], "Completed", "{t}");
+    assert!(t["Name"].as_str().unwrap().contains("aggregate"), "{t}");
+    assert_eq!(t["Messages"].as_array().unwrap().len(), 2, "{t}");
+    assert_eq!(v11_power(&s, "00000001", "0001"), "off");
+    assert_eq!(v11_power(&s, "00000002", "0001"), "off");
+    drop(s);
+
+    // Kept across a restart of the service.
+    let (s, _cfg2) = Server::with_config(&toml);
+    let v = get_ok(&s, &uri, Some(READER));
+    assert_eq!(v["Name"], "row 3");
+    assert_eq!(
+        crate::redfish::member_ids(&json!({"Members": v["Elements"]})),
+        [
+            "/redfish/v1/Systems/00000001-0001",
+            "/redfish/v1/Systems/00000002-0001"
+        ]
+    );
+    let r = send(&s, "POST", &reset, OPERATOR, r#"{"ResetType": "On"}"#, &[]);
+    assert_eq!(r.status, 202);
+    let t = wait_task(&s, r.header("Location").unwrap());
+    assert_eq!(t["TaskState"], "Completed", "{t}");
+    assert_eq!(v11_power(&s, "00000002", "0001"), "on");
+
+    let r = send(&s, "DELETE", &uri, READER, "", &[]);
+    assert_eq!(r.status, 403);
+    let r = send(&s, "DELETE", &uri, OPERATOR, "", &[]);
+    assert_eq!(r.status, 204);
+    let r = crate::redfish::get(&s, &uri, Some(READER));
+    assert_eq!(r.status, 404);
+    assert_eq!(get_ok(&s, coll, Some(READER))["Members@odata.count"], 0);
+}

@@ -560,3 +560,253 @@ fn multipart_push_installs_the_update_file() {
         "every byte of the file, no more"
     );
 }
+
+/// A file server for `SimpleUpdate`: Python's `http.server` on loopback,
+/// over TLS when given a certificate, asking for HTTP Basic when given the
+/// `Authorization` value it wants.
+struct FileServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+const FILE_SERVER: &str = r#"
+import functools, http.server, ssl, sys
+root, cert, key, want = sys.argv[1:5]
+class H(http.server.SimpleHTTPRequestHandler):
+    def do_GET(self):
+        if want and self.headers.get("Authorization") != want:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="bundles"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        super().do_GET()
+    def log_message(self, *a):
+        pass
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(H, directory=root))
+if cert:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
+"#;
+
+impl FileServer {
+    fn start(
+        root: &std::path::Path,
+        tls: Option<(&std::path::Path, &std::path::Path)>,
+        want: &str,
+    ) -> FileServer {
+        use std::io::BufRead;
+        let (cert, key) = tls.map_or((String::new(), String::new()), |(c, k)| {
+            (c.display().to_string(), k.display().to_string())
+        });
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", FILE_SERVER])
+            .arg(root)
+            .args([&cert, &key, want])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line.trim().parse().expect("the file server's port");
+        FileServer { child, port }
+    }
+}
+
+impl Drop for FileServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const SIMPLE_UPDATE: &str = "/redfish/v1/UpdateService/Actions/UpdateService.SimpleUpdate";
+
+/// `SimpleUpdate`: the node fetches the bundle (plain HTTP with Basic
+/// credentials, HTTPS from a server whose CA is `[update] ca_file`) and
+/// installs it as a task; a missing file, a file too large and an
+/// unknown certificate end the task with the reason, logged, no file left.
+#[test]
+fn simple_update_fetches_over_http_and_https_and_installs() {
+    let files = tempfile::tempdir().unwrap();
+    let good = bundle(200 * 1024);
+    std::fs::write(files.path().join("os.raucb"), &good).unwrap();
+    std::fs::write(files.path().join("huge.raucb"), bundle(MIB + 10)).unwrap();
+    // A CA (the node's [update] ca_file) and a server certificate for
+    // 127.0.0.1 it signed.
+    let path = |name: &str| files.path().join(name).display().to_string();
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"],
+            &ec[..],
+            &[
+                "-days",
+                "1",
+                "-subj",
+                "/CN=bundle CA",
+                "-keyout",
+                &path("ca.key"),
+                "-out",
+                &path("ca.crt"),
+            ],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req"],
+            &ec[..],
+            &[
+                "-subj",
+                "/CN=bundles",
+                "-keyout",
+                &path("tls.key"),
+                "-out",
+                &path("tls.csr"),
+            ],
+        ]
+        .concat(),
+    );
+    std::fs::write(
+        files.path().join("ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &path("tls.csr"),
+        "-CA",
+        &path("ca.crt"),
+        "-CAkey",
+        &path("ca.key"),
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        &path("ext"),
+        "-out",
+        &path("tls.crt"),
+    ]);
+    let (cert, key, ca) = (
+        files.path().join("tls.crt"),
+        files.path().join("tls.key"),
+        path("ca.crt"),
+    );
+    // "fw:s3cret"
+    let plain = FileServer::start(files.path(), None, "Basic Znc6czNjcmV0");
+    let tls = FileServer::start(files.path(), Some((&cert, &key)), "");
+
+    let n = Node::start(true, "ok", 0, &format!("ca_file = {ca:?}\n"));
+    let s = &n.server;
+    let us = get_ok(s, "/redfish/v1/UpdateService", Some(READER));
+    assert_eq!(
+        us["Actions"]["#UpdateService.SimpleUpdate"]["target"],
+        SIMPLE_UPDATE
+    );
+    let pull = |token: &str, body: String| {
+        crate::redfish::send(s, "POST", SIMPLE_UPDATE, token, &body, &[])
+    };
+    let http_uri = |path: &str| format!("http://127.0.0.1:{}/{path}", plain.port);
+
+    let r = pull(
+        READER,
+        format!(r#"{{"ImageURI": "{}"}}"#, http_uri("os.raucb")),
+    );
+    assert_eq!(r.status, 403);
+    // Without the credentials the server wants: the task says so.
+    let r = pull(
+        OPERATOR,
+        format!(r#"{{"ImageURI": "{}"}}"#, http_uri("os.raucb")),
+    );
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let t = wait_task(s, r.header("Location").unwrap());
+    assert_eq!(t["TaskState"], "Exception", "{t}");
+    assert!(messages(&t).iter().any(|m| m.contains("401")), "{t}");
+    assert!(n.installed().is_empty());
+
+    // The usage guide's form, with TransferProtocol and credentials.
+    let r = pull(
+        OPERATOR,
+        format!(
+            r#"{{"ImageURI": "127.0.0.1:{}/os.raucb", "TransferProtocol": "HTTP", "Username": "fw", "Password": "s3cret", "Targets": ["/redfish/v1/Managers/RackManager"]}}"#,
+            plain.port
+        ),
+    );
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let t = wait_task(s, r.header("Location").unwrap());
+    assert_eq!(t["TaskState"], "Completed", "{t}");
+    assert!(t["Name"].as_str().unwrap().contains("/os.raucb"), "{t}");
+    assert_eq!(n.installed().len(), 1);
+    assert_eq!(
+        n.installed()[0].1,
+        good.len() as u64,
+        "RAUC got the whole file"
+    );
+
+    // HTTPS, trusted through [update] ca_file.
+    let https = format!("https://127.0.0.1:{}/os.raucb", tls.port);
+    let r = pull(OPERATOR, format!(r#"{{"ImageURI": "{https}"}}"#));
+    assert_eq!(r.status, 202);
+    let t = wait_task(s, r.header("Location").unwrap());
+    assert_eq!(t["TaskState"], "Completed", "{t}");
+    assert_eq!(n.installed().len(), 2);
+    assert_eq!(n.installed()[1].1, good.len() as u64);
+
+    // What fails, fails in the task, with the reason, and is logged.
+    let wrong = [
+        (
+            format!("https://127.0.0.1:{}/nothing-here.raucb", tls.port),
+            "404",
+        ),
+        (
+            format!("https://127.0.0.1:{}/huge.raucb", tls.port),
+            "larger than",
+        ),
+        (format!("https://localhost:{}/os.raucb", tls.port), "TLS"),
+    ];
+    for (uri, why) in wrong {
+        let r = pull(OPERATOR, format!(r#"{{"ImageURI": "{uri}"}}"#));
+        assert_eq!(r.status, 202, "{uri}");
+        let t = wait_task(s, r.header("Location").unwrap());
+        assert_eq!(t["TaskState"], "Exception", "{t}");
+        let last = t["Messages"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["MessageId"], "OpenDCRE.1.0.UpdateFailed", "{t}");
+        assert!(
+            last["MessageArgs"][2].as_str().unwrap().contains(why),
+            "{uri}: {t}"
+        );
+    }
+    assert_eq!(n.installed().len(), 2, "nothing more installed");
+    assert_eq!(n.uploads(), Vec::<String>::new(), "no file left behind");
+    let r = pull(
+        OPERATOR,
+        r#"{"ImageURI": "tftp://127.0.0.1/os.raucb"}"#.to_string(),
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(error_code(&r), "Base.1.22.ActionParameterValueError");
+}

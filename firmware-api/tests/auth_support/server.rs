@@ -44,6 +44,7 @@ impl TestApi {
                 rack_identity: Default::default(),
                 // Not kept: the auth tests write no asset tags.
                 asset_tags: Arc::new(opendcre_redfish::AssetTags::open(None)),
+                aggregates: Arc::new(opendcre_redfish::Aggregates::open(None)),
                 firmware_version: "test".to_string(),
                 cache: None,
                 uuid: None,
@@ -67,6 +68,7 @@ impl TestApi {
                         upload_dir: "/data/opendcre-update".into(),
                         max_bundle_bytes: 1 << 20,
                         install_timeout: Duration::from_secs(60),
+                        ca_file: None,
                     },
                     events,
                     Arc::default(),

@@ -5,7 +5,8 @@
 //! together draw their inrush current together, which is what a rack
 //! manager staggers. It runs as a task; each system's reset is the job
 //! of its own `ComputerSystem.Reset` (same device command, same event log
-//! entry), and one system failing does not stop the others.
+//! entry), and one system failing does not stop the others. A group
+//! kept by the node (`aggregates`) is reset by the same task.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -19,12 +20,12 @@ use tokio::time::Instant;
 use crate::answer::{shown, Answer, BaseMessage, RedfishError};
 use crate::node::{Node, Rack};
 use crate::reset::{self, ResetType};
-use crate::resources::{head, with};
+use crate::resources::{head, link, with};
 use crate::route::{route, Resource, SystemId, V1};
 
 const ACTION: &str = "AggregationService.Reset";
 /// Most systems one request names: more than a rack holds.
-const MAX_TARGETS: usize = 256;
+pub(crate) const MAX_TARGETS: usize = 256;
 /// Longest wait between batches: ten minutes is more than any power
 /// supply needs to settle; longer is more likely a unit mistake.
 const MAX_DELAY_SECS: u64 = 600;
@@ -61,9 +62,10 @@ pub(crate) fn service(rack: &Rack) -> Value {
         json!({
             "Id": "AggregationService",
             "Name": "Aggregation service",
-            "Description": "Resets a group of the rack's systems in batches, as a task: TargetURIs (the systems), ResetType (one every target offers), BatchSize (systems reset together; 0 or none: all), DelayBetweenBatchesInSeconds (0..600).",
+            "Description": "Resets a group of the rack's systems in batches, as a task: TargetURIs (the systems), ResetType (one every target offers), BatchSize (systems reset together; 0 or none: all), DelayBetweenBatchesInSeconds (0..600). Aggregates are groups kept by the node, reset the same way.",
             "ServiceEnabled": true,
             "Status": { "State": "Enabled", "Health": "OK" },
+            "Aggregates": link(&crate::aggregates::collection_uri()),
             "Actions": {
                 format!("#{ACTION}"): {
                     "target": reset_uri(),
@@ -82,144 +84,203 @@ pub(crate) struct GroupReset {
     /// Systems per batch, at least 1.
     pub batch: usize,
     pub delay: Duration,
+    /// Members of a persistent group that are not systems of the rack any
+    /// more (a BMC taken out of the configuration, a board that did not
+    /// answer the scan): each is a failed member of the task, the others
+    /// are reset.
+    pub missing: Vec<String>,
 }
 
 fn bad(message: BaseMessage, args: &[&str]) -> RedfishError {
     RedfishError::new(StatusCode::BAD_REQUEST, message, args)
 }
 
-fn value_error(param: &str, why: String) -> RedfishError {
-    RedfishError::action_value(param, ACTION, why)
-}
-
-/// A whole number parameter within `0..=max`; absent is 0.
-fn count(params: &Map<String, Value>, name: &str, max: u64) -> Result<u64, RedfishError> {
-    match params.get(name) {
-        None => Ok(0),
-        Some(Value::Number(n)) => match n.as_u64() {
-            Some(v) if v <= max => Ok(v),
-            _ => Err(value_error(
-                name,
-                format!("{name} is a whole number from 0 to {max}"),
-            )),
-        },
-        Some(other) => Err(bad(
-            BaseMessage::ActionParameterValueTypeError,
-            &[&other.to_string(), name, ACTION],
-        )),
-    }
-}
-
-/// The request body against the rack: every target a system of it, named
-/// once; a reset type every target offers.
-pub(crate) fn parse(body: &[u8], rack: &Rack) -> Result<GroupReset, RedfishError> {
+/// The parameters of a JSON action body: an object, only `known` names.
+pub(crate) fn params(
+    body: &[u8],
+    action: &str,
+    known: &[&str],
+) -> Result<Map<String, Value>, RedfishError> {
     let v: Value =
         serde_json::from_slice(body).map_err(|_| bad(BaseMessage::MalformedJSON, &[]))?;
     let Value::Object(params) = v else {
         return Err(bad(BaseMessage::MalformedJSON, &[]));
     };
-    const KNOWN: [&str; 4] = [
-        "TargetURIs",
-        "ResetType",
-        "BatchSize",
-        "DelayBetweenBatchesInSeconds",
-    ];
-    if let Some(unknown) = params.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+    if let Some(unknown) = params.keys().find(|k| !known.contains(&k.as_str())) {
         let name: String = unknown.chars().take(64).collect();
-        return Err(bad(BaseMessage::ActionParameterUnknown, &[ACTION, &name]));
+        return Err(bad(BaseMessage::ActionParameterUnknown, &[action, &name]));
     }
-    let Some(uris) = params.get("TargetURIs") else {
-        return Err(bad(
-            BaseMessage::ActionParameterMissing,
-            &[ACTION, "TargetURIs"],
-        ));
+    Ok(params)
+}
+
+/// A whole number parameter within `0..=max`; absent is 0.
+fn count(
+    params: &Map<String, Value>,
+    name: &str,
+    max: u64,
+    action: &str,
+) -> Result<u64, RedfishError> {
+    match params.get(name) {
+        None => Ok(0),
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(v) if v <= max => Ok(v),
+            _ => Err(RedfishError::action_value(
+                name,
+                action,
+                format!("{name} is a whole number from 0 to {max}"),
+            )),
+        },
+        Some(other) => Err(bad(
+            BaseMessage::ActionParameterValueTypeError,
+            &[&other.to_string(), name, action],
+        )),
+    }
+}
+
+/// The systems the array parameter `name` names: 1..256, each a system of
+/// the rack, each once. The usage guide writes plain URIs; a link object
+/// is the parameter's type in the schema. Both are taken.
+pub(crate) fn systems(
+    params: &Map<String, Value>,
+    name: &str,
+    action: &str,
+    rack: &Rack,
+) -> Result<Vec<SystemId>, RedfishError> {
+    let Some(uris) = params.get(name) else {
+        return Err(bad(BaseMessage::ActionParameterMissing, &[action, name]));
     };
     let Value::Array(uris) = uris else {
         return Err(bad(
             BaseMessage::ActionParameterValueTypeError,
-            &[&shown(uris), "TargetURIs", ACTION],
+            &[&shown(uris), name, action],
         ));
     };
     if uris.is_empty() || uris.len() > MAX_TARGETS {
-        return Err(value_error(
-            "TargetURIs",
-            format!("TargetURIs names 1 to {MAX_TARGETS} systems"),
+        return Err(RedfishError::action_value(
+            name,
+            action,
+            format!("{name} names 1 to {MAX_TARGETS} systems"),
         ));
     }
     let mut targets = Vec::with_capacity(uris.len());
     let mut seen = BTreeSet::new();
     for u in uris {
-        // The usage guide writes plain URIs; a link object is the
-        // parameter's type in the schema. Both are taken.
-        let uri = match u {
-            Value::String(s) => s.as_str(),
-            Value::Object(o) => o.get("@odata.id").and_then(Value::as_str).unwrap_or(""),
-            _ => "",
-        };
+        let uri = uri_text(u);
         let s = system_of(uri)
             .filter(|s| rack.has_system(*s))
             .ok_or_else(|| {
-                value_error(
-                    "TargetURIs",
+                RedfishError::action_value(
+                    name,
+                    action,
                     format!("{} is not a computer system of this rack", shown(u)),
                 )
             })?;
         if !seen.insert((s.board, s.device)) {
-            return Err(value_error("TargetURIs", format!("{uri} is named twice")));
+            return Err(RedfishError::action_value(
+                name,
+                action,
+                format!("{uri} is named twice"),
+            ));
         }
         targets.push(s);
     }
+    Ok(targets)
+}
+
+/// `ResetType`, `BatchSize` and `DelayBetweenBatchesInSeconds` of a reset
+/// of `targets` (`missing`: members no longer in the rack): a reset type
+/// every target offers, since a group is switched as one decision.
+pub(crate) fn group(
+    params: &Map<String, Value>,
+    action: &str,
+    targets: Vec<SystemId>,
+    missing: Vec<String>,
+) -> Result<GroupReset, RedfishError> {
     let name = match params.get("ResetType") {
         None => {
             return Err(bad(
                 BaseMessage::ActionParameterMissing,
-                &[ACTION, "ResetType"],
+                &[action, "ResetType"],
             ))
         }
         Some(Value::String(t)) => t.as_str(),
         Some(other) => {
             return Err(bad(
                 BaseMessage::ActionParameterValueTypeError,
-                &[&shown(other), "ResetType", ACTION],
+                &[&shown(other), "ResetType", action],
             ))
         }
     };
-    // Every target must offer it: a group is switched as one decision.
-    let reset = reset::offered(targets[0])
-        .iter()
-        .find(|t| t.name() == name)
-        .copied();
+    let reset = ResetType::ALL.iter().find(|t| t.name() == name).copied();
     let refusing = targets
         .iter()
         .find(|s| reset.is_none_or(|t| !reset::offered(**s).contains(&t)));
     let (Some(reset), None) = (reset, refusing) else {
-        let s = refusing.copied().unwrap_or(targets[0]);
-        return Err(bad(
+        let refused = bad(
             BaseMessage::ActionParameterValueNotInList,
             &[
                 &name.chars().take(64).collect::<String>(),
                 "ResetType",
-                ACTION,
+                action,
             ],
-        )
-        .with_detail(format!(
-            "system {} offers {}",
-            s.id(),
-            reset::allowable(s).join(", ")
-        )));
+        );
+        return Err(match refusing {
+            Some(s) => refused.with_detail(format!(
+                "system {} offers {}",
+                s.id(),
+                reset::allowable(*s).join(", ")
+            )),
+            None => refused,
+        });
     };
-    let batch = count(&params, "BatchSize", MAX_TARGETS as u64)? as usize;
-    let delay = count(&params, "DelayBetweenBatchesInSeconds", MAX_DELAY_SECS)?;
+    let batch = count(params, "BatchSize", MAX_TARGETS as u64, action)? as usize;
+    let delay = count(
+        params,
+        "DelayBetweenBatchesInSeconds",
+        MAX_DELAY_SECS,
+        action,
+    )?;
     Ok(GroupReset {
-        batch: if batch == 0 { targets.len() } else { batch },
+        batch: if batch == 0 {
+            targets.len().max(1)
+        } else {
+            batch
+        },
         targets,
         reset,
         delay: Duration::from_secs(delay),
+        missing,
     })
 }
 
+/// The request body of `AggregationService.Reset` against the rack.
+pub(crate) fn parse(body: &[u8], rack: &Rack) -> Result<GroupReset, RedfishError> {
+    let params = params(
+        body,
+        ACTION,
+        &[
+            "TargetURIs",
+            "ResetType",
+            "BatchSize",
+            "DelayBetweenBatchesInSeconds",
+        ],
+    )?;
+    let targets = systems(&params, "TargetURIs", ACTION, rack)?;
+    group(&params, ACTION, targets, Vec::new())
+}
+
+/// The URI of a link parameter: a string or a link object (`""` for
+/// anything else, which names nothing).
+pub(crate) fn uri_text(u: &Value) -> &str {
+    match u {
+        Value::String(s) => s.as_str(),
+        Value::Object(o) => o.get("@odata.id").and_then(Value::as_str).unwrap_or(""),
+        _ => "",
+    }
+}
+
 /// The system a URI names (one trailing slash allowed, as everywhere).
-fn system_of(uri: &str) -> Option<SystemId> {
+pub(crate) fn system_of(uri: &str) -> Option<SystemId> {
     let segs: Vec<String> = uri
         .strip_prefix('/')?
         .split('/')
@@ -234,6 +295,17 @@ fn system_of(uri: &str) -> Option<SystemId> {
 /// Starts `g` as a task for `user`: `202` with its `Location`, or `409`
 /// while another group reset runs.
 pub(crate) fn start(node: &Node, g: GroupReset, user: &str) -> Result<Answer, RedfishError> {
+    start_as(node, g, user, "")
+}
+
+/// [`start`] of a persistent group: `of` names it in the task
+/// (`" of aggregate 2 'row 3 compute'"`).
+pub(crate) fn start_as(
+    node: &Node,
+    g: GroupReset,
+    user: &str,
+    of: &str,
+) -> Result<Answer, RedfishError> {
     let Ok(permit) = RUNNING.try_acquire() else {
         return Err(
             RedfishError::new(StatusCode::CONFLICT, BaseMessage::ResourceInUse, &[])
@@ -241,9 +313,9 @@ pub(crate) fn start(node: &Node, g: GroupReset, user: &str) -> Result<Answer, Re
         );
     };
     let id = node.tasks.create(format!(
-        "{} of {} systems, {} at a time, {} s apart, by '{user}'",
+        "{}{of} of {} systems, {} at a time, {} s apart, by '{user}'",
         g.reset.name(),
-        g.targets.len(),
+        g.targets.len() + g.missing.len(),
         g.batch,
         g.delay.as_secs()
     ));
@@ -267,8 +339,21 @@ pub(crate) fn start(node: &Node, g: GroupReset, user: &str) -> Result<Answer, Re
 }
 
 async fn run(node: Arc<Node>, id: u64, g: GroupReset, user: String) {
-    let total = g.targets.len();
-    let (mut done, mut failed) = (0usize, 0usize);
+    let total = g.targets.len() + g.missing.len();
+    let (mut done, mut failed) = (g.missing.len(), g.missing.len());
+    if !g.missing.is_empty() {
+        let percent = u8::try_from(done * 100 / total).unwrap_or(100);
+        node.tasks.update(id, |t| {
+            t.percent = Some(percent);
+            for uri in &g.missing {
+                t.messages.push(
+                    RedfishError::missing(uri)
+                        .with_detail("a member of the group that is not a computer system of this rack now (not reset); remove it with Aggregate.RemoveElements")
+                        .message(),
+                );
+            }
+        });
+    }
     for (n, batch) in g.targets.chunks(g.batch).enumerate() {
         if n > 0 && !g.delay.is_zero() {
             tokio::time::sleep(g.delay).await;

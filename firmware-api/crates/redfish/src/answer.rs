@@ -143,6 +143,7 @@ pub enum BaseMessage {
     CreateLimitReachedForResource,
     ActionParameterValueError,
     ActionParameterNotSupported,
+    PropertyValueError,
 }
 
 impl BaseMessage {
@@ -181,6 +182,7 @@ impl BaseMessage {
             BaseMessage::CreateLimitReachedForResource => "CreateLimitReachedForResource",
             BaseMessage::ActionParameterValueError => "ActionParameterValueError",
             BaseMessage::ActionParameterNotSupported => "ActionParameterNotSupported",
+            BaseMessage::PropertyValueError => "PropertyValueError",
         }
     }
 
@@ -220,6 +222,7 @@ impl BaseMessage {
             BaseMessage::CreateLimitReachedForResource => ("The create operation failed because the resource has reached the limit of possible resources.", "Critical", "Either delete resources and resubmit the request if the operation failed or do not resubmit the request."),
             BaseMessage::ActionParameterValueError => ("The value for the parameter %1 in the action %2 is invalid.", "Warning", "Correct the value for the parameter in the request body and resubmit the request if the operation failed."),
             BaseMessage::ActionParameterNotSupported => ("The parameter %1 for the action %2 is not supported on the target resource.", "Warning", "Remove the parameter supplied and resubmit the request if the operation failed."),
+            BaseMessage::PropertyValueError => ("The value provided for the property %1 is not valid.", "Warning", "Correct the value for the property in the request body and resubmit the request if the operation failed."),
             BaseMessage::GeneralError => ("A general error has occurred.  See Resolution for information on how to resolve the error, or @Message.ExtendedInfo if Resolution is not provided.", "Critical", "None."),
         }
     }
@@ -326,26 +329,31 @@ impl RedfishError {
 
     /// The error body of DSP0266 "Error responses".
     pub fn body(&self) -> Value {
+        let message = self.message();
+        json!({
+            "error": {
+                "code": message["MessageId"],
+                "message": message["Message"],
+                "@Message.ExtendedInfo": [message],
+            }
+        })
+    }
+
+    /// The error as one `Message` object: the body's extended info, and
+    /// what a task lists for a member that failed.
+    pub(crate) fn message(&self) -> Value {
         let (template, severity, resolution) = self.message.text();
         let mut text = template.to_string();
         for (i, a) in self.args.iter().enumerate().rev() {
             text = text.replace(&format!("%{}", i + 1), a);
         }
-        let id = format!("{BASE}.{}", self.message.id());
-        let resolution = self.detail.as_deref().unwrap_or(resolution);
         json!({
-            "error": {
-                "code": id,
-                "message": text,
-                "@Message.ExtendedInfo": [{
-                    "@odata.type": "#Message.v1_3_0.Message",
-                    "MessageId": id,
-                    "Message": text,
-                    "MessageArgs": self.args,
-                    "MessageSeverity": severity,
-                    "Resolution": resolution,
-                }]
-            }
+            "@odata.type": "#Message.v1_3_0.Message",
+            "MessageId": format!("{BASE}.{}", self.message.id()),
+            "Message": text,
+            "MessageArgs": self.args,
+            "MessageSeverity": severity,
+            "Resolution": self.detail.as_deref().unwrap_or(resolution),
         })
     }
 

@@ -4,7 +4,7 @@
 //! (`GET …/SSE`, which the api crate serves with [`SseStream`]).
 //!
 //! ```text
-//! EventLog::record ─► listener ─► broadcast (Record) ─┬─► push task per subscription ─► eventpush::Poster
+//! EventLog::record ─► listener ─► broadcast (Record) ─┬─► push task per subscription ─► http_client::Client
 //!                                                      └─► SSE stream per connection
 //! ```
 //!
@@ -40,7 +40,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::answer::{Answer, BaseMessage, RedfishError};
 use crate::eventfilter::{Facts, Filter, MAX_ITEMS, MAX_ITEM_CHARS};
-use crate::eventpush::{Poster, Target};
+use crate::http_client::{Client, Target};
 use crate::logs::REGISTRY_PREFIX;
 use crate::patch::Writable;
 use crate::resources::{collection, head, link, with};
@@ -223,7 +223,7 @@ struct Stored {
 /// The event service. Built once by `opendcre serve`; shared as `Arc`.
 pub struct EventService {
     settings: EventSettings,
-    poster: Poster,
+    poster: Client,
     log: Arc<EventLog>,
     subs: Mutex<Subs>,
     tx: broadcast::Sender<Arc<Record>>,
@@ -298,7 +298,7 @@ impl EventService {
     /// subscriptions loaded (their delivery starts with
     /// [`EventService::start`]). Errors: the CA file cannot be used.
     pub fn new(settings: EventSettings, log: Arc<EventLog>) -> Result<Arc<EventService>, String> {
-        let poster = Poster::new(
+        let poster = Client::new(
             settings.ca_file.as_deref(),
             settings.connect_timeout,
             settings.request_timeout,

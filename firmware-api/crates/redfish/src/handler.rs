@@ -12,6 +12,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::accounts;
+use crate::aggregates::AggregateAction;
 use crate::aggregation;
 use crate::answer::{Answer, BaseMessage, RedfishError, XML};
 use crate::boot;
@@ -456,6 +457,11 @@ impl Ctx<'_> {
             }
             Resource::TaskService => crate::tasks::service(),
             Resource::AggregationService => aggregation::service(&self.rack().await?),
+            Resource::AggregateCollection => node.aggregates.collection(),
+            Resource::Aggregate(id) => node
+                .aggregates
+                .get(*id)
+                .ok_or_else(|| RedfishError::missing(path))?,
             Resource::TaskCollection => node.tasks.collection(),
             Resource::Task(id) => node
                 .tasks
@@ -483,8 +489,10 @@ impl Ctx<'_> {
             | Resource::ReplaceCertificate
             | Resource::GenerateCsr
             | Resource::GroupReset
+            | Resource::AggregateAction(..)
             | Resource::UpdateUpload
             | Resource::UpdateMultipart
+            | Resource::SimpleUpdate
             | Resource::SystemReset(_)
             | Resource::ClearLog(_)
             | Resource::Missing => return Err(RedfishError::missing(path)),
@@ -752,16 +760,14 @@ async fn patch(
 async fn set_asset_tag(ctx: &Ctx<'_>, c: ChassisId, value: &Value) -> Result<(), RedfishError> {
     let tag = value.as_str().unwrap_or_default().to_string();
     let tags = ctx.node.asset_tags.clone();
-    let kept = {
-        let tag = tag.clone();
-        tokio::task::spawn_blocking(move || tags.set(c, &tag))
-            .await
-            .unwrap_or_else(|e| Err(format!("the write did not finish: {e}")))
-    };
-    kept.map_err(|e| {
-        tracing::error!(chassis = %c.id(), "asset tag not kept: {e}");
-        RedfishError::failure(format!("the asset tag could not be kept: {e}"))
-    })?;
+    let kept = tag.clone();
+    blocking(move || {
+        tags.set(c, &kept).map_err(|e| {
+            tracing::error!(chassis = %c.id(), "asset tag not kept: {e}");
+            RedfishError::failure(format!("the asset tag could not be kept: {e}"))
+        })
+    })
+    .await?;
     tracing::info!(chassis = %c.id(), asset_tag = ?tag, "AssetTag written");
     Ok(())
 }
@@ -830,6 +836,9 @@ async fn serve(
             let g = aggregation::parse(body, &node.rack(deadline).await?)?;
             aggregation::start(node, g, &caller.user())
         }
+        Resource::AggregateCollection | Resource::Aggregate(_) | Resource::AggregateAction(..) => {
+            aggregate(node, resource, path, body, deadline, caller).await
+        }
         Resource::ClearLog(owner) => {
             if !body.is_empty()
                 && serde_json::from_slice::<serde_json::Map<String, Value>>(body).is_err()
@@ -871,6 +880,7 @@ async fn serve(
             }
         }
         Resource::SubmitTestEvent => node.event_service.submit_test_event(body),
+        Resource::SimpleUpdate => crate::simple_update::start(&node.update, body, &caller.user()),
         Resource::ManagerReset => crate::manager_reset::reset(
             node.reboot_request.as_deref(),
             body,
@@ -886,6 +896,57 @@ async fn serve(
         }
         _ => Err(RedfishError::missing(path)),
     }
+}
+
+/// A change to the kept groups, or a group's reset. The group file is
+/// written and synced on a blocking thread.
+async fn aggregate(
+    node: &Node,
+    resource: &Resource,
+    path: &str,
+    body: &[u8],
+    deadline: Instant,
+    caller: &Caller,
+) -> Result<Answer, RedfishError> {
+    let user = caller.user();
+    if let Resource::Aggregate(id) = resource {
+        let (groups, id) = (node.aggregates.clone(), *id);
+        return match blocking(move || groups.delete(id, &user)).await? {
+            true => Ok(Answer::no_content()),
+            false => Err(RedfishError::missing(path)),
+        };
+    }
+    let rack = node.rack(deadline).await?;
+    match resource {
+        Resource::AggregateAction(id, AggregateAction::Reset) => {
+            let (g, of) = node
+                .aggregates
+                .reset(*id, body, &rack)?
+                .ok_or_else(|| RedfishError::missing(path))?;
+            aggregation::start_as(node, g, &user, &of)
+        }
+        Resource::AggregateAction(id, action) => {
+            let (groups, id, action, body) = (node.aggregates.clone(), *id, *action, body.to_vec());
+            blocking(move || groups.change(id, action, &body, &rack, &user))
+                .await?
+                .ok_or_else(|| RedfishError::missing(path))
+        }
+        _ => {
+            let (groups, body) = (node.aggregates.clone(), body.to_vec());
+            blocking(move || groups.create(&body, &rack, &user)).await
+        }
+    }
+}
+
+/// Runs `f` (file writes with fsync) off the async workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, RedfishError> + Send + 'static,
+) -> Result<T, RedfishError> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        Err(RedfishError::failure(format!(
+            "the write did not finish: {e}"
+        )))
+    })
 }
 
 /// The node's clock, UTC, to the second.

@@ -27,12 +27,13 @@
 //! `ethernet` them as the manager's `EthernetInterfaces`; `logs` the log
 //! services (the node's event log, a BMC's SEL); `events` the event
 //! service (subscriptions, SSE streams), `eventfilter` which events a
-//! subscriber takes and `eventpush` their delivery over HTTP; `reports`
+//! subscriber takes and `http_client` their delivery over HTTP (and `SimpleUpdate`'s download); `reports`
 //! the telemetry service (the rack's readings as a metric report);
 //! `manager_reset` the node's own restart (`Manager.Reset`); `certificates`
 //! its HTTPS certificate and the `CertificateService` that replaces it.
 
 mod accounts;
+mod aggregates;
 mod aggregation;
 pub mod answer;
 mod boot;
@@ -42,10 +43,10 @@ mod csr;
 mod environment;
 mod ethernet;
 mod eventfilter;
-mod eventpush;
 mod events;
 mod firmware;
 mod handler;
+mod http_client;
 mod identity;
 mod led;
 mod logs;
@@ -65,11 +66,13 @@ mod resources;
 pub mod route;
 mod sensors;
 mod sessions;
+mod simple_update;
 mod state_file;
 mod subsystems;
 mod tasks;
 mod update;
 
+pub use aggregates::{AggregateAction, Aggregates};
 pub use answer::{Answer, BaseMessage, RedfishError, ODATA_VERSION};
 pub use chassis_identity::{AssetTags, RackIdentity};
 pub use events::{sse_uri, EventService, EventSettings, SseNext, SseStream};

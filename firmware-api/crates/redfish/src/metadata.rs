@@ -54,6 +54,8 @@ pub(crate) const SCHEMAS: &[(&str, Option<&str>)] = &[
     ("SoftwareInventory", Some("v1_13_0")),
     ("TaskService", Some("v1_3_0")),
     ("AggregationService", Some("v1_0_3")),
+    ("AggregateCollection", None),
+    ("Aggregate", Some("v1_0_3")),
     ("TaskCollection", None),
     ("Task", Some("v1_7_4")),
     ("EventService", Some("v1_12_0")),

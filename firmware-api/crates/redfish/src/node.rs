@@ -48,6 +48,8 @@ pub struct Node {
     pub events: Arc<opendcre_eventlog::EventLog>,
     /// The update service (`[update]`): RAUC bundles.
     pub update: Arc<crate::Updater>,
+    /// The groups of systems operators keep (`[manager] aggregates`).
+    pub aggregates: Arc<crate::Aggregates>,
     /// The task service: installs and group resets, as they run.
     pub tasks: Arc<crate::Tasks>,
     /// Where `Manager.Reset` writes its restart request (`[manager]

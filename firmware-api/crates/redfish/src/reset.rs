@@ -26,6 +26,15 @@ pub(crate) enum ResetType {
 }
 
 impl ResetType {
+    /// Every reset type the service knows (a BMC's server offers them all).
+    pub(crate) const ALL: [ResetType; 5] = [
+        ResetType::On,
+        ResetType::ForceOff,
+        ResetType::PowerCycle,
+        ResetType::ForceRestart,
+        ResetType::GracefulShutdown,
+    ];
+
     pub(crate) fn name(self) -> &'static str {
         match self {
             ResetType::On => "On",
@@ -38,13 +47,7 @@ impl ResetType {
 }
 
 const BUS: &[ResetType] = &[ResetType::On, ResetType::ForceOff, ResetType::PowerCycle];
-const BMC: &[ResetType] = &[
-    ResetType::On,
-    ResetType::ForceOff,
-    ResetType::PowerCycle,
-    ResetType::ForceRestart,
-    ResetType::GracefulShutdown,
-];
+const BMC: &[ResetType] = &ResetType::ALL;
 
 /// What a system can do: a bus power device switches its output; a BMC
 /// also restarts and shuts down through the host's ACPI.

@@ -7,6 +7,8 @@ use http::Method;
 use opendcre_proto::board_id::{fmt_board, fmt_device};
 use opendcre_security::auth::{Permission, Role};
 
+use crate::aggregates::AggregateAction;
+
 /// A chassis of the rack: the rack itself, one board on its bus, or the
 /// server of a configured BMC (its FRU's chassis).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,6 +205,9 @@ pub enum Resource {
     /// `…/UpdateService/update-multipart`: the `MultipartHttpPushUri`
     /// (POST of `multipart/form-data`: `UpdateParameters`, `UpdateFile`).
     UpdateMultipart,
+    /// `POST …/UpdateService/Actions/UpdateService.SimpleUpdate`: fetch a
+    /// bundle over HTTP(S) and install it.
+    SimpleUpdate,
     /// `…/UpdateService/FirmwareInventory`: the node's RAUC slots, the
     /// bus boards' firmware and the BMCs'.
     FirmwareInventoryCollection,
@@ -215,6 +220,12 @@ pub enum Resource {
     /// `POST …/AggregationService/Actions/AggregationService.Reset`: a
     /// group of systems reset in batches, as a task.
     GroupReset,
+    /// `…/AggregationService/Aggregates`: GET lists, POST creates.
+    AggregateCollection,
+    /// `…/Aggregates/{id}`: GET, DELETE.
+    Aggregate(u64),
+    /// `POST …/Aggregates/{id}/Actions/Aggregate.{Reset,AddElements,RemoveElements}`.
+    AggregateAction(u64, AggregateAction),
     /// `…/TaskService/Tasks/{id}`: an install, by canonical decimal id.
     Task(u64),
     /// `/redfish/v1/EventService`.
@@ -313,11 +324,16 @@ impl Resource {
             | Resource::ClearLog(_)
             | Resource::UpdateUpload
             | Resource::UpdateMultipart
+            | Resource::SimpleUpdate
             | Resource::SubmitTestEvent
             | Resource::ManagerReset
             | Resource::GroupReset
+            | Resource::AggregateAction(..)
             | Resource::ReplaceCertificate
             | Resource::GenerateCsr => Permission::Operate,
+            // Which systems switch together is an operator's choice.
+            Resource::AggregateCollection if method == Method::POST => Permission::Operate,
+            Resource::Aggregate(_) if method == Method::DELETE => Permission::Operate,
             // Who receives the node's events is an operator's choice.
             Resource::SubscriptionCollection if method == Method::POST => Permission::Operate,
             Resource::Subscription(_) if method == Method::DELETE || method == Method::PATCH => {
@@ -358,11 +374,15 @@ impl Resource {
             | Resource::ClearLog(_)
             | Resource::UpdateUpload
             | Resource::UpdateMultipart
+            | Resource::SimpleUpdate
             | Resource::SubmitTestEvent
             | Resource::ManagerReset
             | Resource::GroupReset
+            | Resource::AggregateAction(..)
             | Resource::ReplaceCertificate
             | Resource::GenerateCsr => "POST",
+            Resource::AggregateCollection => "GET, HEAD, POST",
+            Resource::Aggregate(_) => "GET, HEAD, DELETE",
             Resource::SubscriptionCollection => "GET, HEAD, POST",
             // `Context` and `DeliveryRetryPolicy` of a push subscription.
             Resource::Subscription(_) => "GET, HEAD, PATCH, DELETE",
@@ -515,6 +535,7 @@ pub fn route(segments: &[String]) -> Option<Resource> {
         ["v1", "UpdateService"] => Resource::UpdateService,
         ["v1", "UpdateService", "upload"] => Resource::UpdateUpload,
         ["v1", "UpdateService", "update-multipart"] => Resource::UpdateMultipart,
+        ["v1", "UpdateService", "Actions", "UpdateService.SimpleUpdate"] => Resource::SimpleUpdate,
         ["v1", "UpdateService", "FirmwareInventory"] => Resource::FirmwareInventoryCollection,
         ["v1", "UpdateService", "FirmwareInventory", id] => {
             FirmwareId::parse(id).map_or(Resource::Missing, Resource::FirmwareInventory)
@@ -522,6 +543,17 @@ pub fn route(segments: &[String]) -> Option<Resource> {
         ["v1", "TaskService"] => Resource::TaskService,
         ["v1", "AggregationService"] => Resource::AggregationService,
         ["v1", "AggregationService", "Actions", "AggregationService.Reset"] => Resource::GroupReset,
+        ["v1", "AggregationService", "Aggregates"]
+        | ["v1", "AggregationService", "Aggregates", "Members"] => Resource::AggregateCollection,
+        ["v1", "AggregationService", "Aggregates", id] => {
+            canonical_decimal(id).map_or(Resource::Missing, Resource::Aggregate)
+        }
+        ["v1", "AggregationService", "Aggregates", id, "Actions", action] => {
+            match (canonical_decimal(id), AggregateAction::parse(action)) {
+                (Some(id), Some(a)) => Resource::AggregateAction(id, a),
+                _ => Resource::Missing,
+            }
+        }
         ["v1", "TaskService", "Tasks"] => Resource::TaskCollection,
         ["v1", "TaskService", "Tasks", id] => {
             canonical_decimal(id).map_or(Resource::Missing, Resource::Task)

@@ -20,6 +20,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use crate::answer::{Answer, BaseMessage, RedfishError};
+use crate::http_client::{Client, Target};
 use crate::rauc::{self, Slot};
 use crate::resources::{collection, head, link, with};
 use crate::route::{MANAGER_ID, V1};
@@ -37,6 +38,28 @@ pub struct UpdateSettings {
     pub upload_dir: PathBuf,
     pub max_bundle_bytes: u64,
     pub install_timeout: Duration,
+    /// More certificate authorities a `SimpleUpdate` server's certificate
+    /// may chain to (PEM), beside the system's trust store.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// The longest a `SimpleUpdate` download may take: a bundle of the
+/// largest size over a slow link, not a server that trickles forever.
+const PULL_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// The longest wait for more of a download's body.
+const PULL_IDLE: Duration = Duration::from_secs(60);
+/// The connect (TCP and TLS) and the answer's head of a download.
+const PULL_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const PULL_HEAD_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A checked `SimpleUpdate`: where the bundle is and how to ask for it.
+pub(crate) struct Pull {
+    pub client: Client,
+    pub from: Target,
+    /// `ImageURI` as the log and the task show it (no credentials).
+    pub uri: String,
+    /// `Authorization: Basic …` of `Username`/`Password`.
+    pub authorization: Option<String>,
 }
 
 /// How long `rauc status` may take: it asks `rauc-service` over D-Bus.
@@ -90,6 +113,16 @@ impl Updater {
         }
     }
 
+    /// The client a download uses: the system's trust store and
+    /// `[update] ca_file`.
+    pub(crate) fn pull_client(&self) -> Result<Client, String> {
+        Client::new(
+            self.settings.ca_file.as_deref(),
+            PULL_CONNECT_TIMEOUT,
+            PULL_HEAD_TIMEOUT,
+        )
+    }
+
     pub fn settings(&self) -> &UpdateSettings {
         &self.settings
     }
@@ -135,39 +168,10 @@ impl Updater {
         for (k, v) in &p {
             match k.as_str() {
                 "Targets" => {
-                    let Some(targets) = v.as_array() else {
-                        return Err(not_in_list(
-                            &v.to_string(),
-                            "Targets",
-                            "Targets is a list of URIs".into(),
-                        ));
-                    };
-                    let manager = format!("{V1}/Managers/{MANAGER_ID}");
-                    let slots = format!("{}/", inventory_uri());
-                    for t in targets {
-                        let uri = t.as_str().unwrap_or("").trim_end_matches('/');
-                        let ok = uri == manager
-                            || uri
-                                .strip_prefix(slots.as_str())
-                                .is_some_and(|slot| slot.contains('.') && !slot.contains('/'));
-                        if !ok {
-                            return Err(not_in_list(
-                                &t.to_string(),
-                                "Targets",
-                                format!("a bundle updates the node: no target, {manager}, or one of its RAUC slots in the firmware inventory"),
-                            ));
-                        }
-                    }
+                    check_targets(v).map_err(|(value, why)| not_in_list(&value, "Targets", why))?
                 }
                 "@Redfish.OperationApplyTime" => {
-                    let t = v.as_str().unwrap_or("");
-                    if t != "Immediate" && t != "OnReset" {
-                        return Err(not_in_list(
-                            &v.to_string(),
-                            "@Redfish.OperationApplyTime",
-                            "Immediate or OnReset: the bundle is installed now and runs after the next restart".into(),
-                        ));
-                    }
+                    check_apply_time(v).map_err(|why| not_in_list(&v.to_string(), k, why))?
                 }
                 other => {
                     return Err(RedfishError::new(
@@ -212,6 +216,57 @@ impl Updater {
             if let Err(e) = std::fs::remove_file(&file) {
                 if e.kind() != std::io::ErrorKind::NotFound {
                     tracing::warn!(file = %file.display(), "uploaded bundle not removed: {e}");
+                }
+            }
+            me.finish(id, &user, bytes, result);
+        });
+        self.tasks.accepted(id)
+    }
+
+    /// `SimpleUpdate`: downloads the bundle `pull` names into the upload
+    /// directory, then installs it as [`Updater::start_install`] does, all
+    /// as one task (`202` with its `Location` at once). A failed download
+    /// ends the task and is recorded in the event log like a failed
+    /// install; the file is removed either way.
+    pub(crate) fn start_pull(self: &Arc<Self>, slot: UpdateSlot, pull: Pull, user: &str) -> Answer {
+        let id = self
+            .tasks
+            .create(format!("Download of {} and install by '{user}'", pull.uri));
+        tracing::info!(task = id, uri = %pull.uri, user, "SimpleUpdate started");
+        let me = self.clone();
+        let user = user.to_string();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let file = me
+                .settings
+                .upload_dir
+                .join(format!("upload-pull-{id}.raucb"));
+            let max = me.settings.max_bundle_bytes;
+            let got = tokio::time::timeout(
+                PULL_TIMEOUT,
+                pull.client.download(
+                    &pull.from,
+                    pull.authorization.as_deref(),
+                    &file,
+                    max,
+                    PULL_IDLE,
+                ),
+            )
+            .await
+            .unwrap_or_else(|_| Err(format!("it took longer than {} s", PULL_TIMEOUT.as_secs())));
+            let (bytes, result) = match got {
+                Ok(n) => {
+                    tracing::info!(task = id, bytes = n, uri = %pull.uri, "bundle downloaded");
+                    (n, me.install(id, &file).await)
+                }
+                Err(e) => (
+                    0,
+                    Err(format!("the download from {} failed: {e}", pull.uri)),
+                ),
+            };
+            if let Err(e) = std::fs::remove_file(&file) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!(file = %file.display(), "downloaded bundle not removed: {e}");
                 }
             }
             me.finish(id, &user, bytes, result);
@@ -354,7 +409,7 @@ impl Updater {
             )
         } else {
             match self.status().await {
-                Ok(_) => ("OK", "RAUC bundles (.raucb) pushed to HttpPushUri are installed by rauc into the slot not booted; the node boots it after a reboot.".to_string()),
+                Ok(_) => ("OK", "RAUC bundles (.raucb) pushed to MultipartHttpPushUri or HttpPushUri, or fetched over HTTP(S) by SimpleUpdate, are installed by rauc into the slot not booted; the node boots it after a reboot.".to_string()),
                 Err(e) => ("Warning", format!("RAUC's status cannot be read: {e}")),
             }
         };
@@ -368,6 +423,12 @@ impl Updater {
                 "HttpPushUri": upload_uri(),
                 "MultipartHttpPushUri": multipart_uri(),
                 "MaxImageSizeBytes": self.settings.max_bundle_bytes,
+                "Actions": {
+                    "#UpdateService.SimpleUpdate": {
+                        "target": crate::simple_update::uri(),
+                        "TransferProtocol@Redfish.AllowableValues": crate::simple_update::PROTOCOLS,
+                    },
+                },
                 "FirmwareInventory": link(&inventory_uri()),
                 "Status": {
                     "State": if enabled { "Enabled" } else { "Disabled" },
@@ -424,6 +485,43 @@ impl Updater {
             .iter()
             .find(|s| s.name == name)
             .map(|s| slot_payload(s, status.boot_primary.as_deref())))
+    }
+}
+
+/// `Targets` of an update: none, the manager, or RAUC slots of its
+/// firmware inventory (a bundle always goes to the slot not booted). The
+/// error: the value refused and why.
+pub(crate) fn check_targets(v: &Value) -> Result<(), (String, String)> {
+    let Some(targets) = v.as_array() else {
+        return Err((v.to_string(), "Targets is a list of URIs".into()));
+    };
+    let manager = format!("{V1}/Managers/{MANAGER_ID}");
+    let slots = format!("{}/", inventory_uri());
+    for t in targets {
+        let uri = crate::aggregation::uri_text(t).trim_end_matches('/');
+        let ok = uri == manager
+            || uri
+                .strip_prefix(slots.as_str())
+                .is_some_and(|slot| slot.contains('.') && !slot.contains('/'));
+        if !ok {
+            return Err((
+                t.to_string(),
+                format!("a bundle updates the node: no target, {manager}, or one of its RAUC slots in the firmware inventory"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `@Redfish.OperationApplyTime` of an update: `Immediate` or `OnReset`,
+/// which are the same here.
+pub(crate) fn check_apply_time(v: &Value) -> Result<(), String> {
+    match v.as_str() {
+        Some("Immediate" | "OnReset") => Ok(()),
+        _ => Err(
+            "Immediate or OnReset: the bundle is installed now and runs after the next restart"
+                .into(),
+        ),
     }
 }
 
@@ -533,6 +631,7 @@ mod tests {
                 upload_dir: dir.clone(),
                 max_bundle_bytes: 1 << 20,
                 install_timeout: Duration::from_secs(10),
+                ca_file: None,
             },
             Arc::new(EventLog::in_memory(100)),
             Arc::default(),
@@ -575,6 +674,7 @@ mod tests {
             upload_dir: dir.clone(),
             max_bundle_bytes: 1 << 20,
             install_timeout: Duration::from_secs(10),
+            ca_file: None,
         };
         let events = Arc::new(EventLog::in_memory(10));
         Updater::new(settings(false), events.clone(), Arc::default());

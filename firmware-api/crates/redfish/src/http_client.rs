@@ -1,13 +1,16 @@
-//! Delivering an event to a push subscriber: one `POST` of the event's
-//! JSON to the subscription's `Destination` over hyper's HTTP/1 client,
-//! plain or TLS (rustls), on a fresh connection each time.
+//! The node as an HTTP client: an event's `POST` to a push subscriber's
+//! `Destination`, and `SimpleUpdate`'s `GET` of a bundle from the URI an
+//! operator gave. hyper's HTTP/1 client, plain or TLS (rustls), on a fresh
+//! connection each time.
 //!
-//! Every step has a bound, since a receiver may be down, slow or hostile:
-//! the connect (TCP and TLS handshake) by `connect_timeout`, the whole
-//! exchange by `request_timeout`; only the status line of the answer is
-//! read. A TLS receiver must present a certificate that chains to the
-//! system's trust store or to `[event_service] ca_file`: the node never
-//! sends its events to whoever answers.
+//! Every step has a bound, since the other side may be down, slow or
+//! hostile: the connect (TCP and TLS handshake) by `connect_timeout`, the
+//! answer's head by `request_timeout`; a download also by a limit on its
+//! size and on each wait for more of its body. A TLS server must present a
+//! certificate that chains to the system's trust store or to the CA file
+//! of the caller's configuration (`[event_service] ca_file`,
+//! `[update] ca_file`): the node never sends its events to, nor installs
+//! from, whoever answers (a bundle's signature is RAUC's check on top).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -23,7 +26,8 @@ use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-/// Where one subscription's events go, checked when it is created.
+/// A server and path the node talks to: where one subscription's events
+/// go (checked when it is created), where a bundle is fetched from.
 #[derive(Debug, Clone)]
 pub(crate) struct Target {
     pub https: bool,
@@ -72,8 +76,8 @@ impl Target {
     }
 }
 
-/// The client every delivery uses.
-pub(crate) struct Poster {
+/// The client every delivery (and each download) uses.
+pub(crate) struct Client {
     tls: tokio_rustls::TlsConnector,
     connect_timeout: Duration,
     request_timeout: Duration,
@@ -82,14 +86,14 @@ pub(crate) struct Poster {
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
-impl Poster {
+impl Client {
     /// Trusts the system's certificate store and, when given, the PEM
     /// certificates of `ca_file`.
     pub fn new(
         ca_file: Option<&Path>,
         connect_timeout: Duration,
         request_timeout: Duration,
-    ) -> Result<Poster, String> {
+    ) -> Result<Client, String> {
         let mut roots = RootCertStore::empty();
         roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
         if let Some(path) = ca_file {
@@ -112,7 +116,7 @@ impl Poster {
                 .map_err(|e| format!("TLS setup: {e}"))?
                 .with_root_certificates(roots)
                 .with_no_client_auth();
-        Ok(Poster {
+        Ok(Client {
             tls: tokio_rustls::TlsConnector::from(Arc::new(config)),
             connect_timeout,
             request_timeout,
@@ -149,6 +153,82 @@ impl Poster {
             })?
     }
 
+    /// GETs `from` into `file` (made new, 0600): the answer's head within
+    /// `request_timeout`, then each piece of the body within `idle`, at
+    /// most `max` bytes (a larger `Content-Length` is refused before any
+    /// byte is read). `authorization`: the header to send (HTTP Basic of
+    /// the operator's `Username`/`Password`). The bytes written, synced.
+    pub async fn download(
+        &self,
+        from: &Target,
+        authorization: Option<&str>,
+        file: &Path,
+        max: u64,
+        idle: Duration,
+    ) -> Result<u64, String> {
+        let io = tokio::time::timeout(self.connect_timeout, self.connect(from))
+            .await
+            .map_err(|_| {
+                format!(
+                    "no connection to {}:{} within {} ms",
+                    from.host,
+                    from.port,
+                    self.connect_timeout.as_millis()
+                )
+            })??;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+            .await
+            .map_err(|e| format!("HTTP handshake: {e}"))?;
+        let conn = tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let result = async {
+            let mut req = Request::get(from.path.as_str())
+                .header(http::header::HOST, &from.host_header)
+                .header(http::header::CONNECTION, "close")
+                .header(http::header::USER_AGENT, "opendcre");
+            if let Some(a) = authorization {
+                req = req.header(http::header::AUTHORIZATION, a);
+            }
+            let req = req
+                .body(http_body_util::Empty::<Bytes>::new())
+                .map_err(|e| format!("request: {e}"))?;
+            let answer = tokio::time::timeout(self.request_timeout, sender.send_request(req))
+                .await
+                .map_err(|_| {
+                    format!(
+                        "no answer from {}:{} within {} ms",
+                        from.host,
+                        from.port,
+                        self.request_timeout.as_millis()
+                    )
+                })?
+                .map_err(|e| format!("GET {}: {e}", from.path))?;
+            let status = answer.status();
+            if status != StatusCode::OK {
+                let moved = answer
+                    .headers()
+                    .get(http::header::LOCATION)
+                    .and_then(|l| l.to_str().ok())
+                    .map(|l| format!(" (to {}; redirects are not followed)", clip(l)))
+                    .unwrap_or_default();
+                return Err(format!("the server answered {status}{moved}"));
+            }
+            let announced = answer
+                .headers()
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            if announced.is_some_and(|n| n > max) {
+                return Err(too_big(max));
+            }
+            save(answer.into_body(), file, max, idle).await
+        }
+        .await;
+        conn.abort();
+        result
+    }
+
     async fn connect(&self, to: &Target) -> Result<Box<dyn Io>, String> {
         let tcp = TcpStream::connect((to.host.as_str(), to.port))
             .await
@@ -166,6 +246,61 @@ impl Poster {
             .map_err(|e| format!("TLS with {}:{}: {e}", to.host, to.port))?;
         Ok(Box::new(tls))
     }
+}
+
+fn too_big(max: u64) -> String {
+    format!("the file is larger than {max} bytes ([update] max_bundle_bytes)")
+}
+
+/// A server's text in a message: at most 200 characters.
+fn clip(text: &str) -> String {
+    text.chars().take(200).collect()
+}
+
+/// Writes the body into a new file, piece by piece, within the bounds.
+async fn save(
+    mut body: hyper::body::Incoming,
+    file: &Path,
+    max: u64,
+    idle: Duration,
+) -> Result<u64, String> {
+    use http_body_util::BodyExt;
+    use tokio::io::AsyncWriteExt;
+    let mut out = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)
+        .await
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    let mut written = 0u64;
+    loop {
+        let frame = tokio::time::timeout(idle, body.frame())
+            .await
+            .map_err(|_| {
+                format!(
+                    "the download stalled: nothing for {} s after {written} bytes",
+                    idle.as_secs()
+                )
+            })?;
+        let Some(frame) = frame else { break };
+        let frame =
+            frame.map_err(|e| format!("the download broke off after {written} bytes: {e}"))?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        written += data.len() as u64;
+        if written > max {
+            return Err(too_big(max));
+        }
+        out.write_all(&data)
+            .await
+            .map_err(|e| format!("{}: {e}", file.display()))?;
+    }
+    out.sync_all()
+        .await
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    Ok(written)
 }
 
 async fn exchange(
