@@ -427,26 +427,9 @@ fn member_uris(params: &Map<String, Value>, action: &str) -> Result<Vec<String>,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aggregation::tests::rack;
     use crate::reset::ResetType;
     use crate::route::SystemId;
-    use opendcre_bus::{ScanBoard, ScanDevice};
-    use opendcre_proto::DeviceType;
-    use std::sync::Arc;
-
-    /// Board 1 with power devices 0001 and 0002, and BMC 1.
-    fn rack() -> Rack {
-        let power = |device_id| ScanDevice {
-            device_id,
-            device_type: DeviceType::POWER.0,
-        };
-        Rack {
-            boards: Arc::new(vec![ScanBoard {
-                board_id: 1,
-                devices: vec![power(1), power(2)],
-            }]),
-            bmcs: vec![1],
-        }
-    }
 
     const BUS1: &str = "/redfish/v1/Systems/00000001-0001";
     const BUS2: &str = "/redfish/v1/Systems/00000001-0002";

@@ -401,13 +401,13 @@ async fn run(node: Arc<Node>, id: u64, g: GroupReset, user: String) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use opendcre_bus::{ScanBoard, ScanDevice};
     use opendcre_proto::DeviceType;
 
     /// Board 1 with power devices 0001 and 0002, and BMC 1.
-    fn rack() -> Rack {
+    pub(crate) fn rack() -> Rack {
         let power = |device_id| ScanDevice {
             device_id,
             device_type: DeviceType::POWER.0,

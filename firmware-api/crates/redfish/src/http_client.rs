@@ -131,26 +131,10 @@ impl Client {
         headers: &[(String, String)],
         body: Bytes,
     ) -> Result<StatusCode, String> {
-        let io = tokio::time::timeout(self.connect_timeout, self.connect(to))
-            .await
-            .map_err(|_| {
-                format!(
-                    "no connection to {}:{} within {} ms",
-                    to.host,
-                    to.port,
-                    self.connect_timeout.as_millis()
-                )
-            })??;
+        let io = self.open(to).await?;
         tokio::time::timeout(self.request_timeout, exchange(io, to, headers, body))
             .await
-            .map_err(|_| {
-                format!(
-                    "no answer from {}:{} within {} ms",
-                    to.host,
-                    to.port,
-                    self.request_timeout.as_millis()
-                )
-            })?
+            .map_err(|_| self.no_answer(to))?
     }
 
     /// GETs `from` into `file` (made new, 0600): the answer's head within
@@ -166,16 +150,7 @@ impl Client {
         max: u64,
         idle: Duration,
     ) -> Result<u64, String> {
-        let io = tokio::time::timeout(self.connect_timeout, self.connect(from))
-            .await
-            .map_err(|_| {
-                format!(
-                    "no connection to {}:{} within {} ms",
-                    from.host,
-                    from.port,
-                    self.connect_timeout.as_millis()
-                )
-            })??;
+        let io = self.open(from).await?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
             .await
             .map_err(|e| format!("HTTP handshake: {e}"))?;
@@ -195,14 +170,7 @@ impl Client {
                 .map_err(|e| format!("request: {e}"))?;
             let answer = tokio::time::timeout(self.request_timeout, sender.send_request(req))
                 .await
-                .map_err(|_| {
-                    format!(
-                        "no answer from {}:{} within {} ms",
-                        from.host,
-                        from.port,
-                        self.request_timeout.as_millis()
-                    )
-                })?
+                .map_err(|_| self.no_answer(from))?
                 .map_err(|e| format!("GET {}: {e}", from.path))?;
             let status = answer.status();
             if status != StatusCode::OK {
@@ -227,6 +195,30 @@ impl Client {
         .await;
         conn.abort();
         result
+    }
+
+    /// A connection to `to` (TCP, and TLS for `https`) within
+    /// `connect_timeout`.
+    async fn open(&self, to: &Target) -> Result<Box<dyn Io>, String> {
+        tokio::time::timeout(self.connect_timeout, self.connect(to))
+            .await
+            .map_err(|_| {
+                format!(
+                    "no connection to {}:{} within {} ms",
+                    to.host,
+                    to.port,
+                    self.connect_timeout.as_millis()
+                )
+            })?
+    }
+
+    fn no_answer(&self, to: &Target) -> String {
+        format!(
+            "no answer from {}:{} within {} ms",
+            to.host,
+            to.port,
+            self.request_timeout.as_millis()
+        )
     }
 
     async fn connect(&self, to: &Target) -> Result<Box<dyn Io>, String> {
