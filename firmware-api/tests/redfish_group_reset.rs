@@ -238,3 +238,73 @@ fn a_kept_group_is_reset_changed_and_survives_a_restart() {
     assert_eq!(r.status, 404);
     assert_eq!(get_ok(&s, coll, Some(READER))["Members@odata.count"], 0);
 }
+
+/// A group reset stopped by `DELETE` of its task between batches: the
+/// system already switched stays switched, the one not reached is not
+/// touched, and who stopped it is in the task and in the event log.
+#[test]
+fn a_group_reset_is_cancelled_between_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let rack = dir.path().join("rack.json");
+    std::fs::write(&rack, RACK).unwrap();
+    let (s, _cfg) = crate::redfish::node(&rack);
+    // Both on first (board 2's device starts off).
+    let r = send(
+        &s,
+        "POST",
+        "/redfish/v1/Systems/00000002-0001/Actions/ComputerSystem.Reset",
+        OPERATOR,
+        r#"{"ResetType": "On"}"#,
+        &[],
+    );
+    assert_eq!(r.status, 204);
+    assert_eq!(v11_power(&s, "00000002", "0001"), "on");
+    let r = group(
+        &s,
+        OPERATOR,
+        &json!({"TargetURIs": ["/redfish/v1/Systems/00000001-0001", "/redfish/v1/Systems/00000002-0001"],
+                "ResetType": "ForceOff", "BatchSize": 1, "DelayBetweenBatchesInSeconds": 600}),
+    );
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let task = r.header("Location").unwrap().to_string();
+    // The first batch done, the second ten minutes away.
+    let end = Instant::now() + Duration::from_secs(30);
+    while get_ok(&s, &task, Some(READER))["Messages"]
+        .as_array()
+        .unwrap()
+        .is_empty()
+    {
+        assert!(Instant::now() < end, "the first batch did not finish");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let r = send(&s, "DELETE", &task, READER, "", &[]);
+    assert_eq!(r.status, 403);
+    let r = send(&s, "DELETE", &task, OPERATOR, "", &[]);
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let end = Instant::now() + Duration::from_secs(10);
+    let t = loop {
+        let t = get_ok(&s, &task, Some(READER));
+        if t["TaskState"] == "Cancelled" {
+            break t;
+        }
+        assert!(Instant::now() < end, "not cancelled: {t}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(t["EndTime"].is_string());
+    let last = t["Messages"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["MessageId"], "OpenDCRE.1.0.TaskCancelled", "{t}");
+    assert_eq!(last["MessageArgs"][2], "00000002-0001", "{t}");
+    assert_eq!(v11_power(&s, "00000001", "0001"), "off");
+    assert_eq!(v11_power(&s, "00000002", "0001"), "on", "not reached");
+    assert!(log_message_ids(&s).contains(&"OpenDCRE.1.0.TaskCancelled".to_string()));
+    // The next group reset may start; the finished task can be forgotten.
+    let r = group(
+        &s,
+        OPERATOR,
+        &json!({"TargetURIs": ["/redfish/v1/Systems/00000001-0001"], "ResetType": "On"}),
+    );
+    assert_eq!(r.status, 202);
+    wait_task(&s, r.header("Location").unwrap());
+    assert_eq!(send(&s, "DELETE", &task, OPERATOR, "", &[]).status, 204);
+    assert_eq!(crate::redfish::get(&s, &task, Some(READER)).status, 404);
+}

@@ -342,6 +342,17 @@ fn a_second_upload_during_an_install_is_refused_with_409() {
     };
     assert_eq!(running["TaskState"], "Running");
     assert_eq!(running["PercentComplete"], 20, "{running}");
+    // RAUC cannot stop an install: a DELETE of its task is refused.
+    let stop = crate::redfish::send(
+        s,
+        "DELETE",
+        first.header("Location").unwrap(),
+        OPERATOR,
+        "",
+        &[],
+    );
+    assert_eq!(stop.status, 409, "{}", String::from_utf8_lossy(&stop.body));
+    assert_eq!(error_code(&stop), "Base.1.22.ResourceInUse");
     assert_eq!(
         wait_task(s, first.header("Location").unwrap())["TaskState"],
         "Completed"
@@ -570,7 +581,7 @@ struct FileServer {
 }
 
 const FILE_SERVER: &str = r#"
-import functools, http.server, ssl, sys
+import functools, http.server, ssl, sys, time
 root, cert, key, want = sys.argv[1:5]
 class H(http.server.SimpleHTTPRequestHandler):
     def do_GET(self):
@@ -579,6 +590,18 @@ class H(http.server.SimpleHTTPRequestHandler):
             self.send_header("WWW-Authenticate", 'Basic realm="bundles"')
             self.send_header("Content-Length", "0")
             self.end_headers()
+            return
+        if self.path == "/slow.raucb":
+            self.send_response(200)
+            self.send_header("Content-Length", "1000000")
+            self.end_headers()
+            try:
+                for _ in range(1000):
+                    self.wfile.write(b"x" * 1000)
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            except OSError:
+                pass
             return
         super().do_GET()
     def log_message(self, *a):
@@ -801,6 +824,32 @@ fn simple_update_fetches_over_http_and_https_and_installs() {
             "{uri}: {t}"
         );
     }
+    // A download that trickles is stopped by a DELETE of its task.
+    let r = pull(
+        OPERATOR,
+        format!(
+            r#"{{"ImageURI": "{}", "Username": "fw", "Password": "s3cret"}}"#,
+            http_uri("slow.raucb")
+        ),
+    );
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let task = r.header("Location").unwrap().to_string();
+    std::thread::sleep(Duration::from_millis(500));
+    let stop = crate::redfish::send(s, "DELETE", &task, OPERATOR, "", &[]);
+    assert_eq!(stop.status, 202, "{}", String::from_utf8_lossy(&stop.body));
+    let end = Instant::now() + Duration::from_secs(10);
+    let t = loop {
+        let t = get_ok(s, &task, Some(READER));
+        if t["TaskState"] == "Cancelled" {
+            break t;
+        }
+        assert!(Instant::now() < end, "not cancelled: {t}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(
+        t["Messages"][0]["MessageId"], "OpenDCRE.1.0.TaskCancelled",
+        "{t}"
+    );
     assert_eq!(n.installed().len(), 2, "nothing more installed");
     assert_eq!(n.uploads(), Vec::<String>::new(), "no file left behind");
     let r = pull(

@@ -203,6 +203,16 @@ impl Event {
         )
     }
 
+    /// `user` stopped task `task` before it ended; `not_done`: what it had
+    /// not done yet (for a group reset, the systems it did not reach).
+    pub fn task_cancelled(user: &str, task: u64, not_done: &str) -> Event {
+        Event::of(
+            "TaskCancelled",
+            vec![clip(user), task.to_string(), clip(not_done)],
+            None,
+        )
+    }
+
     /// The log (or, with `system`, that system's entries) was cleared by
     /// `user`: the first entry after a clear.
     pub fn cleared(user: &str, system: Option<&str>) -> Event {

@@ -201,6 +201,18 @@ pub const MESSAGES: &[MessageDef] = &[
         ],
         resolution: "Have the request signed and install the certificate with ReplaceCertificate.",
     },
+    MessageDef {
+        key: "TaskCancelled",
+        description: "An operator stopped a running task of the node before it ended.",
+        template: "'%1' cancelled task %2; not done: %3.",
+        severity: Severity::Warning,
+        args: &[
+            (S, "Who cancelled it."),
+            (N, "The task's id."),
+            (S, "What the task had not done yet (the systems a group reset did not reach)."),
+        ],
+        resolution: "None.",
+    },
 ];
 
 /// The message `key`, if the registry has it.
@@ -230,6 +242,7 @@ mod tests {
             Event::manager_reset("ops"),
             Event::certificate_replaced("ops", "node", "AA:BB"),
             Event::certificate_request("ops", "node-7.example"),
+            Event::task_cancelled("ops", 7, "00000001-16ff, 40000000-0001"),
             Event::cleared("ops", None),
             Event::cleared("ops", Some("00000001-16ff")),
         ];

@@ -22,6 +22,8 @@ use crate::node::{Node, Rack};
 use crate::reset::{self, ResetType};
 use crate::resources::{head, link, with};
 use crate::route::{route, Resource, SystemId, V1};
+use crate::tasks::Cancel;
+use opendcre_eventlog::Event;
 
 const ACTION: &str = "AggregationService.Reset";
 /// Most systems one request names: more than a rack holds.
@@ -312,7 +314,7 @@ pub(crate) fn start_as(
                 .with_detail("another group reset is running; see /redfish/v1/TaskService/Tasks"),
         );
     };
-    let id = node.tasks.create(format!(
+    let (id, cancel) = node.tasks.create_cancellable(format!(
         "{}{of} of {} systems, {} at a time, {} s apart, by '{user}'",
         g.reset.name(),
         g.targets.len() + g.missing.len(),
@@ -333,12 +335,15 @@ pub(crate) fn start_as(
     let answer = node.tasks.accepted(id);
     tokio::spawn(async move {
         let _one = permit;
-        run(node, id, g, user).await;
+        run(node, id, g, user, cancel).await;
     });
     Ok(answer)
 }
 
-async fn run(node: Arc<Node>, id: u64, g: GroupReset, user: String) {
+/// Resets the group batch by batch. A `DELETE` of the task stops it
+/// before the next batch (a batch already issued completes): the systems
+/// not reached are listed in the task, which ends `Cancelled`.
+async fn run(node: Arc<Node>, id: u64, g: GroupReset, user: String, cancel: Cancel) {
     let total = g.targets.len() + g.missing.len();
     let (mut done, mut failed) = (g.missing.len(), g.missing.len());
     if !g.missing.is_empty() {
@@ -356,7 +361,32 @@ async fn run(node: Arc<Node>, id: u64, g: GroupReset, user: String) {
     }
     for (n, batch) in g.targets.chunks(g.batch).enumerate() {
         if n > 0 && !g.delay.is_zero() {
-            tokio::time::sleep(g.delay).await;
+            tokio::select! {
+                _ = tokio::time::sleep(g.delay) => {}
+                _ = cancel.wait() => {}
+            }
+        }
+        if let Some(by) = cancel.requested() {
+            let left: Vec<String> = g.targets[n * g.batch..].iter().map(|s| s.id()).collect();
+            let event = Event::task_cancelled(&by, id, &left.join(", "));
+            node.tasks.cancelled(id, |t| {
+                t.messages.push(crate::tasks::message(
+                    event.key,
+                    &event.message,
+                    &event.args,
+                    "Warning",
+                ));
+            });
+            node.events.record(event);
+            tracing::info!(
+                task = id,
+                total,
+                failed,
+                not_reset = left.len(),
+                by,
+                "group reset cancelled"
+            );
+            return;
         }
         // A batch's resets are issued together; the bus actor serializes
         // bus commands, IPMI sessions run side by side.

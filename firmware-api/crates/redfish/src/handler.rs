@@ -836,6 +836,10 @@ async fn serve(
             let g = aggregation::parse(body, &node.rack(deadline).await?)?;
             aggregation::start(node, g, &caller.user())
         }
+        Resource::Task(id) => node
+            .tasks
+            .delete(*id, &caller.user())
+            .unwrap_or_else(|| Err(RedfishError::missing(path))),
         Resource::AggregateCollection | Resource::Aggregate(_) | Resource::AggregateAction(..) => {
             aggregate(node, resource, path, body, deadline, caller).await
         }

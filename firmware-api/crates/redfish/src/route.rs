@@ -226,7 +226,8 @@ pub enum Resource {
     Aggregate(u64),
     /// `POST …/Aggregates/{id}/Actions/Aggregate.{Reset,AddElements,RemoveElements}`.
     AggregateAction(u64, AggregateAction),
-    /// `…/TaskService/Tasks/{id}`: an install, by canonical decimal id.
+    /// `…/TaskService/Tasks/{id}`: an install or a group reset, by
+    /// canonical decimal id; DELETE cancels or forgets it.
     Task(u64),
     /// `/redfish/v1/EventService`.
     EventService,
@@ -334,6 +335,8 @@ impl Resource {
             // Which systems switch together is an operator's choice.
             Resource::AggregateCollection if method == Method::POST => Permission::Operate,
             Resource::Aggregate(_) if method == Method::DELETE => Permission::Operate,
+            // Stopping a group reset or a download is an operator's call.
+            Resource::Task(_) if method == Method::DELETE => Permission::Operate,
             // Who receives the node's events is an operator's choice.
             Resource::SubscriptionCollection if method == Method::POST => Permission::Operate,
             Resource::Subscription(_) if method == Method::DELETE || method == Method::PATCH => {
@@ -383,6 +386,7 @@ impl Resource {
             | Resource::GenerateCsr => "POST",
             Resource::AggregateCollection => "GET, HEAD, POST",
             Resource::Aggregate(_) => "GET, HEAD, DELETE",
+            Resource::Task(_) => "GET, HEAD, DELETE",
             Resource::SubscriptionCollection => "GET, HEAD, POST",
             // `Context` and `DeliveryRetryPolicy` of a push subscription.
             Resource::Subscription(_) => "GET, HEAD, PATCH, DELETE",

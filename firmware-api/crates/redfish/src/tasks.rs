@@ -3,15 +3,20 @@
 //! reset — each a `Task` a client polls at the `Location` it was given.
 //! Kept in memory, the last [`KEPT_TASKS`] (a finished one makes room
 //! first; a restart forgets them); one id sequence for every kind.
+//!
+//! `DELETE` of a task: a finished one is forgotten; a running one is
+//! cancelled when its work can stop (a group reset before its next batch,
+//! a bundle's download), and refused when it cannot (RAUC has no way to
+//! stop an install once it runs).
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use http::header::{HeaderValue, LOCATION};
 use http::StatusCode;
 use serde_json::{json, Value};
 
-use crate::answer::Answer;
+use crate::answer::{Answer, BaseMessage, RedfishError};
 use crate::resources::{collection, head, link, with};
 use crate::route::V1;
 
@@ -21,8 +26,49 @@ pub(crate) const KEPT_TASKS: usize = 16;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TaskState {
     Running,
+    /// Asked to stop; the work stops at its next point where it can.
+    Cancelling,
     Completed,
+    Cancelled,
     Exception,
+}
+
+/// A running task's stop request: set by `DELETE` (with who asked),
+/// read by its work.
+#[derive(Clone, Default)]
+pub(crate) struct Cancel(Arc<(Mutex<Option<String>>, tokio::sync::Notify)>);
+
+impl Cancel {
+    fn request(&self, user: &str) {
+        self.0
+             .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert_with(|| user.to_string());
+        self.0 .1.notify_waiters();
+    }
+
+    /// Who asked the work to stop, once someone has.
+    pub(crate) fn requested(&self) -> Option<String> {
+        self.0 .0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Returns once a stop is requested (at once when it was already).
+    pub(crate) async fn wait(&self) {
+        let notified = self.0 .1.notified();
+        tokio::pin!(notified);
+        // Registered before the check: a request between the two wakes it.
+        notified.as_mut().enable();
+        if self.requested().is_none() {
+            notified.await;
+        }
+    }
+}
+
+impl std::fmt::Debug for Cancel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Cancel({:?})", self.requested())
+    }
 }
 
 /// A task as its resource shows it; the work that runs it fills in
@@ -37,6 +83,8 @@ pub(crate) struct Task {
     pub percent: Option<u8>,
     /// Redfish `Message` objects, oldest first.
     pub messages: Vec<Value>,
+    /// While the work can stop: how to ask it.
+    pub cancel: Option<Cancel>,
 }
 
 /// Every task of the node.
@@ -65,7 +113,8 @@ impl Tasks {
         t.0 += 1;
         let id = t.0;
         if t.1.len() >= KEPT_TASKS {
-            if let Some(i) = t.1.iter().position(|x| x.state != TaskState::Running) {
+            let running = |x: &Task| matches!(x.state, TaskState::Running | TaskState::Cancelling);
+            if let Some(i) = t.1.iter().position(|x| !running(x)) {
                 t.1.remove(i);
             }
         }
@@ -77,8 +126,61 @@ impl Tasks {
             end: None,
             percent: None,
             messages: Vec::new(),
+            cancel: None,
         });
         id
+    }
+
+    /// [`Tasks::create`] of work that can stop: it watches the
+    /// [`Cancel`] and ends the task with [`Tasks::cancelled`].
+    pub(crate) fn create_cancellable(&self, name: String) -> (u64, Cancel) {
+        let id = self.create(name);
+        let cancel = Cancel::default();
+        let c = cancel.clone();
+        self.update(id, |t| t.cancel = Some(c));
+        (id, cancel)
+    }
+
+    /// `DELETE …/Tasks/{id}`: a finished task is forgotten (`204`); a
+    /// running one that can stop is asked to (`202` with the task, now
+    /// `Cancelling`); one that cannot is `409`. `None`: no such task.
+    pub(crate) fn delete(&self, id: u64, user: &str) -> Option<Result<Answer, RedfishError>> {
+        let mut t = self.lock();
+        let at = t.1.iter().position(|x| x.id == id)?;
+        let task = &mut t.1[at];
+        Some(match task.state {
+            TaskState::Running | TaskState::Cancelling => match &task.cancel {
+                Some(c) => {
+                    c.request(user);
+                    task.state = TaskState::Cancelling;
+                    tracing::info!(task = id, user, "task cancel requested");
+                    let v = payload(task);
+                    drop(t);
+                    Ok(Answer::json(StatusCode::ACCEPTED, &v))
+                }
+                None => Err(RedfishError::new(
+                    StatusCode::CONFLICT,
+                    BaseMessage::ResourceInUse,
+                    &[],
+                )
+                .with_detail("this task cannot be stopped now (RAUC cannot stop an install once it runs); it ends by itself")),
+            },
+            _ => {
+                t.1.remove(at);
+                tracing::info!(task = id, user, "finished task deleted");
+                Ok(Answer::no_content())
+            }
+        })
+    }
+
+    /// Ends a task that stopped on request: `Cancelled`, now.
+    pub(crate) fn cancelled(&self, id: u64, f: impl FnOnce(&mut Task)) {
+        self.update(id, |t| {
+            t.end = Some(crate::handler::now());
+            t.state = TaskState::Cancelled;
+            t.cancel = None;
+            f(t);
+        });
     }
 
     pub(crate) fn update(&self, id: u64, f: impl FnOnce(&mut Task)) {
@@ -91,6 +193,7 @@ impl Tasks {
     pub(crate) fn finish(&self, id: u64, ok: bool, f: impl FnOnce(&mut Task)) {
         self.update(id, |t| {
             t.end = Some(crate::handler::now());
+            t.cancel = None;
             if ok {
                 t.state = TaskState::Completed;
                 t.percent = Some(100);
@@ -139,7 +242,9 @@ impl Tasks {
 fn payload(t: &Task) -> Value {
     let (state, status) = match t.state {
         TaskState::Running => ("Running", "OK"),
+        TaskState::Cancelling => ("Cancelling", "OK"),
         TaskState::Completed => ("Completed", "OK"),
+        TaskState::Cancelled => ("Cancelled", "Warning"),
         TaskState::Exception => ("Exception", "Critical"),
     };
     let mut v = with(
@@ -211,6 +316,56 @@ mod tests {
         assert_eq!(v["PercentComplete"], 100);
         assert_eq!(t.get(first).unwrap()["TaskState"], "Running");
         assert!(t.get(2).is_none(), "dropped");
+    }
+
+    #[tokio::test]
+    async fn delete_cancels_what_can_stop_refuses_what_cannot_forgets_the_rest() {
+        let t = Tasks::default();
+        let (stoppable, cancel) = t.create_cancellable("group reset".into());
+        let install = t.create("install".into());
+        let done = t.create("done".into());
+        t.finish(done, true, |_| {});
+
+        assert!(t.delete(99, "op").is_none());
+        let e = t.delete(install, "op").unwrap().unwrap_err();
+        assert_eq!(
+            (e.status, e.key()),
+            (StatusCode::CONFLICT, "ResourceInUse".to_string())
+        );
+        assert_eq!(t.get(install).unwrap()["TaskState"], "Running");
+
+        let waiting = tokio::spawn({
+            let c = cancel.clone();
+            async move { c.wait().await }
+        });
+        let a = t.delete(stoppable, "op").unwrap().unwrap();
+        assert_eq!(a.status, StatusCode::ACCEPTED);
+        assert_eq!(t.get(stoppable).unwrap()["TaskState"], "Cancelling");
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .expect("the work is woken")
+            .unwrap();
+        // A second DELETE keeps the first one's name.
+        t.delete(stoppable, "someone else").unwrap().unwrap();
+        assert_eq!(cancel.requested().as_deref(), Some("op"));
+        t.cancelled(stoppable, |_| {});
+        let v = t.get(stoppable).unwrap();
+        assert_eq!(
+            (v["TaskState"].as_str(), v["TaskStatus"].as_str()),
+            (Some("Cancelled"), Some("Warning"))
+        );
+        assert!(v["EndTime"].is_string());
+        // Finished: forgotten.
+        assert_eq!(
+            t.delete(done, "op").unwrap().unwrap().status,
+            StatusCode::NO_CONTENT
+        );
+        assert!(t.get(done).is_none());
+        assert_eq!(
+            t.delete(stoppable, "op").unwrap().unwrap().status,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(t.ids(), [install]);
     }
 
     #[test]

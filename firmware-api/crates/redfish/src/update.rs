@@ -229,9 +229,9 @@ impl Updater {
     /// ends the task and is recorded in the event log like a failed
     /// install; the file is removed either way.
     pub(crate) fn start_pull(self: &Arc<Self>, slot: UpdateSlot, pull: Pull, user: &str) -> Answer {
-        let id = self
+        let (id, cancel) = self
             .tasks
-            .create(format!("Download of {} and install by '{user}'", pull.uri));
+            .create_cancellable(format!("Download of {} and install by '{user}'", pull.uri));
         tracing::info!(task = id, uri = %pull.uri, user, "SimpleUpdate started");
         let me = self.clone();
         let user = user.to_string();
@@ -242,7 +242,7 @@ impl Updater {
                 .upload_dir
                 .join(format!("upload-pull-{id}.raucb"));
             let max = me.settings.max_bundle_bytes;
-            let got = tokio::time::timeout(
+            let download = tokio::time::timeout(
                 PULL_TIMEOUT,
                 pull.client.download(
                     &pull.from,
@@ -251,9 +251,25 @@ impl Updater {
                     max,
                     PULL_IDLE,
                 ),
-            )
-            .await
-            .unwrap_or_else(|_| Err(format!("it took longer than {} s", PULL_TIMEOUT.as_secs())));
+            );
+            let got = tokio::select! {
+                got = download => got.unwrap_or_else(|_| Err(format!("it took longer than {} s", PULL_TIMEOUT.as_secs()))),
+                _ = cancel.wait() => Err("cancelled".into()),
+            };
+            // From here on RAUC has it: a DELETE of the task is refused.
+            me.tasks.update(id, |t| t.cancel = None);
+            if let Some(by) = cancel.requested() {
+                remove_download(&file);
+                let what = format!("the download of {} and its install", pull.uri);
+                let event = Event::task_cancelled(&by, id, &what);
+                me.tasks.cancelled(id, |t| {
+                    t.messages
+                        .push(message(event.key, &event.message, &event.args, "Warning"));
+                });
+                me.events.record(event);
+                tracing::info!(task = id, by, "SimpleUpdate cancelled");
+                return;
+            }
             let (bytes, result) = match got {
                 Ok(n) => {
                     tracing::info!(task = id, bytes = n, uri = %pull.uri, "bundle downloaded");
@@ -264,11 +280,7 @@ impl Updater {
                     Err(format!("the download from {} failed: {e}", pull.uri)),
                 ),
             };
-            if let Err(e) = std::fs::remove_file(&file) {
-                if e.kind() != std::io::ErrorKind::NotFound {
-                    tracing::warn!(file = %file.display(), "downloaded bundle not removed: {e}");
-                }
-            }
+            remove_download(&file);
             me.finish(id, &user, bytes, result);
         });
         self.tasks.accepted(id)
@@ -485,6 +497,14 @@ impl Updater {
             .iter()
             .find(|s| s.name == name)
             .map(|s| slot_payload(s, status.boot_primary.as_deref())))
+    }
+}
+
+fn remove_download(file: &Path) {
+    if let Err(e) = std::fs::remove_file(file) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            tracing::warn!(file = %file.display(), "downloaded bundle not removed: {e}");
+        }
     }
 }
 
