@@ -9,10 +9,11 @@ BOARD-DEVICE:PORT` (a BMC's server and its ipmi_sim's UDP port) it also
 sets that system's boot override to PXE, once, with sushy's
 set_system_boot_options, and confirms it with ipmitool on the BMC
 (`chassis bootparam get 5`: the device selector; ipmi_sim keeps no
-valid/persistent bits, docs/redfish.md). Run by ci/redfish-validate.sh
-with sushy's venv python:
+valid/persistent bits, docs/redfish.md). With `--pull URI` it has the
+node fetch and install a bundle with sushy's UpdateService.simple_update
+and follows the task to its end. Run by ci/redfish-validate.sh with sushy's venv python:
 
-    python redfish-sushy.py URL CAFILE USER PASSWORD V11_TOKEN [--boot SYS:PORT] BOARD-DEVICE...
+    python redfish-sushy.py URL CAFILE USER PASSWORD V11_TOKEN [--boot SYS:PORT] [--pull URI] BOARD-DEVICE...
 """
 
 import json
@@ -81,6 +82,30 @@ def boot_override(root, name, port):
     assert got == "Force PXE", got
 
 
+def pull_update(root, image_uri):
+    """SimpleUpdate as sushy calls it, then its Task until it has ended.
+
+    sushy's TaskMonitor takes the 202 body's `@odata.id` (the Task, which
+    answers 200) over `Location` (the node's task monitor, which answers
+    202 while the task runs), so its `is_processing` is false from the
+    start; the Task's state is what says the work is done."""
+    update = root.get_update_service()
+    started = time.monotonic()
+    monitor = update.simple_update(
+        image_uri, transfer_protocol=sushy.UpdateTransferProtocolType.HTTP
+    )
+    task = monitor.task or monitor.get_task()
+    while task.task_state in (sushy.TaskState.NEW, sushy.TaskState.STARTING,
+                              sushy.TaskState.RUNNING, sushy.TaskState.PENDING):
+        assert time.monotonic() - started < 60, "the SimpleUpdate task did not end"
+        time.sleep(0.2)
+        task.refresh()
+    print(f"  SimpleUpdate {image_uri}: task {task.identity} {task.task_state} "
+          f"{task.task_status}, {task.percent_complete} % "
+          f"({(time.monotonic() - started) * 1000:.0f} ms)")
+    assert task.task_state == sushy.TaskState.COMPLETED, (task.task_state, task.messages)
+
+
 def chassis_environment(root, url, ctx, token):
     """The rack's Thermal and Power as sushy parses them (Ironic's sensor
     data): one temperature per Temperature sensor of the boards, fans with
@@ -111,6 +136,11 @@ def main():
     if "--boot" in args:
         i = args.index("--boot")
         boot = args[i + 1]
+        del args[i:i + 2]
+    pull = None
+    if "--pull" in args:
+        i = args.index("--pull")
+        pull = args[i + 1]
         del args[i:i + 2]
     url, cafile, user, password, v11_token = args[:5]
     systems = args[5:]
@@ -150,6 +180,8 @@ def main():
     if boot:
         name, port = boot.split(":")
         boot_override(root, name, int(port))
+    if pull:
+        pull_update(root, pull)
     chassis_environment(root, url, ctx, v11_token)
     assert status_with_session_token(url, ctx, token) == 200
     session_auth.close()  # DELETE of the session: the logout

@@ -64,12 +64,14 @@ fi
 WORK=$(mktemp -d)
 SERVER_PID=""
 RECEIVER_PID=""
+FILES_PID=""
 cleanup() {
     if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
         kill "$SERVER_PID"
         wait "$SERVER_PID" 2>/dev/null || true
     fi
     [ -z "$RECEIVER_PID" ] || kill "$RECEIVER_PID" 2>/dev/null || true
+    [ -z "$FILES_PID" ] || kill "$FILES_PID" 2>/dev/null || true
     bash "$ROOT/ci/peers/slapd/stop.sh" "$WORK/slapd" || true
     sh "$ROOT/ci/peers/ipmi_sim/stop.sh" "$WORK/bmc" || true
     rm -rf "$WORK"
@@ -298,10 +300,25 @@ if ! grep -q 'session created.*user="validator"' "$WORK/serve.log"; then
 fi
 validate "LDAP user bob (reader)" bob bob-pw Basic
 
+# A web server with the bundle, for sushy's SimpleUpdate (the node fetches
+# it and the stand-in rauc installs it).
+mkdir "$WORK/pub" && cp "$WORK/bundle.raucb" "$WORK/pub/"
+python3 - "$WORK/pub" > "$WORK/files.port" 2> "$WORK/files.log" <<'PY' &
+import functools, http.server, sys
+H = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+PY
+FILES_PID=$!
+for _ in $(seq 1 50); do [ -s "$WORK/files.port" ] && break; sleep 0.1; done
+IMAGE_URI="http://127.0.0.1:$(cat "$WORK/files.port")/bundle.raucb"
+
 echo "sushy smoke test ($SUSHY_PY) as local user sushy (operator, Session)"
 START=$(date +%s)
 if ! "$SUSHY_PY" "$ROOT/ci/redfish-sushy.py" "https://127.0.0.1:$PORT" "$WORK/tls/server.crt" \
-    sushy "$SUSHY_PW" "$API_TOKEN" --boot "40000000-0001:$BMC_PORT" 00000001-16ff 40000000-0001; then
+    sushy "$SUSHY_PW" "$API_TOKEN" --boot "40000000-0001:$BMC_PORT" --pull "$IMAGE_URI" \
+    00000001-16ff 40000000-0001; then
     echo "server log (tail):" >&2
     tail -n 40 "$WORK/serve.log" >&2
     exit 1

@@ -57,12 +57,22 @@ pub(crate) fn member_ids(collection: &serde_json::Value) -> Vec<&str> {
         .collect()
 }
 
-/// Polls a task until it is no longer running (60 s at most).
+/// Polls a task until it has ended (60 s at most): its monitor (a 202's
+/// `Location`, which answers 202 while the task runs and 200 with it once
+/// it has ended, DSP0266 "Asynchronous operations") or the task itself.
 pub(crate) fn wait_task(s: &Server, uri: &str) -> serde_json::Value {
     let end = std::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let t = get_ok(s, uri, Some(READER));
-        if t["TaskState"] != "Running" {
+        let r = get(s, uri, Some(READER));
+        let t = r.json();
+        let running = t["TaskState"] == "Running" || t["TaskState"] == "Cancelling";
+        let want = if running && uri.ends_with("/Monitor") {
+            202
+        } else {
+            200
+        };
+        assert_eq!(r.status, want, "{uri}: {t}");
+        if !running {
             return t;
         }
         assert!(std::time::Instant::now() < end, "task still running: {t}");

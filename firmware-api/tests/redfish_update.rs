@@ -147,10 +147,10 @@ fn operator_push_installs_as_a_task_and_is_logged() {
     let r = push(s, Some(OPERATOR), &body, "application/octet-stream");
     assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
     let location = r.header("Location").expect("Location").to_string();
-    assert!(
-        location.starts_with("/redfish/v1/TaskService/Tasks/"),
-        "{location}"
-    );
+    let task = r.json()["@odata.id"].as_str().unwrap().to_string();
+    assert!(task.starts_with("/redfish/v1/TaskService/Tasks/"), "{task}");
+    assert_eq!(location, format!("{task}/Monitor"), "the task monitor");
+    assert_eq!(r.json()["TaskMonitor"], location.as_str());
     let t = wait_task(s, &location);
     assert_eq!(t["TaskState"], "Completed", "{t}");
     assert_eq!(t["TaskStatus"], "OK");
@@ -166,7 +166,7 @@ fn operator_push_installs_as_a_task_and_is_logged() {
         .starts_with(&n.dir.path().join("upload").display().to_string()));
     assert_eq!(n.uploads(), Vec::<String>::new());
     let tasks = get_ok(s, "/redfish/v1/TaskService/Tasks", Some(READER));
-    assert_eq!(tasks["Members"][0]["@odata.id"], location.as_str());
+    assert_eq!(tasks["Members"][0]["@odata.id"], task.as_str());
     assert!(log_message_ids(s).contains(&"OpenDCRE.1.0.UpdateInstalled".to_string()));
 }
 
@@ -334,7 +334,7 @@ fn a_second_upload_during_an_install_is_refused_with_409() {
     // RAUC's last progress line, while it sleeps after it.
     let end = Instant::now() + Duration::from_secs(2);
     let running = loop {
-        let t = get_ok(s, first.header("Location").unwrap(), Some(READER));
+        let t = get_ok(s, first.json()["@odata.id"].as_str().unwrap(), Some(READER));
         if t["PercentComplete"] == 20 || Instant::now() > end {
             break t;
         }
@@ -833,7 +833,7 @@ fn simple_update_fetches_over_http_and_https_and_installs() {
         ),
     );
     assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
-    let task = r.header("Location").unwrap().to_string();
+    let task = r.json()["@odata.id"].as_str().unwrap().to_string();
     std::thread::sleep(Duration::from_millis(500));
     let stop = crate::redfish::send(s, "DELETE", &task, OPERATOR, "", &[]);
     assert_eq!(stop.status, 202, "{}", String::from_utf8_lossy(&stop.body));

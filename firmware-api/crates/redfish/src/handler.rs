@@ -87,9 +87,14 @@ pub async fn handle(
         caller,
         rack: tokio::sync::OnceCell::new(),
     };
-    let served = match *req.method {
-        Method::GET | Method::HEAD => ctx.get(resource, path, &query).await,
-        Method::PATCH => patch(&ctx, resource, req, body).await,
+    let served = match (req.method.clone(), resource) {
+        // A task monitor's status is its answer (202 while running).
+        (Method::GET | Method::HEAD, Resource::TaskMonitor(id)) => node
+            .tasks
+            .monitor(*id)
+            .ok_or_else(|| RedfishError::missing(path)),
+        (Method::GET | Method::HEAD, _) => ctx.get(resource, path, &query).await,
+        (Method::PATCH, _) => patch(&ctx, resource, req, body).await,
         _ => serve(node, resource, req.method, path, body, deadline, caller).await,
     };
     let answer = match served {
@@ -463,7 +468,7 @@ impl Ctx<'_> {
                 .get(*id)
                 .ok_or_else(|| RedfishError::missing(path))?,
             Resource::TaskCollection => node.tasks.collection(),
-            Resource::Task(id) => node
+            Resource::Task(id) | Resource::TaskMonitor(id) => node
                 .tasks
                 .get(*id)
                 .ok_or_else(|| RedfishError::missing(path))?,
@@ -836,7 +841,7 @@ async fn serve(
             let g = aggregation::parse(body, &node.rack(deadline).await?)?;
             aggregation::start(node, g, &caller.user())
         }
-        Resource::Task(id) => node
+        Resource::Task(id) | Resource::TaskMonitor(id) => node
             .tasks
             .delete(*id, &caller.user())
             .unwrap_or_else(|| Err(RedfishError::missing(path))),

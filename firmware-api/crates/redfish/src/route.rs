@@ -229,6 +229,9 @@ pub enum Resource {
     /// `…/TaskService/Tasks/{id}`: an install or a group reset, by
     /// canonical decimal id; DELETE cancels or forgets it.
     Task(u64),
+    /// `…/Tasks/{id}/Monitor`: the task monitor a `202`'s `Location`
+    /// names (`202` while the task runs); DELETE as the task's.
+    TaskMonitor(u64),
     /// `/redfish/v1/EventService`.
     EventService,
     /// `…/EventService/Subscriptions`: GET lists, POST subscribes.
@@ -336,7 +339,9 @@ impl Resource {
             Resource::AggregateCollection if method == Method::POST => Permission::Operate,
             Resource::Aggregate(_) if method == Method::DELETE => Permission::Operate,
             // Stopping a group reset or a download is an operator's call.
-            Resource::Task(_) if method == Method::DELETE => Permission::Operate,
+            Resource::Task(_) | Resource::TaskMonitor(_) if method == Method::DELETE => {
+                Permission::Operate
+            }
             // Who receives the node's events is an operator's choice.
             Resource::SubscriptionCollection if method == Method::POST => Permission::Operate,
             Resource::Subscription(_) if method == Method::DELETE || method == Method::PATCH => {
@@ -386,7 +391,7 @@ impl Resource {
             | Resource::GenerateCsr => "POST",
             Resource::AggregateCollection => "GET, HEAD, POST",
             Resource::Aggregate(_) => "GET, HEAD, DELETE",
-            Resource::Task(_) => "GET, HEAD, DELETE",
+            Resource::Task(_) | Resource::TaskMonitor(_) => "GET, HEAD, DELETE",
             Resource::SubscriptionCollection => "GET, HEAD, POST",
             // `Context` and `DeliveryRetryPolicy` of a push subscription.
             Resource::Subscription(_) => "GET, HEAD, PATCH, DELETE",
@@ -561,6 +566,9 @@ pub fn route(segments: &[String]) -> Option<Resource> {
         ["v1", "TaskService", "Tasks"] => Resource::TaskCollection,
         ["v1", "TaskService", "Tasks", id] => {
             canonical_decimal(id).map_or(Resource::Missing, Resource::Task)
+        }
+        ["v1", "TaskService", "Tasks", id, "Monitor"] => {
+            canonical_decimal(id).map_or(Resource::Missing, Resource::TaskMonitor)
         }
         ["v1", "TelemetryService"] => Resource::TelemetryService,
         ["v1", "TelemetryService", "MetricReportDefinitions"] => {

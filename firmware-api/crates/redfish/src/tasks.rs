@@ -105,6 +105,14 @@ pub(crate) fn task_uri(id: u64) -> String {
     format!("{}/{id}", collection_uri())
 }
 
+/// The task monitor of task `id` (DSP0266 "Asynchronous operations"): the
+/// `Location` of a `202`; `202` while the task runs, `200` with the task
+/// once it has ended, which is what sushy's, Ansible's and DMTF's clients
+/// poll for.
+pub(crate) fn monitor_uri(id: u64) -> String {
+    format!("{}/Monitor", task_uri(id))
+}
+
 impl Tasks {
     /// A new running task named `name`; the oldest finished task makes
     /// room when [`KEPT_TASKS`] are kept.
@@ -204,14 +212,31 @@ impl Tasks {
         });
     }
 
-    /// `202 Accepted` with the task and its `Location` (DSP0266
+    /// `202 Accepted` with the task, `Location` its monitor (DSP0266
     /// "Asynchronous operations").
     pub(crate) fn accepted(&self, id: u64) -> Answer {
-        let mut a = Answer::json(StatusCode::ACCEPTED, &self.get(id).unwrap_or(Value::Null));
-        if let Ok(v) = HeaderValue::from_str(&task_uri(id)) {
-            a.headers.insert(LOCATION, v);
+        self.monitor(id)
+            .unwrap_or_else(|| Answer::json(StatusCode::ACCEPTED, &Value::Null))
+    }
+
+    /// `GET` of task `id`'s monitor: `202` with the task (and `Location`,
+    /// `Retry-After`) while it runs, `200` with it once it has ended.
+    pub(crate) fn monitor(&self, id: u64) -> Option<Answer> {
+        let t = self.lock();
+        let task = t.1.iter().find(|x| x.id == id)?;
+        let running = matches!(task.state, TaskState::Running | TaskState::Cancelling);
+        let v = payload(task);
+        drop(t);
+        if !running {
+            return Some(Answer::json(StatusCode::OK, &v));
         }
-        a
+        let mut a = Answer::json(StatusCode::ACCEPTED, &v);
+        if let Ok(loc) = HeaderValue::from_str(&monitor_uri(id)) {
+            a.headers.insert(LOCATION, loc);
+        }
+        a.headers
+            .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+        Some(a)
     }
 
     /// `…/TaskService/Tasks`.
@@ -255,6 +280,7 @@ fn payload(t: &Task) -> Value {
             "TaskState": state,
             "TaskStatus": status,
             "StartTime": t.start,
+            "TaskMonitor": monitor_uri(t.id),
             "HidePayload": true,
             "Messages": t.messages,
         }),
@@ -376,7 +402,17 @@ mod tests {
         assert_eq!(a.status, StatusCode::ACCEPTED);
         assert_eq!(
             a.headers.get(LOCATION).unwrap(),
-            "/redfish/v1/TaskService/Tasks/1"
+            "/redfish/v1/TaskService/Tasks/1/Monitor"
         );
+        let v: Value = serde_json::from_slice(&a.body).unwrap();
+        assert_eq!(v["@odata.id"], "/redfish/v1/TaskService/Tasks/1");
+        assert_eq!(t.monitor(id).unwrap().status, StatusCode::ACCEPTED);
+        t.finish(id, false, |_| {});
+        let done = t.monitor(id).unwrap();
+        assert_eq!(done.status, StatusCode::OK);
+        assert!(done.headers.get(LOCATION).is_none());
+        let v: Value = serde_json::from_slice(&done.body).unwrap();
+        assert_eq!(v["TaskState"], "Exception");
+        assert!(t.monitor(id + 1).is_none());
     }
 }
