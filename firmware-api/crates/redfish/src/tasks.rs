@@ -33,6 +33,13 @@ pub(crate) enum TaskState {
     Exception,
 }
 
+impl TaskState {
+    /// Its work still runs (also while it is being asked to stop).
+    fn running(self) -> bool {
+        matches!(self, TaskState::Running | TaskState::Cancelling)
+    }
+}
+
 /// A running task's stop request: set by `DELETE` (with who asked),
 /// read by its work.
 #[derive(Clone, Default)]
@@ -121,8 +128,7 @@ impl Tasks {
         t.0 += 1;
         let id = t.0;
         if t.1.len() >= KEPT_TASKS {
-            let running = |x: &Task| matches!(x.state, TaskState::Running | TaskState::Cancelling);
-            if let Some(i) = t.1.iter().position(|x| !running(x)) {
+            if let Some(i) = t.1.iter().position(|x| !x.state.running()) {
                 t.1.remove(i);
             }
         }
@@ -156,8 +162,8 @@ impl Tasks {
         let mut t = self.lock();
         let at = t.1.iter().position(|x| x.id == id)?;
         let task = &mut t.1[at];
-        Some(match task.state {
-            TaskState::Running | TaskState::Cancelling => match &task.cancel {
+        Some(match task.state.running() {
+            true => match &task.cancel {
                 Some(c) => {
                     c.request(user);
                     task.state = TaskState::Cancelling;
@@ -173,7 +179,7 @@ impl Tasks {
                 )
                 .with_detail("this task cannot be stopped now (RAUC cannot stop an install once it runs); it ends by itself")),
             },
-            _ => {
+            false => {
                 t.1.remove(at);
                 tracing::info!(task = id, user, "finished task deleted");
                 Ok(Answer::no_content())
@@ -224,7 +230,7 @@ impl Tasks {
     pub(crate) fn monitor(&self, id: u64) -> Option<Answer> {
         let t = self.lock();
         let task = t.1.iter().find(|x| x.id == id)?;
-        let running = matches!(task.state, TaskState::Running | TaskState::Cancelling);
+        let running = task.state.running();
         let v = payload(task);
         drop(t);
         if !running {
