@@ -281,10 +281,7 @@ impl Aggregates {
     /// Makes `next` the groups: written first (when kept), then shown.
     fn keep(&self, stored: &mut Stored, next: Stored) -> Result<(), RedfishError> {
         if let Some(path) = &self.path {
-            let bytes = serde_json::to_vec_pretty(&next).map_err(|e| {
-                RedfishError::failure(format!("the aggregates could not be encoded: {e}"))
-            })?;
-            crate::state_file::write_state(path, &bytes, 0o644).map_err(|e| {
+            crate::state_file::write_state(path, &next, 0o644).map_err(|e| {
                 tracing::error!(path = %path.display(), "aggregates not kept: {e}");
                 RedfishError::failure(format!(
                     "the aggregates could not be kept ({}): {e}",

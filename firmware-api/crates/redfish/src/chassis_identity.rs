@@ -7,7 +7,7 @@
 //! OpenMistOS). A BMC server's chassis is not here: its FRU says its own.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use serde::Deserialize;
@@ -121,7 +121,8 @@ impl AssetTags {
         if next.len() > MAX_TAGS {
             return Err(format!("at most {MAX_TAGS} asset tags are kept"));
         }
-        store(path, &next).map_err(|e| format!("{}: {e}", path.display()))?;
+        crate::state_file::write_state(path, &next, 0o644)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         *tags = next;
         Ok(())
     }
@@ -129,11 +130,6 @@ impl AssetTags {
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, String>> {
         self.tags.lock().unwrap_or_else(|p| p.into_inner())
     }
-}
-
-fn store(path: &Path, tags: &BTreeMap<String, String>) -> std::io::Result<()> {
-    let bytes = serde_json::to_vec_pretty(tags).map_err(std::io::Error::other)?;
-    crate::state_file::write_state(path, &bytes, 0o644)
 }
 
 #[cfg(test)]

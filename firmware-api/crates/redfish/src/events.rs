@@ -26,7 +26,7 @@
 //!   for ever (`RetryForever`); either way the event log says so.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -321,6 +321,8 @@ impl EventService {
             ..Subs::default()
         };
         if let Some(path) = &settings.store {
+            // A file that cannot be read is set aside (`.bad`), not lost,
+            // and the service starts without subscriptions.
             if let Some(stored) =
                 crate::state_file::read_json::<Stored>(path, "event subscriptions")
             {
@@ -661,17 +663,11 @@ impl EventService {
                 .map(|l| l.sub.clone())
                 .collect(),
         };
-        if let Err(e) = write_private(path, &stored) {
+        // 0600: a subscription's HttpHeaders may carry a receiver's secret.
+        if let Err(e) = crate::state_file::write_state(path, &stored, 0o600) {
             tracing::error!(path = %path.display(), "event subscriptions not saved: {e}");
         }
     }
-}
-
-/// A stored file that cannot be read is set aside (`.bad`), not lost, and
-/// the service starts without subscriptions.
-fn write_private(path: &Path, stored: &Stored) -> std::io::Result<()> {
-    let bytes = serde_json::to_vec_pretty(stored).map_err(std::io::Error::other)?;
-    crate::state_file::write_state(path, &bytes, 0o600)
 }
 
 /// Delivers the events `sub`'s filter takes, one at a time, in order.

@@ -9,11 +9,17 @@ use std::path::Path;
 
 use serde::de::DeserializeOwned;
 
-/// [`write_whole`] of a state file, making its directory first (a state
-/// directory is the service's own; a missing one is made, not an error).
-pub(crate) fn write_state(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+/// `value` as the JSON state file `path`: [`write_whole`], making its
+/// directory first (a state directory is the service's own; a missing one
+/// is made, not an error).
+pub(crate) fn write_state(
+    path: &Path,
+    value: &impl serde::Serialize,
+    mode: u32,
+) -> std::io::Result<()> {
+    let bytes = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
     std::fs::create_dir_all(dir_of(path))?;
-    write_whole(path, bytes, mode)
+    write_whole(path, &bytes, mode)
 }
 
 /// Writes `bytes` to `path` whole: a new file (`mode`), fsync, rename over
@@ -79,7 +85,7 @@ mod tests {
             write_whole(&path, b"[1, 2]", 0o600).is_err(),
             "no directory"
         );
-        write_state(&path, b"[1, 2]", 0o600).unwrap();
+        write_state(&path, &[1, 2], 0o600).unwrap();
         assert_eq!(read_json::<Vec<u32>>(&path, "x"), Some(vec![1, 2]));
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
