@@ -75,6 +75,11 @@ pub struct ManagerSection {
     /// (`AggregationService/Aggregates`). Empty: the groups live in memory
     /// and end with the service. In the `StateDirectory` too.
     pub aggregates: PathBuf,
+    /// File of the Redfish tasks (installs, downloads, group resets), so
+    /// they outlive a restart of the node. Empty (the built-in default,
+    /// so test nodes never share one): in memory only. The OpenMistOS
+    /// image keeps them in the `StateDirectory`.
+    pub tasks: PathBuf,
 }
 
 impl Default for ManagerSection {
@@ -85,6 +90,7 @@ impl Default for ManagerSection {
             certificate_store: PathBuf::from("/var/lib/opendcre/tls"),
             asset_tags: PathBuf::from("/var/lib/opendcre/asset-tags.json"),
             aggregates: PathBuf::from("/var/lib/opendcre/aggregates.json"),
+            tasks: PathBuf::new(),
         }
     }
 }
@@ -108,6 +114,11 @@ impl ManagerSection {
     /// The aggregates file, when groups are kept across restarts.
     pub fn aggregates(&self) -> Option<PathBuf> {
         Some(self.aggregates.clone()).filter(|p| !p.as_os_str().is_empty())
+    }
+
+    /// The tasks file, when tasks are kept across restarts.
+    pub fn tasks(&self) -> Option<PathBuf> {
+        Some(self.tasks.clone()).filter(|p| !p.as_os_str().is_empty())
     }
 }
 
@@ -550,6 +561,7 @@ impl Config {
         for (key, file) in [
             ("manager.asset_tags", self.manager.asset_tags()),
             ("manager.aggregates", self.manager.aggregates()),
+            ("manager.tasks", self.manager.tasks()),
         ] {
             if let Some(a) = file {
                 if !a.is_absolute() || a.file_name().is_none() {
@@ -881,6 +893,11 @@ mod tests {
             d.manager.aggregates(),
             Some(PathBuf::from("/var/lib/opendcre/aggregates.json"))
         );
+        assert_eq!(
+            d.manager.tasks(),
+            None,
+            "tasks are kept only when configured"
+        );
         assert_eq!(cfg.rack.serial_number.as_deref(), Some("VC-1"));
         for (text, key) in [
             (
@@ -891,6 +908,7 @@ mod tests {
                 "[manager]\naggregates = \"groups.json\"\n",
                 "manager.aggregates",
             ),
+            ("[manager]\ntasks = \"tasks.json\"\n", "manager.tasks"),
             ("[rack]\nmodel = \"a\\tb\"\n", "rack"),
         ] {
             match Config::parse(text, "t") {

@@ -214,7 +214,7 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
             },
         )?;
     event_service.start();
-    let tasks = Arc::new(opendcre_redfish::Tasks::default());
+    let tasks = Arc::new(opendcre_redfish::Tasks::open(cfg.manager.tasks()));
     let redfish = opendcre_redfish::Node {
         reboot_request: cfg.manager.reboot_request(),
         // The material the TLS listeners serve; none without one.

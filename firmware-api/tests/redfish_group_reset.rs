@@ -311,3 +311,67 @@ fn a_group_reset_is_cancelled_between_batches() {
     assert_eq!(send(&s, "DELETE", &task, OPERATOR, "", &[]).status, 204);
     assert_eq!(crate::redfish::get(&s, &task, Some(READER)).status, 404);
 }
+
+/// With `[manager] tasks`, tasks outlive a restart of the service: a
+/// finished one is still there at its monitor, one that was running when
+/// the service stopped ends as `Exception` and says why, and new tasks
+/// take the next ids.
+#[test]
+fn tasks_are_kept_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let rack = dir.path().join("rack.json");
+    std::fs::write(&rack, RACK).unwrap();
+    let toml = format!(
+        "[emulator]\nconfig = {:?}\n[telemetry]\nenabled = false\n\
+         [auth.tokens.reader]\nhash = \"{}\"\nrole = \"reader\"\n\
+         [auth.tokens.operator]\nhash = \"{}\"\nrole = \"operator\"\n\
+         [manager]\ntasks = {:?}\n",
+        rack.display().to_string(),
+        crate::redfish::reader_hash(),
+        crate::redfish::operator_hash(),
+        dir.path().join("state/tasks.json").display().to_string(),
+    );
+    let one = json!({"TargetURIs": ["/redfish/v1/Systems/00000001-0001"], "ResetType": "On"});
+    let (s, _cfg) = Server::with_config(&toml);
+    let r = group(&s, OPERATOR, &one);
+    assert_eq!(r.status, 202);
+    let done = r.header("Location").unwrap().to_string();
+    assert_eq!(wait_task(&s, &done)["TaskState"], "Completed");
+    // Ten minutes between its two batches: still running at the restart.
+    let r = group(
+        &s,
+        OPERATOR,
+        &json!({"TargetURIs": ["/redfish/v1/Systems/00000001-0001", "/redfish/v1/Systems/00000002-0001"],
+                "ResetType": "ForceOff", "BatchSize": 1, "DelayBetweenBatchesInSeconds": 600}),
+    );
+    assert_eq!(r.status, 202);
+    let cut = r.json()["@odata.id"].as_str().unwrap().to_string();
+    let end = Instant::now() + Duration::from_secs(30);
+    while get_ok(&s, &cut, Some(READER))["Messages"]
+        .as_array()
+        .unwrap()
+        .is_empty()
+    {
+        assert!(Instant::now() < end, "the first batch did not finish");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(s);
+
+    let (s, _cfg2) = Server::with_config(&toml);
+    let t = wait_task(&s, &done);
+    assert_eq!(t["TaskState"], "Completed", "{t}");
+    let t = get_ok(&s, &cut, Some(READER));
+    assert_eq!(t["TaskState"], "Exception", "{t}");
+    assert!(
+        t["Messages"]
+            .to_string()
+            .contains("node stopped while this task ran"),
+        "{t}"
+    );
+    let r = group(&s, OPERATOR, &one);
+    assert_eq!(r.status, 202, "the restart freed the one-at-a-time slot");
+    let next = r.json()["Id"].as_str().unwrap().parse::<u64>().unwrap();
+    let before = t["Id"].as_str().unwrap().parse::<u64>().unwrap();
+    assert_eq!(next, before + 1, "ids go on across the restart");
+    wait_task(&s, r.header("Location").unwrap());
+}

@@ -589,6 +589,9 @@ if [ "$BOOT_TEST_SERVICE" = 1 ]; then
             expect "the replaced certificate is served after the restart (${back_fp:-none})" test "$back_fp" = "$replaced_fp"
             rack_tag=$(rf "$base/Chassis/Rack" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin).get("AssetTag"))' 2>/dev/null || true)
             expect "the rack's asset tag is kept across the restart (${rack_tag:-none})" test "$rack_tag" = "boot-test rack 7"
+            # The refused push's task, kept in /var/lib/opendcre/tasks.json.
+            kept_task=$(rf "https://127.0.0.1:$API_PORT${task:-/none}" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin).get("TaskState"))' 2>/dev/null || true)
+            expect "the refused update's task is kept across the restart (${task:-none}: ${kept_task:-none})" test "$kept_task" = Exception
             kcmd2=$(guest cat /proc/cmdline 2>/dev/null || true)
             expect "booted slot A again through boot.scr" bash -c '[[ " $0 " == *" rauc.slot=A "* ]]' "$kcmd2"
         fi

@@ -62,6 +62,9 @@ if [ -n "$deb_name" ]; then
     sed -i '/^\[update\]/,/^\[/ s/^enabled = false$/enabled = true/' "$rootfs/etc/opendcre/opendcre.toml"
     # Redfish Manager.Reset: the request file opendcre-reboot.path watches.
     sed -i '/^\[manager\]/,/^\[/ s/^reset_enabled = false$/reset_enabled = true/' "$rootfs/etc/opendcre/opendcre.toml"
+    # Redfish tasks kept on the data partition: a client polling an update's
+    # task across the reboot still finds it.
+    sed -i '/^\[manager\]/,/^\[/ s|^# tasks = "/var/lib/opendcre/tasks.json"$|tasks = "/var/lib/opendcre/tasks.json"|' "$rootfs/etc/opendcre/opendcre.toml"
 fi
 
 # --- DNS-SD announcement: the software version in the TXT record -------------------
@@ -205,6 +208,8 @@ if [ -n "$deb_name" ]; then
         bad "the service's [update] (Redfish UpdateService) is not enabled in /etc/opendcre/opendcre.toml"
     sed -n '/^\[manager\]/,/^\[/p' "$rootfs/etc/opendcre/opendcre.toml" | grep -qx 'reset_enabled = true' ||
         bad "the service's [manager] reset_enabled (Redfish Manager.Reset) is not on in /etc/opendcre/opendcre.toml"
+    sed -n '/^\[manager\]/,/^\[/p' "$rootfs/etc/opendcre/opendcre.toml" | grep -qx 'tasks = "/var/lib/opendcre/tasks.json"' ||
+        bad "the service's [manager] tasks (Redfish tasks kept across restarts) is not on in /etc/opendcre/opendcre.toml"
     ls "$rootfs"/etc/systemd/system/multi-user.target.wants/opendcre-reboot.path >/dev/null 2>&1 ||
         bad "opendcre-reboot.path is not enabled (Manager.Reset would never restart the node)"
     ls "$rootfs"/etc/systemd/system/multi-user.target.wants/openmist-opendcre-security.service >/dev/null 2>&1 ||

@@ -1,8 +1,12 @@
 //! The task service (`/redfish/v1/TaskService`): the long operations the
 //! node runs after answering `202 Accepted` — a RAUC install, a group
 //! reset — each a `Task` a client polls at the `Location` it was given.
-//! Kept in memory, the last [`KEPT_TASKS`] (a finished one makes room
-//! first; a restart forgets them); one id sequence for every kind.
+//! The last [`KEPT_TASKS`] are kept (a finished one makes room first), in
+//! memory and, with `[manager] tasks`, in a file written when a task
+//! starts and ends: a client that polls a task across a restart of the
+//! node (an update, `Manager.Reset`) still finds it, and one that ran when
+//! the node stopped says so. One id sequence for every kind, across
+//! restarts.
 //!
 //! `DELETE` of a task: a finished one is forgotten; a running one is
 //! cancelled when its work can stop (a group reset before its next batch,
@@ -10,10 +14,13 @@
 //! stop an install once it runs).
 
 use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use http::header::{HeaderValue, LOCATION};
 use http::StatusCode;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::answer::{Answer, BaseMessage, RedfishError};
@@ -23,7 +30,7 @@ use crate::route::V1;
 /// Tasks kept in memory; the oldest finished one goes first.
 pub(crate) const KEPT_TASKS: usize = 16;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum TaskState {
     Running,
     /// Asked to stop; the work stops at its next point where it can.
@@ -80,7 +87,7 @@ impl std::fmt::Debug for Cancel {
 
 /// A task as its resource shows it; the work that runs it fills in
 /// progress and messages.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Task {
     pub id: u64,
     pub name: String,
@@ -91,6 +98,7 @@ pub(crate) struct Task {
     /// Redfish `Message` objects, oldest first.
     pub messages: Vec<Value>,
     /// While the work can stop: how to ask it.
+    #[serde(skip)]
     pub cancel: Option<Cancel>,
 }
 
@@ -98,6 +106,23 @@ pub(crate) struct Task {
 #[derive(Default)]
 pub struct Tasks {
     inner: Mutex<(u64, VecDeque<Task>)>,
+    file: Option<TaskFile>,
+}
+
+/// Where the tasks are kept, and which snapshot of them was written last:
+/// snapshots are written off the async workers, so a late one must not
+/// overwrite a newer one.
+struct TaskFile {
+    path: PathBuf,
+    taken: AtomicU64,
+    written: Arc<Mutex<u64>>,
+}
+
+/// The file's content.
+#[derive(Default, Serialize, Deserialize)]
+struct Stored {
+    last_id: u64,
+    tasks: VecDeque<Task>,
 }
 
 pub(crate) fn service_uri() -> String {
@@ -121,6 +146,66 @@ pub(crate) fn monitor_uri(id: u64) -> String {
 }
 
 impl Tasks {
+    /// The tasks kept in `path` (`None`: in memory only). A task that was
+    /// running when the node stopped ends now as `Exception`, saying so;
+    /// a missing file is no tasks, a damaged one is set aside.
+    pub fn open(path: Option<PathBuf>) -> Tasks {
+        let Some(path) = path else {
+            return Tasks::default();
+        };
+        let mut stored: Stored = crate::state_file::read_json(&path, "tasks").unwrap_or_default();
+        let now = crate::handler::now();
+        for t in stored.tasks.iter_mut().filter(|t| t.state.running()) {
+            t.state = TaskState::Exception;
+            t.end = Some(now.clone());
+            t.messages.push(
+                RedfishError::failure("the node stopped while this task ran; its work did not finish (see the event log for what was done)")
+                    .message(),
+            );
+            tracing::warn!(task = t.id, name = %t.name, "task interrupted by the node's restart");
+        }
+        while stored.tasks.len() > KEPT_TASKS {
+            stored.tasks.pop_front();
+        }
+        let last = stored.tasks.iter().map(|t| t.id).max().unwrap_or(0);
+        let tasks = Tasks {
+            inner: Mutex::new((stored.last_id.max(last), stored.tasks)),
+            file: Some(TaskFile {
+                path,
+                taken: AtomicU64::new(0),
+                written: Arc::new(Mutex::new(0)),
+            }),
+        };
+        tasks.keep(&tasks.lock());
+        tasks
+    }
+
+    /// Writes a snapshot of `t` to the file, if there is one: on a
+    /// blocking thread when called on the runtime, else here.
+    fn keep(&self, t: &(u64, VecDeque<Task>)) {
+        let Some(f) = &self.file else { return };
+        let version = f.taken.fetch_add(1, Ordering::SeqCst) + 1;
+        let snapshot = Stored {
+            last_id: t.0,
+            tasks: t.1.clone(),
+        };
+        let (path, written) = (f.path.clone(), f.written.clone());
+        let write = move || {
+            let mut last = written.lock().unwrap_or_else(|p| p.into_inner());
+            if *last >= version {
+                return; // a newer snapshot is on disk already
+            }
+            match crate::state_file::write_state(&path, &snapshot, 0o644) {
+                Ok(()) => *last = version,
+                Err(e) => tracing::error!(path = %path.display(), "tasks not kept: {e}"),
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => drop(rt.spawn_blocking(write)),
+            Err(_) => write(),
+        }
+    }
+
     /// A new running task named `name`; the oldest finished task makes
     /// room when [`KEPT_TASKS`] are kept.
     pub(crate) fn create(&self, name: String) -> u64 {
@@ -142,6 +227,7 @@ impl Tasks {
             messages: Vec::new(),
             cancel: None,
         });
+        self.keep(&t);
         id
     }
 
@@ -181,6 +267,7 @@ impl Tasks {
             },
             false => {
                 t.1.remove(at);
+                self.keep(&t);
                 tracing::info!(task = id, user, "finished task deleted");
                 Ok(Answer::no_content())
             }
@@ -189,12 +276,21 @@ impl Tasks {
 
     /// Ends a task that stopped on request: `Cancelled`, now.
     pub(crate) fn cancelled(&self, id: u64, f: impl FnOnce(&mut Task)) {
-        self.update(id, |t| {
-            t.end = Some(crate::handler::now());
+        self.end(id, |t| {
             t.state = TaskState::Cancelled;
-            t.cancel = None;
             f(t);
         });
+    }
+
+    /// Ends task `id` as `f` says, now, and keeps it so.
+    fn end(&self, id: u64, f: impl FnOnce(&mut Task)) {
+        let mut t = self.lock();
+        if let Some(task) = t.1.iter_mut().find(|x| x.id == id) {
+            task.end = Some(crate::handler::now());
+            task.cancel = None;
+            f(task);
+        }
+        self.keep(&t);
     }
 
     pub(crate) fn update(&self, id: u64, f: impl FnOnce(&mut Task)) {
@@ -205,9 +301,7 @@ impl Tasks {
 
     /// Ends a task: `Completed` (at 100 %) or `Exception`, now.
     pub(crate) fn finish(&self, id: u64, ok: bool, f: impl FnOnce(&mut Task)) {
-        self.update(id, |t| {
-            t.end = Some(crate::handler::now());
-            t.cancel = None;
+        self.end(id, |t| {
             if ok {
                 t.state = TaskState::Completed;
                 t.percent = Some(100);
@@ -398,6 +492,39 @@ mod tests {
             StatusCode::NO_CONTENT
         );
         assert_eq!(t.ids(), [install]);
+    }
+
+    #[test]
+    fn kept_tasks_outlive_a_restart_and_running_ones_say_they_were_cut_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state/tasks.json");
+        let t = Tasks::open(Some(path.clone()));
+        let done = t.create("install".into());
+        t.finish(done, true, |_| {});
+        let cut = t.create("group reset".into());
+        t.update(cut, |x| x.percent = Some(50));
+        let forgotten = t.create("download".into());
+        t.finish(forgotten, false, |_| {});
+        t.delete(forgotten, "op").unwrap().unwrap();
+        drop(t);
+
+        let again = Tasks::open(Some(path.clone()));
+        assert_eq!(again.ids(), [done, cut]);
+        assert_eq!(again.get(done).unwrap()["TaskState"], "Completed");
+        let v = again.get(cut).unwrap();
+        assert_eq!(v["TaskState"], "Exception", "{v}");
+        assert!(v["EndTime"].is_string());
+        let said = v["Messages"][0]["Resolution"].as_str().unwrap();
+        assert!(said.contains("node stopped"), "{v}");
+        // Ids go on where they were, past the forgotten one too.
+        assert_eq!(again.create("next".into()), forgotten + 1);
+        // Damaged: set aside, no tasks, ids from 1.
+        drop(again);
+        std::fs::write(&path, b"{").unwrap();
+        let fresh = Tasks::open(Some(path.clone()));
+        assert!(fresh.ids().is_empty());
+        assert!(path.with_extension("bad").exists());
+        assert_eq!(fresh.create("x".into()), 1);
     }
 
     #[test]
