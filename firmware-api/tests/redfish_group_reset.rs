@@ -242,6 +242,30 @@ fn a_kept_group_is_reset_changed_and_survives_a_restart() {
     assert_eq!(get_ok(&s, coll, Some(READER))["Members@odata.count"], 0);
 }
 
+/// Starts a ForceOff of board 1's and board 2's power devices, one per
+/// batch, ten minutes apart, and returns its task once the first batch
+/// is done (the second far away).
+fn first_of_two_batches(s: &Server) -> String {
+    let r = group(
+        s,
+        OPERATOR,
+        &json!({"TargetURIs": ["/redfish/v1/Systems/00000001-0001", "/redfish/v1/Systems/00000002-0001"],
+                "ResetType": "ForceOff", "BatchSize": 1, "DelayBetweenBatchesInSeconds": 600}),
+    );
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let task = r.json()["@odata.id"].as_str().unwrap().to_string();
+    let end = Instant::now() + Duration::from_secs(30);
+    while get_ok(s, &task, Some(READER))["Messages"]
+        .as_array()
+        .unwrap()
+        .is_empty()
+    {
+        assert!(Instant::now() < end, "the first batch did not finish");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    task
+}
+
 /// A group reset stopped by `DELETE` of its task between batches: the
 /// system already switched stays switched, the one not reached is not
 /// touched, and who stopped it is in the task and in the event log.
@@ -262,24 +286,7 @@ fn a_group_reset_is_cancelled_between_batches() {
     );
     assert_eq!(r.status, 204);
     assert_eq!(v11_power(&s, "00000002", "0001"), "on");
-    let r = group(
-        &s,
-        OPERATOR,
-        &json!({"TargetURIs": ["/redfish/v1/Systems/00000001-0001", "/redfish/v1/Systems/00000002-0001"],
-                "ResetType": "ForceOff", "BatchSize": 1, "DelayBetweenBatchesInSeconds": 600}),
-    );
-    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
-    let task = r.json()["@odata.id"].as_str().unwrap().to_string();
-    // The first batch done, the second ten minutes away.
-    let end = Instant::now() + Duration::from_secs(30);
-    while get_ok(&s, &task, Some(READER))["Messages"]
-        .as_array()
-        .unwrap()
-        .is_empty()
-    {
-        assert!(Instant::now() < end, "the first batch did not finish");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let task = first_of_two_batches(&s);
     let r = send(&s, "DELETE", &task, READER, "", &[]);
     assert_eq!(r.status, 403);
     let r = send(&s, "DELETE", &task, OPERATOR, "", &[]);
@@ -337,24 +344,8 @@ fn tasks_are_kept_across_a_restart() {
     assert_eq!(r.status, 202);
     let done = r.header("Location").unwrap().to_string();
     assert_eq!(wait_task(&s, &done)["TaskState"], "Completed");
-    // Ten minutes between its two batches: still running at the restart.
-    let r = group(
-        &s,
-        OPERATOR,
-        &json!({"TargetURIs": ["/redfish/v1/Systems/00000001-0001", "/redfish/v1/Systems/00000002-0001"],
-                "ResetType": "ForceOff", "BatchSize": 1, "DelayBetweenBatchesInSeconds": 600}),
-    );
-    assert_eq!(r.status, 202);
-    let cut = r.json()["@odata.id"].as_str().unwrap().to_string();
-    let end = Instant::now() + Duration::from_secs(30);
-    while get_ok(&s, &cut, Some(READER))["Messages"]
-        .as_array()
-        .unwrap()
-        .is_empty()
-    {
-        assert!(Instant::now() < end, "the first batch did not finish");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    // Still running at the restart.
+    let cut = first_of_two_batches(&s);
     drop(s);
 
     let (s, _cfg2) = Server::with_config(&toml);
