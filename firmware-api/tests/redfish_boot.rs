@@ -19,13 +19,16 @@ const READER: &str = "odcre_boot-reader-0123456789abcdef";
 const OPERATOR: &str = "odcre_boot-operator-0123456789abcdef";
 const SYSTEM: &str = "/redfish/v1/Systems/40000000-0001";
 
+/// A node on `sim`; its aggregates live in memory (the default file is the
+/// machine's state directory, no place for a test's).
 fn node(sim: &SimBmc) -> (Server, tempfile::TempDir) {
     Server::with_config(&format!(
         "[emulator]\nconfig = {:?}\n[telemetry]\nenabled = false\n\
          [auth.tokens.reader]\nhash = \"{}\"\nrole = \"reader\"\n\
          [auth.tokens.operator]\nhash = \"{}\"\nrole = \"operator\"\n\
          [[ipmi.bmc]]\ndevice_id = 1\nip = \"127.0.0.1\"\nport = {}\nusername = \"ADMIN\"\n\
-         password = \"ADMIN\"\ninterface = \"lanplus\"\ncipher_suite = 3\n",
+         password = \"ADMIN\"\ninterface = \"lanplus\"\ncipher_suite = 3\n\
+         [manager]\naggregates = \"\"\n",
         crate::common::example("simple.json").display().to_string(),
         hash_token(READER, HashAlgorithm::Sha256).unwrap(),
         hash_token(OPERATOR, HashAlgorithm::Sha256).unwrap(),
@@ -270,4 +273,53 @@ fn location_indicator_is_chassis_identify() {
         r#"{"LocationIndicatorActive": "blink"}"#,
     );
     assert_eq!(code(&r), "Base.1.22.PropertyValueTypeError");
+}
+
+/// `Aggregate.SetDefaultBootOrder` (OpenRMC usage guide "Set boot order
+/// of aggregate to default"): every BMC server of the group boots as its
+/// BIOS is configured again — ipmitool sees the override gone.
+#[test]
+fn an_aggregates_default_boot_order_clears_the_override_on_the_bmc() {
+    let Some(sim) = SimBmc::start() else { return };
+    let (s, _cfg) = node(&sim);
+    let out = sim.ipmitool(&["chassis", "bootdev", "pxe"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(ipmitool_boot(&sim).0, "Pxe");
+    let post = |token: &str, path: &str, body: &str| {
+        let auth = format!("Bearer {token}");
+        request_with_body(
+            &s.addr,
+            "POST",
+            path,
+            &[
+                ("Authorization", auth.as_str()),
+                ("Content-Type", "application/json"),
+            ],
+            body,
+        )
+    };
+    let r = post(
+        OPERATOR,
+        "/redfish/v1/AggregationService/Aggregates",
+        &format!(r#"{{"Name": "row 1 servers", "Elements": ["{SYSTEM}"]}}"#),
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let action = r.json()["Actions"]["#Aggregate.SetDefaultBootOrder"]["target"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = post(READER, &action, "{}");
+    assert_eq!(r.status, 403);
+    assert_eq!(ipmitool_boot(&sim).0, "Pxe", "a reader changes nothing");
+    let r = post(OPERATOR, &action, "");
+    assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        ipmitool_boot(&sim),
+        ("None".into(), "Disabled".into(), "Legacy".into())
+    );
+    assert_eq!(ours(&boot(&s)).0, "None");
 }

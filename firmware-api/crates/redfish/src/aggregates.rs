@@ -24,7 +24,7 @@ use crate::aggregation::{self, system_of, GroupReset};
 use crate::answer::{shown, Answer, BaseMessage, RedfishError};
 use crate::node::Rack;
 use crate::resources::{collection, head, link, with};
-use crate::route::V1;
+use crate::route::{SystemId, V1};
 
 /// At most this many groups: a rack's rows, power domains and tenants,
 /// with room; not a store for anything else.
@@ -46,13 +46,15 @@ pub enum AggregateAction {
     Reset,
     AddElements,
     RemoveElements,
+    SetDefaultBootOrder,
 }
 
 impl AggregateAction {
-    pub(crate) const ALL: [AggregateAction; 3] = [
+    pub(crate) const ALL: [AggregateAction; 4] = [
         AggregateAction::Reset,
         AggregateAction::AddElements,
         AggregateAction::RemoveElements,
+        AggregateAction::SetDefaultBootOrder,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -60,6 +62,7 @@ impl AggregateAction {
             AggregateAction::Reset => "Aggregate.Reset",
             AggregateAction::AddElements => "Aggregate.AddElements",
             AggregateAction::RemoveElements => "Aggregate.RemoveElements",
+            AggregateAction::SetDefaultBootOrder => "Aggregate.SetDefaultBootOrder",
         }
     }
 
@@ -234,7 +237,11 @@ impl Aggregates {
                     ));
                 }
             }
-            AggregateAction::Reset => unreachable!("a reset changes no membership"),
+            AggregateAction::Reset | AggregateAction::SetDefaultBootOrder => {
+                return Err(RedfishError::failure(format!(
+                    "{name} changes no membership"
+                )))
+            }
         }
         let mut next = stored.clone();
         let members = changed.elements.len();
@@ -278,6 +285,40 @@ impl Aggregates {
         Ok(Some((g, format!(" of aggregate {id} '{}'", group.name))))
     }
 
+    /// The members `Aggregate.SetDefaultBootOrder` of group `id` acts on
+    /// (`None`: no such group): the BMC servers of the rack among them;
+    /// bus power devices have no boot order, and members no longer in the
+    /// rack are left out. The action takes no parameters.
+    pub(crate) fn boot_members(
+        &self,
+        id: u64,
+        body: &[u8],
+        rack: &Rack,
+    ) -> Result<Option<Vec<SystemId>>, RedfishError> {
+        if !body.iter().all(u8::is_ascii_whitespace) {
+            aggregation::params(body, AggregateAction::SetDefaultBootOrder.name(), &[])?;
+        }
+        let Some(group) = self.lock().groups.get(&id).cloned() else {
+            return Ok(None);
+        };
+        let servers: Vec<SystemId> = group
+            .elements
+            .iter()
+            .filter_map(|e| system_of(e))
+            .filter(|s| s.is_bmc() && rack.has_system(*s))
+            .collect();
+        if servers.is_empty() {
+            let name = AggregateAction::SetDefaultBootOrder.name();
+            return Err(RedfishError::new(
+                StatusCode::BAD_REQUEST,
+                BaseMessage::ActionNotSupported,
+                &[name],
+            )
+            .with_detail(format!("no member of aggregate {id} is a BMC server of this rack: bus power devices have no boot order")));
+        }
+        Ok(Some(servers))
+    }
+
     /// Makes `next` the groups: written first (when kept), then shown.
     fn keep(&self, stored: &mut Stored, next: Stored) -> Result<(), RedfishError> {
         if let Some(path) = &self.path {
@@ -319,6 +360,7 @@ fn payload(id: u64, g: &Group) -> Value {
                 },
                 "#Aggregate.AddElements": { "target": action(AggregateAction::AddElements) },
                 "#Aggregate.RemoveElements": { "target": action(AggregateAction::RemoveElements) },
+                "#Aggregate.SetDefaultBootOrder": { "target": action(AggregateAction::SetDefaultBootOrder) },
             },
         }),
     )
@@ -665,6 +707,42 @@ mod tests {
             .reset(2, br#"{"ResetType": "On"}"#, &rack())
             .unwrap()
             .is_none());
+    }
+
+    #[test]
+    fn default_boot_order_takes_the_bmc_servers() {
+        let a = Aggregates::open(None);
+        a.create(
+            format!(r#"{{"Elements": ["{BUS1}", "{BMC1}"]}}"#).as_bytes(),
+            &rack(),
+            "op",
+        )
+        .unwrap();
+        a.create(
+            format!(r#"{{"Elements": ["{BUS2}"]}}"#).as_bytes(),
+            &rack(),
+            "op",
+        )
+        .unwrap();
+        assert_eq!(
+            a.boot_members(1, b"", &rack()).unwrap().unwrap(),
+            [SystemId::bmc(1)]
+        );
+        assert_eq!(a.boot_members(1, b"{}", &rack()).unwrap().unwrap().len(), 1);
+        let e = a
+            .boot_members(1, br#"{"Force": true}"#, &rack())
+            .unwrap_err();
+        assert_eq!(e.key(), "ActionParameterUnknown");
+        let e = a.boot_members(2, b"", &rack()).unwrap_err();
+        assert_eq!(
+            (e.status, e.key()),
+            (StatusCode::BAD_REQUEST, "ActionNotSupported".to_string())
+        );
+        assert!(a.boot_members(3, b"", &rack()).unwrap().is_none());
+        assert_eq!(
+            a.get(1).unwrap()["Actions"]["#Aggregate.SetDefaultBootOrder"]["target"],
+            format!("{}/Actions/Aggregate.SetDefaultBootOrder", uri(1))
+        );
     }
 
     #[test]

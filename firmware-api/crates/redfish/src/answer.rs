@@ -144,6 +144,7 @@ pub enum BaseMessage {
     ActionParameterValueError,
     ActionParameterNotSupported,
     PropertyValueError,
+    ActionNotSupported,
 }
 
 impl BaseMessage {
@@ -183,6 +184,7 @@ impl BaseMessage {
             BaseMessage::ActionParameterValueError => "ActionParameterValueError",
             BaseMessage::ActionParameterNotSupported => "ActionParameterNotSupported",
             BaseMessage::PropertyValueError => "PropertyValueError",
+            BaseMessage::ActionNotSupported => "ActionNotSupported",
         }
     }
 
@@ -223,6 +225,7 @@ impl BaseMessage {
             BaseMessage::ActionParameterValueError => ("The value for the parameter %1 in the action %2 is invalid.", "Warning", "Correct the value for the parameter in the request body and resubmit the request if the operation failed."),
             BaseMessage::ActionParameterNotSupported => ("The parameter %1 for the action %2 is not supported on the target resource.", "Warning", "Remove the parameter supplied and resubmit the request if the operation failed."),
             BaseMessage::PropertyValueError => ("The value provided for the property %1 is not valid.", "Warning", "Correct the value for the property in the request body and resubmit the request if the operation failed."),
+            BaseMessage::ActionNotSupported => ("The action %1 is not supported by the resource.", "Critical", "Check the Actions property in the resource for the supported actions."),
             BaseMessage::GeneralError => ("A general error has occurred.  See Resolution for information on how to resolve the error, or @Message.ExtendedInfo if Resolution is not provided.", "Critical", "None."),
         }
     }

@@ -245,6 +245,55 @@ pub(crate) async fn patch(
     Ok(Answer::no_content())
 }
 
+/// `Aggregate.SetDefaultBootOrder` of `servers` (BMC servers): each
+/// boots as its BIOS is configured again — the override off and its
+/// device "no override", the IPMI boot flags' default. The BMCs are asked
+/// side by side; `204` when every one took it, else a `500` naming those
+/// that did not (the others keep the change).
+pub(crate) async fn default_order(
+    node: &Node,
+    servers: &[SystemId],
+    user: &str,
+    deadline: Instant,
+) -> Result<Answer, RedfishError> {
+    let change = BootChange {
+        device: Some(BootDevice::NoOverride),
+        enabled: Some((false, false)),
+        efi: None,
+    };
+    let mut set = tokio::task::JoinSet::new();
+    for s in servers.iter().copied() {
+        let node = node.clone();
+        set.spawn(async move { (s, node.set_boot(s, change, deadline).await) });
+    }
+    let mut failed = Vec::new();
+    while let Some(r) = set.join_next().await {
+        match r {
+            Ok((_, Ok(_))) => {}
+            Ok((s, Err(e))) => failed.push(format!(
+                "{}: {}",
+                s.id(),
+                e.detail.unwrap_or_else(|| "the BMC refused".into())
+            )),
+            Err(e) => failed.push(format!("a BMC request ended abnormally: {e}")),
+        }
+    }
+    tracing::info!(
+        servers = servers.len(),
+        failed = failed.len(),
+        user,
+        "aggregate boot override cleared"
+    );
+    if failed.is_empty() {
+        Ok(Answer::no_content())
+    } else {
+        Err(RedfishError::failure(format!(
+            "the boot override was not cleared on {}",
+            failed.join("; ")
+        )))
+    }
+}
+
 impl Node {
     /// The boot flags of a BMC's server (Get System Boot Options).
     pub(crate) async fn boot_flags(

@@ -934,6 +934,13 @@ async fn aggregate(
                 .ok_or_else(|| RedfishError::missing(path))?;
             aggregation::start_as(node, g, &user, &of)
         }
+        Resource::AggregateAction(id, AggregateAction::SetDefaultBootOrder) => {
+            let servers = node
+                .aggregates
+                .boot_members(*id, body, &rack)?
+                .ok_or_else(|| RedfishError::missing(path))?;
+            boot::default_order(node, &servers, &user, deadline).await
+        }
         Resource::AggregateAction(id, action) => {
             let (groups, id, action, body) = (node.aggregates.clone(), *id, *action, body.to_vec());
             blocking(move || groups.change(id, action, &body, &rack, &user))
