@@ -29,14 +29,19 @@ pub(crate) const RACK: &str = r#"{"boards": [
 /// A node on `emulator` with a reader and an operator token, telemetry off
 /// (its poller would read the devices behind the test's back).
 pub(crate) fn node(emulator: &Path) -> (Server, tempfile::TempDir) {
-    Server::with_config(&format!(
+    Server::with_config(&node_toml(emulator, ""))
+}
+
+/// The configuration of [`node`], with `extra` (more tables) after it.
+pub(crate) fn node_toml(emulator: &Path, extra: &str) -> String {
+    format!(
         "[emulator]\nconfig = {:?}\n[telemetry]\nenabled = false\n\
          [auth.tokens.reader]\nhash = \"{}\"\nrole = \"reader\"\n\
-         [auth.tokens.operator]\nhash = \"{}\"\nrole = \"operator\"\n",
+         [auth.tokens.operator]\nhash = \"{}\"\nrole = \"operator\"\n{extra}",
         emulator.display().to_string(),
         hash_token(READER, HashAlgorithm::Sha256).unwrap(),
         hash_token(OPERATOR, HashAlgorithm::Sha256).unwrap()
-    ))
+    )
 }
 
 pub(crate) fn reader_hash() -> String {
@@ -904,17 +909,14 @@ pub(crate) fn with_bmc_on(
     sim: &crate::ipmi_support::SimBmc,
     emulator: &Path,
 ) -> (Server, tempfile::TempDir) {
-    Server::with_config(&format!(
-        "[emulator]\nconfig = {:?}\n[telemetry]\nenabled = false\n\
-         [auth.tokens.reader]\nhash = \"{}\"\nrole = \"reader\"\n\
-         [auth.tokens.operator]\nhash = \"{}\"\nrole = \"operator\"\n\
-         [[ipmi.bmc]]\ndevice_id = 1\nip = \"127.0.0.1\"\nport = {}\nusername = \"ADMIN\"\n\
-         password = \"ADMIN\"\ninterface = \"lanplus\"\ncipher_suite = 3\n\
-         asset_info = \"web-01, rack 4 slot 12\"\n",
-        emulator.display().to_string(),
-        hash_token(READER, HashAlgorithm::Sha256).unwrap(),
-        hash_token(OPERATOR, HashAlgorithm::Sha256).unwrap(),
-        sim.port
+    Server::with_config(&node_toml(
+        emulator,
+        &format!(
+            "[[ipmi.bmc]]\ndevice_id = 1\nip = \"127.0.0.1\"\nport = {}\nusername = \"ADMIN\"\n\
+             password = \"ADMIN\"\ninterface = \"lanplus\"\ncipher_suite = 3\n\
+             asset_info = \"web-01, rack 4 slot 12\"\n",
+            sim.port
+        ),
     ))
 }
 

@@ -126,15 +126,12 @@ fn a_kept_group_is_reset_changed_and_survives_a_restart() {
     let rack = dir.path().join("rack.json");
     std::fs::write(&rack, RACK).unwrap();
     let groups = dir.path().join("state/aggregates.json");
-    let toml = format!(
-        "[emulator]\nconfig = {:?}\n[telemetry]\nenabled = false\n\
-         [auth.tokens.reader]\nhash = \"{}\"\nrole = \"reader\"\n\
-         [auth.tokens.operator]\nhash = \"{}\"\nrole = \"operator\"\n\
-         [manager]\naggregates = {:?}\n",
-        rack.display().to_string(),
-        crate::redfish::reader_hash(),
-        crate::redfish::operator_hash(),
-        groups.display().to_string(),
+    let toml = crate::redfish::node_toml(
+        &rack,
+        &format!(
+            "[manager]\naggregates = {:?}\n",
+            groups.display().to_string()
+        ),
     );
     let (s, _cfg) = Server::with_config(&toml);
     let coll = "/redfish/v1/AggregationService/Aggregates";
@@ -328,15 +325,12 @@ fn tasks_are_kept_across_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let rack = dir.path().join("rack.json");
     std::fs::write(&rack, RACK).unwrap();
-    let toml = format!(
-        "[emulator]\nconfig = {:?}\n[telemetry]\nenabled = false\n\
-         [auth.tokens.reader]\nhash = \"{}\"\nrole = \"reader\"\n\
-         [auth.tokens.operator]\nhash = \"{}\"\nrole = \"operator\"\n\
-         [manager]\ntasks = {:?}\n",
-        rack.display().to_string(),
-        crate::redfish::reader_hash(),
-        crate::redfish::operator_hash(),
-        dir.path().join("state/tasks.json").display().to_string(),
+    let toml = crate::redfish::node_toml(
+        &rack,
+        &format!(
+            "[manager]\ntasks = {:?}\n",
+            dir.path().join("state/tasks.json").display().to_string()
+        ),
     );
     let one = json!({"TargetURIs": ["/redfish/v1/Systems/00000001-0001"], "ResetType": "On"});
     let (s, _cfg) = Server::with_config(&toml);
