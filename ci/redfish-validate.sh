@@ -21,7 +21,7 @@
 # the v1.1 API, and sets the BMC server's boot override to PXE (once),
 # confirmed with ipmitool on the BMC. Last, the DMTF Redfish
 # Protocol Validator (ci/install-protocol-validator.sh) as the local
-# operator `rfpv` over TLS, trusting the node's certificate (it makes some
+# administrator `rfpv` (it makes, changes and deletes accounts) over TLS, trusting the node's certificate (it makes some
 # of its requests without its --ca-bundle, so REQUESTS_CA_BUNDLE too):
 # 0 failures. Then the DMTF Redfish Interop Validator
 # (ci/install-interop-validator.sh) with the OCP OpenRMC profile
@@ -119,8 +119,15 @@ password_hash = "$(printf '%s\n' "$SUSHY_PW" | "$BIN" auth hash-password)"
 role = "operator"
 [auth.users.rfpv]
 password_hash = "$(printf '%s\n' "$RFPV_PW" | "$BIN" auth hash-password)"
-role = "operator"
+role = "admin"
 TOML
+# Accounts made through Redfish (the Protocol Validator makes, changes and
+# deletes some) go to this run's directory, not the machine's /var/lib.
+if grep -q '^\[auth\]$' "$WORK/security.toml"; then
+    sed -i "/^\[auth\]\$/a accounts_file = \"$WORK/accounts.json\"" "$WORK/security.toml"
+else
+    printf '[auth]\naccounts_file = "%s"\n' "$WORK/accounts.json" >> "$WORK/security.toml"
+fi
 # The example rack with power device 00000001/16ff stateful (on/off switch
 # what it reads), so sushy's resets can be seen through the v1.1 API.
 python3 - "$ROOT/firmware-api/emulator-configs/rack.json" "$WORK/rack.json" <<'PY'
@@ -325,7 +332,7 @@ if ! "$SUSHY_PY" "$ROOT/ci/redfish-sushy.py" "https://127.0.0.1:$PORT" "$WORK/tl
 fi
 echo "sushy smoke test: $(($(date +%s) - START)) s"
 
-echo "redfish-protocol-validator ($RFPV) against https://127.0.0.1:$PORT as local user rfpv (operator)"
+echo "redfish-protocol-validator ($RFPV) against https://127.0.0.1:$PORT as local user rfpv (admin)"
 START=$(date +%s)
 rc=0
 (cd "$WORK" && REQUESTS_CA_BUNDLE="$WORK/tls/server.crt" "$RFPV" -r "https://127.0.0.1:$PORT" \
@@ -340,6 +347,15 @@ if [ "$rc" -ne 0 ] || [ "${PV_FAILED:-x}" != 0 ] || [ "${PV_PASSED:-0}" -lt 100 
     # Its TSV report names each failed assertion.
     grep -h -P '\tFAIL\t' "$REPORTS"/protocol/*.tsv >&2 || true
     echo "server log (tail):" >&2
+    tail -n 40 "$WORK/serve.log" >&2
+    exit 1
+fi
+# It made accounts (a ReadOnly one, and one it tried to change as that
+# one), changed their passwords and deleted them: the accounts file is left
+# with none.
+if ! grep -q 'account created' "$WORK/serve.log" || ! grep -q 'account deleted' "$WORK/serve.log" ||
+    ! python3 -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["accounts"] != [])' "$WORK/accounts.json"; then
+    echo "the Protocol Validator's accounts were not made and deleted through the account service" >&2
     tail -n 40 "$WORK/serve.log" >&2
     exit 1
 fi

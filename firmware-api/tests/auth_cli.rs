@@ -179,7 +179,7 @@ async fn init_writes_working_material_once() {
     let sec: SecurityConfig = toml::from_str(&text).unwrap();
     assert!(sec.tls.enabled);
     assert_eq!(sec.tls.effective_plain_http(), PlainHttp::Off);
-    assert_eq!(sec.auth.tokens["admin"].role, Role::Operator);
+    assert_eq!(sec.auth.tokens["admin"].role, Role::Admin);
 
     // The material works end to end: TLS with the generated certificate
     // (trusted directly, as a client would after pinning it) and the token.

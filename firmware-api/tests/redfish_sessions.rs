@@ -1,7 +1,8 @@
 //! Local accounts, HTTP Basic, Redfish sessions and the account service in
 //! the real binary on the emulator: Basic with a local user (good, wrong,
 //! rate limited), login → `X-Auth-Token` → logout, the idle timeout, the
-//! session bound, ReadOnly versus Operator, and no secret in the log.
+//! session bound, ReadOnly versus Operator, accounts an Administrator makes,
+//! changes and deletes (kept across a restart), and no secret in the log.
 
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use crate::common::{Response, Server};
 use opendcre_security::auth::{hash_token, HashAlgorithm};
 
 const OPS_PASSWORD: &str = "ops-password-4f1c9a";
+const ROOT_PASSWORD: &str = "root-password-a81d33";
 const VIEWER_PASSWORD: &str = "viewer-password-83be20";
 const VIEWER_TOKEN: &str = "odcre_viewer-token-0123456789abcdef";
 
@@ -24,28 +26,37 @@ const RACK: &str = r#"{"boards": [
 
 struct Node {
     server: Server,
+    /// The configuration, to start the node again on the same files.
+    toml: String,
     _cfg: tempfile::TempDir,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
-/// A node with local users `ops` (operator) and `viewer` (reader); `extra`
-/// is appended to its config (`[auth.sessions]`, `[auth.rate_limit]`).
+/// A node with local users `ops` (operator), `viewer` (reader) and `root`
+/// (admin), and an accounts file of its own; `extra` is appended to its
+/// config (`[auth.sessions]`, `[auth.rate_limit]`).
 fn node(extra: &str) -> Node {
     let dir = tempfile::tempdir().unwrap();
     let rack = dir.path().join("rack.json");
     std::fs::write(&rack, RACK).unwrap();
-    let (server, cfg) = Server::with_config(&format!(
+    let toml = format!(
         "[emulator]\nconfig = {:?}\n[telemetry]\nenabled = false\n\
+         [auth]\naccounts_file = {:?}\n\
          [auth.users.ops]\npassword_hash = \"{}\"\nrole = \"operator\"\n\
-         [auth.users.viewer]\npassword_hash = \"{}\"\nrole = \"reader\"\n{extra}",
+         [auth.users.viewer]\npassword_hash = \"{}\"\nrole = \"reader\"\n\
+         [auth.users.root]\npassword_hash = \"{}\"\nrole = \"admin\"\n{extra}",
         rack.display().to_string(),
+        dir.path().join("accounts.json").display().to_string(),
         hash_token(OPS_PASSWORD, HashAlgorithm::Argon2id).unwrap(),
         hash_token(VIEWER_PASSWORD, HashAlgorithm::Argon2id).unwrap(),
-    ));
+        hash_token(ROOT_PASSWORD, HashAlgorithm::Argon2id).unwrap(),
+    );
+    let (server, cfg) = Server::with_config(&toml);
     Node {
         server,
+        toml,
         _cfg: cfg,
-        _dir: dir,
+        dir,
     }
 }
 
@@ -334,7 +345,7 @@ fn idle_sessions_time_out_and_the_store_is_bounded() {
 }
 
 #[test]
-fn account_service_shows_local_accounts_and_roles_read_only() {
+fn account_service_shows_local_accounts_and_roles() {
     let n = node("");
     let s = &n.server;
     let auth = basic("viewer", VIEWER_PASSWORD);
@@ -355,7 +366,7 @@ fn account_service_shows_local_accounts_and_roles_read_only() {
     assert_eq!(svc["MinPasswordLength"], 8);
     assert!(svc.get("LDAP").is_none(), "no [auth.ldap]");
     let accounts = get("/redfish/v1/AccountService/Accounts").json();
-    assert_eq!(accounts["Members@odata.count"], 2);
+    assert_eq!(accounts["Members@odata.count"], 3);
     let r = get("/redfish/v1/AccountService/Accounts/ops");
     let ops = r.json();
     assert_eq!(ops["UserName"], "ops");
@@ -367,7 +378,18 @@ fn account_service_shows_local_accounts_and_roles_read_only() {
         .header("ETag")
         .expect("ManagerAccount has an ETag")
         .to_string();
-    assert!(etag.starts_with("W/\""), "{etag}");
+    assert_eq!(ops["@odata.etag"], etag.as_str());
+    // A GET that names the current tag is answered 304, without a body.
+    let unchanged = call(
+        s,
+        "GET",
+        "/redfish/v1/AccountService/Accounts/ops",
+        &[("Authorization", &auth), ("If-None-Match", &etag)],
+        "",
+    );
+    assert_eq!(unchanged.status, 304);
+    assert!(unchanged.body.is_empty());
+    assert_eq!(unchanged.header("ETag"), Some(etag.as_str()));
     let again = get("/redfish/v1/AccountService/Accounts/ops");
     assert_eq!(again.header("ETag"), Some(etag.as_str()), "stable");
     assert_ne!(
@@ -386,7 +408,8 @@ fn account_service_shows_local_accounts_and_roles_read_only() {
         ro["AssignedPrivileges"],
         serde_json::json!(["Login", "ConfigureSelf"])
     );
-    // Read-only for now: a PATCH is a 405 that says what is allowed.
+    // An account of the configuration is changed there only: a PATCH is a
+    // 405 that says what is allowed.
     let r = call(
         s,
         "PATCH",
@@ -396,4 +419,293 @@ fn account_service_shows_local_accounts_and_roles_read_only() {
     );
     assert_eq!(r.status, 405);
     assert_eq!(r.header("Allow"), Some("GET, HEAD"));
+}
+
+const ACCOUNTS: &str = "/redfish/v1/AccountService/Accounts";
+
+/// An administrator makes an account: 201, its `Location`, the role asked.
+fn make(s: &Server, auth: &str, name: &str, password: &str, role: &str) -> Response {
+    call(
+        s,
+        "POST",
+        ACCOUNTS,
+        &[("Authorization", auth)],
+        &serde_json::json!({ "UserName": name, "Password": password, "RoleId": role }).to_string(),
+    )
+}
+
+/// A PATCH of an account with the `If-Match` of a GET just before.
+fn patch_account(s: &Server, auth: &str, name: &str, body: &str) -> Response {
+    let uri = format!("{ACCOUNTS}/{name}");
+    let r = call(s, "GET", &uri, &[("Authorization", auth)], "");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let etag = r.header("ETag").unwrap().to_string();
+    call(
+        s,
+        "PATCH",
+        &uri,
+        &[("Authorization", auth), ("If-Match", &etag)],
+        body,
+    )
+}
+
+#[test]
+fn accounts_made_changed_and_deleted_by_an_administrator() {
+    let n = node("");
+    let s = &n.server;
+    let root = basic("root", ROOT_PASSWORD);
+    let file = n.dir.path().join("accounts.json");
+
+    // Only an administrator makes accounts.
+    for (user, pw) in [("viewer", VIEWER_PASSWORD), ("ops", OPS_PASSWORD)] {
+        let r = make(s, &basic(user, pw), "carol", "carol-pass-1", "Operator");
+        assert_eq!(r.status, 403, "{user}");
+    }
+    let coll = call(s, "GET", ACCOUNTS, &[("Authorization", &root)], "");
+    assert_eq!(coll.header("Allow"), Some("GET, HEAD, POST"));
+    let svc = call(
+        s,
+        "GET",
+        "/redfish/v1/AccountService",
+        &[("Authorization", &root)],
+        "",
+    );
+    assert!(svc.json()["Description"]
+        .as_str()
+        .unwrap()
+        .contains("Administrator"));
+
+    let r = make(s, &root, "carol", "carol-pass-1", "Operator");
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.header("Location"),
+        Some("/redfish/v1/AccountService/Accounts/carol")
+    );
+    let carol = r.json();
+    assert_eq!(carol["RoleId"], "Operator");
+    assert_eq!(carol["Enabled"], true);
+    assert_eq!(r.header("ETag"), carol["@odata.etag"].as_str());
+    let stored = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        stored.contains("$argon2id$") && !stored.contains("carol-pass-1"),
+        "{stored}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    // What a create refuses, and why.
+    let r = make(s, &root, "carol", "other-pass-1", "ReadOnly");
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (409, "Base.1.22.ResourceAlreadyExists")
+    );
+    let r = make(s, &root, "ops", "other-pass-1", "ReadOnly");
+    assert_eq!(r.status, 409, "a configured name");
+    let r = make(s, &root, "dave", "short", "ReadOnly");
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (400, "Base.1.22.PropertyValueError")
+    );
+    assert!(
+        !String::from_utf8_lossy(&r.body).contains("short"),
+        "a password is never quoted"
+    );
+    let r = make(s, &root, "dave", "dave-pass-1", "Superuser");
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (400, "Base.1.22.PropertyValueNotInList")
+    );
+    for bad in ["da/ve", "da:ve", ""] {
+        let r = make(s, &root, bad, "dave-pass-1", "ReadOnly");
+        assert_eq!(
+            (r.status, code(&r).as_str()),
+            (400, "Base.1.22.PropertyValueError"),
+            "{bad:?}"
+        );
+    }
+    let r = call(
+        s,
+        "POST",
+        ACCOUNTS,
+        &[("Authorization", &root)],
+        r#"{"UserName": "dave", "Password": "dave-pass-1"}"#,
+    );
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (400, "Base.1.22.CreateFailedMissingReqProperties")
+    );
+
+    // The new operator works on both APIs; its session is its own.
+    let carol_basic = basic("carol", "carol-pass-1");
+    let r = call(
+        s,
+        "POST",
+        RESET,
+        &[("Authorization", &carol_basic)],
+        r#"{"ResetType": "ForceOff"}"#,
+    );
+    assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    let r = call(
+        s,
+        "GET",
+        "/opendcre/1.1/power/status/00000001/0001",
+        &[("Authorization", &carol_basic)],
+        "",
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["power_status"], "off");
+    let (carol_token, _) = session(s, "carol", "carol-pass-1");
+
+    // An account changes its own password, nothing else, and no one else's.
+    assert_eq!(
+        make(s, &root, "dave", "dave-pass-1", "ReadOnly").status,
+        201
+    );
+    let r = patch_account(s, &carol_basic, "carol", r#"{"RoleId": "Administrator"}"#);
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (400, "Base.1.22.PropertyNotWritable")
+    );
+    let r = patch_account(s, &carol_basic, "dave", r#"{"Password": "taken-over-1"}"#);
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (403, "Base.1.22.InsufficientPrivilege")
+    );
+    let r = patch_account(s, &carol_basic, "carol", r#"{"Password": "carol-pass-2"}"#);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        with_token(s, "GET", SYSTEM, &carol_token, "").status,
+        401,
+        "sessions end with the change"
+    );
+    let carol_basic = basic("carol", "carol-pass-2");
+    assert_eq!(
+        call(
+            s,
+            "GET",
+            SYSTEM,
+            &[("Authorization", &basic("carol", "carol-pass-1"))],
+            ""
+        )
+        .status,
+        401
+    );
+    assert_eq!(
+        call(s, "GET", SYSTEM, &[("Authorization", &carol_basic)], "").status,
+        200
+    );
+
+    // The administrator: If-Match required and checked, then the role.
+    let uri = format!("{ACCOUNTS}/carol");
+    let r = call(
+        s,
+        "PATCH",
+        &uri,
+        &[("Authorization", &root)],
+        r#"{"RoleId": "ReadOnly"}"#,
+    );
+    assert_eq!(r.status, 428);
+    let r = call(
+        s,
+        "PATCH",
+        &uri,
+        &[("Authorization", &root), ("If-Match", "\"stale\"")],
+        r#"{"RoleId": "ReadOnly"}"#,
+    );
+    assert_eq!(r.status, 412);
+    let r = patch_account(s, &root, "carol", r#"{"RoleId": "ReadOnly", "Bogus": 1}"#);
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (400, "Base.1.22.PropertyUnknown")
+    );
+    let r = patch_account(
+        s,
+        &root,
+        "carol",
+        r#"{"@odata.id": "/redfish/v1/AccountService/Accounts/carol"}"#,
+    );
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (400, "Base.1.22.NoOperation")
+    );
+    let r = patch_account(s, &root, "carol", r#"{"RoleId": "ReadOnly"}"#);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["RoleId"], "ReadOnly");
+    let r = call(
+        s,
+        "POST",
+        RESET,
+        &[("Authorization", &carol_basic)],
+        r#"{"ResetType": "On"}"#,
+    );
+    assert_eq!(r.status, 403, "a reader now");
+    let r = patch_account(s, &root, "carol", r#"{"Enabled": false}"#);
+    assert_eq!(r.json()["Enabled"], false);
+    assert_eq!(
+        call(s, "GET", SYSTEM, &[("Authorization", &carol_basic)], "").status,
+        401
+    );
+
+    // Deleted: gone, and only an administrator deletes.
+    assert_eq!(
+        call(
+            s,
+            "DELETE",
+            &format!("{ACCOUNTS}/dave"),
+            &[("Authorization", &basic("ops", OPS_PASSWORD))],
+            ""
+        )
+        .status,
+        403
+    );
+    let r = call(s, "DELETE", &uri, &[("Authorization", &root)], "");
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        call(s, "GET", &uri, &[("Authorization", &root)], "").status,
+        404
+    );
+    assert_eq!(
+        call(s, "DELETE", &uri, &[("Authorization", &root)], "").status,
+        404
+    );
+    let r = call(
+        s,
+        "DELETE",
+        &format!("{ACCOUNTS}/ops"),
+        &[("Authorization", &root)],
+        "",
+    );
+    assert_eq!(
+        (r.status, r.header("Allow")),
+        (405, Some("GET, HEAD")),
+        "a configured account"
+    );
+
+    // A restart keeps dave (and his password), not carol.
+    let log = s.log_so_far_as(&[("Authorization", &root)]).join("\n");
+    for secret in ["carol-pass-1", "carol-pass-2", "dave-pass-1", ROOT_PASSWORD] {
+        assert!(!log.contains(secret), "{secret} in the log");
+    }
+    assert!(
+        log.contains("account created") && log.contains("account deleted"),
+        "{log}"
+    );
+    let (again, _cfg) = Server::with_config(&n.toml);
+    let dave = call(
+        &again,
+        "GET",
+        &format!("{ACCOUNTS}/dave"),
+        &[("Authorization", &basic("dave", "dave-pass-1"))],
+        "",
+    );
+    assert_eq!(dave.status, 200);
+    assert_eq!(dave.json()["RoleId"], "ReadOnly");
+    assert_eq!(dave.header("Allow"), Some("GET, HEAD, PATCH, DELETE"));
+    assert_eq!(
+        call(&again, "GET", &uri, &[("Authorization", &root)], "").status,
+        404
+    );
 }

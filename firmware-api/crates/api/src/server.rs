@@ -726,11 +726,15 @@ fn whoami(principal: Option<&Principal>) -> serde_json::Value {
         Some(p) => (p.name.as_str(), p.role, p.method.to_string()),
         None => ("anonymous", Role::Operator, "none".to_string()),
     };
-    let permissions: Vec<String> = [Permission::Read, Permission::Operate]
-        .into_iter()
-        .filter(|p| role.grants(*p))
-        .map(|p| p.to_string())
-        .collect();
+    let permissions: Vec<String> = [
+        Permission::Read,
+        Permission::Operate,
+        Permission::Administer,
+    ]
+    .into_iter()
+    .filter(|p| role.grants(*p))
+    .map(|p| p.to_string())
+    .collect();
     serde_json::json!({
         "name": name,
         "role": role.as_str(),

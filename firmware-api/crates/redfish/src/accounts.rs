@@ -1,17 +1,26 @@
-//! `AccountService`: the node's local accounts (`[auth.users]`) as
-//! `ManagerAccount`s, the three standard roles of DSP8011 and, when
-//! `[auth.ldap]` is on, the directory as an external account provider.
-//! Read-only: accounts are configured in `security.toml`, so a PATCH or
-//! POST is a 405 with `Allow` (the route table says so). Never a password,
-//! hash or LDAP bind secret in a payload.
+//! `AccountService`: the node's local accounts as `ManagerAccount`s, the
+//! three standard roles of DSP8011 and, when `[auth.ldap]` is on, the
+//! directory as an external account provider.
+//!
+//! Accounts of `[auth.users]` are changed in the configuration only (their
+//! `Allow` is `GET, HEAD`); with an accounts file (`[auth] accounts_file`)
+//! an Administrator makes (`POST` of `UserName`, `Password`, `RoleId`),
+//! changes (`PATCH` with `If-Match`) and deletes accounts, and any account
+//! of the file changes its own `Password` (`ConfigureSelf`). Never a
+//! password, hash or LDAP bind secret in a payload or an error message.
 
+use http::{HeaderMap, StatusCode};
 use opendcre_security::auth::{
-    LdapConfig, LdapGroupSource, LdapMode, LocalUser, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN,
+    AccountChange, AccountError, AuthMethod, LdapConfig, LdapGroupSource, LdapMode, LocalUser,
+    Role, Secret, Security, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN,
 };
 use serde_json::{json, Value};
 
+use crate::answer::{Answer, BaseMessage, RedfishError};
+use crate::patch;
 use crate::resources::{collection, head, link, with};
-use crate::route::{RedfishRole, V1};
+use crate::route::{RedfishRole, Resource, READ_ONLY, V1};
+use crate::sessions::Caller;
 
 fn accounts_uri() -> String {
     format!("{V1}/AccountService/Accounts")
@@ -22,13 +31,17 @@ pub(crate) fn account_uri(name: &str) -> String {
 }
 
 /// `GET /redfish/v1/AccountService`.
-pub(crate) fn service(ldap: Option<&LdapConfig>) -> Value {
+pub(crate) fn service(ldap: Option<&LdapConfig>, writable: bool) -> Value {
     let mut v = with(
         head(&format!("{V1}/AccountService"), "AccountService"),
         json!({
             "Id": "AccountService",
             "Name": "Account Service",
-            "Description": "Local accounts from the node's [auth.users] (read-only here) and the LDAP directory of [auth.ldap].",
+            "Description": if writable {
+                "Local accounts of the node's [auth.users] (changed in its configuration) and of its accounts file (made, changed and deleted here by an Administrator); the LDAP directory of [auth.ldap]."
+            } else {
+                "Local accounts of the node's [auth.users] (changed in its configuration; no accounts file is set); the LDAP directory of [auth.ldap]."
+            },
             "ServiceEnabled": true,
             "Status": { "State": "Enabled", "Health": "OK" },
             // A name that is a local account is checked here only; other
@@ -81,23 +94,257 @@ pub(crate) fn account_collection(users: &[LocalUser]) -> Value {
     )
 }
 
+/// An account as a GET shows it, with its `@odata.etag` (the `ETag` a
+/// PATCH must send back).
 pub(crate) fn account(u: &LocalUser) -> Value {
     let role = RedfishRole::of(u.role);
-    with(
+    let source = if u.managed {
+        "accounts file"
+    } else {
+        "[auth.users] of the configuration"
+    };
+    let mut v = with(
         head(&account_uri(&u.name), "ManagerAccount"),
         json!({
             "Id": u.name,
             "Name": "User Account",
-            "Description": format!("Local account (node role {}).", u.role),
+            "Description": format!("Local account (node role {}, from the {source}).", u.role),
             "UserName": u.name,
             "RoleId": role.id(),
-            "Enabled": true,
+            "Enabled": u.enabled,
             "Locked": false,
             "Password": null,
             "AccountTypes": ["Redfish"],
             "Links": { "Role": link(&role.uri()) },
         }),
-    )
+    );
+    patch::stamp(&mut v);
+    v
+}
+
+/// The `Allow` of the account collection or an account as they are now,
+/// narrower than the route table's: read-only without an accounts file,
+/// and for an account of the configuration. `None`: the route table's.
+pub(crate) fn allow(resource: &Resource, security: Option<&Security>) -> Option<&'static str> {
+    match resource {
+        Resource::AccountCollection if !security.is_some_and(|s| s.accounts_writable()) => {
+            Some(READ_ONLY)
+        }
+        Resource::Account(name) => {
+            let user = security.and_then(|s| find(s, name));
+            match user {
+                Some(u) if !u.managed => Some(READ_ONLY),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+fn find(security: &Security, name: &str) -> Option<LocalUser> {
+    security.local_users().into_iter().find(|u| u.name == name)
+}
+
+fn bad(message: BaseMessage, args: &[&str]) -> RedfishError {
+    RedfishError::new(StatusCode::BAD_REQUEST, message, args)
+}
+
+/// An account change the store refused, as the client sees it.
+fn refused(e: AccountError, path: &str) -> RedfishError {
+    match e {
+        AccountError::Missing(_) => RedfishError::missing(path),
+        AccountError::Off | AccountError::Configured(_) => RedfishError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            BaseMessage::OperationNotAllowed,
+            &[],
+        )
+        .with_detail(e.to_string()),
+        AccountError::Exists(name) => RedfishError::new(
+            StatusCode::CONFLICT,
+            BaseMessage::ResourceAlreadyExists,
+            &["ManagerAccount", "UserName", &name],
+        ),
+        AccountError::BadName(why) => {
+            bad(BaseMessage::PropertyValueError, &["UserName"]).with_detail(why)
+        }
+        AccountError::BadPassword => {
+            bad(BaseMessage::PropertyValueError, &["Password"]).with_detail(e.to_string())
+        }
+        AccountError::Full => {
+            bad(BaseMessage::CreateLimitReachedForResource, &[]).with_detail(e.to_string())
+        }
+        AccountError::Store(why) => {
+            tracing::warn!(error = %why, "account change not kept");
+            RedfishError::failure(format!("The accounts file could not be written: {why}"))
+        }
+    }
+}
+
+/// A password as a PATCH or POST carries it: text, checked for length
+/// here so the error never quotes it.
+fn password(x: &Value) -> Result<Secret, RedfishError> {
+    let Value::String(p) = x else {
+        return Err(bad(BaseMessage::PropertyValueError, &["Password"])
+            .with_detail("Password is a string."));
+    };
+    Ok(Secret::new(p.clone()))
+}
+
+fn role_id(x: &Value) -> Result<Role, RedfishError> {
+    x.as_str()
+        .and_then(RedfishRole::parse)
+        .map(RedfishRole::node_role)
+        .ok_or_else(|| {
+            bad(
+                BaseMessage::PropertyValueNotInList,
+                &[&crate::answer::shown(x), "RoleId"],
+            )
+        })
+}
+
+fn security(caller: &Caller) -> Result<&Security, RedfishError> {
+    caller.security.as_deref().ok_or_else(|| {
+        RedfishError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            BaseMessage::OperationNotAllowed,
+            &[],
+        )
+        .with_detail("Authentication is off on this node: there are no accounts.")
+    })
+}
+
+/// `POST …/Accounts`: `UserName`, `Password` and `RoleId` required
+/// (DSP0268 `RequiredOnCreate`), `Enabled` optional; 201 with the account
+/// and its `Location`.
+pub(crate) async fn create(caller: &Caller, body: &[u8]) -> Result<Answer, RedfishError> {
+    let security = security(caller)?;
+    let v: Value =
+        serde_json::from_slice(body).map_err(|_| bad(BaseMessage::MalformedJSON, &[]))?;
+    let Value::Object(m) = v else {
+        return Err(bad(BaseMessage::MalformedJSON, &[]));
+    };
+    let (mut name, mut pw, mut role, mut enabled) = (None, None, None, true);
+    for (k, x) in &m {
+        match k.as_str() {
+            "UserName" => match x {
+                Value::String(n) => name = Some(n.clone()),
+                _ => {
+                    return Err(bad(
+                        BaseMessage::PropertyValueTypeError,
+                        &[&crate::answer::shown(x), "UserName"],
+                    ))
+                }
+            },
+            "Password" => pw = Some(password(x)?),
+            "RoleId" => role = Some(role_id(x)?),
+            "Enabled" => {
+                enabled = x.as_bool().ok_or_else(|| {
+                    bad(
+                        BaseMessage::PropertyValueTypeError,
+                        &[&crate::answer::shown(x), "Enabled"],
+                    )
+                })?
+            }
+            "AccountTypes" if *x == json!(["Redfish"]) => {}
+            "AccountTypes" | "Locked" | "Id" | "Name" | "Description" | "Links" => {
+                return Err(bad(BaseMessage::PropertyNotWritable, &[k]))
+            }
+            _ if k.starts_with("@odata.") => {}
+            _ => {
+                let shown: String = k.chars().take(64).collect();
+                return Err(bad(BaseMessage::PropertyUnknown, &[&shown]));
+            }
+        }
+    }
+    let missing = |p: &str| bad(BaseMessage::CreateFailedMissingReqProperties, &[p]);
+    let name = name.ok_or_else(|| missing("UserName"))?;
+    let pw = pw.ok_or_else(|| missing("Password"))?;
+    let role = role.ok_or_else(|| missing("RoleId"))?;
+    let made = security
+        .create_account(&name, &pw, role, enabled)
+        .await
+        .map_err(|e| refused(e, &accounts_uri()))?;
+    tracing::info!(account = %made.name, role = %made.role, by = %caller.user(), "account created");
+    let body = account(&made);
+    let mut a = Answer::json(StatusCode::CREATED, &body);
+    if let Ok(loc) = http::HeaderValue::from_str(&account_uri(&made.name)) {
+        a.headers.insert(http::header::LOCATION, loc);
+    }
+    Ok(a)
+}
+
+/// `PATCH …/Accounts/{name}` with `If-Match`: an Administrator changes
+/// `Password`, `RoleId` and `Enabled`; an account itself only its
+/// `Password`; anyone else is refused (403). The account's sessions end.
+pub(crate) async fn patch(
+    caller: &Caller,
+    name: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    path: &str,
+) -> Result<Answer, RedfishError> {
+    let security = security(caller)?;
+    let user = find(security, name).ok_or_else(|| RedfishError::missing(path))?;
+    let current = account(&user);
+    let admin = caller
+        .principal
+        .as_ref()
+        .is_some_and(|p| p.role == Role::Admin);
+    // A session named after a local account is that account's: a name that
+    // is a local account never logs in through LDAP, and making an account
+    // ends the directory's sessions of its name.
+    let own = caller.principal.as_ref().is_some_and(|p| {
+        p.name == name && matches!(p.method, AuthMethod::Local | AuthMethod::Session)
+    });
+    if !admin && !own {
+        return Err(RedfishError::new(
+            StatusCode::FORBIDDEN,
+            BaseMessage::InsufficientPrivilege,
+            &[],
+        ));
+    }
+    patch::check_if_match(headers, current["@odata.etag"].as_str().unwrap_or(""))?;
+    let writable: &[(&str, patch::Writable)] = if admin {
+        &[
+            ("Password", patch::Writable::Secret),
+            (
+                "RoleId",
+                patch::Writable::OneOf(&["Administrator", "Operator", "ReadOnly"]),
+            ),
+            ("Enabled", patch::Writable::Bool),
+        ]
+    } else {
+        &[("Password", patch::Writable::Secret)]
+    };
+    let mut change = AccountChange::default();
+    for (prop, x) in patch::parse(body, &current, writable)? {
+        match prop {
+            "Password" => change.password = Some(password(&x)?),
+            "RoleId" => change.role = Some(role_id(&x)?),
+            _ => change.enabled = x.as_bool(),
+        }
+    }
+    let changed = security
+        .update_account(name, change)
+        .await
+        .map_err(|e| refused(e, path))?;
+    tracing::info!(account = %changed.name, role = %changed.role, enabled = changed.enabled, by = %caller.user(), "account changed");
+    Ok(Answer::json(StatusCode::OK, &account(&changed)))
+}
+
+/// `DELETE …/Accounts/{name}` (an Administrator, the route says): gone
+/// from the accounts file, its sessions ended.
+pub(crate) async fn delete(
+    caller: &Caller,
+    name: &str,
+    path: &str,
+) -> Result<Answer, RedfishError> {
+    security(caller)?
+        .delete_account(name)
+        .await
+        .map_err(|e| refused(e, path))?;
+    tracing::info!(account = %name, by = %caller.user(), "account deleted");
+    Ok(Answer::no_content())
 }
 
 pub(crate) fn role_collection() -> Value {
@@ -145,16 +392,26 @@ mod tests {
         let u = LocalUser {
             name: "ops".into(),
             role: Role::Operator,
+            enabled: true,
+            managed: false,
         };
         let a = account(&u);
         assert_eq!(a["RoleId"], "Operator");
         assert_eq!(a["Password"], Value::Null);
         assert_eq!(a["@odata.id"], "/redfish/v1/AccountService/Accounts/ops");
+        assert_eq!(a["@odata.etag"], patch::etag_of(&a).as_str());
         let r = account(&LocalUser {
             name: "v".into(),
-            role: Role::Reader,
+            role: Role::Admin,
+            enabled: false,
+            managed: true,
         });
-        assert_eq!(r["Links"]["Role"]["@odata.id"], RedfishRole::ReadOnly.uri());
+        assert_eq!(r["RoleId"], "Administrator");
+        assert_eq!(r["Enabled"], false);
+        assert_eq!(
+            r["Links"]["Role"]["@odata.id"],
+            RedfishRole::Administrator.uri()
+        );
         assert_eq!(account_collection(&[u])["Members@odata.count"], 1);
     }
 
@@ -168,15 +425,15 @@ mod tests {
             ..LdapConfig::default()
         };
         l.group_roles.insert("rack-ops".into(), Role::Operator);
-        let v = service(Some(&l));
+        let v = service(Some(&l), true);
         let text = v.to_string();
         assert!(!text.contains("hunter2"));
         assert_eq!(v["LocalAccountAuth"], "LocalFirst");
         assert_eq!(v["LDAP"]["ServiceAddresses"][0], "ldaps://dir.example:636");
         assert_eq!(v["LDAP"]["Authentication"]["Username"], "cn=svc,dc=example");
         assert_eq!(v["LDAP"]["RemoteRoleMapping"][0]["LocalRole"], "Operator");
-        assert_eq!(service(None)["LocalAccountAuth"], "Enabled");
-        assert!(service(None).get("LDAP").is_none());
+        assert_eq!(service(None, false)["LocalAccountAuth"], "Enabled");
+        assert!(service(None, false).get("LDAP").is_none());
     }
 
     #[test]

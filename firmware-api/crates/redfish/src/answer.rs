@@ -5,7 +5,6 @@
 use http::header::{HeaderName, HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, LINK};
 use http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
-use sha2::Digest;
 
 /// `OData-Version: 4.0` on every answer.
 pub const ODATA_VERSION: HeaderName = HeaderName::from_static("odata-version");
@@ -59,17 +58,6 @@ impl Answer {
             headers: protocol_headers(),
             body: Vec::new(),
         }
-    }
-
-    /// Sets `ETag` to a weak validator of the body (DSP0266 requires one
-    /// on `ManagerAccount`): it changes when the account does.
-    pub(crate) fn with_etag(mut self) -> Answer {
-        let digest = sha2::Sha256::digest(&self.body);
-        let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-        if let Ok(v) = HeaderValue::from_str(&format!("W/\"{hex}\"")) {
-            self.headers.insert(http::header::ETAG, v);
-        }
-        self
     }
 
     /// Sets `Allow`: every answer about an existing resource says which
@@ -145,6 +133,8 @@ pub enum BaseMessage {
     ActionParameterNotSupported,
     PropertyValueError,
     ActionNotSupported,
+    ResourceAlreadyExists,
+    CreateFailedMissingReqProperties,
 }
 
 impl BaseMessage {
@@ -185,6 +175,8 @@ impl BaseMessage {
             BaseMessage::ActionParameterNotSupported => "ActionParameterNotSupported",
             BaseMessage::PropertyValueError => "PropertyValueError",
             BaseMessage::ActionNotSupported => "ActionNotSupported",
+            BaseMessage::ResourceAlreadyExists => "ResourceAlreadyExists",
+            BaseMessage::CreateFailedMissingReqProperties => "CreateFailedMissingReqProperties",
         }
     }
 
@@ -226,6 +218,8 @@ impl BaseMessage {
             BaseMessage::ActionParameterNotSupported => ("The parameter %1 for the action %2 is not supported on the target resource.", "Warning", "Remove the parameter supplied and resubmit the request if the operation failed."),
             BaseMessage::PropertyValueError => ("The value provided for the property %1 is not valid.", "Warning", "Correct the value for the property in the request body and resubmit the request if the operation failed."),
             BaseMessage::ActionNotSupported => ("The action %1 is not supported by the resource.", "Critical", "Check the Actions property in the resource for the supported actions."),
+            BaseMessage::ResourceAlreadyExists => ("The requested resource of type %1 with the property %2 with the value '%3' already exists.", "Critical", "Do not repeat the create operation as the resource was already created."),
+            BaseMessage::CreateFailedMissingReqProperties => ("The create operation failed because the required property %1 was missing from the request.", "Critical", "Correct the body to include the required property with a valid value and resubmit the request if the operation failed."),
             BaseMessage::GeneralError => ("A general error has occurred.  See Resolution for information on how to resolve the error, or @Message.ExtendedInfo if Resolution is not provided.", "Critical", "None."),
         }
     }

@@ -58,8 +58,13 @@ pub async fn handle(
     deadline: Instant,
     caller: &Caller,
 ) -> Answer {
-    let allow = resource.allow_header();
-    if !resource.allows(req.method) {
+    let narrowed = accounts::allow(resource, caller.security.as_deref());
+    let allow = narrowed.unwrap_or_else(|| resource.allow_header());
+    let allowed = match narrowed {
+        Some(a) => a.split(", ").any(|m| m == req.method.as_str()),
+        None => resource.allows(req.method),
+    };
+    if !allowed {
         return RedfishError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             BaseMessage::OperationNotAllowed,
@@ -98,6 +103,7 @@ pub async fn handle(
         _ => serve(node, resource, req.method, path, body, deadline, caller).await,
     };
     let answer = match served {
+        Ok(a) if matches!(*req.method, Method::GET | Method::HEAD) => not_modified(a, req.headers),
         Ok(a) => a,
         Err(e) => {
             if e.status.is_server_error() {
@@ -110,6 +116,29 @@ pub async fn handle(
         Resource::Missing => answer,
         _ => answer.allow(allow),
     }
+}
+
+/// DSP0266 "ETags": a GET whose `If-None-Match` names the resource's
+/// current `ETag` (or is `*`) is answered 304 without a body, so a client
+/// revalidates an account or a subscription without reading it again.
+fn not_modified(mut a: Answer, headers: &HeaderMap) -> Answer {
+    let Some(tag) = a.headers.get(http::header::ETAG).cloned() else {
+        return a;
+    };
+    let tag = tag.to_str().unwrap_or_default();
+    let matches = headers
+        .get_all(http::header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|t| t == "*" || t == tag || t.strip_prefix("W/") == Some(tag));
+    if a.status == StatusCode::OK && matches {
+        a.status = StatusCode::NOT_MODIFIED;
+        a.body.clear();
+        a.headers.remove(CONTENT_TYPE);
+    }
+    a
 }
 
 /// What answering a request (and each member an `$expand` pulls in) needs.
@@ -164,11 +193,7 @@ impl Ctx<'_> {
                 v = query::select(&v, paths);
             }
         }
-        let answer = Answer::json(StatusCode::OK, &v);
-        Ok(match resource {
-            Resource::Account(_) => answer.with_etag(),
-            _ => answer,
-        })
+        Ok(Answer::json(StatusCode::OK, &v))
     }
 
     /// Replaces the hyperlinks `e` names with the resources they point to,
@@ -313,17 +338,25 @@ impl Ctx<'_> {
             Resource::SessionService => sessions::service(caller),
             Resource::SessionCollection => sessions::collection_of(caller),
             Resource::Session(id) => sessions::member_json(caller, id, path)?,
-            Resource::AccountService => {
-                accounts::service(caller.security.as_ref().and_then(|s| s.ldap_config()))
-            }
+            Resource::AccountService => accounts::service(
+                caller.security.as_ref().and_then(|s| s.ldap_config()),
+                caller
+                    .security
+                    .as_ref()
+                    .is_some_and(|s| s.accounts_writable()),
+            ),
             Resource::AccountCollection => accounts::account_collection(
-                caller.security.as_ref().map_or(&[], |s| s.local_users()),
+                &caller
+                    .security
+                    .as_ref()
+                    .map(|s| s.local_users())
+                    .unwrap_or_default(),
             ),
             Resource::Account(name) => caller
                 .security
                 .as_ref()
-                .and_then(|s| s.local_users().iter().find(|u| u.name == *name))
-                .map(accounts::account)
+                .and_then(|s| s.local_users().into_iter().find(|u| u.name == *name))
+                .map(|u| accounts::account(&u))
                 .ok_or_else(|| RedfishError::missing(path))?,
             Resource::RoleCollection => accounts::role_collection(),
             Resource::Role(r) => accounts::role(*r),
@@ -704,6 +737,7 @@ async fn patch(
     let _one = PATCHING.lock().await;
     let path = req.path;
     match resource {
+        Resource::Account(name) => accounts::patch(ctx.caller, name, req.headers, body, path).await,
         Resource::System(s) if s.is_bmc() => {
             boot::patch(ctx.node, *s, body, path, ctx.deadline).await
         }
@@ -825,6 +859,8 @@ async fn serve(
     caller: &Caller,
 ) -> Result<Answer, RedfishError> {
     match resource {
+        Resource::AccountCollection => accounts::create(caller, body).await,
+        Resource::Account(name) => accounts::delete(caller, name, path).await,
         Resource::SystemReset(s) => {
             let reset_type = reset::parse(*s, body)?;
             if !node.rack(deadline).await?.has_system(*s) {

@@ -24,6 +24,9 @@ pub(crate) enum Writable {
     Bool,
     /// One of these names.
     OneOf(&'static [&'static str]),
+    /// A password: `MIN_PASSWORD_LEN` to `MAX_PASSWORD_LEN` characters,
+    /// never quoted back in an error.
+    Secret,
 }
 
 /// The writable properties of a bus power device's system.
@@ -56,7 +59,8 @@ fn bad(message: BaseMessage, args: &[&str]) -> RedfishError {
 /// Parses a `PATCH` body against `current` (the resource's GET body) and
 /// what is `writable`: the changes, in body order. A property the resource
 /// has but is not writable is `PropertyNotWritable`, one it does not have
-/// `PropertyUnknown`; nothing writable in the body is `PropertyMissing`.
+/// `PropertyUnknown`; an empty body is `PropertyMissing`, one of only
+/// `@odata` annotations `NoOperation`.
 pub(crate) fn parse(
     body: &[u8],
     current: &Value,
@@ -81,6 +85,10 @@ pub(crate) fn parse(
             return Err(bad(BaseMessage::PropertyUnknown, &[&name]));
         }
     }
+    if changes.is_empty() && !m.is_empty() {
+        // Only the annotations read back: nothing to do (DSP0266, PATCH).
+        return Err(bad(BaseMessage::NoOperation, &[]));
+    }
     if changes.is_empty() {
         let first = writable.first().map_or("", |(p, _)| *p);
         return Err(bad(BaseMessage::PropertyMissing, &[first]));
@@ -92,6 +100,18 @@ fn check(prop: &str, kind: Writable, x: &Value) -> Result<(), RedfishError> {
     let shown = crate::answer::shown(x);
     match (kind, x) {
         (Writable::Bool, Value::Bool(_)) => Ok(()),
+        (Writable::Secret, x) => {
+            use opendcre_security::auth::{MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
+            let n = x.as_str().map(|t| t.chars().count());
+            if n.is_some_and(|n| (MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&n)) {
+                return Ok(());
+            }
+            let mut e = bad(BaseMessage::PropertyValueError, &[prop]);
+            e.detail = Some(format!(
+                "{prop} is a string of {MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} characters."
+            ));
+            Err(e)
+        }
         (Writable::OneOf(names), Value::String(t)) => {
             if names.contains(&t.as_str()) {
                 Ok(())
@@ -202,6 +222,10 @@ mod tests {
         );
         assert_eq!(err(br#"{"Nope": 1}"#), "Base.1.22.PropertyUnknown");
         assert_eq!(err(b"{}"), "Base.1.22.PropertyMissing");
+        assert_eq!(
+            err(br#"{"@odata.id": "/redfish/v1/Systems/x/"}"#),
+            "Base.1.22.NoOperation"
+        );
         let long = format!(r#"{{"AssetTag": "{}"}}"#, "a".repeat(128));
         assert_eq!(err(long.as_bytes()), "Base.1.22.PropertyValueFormatError");
         assert_eq!(

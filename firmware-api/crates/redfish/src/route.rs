@@ -271,7 +271,7 @@ pub enum Resource {
     Missing,
 }
 
-const READ_ONLY: &str = "GET, HEAD";
+pub(crate) const READ_ONLY: &str = "GET, HEAD";
 
 /// The standard roles of DSP8011. The node's `operator` is `Operator`,
 /// `reader` is `ReadOnly`; no node role is `Administrator` (nothing here
@@ -300,8 +300,18 @@ impl RedfishRole {
 
     pub fn of(role: Role) -> RedfishRole {
         match role {
+            Role::Admin => RedfishRole::Administrator,
             Role::Operator => RedfishRole::Operator,
             Role::Reader => RedfishRole::ReadOnly,
+        }
+    }
+
+    /// The node role an account given this `RoleId` gets.
+    pub fn node_role(self) -> Role {
+        match self {
+            RedfishRole::Administrator => Role::Admin,
+            RedfishRole::Operator => Role::Operator,
+            RedfishRole::ReadOnly => Role::Reader,
         }
     }
 
@@ -309,7 +319,7 @@ impl RedfishRole {
         format!("{V1}/AccountService/Roles/{}", self.id())
     }
 
-    fn parse(id: &str) -> Option<RedfishRole> {
+    pub(crate) fn parse(id: &str) -> Option<RedfishRole> {
         RedfishRole::ALL.into_iter().find(|r| r.id() == id)
     }
 }
@@ -335,6 +345,11 @@ impl Resource {
             | Resource::AggregateAction(..)
             | Resource::ReplaceCertificate
             | Resource::GenerateCsr => Permission::Operate,
+            // Accounts are an administrator's (DSP8011 `ConfigureUsers`); a
+            // PATCH may also be an account changing its own password
+            // (`ConfigureSelf`), which the handler tells apart.
+            Resource::AccountCollection if method == Method::POST => Permission::Administer,
+            Resource::Account(_) if method == Method::DELETE => Permission::Administer,
             // Which systems switch together is an operator's choice.
             Resource::AggregateCollection if method == Method::POST => Permission::Operate,
             Resource::Aggregate(_) if method == Method::DELETE => Permission::Operate,
@@ -406,6 +421,10 @@ impl Resource {
             }
             Resource::SessionCollection => "GET, HEAD, POST",
             Resource::Session(_) => "GET, HEAD, DELETE",
+            // At most: without an accounts file, and for an account of the
+            // configuration, `GET, HEAD` (the handler narrows it).
+            Resource::AccountCollection => "GET, HEAD, POST",
+            Resource::Account(_) => "GET, HEAD, PATCH, DELETE",
             _ => READ_ONLY,
         }
     }
@@ -855,7 +874,14 @@ mod tests {
         assert!(!Resource::SessionCollection.is_public_for(&Method::GET));
         assert!(!Resource::Session("0123456789abcdef".into()).is_public_for(&Method::DELETE));
         assert!(Resource::Session("0123456789abcdef".into()).allows(&Method::DELETE));
-        assert!(!Resource::Account("ops".into()).allows(&Method::PATCH));
+        let ops = Resource::Account("ops".into());
+        assert!(ops.allows(&Method::PATCH) && !ops.allows(&Method::POST));
+        assert_eq!(ops.permission_for(&Method::PATCH), Permission::Read);
+        assert_eq!(ops.permission_for(&Method::DELETE), Permission::Administer);
+        assert_eq!(
+            Resource::AccountCollection.permission_for(&Method::POST),
+            Permission::Administer
+        );
         assert_eq!(
             r("/redfish/v1/SessionService/Sessions/0123456789abcdef"),
             Some(Resource::Session("0123456789abcdef".into()))

@@ -32,6 +32,10 @@ pub struct AuthConfig {
     pub jwt: Option<JwtConfig>,
     /// `[auth.users]`: local accounts by name (HTTP Basic, Redfish sessions).
     pub users: BTreeMap<String, UserEntry>,
+    /// Where accounts an administrator makes through Redfish's account
+    /// service are kept (argon2id hashes, mode 0600); empty: accounts are
+    /// only `[auth.users]` and the account service is read-only.
+    pub accounts_file: PathBuf,
     /// `[auth.sessions]`: Redfish login sessions.
     pub sessions: SessionsConfig,
     /// `[auth.ldap]`: LDAP / Active Directory via HTTP Basic.
@@ -52,6 +56,7 @@ impl Default for AuthConfig {
             token_cache_secs: 300,
             jwt: None,
             users: BTreeMap::new(),
+            accounts_file: PathBuf::from("/var/lib/opendcre/accounts.json"),
             sessions: SessionsConfig::default(),
             ldap: None,
             anonymous: AnonymousConfig::default(),
@@ -84,6 +89,8 @@ impl AuthConfig {
                 role: Role::Operator,
                 loopback_only: true,
             },
+            // A developer's machine: nothing written under /var/lib.
+            accounts_file: PathBuf::new(),
             ..AuthConfig::default()
         }
     }

@@ -443,7 +443,7 @@ fn security_toml(
     tls.insert("plain_http".into(), "off".into());
     let mut admin = Table::new();
     admin.insert("hash".into(), hash.into());
-    admin.insert("role".into(), "operator".into());
+    admin.insert("role".into(), "admin".into());
     let mut tokens = Table::new();
     tokens.insert("admin".into(), Value::Table(admin));
     let mut auth = Table::new();

@@ -39,7 +39,10 @@ pub use role::{Permission, Role};
 pub use security::Security;
 pub use session::{SessionError, SessionInfo, SessionStore};
 pub use token::{generate_token, hash_token, HashAlgorithm, TokenHash, TokenStore};
-pub use users::{LocalUser, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
+pub use users::{
+    AccountChange, AccountError, LocalUser, MAX_MANAGED_ACCOUNTS, MAX_PASSWORD_LEN,
+    MIN_PASSWORD_LEN,
+};
 
 /// A configuration value that cannot work; `key` is the dotted TOML path.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

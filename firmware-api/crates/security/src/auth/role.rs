@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// What a request needs to be allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -12,22 +12,28 @@ pub enum Permission {
     Read,
     /// Changing state: power on/off/cycle, asset write, any later write.
     Operate,
+    /// Managing who may do the above: creating, changing and deleting
+    /// local accounts (Redfish `ConfigureUsers`).
+    Administer,
 }
 
 /// A role granted to an authenticated principal. Ordered: a higher role
 /// includes every permission of the lower ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Reader,
     Operator,
+    /// An operator who also manages the local accounts.
+    Admin,
 }
 
 impl Role {
     pub fn grants(self, needed: Permission) -> bool {
         match needed {
             Permission::Read => true,
-            Permission::Operate => self == Role::Operator,
+            Permission::Operate => self >= Role::Operator,
+            Permission::Administer => self == Role::Admin,
         }
     }
 
@@ -35,6 +41,7 @@ impl Role {
         match self {
             Role::Reader => "reader",
             Role::Operator => "operator",
+            Role::Admin => "admin",
         }
     }
 }
@@ -51,7 +58,8 @@ impl std::str::FromStr for Role {
         match s {
             "reader" => Ok(Role::Reader),
             "operator" => Ok(Role::Operator),
-            other => Err(format!("unknown role {other:?} (reader, operator)")),
+            "admin" => Ok(Role::Admin),
+            other => Err(format!("unknown role {other:?} (reader, operator, admin)")),
         }
     }
 }
@@ -61,6 +69,7 @@ impl fmt::Display for Permission {
         f.write_str(match self {
             Permission::Read => "read",
             Permission::Operate => "operate",
+            Permission::Administer => "administer",
         })
     }
 }
@@ -76,5 +85,9 @@ mod tests {
         assert!(Role::Reader.grants(Permission::Read));
         assert!(!Role::Reader.grants(Permission::Operate));
         assert!(Role::Operator > Role::Reader);
+        assert!(!Role::Operator.grants(Permission::Administer));
+        assert!(Role::Admin.grants(Permission::Operate));
+        assert!(Role::Admin.grants(Permission::Administer));
+        assert_eq!("admin".parse::<Role>(), Ok(Role::Admin));
     }
 }

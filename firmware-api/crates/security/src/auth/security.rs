@@ -15,7 +15,7 @@ use super::rejection::{AuthRejection, Challenges};
 use super::role::{Permission, Role};
 use super::session::SessionStore;
 use super::token::TokenStore;
-use super::users::{LocalUser, UserCheck, UserStore};
+use super::users::{AccountChange, AccountError, LocalUser, UserCheck, UserStore};
 use super::SecurityConfigError;
 use crate::tls::ClientIdentity;
 
@@ -29,7 +29,7 @@ pub struct Security {
     /// `[auth.ldap]` as configured, for what the Redfish account service
     /// shows of it (never the bind password).
     ldap_config: Option<LdapConfig>,
-    users: Option<UserStore>,
+    users: UserStore,
     sessions: SessionStore,
     anonymous: AnonymousConfig,
     client_cert: ClientCertConfig,
@@ -59,11 +59,9 @@ impl Security {
         } else {
             Some(TokenStore::new(&cfg.tokens, cache, &mut argon)?)
         };
-        let mut users = if cfg.users.is_empty() {
-            None
-        } else {
-            Some(UserStore::new(&cfg.users, cache, &mut argon)?)
-        };
+        let accounts_file =
+            (!cfg.accounts_file.as_os_str().is_empty()).then_some(cfg.accounts_file.as_path());
+        let mut users = UserStore::new(&cfg.users, accounts_file, cache)?;
         let verifier = Verifier::spawn(argon).map_err(|e| SecurityConfigError::Invalid {
             key: "auth".into(),
             reason: format!("cannot start the argon2 worker thread: {e}"),
@@ -71,9 +69,7 @@ impl Security {
         if let Some(t) = &mut tokens {
             t.attach(verifier.clone());
         }
-        if let Some(u) = &mut users {
-            u.attach(verifier);
-        }
+        users.attach(verifier);
         let sc = &cfg.sessions;
         if !(1..=86_400).contains(&sc.timeout_secs) {
             return Err(SecurityConfigError::Invalid {
@@ -113,10 +109,15 @@ impl Security {
         if self.jwt.is_some() {
             on.push("OAuth2/OIDC JWT".to_string());
         }
-        if let Some(u) = &self.users {
+        if self.users.in_use() {
             on.push(format!(
-                "{} local user(s) (HTTP Basic, Redfish sessions)",
-                u.list().len()
+                "{} local user(s) (HTTP Basic, Redfish sessions){}",
+                self.users.list().len(),
+                if self.users.writable() {
+                    ", managed through Redfish"
+                } else {
+                    ""
+                }
             ));
         }
         if self.ldap.is_some() {
@@ -146,7 +147,7 @@ impl Security {
     /// nothing at all is configured.
     pub fn challenges(&self) -> Challenges {
         let bearer = self.tokens.is_some() || self.jwt.is_some();
-        let basic = self.ldap.is_some() || self.users.is_some();
+        let basic = self.ldap.is_some() || self.users.in_use();
         Challenges {
             realm: self.realm.clone(),
             bearer: bearer || !basic,
@@ -212,9 +213,49 @@ impl Security {
         &self.sessions
     }
 
-    /// The local accounts, by name (no hashes).
-    pub fn local_users(&self) -> &[LocalUser] {
-        self.users.as_ref().map_or(&[], |u| u.list())
+    /// The local accounts, configured ones first (no hashes).
+    pub fn local_users(&self) -> Vec<LocalUser> {
+        self.users.list()
+    }
+
+    /// Whether accounts can be made, changed and deleted at run time
+    /// (`[auth] accounts_file` is set).
+    pub fn accounts_writable(&self) -> bool {
+        self.users.writable()
+    }
+
+    /// Makes a local account in the accounts file.
+    pub async fn create_account(
+        &self,
+        name: &str,
+        password: &Secret,
+        role: Role,
+        enabled: bool,
+    ) -> Result<LocalUser, AccountError> {
+        let user = self.users.create(name, password, role, enabled).await?;
+        // The name is a local account now, never a directory login: a
+        // directory session of the same name must not act as it.
+        self.sessions.remove_user(name, AuthMethod::Ldap);
+        Ok(user)
+    }
+
+    /// Changes an account of the accounts file. Its sessions end: they were
+    /// opened with what it no longer is.
+    pub async fn update_account(
+        &self,
+        name: &str,
+        change: AccountChange,
+    ) -> Result<LocalUser, AccountError> {
+        let user = self.users.update(name, change).await?;
+        self.sessions.remove_user(name, AuthMethod::Local);
+        Ok(user)
+    }
+
+    /// Deletes an account of the accounts file and ends its sessions.
+    pub async fn delete_account(&self, name: &str) -> Result<(), AccountError> {
+        self.users.delete(name).await?;
+        self.sessions.remove_user(name, AuthMethod::Local);
+        Ok(())
     }
 
     /// `[auth.ldap]` when LDAP is on; its bind password must not be shown.
@@ -386,7 +427,8 @@ impl Security {
             reason: "invalid user name or password".into(),
             bearer: false,
         };
-        if let Some(users) = &self.users {
+        if self.users.in_use() {
+            let users = &self.users;
             match users.check(user, password).await {
                 UserCheck::Valid(u) => {
                     return Ok(Principal {
@@ -396,6 +438,12 @@ impl Security {
                     })
                 }
                 UserCheck::WrongPassword => return Err(wrong()),
+                UserCheck::Disabled => {
+                    return Err(Failure::Invalid {
+                        reason: "the account is disabled".into(),
+                        bearer: false,
+                    })
+                }
                 UserCheck::Unknown if self.ldap.is_none() => {
                     // As long as a known name takes: no user enumeration.
                     users.waste_time(password).await;

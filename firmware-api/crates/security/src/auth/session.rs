@@ -150,6 +150,13 @@ impl SessionStore {
         self.list().into_iter().find(|s| s.id == id)
     }
 
+    /// Ends every session `user` opened by logging in with `login` (an
+    /// account changed or deleted).
+    pub fn remove_user(&self, user: &str, login: AuthMethod) {
+        let mut entries = self.lock();
+        entries.retain(|e| !(e.info.user == user && e.info.login == login));
+    }
+
     /// Ends a session (logout); `false` if there was none with this id.
     pub fn remove(&self, id: &str) -> bool {
         let mut entries = self.lock();

@@ -213,7 +213,7 @@ impl TokenStore {
     async fn verify_slow(&self, presented: &Secret) -> Option<usize> {
         match self.slow.verify(presented, Target::AnyToken).await? {
             Slot::Token(i) => Some(i),
-            Slot::User(_) => None,
+            Slot::Account => None,
         }
     }
 }

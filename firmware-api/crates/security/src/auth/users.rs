@@ -1,17 +1,27 @@
-//! Local user accounts (`[auth.users.<name>]`): a name, an argon2id
-//! password hash and a role. Checked for HTTP Basic and Redfish session
+//! Local user accounts: a name, an argon2id password hash, a role and
+//! whether the account is enabled. Two sources: `[auth.users.<name>]` of
+//! the configuration (fixed while the service runs) and the accounts file
+//! (`[auth] accounts_file`), which Redfish's account service writes —
+//! accounts an administrator makes, changes and deletes at run time,
+//! kept across restarts. Checked for HTTP Basic and Redfish session
 //! logins before LDAP.
 //!
-//! Passwords are verified on the process's one argon2 worker
+//! Passwords are verified and hashed on the process's one argon2 worker
 //! ([`super::argon`]), like argon2-hashed tokens. A successful
 //! verification is remembered for `token_cache_secs` under the SHA-256 of
-//! the name and the password, so a client sending Basic on every request
-//! (the Redfish validators, scripts) does not cost one argon2 run per
-//! request; a wrong password is never remembered.
+//! the name and the password, with the account's generation, so a client
+//! sending Basic on every request (the Redfish validators, scripts) does
+//! not cost one argon2 run per request, and a changed or deleted account
+//! is not let in by what was remembered of it; a wrong password is never
+//! remembered.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::argon::{Argon2Entry, Slot, Target, Verifier};
@@ -26,6 +36,9 @@ use super::SecurityConfigError;
 pub const MIN_PASSWORD_LEN: usize = 8;
 /// Longest password it hashes (`MaxPasswordLength`).
 pub const MAX_PASSWORD_LEN: usize = 256;
+/// Most accounts the accounts file holds: each is a Redfish resource and
+/// a line of every account listing.
+pub const MAX_MANAGED_ACCOUNTS: usize = 64;
 
 /// Longest user name: names appear in Redfish URIs and log lines.
 const MAX_NAME: usize = 64;
@@ -36,11 +49,77 @@ const MAX_NAME: usize = 64;
 pub struct LocalUser {
     pub name: String,
     pub role: Role,
+    /// A disabled account cannot log in.
+    pub enabled: bool,
+    /// Kept in the accounts file, so an administrator may change or delete
+    /// it; `false`: from `[auth.users]`, changed only in the configuration.
+    pub managed: bool,
+}
+
+/// Why an account change was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AccountError {
+    #[error("no accounts file is configured ([auth] accounts_file): accounts are changed in the configuration")]
+    Off,
+    #[error("no local account {0:?}")]
+    Missing(String),
+    #[error("account {0:?} is configured in [auth.users] and changed only there")]
+    Configured(String),
+    #[error("an account named {0:?} exists")]
+    Exists(String),
+    #[error("{0}")]
+    BadName(String),
+    #[error("a password is {MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} characters")]
+    BadPassword,
+    #[error("at most {MAX_MANAGED_ACCOUNTS} accounts are kept in the accounts file")]
+    Full,
+    #[error("the accounts file could not be written: {0}")]
+    Store(String),
+}
+
+/// What a `PATCH` of an account changes; `None`: unchanged.
+#[derive(Debug, Default)]
+pub struct AccountChange {
+    pub password: Option<Secret>,
+    pub role: Option<Role>,
+    pub enabled: Option<bool>,
+}
+
+/// One account of the accounts file, as written.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredAccount {
+    name: String,
+    role: Role,
+    enabled: bool,
+    password_hash: String,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccountsFile {
+    accounts: Vec<StoredAccount>,
+}
+
+#[derive(Clone)]
+struct Account {
+    user: LocalUser,
+    entry: Arc<Argon2Entry>,
+    /// The PHC string, written back to the accounts file.
+    phc: String,
+    /// New at each change: what the cache remembered of an older one
+    /// does not count.
+    generation: u64,
 }
 
 pub(crate) struct UserStore {
-    users: Vec<LocalUser>,
-    verified: TtlCache<[u8; 32], usize>,
+    accounts: RwLock<Vec<Account>>,
+    /// The accounts file; `None`: only `[auth.users]`.
+    file: Option<PathBuf>,
+    /// One change at a time, from the check to the file on disk.
+    writer: tokio::sync::Mutex<()>,
+    generations: AtomicU64,
+    verified: TtlCache<[u8; 32], u64>,
     slow: Verifier,
 }
 
@@ -49,42 +128,81 @@ pub(crate) struct UserStore {
 pub(crate) enum UserCheck {
     Valid(LocalUser),
     WrongPassword,
+    /// The password is right but the account is disabled.
+    Disabled,
     /// No local account has this name (LDAP may know it).
     Unknown,
 }
 
 impl UserStore {
-    /// Parses `[auth.users]`; the hashes are appended to `argon` for the
-    /// shared worker ([`UserStore::attach`]).
+    /// Parses `[auth.users]` and reads the accounts file `file` (when
+    /// given and present). A file that cannot be read as accounts is set
+    /// aside as `<file>.bad` with a warning and the service starts without
+    /// its accounts (the configured ones still log in); an entry of the
+    /// file that names a configured account is ignored, the configuration
+    /// wins.
     pub(crate) fn new(
         entries: &BTreeMap<String, UserEntry>,
+        file: Option<&Path>,
         cache_ttl: Duration,
-        argon: &mut Vec<Argon2Entry>,
     ) -> Result<UserStore, SecurityConfigError> {
-        let mut users = Vec::new();
-        for (i, (name, entry)) in entries.iter().enumerate() {
+        let mut accounts = Vec::new();
+        let mut generation = 0;
+        for (name, entry) in entries {
             let invalid = |key: &str, reason: String| SecurityConfigError::Invalid {
                 key: format!("auth.users.{name}{key}"),
                 reason,
             };
             check_name(name).map_err(|r| invalid("", r))?;
-            if !entry.password_hash.starts_with("$argon2id$") {
-                return Err(invalid(
-                    ".password_hash",
-                    "must be an argon2id PHC string (`opendcre auth hash-password`)".into(),
-                ));
-            }
-            argon.push(
-                Argon2Entry::decode(Slot::User(i), &entry.password_hash)
-                    .map_err(|r| invalid(".password_hash", r))?,
-            );
-            users.push(LocalUser {
-                name: name.clone(),
-                role: entry.role,
+            let entry_hash =
+                decode(&entry.password_hash).map_err(|r| invalid(".password_hash", r))?;
+            generation += 1;
+            accounts.push(Account {
+                user: LocalUser {
+                    name: name.clone(),
+                    role: entry.role,
+                    enabled: true,
+                    managed: false,
+                },
+                entry: Arc::new(entry_hash),
+                phc: entry.password_hash.clone(),
+                generation,
             });
         }
+        if let Some(path) = file {
+            for stored in read_file(path) {
+                if accounts.iter().any(|a| a.user.name == stored.name) {
+                    tracing::warn!(file = %path.display(), account = %stored.name, "account in the accounts file is also in [auth.users]: the configuration wins");
+                    continue;
+                }
+                let entry = match check_name(&stored.name)
+                    .and_then(|()| decode(&stored.password_hash))
+                {
+                    Ok(e) => e,
+                    Err(reason) => {
+                        tracing::warn!(file = %path.display(), account = %stored.name, %reason, "account in the accounts file ignored");
+                        continue;
+                    }
+                };
+                generation += 1;
+                accounts.push(Account {
+                    user: LocalUser {
+                        name: stored.name,
+                        role: stored.role,
+                        enabled: stored.enabled,
+                        managed: true,
+                    },
+                    entry: Arc::new(entry),
+                    phc: stored.password_hash,
+                    generation,
+                });
+            }
+        }
         Ok(UserStore {
-            users,
+            accounts: RwLock::new(accounts),
+            file: file.map(Path::to_path_buf),
+            writer: tokio::sync::Mutex::new(()),
+            generations: AtomicU64::new(generation),
             verified: TtlCache::new(cache_ttl, 256),
             slow: Verifier::default(),
         })
@@ -94,12 +212,28 @@ impl UserStore {
         self.slow = verifier;
     }
 
-    pub(crate) fn list(&self) -> &[LocalUser] {
-        &self.users
+    /// Whether accounts can be made at run time (an accounts file is set).
+    pub(crate) fn writable(&self) -> bool {
+        self.file.is_some()
+    }
+
+    /// Whether any account exists: Basic is worth offering (a challenge
+    /// for it makes browsers ask for a password, so not before).
+    pub(crate) fn in_use(&self) -> bool {
+        !self.read().is_empty()
+    }
+
+    /// The accounts, configured ones first.
+    pub(crate) fn list(&self) -> Vec<LocalUser> {
+        self.read().iter().map(|a| a.user.clone()).collect()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Vec<Account>> {
+        self.accounts.read().unwrap_or_else(|e| e.into_inner())
     }
 
     pub(crate) async fn check(&self, name: &str, password: &Secret) -> UserCheck {
-        let Some(index) = self.users.iter().position(|u| u.name == name) else {
+        let Some(account) = self.read().iter().find(|a| a.user.name == name).cloned() else {
             return UserCheck::Unknown;
         };
         let mut h = Sha256::new();
@@ -107,25 +241,204 @@ impl UserStore {
         h.update([0]);
         h.update(password.expose().as_bytes());
         let digest: [u8; 32] = h.finalize().into();
-        if self.verified.get(&digest) == Some(index) {
-            return UserCheck::Valid(self.users[index].clone());
-        }
-        match self.slow.verify(password, Target::User(index)).await {
-            Some(Slot::User(i)) if i == index => {
-                self.verified.insert(digest, index);
-                UserCheck::Valid(self.users[index].clone())
-            }
-            _ => UserCheck::WrongPassword,
+        let valid = self.verified.get(&digest) == Some(account.generation)
+            || match self
+                .slow
+                .verify(password, Target::Account(account.entry.clone()))
+                .await
+            {
+                Some(Slot::Account) => {
+                    self.verified.insert(digest, account.generation);
+                    true
+                }
+                _ => false,
+            };
+        match (valid, account.user.enabled) {
+            (false, _) => UserCheck::WrongPassword,
+            (true, false) => UserCheck::Disabled,
+            (true, true) => UserCheck::Valid(account.user),
         }
     }
 
     /// Spends one verification on the first account's hash and forgets the
     /// result, so an unknown name costs the time a known one does.
     pub(crate) async fn waste_time(&self, password: &Secret) {
-        if !self.users.is_empty() {
-            let _ = self.slow.verify(password, Target::User(0)).await;
+        let first = self.read().first().map(|a| a.entry.clone());
+        if let Some(entry) = first {
+            let _ = self.slow.verify(password, Target::Account(entry)).await;
         }
     }
+
+    /// Makes an account in the accounts file.
+    pub(crate) async fn create(
+        &self,
+        name: &str,
+        password: &Secret,
+        role: Role,
+        enabled: bool,
+    ) -> Result<LocalUser, AccountError> {
+        let _one = self.writer.lock().await;
+        let file = self.file.as_deref().ok_or(AccountError::Off)?;
+        check_name(name).map_err(AccountError::BadName)?;
+        check_password(password)?;
+        let mut next = self.read().clone();
+        if next.iter().any(|a| a.user.name == name) {
+            return Err(AccountError::Exists(name.to_string()));
+        }
+        if next.iter().filter(|a| a.user.managed).count() >= MAX_MANAGED_ACCOUNTS {
+            return Err(AccountError::Full);
+        }
+        let (phc, entry) = self.hash(password).await?;
+        let user = LocalUser {
+            name: name.to_string(),
+            role,
+            enabled,
+            managed: true,
+        };
+        next.push(Account {
+            user: user.clone(),
+            entry,
+            phc,
+            generation: self.generations.fetch_add(1, Ordering::Relaxed) + 1,
+        });
+        self.commit(file, next).await?;
+        Ok(user)
+    }
+
+    /// Changes an account of the accounts file.
+    pub(crate) async fn update(
+        &self,
+        name: &str,
+        change: AccountChange,
+    ) -> Result<LocalUser, AccountError> {
+        let _one = self.writer.lock().await;
+        let file = self.file.as_deref().ok_or(AccountError::Off)?;
+        let mut next = self.read().clone();
+        let i = self.managed_index(&next, name)?;
+        if let Some(p) = &change.password {
+            check_password(p)?;
+            let (phc, entry) = self.hash(p).await?;
+            next[i].phc = phc;
+            next[i].entry = entry;
+        }
+        if let Some(r) = change.role {
+            next[i].user.role = r;
+        }
+        if let Some(e) = change.enabled {
+            next[i].user.enabled = e;
+        }
+        next[i].generation = self.generations.fetch_add(1, Ordering::Relaxed) + 1;
+        let user = next[i].user.clone();
+        self.commit(file, next).await?;
+        Ok(user)
+    }
+
+    /// Deletes an account of the accounts file.
+    pub(crate) async fn delete(&self, name: &str) -> Result<(), AccountError> {
+        let _one = self.writer.lock().await;
+        let file = self.file.as_deref().ok_or(AccountError::Off)?;
+        let mut next = self.read().clone();
+        let i = self.managed_index(&next, name)?;
+        next.remove(i);
+        self.commit(file, next).await
+    }
+
+    fn managed_index(&self, accounts: &[Account], name: &str) -> Result<usize, AccountError> {
+        match accounts.iter().position(|a| a.user.name == name) {
+            None => Err(AccountError::Missing(name.to_string())),
+            Some(i) if !accounts[i].user.managed => Err(AccountError::Configured(name.to_string())),
+            Some(i) => Ok(i),
+        }
+    }
+
+    async fn hash(&self, password: &Secret) -> Result<(String, Arc<Argon2Entry>), AccountError> {
+        let phc = self
+            .slow
+            .hash(password)
+            .await
+            .map_err(AccountError::Store)?;
+        let entry = decode(&phc).map_err(AccountError::Store)?;
+        Ok((phc, Arc::new(entry)))
+    }
+
+    /// Writes `next`'s managed accounts whole to `file`, then serves them:
+    /// what the file does not hold is not in force either.
+    async fn commit(&self, file: &Path, next: Vec<Account>) -> Result<(), AccountError> {
+        let stored = AccountsFile {
+            accounts: next
+                .iter()
+                .filter(|a| a.user.managed)
+                .map(|a| StoredAccount {
+                    name: a.user.name.clone(),
+                    role: a.user.role,
+                    enabled: a.user.enabled,
+                    password_hash: a.phc.clone(),
+                })
+                .collect(),
+        };
+        let text = serde_json::to_string_pretty(&stored)
+            .map_err(|e| AccountError::Store(e.to_string()))?;
+        let file = file.to_path_buf();
+        tokio::task::spawn_blocking(move || write_file(&file, &text))
+            .await
+            .map_err(|e| AccountError::Store(e.to_string()))?
+            .map_err(AccountError::Store)?;
+        *self.accounts.write().unwrap_or_else(|e| e.into_inner()) = next;
+        Ok(())
+    }
+}
+
+fn decode(phc: &str) -> Result<Argon2Entry, String> {
+    if !phc.starts_with("$argon2id$") {
+        return Err("must be an argon2id PHC string (`opendcre auth hash-password`)".into());
+    }
+    Argon2Entry::decode(Slot::Account, phc)
+}
+
+fn check_password(p: &Secret) -> Result<(), AccountError> {
+    let n = p.expose().chars().count();
+    if (MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&n) {
+        Ok(())
+    } else {
+        Err(AccountError::BadPassword)
+    }
+}
+
+/// The accounts of `path`; none when it does not exist. A file that is
+/// not accounts is renamed `<path>.bad` (kept for the operator) and a
+/// warning logged.
+fn read_file(path: &Path) -> Vec<StoredAccount> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        Err(e) => {
+            tracing::warn!(file = %path.display(), error = %e, "accounts file unreadable: its accounts cannot log in");
+            return Vec::new();
+        }
+    };
+    match serde_json::from_str::<AccountsFile>(&text) {
+        Ok(f) => f.accounts,
+        Err(e) => {
+            let mut bad = path.as_os_str().to_owned();
+            bad.push(".bad");
+            let moved = std::fs::rename(path, &bad);
+            tracing::warn!(file = %path.display(), error = %e, set_aside = moved.is_ok(), "accounts file is not a list of accounts: set aside as .bad, started without its accounts");
+            Vec::new()
+        }
+    }
+}
+
+/// `text` as `path`, mode 0600, written whole (new file, fsync, rename).
+fn write_file(path: &Path, text: &str) -> Result<(), String> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| format!("{}: not a file name", path.display()))?;
+    crate::tls::write_private(dir, name, text).map_err(|(p, e)| format!("{}: {e}", p.display()))
 }
 
 /// A name that fits a URI segment, a log line and HTTP Basic (no `:`).
@@ -149,8 +462,8 @@ mod tests {
     use super::*;
     use crate::auth::token::{hash_token, HashAlgorithm};
 
-    fn store(pairs: &[(&str, &str, Role)]) -> UserStore {
-        let map = pairs
+    fn configured(pairs: &[(&str, &str, Role)]) -> BTreeMap<String, UserEntry> {
+        pairs
             .iter()
             .map(|(n, p, r)| {
                 (
@@ -161,23 +474,34 @@ mod tests {
                     },
                 )
             })
-            .collect();
-        let mut argon = Vec::new();
-        let mut s = UserStore::new(&map, Duration::from_secs(60), &mut argon).unwrap();
-        s.attach(Verifier::spawn(argon).unwrap());
+            .collect()
+    }
+
+    fn store_with(pairs: &[(&str, &str, Role)], file: Option<&Path>) -> UserStore {
+        let mut s = UserStore::new(&configured(pairs), file, Duration::from_secs(60)).unwrap();
+        s.attach(Verifier::spawn(Vec::new()).unwrap());
         s
+    }
+
+    fn user(name: &str, role: Role, managed: bool) -> LocalUser {
+        LocalUser {
+            name: name.into(),
+            role,
+            enabled: true,
+            managed,
+        }
     }
 
     #[tokio::test]
     async fn passwords_are_checked_per_user() {
-        let s = store(&[
-            ("alice", "alice-pass", Role::Operator),
-            ("bob", "bob-pass", Role::Reader),
-        ]);
-        let alice = LocalUser {
-            name: "alice".into(),
-            role: Role::Operator,
-        };
+        let s = store_with(
+            &[
+                ("alice", "alice-pass", Role::Operator),
+                ("bob", "bob-pass", Role::Reader),
+            ],
+            None,
+        );
+        let alice = user("alice", Role::Operator, false);
         assert_eq!(
             s.check("alice", &Secret::new("alice-pass")).await,
             UserCheck::Valid(alice.clone())
@@ -197,6 +521,132 @@ mod tests {
             UserCheck::Unknown
         );
         assert_eq!(s.verified.len(), 1, "failures are not remembered");
+        assert!(!s.writable());
+        let e = s
+            .create("carol", &Secret::new("carol-pass"), Role::Reader, true)
+            .await;
+        assert_eq!(e, Err(AccountError::Off));
+    }
+
+    #[tokio::test]
+    async fn accounts_made_at_run_time_are_kept_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("accounts.json");
+        let s = store_with(&[("root", "root-pass", Role::Admin)], Some(&file));
+        let made = s
+            .create("ops", &Secret::new("ops-pass-1"), Role::Operator, true)
+            .await
+            .unwrap();
+        assert_eq!(made, user("ops", Role::Operator, true));
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            text.contains("$argon2id$") && !text.contains("ops-pass-1"),
+            "{text}"
+        );
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(
+            s.check("ops", &Secret::new("ops-pass-1")).await,
+            UserCheck::Valid(made.clone())
+        );
+        // Names are unique across both sources; configured ones stay put.
+        for name in ["ops", "root"] {
+            let again = s
+                .create(name, &Secret::new("whatever-1"), Role::Reader, true)
+                .await;
+            assert_eq!(again, Err(AccountError::Exists(name.into())));
+        }
+        assert_eq!(
+            s.delete("root").await,
+            Err(AccountError::Configured("root".into()))
+        );
+        assert_eq!(
+            s.create("a:b", &Secret::new("whatever-1"), Role::Reader, true)
+                .await
+                .map_err(|e| matches!(e, AccountError::BadName(_))),
+            Err(true)
+        );
+        assert_eq!(
+            s.create("short", &Secret::new("1234567"), Role::Reader, true)
+                .await,
+            Err(AccountError::BadPassword)
+        );
+
+        // A new password ends what the cache remembered of the old one.
+        let changed = s
+            .update(
+                "ops",
+                AccountChange {
+                    password: Some(Secret::new("ops-pass-2")),
+                    role: Some(Role::Reader),
+                    enabled: None,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(changed.role, Role::Reader);
+        assert_eq!(
+            s.check("ops", &Secret::new("ops-pass-1")).await,
+            UserCheck::WrongPassword
+        );
+        // A restart reads the file back.
+        let again = store_with(&[("root", "root-pass", Role::Admin)], Some(&file));
+        assert_eq!(
+            again.list(),
+            vec![
+                user("root", Role::Admin, false),
+                user("ops", Role::Reader, true)
+            ]
+        );
+        assert_eq!(
+            again.check("ops", &Secret::new("ops-pass-2")).await,
+            UserCheck::Valid(user("ops", Role::Reader, true))
+        );
+
+        // Disabled: the right password no longer logs in.
+        s.update(
+            "ops",
+            AccountChange {
+                enabled: Some(false),
+                ..AccountChange::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            s.check("ops", &Secret::new("ops-pass-2")).await,
+            UserCheck::Disabled
+        );
+        s.delete("ops").await.unwrap();
+        assert_eq!(
+            s.check("ops", &Secret::new("ops-pass-2")).await,
+            UserCheck::Unknown
+        );
+        assert_eq!(
+            s.delete("ops").await,
+            Err(AccountError::Missing("ops".into()))
+        );
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&text).unwrap()["accounts"],
+            serde_json::json!([])
+        );
+    }
+
+    #[test]
+    fn a_file_that_is_not_accounts_is_set_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("accounts.json");
+        std::fs::write(&file, "{ not json").unwrap();
+        let s = UserStore::new(&BTreeMap::new(), Some(&file), Duration::from_secs(1)).unwrap();
+        assert!(s.list().is_empty());
+        assert!(s.writable() && !s.in_use());
+        assert!(!file.exists());
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("accounts.json.bad")).unwrap(),
+            "{ not json"
+        );
     }
 
     #[test]
@@ -210,7 +660,7 @@ mod tests {
                     role: Role::Reader,
                 },
             );
-            UserStore::new(&m, Duration::from_secs(1), &mut Vec::new()).err()
+            UserStore::new(&m, None, Duration::from_secs(1)).err()
         };
         let good = hash_token("x", HashAlgorithm::Argon2id).unwrap();
         assert!(one("ok.name", &good).is_none());

@@ -12,6 +12,7 @@ mod pem;
 mod served;
 mod setup;
 mod store;
+pub(crate) use store::write_private;
 
 pub use config::{ClientAuthMode, PlainHttp, TlsConfig, TlsVersion};
 pub(crate) use identity::hex_lower;

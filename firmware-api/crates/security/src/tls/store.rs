@@ -161,7 +161,11 @@ pub(crate) fn remove_pending(dir: &Path) {
 /// `text` as the store's file `name`, mode 0600 in a 0700 directory,
 /// written whole: a new file, `fsync`, rename over the old one, `fsync`
 /// of the directory.
-fn write_private(dir: &Path, name: &str, text: &str) -> Result<(), (PathBuf, std::io::Error)> {
+pub(crate) fn write_private(
+    dir: &Path,
+    name: &str,
+    text: &str,
+) -> Result<(), (PathBuf, std::io::Error)> {
     let fail = |path: &Path| {
         let path = path.to_path_buf();
         move |source| (path, source)
