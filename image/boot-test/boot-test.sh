@@ -508,6 +508,23 @@ if [ "$BOOT_TEST_SERVICE" = 1 ]; then
     tag_code=$(rf -o "$DIR/asset-tag.json" -w '%{http_code}' -X PATCH -H 'Content-Type: application/json' \
         -H "If-Match: ${rack_etag:-none}" --data '{"AssetTag": "boot-test rack 7"}' "$base/Chassis/Rack" 2>/dev/null || true)
     expect "Redfish PATCH of the rack's AssetTag accepted (HTTP $tag_code $(head -c 200 "$DIR/asset-tag.json" 2>/dev/null))" test "$tag_code" = 200
+
+    # --- Redfish account service: an account made on the node, kept across the restart ----
+    # The token `opendcre auth init` made has the admin role; the service
+    # keeps accounts it makes in /var/lib/opendcre/accounts.json (data
+    # partition, through its sandbox). The new ReadOnly account logs in
+    # with HTTP Basic, now and after the restart below.
+    acct_pw=$(python3 -c 'import secrets; print("pw" + secrets.token_urlsafe(12))')
+    acct_code=$(rf -o "$DIR/account.json" -w '%{http_code}' -H 'Content-Type: application/json' \
+        --data "{\"UserName\": \"boottest\", \"Password\": \"$acct_pw\", \"RoleId\": \"ReadOnly\"}" \
+        "$base/AccountService/Accounts" 2>/dev/null || true)
+    expect "Redfish account made with the admin token (HTTP $acct_code $(head -c 200 "$DIR/account.json" 2>/dev/null))" test "$acct_code" = 201
+    acct_login() {
+        curl -sS -o /dev/null -w '%{http_code}' --max-time 60 --cacert "$DIR/node.crt" \
+            -u "boottest:$acct_pw" "$base/Systems" 2>/dev/null || true
+    }
+    acct_now=$(acct_login)
+    expect "the new account logs in with HTTP Basic (HTTP $acct_now)" test "$acct_now" = 200
 fi
 boot_times=$(guest systemctl show -p UserspaceTimestampMonotonic -p FinishTimestampMonotonic)
 us=$(sed -n 's/^UserspaceTimestampMonotonic=//p' <<<"$boot_times")
@@ -589,6 +606,8 @@ if [ "$BOOT_TEST_SERVICE" = 1 ]; then
             expect "the replaced certificate is served after the restart (${back_fp:-none})" test "$back_fp" = "$replaced_fp"
             rack_tag=$(rf "$base/Chassis/Rack" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin).get("AssetTag"))' 2>/dev/null || true)
             expect "the rack's asset tag is kept across the restart (${rack_tag:-none})" test "$rack_tag" = "boot-test rack 7"
+            acct_back=$(acct_login)
+            expect "the account made through Redfish is kept across the restart (HTTP $acct_back)" test "$acct_back" = 200
             # The refused push's task, kept in /var/lib/opendcre/tasks.json.
             kept_task=$(rf "https://127.0.0.1:$API_PORT${task:-/none}" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin).get("TaskState"))' 2>/dev/null || true)
             expect "the refused update's task is kept across the restart (${task:-none}: ${kept_task:-none})" test "$kept_task" = Exception
