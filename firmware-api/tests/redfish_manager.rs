@@ -408,6 +408,58 @@ fn https_certificate_shown_and_replaced() {
         .contains("configured"));
 }
 
+/// `DELETE` of the served certificate while a replaced one is served goes
+/// back to the configured one (new connections, and after a restart);
+/// without a replacement there is nothing to delete (405, `Allow` says so).
+#[test]
+fn deleting_the_replaced_certificate_serves_the_configured_one() {
+    use crate::auth_support::pki::Ca;
+    let TlsNode {
+        first_ca,
+        dir: _dir,
+        store,
+        config,
+        ..
+    } = TlsNode::new();
+    let (s, _cfg) = Server::with_config(&config);
+    let addr = s.tls_addr();
+    let configured = get(&s, CERT, Some(READER));
+    assert_eq!(configured.header("Allow"), Some("GET, HEAD"));
+    let configured_fp = configured.json()["Fingerprint"].clone();
+    let r = send(&s, "DELETE", CERT, OPERATOR, "", &[]);
+    assert_eq!((r.status, r.header("Allow")), (405, Some("GET, HEAD")));
+
+    let second_ca = Ca::new("second CA");
+    let second = second_ca.server();
+    let both = format!("{}{}", second.cert_pem, second.key_pem);
+    let r = send(&s, "POST", REPLACE, OPERATOR, &replace_body(&both), &[]);
+    assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        get(&s, CERT, Some(READER)).header("Allow"),
+        Some("GET, HEAD, DELETE")
+    );
+    assert_eq!(send(&s, "DELETE", CERT, READER, "", &[]).status, 403);
+    assert_eq!(
+        send(&s, "DELETE", &format!("{CERTS}/2"), OPERATOR, "", &[]).status,
+        404
+    );
+    assert!(store.join("server.pem").exists());
+    let r = send(&s, "DELETE", CERT, OPERATOR, "", &[]);
+    assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(served_fingerprint(&addr, &first_ca.pem), configured_fp);
+    assert_eq!(get_ok(&s, CERT, Some(READER))["Fingerprint"], configured_fp);
+    assert!(!store.join("server.pem").exists());
+    assert!(log_message_ids(&s).contains(&"OpenDCRE.1.0.CertificateRestored".to_string()));
+    drop(s);
+
+    // A restart serves the configured certificate too.
+    let (s, _cfg) = Server::with_config(&config);
+    assert_eq!(
+        served_fingerprint(&s.tls_addr(), &first_ca.pem),
+        configured_fp
+    );
+}
+
 const GENERATE_CSR: &str = "/redfish/v1/CertificateService/Actions/CertificateService.GenerateCSR";
 
 /// `GenerateCSR` makes a key on the node and a request for it; the CA

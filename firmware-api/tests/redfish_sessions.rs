@@ -41,11 +41,13 @@ fn node(extra: &str) -> Node {
     std::fs::write(&rack, RACK).unwrap();
     let toml = format!(
         "[emulator]\nconfig = {:?}\n[telemetry]\nenabled = false\n\
+         [event_log]\npath = {:?}\n\
          [auth]\naccounts_file = {:?}\n\
          [auth.users.ops]\npassword_hash = \"{}\"\nrole = \"operator\"\n\
          [auth.users.viewer]\npassword_hash = \"{}\"\nrole = \"reader\"\n\
          [auth.users.root]\npassword_hash = \"{}\"\nrole = \"admin\"\n{extra}",
         rack.display().to_string(),
+        dir.path().join("events.jsonl").display().to_string(),
         dir.path().join("accounts.json").display().to_string(),
         hash_token(OPS_PASSWORD, HashAlgorithm::Argon2id).unwrap(),
         hash_token(VIEWER_PASSWORD, HashAlgorithm::Argon2id).unwrap(),
@@ -683,6 +685,46 @@ fn accounts_made_changed_and_deleted_by_an_administrator() {
         (405, Some("GET, HEAD")),
         "a configured account"
     );
+
+    // Each change is in the node's event log, a password only by name.
+    let log = call(
+        s,
+        "GET",
+        "/redfish/v1/Managers/RackManager/LogServices/EventLog/Entries",
+        &[("Authorization", &root)],
+        "",
+    );
+    let entries: Vec<(String, String)> = log.json()["Members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let text = |k: &str| e[k].as_str().unwrap_or_default().to_string();
+            (text("MessageId"), text("Message"))
+        })
+        .filter(|(id, _)| id.contains(".Account"))
+        .collect();
+    let ids: Vec<&str> = entries.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "OpenDCRE.1.0.AccountCreated",
+            "OpenDCRE.1.0.AccountCreated",
+            "OpenDCRE.1.0.AccountChanged",
+            "OpenDCRE.1.0.AccountChanged",
+            "OpenDCRE.1.0.AccountChanged",
+            "OpenDCRE.1.0.AccountDeleted",
+        ]
+    );
+    assert_eq!(
+        entries[2].1,
+        "'carol' changed local account 'carol': password."
+    );
+    assert_eq!(
+        entries[3].1,
+        "'root' changed local account 'carol': RoleId ReadOnly."
+    );
+    assert_eq!(entries[5].1, "'root' deleted local account 'carol'.");
 
     // A restart keeps dave (and his password), not carol.
     let log = s.log_so_far_as(&[("Authorization", &root)]).join("\n");

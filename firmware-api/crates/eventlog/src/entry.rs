@@ -213,6 +213,40 @@ impl Event {
         )
     }
 
+    /// `user` removed the replaced certificate: the configured one, `subject`
+    /// with `fingerprint`, is served again.
+    pub fn certificate_restored(user: &str, subject: &str, fingerprint: &str) -> Event {
+        Event::of(
+            "CertificateRestored",
+            vec![clip(user), clip(subject), clip(fingerprint)],
+            None,
+        )
+    }
+
+    /// `user` made local account `account` with Redfish role `role`.
+    pub fn account_created(user: &str, account: &str, role: &str) -> Event {
+        Event::of(
+            "AccountCreated",
+            vec![clip(user), clip(account), clip(role)],
+            None,
+        )
+    }
+
+    /// `user` changed local account `account`; `what`: the properties and
+    /// their new values, a password only by name.
+    pub fn account_changed(user: &str, account: &str, what: &str) -> Event {
+        Event::of(
+            "AccountChanged",
+            vec![clip(user), clip(account), clip(what)],
+            None,
+        )
+    }
+
+    /// `user` deleted local account `account`.
+    pub fn account_deleted(user: &str, account: &str) -> Event {
+        Event::of("AccountDeleted", vec![clip(user), clip(account)], None)
+    }
+
     /// The log (or, with `system`, that system's entries) was cleared by
     /// `user`: the first entry after a clear.
     pub fn cleared(user: &str, system: Option<&str>) -> Event {

@@ -16,6 +16,8 @@ use opendcre_security::auth::{
 };
 use serde_json::{json, Value};
 
+use opendcre_eventlog::{Event, EventLog};
+
 use crate::answer::{Answer, BaseMessage, RedfishError};
 use crate::patch;
 use crate::resources::{collection, head, link, with};
@@ -215,8 +217,12 @@ fn security(caller: &Caller) -> Result<&Security, RedfishError> {
 
 /// `POST …/Accounts`: `UserName`, `Password` and `RoleId` required
 /// (DSP0268 `RequiredOnCreate`), `Enabled` optional; 201 with the account
-/// and its `Location`.
-pub(crate) async fn create(caller: &Caller, body: &[u8]) -> Result<Answer, RedfishError> {
+/// and its `Location`. Recorded in the event log.
+pub(crate) async fn create(
+    caller: &Caller,
+    body: &[u8],
+    log: &EventLog,
+) -> Result<Answer, RedfishError> {
     let security = security(caller)?;
     let v: Value =
         serde_json::from_slice(body).map_err(|_| bad(BaseMessage::MalformedJSON, &[]))?;
@@ -265,6 +271,11 @@ pub(crate) async fn create(caller: &Caller, body: &[u8]) -> Result<Answer, Redfi
         .await
         .map_err(|e| refused(e, &accounts_uri()))?;
     tracing::info!(account = %made.name, role = %made.role, by = %caller.user(), "account created");
+    log.record(Event::account_created(
+        &caller.user(),
+        &made.name,
+        RedfishRole::of(made.role).id(),
+    ));
     let body = account(&made);
     let mut a = Answer::json(StatusCode::CREATED, &body);
     if let Ok(loc) = http::HeaderValue::from_str(&account_uri(&made.name)) {
@@ -275,13 +286,15 @@ pub(crate) async fn create(caller: &Caller, body: &[u8]) -> Result<Answer, Redfi
 
 /// `PATCH …/Accounts/{name}` with `If-Match`: an Administrator changes
 /// `Password`, `RoleId` and `Enabled`; an account itself only its
-/// `Password`; anyone else is refused (403). The account's sessions end.
+/// `Password`; anyone else is refused (403). The account's sessions end;
+/// the change is recorded in the event log.
 pub(crate) async fn patch(
     caller: &Caller,
     name: &str,
     headers: &HeaderMap,
     body: &[u8],
     path: &str,
+    log: &EventLog,
 ) -> Result<Answer, RedfishError> {
     let security = security(caller)?;
     let user = find(security, name).ok_or_else(|| RedfishError::missing(path))?;
@@ -317,11 +330,21 @@ pub(crate) async fn patch(
         &[("Password", patch::Writable::Secret)]
     };
     let mut change = AccountChange::default();
+    let mut what = Vec::new();
     for (prop, x) in patch::parse(body, &current, writable)? {
         match prop {
-            "Password" => change.password = Some(password(&x)?),
-            "RoleId" => change.role = Some(role_id(&x)?),
-            _ => change.enabled = x.as_bool(),
+            "Password" => {
+                change.password = Some(password(&x)?);
+                what.push("password".to_string());
+            }
+            "RoleId" => {
+                change.role = Some(role_id(&x)?);
+                what.push(format!("RoleId {}", crate::answer::shown(&x)));
+            }
+            _ => {
+                change.enabled = x.as_bool();
+                what.push(format!("Enabled {x}"));
+            }
         }
     }
     let changed = security
@@ -329,21 +352,28 @@ pub(crate) async fn patch(
         .await
         .map_err(|e| refused(e, path))?;
     tracing::info!(account = %changed.name, role = %changed.role, enabled = changed.enabled, by = %caller.user(), "account changed");
+    log.record(Event::account_changed(
+        &caller.user(),
+        &changed.name,
+        &what.join(", "),
+    ));
     Ok(Answer::json(StatusCode::OK, &account(&changed)))
 }
 
 /// `DELETE …/Accounts/{name}` (an Administrator, the route says): gone
-/// from the accounts file, its sessions ended.
+/// from the accounts file, its sessions ended, recorded in the event log.
 pub(crate) async fn delete(
     caller: &Caller,
     name: &str,
     path: &str,
+    log: &EventLog,
 ) -> Result<Answer, RedfishError> {
     security(caller)?
         .delete_account(name)
         .await
         .map_err(|e| refused(e, path))?;
     tracing::info!(account = %name, by = %caller.user(), "account deleted");
+    log.record(Event::account_deleted(&caller.user(), name));
     Ok(Answer::no_content())
 }
 

@@ -10,13 +10,16 @@
 //! certificate_store`) and served from then on, after restarts too; the
 //! configured `[tls] cert`/`key` are not touched (on OpenMistOS they are
 //! root's). Without a store, or without TLS, there is nothing to replace.
+//! A `DELETE` of the replaced certificate goes back to the configured one.
 
 use std::sync::Arc;
 
 use http::StatusCode;
 use opendcre_eventlog::{Event, EventLog};
 use opendcre_proto::calendar::{rfc3339_utc, Fraction};
-use opendcre_security::tls::{CertificateSource, NameParts, ServedCertificate, TlsSetup};
+use opendcre_security::tls::{
+    CertificateSource, NameParts, RestoreError, ServedCertificate, TlsSetup,
+};
 use serde_json::{json, Map, Value};
 
 use crate::answer::{Answer, BaseMessage, RedfishError};
@@ -308,6 +311,54 @@ pub(crate) async fn replace(
         Err(e) => Err(RedfishError::failure(format!(
             "the certificate could not be installed: {e}"
         ))),
+    }
+}
+
+/// The `Allow` of the served certificate as it is now: `DELETE` only while
+/// a replaced one is served (it then goes back to the configured one).
+pub(crate) fn allow(tls: Option<&Arc<TlsSetup>>) -> Option<&'static str> {
+    match served(tls) {
+        Some((_, CertificateSource::Replaced)) => None,
+        _ => Some(crate::route::READ_ONLY),
+    }
+}
+
+/// `DELETE …/HTTPS/Certificates/1` by `user` while a replaced certificate
+/// is served: it leaves the store and the configured `[tls] cert` is served
+/// again (to new connections, and after restarts); recorded in the event
+/// log. `204`.
+pub(crate) async fn restore(
+    tls: Option<&Arc<TlsSetup>>,
+    id: &str,
+    path: &str,
+    user: &str,
+    log: &EventLog,
+) -> Result<Answer, RedfishError> {
+    if id != CERT_ID || served(tls).is_none() {
+        return Err(RedfishError::missing(path));
+    }
+    let tls = replaceable(tls)?;
+    let done = tokio::task::spawn_blocking(move || tls.restore_configured())
+        .await
+        .map_err(|e| RedfishError::failure(format!("the removal did not finish: {e}")))?;
+    match done {
+        Ok(c) => {
+            let subject = c.subject.common_name.clone().unwrap_or_default();
+            log.record(Event::certificate_restored(
+                user,
+                &subject,
+                &c.sha256_fingerprint,
+            ));
+            tracing::warn!(user, subject, fingerprint = %c.sha256_fingerprint, "replaced HTTPS certificate removed: the configured one is served");
+            Ok(Answer::no_content())
+        }
+        Err(RestoreError::NotReplaced) => Err(RedfishError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            BaseMessage::OperationNotAllowed,
+            &[],
+        )
+        .with_detail(RestoreError::NotReplaced.to_string())),
+        Err(e) => Err(RedfishError::failure(e.to_string())),
     }
 }
 

@@ -58,7 +58,10 @@ pub async fn handle(
     deadline: Instant,
     caller: &Caller,
 ) -> Answer {
-    let narrowed = accounts::allow(resource, caller.security.as_deref());
+    let narrowed = match resource {
+        Resource::Certificate(_) => certificates::allow(node.tls.as_ref()),
+        _ => accounts::allow(resource, caller.security.as_deref()),
+    };
     let allow = narrowed.unwrap_or_else(|| resource.allow_header());
     let allowed = match narrowed {
         Some(a) => a.split(", ").any(|m| m == req.method.as_str()),
@@ -737,7 +740,10 @@ async fn patch(
     let _one = PATCHING.lock().await;
     let path = req.path;
     match resource {
-        Resource::Account(name) => accounts::patch(ctx.caller, name, req.headers, body, path).await,
+        Resource::Account(name) => {
+            let log = &ctx.node.events;
+            accounts::patch(ctx.caller, name, req.headers, body, path, log).await
+        }
         Resource::System(s) if s.is_bmc() => {
             boot::patch(ctx.node, *s, body, path, ctx.deadline).await
         }
@@ -859,8 +865,12 @@ async fn serve(
     caller: &Caller,
 ) -> Result<Answer, RedfishError> {
     match resource {
-        Resource::AccountCollection => accounts::create(caller, body).await,
-        Resource::Account(name) => accounts::delete(caller, name, path).await,
+        Resource::AccountCollection => accounts::create(caller, body, &node.events).await,
+        Resource::Certificate(id) => {
+            let user = caller.user();
+            certificates::restore(node.tls.as_ref(), id, path, &user, &node.events).await
+        }
+        Resource::Account(name) => accounts::delete(caller, name, path, &node.events).await,
         Resource::SystemReset(s) => {
             let reset_type = reset::parse(*s, body)?;
             if !node.rack(deadline).await?.has_system(*s) {

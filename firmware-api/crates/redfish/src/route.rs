@@ -349,6 +349,8 @@ impl Resource {
             // PATCH may also be an account changing its own password
             // (`ConfigureSelf`), which the handler tells apart.
             Resource::AccountCollection if method == Method::POST => Permission::Administer,
+            // Back to the configured certificate: as replacing it.
+            Resource::Certificate(_) if method == Method::DELETE => Permission::Operate,
             Resource::Account(_) if method == Method::DELETE => Permission::Administer,
             // Which systems switch together is an operator's choice.
             Resource::AggregateCollection if method == Method::POST => Permission::Operate,
@@ -424,6 +426,8 @@ impl Resource {
             // At most: without an accounts file, and for an account of the
             // configuration, `GET, HEAD` (the handler narrows it).
             Resource::AccountCollection => "GET, HEAD, POST",
+            // At most: `DELETE` only while a replaced certificate is served.
+            Resource::Certificate(_) => "GET, HEAD, DELETE",
             Resource::Account(_) => "GET, HEAD, PATCH, DELETE",
             _ => READ_ONLY,
         }

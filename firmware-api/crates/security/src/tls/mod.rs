@@ -21,5 +21,5 @@ pub use identity::ClientIdentity;
 pub use csr::{CsrCurve, CsrError, CsrRequest};
 pub(crate) use pem::{load_certs, load_roots};
 pub use served::{NameParts, ServedCertificate};
-pub use setup::{Accepted, CertificateSource, TlsError, TlsSetup};
+pub use setup::{Accepted, CertificateSource, RestoreError, TlsError, TlsSetup};
 pub use store::ReplaceError;

@@ -58,6 +58,17 @@ pub enum CertificateSource {
     Replaced,
 }
 
+/// Why [`TlsSetup::restore_configured`] changed nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RestoreError {
+    #[error("the node serves its configured certificate: there is no replaced one to remove")]
+    NotReplaced,
+    #[error("the configured certificate does not load, so the replaced one stays: {0}")]
+    Configured(String),
+    #[error("the replaced certificate could not be removed from the store: {0}")]
+    Store(String),
+}
+
 /// What new connections are served, swapped as one.
 struct Current {
     server: Arc<ServerConfig>,
@@ -225,6 +236,34 @@ impl TlsSetup {
         if from_request {
             store::remove_pending(dir);
         }
+        self.swap(next);
+        Ok(leaf)
+    }
+
+    /// Goes back to the configured `[tls] cert`/`key`: the replaced
+    /// certificate leaves the store and new connections get the configured
+    /// one (open connections keep theirs). The configured material is
+    /// loaded first, so when it no longer loads nothing changes.
+    pub fn restore_configured(&self) -> Result<ServedCertificate, RestoreError> {
+        let Some(dir) = &self.store else {
+            return Err(RestoreError::NotReplaced);
+        };
+        let _one = self.replacing.lock().unwrap_or_else(|e| e.into_inner());
+        let source = {
+            let guard = self.current.read().unwrap_or_else(|e| e.into_inner());
+            guard.source
+        };
+        if source != CertificateSource::Replaced {
+            return Err(RestoreError::NotReplaced);
+        }
+        let next =
+            load_current(&self.cfg, None).map_err(|e| RestoreError::Configured(e.to_string()))?;
+        let leaf = next
+            .chain
+            .first()
+            .and_then(ServedCertificate::from_der)
+            .ok_or_else(|| RestoreError::Configured("the configured leaf is not X.509".into()))?;
+        store::remove(dir).map_err(RestoreError::Store)?;
         self.swap(next);
         Ok(leaf)
     }

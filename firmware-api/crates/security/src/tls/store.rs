@@ -147,6 +147,20 @@ pub(crate) fn read_pending(dir: &Path) -> Result<Option<PrivateKeyDer<'static>>,
     }
 }
 
+/// Removes the replaced certificate (`server.pem`) and syncs the
+/// directory, so a restart serves the configured one too. Absent: done.
+pub(crate) fn remove(dir: &Path) -> Result<(), String> {
+    let path = dir.join(FILE);
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    }
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| format!("{}: {e}", dir.display()))
+}
+
 /// The pending key is spent (its certificate is installed).
 pub(crate) fn remove_pending(dir: &Path) {
     match std::fs::remove_file(dir.join(PENDING)) {
