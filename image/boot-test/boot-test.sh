@@ -491,6 +491,7 @@ if [ "$BOOT_TEST_SERVICE" = 1 ]; then
         timeout 30 openssl s_client -connect "127.0.0.1:$API_PORT" -servername 127.0.0.1 </dev/null 2>/dev/null |
             openssl x509 -noout -fingerprint -sha256 2>/dev/null | sed 's/.*=//'
     }
+    own_fp=$(served_fp)
     python3 -c 'import json,sys; print(json.dumps({"CertificateString": open(sys.argv[1]).read() + open(sys.argv[2]).read(), "CertificateType": "PEM", "CertificateUri": {"@odata.id": "/redfish/v1/Managers/RackManager/NetworkProtocol/HTTPS/Certificates/1"}}))' \
         "$DIR/replaced.crt" "$DIR/replaced.key" >"$DIR/replace-body.json"
     cert_code=$(rf -o "$DIR/replace.json" -w '%{http_code}' -H 'Content-Type: application/json' \
@@ -604,6 +605,13 @@ if [ "$BOOT_TEST_SERVICE" = 1 ]; then
                 "$(rf "$base/Managers/RackManager/LogServices/EventLog/Entries" 2>/dev/null || true)"
             back_fp=$(served_fp)
             expect "the replaced certificate is served after the restart (${back_fp:-none})" test "$back_fp" = "$replaced_fp"
+            # Back to the node's own certificate: DELETE of the replaced one
+            # (server.pem leaves the store, through the service's sandbox).
+            del_code=$(rf -o "$DIR/cert-delete.json" -w '%{http_code}' -X DELETE \
+                "$base/Managers/RackManager/NetworkProtocol/HTTPS/Certificates/1" 2>/dev/null || true)
+            restored_fp=$(served_fp)
+            expect "DELETE of the replaced certificate serves the node's own again (HTTP $del_code $(head -c 200 "$DIR/cert-delete.json" 2>/dev/null), ${restored_fp:-none})" \
+                bash -c '[ "$0" = 204 ] && [ -n "$1" ] && [ "$1" = "$2" ]' "$del_code" "$restored_fp" "$own_fp"
             rack_tag=$(rf "$base/Chassis/Rack" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin).get("AssetTag"))' 2>/dev/null || true)
             expect "the rack's asset tag is kept across the restart (${rack_tag:-none})" test "$rack_tag" = "boot-test rack 7"
             acct_back=$(acct_login)
