@@ -25,6 +25,9 @@ bash "$here/install-protocol-validator.sh"
 # The DMTF Redfish Interop Validator (PyPI, pinned, own venv): the OpenRMC
 # profile check of `make redfish-check`.
 bash "$here/install-interop-validator.sh"
+# DMTF's redfish-utilities (PyPI, pinned, own venv): rf_accounts.py manages
+# an account on the node in `make redfish-check`.
+bash "$here/install-redfish-utilities.sh"
 # Headless Chromium: the cross-site request forgery policy is tested in a
 # real browser (tests/browser_chromium.rs).
 ensure_pkgs chromium

@@ -19,7 +19,10 @@
 # (stateful in the copy of the rack this script serves) and the ipmi_sim
 # BMC's server off, on and through a cycle, each state confirmed through
 # the v1.1 API, and sets the BMC server's boot override to PXE (once),
-# confirmed with ipmitool on the BMC. Last, the DMTF Redfish
+# confirmed with ipmitool on the BMC. Then DMTF's rf_accounts.py
+# (redfish-utilities, ci/install-redfish-utilities.sh) manages an account
+# through the account service as the local admin `rfpv`, each step checked
+# by what the account can do. Last, the DMTF Redfish
 # Protocol Validator (ci/install-protocol-validator.sh) as the local
 # administrator `rfpv` (it makes, changes and deletes accounts) over TLS, trusting the node's certificate (it makes some
 # of its requests without its --ca-bundle, so REQUESTS_CA_BUNDLE too):
@@ -54,6 +57,8 @@ bash "$ROOT/ci/install-protocol-validator.sh"
 RFPV=$(bash "$ROOT/ci/install-protocol-validator.sh" --print-bin)
 bash "$ROOT/ci/install-interop-validator.sh"
 RFIV=$(bash "$ROOT/ci/install-interop-validator.sh" --print-bin)
+bash "$ROOT/ci/install-redfish-utilities.sh"
+RFU_BIN=$(bash "$ROOT/ci/install-redfish-utilities.sh" --print-bin)
 # The default binary is built every time (nothing to do when it is up to
 # date): a run after a change must not validate the build before it.
 if [ -z "${OPENDCRE_BIN:-}" ]; then
@@ -332,6 +337,54 @@ if ! "$SUSHY_PY" "$ROOT/ci/redfish-sushy.py" "https://127.0.0.1:$PORT" "$WORK/tl
 fi
 echo "sushy smoke test: $(($(date +%s) - START)) s"
 
+# DMTF's rf_accounts.py (redfish-utilities) as the admin rfpv: adds an
+# Operator account, sets its password and role, disables, enables and
+# unlocks it, and deletes it; each step confirmed by what the account can
+# do (HTTP Basic to the node) or what the service shows of it. A refused
+# login may be 401 or, once this address used up its failure burst, 429.
+echo "rf_accounts.py (redfish-utilities) as local user rfpv (admin)"
+START=$(date +%s)
+RFU_PW1=$(python3 -c 'import secrets; print("pw" + secrets.token_urlsafe(18))')
+RFU_PW2=$(python3 -c 'import secrets; print("pw" + secrets.token_urlsafe(18))')
+rfa() {
+    echo "+ rf_accounts.py $1 $2" >>"$WORK/rf_accounts.out"
+    (cd "$WORK" && "$RFU_BIN/python" "$RFU_BIN/rf_accounts.py" -u rfpv -p "$RFPV_PW" \
+        -r "https://127.0.0.1:$PORT" "$@") >>"$WORK/rf_accounts.out" 2>&1
+}
+as_rfu() {
+    curl -sS -o /dev/null -w '%{http_code}' --max-time 20 --cacert "$WORK/tls/server.crt" \
+        -u "rfu-ops:$1" "https://127.0.0.1:$PORT/redfish/v1/Systems" || true
+}
+shown_rfu() {
+    curl -sS --max-time 20 --cacert "$WORK/tls/server.crt" -u "rfpv:$RFPV_PW" \
+        "https://127.0.0.1:$PORT/redfish/v1/AccountService/Accounts/rfu-ops" |
+        python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("RoleId"), d.get("Enabled"))' 2>/dev/null || true
+}
+refused() { [ "$1" = 401 ] || [ "$1" = 429 ]; }
+rfu_fail() {
+    echo "rf_accounts.py: $1" >&2
+    cat "$WORK/rf_accounts.out" >&2
+    echo "server log (tail):" >&2
+    tail -n 40 "$WORK/serve.log" >&2
+    exit 1
+}
+rfa --add rfu-ops "$RFU_PW1" Operator || rfu_fail "--add failed"
+[ "$(as_rfu "$RFU_PW1")" = 200 ] && [ "$(shown_rfu)" = "Operator True" ] ||
+    rfu_fail "the added account does not log in as an Operator"
+rfa --setpassword rfu-ops "$RFU_PW2" || rfu_fail "--setpassword failed"
+refused "$(as_rfu "$RFU_PW1")" && [ "$(as_rfu "$RFU_PW2")" = 200 ] ||
+    rfu_fail "the new password is not the one in force"
+rfa --setrole rfu-ops ReadOnly || rfu_fail "--setrole failed"
+[ "$(shown_rfu)" = "ReadOnly True" ] || rfu_fail "the role did not change ($(shown_rfu))"
+rfa --disable rfu-ops || rfu_fail "--disable failed"
+refused "$(as_rfu "$RFU_PW2")" || rfu_fail "a disabled account logs in"
+rfa --enable rfu-ops || rfu_fail "--enable failed"
+rfa --unlock rfu-ops || rfu_fail "--unlock failed"
+[ "$(as_rfu "$RFU_PW2")" = 200 ] || rfu_fail "the enabled account does not log in"
+rfa --delete rfu-ops || rfu_fail "--delete failed"
+refused "$(as_rfu "$RFU_PW2")" || rfu_fail "a deleted account logs in"
+echo "rf_accounts.py: add, set password, set role, disable, enable, unlock, delete: ok, $(($(date +%s) - START)) s"
+
 echo "redfish-protocol-validator ($RFPV) against https://127.0.0.1:$PORT as local user rfpv (admin)"
 START=$(date +%s)
 rc=0
@@ -375,7 +428,7 @@ if [ -z "$XLSX" ] || ! "$(dirname "$RFIV")/python" "$ROOT/ci/interop-report.py" 
     tail -n 40 "$WORK/serve.log" >&2
     exit 1
 fi
-for secret in "$LOCAL_PW" "$SUSHY_PW" "$RFPV_PW" "$API_TOKEN"; do
+for secret in "$LOCAL_PW" "$SUSHY_PW" "$RFPV_PW" "$API_TOKEN" "$RFU_PW1" "$RFU_PW2"; do
     if grep -qF "$secret" "$WORK/serve.log"; then
         echo "a password or token is in the server log" >&2
         exit 1

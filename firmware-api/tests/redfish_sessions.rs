@@ -686,6 +686,15 @@ fn accounts_made_changed_and_deleted_by_an_administrator() {
         "a configured account"
     );
 
+    // Accounts never lock: unlocking changes nothing, locking is refused.
+    let r = patch_account(s, &root, "dave", r#"{"Locked": true}"#);
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (400, "Base.1.22.PropertyValueNotInList")
+    );
+    let r = patch_account(s, &root, "dave", r#"{"Locked": false}"#);
+    assert_eq!((r.status, r.json()["Locked"].as_bool()), (200, Some(false)));
+
     // Each change is in the node's event log, a password only by name.
     let log = call(
         s,

@@ -325,6 +325,9 @@ pub(crate) async fn patch(
                 patch::Writable::OneOf(&["Administrator", "Operator", "ReadOnly"]),
             ),
             ("Enabled", patch::Writable::Bool),
+            // Accounts never lock here (failed logins are throttled per
+            // client address, not per account): unlocking changes nothing.
+            ("Locked", patch::Writable::Bool),
         ]
     } else {
         &[("Password", patch::Writable::Secret)]
@@ -341,11 +344,23 @@ pub(crate) async fn patch(
                 change.role = Some(role_id(&x)?);
                 what.push(format!("RoleId {}", crate::answer::shown(&x)));
             }
+            "Locked" if x == Value::Bool(true) => {
+                return Err(
+                    bad(BaseMessage::PropertyValueNotInList, &["true", "Locked"]).with_detail(
+                        "An account is locked only by the service; Locked takes false (unlock).",
+                    ),
+                );
+            }
+            "Locked" => {}
             _ => {
                 change.enabled = x.as_bool();
                 what.push(format!("Enabled {x}"));
             }
         }
+    }
+    if what.is_empty() {
+        // `Locked: false` alone: nothing to change, nothing to end.
+        return Ok(Answer::json(StatusCode::OK, &current));
     }
     let changed = security
         .update_account(name, change)
