@@ -101,9 +101,8 @@ fn check(prop: &str, kind: Writable, x: &Value) -> Result<(), RedfishError> {
     match (kind, x) {
         (Writable::Bool, Value::Bool(_)) => Ok(()),
         (Writable::Secret, x) => {
-            use opendcre_security::auth::{MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
-            let n = x.as_str().map(|t| t.chars().count());
-            if n.is_some_and(|n| (MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&n)) {
+            use opendcre_security::auth::{password_length_ok, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
+            if x.as_str().is_some_and(password_length_ok) {
                 return Ok(());
             }
             let mut e = bad(BaseMessage::PropertyValueError, &[prop]);

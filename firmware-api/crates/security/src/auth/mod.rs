@@ -40,8 +40,8 @@ pub use security::Security;
 pub use session::{SessionError, SessionInfo, SessionStore};
 pub use token::{generate_token, hash_token, HashAlgorithm, TokenHash, TokenStore};
 pub use users::{
-    AccountChange, AccountError, LocalUser, MAX_MANAGED_ACCOUNTS, MAX_PASSWORD_LEN,
-    MIN_PASSWORD_LEN,
+    password_length_ok, AccountChange, AccountError, LocalUser, MAX_MANAGED_ACCOUNTS,
+    MAX_PASSWORD_LEN, MIN_PASSWORD_LEN,
 };
 
 /// A configuration value that cannot work; `key` is the dotted TOML path.
