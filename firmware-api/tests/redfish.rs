@@ -11,6 +11,8 @@ use opendcre_security::auth::{hash_token, HashAlgorithm};
 
 pub(crate) const READER: &str = "odcre_redfish-reader-0123456789abcdef";
 pub(crate) const OPERATOR: &str = "odcre_redfish-operator-0123456789abcdef";
+/// An administrator's token: the node's own actions (`ConfigureManager`).
+pub(crate) const ADMIN: &str = "odcre_redfish-admin-0123456789abcdef";
 
 /// Two boards; their power devices keep state (`on`/`off` switch it), so
 /// a reset can be seen afterwards.
@@ -26,7 +28,7 @@ pub(crate) const RACK: &str = r#"{"boards": [
   ]}
 ]}"#;
 
-/// A node on `emulator` with a reader and an operator token, telemetry off
+/// A node on `emulator` with a reader, an operator and an admin token, telemetry off
 /// (its poller would read the devices behind the test's back).
 pub(crate) fn node(emulator: &Path) -> (Server, tempfile::TempDir) {
     Server::with_config(&node_toml(emulator, ""))
@@ -37,10 +39,11 @@ pub(crate) fn node_toml(emulator: &Path, extra: &str) -> String {
     format!(
         "[emulator]\nconfig = {:?}\n[telemetry]\nenabled = false\n\
          [auth.tokens.reader]\nhash = \"{}\"\nrole = \"reader\"\n\
-         [auth.tokens.operator]\nhash = \"{}\"\nrole = \"operator\"\n{extra}",
+         [auth.tokens.operator]\nhash = \"{}\"\nrole = \"operator\"\n{}{extra}",
         emulator.display().to_string(),
         hash_token(READER, HashAlgorithm::Sha256).unwrap(),
-        hash_token(OPERATOR, HashAlgorithm::Sha256).unwrap()
+        hash_token(OPERATOR, HashAlgorithm::Sha256).unwrap(),
+        admin_token_toml()
     )
 }
 
@@ -50,6 +53,14 @@ pub(crate) fn reader_hash() -> String {
 
 pub(crate) fn operator_hash() -> String {
     hash_token(OPERATOR, HashAlgorithm::Sha256).unwrap()
+}
+
+/// `[auth.tokens.admin]` for [`ADMIN`], to append to a configuration.
+pub(crate) fn admin_token_toml() -> String {
+    format!(
+        "[auth.tokens.admin]\nhash = \"{}\"\nrole = \"admin\"\n",
+        hash_token(ADMIN, HashAlgorithm::Sha256).unwrap()
+    )
 }
 
 /// The `@odata.id` of each member of a collection.

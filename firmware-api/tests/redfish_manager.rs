@@ -11,7 +11,8 @@ use serde_json::Value;
 
 use crate::common::Server;
 use crate::redfish::{
-    error_code, get, get_ok, log_message_ids, send, stateful_node, OPERATOR, RACK, READER,
+    admin_token_toml, error_code, get, get_ok, log_message_ids, send, stateful_node, ADMIN,
+    OPERATOR, RACK, READER,
 };
 use opendcre_security::auth::{hash_token, HashAlgorithm};
 
@@ -120,22 +121,29 @@ fn manager_reset_writes_the_restart_request_after_the_log() {
          [event_log]\npath = {:?}\n\
          [manager]\nreset_enabled = true\nreboot_request = {:?}\n\
          [auth.tokens.reader]\nhash = \"{}\"\nrole = \"reader\"\n\
-         [auth.tokens.operator]\nhash = \"{}\"\nrole = \"operator\"\n",
+         [auth.tokens.operator]\nhash = \"{}\"\nrole = \"operator\"\n{}",
         rack.display().to_string(),
         dir.path().join("events.jsonl").display().to_string(),
         request.display().to_string(),
         hash_token(READER, HashAlgorithm::Sha256).unwrap(),
         hash_token(OPERATOR, HashAlgorithm::Sha256).unwrap(),
+        admin_token_toml(),
     ));
     let m = get_ok(&s, "/redfish/v1/Managers/RackManager", Some(READER));
     assert_eq!(m["Actions"]["#Manager.Reset"]["target"], RESET);
     let r = send(&s, "POST", RESET, READER, "{}", &[]);
     assert_eq!(r.status, 403);
+    // Restarting the node is `ConfigureManager`: not an operator's.
+    let r = send(&s, "POST", RESET, OPERATOR, "{}", &[]);
+    assert_eq!(
+        (r.status, error_code(&r).as_str()),
+        (403, "Base.1.22.InsufficientPrivilege")
+    );
     let r = send(
         &s,
         "POST",
         RESET,
-        OPERATOR,
+        ADMIN,
         r#"{"ResetType": "ForceRestart"}"#,
         &[],
     );
@@ -148,14 +156,14 @@ fn manager_reset_writes_the_restart_request_after_the_log() {
         &s,
         "POST",
         RESET,
-        OPERATOR,
+        ADMIN,
         r#"{"ResetType": "GracefulRestart"}"#,
         &[],
     );
     assert_eq!(r.status, 204, "{}", r.message());
     assert!(std::fs::read_to_string(&request)
         .unwrap()
-        .contains("requested by operator"));
+        .contains("requested by admin"));
     // The entry is in the file already, not only in memory.
     let file = std::fs::read_to_string(dir.path().join("events.jsonl")).unwrap();
     assert!(file.contains("\"ManagerReset\""), "{file}");
@@ -164,7 +172,7 @@ fn manager_reset_writes_the_restart_request_after_the_log() {
 #[test]
 fn manager_reset_off_is_a_disabled_service() {
     let (s, _cfg, _dir) = stateful_node();
-    let r = send(&s, "POST", RESET, OPERATOR, "", &[]);
+    let r = send(&s, "POST", RESET, ADMIN, "", &[]);
     assert_eq!(
         (r.status, error_code(&r).as_str()),
         (503, "Base.1.22.ServiceDisabled")
@@ -232,7 +240,7 @@ impl TlsNode {
              [tls]\nenabled = true\nlisten = [\"127.0.0.1:0\"]\ncert = {:?}\nkey = {:?}\n\
              [manager]\ncertificate_store = {:?}\n\
              [auth.tokens.reader]\nhash = \"{}\"\nrole = \"reader\"\n\
-             [auth.tokens.operator]\nhash = \"{}\"\nrole = \"operator\"\n",
+             [auth.tokens.operator]\nhash = \"{}\"\nrole = \"operator\"\n{}",
             rack.display().to_string(),
             dir.path().join("events.jsonl").display().to_string(),
             pki::write(dir.path(), "server.crt", &first.cert_pem),
@@ -240,6 +248,7 @@ impl TlsNode {
             store.display().to_string(),
             hash_token(READER, HashAlgorithm::Sha256).unwrap(),
             hash_token(OPERATOR, HashAlgorithm::Sha256).unwrap(),
+            admin_token_toml(),
         );
         TlsNode {
             first_ca,
@@ -316,11 +325,16 @@ fn https_certificate_shown_and_replaced() {
     let both = format!("{}{}", second.cert_pem, second.key_pem);
     let r = send(&s, "POST", REPLACE, READER, &replace_body(&both), &[]);
     assert_eq!(r.status, 403);
+    let r = send(&s, "POST", REPLACE, OPERATOR, &replace_body(&both), &[]);
+    assert_eq!(
+        r.status, 403,
+        "the node's certificate is an administrator's"
+    );
     let r = send(
         &s,
         "POST",
         REPLACE,
-        OPERATOR,
+        ADMIN,
         &replace_body(&second.cert_pem),
         &[],
     );
@@ -332,26 +346,19 @@ fn https_certificate_shown_and_replaced() {
         &s,
         "POST",
         REPLACE,
-        OPERATOR,
+        ADMIN,
         &replace_body("-----BEGIN CERTIFICATE-----\nAAAA"),
         &[],
     );
     assert_eq!(r.status, 400);
     let wrong_key = format!("{}{}", second.cert_pem, first.key_pem);
-    let r = send(
-        &s,
-        "POST",
-        REPLACE,
-        OPERATOR,
-        &replace_body(&wrong_key),
-        &[],
-    );
+    let r = send(&s, "POST", REPLACE, ADMIN, &replace_body(&wrong_key), &[]);
     assert_eq!(r.status, 400, "a key that is not the certificate's");
     assert_eq!(served_fingerprint(&addr, &first_ca.pem), c["Fingerprint"]);
     assert!(!store.join("server.pem").exists());
 
     // A new certificate and key.
-    let r = send(&s, "POST", REPLACE, OPERATOR, &replace_body(&both), &[]);
+    let r = send(&s, "POST", REPLACE, ADMIN, &replace_body(&both), &[]);
     assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
     let now = get_ok(&s, CERT, Some(READER));
     assert_eq!(now["Issuer"]["CommonName"], "second CA");
@@ -378,7 +385,7 @@ fn https_certificate_shown_and_replaced() {
         &s,
         "POST",
         REPLACE,
-        OPERATOR,
+        ADMIN,
         &replace_body(&renewed.cert_pem),
         &[],
     );
@@ -426,25 +433,26 @@ fn deleting_the_replaced_certificate_serves_the_configured_one() {
     let configured = get(&s, CERT, Some(READER));
     assert_eq!(configured.header("Allow"), Some("GET, HEAD"));
     let configured_fp = configured.json()["Fingerprint"].clone();
-    let r = send(&s, "DELETE", CERT, OPERATOR, "", &[]);
+    let r = send(&s, "DELETE", CERT, ADMIN, "", &[]);
     assert_eq!((r.status, r.header("Allow")), (405, Some("GET, HEAD")));
 
     let second_ca = Ca::new("second CA");
     let second = second_ca.server();
     let both = format!("{}{}", second.cert_pem, second.key_pem);
-    let r = send(&s, "POST", REPLACE, OPERATOR, &replace_body(&both), &[]);
+    let r = send(&s, "POST", REPLACE, ADMIN, &replace_body(&both), &[]);
     assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(
         get(&s, CERT, Some(READER)).header("Allow"),
         Some("GET, HEAD, DELETE")
     );
     assert_eq!(send(&s, "DELETE", CERT, READER, "", &[]).status, 403);
+    assert_eq!(send(&s, "DELETE", CERT, OPERATOR, "", &[]).status, 403);
     assert_eq!(
-        send(&s, "DELETE", &format!("{CERTS}/2"), OPERATOR, "", &[]).status,
+        send(&s, "DELETE", &format!("{CERTS}/2"), ADMIN, "", &[]).status,
         404
     );
     assert!(store.join("server.pem").exists());
-    let r = send(&s, "DELETE", CERT, OPERATOR, "", &[]);
+    let r = send(&s, "DELETE", CERT, ADMIN, "", &[]);
     assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(served_fingerprint(&addr, &first_ca.pem), configured_fp);
     assert_eq!(get_ok(&s, CERT, Some(READER))["Fingerprint"], configured_fp);
@@ -491,11 +499,10 @@ fn a_certificate_for_a_request_made_on_the_node() {
         svc["Actions"]["#CertificateService.GenerateCSR"]["target"],
         GENERATE_CSR
     );
-    assert_eq!(
-        send(&s, "POST", GENERATE_CSR, READER, &body, &[]).status,
-        403
-    );
-    let r = send(&s, "POST", GENERATE_CSR, OPERATOR, &body, &[]);
+    for who in [READER, OPERATOR] {
+        assert_eq!(send(&s, "POST", GENERATE_CSR, who, &body, &[]).status, 403);
+    }
+    let r = send(&s, "POST", GENERATE_CSR, ADMIN, &body, &[]);
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let csr = r.json()["CSRString"].as_str().unwrap().to_string();
     assert!(!csr.contains("PRIVATE KEY"));
@@ -550,7 +557,7 @@ fn a_certificate_for_a_request_made_on_the_node() {
 
     // After a restart, the certificate alone.
     let (s, _cfg) = Server::with_config(&config);
-    let r = send(&s, "POST", REPLACE, OPERATOR, &replace_body(&cert), &[]);
+    let r = send(&s, "POST", REPLACE, ADMIN, &replace_body(&cert), &[]);
     assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
     let now = served_fingerprint(&s.tls_addr(), &first_ca.pem);
     assert_ne!(now, before);
@@ -563,7 +570,7 @@ fn a_certificate_for_a_request_made_on_the_node() {
         &s,
         "POST",
         REPLACE,
-        OPERATOR,
+        ADMIN,
         &replace_body(&first.cert_pem),
         &[],
     );
@@ -576,7 +583,7 @@ fn a_certificate_for_a_request_made_on_the_node() {
         "KeyPairAlgorithm": "TPM_ALG_RSA",
     })
     .to_string();
-    let r = send(&s, "POST", GENERATE_CSR, OPERATOR, &bad, &[]);
+    let r = send(&s, "POST", GENERATE_CSR, ADMIN, &bad, &[]);
     assert_eq!(r.status, 400);
     assert_eq!(error_code(&r), "Base.1.22.ActionParameterValueNotInList");
     assert!(!pending.exists());
@@ -597,7 +604,7 @@ fn no_tls_no_certificate() {
         serde_json::json!([])
     );
     assert_eq!(get(&s, CERT, Some(READER)).status, 404);
-    let r = send(&s, "POST", REPLACE, OPERATOR, &replace_body("x"), &[]);
+    let r = send(&s, "POST", REPLACE, ADMIN, &replace_body("x"), &[]);
     assert_eq!(r.status, 503);
     assert_eq!(error_code(&r), "Base.1.22.ServiceDisabled");
 }

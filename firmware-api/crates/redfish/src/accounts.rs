@@ -401,8 +401,10 @@ pub(crate) fn role_collection() -> Value {
     )
 }
 
-/// The DSP8011 standard roles and their privileges. Operator may reset
-/// systems (`ConfigureComponents`); ReadOnly may only read.
+/// The DSP8011 standard roles and their privileges, as `route.rs` enforces
+/// them: Operator may reset systems and update firmware
+/// (`ConfigureComponents`), not restart the node or change its certificate
+/// (`ConfigureManager`); ReadOnly may only read.
 pub(crate) fn role(r: RedfishRole) -> Value {
     let privileges: &[&str] = match r {
         RedfishRole::Administrator => &[

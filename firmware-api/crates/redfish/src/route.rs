@@ -340,17 +340,21 @@ impl Resource {
             | Resource::UpdateMultipart
             | Resource::SimpleUpdate
             | Resource::SubmitTestEvent
-            | Resource::ManagerReset
             | Resource::GroupReset
-            | Resource::AggregateAction(..)
-            | Resource::ReplaceCertificate
-            | Resource::GenerateCsr => Permission::Operate,
+            | Resource::AggregateAction(..) => Permission::Operate,
+            // The node itself (restarting it, the certificate it answers
+            // with) is an administrator's: DSP8011 gives a manager's
+            // actions and its certificates to `ConfigureManager`, which
+            // the Operator role (Roles/Operator) does not hold.
+            Resource::ManagerReset | Resource::ReplaceCertificate | Resource::GenerateCsr => {
+                Permission::Administer
+            }
             // Accounts are an administrator's (DSP8011 `ConfigureUsers`); a
             // PATCH may also be an account changing its own password
             // (`ConfigureSelf`), which the handler tells apart.
             Resource::AccountCollection if method == Method::POST => Permission::Administer,
             // Back to the configured certificate: as replacing it.
-            Resource::Certificate(_) if method == Method::DELETE => Permission::Operate,
+            Resource::Certificate(_) if method == Method::DELETE => Permission::Administer,
             Resource::Account(_) if method == Method::DELETE => Permission::Administer,
             // Which systems switch together is an operator's choice.
             Resource::AggregateCollection if method == Method::POST => Permission::Operate,
@@ -970,7 +974,18 @@ mod tests {
             r("/redfish/v1/Managers/RackManager/Actions/Manager.Reset"),
             Some(Resource::ManagerReset)
         );
-        assert_eq!(Resource::ManagerReset.permission(), Permission::Operate);
+        // The manager's own actions are `ConfigureManager`: an administrator's.
+        assert_eq!(Resource::ManagerReset.permission(), Permission::Administer);
+        assert_eq!(
+            Resource::ReplaceCertificate.permission(),
+            Permission::Administer
+        );
+        assert_eq!(Resource::GenerateCsr.permission(), Permission::Administer);
+        let cert = Resource::Certificate("1".into());
+        assert_eq!(cert.permission(), Permission::Read);
+        assert_eq!(cert.permission_for(&Method::DELETE), Permission::Administer);
+        // Firmware updates are `ConfigureComponents`: an operator's.
+        assert_eq!(Resource::SimpleUpdate.permission(), Permission::Operate);
         assert!(!Resource::ManagerReset.allows(&Method::GET));
         assert!(!Resource::MetricReport.allows(&Method::POST));
     }

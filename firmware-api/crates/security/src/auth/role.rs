@@ -12,8 +12,10 @@ pub enum Permission {
     Read,
     /// Changing state: power on/off/cycle, asset write, any later write.
     Operate,
-    /// Managing who may do the above: creating, changing and deleting
-    /// local accounts (Redfish `ConfigureUsers`).
+    /// Managing who may do the above and the node itself: creating,
+    /// changing and deleting local accounts (Redfish `ConfigureUsers`),
+    /// restarting the node and changing its HTTPS certificate
+    /// (`ConfigureManager`).
     Administer,
 }
 
@@ -24,7 +26,7 @@ pub enum Permission {
 pub enum Role {
     Reader,
     Operator,
-    /// An operator who also manages the local accounts.
+    /// An operator who also manages the local accounts and the node.
     Admin,
 }
 
