@@ -760,3 +760,130 @@ fn accounts_made_changed_and_deleted_by_an_administrator() {
         404
     );
 }
+
+/// DSP0266 "Password change required handling": an account an
+/// administrator makes with `PasswordChangeRequired` logs in (the session's
+/// answer says what must come first), reads its own account and changes its
+/// password there; everything else, the v1.1 API included, is a 403 naming
+/// the account. The new password ends the requirement; an administrator's
+/// `PATCH` sets it again.
+#[test]
+fn a_required_password_change_comes_first() {
+    let n = node("");
+    let s = &n.server;
+    let root = basic("root", ROOT_PASSWORD);
+    let uri = format!("{ACCOUNTS}/temp");
+    let body = serde_json::json!({
+        "UserName": "temp", "Password": "temporary-pass-1", "RoleId": "Operator",
+        "PasswordChangeRequired": true,
+    });
+    let r = call(
+        s,
+        "POST",
+        ACCOUNTS,
+        &[("Authorization", &root)],
+        &body.to_string(),
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["PasswordChangeRequired"], true);
+
+    // The login succeeds and carries the message.
+    let r = login(s, "temp", "temporary-pass-1");
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let info = &r.json()["@Message.ExtendedInfo"][0];
+    assert_eq!(info["MessageId"], "Base.1.22.PasswordChangeRequired");
+    assert_eq!(info["MessageArgs"], serde_json::json!([uri]));
+    let token = r.header("X-Auth-Token").unwrap().to_string();
+
+    let temp = basic("temp", "temporary-pass-1");
+    let refused = |r: Response, what: &str| {
+        assert_eq!(
+            (r.status, code(&r).as_str()),
+            (403, "Base.1.22.PasswordChangeRequired"),
+            "{what}"
+        );
+    };
+    for auth in [("Authorization", temp.as_str()), ("X-Auth-Token", &token)] {
+        assert_eq!(call(s, "GET", &uri, &[auth], "").status, 200);
+        refused(
+            call(s, "GET", "/redfish/v1/SessionService/Sessions", &[auth], ""),
+            "sessions",
+        );
+        refused(
+            call(s, "GET", "/redfish/v1/Systems", &[auth], ""),
+            "systems",
+        );
+    }
+    refused(
+        call(
+            s,
+            "GET",
+            &format!("{ACCOUNTS}/ops"),
+            &[("Authorization", &temp)],
+            "",
+        ),
+        "another account",
+    );
+    // The v1.1 API: its own error format, the same refusal.
+    let r = call(
+        s,
+        "GET",
+        "/opendcre/1.1/test",
+        &[("Authorization", &temp)],
+        "",
+    );
+    assert_eq!(r.status, 403);
+    assert!(
+        String::from_utf8_lossy(&r.body).contains(&uri),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    // Only the password may change on the way.
+    let r = patch_account(s, &temp, "temp", r#"{"RoleId": "Administrator"}"#);
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+
+    let r = patch_account(s, &temp, "temp", r#"{"Password": "chosen-pass-2"}"#);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["PasswordChangeRequired"], false);
+    let chosen = basic("temp", "chosen-pass-2");
+    assert_eq!(
+        call(
+            s,
+            "GET",
+            "/redfish/v1/Systems",
+            &[("Authorization", &chosen)],
+            ""
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        call(
+            s,
+            "GET",
+            "/redfish/v1/Systems",
+            &[("X-Auth-Token", &token)],
+            ""
+        )
+        .status,
+        401,
+        "the change ended the session"
+    );
+
+    // An administrator requires it again; it is kept across a restart.
+    let r = patch_account(s, &root, "temp", r#"{"PasswordChangeRequired": true}"#);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let (again, _cfg) = Server::with_config(&n.toml);
+    refused(
+        call(
+            &again,
+            "GET",
+            "/redfish/v1/Systems",
+            &[("Authorization", &chosen)],
+            "",
+        ),
+        "after a restart",
+    );
+    let r = call(&again, "GET", &uri, &[("Authorization", &chosen)], "");
+    assert_eq!(r.json()["PasswordChangeRequired"], true);
+}

@@ -379,6 +379,7 @@ impl Connection {
                 name: "anonymous".to_string(),
                 role: Role::Reader,
                 method: AuthMethod::Anonymous,
+                password_change_required: false,
             }));
         }
         // A Redfish session's `X-Auth-Token` counts only under /redfish: a
@@ -547,6 +548,11 @@ async fn dispatch(
     let Some(route) = route else {
         return error_response(&ApiError::not_found(req.uri().path()));
     };
+    if let Some(p) = principal.as_ref().filter(|p| p.password_change_required) {
+        if let Err(r) = before_password_change(&route, &req, p) {
+            return *r;
+        }
+    }
     if route.permission_for(req.method()) != Permission::Read {
         if let Err(refused) = conn.opts.browser.check_write(&req, conn.tls) {
             tracing::warn!(peer = %conn.peer, path = ?req.uri().path(), "{}", refused.0);
@@ -560,6 +566,34 @@ async fn dispatch(
         response.extensions_mut().insert(p);
     }
     response
+}
+
+/// An account that must change its password first (Redfish
+/// `PasswordChangeRequired`) reaches its own Redfish account only; anything
+/// else, the v1.1 API and the dashboard included, is a 403 saying where to
+/// change it.
+fn before_password_change<B>(
+    route: &Route,
+    req: &Request<B>,
+    p: &Principal,
+) -> Result<(), Box<Response<Body>>> {
+    if matches!(route, Route::Redfish(r) if r.allowed_before_password_change(req.method(), &p.name))
+    {
+        return Ok(());
+    }
+    tracing::warn!(user = ?p.name, method = %req.method(), path = ?req.uri().path(), "request refused: the account must change its password first");
+    let refused = opendcre_redfish::RedfishError::password_change_required(&p.name);
+    Err(Box::new(match route {
+        Route::Redfish(_) => super::redfish::response(refused.answer()),
+        _ => error_response(&ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "the password of account {:?} must be changed first: PATCH Password at {}",
+                p.name,
+                opendcre_redfish::account_uri(&p.name)
+            ),
+        )),
+    }))
 }
 
 /// hyper bounds the head as a whole ([`MAX_HEADER_BLOCK_BYTES`]); one line

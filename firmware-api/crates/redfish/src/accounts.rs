@@ -11,8 +11,8 @@
 
 use http::{HeaderMap, StatusCode};
 use opendcre_security::auth::{
-    AccountChange, AccountError, AuthMethod, LdapConfig, LdapGroupSource, LdapMode, LocalUser,
-    Role, Secret, Security, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN,
+    AccountChange, AccountError, AccountFlags, AuthMethod, LdapConfig, LdapGroupSource, LdapMode,
+    LocalUser, Role, Secret, Security, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN,
 };
 use serde_json::{json, Value};
 
@@ -28,7 +28,9 @@ fn accounts_uri() -> String {
     format!("{V1}/AccountService/Accounts")
 }
 
-pub(crate) fn account_uri(name: &str) -> String {
+/// Where an account is: also what a refusal of an account that must change
+/// its password names.
+pub fn account_uri(name: &str) -> String {
     format!("{}/{name}", accounts_uri())
 }
 
@@ -116,6 +118,7 @@ pub(crate) fn account(u: &LocalUser) -> Value {
             "Enabled": u.enabled,
             "Locked": false,
             "Password": null,
+            "PasswordChangeRequired": u.password_change_required,
             "AccountTypes": ["Redfish"],
             "Links": { "Role": link(&role.uri()) },
         }),
@@ -216,7 +219,8 @@ fn security(caller: &Caller) -> Result<&Security, RedfishError> {
 }
 
 /// `POST …/Accounts`: `UserName`, `Password` and `RoleId` required
-/// (DSP0268 `RequiredOnCreate`), `Enabled` optional; 201 with the account
+/// (DSP0268 `RequiredOnCreate`), `Enabled` and `PasswordChangeRequired`
+/// optional; 201 with the account
 /// and its `Location`. Recorded in the event log.
 pub(crate) async fn create(
     caller: &Caller,
@@ -229,7 +233,16 @@ pub(crate) async fn create(
     let Value::Object(m) = v else {
         return Err(bad(BaseMessage::MalformedJSON, &[]));
     };
-    let (mut name, mut pw, mut role, mut enabled) = (None, None, None, true);
+    let (mut name, mut pw, mut role) = (None, None, None);
+    let mut flags = AccountFlags::default();
+    let boolean = |x: &Value, prop: &str| {
+        x.as_bool().ok_or_else(|| {
+            bad(
+                BaseMessage::PropertyValueTypeError,
+                &[&crate::answer::shown(x), prop],
+            )
+        })
+    };
     for (k, x) in &m {
         match k.as_str() {
             "UserName" => match x {
@@ -243,13 +256,11 @@ pub(crate) async fn create(
             },
             "Password" => pw = Some(password(x)?),
             "RoleId" => role = Some(role_id(x)?),
-            "Enabled" => {
-                enabled = x.as_bool().ok_or_else(|| {
-                    bad(
-                        BaseMessage::PropertyValueTypeError,
-                        &[&crate::answer::shown(x), "Enabled"],
-                    )
-                })?
+            "Enabled" => flags.enabled = boolean(x, "Enabled")?,
+            // A temporary password the account's owner must replace before
+            // anything else (DSP0266 "Password change required handling").
+            "PasswordChangeRequired" => {
+                flags.password_change_required = boolean(x, "PasswordChangeRequired")?
             }
             "AccountTypes" if *x == json!(["Redfish"]) => {}
             "AccountTypes" | "Locked" | "Id" | "Name" | "Description" | "Links" => {
@@ -267,7 +278,7 @@ pub(crate) async fn create(
     let pw = pw.ok_or_else(|| missing("Password"))?;
     let role = role.ok_or_else(|| missing("RoleId"))?;
     let made = security
-        .create_account(&name, &pw, role, enabled)
+        .create_account(&name, &pw, role, flags)
         .await
         .map_err(|e| refused(e, &accounts_uri()))?;
     tracing::info!(account = %made.name, role = %made.role, by = %caller.user(), "account created");
@@ -285,8 +296,9 @@ pub(crate) async fn create(
 }
 
 /// `PATCH …/Accounts/{name}` with `If-Match`: an Administrator changes
-/// `Password`, `RoleId` and `Enabled`; an account itself only its
-/// `Password`; anyone else is refused (403). The account's sessions end;
+/// `Password`, `RoleId`, `Enabled` and `PasswordChangeRequired`; an account
+/// itself only its `Password` (which ends a required change); anyone else
+/// is refused (403). The account's sessions end;
 /// the change is recorded in the event log.
 pub(crate) async fn patch(
     caller: &Caller,
@@ -299,10 +311,12 @@ pub(crate) async fn patch(
     let security = security(caller)?;
     let user = find(security, name).ok_or_else(|| RedfishError::missing(path))?;
     let current = account(&user);
+    // An administrator who must change its own password first is, until
+    // then, only an account changing its password.
     let admin = caller
         .principal
         .as_ref()
-        .is_some_and(|p| p.role == Role::Admin);
+        .is_some_and(|p| p.role == Role::Admin && !p.password_change_required);
     // A session named after a local account is that account's: a name that
     // is a local account never logs in through LDAP, and making an account
     // ends the directory's sessions of its name.
@@ -325,6 +339,7 @@ pub(crate) async fn patch(
                 patch::Writable::OneOf(&["Administrator", "Operator", "ReadOnly"]),
             ),
             ("Enabled", patch::Writable::Bool),
+            ("PasswordChangeRequired", patch::Writable::Bool),
             // Accounts never lock here (failed logins are throttled per
             // client address, not per account): unlocking changes nothing.
             ("Locked", patch::Writable::Bool),
@@ -352,6 +367,10 @@ pub(crate) async fn patch(
                 );
             }
             "Locked" => {}
+            "PasswordChangeRequired" => {
+                change.password_change_required = x.as_bool();
+                what.push(format!("PasswordChangeRequired {x}"));
+            }
             _ => {
                 change.enabled = x.as_bool();
                 what.push(format!("Enabled {x}"));
@@ -441,6 +460,7 @@ mod tests {
             role: Role::Operator,
             enabled: true,
             managed: false,
+            password_change_required: false,
         };
         let a = account(&u);
         assert_eq!(a["RoleId"], "Operator");
@@ -452,8 +472,10 @@ mod tests {
             role: Role::Admin,
             enabled: false,
             managed: true,
+            password_change_required: true,
         });
         assert_eq!(r["RoleId"], "Administrator");
+        assert_eq!(r["PasswordChangeRequired"], true);
         assert_eq!(r["Enabled"], false);
         assert_eq!(
             r["Links"]["Role"]["@odata.id"],

@@ -135,6 +135,7 @@ pub enum BaseMessage {
     ActionNotSupported,
     ResourceAlreadyExists,
     CreateFailedMissingReqProperties,
+    PasswordChangeRequired,
 }
 
 impl BaseMessage {
@@ -177,6 +178,7 @@ impl BaseMessage {
             BaseMessage::ActionNotSupported => "ActionNotSupported",
             BaseMessage::ResourceAlreadyExists => "ResourceAlreadyExists",
             BaseMessage::CreateFailedMissingReqProperties => "CreateFailedMissingReqProperties",
+            BaseMessage::PasswordChangeRequired => "PasswordChangeRequired",
         }
     }
 
@@ -220,6 +222,7 @@ impl BaseMessage {
             BaseMessage::ActionNotSupported => ("The action %1 is not supported by the resource.", "Critical", "Check the Actions property in the resource for the supported actions."),
             BaseMessage::ResourceAlreadyExists => ("The requested resource of type %1 with the property %2 with the value '%3' already exists.", "Critical", "Do not repeat the create operation as the resource was already created."),
             BaseMessage::CreateFailedMissingReqProperties => ("The create operation failed because the required property %1 was missing from the request.", "Critical", "Correct the body to include the required property with a valid value and resubmit the request if the operation failed."),
+            BaseMessage::PasswordChangeRequired => ("The password provided for this account must be changed before access is granted.  PATCH the Password property for this account located at the target URI '%1' to complete this process.", "Critical", "Change the password for this account using a PATCH to the Password property at the URI provided."),
             BaseMessage::GeneralError => ("A general error has occurred.  See Resolution for information on how to resolve the error, or @Message.ExtendedInfo if Resolution is not provided.", "Critical", "None."),
         }
     }
@@ -322,6 +325,16 @@ impl RedfishError {
             args,
             detail: Some(detail.to_string()),
         }
+    }
+
+    /// 403 for an account that must change its password first (DSP0266
+    /// "Password change required handling"): the message names where.
+    pub fn password_change_required(user: &str) -> RedfishError {
+        RedfishError::new(
+            StatusCode::FORBIDDEN,
+            BaseMessage::PasswordChangeRequired,
+            &[&crate::accounts::account_uri(user)],
+        )
     }
 
     /// The error body of DSP0266 "Error responses".

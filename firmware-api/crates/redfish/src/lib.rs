@@ -72,6 +72,7 @@ mod subsystems;
 mod tasks;
 mod update;
 
+pub use accounts::account_uri;
 pub use aggregates::{AggregateAction, Aggregates};
 pub use answer::{Answer, BaseMessage, RedfishError, ODATA_VERSION};
 pub use chassis_identity::{AssetTags, RackIdentity};

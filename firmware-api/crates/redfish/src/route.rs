@@ -379,6 +379,16 @@ impl Resource {
         }
     }
 
+    /// What an account that must change its password first may still do
+    /// (DSP0266 "Password change required handling"): read its own
+    /// account and `PATCH` its `Password` there. Everything else is a 403
+    /// with `PasswordChangeRequired` (the session login stays open: it is
+    /// public).
+    pub fn allowed_before_password_change(&self, method: &Method, user: &str) -> bool {
+        matches!(self, Resource::Account(name) if name == user)
+            && (method == Method::GET || method == Method::HEAD || method == Method::PATCH)
+    }
+
     /// Readable without credentials (DSP0266 "Authentication requirements":
     /// the version object, the service root, `$metadata` and the OData
     /// service document). Everything else goes through authentication.
@@ -974,6 +984,13 @@ mod tests {
             r("/redfish/v1/Managers/RackManager/Actions/Manager.Reset"),
             Some(Resource::ManagerReset)
         );
+        // An account that must change its password reaches its own account only.
+        let own = Resource::Account("new".into());
+        assert!(own.allowed_before_password_change(&Method::GET, "new"));
+        assert!(own.allowed_before_password_change(&Method::PATCH, "new"));
+        assert!(!own.allowed_before_password_change(&Method::DELETE, "new"));
+        assert!(!own.allowed_before_password_change(&Method::GET, "other"));
+        assert!(!Resource::SessionCollection.allowed_before_password_change(&Method::GET, "new"));
         // The manager's own actions are `ConfigureManager`: an administrator's.
         assert_eq!(Resource::ManagerReset.permission(), Permission::Administer);
         assert_eq!(

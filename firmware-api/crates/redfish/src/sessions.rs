@@ -239,7 +239,13 @@ async fn try_login(
         }
     };
     tracing::info!(client = %caller.peer, session = %info.id, user = ?info.user, role = %info.role, via = %info.login, "session created");
-    let mut a = Answer::json(StatusCode::CREATED, &session(&info));
+    let mut body = session(&info);
+    if info.password_change_required {
+        // DSP0266: the login succeeds and says what must come first.
+        let m = RedfishError::password_change_required(&info.user).message();
+        body["@Message.ExtendedInfo"] = serde_json::json!([m]);
+    }
+    let mut a = Answer::json(StatusCode::CREATED, &body);
     let token = HeaderValue::from_str(&token)
         .map_err(|_| RedfishError::failure("session token not a header value").answer())?;
     a.headers.insert("x-auth-token", token);

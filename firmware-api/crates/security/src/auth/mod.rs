@@ -40,7 +40,7 @@ pub use security::Security;
 pub use session::{SessionError, SessionInfo, SessionStore};
 pub use token::{generate_token, hash_token, HashAlgorithm, TokenHash, TokenStore};
 pub use users::{
-    password_length_ok, AccountChange, AccountError, LocalUser, MAX_MANAGED_ACCOUNTS,
+    password_length_ok, AccountChange, AccountError, AccountFlags, LocalUser, MAX_MANAGED_ACCOUNTS,
     MAX_PASSWORD_LEN, MIN_PASSWORD_LEN,
 };
 

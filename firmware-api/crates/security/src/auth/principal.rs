@@ -41,4 +41,9 @@ pub struct Principal {
     pub name: String,
     pub role: Role,
     pub method: AuthMethod,
+    /// A local account whose password an administrator set for it to
+    /// change (Redfish `PasswordChangeRequired`): until it does, it may
+    /// only read and change its own account (DSP0266 "Password change
+    /// required handling"; the HTTP layer refuses the rest).
+    pub password_change_required: bool,
 }

@@ -15,7 +15,7 @@ use super::rejection::{AuthRejection, Challenges};
 use super::role::{Permission, Role};
 use super::session::SessionStore;
 use super::token::TokenStore;
-use super::users::{AccountChange, AccountError, LocalUser, UserCheck, UserStore};
+use super::users::{AccountChange, AccountError, AccountFlags, LocalUser, UserCheck, UserStore};
 use super::SecurityConfigError;
 use crate::tls::ClientIdentity;
 
@@ -230,9 +230,9 @@ impl Security {
         name: &str,
         password: &Secret,
         role: Role,
-        enabled: bool,
+        flags: AccountFlags,
     ) -> Result<LocalUser, AccountError> {
-        let user = self.users.create(name, password, role, enabled).await?;
+        let user = self.users.create(name, password, role, flags).await?;
         // The name is a local account now, never a directory login: a
         // directory session of the same name must not act as it.
         self.sessions.remove_user(name, AuthMethod::Ldap);
@@ -381,6 +381,7 @@ impl Security {
                             name: id.name,
                             role,
                             method: AuthMethod::Jwt,
+                            password_change_required: false,
                         }),
                         None => Err(Failure::NoRole {
                             name: id.name,
@@ -398,6 +399,7 @@ impl Security {
                     name,
                     role,
                     method: AuthMethod::StaticToken,
+                    password_change_required: false,
                 }),
                 None => Err(invalid("invalid bearer token")),
             },
@@ -411,6 +413,7 @@ impl Security {
                 name: s.user,
                 role: s.role,
                 method: AuthMethod::Session,
+                password_change_required: s.password_change_required,
             }),
             None => Err(Failure::Invalid {
                 reason: "invalid or expired session token".into(),
@@ -435,6 +438,7 @@ impl Security {
                         name: u.name,
                         role: u.role,
                         method: AuthMethod::Local,
+                        password_change_required: u.password_change_required,
                     })
                 }
                 UserCheck::WrongPassword => return Err(wrong()),
@@ -465,6 +469,7 @@ impl Security {
                     name: id.name,
                     role,
                     method: AuthMethod::Ldap,
+                    password_change_required: false,
                 }),
                 None => Err(Failure::NoRole {
                     name: id.name,
@@ -490,6 +495,7 @@ impl Security {
                 name: cn.unwrap_or(&cert.subject).to_string(),
                 role,
                 method: AuthMethod::ClientCertificate,
+                password_change_required: false,
             }),
             None => {
                 tracing::debug!(subject = %cert.subject, "client certificate maps to no role");
@@ -505,6 +511,7 @@ impl Security {
             name: "anonymous".to_string(),
             role: a.role,
             method: AuthMethod::Anonymous,
+            password_change_required: false,
         })
     }
 }

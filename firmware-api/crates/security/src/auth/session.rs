@@ -31,6 +31,9 @@ pub struct SessionInfo {
     /// How the user logged in (local account or LDAP).
     pub login: AuthMethod,
     pub created: SystemTime,
+    /// The account must change its password first (as at login: any
+    /// change of the account ends its sessions, so this cannot go stale).
+    pub password_change_required: bool,
 }
 
 struct Entry {
@@ -105,6 +108,7 @@ impl SessionStore {
             role: principal.role,
             login: principal.method,
             created: SystemTime::now(),
+            password_change_required: principal.password_change_required,
         };
         let now = Instant::now();
         let mut entries = self.lock();
@@ -176,6 +180,7 @@ mod tests {
             name: "alice".into(),
             role: Role::Reader,
             method: AuthMethod::Local,
+            password_change_required: false,
         }
     }
 

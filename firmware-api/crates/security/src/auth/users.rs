@@ -54,6 +54,26 @@ pub struct LocalUser {
     /// Kept in the accounts file, so an administrator may change or delete
     /// it; `false`: from `[auth.users]`, changed only in the configuration.
     pub managed: bool,
+    /// An administrator set its password for it to change: until it does,
+    /// it may only read and change its own account (Redfish
+    /// `PasswordChangeRequired`). Always `false` for `[auth.users]`.
+    pub password_change_required: bool,
+}
+
+/// What a new account starts as, besides its name, password and role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountFlags {
+    pub enabled: bool,
+    pub password_change_required: bool,
+}
+
+impl Default for AccountFlags {
+    fn default() -> Self {
+        AccountFlags {
+            enabled: true,
+            password_change_required: false,
+        }
+    }
 }
 
 /// Why an account change was refused.
@@ -83,6 +103,10 @@ pub struct AccountChange {
     pub password: Option<Secret>,
     pub role: Option<Role>,
     pub enabled: Option<bool>,
+    /// Set or clear `PasswordChangeRequired`. `None` with a new password
+    /// clears it (the password was changed); `Some(true)` with one is an
+    /// administrator's reset to a temporary password.
+    pub password_change_required: Option<bool>,
 }
 
 /// One account of the accounts file, as written.
@@ -93,6 +117,11 @@ struct StoredAccount {
     role: Role,
     enabled: bool,
     password_hash: String,
+    /// Written only when set: a file without it stays readable by a build
+    /// from before it existed (an A/B rollback), which refuses unknown
+    /// fields.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    password_change_required: bool,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -163,6 +192,7 @@ impl UserStore {
                     role: entry.role,
                     enabled: true,
                     managed: false,
+                    password_change_required: false,
                 },
                 entry: Arc::new(entry_hash),
                 phc: entry.password_hash.clone(),
@@ -191,6 +221,7 @@ impl UserStore {
                         role: stored.role,
                         enabled: stored.enabled,
                         managed: true,
+                        password_change_required: stored.password_change_required,
                     },
                     entry: Arc::new(entry),
                     phc: stored.password_hash,
@@ -275,7 +306,7 @@ impl UserStore {
         name: &str,
         password: &Secret,
         role: Role,
-        enabled: bool,
+        flags: AccountFlags,
     ) -> Result<LocalUser, AccountError> {
         let _one = self.writer.lock().await;
         let file = self.file.as_deref().ok_or(AccountError::Off)?;
@@ -292,8 +323,9 @@ impl UserStore {
         let user = LocalUser {
             name: name.to_string(),
             role,
-            enabled,
+            enabled: flags.enabled,
             managed: true,
+            password_change_required: flags.password_change_required,
         };
         next.push(Account {
             user: user.clone(),
@@ -320,6 +352,10 @@ impl UserStore {
             let (phc, entry) = self.hash(p).await?;
             next[i].phc = phc;
             next[i].entry = entry;
+            next[i].user.password_change_required = false;
+        }
+        if let Some(required) = change.password_change_required {
+            next[i].user.password_change_required = required;
         }
         if let Some(r) = change.role {
             next[i].user.role = r;
@@ -373,6 +409,7 @@ impl UserStore {
                     role: a.user.role,
                     enabled: a.user.enabled,
                     password_hash: a.phc.clone(),
+                    password_change_required: a.user.password_change_required,
                 })
                 .collect(),
         };
@@ -495,6 +532,7 @@ mod tests {
             role,
             enabled: true,
             managed,
+            password_change_required: false,
         }
     }
 
@@ -529,7 +567,12 @@ mod tests {
         assert_eq!(s.verified.len(), 1, "failures are not remembered");
         assert!(!s.writable());
         let e = s
-            .create("carol", &Secret::new("carol-pass"), Role::Reader, true)
+            .create(
+                "carol",
+                &Secret::new("carol-pass"),
+                Role::Reader,
+                AccountFlags::default(),
+            )
             .await;
         assert_eq!(e, Err(AccountError::Off));
     }
@@ -540,7 +583,12 @@ mod tests {
         let file = dir.path().join("accounts.json");
         let s = store_with(&[("root", "root-pass", Role::Admin)], Some(&file));
         let made = s
-            .create("ops", &Secret::new("ops-pass-1"), Role::Operator, true)
+            .create(
+                "ops",
+                &Secret::new("ops-pass-1"),
+                Role::Operator,
+                AccountFlags::default(),
+            )
             .await
             .unwrap();
         assert_eq!(made, user("ops", Role::Operator, true));
@@ -559,7 +607,12 @@ mod tests {
         // Names are unique across both sources; configured ones stay put.
         for name in ["ops", "root"] {
             let again = s
-                .create(name, &Secret::new("whatever-1"), Role::Reader, true)
+                .create(
+                    name,
+                    &Secret::new("whatever-1"),
+                    Role::Reader,
+                    AccountFlags::default(),
+                )
                 .await;
             assert_eq!(again, Err(AccountError::Exists(name.into())));
         }
@@ -568,14 +621,24 @@ mod tests {
             Err(AccountError::Configured("root".into()))
         );
         assert_eq!(
-            s.create("a:b", &Secret::new("whatever-1"), Role::Reader, true)
-                .await
-                .map_err(|e| matches!(e, AccountError::BadName(_))),
+            s.create(
+                "a:b",
+                &Secret::new("whatever-1"),
+                Role::Reader,
+                AccountFlags::default()
+            )
+            .await
+            .map_err(|e| matches!(e, AccountError::BadName(_))),
             Err(true)
         );
         assert_eq!(
-            s.create("short", &Secret::new("1234567"), Role::Reader, true)
-                .await,
+            s.create(
+                "short",
+                &Secret::new("1234567"),
+                Role::Reader,
+                AccountFlags::default()
+            )
+            .await,
             Err(AccountError::BadPassword)
         );
 
@@ -586,7 +649,7 @@ mod tests {
                 AccountChange {
                     password: Some(Secret::new("ops-pass-2")),
                     role: Some(Role::Reader),
-                    enabled: None,
+                    ..AccountChange::default()
                 },
             )
             .await
@@ -638,6 +701,63 @@ mod tests {
             serde_json::from_str::<serde_json::Value>(&text).unwrap()["accounts"],
             serde_json::json!([])
         );
+    }
+
+    /// `PasswordChangeRequired`: set at creation or by a change, kept in
+    /// the file only while set (older builds refuse unknown fields), and
+    /// cleared by the account's next password unless the same change sets
+    /// it again (an administrator's temporary password).
+    #[tokio::test]
+    async fn a_required_password_change_is_kept_until_the_password_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("accounts.json");
+        let s = store_with(&[], Some(&file));
+        let flags = AccountFlags {
+            password_change_required: true,
+            ..AccountFlags::default()
+        };
+        let made = s
+            .create("new", &Secret::new("temporary-1"), Role::Operator, flags)
+            .await
+            .unwrap();
+        assert!(made.password_change_required);
+        let stored = |f: &Path| -> serde_json::Value {
+            serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(f).unwrap()).unwrap()
+                ["accounts"][0]
+                .clone()
+        };
+        assert_eq!(stored(&file)["password_change_required"], true);
+        // It logs in (and the caller learns what it must do first).
+        match s.check("new", &Secret::new("temporary-1")).await {
+            UserCheck::Valid(u) => assert!(u.password_change_required),
+            other => panic!("{other:?}"),
+        }
+        let again = store_with(&[], Some(&file));
+        assert!(
+            again.list()[0].password_change_required,
+            "kept across a restart"
+        );
+
+        let password = |p: &str| AccountChange {
+            password: Some(Secret::new(p)),
+            ..AccountChange::default()
+        };
+        let changed = s.update("new", password("chosen-by-me")).await.unwrap();
+        assert!(!changed.password_change_required);
+        assert!(stored(&file).get("password_change_required").is_none());
+
+        // An administrator's reset to a temporary password sets it again.
+        let reset = s
+            .update(
+                "new",
+                AccountChange {
+                    password_change_required: Some(true),
+                    ..password("temporary-2")
+                },
+            )
+            .await
+            .unwrap();
+        assert!(reset.password_change_required);
     }
 
     #[test]
