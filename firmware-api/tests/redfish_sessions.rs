@@ -824,6 +824,18 @@ fn a_required_password_change_comes_first() {
         ),
         "another account",
     );
+    // Beyond its role too: the password first, not "InsufficientPrivilege".
+    refused(
+        call(
+            s,
+            "POST",
+            ACCOUNTS,
+            &[("Authorization", &temp)],
+            &serde_json::json!({"UserName": "x", "Password": "another-pass-3", "RoleId": "ReadOnly"})
+                .to_string(),
+        ),
+        "an administrator's request",
+    );
     // The v1.1 API: its own error format, the same refusal.
     let r = call(
         s,

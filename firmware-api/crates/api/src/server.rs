@@ -519,6 +519,9 @@ async fn dispatch(
                     ),
                 ));
             }
+            if let AuthRejection::PasswordChangeRequired { name } = &rejection {
+                return password_change_refusal(redfish, name);
+            }
             let headers = rejection.headers();
             let retry = headers
                 .get(RETRY_AFTER)
@@ -582,18 +585,27 @@ fn before_password_change<B>(
         return Ok(());
     }
     tracing::warn!(user = ?p.name, method = %req.method(), path = ?req.uri().path(), "request refused: the account must change its password first");
-    let refused = opendcre_redfish::RedfishError::password_change_required(&p.name);
-    Err(Box::new(match route {
-        Route::Redfish(_) => super::redfish::response(refused.answer()),
-        _ => error_response(&ApiError::new(
-            StatusCode::FORBIDDEN,
-            format!(
-                "the password of account {:?} must be changed first: PATCH Password at {}",
-                p.name,
-                opendcre_redfish::account_uri(&p.name)
-            ),
-        )),
-    }))
+    Err(Box::new(password_change_refusal(
+        matches!(route, Route::Redfish(_)),
+        &p.name,
+    )))
+}
+
+/// The 403 of an account that must change its password first: Redfish's
+/// `PasswordChangeRequired` under /redfish, elsewhere an error naming the
+/// account's URI.
+fn password_change_refusal(redfish: bool, user: &str) -> Response<Body> {
+    if redfish {
+        let refused = opendcre_redfish::RedfishError::password_change_required(user);
+        return super::redfish::response(refused.answer());
+    }
+    error_response(&ApiError::new(
+        StatusCode::FORBIDDEN,
+        format!(
+            "the password of account {user:?} must be changed first: PATCH Password at {}",
+            opendcre_redfish::account_uri(user)
+        ),
+    ))
 }
 
 /// hyper bounds the head as a whole ([`MAX_HEADER_BLOCK_BYTES`]); one line

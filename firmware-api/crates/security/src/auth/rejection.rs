@@ -32,6 +32,11 @@ pub enum AuthRejection {
         role: Option<Role>,
         needed: Permission,
     },
+    /// 403: authenticated, but the account must change its password before
+    /// it may do anything its role would otherwise allow or not (Redfish
+    /// `PasswordChangeRequired`, DSP0266): said instead of [`Self::Forbidden`],
+    /// so the client learns what to do rather than that its role is short.
+    PasswordChangeRequired { name: String },
     /// 429: too many failed attempts from this client.
     RateLimited { retry_after: Duration },
     /// 503: the identity provider (LDAP server, JWKS endpoint) could not be
@@ -52,14 +57,18 @@ impl AuthRejection {
         match self {
             AuthRejection::Unauthenticated { message, .. } => message != NO_CREDENTIALS,
             AuthRejection::RateLimited { .. } => true,
-            AuthRejection::Forbidden { .. } | AuthRejection::Unavailable { .. } => false,
+            AuthRejection::Forbidden { .. }
+            | AuthRejection::PasswordChangeRequired { .. }
+            | AuthRejection::Unavailable { .. } => false,
         }
     }
 
     pub fn status(&self) -> StatusCode {
         match self {
             AuthRejection::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
-            AuthRejection::Forbidden { .. } => StatusCode::FORBIDDEN,
+            AuthRejection::Forbidden { .. } | AuthRejection::PasswordChangeRequired { .. } => {
+                StatusCode::FORBIDDEN
+            }
             AuthRejection::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AuthRejection::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -77,6 +86,9 @@ impl AuthRejection {
             }
             AuthRejection::Forbidden { role: None, .. } => {
                 "authenticated, but no role is assigned to this identity".to_string()
+            }
+            AuthRejection::PasswordChangeRequired { name } => {
+                format!("the password of account {name:?} must be changed first")
             }
             AuthRejection::RateLimited { retry_after } => format!(
                 "too many failed authentication attempts; retry in {} s",
@@ -119,7 +131,7 @@ impl AuthRejection {
             AuthRejection::Unavailable { .. } => {
                 h.insert(RETRY_AFTER, HeaderValue::from(5u64));
             }
-            AuthRejection::Forbidden { .. } => {}
+            AuthRejection::Forbidden { .. } | AuthRejection::PasswordChangeRequired { .. } => {}
         }
         h
     }

@@ -349,6 +349,12 @@ impl Security {
                 });
             }
         };
+        if !principal.role.grants(needed) && principal.password_change_required {
+            tracing::warn!(client = %ip, %method, path, user = ?principal.name, "request refused: the account must change its password first");
+            return Err(AuthRejection::PasswordChangeRequired {
+                name: principal.name,
+            });
+        }
         if !principal.role.grants(needed) {
             tracing::warn!(client = %ip, %method, path, user = ?principal.name, role = %principal.role, %needed, "request forbidden");
             return Err(AuthRejection::Forbidden {
