@@ -39,6 +39,19 @@ fn node(extra: &str) -> Node {
     let dir = tempfile::tempdir().unwrap();
     let rack = dir.path().join("rack.json");
     std::fs::write(&rack, RACK).unwrap();
+    // The session settings file of this node, never the host's.
+    let settings = format!(
+        "[auth.sessions]\nsettings_file = {:?}\n",
+        dir.path()
+            .join("session-service.json")
+            .display()
+            .to_string()
+    );
+    let extra = if extra.contains("[auth.sessions]\n") {
+        extra.replace("[auth.sessions]\n", &settings)
+    } else {
+        format!("{extra}{settings}")
+    };
     let toml = format!(
         "[emulator]\nconfig = {:?}\n[telemetry]\nenabled = false\n\
          [event_log]\npath = {:?}\n\
@@ -264,6 +277,10 @@ fn session_login_use_and_logout() {
     assert_eq!(by_token["Members@odata.count"], 0, "{by_token}");
     let r = call(s, "DELETE", &location, &[("Authorization", &bearer)], "");
     assert_eq!(r.status, 404);
+    // An administrator is an operator too: it sees every session.
+    let root = basic("root", ROOT_PASSWORD);
+    let by_admin = call(s, "GET", sessions, &[("Authorization", &root)], "").json();
+    assert_eq!(by_admin["Members@odata.count"], 2, "{by_admin}");
 
     // DSP0266: a POST to the collection's Members is the same login.
     let r = call(
@@ -898,4 +915,130 @@ fn a_required_password_change_comes_first() {
     );
     let r = call(&again, "GET", &uri, &[("Authorization", &chosen)], "");
     assert_eq!(r.json()["PasswordChangeRequired"], true);
+}
+
+/// `SessionTimeout` (DSP0266 "Session management"; DSP8011 gives the
+/// `PATCH` to `ConfigureManager`): an administrator sets it, `If-Match`
+/// first; it is checked against 30..=86400, kept across a restart, logged,
+/// and in force at once.
+#[test]
+fn an_administrator_sets_the_session_timeout() {
+    let n = node("");
+    let s = &n.server;
+    let root = basic("root", ROOT_PASSWORD);
+    let ops = basic("ops", OPS_PASSWORD);
+    const SERVICE: &str = "/redfish/v1/SessionService";
+    let r = call(s, "GET", SERVICE, &[("Authorization", &root)], "");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("Allow"), Some("GET, HEAD, PATCH"));
+    assert_eq!(r.json()["SessionTimeout"], 1800);
+    let etag = r.header("ETag").unwrap().to_string();
+    assert_eq!(r.json()["@odata.etag"], etag.as_str());
+    let patch = |auth: &str, if_match: Option<&str>, body: &str| {
+        let mut h = vec![("Authorization", auth)];
+        if let Some(tag) = if_match {
+            h.push(("If-Match", tag));
+        }
+        call(s, "PATCH", SERVICE, &h, body)
+    };
+    let answer = |r: &Response| (r.status, code(r));
+    assert_eq!(
+        answer(&patch(&root, None, r#"{"SessionTimeout": 600}"#)),
+        (428, "Base.1.22.PreconditionRequired".into())
+    );
+    assert_eq!(
+        answer(&patch(&ops, Some(&etag), r#"{"SessionTimeout": 600}"#)),
+        (403, "Base.1.22.InsufficientPrivilege".into())
+    );
+    for (body, expected) in [
+        (r#"{"SessionTimeout": 29}"#, "PropertyValueOutOfRange"),
+        (r#"{"SessionTimeout": 86401}"#, "PropertyValueOutOfRange"),
+        (r#"{"SessionTimeout": -600}"#, "PropertyValueOutOfRange"),
+        (r#"{"SessionTimeout": 600.5}"#, "PropertyValueTypeError"),
+        (r#"{"SessionTimeout": "600"}"#, "PropertyValueTypeError"),
+        (r#"{"ServiceEnabled": false}"#, "PropertyNotWritable"),
+        (r#"{"Timeout": 600}"#, "PropertyUnknown"),
+    ] {
+        let r = patch(&root, Some(&etag), body);
+        assert_eq!(
+            answer(&r),
+            (400, format!("Base.1.22.{expected}")),
+            "{body}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+    assert!(!n.dir.path().join("session-service.json").exists());
+
+    // The change: a live session stays; the value, the file and the log
+    // show it. (That a shorter timeout ends idle sessions at once is the
+    // store's unit test: 30 s, the least here, is too long to wait for.)
+    let (token, _) = session(s, "viewer", VIEWER_PASSWORD);
+    let r = patch(&root, Some(&etag), r#"{"SessionTimeout": 600}"#);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["SessionTimeout"], 600);
+    assert_ne!(r.header("ETag"), Some(etag.as_str()));
+    assert_eq!(
+        answer(&patch(&root, Some(&etag), r#"{"SessionTimeout": 900}"#)),
+        (412, "Base.1.22.PreconditionFailed".into()),
+        "the old ETag"
+    );
+    let kept: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(n.dir.path().join("session-service.json")).unwrap())
+            .unwrap();
+    assert_eq!(kept, serde_json::json!({"SessionTimeout": 600}));
+    let svc = with_token(s, "GET", SERVICE, &token, "");
+    assert_eq!(svc.status, 200, "a live session stays");
+    assert_eq!(svc.json()["SessionTimeout"], 600);
+    assert_eq!(svc.header("Allow"), Some("GET, HEAD, PATCH"));
+    let log = call(
+        s,
+        "GET",
+        "/redfish/v1/Managers/RackManager/LogServices/EventLog/Entries",
+        &[("Authorization", &root)],
+        "",
+    );
+    let messages: Vec<String> = log.json()["Members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["MessageId"] == "OpenDCRE.1.0.SessionTimeoutChanged")
+        .map(|e| e["Message"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        messages,
+        ["'root' set the session idle timeout to 600 seconds."]
+    );
+
+    // A restart keeps it over the configured 1800 s.
+    let (again, _cfg) = Server::with_config(&n.toml);
+    let r = call(&again, "GET", SERVICE, &[("Authorization", &root)], "");
+    assert_eq!(r.json()["SessionTimeout"], 600);
+
+    // Without a settings file the timeout is the configuration's alone.
+    let fixed = node("[auth.sessions]\n");
+    let toml = fixed.toml.replace(
+        &format!(
+            "settings_file = {:?}",
+            fixed
+                .dir
+                .path()
+                .join("session-service.json")
+                .display()
+                .to_string()
+        ),
+        "settings_file = \"\"",
+    );
+    assert_ne!(toml, fixed.toml);
+    let (ro, _cfg) = Server::with_config(&toml);
+    let r = call(&ro, "GET", SERVICE, &[("Authorization", &root)], "");
+    assert_eq!(r.header("Allow"), Some("GET, HEAD"));
+    let etag = r.header("ETag").unwrap().to_string();
+    let r = call(
+        &ro,
+        "PATCH",
+        SERVICE,
+        &[("Authorization", &root), ("If-Match", &etag)],
+        r#"{"SessionTimeout": 600}"#,
+    );
+    assert_eq!(answer(&r), (405, "Base.1.22.OperationNotAllowed".into()));
 }

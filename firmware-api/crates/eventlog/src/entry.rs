@@ -242,6 +242,15 @@ impl Event {
         )
     }
 
+    /// `user` set the session idle timeout (Redfish `SessionTimeout`).
+    pub fn session_timeout_changed(user: &str, secs: u64) -> Event {
+        Event::of(
+            "SessionTimeoutChanged",
+            vec![clip(user), secs.to_string()],
+            None,
+        )
+    }
+
     /// `user` deleted local account `account`.
     pub fn account_deleted(user: &str, account: &str) -> Event {
         Event::of("AccountDeleted", vec![clip(user), clip(account)], None)

@@ -260,6 +260,17 @@ pub const MESSAGES: &[MessageDef] = &[
         ],
         resolution: "None.",
     },
+    MessageDef {
+        key: "SessionTimeoutChanged",
+        description: "An administrator changed the idle timeout of login sessions through the session service.",
+        template: "'%1' set the session idle timeout to %2 seconds.",
+        severity: Severity::OK,
+        args: &[
+            (S, "Who changed it."),
+            (N, "The new timeout in seconds."),
+        ],
+        resolution: "None.",
+    },
 ];
 
 /// The message `key`, if the registry has it.
@@ -294,6 +305,7 @@ mod tests {
             Event::account_created("root", "carol", "Operator"),
             Event::account_changed("root", "carol", "password, RoleId ReadOnly"),
             Event::account_deleted("root", "carol"),
+            Event::session_timeout_changed("root", 600),
             Event::cleared("ops", None),
             Event::cleared("ops", Some("00000001-16ff")),
         ];

@@ -60,6 +60,7 @@ pub async fn handle(
 ) -> Answer {
     let narrowed = match resource {
         Resource::Certificate(_) => certificates::allow(node.tls.as_ref()),
+        Resource::SessionService => sessions::allow(caller.security.as_deref()),
         _ => accounts::allow(resource, caller.security.as_deref()),
     };
     let allow = narrowed.unwrap_or_else(|| resource.allow_header());
@@ -743,6 +744,9 @@ async fn patch(
         Resource::Account(name) => {
             let log = &ctx.node.events;
             accounts::patch(ctx.caller, name, req.headers, body, path, log).await
+        }
+        Resource::SessionService => {
+            sessions::patch_service(ctx.caller, req.headers, body, &ctx.node.events).await
         }
         Resource::System(s) if s.is_bmc() => {
             boot::patch(ctx.node, *s, body, path, ctx.deadline).await

@@ -24,6 +24,8 @@ pub(crate) enum Writable {
     Bool,
     /// One of these names.
     OneOf(&'static [&'static str]),
+    /// A whole number from the first to the second, inclusive.
+    Integer(u64, u64),
     /// A password: `MIN_PASSWORD_LEN` to `MAX_PASSWORD_LEN` characters,
     /// never quoted back in an error.
     Secret,
@@ -109,6 +111,14 @@ fn check(prop: &str, kind: Writable, x: &Value) -> Result<(), RedfishError> {
             e.detail = Some(format!(
                 "{prop} is a string of {MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} characters."
             ));
+            Err(e)
+        }
+        (Writable::Integer(lo, hi), Value::Number(n)) if n.is_i64() || n.is_u64() => {
+            if n.as_u64().is_some_and(|v| (lo..=hi).contains(&v)) {
+                return Ok(());
+            }
+            let mut e = bad(BaseMessage::PropertyValueOutOfRange, &[&shown, prop]);
+            e.detail = Some(format!("{prop} is a whole number from {lo} to {hi}."));
             Err(e)
         }
         (Writable::OneOf(names), Value::String(t)) => {

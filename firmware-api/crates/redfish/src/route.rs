@@ -355,6 +355,9 @@ impl Resource {
             Resource::AccountCollection if method == Method::POST => Permission::Administer,
             // Back to the configured certificate: as replacing it.
             Resource::Certificate(_) if method == Method::DELETE => Permission::Administer,
+            // How long a login lasts is the manager's setting
+            // (DSP8011: `SessionService` PATCH is `ConfigureManager`).
+            Resource::SessionService if method == Method::PATCH => Permission::Administer,
             Resource::Account(_) if method == Method::DELETE => Permission::Administer,
             // Which systems switch together is an operator's choice.
             Resource::AggregateCollection if method == Method::POST => Permission::Operate,
@@ -435,6 +438,9 @@ impl Resource {
             Resource::Chassis(ChassisId::Board(_)) | Resource::Chassis(ChassisId::Rack) => {
                 "GET, HEAD, PATCH"
             }
+            // `SessionTimeout`; `GET, HEAD` when the node does not keep
+            // it (the handler narrows it).
+            Resource::SessionService => "GET, HEAD, PATCH",
             Resource::SessionCollection => "GET, HEAD, POST",
             Resource::Session(_) => "GET, HEAD, DELETE",
             // At most: without an accounts file, and for an account of the

@@ -4,24 +4,27 @@
 //! security crate's `SessionStore`, which the api server consults for
 //! `X-Auth-Token` on `/redfish` requests.
 //!
-//! Who sees what: an operator sees and may end every session; anyone else
-//! only the sessions of their own user name, logged in as that user
-//! (Basic or a session). Another user's session is a 404 to them, as if it
+//! Who sees what: an operator (an administrator too) sees and may end
+//! every session; anyone else only the sessions of their own user name,
+//! logged in as that user (Basic or a session). Another user's session is a 404 to them, as if it
 //! did not exist.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use http::{HeaderValue, Method, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use opendcre_eventlog::{Event, EventLog};
 use opendcre_proto::calendar::{rfc3339_utc, Fraction};
 use opendcre_security::auth::{
-    AuthMethod, Principal, Role, Secret, Security, SessionError, SessionInfo,
+    AuthMethod, Permission, Principal, Secret, Security, SessionError, SessionInfo,
+    SESSION_TIMEOUT_RANGE,
 };
 use serde_json::{json, Value};
 
 use crate::answer::{Answer, BaseMessage, RedfishError};
+use crate::patch::{self, Writable};
 use crate::resources::{collection, head, with};
-use crate::route::V1;
+use crate::route::{READ_ONLY, V1};
 
 /// Who sent the request, and what can check a login: the api server fills
 /// this in after authentication.
@@ -54,13 +57,14 @@ fn session_uri(id: &str) -> String {
     format!("{}/{id}", sessions_uri())
 }
 
-/// `GET /redfish/v1/SessionService`.
+/// `GET /redfish/v1/SessionService`, with its `@odata.etag` (a `PATCH`
+/// names it in `If-Match`).
 pub(crate) fn service(caller: &Caller) -> Value {
     let (enabled, timeout) = match &caller.security {
         Some(s) => (true, s.sessions().timeout().as_secs()),
         None => (false, 1800),
     };
-    with(
+    let mut v = with(
         head(&format!("{V1}/SessionService"), "SessionService"),
         json!({
             "Id": "SessionService",
@@ -71,7 +75,44 @@ pub(crate) fn service(caller: &Caller) -> Value {
             "Status": { "State": if enabled { "Enabled" } else { "Disabled" } },
             "Sessions": { "@odata.id": sessions_uri() },
         }),
-    )
+    );
+    patch::stamp(&mut v);
+    v
+}
+
+/// `SessionService` is read-only without authentication, and when the node
+/// does not keep a changed timeout (`[auth.sessions] settings_file = ""`).
+pub(crate) fn allow(security: Option<&Security>) -> Option<&'static str> {
+    (!security.is_some_and(Security::session_timeout_writable)).then_some(READ_ONLY)
+}
+
+/// `PATCH /redfish/v1/SessionService` (an administrator's; `If-Match`
+/// required, as on every `PATCH` here): `SessionTimeout`, 30 to 86400
+/// seconds, kept by the node and in force at once for live sessions too.
+pub(crate) async fn patch_service(
+    caller: &Caller,
+    headers: &HeaderMap,
+    body: &[u8],
+    log: &EventLog,
+) -> Result<Answer, RedfishError> {
+    let current = service(caller);
+    patch::check_if_match(headers, current["@odata.etag"].as_str().unwrap_or(""))?;
+    let range = (*SESSION_TIMEOUT_RANGE.start(), *SESSION_TIMEOUT_RANGE.end());
+    let writable = [("SessionTimeout", Writable::Integer(range.0, range.1))];
+    let changes = patch::parse(body, &current, &writable)?;
+    // `allow` let the PATCH through only with a security setup.
+    let Some(security) = &caller.security else {
+        return Err(RedfishError::failure("authentication is off"));
+    };
+    for (_, value) in changes {
+        let secs = value.as_u64().unwrap_or_default();
+        security.set_session_timeout(secs).await.map_err(|e| {
+            tracing::error!("SessionTimeout not changed: {e}");
+            RedfishError::failure(format!("the session timeout could not be kept: {e}"))
+        })?;
+        log.record(Event::session_timeout_changed(&caller.user(), secs));
+    }
+    Ok(Answer::json(StatusCode::OK, &service(caller)))
 }
 
 /// An operator, or the session's user: a caller that logged in with a
@@ -79,7 +120,7 @@ pub(crate) fn service(caller: &Caller) -> Value {
 /// that happens to bear the same name is not that user.
 fn may_see(caller: &Caller, s: &SessionInfo) -> bool {
     caller.principal.as_ref().is_some_and(|p| {
-        p.role == Role::Operator
+        p.role.grants(Permission::Operate)
             || (p.name == s.user
                 && matches!(
                     p.method,

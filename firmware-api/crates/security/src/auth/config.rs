@@ -123,6 +123,10 @@ pub struct SessionsConfig {
     pub timeout_secs: u64,
     /// Live sessions at most; a login beyond is refused (503).
     pub max: usize,
+    /// Where the timeout an administrator sets through Redfish
+    /// (`SessionTimeout`) is kept; it replaces `timeout_secs` from then on.
+    /// Empty: `SessionTimeout` is read-only.
+    pub settings_file: PathBuf,
 }
 
 impl Default for SessionsConfig {
@@ -130,6 +134,7 @@ impl Default for SessionsConfig {
         SessionsConfig {
             timeout_secs: 1800,
             max: 64,
+            settings_file: PathBuf::from("/var/lib/opendcre/session-service.json"),
         }
     }
 }

@@ -23,6 +23,7 @@ mod rejection;
 mod role;
 mod security;
 mod session;
+mod session_settings;
 mod token;
 mod users;
 
@@ -38,6 +39,7 @@ pub use rejection::AuthRejection;
 pub use role::{Permission, Role};
 pub use security::Security;
 pub use session::{SessionError, SessionInfo, SessionStore};
+pub use session_settings::SESSION_TIMEOUT_RANGE;
 pub use token::{generate_token, hash_token, HashAlgorithm, TokenHash, TokenStore};
 pub use users::{
     password_length_ok, AccountChange, AccountError, AccountFlags, LocalUser, MAX_MANAGED_ACCOUNTS,

@@ -31,6 +31,9 @@ pub struct Security {
     ldap_config: Option<LdapConfig>,
     users: UserStore,
     sessions: SessionStore,
+    /// `[auth.sessions] settings_file`: `None` when `SessionTimeout` is
+    /// read-only.
+    session_settings: Option<std::path::PathBuf>,
     anonymous: AnonymousConfig,
     client_cert: ClientCertConfig,
     limiter: FailureLimiter,
@@ -84,6 +87,14 @@ impl Security {
             });
         }
         let sessions = SessionStore::new(std::time::Duration::from_secs(sc.timeout_secs), sc.max);
+        let session_settings =
+            (!sc.settings_file.as_os_str().is_empty()).then(|| sc.settings_file.clone());
+        if let Some(path) = &session_settings {
+            if let Some(secs) = super::session_settings::load(path) {
+                tracing::info!(path = %path.display(), timeout_secs = secs, configured = sc.timeout_secs, "session idle timeout as set through Redfish (SessionTimeout), not the configured one");
+                sessions.set_timeout(std::time::Duration::from_secs(secs));
+            }
+        }
         let jwt = cfg.jwt.as_ref().map(JwtValidator::new).transpose()?;
         let ldap = cfg.ldap.as_ref().map(LdapAuthenticator::new).transpose()?;
         Ok(Security {
@@ -94,6 +105,7 @@ impl Security {
             ldap_config: cfg.ldap.clone(),
             users,
             sessions,
+            session_settings,
             anonymous: cfg.anonymous.clone(),
             client_cert: cfg.client_cert.clone(),
             limiter: FailureLimiter::new(&cfg.rate_limit),
@@ -211,6 +223,33 @@ impl Security {
     /// The Redfish login sessions.
     pub fn sessions(&self) -> &SessionStore {
         &self.sessions
+    }
+
+    /// Whether an administrator may change the session idle timeout
+    /// (`[auth.sessions] settings_file` is set).
+    pub fn session_timeout_writable(&self) -> bool {
+        self.session_settings.is_some()
+    }
+
+    /// A new session idle timeout (Redfish `SessionTimeout`, within
+    /// [`super::SESSION_TIMEOUT_RANGE`]): kept in the settings file first,
+    /// then in force, for live sessions too.
+    pub async fn set_session_timeout(&self, secs: u64) -> Result<(), String> {
+        if !super::SESSION_TIMEOUT_RANGE.contains(&secs) {
+            return Err(format!("SessionTimeout {secs} is out of 30..=86400"));
+        }
+        let Some(path) = self.session_settings.clone() else {
+            return Err(
+                "the session timeout is not kept ([auth.sessions] settings_file is empty)".into(),
+            );
+        };
+        tokio::task::spawn_blocking(move || super::session_settings::save(&path, secs))
+            .await
+            .map_err(|e| format!("the session settings writer failed: {e}"))??;
+        self.sessions
+            .set_timeout(std::time::Duration::from_secs(secs));
+        tracing::info!(timeout_secs = secs, "session idle timeout changed");
+        Ok(())
     }
 
     /// The local accounts, configured ones first (no hashes).

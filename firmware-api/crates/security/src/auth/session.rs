@@ -8,6 +8,7 @@
 //! Tokens are 256 random bits; only their SHA-256 is kept, and a presented
 //! token is compared with every stored hash in constant time.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -52,7 +53,9 @@ pub enum SessionError {
 }
 
 pub struct SessionStore {
-    timeout: Duration,
+    /// The idle timeout in milliseconds: an administrator may change it at
+    /// run time (Redfish `SessionTimeout`), for live sessions too.
+    timeout_ms: AtomicU64,
     max: usize,
     entries: Mutex<Vec<Entry>>,
 }
@@ -60,7 +63,7 @@ pub struct SessionStore {
 impl SessionStore {
     pub(crate) fn new(timeout: Duration, max: usize) -> SessionStore {
         SessionStore {
-            timeout,
+            timeout_ms: AtomicU64::new(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX)),
             max,
             entries: Mutex::new(Vec::new()),
         }
@@ -68,7 +71,14 @@ impl SessionStore {
 
     /// The idle timeout: a session unused this long is gone.
     pub fn timeout(&self) -> Duration {
-        self.timeout
+        Duration::from_millis(self.timeout_ms.load(Ordering::Relaxed))
+    }
+
+    /// A new idle timeout, in force at once: a live session idle longer
+    /// than it is gone at the next look.
+    pub(crate) fn set_timeout(&self, timeout: Duration) {
+        let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        self.timeout_ms.store(ms, Ordering::Relaxed);
     }
 
     pub fn max(&self) -> usize {
@@ -80,7 +90,7 @@ impl SessionStore {
     }
 
     fn purge(&self, entries: &mut Vec<Entry>, now: Instant) {
-        let timeout = self.timeout;
+        let timeout = self.timeout();
         entries.retain(|e| {
             let live = now.duration_since(e.last_used) < timeout;
             if !live {
@@ -214,5 +224,17 @@ mod tests {
         std::thread::sleep(Duration::from_millis(200));
         assert_eq!(s.verify(&t), None);
         assert!(s.list().is_empty());
+    }
+
+    #[test]
+    fn a_shorter_timeout_ends_idle_sessions_at_once() {
+        let s = SessionStore::new(Duration::from_secs(60), 4);
+        let t = Secret::new(s.create(&alice()).unwrap().1);
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(s.verify(&t).is_some());
+        s.set_timeout(Duration::from_millis(30));
+        assert_eq!(s.timeout(), Duration::from_millis(30));
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(s.verify(&t), None, "idle longer than the new timeout");
     }
 }

@@ -472,7 +472,7 @@ fn read_file(path: &Path) -> Vec<StoredAccount> {
 }
 
 /// `text` as `path`, mode 0600, written whole (new file, fsync, rename).
-fn write_file(path: &Path, text: &str) -> Result<(), String> {
+pub(super) fn write_file(path: &Path, text: &str) -> Result<(), String> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
