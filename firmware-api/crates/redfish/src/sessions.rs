@@ -6,8 +6,8 @@
 //!
 //! Who sees what: an operator (an administrator too) sees and may end
 //! every session; anyone else only the sessions of their own user name,
-//! logged in as that user (Basic or a session). Another user's session is a 404 to them, as if it
-//! did not exist.
+//! logged in as that user (Basic or a session). Another user's session is
+//! a 404 to them, as if it did not exist.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
