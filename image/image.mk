@@ -32,11 +32,11 @@ export IMAGE_SUITE IMAGE_ARCH IMAGE_COMPONENTS IMAGE_MIRRORS IMAGE_REQUIRE_ALL_S
 
 # Hard limits (seconds). The image build from nothing takes 7-9 min here,
 # the boot test 10-25 min (two boots of an emulated raspi2b: four TCG vCPUs
-# on two host cores); CI gives the whole image stage 55 min.
+# on two host cores); CI gives the whole image stage 60 min.
 IMAGE_BUILD_TIMEOUT ?= 1800
-BOOT_TEST_TIMEOUT ?= 2400
+BOOT_TEST_TIMEOUT ?= 2700
 AB_TEST_TIMEOUT ?= 5400
-IMAGE_CI_TIMEOUT ?= 3300
+IMAGE_CI_TIMEOUT ?= 3600
 
 # Without an explicit package, build it first with the top-level `deb` target.
 ifeq ($(strip $(OPENDCRE_DEB)),)
