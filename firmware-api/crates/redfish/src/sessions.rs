@@ -97,8 +97,8 @@ pub(crate) async fn patch_service(
 ) -> Result<Answer, RedfishError> {
     let current = service(caller);
     patch::check_if_match(headers, current["@odata.etag"].as_str().unwrap_or(""))?;
-    let range = (*SESSION_TIMEOUT_RANGE.start(), *SESSION_TIMEOUT_RANGE.end());
-    let writable = [("SessionTimeout", Writable::Integer(range.0, range.1))];
+    let range = Writable::Integer(*SESSION_TIMEOUT_RANGE.start(), *SESSION_TIMEOUT_RANGE.end());
+    let writable = [("SessionTimeout", range)];
     let changes = patch::parse(body, &current, &writable)?;
     // `allow` let the PATCH through only with a security setup.
     let Some(security) = &caller.security else {

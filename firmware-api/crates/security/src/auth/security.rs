@@ -236,7 +236,10 @@ impl Security {
     /// then in force, for live sessions too.
     pub async fn set_session_timeout(&self, secs: u64) -> Result<(), String> {
         if !super::SESSION_TIMEOUT_RANGE.contains(&secs) {
-            return Err(format!("SessionTimeout {secs} is out of 30..=86400"));
+            return Err(format!(
+                "SessionTimeout {secs} is out of {:?}",
+                super::SESSION_TIMEOUT_RANGE
+            ));
         }
         let Some(path) = self.session_settings.clone() else {
             return Err(
@@ -388,13 +391,13 @@ impl Security {
                 });
             }
         };
-        if !principal.role.grants(needed) && principal.password_change_required {
-            tracing::warn!(client = %ip, %method, path, user = ?principal.name, "request refused: the account must change its password first");
-            return Err(AuthRejection::PasswordChangeRequired {
-                name: principal.name,
-            });
-        }
         if !principal.role.grants(needed) {
+            if principal.password_change_required {
+                tracing::warn!(client = %ip, %method, path, user = ?principal.name, "request refused: the account must change its password first");
+                return Err(AuthRejection::PasswordChangeRequired {
+                    name: principal.name,
+                });
+            }
             tracing::warn!(client = %ip, %method, path, user = ?principal.name, role = %principal.role, %needed, "request forbidden");
             return Err(AuthRejection::Forbidden {
                 name: principal.name,

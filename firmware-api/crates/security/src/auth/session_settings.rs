@@ -35,7 +35,7 @@ pub(crate) fn load(path: &Path) -> Option<u64> {
     match serde_json::from_str::<Stored>(&text) {
         Ok(s) if SESSION_TIMEOUT_RANGE.contains(&s.session_timeout) => Some(s.session_timeout),
         Ok(s) => {
-            tracing::error!(path = %path.display(), timeout = s.session_timeout, "session settings not used: SessionTimeout is out of 30..=86400");
+            tracing::error!(path = %path.display(), timeout = s.session_timeout, "session settings not used: SessionTimeout is out of {SESSION_TIMEOUT_RANGE:?}");
             None
         }
         Err(e) => {
