@@ -105,6 +105,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
+    let shutdown = shutdown_signal()?;
     let bus_cfg = cfg.bus_config()?;
     let serial_path = match (&cfg.emulator.config, dev_mode) {
         (Some(path), _) => {
@@ -287,7 +288,7 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
     }
     crate::systemd::notify("READY=1");
     tracing::info!(listen = ?cfg.server.listen, "OpenDCRE API v1.1 serving");
-    server::run_secure(listeners, state, opts, Some(security), shutdown_signal()).await;
+    server::run_secure(listeners, state, opts, Some(security), shutdown).await;
     crate::systemd::notify("STOPPING=1");
     // What was recorded reaches the file before the process ends.
     events.flush(Duration::from_secs(2));
@@ -386,19 +387,20 @@ async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
         .with_context(|| format!("cannot listen on {addr}"))
 }
 
-async fn shutdown_signal() {
+/// Installs the SIGTERM and SIGINT handlers now and returns the future that
+/// ends on either. Installed before any listener binds: a harness or systemd
+/// may stop us as soon as the port answers, and a signal that arrives before
+/// its handler exists kills the process instead of stopping it cleanly.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot watch SIGTERM");
-            return std::future::pending().await;
+    let mut term = signal(SignalKind::terminate()).context("cannot install SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot install SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
         }
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM received"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
-    }
+    })
 }
 
 /// Sums the bus's fault counters (transactions without an answer, bad
