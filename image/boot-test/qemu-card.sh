@@ -23,6 +23,11 @@ part_start() {
 #    the DTB QEMU passes (as the firmware would) instead of the slot's, and
 #    the kernel console on the mini UART. systemd's 90 s wait for a device
 #    (the FAT partition by label) ran out once on a loaded host: 300 s.
+#    Likewise systemd's 90 s for a unit to start: in a first boot with
+#    kernel stalls (soft lockups of 20 s and more, see SLOWNESS in
+#    boot-test.sh) systemd-journald missed it once, and dbus, logind and
+#    avahi-daemon failed behind it (from-nothing run of e936da5): 600 s for
+#    units that set no TimeoutStartSec of their own (the image is unchanged).
 #    cdc_subset kept off: QEMU's usb-net has two interfaces, and when udev
 #    happens to load cdc_subset before cdc_ether (seen on a warm reboot),
 #    cdc_subset takes one, cdc_ether fails with EBUSY, and the guest has no
@@ -38,7 +43,7 @@ qemu_boot_files() {
     fdtput -t s "$dir/test.dtb" /soc/serial@7e215040 status okay
     fdtput -t s "$dir/test.dtb" /soc/mailbox@7e00b840 status disabled
     printf '%s\n' "openmist_fdt=firmware" \
-        "extra_bootargs=console=ttyS1,115200 systemd.default_device_timeout_sec=300 modprobe.blacklist=cdc_subset" >"$dir/boot-env.txt"
+        "extra_bootargs=console=ttyS1,115200 systemd.default_device_timeout_sec=300 systemd.default_timeout_start_sec=600 modprobe.blacklist=cdc_subset" >"$dir/boot-env.txt"
 }
 
 # scale_bus_timeouts: opendcre.toml on stdin with the bus timeouts scaled for
