@@ -202,6 +202,17 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
         cfg.event_log.max_entries,
     ));
     tracing::info!(path = %cfg.event_log.path.display(), entries = events.entries().len(), "event log opened");
+    {
+        // A lock is an operator's business: it goes into the event log
+        // (and to event subscribers), not only into the service's log.
+        let events = events.clone();
+        let secs = security.lockout_config().duration_secs;
+        security.on_account_locked(move |account, failures| {
+            events.record(opendcre_eventlog::Event::account_locked(
+                account, failures, secs,
+            ));
+        });
+    }
     spawn_bus_fault_watch(
         bus.clone(),
         events.clone(),

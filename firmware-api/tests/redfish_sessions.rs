@@ -1042,3 +1042,169 @@ fn an_administrator_sets_the_session_timeout() {
     );
     assert_eq!(answer(&r), (405, "Base.1.22.OperationNotAllowed".into()));
 }
+
+/// `[auth.lockout]`: three wrong passwords in a row lock a local account,
+/// of the accounts file or of the configuration alike; the right password
+/// is then refused too (and only it learns why), the account shows
+/// `Locked`, the event log says so, and an administrator's `Locked: false`
+/// opens it again. Other accounts and the directory are not touched.
+#[test]
+fn failed_logins_lock_an_account_until_an_administrator_unlocks_it() {
+    // The per-address limiter (its own test above) would answer 429 to
+    // this test's twenty failures from one address.
+    let n = node(
+        "[auth.lockout]\nthreshold = 3\nduration_secs = 600\nreset_after_secs = 60\n\
+         [auth.rate_limit]\nburst = 100\n",
+    );
+    let s = &n.server;
+    let root = basic("root", ROOT_PASSWORD);
+    let svc = call(
+        s,
+        "GET",
+        "/redfish/v1/AccountService",
+        &[("Authorization", &root)],
+        "",
+    )
+    .json();
+    assert_eq!(svc["AccountLockoutThreshold"], 3);
+    assert_eq!(svc["AccountLockoutDuration"], 600);
+    assert_eq!(svc["AccountLockoutCounterResetAfter"], 60);
+    assert_eq!(
+        make(s, &root, "carol", "carol-pass-1", "Operator").status,
+        201
+    );
+
+    for user in ["carol", "ops"] {
+        let right = if user == "ops" {
+            OPS_PASSWORD
+        } else {
+            "carol-pass-1"
+        };
+        let get = |auth: &str| call(s, "GET", SYSTEM, &[("Authorization", auth)], "");
+        // A success clears the count: two wrong, one right, two wrong
+        // is not three in a row.
+        for _ in 0..2 {
+            assert_eq!(get(&basic(user, "wrong-password")).status, 401);
+        }
+        assert_eq!(get(&basic(user, right)).status, 200, "{user}");
+        for _ in 0..2 {
+            assert_eq!(get(&basic(user, "wrong-password")).status, 401);
+        }
+        assert_eq!(get(&basic(user, right)).status, 200, "{user}");
+        for _ in 0..3 {
+            let r = login(s, user, "wrong-password");
+            assert_eq!(r.status, 401, "{user}");
+            assert!(!String::from_utf8_lossy(&r.body).contains("locked"));
+        }
+        // Locked: the right password is refused, over Basic and login,
+        // and told why; a wrong one learns nothing new.
+        let r = get(&basic(user, right));
+        assert_eq!(r.status, 401, "{user}");
+        assert!(
+            String::from_utf8_lossy(&r.body).contains("locked"),
+            "{}",
+            String::from_utf8_lossy(&r.body)
+        );
+        let r = login(s, user, right);
+        assert_eq!(r.status, 401, "{user}");
+        let r = get(&basic(user, "wrong-password"));
+        assert!(!String::from_utf8_lossy(&r.body).contains("locked"));
+        let shown = call(
+            s,
+            "GET",
+            &format!("{ACCOUNTS}/{user}"),
+            &[("Authorization", &root)],
+            "",
+        );
+        assert_eq!(shown.json()["Locked"], true, "{user}");
+    }
+    // Others log in as before.
+    session(s, "viewer", VIEWER_PASSWORD);
+
+    // A configured account takes a PATCH of `Locked` only, from an
+    // administrator only; `true` is the service's to set.
+    let ops_uri = format!("{ACCOUNTS}/ops");
+    let r = call(s, "GET", &ops_uri, &[("Authorization", &root)], "");
+    assert_eq!(r.header("Allow"), Some("GET, HEAD, PATCH"));
+    let viewer = basic("viewer", VIEWER_PASSWORD);
+    assert_eq!(
+        patch_account(s, &viewer, "ops", r#"{"Locked": false}"#).status,
+        403
+    );
+    let r = patch_account(s, &root, "ops", r#"{"RoleId": "ReadOnly"}"#);
+    assert_eq!(
+        (r.status, code(&r)),
+        (400, "Base.1.22.PropertyNotWritable".into())
+    );
+    let r = patch_account(s, &root, "ops", r#"{"Locked": true}"#);
+    assert_eq!(r.status, 400);
+    for user in ["ops", "carol"] {
+        let r = patch_account(s, &root, user, r#"{"Locked": false}"#);
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.json()["Locked"], false);
+    }
+    assert_eq!(
+        call(
+            s,
+            "GET",
+            SYSTEM,
+            &[("Authorization", &basic("ops", OPS_PASSWORD))],
+            ""
+        )
+        .status,
+        200
+    );
+    session(s, "carol", "carol-pass-1");
+
+    let log = call(
+        s,
+        "GET",
+        "/redfish/v1/Managers/RackManager/LogServices/EventLog/Entries",
+        &[("Authorization", &root)],
+        "",
+    );
+    let messages = |id: &str| -> Vec<String> {
+        log.json()["Members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["MessageId"] == id)
+            .map(|e| e["Message"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(
+        messages("OpenDCRE.1.0.AccountLocked"),
+        [
+            "Local account 'carol' was locked after 3 failed logins in a row; it unlocks after 600 seconds or when an administrator unlocks it.",
+            "Local account 'ops' was locked after 3 failed logins in a row; it unlocks after 600 seconds or when an administrator unlocks it.",
+        ]
+    );
+    let unlocks: Vec<String> = messages("OpenDCRE.1.0.AccountChanged")
+        .into_iter()
+        .filter(|m| m.contains("unlocked"))
+        .collect();
+    assert_eq!(unlocks.len(), 2, "{unlocks:?}");
+
+    // Without [auth.lockout] nothing locks and configured accounts stay
+    // read-only.
+    let plain = node("");
+    let s = &plain.server;
+    for _ in 0..5 {
+        assert_eq!(login(s, "ops", "wrong-password").status, 401);
+    }
+    session(s, "ops", OPS_PASSWORD);
+    let r = call(s, "GET", &ops_uri, &[("Authorization", &root)], "");
+    assert_eq!(r.header("Allow"), Some("GET, HEAD"));
+    assert_eq!(r.json()["Locked"], false);
+    assert_eq!(
+        call(
+            s,
+            "GET",
+            "/redfish/v1/AccountService",
+            &[("Authorization", &root)],
+            ""
+        )
+        .json()["AccountLockoutThreshold"],
+        0
+    );
+}

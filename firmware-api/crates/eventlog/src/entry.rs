@@ -251,6 +251,16 @@ impl Event {
         )
     }
 
+    /// Local account `account` was locked after `failures` failed logins
+    /// in a row, for `secs` seconds (`[auth.lockout]`).
+    pub fn account_locked(account: &str, failures: u32, secs: u64) -> Event {
+        Event::of(
+            "AccountLocked",
+            vec![clip(account), failures.to_string(), secs.to_string()],
+            None,
+        )
+    }
+
     /// `user` deleted local account `account`.
     pub fn account_deleted(user: &str, account: &str) -> Event {
         Event::of("AccountDeleted", vec![clip(user), clip(account)], None)

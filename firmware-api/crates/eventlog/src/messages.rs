@@ -239,7 +239,7 @@ pub const MESSAGES: &[MessageDef] = &[
     },
     MessageDef {
         key: "AccountChanged",
-        description: "A local account was changed through the account service; its sessions ended.",
+        description: "A local account was changed through the account service; its sessions ended, unless the change was only an unlock.",
         template: "'%1' changed local account '%2': %3.",
         severity: Severity::OK,
         args: &[
@@ -270,6 +270,18 @@ pub const MESSAGES: &[MessageDef] = &[
             (N, "The new timeout in seconds."),
         ],
         resolution: "None.",
+    },
+    MessageDef {
+        key: "AccountLocked",
+        description: "A local account was locked after failed logins in a row (the account service's AccountLockoutThreshold).",
+        template: "Local account '%1' was locked after %2 failed logins in a row; it unlocks after %3 seconds or when an administrator unlocks it.",
+        severity: Severity::Warning,
+        args: &[
+            (S, "The account."),
+            (N, "Failed logins in a row."),
+            (N, "Seconds the lock lasts."),
+        ],
+        resolution: "Find out who tried the account's password (the AuthenticationFailed entries name the addresses); an administrator unlocks it with a PATCH of Locked: false on the account.",
     },
 ];
 
@@ -305,6 +317,7 @@ mod tests {
             Event::account_created("root", "carol", "Operator"),
             Event::account_changed("root", "carol", "password, RoleId ReadOnly"),
             Event::account_deleted("root", "carol"),
+            Event::account_locked("carol", 3, 600),
             Event::session_timeout_changed("root", 600),
             Event::cleared("ops", None),
             Event::cleared("ops", Some("00000001-16ff")),

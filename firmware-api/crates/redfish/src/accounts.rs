@@ -12,7 +12,7 @@
 use http::{HeaderMap, StatusCode};
 use opendcre_security::auth::{
     AccountChange, AccountError, AccountFlags, AuthMethod, LdapConfig, LdapGroupSource, LdapMode,
-    LocalUser, Role, Secret, Security, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN,
+    LocalUser, LockoutConfig, Role, Secret, Security, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN,
 };
 use serde_json::{json, Value};
 
@@ -34,8 +34,9 @@ pub fn account_uri(name: &str) -> String {
     format!("{}/{name}", accounts_uri())
 }
 
-/// `GET /redfish/v1/AccountService`.
-pub(crate) fn service(ldap: Option<&LdapConfig>, writable: bool) -> Value {
+/// `GET /redfish/v1/AccountService`. The lockout settings are
+/// `[auth.lockout]`'s, changed in the configuration (threshold 0: off).
+pub(crate) fn service(ldap: Option<&LdapConfig>, writable: bool, lockout: LockoutConfig) -> Value {
     let mut v = with(
         head(&format!("{V1}/AccountService"), "AccountService"),
         json!({
@@ -53,6 +54,9 @@ pub(crate) fn service(ldap: Option<&LdapConfig>, writable: bool) -> Value {
             "LocalAccountAuth": if ldap.is_some() { "LocalFirst" } else { "Enabled" },
             "MinPasswordLength": MIN_PASSWORD_LEN,
             "MaxPasswordLength": MAX_PASSWORD_LEN,
+            "AccountLockoutThreshold": lockout.threshold,
+            "AccountLockoutDuration": lockout.duration_secs,
+            "AccountLockoutCounterResetAfter": lockout.reset_after_secs,
             "Accounts": link(&accounts_uri()),
             "Roles": link(&format!("{V1}/AccountService/Roles")),
         }),
@@ -116,7 +120,7 @@ pub(crate) fn account(u: &LocalUser) -> Value {
             "UserName": u.name,
             "RoleId": role.id(),
             "Enabled": u.enabled,
-            "Locked": false,
+            "Locked": u.locked,
             "Password": null,
             "PasswordChangeRequired": u.password_change_required,
             "AccountTypes": ["Redfish"],
@@ -129,7 +133,8 @@ pub(crate) fn account(u: &LocalUser) -> Value {
 
 /// The `Allow` of the account collection or an account as they are now,
 /// narrower than the route table's: read-only without an accounts file,
-/// and for an account of the configuration. `None`: the route table's.
+/// and for an account of the configuration, which takes a `PATCH` (of
+/// `Locked` only) when accounts can be locked. `None`: the route table's.
 pub(crate) fn allow(resource: &Resource, security: Option<&Security>) -> Option<&'static str> {
     match resource {
         Resource::AccountCollection if !security.is_some_and(|s| s.accounts_writable()) => {
@@ -138,12 +143,17 @@ pub(crate) fn allow(resource: &Resource, security: Option<&Security>) -> Option<
         Resource::Account(name) => {
             let user = security.and_then(|s| find(s, name));
             match user {
+                Some(u) if !u.managed && lockout_on(security) => Some("GET, HEAD, PATCH"),
                 Some(u) if !u.managed => Some(READ_ONLY),
                 _ => None,
             }
         }
         _ => None,
     }
+}
+
+fn lockout_on(security: Option<&Security>) -> bool {
+    security.is_some_and(|s| s.lockout_config().threshold > 0)
 }
 
 fn find(security: &Security, name: &str) -> Option<LocalUser> {
@@ -331,7 +341,13 @@ pub(crate) async fn patch(
         ));
     }
     patch::check_if_match(headers, current["@odata.etag"].as_str().unwrap_or(""))?;
-    let writable: &[(&str, patch::Writable)] = if admin {
+    let writable: &[(&str, patch::Writable)] = if !user.managed {
+        // Changed in the configuration; only a lock is the service's.
+        if !admin {
+            return Err(refused(AccountError::Configured(user.name), path));
+        }
+        &[("Locked", patch::Writable::Bool)]
+    } else if admin {
         &[
             ("Password", patch::Writable::Secret),
             (
@@ -340,8 +356,7 @@ pub(crate) async fn patch(
             ),
             ("Enabled", patch::Writable::Bool),
             ("PasswordChangeRequired", patch::Writable::Bool),
-            // Accounts never lock here (failed logins are throttled per
-            // client address, not per account): unlocking changes nothing.
+            // `false` unlocks an account locked after failed logins.
             ("Locked", patch::Writable::Bool),
         ]
     } else {
@@ -349,6 +364,7 @@ pub(crate) async fn patch(
     };
     let mut change = AccountChange::default();
     let mut what = Vec::new();
+    let mut unlock = false;
     for (prop, x) in patch::parse(body, &current, writable)? {
         match prop {
             "Password" => {
@@ -366,7 +382,7 @@ pub(crate) async fn patch(
                     ),
                 );
             }
-            "Locked" => {}
+            "Locked" => unlock = true,
             "PasswordChangeRequired" => {
                 change.password_change_required = x.as_bool();
                 what.push(format!("PasswordChangeRequired {x}"));
@@ -377,9 +393,23 @@ pub(crate) async fn patch(
             }
         }
     }
+    // Unlocking ends no session: the account's password is what it was.
+    let unlocked = unlock && security.unlock_account(name);
     if what.is_empty() {
-        // `Locked: false` alone: nothing to change, nothing to end.
-        return Ok(Answer::json(StatusCode::OK, &current));
+        // `Locked: false` alone: an unlock, or nothing at all.
+        if unlocked {
+            tracing::info!(account = %name, by = %caller.user(), "account unlocked");
+            log.record(Event::account_changed(
+                &caller.user(),
+                name,
+                "Locked false (unlocked)",
+            ));
+        }
+        let now = find(security, name).ok_or_else(|| RedfishError::missing(path))?;
+        return Ok(Answer::json(StatusCode::OK, &account(&now)));
+    }
+    if unlocked {
+        what.push("Locked false (unlocked)".to_string());
     }
     let changed = security
         .update_account(name, change)
@@ -461,6 +491,7 @@ mod tests {
             enabled: true,
             managed: false,
             password_change_required: false,
+            locked: false,
         };
         let a = account(&u);
         assert_eq!(a["RoleId"], "Operator");
@@ -473,6 +504,7 @@ mod tests {
             enabled: false,
             managed: true,
             password_change_required: true,
+            locked: false,
         });
         assert_eq!(r["RoleId"], "Administrator");
         assert_eq!(r["PasswordChangeRequired"], true);
@@ -494,15 +526,20 @@ mod tests {
             ..LdapConfig::default()
         };
         l.group_roles.insert("rack-ops".into(), Role::Operator);
-        let v = service(Some(&l), true);
+        let v = service(Some(&l), true, LockoutConfig::default());
         let text = v.to_string();
         assert!(!text.contains("hunter2"));
         assert_eq!(v["LocalAccountAuth"], "LocalFirst");
         assert_eq!(v["LDAP"]["ServiceAddresses"][0], "ldaps://dir.example:636");
         assert_eq!(v["LDAP"]["Authentication"]["Username"], "cn=svc,dc=example");
         assert_eq!(v["LDAP"]["RemoteRoleMapping"][0]["LocalRole"], "Operator");
-        assert_eq!(service(None, false)["LocalAccountAuth"], "Enabled");
-        assert!(service(None, false).get("LDAP").is_none());
+        assert_eq!(
+            service(None, false, LockoutConfig::default())["LocalAccountAuth"],
+            "Enabled"
+        );
+        assert!(service(None, false, LockoutConfig::default())
+            .get("LDAP")
+            .is_none());
     }
 
     #[test]

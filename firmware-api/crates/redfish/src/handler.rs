@@ -348,6 +348,11 @@ impl Ctx<'_> {
                     .security
                     .as_ref()
                     .is_some_and(|s| s.accounts_writable()),
+                caller
+                    .security
+                    .as_ref()
+                    .map(|s| s.lockout_config())
+                    .unwrap_or_default(),
             ),
             Resource::AccountCollection => accounts::account_collection(
                 &caller

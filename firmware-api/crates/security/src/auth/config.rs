@@ -46,6 +46,8 @@ pub struct AuthConfig {
     pub client_cert: ClientCertConfig,
     /// `[auth.rate_limit]`: throttling of failed attempts per client.
     pub rate_limit: RateLimitConfig,
+    /// `[auth.lockout]`: locking a local account after failed logins.
+    pub lockout: LockoutConfig,
 }
 
 impl Default for AuthConfig {
@@ -62,6 +64,7 @@ impl Default for AuthConfig {
             anonymous: AnonymousConfig::default(),
             client_cert: ClientCertConfig::default(),
             rate_limit: RateLimitConfig::default(),
+            lockout: LockoutConfig::default(),
         }
     }
 }
@@ -340,6 +343,37 @@ impl Default for RateLimitConfig {
             burst: 10,
             refill_per_minute: 6,
             max_clients: 4096,
+        }
+    }
+}
+
+/// `[auth.lockout]`: a local account that fails `threshold` logins in a
+/// row is locked for `duration_secs` (Redfish `AccountLockoutThreshold`,
+/// `AccountLockoutDuration`, `AccountLockoutCounterResetAfter`). Off by
+/// default: whoever can reach the node can lock any account whose name
+/// they know, the administrator's too, so it is a choice for the operator;
+/// guessing is throttled per client address in any case
+/// (`[auth.rate_limit]`). Directory (LDAP) accounts are locked by the
+/// directory's own policy, not here.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LockoutConfig {
+    /// Failed logins in a row that lock the account; 0: never locked.
+    pub threshold: u32,
+    /// Seconds a locked account stays locked (an administrator may unlock
+    /// it sooner).
+    pub duration_secs: u64,
+    /// Seconds after the last failed login when the count starts again;
+    /// at most `duration_secs`, as Redfish asks.
+    pub reset_after_secs: u64,
+}
+
+impl Default for LockoutConfig {
+    fn default() -> Self {
+        LockoutConfig {
+            threshold: 0,
+            duration_secs: 300,
+            reset_after_secs: 300,
         }
     }
 }

@@ -17,6 +17,7 @@ mod fetch;
 pub mod init;
 mod jwt;
 mod ldap;
+mod lockout;
 mod principal;
 mod ratelimit;
 mod rejection;
@@ -29,7 +30,8 @@ mod users;
 
 pub use config::{
     AnonymousConfig, AuthConfig, ClientCertConfig, JwtConfig, LdapConfig, LdapGroupSource,
-    LdapMode, RateLimitConfig, SecurityConfig, SessionsConfig, TokenEntry, UserEntry,
+    LdapMode, LockoutConfig, RateLimitConfig, SecurityConfig, SessionsConfig, TokenEntry,
+    UserEntry,
 };
 pub use credentials::Secret;
 

@@ -9,6 +9,7 @@ use super::config::{AnonymousConfig, AuthConfig, ClientCertConfig, LdapConfig};
 use super::credentials::{self, CredentialError, Credentials, Secret};
 use super::jwt::{JwtError, JwtValidator};
 use super::ldap::{LdapAuthError, LdapAuthenticator};
+use super::lockout::Lockout;
 use super::principal::{AuthMethod, Principal};
 use super::ratelimit::{FailureLimiter, FailureVerdict};
 use super::rejection::{AuthRejection, Challenges};
@@ -37,7 +38,15 @@ pub struct Security {
     anonymous: AnonymousConfig,
     client_cert: ClientCertConfig,
     limiter: FailureLimiter,
+    /// `[auth.lockout]`: failed logins per local account.
+    lockout: Lockout,
+    /// Told when a local account is locked (the event log, set once by
+    /// the service after it opened the log).
+    on_locked: std::sync::OnceLock<LockListener>,
 }
+
+/// Called with the account's name and its failed logins in a row.
+type LockListener = Box<dyn Fn(&str, u32) + Send + Sync>;
 
 /// A refused attempt before it becomes an HTTP answer.
 enum Failure {
@@ -95,6 +104,7 @@ impl Security {
                 sessions.set_timeout(std::time::Duration::from_secs(secs));
             }
         }
+        check_lockout(&cfg.lockout)?;
         let jwt = cfg.jwt.as_ref().map(JwtValidator::new).transpose()?;
         let ldap = cfg.ldap.as_ref().map(LdapAuthenticator::new).transpose()?;
         Ok(Security {
@@ -109,6 +119,8 @@ impl Security {
             anonymous: cfg.anonymous.clone(),
             client_cert: cfg.client_cert.clone(),
             limiter: FailureLimiter::new(&cfg.rate_limit),
+            lockout: Lockout::new(cfg.lockout),
+            on_locked: std::sync::OnceLock::new(),
         })
     }
 
@@ -255,9 +267,37 @@ impl Security {
         Ok(())
     }
 
-    /// The local accounts, configured ones first (no hashes).
+    /// The local accounts, configured ones first (no hashes), with
+    /// whether each is locked now.
     pub fn local_users(&self) -> Vec<LocalUser> {
-        self.users.list()
+        let mut users = self.users.list();
+        for u in &mut users {
+            u.locked = self.lockout.is_locked(&u.name);
+        }
+        users
+    }
+
+    /// `[auth.lockout]` as configured (Redfish shows it on the account
+    /// service).
+    pub fn lockout_config(&self) -> super::LockoutConfig {
+        self.lockout.config()
+    }
+
+    /// Sets what is told when a local account is locked; only the first
+    /// call counts.
+    pub fn on_account_locked(&self, f: impl Fn(&str, u32) + Send + Sync + 'static) {
+        let _ = self.on_locked.set(Box::new(f));
+    }
+
+    /// An administrator unlocks local account `name` (Redfish `Locked:
+    /// false`); its count of failed logins starts again. Whether it was
+    /// locked.
+    pub fn unlock_account(&self, name: &str) -> bool {
+        let was = self.lockout.clear(name);
+        if was {
+            tracing::info!(account = name, "account unlocked");
+        }
+        was
     }
 
     /// Whether accounts can be made, changed and deleted at run time
@@ -297,6 +337,8 @@ impl Security {
     pub async fn delete_account(&self, name: &str) -> Result<(), AccountError> {
         self.users.delete(name).await?;
         self.sessions.remove_user(name, AuthMethod::Local);
+        // A new account of the same name starts without the old one's count.
+        self.lockout.clear(name);
         Ok(())
     }
 
@@ -481,15 +523,42 @@ impl Security {
         if self.users.in_use() {
             let users = &self.users;
             match users.check(user, password).await {
+                // Even the right password does not open a locked account;
+                // only with it is the client told why.
+                UserCheck::Valid(u) if self.lockout.is_locked(&u.name) => {
+                    let c = self.lockout.config();
+                    return Err(Failure::Invalid {
+                        reason: format!(
+                            "the account is locked after {} failed logins in a row: it unlocks {} s after it was locked, or when an administrator unlocks it",
+                            c.threshold, c.duration_secs
+                        ),
+                        bearer: false,
+                    });
+                }
                 UserCheck::Valid(u) => {
+                    self.lockout.succeeded(&u.name);
                     return Ok(Principal {
                         name: u.name,
                         role: u.role,
                         method: AuthMethod::Local,
                         password_change_required: u.password_change_required,
-                    })
+                    });
                 }
-                UserCheck::WrongPassword => return Err(wrong()),
+                UserCheck::WrongPassword => {
+                    if let Some(failures) = self.lockout.failed(user) {
+                        let secs = self.lockout.config().duration_secs;
+                        tracing::warn!(
+                            account = user,
+                            failures,
+                            duration_secs = secs,
+                            "account locked after failed logins"
+                        );
+                        if let Some(tell) = self.on_locked.get() {
+                            tell(user, failures);
+                        }
+                    }
+                    return Err(wrong());
+                }
                 UserCheck::Disabled => {
                     return Err(Failure::Invalid {
                         reason: "the account is disabled".into(),
@@ -577,6 +646,31 @@ fn describe(creds: &Result<Option<Credentials>, CredentialError>) -> (&'static s
 
 /// Three base64url parts whose header starts with `{"` (`eyJ`). Static
 /// tokens made by `auth init` never look like this.
+/// `[auth.lockout]` as Redfish allows it: a duration and a counter reset
+/// of at least a second, the reset no longer than the lock.
+fn check_lockout(c: &super::LockoutConfig) -> Result<(), SecurityConfigError> {
+    if c.threshold == 0 {
+        return Ok(());
+    }
+    let invalid = |key: &str, reason: &str| SecurityConfigError::Invalid {
+        key: format!("auth.lockout.{key}"),
+        reason: reason.to_string(),
+    };
+    if c.threshold > 1000 {
+        return Err(invalid("threshold", "must be between 0 (off) and 1000"));
+    }
+    if !(1..=86_400).contains(&c.duration_secs) {
+        return Err(invalid("duration_secs", "must be between 1 and 86400"));
+    }
+    if !(1..=c.duration_secs).contains(&c.reset_after_secs) {
+        return Err(invalid(
+            "reset_after_secs",
+            "must be between 1 and duration_secs (Redfish: the counter resets no later than the lock ends)",
+        ));
+    }
+    Ok(())
+}
+
 fn looks_like_jwt(token: &str) -> bool {
     token.starts_with("eyJ") && token.split('.').count() == 3
 }

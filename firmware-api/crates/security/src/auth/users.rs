@@ -58,6 +58,9 @@ pub struct LocalUser {
     /// it may only read and change its own account (Redfish
     /// `PasswordChangeRequired`). Always `false` for `[auth.users]`.
     pub password_change_required: bool,
+    /// Locked after failed logins (`[auth.lockout]`); the store itself
+    /// does not know it and says `false`.
+    pub locked: bool,
 }
 
 /// What a new account starts as, besides its name, password and role.
@@ -193,6 +196,7 @@ impl UserStore {
                     enabled: true,
                     managed: false,
                     password_change_required: false,
+                    locked: false,
                 },
                 entry: Arc::new(entry_hash),
                 phc: entry.password_hash.clone(),
@@ -222,6 +226,7 @@ impl UserStore {
                         enabled: stored.enabled,
                         managed: true,
                         password_change_required: stored.password_change_required,
+                        locked: false,
                     },
                     entry: Arc::new(entry),
                     phc: stored.password_hash,
@@ -326,6 +331,7 @@ impl UserStore {
             enabled: flags.enabled,
             managed: true,
             password_change_required: flags.password_change_required,
+            locked: false,
         };
         next.push(Account {
             user: user.clone(),
@@ -533,6 +539,7 @@ mod tests {
             enabled: true,
             managed,
             password_change_required: false,
+            locked: false,
         }
     }
 
