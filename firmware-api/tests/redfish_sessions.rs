@@ -734,12 +734,12 @@ fn accounts_made_changed_and_deleted_by_an_administrator() {
     assert_eq!(
         ids,
         [
-            "OpenDCRE.1.0.AccountCreated",
-            "OpenDCRE.1.0.AccountCreated",
-            "OpenDCRE.1.0.AccountChanged",
-            "OpenDCRE.1.0.AccountChanged",
-            "OpenDCRE.1.0.AccountChanged",
-            "OpenDCRE.1.0.AccountDeleted",
+            "OpenDCRE.1.1.AccountCreated",
+            "OpenDCRE.1.1.AccountCreated",
+            "OpenDCRE.1.1.AccountChanged",
+            "OpenDCRE.1.1.AccountChanged",
+            "OpenDCRE.1.1.AccountChanged",
+            "OpenDCRE.1.1.AccountDeleted",
         ]
     );
     assert_eq!(
@@ -1001,7 +1001,7 @@ fn an_administrator_sets_the_session_timeout() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|e| e["MessageId"] == "OpenDCRE.1.0.SessionTimeoutChanged")
+        .filter(|e| e["MessageId"] == "OpenDCRE.1.1.SessionTimeoutChanged")
         .map(|e| e["Message"].as_str().unwrap_or_default().to_string())
         .collect();
     assert_eq!(
@@ -1173,13 +1173,13 @@ fn failed_logins_lock_an_account_until_an_administrator_unlocks_it() {
             .collect()
     };
     assert_eq!(
-        messages("OpenDCRE.1.0.AccountLocked"),
+        messages("OpenDCRE.1.1.AccountLocked"),
         [
             "Local account 'carol' was locked after 3 failed logins in a row; it unlocks after 600 seconds or when an administrator unlocks it.",
             "Local account 'ops' was locked after 3 failed logins in a row; it unlocks after 600 seconds or when an administrator unlocks it.",
         ]
     );
-    let unlocks: Vec<String> = messages("OpenDCRE.1.0.AccountChanged")
+    let unlocks: Vec<String> = messages("OpenDCRE.1.1.AccountChanged")
         .into_iter()
         .filter(|m| m.contains("unlocked"))
         .collect();

@@ -1,7 +1,7 @@
 //! One entry of the event log and the events the node records: power
 //! actions, authentication failures, bus faults, a cleared log. Each has a
 //! message key of the node's registry (`messages`; the Redfish `MessageId`
-//! is `OpenDCRE.1.0.<key>`), its arguments, and the sentence the registry's
+//! is `OpenDCRE.1.1.<key>`), its arguments, and the sentence the registry's
 //! template makes of them, so a reader of the file, of Redfish or of the
 //! registry sees the same text.
 

@@ -1,4 +1,4 @@
-//! The node's message registry, `OpenDCRE.1.0`: every message key an entry
+//! The node's message registry, `OpenDCRE.1.1`: every message key an entry
 //! (or an update task) carries, with its sentence as a template. Entries
 //! are made by filling the template with their arguments
 //! ([`MessageDef::fill`]), so the text in the log file, in Redfish
@@ -8,9 +8,9 @@
 use crate::Severity;
 
 /// The registry's prefix and version: Redfish `MessageId`s are
-/// `OpenDCRE.1.0.<key>`.
+/// `OpenDCRE.1.1.<key>`.
 pub const REGISTRY: &str = "OpenDCRE";
-pub const REGISTRY_VERSION: &str = "1.0.0";
+pub const REGISTRY_VERSION: &str = "1.1.0";
 
 /// One message: `%1`, `%2`… in `template` are its arguments, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

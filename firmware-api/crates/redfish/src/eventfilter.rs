@@ -112,13 +112,20 @@ impl Filter {
 
 /// `MessageIds` entries may leave out the version (`OpenDCRE.PowerAction`
 /// names every version's) or give it whole (`OpenDCRE.1.0.PowerAction`).
+/// A whole one matches its message in any minor version of the same major:
+/// a minor version only adds messages, so a subscription kept from before
+/// an update (`OpenDCRE.1.0.PowerAction`) still gets `OpenDCRE.1.1`'s.
 fn message_id_matches(wanted: &str, id: &str) -> bool {
     if wanted == id {
         return true;
     }
     let parts: Vec<&str> = id.split('.').collect();
-    match parts.as_slice() {
-        [prefix, _, _, key] => wanted == format!("{prefix}.{key}"),
+    let [prefix, major, _, key] = parts.as_slice() else {
+        return false;
+    };
+    match wanted.split('.').collect::<Vec<_>>().as_slice() {
+        [p, k] => p == prefix && k == key,
+        [p, m, _, k] => p == prefix && m == major && k == key,
         _ => false,
     }
 }
@@ -156,6 +163,34 @@ mod tests {
             ..Filter::default()
         };
         assert!(!f.matches(&e));
+    }
+
+    #[test]
+    fn a_whole_message_id_matches_any_minor_version_of_its_major() {
+        let e = facts(
+            "OpenDCRE.1.1.PowerAction",
+            "/redfish/v1/Systems/00000001-16ff",
+        );
+        let only = |id: &str| Filter {
+            message_ids: vec![id.into()],
+            ..Filter::default()
+        };
+        for id in [
+            "OpenDCRE.1.1.PowerAction",
+            "OpenDCRE.1.0.PowerAction",
+            "OpenDCRE.PowerAction",
+        ] {
+            assert!(only(id).matches(&e), "{id}");
+        }
+        for id in [
+            "OpenDCRE.2.0.PowerAction",
+            "Base.1.0.PowerAction",
+            "OpenDCRE.1.0.PowerActionFailed",
+            "OpenDCRE.1.PowerAction",
+            "PowerAction",
+        ] {
+            assert!(!only(id).matches(&e), "{id}");
+        }
     }
 
     #[test]

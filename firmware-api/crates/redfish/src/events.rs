@@ -1305,7 +1305,7 @@ mod tests {
         let mut power = s
             .open_sse(
                 "ops",
-                Some("$filter=MessageId%20eq%20'OpenDCRE.1.0.PowerAction'"),
+                Some("$filter=MessageId%20eq%20'OpenDCRE.1.1.PowerAction'"),
                 None,
             )
             .unwrap();
@@ -1325,7 +1325,7 @@ mod tests {
         let SseNext::Event(_, first) = all.next().await else {
             panic!()
         };
-        assert!(first.contains("OpenDCRE.1.0.AuthenticationFailed"));
+        assert!(first.contains("OpenDCRE.1.1.AuthenticationFailed"));
         let SseNext::Event(id, data) = power.next().await else {
             panic!()
         };
@@ -1333,7 +1333,7 @@ mod tests {
         assert_eq!(v["@odata.type"], "#Event.v1_13_0.Event");
         assert_eq!(v["Id"], id.to_string());
         let e = &v["Events"][0];
-        assert_eq!(e["MessageId"], "OpenDCRE.1.0.PowerAction");
+        assert_eq!(e["MessageId"], "OpenDCRE.1.1.PowerAction");
         assert_eq!(
             e["OriginOfCondition"]["@odata.id"],
             "/redfish/v1/Systems/00000001-16ff"
@@ -1400,7 +1400,7 @@ mod tests {
         let mut auth = s
             .open_sse(
                 "ops",
-                Some("$filter=MessageId%20eq%20'OpenDCRE.1.0.AuthenticationFailed'"),
+                Some("$filter=MessageId%20eq%20'OpenDCRE.1.1.AuthenticationFailed'"),
                 Some(&seen.to_string()),
             )
             .unwrap();

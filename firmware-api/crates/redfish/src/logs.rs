@@ -12,8 +12,8 @@ use serde_json::{json, Value};
 use crate::resources::{collection, head, link, with};
 use crate::route::{LogOwner, SystemId, MANAGER_ID, V1};
 
-/// `MessageId` prefix of the node's own events: registry `OpenDCRE`, 1.0.
-pub(crate) const REGISTRY_PREFIX: &str = "OpenDCRE.1.0";
+/// `MessageId` prefix of the node's own events: registry `OpenDCRE`, 1.1.
+pub(crate) const REGISTRY_PREFIX: &str = "OpenDCRE.1.1";
 
 impl LogOwner {
     /// The one log service of the owner: `EventLog` (the node's log, or
@@ -340,7 +340,7 @@ mod tests {
             "/redfish/v1/Systems/00000001-16ff/LogServices/EventLog/Entries/1"
         );
         assert_eq!(v["EntryType"], "Event");
-        assert_eq!(v["MessageId"], "OpenDCRE.1.0.PowerAction");
+        assert_eq!(v["MessageId"], "OpenDCRE.1.1.PowerAction");
         assert_eq!(v["Severity"], "OK");
         assert_eq!(
             v["MessageArgs"],
