@@ -206,8 +206,7 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
         // A lock is an operator's business: it goes into the event log
         // (and to event subscribers), not only into the service's log.
         let events = events.clone();
-        let secs = security.lockout_config().duration_secs;
-        security.on_account_locked(move |account, failures| {
+        security.on_account_locked(move |account, failures, secs| {
             events.record(opendcre_eventlog::Event::account_locked(
                 account, failures, secs,
             ));

@@ -52,6 +52,19 @@ fn node(extra: &str) -> Node {
     } else {
         format!("{extra}{settings}")
     };
+    // The same for the lockout policy's settings file.
+    let lockout = format!(
+        "[auth.lockout]\nsettings_file = {:?}\n",
+        dir.path()
+            .join("account-service.json")
+            .display()
+            .to_string()
+    );
+    let extra = if extra.contains("[auth.lockout]\n") {
+        extra.replace("[auth.lockout]\n", &lockout)
+    } else {
+        format!("{extra}{lockout}")
+    };
     let toml = format!(
         "[emulator]\nconfig = {:?}\n[telemetry]\nenabled = false\n\
          [event_log]\npath = {:?}\n\
@@ -1207,4 +1220,157 @@ fn failed_logins_lock_an_account_until_an_administrator_unlocks_it() {
         .json()["AccountLockoutThreshold"],
         0
     );
+}
+
+/// `PATCH /redfish/v1/AccountService`: an administrator sets the lockout
+/// policy (with `If-Match`; ranges and the reset-no-longer-than-the-lock
+/// rule checked); it is kept across a restart, logged, and in force at
+/// once. Without a settings file the service is read-only.
+#[test]
+fn an_administrator_sets_the_lockout_policy() {
+    let n = node("");
+    let s = &n.server;
+    let root = basic("root", ROOT_PASSWORD);
+    let ops = basic("ops", OPS_PASSWORD);
+    const SERVICE: &str = "/redfish/v1/AccountService";
+    let r = call(s, "GET", SERVICE, &[("Authorization", &root)], "");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("Allow"), Some("GET, HEAD, PATCH"));
+    assert_eq!(r.json()["AccountLockoutThreshold"], 0);
+    let etag = r.header("ETag").unwrap().to_string();
+    assert_eq!(r.json()["@odata.etag"], etag.as_str());
+    let patch = |auth: &str, if_match: Option<&str>, body: &str| {
+        let mut h = vec![("Authorization", auth)];
+        if let Some(tag) = if_match {
+            h.push(("If-Match", tag));
+        }
+        call(s, "PATCH", SERVICE, &h, body)
+    };
+    let answer = |r: &Response| (r.status, code(r));
+    let good = r#"{"AccountLockoutThreshold": 2, "AccountLockoutDuration": 120, "AccountLockoutCounterResetAfter": 60}"#;
+    assert_eq!(
+        answer(&patch(&root, None, good)),
+        (428, "Base.1.22.PreconditionRequired".into())
+    );
+    assert_eq!(
+        answer(&patch(&ops, Some(&etag), good)),
+        (403, "Base.1.22.InsufficientPrivilege".into())
+    );
+    for (body, expected) in [
+        (
+            r#"{"AccountLockoutThreshold": 1001}"#,
+            "PropertyValueOutOfRange",
+        ),
+        (
+            r#"{"AccountLockoutThreshold": -1}"#,
+            "PropertyValueOutOfRange",
+        ),
+        (
+            r#"{"AccountLockoutDuration": 0}"#,
+            "PropertyValueOutOfRange",
+        ),
+        (
+            r#"{"AccountLockoutCounterResetAfter": 86401}"#,
+            "PropertyValueOutOfRange",
+        ),
+        (
+            r#"{"AccountLockoutThreshold": "2"}"#,
+            "PropertyValueTypeError",
+        ),
+        // The configured reset is 300 s: a 120 s lock would end first.
+        (
+            r#"{"AccountLockoutDuration": 120}"#,
+            "PropertyValueConflict",
+        ),
+        (r#"{"MinPasswordLength": 12}"#, "PropertyNotWritable"),
+        (r#"{"Lockout": 2}"#, "PropertyUnknown"),
+    ] {
+        let r = patch(&root, Some(&etag), body);
+        assert_eq!(
+            answer(&r),
+            (400, format!("Base.1.22.{expected}")),
+            "{body}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+    let kept = n.dir.path().join("account-service.json");
+    assert!(!kept.exists());
+
+    let r = patch(&root, Some(&etag), good);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["AccountLockoutThreshold"], 2);
+    assert_eq!(r.json()["AccountLockoutDuration"], 120);
+    assert_eq!(r.json()["AccountLockoutCounterResetAfter"], 60);
+    assert_ne!(r.header("ETag"), Some(etag.as_str()));
+    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&kept).unwrap()).unwrap();
+    assert_eq!(
+        file,
+        serde_json::json!({"AccountLockoutThreshold": 2, "AccountLockoutDuration": 120, "AccountLockoutCounterResetAfter": 60})
+    );
+    // In force at once: two wrong passwords lock the viewer.
+    for _ in 0..2 {
+        assert_eq!(login(s, "viewer", "wrong-password").status, 401);
+    }
+    assert_eq!(login(s, "viewer", VIEWER_PASSWORD).status, 401);
+    let log = call(
+        s,
+        "GET",
+        "/redfish/v1/Managers/RackManager/LogServices/EventLog/Entries",
+        &[("Authorization", &root)],
+        "",
+    );
+    let messages: Vec<String> = log.json()["Members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["MessageId"] == "OpenDCRE.1.1.AccountLockoutChanged"
+                || e["MessageId"] == "OpenDCRE.1.1.AccountLocked"
+        })
+        .map(|e| e["Message"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "'root' set the account lockout policy: locked after 2 failed logins in a row (0: never), for 120 seconds; the count starts again 60 seconds after the last failure.",
+            "Local account 'viewer' was locked after 2 failed logins in a row; it unlocks after 120 seconds or when an administrator unlocks it.",
+        ]
+    );
+
+    // A restart keeps the policy (over the configured one), not the lock.
+    let (again, _cfg) = Server::with_config(&n.toml);
+    let r = call(&again, "GET", SERVICE, &[("Authorization", &root)], "");
+    assert_eq!(r.json()["AccountLockoutThreshold"], 2);
+    assert_eq!(r.json()["AccountLockoutDuration"], 120);
+    session(&again, "viewer", VIEWER_PASSWORD);
+
+    // Without a settings file the policy is the configuration's alone.
+    let fixed = node("[auth.lockout]\nthreshold = 5\n");
+    let toml = fixed.toml.replace(
+        &format!(
+            "settings_file = {:?}",
+            fixed
+                .dir
+                .path()
+                .join("account-service.json")
+                .display()
+                .to_string()
+        ),
+        "settings_file = \"\"",
+    );
+    assert_ne!(toml, fixed.toml);
+    let (ro, _cfg) = Server::with_config(&toml);
+    let r = call(&ro, "GET", SERVICE, &[("Authorization", &root)], "");
+    assert_eq!(r.header("Allow"), Some("GET, HEAD"));
+    assert_eq!(r.json()["AccountLockoutThreshold"], 5);
+    let etag = r.header("ETag").unwrap().to_string();
+    let r = call(
+        &ro,
+        "PATCH",
+        SERVICE,
+        &[("Authorization", &root), ("If-Match", &etag)],
+        good,
+    );
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("Allow"), Some("GET, HEAD"));
 }

@@ -261,6 +261,25 @@ impl Event {
         )
     }
 
+    /// `user` set the account lockout policy (Redfish `AccountService`).
+    pub fn lockout_policy_changed(
+        user: &str,
+        threshold: u32,
+        duration_secs: u64,
+        reset_after_secs: u64,
+    ) -> Event {
+        Event::of(
+            "AccountLockoutChanged",
+            vec![
+                clip(user),
+                threshold.to_string(),
+                duration_secs.to_string(),
+                reset_after_secs.to_string(),
+            ],
+            None,
+        )
+    }
+
     /// `user` deleted local account `account`.
     pub fn account_deleted(user: &str, account: &str) -> Event {
         Event::of("AccountDeleted", vec![clip(user), clip(account)], None)

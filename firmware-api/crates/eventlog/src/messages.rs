@@ -283,6 +283,19 @@ pub const MESSAGES: &[MessageDef] = &[
         ],
         resolution: "Find out who tried the account's password (the AuthenticationFailed entries name the addresses); an administrator unlocks it with a PATCH of Locked: false on the account.",
     },
+    MessageDef {
+        key: "AccountLockoutChanged",
+        description: "An administrator changed the account lockout policy through the account service.",
+        template: "'%1' set the account lockout policy: locked after %2 failed logins in a row (0: never), for %3 seconds; the count starts again %4 seconds after the last failure.",
+        severity: Severity::OK,
+        args: &[
+            (S, "Who changed it."),
+            (N, "AccountLockoutThreshold."),
+            (N, "AccountLockoutDuration, seconds."),
+            (N, "AccountLockoutCounterResetAfter, seconds."),
+        ],
+        resolution: "None.",
+    },
 ];
 
 /// The message `key`, if the registry has it.
@@ -318,6 +331,7 @@ mod tests {
             Event::account_changed("root", "carol", "password, RoleId ReadOnly"),
             Event::account_deleted("root", "carol"),
             Event::account_locked("carol", 3, 600),
+            Event::lockout_policy_changed("root", 5, 600, 60),
             Event::session_timeout_changed("root", 600),
             Event::cleared("ops", None),
             Event::cleared("ops", Some("00000001-16ff")),

@@ -12,7 +12,8 @@
 use http::{HeaderMap, StatusCode};
 use opendcre_security::auth::{
     AccountChange, AccountError, AccountFlags, AuthMethod, LdapConfig, LdapGroupSource, LdapMode,
-    LocalUser, LockoutConfig, Role, Secret, Security, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN,
+    LocalUser, LockoutPolicy, Role, Secret, Security, LOCKOUT_SECS_RANGE, LOCKOUT_THRESHOLD_MAX,
+    MAX_PASSWORD_LEN, MIN_PASSWORD_LEN,
 };
 use serde_json::{json, Value};
 
@@ -34,9 +35,10 @@ pub fn account_uri(name: &str) -> String {
     format!("{}/{name}", accounts_uri())
 }
 
-/// `GET /redfish/v1/AccountService`. The lockout settings are
-/// `[auth.lockout]`'s, changed in the configuration (threshold 0: off).
-pub(crate) fn service(ldap: Option<&LdapConfig>, writable: bool, lockout: LockoutConfig) -> Value {
+/// `GET /redfish/v1/AccountService`, with its `@odata.etag` (the `ETag` a
+/// PATCH of the lockout policy must send back). The lockout policy is
+/// `[auth.lockout]`'s until an administrator sets one (threshold 0: off).
+pub(crate) fn service(ldap: Option<&LdapConfig>, writable: bool, lockout: LockoutPolicy) -> Value {
     let mut v = with(
         head(&format!("{V1}/AccountService"), "AccountService"),
         json!({
@@ -64,7 +66,77 @@ pub(crate) fn service(ldap: Option<&LdapConfig>, writable: bool, lockout: Lockou
     if let Some(l) = ldap {
         v["LDAP"] = ldap_provider(l);
     }
+    patch::stamp(&mut v);
     v
+}
+
+/// The account service as `caller` reads it now.
+pub(crate) fn service_of(caller: &Caller) -> Value {
+    let security = caller.security.as_deref();
+    service(
+        security.and_then(|s| s.ldap_config()),
+        security.is_some_and(|s| s.accounts_writable()),
+        security
+            .map(|s| s.lockout_policy())
+            .unwrap_or(LockoutPolicy {
+                threshold: 0,
+                duration_secs: 300,
+                reset_after_secs: 300,
+            }),
+    )
+}
+
+/// `PATCH /redfish/v1/AccountService` (an administrator's, with
+/// `If-Match`): the lockout policy, `AccountLockoutThreshold` (0 to
+/// 1000, 0: off), `AccountLockoutDuration` and
+/// `AccountLockoutCounterResetAfter` (1 to 86400 s, the reset no longer
+/// than the lock). Kept by the node, in force at once, in the event log.
+pub(crate) async fn patch_service(
+    caller: &Caller,
+    headers: &HeaderMap,
+    body: &[u8],
+    log: &EventLog,
+) -> Result<Answer, RedfishError> {
+    let security = security(caller)?;
+    let current = service_of(caller);
+    patch::check_if_match(headers, current["@odata.etag"].as_str().unwrap_or(""))?;
+    let secs = patch::Writable::Integer(*LOCKOUT_SECS_RANGE.start(), *LOCKOUT_SECS_RANGE.end());
+    let writable = [
+        (
+            "AccountLockoutThreshold",
+            patch::Writable::Integer(0, u64::from(LOCKOUT_THRESHOLD_MAX)),
+        ),
+        ("AccountLockoutDuration", secs),
+        ("AccountLockoutCounterResetAfter", secs),
+    ];
+    let mut policy = security.lockout_policy();
+    let changes = patch::parse(body, &current, &writable)?;
+    for (prop, x) in &changes {
+        let n = x.as_u64().unwrap_or_default();
+        match *prop {
+            "AccountLockoutThreshold" => policy.threshold = u32::try_from(n).unwrap_or(u32::MAX),
+            "AccountLockoutDuration" => policy.duration_secs = n,
+            _ => policy.reset_after_secs = n,
+        }
+    }
+    if policy.reset_after_secs > policy.duration_secs {
+        return Err(bad(
+            BaseMessage::PropertyValueConflict,
+            &["AccountLockoutCounterResetAfter", "AccountLockoutDuration"],
+        )
+        .with_detail("The counter must reset no later than the lock ends: AccountLockoutCounterResetAfter is at most AccountLockoutDuration."));
+    }
+    security.set_lockout_policy(policy).await.map_err(|e| {
+        tracing::error!("account lockout policy not changed: {e}");
+        RedfishError::failure(format!("the lockout policy could not be kept: {e}"))
+    })?;
+    log.record(Event::lockout_policy_changed(
+        &caller.user(),
+        policy.threshold,
+        policy.duration_secs,
+        policy.reset_after_secs,
+    ));
+    Ok(Answer::json(StatusCode::OK, &service_of(caller)))
 }
 
 /// `[auth.ldap]` as an `ExternalAccountProvider`: where the directory is,
@@ -137,6 +209,9 @@ pub(crate) fn account(u: &LocalUser) -> Value {
 /// `Locked` only) when accounts can be locked. `None`: the route table's.
 pub(crate) fn allow(resource: &Resource, security: Option<&Security>) -> Option<&'static str> {
     match resource {
+        Resource::AccountService if !security.is_some_and(|s| s.lockout_writable()) => {
+            Some(READ_ONLY)
+        }
         Resource::AccountCollection if !security.is_some_and(|s| s.accounts_writable()) => {
             Some(READ_ONLY)
         }
@@ -153,7 +228,7 @@ pub(crate) fn allow(resource: &Resource, security: Option<&Security>) -> Option<
 }
 
 fn lockout_on(security: Option<&Security>) -> bool {
-    security.is_some_and(|s| s.lockout_config().threshold > 0)
+    security.is_some_and(|s| s.lockout_policy().threshold > 0)
 }
 
 fn find(security: &Security, name: &str) -> Option<LocalUser> {
@@ -526,7 +601,15 @@ mod tests {
             ..LdapConfig::default()
         };
         l.group_roles.insert("rack-ops".into(), Role::Operator);
-        let v = service(Some(&l), true, LockoutConfig::default());
+        let v = service(
+            Some(&l),
+            true,
+            LockoutPolicy {
+                threshold: 0,
+                duration_secs: 300,
+                reset_after_secs: 300,
+            },
+        );
         let text = v.to_string();
         assert!(!text.contains("hunter2"));
         assert_eq!(v["LocalAccountAuth"], "LocalFirst");
@@ -534,12 +617,28 @@ mod tests {
         assert_eq!(v["LDAP"]["Authentication"]["Username"], "cn=svc,dc=example");
         assert_eq!(v["LDAP"]["RemoteRoleMapping"][0]["LocalRole"], "Operator");
         assert_eq!(
-            service(None, false, LockoutConfig::default())["LocalAccountAuth"],
+            service(
+                None,
+                false,
+                LockoutPolicy {
+                    threshold: 0,
+                    duration_secs: 300,
+                    reset_after_secs: 300
+                }
+            )["LocalAccountAuth"],
             "Enabled"
         );
-        assert!(service(None, false, LockoutConfig::default())
-            .get("LDAP")
-            .is_none());
+        assert!(service(
+            None,
+            false,
+            LockoutPolicy {
+                threshold: 0,
+                duration_secs: 300,
+                reset_after_secs: 300
+            }
+        )
+        .get("LDAP")
+        .is_none());
     }
 
     #[test]

@@ -342,18 +342,7 @@ impl Ctx<'_> {
             Resource::SessionService => sessions::service(caller),
             Resource::SessionCollection => sessions::collection_of(caller),
             Resource::Session(id) => sessions::member_json(caller, id, path)?,
-            Resource::AccountService => accounts::service(
-                caller.security.as_ref().and_then(|s| s.ldap_config()),
-                caller
-                    .security
-                    .as_ref()
-                    .is_some_and(|s| s.accounts_writable()),
-                caller
-                    .security
-                    .as_ref()
-                    .map(|s| s.lockout_config())
-                    .unwrap_or_default(),
-            ),
+            Resource::AccountService => accounts::service_of(caller),
             Resource::AccountCollection => accounts::account_collection(
                 &caller
                     .security
@@ -752,6 +741,9 @@ async fn patch(
         }
         Resource::SessionService => {
             sessions::patch_service(ctx.caller, req.headers, body, &ctx.node.events).await
+        }
+        Resource::AccountService => {
+            accounts::patch_service(ctx.caller, req.headers, body, &ctx.node.events).await
         }
         Resource::System(s) if s.is_bmc() => {
             boot::patch(ctx.node, *s, body, path, ctx.deadline).await

@@ -358,6 +358,9 @@ impl Resource {
             // How long a login lasts is the manager's setting
             // (DSP8011: `SessionService` PATCH is `ConfigureManager`).
             Resource::SessionService if method == Method::PATCH => Permission::Administer,
+            // So is the account lockout policy (DSP8011: `AccountService`
+            // PATCH is `ConfigureUsers`, an administrator's).
+            Resource::AccountService if method == Method::PATCH => Permission::Administer,
             Resource::Account(_) if method == Method::DELETE => Permission::Administer,
             // Which systems switch together is an operator's choice.
             Resource::AggregateCollection if method == Method::POST => Permission::Operate,
@@ -441,6 +444,9 @@ impl Resource {
             // `SessionTimeout`; `GET, HEAD` when the node does not keep
             // it (the handler narrows it).
             Resource::SessionService => "GET, HEAD, PATCH",
+            // The lockout policy; `GET, HEAD` when the node does not keep
+            // it (the handler narrows it).
+            Resource::AccountService => "GET, HEAD, PATCH",
             Resource::SessionCollection => "GET, HEAD, POST",
             Resource::Session(_) => "GET, HEAD, DELETE",
             // At most: without an accounts file, and for an account of the

@@ -94,6 +94,10 @@ impl AuthConfig {
             },
             // A developer's machine: nothing written under /var/lib.
             accounts_file: PathBuf::new(),
+            lockout: LockoutConfig {
+                settings_file: PathBuf::new(),
+                ..LockoutConfig::default()
+            },
             ..AuthConfig::default()
         }
     }
@@ -354,8 +358,10 @@ impl Default for RateLimitConfig {
 /// they know, the administrator's too, so it is a choice for the operator;
 /// guessing is throttled per client address in any case
 /// (`[auth.rate_limit]`). Directory (LDAP) accounts are locked by the
-/// directory's own policy, not here.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+/// directory's own policy, not here. An administrator may change the
+/// three numbers through Redfish; they are then kept in `settings_file`
+/// and used over these.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct LockoutConfig {
     /// Failed logins in a row that lock the account; 0: never locked.
@@ -366,6 +372,9 @@ pub struct LockoutConfig {
     /// Seconds after the last failed login when the count starts again;
     /// at most `duration_secs`, as Redfish asks.
     pub reset_after_secs: u64,
+    /// Where the policy an administrator set through Redfish is kept;
+    /// empty: the policy is read-only there.
+    pub settings_file: PathBuf,
 }
 
 impl Default for LockoutConfig {
@@ -374,6 +383,18 @@ impl Default for LockoutConfig {
             threshold: 0,
             duration_secs: 300,
             reset_after_secs: 300,
+            settings_file: PathBuf::from("/var/lib/opendcre/account-service.json"),
+        }
+    }
+}
+
+impl LockoutConfig {
+    /// The three numbers, as the lockout uses them.
+    pub fn policy(&self) -> super::LockoutPolicy {
+        super::LockoutPolicy {
+            threshold: self.threshold,
+            duration_secs: self.duration_secs,
+            reset_after_secs: self.reset_after_secs,
         }
     }
 }

@@ -15,14 +15,99 @@
 //! someone who does not know the password.
 
 use std::collections::HashMap;
+use std::ops::RangeInclusive;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::config::LockoutConfig;
+use serde::{Deserialize, Serialize};
+
+/// The largest `threshold`: more failed logins in a row than this are
+/// guessing, whatever the policy.
+pub const LOCKOUT_THRESHOLD_MAX: u32 = 1000;
+/// What the lock's duration and the counter reset may be, in seconds.
+pub const LOCKOUT_SECS_RANGE: RangeInclusive<u64> = 1..=86_400;
+
+/// A lockout policy: the configuration's `[auth.lockout]` numbers, or the
+/// ones an administrator set through Redfish (serialized with Redfish's
+/// names, which is how the settings file keeps them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockoutPolicy {
+    /// Failed logins in a row that lock an account; 0: never locked.
+    #[serde(rename = "AccountLockoutThreshold")]
+    pub threshold: u32,
+    /// Seconds a locked account stays locked.
+    #[serde(rename = "AccountLockoutDuration")]
+    pub duration_secs: u64,
+    /// Seconds after the last failed login when the count starts again.
+    #[serde(rename = "AccountLockoutCounterResetAfter")]
+    pub reset_after_secs: u64,
+}
+
+/// One of a policy's numbers, named as the configuration and as Redfish
+/// name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockoutField {
+    Threshold,
+    Duration,
+    ResetAfter,
+}
+
+impl LockoutField {
+    pub fn config_key(self) -> &'static str {
+        match self {
+            LockoutField::Threshold => "threshold",
+            LockoutField::Duration => "duration_secs",
+            LockoutField::ResetAfter => "reset_after_secs",
+        }
+    }
+
+    pub fn redfish_name(self) -> &'static str {
+        match self {
+            LockoutField::Threshold => "AccountLockoutThreshold",
+            LockoutField::Duration => "AccountLockoutDuration",
+            LockoutField::ResetAfter => "AccountLockoutCounterResetAfter",
+        }
+    }
+}
+
+impl LockoutPolicy {
+    /// Whether the numbers are ones Redfish allows: a threshold up to
+    /// [`LOCKOUT_THRESHOLD_MAX`], a duration and a reset within
+    /// [`LOCKOUT_SECS_RANGE`], the reset no longer than the lock (the
+    /// count must start again before or when the lock ends). Checked also
+    /// while the threshold is 0, so turning it on cannot meet bad numbers.
+    pub fn check(&self) -> Result<(), (LockoutField, String)> {
+        if self.threshold > LOCKOUT_THRESHOLD_MAX {
+            return Err((
+                LockoutField::Threshold,
+                format!("must be between 0 (off) and {LOCKOUT_THRESHOLD_MAX}"),
+            ));
+        }
+        for (field, v) in [
+            (LockoutField::Duration, self.duration_secs),
+            (LockoutField::ResetAfter, self.reset_after_secs),
+        ] {
+            if !LOCKOUT_SECS_RANGE.contains(&v) {
+                return Err((
+                    field,
+                    format!("must be within {LOCKOUT_SECS_RANGE:?} seconds"),
+                ));
+            }
+        }
+        if self.reset_after_secs > self.duration_secs {
+            return Err((
+                LockoutField::ResetAfter,
+                "must not be longer than the lock's duration (Redfish: the counter resets no later than the lock ends)".into(),
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// Failure counts and locks of local accounts.
 pub(crate) struct Lockout {
-    cfg: LockoutConfig,
+    policy: Mutex<LockoutPolicy>,
     counts: Mutex<HashMap<String, Count>>,
 }
 
@@ -36,23 +121,27 @@ struct Count {
 }
 
 impl Lockout {
-    pub(crate) fn new(cfg: LockoutConfig) -> Lockout {
+    pub(crate) fn new(policy: LockoutPolicy) -> Lockout {
         Lockout {
-            cfg,
+            policy: Mutex::new(policy),
             counts: Mutex::new(HashMap::new()),
         }
     }
 
-    pub(crate) fn config(&self) -> LockoutConfig {
-        self.cfg
+    /// The policy in force.
+    pub(crate) fn policy(&self) -> LockoutPolicy {
+        *self.policy.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn on(&self) -> bool {
-        self.cfg.threshold > 0 && self.cfg.duration_secs > 0
+    /// A new policy, in force at once: counts and locks are kept and judged
+    /// by it (a shorter duration ends a lock sooner; threshold 0 opens
+    /// every account).
+    pub(crate) fn set_policy(&self, policy: LockoutPolicy) {
+        *self.policy.lock().unwrap_or_else(|e| e.into_inner()) = policy;
     }
 
-    fn duration(&self) -> Duration {
-        Duration::from_secs(self.cfg.duration_secs)
+    fn on(p: &LockoutPolicy) -> bool {
+        p.threshold > 0 && p.duration_secs > 0
     }
 
     fn table(&self) -> std::sync::MutexGuard<'_, HashMap<String, Count>> {
@@ -67,12 +156,15 @@ impl Lockout {
     }
 
     fn is_locked_at(&self, name: &str, now: Instant) -> bool {
-        self.on()
+        let p = self.policy();
+        Self::on(&p)
             && self
                 .table()
                 .get(name)
                 .and_then(|c| c.locked)
-                .is_some_and(|at| now.saturating_duration_since(at) < self.duration())
+                .is_some_and(|at| {
+                    now.saturating_duration_since(at) < Duration::from_secs(p.duration_secs)
+                })
     }
 
     /// Counts a wrong password of local account `name`. `Some(failures)`
@@ -82,9 +174,11 @@ impl Lockout {
     }
 
     fn failed_at(&self, name: &str, now: Instant) -> Option<u32> {
-        if !self.on() {
+        let p = self.policy();
+        if !Self::on(&p) {
             return None;
         }
+        let duration = Duration::from_secs(p.duration_secs);
         let fresh = Count {
             failures: 0,
             last: now,
@@ -93,19 +187,19 @@ impl Lockout {
         let mut table = self.table();
         let c = table.entry(name.to_string()).or_insert(fresh);
         match c.locked {
-            Some(at) if now.saturating_duration_since(at) < self.duration() => return None,
+            Some(at) if now.saturating_duration_since(at) < duration => return None,
             Some(_) => {
                 c.failures = 0;
                 c.locked = None;
             }
             None => {}
         }
-        if now.saturating_duration_since(c.last) >= Duration::from_secs(self.cfg.reset_after_secs) {
+        if now.saturating_duration_since(c.last) >= Duration::from_secs(p.reset_after_secs) {
             c.failures = 0;
         }
         c.failures = c.failures.saturating_add(1);
         c.last = now;
-        if c.failures >= self.cfg.threshold {
+        if c.failures >= p.threshold {
             c.locked = Some(now);
             return Some(c.failures);
         }
@@ -114,7 +208,7 @@ impl Lockout {
 
     /// A successful login of `name` (not locked): its count starts again.
     pub(crate) fn succeeded(&self, name: &str) {
-        if self.on() {
+        if Self::on(&self.policy()) {
             self.table().remove(name);
         }
     }
@@ -134,7 +228,7 @@ mod tests {
     use super::*;
 
     fn lockout(threshold: u32) -> Lockout {
-        Lockout::new(LockoutConfig {
+        Lockout::new(LockoutPolicy {
             threshold,
             duration_secs: 300,
             reset_after_secs: 60,
@@ -181,6 +275,80 @@ mod tests {
         assert!(l.clear("ops"));
         assert!(!l.is_locked("ops"));
         assert!(!l.clear("ops"));
+    }
+
+    #[test]
+    fn a_new_policy_judges_the_locks_there_are() {
+        let l = lockout(2);
+        let t = Instant::now();
+        l.failed_at("ops", t);
+        assert_eq!(l.failed_at("ops", t), Some(2));
+        let p = l.policy();
+        l.set_policy(LockoutPolicy {
+            duration_secs: 30,
+            reset_after_secs: 30,
+            ..p
+        });
+        assert!(l.is_locked_at("ops", t + Duration::from_secs(29)));
+        assert!(!l.is_locked_at("ops", t + Duration::from_secs(30)));
+        l.set_policy(LockoutPolicy { threshold: 0, ..p });
+        assert!(!l.is_locked_at("ops", t));
+    }
+
+    #[test]
+    fn policies_redfish_allows() {
+        let ok = LockoutPolicy {
+            threshold: 5,
+            duration_secs: 600,
+            reset_after_secs: 600,
+        };
+        assert_eq!(ok.check(), Ok(()));
+        let field = |p: LockoutPolicy| p.check().unwrap_err().0;
+        assert_eq!(
+            field(LockoutPolicy {
+                threshold: 1001,
+                ..ok
+            }),
+            LockoutField::Threshold
+        );
+        assert_eq!(
+            field(LockoutPolicy {
+                duration_secs: 0,
+                ..ok
+            }),
+            LockoutField::Duration
+        );
+        assert_eq!(
+            field(LockoutPolicy {
+                duration_secs: 86_401,
+                reset_after_secs: 1,
+                ..ok
+            }),
+            LockoutField::Duration
+        );
+        assert_eq!(
+            field(LockoutPolicy {
+                reset_after_secs: 0,
+                ..ok
+            }),
+            LockoutField::ResetAfter
+        );
+        assert_eq!(
+            field(LockoutPolicy {
+                reset_after_secs: 601,
+                ..ok
+            }),
+            LockoutField::ResetAfter
+        );
+        // Off, yet checked.
+        assert_eq!(
+            field(LockoutPolicy {
+                threshold: 0,
+                duration_secs: 0,
+                ..ok
+            }),
+            LockoutField::Duration
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod init;
 mod jwt;
 mod ldap;
 mod lockout;
+mod lockout_settings;
 mod principal;
 mod ratelimit;
 mod rejection;
@@ -34,6 +35,7 @@ pub use config::{
     UserEntry,
 };
 pub use credentials::Secret;
+pub use lockout::{LockoutField, LockoutPolicy, LOCKOUT_SECS_RANGE, LOCKOUT_THRESHOLD_MAX};
 
 pub use ldap::{LdapAuthError, LdapAuthenticator};
 pub use principal::{AuthMethod, Principal};

@@ -40,13 +40,16 @@ pub struct Security {
     limiter: FailureLimiter,
     /// `[auth.lockout]`: failed logins per local account.
     lockout: Lockout,
+    /// `[auth.lockout] settings_file`: `None` when the policy is read-only.
+    lockout_settings: Option<std::path::PathBuf>,
     /// Told when a local account is locked (the event log, set once by
     /// the service after it opened the log).
     on_locked: std::sync::OnceLock<LockListener>,
 }
 
-/// Called with the account's name and its failed logins in a row.
-type LockListener = Box<dyn Fn(&str, u32) + Send + Sync>;
+/// Called with the account's name, its failed logins in a row and the
+/// seconds the lock lasts.
+type LockListener = Box<dyn Fn(&str, u32, u64) + Send + Sync>;
 
 /// A refused attempt before it becomes an HTTP answer.
 enum Failure {
@@ -104,7 +107,22 @@ impl Security {
                 sessions.set_timeout(std::time::Duration::from_secs(secs));
             }
         }
-        check_lockout(&cfg.lockout)?;
+        let lc = &cfg.lockout;
+        let mut lockout_policy = lc.policy();
+        lockout_policy
+            .check()
+            .map_err(|(field, reason)| SecurityConfigError::Invalid {
+                key: format!("auth.lockout.{}", field.config_key()),
+                reason,
+            })?;
+        let lockout_settings =
+            (!lc.settings_file.as_os_str().is_empty()).then(|| lc.settings_file.clone());
+        if let Some(path) = &lockout_settings {
+            if let Some(p) = super::lockout_settings::load(path) {
+                tracing::info!(path = %path.display(), threshold = p.threshold, duration_secs = p.duration_secs, reset_after_secs = p.reset_after_secs, "account lockout policy as set through Redfish, not the configured one");
+                lockout_policy = p;
+            }
+        }
         let jwt = cfg.jwt.as_ref().map(JwtValidator::new).transpose()?;
         let ldap = cfg.ldap.as_ref().map(LdapAuthenticator::new).transpose()?;
         Ok(Security {
@@ -119,7 +137,8 @@ impl Security {
             anonymous: cfg.anonymous.clone(),
             client_cert: cfg.client_cert.clone(),
             limiter: FailureLimiter::new(&cfg.rate_limit),
-            lockout: Lockout::new(cfg.lockout),
+            lockout: Lockout::new(lockout_policy),
+            lockout_settings,
             on_locked: std::sync::OnceLock::new(),
         })
     }
@@ -277,15 +296,45 @@ impl Security {
         users
     }
 
-    /// `[auth.lockout]` as configured (Redfish shows it on the account
+    /// The lockout policy in force (Redfish shows it on the account
     /// service).
-    pub fn lockout_config(&self) -> super::LockoutConfig {
-        self.lockout.config()
+    pub fn lockout_policy(&self) -> super::LockoutPolicy {
+        self.lockout.policy()
+    }
+
+    /// Whether an administrator may change the lockout policy
+    /// (`[auth.lockout] settings_file` is set).
+    pub fn lockout_writable(&self) -> bool {
+        self.lockout_settings.is_some()
+    }
+
+    /// A new lockout policy: checked, kept in the settings file first, then
+    /// in force (for the counts and locks there are, too).
+    pub async fn set_lockout_policy(&self, policy: super::LockoutPolicy) -> Result<(), String> {
+        policy
+            .check()
+            .map_err(|(field, why)| format!("{} {why}", field.redfish_name()))?;
+        let Some(path) = self.lockout_settings.clone() else {
+            return Err(
+                "the lockout policy is not kept ([auth.lockout] settings_file is empty)".into(),
+            );
+        };
+        tokio::task::spawn_blocking(move || super::lockout_settings::save(&path, &policy))
+            .await
+            .map_err(|e| format!("the lockout settings writer failed: {e}"))??;
+        self.lockout.set_policy(policy);
+        tracing::info!(
+            threshold = policy.threshold,
+            duration_secs = policy.duration_secs,
+            reset_after_secs = policy.reset_after_secs,
+            "account lockout policy changed"
+        );
+        Ok(())
     }
 
     /// Sets what is told when a local account is locked; only the first
     /// call counts.
-    pub fn on_account_locked(&self, f: impl Fn(&str, u32) + Send + Sync + 'static) {
+    pub fn on_account_locked(&self, f: impl Fn(&str, u32, u64) + Send + Sync + 'static) {
         let _ = self.on_locked.set(Box::new(f));
     }
 
@@ -526,7 +575,7 @@ impl Security {
                 // Even the right password does not open a locked account;
                 // only with it is the client told why.
                 UserCheck::Valid(u) if self.lockout.is_locked(&u.name) => {
-                    let c = self.lockout.config();
+                    let c = self.lockout.policy();
                     return Err(Failure::Invalid {
                         reason: format!(
                             "the account is locked after {} failed logins in a row: it unlocks {} s after it was locked, or when an administrator unlocks it",
@@ -546,7 +595,7 @@ impl Security {
                 }
                 UserCheck::WrongPassword => {
                     if let Some(failures) = self.lockout.failed(user) {
-                        let secs = self.lockout.config().duration_secs;
+                        let secs = self.lockout.policy().duration_secs;
                         tracing::warn!(
                             account = user,
                             failures,
@@ -554,7 +603,7 @@ impl Security {
                             "account locked after failed logins"
                         );
                         if let Some(tell) = self.on_locked.get() {
-                            tell(user, failures);
+                            tell(user, failures, secs);
                         }
                     }
                     return Err(wrong());
@@ -646,31 +695,6 @@ fn describe(creds: &Result<Option<Credentials>, CredentialError>) -> (&'static s
 
 /// Three base64url parts whose header starts with `{"` (`eyJ`). Static
 /// tokens made by `auth init` never look like this.
-/// `[auth.lockout]` as Redfish allows it: a duration and a counter reset
-/// of at least a second, the reset no longer than the lock.
-fn check_lockout(c: &super::LockoutConfig) -> Result<(), SecurityConfigError> {
-    if c.threshold == 0 {
-        return Ok(());
-    }
-    let invalid = |key: &str, reason: &str| SecurityConfigError::Invalid {
-        key: format!("auth.lockout.{key}"),
-        reason: reason.to_string(),
-    };
-    if c.threshold > 1000 {
-        return Err(invalid("threshold", "must be between 0 (off) and 1000"));
-    }
-    if !(1..=86_400).contains(&c.duration_secs) {
-        return Err(invalid("duration_secs", "must be between 1 and 86400"));
-    }
-    if !(1..=c.duration_secs).contains(&c.reset_after_secs) {
-        return Err(invalid(
-            "reset_after_secs",
-            "must be between 1 and duration_secs (Redfish: the counter resets no later than the lock ends)",
-        ));
-    }
-    Ok(())
-}
-
 fn looks_like_jwt(token: &str) -> bool {
     token.starts_with("eyJ") && token.split('.').count() == 3
 }
