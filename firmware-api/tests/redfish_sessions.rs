@@ -137,6 +137,96 @@ fn code(r: &Response) -> String {
         .to_string()
 }
 
+/// A PATCH of `uri`, with an `If-Match` when one is given.
+fn patch_with(s: &Server, uri: &str, auth: &str, if_match: Option<&str>, body: &str) -> Response {
+    let mut h = vec![("Authorization", auth)];
+    if let Some(tag) = if_match {
+        h.push(("If-Match", tag));
+    }
+    call(s, "PATCH", uri, &h, body)
+}
+
+/// The `Message`s of the node's event log entries whose key (the
+/// `MessageId` after `OpenDCRE.1.1.`) is one of `keys`, oldest first.
+fn logged(s: &Server, auth: &str, keys: &[&str]) -> Vec<String> {
+    let log = call(
+        s,
+        "GET",
+        "/redfish/v1/Managers/RackManager/LogServices/EventLog/Entries",
+        &[("Authorization", auth)],
+        "",
+    );
+    log.json()["Members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            keys.iter()
+                .any(|k| e["MessageId"] == format!("OpenDCRE.1.1.{k}").as_str())
+        })
+        .map(|e| e["Message"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// What every settings `PATCH` of a service (`service`, with `body`)
+/// asks first: the `ETag` of a GET (also its `@odata.etag`), then 428
+/// without `If-Match` and 403 for an operator. The GET's answer.
+fn settings_patch_is_an_administrators(s: &Server, service: &str, body: &str) -> Response {
+    let root = basic("root", ROOT_PASSWORD);
+    let r = call(s, "GET", service, &[("Authorization", &root)], "");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("Allow"), Some("GET, HEAD, PATCH"));
+    let etag = r.header("ETag").unwrap().to_string();
+    assert_eq!(r.json()["@odata.etag"], etag.as_str());
+    let answer = |r: Response| (r.status, code(&r));
+    assert_eq!(
+        answer(patch_with(s, service, &root, None, body)),
+        (428, "Base.1.22.PreconditionRequired".into())
+    );
+    let ops = basic("ops", OPS_PASSWORD);
+    assert_eq!(
+        answer(patch_with(s, service, &ops, Some(&etag), body)),
+        (403, "Base.1.22.InsufficientPrivilege".into())
+    );
+    r
+}
+
+/// A node of `extra` whose `[auth.<table>] settings_file` is `""`: its
+/// `service` is read-only (`Allow: GET, HEAD`, 405 to an administrator's
+/// `PATCH` of `body`). The GET's answer.
+fn read_only_without_settings_file(
+    extra: &str,
+    table: &str,
+    service: &str,
+    body: &str,
+) -> Response {
+    let fixed = node(extra);
+    let file = match table {
+        "sessions" => "session-service.json",
+        _ => "account-service.json",
+    };
+    let kept = format!(
+        "[auth.{table}]\nsettings_file = {:?}",
+        fixed.dir.path().join(file).display().to_string()
+    );
+    let toml = fixed
+        .toml
+        .replace(&kept, &format!("[auth.{table}]\nsettings_file = \"\""));
+    assert_ne!(toml, fixed.toml);
+    let (ro, _cfg) = Server::with_config(&toml);
+    let root = basic("root", ROOT_PASSWORD);
+    let r = call(&ro, "GET", service, &[("Authorization", &root)], "");
+    assert_eq!(r.header("Allow"), Some("GET, HEAD"));
+    let etag = r.header("ETag").unwrap().to_string();
+    let p = patch_with(&ro, service, &root, Some(&etag), body);
+    assert_eq!(
+        (p.status, code(&p)),
+        (405, "Base.1.22.OperationNotAllowed".into())
+    );
+    assert_eq!(p.header("Allow"), Some("GET, HEAD"));
+    r
+}
+
 const SYSTEM: &str = "/redfish/v1/Systems/00000001-0001";
 const RESET: &str = "/redfish/v1/Systems/00000001-0001/Actions/ComputerSystem.Reset";
 
@@ -939,30 +1029,14 @@ fn an_administrator_sets_the_session_timeout() {
     let n = node("");
     let s = &n.server;
     let root = basic("root", ROOT_PASSWORD);
-    let ops = basic("ops", OPS_PASSWORD);
     const SERVICE: &str = "/redfish/v1/SessionService";
-    let r = call(s, "GET", SERVICE, &[("Authorization", &root)], "");
-    assert_eq!(r.status, 200);
-    assert_eq!(r.header("Allow"), Some("GET, HEAD, PATCH"));
+    let r = settings_patch_is_an_administrators(s, SERVICE, r#"{"SessionTimeout": 600}"#);
     assert_eq!(r.json()["SessionTimeout"], 1800);
     let etag = r.header("ETag").unwrap().to_string();
-    assert_eq!(r.json()["@odata.etag"], etag.as_str());
     let patch = |auth: &str, if_match: Option<&str>, body: &str| {
-        let mut h = vec![("Authorization", auth)];
-        if let Some(tag) = if_match {
-            h.push(("If-Match", tag));
-        }
-        call(s, "PATCH", SERVICE, &h, body)
+        patch_with(s, SERVICE, auth, if_match, body)
     };
     let answer = |r: &Response| (r.status, code(r));
-    assert_eq!(
-        answer(&patch(&root, None, r#"{"SessionTimeout": 600}"#)),
-        (428, "Base.1.22.PreconditionRequired".into())
-    );
-    assert_eq!(
-        answer(&patch(&ops, Some(&etag), r#"{"SessionTimeout": 600}"#)),
-        (403, "Base.1.22.InsufficientPrivilege".into())
-    );
     for (body, expected) in [
         (r#"{"SessionTimeout": 29}"#, "PropertyValueOutOfRange"),
         (r#"{"SessionTimeout": 86401}"#, "PropertyValueOutOfRange"),
@@ -1003,22 +1077,8 @@ fn an_administrator_sets_the_session_timeout() {
     assert_eq!(svc.status, 200, "a live session stays");
     assert_eq!(svc.json()["SessionTimeout"], 600);
     assert_eq!(svc.header("Allow"), Some("GET, HEAD, PATCH"));
-    let log = call(
-        s,
-        "GET",
-        "/redfish/v1/Managers/RackManager/LogServices/EventLog/Entries",
-        &[("Authorization", &root)],
-        "",
-    );
-    let messages: Vec<String> = log.json()["Members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["MessageId"] == "OpenDCRE.1.1.SessionTimeoutChanged")
-        .map(|e| e["Message"].as_str().unwrap_or_default().to_string())
-        .collect();
     assert_eq!(
-        messages,
+        logged(s, &root, &["SessionTimeoutChanged"]),
         ["'root' set the session idle timeout to 600 seconds."]
     );
 
@@ -1028,32 +1088,7 @@ fn an_administrator_sets_the_session_timeout() {
     assert_eq!(r.json()["SessionTimeout"], 600);
 
     // Without a settings file the timeout is the configuration's alone.
-    let fixed = node("[auth.sessions]\n");
-    let toml = fixed.toml.replace(
-        &format!(
-            "settings_file = {:?}",
-            fixed
-                .dir
-                .path()
-                .join("session-service.json")
-                .display()
-                .to_string()
-        ),
-        "settings_file = \"\"",
-    );
-    assert_ne!(toml, fixed.toml);
-    let (ro, _cfg) = Server::with_config(&toml);
-    let r = call(&ro, "GET", SERVICE, &[("Authorization", &root)], "");
-    assert_eq!(r.header("Allow"), Some("GET, HEAD"));
-    let etag = r.header("ETag").unwrap().to_string();
-    let r = call(
-        &ro,
-        "PATCH",
-        SERVICE,
-        &[("Authorization", &root), ("If-Match", &etag)],
-        r#"{"SessionTimeout": 600}"#,
-    );
-    assert_eq!(answer(&r), (405, "Base.1.22.OperationNotAllowed".into()));
+    read_only_without_settings_file("", "sessions", SERVICE, r#"{"SessionTimeout": 600}"#);
 }
 
 /// `[auth.lockout]`: three wrong passwords in a row lock a local account,
@@ -1169,30 +1204,14 @@ fn failed_logins_lock_an_account_until_an_administrator_unlocks_it() {
     );
     session(s, "carol", "carol-pass-1");
 
-    let log = call(
-        s,
-        "GET",
-        "/redfish/v1/Managers/RackManager/LogServices/EventLog/Entries",
-        &[("Authorization", &root)],
-        "",
-    );
-    let messages = |id: &str| -> Vec<String> {
-        log.json()["Members"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["MessageId"] == id)
-            .map(|e| e["Message"].as_str().unwrap_or_default().to_string())
-            .collect()
-    };
     assert_eq!(
-        messages("OpenDCRE.1.1.AccountLocked"),
+        logged(s, &root, &["AccountLocked"]),
         [
             "Local account 'carol' was locked after 3 failed logins in a row; it unlocks after 600 seconds or when an administrator unlocks it.",
             "Local account 'ops' was locked after 3 failed logins in a row; it unlocks after 600 seconds or when an administrator unlocks it.",
         ]
     );
-    let unlocks: Vec<String> = messages("OpenDCRE.1.1.AccountChanged")
+    let unlocks: Vec<String> = logged(s, &root, &["AccountChanged"])
         .into_iter()
         .filter(|m| m.contains("unlocked"))
         .collect();
@@ -1231,31 +1250,15 @@ fn an_administrator_sets_the_lockout_policy() {
     let n = node("");
     let s = &n.server;
     let root = basic("root", ROOT_PASSWORD);
-    let ops = basic("ops", OPS_PASSWORD);
     const SERVICE: &str = "/redfish/v1/AccountService";
-    let r = call(s, "GET", SERVICE, &[("Authorization", &root)], "");
-    assert_eq!(r.status, 200);
-    assert_eq!(r.header("Allow"), Some("GET, HEAD, PATCH"));
+    let good = r#"{"AccountLockoutThreshold": 2, "AccountLockoutDuration": 120, "AccountLockoutCounterResetAfter": 60}"#;
+    let r = settings_patch_is_an_administrators(s, SERVICE, good);
     assert_eq!(r.json()["AccountLockoutThreshold"], 0);
     let etag = r.header("ETag").unwrap().to_string();
-    assert_eq!(r.json()["@odata.etag"], etag.as_str());
     let patch = |auth: &str, if_match: Option<&str>, body: &str| {
-        let mut h = vec![("Authorization", auth)];
-        if let Some(tag) = if_match {
-            h.push(("If-Match", tag));
-        }
-        call(s, "PATCH", SERVICE, &h, body)
+        patch_with(s, SERVICE, auth, if_match, body)
     };
     let answer = |r: &Response| (r.status, code(r));
-    let good = r#"{"AccountLockoutThreshold": 2, "AccountLockoutDuration": 120, "AccountLockoutCounterResetAfter": 60}"#;
-    assert_eq!(
-        answer(&patch(&root, None, good)),
-        (428, "Base.1.22.PreconditionRequired".into())
-    );
-    assert_eq!(
-        answer(&patch(&ops, Some(&etag), good)),
-        (403, "Base.1.22.InsufficientPrivilege".into())
-    );
     for (body, expected) in [
         (
             r#"{"AccountLockoutThreshold": 1001}"#,
@@ -1312,25 +1315,8 @@ fn an_administrator_sets_the_lockout_policy() {
         assert_eq!(login(s, "viewer", "wrong-password").status, 401);
     }
     assert_eq!(login(s, "viewer", VIEWER_PASSWORD).status, 401);
-    let log = call(
-        s,
-        "GET",
-        "/redfish/v1/Managers/RackManager/LogServices/EventLog/Entries",
-        &[("Authorization", &root)],
-        "",
-    );
-    let messages: Vec<String> = log.json()["Members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| {
-            e["MessageId"] == "OpenDCRE.1.1.AccountLockoutChanged"
-                || e["MessageId"] == "OpenDCRE.1.1.AccountLocked"
-        })
-        .map(|e| e["Message"].as_str().unwrap_or_default().to_string())
-        .collect();
     assert_eq!(
-        messages,
+        logged(s, &root, &["AccountLockoutChanged", "AccountLocked"]),
         [
             "'root' set the account lockout policy: locked after 2 failed logins in a row (0: never), for 120 seconds; the count starts again 60 seconds after the last failure.",
             "Local account 'viewer' was locked after 2 failed logins in a row; it unlocks after 120 seconds or when an administrator unlocks it.",
@@ -1345,32 +1331,11 @@ fn an_administrator_sets_the_lockout_policy() {
     session(&again, "viewer", VIEWER_PASSWORD);
 
     // Without a settings file the policy is the configuration's alone.
-    let fixed = node("[auth.lockout]\nthreshold = 5\n");
-    let toml = fixed.toml.replace(
-        &format!(
-            "settings_file = {:?}",
-            fixed
-                .dir
-                .path()
-                .join("account-service.json")
-                .display()
-                .to_string()
-        ),
-        "settings_file = \"\"",
-    );
-    assert_ne!(toml, fixed.toml);
-    let (ro, _cfg) = Server::with_config(&toml);
-    let r = call(&ro, "GET", SERVICE, &[("Authorization", &root)], "");
-    assert_eq!(r.header("Allow"), Some("GET, HEAD"));
-    assert_eq!(r.json()["AccountLockoutThreshold"], 5);
-    let etag = r.header("ETag").unwrap().to_string();
-    let r = call(
-        &ro,
-        "PATCH",
+    let r = read_only_without_settings_file(
+        "[auth.lockout]\nthreshold = 5\n",
+        "lockout",
         SERVICE,
-        &[("Authorization", &root), ("If-Match", &etag)],
         good,
     );
-    assert_eq!(r.status, 405);
-    assert_eq!(r.header("Allow"), Some("GET, HEAD"));
+    assert_eq!(r.json()["AccountLockoutThreshold"], 5);
 }

@@ -12,8 +12,8 @@
 use http::{HeaderMap, StatusCode};
 use opendcre_security::auth::{
     AccountChange, AccountError, AccountFlags, AuthMethod, LdapConfig, LdapGroupSource, LdapMode,
-    LocalUser, LockoutPolicy, Role, Secret, Security, LOCKOUT_SECS_RANGE, LOCKOUT_THRESHOLD_MAX,
-    MAX_PASSWORD_LEN, MIN_PASSWORD_LEN,
+    LocalUser, LockoutConfig, LockoutPolicy, Role, Secret, Security, LOCKOUT_SECS_RANGE,
+    LOCKOUT_THRESHOLD_MAX, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN,
 };
 use serde_json::{json, Value};
 
@@ -76,13 +76,8 @@ pub(crate) fn service_of(caller: &Caller) -> Value {
     service(
         security.and_then(|s| s.ldap_config()),
         security.is_some_and(|s| s.accounts_writable()),
-        security
-            .map(|s| s.lockout_policy())
-            .unwrap_or(LockoutPolicy {
-                threshold: 0,
-                duration_secs: 300,
-                reset_after_secs: 300,
-            }),
+        // Without authentication there is nothing to lock: the defaults.
+        security.map_or_else(|| LockoutConfig::default().policy(), |s| s.lockout_policy()),
     )
 }
 
@@ -601,15 +596,7 @@ mod tests {
             ..LdapConfig::default()
         };
         l.group_roles.insert("rack-ops".into(), Role::Operator);
-        let v = service(
-            Some(&l),
-            true,
-            LockoutPolicy {
-                threshold: 0,
-                duration_secs: 300,
-                reset_after_secs: 300,
-            },
-        );
+        let v = service(Some(&l), true, LockoutConfig::default().policy());
         let text = v.to_string();
         assert!(!text.contains("hunter2"));
         assert_eq!(v["LocalAccountAuth"], "LocalFirst");
@@ -617,28 +604,12 @@ mod tests {
         assert_eq!(v["LDAP"]["Authentication"]["Username"], "cn=svc,dc=example");
         assert_eq!(v["LDAP"]["RemoteRoleMapping"][0]["LocalRole"], "Operator");
         assert_eq!(
-            service(
-                None,
-                false,
-                LockoutPolicy {
-                    threshold: 0,
-                    duration_secs: 300,
-                    reset_after_secs: 300
-                }
-            )["LocalAccountAuth"],
+            service(None, false, LockoutConfig::default().policy())["LocalAccountAuth"],
             "Enabled"
         );
-        assert!(service(
-            None,
-            false,
-            LockoutPolicy {
-                threshold: 0,
-                duration_secs: 300,
-                reset_after_secs: 300
-            }
-        )
-        .get("LDAP")
-        .is_none());
+        assert!(service(None, false, LockoutConfig::default().policy())
+            .get("LDAP")
+            .is_none());
     }
 
     #[test]
