@@ -39,32 +39,25 @@ fn node(extra: &str) -> Node {
     let dir = tempfile::tempdir().unwrap();
     let rack = dir.path().join("rack.json");
     std::fs::write(&rack, RACK).unwrap();
-    // The session settings file of this node, never the host's.
-    let settings = format!(
-        "[auth.sessions]\nsettings_file = {:?}\n",
-        dir.path()
-            .join("session-service.json")
-            .display()
-            .to_string()
-    );
-    let extra = if extra.contains("[auth.sessions]\n") {
-        extra.replace("[auth.sessions]\n", &settings)
-    } else {
-        format!("{extra}{settings}")
-    };
-    // The same for the lockout policy's settings file.
-    let lockout = format!(
-        "[auth.lockout]\nsettings_file = {:?}\n",
-        dir.path()
-            .join("account-service.json")
-            .display()
-            .to_string()
-    );
-    let extra = if extra.contains("[auth.lockout]\n") {
-        extra.replace("[auth.lockout]\n", &lockout)
-    } else {
-        format!("{extra}{lockout}")
-    };
+    // The settings files of this node (session timeout, lockout policy),
+    // never the host's: each table gets its `settings_file`, added to the
+    // table when `extra` has it.
+    let mut extra = extra.to_string();
+    for (table, file) in [
+        ("sessions", "session-service.json"),
+        ("lockout", "account-service.json"),
+    ] {
+        let header = format!("[auth.{table}]\n");
+        let with_file = format!(
+            "{header}settings_file = {:?}\n",
+            dir.path().join(file).display().to_string()
+        );
+        extra = if extra.contains(&header) {
+            extra.replace(&header, &with_file)
+        } else {
+            format!("{extra}{with_file}")
+        };
+    }
     let toml = format!(
         "[emulator]\nconfig = {:?}\n[telemetry]\nenabled = false\n\
          [event_log]\npath = {:?}\n\
