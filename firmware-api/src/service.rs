@@ -207,9 +207,10 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
         // (and to event subscribers), not only into the service's log.
         let events = events.clone();
         security.on_account_locked(move |account, failures, secs| {
-            events.record(opendcre_eventlog::Event::account_locked(
-                account, failures, secs,
-            ));
+            events.record(match secs {
+                Some(secs) => opendcre_eventlog::Event::account_locked(account, failures, secs),
+                None => opendcre_eventlog::Event::account_locked_until_unlocked(account, failures),
+            });
         });
     }
     spawn_bus_fault_watch(

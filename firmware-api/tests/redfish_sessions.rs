@@ -1301,7 +1301,7 @@ fn an_administrator_sets_the_lockout_policy() {
     let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&kept).unwrap()).unwrap();
     assert_eq!(
         file,
-        serde_json::json!({"AccountLockoutThreshold": 2, "AccountLockoutDuration": 120, "AccountLockoutCounterResetAfter": 60})
+        serde_json::json!({"AccountLockoutThreshold": 2, "AccountLockoutDuration": 120, "AccountLockoutCounterResetAfter": 60, "AccountLockoutCounterResetEnabled": true})
     );
     // In force at once: two wrong passwords lock the viewer.
     for _ in 0..2 {
@@ -1311,7 +1311,7 @@ fn an_administrator_sets_the_lockout_policy() {
     assert_eq!(
         logged(s, &root, &["AccountLockoutChanged", "AccountLocked"]),
         [
-            "'root' set the account lockout policy: locked after 2 failed logins in a row (0: never), for 120 seconds; the count starts again 60 seconds after the last failure.",
+            "'root' set the account lockout policy: AccountLockoutThreshold 2, AccountLockoutDuration 120 s, AccountLockoutCounterResetAfter 60 s, AccountLockoutCounterResetEnabled true.",
             "Local account 'viewer' was locked after 2 failed logins in a row; it unlocks after 120 seconds or when an administrator unlocks it.",
         ]
     );
@@ -1321,6 +1321,49 @@ fn an_administrator_sets_the_lockout_policy() {
     let r = call(&again, "GET", SERVICE, &[("Authorization", &root)], "");
     assert_eq!(r.json()["AccountLockoutThreshold"], 2);
     assert_eq!(r.json()["AccountLockoutDuration"], 120);
+    session(&again, "viewer", VIEWER_PASSWORD);
+
+    // Without the counter reset a lock lasts until an administrator
+    // unlocks the account, and says so.
+    let etag = r.header("ETag").unwrap().to_string();
+    let r = patch_with(
+        &again,
+        SERVICE,
+        &root,
+        Some(&etag),
+        r#"{"AccountLockoutCounterResetEnabled": "no"}"#,
+    );
+    assert_eq!(
+        (r.status, code(&r)),
+        (400, "Base.1.22.PropertyValueTypeError".into())
+    );
+    let r = patch_with(
+        &again,
+        SERVICE,
+        &root,
+        Some(&etag),
+        r#"{"AccountLockoutCounterResetEnabled": false}"#,
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["AccountLockoutCounterResetEnabled"], false);
+    for _ in 0..2 {
+        assert_eq!(login(&again, "viewer", "wrong-password").status, 401);
+    }
+    let r = login(&again, "viewer", VIEWER_PASSWORD);
+    assert_eq!(r.status, 401);
+    assert!(
+        String::from_utf8_lossy(&r.body).contains("an administrator must unlock it"),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(
+        logged(&again, &root, &["AccountLockedUntilUnlocked"]),
+        ["Local account 'viewer' was locked after 2 failed logins in a row, until an administrator unlocks it."]
+    );
+    assert_eq!(
+        patch_account(&again, &root, "viewer", r#"{"Locked": false}"#).status,
+        200
+    );
     session(&again, "viewer", VIEWER_PASSWORD);
 
     // Without a settings file the policy is the configuration's alone.

@@ -261,12 +261,25 @@ impl Event {
         )
     }
 
-    /// `user` set the account lockout policy (Redfish `AccountService`).
+    /// Local account `account` was locked after `failures` failed logins
+    /// in a row, until an administrator unlocks it (the lockout policy's
+    /// counter reset is off).
+    pub fn account_locked_until_unlocked(account: &str, failures: u32) -> Event {
+        Event::of(
+            "AccountLockedUntilUnlocked",
+            vec![clip(account), failures.to_string()],
+            None,
+        )
+    }
+
+    /// `user` set the account lockout policy (Redfish `AccountService`):
+    /// threshold, duration, counter reset after, counter reset enabled.
     pub fn lockout_policy_changed(
         user: &str,
         threshold: u32,
         duration_secs: u64,
         reset_after_secs: u64,
+        counter_reset_enabled: bool,
     ) -> Event {
         Event::of(
             "AccountLockoutChanged",
@@ -275,6 +288,7 @@ impl Event {
                 threshold.to_string(),
                 duration_secs.to_string(),
                 reset_after_secs.to_string(),
+                counter_reset_enabled.to_string(),
             ],
             None,
         )

@@ -286,15 +286,27 @@ pub const MESSAGES: &[MessageDef] = &[
     MessageDef {
         key: "AccountLockoutChanged",
         description: "An administrator changed the account lockout policy through the account service.",
-        template: "'%1' set the account lockout policy: locked after %2 failed logins in a row (0: never), for %3 seconds; the count starts again %4 seconds after the last failure.",
+        template: "'%1' set the account lockout policy: AccountLockoutThreshold %2, AccountLockoutDuration %3 s, AccountLockoutCounterResetAfter %4 s, AccountLockoutCounterResetEnabled %5.",
         severity: Severity::OK,
         args: &[
             (S, "Who changed it."),
-            (N, "AccountLockoutThreshold."),
-            (N, "AccountLockoutDuration, seconds."),
-            (N, "AccountLockoutCounterResetAfter, seconds."),
+            (N, "Failed logins in a row that lock an account (0: never)."),
+            (N, "Seconds a lock lasts."),
+            (N, "Seconds after the last failure when the count starts again."),
+            (S, "Whether the count starts again by itself (true) or only after a successful login, a lock then lasting until an administrator unlocks it (false)."),
         ],
         resolution: "None.",
+    },
+    MessageDef {
+        key: "AccountLockedUntilUnlocked",
+        description: "A local account was locked after failed logins in a row, until an administrator unlocks it (AccountLockoutCounterResetEnabled is false).",
+        template: "Local account '%1' was locked after %2 failed logins in a row, until an administrator unlocks it.",
+        severity: Severity::Warning,
+        args: &[
+            (S, "The account."),
+            (N, "Failed logins in a row."),
+        ],
+        resolution: "Find out who tried the account's password (the AuthenticationFailed entries name the addresses); an administrator unlocks it with a PATCH of Locked: false on the account.",
     },
 ];
 
@@ -331,7 +343,8 @@ mod tests {
             Event::account_changed("root", "carol", "password, RoleId ReadOnly"),
             Event::account_deleted("root", "carol"),
             Event::account_locked("carol", 3, 600),
-            Event::lockout_policy_changed("root", 5, 600, 60),
+            Event::lockout_policy_changed("root", 5, 600, 60, true),
+            Event::account_locked_until_unlocked("carol", 3),
             Event::session_timeout_changed("root", 600),
             Event::cleared("ops", None),
             Event::cleared("ops", Some("00000001-16ff")),

@@ -59,6 +59,7 @@ pub(crate) fn service(ldap: Option<&LdapConfig>, writable: bool, lockout: Lockou
             "AccountLockoutThreshold": lockout.threshold,
             "AccountLockoutDuration": lockout.duration_secs,
             "AccountLockoutCounterResetAfter": lockout.reset_after_secs,
+            "AccountLockoutCounterResetEnabled": lockout.counter_reset_enabled,
             "Accounts": link(&accounts_uri()),
             "Roles": link(&format!("{V1}/AccountService/Roles")),
         }),
@@ -85,7 +86,9 @@ pub(crate) fn service_of(caller: &Caller) -> Value {
 /// `If-Match`): the lockout policy, `AccountLockoutThreshold` (0 to
 /// 1000, 0: off), `AccountLockoutDuration` and
 /// `AccountLockoutCounterResetAfter` (1 to 86400 s, the reset no longer
-/// than the lock). Kept by the node, in force at once, in the event log.
+/// than the lock), `AccountLockoutCounterResetEnabled` (`false`: a lock
+/// lasts until an administrator unlocks the account). Kept by the node, in
+/// force at once, in the event log.
 pub(crate) async fn patch_service(
     caller: &Caller,
     headers: &HeaderMap,
@@ -103,6 +106,7 @@ pub(crate) async fn patch_service(
         ),
         ("AccountLockoutDuration", secs),
         ("AccountLockoutCounterResetAfter", secs),
+        ("AccountLockoutCounterResetEnabled", patch::Writable::Bool),
     ];
     let mut policy = security.lockout_policy();
     let changes = patch::parse(body, &current, &writable)?;
@@ -111,6 +115,9 @@ pub(crate) async fn patch_service(
         match *prop {
             "AccountLockoutThreshold" => policy.threshold = u32::try_from(n).unwrap_or(u32::MAX),
             "AccountLockoutDuration" => policy.duration_secs = n,
+            "AccountLockoutCounterResetEnabled" => {
+                policy.counter_reset_enabled = x.as_bool().unwrap_or(true)
+            }
             _ => policy.reset_after_secs = n,
         }
     }
@@ -130,6 +137,7 @@ pub(crate) async fn patch_service(
         policy.threshold,
         policy.duration_secs,
         policy.reset_after_secs,
+        policy.counter_reset_enabled,
     ));
     Ok(Answer::json(StatusCode::OK, &service_of(caller)))
 }

@@ -372,6 +372,9 @@ pub struct LockoutConfig {
     /// Seconds after the last failed login when the count starts again;
     /// at most `duration_secs`, as Redfish asks.
     pub reset_after_secs: u64,
+    /// `false`: only a successful login starts the count again, and a lock
+    /// lasts until an administrator unlocks the account.
+    pub counter_reset: bool,
     /// Where the policy an administrator set through Redfish is kept;
     /// empty: the policy is read-only there.
     pub settings_file: PathBuf,
@@ -383,6 +386,7 @@ impl Default for LockoutConfig {
             threshold: 0,
             duration_secs: 300,
             reset_after_secs: 300,
+            counter_reset: true,
             settings_file: PathBuf::from("/var/lib/opendcre/account-service.json"),
         }
     }
@@ -395,6 +399,7 @@ impl LockoutConfig {
             threshold: self.threshold,
             duration_secs: self.duration_secs,
             reset_after_secs: self.reset_after_secs,
+            counter_reset_enabled: self.counter_reset,
         }
     }
 }

@@ -42,6 +42,15 @@ pub struct LockoutPolicy {
     /// Seconds after the last failed login when the count starts again.
     #[serde(rename = "AccountLockoutCounterResetAfter")]
     pub reset_after_secs: u64,
+    /// `false`: only a successful login starts the count again, and a
+    /// locked account stays locked until an administrator unlocks it (the
+    /// two durations are then not used).
+    #[serde(rename = "AccountLockoutCounterResetEnabled", default = "yes")]
+    pub counter_reset_enabled: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// One of a policy's numbers, named as the configuration and as Redfish
@@ -144,6 +153,12 @@ impl Lockout {
         p.threshold > 0 && p.duration_secs > 0
     }
 
+    /// Whether a lock made at `at` still holds at `now`.
+    fn holds(p: &LockoutPolicy, at: Instant, now: Instant) -> bool {
+        !p.counter_reset_enabled
+            || now.saturating_duration_since(at) < Duration::from_secs(p.duration_secs)
+    }
+
     fn table(&self) -> std::sync::MutexGuard<'_, HashMap<String, Count>> {
         // The table holds plain counters: one a panicking holder left is
         // still a table of counters.
@@ -162,9 +177,7 @@ impl Lockout {
                 .table()
                 .get(name)
                 .and_then(|c| c.locked)
-                .is_some_and(|at| {
-                    now.saturating_duration_since(at) < Duration::from_secs(p.duration_secs)
-                })
+                .is_some_and(|at| Self::holds(&p, at, now))
     }
 
     /// Counts a wrong password of local account `name`. `Some(failures)`
@@ -178,7 +191,6 @@ impl Lockout {
         if !Self::on(&p) {
             return None;
         }
-        let duration = Duration::from_secs(p.duration_secs);
         let fresh = Count {
             failures: 0,
             last: now,
@@ -187,14 +199,16 @@ impl Lockout {
         let mut table = self.table();
         let c = table.entry(name.to_string()).or_insert(fresh);
         match c.locked {
-            Some(at) if now.saturating_duration_since(at) < duration => return None,
+            Some(at) if Self::holds(&p, at, now) => return None,
             Some(_) => {
                 c.failures = 0;
                 c.locked = None;
             }
             None => {}
         }
-        if now.saturating_duration_since(c.last) >= Duration::from_secs(p.reset_after_secs) {
+        if p.counter_reset_enabled
+            && now.saturating_duration_since(c.last) >= Duration::from_secs(p.reset_after_secs)
+        {
             c.failures = 0;
         }
         c.failures = c.failures.saturating_add(1);
@@ -232,6 +246,7 @@ mod tests {
             threshold,
             duration_secs: 300,
             reset_after_secs: 60,
+            counter_reset_enabled: true,
         })
     }
 
@@ -296,11 +311,33 @@ mod tests {
     }
 
     #[test]
+    fn without_counter_reset_only_a_success_or_an_administrator_ends_it() {
+        let l = lockout(2);
+        l.set_policy(LockoutPolicy {
+            counter_reset_enabled: false,
+            ..l.policy()
+        });
+        let t = Instant::now();
+        let day = Duration::from_secs(86_400);
+        assert_eq!(l.failed_at("ops", t), None);
+        // A day later the first failure still counts.
+        assert_eq!(l.failed_at("ops", t + day), Some(2));
+        assert!(l.is_locked_at("ops", t + day * 30));
+        assert_eq!(l.failed_at("ops", t + day * 30), None);
+        assert!(l.clear("ops"));
+        assert!(!l.is_locked_at("ops", t + day * 30));
+        assert_eq!(l.failed_at("viewer", t), None);
+        l.succeeded("viewer");
+        assert_eq!(l.failed_at("viewer", t), None);
+    }
+
+    #[test]
     fn policies_redfish_allows() {
         let ok = LockoutPolicy {
             threshold: 5,
             duration_secs: 600,
             reset_after_secs: 600,
+            counter_reset_enabled: true,
         };
         assert_eq!(ok.check(), Ok(()));
         let field = |p: LockoutPolicy| p.check().unwrap_err().0;

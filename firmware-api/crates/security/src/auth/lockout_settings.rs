@@ -57,6 +57,7 @@ mod tests {
             threshold: 5,
             duration_secs: 600,
             reset_after_secs: 60,
+            counter_reset_enabled: false,
         };
         save(&path, &p).unwrap();
         assert_eq!(load(&path), Some(p));
@@ -64,11 +65,15 @@ mod tests {
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(
             kept,
-            serde_json::json!({"AccountLockoutThreshold": 5, "AccountLockoutDuration": 600, "AccountLockoutCounterResetAfter": 60})
+            serde_json::json!({"AccountLockoutThreshold": 5, "AccountLockoutDuration": 600, "AccountLockoutCounterResetAfter": 60, "AccountLockoutCounterResetEnabled": false})
         );
+        // Absent, the counter reset is on (the Redfish default).
+        std::fs::write(&path, r#"{"AccountLockoutThreshold": 5, "AccountLockoutDuration": 600, "AccountLockoutCounterResetAfter": 60}"#).unwrap();
+        assert!(load(&path).unwrap().counter_reset_enabled);
         for bad in [
             r#"{"AccountLockoutThreshold": 5, "AccountLockoutDuration": 60, "AccountLockoutCounterResetAfter": 600}"#,
             r#"{"AccountLockoutThreshold": 5, "AccountLockoutDuration": 600}"#,
+            r#"{"AccountLockoutThreshold": 5, "AccountLockoutDuration": 600, "AccountLockoutCounterResetAfter": 60, "AccountLockoutCounterResetEnabled": "no"}"#,
             r#"{"AccountLockoutThreshold": "5", "AccountLockoutDuration": 600, "AccountLockoutCounterResetAfter": 60}"#,
             r#"{"AccountLockoutThreshold": 5, "AccountLockoutDuration": 600, "AccountLockoutCounterResetAfter": 60, "Other": 1}"#,
             "not json",

@@ -48,8 +48,8 @@ pub struct Security {
 }
 
 /// Called with the account's name, its failed logins in a row and the
-/// seconds the lock lasts.
-type LockListener = Box<dyn Fn(&str, u32, u64) + Send + Sync>;
+/// seconds the lock lasts (`None`: until an administrator unlocks it).
+type LockListener = Box<dyn Fn(&str, u32, Option<u64>) + Send + Sync>;
 
 /// A refused attempt before it becomes an HTTP answer.
 enum Failure {
@@ -334,7 +334,7 @@ impl Security {
 
     /// Sets what is told when a local account is locked; only the first
     /// call counts.
-    pub fn on_account_locked(&self, f: impl Fn(&str, u32, u64) + Send + Sync + 'static) {
+    pub fn on_account_locked(&self, f: impl Fn(&str, u32, Option<u64>) + Send + Sync + 'static) {
         let _ = self.on_locked.set(Box::new(f));
     }
 
@@ -576,10 +576,18 @@ impl Security {
                 // only with it is the client told why.
                 UserCheck::Valid(u) if self.lockout.is_locked(&u.name) => {
                     let c = self.lockout.policy();
+                    let until = if c.counter_reset_enabled {
+                        format!(
+                            "it unlocks {} s after it was locked, or when an administrator unlocks it",
+                            c.duration_secs
+                        )
+                    } else {
+                        "an administrator must unlock it".to_string()
+                    };
                     return Err(Failure::Invalid {
                         reason: format!(
-                            "the account is locked after {} failed logins in a row: it unlocks {} s after it was locked, or when an administrator unlocks it",
-                            c.threshold, c.duration_secs
+                            "the account is locked after {} failed logins in a row: {until}",
+                            c.threshold
                         ),
                         bearer: false,
                     });
@@ -595,11 +603,12 @@ impl Security {
                 }
                 UserCheck::WrongPassword => {
                     if let Some(failures) = self.lockout.failed(user) {
-                        let secs = self.lockout.policy().duration_secs;
+                        let p = self.lockout.policy();
+                        let secs = p.counter_reset_enabled.then_some(p.duration_secs);
                         tracing::warn!(
                             account = user,
                             failures,
-                            duration_secs = secs,
+                            duration_secs = ?secs,
                             "account locked after failed logins"
                         );
                         if let Some(tell) = self.on_locked.get() {
