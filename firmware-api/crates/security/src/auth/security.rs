@@ -119,7 +119,7 @@ impl Security {
             (!lc.settings_file.as_os_str().is_empty()).then(|| lc.settings_file.clone());
         if let Some(path) = &lockout_settings {
             if let Some(p) = super::lockout_settings::load(path) {
-                tracing::info!(path = %path.display(), threshold = p.threshold, duration_secs = p.duration_secs, reset_after_secs = p.reset_after_secs, "account lockout policy as set through Redfish, not the configured one");
+                tracing::info!(path = %path.display(), threshold = p.threshold, duration_secs = p.duration_secs, reset_after_secs = p.reset_after_secs, counter_reset = p.counter_reset_enabled, "account lockout policy as set through Redfish, not the configured one");
                 lockout_policy = p;
             }
         }
@@ -327,6 +327,7 @@ impl Security {
             threshold = policy.threshold,
             duration_secs = policy.duration_secs,
             reset_after_secs = policy.reset_after_secs,
+            counter_reset = policy.counter_reset_enabled,
             "account lockout policy changed"
         );
         Ok(())
