@@ -133,12 +133,15 @@ if grep -q '^\[auth\]$' "$WORK/security.toml"; then
 else
     printf '[auth]\naccounts_file = "%s"\n' "$WORK/accounts.json" >> "$WORK/security.toml"
 fi
-# So do the session timeout and the lockout policy an administrator sets.
-for table in sessions:session-service lockout:account-service; do
-    grep -q "^\[auth\.${table%%:*}\]\$" "$WORK/security.toml" &&
-        { echo "security.toml from auth init has [auth.${table%%:*}]: set its settings_file here" >&2; exit 1; }
-    printf '[auth.%s]\nsettings_file = "%s"\n' "${table%%:*}" "$WORK/${table#*:}.json" >> "$WORK/security.toml"
+# So do the session timeout, the lockout policy an administrator sets and
+# the accounts locked.
+for table in sessions lockout; do
+    grep -q "^\[auth\.$table\]\$" "$WORK/security.toml" &&
+        { echo "security.toml from auth init has [auth.$table]: set its files here" >&2; exit 1; }
 done
+printf '[auth.sessions]\nsettings_file = "%s"\n' "$WORK/session-service.json" >> "$WORK/security.toml"
+printf '[auth.lockout]\nsettings_file = "%s"\nlocks_file = "%s"\n' \
+    "$WORK/account-service.json" "$WORK/account-locks.json" >> "$WORK/security.toml"
 # The example rack with power device 00000001/16ff stateful (on/off switch
 # what it reads), so sushy's resets can be seen through the v1.1 API.
 python3 - "$ROOT/firmware-api/emulator-configs/rack.json" "$WORK/rack.json" <<'PY'

@@ -39,19 +39,21 @@ fn node(extra: &str) -> Node {
     let dir = tempfile::tempdir().unwrap();
     let rack = dir.path().join("rack.json");
     std::fs::write(&rack, RACK).unwrap();
-    // The settings files of this node (session timeout, lockout policy),
-    // never the host's: each table gets its `settings_file`, added to the
-    // table when `extra` has it.
+    // The settings files of this node (session timeout, lockout policy
+    // and locks), never the host's: each table gets its files, added to
+    // the table when `extra` has it.
     let mut extra = extra.to_string();
-    for (table, file) in [
-        ("sessions", "session-service.json"),
-        ("lockout", "account-service.json"),
+    let path = |file: &str| dir.path().join(file).display().to_string();
+    for (table, file, more) in [
+        ("sessions", "session-service.json", String::new()),
+        (
+            "lockout",
+            "account-service.json",
+            format!("locks_file = {:?}\n", path("account-locks.json")),
+        ),
     ] {
         let header = format!("[auth.{table}]\n");
-        let with_file = format!(
-            "{header}settings_file = {:?}\n",
-            dir.path().join(file).display().to_string()
-        );
+        let with_file = format!("{header}settings_file = {:?}\n{more}", path(file));
         extra = if extra.contains(&header) {
             extra.replace(&header, &with_file)
         } else {
@@ -1316,11 +1318,17 @@ fn an_administrator_sets_the_lockout_policy() {
         ]
     );
 
-    // A restart keeps the policy (over the configured one), not the lock.
+    // A restart keeps the policy (over the configured one) and the lock,
+    // with what is left of its 120 s.
     let (again, _cfg) = Server::with_config(&n.toml);
     let r = call(&again, "GET", SERVICE, &[("Authorization", &root)], "");
     assert_eq!(r.json()["AccountLockoutThreshold"], 2);
     assert_eq!(r.json()["AccountLockoutDuration"], 120);
+    assert_eq!(login(&again, "viewer", VIEWER_PASSWORD).status, 401);
+    assert_eq!(
+        patch_account(&again, &root, "viewer", r#"{"Locked": false}"#).status,
+        200
+    );
     session(&again, "viewer", VIEWER_PASSWORD);
 
     // Without the counter reset a lock lasts until an administrator
@@ -1360,11 +1368,27 @@ fn an_administrator_sets_the_lockout_policy() {
         logged(&again, &root, &["AccountLockedUntilUnlocked"]),
         ["Local account 'viewer' was locked after 2 failed logins in a row, until an administrator unlocks it."]
     );
+    // A restart does not unlock it (the locks file); an administrator does,
+    // and that too outlives a restart.
+    drop(again);
+    let (third, _cfg) = Server::with_config(&n.toml);
+    assert_eq!(login(&third, "viewer", VIEWER_PASSWORD).status, 401);
+    let shown = call(
+        &third,
+        "GET",
+        &format!("{ACCOUNTS}/viewer"),
+        &[("Authorization", &root)],
+        "",
+    );
+    assert_eq!(shown.json()["Locked"], true);
     assert_eq!(
-        patch_account(&again, &root, "viewer", r#"{"Locked": false}"#).status,
+        patch_account(&third, &root, "viewer", r#"{"Locked": false}"#).status,
         200
     );
-    session(&again, "viewer", VIEWER_PASSWORD);
+    session(&third, "viewer", VIEWER_PASSWORD);
+    drop(third);
+    let (fourth, _cfg) = Server::with_config(&n.toml);
+    session(&fourth, "viewer", VIEWER_PASSWORD);
 
     // Without a settings file the policy is the configuration's alone.
     let r = read_only_without_settings_file(

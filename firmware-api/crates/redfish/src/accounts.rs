@@ -472,7 +472,7 @@ pub(crate) async fn patch(
         }
     }
     // Unlocking ends no session: the account's password is what it was.
-    let unlocked = unlock && security.unlock_account(name);
+    let unlocked = unlock && security.unlock_account(name).await;
     if what.is_empty() {
         // `Locked: false` alone: an unlock, or nothing at all.
         if unlocked {

@@ -96,6 +96,7 @@ impl AuthConfig {
             accounts_file: PathBuf::new(),
             lockout: LockoutConfig {
                 settings_file: PathBuf::new(),
+                locks_file: PathBuf::new(),
                 ..LockoutConfig::default()
             },
             ..AuthConfig::default()
@@ -378,6 +379,9 @@ pub struct LockoutConfig {
     /// Where the policy an administrator set through Redfish is kept;
     /// empty: the policy is read-only there.
     pub settings_file: PathBuf,
+    /// Where the accounts locked now are kept, so that a restart does not
+    /// unlock them; empty: locks end with the process.
+    pub locks_file: PathBuf,
 }
 
 impl Default for LockoutConfig {
@@ -388,6 +392,7 @@ impl Default for LockoutConfig {
             reset_after_secs: 300,
             counter_reset: true,
             settings_file: PathBuf::from("/var/lib/opendcre/account-service.json"),
+            locks_file: PathBuf::from("/var/lib/opendcre/account-locks.json"),
         }
     }
 }

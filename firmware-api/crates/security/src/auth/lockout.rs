@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 use std::ops::RangeInclusive;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
@@ -127,6 +127,8 @@ struct Count {
     last: Instant,
     /// When the threshold was reached, while it is locked.
     locked: Option<Instant>,
+    /// The same on the wall clock, which is what the locks file keeps.
+    locked_wall: Option<SystemTime>,
 }
 
 impl Lockout {
@@ -195,6 +197,7 @@ impl Lockout {
             failures: 0,
             last: now,
             locked: None,
+            locked_wall: None,
         };
         let mut table = self.table();
         let c = table.entry(name.to_string()).or_insert(fresh);
@@ -215,9 +218,60 @@ impl Lockout {
         c.last = now;
         if c.failures >= p.threshold {
             c.locked = Some(now);
+            c.locked_wall = Some(SystemTime::now());
             return Some(c.failures);
         }
         None
+    }
+
+    /// The accounts locked now and when they were locked (wall clock), for
+    /// the locks file.
+    pub(crate) fn locks(&self) -> Vec<(String, SystemTime)> {
+        let p = self.policy();
+        let now = Instant::now();
+        let mut locks: Vec<_> = self
+            .table()
+            .iter()
+            .filter_map(|(name, c)| match (c.locked, c.locked_wall) {
+                (Some(at), Some(wall)) if Self::on(&p) && Self::holds(&p, at, now) => {
+                    Some((name.clone(), wall))
+                }
+                _ => None,
+            })
+            .collect();
+        locks.sort();
+        locks
+    }
+
+    /// Locks read back at start (the locks file): each holds for what is
+    /// left of it by the wall clock. A clock that went back (a Pi has no
+    /// real-time clock before NTP) counts as no time passed; a lock older
+    /// than the monotonic clock (the node itself restarted) starts its
+    /// duration again, the longer of the two readings.
+    pub(crate) fn restore(&self, locks: &[(String, SystemTime)]) {
+        let p = self.policy();
+        if !Self::on(&p) {
+            return;
+        }
+        let now = Instant::now();
+        let wall_now = SystemTime::now();
+        let mut table = self.table();
+        for (name, wall) in locks {
+            let elapsed = wall_now.duration_since(*wall).unwrap_or(Duration::ZERO);
+            if p.counter_reset_enabled && elapsed >= Duration::from_secs(p.duration_secs) {
+                continue;
+            }
+            let at = now.checked_sub(elapsed).unwrap_or(now);
+            table.insert(
+                name.clone(),
+                Count {
+                    failures: p.threshold,
+                    last: now,
+                    locked: Some(at),
+                    locked_wall: Some(*wall),
+                },
+            );
+        }
     }
 
     /// A successful login of `name` (not locked): its count starts again.
@@ -386,6 +440,47 @@ mod tests {
             }),
             LockoutField::Duration
         );
+    }
+
+    #[test]
+    fn locks_are_listed_and_restored_by_the_wall_clock() {
+        let l = lockout(1);
+        assert_eq!(l.failed("ops"), Some(1));
+        assert_eq!(l.failed("viewer"), Some(1));
+        let locks = l.locks();
+        assert_eq!(
+            locks.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+            ["ops", "viewer"]
+        );
+        assert!(l.clear("viewer"));
+        assert_eq!(l.locks().len(), 1);
+
+        let after = lockout(1);
+        let long_ago = SystemTime::now() - Duration::from_secs(301);
+        let future = SystemTime::now() + Duration::from_secs(3600);
+        after.restore(&[
+            ("ops".into(), locks[0].1),
+            ("old".into(), long_ago),
+            ("skewed".into(), future),
+        ]);
+        assert!(after.is_locked("ops"));
+        assert!(!after.is_locked("old"), "its 300 s are over");
+        assert!(
+            after.is_locked("skewed"),
+            "a clock gone back: no time passed"
+        );
+        // Without the counter reset even an old lock holds.
+        let forever = lockout(1);
+        forever.set_policy(LockoutPolicy {
+            counter_reset_enabled: false,
+            ..forever.policy()
+        });
+        forever.restore(&[("old".into(), long_ago)]);
+        assert!(forever.is_locked("old"));
+        // Off: nothing is restored.
+        let off = lockout(0);
+        off.restore(&[("ops".into(), locks[0].1)]);
+        assert!(off.table().is_empty());
     }
 
     #[test]

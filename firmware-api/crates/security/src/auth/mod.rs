@@ -19,6 +19,7 @@ mod jwt;
 mod ldap;
 mod lockout;
 mod lockout_settings;
+mod lockout_state;
 mod principal;
 mod ratelimit;
 mod rejection;

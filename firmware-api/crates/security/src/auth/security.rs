@@ -42,6 +42,8 @@ pub struct Security {
     lockout: Lockout,
     /// `[auth.lockout] settings_file`: `None` when the policy is read-only.
     lockout_settings: Option<std::path::PathBuf>,
+    /// `[auth.lockout] locks_file`: `None` when locks end with the process.
+    locks_file: Option<std::path::PathBuf>,
     /// Told when a local account is locked (the event log, set once by
     /// the service after it opened the log).
     on_locked: std::sync::OnceLock<LockListener>,
@@ -123,6 +125,22 @@ impl Security {
                 lockout_policy = p;
             }
         }
+        let lockout = Lockout::new(lockout_policy);
+        let locks_file = (!lc.locks_file.as_os_str().is_empty()).then(|| lc.locks_file.clone());
+        if let Some(path) = &locks_file {
+            // Only accounts there still are: a lock of a removed account
+            // must not fall on a new one of the same name.
+            let names: Vec<String> = users.list().into_iter().map(|u| u.name).collect();
+            let locks: Vec<_> = super::lockout_state::load(path)
+                .into_iter()
+                .filter(|(name, _)| names.contains(name))
+                .collect();
+            lockout.restore(&locks);
+            let restored = lockout.locks();
+            if !restored.is_empty() {
+                tracing::warn!(path = %path.display(), accounts = ?restored.iter().map(|(n, _)| n).collect::<Vec<_>>(), "accounts still locked after failed logins");
+            }
+        }
         let jwt = cfg.jwt.as_ref().map(JwtValidator::new).transpose()?;
         let ldap = cfg.ldap.as_ref().map(LdapAuthenticator::new).transpose()?;
         Ok(Security {
@@ -137,8 +155,9 @@ impl Security {
             anonymous: cfg.anonymous.clone(),
             client_cert: cfg.client_cert.clone(),
             limiter: FailureLimiter::new(&cfg.rate_limit),
-            lockout: Lockout::new(lockout_policy),
+            lockout,
             lockout_settings,
+            locks_file,
             on_locked: std::sync::OnceLock::new(),
         })
     }
@@ -323,6 +342,8 @@ impl Security {
             .await
             .map_err(|e| format!("the lockout settings writer failed: {e}"))??;
         self.lockout.set_policy(policy);
+        // A policy may end locks (threshold 0, a shorter duration).
+        self.save_locks().await;
         tracing::info!(
             threshold = policy.threshold,
             duration_secs = policy.duration_secs,
@@ -342,12 +363,28 @@ impl Security {
     /// An administrator unlocks local account `name` (Redfish `Locked:
     /// false`); its count of failed logins starts again. Whether it was
     /// locked.
-    pub fn unlock_account(&self, name: &str) -> bool {
+    pub async fn unlock_account(&self, name: &str) -> bool {
         let was = self.lockout.clear(name);
         if was {
             tracing::info!(account = name, "account unlocked");
+            self.save_locks().await;
         }
         was
+    }
+
+    /// Writes the locks in force to the locks file, if there is one. A
+    /// failed write is logged: the locks stay in force in this process.
+    async fn save_locks(&self) {
+        let Some(path) = self.locks_file.clone() else {
+            return;
+        };
+        let locks = self.lockout.locks();
+        let shown = path.display().to_string();
+        match tokio::task::spawn_blocking(move || super::lockout_state::save(&path, &locks)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(path = %shown, "account locks not kept: {e}"),
+            Err(e) => tracing::error!(path = %shown, "account locks writer failed: {e}"),
+        }
     }
 
     /// Whether accounts can be made, changed and deleted at run time
@@ -388,7 +425,9 @@ impl Security {
         self.users.delete(name).await?;
         self.sessions.remove_user(name, AuthMethod::Local);
         // A new account of the same name starts without the old one's count.
-        self.lockout.clear(name);
+        if self.lockout.clear(name) {
+            self.save_locks().await;
+        }
         Ok(())
     }
 
@@ -615,6 +654,7 @@ impl Security {
                         if let Some(tell) = self.on_locked.get() {
                             tell(user, failures, secs);
                         }
+                        self.save_locks().await;
                     }
                     return Err(wrong());
                 }
