@@ -14,24 +14,11 @@ use super::lockout::LockoutPolicy;
 /// damaged or invalid one is logged and `None`: the configured policy
 /// stays in force, and the next change writes a good file.
 pub(crate) fn load(path: &Path) -> Option<LockoutPolicy> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-        Err(e) => {
-            tracing::error!(path = %path.display(), "lockout settings not read: {e}");
-            return None;
-        }
-    };
-    match serde_json::from_str::<LockoutPolicy>(&text) {
-        Ok(p) => match p.check() {
-            Ok(()) => Some(p),
-            Err((field, why)) => {
-                tracing::error!(path = %path.display(), "lockout settings not used: {} {why}", field.redfish_name());
-                None
-            }
-        },
-        Err(e) => {
-            tracing::error!(path = %path.display(), "lockout settings not used: {e}");
+    let p: LockoutPolicy = super::kept::read_json(path, "lockout settings")?;
+    match p.check() {
+        Ok(()) => Some(p),
+        Err((field, why)) => {
+            tracing::error!(path = %path.display(), "lockout settings not used: {} {why}", field.redfish_name());
             None
         }
     }
@@ -40,8 +27,7 @@ pub(crate) fn load(path: &Path) -> Option<LockoutPolicy> {
 /// Keeps `policy` in `path`: mode 0600, written whole (new file, fsync,
 /// rename) before the policy is in force.
 pub(crate) fn save(path: &Path, policy: &LockoutPolicy) -> Result<(), String> {
-    let text = serde_json::to_string_pretty(policy).map_err(|e| e.to_string())?;
-    super::users::write_file(path, &format!("{text}\n"))
+    super::kept::write_json(path, policy)
 }
 
 #[cfg(test)]

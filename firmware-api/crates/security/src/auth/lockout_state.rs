@@ -19,29 +19,17 @@ struct Stored {
     locked: BTreeMap<String, u64>,
 }
 
-/// The locks kept, oldest information as written. A missing file is none;
+/// The locks kept. A missing file is none;
 /// an unreadable or damaged one is logged and none (the next lock writes a
 /// good file).
 pub(crate) fn load(path: &Path) -> Vec<(String, SystemTime)> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
-        Err(e) => {
-            tracing::error!(path = %path.display(), "account locks not read: {e}");
-            return Vec::new();
-        }
+    let Some(s) = super::kept::read_json::<Stored>(path, "account locks") else {
+        return Vec::new();
     };
-    match serde_json::from_str::<Stored>(&text) {
-        Ok(s) => s
-            .locked
-            .into_iter()
-            .map(|(name, secs)| (name, UNIX_EPOCH + Duration::from_secs(secs)))
-            .collect(),
-        Err(e) => {
-            tracing::error!(path = %path.display(), "account locks not used: {e}");
-            Vec::new()
-        }
-    }
+    s.locked
+        .into_iter()
+        .map(|(name, secs)| (name, UNIX_EPOCH + Duration::from_secs(secs)))
+        .collect()
 }
 
 /// Keeps `locks` in `path`: mode 0600, written whole (new file, fsync,
@@ -56,8 +44,7 @@ pub(crate) fn save(path: &Path, locks: &[(String, SystemTime)]) -> Result<(), St
             })
             .collect(),
     };
-    let text = serde_json::to_string_pretty(&stored).map_err(|e| e.to_string())?;
-    super::users::write_file(path, &format!("{text}\n"))
+    super::kept::write_json(path, &stored)
 }
 
 #[cfg(test)]

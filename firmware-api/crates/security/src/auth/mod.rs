@@ -16,6 +16,7 @@ mod credentials;
 mod fetch;
 pub mod init;
 mod jwt;
+mod kept;
 mod ldap;
 mod lockout;
 mod lockout_settings;

@@ -24,35 +24,24 @@ struct Stored {
 /// damaged or out-of-range one is logged and `None`: the configured
 /// timeout stays in force, and the next change writes a good file.
 pub(crate) fn load(path: &Path) -> Option<u64> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-        Err(e) => {
-            tracing::error!(path = %path.display(), "session settings not read: {e}");
-            return None;
-        }
-    };
-    match serde_json::from_str::<Stored>(&text) {
-        Ok(s) if SESSION_TIMEOUT_RANGE.contains(&s.session_timeout) => Some(s.session_timeout),
-        Ok(s) => {
-            tracing::error!(path = %path.display(), timeout = s.session_timeout, "session settings not used: SessionTimeout is out of {SESSION_TIMEOUT_RANGE:?}");
-            None
-        }
-        Err(e) => {
-            tracing::error!(path = %path.display(), "session settings not used: {e}");
-            None
-        }
+    let s: Stored = super::kept::read_json(path, "session settings")?;
+    if SESSION_TIMEOUT_RANGE.contains(&s.session_timeout) {
+        Some(s.session_timeout)
+    } else {
+        tracing::error!(path = %path.display(), timeout = s.session_timeout, "session settings not used: SessionTimeout is out of {SESSION_TIMEOUT_RANGE:?}");
+        None
     }
 }
 
 /// Keeps `secs` in `path`: mode 0600, written whole (new file, fsync,
 /// rename) before the new timeout is in force.
 pub(crate) fn save(path: &Path, secs: u64) -> Result<(), String> {
-    let text = serde_json::to_string_pretty(&Stored {
-        session_timeout: secs,
-    })
-    .map_err(|e| e.to_string())?;
-    super::users::write_file(path, &format!("{text}\n"))
+    super::kept::write_json(
+        path,
+        &Stored {
+            session_timeout: secs,
+        },
+    )
 }
 
 #[cfg(test)]
