@@ -121,7 +121,9 @@ pub(crate) async fn patch_service(
             _ => policy.reset_after_secs = n,
         }
     }
-    if policy.reset_after_secs > policy.duration_secs {
+    // The ranges are the writable list's; what `check` can still refuse
+    // is the reset outlasting the lock.
+    if policy.check().is_err() {
         return Err(bad(
             BaseMessage::PropertyValueConflict,
             &["AccountLockoutCounterResetAfter", "AccountLockoutDuration"],
@@ -231,7 +233,7 @@ pub(crate) fn allow(resource: &Resource, security: Option<&Security>) -> Option<
 }
 
 fn lockout_on(security: Option<&Security>) -> bool {
-    security.is_some_and(|s| s.lockout_policy().threshold > 0)
+    security.is_some_and(|s| s.lockout_policy().is_on())
 }
 
 fn find(security: &Security, name: &str) -> Option<LocalUser> {
@@ -473,10 +475,12 @@ pub(crate) async fn patch(
     }
     // Unlocking ends no session: the account's password is what it was.
     let unlocked = unlock && security.unlock_account(name).await;
+    if unlocked {
+        tracing::info!(account = %name, by = %caller.user(), "account unlocked");
+    }
     if what.is_empty() {
         // `Locked: false` alone: an unlock, or nothing at all.
         if unlocked {
-            tracing::info!(account = %name, by = %caller.user(), "account unlocked");
             log.record(Event::account_changed(
                 &caller.user(),
                 name,

@@ -81,6 +81,11 @@ impl LockoutField {
 }
 
 impl LockoutPolicy {
+    /// Whether accounts lock at all under this policy.
+    pub fn is_on(&self) -> bool {
+        self.threshold > 0 && self.duration_secs > 0
+    }
+
     /// Whether the numbers are ones Redfish allows: a threshold up to
     /// [`LOCKOUT_THRESHOLD_MAX`], a duration and a reset within
     /// [`LOCKOUT_SECS_RANGE`], the reset no longer than the lock (the
@@ -151,10 +156,6 @@ impl Lockout {
         *self.policy.lock().unwrap_or_else(|e| e.into_inner()) = policy;
     }
 
-    fn on(p: &LockoutPolicy) -> bool {
-        p.threshold > 0 && p.duration_secs > 0
-    }
-
     /// Whether a lock made at `at` still holds at `now`.
     fn holds(p: &LockoutPolicy, at: Instant, now: Instant) -> bool {
         !p.counter_reset_enabled
@@ -174,7 +175,7 @@ impl Lockout {
 
     fn is_locked_at(&self, name: &str, now: Instant) -> bool {
         let p = self.policy();
-        Self::on(&p)
+        p.is_on()
             && self
                 .table()
                 .get(name)
@@ -190,7 +191,7 @@ impl Lockout {
 
     fn failed_at(&self, name: &str, now: Instant) -> Option<u32> {
         let p = self.policy();
-        if !Self::on(&p) {
+        if !p.is_on() {
             return None;
         }
         let fresh = Count {
@@ -233,7 +234,7 @@ impl Lockout {
             .table()
             .iter()
             .filter_map(|(name, c)| match (c.locked, c.locked_wall) {
-                (Some(at), Some(wall)) if Self::on(&p) && Self::holds(&p, at, now) => {
+                (Some(at), Some(wall)) if p.is_on() && Self::holds(&p, at, now) => {
                     Some((name.clone(), wall))
                 }
                 _ => None,
@@ -250,7 +251,7 @@ impl Lockout {
     /// duration again, the longer of the two readings.
     pub(crate) fn restore(&self, locks: &[(String, SystemTime)]) {
         let p = self.policy();
-        if !Self::on(&p) {
+        if !p.is_on() {
             return;
         }
         let now = Instant::now();
@@ -276,7 +277,7 @@ impl Lockout {
 
     /// A successful login of `name` (not locked): its count starts again.
     pub(crate) fn succeeded(&self, name: &str) {
-        if Self::on(&self.policy()) {
+        if self.policy().is_on() {
             self.table().remove(name);
         }
     }

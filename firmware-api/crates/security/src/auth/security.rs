@@ -366,7 +366,6 @@ impl Security {
     pub async fn unlock_account(&self, name: &str) -> bool {
         let was = self.lockout.clear(name);
         if was {
-            tracing::info!(account = name, "account unlocked");
             self.save_locks().await;
         }
         was
