@@ -1,11 +1,13 @@
-//! Redfish query parameters (`$expand`, `$select`, `$top`, `$skip`) and
+//! Redfish query parameters (`$filter`, `$expand`, `$select`, `$top`,
+//! `$skip`, `only`) and
 //! `PATCH` with `ETag`/`If-Match`, in the real binary on the emulator; the
 //! written asset tag checked through the v1.1 API.
 
 use serde_json::Value;
 
 use crate::redfish::{
-    constant_rack, error_code, get, get_ok, node, send, stateful_node, OPERATOR, READER,
+    constant_rack, error_code, get, get_ok, log_message_ids, member_ids, node, reset, send,
+    stateful_node, OPERATOR, READER,
 };
 
 /// A sensor without the time of its read (two reads differ only there).
@@ -146,7 +148,7 @@ fn top_and_skip_page_with_next_links_and_bad_values_are_400s() {
         ("$expand=*($levels=99)", 400, "QueryParameterOutOfRange"),
         ("$expand=all", 400, "QueryParameterValueFormatError"),
         ("$select=", 400, "QueryParameterValueFormatError"),
-        ("$filter=Id%20eq%20'x'", 501, "QueryNotSupported"),
+        ("$filter=Id%20eq", 400, "QueryParameterValueFormatError"),
         ("$orderby=Id", 501, "QueryNotSupported"),
     ] {
         let r = get(&s, &format!("{sensors}?{query}"), Some(READER));
@@ -156,6 +158,186 @@ fn top_and_skip_page_with_next_links_and_bad_values_are_400s() {
     let r = get(&s, "/redfish/v1/Chassis/00000001?$top=1", Some(READER));
     assert_eq!(r.status, 400);
     assert_eq!(error_code(&r), "Base.1.22.QueryNotSupportedOnResource");
+}
+
+/// A `$filter` expression as it goes in a URI.
+fn filter(expr: &str) -> String {
+    format!("$filter={}", expr.replace(' ', "%20").replace('\'', "%27"))
+}
+
+#[test]
+fn filter_keeps_the_members_that_match_and_pages_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _cfg) = node(&constant_rack(dir.path()));
+    let sensors = "/redfish/v1/Chassis/00000001/Sensors";
+    let every = get_ok(&s, &format!("{sensors}?$expand=."), Some(READER));
+    let every = every["Members"].as_array().unwrap();
+    // What each filter must keep, judged here on the expanded collection.
+    let ids = |keep: &dyn Fn(&Value) -> bool| -> Vec<String> {
+        every
+            .iter()
+            .filter(|m| keep(m))
+            .map(|m| m["@odata.id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let temperatures = ids(&|m| m["ReadingType"] == "Temperature");
+    assert!(
+        !temperatures.is_empty() && temperatures.len() < every.len(),
+        "the example board has temperatures and other sensors"
+    );
+    for (expr, want) in [
+        ("ReadingType eq 'Temperature'", temperatures.clone()),
+        (
+            "not (ReadingType eq 'Temperature')",
+            ids(&|m| m["ReadingType"] != "Temperature"),
+        ),
+        (
+            "ReadingType eq 'Temperature' and Reading gt 25",
+            ids(&|m| m["ReadingType"] == "Temperature" && m["Reading"].as_f64().unwrap() > 25.0),
+        ),
+        (
+            "ReadingType eq 'Rotational' or Status/Health ne 'OK'",
+            ids(&|m| m["ReadingType"] == "Rotational" || m["Status"]["Health"] != "OK"),
+        ),
+        ("ReadingType eq 'NoSuchType'", Vec::new()),
+        ("Absent eq null", ids(&|_| true)),
+    ] {
+        let v = get_ok(&s, &format!("{sensors}?{}", filter(expr)), Some(READER));
+        assert_eq!(member_ids(&v), want, "{expr}");
+        assert_eq!(
+            v["Members@odata.count"],
+            want.len(),
+            "{expr}: the members kept"
+        );
+    }
+
+    // Filtered first, then paged: the next links carry the filter.
+    let mut next = Some(format!(
+        "{sensors}?{}&$top=1&$expand=.",
+        filter("ReadingType eq 'Temperature'")
+    ));
+    let mut paged = Vec::new();
+    while let Some(uri) = next {
+        let page = get_ok(&s, &uri, Some(READER));
+        assert_eq!(page["Members@odata.count"], temperatures.len());
+        for m in page["Members"].as_array().unwrap() {
+            assert_eq!(m["ReadingType"], "Temperature", "expanded, and filtered");
+            paged.push(m["@odata.id"].as_str().unwrap().to_string());
+        }
+        next = page["Members@odata.nextLink"].as_str().map(str::to_string);
+        assert!(paged.len() <= temperatures.len(), "{next:?}");
+    }
+    assert_eq!(paged, temperatures);
+
+    for (query, status, code) in [
+        (
+            "$filter=ReadingType%20eq",
+            400,
+            "QueryParameterValueFormatError",
+        ),
+        (
+            "$filter=(Id%20eq%20'x'",
+            400,
+            "QueryParameterValueFormatError",
+        ),
+        (
+            "$filter=contains(Id,'x')",
+            400,
+            "QueryParameterValueFormatError",
+        ),
+        (
+            "$filter=Id%20eq%20'a'&$filter=Id%20eq%20'b'",
+            400,
+            "QueryParameterValueFormatError",
+        ),
+    ] {
+        let r = get(&s, &format!("{sensors}?{query}"), Some(READER));
+        assert_eq!(r.status, status, "{query}");
+        assert_eq!(error_code(&r), format!("Base.1.22.{code}"), "{query}");
+    }
+    let r = get(
+        &s,
+        &format!("/redfish/v1/Chassis/00000001?{}", filter("Id eq 'x'")),
+        Some(READER),
+    );
+    assert_eq!(r.status, 400, "not a collection");
+    assert_eq!(error_code(&r), "Base.1.22.QueryNotSupportedOnResource");
+    let root = get_ok(&s, "/redfish/v1", None);
+    assert_eq!(root["ProtocolFeaturesSupported"]["FilterQuery"], true);
+    assert_eq!(root["ProtocolFeaturesSupported"]["OnlyMemberQuery"], true);
+}
+
+#[test]
+fn filter_on_power_state_sees_a_reset_and_only_answers_with_the_one_member() {
+    let (s, _cfg, _dir) = stateful_node();
+    let off = filter("PowerState eq 'Off'");
+    let before = get_ok(&s, &format!("/redfish/v1/Systems?{off}"), Some(READER));
+    assert_eq!(reset(&s, "00000001-0001", OPERATOR, "ForceOff").status, 204);
+    let after = get_ok(&s, &format!("/redfish/v1/Systems?{off}"), Some(READER));
+    let mut want = member_ids(&before);
+    want.push("/redfish/v1/Systems/00000001-0001");
+    want.sort_unstable();
+    let mut got = member_ids(&after);
+    got.sort_unstable();
+    assert_eq!(got, want, "the system switched off now matches");
+
+    // Log entries are whole in their collection: filtered as they are.
+    let entries = "/redfish/v1/Managers/RackManager/LogServices/EventLog/Entries";
+    let all = log_message_ids(&s);
+    let power = "OpenDCRE.1.1.PowerAction";
+    let kept = get_ok(
+        &s,
+        &format!("{entries}?{}", filter(&format!("MessageId eq '{power}'"))),
+        Some(READER),
+    );
+    let kept: Vec<&Value> = kept["Members"].as_array().unwrap().iter().collect();
+    assert_eq!(kept.len(), all.iter().filter(|m| *m == power).count());
+    assert!(!kept.is_empty(), "the ForceOff is in the log: {all:?}");
+    assert!(kept
+        .iter()
+        .all(|e| e["MessageId"] == power && e["Id"].is_string()));
+
+    // One manager: `only` answers with it, as its own GET does.
+    let managers = get_ok(&s, "/redfish/v1/Managers", Some(READER));
+    let [manager] = member_ids(&managers)[..] else {
+        panic!("one manager: {managers}");
+    };
+    let only = get(&s, "/redfish/v1/Managers?only", Some(READER));
+    assert_eq!(only.status, 200);
+    let own = get_ok(&s, manager, Some(READER));
+    let mut only = only.json();
+    assert_eq!(only["@odata.id"], manager);
+    // The clock moves between the two reads.
+    only["DateTime"] = own["DateTime"].clone();
+    assert_eq!(only, own);
+    // Several members: the collection as usual.
+    let chassis = get_ok(&s, "/redfish/v1/Chassis?only", Some(READER));
+    assert!(member_ids(&chassis).len() > 1);
+    assert_eq!(chassis, get_ok(&s, "/redfish/v1/Chassis", Some(READER)));
+    for (uri, code) in [
+        (
+            "/redfish/v1/Managers?only=foo",
+            "QueryParameterValueFormatError",
+        ),
+        (
+            "/redfish/v1/Managers?only&$top=1",
+            "QueryCombinationInvalid",
+        ),
+        (
+            "/redfish/v1/Managers?$expand=.&only",
+            "QueryCombinationInvalid",
+        ),
+        (manager, "QueryNotSupportedOnResource"),
+    ] {
+        let uri = if uri == manager {
+            format!("{manager}?only")
+        } else {
+            uri.to_string()
+        };
+        let r = get(&s, &uri, Some(READER));
+        assert_eq!(r.status, 400, "{uri}");
+        assert_eq!(error_code(&r), format!("Base.1.22.{code}"), "{uri}");
+    }
 }
 
 fn patch(

@@ -2,8 +2,10 @@
 //! then the resource's handler. Authentication and the browser policy ran
 //! before, in the api crate's server.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Mutex;
 
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, Method, StatusCode};
@@ -18,6 +20,7 @@ use crate::answer::{Answer, BaseMessage, RedfishError, XML};
 use crate::boot;
 use crate::certificates;
 use crate::ethernet;
+use crate::filter;
 use crate::firmware;
 use crate::led;
 use crate::logs;
@@ -95,6 +98,7 @@ pub async fn handle(
         deadline,
         caller,
         rack: tokio::sync::OnceCell::new(),
+        fetched: Mutex::new(HashMap::new()),
     };
     let served = match (req.method.clone(), resource) {
         // A task monitor's status is its answer (202 while running).
@@ -154,6 +158,10 @@ struct Ctx<'a> {
     /// poller each find is a scan of the bus (400 ms of silence), and an
     /// expansion reads many resources of the same tree.
     rack: tokio::sync::OnceCell<Rack>,
+    /// The members this request has read (by URI): a `$filter` reads each
+    /// member of a collection, and an `$expand` of the same request then
+    /// shows those readings instead of reading the bus again.
+    fetched: Mutex<HashMap<String, Value>>,
 }
 
 impl Ctx<'_> {
@@ -165,7 +173,8 @@ impl Ctx<'_> {
     }
 
     /// A GET: the resource's JSON (the one code path, [`Ctx::read`]), then
-    /// DSP0266's order: `$skip`/`$top`, `$expand`, `$select`.
+    /// DSP0266's order: `$filter`, `$skip`/`$top`, `$expand`, `$select`;
+    /// or, with `only`, the one member of a collection.
     async fn get(
         &self,
         resource: &Resource,
@@ -187,8 +196,13 @@ impl Ctx<'_> {
             ));
         }
         let mut v = self.read(resource, path).await?;
-        if !q.is_empty() {
+        if q.only {
+            v = self.only(v).await?;
+        } else if !q.is_empty() {
             let uri = v["@odata.id"].as_str().unwrap_or(path).to_string();
+            if let Some(f) = &q.filter {
+                self.filter(&mut v, f).await?;
+            }
             query::page(&mut v, &uri, q)?;
             if let Some(e) = q.expand {
                 self.expand(&mut v, e).await;
@@ -198,6 +212,57 @@ impl Ctx<'_> {
             }
         }
         Ok(Answer::json(StatusCode::OK, &v))
+    }
+
+    /// `$filter`: keeps the members of collection `v` that match `f`, each
+    /// judged on what its own GET shows this caller now; a member that
+    /// cannot be read is left out (logged). `Members@odata.count` counts
+    /// the members kept. Not a collection: 400 `QueryNotSupportedOnResource`.
+    async fn filter(&self, v: &mut Value, f: &filter::Expr) -> Result<(), RedfishError> {
+        let Some(members) = v.get_mut("Members").and_then(Value::as_array_mut) else {
+            return Err(query::not_a_collection());
+        };
+        let mut kept = Vec::with_capacity(members.len());
+        for member in members.drain(..) {
+            let read = match member.get("@odata.id").and_then(Value::as_str) {
+                Some(uri) if member.as_object().is_some_and(|m| m.len() == 1) => {
+                    self.fetch(uri).await
+                }
+                // Already whole (not a hyperlink): judged as it is.
+                _ => Some(member.clone()),
+            };
+            match read {
+                Some(whole) if f.matches(&whole) => kept.push(member),
+                Some(_) => {}
+                None => {
+                    tracing::warn!(member = %member["@odata.id"], "not readable: left out of a $filter")
+                }
+            }
+        }
+        *members = kept;
+        let count = members.len();
+        if v.get("Members@odata.count").is_some() {
+            v["Members@odata.count"] = count.into();
+        }
+        Ok(())
+    }
+
+    /// `only`: a collection of exactly one member answers with that
+    /// member (its own GET); with none or several, the collection.
+    async fn only(&self, v: Value) -> Result<Value, RedfishError> {
+        let Some(members) = v.get("Members").and_then(Value::as_array) else {
+            return Err(query::not_a_collection());
+        };
+        let [member] = members.as_slice() else {
+            return Ok(v);
+        };
+        let Some(uri) = member.get("@odata.id").and_then(Value::as_str) else {
+            return Ok(v);
+        };
+        match self.readable(uri) {
+            Some(resource) => self.read(&resource, uri).await,
+            None => Err(RedfishError::missing(uri)),
+        }
     }
 
     /// Replaces the hyperlinks `e` names with the resources they point to,
@@ -228,8 +293,29 @@ impl Ctx<'_> {
         })
     }
 
-    /// The JSON a GET of `uri` answers this caller, if it may read it.
+    /// The JSON a GET of `uri` answers this caller, if it may read it
+    /// (once per request: a second fetch of the same URI is the first's).
     async fn fetch(&self, uri: &str) -> Option<Value> {
+        if let Some(v) = self.fetched.lock().ok()?.get(uri) {
+            return Some(v.clone());
+        }
+        let resource = self.readable(uri)?;
+        match self.read(&resource, uri).await {
+            Ok(v) => {
+                if let Ok(mut fetched) = self.fetched.lock() {
+                    fetched.insert(uri.to_string(), v.clone());
+                }
+                Some(v)
+            }
+            Err(e) => {
+                tracing::debug!(uri, status = e.status.as_u16(), "not read for a query");
+                None
+            }
+        }
+    }
+
+    /// The resource at `uri`, if this caller may GET it.
+    fn readable(&self, uri: &str) -> Option<Resource> {
         let segments: Vec<String> = uri
             .trim_start_matches('/')
             .split('/')
@@ -242,16 +328,7 @@ impl Ctx<'_> {
             && (resource.is_public()
                 || self.caller.principal.is_some()
                 || self.caller.security.is_none());
-        if !readable {
-            return None;
-        }
-        match self.read(&resource, uri).await {
-            Ok(v) => Some(v),
-            Err(e) => {
-                tracing::debug!(uri, status = e.status.as_u16(), "not expanded");
-                None
-            }
-        }
+        readable.then_some(resource)
     }
 
     /// The JSON of a readable resource: what a GET of it shows.

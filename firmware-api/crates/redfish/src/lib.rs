@@ -18,7 +18,8 @@
 //! tag (bus power device or BMC); `reset` the `ComputerSystem.Reset` body;
 //! `sessions` login, the session resources and logout; `accounts` the
 //! account service (local accounts, roles, LDAP as a provider); `query`
-//! `$expand`/`$select`/`$top`/`$skip`; `patch` a system's `PATCH` (body,
+//! `$filter`/`$expand`/`$select`/`$top`/`$skip`/`only` (`filter` the
+//! `$filter` expressions); `patch` a system's `PATCH` (body,
 //! `If-Match`, `ETag`); `led` a board's identify LED; `boot` the boot
 //! override of a BMC's server (IPMI boot flags); `registries` the message
 //! registries the error answers use; `network` the manager's network
@@ -44,6 +45,7 @@ mod environment;
 mod ethernet;
 mod eventfilter;
 mod events;
+mod filter;
 mod firmware;
 mod handler;
 mod http_client;

@@ -1,14 +1,16 @@
-//! DSP0266 "Query parameters": `$expand`, `$select`, `$top` and `$skip`
-//! parsed and applied to a resource's JSON. Which links an expansion
-//! follows and how a collection is paged are pure functions here; fetching
-//! an expanded member is the handler's (the member's own GET, one code
-//! path). Other `$` parameters (`$filter`, …) are a 501 `QueryNotSupported`;
-//! parameters without `$` are ignored.
+//! DSP0266 "Query parameters": `$filter`, `$expand`, `$select`, `$top`,
+//! `$skip` and `only` parsed and applied to a resource's JSON. Which links
+//! an expansion follows and how a collection is paged are pure functions
+//! here (a filter's expression is `filter`'s); fetching a member is the
+//! handler's (the member's own GET, one code path). Other `$` parameters
+//! (`$orderby`, `$count`, …) are a 501 `QueryNotSupported`; other
+//! parameters without `$` (`excerpt` among them) are ignored.
 
 use http::StatusCode;
 use serde_json::{Map, Value};
 
 use crate::answer::{BaseMessage, RedfishError};
+use crate::filter;
 
 /// The deepest `$levels` served (`ProtocolFeaturesSupported.ExpandQuery
 /// .MaxLevels`): every expanded resource is a GET of its own (a bus read
@@ -33,9 +35,13 @@ pub(crate) struct Expand {
     pub levels: u32,
 }
 
-/// The `$` parameters of one request.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The query parameters of one request that this service acts on.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Query {
+    /// Which members of a collection are wanted.
+    pub filter: Option<filter::Expr>,
+    /// `only`: a collection of exactly one member answers with the member.
+    pub only: bool,
     pub expand: Option<Expand>,
     /// Property paths (`Status/Health` is `["Status", "Health"]`).
     pub select: Option<Vec<Vec<String>>>,
@@ -43,14 +49,21 @@ pub(crate) struct Query {
     pub skip: Option<usize>,
     /// The parameters without `$`, kept for `Members@odata.nextLink`.
     others: Vec<String>,
-    /// `$expand` and `$select` as sent (decoded), for the next link.
+    /// `$filter`, `$expand` and `$select` as sent (decoded), for the next
+    /// link.
+    raw_filter: Option<String>,
     raw_expand: Option<String>,
     raw_select: Option<String>,
 }
 
 impl Query {
     pub fn is_empty(&self) -> bool {
-        self.expand.is_none() && self.select.is_none() && self.top.is_none() && self.skip.is_none()
+        self.filter.is_none()
+            && !self.only
+            && self.expand.is_none()
+            && self.select.is_none()
+            && self.top.is_none()
+            && self.skip.is_none()
     }
 }
 
@@ -76,12 +89,29 @@ fn out_of_range(value: &str, param: &str, range: &str) -> RedfishError {
 pub(crate) fn parse(query: Option<&str>) -> Result<Query, RedfishError> {
     let mut q = Query::default();
     for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let (key, raw) = pair.split_once('=').unwrap_or((pair, ""));
         let key = decode(key);
-        let value = decode(value);
+        let value = decode(raw);
         let shown: String = value.chars().take(64).collect();
         let twice = |name: &str| format_error(&shown, name);
         match key.as_str() {
+            "$filter" => {
+                if q.filter.is_some() {
+                    return Err(twice("$filter"));
+                }
+                // A form's `+` is a space; a `+` of a number's exponent is
+                // sent as `%2B`.
+                let text = decode(&raw.replace('+', " "));
+                q.filter = Some(filter::parse(&text)?);
+                q.raw_filter = Some(text);
+            }
+            // DSP0266: `only` takes no value.
+            "only" => {
+                if q.only || !value.is_empty() {
+                    return Err(twice("only"));
+                }
+                q.only = true;
+            }
             "$expand" => {
                 if q.expand.is_some() {
                     return Err(twice("$expand"));
@@ -115,12 +145,26 @@ pub(crate) fn parse(query: Option<&str>) -> Result<Query, RedfishError> {
                     &[],
                 );
                 e.detail = Some(format!(
-                    "Remove {name}: this service supports $expand, $select, $top and $skip."
+                    "Remove {name}: this service supports $filter, $expand, $select, $top, $skip and only."
                 ));
                 return Err(e);
             }
             _ => q.others.push(pair.to_string()),
         }
+    }
+    // DSP0266: `only` is not combined with other query parameters.
+    if q.only
+        && (q.filter.is_some()
+            || q.expand.is_some()
+            || q.select.is_some()
+            || q.top.is_some()
+            || q.skip.is_some())
+    {
+        return Err(RedfishError::new(
+            StatusCode::BAD_REQUEST,
+            BaseMessage::QueryCombinationInvalid,
+            &[],
+        ));
     }
     Ok(q)
 }
@@ -226,11 +270,7 @@ pub(crate) fn page(v: &mut Value, uri: &str, q: &Query) -> Result<(), RedfishErr
         return Ok(());
     }
     let Some(members) = v.get_mut("Members").and_then(Value::as_array_mut) else {
-        return Err(RedfishError::new(
-            StatusCode::BAD_REQUEST,
-            BaseMessage::QueryNotSupportedOnResource,
-            &[],
-        ));
+        return Err(not_a_collection());
     };
     let total = members.len();
     let skip = q.skip.unwrap_or(0).min(total);
@@ -244,6 +284,9 @@ pub(crate) fn page(v: &mut Value, uri: &str, q: &Query) -> Result<(), RedfishErr
     };
     if let (Some(next), Some(top)) = (next, q.top) {
         let mut parts = vec![format!("$skip={next}"), format!("$top={top}")];
+        if let Some(f) = &q.raw_filter {
+            parts.push(format!("$filter={}", encode(f)));
+        }
         if let Some(e) = &q.raw_expand {
             parts.push(format!("$expand={}", encode(e)));
         }
@@ -254,6 +297,16 @@ pub(crate) fn page(v: &mut Value, uri: &str, q: &Query) -> Result<(), RedfishErr
         v["Members@odata.nextLink"] = Value::String(format!("{uri}?{}", parts.join("&")));
     }
     Ok(())
+}
+
+/// A collection's parameter on another resource: 400
+/// `QueryNotSupportedOnResource`.
+pub(crate) fn not_a_collection() -> RedfishError {
+    RedfishError::new(
+        StatusCode::BAD_REQUEST,
+        BaseMessage::QueryNotSupportedOnResource,
+        &[],
+    )
 }
 
 /// Escapes what a query value may not hold as it is.
@@ -453,7 +506,7 @@ mod tests {
         assert_eq!((q.top, q.skip), (Some(2), Some(1)));
         assert!(parse(None).unwrap().is_empty());
         assert!(
-            parse(Some("only&foo=1")).unwrap().is_empty(),
+            parse(Some("excerpt&foo=1")).unwrap().is_empty(),
             "others are ignored"
         );
         assert_eq!(
@@ -467,7 +520,7 @@ mod tests {
                 "{bad}"
             );
         }
-        for q in ["$filter=Id eq 1", "a=1&$orderby=Id", "%24count=true"] {
+        for q in ["$levels=1", "a=1&$orderby=Id", "%24count=true", "$search=x"] {
             let e = parse(Some(q)).unwrap_err();
             assert_eq!(e.status, StatusCode::NOT_IMPLEMENTED, "{q}");
             assert_eq!(code(&e), "Base.1.22.QueryNotSupported");
@@ -484,6 +537,53 @@ mod tests {
         );
         assert!(parse(Some("$select=")).is_err());
         assert!(parse(Some("$select=Id,,Name")).is_err());
+    }
+
+    #[test]
+    fn filter_and_only() {
+        let q = parse(Some("$filter=Status/Health+eq+%27OK%27&$top=1")).unwrap();
+        let f = q.filter.as_ref().unwrap();
+        assert!(f.matches(&json!({ "Status": { "Health": "OK" } })));
+        assert!(!f.matches(&json!({ "Status": { "Health": "Warning" } })));
+        // The next link keeps the filter, and reads back to the same one.
+        let mut v = members(3);
+        page(&mut v, "/c", &q).unwrap();
+        let next = v["Members@odata.nextLink"].as_str().unwrap();
+        assert_eq!(
+            next,
+            "/c?$skip=1&$top=1&$filter=Status/Health%20eq%20%27OK%27"
+        );
+        let again = parse(next.split_once('?').map(|p| p.1)).unwrap();
+        assert_eq!(again.filter, q.filter);
+        // A `+` sent as `%2B` stays a `+` (a number's exponent).
+        let q = parse(Some("$filter=Reading%20gt%201e%2B2")).unwrap();
+        assert!(q.filter.unwrap().matches(&json!({ "Reading": 101 })));
+
+        assert!(parse(Some("only")).unwrap().only);
+        assert!(parse(Some("only=")).unwrap().only);
+        assert!(!parse(Some("only")).unwrap().is_empty());
+        for bad in ["only=foo", "only&only"] {
+            assert_eq!(
+                code(&parse(Some(bad)).unwrap_err()),
+                "Base.1.22.QueryParameterValueFormatError",
+                "{bad}"
+            );
+        }
+        for bad in [
+            "only&$top=1",
+            "$skip=1&only",
+            "only&$expand=.",
+            "only&$select=Id",
+            "only&$filter=Id%20eq%20'a'",
+        ] {
+            let e = parse(Some(bad)).unwrap_err();
+            assert_eq!(e.status, StatusCode::BAD_REQUEST, "{bad}");
+            assert_eq!(code(&e), "Base.1.22.QueryCombinationInvalid", "{bad}");
+        }
+        assert!(
+            parse(Some("only&excerpt&x=1")).unwrap().only,
+            "ignored ones"
+        );
     }
 
     fn members(n: usize) -> Value {
