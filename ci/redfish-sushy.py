@@ -65,8 +65,25 @@ def ipmitool_boot_device(port):
     raise AssertionError(f"no boot device selector in {out!r}")
 
 
+def ipmitool_guid(port):
+    """The BMC's System GUID as ipmitool decodes IPMI's byte order."""
+    out = subprocess.run(
+        ["ipmitool", "-I", "lanplus", "-C", "3", "-H", "127.0.0.1", "-p", str(port),
+         "-U", "ADMIN", "-P", "ADMIN", "-N", "1", "-R", "3", "mc", "guid", "ipmi"],
+        capture_output=True, text=True, timeout=TIMEOUT, check=True,
+    ).stdout
+    for line in out.splitlines():
+        if line.startswith("System GUID"):
+            return line.split(":", 1)[1].strip()
+    raise AssertionError(f"no System GUID in {out!r}")
+
+
 def boot_override(root, name, port):
     system = root.get_system(f"/redfish/v1/Systems/{name}")
+    # The UUID an orchestrator (Ironic) matches the server by.
+    guid = ipmitool_guid(port)
+    print(f"  UUID of {name}: {system.uuid}; ipmitool mc guid: {guid}")
+    assert system.uuid == guid, (system.uuid, guid)
     targets = sorted(v.value for v in system.get_allowed_system_boot_source_values())
     print(f"  boot of {name}: {system.boot.target}, {system.boot.enabled}, "
           f"targets {targets}; ipmitool: {ipmitool_boot_device(port)}")

@@ -907,6 +907,42 @@ fn asset_tag_is_the_v11_asset_info() {
     assert_eq!(tag(), "rack-b slot 4");
 }
 
+/// The BMC's System GUID as `ipmitool mc guid <order>` decodes it.
+fn ipmitool_guid(sim: &crate::ipmi_support::SimBmc, order: &str) -> String {
+    let out = String::from_utf8(sim.ipmitool(&["mc", "guid", order]).stdout).unwrap();
+    out.lines()
+        .find_map(|l| l.strip_prefix("System GUID"))
+        .and_then(|l| l.split_once(':'))
+        .unwrap_or_else(|| panic!("a System GUID in {out}"))
+        .1
+        .trim()
+        .to_string()
+}
+
+/// A BMC that sends its GUID in SMBIOS's byte order (`guid_order`): the
+/// system's UUID is then what `dmidecode` on the server would print.
+#[test]
+fn bmc_uuid_follows_the_configured_byte_order() {
+    use crate::ipmi_support::SimBmc;
+    let Some(sim) = SimBmc::start() else { return };
+    let (s, _cfg) = Server::with_config(&node_toml(
+        &crate::common::example("simple.json"),
+        &format!(
+            "[[ipmi.bmc]]\ndevice_id = 1\nip = \"127.0.0.1\"\nport = {}\nusername = \"ADMIN\"\n\
+             password = \"ADMIN\"\nguid_order = \"smbios\"\n",
+            sim.port
+        ),
+    ));
+    let sys = get_ok(&s, "/redfish/v1/Systems/40000000-0001", Some(READER));
+    let smbios = ipmitool_guid(&sim, "smbios");
+    assert_eq!(sys["UUID"], smbios.as_str());
+    assert_ne!(
+        smbios,
+        ipmitool_guid(&sim, "ipmi"),
+        "the orders differ here"
+    );
+}
+
 /// The example rack on the emulator and one BMC, `ipmi_sim`, as device 1
 /// of the IPMI board (system `40000000-0001`).
 fn with_bmc(sim: &crate::ipmi_support::SimBmc) -> (Server, tempfile::TempDir) {
@@ -1027,6 +1063,8 @@ fn bmc_systems_reset_through_ipmi() {
         let value = line.split_once(':').unwrap().1.trim();
         assert_eq!(sys[key], value, "{key}");
     }
+    // Its UUID: the BMC's System GUID, as ipmitool decodes IPMI's byte order.
+    assert_eq!(sys["UUID"], ipmitool_guid(&sim, "ipmi"));
     assert_eq!(
         sys["Links"]["Chassis"][0]["@odata.id"],
         "/redfish/v1/Chassis/40000000-0001"

@@ -147,6 +147,7 @@ mod tests {
             asset_info: Some("example BMC".into()),
             bmc: None,
             fru: None,
+            system_guid: None,
             inventory_error: Some("IPMI BMC 10.0.0.5:623: …".into()),
         };
         let v = asset_json(&a);

@@ -63,6 +63,9 @@ pub struct AssetInfo {
     pub bmc: Option<DeviceId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fru: Option<FruInfo>,
+    /// The server's UUID (Get System GUID), when the BMC has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system_guid: Option<String>,
     /// Why `bmc`/`fru` are missing, if they are.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inventory_error: Option<String>,
@@ -233,8 +236,8 @@ impl IpmiBridge {
     }
 
     /// Asset information: the configured `asset_info` and address always (as in
-    /// v1.1, which never asked the BMC), plus Get Device ID and FRU 0 when the BMC
-    /// answers. A BMC that cannot be read is reported in `inventory_error`, not as
+    /// v1.1, which never asked the BMC), plus Get Device ID, Get System GUID and
+    /// FRU 0 when the BMC answers. A BMC that cannot be read is reported in `inventory_error`, not as
     /// an error, so the info endpoint keeps working with a BMC down. Only an
     /// unknown device id is an error.
     pub async fn asset(&self, device_id: u16) -> Result<AssetInfo, IpmiError> {
@@ -247,20 +250,30 @@ impl IpmiBridge {
             asset_info: cfg.asset_info.clone(),
             bmc: None,
             fru: None,
+            system_guid: None,
             inventory_error: None,
         };
         let budget = session_budget(cfg) + FRU_READ_BUDGET;
-        let read = run(slot.clone(), budget, |s, _| {
+        let order = cfg.guid_order;
+        let read = run(slot.clone(), budget, move |s, _| {
             Box::pin(async move {
                 let dev = ops::device_id(s).await?;
+                let guid = ops::system_guid(s, order).await;
                 let fru = ops::read_fru(s, 0).await;
-                Ok((dev, fru))
+                Ok((dev, guid, fru))
             })
         })
         .await;
         match read {
-            Ok((dev, fru)) => {
+            Ok((dev, guid, fru)) => {
                 info.bmc = Some(dev);
+                match guid {
+                    Ok(g) => info.system_guid = g,
+                    // A BMC that answers the rest is still inventoried.
+                    Err(e) => {
+                        tracing::warn!(bmc = %slot.cfg.address(), error = %e, "system GUID not readable")
+                    }
+                }
                 match fru {
                     Ok(f) => info.fru = Some(f),
                     Err(e) => info.inventory_error = Some(e.to_string()),

@@ -12,6 +12,7 @@ pub(crate) const CMD_CHASSIS_CONTROL: u8 = 0x02;
 pub(crate) const CMD_CHASSIS_IDENTIFY: u8 = 0x04;
 
 pub(crate) const CMD_GET_DEVICE_ID: u8 = 0x01;
+pub(crate) const CMD_GET_SYSTEM_GUID: u8 = 0x37;
 pub(crate) const CMD_GET_CHANNEL_AUTH_CAPABILITIES: u8 = 0x38;
 pub(crate) const CMD_GET_SESSION_CHALLENGE: u8 = 0x39;
 pub(crate) const CMD_ACTIVATE_SESSION: u8 = 0x3A;
@@ -241,6 +242,64 @@ impl DeviceId {
     }
 }
 
+/// The byte order a BMC sends its System GUID in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum GuidOrder {
+    /// IPMI's GUID format (v2.0 Table 20-10): all sixteen bytes least
+    /// significant first (node first, time-low last), so the text is the
+    /// bytes in reverse (`ipmitool mc guid ipmi`).
+    #[default]
+    Ipmi,
+    /// SMBIOS's (2.6 and later): time-low, time-mid and time-high least
+    /// significant first, the clock sequence and node as they come, as
+    /// `dmidecode` prints the server's UUID (`ipmitool mc guid smbios`).
+    /// Many BMCs pass the SMBIOS bytes through.
+    Smbios,
+}
+
+impl GuidOrder {
+    pub fn parse(word: &str) -> Option<Self> {
+        match word.to_ascii_lowercase().as_str() {
+            "ipmi" => Some(GuidOrder::Ipmi),
+            "smbios" => Some(GuidOrder::Smbios),
+            _ => None,
+        }
+    }
+}
+
+/// The UUID in a Get System GUID response (IPMI v2.0 §22.14) as RFC 4122
+/// text, its bytes read in `order`. `None` when the BMC has no GUID set
+/// (all zeros or all ones).
+pub fn system_guid(data: &[u8], order: GuidOrder) -> Result<Option<String>, String> {
+    let Some(bytes) = data.get(..16) else {
+        return Err(format!(
+            "Get System GUID returned {} data bytes, expected 16",
+            data.len()
+        ));
+    };
+    if bytes.iter().all(|&b| b == 0) || bytes.iter().all(|&b| b == 0xFF) {
+        return Ok(None);
+    }
+    let mut rfc: Vec<u8> = bytes.to_vec();
+    match order {
+        GuidOrder::Ipmi => rfc.reverse(),
+        GuidOrder::Smbios => {
+            rfc[..4].reverse();
+            rfc[4..6].reverse();
+            rfc[6..8].reverse();
+        }
+    }
+    let hex: String = rfc.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(Some(format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,6 +346,43 @@ mod tests {
             Some(IdentifyState::Indefinite)
         );
         assert!(ChassisStatus::decode(&[1, 0]).is_err());
+    }
+
+    #[test]
+    fn system_guid_is_the_bytes_in_reverse() {
+        // ci/peers/ipmi_sim/lan.conf.in's `guid`, as ipmi_sim sends it
+        // (`ipmitool raw 0x06 0x37`); `ipmitool mc guid ipmi` prints the text.
+        let sim = [
+            0xa1, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0xa1, 0x23, 0x45, 0x67, 0x89, 0xab,
+            0xcd, 0xef,
+        ];
+        let guid = |data: &[u8], order| system_guid(data, order).unwrap();
+        assert_eq!(
+            guid(&sim, GuidOrder::Ipmi).as_deref(),
+            Some("efcdab89-6745-23a1-efcd-ab89674523a1")
+        );
+        // `ipmitool mc guid smbios` of the same BMC.
+        assert_eq!(
+            guid(&sim, GuidOrder::Smbios).as_deref(),
+            Some("674523a1-ab89-efcd-a123-456789abcdef")
+        );
+        let mut counting = [0u8; 16];
+        for (i, b) in counting.iter_mut().enumerate() {
+            *b = u8::try_from(i).unwrap();
+        }
+        assert_eq!(
+            guid(&counting, GuidOrder::Ipmi).as_deref(),
+            Some("0f0e0d0c-0b0a-0908-0706-050403020100")
+        );
+        assert_eq!(
+            guid(&counting, GuidOrder::Smbios).as_deref(),
+            Some("03020100-0504-0706-0809-0a0b0c0d0e0f")
+        );
+        assert_eq!(guid(&[0; 16], GuidOrder::Ipmi), None, "not set");
+        assert_eq!(guid(&[0xFF; 17], GuidOrder::Smbios), None, "not set");
+        assert!(system_guid(&sim[..15], GuidOrder::Ipmi).is_err());
+        assert_eq!(GuidOrder::parse("SMBIOS"), Some(GuidOrder::Smbios));
+        assert_eq!(GuidOrder::parse("rfc4122"), None);
     }
 
     #[test]

@@ -14,6 +14,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::commands::GuidOrder;
+
 pub(crate) const DEFAULT_PORT: u16 = 623;
 /// Per-attempt reply timeout. BMCs answer in milliseconds; a second covers slow
 /// BMC firmware without making a dead BMC take long to report.
@@ -152,6 +154,8 @@ pub struct BmcConfig {
     /// How long power on/off poll for the requested power state.
     pub power_wait: Duration,
     pub asset_info: Option<String>,
+    /// The byte order of the BMC's Get System GUID answer.
+    pub guid_order: GuidOrder,
 }
 
 impl fmt::Debug for BmcConfig {
@@ -170,6 +174,7 @@ impl fmt::Debug for BmcConfig {
             .field("retries", &self.retries)
             .field("power_wait", &self.power_wait)
             .field("asset_info", &self.asset_info)
+            .field("guid_order", &self.guid_order)
             .finish()
     }
 }
@@ -191,6 +196,7 @@ impl BmcConfig {
             retries: DEFAULT_RETRIES,
             power_wait: DEFAULT_POWER_WAIT,
             asset_info: None,
+            guid_order: GuidOrder::Ipmi,
         }
     }
 
@@ -529,6 +535,9 @@ fn json_entry(entry: &Value) -> Result<BmcConfig, Vec<KeyError>> {
 /// retries = 2                   # retransmissions after the first attempt
 /// power_wait_ms = 10000         # how long on/off poll for the new power state
 /// asset_info = "rack 3, slot 7"
+/// guid_order = "ipmi"           # how the BMC sends the server's GUID: "ipmi"
+///                               # (the IPMI spec's, default) or "smbios" (as
+///                               # dmidecode shows it); Redfish shows it as UUID
 /// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -556,6 +565,8 @@ pub struct BmcToml {
     pub power_wait_ms: Option<u64>,
     #[serde(default)]
     pub asset_info: Option<String>,
+    #[serde(default)]
+    pub guid_order: Option<String>,
 }
 
 /// The bad keys of one TOML entry.
@@ -619,6 +630,16 @@ impl TryFrom<BmcToml> for BmcConfig {
                 Privilege::Administrator
             }),
         };
+        let guid_order = match &t.guid_order {
+            None => GuidOrder::Ipmi,
+            Some(s) => GuidOrder::parse(s).unwrap_or_else(|| {
+                bad(
+                    "guid_order",
+                    format!("unknown GUID byte order {s:?} (expected ipmi or smbios)"),
+                );
+                GuidOrder::Ipmi
+            }),
+        };
         let cfg = BmcConfig {
             device_id: t.device_id,
             ip: t.ip,
@@ -639,6 +660,7 @@ impl TryFrom<BmcToml> for BmcConfig {
                 .map(Duration::from_millis)
                 .unwrap_or(DEFAULT_POWER_WAIT),
             asset_info: t.asset_info,
+            guid_order,
         };
         if let Err(e) = cfg.validate() {
             errors.extend(e);
@@ -832,6 +854,7 @@ mod tests {
             retries = 1
             power_wait_ms = 2000
             asset_info = "rack 3"
+            guid_order = "smbios"
 
             [[ipmi.bmc]]
             device_id = 3
@@ -870,6 +893,7 @@ mod tests {
             (Privilege::Operator, Duration::from_millis(250), 1)
         );
         assert_eq!(b.power_wait, Duration::from_secs(2));
+        assert_eq!(b.guid_order, GuidOrder::Smbios);
     }
 
     #[test]
@@ -888,6 +912,7 @@ mod tests {
             retries: Some(99),
             power_wait_ms: None,
             asset_info: None,
+            guid_order: Some("big".into()),
         };
         let InvalidBmc(errors) = BmcConfig::try_from(entry).unwrap_err();
         let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
@@ -895,6 +920,7 @@ mod tests {
             keys,
             [
                 "privilege",
+                "guid_order",
                 "ip",
                 "port",
                 "username",

@@ -36,7 +36,7 @@ pub mod wire;
 
 pub use boot::{BootChange, BootDevice, BootFlags};
 pub use bridge::{AssetInfo, IpmiBridge};
-pub use commands::{ChassisControl, ChassisPower, ChassisStatus, DeviceId};
+pub use commands::{ChassisControl, ChassisPower, ChassisStatus, DeviceId, GuidOrder};
 pub use config::{
     bmcs_from_toml, load_bmc_config_json, parse_bmc_config_json, AuthType, BmcConfig, BmcToml,
     Interface, IpmiConfigError, Privilege,

@@ -1,13 +1,13 @@
 //! What the bridge does inside an open session: chassis status and control,
-//! power on/off/cycle with a bounded wait for the new state, Get Device ID, and
-//! reading the FRU inventory.
+//! power on/off/cycle with a bounded wait for the new state, Get Device ID,
+//! Get System GUID, and reading the FRU inventory.
 
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use super::boot::{self, BootChange, BootFlags, SetState};
-use super::commands::*;
+use super::commands::{self, *};
 use super::error::IpmiError;
 use super::fru::{self, FruInfo};
 use super::sdr;
@@ -166,6 +166,26 @@ pub(crate) async fn device_id(s: &mut Session) -> Result<DeviceId, IpmiError> {
     const STEP: &str = "Get Device ID";
     let data = s.call(STEP, NETFN_APP, CMD_GET_DEVICE_ID, &[]).await?;
     DeviceId::decode(&data).map_err(|detail| protocol_error(s, STEP, detail))
+}
+
+/// Get System GUID: the managed system's UUID, its bytes read in `order`;
+/// `None` when the BMC has no GUID (the command unsupported, 0xC1, or none
+/// set).
+pub(crate) async fn system_guid(
+    s: &mut Session,
+    order: GuidOrder,
+) -> Result<Option<String>, IpmiError> {
+    const STEP: &str = "Get System GUID";
+    let r = s
+        .call_raw(STEP, NETFN_APP, CMD_GET_SYSTEM_GUID, &[])
+        .await?;
+    match r.completion_code {
+        0 => {
+            commands::system_guid(&r.data, order).map_err(|detail| protocol_error(s, STEP, detail))
+        }
+        0xC1 => Ok(None),
+        c => Err(cc_error(s.bmc(), STEP, c, None)),
+    }
 }
 
 /// Reads and decodes FRU device `fru_id`: the common header, then only the info

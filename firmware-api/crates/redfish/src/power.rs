@@ -55,13 +55,16 @@ impl From<&ChassisPower> for PowerView {
     }
 }
 
-/// What a FRU says about a server.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a BMC says about its server: its FRU's names and numbers, its
+/// System GUID.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Inventory {
     pub manufacturer: String,
     pub model: String,
     pub serial_number: String,
     pub part_number: String,
+    /// `UUID`: what orchestrators (Ironic, Metal3) match a server by.
+    pub uuid: Option<String>,
 }
 
 impl Inventory {
@@ -76,6 +79,9 @@ impl Inventory {
             if !value.is_empty() {
                 v[key] = serde_json::json!(value);
             }
+        }
+        if let Some(uuid) = &self.uuid {
+            v["UUID"] = serde_json::json!(uuid);
         }
     }
 }
@@ -235,24 +241,33 @@ impl Node {
 
     /// Manufacturer, model, serial and part number of a BMC's server from
     /// its FRU 0 (product area, else board area), read as
-    /// `GET /opendcre/1.1/read/power/40000000/…/info` reads it. `None` for a
-    /// bus power device, or when the BMC's FRU cannot be read (logged).
+    /// `GET /opendcre/1.1/read/power/40000000/…/info` reads it, and its
+    /// System GUID. `None` for a bus power device, or when the BMC cannot be
+    /// read (logged).
     pub(crate) async fn inventory(&self, s: SystemId, deadline: Instant) -> Option<Inventory> {
-        let fru = self.fru(s, deadline).await?;
-        if let Some(p) = fru.product {
-            return Some(Inventory {
-                manufacturer: p.manufacturer,
-                model: p.product_name,
-                serial_number: p.serial_number,
-                part_number: p.part_number,
-            });
-        }
-        fru.board.map(|b| Inventory {
-            manufacturer: b.manufacturer,
-            model: b.product_name,
-            serial_number: b.serial_number,
-            part_number: b.part_number,
-        })
+        let info = self.bmc_asset(s, deadline).await?;
+        let mut inv = match info.fru {
+            Some(fru) => match (fru.product, fru.board) {
+                (Some(p), _) => Inventory {
+                    manufacturer: p.manufacturer,
+                    model: p.product_name,
+                    serial_number: p.serial_number,
+                    part_number: p.part_number,
+                    uuid: None,
+                },
+                (None, Some(b)) => Inventory {
+                    manufacturer: b.manufacturer,
+                    model: b.product_name,
+                    serial_number: b.serial_number,
+                    part_number: b.part_number,
+                    uuid: None,
+                },
+                (None, None) => Inventory::default(),
+            },
+            None => Inventory::default(),
+        };
+        inv.uuid = info.system_guid;
+        (inv != Inventory::default()).then_some(inv)
     }
 
     /// FRU 0 of a BMC's server; `None` for a bus power device, or when the
@@ -262,6 +277,17 @@ impl Node {
         s: SystemId,
         deadline: Instant,
     ) -> Option<opendcre_ipmi::fru::FruInfo> {
+        self.bmc_asset(s, deadline).await?.fru
+    }
+
+    /// What a BMC says about its server (Get Device ID, Get System GUID,
+    /// FRU 0, one session); `None` for a bus power device, or when the BMC
+    /// cannot be read (logged).
+    async fn bmc_asset(
+        &self,
+        s: SystemId,
+        deadline: Instant,
+    ) -> Option<opendcre_ipmi::bridge::AssetInfo> {
         if !s.is_bmc() {
             return None;
         }
@@ -270,7 +296,7 @@ impl Node {
                 if let Some(e) = &info.inventory_error {
                     tracing::warn!(system = %s.id(), error = %e, "BMC FRU not readable");
                 }
-                info.fru
+                Some(info)
             }
             Err(e) => {
                 tracing::warn!(system = %s.id(), detail = ?e.detail, "BMC inventory not readable");
