@@ -332,6 +332,119 @@ fn a_bmcs_sel_is_read_over_ipmi_and_cleared_by_operators_only() {
     assert!(info.contains("Entries          : 0"), "{info}");
 }
 
+/// The record ids of the SEL as `ipmitool sel elist` lists them, oldest
+/// first.
+fn ipmitool_sel_ids(sim: &SimBmc) -> Vec<String> {
+    let out = sim.ipmitool(&["sel", "elist"]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let hex = l.split('|').next().unwrap().trim();
+            u16::from_str_radix(hex, 16).unwrap().to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn a_long_sel_shows_its_newest_records_and_follows_what_is_added() {
+    let Some(sim) = SimBmc::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let rack = dir.path().join("rack.json");
+    std::fs::write(&rack, RACK).unwrap();
+    let bmc = format!(
+        "[[ipmi.bmc]]\ndevice_id = 1\nip = \"127.0.0.1\"\nport = {}\nusername = \"ADMIN\"\n\
+         password = \"ADMIN\"\n",
+        sim.port
+    );
+    let (s, _c) = Server::with_config(&node_config(&rack, dir.path(), &bmc));
+    const SEL: &str = "/redfish/v1/Systems/40000000-0001/LogServices/SEL";
+    // 600 temperature events in one ipmitool session (`exec`): more than
+    // the 512 the node keeps.
+    let script = dir.path().join("add-sel.txt");
+    let lines: Vec<String> = (0..600u32)
+        .map(|n| {
+            format!(
+                "raw 0x0a 0x44 0 0 0x02 0 0 0 0 0x20 0x00 0x04 0x01 {:#04x} 0x01 0x59 0x5a 0x50",
+                n % 256
+            )
+        })
+        .collect();
+    std::fs::write(&script, lines.join("\n") + "\n").unwrap();
+    let out = sim.ipmitool(&["exec", script.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ids = ipmitool_sel_ids(&sim);
+    assert_eq!(ids.len(), 600);
+
+    let shown_ids = |s: &Server| -> (Vec<String>, Value) {
+        let v = get_ok(s, &format!("{SEL}/Entries"), Some(READER));
+        let ids = v["Members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["Id"].as_str().unwrap().to_string())
+            .collect();
+        (ids, v)
+    };
+    let (shown, v) = shown_ids(&s);
+    assert_eq!(shown, ids[88..], "the newest 512, oldest first");
+    assert_eq!(v["Members@odata.count"], 512);
+    let said = v["Description"].as_str().unwrap();
+    assert!(
+        said.contains("newest 512") && said.contains("88 older"),
+        "{said}"
+    );
+    // An older record is still there by its id.
+    let oldest = get_ok(&s, &format!("{SEL}/Entries/{}", ids[0]), Some(READER));
+    assert_eq!(oldest["Id"], ids[0].as_str());
+
+    // Three more: the window moves on by three.
+    add_sel(&sim, 0x01, 0x30, 0x01, [0x59, 0x5a, 0x50]);
+    add_sel(&sim, 0x01, 0x31, 0x01, [0x59, 0x5a, 0x50]);
+    add_sel(&sim, 0x07, 0x05, 0xef, [0x01, 0xff, 0xff]);
+    let ids = ipmitool_sel_ids(&sim);
+    assert_eq!(ids.len(), 603);
+    let (shown, v) = shown_ids(&s);
+    assert_eq!(shown, ids[91..]);
+    assert_eq!(v["Members"][511]["SensorType"], "Processor");
+    assert_eq!(v["Members"][510]["SensorNumber"], 0x31);
+    // Nothing new: the same answer.
+    assert_eq!(shown_ids(&s).0, shown);
+
+    // Cleared, then one record: only that one.
+    let r = send(
+        &s,
+        "POST",
+        &format!("{SEL}/Actions/LogService.ClearLog"),
+        OPERATOR,
+        "{}",
+        &[],
+    );
+    assert_eq!(r.status, 204);
+    add_sel(&sim, 0x01, 0x32, 0x01, [0x59, 0x5a, 0x50]);
+    let ids = ipmitool_sel_ids(&sim);
+    let (shown, v) = shown_ids(&s);
+    assert_eq!(shown, ids);
+    assert_eq!(shown.len(), 1);
+    assert!(v.get("Description").is_none(), "the whole log: {v}");
+    // Cleared by someone else (ipmitool), then two records: the node sees
+    // the new erase time and reads the log again from its first record.
+    // (A second later: the erase time has a second's grain.)
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let out = sim.ipmitool(&["sel", "clear"]);
+    assert!(out.status.success());
+    add_sel(&sim, 0x01, 0x33, 0x01, [0x59, 0x5a, 0x50]);
+    add_sel(&sim, 0x01, 0x34, 0x01, [0x59, 0x5a, 0x50]);
+    let (shown, v) = shown_ids(&s);
+    assert_eq!(shown, ipmitool_sel_ids(&sim));
+    assert_eq!(v["Members"][0]["SensorNumber"], 0x33);
+}
+
 #[test]
 fn a_failed_redfish_login_is_logged_without_its_password() {
     let dir = tempfile::tempdir().unwrap();

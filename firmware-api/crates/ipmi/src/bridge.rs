@@ -22,7 +22,8 @@ use super::commands::{ChassisControl, ChassisPower, DeviceId};
 use super::config::BmcConfig;
 use super::error::IpmiError;
 use super::fru::FruInfo;
-use super::ops::{self, SelRead};
+use super::ops;
+use super::sel_log::{self, SelLog, SelRead};
 use super::session::Session;
 use super::transport::{Exchange, Transport, Verdict};
 use super::wire::{preview, rmcp};
@@ -36,9 +37,10 @@ const SESSION_REQUESTS: u32 = 12;
 /// real FRUs need a handful of 32-byte reads; this caps a BMC that drips.
 const FRU_READ_BUDGET: Duration = Duration::from_secs(20);
 
-/// Reading a whole record store, the SEL or the SDR repository: one
-/// request per record or piece, at most [`ops::MAX_SEL_RECORDS`] or
-/// [`ops::MAX_SDR_RECORDS`]; a LAN BMC answers each in milliseconds.
+/// Reading a record store, the SEL or the SDR repository: one request per
+/// record or piece (the SDR at most [`ops::MAX_SDR_RECORDS`]); a LAN BMC
+/// answers each in milliseconds. A SEL walk that takes longer stops and
+/// goes on at the next read.
 const RECORDS_READ_BUDGET: Duration = Duration::from_secs(20);
 
 /// A configured BMC as the scan and info endpoints list it.
@@ -77,6 +79,8 @@ struct Slot {
     /// The last SDR walk and when it ended; its lock makes callers that
     /// come during a walk wait for it instead of starting their own.
     sensors: Mutex<Option<(tokio::time::Instant, Arc<Vec<crate::sdr::SensorValue>>)>>,
+    /// The newest SEL records read and where the last walk stopped.
+    sel: std::sync::Mutex<SelLog>,
 }
 
 /// A BMC's sensor readings at most this old are served again: one
@@ -121,6 +125,7 @@ impl IpmiBridge {
                     cfg,
                     lock: Mutex::new(()),
                     sensors: Mutex::new(None),
+                    sel: std::sync::Mutex::new(SelLog::default()),
                 }),
             );
         }
@@ -284,14 +289,18 @@ impl IpmiBridge {
         Ok(info)
     }
 
-    /// The System Event Log: Get SEL Info, then every record from the
-    /// first (at most 512 of them), in one
-    /// session under the BMC's lock.
+    /// The System Event Log: its newest records (at most
+    /// [`sel_log::KEPT`]), read in one session under the BMC's lock; only
+    /// the records added since the last read are asked for.
     pub async fn sel(&self, device_id: u16) -> Result<SelRead, IpmiError> {
         let slot = self.slot(device_id)?;
         let budget = session_budget(&slot.cfg) + RECORDS_READ_BUDGET;
-        run(slot, budget, |s, _| {
-            Box::pin(ops::read_sel(s, ops::MAX_SEL_RECORDS))
+        let kept = slot.clone();
+        run(slot, budget, move |s, _| {
+            Box::pin(async move {
+                let until = tokio::time::Instant::now() + RECORDS_READ_BUDGET;
+                sel_log::read_sel(s, &kept.sel, until).await
+            })
         })
         .await
     }
@@ -341,7 +350,16 @@ impl IpmiBridge {
     pub async fn clear_sel(&self, device_id: u16) -> Result<(), IpmiError> {
         let slot = self.slot(device_id)?;
         let budget = session_budget(&slot.cfg) + slot.cfg.request_budget() * 10;
-        run(slot, budget, |s, _| Box::pin(ops::clear_sel(s))).await
+        let kept = slot.clone();
+        run(slot, budget, move |s, _| {
+            Box::pin(async move {
+                ops::clear_sel(s).await?;
+                // Not left to the erase time, which has a second's grain.
+                sel_log::forget(&kept.sel);
+                Ok(())
+            })
+        })
+        .await
     }
 
     /// RMCP/ASF presence ping: is something speaking RMCP at the BMC's address?

@@ -30,6 +30,7 @@ pub mod fru;
 mod ops;
 pub mod sdr;
 pub mod sel;
+mod sel_log;
 mod session;
 mod transport;
 pub mod wire;
@@ -42,4 +43,4 @@ pub use config::{
     Interface, IpmiConfigError, Privilege,
 };
 pub use error::IpmiError;
-pub use ops::SelRead;
+pub use sel_log::{SelRead, KEPT as SEL_RECORDS_KEPT};

@@ -414,69 +414,13 @@ async fn write_boot_flags(s: &mut Session, change: BootChange) -> Result<BootFla
     }
 }
 
-/// The most SEL records one read returns: a SEL holds a few hundred to a
-/// few thousand 16-byte records, one request each; the cap bounds the time
-/// a read takes and what a hostile BMC can make us send.
-pub(crate) const MAX_SEL_RECORDS: usize = 512;
-
 /// A reply the BMC sent that does not say what the spec says it should.
-fn protocol_error(s: &Session, step: &str, detail: String) -> IpmiError {
+pub(crate) fn protocol_error(s: &Session, step: &str, detail: String) -> IpmiError {
     IpmiError::Protocol {
         bmc: s.bmc().to_string(),
         step: step.into(),
         detail,
     }
-}
-
-/// Get SEL Info, then the records from the first, following each "next
-/// record id" until the last (`0xFFFF`), at most `max` records. A record id
-/// seen twice (a BMC looping) ends the read as an error.
-pub(crate) async fn read_sel(s: &mut Session, max: usize) -> Result<SelRead, IpmiError> {
-    const INFO: &str = "Get SEL Info";
-    const ENTRY: &str = "Get SEL Entry";
-    let data = s
-        .call(INFO, NETFN_STORAGE, sel::CMD_GET_SEL_INFO, &[])
-        .await?;
-    let info = sel::SelInfo::decode(&data).map_err(|e| protocol_error(s, INFO, e))?;
-    let mut records = Vec::new();
-    if info.entries == 0 {
-        return Ok(SelRead {
-            info,
-            records,
-            truncated: false,
-        });
-    }
-    let mut seen = std::collections::HashSet::new();
-    let mut id = sel::FIRST;
-    loop {
-        if records.len() >= max {
-            return Ok(SelRead {
-                info,
-                records,
-                truncated: true,
-            });
-        }
-        let Some((next, record)) = get_sel_entry(s, id).await? else {
-            break; // emptied while we read
-        };
-        if !seen.insert(record.record_id) {
-            return Err(protocol_error(
-                s,
-                ENTRY,
-                format!("record {:#06x} returned twice", record.record_id),
-            ));
-        }
-        records.push(record);
-        if next == sel::LAST || next == id {
-            break;
-        }
-        id = next;
-    }
-    Ok(SelRead {
-        info,
-        records,
-        truncated: false,
-    })
 }
 
 /// One SEL record by id: `None` when the BMC has no such record
@@ -725,14 +669,4 @@ async fn read_record(
         }
     }
     Ok(Ok((next, record)))
-}
-
-/// What [`read_sel`] read.
-#[derive(Debug, Clone)]
-pub struct SelRead {
-    pub info: sel::SelInfo,
-    /// Oldest first, as the BMC keeps them.
-    pub records: Vec<sel::SelRecord>,
-    /// More records than the cap: only the first ones are here.
-    pub truncated: bool,
 }

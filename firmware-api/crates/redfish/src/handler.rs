@@ -496,13 +496,14 @@ impl Ctx<'_> {
                         let sel = node.ipmi.sel(s.device).await.map_err(|e| {
                             RedfishError::failure(format!("reading the SEL failed: {e}"))
                         })?;
-                        if sel.truncated {
-                            tracing::warn!(system = %s.id(), shown = sel.records.len(), entries = sel.info.entries, "SEL longer than one read takes; the first records are shown");
-                        }
-                        logs::entry_collection(
+                        let mut v = logs::entry_collection(
                             *owner,
                             sel.records.iter().map(|r| logs::sel_entry(*s, r)).collect(),
-                        )
+                        );
+                        if let Some(said) = logs::sel_partly_shown(&sel) {
+                            v["Description"] = said.into();
+                        }
+                        v
                     }
                     _ => logs::entry_collection(
                         *owner,

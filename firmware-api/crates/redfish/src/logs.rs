@@ -180,6 +180,26 @@ pub(crate) fn entry_collection(owner: LogOwner, members: Vec<Value>) -> Value {
     )
 }
 
+/// What a SEL's entry collection says when it does not show the whole log:
+/// the newest records are kept ([`opendcre_ipmi::SEL_RECORDS_KEPT`]), and
+/// the first walk of a long log may take more than one read.
+pub(crate) fn sel_partly_shown(sel: &opendcre_ipmi::SelRead) -> Option<String> {
+    let shown = sel.records.len();
+    match (sel.complete, sel.dropped) {
+        (true, 0) => None,
+        (true, older) => Some(format!(
+            "The newest {shown} of the BMC's SEL records; {older} older ones are not shown \
+             (each is still read by its id under Entries)."
+        )),
+        (false, older) => Some(format!(
+            "{} of the BMC's {} SEL records read so far (the newest {shown} of them shown); \
+             the rest are read at the next requests.",
+            shown + older,
+            sel.info.entries
+        )),
+    }
+}
+
 /// Whether a node-log entry belongs in `owner`'s view.
 pub(crate) fn shows(owner: LogOwner, e: &Entry) -> bool {
     match owner.system() {
