@@ -231,12 +231,9 @@ impl Ctx<'_> {
                 // Already whole (not a hyperlink): judged as it is.
                 _ => Some(member.clone()),
             };
-            match read {
-                Some(whole) if f.matches(&whole) => kept.push(member),
-                Some(_) => {}
-                None => {
-                    tracing::warn!(member = %member["@odata.id"], "not readable: left out of a $filter")
-                }
+            // A member that cannot be read is left out (`fetch` logs why).
+            if read.is_some_and(|whole| f.matches(&whole)) {
+                kept.push(member);
             }
         }
         *members = kept;
