@@ -12,6 +12,8 @@ HTTP/1.1 connection from 127.0.0.1, N requests of each:
     power and the rack's total);
   - GET /redfish/v1/Chassis/00000001/Sensors?$expand=.  (every sensor of
     the board, each the JSON its own GET answers)
+  - GET …/Sensors?$filter=ReadingType eq 'Temperature'&$expand=.  (each
+    sensor read to judge it, the matching ones shown)
   - POST …/Systems/00000001-16ff/Actions/ComputerSystem.Reset, ForceOff and
     On alternately (a bus power command to an emulated power device)
 
@@ -121,6 +123,15 @@ def run(binary, telemetry, n, workdir):
             members = len(v["Members"])
             if not all("ReadingType" in m for m in v["Members"]):
                 sys.exit("a member was not expanded")
+        filtered, kept = [], 0
+        query = "?$filter=ReadingType%20eq%20%27Temperature%27&$expand=."
+        for _ in range(n):
+            dt, data = timed(conn, "GET", SENSORS + query, None, 200)
+            filtered.append(dt)
+            v = json.loads(data)
+            kept = len(v["Members"])
+            if not kept or not all(m["ReadingType"] == "Temperature" for m in v["Members"]):
+                sys.exit("the filter kept a sensor it should not have, or none")
         rack_power, controls = [], 0
         for _ in range(n):
             dt, data = timed(conn, "GET", "/redfish/v1/Chassis/Rack/Power", None, 200)
@@ -135,6 +146,8 @@ def run(binary, telemetry, n, workdir):
         mode = "telemetry on" if telemetry else "telemetry off"
         rows.append(row(f"GET /redfish/v1 ({mode})", root))
         rows.append(row(f"GET Sensors?$expand=. ({members} sensors, {mode})", expand))
+        rows.append(row(f"GET Sensors?$filter=…&$expand=. ({kept} of {members} kept, {mode})",
+                        filtered))
         rows.append(row(f"GET Chassis/Rack/Power ({controls} power controls, {mode})", rack_power))
         rows.append(row(f"POST ComputerSystem.Reset ForceOff/On ({mode})", resets))
     finally:
