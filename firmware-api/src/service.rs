@@ -299,10 +299,12 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
     }
     crate::systemd::notify("READY=1");
     tracing::info!(listen = ?cfg.server.listen, "OpenDCRE API v1.1 serving");
-    server::run_secure(listeners, state, opts, Some(security), shutdown).await;
+    server::run_secure(listeners, state, opts, Some(security.clone()), shutdown).await;
     crate::systemd::notify("STOPPING=1");
-    // What was recorded reaches the file before the process ends.
+    // What was recorded reaches the file before the process ends, and the
+    // sessions' idle times theirs (`[auth.sessions] state_file`).
     events.flush(Duration::from_secs(2));
+    security.sessions().save();
     Ok(())
 }
 

@@ -461,6 +461,112 @@ fn idle_sessions_time_out_and_the_store_is_bounded() {
     session(s, "ops", OPS_PASSWORD);
 }
 
+/// `[auth.sessions] state_file`: a restart of the service keeps the
+/// sessions (not the ones logged out, nor those of an account whose role or
+/// password changed while it was down); their idle time runs on across it;
+/// a file of another boot restores nothing.
+#[test]
+fn sessions_are_kept_across_a_restart_of_the_service() {
+    let state = tempfile::tempdir().unwrap();
+    let file = state.path().join("sessions.json");
+    let n = node(&format!("[auth.sessions]\nstate_file = {:?}\n", file));
+    let s = &n.server;
+    let (ops, ops_uri) = session(s, "ops", OPS_PASSWORD);
+    let (viewer, _) = session(s, "viewer", VIEWER_PASSWORD);
+    let (root, root_uri) = session(s, "root", ROOT_PASSWORD);
+    assert_eq!(with_token(s, "DELETE", &root_uri, &root, "").status, 204);
+    let (root_again, _) = session(s, "root", ROOT_PASSWORD);
+    let kept = std::fs::read_to_string(&file).unwrap();
+    for token in [&ops, &viewer, &root, &root_again] {
+        assert!(!kept.contains(token.as_str()), "a token in {kept}");
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    // Down; meanwhile `viewer` becomes an operator and `root` gets another
+    // password in the configuration.
+    let Node {
+        server, toml, dir, ..
+    } = n;
+    assert!(server.terminate().success());
+    let root_hash = toml
+        .lines()
+        .skip_while(|l| *l != "[auth.users.root]")
+        .nth(1)
+        .unwrap();
+    let new_hash = format!(
+        "password_hash = \"{}\"",
+        hash_token("another-root-password", HashAlgorithm::Argon2id).unwrap()
+    );
+    let changed = toml
+        .replace("role = \"reader\"", "role = \"operator\"")
+        .replace(root_hash, &new_hash);
+    assert!(
+        !changed.contains(root_hash) && changed.contains("role = \"operator\"\n[auth.users.root]")
+    );
+    let (again, _cfg) = Server::with_config(&changed);
+    let r = with_token(&again, "GET", &ops_uri, &ops, "");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["UserName"], "ops");
+    assert_eq!(with_token(&again, "GET", SYSTEM, &ops, "").status, 200);
+    assert_eq!(
+        with_token(&again, "GET", SYSTEM, &viewer, "").status,
+        401,
+        "an account changed while down ends its sessions"
+    );
+    assert_eq!(
+        with_token(&again, "GET", SYSTEM, &root, "").status,
+        401,
+        "logged out before"
+    );
+    assert_eq!(
+        with_token(&again, "GET", SYSTEM, &root_again, "").status,
+        401,
+        "a password changed while down ends its account's sessions"
+    );
+    // No token in the service's log.
+    let root_now = basic("root", "another-root-password");
+    let log = again
+        .log_so_far_as(&[("Authorization", &root_now)])
+        .join("\n");
+    assert!(!log.contains(ops.as_str()), "the token in the log");
+
+    // A file of another boot restores nothing.
+    assert!(again.terminate().success());
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(v["Sessions"].as_array().unwrap().len(), 1, "{v}");
+    v["BootId"] = "00000000-0000-0000-0000-000000000000".into();
+    std::fs::write(&file, v.to_string()).unwrap();
+    let (third, _cfg) = Server::with_config(&changed);
+    assert_eq!(with_token(&third, "GET", SYSTEM, &ops, "").status, 401);
+    drop(dir);
+}
+
+/// The idle time of a kept session runs on while the service is down: a
+/// restart does not make an idle session new.
+#[test]
+fn a_kept_sessions_idle_time_runs_on_across_a_restart() {
+    let state = tempfile::tempdir().unwrap();
+    let file = state.path().join("sessions.json");
+    let n = node(&format!(
+        "[auth.sessions]\ntimeout_secs = 10\nstate_file = {:?}\n",
+        file
+    ));
+    let (used, _) = session(&n.server, "ops", OPS_PASSWORD);
+    let (idle, _) = session(&n.server, "viewer", VIEWER_PASSWORD);
+    std::thread::sleep(Duration::from_millis(7000));
+    assert_eq!(with_token(&n.server, "GET", SYSTEM, &used, "").status, 200);
+    let Node { server, toml, .. } = n;
+    assert!(server.terminate().success());
+    std::thread::sleep(Duration::from_millis(3500));
+    let (again, _cfg) = Server::with_config(&toml);
+    // Idle 10.5 s and more: gone. Used 3.5 s (and a start) before: kept.
+    assert_eq!(with_token(&again, "GET", SYSTEM, &idle, "").status, 401);
+    assert_eq!(with_token(&again, "GET", SYSTEM, &used, "").status, 200);
+}
+
 #[test]
 fn account_service_shows_local_accounts_and_roles() {
     let n = node("");

@@ -260,7 +260,7 @@ async fn try_login(
             return Err(a);
         }
     };
-    let (info, token) = match sec.sessions().create(&principal) {
+    let (info, token) = match sec.create_session(&principal) {
         Ok(created) => created,
         Err(SessionError::Full { max }) => {
             tracing::warn!(client = %caller.peer, user = ?principal.name, max, "login refused: session limit reached");

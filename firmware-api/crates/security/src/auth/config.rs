@@ -135,6 +135,10 @@ pub struct SessionsConfig {
     /// (`SessionTimeout`) is kept; it replaces `timeout_secs` from then on.
     /// Empty: `SessionTimeout` is read-only.
     pub settings_file: PathBuf,
+    /// Where the live sessions are kept (their tokens' SHA-256, never the
+    /// tokens) so that a restart of the service within the same boot keeps
+    /// them. Empty (the default): a restart ends every session.
+    pub state_file: PathBuf,
 }
 
 impl Default for SessionsConfig {
@@ -143,6 +147,7 @@ impl Default for SessionsConfig {
             timeout_secs: 1800,
             max: 64,
             settings_file: PathBuf::from("/var/lib/opendcre/session-service.json"),
+            state_file: PathBuf::new(),
         }
     }
 }

@@ -448,6 +448,14 @@ fn security_toml(
     tokens.insert("admin".into(), Value::Table(admin));
     let mut auth = Table::new();
     auth.insert("tokens".into(), Value::Table(tokens));
+    // In the service's state directory: a restart of the service keeps
+    // the Redfish login sessions (not a reboot: session_state.rs).
+    let mut sessions = Table::new();
+    sessions.insert(
+        "state_file".into(),
+        "/var/lib/opendcre/sessions.json".into(),
+    );
+    auth.insert("sessions".into(), Value::Table(sessions));
     if let Some(ca) = client_ca {
         // Optional, not required: the token must keep working for curl users
         // without a certificate. Reader only: operator rights by certificate

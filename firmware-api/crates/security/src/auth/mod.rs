@@ -28,6 +28,7 @@ mod role;
 mod security;
 mod session;
 mod session_settings;
+mod session_state;
 mod token;
 mod users;
 

@@ -100,7 +100,9 @@ impl Security {
                 reason: "must be between 1 and 4096".into(),
             });
         }
-        let sessions = SessionStore::new(std::time::Duration::from_secs(sc.timeout_secs), sc.max);
+        let state_file = (!sc.state_file.as_os_str().is_empty()).then(|| sc.state_file.clone());
+        let sessions = SessionStore::new(std::time::Duration::from_secs(sc.timeout_secs), sc.max)
+            .kept_in(state_file);
         let session_settings =
             (!sc.settings_file.as_os_str().is_empty()).then(|| sc.settings_file.clone());
         if let Some(path) = &session_settings {
@@ -143,6 +145,30 @@ impl Security {
         }
         let jwt = cfg.jwt.as_ref().map(JwtValidator::new).transpose()?;
         let ldap = cfg.ldap.as_ref().map(LdapAuthenticator::new).transpose()?;
+        // Kept sessions of accounts as they still are: a local account
+        // removed, disabled, given another role or another password while
+        // the service was down ends its sessions, as the same change does
+        // at run time; an LDAP login's needs LDAP still configured.
+        let accounts = users.list();
+        let restored = sessions.restore(|k| match k.login {
+            AuthMethod::Local => {
+                accounts.iter().any(|u| {
+                    u.name == k.user
+                        && u.enabled
+                        && u.role == k.role
+                        && u.password_change_required == k.password_change_required
+                }) && k.credential.is_some()
+                    && users.credential(&k.user) == k.credential
+            }
+            AuthMethod::Ldap => ldap.is_some(),
+            _ => false,
+        });
+        if restored > 0 {
+            tracing::info!(
+                sessions = restored,
+                "login sessions kept across the restart"
+            );
+        }
         Ok(Security {
             realm: cfg.realm.clone(),
             tokens,
@@ -268,6 +294,18 @@ impl Security {
         }));
         self.decide(creds, method, path, peer, None, Permission::Read)
             .await
+    }
+
+    /// A Redfish login session for `principal` (a login's outcome).
+    pub fn create_session(
+        &self,
+        principal: &Principal,
+    ) -> Result<(super::session::SessionInfo, String), super::session::SessionError> {
+        let credential = match principal.method {
+            AuthMethod::Local => self.users.credential(&principal.name),
+            _ => None,
+        };
+        self.sessions.create(principal, credential)
     }
 
     /// The Redfish login sessions.

@@ -2,12 +2,15 @@
 //! password login becomes a random token the client sends as
 //! `X-Auth-Token` until it logs out or stays idle past the timeout.
 //!
-//! Held in memory only (a restart logs everyone out) and bounded: past
-//! `max` live sessions a login is refused, never an older session dropped
-//! (dropping would let anyone log others out by logging in repeatedly).
-//! Tokens are 256 random bits; only their SHA-256 is kept, and a presented
-//! token is compared with every stored hash in constant time.
+//! Held in memory, and kept in `[auth.sessions] state_file` when one is set
+//! (`session_state`: a restart of the service within the same boot keeps
+//! them); bounded: past `max` live sessions a login is refused, never an
+//! older session dropped (dropping would let anyone log others out by
+//! logging in repeatedly). Tokens are 256 random bits; only their SHA-256
+//! is kept, and a presented token is compared with every stored hash in
+//! constant time.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
@@ -20,6 +23,7 @@ use subtle::ConstantTimeEq;
 use super::credentials::Secret;
 use super::principal::{AuthMethod, Principal};
 use super::role::Role;
+use super::session_state::{self, BootClock, KeptSession};
 use crate::tls::hex_lower;
 
 /// A session as shown to clients: never the token.
@@ -41,6 +45,19 @@ struct Entry {
     info: SessionInfo,
     token_hash: [u8; 32],
     last_used: Instant,
+    /// Idle time it had when a restart of the service restored it, counted
+    /// until its next use.
+    idle_before: Duration,
+    /// A local login's: the SHA-256 of the account's password hash when it
+    /// logged in, so that a password changed while the service was down
+    /// ends the session as a change at run time does.
+    credential: Option<[u8; 32]>,
+}
+
+impl Entry {
+    fn idle(&self, now: Instant) -> Duration {
+        now.duration_since(self.last_used) + self.idle_before
+    }
 }
 
 /// Why a session was not created.
@@ -58,6 +75,11 @@ pub struct SessionStore {
     timeout_ms: AtomicU64,
     max: usize,
     entries: Mutex<Vec<Entry>>,
+    /// `[auth.sessions] state_file`: `None` when sessions end with the
+    /// process.
+    state_file: Option<PathBuf>,
+    /// Held while the file is written, so that writes land in order.
+    writing: Mutex<()>,
 }
 
 impl SessionStore {
@@ -66,6 +88,104 @@ impl SessionStore {
             timeout_ms: AtomicU64::new(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX)),
             max,
             entries: Mutex::new(Vec::new()),
+            state_file: None,
+            writing: Mutex::new(()),
+        }
+    }
+
+    /// Keeps the sessions in `path` from now on (see `session_state`).
+    pub(crate) fn kept_in(mut self, path: Option<PathBuf>) -> SessionStore {
+        self.state_file = path;
+        self
+    }
+
+    /// Restores the sessions this boot kept, those `accept` still allows
+    /// (their account unchanged) and not idle past the timeout; returns
+    /// how many. The file is written again when some were not restored.
+    pub(crate) fn restore(&self, accept: impl Fn(&KeptSession) -> bool) -> usize {
+        let (Some(path), Some(clock)) = (&self.state_file, BootClock::read()) else {
+            return 0;
+        };
+        let timeout = self.timeout();
+        let now = Instant::now();
+        let mut restored = 0;
+        let kept = session_state::load(path, &clock);
+        let found = kept.len();
+        {
+            let mut entries = self.lock();
+            for k in kept {
+                let idle = Duration::from_millis(clock.now_ms.saturating_sub(k.last_used_ms));
+                let why_not = if idle >= timeout {
+                    Some("idle past the timeout")
+                } else if !accept(&k) {
+                    Some("its account changed")
+                } else if entries.len() >= self.max {
+                    Some("more sessions than [auth.sessions] max")
+                } else {
+                    None
+                };
+                if let Some(why) = why_not {
+                    tracing::info!(session = %k.id, user = ?k.user, "kept session not restored: {why}");
+                    continue;
+                }
+                entries.push(Entry {
+                    info: SessionInfo {
+                        id: k.id,
+                        user: k.user,
+                        role: k.role,
+                        login: k.login,
+                        created: k.created,
+                        password_change_required: k.password_change_required,
+                    },
+                    token_hash: k.token_hash,
+                    last_used: now,
+                    idle_before: idle,
+                    credential: k.credential,
+                });
+                restored += 1;
+            }
+        }
+        if restored != found {
+            self.save();
+        }
+        restored
+    }
+
+    /// Writes the live sessions, with how long each has been idle, to the
+    /// state file (if any): after each login and logout, and when the
+    /// service stops. A failed write is logged; the sessions stay.
+    pub fn save(&self) {
+        let Some(path) = &self.state_file else {
+            return;
+        };
+        let Some(clock) = BootClock::read() else {
+            return;
+        };
+        let _order = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let kept: Vec<KeptSession> = {
+            let mut entries = self.lock();
+            self.purge(&mut entries, now);
+            entries
+                .iter()
+                .map(|e| {
+                    let idle = u64::try_from(e.idle(now).as_millis()).unwrap_or(u64::MAX);
+                    KeptSession {
+                        id: e.info.id.clone(),
+                        user: e.info.user.clone(),
+                        role: e.info.role,
+                        login: e.info.login,
+                        created: e.info.created,
+                        password_change_required: e.info.password_change_required,
+                        token_hash: e.token_hash,
+                        credential: e.credential,
+                        last_used_ms: clock.now_ms.saturating_sub(idle),
+                    }
+                })
+                .collect()
+        };
+        if let Err(e) = session_state::save(path, &clock, &kept) {
+            tracing::error!(path = %path.display(), "sessions not kept: {e}");
         }
     }
 
@@ -92,7 +212,7 @@ impl SessionStore {
     fn purge(&self, entries: &mut Vec<Entry>, now: Instant) {
         let timeout = self.timeout();
         entries.retain(|e| {
-            let live = now.duration_since(e.last_used) < timeout;
+            let live = e.idle(now) < timeout;
             if !live {
                 tracing::info!(session = %e.info.id, user = ?e.info.user, "session expired");
             }
@@ -100,9 +220,14 @@ impl SessionStore {
         });
     }
 
-    /// A new session for an authenticated `principal`; the token is
-    /// returned once, here, for the login's answer, and never kept.
-    pub fn create(&self, principal: &Principal) -> Result<(SessionInfo, String), SessionError> {
+    /// A new session for an authenticated `principal` (`credential`: see
+    /// `Entry`); the token is returned once, here, for the login's answer,
+    /// and never kept.
+    pub(crate) fn create(
+        &self,
+        principal: &Principal,
+        credential: Option<[u8; 32]>,
+    ) -> Result<(SessionInfo, String), SessionError> {
         let rng = ring::rand::SystemRandom::new();
         let mut raw = [0u8; 32];
         let mut id = [0u8; 8];
@@ -130,7 +255,11 @@ impl SessionStore {
             info: info.clone(),
             token_hash: Sha256::digest(token.as_bytes()).into(),
             last_used: now,
+            idle_before: Duration::ZERO,
+            credential,
         });
+        drop(entries);
+        self.save();
         Ok((info, token))
     }
 
@@ -150,6 +279,7 @@ impl SessionStore {
         }
         let e = &mut entries[found?];
         e.last_used = now;
+        e.idle_before = Duration::ZERO;
         Some(e.info.clone())
     }
 
@@ -168,7 +298,13 @@ impl SessionStore {
     /// account changed or deleted).
     pub fn remove_user(&self, user: &str, login: AuthMethod) {
         let mut entries = self.lock();
+        let before = entries.len();
         entries.retain(|e| !(e.info.user == user && e.info.login == login));
+        let changed = entries.len() != before;
+        drop(entries);
+        if changed {
+            self.save();
+        }
     }
 
     /// Ends a session (logout); `false` if there was none with this id.
@@ -177,7 +313,12 @@ impl SessionStore {
         self.purge(&mut entries, Instant::now());
         let before = entries.len();
         entries.retain(|e| e.info.id != id);
-        entries.len() != before
+        let removed = entries.len() != before;
+        drop(entries);
+        if removed {
+            self.save();
+        }
+        removed
     }
 }
 
@@ -197,26 +338,26 @@ mod tests {
     #[test]
     fn create_verify_remove() {
         let s = SessionStore::new(Duration::from_secs(60), 2);
-        let (a, ta) = s.create(&alice()).unwrap();
-        let (b, tb) = s.create(&alice()).unwrap();
+        let (a, ta) = s.create(&alice(), None).unwrap();
+        let (b, tb) = s.create(&alice(), None).unwrap();
         assert_ne!(a.id, b.id);
         assert_ne!(ta, tb);
         assert!(ta.len() == 6 + 43 && ta.starts_with("odcrs_"));
         let ta = Secret::new(ta);
-        assert_eq!(s.create(&alice()), Err(SessionError::Full { max: 2 }));
+        assert_eq!(s.create(&alice(), None), Err(SessionError::Full { max: 2 }));
         assert_eq!(s.verify(&ta).map(|i| i.id), Some(a.id.clone()));
         assert_eq!(s.verify(&Secret::new("odcrs_x")), None);
         assert!(s.remove(&a.id));
         assert!(!s.remove(&a.id));
         assert_eq!(s.verify(&ta), None);
         assert_eq!(s.list().len(), 1);
-        assert!(s.create(&alice()).is_ok(), "room again");
+        assert!(s.create(&alice(), None).is_ok(), "room again");
     }
 
     #[test]
     fn idle_sessions_expire_and_use_slides_the_timeout() {
         let s = SessionStore::new(Duration::from_millis(150), 4);
-        let t = Secret::new(s.create(&alice()).unwrap().1);
+        let t = Secret::new(s.create(&alice(), None).unwrap().1);
         for _ in 0..3 {
             std::thread::sleep(Duration::from_millis(80));
             assert!(s.verify(&t).is_some(), "used within the timeout");
@@ -229,7 +370,7 @@ mod tests {
     #[test]
     fn a_shorter_timeout_ends_idle_sessions_at_once() {
         let s = SessionStore::new(Duration::from_secs(60), 4);
-        let t = Secret::new(s.create(&alice()).unwrap().1);
+        let t = Secret::new(s.create(&alice(), None).unwrap().1);
         std::thread::sleep(Duration::from_millis(60));
         assert!(s.verify(&t).is_some());
         s.set_timeout(Duration::from_millis(30));

@@ -260,6 +260,16 @@ impl UserStore {
     }
 
     /// The accounts, configured ones first.
+    /// The SHA-256 of account `name`'s password hash: what changes with
+    /// its password (a kept session remembers it, `session`).
+    pub(crate) fn credential(&self, name: &str) -> Option<[u8; 32]> {
+        use sha2::{Digest, Sha256};
+        self.read()
+            .iter()
+            .find(|a| a.user.name == name)
+            .map(|a| Sha256::digest(a.phc.as_bytes()).into())
+    }
+
     pub(crate) fn list(&self) -> Vec<LocalUser> {
         self.read().iter().map(|a| a.user.clone()).collect()
     }
