@@ -252,15 +252,7 @@ fn a_bmcs_sel_is_read_over_ipmi_and_cleared_by_operators_only() {
     let Some(sim) = SimBmc::start() else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let rack = dir.path().join("rack.json");
-    std::fs::write(&rack, RACK).unwrap();
-    let bmc = format!(
-        "[[ipmi.bmc]]\ndevice_id = 1\nip = \"127.0.0.1\"\nport = {}\nusername = \"ADMIN\"\n\
-         password = \"ADMIN\"\ninterface = \"lanplus\"\ncipher_suite = 3\n",
-        sim.port
-    );
-    let (s, _c) = Server::with_config(&node_config(&rack, dir.path(), &bmc));
+    let (s, _dir, _c) = with_sim(&sim);
     const SEL: &str = "/redfish/v1/Systems/40000000-0001/LogServices/SEL";
     let coll = get_ok(
         &s,
@@ -332,6 +324,21 @@ fn a_bmcs_sel_is_read_over_ipmi_and_cleared_by_operators_only() {
     assert!(info.contains("Entries          : 0"), "{info}");
 }
 
+/// A node on the stateful rack with `sim` as BMC 1 (system
+/// `40000000-0001`), its files in the returned directory.
+fn with_sim(sim: &SimBmc) -> (Server, tempfile::TempDir, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let rack = dir.path().join("rack.json");
+    std::fs::write(&rack, RACK).unwrap();
+    let bmc = format!(
+        "[[ipmi.bmc]]\ndevice_id = 1\nip = \"127.0.0.1\"\nport = {}\nusername = \"ADMIN\"\n\
+         password = \"ADMIN\"\ninterface = \"lanplus\"\ncipher_suite = 3\n",
+        sim.port
+    );
+    let (s, c) = Server::with_config(&node_config(&rack, dir.path(), &bmc));
+    (s, dir, c)
+}
+
 /// The record ids of the SEL as `ipmitool sel elist` lists them, oldest
 /// first.
 fn ipmitool_sel_ids(sim: &SimBmc) -> Vec<String> {
@@ -350,15 +357,7 @@ fn a_long_sel_shows_its_newest_records_and_follows_what_is_added() {
     let Some(sim) = SimBmc::start() else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let rack = dir.path().join("rack.json");
-    std::fs::write(&rack, RACK).unwrap();
-    let bmc = format!(
-        "[[ipmi.bmc]]\ndevice_id = 1\nip = \"127.0.0.1\"\nport = {}\nusername = \"ADMIN\"\n\
-         password = \"ADMIN\"\n",
-        sim.port
-    );
-    let (s, _c) = Server::with_config(&node_config(&rack, dir.path(), &bmc));
+    let (s, dir, _c) = with_sim(&sim);
     const SEL: &str = "/redfish/v1/Systems/40000000-0001/LogServices/SEL";
     // 600 temperature events in one ipmitool session (`exec`): more than
     // the 512 the node keeps.

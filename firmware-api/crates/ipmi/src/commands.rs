@@ -280,7 +280,8 @@ pub fn system_guid(data: &[u8], order: GuidOrder) -> Result<Option<String>, Stri
     if bytes.iter().all(|&b| b == 0) || bytes.iter().all(|&b| b == 0xFF) {
         return Ok(None);
     }
-    let mut rfc: Vec<u8> = bytes.to_vec();
+    let mut rfc = [0u8; 16];
+    rfc.copy_from_slice(bytes);
     match order {
         GuidOrder::Ipmi => rfc.reverse(),
         GuidOrder::Smbios => {
@@ -289,15 +290,7 @@ pub fn system_guid(data: &[u8], order: GuidOrder) -> Result<Option<String>, Stri
             rfc[6..8].reverse();
         }
     }
-    let hex: String = rfc.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(Some(format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )))
+    Ok(Some(opendcre_proto::uuid::text(&rfc)))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod decoder;
 pub mod device_type;
 pub mod frame;
 pub mod pytext;
+pub mod uuid;
 
 pub use command::{BootTarget, Command, PowerAction};
 pub use decoder::{DecodeError, FrameDecoder};

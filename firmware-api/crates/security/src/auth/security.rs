@@ -150,15 +150,15 @@ impl Security {
         // the service was down ends its sessions, as the same change does
         // at run time; an LDAP login's needs LDAP still configured.
         let accounts = users.list();
-        let restored = sessions.restore(|k| match k.login {
+        let restored = sessions.restore(|k| match k.info.login {
             AuthMethod::Local => {
                 accounts.iter().any(|u| {
-                    u.name == k.user
+                    u.name == k.info.user
                         && u.enabled
-                        && u.role == k.role
-                        && u.password_change_required == k.password_change_required
+                        && u.role == k.info.role
+                        && u.password_change_required == k.info.password_change_required
                 }) && k.credential.is_some()
-                    && users.credential(&k.user) == k.credential
+                    && users.credential(&k.info.user) == k.credential
             }
             AuthMethod::Ldap => ldap.is_some(),
             _ => false,

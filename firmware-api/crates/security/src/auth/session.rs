@@ -125,18 +125,11 @@ impl SessionStore {
                     None
                 };
                 if let Some(why) = why_not {
-                    tracing::info!(session = %k.id, user = ?k.user, "kept session not restored: {why}");
+                    tracing::info!(session = %k.info.id, user = ?k.info.user, "kept session not restored: {why}");
                     continue;
                 }
                 entries.push(Entry {
-                    info: SessionInfo {
-                        id: k.id,
-                        user: k.user,
-                        role: k.role,
-                        login: k.login,
-                        created: k.created,
-                        password_change_required: k.password_change_required,
-                    },
+                    info: k.info,
                     token_hash: k.token_hash,
                     last_used: now,
                     idle_before: idle,
@@ -171,12 +164,7 @@ impl SessionStore {
                 .map(|e| {
                     let idle = u64::try_from(e.idle(now).as_millis()).unwrap_or(u64::MAX);
                     KeptSession {
-                        id: e.info.id.clone(),
-                        user: e.info.user.clone(),
-                        role: e.info.role,
-                        login: e.info.login,
-                        created: e.info.created,
-                        password_change_required: e.info.password_change_required,
+                        info: e.info.clone(),
                         token_hash: e.token_hash,
                         credential: e.credential,
                         last_used_ms: clock.now_ms.saturating_sub(idle),

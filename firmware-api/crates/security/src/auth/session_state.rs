@@ -13,12 +13,13 @@
 //! boot (`/proc/sys/kernel/random/boot_id`) restores nothing.
 
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
 use super::principal::AuthMethod;
 use super::role::Role;
+use super::session::SessionInfo;
 
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -60,12 +61,7 @@ struct StoredSession {
 /// One session as kept: what [`super::session::SessionStore`] restores.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct KeptSession {
-    pub id: String,
-    pub user: String,
-    pub role: Role,
-    pub login: AuthMethod,
-    pub created: SystemTime,
-    pub password_change_required: bool,
+    pub info: SessionInfo,
     pub token_hash: [u8; 32],
     /// A local login's: the SHA-256 of the account's password hash then.
     pub credential: Option<[u8; 32]>,
@@ -151,12 +147,14 @@ pub(crate) fn load(path: &Path, clock: &BootClock) -> Vec<KeptSession> {
                 return None;
             };
             Some(KeptSession {
-                id: k.id,
-                user: k.user,
-                role: k.role,
-                login,
-                created: UNIX_EPOCH + Duration::from_secs(k.created),
-                password_change_required: k.password_change_required,
+                info: SessionInfo {
+                    id: k.id,
+                    user: k.user,
+                    role: k.role,
+                    login,
+                    created: UNIX_EPOCH + Duration::from_secs(k.created),
+                    password_change_required: k.password_change_required,
+                },
                 token_hash,
                 credential,
                 last_used_ms: k.last_used_ms,
@@ -173,16 +171,17 @@ pub(crate) fn save(path: &Path, clock: &BootClock, sessions: &[KeptSession]) -> 
         sessions: sessions
             .iter()
             .filter_map(|k| {
+                let i = &k.info;
                 Some(StoredSession {
-                    id: k.id.clone(),
-                    user: k.user.clone(),
-                    role: k.role,
-                    login: method_name(k.login)?.to_string(),
-                    created: k
+                    id: i.id.clone(),
+                    user: i.user.clone(),
+                    role: i.role,
+                    login: method_name(i.login)?.to_string(),
+                    created: i
                         .created
                         .duration_since(UNIX_EPOCH)
                         .map_or(0, |d| d.as_secs()),
-                    password_change_required: k.password_change_required,
+                    password_change_required: i.password_change_required,
                     token_sha256: hex(&k.token_hash),
                     credential: k.credential.map(|c| hex(&c)),
                     last_used_ms: k.last_used_ms,
@@ -199,12 +198,14 @@ mod tests {
 
     fn session(login: AuthMethod) -> KeptSession {
         KeptSession {
-            id: "0011223344556677".into(),
-            user: "ops".into(),
-            role: Role::Operator,
-            login,
-            created: UNIX_EPOCH + Duration::from_secs(1_796_000_000),
-            password_change_required: false,
+            info: SessionInfo {
+                id: "0011223344556677".into(),
+                user: "ops".into(),
+                role: Role::Operator,
+                login,
+                created: UNIX_EPOCH + Duration::from_secs(1_796_000_000),
+                password_change_required: false,
+            },
             token_hash: [0xab; 32],
             credential: (login == AuthMethod::Local).then_some([0xcd; 32]),
             last_used_ms: 123_456,
