@@ -51,6 +51,7 @@ check "security.toml holds no token" 0 "$(grep -c -- "$TOKEN" "$WORK/security.to
 check "server key is private" 600 "$(stat -c %a "$WORK/tls/server.key")"
 AGAIN=$("$BIN" auth init --dir "$WORK" --tls-listen 127.0.0.1:0)
 check "second auth init changes nothing" 0 "$(grep -c "API token" <<<"$AGAIN" || true)"
+sessions_in "$WORK/security.toml" "$WORK"
 
 # 2. The service, reading security.toml beside its config file.
 cat > "$WORK/opendcre.toml" <<EOF

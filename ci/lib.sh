@@ -137,6 +137,17 @@ deb_elf_depends() {
     echo "$out"
 }
 
+# `opendcre auth init` keeps the Redfish sessions in the service's state
+# directory (/var/lib/opendcre/sessions.json). A node a script serves on the
+# host keeps them in DIR instead: another run, or an installed service, must
+# not find (and restore) them.
+sessions_in() { # SECURITY_TOML DIR
+    local from='state_file = "/var/lib/opendcre/sessions.json"'
+    grep -qxF "$from" "$1" || die "$1: no sessions state_file from auth init to move"
+    sed -i "s|^$from\$|state_file = \"$2/sessions.json\"|" "$1"
+    grep -qxF "state_file = \"$2/sessions.json\"" "$1" || die "$1: sessions state_file not moved"
+}
+
 # start_node LOG PORT-REGEX COMMAND... — runs the service in the background
 # (stdout and stderr into LOG), sets SERVER_PID, and waits up to 10 s for the
 # first log line matching PORT-REGEX, a sed regex whose \1 is the port; sets

@@ -42,6 +42,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=ci/lib.sh
+. "$ROOT/ci/lib.sh"
 BIN=${OPENDCRE_BIN:-$ROOT/target/debug/opendcre}
 CSDL=${REDFISH_CSDL:-$ROOT/../shared/redfish/csdl}
 [ -f "$CSDL/ServiceRoot_v1.xml" ] ||
@@ -135,11 +137,13 @@ else
 fi
 # So do the session timeout, the lockout policy an administrator sets and
 # the accounts locked.
-for table in sessions lockout; do
-    grep -q "^\[auth\.$table\]\$" "$WORK/security.toml" &&
-        { echo "security.toml from auth init has [auth.$table]: set its files here" >&2; exit 1; }
-done
-printf '[auth.sessions]\nsettings_file = "%s"\n' "$WORK/session-service.json" >> "$WORK/security.toml"
+grep -q '^\[auth\.lockout\]$' "$WORK/security.toml" &&
+    { echo "security.toml from auth init has [auth.lockout]: set its files here" >&2; exit 1; }
+# auth init's [auth.sessions] (the sessions file): both files here.
+sessions_in "$WORK/security.toml" "$WORK"
+sed -i "/^\[auth\.sessions\]\$/a settings_file = \"$WORK/session-service.json\"" "$WORK/security.toml"
+grep -qxF "settings_file = \"$WORK/session-service.json\"" "$WORK/security.toml" ||
+    { echo "no [auth.sessions] settings_file set in $WORK/security.toml" >&2; exit 1; }
 printf '[auth.lockout]\nsettings_file = "%s"\nlocks_file = "%s"\n' \
     "$WORK/account-service.json" "$WORK/account-locks.json" >> "$WORK/security.toml"
 # The example rack with power device 00000001/16ff stateful (on/off switch

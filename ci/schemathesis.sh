@@ -103,6 +103,7 @@ TOKEN=$(sed -n 's/^API token (shown only now): //p' "$WORK/init.out")
 # each of those for up to 10 s once an address has used up its burst (as it
 # should: tests/auth_tokens.rs); off here so the run stays short.
 printf '\n[auth.rate_limit]\nenabled = false\n' >>"$WORK/secured/security.toml"
+sessions_in "$WORK/secured/security.toml" "$WORK/secured"
 cat >"$WORK/secured/opendcre.toml" <<EOF
 [server]
 listen = ["127.0.0.1:0"]

@@ -172,6 +172,11 @@ impl SessionStore {
                 })
                 .collect()
         };
+        // Nothing to keep and no file yet: none is made (a node that never
+        // had a session leaves nothing behind).
+        if kept.is_empty() && !path.exists() {
+            return;
+        }
         if let Err(e) = session_state::save(path, &clock, &kept) {
             tracing::error!(path = %path.display(), "sessions not kept: {e}");
         }
