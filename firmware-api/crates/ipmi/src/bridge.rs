@@ -242,9 +242,9 @@ impl IpmiBridge {
 
     /// Asset information: the configured `asset_info` and address always (as in
     /// v1.1, which never asked the BMC), plus Get Device ID, Get System GUID and
-    /// FRU 0 when the BMC answers. A BMC that cannot be read is reported in `inventory_error`, not as
-    /// an error, so the info endpoint keeps working with a BMC down. Only an
-    /// unknown device id is an error.
+    /// FRU 0 when the BMC answers. A BMC that cannot be read is reported in
+    /// `inventory_error`, not as an error, so the info endpoint keeps working
+    /// with a BMC down. Only an unknown device id is an error.
     pub async fn asset(&self, device_id: u16) -> Result<AssetInfo, IpmiError> {
         let slot = self.slot(device_id)?;
         let cfg = &slot.cfg;

@@ -265,8 +265,10 @@ impl Parser {
         self.equality(depth)
     }
 
-    /// The order comparisons bind tighter than `eq`/`ne`, as in OData; a
-    /// chain of either is malformed (`a eq b eq c` compares a truth value).
+    /// One comparison of two operands (or an operand alone). A chain is
+    /// malformed (`a eq b eq c` would compare a truth value), so the
+    /// precedence OData gives the order comparisons over `eq`/`ne` never
+    /// has two of them to choose between.
     fn equality(&mut self, depth: usize) -> Option<Expr> {
         let left = self.primary(depth)?;
         let Some(Token::Word(w)) = self.tokens.get(self.at) else {

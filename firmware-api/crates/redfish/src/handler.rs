@@ -293,15 +293,13 @@ impl Ctx<'_> {
     /// The JSON a GET of `uri` answers this caller, if it may read it
     /// (once per request: a second fetch of the same URI is the first's).
     async fn fetch(&self, uri: &str) -> Option<Value> {
-        if let Some(v) = self.fetched.lock().ok()?.get(uri) {
+        if let Some(v) = self.memo().get(uri) {
             return Some(v.clone());
         }
         let resource = self.readable(uri)?;
         match self.read(&resource, uri).await {
             Ok(v) => {
-                if let Ok(mut fetched) = self.fetched.lock() {
-                    fetched.insert(uri.to_string(), v.clone());
-                }
+                self.memo().insert(uri.to_string(), v.clone());
                 Some(v)
             }
             Err(e) => {
@@ -309,6 +307,10 @@ impl Ctx<'_> {
                 None
             }
         }
+    }
+
+    fn memo(&self) -> std::sync::MutexGuard<'_, HashMap<String, Value>> {
+        self.fetched.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The resource at `uri`, if this caller may GET it.

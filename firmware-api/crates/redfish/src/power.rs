@@ -246,27 +246,27 @@ impl Node {
     /// read (logged).
     pub(crate) async fn inventory(&self, s: SystemId, deadline: Instant) -> Option<Inventory> {
         let info = self.bmc_asset(s, deadline).await?;
-        let mut inv = match info.fru {
-            Some(fru) => match (fru.product, fru.board) {
-                (Some(p), _) => Inventory {
-                    manufacturer: p.manufacturer,
-                    model: p.product_name,
-                    serial_number: p.serial_number,
-                    part_number: p.part_number,
-                    uuid: None,
-                },
-                (None, Some(b)) => Inventory {
-                    manufacturer: b.manufacturer,
-                    model: b.product_name,
-                    serial_number: b.serial_number,
-                    part_number: b.part_number,
-                    uuid: None,
-                },
-                (None, None) => Inventory::default(),
+        let uuid = info.system_guid;
+        let inv = match info.fru.map(|f| (f.product, f.board)) {
+            Some((Some(p), _)) => Inventory {
+                manufacturer: p.manufacturer,
+                model: p.product_name,
+                serial_number: p.serial_number,
+                part_number: p.part_number,
+                uuid,
             },
-            None => Inventory::default(),
+            Some((None, Some(b))) => Inventory {
+                manufacturer: b.manufacturer,
+                model: b.product_name,
+                serial_number: b.serial_number,
+                part_number: b.part_number,
+                uuid,
+            },
+            _ => Inventory {
+                uuid,
+                ..Inventory::default()
+            },
         };
-        inv.uuid = info.system_guid;
         (inv != Inventory::default()).then_some(inv)
     }
 

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::principal::AuthMethod;
 use super::role::Role;
 use super::session::SessionInfo;
+use crate::tls::hex_lower;
 
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -103,19 +104,9 @@ fn method_name(m: AuthMethod) -> Option<&'static str> {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
+/// A SHA-256 as 64 hex digits.
 fn unhex(text: &str) -> Option<[u8; 32]> {
-    let mut out = [0u8; 32];
-    if text.len() != 64 || !text.is_ascii() {
-        return None;
-    }
-    for (i, slot) in out.iter_mut().enumerate() {
-        *slot = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(out)
+    super::token::decode_hex(text)?.try_into().ok()
 }
 
 /// The sessions kept in `path` by this boot. A missing file, one of
@@ -182,8 +173,8 @@ pub(crate) fn save(path: &Path, clock: &BootClock, sessions: &[KeptSession]) -> 
                         .duration_since(UNIX_EPOCH)
                         .map_or(0, |d| d.as_secs()),
                     password_change_required: i.password_change_required,
-                    token_sha256: hex(&k.token_hash),
-                    credential: k.credential.map(|c| hex(&c)),
+                    token_sha256: hex_lower(&k.token_hash),
+                    credential: k.credential.map(|c| hex_lower(&c)),
                     last_used_ms: k.last_used_ms,
                 })
             })

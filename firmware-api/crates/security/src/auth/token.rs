@@ -218,7 +218,7 @@ impl TokenStore {
     }
 }
 
-fn decode_hex(s: &str) -> Option<Vec<u8>> {
+pub(super) fn decode_hex(s: &str) -> Option<Vec<u8>> {
     if s.len() % 2 != 0 {
         return None;
     }
