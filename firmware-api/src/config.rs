@@ -128,7 +128,8 @@ impl ManagerSection {
 #[serde(deny_unknown_fields, default)]
 pub struct EventServiceSection {
     /// A file under the service's state directory; it holds the
-    /// subscribers' `HttpHeaders` (written mode 0600).
+    /// subscribers' `HttpHeaders` (written mode 0600) and, while the
+    /// service is stopped, its last events for a `Last-Event-ID` replay.
     pub subscriptions_path: PathBuf,
     pub max_subscriptions: usize,
     /// Retries of one event before a `TerminateAfterRetries` subscription

@@ -231,7 +231,7 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
         reboot_request: cfg.manager.reboot_request(),
         // The material the TLS listeners serve; none without one.
         tls: protocols.https_port.and(tls.clone()),
-        event_service,
+        event_service: event_service.clone(),
         events: events.clone(),
         bus: bus.clone(),
         ipmi: bridge.clone(),
@@ -301,8 +301,10 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
     tracing::info!(listen = ?cfg.server.listen, "OpenDCRE API v1.1 serving");
     server::run_secure(listeners, state, opts, Some(security.clone()), shutdown).await;
     crate::systemd::notify("STOPPING=1");
-    // What was recorded reaches the file before the process ends, and the
-    // sessions' idle times theirs (`[auth.sessions] state_file`).
+    // The Redfish events for a reconnect's `Last-Event-ID` go to the next
+    // run; what was recorded reaches the file before the process ends, and
+    // the sessions' idle times theirs (`[auth.sessions] state_file`).
+    event_service.keep_events();
     events.flush(Duration::from_secs(2));
     security.sessions().save();
     Ok(())

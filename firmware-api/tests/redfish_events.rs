@@ -22,9 +22,15 @@ const TEST_EVENT: &str = "/redfish/v1/EventService/Actions/EventService.SubmitTe
 /// own directory; deliveries retry once after 1 s.
 fn node() -> (Server, tempfile::TempDir, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
+    let (s, cfg) = Server::with_config(&node_toml(&dir));
+    (s, cfg, dir)
+}
+
+/// The configuration of [`node`], its files in `dir`.
+fn node_toml(dir: &tempfile::TempDir) -> String {
     let rack = dir.path().join("rack.json");
     std::fs::write(&rack, RACK).unwrap();
-    let (s, cfg) = Server::with_config(&format!(
+    format!(
         "[emulator]\nconfig = {:?}\n[telemetry]\nenabled = false\n\
          [event_log]\npath = {:?}\n\
          [event_service]\nsubscriptions_path = {:?}\n\
@@ -36,8 +42,7 @@ fn node() -> (Server, tempfile::TempDir, tempfile::TempDir) {
         dir.path().join("subs.json").display().to_string(),
         hash_token(READER, HashAlgorithm::Sha256).unwrap(),
         hash_token(OPERATOR, HashAlgorithm::Sha256).unwrap(),
-    ));
-    (s, cfg, dir)
+    )
 }
 
 /// One request a receiver got: its head lines and its JSON body.
@@ -455,6 +460,45 @@ fn a_reconnecting_stream_gets_the_events_it_missed() {
     reset(&s, "00000001-0001", OPERATOR, "On");
     let (id, _) = next_data(&mut again).expect("a live event");
     assert_eq!(id.parse::<u64>().unwrap(), seen + 3);
+}
+
+/// A service that stops keeps its events for the next run: a client that
+/// reconnects after a restart (an update, a reboot) with `Last-Event-ID`
+/// gets what it missed before the stop, then new events with the ids
+/// going on.
+#[test]
+fn a_stream_reconnecting_after_a_restart_gets_what_it_missed() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = node_toml(&dir);
+    let (s, _cfg) = Server::with_config(&toml);
+    let filter = "?$filter=MessageId%20eq%20'OpenDCRE.1.1.PowerAction'";
+    let (mut stream, _) = open_sse(&s, READER, filter);
+    reset(&s, "00000002-0001", OPERATOR, "ForceOff");
+    let (seen, _) = next_data(&mut stream).expect("an event");
+    drop(stream);
+    reset(&s, "00000002-0001", OPERATOR, "On");
+    assert!(s.terminate().success());
+    let kept: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("subs.json")).unwrap()).unwrap();
+    assert!(kept["events"]["events"].as_array().is_some(), "{kept}");
+
+    let (again, _cfg) = Server::with_config(&toml);
+    let (mut stream, head) = open_sse_after(&again, READER, filter, Some(&seen));
+    assert!(head[0].contains(" 200 "), "{head:?}");
+    let seen: u64 = seen.parse().unwrap();
+    let (id, v) = next_data(&mut stream).expect("the missed event");
+    assert_eq!(
+        (
+            id.parse::<u64>().unwrap(),
+            &v["Events"][0]["MessageArgs"][0]
+        ),
+        (seen + 1, &Value::from("On"))
+    );
+    reset(&again, "00000001-0001", OPERATOR, "ForceOff");
+    let (id, v) = next_data(&mut stream).expect("a live event");
+    let id: u64 = id.parse().unwrap();
+    assert!(id > seen + 1, "{id} after {seen}");
+    assert_eq!(v["Events"][0]["MessageArgs"][0], "ForceOff");
 }
 
 #[test]

@@ -15,11 +15,15 @@
 //!   holds the subscribers' `HttpHeaders`); SSE subscriptions live as
 //!   long as their connection, and deleting one ends its stream.
 //! * A stream reopened with `Last-Event-ID` first gets the events it
-//!   missed, from the last [`BACKLOG`] events the service keeps. Event ids
-//!   start each run at the start time (seconds) × 2²⁰, so they grow across
-//!   restarts as long as the clock does; an id the service cannot place
-//!   (from an earlier run, or a clock that went back) gets every kept
-//!   event.
+//!   missed, from the last [`BACKLOG`] events the service keeps. A service
+//!   that stops writes them into the subscriptions file and the next run
+//!   takes them back (and removes them from the file at once), continuing
+//!   their ids: a client reconnecting after a restart or a reboot of the
+//!   node gets what happened before the stop. A run that finds none (the
+//!   first, or one after a crash) starts its ids at the start time
+//!   (seconds) × 2²⁰, so they grow across runs as long as the clock does;
+//!   an id the service cannot place (from an unkept run, or a clock that
+//!   went back) gets every kept event.
 //! * A receiver that keeps failing: after `DeliveryRetryAttempts` retries
 //!   `DeliveryRetryIntervalSeconds` apart the subscription ends
 //!   (`TerminateAfterRetries`, the default) or the event is tried again
@@ -105,7 +109,7 @@ impl Default for EventSettings {
 
 /// One event on its way to subscribers: its record (an `EventRecord` of
 /// the `Event` schema) and what filters look at.
-#[derive(Debug)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Record {
     /// Unique over the service's life: the SSE `id:` and the `Event`'s `Id`.
     pub seq: u64,
@@ -218,6 +222,40 @@ struct Subs {
 struct Stored {
     next_id: u64,
     subscriptions: Vec<Subscription>,
+    /// Written only by a service that stops ([`EventService::keep_events`]),
+    /// removed by the run that reads it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    events: Option<KeptEvents>,
+}
+
+/// The replay buffer across a stop: [`Recent`] as the next run takes it.
+#[derive(Serialize, Deserialize)]
+struct KeptEvents {
+    first_seq: u64,
+    next_seq: u64,
+    events: Vec<Record>,
+}
+
+impl KeptEvents {
+    /// The kept events as the next run's buffer, if they are what a
+    /// stopping service writes: ids ascending, from `first_seq`, below
+    /// `next_seq`, at most [`BACKLOG`]. Anything else is dropped whole
+    /// (the run then starts its ids afresh), never half used.
+    fn into_recent(self) -> Option<Recent> {
+        let ascending = self.events.windows(2).all(|w| w[0].seq < w[1].seq);
+        let inside = self
+            .events
+            .iter()
+            .all(|r| r.seq >= self.first_seq && r.seq < self.next_seq);
+        (ascending && inside && self.events.len() <= BACKLOG && self.first_seq > 0).then(|| {
+            Recent {
+                first_seq: self.first_seq,
+                next_seq: self.next_seq,
+                events: self.events.into_iter().map(Arc::new).collect(),
+                closed: false,
+            }
+        })
+    }
 }
 
 /// The event service. Built once by `opendcre serve`; shared as `Arc`.
@@ -240,6 +278,10 @@ struct Recent {
     first_seq: u64,
     next_seq: u64,
     events: VecDeque<Arc<Record>>,
+    /// Kept for the next run ([`EventService::keep_events`]): the ids from
+    /// `next_seq` on are that run's, so this one publishes no more (the
+    /// log still records what happens while the process ends).
+    closed: bool,
 }
 
 impl Recent {
@@ -251,6 +293,9 @@ impl Recent {
         make: impl FnOnce(u64) -> Result<Record, E>,
     ) -> Result<(), E> {
         let mut r = recent.lock().unwrap_or_else(|p| p.into_inner());
+        if r.closed {
+            return Ok(());
+        }
         let rec = Arc::new(make(r.next_seq)?);
         r.next_seq += 1;
         if r.events.len() == BACKLOG {
@@ -304,22 +349,11 @@ impl EventService {
             settings.request_timeout,
         )?;
         let (tx, _) = broadcast::channel(BACKLOG);
-        let start = first_seq();
-        let recent = Arc::new(Mutex::new(Recent {
-            first_seq: start,
-            next_seq: start,
-            events: VecDeque::with_capacity(BACKLOG),
-        }));
-        let (ltx, lrecent) = (tx.clone(), recent.clone());
-        log.listen(move |e| {
-            let _ = Recent::publish(&lrecent, &ltx, |seq| {
-                Ok::<_, std::convert::Infallible>(Record::of_entry(seq, e))
-            });
-        });
         let mut subs = Subs {
             next_id: 1,
             ..Subs::default()
         };
+        let mut kept = None;
         if let Some(path) = &settings.store {
             // A file that cannot be read is set aside (`.bad`), not lost,
             // and the service starts without subscriptions.
@@ -332,16 +366,83 @@ impl EventService {
                     let (stop, _) = watch::channel(false);
                     subs.live.insert(sub.id, Live { sub, stop });
                 }
+                kept = stored.events.map(|k| {
+                    let recent = k.into_recent();
+                    if recent.is_none() {
+                        tracing::warn!(path = %path.display(), "events kept for replay are not in order; starting without them");
+                    }
+                    recent
+                });
             }
         }
-        Ok(Arc::new(EventService {
+        let replay_kept = kept.is_some();
+        let recent = kept.flatten().unwrap_or_else(|| {
+            let start = first_seq();
+            Recent {
+                first_seq: start,
+                next_seq: start,
+                events: VecDeque::with_capacity(BACKLOG),
+                closed: false,
+            }
+        });
+        tracing::info!(
+            kept = recent.events.len(),
+            next_id = recent.next_seq,
+            "event ids"
+        );
+        let recent = Arc::new(Mutex::new(recent));
+        let (ltx, lrecent) = (tx.clone(), recent.clone());
+        log.listen(move |e| {
+            let _ = Recent::publish(&lrecent, &ltx, |seq| {
+                Ok::<_, std::convert::Infallible>(Record::of_entry(seq, e))
+            });
+        });
+        let service = Arc::new(EventService {
             settings,
             poster,
             log,
             subs: Mutex::new(subs),
             tx,
             recent,
-        }))
+        });
+        if replay_kept {
+            // Taken: a run that ends without writing them again (a crash)
+            // must not hand the same ids out a second time.
+            service.save(&service.lock());
+        }
+        Ok(service)
+    }
+
+    /// Writes the events kept for `Last-Event-ID` into the subscriptions
+    /// file, for the next run (`opendcre serve` calls it as it stops), and
+    /// publishes no more. Only a service that stops writes them: the ids
+    /// of a run that crashed are not continued, so none is ever given to
+    /// two events.
+    pub fn keep_events(&self) {
+        if self.settings.store.is_none() {
+            return;
+        }
+        let kept = {
+            let mut r = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+            r.closed = true;
+            r.events.len()
+        };
+        // A subscription saved from now on (a delivery that gives up as
+        // the process ends) writes them too.
+        self.save(&self.lock());
+        tracing::info!(kept, "events kept for the next run");
+    }
+
+    /// The replay buffer as the file keeps it, once [`Self::keep_events`]
+    /// closed it; before, `None` (a running service's events are not
+    /// written: the next run could not tell them from a crash's).
+    fn kept_events(&self) -> Option<KeptEvents> {
+        let r = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        r.closed.then(|| KeptEvents {
+            first_seq: r.first_seq,
+            next_seq: r.next_seq,
+            events: r.events.iter().map(|e| Record::clone(e)).collect(),
+        })
     }
 
     /// Starts delivering to the stored push subscriptions (needs the
@@ -654,7 +755,15 @@ impl EventService {
         let Some(path) = &self.settings.store else {
             return;
         };
-        let stored = Stored {
+        // 0600: a subscription's HttpHeaders may carry a receiver's secret.
+        let stored = self.stored(subs, self.kept_events());
+        if let Err(e) = crate::state_file::write_state(path, &stored, 0o600) {
+            tracing::error!(path = %path.display(), "event subscriptions not saved: {e}");
+        }
+    }
+
+    fn stored(&self, subs: &Subs, events: Option<KeptEvents>) -> Stored {
+        Stored {
             next_id: subs.next_id,
             subscriptions: subs
                 .live
@@ -662,10 +771,7 @@ impl EventService {
                 .filter(|l| !l.sub.sse)
                 .map(|l| l.sub.clone())
                 .collect(),
-        };
-        // 0600: a subscription's HttpHeaders may carry a receiver's secret.
-        if let Err(e) = crate::state_file::write_state(path, &stored, 0o600) {
-            tracing::error!(path = %path.display(), "event subscriptions not saved: {e}");
+            events,
         }
     }
 }
@@ -1415,6 +1521,99 @@ mod tests {
         let mut fresh = s.open_sse("ops", None, Some("last")).unwrap();
         log.record(power(3));
         assert!(matches!(fresh.next().await, SseNext::Event(id, _) if id == seen + 4));
+    }
+
+    /// The ids a stream gets next, `n` of them.
+    async fn ids(stream: &mut SseStream, n: usize) -> Vec<u64> {
+        let mut ids = Vec::new();
+        for _ in 0..n {
+            match stream.next().await {
+                SseNext::Event(id, _) => ids.push(id),
+                _ => panic!("not an event"),
+            }
+        }
+        ids
+    }
+
+    #[tokio::test]
+    async fn the_replay_buffer_outlives_a_stop_once_and_never_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("subs.json");
+        let (a, log) = service(Some(file.clone()));
+        let seen = one_event_seen(&a, &log).await;
+        log.record(power(1));
+        log.record(power(2));
+        a.keep_events();
+        // Stopped: what happens now is the log's, not a stream's.
+        let mut late = a.open_sse("ops", None, None).unwrap();
+        log.record(power(3));
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), late.next())
+                .await
+                .is_err()
+        );
+        drop((late, a));
+        let stored: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        assert_eq!(stored["events"]["events"].as_array().unwrap().len(), 3);
+        assert_eq!(stored["events"]["next_seq"], seen + 3);
+
+        // The next run replays them after `seen` and continues their ids;
+        // it took them out of the file at once.
+        let (b, log) = service(Some(file.clone()));
+        let stored: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        assert!(stored.get("events").is_none(), "{stored}");
+        let mut again = b.open_sse("ops", None, Some(&seen.to_string())).unwrap();
+        assert_eq!(ids(&mut again, 2).await, [seen + 1, seen + 2]);
+        log.record(power(4));
+        assert_eq!(ids(&mut again, 1).await, [seen + 3]);
+        // B crashes (no `keep_events`): C neither replays B's events nor
+        // continues B's ids.
+        drop((again, b));
+        let (c, _log) = service(Some(file.clone()));
+        let r = c.recent.lock().unwrap();
+        assert!(r.events.is_empty() && r.next_seq == r.first_seq);
+    }
+
+    #[test]
+    fn kept_events_out_of_order_are_dropped_and_the_subscriptions_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("subs.json");
+        let sub =
+            parse_subscription(br#"{"Destination":"https://h/x","Protocol":"Redfish"}"#).unwrap();
+        let record = |seq| Record {
+            seq,
+            message_id: "OpenDCRE.1.1.PowerAction".into(),
+            origin: format!("{V1}/Systems/x"),
+            json: json!({}),
+        };
+        for (first_seq, next_seq, seqs) in [
+            (10, 20, vec![12, 11]),
+            (10, 12, vec![11, 12]),
+            (11, 20, vec![10, 12]),
+            (0, 20, vec![]),
+        ] {
+            let stored = Stored {
+                next_id: 2,
+                subscriptions: vec![Subscription {
+                    id: 1,
+                    owner: "ops".into(),
+                    ..sub.clone()
+                }],
+                events: Some(KeptEvents {
+                    first_seq,
+                    next_seq,
+                    events: seqs.into_iter().map(record).collect(),
+                }),
+            };
+            std::fs::write(&file, serde_json::to_vec(&stored).unwrap()).unwrap();
+            let (s, _log) = service(Some(file.clone()));
+            assert_eq!(s.lock().live.len(), 1);
+            let r = s.recent.lock().unwrap();
+            assert!(
+                r.events.is_empty() && r.first_seq > next_seq,
+                "{first_seq} {next_seq}"
+            );
+        }
     }
 
     #[tokio::test]
