@@ -672,6 +672,75 @@ fn patch_account(s: &Server, auth: &str, name: &str, body: &str) -> Response {
     )
 }
 
+/// An administrator renames an account (`PATCH` of `UserName`, as
+/// Ansible's `UpdateUserName` does): the account, its password and role
+/// answer at the new name's URI, the old name logs in no more, its
+/// sessions end; the account itself, a taken name or a bad one is refused.
+#[test]
+fn an_administrator_renames_an_account() {
+    let n = node("");
+    let s = &n.server;
+    let root = basic("root", ROOT_PASSWORD);
+    assert_eq!(
+        make(s, &root, "carol", "carol-pass-1", "Operator").status,
+        201
+    );
+    let carol = basic("carol", "carol-pass-1");
+    let (token, _) = session(s, "carol", "carol-pass-1");
+    let r = patch_account(s, &carol, "carol", r#"{"UserName": "caroline"}"#);
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (400, "Base.1.22.PropertyNotWritable")
+    );
+    for (name, status, want) in [
+        ("ops", 409, "Base.1.22.ResourceAlreadyExists"),
+        ("a/b", 400, "Base.1.22.PropertyValueError"),
+        ("", 400, "Base.1.22.PropertyValueError"),
+    ] {
+        let body = serde_json::json!({ "UserName": name, "RoleId": "ReadOnly" }).to_string();
+        let r = patch_account(s, &root, "carol", &body);
+        assert_eq!((r.status, code(&r).as_str()), (status, want), "{name:?}");
+    }
+    assert_eq!(with_token(s, "GET", SYSTEM, &token, "").status, 200);
+
+    let r = patch_account(s, &root, "carol", r#"{"UserName": "caroline"}"#);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let uri = format!("{ACCOUNTS}/caroline");
+    assert_eq!(r.header("Location"), Some(uri.as_str()));
+    let v = r.json();
+    assert_eq!(
+        (&v["@odata.id"], &v["Id"], &v["UserName"], &v["RoleId"]),
+        (
+            &uri.as_str().into(),
+            &"caroline".into(),
+            &"caroline".into(),
+            &"Operator".into()
+        )
+    );
+    let get = |auth: &str, path: &str| call(s, "GET", path, &[("Authorization", auth)], "");
+    assert_eq!(get(&root, &format!("{ACCOUNTS}/carol")).status, 404);
+    assert_eq!(get(&root, &uri).status, 200);
+    assert_eq!(get(&carol, SYSTEM).status, 401, "the old name");
+    assert_eq!(with_token(s, "GET", SYSTEM, &token, "").status, 401);
+    let caroline = basic("caroline", "carol-pass-1");
+    let r = call(
+        s,
+        "POST",
+        RESET,
+        &[("Authorization", &caroline)],
+        r#"{"ResetType": "ForceOff"}"#,
+    );
+    assert_eq!(r.status, 204, "still an operator");
+    assert_eq!(
+        logged(s, &root, &["AccountChanged"]),
+        ["'root' changed local account 'caroline': UserName caroline (was carol)."]
+    );
+    // Its own name again changes nothing.
+    let r = patch_account(s, &root, "caroline", r#"{"UserName": "caroline"}"#);
+    assert_eq!(r.status, 200);
+    assert_eq!(logged(s, &root, &["AccountChanged"]).len(), 1);
+}
+
 #[test]
 fn accounts_made_changed_and_deleted_by_an_administrator() {
     let n = node("");

@@ -13,7 +13,7 @@ use http::{HeaderMap, StatusCode};
 use opendcre_security::auth::{
     AccountChange, AccountError, AccountFlags, AuthMethod, LdapConfig, LdapGroupSource, LdapMode,
     LocalUser, LockoutConfig, LockoutPolicy, Role, Secret, Security, LOCKOUT_SECS_RANGE,
-    LOCKOUT_THRESHOLD_MAX, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN,
+    LOCKOUT_THRESHOLD_MAX, MAX_PASSWORD_LEN, MAX_USER_NAME, MIN_PASSWORD_LEN,
 };
 use serde_json::{json, Value};
 
@@ -386,10 +386,12 @@ pub(crate) async fn create(
 }
 
 /// `PATCH …/Accounts/{name}` with `If-Match`: an Administrator changes
-/// `Password`, `RoleId`, `Enabled` and `PasswordChangeRequired`; an account
-/// itself only its `Password` (which ends a required change); anyone else
-/// is refused (403). The account's sessions end;
-/// the change is recorded in the event log.
+/// `UserName`, `Password`, `RoleId`, `Enabled` and
+/// `PasswordChangeRequired`; an account itself only its `Password` (which
+/// ends a required change); anyone else is refused (403). The account's
+/// sessions end; the change is recorded in the event log. A renamed
+/// account's URI is its new name (the answer's `@odata.id`, and
+/// `Location`): the old URI is gone, as the old name is.
 pub(crate) async fn patch(
     caller: &Caller,
     name: &str,
@@ -429,6 +431,7 @@ pub(crate) async fn patch(
         &[("Locked", patch::Writable::Bool)]
     } else if admin {
         &[
+            ("UserName", patch::Writable::Text(MAX_USER_NAME)),
             ("Password", patch::Writable::Secret),
             (
                 "RoleId",
@@ -447,6 +450,14 @@ pub(crate) async fn patch(
     let mut unlock = false;
     for (prop, x) in patch::parse(body, &current, writable)? {
         match prop {
+            "UserName" => {
+                // The name it has already: no change.
+                let new = x.as_str().unwrap_or_default();
+                if new != name {
+                    change.name = Some(new.to_string());
+                    what.push(format!("UserName {new} (was {name})"));
+                }
+            }
             "Password" => {
                 change.password = Some(password(&x)?);
                 what.push("password".to_string());
@@ -503,7 +514,13 @@ pub(crate) async fn patch(
         &changed.name,
         &what.join(", "),
     ));
-    Ok(Answer::json(StatusCode::OK, &account(&changed)))
+    let mut a = Answer::json(StatusCode::OK, &account(&changed));
+    if changed.name != name {
+        if let Ok(loc) = http::HeaderValue::from_str(&account_uri(&changed.name)) {
+            a.headers.insert(http::header::LOCATION, loc);
+        }
+    }
+    Ok(a)
 }
 
 /// `DELETE …/Accounts/{name}` (an Administrator, the route says): gone

@@ -50,7 +50,7 @@ pub use session_settings::SESSION_TIMEOUT_RANGE;
 pub use token::{generate_token, hash_token, HashAlgorithm, TokenHash, TokenStore};
 pub use users::{
     password_length_ok, AccountChange, AccountError, AccountFlags, LocalUser, MAX_MANAGED_ACCOUNTS,
-    MAX_PASSWORD_LEN, MIN_PASSWORD_LEN,
+    MAX_PASSWORD_LEN, MAX_USER_NAME, MIN_PASSWORD_LEN,
 };
 
 /// A configuration value that cannot work; `key` is the dotted TOML path.

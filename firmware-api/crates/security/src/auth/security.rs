@@ -446,7 +446,9 @@ impl Security {
     }
 
     /// Changes an account of the accounts file. Its sessions end: they were
-    /// opened with what it no longer is.
+    /// opened with what it no longer is. A renamed account is a new local
+    /// name: the directory's sessions of that name end (as when an account
+    /// is made), and the old name's failed-login count goes with the name.
     pub async fn update_account(
         &self,
         name: &str,
@@ -454,6 +456,12 @@ impl Security {
     ) -> Result<LocalUser, AccountError> {
         let user = self.users.update(name, change).await?;
         self.sessions.remove_user(name, AuthMethod::Local);
+        if user.name != name {
+            self.sessions.remove_user(&user.name, AuthMethod::Ldap);
+            if self.lockout.clear(name) {
+                self.save_locks().await;
+            }
+        }
         Ok(user)
     }
 

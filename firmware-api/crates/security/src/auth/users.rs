@@ -41,7 +41,7 @@ pub const MAX_PASSWORD_LEN: usize = 256;
 pub const MAX_MANAGED_ACCOUNTS: usize = 64;
 
 /// Longest user name: names appear in Redfish URIs and log lines.
-const MAX_NAME: usize = 64;
+pub const MAX_USER_NAME: usize = 64;
 
 /// A local account as shown to others (Redfish `ManagerAccount`): never
 /// the hash.
@@ -103,6 +103,9 @@ pub enum AccountError {
 /// What a `PATCH` of an account changes; `None`: unchanged.
 #[derive(Debug, Default)]
 pub struct AccountChange {
+    /// A new name (Redfish `UserName`): free among all local accounts,
+    /// those of `[auth.users]` too.
+    pub name: Option<String>,
     pub password: Option<Secret>,
     pub role: Option<Role>,
     pub enabled: Option<bool>,
@@ -363,6 +366,13 @@ impl UserStore {
         let file = self.file.as_deref().ok_or(AccountError::Off)?;
         let mut next = self.read().clone();
         let i = self.managed_index(&next, name)?;
+        if let Some(new) = change.name.as_deref().filter(|n| *n != name) {
+            check_name(new).map_err(AccountError::BadName)?;
+            if next.iter().any(|a| a.user.name == new) {
+                return Err(AccountError::Exists(new.to_string()));
+            }
+            next[i].user.name = new.to_string();
+        }
         if let Some(p) = &change.password {
             check_password(p)?;
             let (phc, entry) = self.hash(p).await?;
@@ -503,7 +513,7 @@ pub(super) fn write_file(path: &Path, text: &str) -> Result<(), String> {
 /// A name that fits a URI segment, a log line and HTTP Basic (no `:`).
 fn check_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
-        && name.len() <= MAX_NAME
+        && name.len() <= MAX_USER_NAME
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'));
@@ -511,7 +521,7 @@ fn check_name(name: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "a user name is 1 to {MAX_NAME} of A-Z a-z 0-9 . _ - @"
+            "a user name is 1 to {MAX_USER_NAME} of A-Z a-z 0-9 . _ - @"
         ))
     }
 }
@@ -718,6 +728,62 @@ mod tests {
             serde_json::from_str::<serde_json::Value>(&text).unwrap()["accounts"],
             serde_json::json!([])
         );
+    }
+
+    /// A rename keeps the account's password, role and place in the file;
+    /// the old name no longer logs in; a taken or bad name is refused and
+    /// changes nothing, not even the rest of the same change.
+    #[tokio::test]
+    async fn an_account_renamed_keeps_its_password_and_role() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("accounts.json");
+        let s = store_with(&[("root", "root-pass", Role::Admin)], Some(&file));
+        for name in ["ops", "eve"] {
+            s.create(
+                name,
+                &Secret::new("ops-pass-1"),
+                Role::Operator,
+                AccountFlags::default(),
+            )
+            .await
+            .unwrap();
+        }
+        let rename = |to: &str| AccountChange {
+            name: Some(to.to_string()),
+            role: Some(Role::Reader),
+            ..AccountChange::default()
+        };
+        for (to, want) in [
+            ("root", AccountError::Exists("root".into())),
+            ("eve", AccountError::Exists("eve".into())),
+        ] {
+            assert_eq!(s.update("ops", rename(to)).await, Err(want));
+        }
+        assert!(matches!(
+            s.update("ops", rename("a b")).await,
+            Err(AccountError::BadName(_))
+        ));
+        assert_eq!(
+            s.update("root", rename("admin")).await,
+            Err(AccountError::Configured("root".into()))
+        );
+        assert_eq!(s.list()[1], user("ops", Role::Operator, true));
+
+        let renamed = s.update("ops", rename("operations")).await.unwrap();
+        assert_eq!(renamed, user("operations", Role::Reader, true));
+        assert_eq!(
+            s.check("ops", &Secret::new("ops-pass-1")).await,
+            UserCheck::Unknown
+        );
+        assert_eq!(
+            s.check("operations", &Secret::new("ops-pass-1")).await,
+            UserCheck::Valid(renamed.clone())
+        );
+        // The same name again is no rename.
+        s.update("operations", rename("operations")).await.unwrap();
+        let again = store_with(&[("root", "root-pass", Role::Admin)], Some(&file));
+        let names: Vec<String> = again.list().into_iter().map(|u| u.name).collect();
+        assert_eq!(names, ["root", "operations", "eve"]);
     }
 
     /// `PasswordChangeRequired`: set at creation or by a change, kept in
