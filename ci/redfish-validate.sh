@@ -352,7 +352,7 @@ echo "sushy smoke test: $(($(date +%s) - START)) s"
 
 # DMTF's rf_accounts.py (redfish-utilities) as the admin rfpv: adds an
 # Operator account, sets its password and role, disables, enables and
-# unlocks it, and deletes it; each step confirmed by what the account can
+# unlocks it, renames it and deletes it; each step confirmed by what the account can
 # do (HTTP Basic to the node) or what the service shows of it. A refused
 # login may be 401 or, once this address used up its failure burst, 429.
 echo "rf_accounts.py (redfish-utilities) as local user rfpv (admin)"
@@ -366,7 +366,7 @@ rfa() {
 }
 as_rfu() {
     curl -sS -o /dev/null -w '%{http_code}' --max-time 20 --cacert "$WORK/tls/server.crt" \
-        -u "rfu-ops:$1" "https://127.0.0.1:$PORT/redfish/v1/Systems" || true
+        -u "${2:-rfu-ops}:$1" "https://127.0.0.1:$PORT/redfish/v1/Systems" || true
 }
 shown_rfu() {
     curl -sS --max-time 20 --cacert "$WORK/tls/server.crt" -u "rfpv:$RFPV_PW" \
@@ -394,9 +394,12 @@ refused "$(as_rfu "$RFU_PW2")" || rfu_fail "a disabled account logs in"
 rfa --enable rfu-ops || rfu_fail "--enable failed"
 rfa --unlock rfu-ops || rfu_fail "--unlock failed"
 [ "$(as_rfu "$RFU_PW2")" = 200 ] || rfu_fail "the enabled account does not log in"
-rfa --delete rfu-ops || rfu_fail "--delete failed"
-refused "$(as_rfu "$RFU_PW2")" || rfu_fail "a deleted account logs in"
-echo "rf_accounts.py: add, set password, set role, disable, enable, unlock, delete: ok, $(($(date +%s) - START)) s"
+rfa --setname rfu-ops rfu-renamed || rfu_fail "--setname failed"
+refused "$(as_rfu "$RFU_PW2")" && [ "$(as_rfu "$RFU_PW2" rfu-renamed)" = 200 ] ||
+    rfu_fail "the renamed account does not log in by its new name only"
+rfa --delete rfu-renamed || rfu_fail "--delete failed"
+refused "$(as_rfu "$RFU_PW2" rfu-renamed)" || rfu_fail "a deleted account logs in"
+echo "rf_accounts.py: add, set password, set role, disable, enable, unlock, rename, delete: ok, $(($(date +%s) - START)) s"
 
 echo "redfish-protocol-validator ($RFPV) against https://127.0.0.1:$PORT as local user rfpv (admin)"
 START=$(date +%s)
