@@ -129,13 +129,15 @@ impl Security {
         }
         let lockout = Lockout::new(lockout_policy);
         let locks_file = (!lc.locks_file.as_os_str().is_empty()).then(|| lc.locks_file.clone());
+        // The accounts as they are now, for what was kept of them: locks
+        // and sessions.
+        let accounts = users.list();
         if let Some(path) = &locks_file {
             // Only accounts there still are: a lock of a removed account
             // must not fall on a new one of the same name.
-            let names: Vec<String> = users.list().into_iter().map(|u| u.name).collect();
             let locks: Vec<_> = super::lockout_state::load(path)
                 .into_iter()
-                .filter(|(name, _)| names.contains(name))
+                .filter(|(name, _)| accounts.iter().any(|u| u.name == *name))
                 .collect();
             lockout.restore(&locks);
             let restored = lockout.locks();
@@ -149,7 +151,6 @@ impl Security {
         // removed, disabled, given another role or another password while
         // the service was down ends its sessions, as the same change does
         // at run time; an LDAP login's needs LDAP still configured.
-        let accounts = users.list();
         let restored = sessions.restore(|k| match k.info.login {
             AuthMethod::Local => {
                 accounts.iter().any(|u| {
