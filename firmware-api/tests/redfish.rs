@@ -74,12 +74,23 @@ pub(crate) fn member_ids(collection: &serde_json::Value) -> Vec<&str> {
 }
 
 /// Polls a task until it has ended (60 s at most): its monitor (a 202's
-/// `Location`, which answers 202 while the task runs and 200 with it once
-/// it has ended, DSP0266 "Asynchronous operations") or the task itself.
+/// `Location`, which answers 202 while the task runs, then 200 with it,
+/// or 500 with its messages when it failed, DSP0266 "Asynchronous
+/// operations") or the task itself; the task as it ended.
 pub(crate) fn wait_task(s: &Server, uri: &str) -> serde_json::Value {
     let end = std::time::Instant::now() + Duration::from_secs(60);
     loop {
         let r = get(s, uri, Some(READER));
+        if r.status == 500 && uri.ends_with("/Monitor") {
+            // A failed task's monitor answers as the failed operation
+            // would: an error carrying the task's messages.
+            let e = r.json();
+            let task = get(s, uri.trim_end_matches("/Monitor"), Some(READER)).json();
+            assert_eq!(task["TaskState"], "Exception", "{e}");
+            let info = e["error"]["@Message.ExtendedInfo"].as_array().unwrap();
+            assert_eq!(&info[1..], task["Messages"].as_array().unwrap(), "{e}");
+            return task;
+        }
         let t = r.json();
         let running = t["TaskState"] == "Running" || t["TaskState"] == "Cancelling";
         let want = if running && uri.ends_with("/Monitor") {

@@ -338,8 +338,20 @@ fn tasks_are_kept_across_a_restart() {
     assert_eq!(r.status, 202);
     let done = r.header("Location").unwrap().to_string();
     assert_eq!(wait_task(&s, &done)["TaskState"], "Completed");
-    // Still running at the restart.
+    // Still running at the restart, and written (on a blocking thread,
+    // which a kill right after the 202 may beat).
     let cut = first_of_two_batches(&s);
+    let id: u64 = cut.rsplit('/').next().unwrap().parse().unwrap();
+    let file = dir.path().join("state/tasks.json");
+    let end = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read(&file)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .is_some_and(|v| v["tasks"].as_array().unwrap().iter().any(|t| t["id"] == id))
+    {
+        assert!(Instant::now() < end, "task {id} never written");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     drop(s);
 
     let (s, _cfg2) = Server::with_config(&toml);

@@ -320,13 +320,24 @@ impl Tasks {
     }
 
     /// `GET` of task `id`'s monitor: `202` with the task (and `Location`,
-    /// `Retry-After`) while it runs, `200` with it once it has ended.
+    /// `Retry-After`) while it runs; once it has ended, what the operation
+    /// would have answered had it not taken long (DSP0266 "Asynchronous
+    /// operations"): `200` with the task, or, for a task that failed
+    /// (`Exception`), `500` with an error whose extended info is the task's
+    /// messages — a client that reads the monitor as the operation's answer
+    /// (DMTF's `rf_update.py` does) must not take a failure for success.
     pub(crate) fn monitor(&self, id: u64) -> Option<Answer> {
         let t = self.lock();
         let task = t.1.iter().find(|x| x.id == id)?;
-        let running = task.state.running();
+        let (running, failed) = (task.state.running(), task.state == TaskState::Exception);
         let v = payload(task);
         drop(t);
+        if failed {
+            return Some(Answer::json(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &failed_body(&v),
+            ));
+        }
         if !running {
             return Some(Answer::json(StatusCode::OK, &v));
         }
@@ -362,6 +373,23 @@ impl Tasks {
     fn lock(&self) -> std::sync::MutexGuard<'_, (u64, VecDeque<Task>)> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// The error a failed task's monitor answers: `GeneralError`, the task's
+/// own messages (what failed and why) as its extended info, and where the
+/// task is.
+fn failed_body(task: &Value) -> Value {
+    let mut e = RedfishError::failure(format!(
+        "The operation of task {} failed; see its messages.",
+        task["@odata.id"].as_str().unwrap_or_default()
+    ))
+    .body();
+    let mut info = vec![e["error"]["@Message.ExtendedInfo"][0].take()];
+    if let Some(messages) = task["Messages"].as_array() {
+        info.extend(messages.iter().cloned());
+    }
+    e["error"]["@Message.ExtendedInfo"] = Value::Array(info);
+    e
 }
 
 fn payload(t: &Task) -> Value {
@@ -540,12 +568,42 @@ mod tests {
         let v: Value = serde_json::from_slice(&a.body).unwrap();
         assert_eq!(v["@odata.id"], "/redfish/v1/TaskService/Tasks/1");
         assert_eq!(t.monitor(id).unwrap().status, StatusCode::ACCEPTED);
-        t.finish(id, false, |_| {});
+        t.finish(id, true, |_| {});
         let done = t.monitor(id).unwrap();
         assert_eq!(done.status, StatusCode::OK);
         assert!(done.headers.get(LOCATION).is_none());
         let v: Value = serde_json::from_slice(&done.body).unwrap();
-        assert_eq!(v["TaskState"], "Exception");
+        assert_eq!(v["TaskState"], "Completed");
         assert!(t.monitor(id + 1).is_none());
+    }
+
+    /// A failed task's monitor answers as the failed operation would: an
+    /// error, with what the task says of the failure.
+    #[test]
+    fn a_failed_tasks_monitor_answers_an_error_with_its_messages() {
+        let t = Tasks::default();
+        let id = t.create("install".into());
+        t.finish(id, false, |x| {
+            x.messages.push(message(
+                "UpdateFailed",
+                "The update failed: rauc install failed (status 1).",
+                &["rauc install failed (status 1)".into()],
+                "Critical",
+            ))
+        });
+        let a = t.monitor(id).unwrap();
+        assert_eq!(a.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(a.headers.get(LOCATION).is_none());
+        let v: Value = serde_json::from_slice(&a.body).unwrap();
+        assert_eq!(v["error"]["code"], "Base.1.22.GeneralError");
+        let info = v["error"]["@Message.ExtendedInfo"].as_array().unwrap();
+        assert_eq!(info.len(), 2, "{v}");
+        assert!(info[0]["Resolution"]
+            .as_str()
+            .unwrap()
+            .contains("/redfish/v1/TaskService/Tasks/1"));
+        assert_eq!(info[1]["MessageId"], "OpenDCRE.1.1.UpdateFailed");
+        // The task itself still says what it is.
+        assert_eq!(t.get(id).unwrap()["TaskState"], "Exception");
     }
 }
