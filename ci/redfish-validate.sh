@@ -22,7 +22,8 @@
 # confirmed with ipmitool on the BMC. Then DMTF's rf_accounts.py
 # (redfish-utilities, ci/install-redfish-utilities.sh) manages an account
 # through the account service as the local admin `rfpv`, each step checked
-# by what the account can do. Last, the DMTF Redfish
+# by what the account can do, and its rf_update.py installs a bundle and
+# must show a failed install as failed. Last, the DMTF Redfish
 # Protocol Validator (ci/install-protocol-validator.sh) as the local
 # administrator `rfpv` (it makes, changes and deletes accounts) over TLS, trusting the node's certificate (it makes some
 # of its requests without its --ca-bundle, so REQUESTS_CA_BUNDLE too):
@@ -400,6 +401,32 @@ refused "$(as_rfu "$RFU_PW2")" && [ "$(as_rfu "$RFU_PW2" rfu-renamed)" = 200 ] |
 rfa --delete rfu-renamed || rfu_fail "--delete failed"
 refused "$(as_rfu "$RFU_PW2" rfu-renamed)" || rfu_fail "a deleted account logs in"
 echo "rf_accounts.py: add, set password, set role, disable, enable, unlock, rename, delete: ok, $(($(date +%s) - START)) s"
+
+# DMTF's rf_update.py pushes the bundle (MultipartHttpPushUri) and reads
+# the task monitor's last answer as the install's: a success says nothing
+# of a failure, and an install the stand-in rauc fails (install-mode) must
+# come back as that failure, not as a success (the tool exits 0 either
+# way; what it prints tells).
+echo "rf_update.py (redfish-utilities) as local user rfpv (admin)"
+START=$(date +%s)
+rfupdate() {
+    (cd "$WORK" && "$RFU_BIN/python" "$RFU_BIN/rf_update.py" -u rfpv -p "$RFPV_PW" \
+        -r "https://127.0.0.1:$PORT" -i "$WORK/bundle.raucb") >"$WORK/rf_update.out" 2>&1
+}
+rfupdate_fail() {
+    echo "rf_update.py: $1" >&2
+    cat "$WORK/rf_update.out" >&2
+    tail -n 20 "$WORK/serve.log" >&2
+    exit 1
+}
+rfupdate || rfupdate_fail "the install failed"
+if grep -qiE 'fail|error' "$WORK/rf_update.out"; then rfupdate_fail "a good install reads as a failure"; fi
+echo fail >"$WORK/rauc/install-mode"
+rfupdate || true
+rm -f "$WORK/rauc/install-mode"
+grep -q 'UpdateFailed' "$WORK/rf_update.out" && grep -qi 'general error' "$WORK/rf_update.out" ||
+    rfupdate_fail "a failed install does not read as a failure"
+echo "rf_update.py: an install, and a failed one shown as failed: ok, $(($(date +%s) - START)) s"
 
 echo "redfish-protocol-validator ($RFPV) against https://127.0.0.1:$PORT as local user rfpv (admin)"
 START=$(date +%s)
