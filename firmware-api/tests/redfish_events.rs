@@ -154,7 +154,7 @@ fn push_subscription_gets_power_actions_and_test_events() {
     assert_eq!(d.body["@odata.type"], "#Event.v1_13_0.Event");
     assert_eq!(d.body["Context"], "rack-7");
     let e = &d.body["Events"][0];
-    assert_eq!(e["MessageId"], "OpenDCRE.1.1.PowerAction");
+    assert_eq!(e["MessageId"], "OpenDCRE.1.2.PowerAction");
     assert_eq!(
         e["OriginOfCondition"]["@odata.id"],
         "/redfish/v1/Systems/00000001-0001"
@@ -254,11 +254,11 @@ fn push_subscription_gets_power_actions_and_test_events() {
     );
     let keys = log_message_ids(&s);
     assert!(
-        keys.contains(&"OpenDCRE.1.1.SubscriptionCreated".to_string()),
+        keys.contains(&"OpenDCRE.1.2.SubscriptionCreated".to_string()),
         "{keys:?}"
     );
     assert!(
-        keys.contains(&"OpenDCRE.1.1.SubscriptionDeleted".to_string()),
+        keys.contains(&"OpenDCRE.1.2.SubscriptionDeleted".to_string()),
         "{keys:?}"
     );
 }
@@ -371,7 +371,7 @@ fn sse_stream_gets_events_and_ends_when_its_subscription_is_deleted() {
     let (mut stream, head) = open_sse(
         &s,
         READER,
-        "?$filter=MessageId%20eq%20'OpenDCRE.1.1.PowerAction'",
+        "?$filter=MessageId%20eq%20'OpenDCRE.1.2.PowerAction'",
     );
     assert!(head[0].contains(" 200 "), "{head:?}");
     assert!(
@@ -395,7 +395,7 @@ fn sse_stream_gets_events_and_ends_when_its_subscription_is_deleted() {
     let (id, v) = next_data(&mut stream).expect("an event");
     assert_eq!(v["Id"], id.as_str());
     assert_eq!(
-        v["Events"][0]["MessageId"], "OpenDCRE.1.1.PowerAction",
+        v["Events"][0]["MessageId"], "OpenDCRE.1.2.PowerAction",
         "the test event was filtered out"
     );
 
@@ -428,7 +428,7 @@ fn sse_stream_gets_events_and_ends_when_its_subscription_is_deleted() {
 #[test]
 fn a_reconnecting_stream_gets_the_events_it_missed() {
     let (s, _cfg, _dir) = node();
-    let filter = "?$filter=MessageId%20eq%20'OpenDCRE.1.1.PowerAction'";
+    let filter = "?$filter=MessageId%20eq%20'OpenDCRE.1.2.PowerAction'";
     let (mut stream, _) = open_sse(&s, READER, filter);
     reset(&s, "00000002-0001", OPERATOR, "ForceOff");
     let (seen, _) = next_data(&mut stream).expect("an event");
@@ -471,7 +471,7 @@ fn a_stream_reconnecting_after_a_restart_gets_what_it_missed() {
     let dir = tempfile::tempdir().unwrap();
     let toml = node_toml(&dir);
     let (s, _cfg) = Server::with_config(&toml);
-    let filter = "?$filter=MessageId%20eq%20'OpenDCRE.1.1.PowerAction'";
+    let filter = "?$filter=MessageId%20eq%20'OpenDCRE.1.2.PowerAction'";
     let (mut stream, _) = open_sse(&s, READER, filter);
     reset(&s, "00000002-0001", OPERATOR, "ForceOff");
     let (seen, _) = next_data(&mut stream).expect("an event");
@@ -524,7 +524,7 @@ fn a_receiver_that_keeps_failing_ends_its_subscription() {
     }
     let keys = log_message_ids(&s);
     assert!(
-        keys.contains(&"OpenDCRE.1.1.SubscriptionTerminated".to_string()),
+        keys.contains(&"OpenDCRE.1.2.SubscriptionTerminated".to_string()),
         "{keys:?}"
     );
 }

@@ -62,7 +62,7 @@ fn a_group_is_switched_in_batches_as_a_task() {
     let power_entries = |s: &Server| {
         log_message_ids(s)
             .iter()
-            .filter(|m| *m == "OpenDCRE.1.1.PowerAction")
+            .filter(|m| *m == "OpenDCRE.1.2.PowerAction")
             .count()
     };
     let logged_before = power_entries(&s);
@@ -91,7 +91,7 @@ fn a_group_is_switched_in_batches_as_a_task() {
     assert_eq!(messages.len(), 3, "{t}");
     assert!(messages
         .iter()
-        .all(|m| m["MessageId"] == "OpenDCRE.1.1.PowerAction" && m["MessageSeverity"] == "OK"));
+        .all(|m| m["MessageId"] == "OpenDCRE.1.2.PowerAction" && m["MessageSeverity"] == "OK"));
     // The BMC was in the second batch: its message comes last.
     assert_eq!(messages[2]["MessageArgs"][1], "40000000-0001");
     assert_eq!(v11_power(&s, "00000001", "0001"), "off");
@@ -299,11 +299,11 @@ fn a_group_reset_is_cancelled_between_batches() {
     };
     assert!(t["EndTime"].is_string());
     let last = t["Messages"].as_array().unwrap().last().unwrap().clone();
-    assert_eq!(last["MessageId"], "OpenDCRE.1.1.TaskCancelled", "{t}");
+    assert_eq!(last["MessageId"], "OpenDCRE.1.2.TaskCancelled", "{t}");
     assert_eq!(last["MessageArgs"][2], "00000002-0001", "{t}");
     assert_eq!(v11_power(&s, "00000001", "0001"), "off");
     assert_eq!(v11_power(&s, "00000002", "0001"), "on", "not reached");
-    assert!(log_message_ids(&s).contains(&"OpenDCRE.1.1.TaskCancelled".to_string()));
+    assert!(log_message_ids(&s).contains(&"OpenDCRE.1.2.TaskCancelled".to_string()));
     // The next group reset may start; the finished task can be forgotten.
     let r = group(
         &s,

@@ -100,9 +100,9 @@ fn power_actions_and_auth_failures_are_logged_and_survive_a_restart() {
     assert_eq!(
         keys(&all),
         [
-            "OpenDCRE.1.1.PowerAction",
-            "OpenDCRE.1.1.PowerAction",
-            "OpenDCRE.1.1.AuthenticationFailed"
+            "OpenDCRE.1.2.PowerAction",
+            "OpenDCRE.1.2.PowerAction",
+            "OpenDCRE.1.2.AuthenticationFailed"
         ],
         "{all:#?}"
     );
@@ -132,7 +132,7 @@ fn power_actions_and_auth_failures_are_logged_and_survive_a_restart() {
     // the registry the service serves (what a client resolving a MessageId
     // does).
     let file = get_ok(&s, "/redfish/v1/Registries/OpenDCRE", Some(READER));
-    assert_eq!(file["Registry"], "OpenDCRE.1.1");
+    assert_eq!(file["Registry"], "OpenDCRE.1.2");
     let doc = get_ok(
         &s,
         file["Location"][0]["Uri"].as_str().unwrap(),
@@ -143,7 +143,7 @@ fn power_actions_and_auth_failures_are_logged_and_survive_a_restart() {
         let key = e["MessageId"]
             .as_str()
             .unwrap()
-            .trim_start_matches("OpenDCRE.1.1.");
+            .trim_start_matches("OpenDCRE.1.2.");
         let m = &doc["Messages"][key];
         let args = e["MessageArgs"].as_array().unwrap();
         assert_eq!(m["NumberOfArgs"], args.len(), "{key}");
@@ -187,7 +187,7 @@ fn power_actions_and_auth_failures_are_logged_and_survive_a_restart() {
     let r = send(&s, "POST", &clear, OPERATOR, "{}", &[]);
     assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
     let left = entries(&s, LOG);
-    assert_eq!(keys(&left), ["OpenDCRE.1.1.LogCleared"]);
+    assert_eq!(keys(&left), ["OpenDCRE.1.2.LogCleared"]);
     assert_eq!(left[0]["MessageArgs"], serde_json::json!(["operator"]));
     // Entry ids are not reused after a clear.
     let old = all[0]["@odata.id"].as_str().unwrap();
@@ -322,6 +322,16 @@ fn a_bmcs_sel_is_read_over_ipmi_and_cleared_by_operators_only() {
     assert!(entries(&s, SEL).is_empty());
     let info = String::from_utf8_lossy(&sim.ipmitool(&["sel", "info"]).stdout).to_string();
     assert!(info.contains("Entries          : 0"), "{info}");
+    // Who cleared it is the node's to say: one entry, the operator's.
+    let said: Vec<String> = entries(&s, LOG)
+        .iter()
+        .filter(|e| e["MessageId"] == "OpenDCRE.1.2.SelCleared")
+        .map(|e| e["Message"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        said,
+        ["The System Event Log of BMC system 40000000-0001 was cleared by 'operator'."]
+    );
 }
 
 /// A node on the stateful rack with `sim` as BMC 1 (system
@@ -464,7 +474,7 @@ fn a_failed_redfish_login_is_logged_without_its_password() {
     );
     assert_eq!(r.status, 401);
     let es = entries(&s, LOG);
-    assert_eq!(keys(&es), ["OpenDCRE.1.1.AuthenticationFailed"], "{es:#?}");
+    assert_eq!(keys(&es), ["OpenDCRE.1.2.AuthenticationFailed"], "{es:#?}");
     let reason = es[0]["MessageArgs"][1].as_str().unwrap();
     assert!(reason.starts_with("Redfish login as \"ops\""), "{reason}");
     assert!(!es[0].to_string().contains(wrong));
@@ -506,7 +516,7 @@ fn bus_faults_are_summed_into_one_entry_per_interval() {
     let faults = loop {
         let faults: Vec<Value> = entries(&s, LOG)
             .into_iter()
-            .filter(|e| e["MessageId"] == "OpenDCRE.1.1.BusFaults")
+            .filter(|e| e["MessageId"] == "OpenDCRE.1.2.BusFaults")
             .collect();
         if timeouts(&faults) >= 3 || std::time::Instant::now() > deadline {
             break faults;

@@ -371,7 +371,7 @@ fn https_certificate_shown_and_replaced() {
         .as_str()
         .unwrap()
         .contains("ReplaceCertificate"));
-    assert!(log_message_ids(&s).contains(&"OpenDCRE.1.1.CertificateReplaced".to_string()));
+    assert!(log_message_ids(&s).contains(&"OpenDCRE.1.2.CertificateReplaced".to_string()));
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(store.join("server.pem"))
         .unwrap()
@@ -457,7 +457,7 @@ fn deleting_the_replaced_certificate_serves_the_configured_one() {
     assert_eq!(served_fingerprint(&addr, &first_ca.pem), configured_fp);
     assert_eq!(get_ok(&s, CERT, Some(READER))["Fingerprint"], configured_fp);
     assert!(!store.join("server.pem").exists());
-    assert!(log_message_ids(&s).contains(&"OpenDCRE.1.1.CertificateRestored".to_string()));
+    assert!(log_message_ids(&s).contains(&"OpenDCRE.1.2.CertificateRestored".to_string()));
     drop(s);
 
     // A restart serves the configured certificate too.
@@ -513,7 +513,7 @@ fn a_certificate_for_a_request_made_on_the_node() {
         std::fs::metadata(&pending).unwrap().permissions().mode() & 0o777,
         0o600
     );
-    assert!(log_message_ids(&s).contains(&"OpenDCRE.1.1.CertificateRequestMade".to_string()));
+    assert!(log_message_ids(&s).contains(&"OpenDCRE.1.2.CertificateRequestMade".to_string()));
     // The served certificate has not changed.
     let before = served_fingerprint(&s.tls_addr(), &first_ca.pem);
     drop(s);

@@ -284,7 +284,7 @@ fn filter_on_power_state_sees_a_reset_and_only_answers_with_the_one_member() {
     // Log entries are whole in their collection: filtered as they are.
     let entries = "/redfish/v1/Managers/RackManager/LogServices/EventLog/Entries";
     let all = log_message_ids(&s);
-    let power = "OpenDCRE.1.1.PowerAction";
+    let power = "OpenDCRE.1.2.PowerAction";
     let kept = get_ok(
         &s,
         &format!("{entries}?{}", filter(&format!("MessageId eq '{power}'"))),

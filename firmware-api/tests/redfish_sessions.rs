@@ -142,7 +142,7 @@ fn patch_with(s: &Server, uri: &str, auth: &str, if_match: Option<&str>, body: &
 }
 
 /// The `Message`s of the node's event log entries whose key (the
-/// `MessageId` after `OpenDCRE.1.1.`) is one of `keys`, oldest first.
+/// `MessageId` after `OpenDCRE.1.2.`) is one of `keys`, oldest first.
 fn logged(s: &Server, auth: &str, keys: &[&str]) -> Vec<String> {
     let log = call(
         s,
@@ -157,7 +157,7 @@ fn logged(s: &Server, auth: &str, keys: &[&str]) -> Vec<String> {
         .iter()
         .filter(|e| {
             keys.iter()
-                .any(|k| e["MessageId"] == format!("OpenDCRE.1.1.{k}").as_str())
+                .any(|k| e["MessageId"] == format!("OpenDCRE.1.2.{k}").as_str())
         })
         .map(|e| e["Message"].as_str().unwrap_or_default().to_string())
         .collect()
@@ -1007,12 +1007,12 @@ fn accounts_made_changed_and_deleted_by_an_administrator() {
     assert_eq!(
         ids,
         [
-            "OpenDCRE.1.1.AccountCreated",
-            "OpenDCRE.1.1.AccountCreated",
-            "OpenDCRE.1.1.AccountChanged",
-            "OpenDCRE.1.1.AccountChanged",
-            "OpenDCRE.1.1.AccountChanged",
-            "OpenDCRE.1.1.AccountDeleted",
+            "OpenDCRE.1.2.AccountCreated",
+            "OpenDCRE.1.2.AccountCreated",
+            "OpenDCRE.1.2.AccountChanged",
+            "OpenDCRE.1.2.AccountChanged",
+            "OpenDCRE.1.2.AccountChanged",
+            "OpenDCRE.1.2.AccountDeleted",
         ]
     );
     assert_eq!(

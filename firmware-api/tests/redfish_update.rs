@@ -167,7 +167,7 @@ fn operator_push_installs_as_a_task_and_is_logged() {
     assert_eq!(n.uploads(), Vec::<String>::new());
     let tasks = get_ok(s, "/redfish/v1/TaskService/Tasks", Some(READER));
     assert_eq!(tasks["Members"][0]["@odata.id"], task.as_str());
-    assert!(log_message_ids(s).contains(&"OpenDCRE.1.1.UpdateInstalled".to_string()));
+    assert!(log_message_ids(s).contains(&"OpenDCRE.1.2.UpdateInstalled".to_string()));
 }
 
 #[test]
@@ -180,7 +180,7 @@ fn failing_install_is_an_exception_with_raucs_reason() {
     assert_eq!(t["TaskState"], "Exception", "{t}");
     assert_eq!(t["TaskStatus"], "Critical");
     let last = t["Messages"].as_array().unwrap().last().unwrap().clone();
-    assert_eq!(last["MessageId"], "OpenDCRE.1.1.UpdateFailed");
+    assert_eq!(last["MessageId"], "OpenDCRE.1.2.UpdateFailed");
     let reason = "rauc install failed (status 1): Failed verifying signature: signature verification failed: certificate signature failure";
     assert_eq!(last["MessageArgs"][2], reason);
     assert_eq!(last["MessageArgs"][1], "4096");
@@ -193,7 +193,7 @@ fn failing_install_is_an_exception_with_raucs_reason() {
         "{last}"
     );
     assert_eq!(n.uploads(), Vec::<String>::new());
-    assert!(log_message_ids(s).contains(&"OpenDCRE.1.1.UpdateFailed".to_string()));
+    assert!(log_message_ids(s).contains(&"OpenDCRE.1.2.UpdateFailed".to_string()));
 }
 
 #[test]
@@ -818,7 +818,7 @@ fn simple_update_fetches_over_http_and_https_and_installs() {
         let t = wait_task(s, r.header("Location").unwrap());
         assert_eq!(t["TaskState"], "Exception", "{t}");
         let last = t["Messages"].as_array().unwrap().last().unwrap().clone();
-        assert_eq!(last["MessageId"], "OpenDCRE.1.1.UpdateFailed", "{t}");
+        assert_eq!(last["MessageId"], "OpenDCRE.1.2.UpdateFailed", "{t}");
         assert!(
             last["MessageArgs"][2].as_str().unwrap().contains(why),
             "{uri}: {t}"
@@ -847,7 +847,7 @@ fn simple_update_fetches_over_http_and_https_and_installs() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(
-        t["Messages"][0]["MessageId"], "OpenDCRE.1.1.TaskCancelled",
+        t["Messages"][0]["MessageId"], "OpenDCRE.1.2.TaskCancelled",
         "{t}"
     );
     assert_eq!(n.installed().len(), 2, "nothing more installed");

@@ -631,7 +631,7 @@ if [ "$BOOT_TEST_SERVICE" = 1 ]; then
         expect "the API answers again after the restart (${api_back:-no answer} s after the request)" test -n "$api_back"
         if [ -n "$api_back" ]; then
             note "Manager.Reset: request to the API answering again: ${api_back}s (emulated raspi2b$([ "$kernel_again" -gt 0 ] && [ -n "$board_failed" ] && echo ", through a cold start"))"
-            expect "the restart is in the event log, kept across it" bash -c 'grep -q "OpenDCRE.1.1.ManagerReset" <<<"$0"' \
+            expect "the restart is in the event log, kept across it" bash -c 'grep -q "OpenDCRE.1.2.ManagerReset" <<<"$0"' \
                 "$(rf "$base/Managers/RackManager/LogServices/EventLog/Entries" 2>/dev/null || true)"
             back_fp=$(served_fp)
             expect "the replaced certificate is served after the restart (${back_fp:-none})" test "$back_fp" = "$replaced_fp"

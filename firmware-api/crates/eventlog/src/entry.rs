@@ -1,7 +1,7 @@
 //! One entry of the event log and the events the node records: power
 //! actions, authentication failures, bus faults, a cleared log. Each has a
 //! message key of the node's registry (`messages`; the Redfish `MessageId`
-//! is `OpenDCRE.1.1.<key>`), its arguments, and the sentence the registry's
+//! is `OpenDCRE.1.2.<key>`), its arguments, and the sentence the registry's
 //! template makes of them, so a reader of the file, of Redfish or of the
 //! registry sees the same text.
 
@@ -297,6 +297,13 @@ impl Event {
     /// `user` deleted local account `account`.
     pub fn account_deleted(user: &str, account: &str) -> Event {
         Event::of("AccountDeleted", vec![clip(user), clip(account)], None)
+    }
+
+    /// `user` cleared the SEL of BMC system `system` (its `ClearLog`):
+    /// the BMC's own log says only that it was cleared, this says who.
+    pub fn sel_cleared(user: &str, system: &str) -> Event {
+        let system = clip(system);
+        Event::of("SelCleared", vec![clip(user), system.clone()], Some(system))
     }
 
     /// The log (or, with `system`, that system's entries) was cleared by

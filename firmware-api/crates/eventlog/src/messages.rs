@@ -1,4 +1,4 @@
-//! The node's message registry, `OpenDCRE.1.1`: every message key an entry
+//! The node's message registry, `OpenDCRE.1.2`: every message key an entry
 //! (or an update task) carries, with its sentence as a template. Entries
 //! are made by filling the template with their arguments
 //! ([`MessageDef::fill`]), so the text in the log file, in Redfish
@@ -8,9 +8,9 @@
 use crate::Severity;
 
 /// The registry's prefix and version: Redfish `MessageId`s are
-/// `OpenDCRE.1.1.<key>`.
+/// `OpenDCRE.1.2.<key>`.
 pub const REGISTRY: &str = "OpenDCRE";
-pub const REGISTRY_VERSION: &str = "1.1.0";
+pub const REGISTRY_VERSION: &str = "1.2.0";
 
 /// One message: `%1`, `%2`… in `template` are its arguments, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -308,6 +308,14 @@ pub const MESSAGES: &[MessageDef] = &[
         ],
         resolution: "Find out who tried the account's password (the AuthenticationFailed entries name the addresses); an administrator unlocks it with a PATCH of Locked: false on the account.",
     },
+    MessageDef {
+        key: "SelCleared",
+        description: "The System Event Log of a configured BMC was cleared through the node (IPMI Clear SEL).",
+        template: "The System Event Log of BMC system %2 was cleared by '%1'.",
+        severity: Severity::OK,
+        args: &[(S, "Who cleared it."), (S, "The BMC's system.")],
+        resolution: "None.",
+    },
 ];
 
 /// The message `key`, if the registry has it.
@@ -348,6 +356,7 @@ mod tests {
             Event::session_timeout_changed("root", 600),
             Event::cleared("ops", None),
             Event::cleared("ops", Some("00000001-16ff")),
+            Event::sel_cleared("ops", "40000000-0001"),
         ];
         let mut keys: Vec<&str> = Vec::new();
         for e in &events {

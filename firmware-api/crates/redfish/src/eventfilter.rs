@@ -114,7 +114,7 @@ impl Filter {
 /// names every version's) or give it whole (`OpenDCRE.1.0.PowerAction`).
 /// A whole one matches its message in any minor version of the same major:
 /// a minor version only adds messages, so a subscription kept from before
-/// an update (`OpenDCRE.1.0.PowerAction`) still gets `OpenDCRE.1.1`'s.
+/// an update (`OpenDCRE.1.0.PowerAction`) still gets `OpenDCRE.1.2`'s.
 fn message_id_matches(wanted: &str, id: &str) -> bool {
     if wanted == id {
         return true;
@@ -168,7 +168,7 @@ mod tests {
     #[test]
     fn a_whole_message_id_matches_any_minor_version_of_its_major() {
         let e = facts(
-            "OpenDCRE.1.1.PowerAction",
+            "OpenDCRE.1.2.PowerAction",
             "/redfish/v1/Systems/00000001-16ff",
         );
         let only = |id: &str| Filter {
@@ -176,7 +176,7 @@ mod tests {
             ..Filter::default()
         };
         for id in [
-            "OpenDCRE.1.1.PowerAction",
+            "OpenDCRE.1.2.PowerAction",
             "OpenDCRE.1.0.PowerAction",
             "OpenDCRE.PowerAction",
         ] {

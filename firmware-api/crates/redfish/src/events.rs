@@ -1411,7 +1411,7 @@ mod tests {
         let mut power = s
             .open_sse(
                 "ops",
-                Some("$filter=MessageId%20eq%20'OpenDCRE.1.1.PowerAction'"),
+                Some("$filter=MessageId%20eq%20'OpenDCRE.1.2.PowerAction'"),
                 None,
             )
             .unwrap();
@@ -1431,7 +1431,7 @@ mod tests {
         let SseNext::Event(_, first) = all.next().await else {
             panic!()
         };
-        assert!(first.contains("OpenDCRE.1.1.AuthenticationFailed"));
+        assert!(first.contains("OpenDCRE.1.2.AuthenticationFailed"));
         let SseNext::Event(id, data) = power.next().await else {
             panic!()
         };
@@ -1439,7 +1439,7 @@ mod tests {
         assert_eq!(v["@odata.type"], "#Event.v1_13_0.Event");
         assert_eq!(v["Id"], id.to_string());
         let e = &v["Events"][0];
-        assert_eq!(e["MessageId"], "OpenDCRE.1.1.PowerAction");
+        assert_eq!(e["MessageId"], "OpenDCRE.1.2.PowerAction");
         assert_eq!(
             e["OriginOfCondition"]["@odata.id"],
             "/redfish/v1/Systems/00000001-16ff"
@@ -1506,7 +1506,7 @@ mod tests {
         let mut auth = s
             .open_sse(
                 "ops",
-                Some("$filter=MessageId%20eq%20'OpenDCRE.1.1.AuthenticationFailed'"),
+                Some("$filter=MessageId%20eq%20'OpenDCRE.1.2.AuthenticationFailed'"),
                 Some(&seen.to_string()),
             )
             .unwrap();
@@ -1582,7 +1582,7 @@ mod tests {
             parse_subscription(br#"{"Destination":"https://h/x","Protocol":"Redfish"}"#).unwrap();
         let record = |seq| Record {
             seq,
-            message_id: "OpenDCRE.1.1.PowerAction".into(),
+            message_id: "OpenDCRE.1.2.PowerAction".into(),
             origin: format!("{V1}/Systems/x"),
             json: json!({}),
         };

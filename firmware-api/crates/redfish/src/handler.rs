@@ -991,6 +991,10 @@ async fn serve(
                         node.ipmi.clear_sel(s.device).await.map_err(|e| {
                             RedfishError::failure(format!("clearing the SEL failed: {e}"))
                         })?;
+                        node.events.record(opendcre_eventlog::Event::sel_cleared(
+                            &caller.user(),
+                            &s.id(),
+                        ));
                     } else {
                         node.events.clear_system(&s.id(), &caller.user());
                     }

@@ -13,7 +13,7 @@ use crate::resources::{collection, head, link, with};
 use crate::route::{LogOwner, SystemId, MANAGER_ID, V1};
 
 /// `MessageId` prefix of the node's own events: registry `OpenDCRE`, 1.1.
-pub(crate) const REGISTRY_PREFIX: &str = "OpenDCRE.1.1";
+pub(crate) const REGISTRY_PREFIX: &str = "OpenDCRE.1.2";
 
 impl LogOwner {
     /// The one log service of the owner: `EventLog` (the node's log, or
@@ -360,7 +360,7 @@ mod tests {
             "/redfish/v1/Systems/00000001-16ff/LogServices/EventLog/Entries/1"
         );
         assert_eq!(v["EntryType"], "Event");
-        assert_eq!(v["MessageId"], "OpenDCRE.1.1.PowerAction");
+        assert_eq!(v["MessageId"], "OpenDCRE.1.2.PowerAction");
         assert_eq!(v["Severity"], "OK");
         assert_eq!(
             v["MessageArgs"],

@@ -4,7 +4,7 @@
 //! (`answer::BaseMessage`; the file is DMTF's published copy,
 //! `PublicationUri`), and the node's own `OpenDCRE` registry of its event
 //! log entries, events and task messages, served here
-//! (`…/Registries/OpenDCRE/OpenDCRE.1.1.0`) from the same table the entries
+//! (`…/Registries/OpenDCRE/OpenDCRE.1.2.0`) from the same table the entries
 //! are written with (`opendcre_eventlog::MESSAGES`).
 
 use opendcre_eventlog::{MessageDef, MESSAGES, REGISTRY, REGISTRY_VERSION};
@@ -18,7 +18,7 @@ use crate::route::V1;
 pub(crate) const BASE_ID: &str = "Base";
 
 /// `Registry` of the node's registry file: prefix and major.minor, as
-/// `MessageId`s name it (`OpenDCRE.1.1.PowerAction`).
+/// `MessageId`s name it (`OpenDCRE.1.2.PowerAction`).
 fn own_registry() -> String {
     let minor = REGISTRY_VERSION
         .rsplit_once('.')
@@ -26,7 +26,7 @@ fn own_registry() -> String {
     format!("{REGISTRY}.{minor}")
 }
 
-/// The node's registry document's `Id`: `OpenDCRE.1.1.0`.
+/// The node's registry document's `Id`: `OpenDCRE.1.2.0`.
 pub(crate) fn own_registry_id() -> String {
     format!("{REGISTRY}.{REGISTRY_VERSION}")
 }
@@ -141,12 +141,12 @@ mod tests {
         );
         assert!(registry_file("ResourceEvent").is_none());
         let own = registry_file("OpenDCRE").unwrap();
-        assert_eq!(own["Registry"], "OpenDCRE.1.1");
+        assert_eq!(own["Registry"], "OpenDCRE.1.2");
         // Entries and events name the version the registry document has.
         assert_eq!(own_registry(), crate::logs::REGISTRY_PREFIX);
         assert_eq!(
             own["Location"][0]["Uri"],
-            "/redfish/v1/Registries/OpenDCRE/OpenDCRE.1.1.0"
+            "/redfish/v1/Registries/OpenDCRE/OpenDCRE.1.2.0"
         );
         let doc = own_registry_document();
         let m = &doc["Messages"]["PowerAction"];

@@ -195,7 +195,7 @@ pub enum Resource {
     RegistryCollection,
     /// `/redfish/v1/Registries/{id}`: a message registry the service uses.
     Registry(String),
-    /// `/redfish/v1/Registries/OpenDCRE/OpenDCRE.1.1.0`: the node's own
+    /// `/redfish/v1/Registries/OpenDCRE/OpenDCRE.1.2.0`: the node's own
     /// message registry document.
     OwnRegistry,
     /// `/redfish/v1/UpdateService`.

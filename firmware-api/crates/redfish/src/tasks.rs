@@ -602,7 +602,7 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("/redfish/v1/TaskService/Tasks/1"));
-        assert_eq!(info[1]["MessageId"], "OpenDCRE.1.1.UpdateFailed");
+        assert_eq!(info[1]["MessageId"], "OpenDCRE.1.2.UpdateFailed");
         // The task itself still says what it is.
         assert_eq!(t.get(id).unwrap()["TaskState"], "Exception");
     }

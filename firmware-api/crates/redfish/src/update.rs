@@ -170,9 +170,8 @@ impl Updater {
                 "Targets" => {
                     check_targets(v).map_err(|(value, why)| not_in_list(&value, "Targets", why))?
                 }
-                "@Redfish.OperationApplyTime" => {
-                    check_apply_time(v).map_err(|why| not_in_list(&v.to_string(), k, why))?
-                }
+                "@Redfish.OperationApplyTime" => check_apply_time(v)
+                    .map_err(|why| not_in_list(&crate::answer::shown(v), k, why))?,
                 other => {
                     return Err(RedfishError::new(
                         StatusCode::BAD_REQUEST,
@@ -513,7 +512,7 @@ fn remove_download(file: &Path) {
 /// error: the value refused and why.
 pub(crate) fn check_targets(v: &Value) -> Result<(), (String, String)> {
     let Some(targets) = v.as_array() else {
-        return Err((v.to_string(), "Targets is a list of URIs".into()));
+        return Err((crate::answer::shown(v), "Targets is a list of URIs".into()));
     };
     let manager = format!("{V1}/Managers/{MANAGER_ID}");
     let slots = format!("{}/", inventory_uri());
@@ -525,7 +524,7 @@ pub(crate) fn check_targets(v: &Value) -> Result<(), (String, String)> {
                 .is_some_and(|slot| slot.contains('.') && !slot.contains('/'));
         if !ok {
             return Err((
-                t.to_string(),
+                crate::answer::shown(t),
                 format!("a bundle updates the node: no target, {manager}, or one of its RAUC slots in the firmware inventory"),
             ));
         }
@@ -740,6 +739,15 @@ mod tests {
             let e = Updater::check_parameters(bad.as_bytes()).unwrap_err();
             assert_eq!(e.key(), key, "{bad}");
         }
+        // The value refused is quoted as the client sent it, not as JSON.
+        let e = Updater::check_parameters(
+            br#"{"@Redfish.OperationApplyTime": "OnStartUpdateRequest"}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.args[0], "OnStartUpdateRequest");
+        let e =
+            Updater::check_parameters(br#"{"Targets": ["/redfish/v1/Systems/x"]}"#).unwrap_err();
+        assert_eq!(e.args[0], "/redfish/v1/Systems/x");
     }
 
     #[test]
