@@ -1094,6 +1094,34 @@ fn parse_subscription(body: &[u8]) -> Result<Subscription, RedfishError> {
                 ))
             }
             "HttpHeaders" => sub.headers = parse_headers(v)?,
+            // Deprecated, but older clients send it: every event here is
+            // of type `Other` (the schema's default), so that is a filter
+            // that keeps them all; another type would keep none.
+            "EventTypes" => {
+                if let Some(t) = text_list(v, k)?.into_iter().find(|t| t != "Other") {
+                    return Err(RedfishError::new(
+                        StatusCode::BAD_REQUEST,
+                        BaseMessage::PropertyValueNotInList,
+                        &[&t, k],
+                    )
+                    .with_detail("Every event of this service is of EventType Other; select events with RegistryPrefixes, MessageIds or OriginResources."));
+                }
+            }
+            // `IncludeOriginOfConditionSupported` is false; `false` asks
+            // for what is sent anyway.
+            "IncludeOriginOfCondition" if *v == Value::Bool(false) => {}
+            // Not offered (`SSEFilterPropertiesSupported` says so too):
+            // refused by what they are, not as unknown properties.
+            "IncludeOriginOfCondition" | "ResourceTypes" | "Severities"
+            | "ExcludeMessageIds" | "ExcludeRegistryPrefixes" | "MetricReportDefinitions"
+            | "SendHeartbeat" | "HeartbeatIntervalMinutes" | "SNMP" | "SyslogFilters" => {
+                return Err(RedfishError::new(
+                    StatusCode::BAD_REQUEST,
+                    BaseMessage::PropertyValueNotInList,
+                    &[&crate::answer::shown(v), k],
+                )
+                .with_detail(format!("{k} is not supported by this service: a subscription selects events with RegistryPrefixes, MessageIds, OriginResources and SubordinateResources.")))
+            }
             "Id" | "Name" | "Status" | "Certificates" | "ClientCertificates" => {
                 return Err(RedfishError::new(
                     StatusCode::BAD_REQUEST,
@@ -1297,6 +1325,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ok.context.as_deref(), Some("c"));
+        // What older clients send, and what is sent anyway.
+        assert!(parse_subscription(
+            br#"{"Destination":"https://h/x","Protocol":"Redfish","EventTypes":["Other"],"IncludeOriginOfCondition":false}"#
+        )
+        .is_ok());
         assert_eq!(ok.policy, RetryPolicy::RetryForever);
         assert_eq!(
             ok.headers,
@@ -1313,6 +1346,9 @@ mod tests {
             (br#"{"Destination":7,"Protocol":"Redfish"}"#, "PropertyValueTypeError"),
             (br#"{"Destination":"https://h/x","Protocol":"Redfish","HttpHeaders":[{"Host":"evil"}]}"#, "PropertyValueFormatError"),
             (br#"{"Destination":"https://h/x","Protocol":"Redfish","OriginResources":[{"@odata.id":"http://x"}]}"#, "PropertyValueFormatError"),
+            (br#"{"Destination":"https://h/x","Protocol":"Redfish","EventTypes":["Other","Alert"]}"#, "PropertyValueNotInList"),
+            (br#"{"Destination":"https://h/x","Protocol":"Redfish","IncludeOriginOfCondition":true}"#, "PropertyValueNotInList"),
+            (br#"{"Destination":"https://h/x","Protocol":"Redfish","ResourceTypes":["Chassis"]}"#, "PropertyValueNotInList"),
             (b"[1]", "MalformedJSON"),
         ] {
             let e = parse_subscription(body).unwrap_err();
