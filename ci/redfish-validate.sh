@@ -23,7 +23,10 @@
 # (redfish-utilities, ci/install-redfish-utilities.sh) manages an account
 # through the account service as the local admin `rfpv`, each step checked
 # by what the account can do, and its rf_update.py installs a bundle and
-# must show a failed install as failed. Last, the DMTF Redfish
+# must show a failed install as failed; then, as `rfpv` too, its
+# rf_power_reset.py, rf_boot_override.py, rf_logs.py, rf_sel.py,
+# rf_sensor_list.py, rf_event_service.py and rf_certificates.py, each
+# checked by what the node, the BMC (ipmitool) or the tool shows. Last, the DMTF Redfish
 # Protocol Validator (ci/install-protocol-validator.sh) as the local
 # administrator `rfpv` (it makes, changes and deletes accounts) over TLS, trusting the node's certificate (it makes some
 # of its requests without its --ca-bundle, so REQUESTS_CA_BUNDLE too):
@@ -427,6 +430,113 @@ rm -f "$WORK/rauc/install-mode"
 grep -q 'UpdateFailed' "$WORK/rf_update.out" && grep -qi 'general error' "$WORK/rf_update.out" ||
     rfupdate_fail "a failed install does not read as a failure"
 echo "rf_update.py: an install, and a failed one shown as failed: ok, $(($(date +%s) - START)) s"
+
+# More of DMTF's redfish-utilities as the admin rfpv, each tool's exit
+# status and its effect checked: what the node (v1.1 API), the BMC
+# (ipmitool) or the tool itself shows afterwards.
+rft() { # rft TOOL ARG...: rf_TOOL.py, its output in rft.out (all calls in rft.log)
+    local tool=$1 rc=0
+    shift
+    (cd "$WORK" && "$RFU_BIN/python" "$RFU_BIN/rf_$tool.py" -u rfpv -p "$RFPV_PW" \
+        -r "https://127.0.0.1:$PORT" "$@") >"$WORK/rft.out" 2>&1 || rc=$?
+    { echo "+ rf_$tool.py $*"; cat "$WORK/rft.out"; } >>"$WORK/rft.log"
+    return "$rc"
+}
+rft_fail() {
+    echo "$1" >&2
+    cat "$WORK/rft.log" >&2
+    echo "server log (tail):" >&2
+    tail -n 40 "$WORK/serve.log" >&2
+    exit 1
+}
+bmc() { ipmitool -I lanplus -C 3 -H 127.0.0.1 -p "$BMC_PORT" -U ADMIN -P ADMIN -N 1 -R 3 "$@" 2>&1 || true; }
+v11_power() { # the v1.1 API's power_status of power device 00000001/16ff
+    curl -sS --max-time 20 --cacert "$WORK/tls/server.crt" -H "Authorization: Bearer $API_TOKEN" \
+        "https://127.0.0.1:$PORT/opendcre/1.1/power/status/00000001/16ff" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["power_status"])' 2>/dev/null || true
+}
+
+# rf_power_reset.py: ForceOff and On of the bus power device (its state
+# through the v1.1 API) and of the BMC's server (ipmitool's chassis power).
+echo "rf_power_reset.py (redfish-utilities) as local user rfpv (admin)"
+START=$(date +%s)
+for t in ForceOff:off On:on; do
+    rft power_reset -s 00000001-16ff -t "${t%:*}" || rft_fail "rf_power_reset.py: ${t%:*} of 00000001-16ff failed"
+    [ "$(v11_power)" = "${t#*:}" ] || rft_fail "rf_power_reset.py: after ${t%:*} the v1.1 API reads '$(v11_power)'"
+    rft power_reset -s 40000000-0001 -t "${t%:*}" || rft_fail "rf_power_reset.py: ${t%:*} of 40000000-0001 failed"
+    [ "$(bmc chassis power status)" = "Chassis Power is ${t#*:}" ] ||
+        rft_fail "rf_power_reset.py: after ${t%:*} ipmitool reads '$(bmc chassis power status)'"
+done
+echo "rf_power_reset.py: ForceOff and On of 00000001-16ff (v1.1 API) and 40000000-0001 (ipmitool): ok, $(($(date +%s) - START)) s"
+
+# rf_boot_override.py: sushy left the BMC's server at PXE; no override,
+# then PXE again, each read back with ipmitool (the device selector).
+echo "rf_boot_override.py (redfish-utilities) as local user rfpv (admin)"
+START=$(date +%s)
+for t in "None:No override" "Pxe:Force PXE"; do
+    rft boot_override -s 40000000-0001 -t "${t%%:*}" || rft_fail "rf_boot_override.py: -t ${t%%:*} failed"
+    got=$(bmc chassis bootparam get 5 | sed -n 's/.*Boot Device Selector : //p')
+    [ "$got" = "${t#*:}" ] || rft_fail "rf_boot_override.py: after -t ${t%%:*} ipmitool reads '$got'"
+done
+echo "rf_boot_override.py: None, then Pxe, each read back with ipmitool: ok, $(($(date +%s) - START)) s"
+
+# rf_logs.py -m: the manager's event log holds the power actions just made;
+# rf_sel.py (3.5.2 takes no system: it lists the first SEL it finds, the
+# BMC server's) the two records the script added to ipmi_sim.
+echo "rf_logs.py, rf_sel.py (redfish-utilities) as local user rfpv (admin)"
+START=$(date +%s)
+rft logs -m || rft_fail "rf_logs.py -m failed"
+for a in "ForceOff' on system 00000001-16ff" "On' on system 00000001-16ff" \
+    "ForceOff' on system 40000000-0001" "On' on system 40000000-0001"; do
+    grep -qF "Power action '$a by 'rfpv' through Redfish: done." "$WORK/rft.out" ||
+        rft_fail "rf_logs.py: no event log entry of Power action '$a by 'rfpv'"
+done
+rft sel || rft_fail "rf_sel.py failed"
+grep -qE '^ *Id +\| Timestamp +\| Message' "$WORK/rft.out" &&
+    grep -q '| Temperature sensor 0x30: Upper Critical - going high (asserted' "$WORK/rft.out" &&
+    grep -q '| Processor sensor 0x05: Deassert (deasserted' "$WORK/rft.out" ||
+    rft_fail "rf_sel.py does not list the two SEL records added to ipmi_sim"
+echo "rf_logs.py: the power actions in the event log; rf_sel.py: the BMC's 2 SEL records: ok, $(($(date +%s) - START)) s"
+
+# rf_sensor_list.py (sensors by Id): a temperature with a reading in °C for
+# every thermistor, humidity and temperature device of the rack, and the
+# BMC's temperature sensor.
+echo "rf_sensor_list.py (redfish-utilities) as local user rfpv (admin)"
+START=$(date +%s)
+rft sensor_list --id || rft_fail "rf_sensor_list.py failed"
+want=$(python3 -c 'import json,sys; print(sum(d["device_type"] in ("thermistor", "humidity", "temperature")
+    for b in json.load(open(sys.argv[1]))["boards"] for d in b["devices"]))' "$WORK/rack.json")
+got=$(grep -cE '^  Sensor [0-9a-f]{4}-Temperature +\| [0-9.-]+ Cel ' "$WORK/rft.out" || true)
+[ "$got" = "$want" ] && sed -n "/^Chassis 'Chassis 40000000-0001' Status/,/^\$/p" "$WORK/rft.out" |
+    grep -qE '^  Sensor 01-Temperature +\| [0-9.-]+ Cel ' ||
+    rft_fail "rf_sensor_list.py: $got of the rack's $want temperatures, or not the BMC's"
+echo "rf_sensor_list.py: $got rack temperatures and the BMC's: ok, $(($(date +%s) - START)) s"
+
+# rf_event_service.py: a second subscription to the receiver, listed by
+# info, then unsubscribed and no longer listed.
+echo "rf_event_service.py (redfish-utilities) as local user rfpv (admin)"
+START=$(date +%s)
+rft event_service subscribe -dest "http://127.0.0.1:$RPORT/rfu" -c rfu || rft_fail "rf_event_service.py subscribe failed"
+SUB_ID=$(sed -n "s|^Created subscription '/redfish/v1/EventService/Subscriptions/\([^']*\)'\$|\1|p" "$WORK/rft.out")
+[ -n "$SUB_ID" ] || rft_fail "rf_event_service.py subscribe printed no subscription"
+rft event_service info && grep -qE "^  $SUB_ID +\| Destination: http://127.0.0.1:$RPORT/rfu\$" "$WORK/rft.out" ||
+    rft_fail "rf_event_service.py info does not list subscription $SUB_ID"
+rft event_service unsubscribe --id "$SUB_ID" || rft_fail "rf_event_service.py unsubscribe failed"
+rft event_service info && ! grep -q "Destination: http://127.0.0.1:$RPORT/rfu\$" "$WORK/rft.out" ||
+    rft_fail "rf_event_service.py info still lists subscription $SUB_ID"
+echo "rf_event_service.py: subscribe, info, unsubscribe (subscription $SUB_ID): ok, $(($(date +%s) - START)) s"
+
+# rf_certificates.py info: the HTTPS certificate, the one the node serves
+# (its validity as openssl reads it from auth init's file).
+echo "rf_certificates.py (redfish-utilities) as local user rfpv (admin)"
+START=$(date +%s)
+cert_date() { date -u -d "$(openssl x509 -in "$WORK/tls/server.crt" -noout "-$1" | cut -d= -f2)" +%Y-%m-%dT%H:%M:%S+00:00; }
+rft certificates info || rft_fail "rf_certificates.py info failed"
+grep -q '^Certificate: /redfish/v1/Managers/RackManager/NetworkProtocol/HTTPS/Certificates/' "$WORK/rft.out" &&
+    grep -qF "Valid Not Before: $(cert_date startdate), Valid Not After: $(cert_date enddate)" "$WORK/rft.out" ||
+    rft_fail "rf_certificates.py info does not show the node's HTTPS certificate"
+echo "rf_certificates.py: info shows the HTTPS certificate: ok, $(($(date +%s) - START)) s"
+
 
 echo "redfish-protocol-validator ($RFPV) against https://127.0.0.1:$PORT as local user rfpv (admin)"
 START=$(date +%s)
