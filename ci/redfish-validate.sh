@@ -196,6 +196,7 @@ subscriptions_path = "$WORK/subscriptions.json"
 certificate_store = "$WORK/certificate-store"
 asset_tags = "$WORK/asset-tags.json"
 aggregates = "$WORK/aggregates.json"
+report_definitions = "$WORK/report-definitions.json"
 [rack]
 manufacturer = "Vapor IO"
 model = "Vapor Chamber"
@@ -273,6 +274,25 @@ for _ in $(seq 1 50); do
 done
 [ "$STATE" = Completed ] || { echo "the install task $TASK ended $STATE" >&2; exit 1; }
 echo "update service: a pushed bundle installed by the stand-in rauc ($TASK $STATE)"
+
+# One periodic metric report definition (every rack sensor every 10 s,
+# kept and sent as events), so the validators also check an operator's
+# MetricReportDefinition and its MetricReport; its first report is made at
+# once.
+MRD=/redfish/v1/TelemetryService/MetricReportDefinitions
+MADE=$(curl -sS --cacert "$WORK/tls/server.crt" -H "Authorization: Bearer $API_TOKEN" \
+    -H 'Content-Type: application/json' -o /dev/null -w '%{http_code}' \
+    --data '{"Id": "RackEvery10s", "Schedule": {"RecurrenceInterval": "PT10S"}}' \
+    "https://127.0.0.1:$PORT$MRD")
+[ "$MADE" = 201 ] || { echo "the metric report definition answered $MADE, not 201" >&2; tail -n 40 "$WORK/serve.log" >&2; exit 1; }
+for _ in $(seq 1 50); do
+    REPORT=$(curl -sS --cacert "$WORK/tls/server.crt" -H "Authorization: Bearer $API_TOKEN" \
+        -o /dev/null -w '%{http_code}' "https://127.0.0.1:$PORT/redfish/v1/TelemetryService/MetricReports/RackEvery10s")
+    [ "$REPORT" = 200 ] && break
+    sleep 0.1
+done
+[ "$REPORT" = 200 ] || { echo "no report of the periodic definition ($REPORT)" >&2; exit 1; }
+echo "telemetry: a periodic metric report definition and its first report"
 
 # One kept group of systems (a bus power device and the BMC's server), so
 # the validators also check an Aggregate.

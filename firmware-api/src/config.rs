@@ -75,6 +75,10 @@ pub struct ManagerSection {
     /// (`AggregationService/Aggregates`). Empty: the groups live in memory
     /// and end with the service. In the `StateDirectory` too.
     pub aggregates: PathBuf,
+    /// File of the periodic metric report definitions operators make
+    /// through Redfish (`TelemetryService/MetricReportDefinitions`). Empty:
+    /// in memory, ended with the service. In the `StateDirectory` too.
+    pub report_definitions: PathBuf,
     /// File of the Redfish tasks (installs, downloads, group resets), so
     /// they outlive a restart of the node. Empty (the built-in default,
     /// so test nodes never share one): in memory only. The OpenMistOS
@@ -90,6 +94,7 @@ impl Default for ManagerSection {
             certificate_store: PathBuf::from("/var/lib/opendcre/tls"),
             asset_tags: PathBuf::from("/var/lib/opendcre/asset-tags.json"),
             aggregates: PathBuf::from("/var/lib/opendcre/aggregates.json"),
+            report_definitions: PathBuf::from("/var/lib/opendcre/report-definitions.json"),
             tasks: PathBuf::new(),
         }
     }
@@ -114,6 +119,11 @@ impl ManagerSection {
     /// The aggregates file, when groups are kept across restarts.
     pub fn aggregates(&self) -> Option<PathBuf> {
         Some(self.aggregates.clone()).filter(|p| !p.as_os_str().is_empty())
+    }
+
+    /// The metric report definitions' file, when they are kept.
+    pub fn report_definitions(&self) -> Option<PathBuf> {
+        Some(self.report_definitions.clone()).filter(|p| !p.as_os_str().is_empty())
     }
 
     /// The tasks file, when tasks are kept across restarts.
@@ -562,6 +572,10 @@ impl Config {
         for (key, file) in [
             ("manager.asset_tags", self.manager.asset_tags()),
             ("manager.aggregates", self.manager.aggregates()),
+            (
+                "manager.report_definitions",
+                self.manager.report_definitions(),
+            ),
             ("manager.tasks", self.manager.tasks()),
         ] {
             if let Some(a) = file {
@@ -908,6 +922,10 @@ mod tests {
             (
                 "[manager]\naggregates = \"groups.json\"\n",
                 "manager.aggregates",
+            ),
+            (
+                "[manager]\nreport_definitions = \"defs.json\"\n",
+                "manager.report_definitions",
             ),
             ("[manager]\ntasks = \"tasks.json\"\n", "manager.tasks"),
             ("[rack]\nmodel = \"a\\tb\"\n", "rack"),

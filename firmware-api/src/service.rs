@@ -240,6 +240,9 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
         rack_identity: cfg.rack.clone(),
         asset_tags: Arc::new(opendcre_redfish::AssetTags::open(cfg.manager.asset_tags())),
         aggregates: Arc::new(opendcre_redfish::Aggregates::open(cfg.manager.aggregates())),
+        report_definitions: Arc::new(opendcre_redfish::ReportDefinitions::open(
+            cfg.manager.report_definitions(),
+        )),
         cache: telemetry.as_ref().map(|t| t.cache.clone()),
         // Read once: the machine id does not change while the system runs.
         uuid: std::fs::read_to_string("/etc/machine-id")
@@ -258,6 +261,7 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
         )),
         tasks,
     };
+    redfish.report_definitions.start(&redfish);
     let state = Arc::new(AppState {
         redfish,
         bus,

@@ -51,6 +51,7 @@ mod redfish_logs;
 mod redfish_manager;
 mod redfish_protocol;
 mod redfish_sessions;
+mod redfish_telemetry;
 mod redfish_update;
 mod syslog_tcp;
 mod telemetry;

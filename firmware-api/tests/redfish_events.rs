@@ -46,13 +46,13 @@ fn node_toml(dir: &tempfile::TempDir) -> String {
 }
 
 /// One request a receiver got: its head lines and its JSON body.
-struct Delivery {
-    head: Vec<String>,
-    body: Value,
+pub(crate) struct Delivery {
+    pub head: Vec<String>,
+    pub body: Value,
 }
 
 /// An HTTP receiver on 127.0.0.1 that answers every POST with `status`.
-fn receiver(status: u16) -> (String, mpsc::Receiver<Delivery>) {
+pub(crate) fn receiver(status: u16) -> (String, mpsc::Receiver<Delivery>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let (tx, rx) = mpsc::channel();
@@ -311,7 +311,11 @@ fn bad_subscriptions_are_refused_by_name() {
 }
 
 /// Opens the SSE URI as `token`; the stream after its head, and the head.
-fn open_sse(s: &Server, token: &str, query: &str) -> (BufReader<TcpStream>, Vec<String>) {
+pub(crate) fn open_sse(
+    s: &Server,
+    token: &str,
+    query: &str,
+) -> (BufReader<TcpStream>, Vec<String>) {
     open_sse_after(s, token, query, None)
 }
 
@@ -345,7 +349,7 @@ fn open_sse_after(
 
 /// The next `data:` line of a chunked SSE body (chunk sizes and comments
 /// skipped); `None` when the stream ended.
-fn next_data(r: &mut BufReader<TcpStream>) -> Option<(String, Value)> {
+pub(crate) fn next_data(r: &mut BufReader<TcpStream>) -> Option<(String, Value)> {
     let mut id = String::new();
     loop {
         let mut line = String::new();

@@ -45,6 +45,7 @@ impl TestApi {
                 // Not kept: the auth tests write no asset tags.
                 asset_tags: Arc::new(opendcre_redfish::AssetTags::open(None)),
                 aggregates: Arc::new(opendcre_redfish::Aggregates::open(None)),
+                report_definitions: Arc::new(opendcre_redfish::ReportDefinitions::open(None)),
                 firmware_version: "test".to_string(),
                 cache: None,
                 uuid: None,

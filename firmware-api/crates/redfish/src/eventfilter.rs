@@ -1,29 +1,64 @@
-//! Which events a subscriber gets: the `RegistryPrefixes`, `MessageIds`
-//! and `OriginResources` (with `SubordinateResources`) of a push
+//! Which events a subscriber gets: the `EventFormatType` (events, metric
+//! reports), `RegistryPrefixes`, `MessageIds`, `OriginResources` (with
+//! `SubordinateResources`) and `MetricReportDefinitions` of a push
 //! subscription, or the same properties in an SSE stream's `$filter`
-//! (DSP0266 "Server-sent events"). Empty lists let everything through.
+//! (DSP0266 "Server-sent events"). Empty lists let everything through; a
+//! list on a property a record lacks (a metric report has no `MessageId`,
+//! an event no `MetricReportDefinition`) keeps it out.
 
 use serde::{Deserialize, Serialize};
 
 use crate::answer::{BaseMessage, RedfishError};
 use http::StatusCode;
 
+/// What a record on the event service is: an `Event`, or a `MetricReport`
+/// of a periodic metric report definition (`EventFormatType`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Format {
+    #[default]
+    Event,
+    MetricReport,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Event => "Event",
+            Format::MetricReport => "MetricReport",
+        }
+    }
+}
+
 /// The properties of an event a filter looks at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Facts<'a> {
-    /// `OpenDCRE.1.0.PowerAction`.
+    pub format: Format,
+    /// `OpenDCRE.1.0.PowerAction`; empty for a metric report.
     pub message_id: &'a str,
-    /// The resource the event is about (`/redfish/v1/Systems/…`).
+    /// The resource the event is about (`/redfish/v1/Systems/…`); a
+    /// metric report's definition.
     pub origin: &'a str,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Filter {
+    /// The formats taken: a push subscription takes one (`Event` by
+    /// default, and in files written before reports), an SSE stream both
+    /// unless its `$filter` says.
+    #[serde(default = "events_only")]
+    pub formats: Vec<Format>,
     pub registry_prefixes: Vec<String>,
     pub message_ids: Vec<String>,
     pub origin_resources: Vec<String>,
     /// An origin below one of `origin_resources` matches too.
     pub subordinate: bool,
+    /// The metric report definitions (URIs) whose reports are taken.
+    #[serde(default)]
+    pub report_definitions: Vec<String>,
+}
+
+fn events_only() -> Vec<Format> {
+    vec![Format::Event]
 }
 
 /// Longest list a filter takes, and longest entry: a subscription is kept
@@ -32,12 +67,27 @@ pub(crate) const MAX_ITEMS: usize = 32;
 pub(crate) const MAX_ITEM_CHARS: usize = 256;
 
 impl Filter {
+    /// A filter of a push subscription of `format`, nothing else chosen.
+    pub fn of(format: Format) -> Filter {
+        Filter {
+            formats: vec![format],
+            ..Filter::default()
+        }
+    }
+
     pub fn matches(&self, e: &Facts<'_>) -> bool {
         let prefix = e.message_id.split('.').next().unwrap_or("");
         let any = |list: &[String], f: &dyn Fn(&str) -> bool| {
             list.is_empty() || list.iter().any(|x| f(x))
         };
-        any(&self.registry_prefixes, &|p| p == prefix)
+        let definition = (e.format == Format::MetricReport).then_some(e.origin);
+        (self.formats.is_empty() || self.formats.contains(&e.format))
+            && any(&self.report_definitions, &|d| {
+                definition == Some(d.trim_end_matches('/'))
+            })
+            && any(&self.registry_prefixes, &|p| {
+                !prefix.is_empty() && p == prefix
+            })
             && any(&self.message_ids, &|m| message_id_matches(m, e.message_id))
             && any(&self.origin_resources, &|o| {
                 let o = o.trim_end_matches('/');
@@ -54,8 +104,9 @@ impl Filter {
     /// `or` / `and` and optionally in parentheses. Terms on one property
     /// are alternatives; terms on different properties must all hold (the
     /// service does not evaluate general boolean expressions). Properties:
-    /// `EventFormatType` (only `Event`), `RegistryPrefix`, `MessageId`,
-    /// `OriginResource`, `SubordinateResources` (`true`/`false`).
+    /// `EventFormatType` (`Event`, `MetricReport`; both when not named),
+    /// `RegistryPrefix`, `MessageId`, `OriginResource`,
+    /// `SubordinateResources` (`true`/`false`), `MetricReportDefinition`.
     pub fn parse_sse(text: &str) -> Result<Filter, RedfishError> {
         let bad = || {
             RedfishError::new(
@@ -64,7 +115,10 @@ impl Filter {
                 &[text, "$filter"],
             )
         };
-        let mut f = Filter::default();
+        let mut f = Filter {
+            formats: Vec::new(),
+            ..Filter::default()
+        };
         let cleaned: String = text
             .chars()
             .map(|c| if c == '(' || c == ')' { ' ' } else { c })
@@ -86,7 +140,11 @@ impl Filter {
                 return Err(bad());
             }
             match *prop {
-                "EventFormatType" if value == "Event" => {}
+                "EventFormatType" if value == "Event" => f.formats.push(Format::Event),
+                "EventFormatType" if value == "MetricReport" => {
+                    f.formats.push(Format::MetricReport)
+                }
+                "MetricReportDefinition" => f.report_definitions.push(value.to_string()),
                 "RegistryPrefix" => f.registry_prefixes.push(value.to_string()),
                 "MessageId" => f.message_ids.push(value.to_string()),
                 "OriginResource" => f.origin_resources.push(value.to_string()),
@@ -102,7 +160,12 @@ impl Filter {
                 Some(_) => return Err(bad()),
             }
         }
-        let lists = [&f.registry_prefixes, &f.message_ids, &f.origin_resources];
+        let lists = [
+            &f.registry_prefixes,
+            &f.message_ids,
+            &f.origin_resources,
+            &f.report_definitions,
+        ];
         if lists.iter().any(|l| l.len() > MAX_ITEMS) {
             return Err(bad());
         }
@@ -136,9 +199,56 @@ mod tests {
 
     fn facts<'a>(id: &'a str, origin: &'a str) -> Facts<'a> {
         Facts {
+            format: Format::Event,
             message_id: id,
             origin,
         }
+    }
+
+    const DEF: &str = "/redfish/v1/TelemetryService/MetricReportDefinitions/Power";
+
+    fn report() -> Facts<'static> {
+        Facts {
+            format: Format::MetricReport,
+            message_id: "",
+            origin: DEF,
+        }
+    }
+
+    #[test]
+    fn formats_and_report_definitions() {
+        let e = facts("OpenDCRE.1.2.PowerAction", "/redfish/v1/Systems/x");
+        let events = Filter::of(Format::Event);
+        assert!(events.matches(&e) && !events.matches(&report()));
+        let reports = Filter::of(Format::MetricReport);
+        assert!(!reports.matches(&e) && reports.matches(&report()));
+        let one = Filter {
+            report_definitions: vec![format!("{DEF}/")],
+            ..Filter::of(Format::MetricReport)
+        };
+        assert!(one.matches(&report()));
+        let other = Filter {
+            report_definitions: vec![format!("{DEF}2")],
+            ..Filter::of(Format::MetricReport)
+        };
+        assert!(!other.matches(&report()));
+        // A report has no MessageId or registry: such a filter keeps it out.
+        let sse = Filter::parse_sse("RegistryPrefix eq OpenDCRE").unwrap();
+        assert!(sse.matches(&e) && !sse.matches(&report()));
+        // An SSE stream takes both unless it names one.
+        let all = Filter::parse_sse("SubordinateResources eq false").unwrap();
+        assert!(all.matches(&e) && all.matches(&report()));
+        let only = Filter::parse_sse(&format!(
+            "EventFormatType eq MetricReport and MetricReportDefinition eq '{DEF}'"
+        ))
+        .unwrap();
+        assert!(!only.matches(&e) && only.matches(&report()));
+        // A file written before reports: its subscriptions take events.
+        let old: Filter = serde_json::from_str(
+            r#"{"registry_prefixes":[],"message_ids":[],"origin_resources":[],"subordinate":false}"#,
+        )
+        .unwrap();
+        assert_eq!(old.formats, [Format::Event]);
     }
 
     #[test]
@@ -228,7 +338,7 @@ mod tests {
             "MessageId",
             "MessageId eq",
             "MessageId ne X",
-            "EventFormatType eq MetricReport",
+            "EventFormatType eq Alert",
             "ResourceType eq Chassis",
             "MessageId eq X or",
             "MessageId eq X xor MessageId eq Y",

@@ -43,7 +43,7 @@ use serde_json::{json, Map, Value};
 use tokio::sync::{broadcast, watch};
 
 use crate::answer::{Answer, BaseMessage, RedfishError};
-use crate::eventfilter::{Facts, Filter, MAX_ITEMS, MAX_ITEM_CHARS};
+use crate::eventfilter::{Facts, Filter, Format, MAX_ITEMS, MAX_ITEM_CHARS};
 use crate::http_client::{Client, Target};
 use crate::logs::REGISTRY_PREFIX;
 use crate::patch::Writable;
@@ -116,13 +116,29 @@ pub(crate) struct Record {
     pub message_id: String,
     pub origin: String,
     pub json: Value,
+    /// An event (`json` is an `EventRecord`), or a metric report (`json`
+    /// is the `MetricReport`, `origin` its definition).
+    #[serde(default)]
+    pub format: Format,
 }
 
 impl Record {
     fn facts(&self) -> Facts<'_> {
         Facts {
+            format: self.format,
             message_id: &self.message_id,
             origin: &self.origin,
+        }
+    }
+
+    /// A metric report of the definition at `definition` as it goes out.
+    fn of_report(seq: u64, definition: &str, report: Value) -> Record {
+        Record {
+            seq,
+            message_id: String::new(),
+            origin: definition.to_string(),
+            json: report,
+            format: Format::MetricReport,
         }
     }
 
@@ -152,12 +168,21 @@ impl Record {
             message_id,
             origin,
             json,
+            format: Format::Event,
         }
     }
 
     /// The `Event` a subscriber receives: this record alone, with the
-    /// subscription's `Context`.
+    /// subscription's `Context`; a metric report as it is, with the
+    /// `Context`.
     pub fn payload(&self, context: Option<&str>) -> Value {
+        if self.format == Format::MetricReport {
+            let mut v = self.json.clone();
+            if let Some(c) = context {
+                v["Context"] = json!(c);
+            }
+            return v;
+        }
         // An event is not a resource of the tree: no `@odata.id`.
         let mut v = json!({
             "@odata.type": crate::metadata::odata_type("Event"),
@@ -433,6 +458,15 @@ impl EventService {
         tracing::info!(kept, "events kept for the next run");
     }
 
+    /// Sends a metric report of the definition at `definition` (a periodic
+    /// definition with `RedfishEvent`) to the subscribers that take
+    /// reports, as the events go: one id sequence, one replay buffer.
+    pub(crate) fn publish_report(&self, definition: &str, report: Value) {
+        let _ = Recent::publish(&self.recent, &self.tx, |seq| {
+            Ok::<_, std::convert::Infallible>(Record::of_report(seq, definition, report))
+        });
+    }
+
     /// The replay buffer as the file keeps it, once [`Self::keep_events`]
     /// closed it; before, `None` (a running service's events are not
     /// written: the next run could not tell them from a crash's).
@@ -481,14 +515,14 @@ impl EventService {
                 "Status": { "State": "Enabled", "Health": "OK" },
                 "DeliveryRetryAttempts": self.settings.retry_attempts,
                 "DeliveryRetryIntervalSeconds": self.settings.retry_interval.as_secs(),
-                "EventFormatTypes": ["Event"],
+                "EventFormatTypes": ["Event", "MetricReport"],
                 "RegistryPrefixes": ["OpenDCRE"],
                 "SubordinateResourcesSupported": true,
                 "ServerSentEventUri": sse_uri(),
                 "SSEFilterPropertiesSupported": {
                     "EventFormatType": true,
                     "MessageId": true,
-                    "MetricReportDefinition": false,
+                    "MetricReportDefinition": true,
                     "OriginResource": true,
                     "RegistryPrefix": true,
                     "ResourceType": false,
@@ -526,6 +560,17 @@ impl EventService {
             .iter()
             .map(|o| link(o))
             .collect();
+        let format = match sub.filter.formats.as_slice() {
+            [one] => one.name(),
+            // An SSE stream that takes both: the schema has one value.
+            _ => "Event",
+        };
+        let definitions: Vec<Value> = sub
+            .filter
+            .report_definitions
+            .iter()
+            .map(|d| link(d))
+            .collect();
         Some(with(
             head(&subscription_uri(id), "EventDestination"),
             json!({
@@ -535,7 +580,8 @@ impl EventService {
                 "Context": sub.context,
                 "Protocol": "Redfish",
                 "SubscriptionType": if sub.sse { "SSE" } else { "RedfishEvent" },
-                "EventFormatType": "Event",
+                "EventFormatType": format,
+                "MetricReportDefinitions": definitions,
                 "RegistryPrefixes": sub.filter.registry_prefixes,
                 "MessageIds": sub.filter.message_ids,
                 "OriginResources": origins,
@@ -1006,7 +1052,7 @@ fn parse_subscription(body: &[u8]) -> Result<Subscription, RedfishError> {
         id: 0,
         destination: String::new(),
         context: None,
-        filter: Filter::default(),
+        filter: Filter::of(Format::Event),
         policy: RetryPolicy::TerminateAfterRetries,
         headers: Vec::new(),
         owner: String::new(),
@@ -1031,42 +1077,17 @@ fn parse_subscription(body: &[u8]) -> Result<Subscription, RedfishError> {
                 one_of(v, k, &["RedfishEvent"])?;
             }
             "EventFormatType" => {
-                one_of(v, k, &["Event"])?;
+                sub.filter.formats = vec![match one_of(v, k, &["Event", "MetricReport"])?.as_str() {
+                    "MetricReport" => Format::MetricReport,
+                    _ => Format::Event,
+                }];
             }
+            "MetricReportDefinitions" => sub.filter.report_definitions = links(v, k)?,
             "Context" if v.is_null() => {}
             "Context" => sub.context = Some(text_value(v, k, MAX_TEXT)?),
             "RegistryPrefixes" => sub.filter.registry_prefixes = text_list(v, k)?,
             "MessageIds" => sub.filter.message_ids = text_list(v, k)?,
-            "OriginResources" => {
-                let links = v
-                    .as_array()
-                    .filter(|a| a.len() <= MAX_ITEMS)
-                    .ok_or_else(|| {
-                        RedfishError::new(
-                            StatusCode::BAD_REQUEST,
-                            BaseMessage::PropertyValueTypeError,
-                            &[&v.to_string(), k],
-                        )
-                    })?;
-                for l in links {
-                    let uri = l.get("@odata.id").ok_or_else(|| {
-                        RedfishError::new(
-                            StatusCode::BAD_REQUEST,
-                            BaseMessage::PropertyValueTypeError,
-                            &[&l.to_string(), k],
-                        )
-                    })?;
-                    let uri = text_value(uri, k, MAX_ITEM_CHARS)?;
-                    if !uri.starts_with("/redfish/v1/") {
-                        return Err(RedfishError::new(
-                            StatusCode::BAD_REQUEST,
-                            BaseMessage::PropertyValueFormatError,
-                            &[&uri, k],
-                        ));
-                    }
-                    sub.filter.origin_resources.push(uri);
-                }
-            }
+            "OriginResources" => sub.filter.origin_resources = links(v, k)?,
             "SubordinateResources" => {
                 sub.filter.subordinate = v.as_bool().ok_or_else(|| {
                     RedfishError::new(
@@ -1112,8 +1133,8 @@ fn parse_subscription(body: &[u8]) -> Result<Subscription, RedfishError> {
             "IncludeOriginOfCondition" if *v == Value::Bool(false) => {}
             // Not offered (`SSEFilterPropertiesSupported` says so too):
             // refused by what they are, not as unknown properties.
-            "IncludeOriginOfCondition" | "ResourceTypes" | "Severities"
-            | "ExcludeMessageIds" | "ExcludeRegistryPrefixes" | "MetricReportDefinitions"
+"IncludeOriginOfCondition" | "ResourceTypes" | "Severities"
+            | "ExcludeMessageIds" | "ExcludeRegistryPrefixes"
             | "SendHeartbeat" | "HeartbeatIntervalMinutes" | "SNMP" | "SyslogFilters" => {
                 return Err(RedfishError::new(
                     StatusCode::BAD_REQUEST,
@@ -1138,7 +1159,45 @@ fn parse_subscription(body: &[u8]) -> Result<Subscription, RedfishError> {
             }
         }
     }
+    if !sub.filter.report_definitions.is_empty() && sub.filter.formats != [Format::MetricReport] {
+        return Err(RedfishError::new(
+            StatusCode::BAD_REQUEST,
+            BaseMessage::PropertyValueConflict,
+            &["MetricReportDefinitions", "EventFormatType"],
+        )
+        .with_detail("MetricReportDefinitions selects metric reports: it needs EventFormatType MetricReport."));
+    }
     Ok(sub)
+}
+
+/// A list of links (`[{"@odata.id": "/redfish/v1/…"}]`) of `name`: the
+/// URIs, at most [`MAX_ITEMS`].
+fn links(v: &Value, name: &str) -> Result<Vec<String>, RedfishError> {
+    let type_error = |x: &Value| {
+        RedfishError::new(
+            StatusCode::BAD_REQUEST,
+            BaseMessage::PropertyValueTypeError,
+            &[&crate::answer::shown(x), name],
+        )
+    };
+    let items = v
+        .as_array()
+        .filter(|a| a.len() <= MAX_ITEMS)
+        .ok_or_else(|| type_error(v))?;
+    let mut out = Vec::new();
+    for l in items {
+        let uri = l.get("@odata.id").ok_or_else(|| type_error(l))?;
+        let uri = text_value(uri, name, MAX_ITEM_CHARS)?;
+        if !uri.starts_with("/redfish/v1/") {
+            return Err(RedfishError::new(
+                StatusCode::BAD_REQUEST,
+                BaseMessage::PropertyValueFormatError,
+                &[&uri, name],
+            ));
+        }
+        out.push(uri);
+    }
+    Ok(out)
 }
 
 /// `HttpHeaders`: `[{"Name": "Value"}, …]` (each object's members are
@@ -1289,6 +1348,7 @@ fn parse_test_event(seq: u64, body: &[u8]) -> Result<Record, RedfishError> {
         message_id,
         origin,
         json,
+        format: Format::Event,
     })
 }
 
@@ -1621,6 +1681,7 @@ mod tests {
             message_id: "OpenDCRE.1.2.PowerAction".into(),
             origin: format!("{V1}/Systems/x"),
             json: json!({}),
+            format: Format::Event,
         };
         for (first_seq, next_seq, seqs) in [
             (10, 20, vec![12, 11]),

@@ -581,10 +581,30 @@ impl Ctx<'_> {
                 .get(*id)
                 .ok_or_else(|| RedfishError::missing(path))?,
             Resource::TelemetryService => crate::reports::service(node.cache.is_some()),
-            Resource::MetricReportDefinitionCollection => crate::reports::definition_collection(),
-            Resource::MetricReportCollection => crate::reports::report_collection(),
-            Resource::MetricReportDefinition => crate::reports::definition(&self.rows().await?),
-            Resource::MetricReport => crate::reports::report(&self.rows().await?, &now()),
+            Resource::MetricReportDefinitionCollection => {
+                crate::reports::definition_collection(&node.report_definitions.ids())
+            }
+            Resource::MetricReportCollection => {
+                crate::reports::report_collection(&node.report_definitions.report_ids())
+            }
+            Resource::MetricReportDefinition(id) if id == crate::reports::RACK_REPORT => {
+                crate::reports::definition(&self.rows().await?)
+            }
+            Resource::MetricReportDefinition(id) => {
+                if !node.report_definitions.ids().contains(id) {
+                    return Err(RedfishError::missing(path));
+                }
+                node.report_definitions
+                    .get(id, &self.rows().await?)
+                    .ok_or_else(|| RedfishError::missing(path))?
+            }
+            Resource::MetricReport(id) if id == crate::reports::RACK_REPORT => {
+                crate::reports::report(&self.rows().await?, &now())
+            }
+            Resource::MetricReport(id) => node
+                .report_definitions
+                .report(id)
+                .ok_or_else(|| RedfishError::missing(path))?,
             Resource::EventService => node.event_service.service_json(),
             Resource::SubscriptionCollection => node.event_service.collection_json(),
             Resource::Subscription(id) => {
@@ -692,18 +712,7 @@ impl Ctx<'_> {
     /// Every board's last readings (a metric report's rows), as its
     /// `Sensors` collection reads them.
     async fn rows(&self) -> Result<Vec<(u32, Vec<opendcre_telemetry::LastReading>)>, RedfishError> {
-        let rack = self.rack().await?;
-        let mut rows = Vec::new();
-        for b in rack.boards.iter() {
-            if let Some(r) = self
-                .node
-                .board_readings(b.board_id, None, &rack, self.deadline)
-                .await?
-            {
-                rows.push((b.board_id, r));
-            }
-        }
-        Ok(rows)
+        self.node.rows_of(&self.rack().await?, self.deadline).await
     }
 
     /// The readings of a chassis: every board's for the rack, one board's
@@ -834,6 +843,22 @@ async fn patch(
                 tracing::info!(system = %s.id(), asset_tag = ?tag, "AssetTag written");
             }
             Ok(Answer::json(StatusCode::OK, &ctx.system(*s, path).await?))
+        }
+        Resource::MetricReportDefinition(id) => {
+            let current = ctx.read(resource, path).await?;
+            patch::check_if_match(req.headers, etag(&current))?;
+            let writable = crate::report_definitions::writable();
+            for (_, value) in patch::parse(body, &current, writable)? {
+                let (n, id, user) = (ctx.node.clone(), id.clone(), ctx.caller.user());
+                let on = value.as_bool().unwrap_or(true);
+                blocking(move || n.report_definitions.set_enabled(&n, &id, on, &user))
+                    .await?
+                    .ok_or_else(|| RedfishError::missing(path))?;
+            }
+            Ok(Answer::json(
+                StatusCode::OK,
+                &ctx.read(resource, path).await?,
+            ))
         }
         Resource::Subscription(id) => {
             let current = ctx.read(resource, path).await?;
@@ -971,6 +996,19 @@ async fn serve(
             .unwrap_or_else(|| Err(RedfishError::missing(path))),
         Resource::AggregateCollection | Resource::Aggregate(_) | Resource::AggregateAction(..) => {
             aggregate(node, resource, path, body, deadline, caller).await
+        }
+        Resource::MetricReportDefinitionCollection => {
+            // Its MetricProperties are checked against the rack now.
+            let rows = node.rows(deadline).await?;
+            let (n, body, user) = (node.clone(), body.to_vec(), caller.user());
+            blocking(move || n.report_definitions.clone().create(&n, &body, &rows, &user)).await
+        }
+        Resource::MetricReportDefinition(id) => {
+            let (defs, id, user) = (node.report_definitions.clone(), id.clone(), caller.user());
+            match blocking(move || defs.delete(&id, &user)).await? {
+                true => Ok(Answer::no_content()),
+                false => Err(RedfishError::missing(path)),
+            }
         }
         Resource::ClearLog(owner) => {
             if !body.is_empty()

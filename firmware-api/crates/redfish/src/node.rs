@@ -57,6 +57,9 @@ pub struct Node {
     pub reboot_request: Option<std::path::PathBuf>,
     /// The event service (`[event_service]`): subscriptions and SSE.
     pub event_service: Arc<crate::EventService>,
+    /// The periodic metric report definitions operators make (`[manager]
+    /// report_definitions`).
+    pub report_definitions: Arc<crate::ReportDefinitions>,
     /// The TLS material of the HTTPS listeners, when TLS is on: its
     /// certificate is `…/HTTPS/Certificates/1`, replaceable when it has a
     /// certificate store.
@@ -115,6 +118,33 @@ impl Node {
             boards: Arc::new(boards),
             bmcs,
         })
+    }
+
+    /// The last readings of every board of the rack (the rows of a
+    /// metric report).
+    pub(crate) async fn rows(
+        &self,
+        deadline: Instant,
+    ) -> Result<Vec<(u32, Vec<LastReading>)>, RedfishError> {
+        self.rows_of(&self.rack(deadline).await?, deadline).await
+    }
+
+    /// [`Node::rows`] of a rack already scanned.
+    pub(crate) async fn rows_of(
+        &self,
+        rack: &Rack,
+        deadline: Instant,
+    ) -> Result<Vec<(u32, Vec<LastReading>)>, RedfishError> {
+        let mut rows = Vec::new();
+        for b in rack.boards.iter() {
+            if let Some(r) = self
+                .board_readings(b.board_id, None, rack, deadline)
+                .await?
+            {
+                rows.push((b.board_id, r));
+            }
+        }
+        Ok(rows)
     }
 
     /// The last readings of `board`'s devices (only `device`'s when given):

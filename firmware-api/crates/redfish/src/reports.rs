@@ -1,8 +1,9 @@
 //! The telemetry service (`/redfish/v1/TelemetryService`): the rack's
-//! sensor readings as one metric report, `RackSensors`, made when it is
-//! read (`OnRequest`) from the same values as the boards' `Sensors` (the
-//! telemetry poller's cache, else live reads), so a report, a `Sensor`,
-//! `/opendcre/2/readings` and `/metrics` agree at the same moment.
+//! sensor readings as metric reports, made from the same values as the
+//! boards' `Sensors` (the telemetry poller's cache, else live reads), so a
+//! report, a `Sensor`, `/opendcre/2/readings` and `/metrics` agree at the
+//! same moment. `RackSensors` is made when it is read (`OnRequest`); the
+//! periodic definitions operators make are `report_definitions`'.
 
 use opendcre_proto::board_id::fmt_board;
 use opendcre_telemetry::LastReading;
@@ -18,12 +19,20 @@ pub(crate) fn service_uri() -> String {
     format!("{V1}/TelemetryService")
 }
 
-fn definitions_uri() -> String {
+pub(crate) fn definitions_uri() -> String {
     format!("{V1}/TelemetryService/MetricReportDefinitions")
 }
 
 fn reports_uri() -> String {
     format!("{V1}/TelemetryService/MetricReports")
+}
+
+pub(crate) fn definition_uri(id: &str) -> String {
+    format!("{}/{id}", definitions_uri())
+}
+
+pub(crate) fn report_uri(id: &str) -> String {
+    format!("{}/{id}", reports_uri())
 }
 
 /// The readings of every board: (board id, its devices' last readings).
@@ -32,6 +41,7 @@ pub(crate) type Rows = [(u32, Vec<LastReading>)];
 /// `GET /redfish/v1/TelemetryService`; `poller` says whether readings
 /// come from the telemetry poller's cache (else each report reads live).
 pub(crate) fn service(poller: bool) -> Value {
+    use crate::report_definitions::{MAX_DEFINITIONS, MIN_INTERVAL_SECS};
     let how = if poller {
         "from the telemetry poller's cache"
     } else {
@@ -42,41 +52,54 @@ pub(crate) fn service(poller: bool) -> Value {
         json!({
             "Id": "TelemetryService",
             "Name": "Telemetry Service",
-            "Description": format!("The rack's sensor readings as the metric report {RACK_REPORT}, {how}; also /opendcre/2/readings and /metrics."),
+            "Description": format!("The rack's sensor readings as the metric report {RACK_REPORT}, {how}, and as the periodic reports of the definitions operators make (POST to MetricReportDefinitions), kept and sent as events; also /opendcre/2/readings and /metrics."),
             "ServiceEnabled": true,
             "Status": { "State": "Enabled", "Health": "OK" },
-            "MaxReports": 1,
+            "MaxReports": 1 + MAX_DEFINITIONS,
+            "MinCollectionInterval": crate::report_definitions::duration(MIN_INTERVAL_SECS),
             "MetricReportDefinitions": link(&definitions_uri()),
             "MetricReports": link(&reports_uri()),
         }),
     )
 }
 
-pub(crate) fn definition_collection() -> Value {
+/// `…/MetricReportDefinitions`: `RackSensors`, then the operators' (`ids`).
+pub(crate) fn definition_collection(ids: &[String]) -> Value {
+    let mut members = vec![definition_uri(RACK_REPORT)];
+    members.extend(ids.iter().map(|id| definition_uri(id)));
     collection(
         &definitions_uri(),
         "MetricReportDefinitionCollection",
         "Metric Report Definitions",
-        vec![format!("{}/{RACK_REPORT}", definitions_uri())],
+        members,
     )
 }
 
-pub(crate) fn report_collection() -> Value {
+/// `…/MetricReports`: `RackSensors`, then the operators' definitions' last
+/// reports (`ids`: those that have one).
+pub(crate) fn report_collection(ids: &[String]) -> Value {
+    let mut members = vec![report_uri(RACK_REPORT)];
+    members.extend(ids.iter().map(|id| report_uri(id)));
     collection(
         &reports_uri(),
         "MetricReportCollection",
         "Metric Reports",
-        vec![format!("{}/{RACK_REPORT}", reports_uri())],
+        members,
     )
+}
+
+/// Every metric property of the rack now (`MetricProperties` of a
+/// definition that names none).
+pub(crate) fn rack_properties(rows: &Rows) -> Vec<String> {
+    rows.iter()
+        .flat_map(|(b, r)| crate::sensors::metric_values(*b, r))
+        .map(|m| m.property)
+        .collect()
 }
 
 /// The definition: every sensor's `Reading` of the rack as it is now.
 pub(crate) fn definition(rows: &Rows) -> Value {
-    let properties: Vec<String> = rows
-        .iter()
-        .flat_map(|(b, r)| crate::sensors::metric_values(*b, r))
-        .map(|m| m.property)
-        .collect();
+    let properties = rack_properties(rows);
     with(
         head(
             &format!("{}/{RACK_REPORT}", definitions_uri()),
@@ -100,11 +123,19 @@ pub(crate) fn definition(rows: &Rows) -> Value {
 /// The report: one value per sensor that has a reading (a sensor not read
 /// yet or whose last read failed is left out; its `Sensor` says why).
 pub(crate) fn report(rows: &Rows, now: &str) -> Value {
+    report_of(RACK_REPORT, "Sensor readings of the rack", rows, now, &[])
+}
+
+/// The report `id` (its definition's too) of the sensors whose metric
+/// property is in `wanted` (empty: every sensor of the rack). Its
+/// `Timestamp` orders a series (`ReportSequence` is deprecated).
+pub(crate) fn report_of(id: &str, name: &str, rows: &Rows, now: &str, wanted: &[String]) -> Value {
     let values: Vec<Value> = rows
         .iter()
         .flat_map(|(b, r)| {
             crate::sensors::metric_values(*b, r)
                 .into_iter()
+                .filter(|m| wanted.is_empty() || wanted.contains(&m.property))
                 .filter_map(move |m| {
                     m.value.map(|(x, at)| {
                         json!({
@@ -118,12 +149,12 @@ pub(crate) fn report(rows: &Rows, now: &str) -> Value {
         })
         .collect();
     with(
-        head(&format!("{}/{RACK_REPORT}", reports_uri()), "MetricReport"),
+        head(&report_uri(id), "MetricReport"),
         json!({
-            "Id": RACK_REPORT,
-            "Name": "Sensor readings of the rack",
+            "Id": id,
+            "Name": name,
             "Timestamp": now,
-            "MetricReportDefinition": link(&format!("{}/{RACK_REPORT}", definitions_uri())),
+            "MetricReportDefinition": link(&definition_uri(id)),
             "MetricValues": values,
         }),
     )

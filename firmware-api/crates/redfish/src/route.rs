@@ -261,12 +261,15 @@ pub enum Resource {
     GenerateCsr,
     /// `/redfish/v1/TelemetryService`.
     TelemetryService,
+    /// `…/MetricReportDefinitions`: GET lists, POST makes a periodic one.
     MetricReportDefinitionCollection,
-    /// `…/MetricReportDefinitions/RackSensors`, the one definition.
-    MetricReportDefinition,
+    /// `…/MetricReportDefinitions/{id}`: `RackSensors` (on request) or an
+    /// operator's periodic definition.
+    MetricReportDefinition(String),
     MetricReportCollection,
-    /// `…/MetricReports/RackSensors`, the one report.
-    MetricReport,
+    /// `…/MetricReports/{id}`: `RackSensors`, or a periodic definition's
+    /// last report.
+    MetricReport(String),
     /// Any other path under `/redfish`: a 404 in Redfish's error format.
     Missing,
 }
@@ -369,8 +372,18 @@ impl Resource {
             Resource::Task(_) | Resource::TaskMonitor(_) if method == Method::DELETE => {
                 Permission::Operate
             }
-            // Who receives the node's events is an operator's choice.
-            Resource::SubscriptionCollection if method == Method::POST => Permission::Operate,
+            // Who receives the node's events is an operator's choice, and
+            // so are the periodic reports sent as events.
+            Resource::SubscriptionCollection | Resource::MetricReportDefinitionCollection
+                if method == Method::POST =>
+            {
+                Permission::Operate
+            }
+            Resource::MetricReportDefinition(_)
+                if method == Method::DELETE || method == Method::PATCH =>
+            {
+                Permission::Operate
+            }
             Resource::Subscription(_) if method == Method::DELETE || method == Method::PATCH => {
                 Permission::Operate
             }
@@ -430,6 +443,11 @@ impl Resource {
             Resource::Aggregate(_) => "GET, HEAD, DELETE",
             Resource::Task(_) | Resource::TaskMonitor(_) => "GET, HEAD, DELETE",
             Resource::SubscriptionCollection => "GET, HEAD, POST",
+            Resource::MetricReportDefinitionCollection => "GET, HEAD, POST",
+            // `RackSensors` is the service's own: read only.
+            Resource::MetricReportDefinition(id) if id == crate::reports::RACK_REPORT => READ_ONLY,
+            // `MetricReportDefinitionEnabled` of an operator's definition.
+            Resource::MetricReportDefinition(_) => "GET, HEAD, PATCH, DELETE",
             // `Context` and `DeliveryRetryPolicy` of a push subscription.
             Resource::Subscription(_) => "GET, HEAD, PATCH, DELETE",
             Resource::EventSse => "GET",
@@ -623,13 +641,11 @@ pub fn route(segments: &[String]) -> Option<Resource> {
         ["v1", "TelemetryService", "MetricReportDefinitions"] => {
             Resource::MetricReportDefinitionCollection
         }
-        ["v1", "TelemetryService", "MetricReportDefinitions", crate::reports::RACK_REPORT] => {
-            Resource::MetricReportDefinition
+        ["v1", "TelemetryService", "MetricReportDefinitions", id] => {
+            Resource::MetricReportDefinition(id.to_string())
         }
         ["v1", "TelemetryService", "MetricReports"] => Resource::MetricReportCollection,
-        ["v1", "TelemetryService", "MetricReports", crate::reports::RACK_REPORT] => {
-            Resource::MetricReport
-        }
+        ["v1", "TelemetryService", "MetricReports", id] => Resource::MetricReport(id.to_string()),
         ["v1", "EventService"] => Resource::EventService,
         ["v1", "EventService", "Subscriptions"]
         | ["v1", "EventService", "Subscriptions", "Members"] => Resource::SubscriptionCollection,
@@ -979,19 +995,27 @@ mod tests {
             r("/redfish/v1/TelemetryService"),
             Some(Resource::TelemetryService)
         );
+        let report = Resource::MetricReport("RackSensors".into());
         assert_eq!(
             r("/redfish/v1/TelemetryService/MetricReports/RackSensors"),
-            Some(Resource::MetricReport)
+            Some(report.clone())
         );
+        let rack = Resource::MetricReportDefinition("RackSensors".into());
         assert_eq!(
             r("/redfish/v1/TelemetryService/MetricReportDefinitions/RackSensors/"),
-            Some(Resource::MetricReportDefinition)
+            Some(rack.clone())
         );
+        assert_eq!(report.permission(), Permission::Read);
+        // The service's own definition is read only; an operator's is the
+        // operator's to turn off or delete.
+        assert!(!rack.allows(&Method::DELETE));
+        let own = Resource::MetricReportDefinition("Power".into());
+        assert!(own.allows(&Method::DELETE) && own.allows(&Method::PATCH));
+        assert_eq!(own.permission_for(&Method::DELETE), Permission::Operate);
         assert_eq!(
-            r("/redfish/v1/TelemetryService/MetricReports/Other"),
-            Some(Resource::Missing)
+            Resource::MetricReportDefinitionCollection.permission_for(&Method::POST),
+            Permission::Operate
         );
-        assert_eq!(Resource::MetricReport.permission(), Permission::Read);
         assert_eq!(
             r("/redfish/v1/Managers/RackManager/Actions/Manager.Reset"),
             Some(Resource::ManagerReset)
@@ -1016,6 +1040,6 @@ mod tests {
         // Firmware updates are `ConfigureComponents`: an operator's.
         assert_eq!(Resource::SimpleUpdate.permission(), Permission::Operate);
         assert!(!Resource::ManagerReset.allows(&Method::GET));
-        assert!(!Resource::MetricReport.allows(&Method::POST));
+        assert!(!report.allows(&Method::POST));
     }
 }

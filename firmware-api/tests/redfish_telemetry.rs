@@ -1,0 +1,273 @@
+//! Periodic metric reports in the real binary: an operator defines one
+//! (`POST …/MetricReportDefinitions`), an SSE stream that takes metric
+//! reports gets it at once and then every interval, the last one is kept
+//! as its `MetricReport`, a push subscription of that format receives it;
+//! the definition is turned off, outlives a restart, and is deleted.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::common::Server;
+use crate::redfish::{error_code, get, get_ok, send, OPERATOR, RACK, READER};
+use crate::redfish_events::{next_data, open_sse};
+
+const DEFS: &str = "/redfish/v1/TelemetryService/MetricReportDefinitions";
+const REPORTS: &str = "/redfish/v1/TelemetryService/MetricReports";
+
+/// A node on the example rack whose definitions (and subscriptions, event
+/// log) live in `dir`.
+fn node_toml(dir: &tempfile::TempDir) -> String {
+    let rack = dir.path().join("rack.json");
+    std::fs::write(&rack, RACK).unwrap();
+    crate::redfish::node_toml(
+        &rack,
+        &format!(
+            "[manager]\nreport_definitions = {:?}\n\
+             [event_log]\npath = {:?}\n\
+             [event_service]\nsubscriptions_path = {:?}\n",
+            dir.path().join("defs.json").display().to_string(),
+            dir.path().join("events.jsonl").display().to_string(),
+            dir.path().join("subs.json").display().to_string(),
+        ),
+    )
+}
+
+/// The next metric report on an SSE stream, skipping events.
+fn next_report(r: &mut std::io::BufReader<std::net::TcpStream>) -> Value {
+    loop {
+        let (_, v) = next_data(r).expect("the stream ended");
+        if v["@odata.type"]
+            .as_str()
+            .is_some_and(|t| t.contains("MetricReport."))
+        {
+            return v;
+        }
+    }
+}
+
+#[test]
+fn a_periodic_report_is_streamed_kept_turned_off_and_outlives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = node_toml(&dir);
+    let (s, _cfg) = Server::with_config(&toml);
+    let svc = get_ok(&s, "/redfish/v1/EventService", Some(READER));
+    assert_eq!(svc["EventFormatTypes"], json!(["Event", "MetricReport"]));
+    let rack = get_ok(&s, &format!("{DEFS}/RackSensors"), Some(READER));
+    let temp = rack["MetricProperties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .find(|p| p.contains("Temperature"))
+        .expect("a temperature in the rack");
+
+    // A reader may not define one; bad bodies say why.
+    let body = json!({
+        "Id": "Temps",
+        "Schedule": {"RecurrenceInterval": "PT5S"},
+        "MetricProperties": [temp],
+    })
+    .to_string();
+    assert_eq!(send(&s, "POST", DEFS, READER, &body, &[]).status, 403);
+    for (bad, want) in [
+        (
+            json!({"Schedule": {"RecurrenceInterval": "PT1S"}}),
+            "PropertyValueOutOfRange",
+        ),
+        (json!({"Id": "x"}), "CreateFailedMissingReqProperties"),
+        (
+            json!({"Schedule": {"RecurrenceInterval": "PT5S"}, "MetricProperties": ["/redfish/v1/Chassis/9/Sensors/x#/Reading"]}),
+            "PropertyValueNotInList",
+        ),
+    ] {
+        let r = send(&s, "POST", DEFS, OPERATOR, &bad.to_string(), &[]);
+        assert_eq!(
+            (r.status, error_code(&r)),
+            (400, format!("Base.1.22.{want}")),
+            "{bad}"
+        );
+    }
+
+    // Streams that take reports get the first at once.
+    let filter = "?$filter=EventFormatType%20eq%20MetricReport";
+    let (mut stream, head) = open_sse(&s, READER, filter);
+    assert!(head[0].contains(" 200 "), "{head:?}");
+    let r = send(&s, "POST", DEFS, OPERATOR, &body, &[]);
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.header("Location"), Some(format!("{DEFS}/Temps").as_str()));
+    let def = r.json();
+    assert_eq!(def["MetricReportDefinitionType"], "Periodic");
+    assert_eq!(def["Schedule"]["RecurrenceInterval"], "PT5S");
+    assert_eq!(def["MetricProperties"], json!([temp]));
+    assert_eq!(
+        send(&s, "POST", DEFS, OPERATOR, &body, &[]).status,
+        409,
+        "the same Id again"
+    );
+
+    let started = Instant::now();
+    let first = next_report(&mut stream);
+    assert_eq!(first["Id"], "Temps");
+    assert_eq!(first["@odata.id"], format!("{REPORTS}/Temps"));
+    let values = first["MetricValues"].as_array().unwrap();
+    assert_eq!(values.len(), 1, "{first}");
+    assert_eq!(values[0]["MetricProperty"], temp.as_str());
+    // The report's value is the sensor's.
+    let sensor = get_ok(&s, temp.trim_end_matches("#/Reading"), Some(READER));
+    assert_eq!(
+        values[0]["MetricValue"]
+            .as_str()
+            .unwrap()
+            .parse::<f64>()
+            .unwrap(),
+        sensor["Reading"].as_f64().unwrap()
+    );
+    let second = next_report(&mut stream);
+    assert!(
+        second["Timestamp"].as_str() > first["Timestamp"].as_str(),
+        "{second}"
+    );
+    let gap = started.elapsed();
+    assert!(
+        gap >= Duration::from_secs(4) && gap < Duration::from_secs(15),
+        "{gap:?}"
+    );
+    let kept = get_ok(&s, &format!("{REPORTS}/Temps"), Some(READER));
+    assert_eq!(
+        kept["MetricReportDefinition"]["@odata.id"],
+        format!("{DEFS}/Temps")
+    );
+    let listed = get_ok(&s, REPORTS, Some(READER));
+    assert_eq!(listed["Members@odata.count"], 2);
+    assert_eq!(get_ok(&s, DEFS, Some(READER))["Members@odata.count"], 2);
+
+    // Off: no more reports; the state says so.
+    let current = get(&s, &format!("{DEFS}/Temps"), Some(READER));
+    let etag = current.header("ETag").unwrap().to_string();
+    let r = send(
+        &s,
+        "PATCH",
+        &format!("{DEFS}/Temps"),
+        OPERATOR,
+        r#"{"MetricReportDefinitionEnabled": false}"#,
+        &[("If-Match", &etag)],
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["Status"]["State"], "Disabled");
+    drop(stream);
+    assert!(s.terminate().success());
+
+    // Kept across the restart, still off; the service's own is read only.
+    let (s, _cfg) = Server::with_config(&toml);
+    let def = get_ok(&s, &format!("{DEFS}/Temps"), Some(READER));
+    assert_eq!(def["MetricReportDefinitionEnabled"], false);
+    assert_eq!(
+        get(&s, &format!("{REPORTS}/Temps"), Some(READER)).status,
+        404
+    );
+    let r = send(
+        &s,
+        "DELETE",
+        &format!("{DEFS}/RackSensors"),
+        OPERATOR,
+        "",
+        &[],
+    );
+    assert_eq!(r.status, 405);
+    let r = send(&s, "DELETE", &format!("{DEFS}/Temps"), OPERATOR, "", &[]);
+    assert_eq!(r.status, 204);
+    assert_eq!(get(&s, &format!("{DEFS}/Temps"), Some(READER)).status, 404);
+    assert_eq!(get_ok(&s, DEFS, Some(READER))["Members@odata.count"], 1);
+}
+
+/// A push subscription of `EventFormatType` `MetricReport` gets the
+/// reports (with its `Context`), an `Event` one only events; a definition
+/// filter that names another definition takes none of them.
+#[test]
+fn metric_report_subscriptions_get_the_reports_and_event_ones_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _cfg) = Server::with_config(&node_toml(&dir));
+    let (dest, deliveries) = crate::redfish_events::receiver(204);
+    let subscribe = |body: Value| {
+        let r = send(
+            &s,
+            "POST",
+            "/redfish/v1/EventService/Subscriptions",
+            OPERATOR,
+            &body.to_string(),
+            &[],
+        );
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        r.json()
+    };
+    let reports = subscribe(json!({
+        "Destination": format!("http://{dest}/reports"),
+        "Protocol": "Redfish",
+        "EventFormatType": "MetricReport",
+        "Context": "rack-7",
+        "MetricReportDefinitions": [{"@odata.id": format!("{DEFS}/Power")}],
+    }));
+    assert_eq!(reports["EventFormatType"], "MetricReport");
+    subscribe(json!({
+        "Destination": format!("http://{dest}/events"),
+        "Protocol": "Redfish",
+    }));
+    subscribe(json!({
+        "Destination": format!("http://{dest}/other"),
+        "Protocol": "Redfish",
+        "EventFormatType": "MetricReport",
+        "MetricReportDefinitions": [{"@odata.id": format!("{DEFS}/Other")}],
+    }));
+    let r = send(
+        &s,
+        "POST",
+        "/redfish/v1/EventService/Subscriptions",
+        OPERATOR,
+        &json!({"Destination": format!("http://{dest}/x"), "Protocol": "Redfish",
+                "MetricReportDefinitions": [{"@odata.id": format!("{DEFS}/Power")}]})
+        .to_string(),
+        &[],
+    );
+    assert_eq!(
+        (r.status, error_code(&r).as_str()),
+        (400, "Base.1.22.PropertyValueConflict")
+    );
+
+    let body = json!({
+        "Id": "Power",
+        "Schedule": {"RecurrenceInterval": "PT5S"},
+        "ReportActions": ["RedfishEvent"],
+    });
+    assert_eq!(
+        send(&s, "POST", DEFS, OPERATOR, &body.to_string(), &[]).status,
+        201
+    );
+    // The report subscription gets the reports (the first at once, the
+    // next 5 s later); the event subscription only events (the
+    // subscriptions made after it are in the event log); the other
+    // definition's nothing.
+    let mut reports = Vec::new();
+    let end = Instant::now() + Duration::from_secs(15);
+    while reports.len() < 2 {
+        let left = end.saturating_duration_since(Instant::now());
+        let d = deliveries
+            .recv_timeout(left)
+            .expect("two reports delivered");
+        let path = d.head[0].split(' ').nth(1).unwrap().to_string();
+        match path.as_str() {
+            "/reports" => reports.push(d.body),
+            "/events" => assert!(d.body["Events"].is_array(), "{}", d.body),
+            other => panic!("{other} got {}", d.body),
+        }
+    }
+    assert_eq!(reports[0]["Id"], "Power");
+    assert_eq!(reports[0]["Context"], "rack-7");
+    assert!(reports[1]["Timestamp"].as_str() > reports[0]["Timestamp"].as_str());
+    assert!(!reports[0]["MetricValues"].as_array().unwrap().is_empty());
+    // Not kept (RedfishEvent only): no report resource.
+    assert_eq!(
+        get(&s, &format!("{REPORTS}/Power"), Some(READER)).status,
+        404
+    );
+}
