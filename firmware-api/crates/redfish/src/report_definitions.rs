@@ -155,8 +155,13 @@ impl ReportDefinitions {
         Some(v)
     }
 
-    /// `…/MetricReports/{id}`: the last report made, if kept.
+    /// `…/MetricReports/{id}`: the last report made, if kept (and only of
+    /// a definition there still is: a report a task finished while its
+    /// definition was deleted is not shown).
     pub(crate) fn report(&self, id: &str) -> Option<Value> {
+        if !lock(&self.inner).definitions.contains_key(id) {
+            return None;
+        }
         lock(&self.latest).get(id).cloned()
     }
 
@@ -199,6 +204,9 @@ impl ReportDefinitions {
         next.definitions.insert(id.clone(), d.clone());
         self.keep(&mut stored, next)?;
         drop(stored);
+        // A report left by a deleted definition of the same id is not this
+        // one's.
+        lock(&self.latest).remove(&id);
         tracing::info!(definition = %id, interval_secs = d.interval_secs, event = d.send_event, user, "metric report definition created");
         if d.enabled {
             self.spawn(node, id.clone(), d.clone());
