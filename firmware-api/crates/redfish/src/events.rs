@@ -1,11 +1,13 @@
 //! The event service (`/redfish/v1/EventService`, DSP0266 "Eventing"):
-//! the node's event log entries as Redfish `Event`s, pushed to
+//! the node's event log entries as Redfish `Event`s, and the periodic
+//! metric reports (`report_definitions`) as `MetricReport`s, pushed to
 //! subscribers (`POST …/Subscriptions`) and streamed as server-sent events
 //! (`GET …/SSE`, which the api crate serves with [`SseStream`]).
 //!
 //! ```text
-//! EventLog::record ─► listener ─► broadcast (Record) ─┬─► push task per subscription ─► http_client::Client
-//!                                                      └─► SSE stream per connection
+//! EventLog::record ─► listener ─────┐
+//! report task ─► publish_report ────┴─► broadcast (Record) ─┬─► push task per subscription ─► http_client::Client
+//!                                                            └─► SSE stream per connection
 //! ```
 //!
 //! * Bounded: one broadcast channel of [`BACKLOG`] events; a subscriber
