@@ -490,8 +490,12 @@ if [ "$BOOT_TEST_SERVICE" = 1 ]; then
         fail "making the foreign-key test bundle failed: $(tail -n 3 "$fk/bundle.log")"
     push=$(rf -D "$DIR/push.headers" -o "$DIR/push.json" -w '%{http_code}' -H 'Content-Type: application/octet-stream' \
         --data-binary @"$fk/foreign.raucb" "$base/UpdateService/upload" 2>/dev/null || true)
-    task=$(sed -n 's/^[Ll]ocation: *\([^[:space:]]*\).*/\1/p' "$DIR/push.headers" 2>/dev/null | head -n1)
-    tstate="" tjson=""
+    # The Location is the task monitor; the task is its parent. A failed
+    # task's monitor answers as the failed install would: 500 with the
+    # task's messages.
+    monitor=$(sed -n 's/^[Ll]ocation: *\([^[:space:]]*\).*/\1/p' "$DIR/push.headers" 2>/dev/null | head -n1)
+    task=${monitor%/Monitor}
+    tstate="" tjson="" mon=""
     if [ "$push" = 202 ] && [ -n "$task" ]; then
         for _ in $(seq 1 100); do
             tjson=$(rf "https://127.0.0.1:$API_PORT$task" 2>/dev/null || true)
@@ -499,9 +503,11 @@ if [ "$BOOT_TEST_SERVICE" = 1 ]; then
             [ "$tstate" = Running ] || [ "$tstate" = New ] || [ -z "$tstate" ] || break
             sleep 3
         done
+        mon=$(rf -o "$DIR/monitor.json" -w '%{http_code}' "https://127.0.0.1:$API_PORT$monitor" 2>/dev/null || true)
     fi
-    expect "a bundle pushed to the UpdateService runs rauc install, which refuses a foreign signature (HTTP $push, task ${task:-none}: $tstate)" \
-        bash -c '[[ "$0" == Exception && "$1" == *"signature"* ]]' "$tstate" "$tjson"
+    expect "a bundle pushed to the UpdateService runs rauc install, which refuses a foreign signature (HTTP $push, task ${task:-none}: $tstate, its monitor HTTP ${mon:-none})" \
+        bash -c '[[ "$0" == Exception && "$1" == *"signature"* && "$2" == 500 && "$(cat "$3")" == *"signature"* ]]' \
+        "$tstate" "$tjson" "$mon" "$DIR/monitor.json"
     expect "the refused push changed no boot selection ($(guest fw_printenv BOOT_ORDER 2>/dev/null))" \
         test "$(guest fw_printenv -n BOOT_ORDER 2>/dev/null)" = "A B"
 
