@@ -322,13 +322,7 @@ impl Aggregates {
     /// Makes `next` the groups: written first (when kept), then shown.
     fn keep(&self, stored: &mut Stored, next: Stored) -> Result<(), RedfishError> {
         if let Some(path) = &self.path {
-            crate::state_file::write_state(path, &next, 0o644).map_err(|e| {
-                tracing::error!(path = %path.display(), "aggregates not kept: {e}");
-                RedfishError::failure(format!(
-                    "the aggregates could not be kept ({}): {e}",
-                    path.display()
-                ))
-            })?;
+            crate::state_file::keep_for_answer(path, &next, 0o644, "aggregates")?;
         }
         *stored = next;
         Ok(())

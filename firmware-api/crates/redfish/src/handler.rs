@@ -1001,7 +1001,7 @@ async fn serve(
             // Its MetricProperties are checked against the rack now.
             let rows = node.rows(deadline).await?;
             let (n, body, user) = (node.clone(), body.to_vec(), caller.user());
-            blocking(move || n.report_definitions.clone().create(&n, &body, &rows, &user)).await
+            blocking(move || n.report_definitions.create(&n, &body, &rows, &user)).await
         }
         Resource::MetricReportDefinition(id) => {
             let (defs, id, user) = (node.report_definitions.clone(), id.clone(), caller.user());

@@ -284,13 +284,7 @@ impl ReportDefinitions {
     /// Makes `next` the definitions: written first (when kept), then used.
     fn keep(&self, stored: &mut Stored, next: Stored) -> Result<(), RedfishError> {
         if let Some(path) = &self.path {
-            crate::state_file::write_state(path, &next, 0o644).map_err(|e| {
-                tracing::error!(path = %path.display(), "metric report definitions not kept: {e}");
-                RedfishError::failure(format!(
-                    "the metric report definitions could not be kept ({}): {e}",
-                    path.display()
-                ))
-            })?;
+            crate::state_file::keep_for_answer(path, &next, 0o644, "metric report definitions")?;
         }
         *stored = next;
         Ok(())

@@ -22,6 +22,24 @@ pub(crate) fn write_state(
     write_whole(path, &bytes, mode)
 }
 
+/// [`write_state`] for a change an answer is about to show: a failure is
+/// logged and is the answer's `500` (`what` names the file's content),
+/// so nothing the file does not hold is shown as done.
+pub(crate) fn keep_for_answer(
+    path: &Path,
+    value: &impl serde::Serialize,
+    mode: u32,
+    what: &str,
+) -> Result<(), crate::answer::RedfishError> {
+    write_state(path, value, mode).map_err(|e| {
+        tracing::error!(path = %path.display(), "{what} not kept: {e}");
+        crate::answer::RedfishError::failure(format!(
+            "the {what} could not be kept ({}): {e}",
+            path.display()
+        ))
+    })
+}
+
 /// Writes `bytes` to `path` whole: a new file (`mode`), fsync, rename over
 /// the old one, fsync of the directory. A reader (or a restart) sees the
 /// old content or the new, never a part; an answer that shows the new
