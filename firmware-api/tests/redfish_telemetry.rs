@@ -2,7 +2,8 @@
 //! (`POST …/MetricReportDefinitions`), an SSE stream that takes metric
 //! reports gets it at once and then every interval, the last one is kept
 //! as its `MetricReport`, a push subscription of that format receives it;
-//! the definition is turned off, outlives a restart, and is deleted.
+//! the definition is turned off, changed, outlives a restart, and is
+//! deleted.
 
 use std::time::{Duration, Instant};
 
@@ -269,5 +270,101 @@ fn metric_report_subscriptions_get_the_reports_and_event_ones_do_not() {
     assert_eq!(
         get(&s, &format!("{REPORTS}/Power"), Some(READER)).status,
         404
+    );
+}
+
+/// A `PATCH` of a running definition's schedule and sensors is in force at
+/// once: a new report comes without waiting out the old (daily) interval,
+/// of the sensors it names now, then at the new pace; a bad change is
+/// refused whole; the change outlives a restart.
+#[test]
+fn a_patched_schedule_and_sensors_are_in_force_at_once_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = node_toml(&dir);
+    let (s, _cfg) = Server::with_config(&toml);
+    let rack = get_ok(&s, &format!("{DEFS}/RackSensors"), Some(READER));
+    let all = rack["MetricProperties"].as_array().unwrap().len();
+    assert!(all > 1, "{rack}");
+    let first_sensor = rack["MetricProperties"][0].clone();
+    let uri = format!("{DEFS}/Daily");
+    let (mut stream, head) = open_sse(&s, READER, "?$filter=EventFormatType%20eq%20MetricReport");
+    assert!(head[0].contains(" 200 "), "{head:?}");
+    let body = json!({
+        "Id": "Daily",
+        "Schedule": {"RecurrenceInterval": "P1D"},
+        "MetricProperties": [first_sensor],
+    });
+    let r = send(&s, "POST", DEFS, OPERATOR, &body.to_string(), &[]);
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let report = next_report(&mut stream);
+    assert_eq!(report["MetricValues"].as_array().unwrap().len(), 1);
+
+    let etag = get(&s, &uri, Some(READER))
+        .header("ETag")
+        .unwrap()
+        .to_string();
+    let change = json!({
+        "Schedule": {"RecurrenceInterval": "PT5S"},
+        "MetricProperties": [],
+    })
+    .to_string();
+    // Who may, and with what precondition.
+    assert_eq!(
+        send(&s, "PATCH", &uri, READER, &change, &[("If-Match", &etag)]).status,
+        403
+    );
+    assert_eq!(send(&s, "PATCH", &uri, OPERATOR, &change, &[]).status, 428);
+    // A change with one bad member changes nothing.
+    let r = send(
+        &s,
+        "PATCH",
+        &uri,
+        OPERATOR,
+        r#"{"Schedule": {"RecurrenceInterval": "PT5S"}, "ReportActions": ["Print"]}"#,
+        &[("If-Match", &etag)],
+    );
+    assert_eq!(
+        (r.status, error_code(&r)),
+        (400, "Base.1.22.PropertyValueNotInList".to_string())
+    );
+    let unchanged = get_ok(&s, &uri, Some(READER));
+    assert_eq!(unchanged["Schedule"]["RecurrenceInterval"], "PT24H");
+
+    let r = send(&s, "PATCH", &uri, OPERATOR, &change, &[("If-Match", &etag)]);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let changed = r.json();
+    assert_eq!(changed["Schedule"]["RecurrenceInterval"], "PT5S");
+    assert_eq!(changed["MetricProperties"].as_array().unwrap().len(), all);
+    assert_ne!(changed["@odata.etag"].as_str(), Some(etag.as_str()));
+    // The old ETag no longer matches.
+    let again = send(&s, "PATCH", &uri, OPERATOR, &change, &[("If-Match", &etag)]);
+    assert_eq!(again.status, 412);
+
+    // Without waiting a day: a report of every sensor at once, then another.
+    let started = Instant::now();
+    let now = next_report(&mut stream);
+    assert_eq!(now["Id"], "Daily");
+    assert_eq!(now["MetricValues"].as_array().unwrap().len(), all, "{now}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    let next = next_report(&mut stream);
+    let gap = started.elapsed();
+    assert!(
+        gap >= Duration::from_secs(4) && gap < Duration::from_secs(15),
+        "{gap:?}"
+    );
+    assert!(next["Timestamp"].as_str() > now["Timestamp"].as_str());
+    drop(stream);
+    assert!(s.terminate().success());
+
+    let (s, _cfg) = Server::with_config(&toml);
+    let kept = get_ok(&s, &uri, Some(READER));
+    assert_eq!(kept["Schedule"]["RecurrenceInterval"], "PT5S");
+    assert_eq!(
+        kept["Description"],
+        "Every sensor of the rack (as the rack is at each report)."
     );
 }

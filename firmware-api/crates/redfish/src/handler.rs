@@ -847,14 +847,13 @@ async fn patch(
         Resource::MetricReportDefinition(id) => {
             let current = ctx.read(resource, path).await?;
             patch::check_if_match(req.headers, etag(&current))?;
-            let writable = crate::report_definitions::writable();
-            for (_, value) in patch::parse(body, &current, writable)? {
-                let (n, id, user) = (ctx.node.clone(), id.clone(), ctx.caller.user());
-                let on = value.as_bool().unwrap_or(true);
-                blocking(move || n.report_definitions.set_enabled(&n, &id, on, &user))
-                    .await?
-                    .ok_or_else(|| RedfishError::missing(path))?;
-            }
+            // New MetricProperties are checked against the rack now.
+            let rows = ctx.rows().await?;
+            let (n, id, user) = (ctx.node.clone(), id.clone(), ctx.caller.user());
+            let body = body.to_vec();
+            blocking(move || n.report_definitions.change(&n, &id, &body, &rows, &user))
+                .await?
+                .ok_or_else(|| RedfishError::missing(path))?;
             Ok(Answer::json(
                 StatusCode::OK,
                 &ctx.read(resource, path).await?,

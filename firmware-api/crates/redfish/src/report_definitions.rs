@@ -22,7 +22,10 @@
 //!   answer), so the streams outlive a restart; the last reports do not
 //!   (the first of each comes at once after a start).
 //! * A definition's task ends with it: a `DELETE`, or a `PATCH` of
-//!   `MetricReportDefinitionEnabled` to `false`.
+//!   `MetricReportDefinitionEnabled` to `false`. A `PATCH` of its schedule,
+//!   actions or sensors starts a new task, whose first report comes at
+//!   once (a consumer sees the change without waiting out the old
+//!   interval).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -220,29 +223,44 @@ impl ReportDefinitions {
         Ok(a)
     }
 
-    /// Turns definition `id` on or off (`MetricReportDefinitionEnabled`);
-    /// `None`: no such definition.
-    pub(crate) fn set_enabled(
+    /// `PATCH …/MetricReportDefinitions/{id}`: the schema's writable
+    /// properties (`MetricReportDefinitionEnabled`, `Schedule`,
+    /// `ReportActions`, `MetricProperties`, `ReportUpdates`), checked as a
+    /// `POST` checks them, kept, then in force: the task ends, or starts
+    /// again with the new definition. `None`: no such definition.
+    pub(crate) fn change(
         &self,
         node: &Node,
         id: &str,
-        enabled: bool,
+        body: &[u8],
+        rows: &Rows,
         user: &str,
     ) -> Result<Option<()>, RedfishError> {
         let mut stored = lock(&self.inner);
         let Some(d) = stored.definitions.get(id).cloned() else {
             return Ok(None);
         };
-        if d.enabled == enabled {
+        let changed = parse_patch(body, &d, rows)?;
+        if changed == d {
             return Ok(Some(()));
         }
         let mut next = stored.clone();
-        let changed = Definition { enabled, ..d };
         next.definitions.insert(id.to_string(), changed.clone());
         self.keep(&mut stored, next)?;
         drop(stored);
-        tracing::info!(definition = %id, enabled, user, "metric report definition changed");
-        if enabled {
+        tracing::info!(
+            definition = %id,
+            enabled = changed.enabled,
+            interval_secs = changed.interval_secs,
+            event = changed.send_event,
+            user,
+            "metric report definition changed"
+        );
+        if !changed.keep_report || changed.properties != d.properties {
+            // Not kept any more, or of other sensors than it names now.
+            lock(&self.latest).remove(id);
+        }
+        if changed.enabled {
             self.spawn(node, id.to_string(), changed);
         } else {
             self.stop(id);
@@ -479,49 +497,7 @@ fn parse_create(body: &[u8], rows: &Rows) -> Result<(Option<String>, Definition)
                 }
                 d.name = t;
             }
-            "MetricReportDefinitionType" => {
-                if text(x, k)? != "Periodic" {
-                    return Err(bad(BaseMessage::PropertyValueNotInList, &[&shown(x), k])
-                        .with_detail(format!("Definitions made here are Periodic; {RACK_REPORT} is the report made on request.")));
-                }
-            }
-            "MetricReportDefinitionEnabled" => {
-                d.enabled = x
-                    .as_bool()
-                    .ok_or_else(|| bad(BaseMessage::PropertyValueTypeError, &[&shown(x), k]))?;
-            }
-            "Schedule" => d.interval_secs = parse_schedule(x)?,
-            "ReportActions" => {
-                let items = x
-                    .as_array()
-                    .filter(|a| !a.is_empty())
-                    .ok_or_else(|| bad(BaseMessage::PropertyValueTypeError, &[&shown(x), k]))?;
-                d.send_event = false;
-                d.keep_report = false;
-                for a in items {
-                    match a.as_str() {
-                        Some(EVENT) => d.send_event = true,
-                        Some(KEEP) => d.keep_report = true,
-                        _ => {
-                            return Err(bad(BaseMessage::PropertyValueNotInList, &[&shown(a), k]))
-                        }
-                    }
-                }
-            }
-            "ReportUpdates" => {
-                if text(x, k)? != "Overwrite" {
-                    return Err(bad(BaseMessage::PropertyValueNotInList, &[&shown(x), k])
-                        .with_detail("Each report overwrites the last: ReportUpdates is Overwrite."));
-                }
-            }
-            "MetricProperties" => d.properties = parse_properties(x, rows)?,
-            // What the schema has and this service does not do.
-            "Metrics" | "Wildcards" | "ReportTimespan" | "SuppressRepeatedMetricValue"
-            | "MetricReportHeartbeatInterval" | "AppendLimit" | "Links" => {
-                return Err(bad(BaseMessage::PropertyValueNotInList, &[&shown(x), k]).with_detail(
-                    format!("{k} is not supported: a definition names its sensors in MetricProperties (Reading URIs of the rack's Sensors)."),
-                ))
-            }
+            _ if apply(k, x, &mut d, rows)? => {}
             "MetricReport" | "Status" | "Description" => {
                 return Err(bad(BaseMessage::PropertyNotWritable, &[k]))
             }
@@ -540,12 +516,116 @@ fn parse_create(body: &[u8], rows: &Rows) -> Result<(Option<String>, Definition)
         );
     }
     if d.name.is_empty() {
-        d.name = format!(
-            "Periodic report of the rack every {}",
-            duration(d.interval_secs)
-        );
+        d.name = default_name(d.interval_secs);
     }
     Ok((id, d))
+}
+
+/// A property a `POST` and a `PATCH` both take, applied to `d`; `false`:
+/// not one of them.
+fn apply(k: &str, x: &Value, d: &mut Definition, rows: &Rows) -> Result<bool, RedfishError> {
+    let text = |x: &Value, prop: &str| {
+        x.as_str()
+            .map(str::to_string)
+            .ok_or_else(|| bad(BaseMessage::PropertyValueTypeError, &[&shown(x), prop]))
+    };
+    match k {
+        "MetricReportDefinitionType" => {
+            if text(x, k)? != "Periodic" {
+                return Err(bad(BaseMessage::PropertyValueNotInList, &[&shown(x), k])
+                    .with_detail(format!("Definitions made here are Periodic; {RACK_REPORT} is the report made on request.")));
+            }
+        }
+        "MetricReportDefinitionEnabled" => {
+            d.enabled = x
+                .as_bool()
+                .ok_or_else(|| bad(BaseMessage::PropertyValueTypeError, &[&shown(x), k]))?;
+        }
+        "Schedule" => d.interval_secs = parse_schedule(x)?,
+        "ReportActions" => {
+            let items = x
+                .as_array()
+                .filter(|a| !a.is_empty())
+                .ok_or_else(|| bad(BaseMessage::PropertyValueTypeError, &[&shown(x), k]))?;
+            d.send_event = false;
+            d.keep_report = false;
+            for a in items {
+                match a.as_str() {
+                    Some(EVENT) => d.send_event = true,
+                    Some(KEEP) => d.keep_report = true,
+                    _ => {
+                        return Err(bad(BaseMessage::PropertyValueNotInList, &[&shown(a), k]))
+                    }
+                }
+            }
+        }
+        "ReportUpdates" => {
+            if text(x, k)? != "Overwrite" {
+                return Err(bad(BaseMessage::PropertyValueNotInList, &[&shown(x), k])
+                    .with_detail("Each report overwrites the last: ReportUpdates is Overwrite."));
+            }
+        }
+        "MetricProperties" => d.properties = parse_properties(x, rows)?,
+        // What the schema has and this service does not do.
+        "Metrics" | "Wildcards" | "ReportTimespan" | "SuppressRepeatedMetricValue"
+        | "MetricReportHeartbeatInterval" | "AppendLimit" | "Links" => {
+            return Err(bad(BaseMessage::PropertyValueNotInList, &[&shown(x), k]).with_detail(
+                format!("{k} is not supported: a definition names its sensors in MetricProperties (Reading URIs of the rack's Sensors)."),
+            ))
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// The body of a `PATCH` of `current`: the definition it asks for. `Id`
+/// and `Name` stay (the URI and what consumers know it by); a `Name` made
+/// from the interval follows a new interval.
+fn parse_patch(body: &[u8], current: &Definition, rows: &Rows) -> Result<Definition, RedfishError> {
+    let v: Value =
+        serde_json::from_slice(body).map_err(|_| bad(BaseMessage::MalformedJSON, &[]))?;
+    let Value::Object(m) = v else {
+        return Err(bad(BaseMessage::MalformedJSON, &[]));
+    };
+    let mut d = current.clone();
+    let mut took = false;
+    for (k, x) in &m {
+        if apply(k, x, &mut d, rows)? {
+            took = true;
+            continue;
+        }
+        match k.as_str() {
+            "Id" | "Name" | "MetricReport" | "Status" | "Description" => {
+                return Err(bad(BaseMessage::PropertyNotWritable, &[k]))
+            }
+            _ if k.starts_with("@odata.") => {}
+            _ => {
+                let shown_key: String = k.chars().take(64).collect();
+                return Err(bad(BaseMessage::PropertyUnknown, &[&shown_key]));
+            }
+        }
+    }
+    if !took && !m.is_empty() {
+        // Only the annotations read back (DSP0266, PATCH).
+        return Err(bad(BaseMessage::NoOperation, &[]));
+    }
+    if !took {
+        return Err(bad(
+            BaseMessage::PropertyMissing,
+            &["MetricReportDefinitionEnabled"],
+        ));
+    }
+    if current.name == default_name(current.interval_secs) {
+        d.name = default_name(d.interval_secs);
+    }
+    Ok(d)
+}
+
+fn default_name(interval_secs: u64) -> String {
+    format!(
+        "Periodic report of the rack every {}",
+        duration(interval_secs)
+    )
 }
 
 /// `Schedule`: only `RecurrenceInterval`, in whole seconds within bounds.
@@ -614,14 +694,6 @@ fn parse_properties(x: &Value, rows: &Rows) -> Result<Vec<String>, RedfishError>
         }
     }
     Ok(out)
-}
-
-/// The writable properties of an operator's definition.
-pub(crate) fn writable() -> &'static [(&'static str, crate::patch::Writable)] {
-    &[(
-        "MetricReportDefinitionEnabled",
-        crate::patch::Writable::Bool,
-    )]
 }
 
 #[cfg(test)]
@@ -712,6 +784,74 @@ mod tests {
             (br#"{"Schedule":{"RecurrenceInterval":"PT10S"},"Color":1}"#, "PropertyUnknown"),
         ] {
             let e = parse_create(body, &rows()).unwrap_err();
+            assert_eq!(e.key(), want, "{}", String::from_utf8_lossy(body));
+        }
+    }
+
+    #[test]
+    fn patch_bodies() {
+        let (_, d) =
+            parse_create(br#"{"Schedule":{"RecurrenceInterval":"PT1M"}}"#, &rows()).unwrap();
+        let p = parse_patch(
+            format!(r#"{{"Schedule":{{"RecurrenceInterval":"PT10S"}},"ReportActions":["LogToMetricReportsCollection"],"MetricProperties":["{TEMP}"],"@odata.etag":"x"}}"#).as_bytes(),
+            &d,
+            &rows(),
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                p.interval_secs,
+                p.send_event,
+                p.keep_report,
+                p.properties.len(),
+                p.enabled
+            ),
+            (10, false, true, 1, true)
+        );
+        assert!(
+            p.name.contains("PT10S"),
+            "a made-up name follows: {}",
+            p.name
+        );
+        let named = Definition {
+            name: "Power".into(),
+            ..d.clone()
+        };
+        let p = parse_patch(
+            br#"{"Schedule":{"RecurrenceInterval":"PT10S"}}"#,
+            &named,
+            &rows(),
+        )
+        .unwrap();
+        assert_eq!(p.name, "Power", "an operator's name stays");
+        let p = parse_patch(br#"{"MetricReportDefinitionEnabled":false}"#, &d, &rows()).unwrap();
+        assert_eq!(
+            p,
+            Definition {
+                enabled: false,
+                ..d.clone()
+            }
+        );
+        for (body, want) in [
+            (&b"{}"[..], "PropertyMissing"),
+            (br#"{"@odata.etag":"x"}"#, "NoOperation"),
+            (b"[]", "MalformedJSON"),
+            (br#"{"Id":"Other"}"#, "PropertyNotWritable"),
+            (br#"{"Name":"Other"}"#, "PropertyNotWritable"),
+            (
+                br#"{"Schedule":{"RecurrenceInterval":"PT1S"}}"#,
+                "PropertyValueOutOfRange",
+            ),
+            (br#"{"ReportActions":[]}"#, "PropertyValueTypeError"),
+            (br#"{"MetricProperties":["x"]}"#, "PropertyValueNotInList"),
+            (
+                br#"{"MetricReportDefinitionEnabled":"yes"}"#,
+                "PropertyValueTypeError",
+            ),
+            (br#"{"Wildcards":[]}"#, "PropertyValueNotInList"),
+            (br#"{"Color":1}"#, "PropertyUnknown"),
+        ] {
+            let e = parse_patch(body, &d, &rows()).unwrap_err();
             assert_eq!(e.key(), want, "{}", String::from_utf8_lossy(body));
         }
     }
