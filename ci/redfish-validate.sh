@@ -294,6 +294,28 @@ done
 [ "$REPORT" = 200 ] || { echo "no report of the periodic definition ($REPORT)" >&2; exit 1; }
 echo "telemetry: a periodic metric report definition and its first report"
 
+# A second one of the ipmi_sim server's own sensors (OpenRMC "Stream power
+# consumption all compute systems"), read over IPMI at each report: its
+# first report must carry the BMC's values.
+BMC_PROPS=$(curl -sS --cacert "$WORK/tls/server.crt" -H "Authorization: Bearer $API_TOKEN" \
+    "https://127.0.0.1:$PORT/redfish/v1/Chassis/40000000-0001/Sensors" |
+    python3 -c 'import json,sys; print(json.dumps([m["@odata.id"] + "#/Reading" for m in json.load(sys.stdin)["Members"]]))')
+MADE=$(curl -sS --cacert "$WORK/tls/server.crt" -H "Authorization: Bearer $API_TOKEN" \
+    -H 'Content-Type: application/json' -o /dev/null -w '%{http_code}' \
+    --data "{\"Id\": \"ServerEvery10s\", \"Schedule\": {\"RecurrenceInterval\": \"PT10S\"}, \"MetricProperties\": $BMC_PROPS}" \
+    "https://127.0.0.1:$PORT$MRD")
+[ "$MADE" = 201 ] || { echo "the BMC's metric report definition answered $MADE, not 201" >&2; exit 1; }
+BMC_VALUES=0
+for _ in $(seq 1 50); do
+    BMC_VALUES=$(curl -sS --cacert "$WORK/tls/server.crt" -H "Authorization: Bearer $API_TOKEN" \
+        "https://127.0.0.1:$PORT/redfish/v1/TelemetryService/MetricReports/ServerEvery10s" |
+        python3 -c 'import json,sys; print(sum(v["MetricId"].startswith("40000000-0001-") for v in json.load(sys.stdin)["MetricValues"]))' 2>/dev/null || echo 0)
+    [ "$BMC_VALUES" -gt 0 ] && break
+    sleep 0.2
+done
+[ "$BMC_VALUES" -gt 0 ] || { echo "no report of the BMC's sensors" >&2; exit 1; }
+echo "telemetry: a periodic report of the BMC's sensors ($BMC_VALUES values)"
+
 # One kept group of systems (a bus power device and the BMC's server), so
 # the validators also check an Aggregate.
 AGG=$(curl -sS --cacert "$WORK/tls/server.crt" -H "Authorization: Bearer $API_TOKEN" \

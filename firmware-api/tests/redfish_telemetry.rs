@@ -368,3 +368,115 @@ fn a_patched_schedule_and_sensors_are_in_force_at_once_and_kept() {
         "Every sensor of the rack (as the rack is at each report)."
     );
 }
+
+/// A definition may name a BMC server's own sensors (OpenRMC "Stream power
+/// consumption all compute systems"): each report reads them over IPMI
+/// from a real `ipmi_sim`, with the values its `Sensor`s show; a sensor the
+/// BMC does not have, or a BMC not configured, is refused; a BMC that stops
+/// answering leaves its values out and the rack's still come.
+#[test]
+fn a_report_of_bmc_sensors_reads_them_over_ipmi() {
+    use crate::ipmi_support::SimBmc;
+    let Some(sim) = SimBmc::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let rack = dir.path().join("rack.json");
+    std::fs::write(&rack, RACK).unwrap();
+    let toml = crate::redfish::node_toml(
+        &rack,
+        &format!(
+            "[[ipmi.bmc]]\ndevice_id = 1\nip = \"127.0.0.1\"\nport = {}\nusername = \"ADMIN\"\n\
+             password = \"ADMIN\"\ninterface = \"lanplus\"\ncipher_suite = 3\n\
+             [manager]\nreport_definitions = {:?}\n",
+            sim.port,
+            dir.path().join("defs.json").display().to_string(),
+        ),
+    );
+    let (s, _cfg) = Server::with_config(&toml);
+    let chassis = "/redfish/v1/Chassis/40000000-0001";
+    let listed = get_ok(&s, &format!("{chassis}/Sensors"), Some(READER));
+    let sensors: Vec<Value> = listed["Members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| get_ok(&s, m["@odata.id"].as_str().unwrap(), Some(READER)))
+        .collect();
+    assert!(sensors.len() >= 2, "{listed}");
+    let mut properties: Vec<String> = sensors
+        .iter()
+        .map(|v| format!("{}#/Reading", v["@odata.id"].as_str().unwrap()))
+        .collect();
+    let rack_report = get_ok(&s, &format!("{DEFS}/RackSensors"), Some(READER));
+    let rack_temp = rack_report["MetricProperties"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    properties.push(rack_temp.clone());
+
+    for bad in [
+        format!("{chassis}/Sensors/7e-Temperature#/Reading"),
+        "/redfish/v1/Chassis/40000000-0002/Sensors/01-Temperature#/Reading".to_string(),
+    ] {
+        let body = json!({"Schedule": {"RecurrenceInterval": "PT5S"}, "MetricProperties": [bad]});
+        let r = send(&s, "POST", DEFS, OPERATOR, &body.to_string(), &[]);
+        assert_eq!(
+            (r.status, error_code(&r)),
+            (400, "Base.1.22.PropertyValueNotInList".to_string()),
+            "{bad}"
+        );
+    }
+
+    let (mut stream, head) = open_sse(&s, READER, "?$filter=EventFormatType%20eq%20MetricReport");
+    assert!(head[0].contains(" 200 "), "{head:?}");
+    let body = json!({
+        "Id": "Servers",
+        "Schedule": {"RecurrenceInterval": "PT5S"},
+        "MetricProperties": properties,
+    });
+    let r = send(&s, "POST", DEFS, OPERATOR, &body.to_string(), &[]);
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["MetricProperties"], json!(properties));
+    let report = next_report(&mut stream);
+    let values = report["MetricValues"].as_array().unwrap();
+    // Every BMC sensor with a reading, as its Sensor shows it (ipmi_sim's
+    // readings are constant), and the rack's.
+    for v in &sensors {
+        let property = format!("{}#/Reading", v["@odata.id"].as_str().unwrap());
+        let got = values
+            .iter()
+            .find(|m| m["MetricProperty"] == property.as_str());
+        match v["Reading"].as_f64() {
+            Some(want) => {
+                let got = got.unwrap_or_else(|| panic!("{property} in {report}"));
+                let x: f64 = got["MetricValue"].as_str().unwrap().parse().unwrap();
+                assert_eq!(x, want, "{property}");
+                assert_eq!(
+                    got["MetricId"],
+                    format!("40000000-0001-{}", v["Id"].as_str().unwrap())
+                );
+            }
+            None => assert!(got.is_none(), "no reading, no value: {property}"),
+        }
+    }
+    assert!(values
+        .iter()
+        .any(|m| m["MetricProperty"] == rack_temp.as_str()));
+    drop(stream);
+
+    // The BMC goes away: the next reports carry the rack's value only.
+    sim.stop();
+    let stopped = Instant::now();
+    let uri = format!("{REPORTS}/Servers");
+    loop {
+        let kept = get_ok(&s, &uri, Some(READER));
+        let values = kept["MetricValues"].as_array().unwrap();
+        if kept["Timestamp"].as_str() > report["Timestamp"].as_str() && values.len() == 1 {
+            assert_eq!(values[0]["MetricProperty"], rack_temp.as_str());
+            break;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(40),
+            "no report without the BMC: {kept}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}

@@ -186,7 +186,7 @@ fn power_doc(c: ChassisId, description: &str, control: Vec<Value>, voltages: Vec
     )
 }
 
-fn round3(x: f64) -> f64 {
+pub(crate) fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
@@ -415,7 +415,7 @@ pub(crate) fn parse_sdr_sensor_id(id: &str) -> Option<u8> {
     u8::from_str_radix(n, 16).ok()
 }
 
-fn sdr_sensor_uri(c: ChassisId, id: &str) -> String {
+pub(crate) fn sdr_sensor_uri(c: ChassisId, id: &str) -> String {
     format!("{}/Sensors/{id}", c.uri())
 }
 

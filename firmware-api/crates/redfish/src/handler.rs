@@ -847,11 +847,15 @@ async fn patch(
         Resource::MetricReportDefinition(id) => {
             let current = ctx.read(resource, path).await?;
             patch::check_if_match(req.headers, etag(&current))?;
-            // New MetricProperties are checked against the rack now.
+            // New MetricProperties are checked against the rack and the
+            // BMCs they name now.
             let rows = ctx.rows().await?;
+            let known =
+                crate::report_definitions::known_properties(ctx.node, &rows, body, ctx.deadline)
+                    .await?;
             let (n, id, user) = (ctx.node.clone(), id.clone(), ctx.caller.user());
             let body = body.to_vec();
-            blocking(move || n.report_definitions.change(&n, &id, &body, &rows, &user))
+            blocking(move || n.report_definitions.change(&n, &id, &body, &known, &user))
                 .await?
                 .ok_or_else(|| RedfishError::missing(path))?;
             Ok(Answer::json(
@@ -997,10 +1001,13 @@ async fn serve(
             aggregate(node, resource, path, body, deadline, caller).await
         }
         Resource::MetricReportDefinitionCollection => {
-            // Its MetricProperties are checked against the rack now.
+            // Its MetricProperties are checked against the rack and the
+            // BMCs they name now.
             let rows = node.rows(deadline).await?;
+            let known =
+                crate::report_definitions::known_properties(node, &rows, body, deadline).await?;
             let (n, body, user) = (node.clone(), body.to_vec(), caller.user());
-            blocking(move || n.report_definitions.create(&n, &body, &rows, &user)).await
+            blocking(move || n.report_definitions.create(&n, &body, &rows, &known, &user)).await
         }
         Resource::MetricReportDefinition(id) => {
             let (defs, id, user) = (node.report_definitions.clone(), id.clone(), caller.user());

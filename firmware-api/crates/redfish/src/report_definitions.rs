@@ -11,8 +11,15 @@
 //! ```text
 //! POST ─► ReportDefinitions (file, whole) ─► one task per enabled definition
 //!            every interval: Node::rows ─► reports::report_of ─┬─► latest (GET …/MetricReports/{id})
-//!                                                             └─► EventService::publish_report
+//!                        (+ named BMCs' sensors over IPMI)     └─► EventService::publish_report
 //! ```
+//!
+//! * A definition names bus sensors of the rack and, for the servers'
+//!   own readings (OpenRMC "Stream power consumption all compute
+//!   systems"), the sensors of configured BMCs; each named BMC is read
+//!   over IPMI at each report (its 2 s walk cache shared with GETs). A BMC
+//!   that does not answer leaves its values out of that report (logged),
+//!   as a bus sensor without a reading is left out.
 //!
 //! * Bounded: at most [`MAX_DEFINITIONS`], none more often than every
 //!   [`MIN_INTERVAL_SECS`] (each report reads the telemetry cache, or the
@@ -39,7 +46,10 @@ use tokio::sync::watch;
 
 use crate::answer::{shown, Answer, BaseMessage, RedfishError};
 use crate::node::Node;
-use crate::reports::{definition_uri, rack_properties, report_of, report_uri, Rows, RACK_REPORT};
+use crate::reports::{
+    bmc_of_property, bmc_properties, bmc_values, definition_uri, rack_properties, report_of,
+    report_uri, Rows, RACK_REPORT,
+};
 use crate::resources::{head, link, with};
 
 /// Most definitions an operator may make: a few streams (power, inlet
@@ -169,15 +179,17 @@ impl ReportDefinitions {
     }
 
     /// `POST …/MetricReportDefinitions`: `201`, `Location`, the definition.
-    /// `rows`: the rack now, against which `MetricProperties` are checked.
+    /// `rows`: the rack now; `known`: the metric properties a definition
+    /// may name now ([`known_properties`]).
     pub(crate) fn create(
         &self,
         node: &Node,
         body: &[u8],
         rows: &Rows,
+        known: &[String],
         user: &str,
     ) -> Result<Answer, RedfishError> {
-        let (id, d) = parse_create(body, rows)?;
+        let (id, d) = parse_create(body, known)?;
         let mut stored = lock(&self.inner);
         let id = match id {
             Some(id) if id == RACK_REPORT || stored.definitions.contains_key(&id) => {
@@ -233,14 +245,14 @@ impl ReportDefinitions {
         node: &Node,
         id: &str,
         body: &[u8],
-        rows: &Rows,
+        known: &[String],
         user: &str,
     ) -> Result<Option<()>, RedfishError> {
         let mut stored = lock(&self.inner);
         let Some(d) = stored.definitions.get(id).cloned() else {
             return Ok(None);
         };
-        let changed = parse_patch(body, &d, rows)?;
+        let changed = parse_patch(body, &d, known)?;
         if changed == d {
             return Ok(Some(()));
         }
@@ -321,6 +333,15 @@ async fn run(node: Node, id: String, d: Definition, mut stop: watch::Receiver<bo
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let uri = definition_uri(&id);
+    let mut bmcs: Vec<u16> = d
+        .properties
+        .iter()
+        .filter_map(|p| bmc_of_property(p))
+        .collect();
+    bmcs.sort_unstable();
+    bmcs.dedup();
+    let rack = d.properties.is_empty() || d.properties.iter().any(|p| bmc_of_property(p).is_none());
+    let mut failing = std::collections::HashSet::new();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -328,15 +349,40 @@ async fn run(node: Node, id: String, d: Definition, mut stop: watch::Receiver<bo
         }
         // A report waits on the bus at most as long as its interval.
         let deadline = tokio::time::Instant::now() + every.min(Duration::from_secs(10));
-        let rows = match node.rows(deadline).await {
-            Ok(rows) => rows,
-            Err(e) => {
-                let m = e.message();
-                tracing::warn!(definition = %id, "metric report not made: {} {}", m["Message"], m["Resolution"]);
-                continue;
+        let rows = if rack {
+            match node.rows(deadline).await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    let m = e.message();
+                    tracing::warn!(definition = %id, "metric report not made: {} {}", m["Message"], m["Resolution"]);
+                    continue;
+                }
             }
+        } else {
+            Vec::new()
         };
-        let report = report_of(&id, &d.name, &rows, &crate::handler::now(), &d.properties);
+        let now = crate::handler::now();
+        let mut report = report_of(&id, &d.name, &rows, &now, &d.properties);
+        for &device in &bmcs {
+            let s = crate::route::SystemId::bmc(device);
+            // Said once when a BMC stops answering and once when it is
+            // back, not at every report.
+            match node.bmc(s, deadline, node.ipmi.sensors(device)).await {
+                Ok(sensors) => {
+                    if failing.remove(&device) {
+                        tracing::info!(definition = %id, bmc = %s.id(), "BMC sensors back in the metric reports");
+                    }
+                    if let Some(values) = report["MetricValues"].as_array_mut() {
+                        values.extend(bmc_values(device, &sensors, &now, &d.properties));
+                    }
+                }
+                Err(e) => {
+                    if failing.insert(device) {
+                        tracing::warn!(definition = %id, bmc = %s.id(), detail = ?e.detail, "BMC sensors left out of the metric reports until it answers");
+                    }
+                }
+            }
+        }
         if *stop.borrow() {
             return;
         }
@@ -460,7 +506,10 @@ fn check_id(id: &str) -> Result<(), String> {
 }
 
 /// The body of a `POST`: the id asked for (if any) and the definition.
-fn parse_create(body: &[u8], rows: &Rows) -> Result<(Option<String>, Definition), RedfishError> {
+fn parse_create(
+    body: &[u8],
+    known: &[String],
+) -> Result<(Option<String>, Definition), RedfishError> {
     let v: Value =
         serde_json::from_slice(body).map_err(|_| bad(BaseMessage::MalformedJSON, &[]))?;
     let Value::Object(m) = v else {
@@ -497,7 +546,7 @@ fn parse_create(body: &[u8], rows: &Rows) -> Result<(Option<String>, Definition)
                 }
                 d.name = t;
             }
-            _ if apply(k, x, &mut d, rows)? => {}
+            _ if apply(k, x, &mut d, known)? => {}
             "MetricReport" | "Status" | "Description" => {
                 return Err(bad(BaseMessage::PropertyNotWritable, &[k]))
             }
@@ -523,7 +572,7 @@ fn parse_create(body: &[u8], rows: &Rows) -> Result<(Option<String>, Definition)
 
 /// A property a `POST` and a `PATCH` both take, applied to `d`; `false`:
 /// not one of them.
-fn apply(k: &str, x: &Value, d: &mut Definition, rows: &Rows) -> Result<bool, RedfishError> {
+fn apply(k: &str, x: &Value, d: &mut Definition, known: &[String]) -> Result<bool, RedfishError> {
     let text = |x: &Value, prop: &str| {
         x.as_str()
             .map(str::to_string)
@@ -565,7 +614,7 @@ fn apply(k: &str, x: &Value, d: &mut Definition, rows: &Rows) -> Result<bool, Re
                     .with_detail("Each report overwrites the last: ReportUpdates is Overwrite."));
             }
         }
-        "MetricProperties" => d.properties = parse_properties(x, rows)?,
+        "MetricProperties" => d.properties = parse_properties(x, known)?,
         // What the schema has and this service does not do.
         "Metrics" | "Wildcards" | "ReportTimespan" | "SuppressRepeatedMetricValue"
         | "MetricReportHeartbeatInterval" | "AppendLimit" | "Links" => {
@@ -581,7 +630,11 @@ fn apply(k: &str, x: &Value, d: &mut Definition, rows: &Rows) -> Result<bool, Re
 /// The body of a `PATCH` of `current`: the definition it asks for. `Id`
 /// and `Name` stay (the URI and what consumers know it by); a `Name` made
 /// from the interval follows a new interval.
-fn parse_patch(body: &[u8], current: &Definition, rows: &Rows) -> Result<Definition, RedfishError> {
+fn parse_patch(
+    body: &[u8],
+    current: &Definition,
+    known: &[String],
+) -> Result<Definition, RedfishError> {
     let v: Value =
         serde_json::from_slice(body).map_err(|_| bad(BaseMessage::MalformedJSON, &[]))?;
     let Value::Object(m) = v else {
@@ -590,7 +643,7 @@ fn parse_patch(body: &[u8], current: &Definition, rows: &Rows) -> Result<Definit
     let mut d = current.clone();
     let mut took = false;
     for (k, x) in &m {
-        if apply(k, x, &mut d, rows)? {
+        if apply(k, x, &mut d, known)? {
             took = true;
             continue;
         }
@@ -664,9 +717,36 @@ fn parse_schedule(x: &Value) -> Result<u64, RedfishError> {
     }
 }
 
+/// The metric properties a definition in `body` may name now: every
+/// sensor of the rack (`rows`) and every sensor of each configured BMC the
+/// body's `MetricProperties` name, read now over IPMI (a BMC that does not
+/// answer is the error: its sensors cannot be checked).
+pub(crate) async fn known_properties(
+    node: &Node,
+    rows: &Rows,
+    body: &[u8],
+    deadline: tokio::time::Instant,
+) -> Result<Vec<String>, RedfishError> {
+    let mut known = rack_properties(rows);
+    let named: Vec<u16> = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("MetricProperties").and_then(Value::as_array).cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| p.as_str().and_then(bmc_of_property))
+        .collect();
+    let configured: Vec<u16> = node.ipmi.devices().iter().map(|d| d.device_id).collect();
+    for device in configured.into_iter().filter(|d| named.contains(d)) {
+        let s = crate::route::SystemId::bmc(device);
+        let sensors = node.bmc(s, deadline, node.ipmi.sensors(device)).await?;
+        known.extend(bmc_properties(device, &sensors));
+    }
+    Ok(known)
+}
+
 /// `MetricProperties`: `Reading` URIs of the rack's sensors as it is now
-/// (`RackSensors` lists them), each once.
-fn parse_properties(x: &Value, rows: &Rows) -> Result<Vec<String>, RedfishError> {
+/// (`RackSensors` lists them) or of a configured BMC's, each once.
+fn parse_properties(x: &Value, known: &[String]) -> Result<Vec<String>, RedfishError> {
     let items = x
         .as_array()
         .filter(|a| a.len() <= MAX_PROPERTIES)
@@ -676,7 +756,6 @@ fn parse_properties(x: &Value, rows: &Rows) -> Result<Vec<String>, RedfishError>
                 &[&shown(x), "MetricProperties"],
             )
         })?;
-    let known = rack_properties(rows);
     let mut out: Vec<String> = Vec::new();
     for p in items {
         let Some(t) = p.as_str().filter(|t| known.iter().any(|k| k == t)) else {
@@ -685,8 +764,9 @@ fn parse_properties(x: &Value, rows: &Rows) -> Result<Vec<String>, RedfishError>
                 &[&shown(p), "MetricProperties"],
             )
             .with_detail(format!(
-                "a sensor Reading of the rack, as {} lists them in MetricProperties",
-                definition_uri(RACK_REPORT)
+                "a sensor Reading of the rack, as {} lists them in MetricProperties, or of a configured BMC's server ({}/Chassis/40000000-0001/Sensors/01-Temperature#/Reading)",
+                definition_uri(RACK_REPORT),
+                crate::route::V1
             )));
         };
         if !out.iter().any(|o| o == t) {
@@ -714,6 +794,14 @@ mod tests {
     }
 
     const TEMP: &str = "/redfish/v1/Chassis/00000001/Sensors/01ff-Temperature#/Reading";
+    const BMC_TEMP: &str = "/redfish/v1/Chassis/40000000-0001/Sensors/01-Temperature#/Reading";
+
+    /// The rack's sensors and one of a BMC's.
+    fn known() -> Vec<String> {
+        let mut k = rack_properties(&rows());
+        k.push(BMC_TEMP.into());
+        k
+    }
 
     #[test]
     fn durations() {
@@ -748,7 +836,7 @@ mod tests {
     fn create_bodies() {
         let (id, d) = parse_create(
             format!(r#"{{"Id":"Power","MetricReportDefinitionType":"Periodic","Schedule":{{"RecurrenceInterval":"PT10S"}},"ReportActions":["RedfishEvent"],"MetricProperties":["{TEMP}","{TEMP}"]}}"#).as_bytes(),
-            &rows(),
+            &known(),
         )
         .unwrap();
         assert_eq!(id.as_deref(), Some("Power"));
@@ -761,8 +849,14 @@ mod tests {
             ),
             (10, true, false, 1)
         );
+        let (_, d) = parse_create(
+            format!(r#"{{"Schedule":{{"RecurrenceInterval":"PT10S"}},"MetricProperties":["{BMC_TEMP}","{TEMP}"]}}"#).as_bytes(),
+            &known(),
+        )
+        .unwrap();
+        assert_eq!(d.properties, [BMC_TEMP, TEMP]);
         let (_, d) =
-            parse_create(br#"{"Schedule":{"RecurrenceInterval":"PT1M"}}"#, &rows()).unwrap();
+            parse_create(br#"{"Schedule":{"RecurrenceInterval":"PT1M"}}"#, &known()).unwrap();
         assert!(d.send_event && d.keep_report && d.enabled && d.properties.is_empty());
         assert!(d.name.contains("PT1M"));
         for (body, want) in [
@@ -779,11 +873,12 @@ mod tests {
             (br#"{"Schedule":{"RecurrenceInterval":"PT10S"},"ReportUpdates":"NewReport"}"#, "PropertyValueNotInList"),
             (br#"{"Schedule":{"RecurrenceInterval":"PT10S"},"MetricProperties":["/redfish/v1/Chassis/9/Sensors/x#/Reading"]}"#, "PropertyValueNotInList"),
             (br#"{"Schedule":{"RecurrenceInterval":"PT10S"},"Metrics":[]}"#, "PropertyValueNotInList"),
+            (br#"{"Schedule":{"RecurrenceInterval":"PT10S"},"MetricProperties":["/redfish/v1/Chassis/40000000-0002/Sensors/01-Temperature#/Reading"]}"#, "PropertyValueNotInList"),
             (br#"{"Schedule":{"RecurrenceInterval":"PT10S"},"Id":"a/b"}"#, "PropertyValueFormatError"),
             (br#"{"Schedule":{"RecurrenceInterval":"PT10S"},"Status":{}}"#, "PropertyNotWritable"),
             (br#"{"Schedule":{"RecurrenceInterval":"PT10S"},"Color":1}"#, "PropertyUnknown"),
         ] {
-            let e = parse_create(body, &rows()).unwrap_err();
+            let e = parse_create(body, &known()).unwrap_err();
             assert_eq!(e.key(), want, "{}", String::from_utf8_lossy(body));
         }
     }
@@ -791,11 +886,11 @@ mod tests {
     #[test]
     fn patch_bodies() {
         let (_, d) =
-            parse_create(br#"{"Schedule":{"RecurrenceInterval":"PT1M"}}"#, &rows()).unwrap();
+            parse_create(br#"{"Schedule":{"RecurrenceInterval":"PT1M"}}"#, &known()).unwrap();
         let p = parse_patch(
             format!(r#"{{"Schedule":{{"RecurrenceInterval":"PT10S"}},"ReportActions":["LogToMetricReportsCollection"],"MetricProperties":["{TEMP}"],"@odata.etag":"x"}}"#).as_bytes(),
             &d,
-            &rows(),
+            &known(),
         )
         .unwrap();
         assert_eq!(
@@ -820,11 +915,11 @@ mod tests {
         let p = parse_patch(
             br#"{"Schedule":{"RecurrenceInterval":"PT10S"}}"#,
             &named,
-            &rows(),
+            &known(),
         )
         .unwrap();
         assert_eq!(p.name, "Power", "an operator's name stays");
-        let p = parse_patch(br#"{"MetricReportDefinitionEnabled":false}"#, &d, &rows()).unwrap();
+        let p = parse_patch(br#"{"MetricReportDefinitionEnabled":false}"#, &d, &known()).unwrap();
         assert_eq!(
             p,
             Definition {
@@ -851,7 +946,7 @@ mod tests {
             (br#"{"Wildcards":[]}"#, "PropertyValueNotInList"),
             (br#"{"Color":1}"#, "PropertyUnknown"),
         ] {
-            let e = parse_patch(body, &d, &rows()).unwrap_err();
+            let e = parse_patch(body, &d, &known()).unwrap_err();
             assert_eq!(e.key(), want, "{}", String::from_utf8_lossy(body));
         }
     }

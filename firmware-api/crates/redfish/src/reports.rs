@@ -5,12 +5,14 @@
 //! same moment. `RackSensors` is made when it is read (`OnRequest`); the
 //! periodic definitions operators make are `report_definitions`'.
 
+use opendcre_ipmi::sdr::SensorValue as SdrValue;
 use opendcre_proto::board_id::fmt_board;
 use opendcre_telemetry::LastReading;
 use serde_json::{json, Value};
 
+use crate::environment::{parse_sdr_sensor_id, round3, sdr_sensor_id, sdr_sensor_uri};
 use crate::resources::{collection, head, link, with};
-use crate::route::V1;
+use crate::route::{parse_chassis, ChassisId, V1};
 
 /// The one report (and its definition).
 pub(crate) const RACK_REPORT: &str = "RackSensors";
@@ -160,6 +162,55 @@ pub(crate) fn report_of(id: &str, name: &str, rows: &Rows, now: &str, wanted: &[
     )
 }
 
+/// The BMC whose sensor `property` names
+/// (`/redfish/v1/Chassis/40000000-0001/Sensors/01-Temperature#/Reading`),
+/// if it names one: a report reads that BMC's sensors over IPMI.
+pub(crate) fn bmc_of_property(property: &str) -> Option<u16> {
+    let rest = property.strip_prefix(V1)?.strip_prefix("/Chassis/")?;
+    let (chassis, sensor) = rest.strip_suffix("#/Reading")?.split_once("/Sensors/")?;
+    parse_sdr_sensor_id(sensor)?;
+    match parse_chassis(chassis)? {
+        ChassisId::Server(d) => Some(d),
+        _ => None,
+    }
+}
+
+/// The metric property of each of a BMC's sensors.
+pub(crate) fn bmc_properties(device: u16, sensors: &[SdrValue]) -> Vec<String> {
+    sensors.iter().map(|v| bmc_property(device, v)).collect()
+}
+
+fn bmc_property(device: u16, v: &SdrValue) -> String {
+    let c = ChassisId::Server(device);
+    format!("{}#/Reading", sdr_sensor_uri(c, &sdr_sensor_id(v)))
+}
+
+/// The values of a BMC's sensors `wanted` names, as read at `at` (a
+/// sensor the BMC reports no reading for is left out, as a bus sensor is).
+pub(crate) fn bmc_values(
+    device: u16,
+    sensors: &[SdrValue],
+    at: &str,
+    wanted: &[String],
+) -> Vec<Value> {
+    sensors
+        .iter()
+        .filter_map(|v| {
+            let property = bmc_property(device, v);
+            if !wanted.contains(&property) {
+                return None;
+            }
+            let x = round3(v.value?);
+            Some(json!({
+                "MetricId": format!("{}-{}", ChassisId::Server(device).id(), sdr_sensor_id(v)),
+                "MetricValue": x.to_string(),
+                "Timestamp": at,
+                "MetricProperty": property,
+            }))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,5 +251,30 @@ mod tests {
         assert_eq!(v[0]["MetricValue"], "28.123");
         assert_eq!(v[0]["Timestamp"], "2023-11-14T22:13:20.250+00:00");
         assert_eq!(v[0]["MetricProperty"], d["MetricProperties"][0]);
+    }
+
+    #[test]
+    fn a_bmc_sensor_property_names_its_bmc() {
+        let c = "/redfish/v1/Chassis";
+        assert_eq!(
+            bmc_of_property(&format!(
+                "{c}/40000000-0001/Sensors/01-Temperature#/Reading"
+            )),
+            Some(1)
+        );
+        assert_eq!(
+            bmc_of_property(&format!("{c}/40000000-00ff/Sensors/1a-Power#/Reading")),
+            Some(0xff)
+        );
+        for not in [
+            format!("{c}/00000001/Sensors/01ff-Temperature#/Reading"),
+            format!("{c}/40000000-0001/Sensors/01-Temperature"),
+            format!("{c}/40000000-0001/Sensors/1-Temperature#/Reading"),
+            format!("{c}/40000000-0001/Sensors/01-Temperature#/Status"),
+            format!("{c}/Rack/Sensors/01-Temperature#/Reading"),
+            "/redfish/v1/Chassis/40000000-0001".to_string(),
+        ] {
+            assert_eq!(bmc_of_property(&not), None, "{not}");
+        }
     }
 }

@@ -695,7 +695,7 @@ fn system(id: &str, make: fn(SystemId) -> Resource) -> Resource {
 
 /// Only the canonical spelling of an id names a resource: one resource,
 /// one URI.
-fn parse_chassis(id: &str) -> Option<ChassisId> {
+pub(crate) fn parse_chassis(id: &str) -> Option<ChassisId> {
     if id == RACK_ID {
         return Some(ChassisId::Rack);
     }
