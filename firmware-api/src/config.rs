@@ -68,8 +68,9 @@ pub struct ManagerSection {
     /// so a node whose configuration predates the key has it too.
     pub certificate_store: PathBuf,
     /// File of the asset tags given to the rack's and the boards' chassis
-    /// through Redfish (`PATCH AssetTag`). Empty: not kept, so not shown
-    /// and not writable. In the `StateDirectory` too.
+    /// through Redfish (`PATCH AssetTag`), and of the manager's
+    /// `ServiceIdentification`. Empty: not kept, so not shown and not
+    /// writable. In the `StateDirectory` too.
     pub asset_tags: PathBuf,
     /// File of the groups of systems operators make through Redfish
     /// (`AggregationService/Aggregates`). Empty: the groups live in memory

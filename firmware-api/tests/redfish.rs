@@ -954,6 +954,42 @@ fn bmc_uuid_follows_the_configured_byte_order() {
     );
 }
 
+/// A BMC server's `PowerRestorePolicy` is what its Get Chassis Status
+/// says, as `ipmitool chassis status` reads it (absent when the BMC says it
+/// does not know); a bus power device has no such setting and no property.
+#[test]
+fn bmc_power_restore_policy_is_its_chassis_status() {
+    use crate::ipmi_support::SimBmc;
+    let Some(sim) = SimBmc::start() else { return };
+    let (s, _cfg) = with_bmc(&sim);
+    let out = String::from_utf8(sim.ipmitool(&["chassis", "status"]).stdout).unwrap();
+    let said = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Power Restore Policy"))
+        .and_then(|l| l.split_once(':'))
+        .unwrap_or_else(|| panic!("a Power Restore Policy in {out}"))
+        .1
+        .trim()
+        .to_string();
+    let want = match said.as_str() {
+        "always-off" => serde_json::Value::from("AlwaysOff"),
+        "previous" => serde_json::Value::from("LastState"),
+        "always-on" => serde_json::Value::from("AlwaysOn"),
+        "unknown" => serde_json::Value::Null,
+        other => panic!("ipmitool said {other:?}"),
+    };
+    let sys = get_ok(&s, "/redfish/v1/Systems/40000000-0001", Some(READER));
+    assert_eq!(sys["PowerRestorePolicy"], want, "ipmitool: {said}");
+    let systems = get_ok(&s, "/redfish/v1/Systems", Some(READER));
+    let bus = member_ids(&systems)
+        .into_iter()
+        .find(|m| !m.contains("/40000000-"))
+        .expect("a bus power device's system")
+        .to_string();
+    let v = get_ok(&s, &bus, Some(READER));
+    assert!(v.get("PowerRestorePolicy").is_none(), "{bus}: {v}");
+}
+
 /// The example rack on the emulator and one BMC, `ipmi_sim`, as device 1
 /// of the IPMI board (system `40000000-0001`).
 fn with_bmc(sim: &crate::ipmi_support::SimBmc) -> (Server, tempfile::TempDir) {

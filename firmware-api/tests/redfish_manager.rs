@@ -179,6 +179,158 @@ fn manager_reset_off_is_a_disabled_service() {
     );
 }
 
+const MANAGER: &str = "/redfish/v1/Managers/RackManager";
+
+/// The node's label (`ServiceIdentification`, what discovery tools match a
+/// service to an inventory record by): an administrator's `PATCH` behind
+/// the manager's ETag, which a moving clock does not change; kept with
+/// the asset tags across a restart and shown in the service root.
+#[test]
+fn the_nodes_label_is_kept_and_shown_in_the_service_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let rack = dir.path().join("rack.json");
+    std::fs::write(&rack, RACK).unwrap();
+    let tags = dir.path().join("state/asset-tags.json");
+    let toml = crate::redfish::node_toml(
+        &rack,
+        &format!("[manager]\nasset_tags = {:?}\n", tags.display().to_string()),
+    );
+    let (s, _cfg) = Server::with_config(&toml);
+    let r = get(&s, MANAGER, Some(READER));
+    assert_eq!(r.header("Allow"), Some("GET, HEAD, PATCH"));
+    let m = r.json();
+    assert_eq!(m["ServiceIdentification"], Value::Null, "not given yet");
+    let root = get_ok(&s, "/redfish/v1", None);
+    assert!(root.get("ServiceIdentification").is_none(), "{root}");
+    let etag = r.header("ETag").unwrap().to_string();
+    assert_eq!(m["@odata.etag"], etag.as_str());
+    // The clock moves on (DateTime shows seconds); the tag stays.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let again = get(&s, MANAGER, Some(READER));
+    assert_ne!(again.json()["DateTime"], m["DateTime"]);
+    assert_eq!(again.header("ETag"), Some(etag.as_str()));
+
+    let label = r#"{"ServiceIdentification": "rack-4 node 2"}"#;
+    let long = format!(r#"{{"ServiceIdentification": "{}"}}"#, "x".repeat(128));
+    for (token, body, if_match, status, code) in [
+        (
+            READER,
+            label,
+            Some(etag.as_str()),
+            403,
+            "InsufficientPrivilege",
+        ),
+        // The node's configuration: `ConfigureManager`.
+        (
+            OPERATOR,
+            label,
+            Some(etag.as_str()),
+            403,
+            "InsufficientPrivilege",
+        ),
+        (ADMIN, label, None, 428, "PreconditionRequired"),
+        (ADMIN, label, Some("\"0000\""), 412, "PreconditionFailed"),
+        (
+            ADMIN,
+            long.as_str(),
+            Some(etag.as_str()),
+            400,
+            "PropertyValueFormatError",
+        ),
+        (
+            ADMIN,
+            r#"{"ServiceIdentification": 4}"#,
+            Some(etag.as_str()),
+            400,
+            "PropertyValueTypeError",
+        ),
+        (
+            ADMIN,
+            r#"{"FirmwareVersion": "9"}"#,
+            Some(etag.as_str()),
+            400,
+            "PropertyNotWritable",
+        ),
+    ] {
+        let extra: Vec<(&str, &str)> = if_match.map(|m| ("If-Match", m)).into_iter().collect();
+        let r = send(&s, "PATCH", MANAGER, token, body, &extra);
+        assert_eq!(
+            (r.status, error_code(&r)),
+            (status, format!("Base.1.22.{code}")),
+            "{body}"
+        );
+    }
+    assert!(!tags.exists(), "nothing written");
+    let r = send(&s, "PATCH", MANAGER, ADMIN, label, &[("If-Match", &etag)]);
+    assert_eq!(r.status, 200, "{}", r.message());
+    assert_eq!(r.json()["ServiceIdentification"], "rack-4 node 2");
+    assert_ne!(r.header("ETag"), Some(etag.as_str()));
+    let r = send(&s, "PATCH", MANAGER, ADMIN, label, &[("If-Match", &etag)]);
+    assert_eq!(r.status, 412, "the tag it was written behind is stale");
+    assert_eq!(
+        get_ok(&s, "/redfish/v1", None)["ServiceIdentification"],
+        "rack-4 node 2"
+    );
+    drop(s);
+
+    let (s, _cfg2) = Server::with_config(&toml);
+    assert_eq!(
+        get_ok(&s, MANAGER, Some(READER))["ServiceIdentification"],
+        "rack-4 node 2"
+    );
+    assert_eq!(
+        get_ok(&s, "/redfish/v1", None)["ServiceIdentification"],
+        "rack-4 node 2"
+    );
+    // Cleared: `null` on the manager, gone from the service root.
+    let r = get(&s, MANAGER, Some(READER));
+    let etag = r.header("ETag").unwrap().to_string();
+    let r = send(
+        &s,
+        "PATCH",
+        MANAGER,
+        ADMIN,
+        r#"{"ServiceIdentification": ""}"#,
+        &[("If-Match", &etag)],
+    );
+    assert_eq!(r.status, 200, "{}", r.message());
+    assert_eq!(r.json()["ServiceIdentification"], Value::Null);
+    assert!(get_ok(&s, "/redfish/v1", None)
+        .get("ServiceIdentification")
+        .is_none());
+}
+
+/// A node that keeps no asset tags has nowhere to keep the label: the
+/// manager is read-only and a `PATCH` says why.
+#[test]
+fn without_asset_tags_the_manager_is_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let rack = dir.path().join("rack.json");
+    std::fs::write(&rack, RACK).unwrap();
+    let (s, _cfg) = Server::with_config(&crate::redfish::node_toml(
+        &rack,
+        "[manager]\nasset_tags = \"\"\n",
+    ));
+    let r = get(&s, MANAGER, Some(READER));
+    assert_eq!(r.header("Allow"), Some("GET, HEAD"));
+    assert!(r.json().get("ServiceIdentification").is_none());
+    let etag = r.header("ETag").unwrap().to_string();
+    let r = send(
+        &s,
+        "PATCH",
+        MANAGER,
+        ADMIN,
+        r#"{"ServiceIdentification": "x"}"#,
+        &[("If-Match", &etag)],
+    );
+    assert_eq!(
+        (r.status, error_code(&r).as_str(), r.header("Allow")),
+        (405, "Base.1.22.OperationNotAllowed", Some("GET, HEAD"))
+    );
+    let why = r.json()["error"]["@Message.ExtendedInfo"][0]["Resolution"].clone();
+    assert!(why.as_str().unwrap().contains("asset_tags"), "{why}");
+}
+
 const CERTS: &str = "/redfish/v1/Managers/RackManager/NetworkProtocol/HTTPS/Certificates";
 const CERT: &str = "/redfish/v1/Managers/RackManager/NetworkProtocol/HTTPS/Certificates/1";
 const REPLACE: &str =

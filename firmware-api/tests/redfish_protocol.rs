@@ -488,7 +488,7 @@ fn asset_tag_patch_needs_the_etag_and_writes_the_bus() {
     let r = send(
         &s,
         "PATCH",
-        "/redfish/v1/Managers/RackManager",
+        "/redfish/v1/UpdateService",
         OPERATOR,
         body,
         &[("If-Match", "*")],

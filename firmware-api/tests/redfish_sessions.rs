@@ -344,6 +344,23 @@ fn session_login_use_and_logout() {
         "",
     );
     assert_eq!(r.status, 401, "X-Auth-Token is a Redfish credential only");
+    // The node's API token in X-Auth-Token, as Ansible's `auth_token`
+    // sends it: that token under /redfish, with its role; a wrong one is
+    // refused as a wrong bearer token is.
+    let r = with_token(s, "GET", SYSTEM, VIEWER_TOKEN, "");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let r = with_token(
+        s,
+        "POST",
+        RESET,
+        VIEWER_TOKEN,
+        r#"{"ResetType": "ForceOff"}"#,
+    );
+    assert_eq!(r.status, 403, "a reader's token");
+    let r = with_token(s, "GET", SYSTEM, "odcr_not-the-token", "");
+    assert_eq!(r.status, 401);
+    let r = with_token(s, "GET", SYSTEM, "odcrs_not-a-session", "");
+    assert_eq!(r.status, 401);
     // A ReadOnly session cannot reset.
     let r = with_token(s, "POST", RESET, &token, r#"{"ResetType": "ForceOff"}"#);
     assert_eq!(r.status, 403);
@@ -829,6 +846,35 @@ fn accounts_made_changed_and_deleted_by_an_administrator() {
         (r.status, code(&r).as_str()),
         (400, "Base.1.22.CreateFailedMissingReqProperties")
     );
+    // A client's `Id` (Ansible's `AddUser` sends a BMC slot number) is
+    // the service's to give: ignored, the account answers at its name.
+    let r = call(
+        s,
+        "POST",
+        ACCOUNTS,
+        &[("Authorization", &root)],
+        r#"{"Id": "3", "UserName": "erin", "Password": "erin-pass-1", "RoleId": "ReadOnly"}"#,
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["Id"], "erin");
+    let erin = format!("{ACCOUNTS}/erin");
+    assert_eq!(r.header("Location"), Some(erin.as_str()));
+    assert_eq!(
+        call(s, "DELETE", &erin, &[("Authorization", &root)], "").status,
+        204
+    );
+    let r = call(
+        s,
+        "POST",
+        ACCOUNTS,
+        &[("Authorization", &root)],
+        r#"{"Id": 3, "UserName": "erin", "Password": "erin-pass-1", "RoleId": "ReadOnly"}"#,
+    );
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (400, "Base.1.22.PropertyNotWritable"),
+        "not a Redfish Id"
+    );
 
     // The new operator works on both APIs; its session is its own.
     let carol_basic = basic("carol", "carol-pass-1");
@@ -1009,6 +1055,8 @@ fn accounts_made_changed_and_deleted_by_an_administrator() {
         [
             "OpenDCRE.1.2.AccountCreated",
             "OpenDCRE.1.2.AccountCreated",
+            "OpenDCRE.1.2.AccountDeleted",
+            "OpenDCRE.1.2.AccountCreated",
             "OpenDCRE.1.2.AccountChanged",
             "OpenDCRE.1.2.AccountChanged",
             "OpenDCRE.1.2.AccountChanged",
@@ -1016,14 +1064,14 @@ fn accounts_made_changed_and_deleted_by_an_administrator() {
         ]
     );
     assert_eq!(
-        entries[2].1,
+        entries[4].1,
         "'carol' changed local account 'carol': password."
     );
     assert_eq!(
-        entries[3].1,
+        entries[5].1,
         "'root' changed local account 'carol': RoleId ReadOnly."
     );
-    assert_eq!(entries[5].1, "'root' deleted local account 'carol'.");
+    assert_eq!(entries[7].1, "'root' deleted local account 'carol'.");
 
     // A restart keeps dave (and his password), not carol.
     let log = s.log_so_far_as(&[("Authorization", &root)]).join("\n");

@@ -232,6 +232,28 @@ pub(crate) fn allow(resource: &Resource, security: Option<&Security>) -> Option<
     }
 }
 
+/// Why [`allow`] narrowed `resource`, for the `405`'s message: an account
+/// of the configuration, or no file to keep changes in.
+pub(crate) fn why_read_only(resource: &Resource, security: Option<&Security>) -> Option<String> {
+    allow(resource, security)?;
+    let Some(_) = security else {
+        return Some("Authentication is off on this node: it has no accounts to change.".into());
+    };
+    Some(match resource {
+        Resource::Account(name) => format!(
+            "{name} is an account of the node's configuration ([auth.users]): it is changed there, \
+             not through Redfish (accounts made through Redfish are kept in [auth] accounts_file)."
+        ),
+        Resource::AccountCollection => {
+            "Accounts are made through Redfish only with [auth] accounts_file configured.".into()
+        }
+        Resource::AccountService => {
+            "The lockout policy is changed through Redfish only with [auth.lockout] settings_file configured.".into()
+        }
+        _ => return None,
+    })
+}
+
 fn lockout_on(security: Option<&Security>) -> bool {
     security.is_some_and(|s| s.lockout_policy().is_on())
 }
@@ -310,7 +332,7 @@ fn security(caller: &Caller) -> Result<&Security, RedfishError> {
 
 /// `POST …/Accounts`: `UserName`, `Password` and `RoleId` required
 /// (DSP0268 `RequiredOnCreate`), `Enabled` and `PasswordChangeRequired`
-/// optional; 201 with the account
+/// optional, a client's `Id` ignored; 201 with the account
 /// and its `Location`. Recorded in the event log.
 pub(crate) async fn create(
     caller: &Caller,
@@ -353,6 +375,12 @@ pub(crate) async fn create(
                 flags.password_change_required = boolean(x, "PasswordChangeRequired")?
             }
             "AccountTypes" if *x == json!(["Redfish"]) => {}
+            // The service names its members: an account's `Id` is its
+            // `UserName`. A client's `Id` (Ansible's `AddUser` sends the
+            // slot number BMCs with fixed slots use) is ignored, as
+            // DSP0266 lets a service ignore the properties it controls;
+            // `Location` says where the account is.
+            "Id" if x.is_string() => {}
             "AccountTypes" | "Locked" | "Id" | "Name" | "Description" | "Links" => {
                 return Err(bad(BaseMessage::PropertyNotWritable, &[k]))
             }

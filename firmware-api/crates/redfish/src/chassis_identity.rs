@@ -5,6 +5,10 @@
 //! the rack and each board (`AssetTag`, writable), kept in one small file
 //! so they survive restarts and updates (the data partition on
 //! OpenMistOS). A BMC server's chassis is not here: its FRU says its own.
+//! The same file keeps the label operators give the node itself, the
+//! manager's `ServiceIdentification` (shown in the service root too, for
+//! discovery tools that match a service to an inventory record), under a
+//! key no chassis id can take.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -77,6 +81,10 @@ pub struct AssetTags {
     tags: Mutex<BTreeMap<String, String>>,
 }
 
+/// The key of the manager's `ServiceIdentification`: not a chassis id
+/// (those are `Rack`, hex board ids and `40000000-xxxx`).
+const SERVICE_IDENTIFICATION: &str = "Manager:ServiceIdentification";
+
 /// At most this many tags are kept: a rack has a few dozen boards; ids of
 /// boards long gone are not worth an unbounded file.
 const MAX_TAGS: usize = 1024;
@@ -112,12 +120,31 @@ impl AssetTags {
     /// rename, directory fsync) before the tag shows, so an answer never
     /// shows a tag a restart would lose.
     pub(crate) fn set(&self, c: ChassisId, tag: &str) -> Result<(), String> {
+        self.set_key(c.id(), tag)
+    }
+
+    /// The manager's `ServiceIdentification`: `Some("")` never given.
+    pub(crate) fn service_identification(&self) -> Option<String> {
+        self.kept().then(|| {
+            self.lock()
+                .get(SERVICE_IDENTIFICATION)
+                .cloned()
+                .unwrap_or_default()
+        })
+    }
+
+    /// Keeps the manager's `ServiceIdentification`, as [`AssetTags::set`].
+    pub(crate) fn set_service_identification(&self, id: &str) -> Result<(), String> {
+        self.set_key(SERVICE_IDENTIFICATION.to_string(), id)
+    }
+
+    fn set_key(&self, key: String, tag: &str) -> Result<(), String> {
         let Some(path) = &self.path else {
             return Err("asset tags are not kept ([manager] asset_tags is empty)".into());
         };
         let mut tags = self.lock();
         let mut next = tags.clone();
-        next.insert(c.id(), tag.to_string());
+        next.insert(key, tag.to_string());
         if next.len() > MAX_TAGS {
             return Err(format!("at most {MAX_TAGS} asset tags are kept"));
         }
@@ -153,6 +180,19 @@ mod tests {
         again.fill(ChassisId::Board(1), &mut board);
         assert_eq!(rack["AssetTag"], "R-0042");
         assert_eq!(board["AssetTag"], "");
+        assert_eq!(again.service_identification().as_deref(), Some(""));
+        again.set_service_identification("rack-4 node").unwrap();
+        let third = AssetTags::open(Some(path.clone()));
+        assert_eq!(
+            third.service_identification().as_deref(),
+            Some("rack-4 node")
+        );
+        let mut rack = json!({});
+        third.fill(ChassisId::Rack, &mut rack);
+        assert_eq!(
+            rack["AssetTag"], "R-0042",
+            "tags and the label side by side"
+        );
 
         std::fs::write(&path, b"{not json").unwrap();
         let damaged = AssetTags::open(Some(path.clone()));

@@ -64,6 +64,8 @@ pub async fn handle(
     let narrowed = match resource {
         Resource::Certificate(_) => certificates::allow(node.tls.as_ref()),
         Resource::SessionService => sessions::allow(caller.security.as_deref()),
+        // `ServiceIdentification` is kept with the asset tags.
+        Resource::Manager => (!node.asset_tags.kept()).then_some(crate::route::READ_ONLY),
         _ => accounts::allow(resource, caller.security.as_deref()),
     };
     let allow = narrowed.unwrap_or_else(|| resource.allow_header());
@@ -72,13 +74,17 @@ pub async fn handle(
         None => resource.allows(req.method),
     };
     if !allowed {
-        return RedfishError::new(
+        let mut e = RedfishError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             BaseMessage::OperationNotAllowed,
             &[],
-        )
-        .answer()
-        .allow(allow);
+        );
+        // Why a method the resource type has is not open here.
+        e.detail = match resource {
+            Resource::Manager if narrowed.is_some() => Some(MANAGER_READ_ONLY.to_string()),
+            _ => accounts::why_read_only(resource, caller.security.as_deref()),
+        };
+        return e.answer().allow(allow);
     }
     if let Err(e) = check_headers(req, body) {
         return e.answer().allow(allow);
@@ -335,7 +341,17 @@ impl Ctx<'_> {
         let (node, deadline, caller) = (self.node, self.deadline, self.caller);
         Ok(match resource {
             Resource::Version => metadata::version_object(),
-            Resource::ServiceRoot => resources::service_root(&node.rack, node.uuid.as_deref()),
+            Resource::ServiceRoot => {
+                let mut v = resources::service_root(&node.rack, node.uuid.as_deref());
+                // The manager's label, when it has one (DSP8010: absent
+                // when empty or null).
+                if let Some(id) = node.asset_tags.service_identification() {
+                    if !id.is_empty() {
+                        v["ServiceIdentification"] = Value::from(id);
+                    }
+                }
+                v
+            }
             Resource::OData => metadata::service_document(),
             Resource::ChassisCollection => resources::chassis_collection(&self.rack().await?),
             Resource::Chassis(ChassisId::Rack) => self.rack_chassis().await?,
@@ -411,10 +427,7 @@ impl Ctx<'_> {
             Resource::SystemCollection => resources::system_collection(&self.rack().await?),
             Resource::System(s) => self.system(*s, path).await?,
             Resource::ManagerCollection => resources::manager_collection(),
-            Resource::Manager => {
-                let rack = self.rack().await?;
-                resources::manager(&node.firmware_version, &now(), node.uuid.as_deref(), &rack)
-            }
+            Resource::Manager => self.manager().await?,
             Resource::SessionService => sessions::service(caller),
             Resource::SessionCollection => sessions::collection_of(caller),
             Resource::Session(id) => sessions::member_json(caller, id, path)?,
@@ -689,6 +702,14 @@ impl Ctx<'_> {
         {
             v["LocationIndicatorActive"] = serde_json::json!(on);
         }
+        // What a BMC's server does when mains power returns.
+        if let Ok(PowerView {
+            restore_policy: Some(policy),
+            ..
+        }) = &power
+        {
+            v["PowerRestorePolicy"] = serde_json::json!(policy);
+        }
         match node.asset_tag(s, deadline).await {
             Ok(Some(tag)) => v["AssetTag"] = serde_json::json!(tag),
             Ok(None) => {}
@@ -789,6 +810,20 @@ impl Ctx<'_> {
         Ok((v, led))
     }
 
+    /// The manager: this node, its label (`ServiceIdentification`, `null`
+    /// until given, when labels are kept) and an `@odata.etag` of all but
+    /// its clock.
+    async fn manager(&self) -> Result<Value, RedfishError> {
+        let node = self.node;
+        let rack = self.rack().await?;
+        let mut v = resources::manager(&node.firmware_version, &now(), node.uuid.as_deref(), &rack);
+        if let Some(id) = node.asset_tags.service_identification() {
+            v["ServiceIdentification"] = Value::from((!id.is_empty()).then_some(id));
+        }
+        patch::stamp_steady(&mut v, &["DateTime"]);
+        Ok(v)
+    }
+
     /// The rack's chassis: its tree, its configured nameplate, its asset
     /// tag and the `@odata.etag` a `PATCH` of the tag checks.
     async fn rack_chassis(&self) -> Result<Value, RedfishError> {
@@ -800,6 +835,10 @@ impl Ctx<'_> {
         Ok(v)
     }
 }
+
+/// Why the manager takes no `PATCH` on a node that keeps no labels.
+const MANAGER_READ_ONLY: &str =
+    "ServiceIdentification is kept with the asset tags: [manager] asset_tags is empty on this node.";
 
 /// One `PATCH` at a time: the `If-Match` check, the bus write and the
 /// answer's fresh read are one step, so no other `PATCH` slips between a
@@ -876,6 +915,23 @@ async fn patch(
                 StatusCode::OK,
                 &ctx.read(resource, path).await?,
             ))
+        }
+        Resource::Manager => {
+            let current = ctx.manager().await?;
+            patch::check_if_match(req.headers, etag(&current))?;
+            for (_, value) in patch::parse(body, &current, patch::MANAGER)? {
+                let label = value.as_str().unwrap_or_default().to_string();
+                let (tags, kept) = (ctx.node.asset_tags.clone(), label.clone());
+                blocking(move || {
+                    tags.set_service_identification(&kept).map_err(|e| {
+                        tracing::error!("ServiceIdentification not kept: {e}");
+                        RedfishError::failure(format!("the label could not be kept: {e}"))
+                    })
+                })
+                .await?;
+                tracing::info!(service_identification = ?label, user = %ctx.caller.user(), "ServiceIdentification written");
+            }
+            Ok(Answer::json(StatusCode::OK, &ctx.manager().await?))
         }
         Resource::Chassis(ChassisId::Rack) => {
             let current = ctx.rack_chassis().await?;

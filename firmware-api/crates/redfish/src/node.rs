@@ -30,7 +30,8 @@ pub struct Node {
     pub rack: String,
     /// The rack's nameplate (`[rack]`).
     pub rack_identity: crate::RackIdentity,
-    /// The asset tags of the rack and its boards (`[manager] asset_tags`).
+    /// The asset tags of the rack and its boards and the manager's
+    /// `ServiceIdentification` (`[manager] asset_tags`).
     pub asset_tags: Arc<crate::AssetTags>,
     /// `FirmwareVersion` of the manager: the build's version and commit.
     pub firmware_version: String,

@@ -31,6 +31,10 @@ pub(crate) enum Writable {
     Secret,
 }
 
+/// The manager's: the label operators give the node.
+pub(crate) const MANAGER: &[(&str, Writable)] =
+    &[("ServiceIdentification", Writable::Text(ASSET_TAG_MAX_CHARS))];
+
 /// The writable properties of a bus power device's system.
 pub(crate) const SYSTEM: &[(&str, Writable)] = &[("AssetTag", Writable::Text(ASSET_TAG_MAX_CHARS))];
 /// A board's identify LED.
@@ -153,6 +157,20 @@ pub(crate) fn etag_of(v: &Value) -> String {
     let digest = sha2::Sha256::digest(&bytes);
     let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
     format!("\"{hex}\"")
+}
+
+/// Sets `@odata.etag` on a resource's JSON whose `volatile` members (a
+/// clock) change at every read: the tag is of the rest, so a client that
+/// read it a moment ago still matches (`If-Match`) while nothing else
+/// changed.
+pub(crate) fn stamp_steady(v: &mut Value, volatile: &[&str]) {
+    let mut steady = v.clone();
+    if let Value::Object(m) = &mut steady {
+        for k in volatile {
+            m.remove(*k);
+        }
+    }
+    v["@odata.etag"] = Value::String(etag_of(&steady));
 }
 
 /// Sets `@odata.etag` on a resource's JSON.

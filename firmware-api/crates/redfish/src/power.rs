@@ -28,6 +28,10 @@ pub(crate) struct PowerView {
     /// A BMC's chassis identify light, when its chassis status reports it
     /// (optional in IPMI); `None` for a bus power device.
     pub identify: Option<bool>,
+    /// A BMC's power restore policy as Redfish names it (Get Chassis
+    /// Status); `None` for a bus power device (the bus has no such
+    /// setting) and when the BMC says it does not know.
+    pub restore_policy: Option<&'static str>,
 }
 
 impl From<&PowerReading> for PowerView {
@@ -36,13 +40,14 @@ impl From<&PowerReading> for PowerView {
             on: p.power_on,
             healthy: p.power_ok && !p.over_current && !p.under_voltage,
             identify: None,
+            restore_policy: None,
         }
     }
 }
 
 impl From<&ChassisPower> for PowerView {
     fn from(p: &ChassisPower) -> Self {
-        use opendcre_ipmi::commands::IdentifyState;
+        use opendcre_ipmi::commands::{IdentifyState, RestorePolicy};
         PowerView {
             on: p.power_on,
             healthy: p.power_ok && !p.over_current,
@@ -50,6 +55,12 @@ impl From<&ChassisPower> for PowerView {
                 Some(IdentifyState::Off) => Some(false),
                 Some(IdentifyState::Timed | IdentifyState::Indefinite) => Some(true),
                 Some(IdentifyState::Reserved) | None => None,
+            },
+            restore_policy: match p.status.restore_policy {
+                RestorePolicy::AlwaysOff => Some("AlwaysOff"),
+                RestorePolicy::Previous => Some("LastState"),
+                RestorePolicy::AlwaysOn => Some("AlwaysOn"),
+                RestorePolicy::Unknown => None,
             },
         }
     }

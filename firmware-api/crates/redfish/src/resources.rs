@@ -499,6 +499,7 @@ mod tests {
                 on: true,
                 healthy: true,
                 identify: None,
+                restore_policy: None,
             }),
         );
         assert_eq!(

@@ -361,6 +361,9 @@ impl Resource {
             // How long a login lasts is the manager's setting
             // (DSP8011: `SessionService` PATCH is `ConfigureManager`).
             Resource::SessionService if method == Method::PATCH => Permission::Administer,
+            // So is the node's label (DSP8011: `Manager` PATCH is
+            // `ConfigureManager`).
+            Resource::Manager if method == Method::PATCH => Permission::Administer,
             // So is the account lockout policy (DSP8011: `AccountService`
             // PATCH is `ConfigureUsers`, an administrator's).
             Resource::AccountService if method == Method::PATCH => Permission::Administer,
@@ -462,6 +465,9 @@ impl Resource {
             // `SessionTimeout`; `GET, HEAD` when the node does not keep
             // it (the handler narrows it).
             Resource::SessionService => "GET, HEAD, PATCH",
+            // `ServiceIdentification`; `GET, HEAD` when the node keeps no
+            // asset tags (the handler narrows it).
+            Resource::Manager => "GET, HEAD, PATCH",
             // The lockout policy; `GET, HEAD` when the node does not keep
             // it (the handler narrows it).
             Resource::AccountService => "GET, HEAD, PATCH",

@@ -516,6 +516,18 @@ impl Security {
             }
             Ok(Some(Credentials::Bearer(token))) => self.bearer(&token).await,
             Ok(Some(Credentials::Basic { user, password })) => self.basic(&user, &password).await,
+            // Redfish clients send whatever token they hold in
+            // `X-Auth-Token` (Ansible's `auth_token`, redfishtool): one that
+            // is not a session's is the node's API token or a JWT, checked
+            // as `Authorization: Bearer` would be (X-Auth-Token is read
+            // only under /redfish, where a bearer token is good too).
+            Ok(Some(Credentials::Session(token)))
+                if !token
+                    .expose()
+                    .starts_with(super::session::SESSION_TOKEN_PREFIX) =>
+            {
+                self.bearer(&token).await
+            }
             Ok(Some(Credentials::Session(token))) => self.session(&token),
             Ok(None) => match self.certificate_principal(client_cert) {
                 Some(p) => Ok(p),

@@ -26,6 +26,10 @@ use super::role::Role;
 use super::session_state::{self, BootClock, KeptSession};
 use crate::tls::hex_lower;
 
+/// What every session token starts with: a token in `X-Auth-Token`
+/// without it is not a session's (see `Security::decide`).
+pub const SESSION_TOKEN_PREFIX: &str = "odcrs_";
+
 /// A session as shown to clients: never the token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionInfo {
@@ -227,7 +231,7 @@ impl SessionStore {
         rng.fill(&mut raw).map_err(|_| SessionError::Random)?;
         rng.fill(&mut id).map_err(|_| SessionError::Random)?;
         let token = format!(
-            "odcrs_{}",
+            "{SESSION_TOKEN_PREFIX}{}",
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
         );
         let info = SessionInfo {
