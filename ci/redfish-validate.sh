@@ -325,6 +325,21 @@ AGG=$(curl -sS --cacert "$WORK/tls/server.crt" -H "Authorization: Bearer $API_TO
 [ "${AGG%% *}" = 201 ] || { echo "creating an aggregate answered '$AGG', not 201" >&2; exit 1; }
 echo "aggregation service: group ${AGG#* } kept"
 
+# The node's label (the manager's ServiceIdentification, an administrator's
+# PATCH behind the manager's ETag), so the validators also check it on the
+# manager and in the service root.
+MGR_ETAG=$(curl -sS --max-time 20 --cacert "$WORK/tls/server.crt" -u "rfpv:$RFPV_PW" -o /dev/null \
+    -w '%header{etag}' "https://127.0.0.1:$PORT/redfish/v1/Managers/RackManager")
+LABEL=$(curl -sS --max-time 20 --cacert "$WORK/tls/server.crt" -u "rfpv:$RFPV_PW" -X PATCH \
+    -H 'Content-Type: application/json' -H "If-Match: $MGR_ETAG" -o /dev/null -w '%{http_code}' \
+    --data '{"ServiceIdentification": "ci rack, node 1"}' \
+    "https://127.0.0.1:$PORT/redfish/v1/Managers/RackManager")
+[ "$LABEL" = 200 ] || { echo "labelling the manager answered $LABEL, not 200" >&2; exit 1; }
+curl -sS --max-time 20 --cacert "$WORK/tls/server.crt" "https://127.0.0.1:$PORT/redfish/v1" \
+    | python3 -c 'import json, sys; sys.exit(json.load(sys.stdin).get("ServiceIdentification") != "ci rack, node 1")' \
+    || { echo "the service root does not show the manager's label" >&2; exit 1; }
+echo "manager: ServiceIdentification set, shown in the service root"
+
 # One push subscription to a receiver on loopback (Python's http.server,
 # answering 204 and keeping each body), proven with a test event; it stays
 # for the validators to check an EventDestination.
