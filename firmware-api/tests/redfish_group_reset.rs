@@ -47,12 +47,12 @@ fn a_group_is_switched_in_batches_as_a_task() {
     let r = group(&s, READER, &off);
     assert_eq!(r.status, 403);
     assert_eq!(error_code(&r), "Base.1.22.InsufficientPrivilege");
-    // A ForceRestart the bus power devices cannot do: the whole group is
+    // A shutdown the bus power devices cannot do: the whole group is
     // refused, nothing switches.
     let r = group(
         &s,
         OPERATOR,
-        &json!({"TargetURIs": targets, "ResetType": "ForceRestart"}),
+        &json!({"TargetURIs": targets, "ResetType": "GracefulShutdown"}),
     );
     assert_eq!(r.status, 400);
     assert_eq!(error_code(&r), "Base.1.22.ActionParameterValueNotInList");
@@ -113,6 +113,116 @@ fn a_group_is_switched_in_batches_as_a_task() {
     let t = wait_task(&s, r.header("Location").unwrap());
     assert_eq!(t["TaskState"], "Completed", "{t}");
     assert!(sim.ipmitool_power());
+    assert_eq!(v11_power(&s, "00000002", "0001"), "on");
+}
+
+/// `Chassis.Reset`: the systems a chassis holds, as one group reset task —
+/// a board's power devices, a BMC server's own system, every system of the
+/// rack (OpenRMC's rack reset, `ForceRestart`: a bus power device's is a
+/// power cycle, a BMC's a hard reset) — confirmed through the v1.1 API,
+/// ipmitool and the simulator's reset count, each in the event log.
+#[test]
+fn a_chassis_resets_the_systems_it_holds() {
+    use crate::ipmi_support::SimBmc;
+    let Some(sim) = SimBmc::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let rack = dir.path().join("rack.json");
+    std::fs::write(&rack, RACK).unwrap();
+    let (s, _cfg) = with_bmc_on(&sim, &rack);
+    let post = |chassis: &str, token: &str, body: &str| {
+        send(
+            &s,
+            "POST",
+            &format!("/redfish/v1/Chassis/{chassis}/Actions/Chassis.Reset"),
+            token,
+            body,
+            &[],
+        )
+    };
+    let action = |chassis: &str| {
+        get_ok(&s, &format!("/redfish/v1/Chassis/{chassis}"), Some(READER))["Actions"]
+            ["#Chassis.Reset"]
+            .clone()
+    };
+    let rack_action = action("Rack");
+    assert_eq!(
+        rack_action["target"],
+        "/redfish/v1/Chassis/Rack/Actions/Chassis.Reset"
+    );
+    assert_eq!(
+        rack_action["ResetType@Redfish.AllowableValues"],
+        json!(["On", "ForceOff", "PowerCycle", "ForceRestart"]),
+        "what every system of the rack offers"
+    );
+    assert_eq!(
+        action("40000000-0001")["ResetType@Redfish.AllowableValues"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+
+    let r = post("Rack", READER, r#"{"ResetType": "ForceOff"}"#);
+    assert_eq!(error_code(&r), "Base.1.22.InsufficientPrivilege");
+    let r = post("Rack", OPERATOR, r#"{"ResetType": "GracefulShutdown"}"#);
+    assert_eq!(
+        (r.status, error_code(&r).as_str()),
+        (400, "Base.1.22.ActionParameterValueNotInList")
+    );
+    let r = post("00000009", OPERATOR, r#"{"ResetType": "On"}"#);
+    assert_eq!(r.status, 404, "no such board");
+    assert_eq!(v11_power(&s, "00000001", "0001"), "on");
+    assert!(sim.ipmitool_power(), "nothing switched yet");
+    // Board 2's device starts off (RACK).
+    assert_eq!(v11_power(&s, "00000002", "0001"), "off");
+
+    // One board: its power device only.
+    let r = post("00000001", OPERATOR, r#"{"ResetType": "ForceOff"}"#);
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let t = wait_task(&s, r.header("Location").unwrap());
+    assert_eq!(t["TaskState"], "Completed", "{t}");
+    assert_eq!(v11_power(&s, "00000001", "0001"), "off");
+    assert_eq!(v11_power(&s, "00000002", "0001"), "off", "as it was");
+    assert!(sim.ipmitool_power());
+    // The server's chassis: its system.
+    let r = post("40000000-0001", OPERATOR, r#"{"ResetType": "ForceOff"}"#);
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let t = wait_task(&s, r.header("Location").unwrap());
+    assert_eq!(t["TaskState"], "Completed", "{t}");
+    assert!(!sim.ipmitool_power(), "ipmitool sees the server off");
+
+    // The rack: on, then OpenRMC's ForceRestart of everything.
+    let r = post("Rack", OPERATOR, r#"{"ResetType": "On"}"#);
+    let t = wait_task(&s, r.header("Location").unwrap());
+    assert_eq!(t["TaskState"], "Completed", "{t}");
+    assert_eq!(v11_power(&s, "00000001", "0001"), "on");
+    assert_eq!(v11_power(&s, "00000002", "0001"), "on");
+    assert!(sim.ipmitool_power());
+    let resets = sim.counter("resets");
+    let r = post("Rack", OPERATOR, r#"{"ResetType": "ForceRestart"}"#);
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    let t = wait_task(&s, r.header("Location").unwrap());
+    assert_eq!(t["TaskState"], "Completed", "{t}");
+    assert!(
+        t["Name"].as_str().unwrap().contains("of chassis Rack"),
+        "{t}"
+    );
+    let messages = t["Messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 3, "every system of the rack: {t}");
+    assert!(
+        messages
+            .iter()
+            .all(|m| m["MessageId"] == "OpenDCRE.1.2.PowerAction"
+                && m["MessageSeverity"] == "OK"
+                && m["MessageArgs"][0] == "ForceRestart"),
+        "{t}"
+    );
+    assert_eq!(
+        sim.counter("resets"),
+        resets + 1,
+        "the BMC got a hard reset"
+    );
+    assert_eq!(v11_power(&s, "00000001", "0001"), "on", "cycled: on again");
     assert_eq!(v11_power(&s, "00000002", "0001"), "on");
 }
 

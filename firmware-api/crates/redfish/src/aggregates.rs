@@ -688,9 +688,9 @@ mod tests {
         assert_eq!(g.missing, [BMC1]);
         assert_eq!((g.reset, g.batch, g.delay.as_secs()), (ResetType::On, 1, 5));
         assert_eq!(of, " of aggregate 1 'row'");
-        // A bus power device cannot restart a host: refused for the group.
+        // A bus power device cannot shut a host down: refused for the group.
         let e = a
-            .reset(1, br#"{"ResetType": "ForceRestart"}"#, &rack())
+            .reset(1, br#"{"ResetType": "GracefulShutdown"}"#, &rack())
             .unwrap_err();
         assert_eq!(e.key(), "ActionParameterValueNotInList");
         let e = a

@@ -486,8 +486,8 @@ pub(crate) mod tests {
             (r#"{"TargetURIs": ["/redfish/v1/Systems/00000001-0001", "/redfish/v1/Systems/00000001-0001"], "ResetType": "On"}"#.to_string(), "ActionParameterValueError"),
             (format!(r#"{{{one}, "ResetType": 1}}"#), "ActionParameterValueTypeError"),
             (format!(r#"{{{one}, "ResetType": "Nmi"}}"#), "ActionParameterValueNotInList"),
-            // A bus power device cannot restart a host: the whole group is refused.
-            (r#"{"TargetURIs": ["/redfish/v1/Systems/40000000-0001", "/redfish/v1/Systems/00000001-0001"], "ResetType": "ForceRestart"}"#.to_string(), "ActionParameterValueNotInList"),
+            // A bus power device cannot shut a host down: the whole group is refused.
+            (r#"{"TargetURIs": ["/redfish/v1/Systems/40000000-0001", "/redfish/v1/Systems/00000001-0001"], "ResetType": "GracefulShutdown"}"#.to_string(), "ActionParameterValueNotInList"),
             (format!(r#"{{{one}, "ResetType": "On", "BatchSize": -1}}"#), "ActionParameterValueError"),
             (format!(r#"{{{one}, "ResetType": "On", "BatchSize": "2"}}"#), "ActionParameterValueTypeError"),
             (format!(r#"{{{one}, "ResetType": "On", "DelayBetweenBatchesInSeconds": 601}}"#), "ActionParameterValueError"),
@@ -519,7 +519,7 @@ pub(crate) mod tests {
         assert_eq!(
             service(&bus_only)["Actions"]["#AggregationService.Reset"]
                 ["ResetType@Redfish.AllowableValues"],
-            json!(["On", "ForceOff", "PowerCycle"])
+            json!(["On", "ForceOff", "PowerCycle", "ForceRestart"])
         );
     }
 }

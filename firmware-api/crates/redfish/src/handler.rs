@@ -19,6 +19,7 @@ use crate::aggregation;
 use crate::answer::{Answer, BaseMessage, RedfishError, XML};
 use crate::boot;
 use crate::certificates;
+use crate::chassis_reset;
 use crate::ethernet;
 use crate::filter;
 use crate::firmware;
@@ -640,6 +641,7 @@ impl Ctx<'_> {
             | Resource::UpdateMultipart
             | Resource::SimpleUpdate
             | Resource::SystemReset(_)
+            | Resource::ChassisReset(_)
             | Resource::ClearLog(_)
             | Resource::Missing => return Err(RedfishError::missing(path)),
         })
@@ -676,7 +678,9 @@ impl Ctx<'_> {
             tracing::warn!(system = %s.id(), detail = ?e.detail, "power state not readable");
         });
         let fru = node.fru(s, deadline).await;
-        Ok(resources::server_chassis(device, power.ok(), fru.as_ref()))
+        let mut v = resources::server_chassis(device, power.ok(), fru.as_ref());
+        chassis_reset::show(ChassisId::Server(device), &[s], &mut v);
+        Ok(v)
     }
 
     /// A system as a GET shows it: power state and asset tag read now;
@@ -796,7 +800,9 @@ impl Ctx<'_> {
             return Err(RedfishError::missing(path));
         }
         let mut v = resources::board_chassis(b, &rack);
-        node.asset_tags.fill(ChassisId::Board(b), &mut v);
+        let c = ChassisId::Board(b);
+        chassis_reset::show(c, &chassis_reset::systems(c, &rack), &mut v);
+        node.asset_tags.fill(c, &mut v);
         let led = led::board_led(&rack, b);
         if let Some(device) = led {
             match node.led_on(b, device, deadline).await {
@@ -828,7 +834,13 @@ impl Ctx<'_> {
     /// tag and the `@odata.etag` a `PATCH` of the tag checks.
     async fn rack_chassis(&self) -> Result<Value, RedfishError> {
         let node = self.node;
-        let mut v = resources::rack_chassis(&node.rack, &self.rack().await?);
+        let rack = self.rack().await?;
+        let mut v = resources::rack_chassis(&node.rack, &rack);
+        chassis_reset::show(
+            ChassisId::Rack,
+            &chassis_reset::systems(ChassisId::Rack, &rack),
+            &mut v,
+        );
         node.rack_identity.fill(&mut v);
         node.asset_tags.fill(ChassisId::Rack, &mut v);
         patch::stamp(&mut v);
@@ -1048,6 +1060,19 @@ async fn serve(
         Resource::GroupReset => {
             let g = aggregation::parse(body, &node.rack(deadline).await?)?;
             aggregation::start(node, g, &caller.user())
+        }
+        Resource::ChassisReset(c) => {
+            let rack = node.rack(deadline).await?;
+            let known = match c {
+                ChassisId::Rack => true,
+                ChassisId::Board(b) => rack.has_board(*b),
+                ChassisId::Server(d) => rack.bmcs.contains(d),
+            };
+            if !known {
+                return Err(RedfishError::missing(path));
+            }
+            let g = chassis_reset::parse(*c, body, &rack)?;
+            aggregation::start_as(node, g, &caller.user(), &format!(" of chassis {}", c.id()))
         }
         Resource::Task(id) | Resource::TaskMonitor(id) => node
             .tasks

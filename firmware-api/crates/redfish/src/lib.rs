@@ -40,6 +40,7 @@ pub mod answer;
 mod boot;
 mod certificates;
 mod chassis_identity;
+mod chassis_reset;
 mod csr;
 mod environment;
 mod ethernet;

@@ -126,8 +126,9 @@ impl Node {
         Ok(PowerView::from(&p))
     }
 
-    /// Carries out a reset: a v1.1 power action (on, off, cycle), or on a
-    /// BMC also a hard reset or a soft (ACPI) shutdown.
+    /// Carries out a reset: a v1.1 power action (on, off, cycle; a bus
+    /// device's forced restart is its cycle), or on a BMC also a hard reset
+    /// or a soft (ACPI) shutdown.
     pub(crate) async fn reset(
         &self,
         s: SystemId,
@@ -138,7 +139,15 @@ impl Node {
             ResetType::On => PowerAction::On,
             ResetType::ForceOff => PowerAction::Off,
             ResetType::PowerCycle => PowerAction::Cycle,
-            ResetType::ForceRestart | ResetType::GracefulShutdown if s.is_bmc() => {
+            ResetType::ForceRestart if !s.is_bmc() => PowerAction::Cycle,
+            // `reset::parse` offers it to BMC systems only.
+            ResetType::GracefulShutdown if !s.is_bmc() => {
+                return Err(RedfishError::failure(format!(
+                    "{}: {t:?} needs a BMC",
+                    where_(s)
+                )))
+            }
+            ResetType::ForceRestart | ResetType::GracefulShutdown => {
                 let control = if t == ResetType::ForceRestart {
                     ChassisControl::HardReset
                 } else {
@@ -147,13 +156,6 @@ impl Node {
                 self.bmc(s, deadline, self.ipmi.control(s.device, control))
                     .await?;
                 return Ok(());
-            }
-            // `reset::parse` offers these to BMC systems only.
-            ResetType::ForceRestart | ResetType::GracefulShutdown => {
-                return Err(RedfishError::failure(format!(
-                    "{}: {t:?} needs a BMC",
-                    where_(s)
-                )))
             }
         };
         if s.is_bmc() {

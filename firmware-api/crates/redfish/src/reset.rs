@@ -19,7 +19,9 @@ pub(crate) enum ResetType {
     ForceOff,
     /// v1.1 `cycle`: off, then on.
     PowerCycle,
-    /// IPMI hard reset (BMC systems only).
+    /// IPMI hard reset; on a bus power device a power cycle, which is
+    /// what a forced restart of the server it feeds is (Ironic's reboot
+    /// asks for `ForceRestart`).
     ForceRestart,
     /// IPMI soft shutdown through ACPI (BMC systems only).
     GracefulShutdown,
@@ -46,11 +48,17 @@ impl ResetType {
     }
 }
 
-const BUS: &[ResetType] = &[ResetType::On, ResetType::ForceOff, ResetType::PowerCycle];
+const BUS: &[ResetType] = &[
+    ResetType::On,
+    ResetType::ForceOff,
+    ResetType::PowerCycle,
+    ResetType::ForceRestart,
+];
 const BMC: &[ResetType] = &ResetType::ALL;
 
-/// What a system can do: a bus power device switches its output; a BMC
-/// also restarts and shuts down through the host's ACPI.
+/// What a system can do: a bus power device switches its output (a forced
+/// restart is a power cycle); a BMC also restarts through a hard reset
+/// and shuts down through the host's ACPI.
 pub(crate) fn offered(s: SystemId) -> &'static [ResetType] {
     if s.is_bmc() {
         BMC
@@ -135,7 +143,10 @@ mod tests {
             parse(BUS_SYS, br#" {"ResetType": "PowerCycle"} "#).unwrap(),
             ResetType::PowerCycle
         );
-        assert_eq!(allowable(BUS_SYS), ["On", "ForceOff", "PowerCycle"]);
+        assert_eq!(
+            allowable(BUS_SYS),
+            ["On", "ForceOff", "PowerCycle", "ForceRestart"]
+        );
         assert_eq!(
             allowable(BMC_SYS),
             [
@@ -153,8 +164,8 @@ mod tests {
             }
         }
         assert!(
-            parse(BUS_SYS, br#"{"ResetType":"ForceRestart"}"#).is_err(),
-            "a bus device cannot restart a host"
+            parse(BUS_SYS, br#"{"ResetType":"GracefulShutdown"}"#).is_err(),
+            "a bus device cannot shut a host down"
         );
         assert_eq!(
             parse(BMC_SYS, br#"{"ResetType":"GracefulShutdown"}"#).unwrap(),

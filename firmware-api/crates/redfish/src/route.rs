@@ -162,6 +162,9 @@ pub enum Resource {
     System(SystemId),
     /// `POST …/Actions/ComputerSystem.Reset`.
     SystemReset(SystemId),
+    /// `POST /redfish/v1/Chassis/{id}/Actions/Chassis.Reset`: the
+    /// chassis' systems as one group.
+    ChassisReset(ChassisId),
     ManagerCollection,
     Manager,
     /// `…/Managers/RackManager/NetworkProtocol`.
@@ -338,6 +341,7 @@ impl Resource {
     pub fn permission_for(&self, method: &Method) -> Permission {
         match self {
             Resource::SystemReset(_)
+            | Resource::ChassisReset(_)
             | Resource::ClearLog(_)
             | Resource::UpdateUpload
             | Resource::UpdateMultipart
@@ -432,6 +436,7 @@ impl Resource {
     pub fn allow_header(&self) -> &'static str {
         match self {
             Resource::SystemReset(_)
+            | Resource::ChassisReset(_)
             | Resource::ClearLog(_)
             | Resource::UpdateUpload
             | Resource::UpdateMultipart
@@ -536,6 +541,9 @@ pub fn route(segments: &[String]) -> Option<Resource> {
         },
         ["v1", "Chassis", id, "ThermalSubsystem", "ThermalMetrics"] => {
             parse_chassis(id).map_or(Resource::Missing, Resource::ThermalMetrics)
+        }
+        ["v1", "Chassis", id, "Actions", "Chassis.Reset"] => {
+            parse_chassis(id).map_or(Resource::Missing, Resource::ChassisReset)
         }
         ["v1", "Chassis", id, "EnvironmentMetrics"] => {
             parse_chassis(id).map_or(Resource::Missing, Resource::EnvironmentMetrics)
@@ -898,6 +906,18 @@ mod tests {
             device: 2,
         };
         assert_eq!(Resource::SystemReset(sys).permission(), Permission::Operate);
+        assert_eq!(
+            r("/redfish/v1/Chassis/Rack/Actions/Chassis.Reset"),
+            Some(Resource::ChassisReset(ChassisId::Rack))
+        );
+        assert_eq!(
+            Resource::ChassisReset(ChassisId::Rack).permission(),
+            Permission::Operate
+        );
+        assert_eq!(
+            Resource::ChassisReset(ChassisId::Rack).allow_header(),
+            "POST"
+        );
         assert_eq!(Resource::System(sys).permission(), Permission::Read);
         assert_eq!(
             Resource::System(sys).permission_for(&Method::PATCH),
