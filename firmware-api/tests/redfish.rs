@@ -108,11 +108,18 @@ pub(crate) fn wait_task(s: &Server, uri: &str) -> serde_json::Value {
 }
 
 pub(crate) fn stateful_node() -> (Server, tempfile::TempDir, tempfile::TempDir) {
+    let (dir, rack) = rack_file();
+    let (s, cfg) = node(&rack);
+    (s, cfg, dir)
+}
+
+/// [`RACK`] in a file of a new directory (the test's state goes beside
+/// it): the directory and the file's path.
+pub(crate) fn rack_file() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let rack = dir.path().join("rack.json");
     std::fs::write(&rack, RACK).unwrap();
-    let (s, cfg) = node(&rack);
-    (s, cfg, dir)
+    (dir, rack)
 }
 
 fn bearer(token: &str) -> String {

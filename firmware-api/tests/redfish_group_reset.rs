@@ -23,9 +23,7 @@ fn group(s: &Server, token: &str, body: &Value) -> crate::common::Response {
 fn a_group_is_switched_in_batches_as_a_task() {
     use crate::ipmi_support::SimBmc;
     let Some(sim) = SimBmc::start() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let rack = dir.path().join("rack.json");
-    std::fs::write(&rack, RACK).unwrap();
+    let (_dir, rack) = crate::redfish::rack_file();
     let (s, _cfg) = with_bmc_on(&sim, &rack);
 
     let service = get_ok(&s, "/redfish/v1/AggregationService", Some(READER));
@@ -125,9 +123,7 @@ fn a_group_is_switched_in_batches_as_a_task() {
 fn a_chassis_resets_the_systems_it_holds() {
     use crate::ipmi_support::SimBmc;
     let Some(sim) = SimBmc::start() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let rack = dir.path().join("rack.json");
-    std::fs::write(&rack, RACK).unwrap();
+    let (_dir, rack) = crate::redfish::rack_file();
     let (s, _cfg) = with_bmc_on(&sim, &rack);
     let post = |chassis: &str, token: &str, body: &str| {
         send(

@@ -187,9 +187,7 @@ const MANAGER: &str = "/redfish/v1/Managers/RackManager";
 /// the asset tags across a restart and shown in the service root.
 #[test]
 fn the_nodes_label_is_kept_and_shown_in_the_service_root() {
-    let dir = tempfile::tempdir().unwrap();
-    let rack = dir.path().join("rack.json");
-    std::fs::write(&rack, RACK).unwrap();
+    let (dir, rack) = crate::redfish::rack_file();
     let tags = dir.path().join("state/asset-tags.json");
     let toml = crate::redfish::node_toml(
         &rack,
@@ -283,16 +281,7 @@ fn the_nodes_label_is_kept_and_shown_in_the_service_root() {
         "rack-4 node 2"
     );
     // Cleared: `null` on the manager, gone from the service root.
-    let r = get(&s, MANAGER, Some(READER));
-    let etag = r.header("ETag").unwrap().to_string();
-    let r = send(
-        &s,
-        "PATCH",
-        MANAGER,
-        ADMIN,
-        r#"{"ServiceIdentification": ""}"#,
-        &[("If-Match", &etag)],
-    );
+    let r = patch_now(&s, r#"{"ServiceIdentification": ""}"#);
     assert_eq!(r.status, 200, "{}", r.message());
     assert_eq!(r.json()["ServiceIdentification"], Value::Null);
     assert!(get_ok(&s, "/redfish/v1", None)
@@ -300,13 +289,18 @@ fn the_nodes_label_is_kept_and_shown_in_the_service_root() {
         .is_none());
 }
 
+/// An administrator's `PATCH` of the manager behind the ETag it has now.
+fn patch_now(s: &Server, body: &str) -> crate::common::Response {
+    let r = get(s, MANAGER, Some(READER));
+    let etag = r.header("ETag").unwrap().to_string();
+    send(s, "PATCH", MANAGER, ADMIN, body, &[("If-Match", &etag)])
+}
+
 /// A node that keeps no asset tags has nowhere to keep the label: the
 /// manager is read-only and a `PATCH` says why.
 #[test]
 fn without_asset_tags_the_manager_is_read_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let rack = dir.path().join("rack.json");
-    std::fs::write(&rack, RACK).unwrap();
+    let (_dir, rack) = crate::redfish::rack_file();
     let (s, _cfg) = Server::with_config(&crate::redfish::node_toml(
         &rack,
         "[manager]\nasset_tags = \"\"\n",
@@ -314,15 +308,7 @@ fn without_asset_tags_the_manager_is_read_only() {
     let r = get(&s, MANAGER, Some(READER));
     assert_eq!(r.header("Allow"), Some("GET, HEAD"));
     assert!(r.json().get("ServiceIdentification").is_none());
-    let etag = r.header("ETag").unwrap().to_string();
-    let r = send(
-        &s,
-        "PATCH",
-        MANAGER,
-        ADMIN,
-        r#"{"ServiceIdentification": "x"}"#,
-        &[("If-Match", &etag)],
-    );
+    let r = patch_now(&s, r#"{"ServiceIdentification": "x"}"#);
     assert_eq!(
         (r.status, error_code(&r).as_str(), r.header("Allow")),
         (405, "Base.1.22.OperationNotAllowed", Some("GET, HEAD"))

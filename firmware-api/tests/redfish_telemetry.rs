@@ -378,9 +378,7 @@ fn a_patched_schedule_and_sensors_are_in_force_at_once_and_kept() {
 fn a_report_of_bmc_sensors_reads_them_over_ipmi() {
     use crate::ipmi_support::SimBmc;
     let Some(sim) = SimBmc::start() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let rack = dir.path().join("rack.json");
-    std::fs::write(&rack, RACK).unwrap();
+    let (dir, rack) = crate::redfish::rack_file();
     let toml = crate::redfish::node_toml(
         &rack,
         &format!(
