@@ -1,8 +1,8 @@
 """sushy (OpenStack's Redfish library, the one Ironic uses) against the node.
 
 Logs in with a Redfish session as a local operator, powers each given
-system (a bus power device, a BMC's server) off, on and through a cycle with
-ComputerSystem.Reset, and confirms each state through the v1.1 API
+system (a bus power device, a BMC's server) off, on, through a cycle and
+through a forced restart (Ironic's reboot) with ComputerSystem.Reset, and confirms each state through the v1.1 API
 (GET /opendcre/1.1/power/status/{board}/{device}) with a bearer token; then
 logs out and checks the session token is refused. With `--boot
 BOARD-DEVICE:PORT` (a BMC's server and its ipmi_sim's UDP port) it also
@@ -184,6 +184,9 @@ def main():
             (sushy.RESET_FORCE_OFF, sushy.POWER_STATE_OFF, "off"),
             (sushy.RESET_ON, sushy.POWER_STATE_ON, "on"),
             (sushy.RESET_TYPE_POWER_CYCLE, sushy.POWER_STATE_ON, "on"),
+            # Ironic's hard reboot: a bus power device's cycle, a BMC's
+            # hard reset; on again either way.
+            (sushy.RESET_FORCE_RESTART, sushy.POWER_STATE_ON, "on"),
         ]
         for reset, redfish_state, v11_state in steps:
             started = time.monotonic()
