@@ -3,7 +3,7 @@
 //! `PATCH` with `ETag`/`If-Match`, in the real binary on the emulator; the
 //! written asset tag checked through the v1.1 API.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::redfish::{
     constant_rack, error_code, get, get_ok, log_message_ids, member_ids, node, reset, send,
@@ -582,9 +582,42 @@ fn location_indicator_patch_switches_the_board_led() {
     assert_eq!(r.status, 200);
     assert_eq!(v11_led(&s), 0);
 
+    // The deprecated `IndicatorLED` (OpenRMC's usage guide, Ansible's
+    // IndicatorLedOn/Off) shows and switches the same LED.
+    assert_eq!(r.json()["IndicatorLED"], "Off");
+    let r = p(OPERATOR, r#"{"IndicatorLED": "Lit"}"#, &[("If-Match", "*")]);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        (
+            &r.json()["IndicatorLED"],
+            &r.json()["LocationIndicatorActive"]
+        ),
+        (&json!("Lit"), &json!(true))
+    );
+    assert_eq!(v11_led(&s), 1);
+    for (body, code) in [
+        (r#"{"IndicatorLED": "Blinking"}"#, "PropertyValueNotInList"),
+        (
+            r#"{"IndicatorLED": "Off", "LocationIndicatorActive": true}"#,
+            "PropertyValueConflict",
+        ),
+    ] {
+        let r = p(OPERATOR, body, &[("If-Match", "*")]);
+        assert_eq!(
+            (r.status, error_code(&r)),
+            (400, format!("Base.1.22.{code}")),
+            "{body}"
+        );
+    }
+    assert_eq!(v11_led(&s), 1, "nothing switched");
+    let r = p(OPERATOR, r#"{"IndicatorLED": "Off"}"#, &[("If-Match", "*")]);
+    assert_eq!(r.status, 200);
+    assert_eq!(v11_led(&s), 0);
+
     // A board without an LED has nothing to PATCH.
     let other = get(&s, "/redfish/v1/Chassis/00000002", Some(READER));
     assert!(other.json().get("LocationIndicatorActive").is_none());
+    assert!(other.json().get("IndicatorLED").is_none());
     let tag = other.header("ETag").unwrap().to_string();
     let r = send(
         &s,

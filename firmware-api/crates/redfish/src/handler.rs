@@ -806,7 +806,10 @@ impl Ctx<'_> {
         let led = led::board_led(&rack, b);
         if let Some(device) = led {
             match node.led_on(b, device, deadline).await {
-                Ok(on) => v["LocationIndicatorActive"] = Value::Bool(on),
+                Ok(on) => {
+                    v[patch::LOCATION_INDICATOR] = Value::Bool(on);
+                    v[patch::INDICATOR_LED] = Value::from(if on { "Lit" } else { "Off" });
+                }
                 Err(e) => {
                     tracing::warn!(board = b, detail = ?e.detail, "LED not readable")
                 }
@@ -958,14 +961,14 @@ async fn patch(
             let (current, led) = ctx.board(*b, path).await?;
             patch::check_if_match(req.headers, etag(&current))?;
             let writable = patch::chassis(ctx.node.asset_tags.kept(), led.is_some());
-            for (name, value) in patch::parse(body, &current, &writable)? {
-                match (name, led) {
-                    (patch::LOCATION_INDICATOR, Some(device)) => {
-                        let on = value.as_bool().unwrap_or_default();
-                        ctx.node.set_led(*b, device, on, ctx.deadline).await?;
-                        tracing::info!(board = b, device, on, "LocationIndicatorActive written");
-                    }
-                    _ => set_asset_tag(ctx, ChassisId::Board(*b), &value).await?,
+            let changes = patch::parse(body, &current, &writable)?;
+            if let (Some(on), Some(device)) = (patch::led_wish(&changes)?, led) {
+                ctx.node.set_led(*b, device, on, ctx.deadline).await?;
+                tracing::info!(board = b, device, on, "board LED written");
+            }
+            for (name, value) in &changes {
+                if *name == "AssetTag" {
+                    set_asset_tag(ctx, ChassisId::Board(*b), value).await?;
                 }
             }
             Ok(Answer::json(StatusCode::OK, &ctx.board(*b, path).await?.0))

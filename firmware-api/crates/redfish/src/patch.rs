@@ -1,7 +1,7 @@
 //! `PATCH` of a system or a board's chassis (DSP0266 "PATCH (update)", "ETags"):
 //! the body checked, the `If-Match` precondition, and what may change.
 //! Writable: a bus power device's `AssetTag` (the bus command `WI`, the job
-//! of v1.1's `write/…/info`), a bus board's `LocationIndicatorActive`
+//! of v1.1's `write/…/info`), a bus board's `LocationIndicatorActive` (or `IndicatorLED`)
 //! (its LED device, `led.rs`) and the rack's and boards' `AssetTag` (kept
 //! by the node, `chassis_identity.rs`).
 //!
@@ -39,6 +39,11 @@ pub(crate) const MANAGER: &[(&str, Writable)] =
 pub(crate) const SYSTEM: &[(&str, Writable)] = &[("AssetTag", Writable::Text(ASSET_TAG_MAX_CHARS))];
 /// A board's identify LED.
 pub(crate) const LOCATION_INDICATOR: &str = "LocationIndicatorActive";
+/// The same LED as DMTF first named it (`Lit`/`Off`; deprecated since
+/// `Chassis.v1_14_0` for [`LOCATION_INDICATOR`]), still what OpenRMC's
+/// usage guide ("Get state of node LED") and Ansible's `IndicatorLed`
+/// commands read and write. The bus LED has no blinking.
+pub(crate) const INDICATOR_LED: &str = "IndicatorLED";
 
 /// The writable properties of the rack's or a bus board's chassis: the
 /// asset tag when the node keeps tags, the LED of a board that has one.
@@ -49,8 +54,30 @@ pub(crate) fn chassis(tags_kept: bool, led: bool) -> Vec<(&'static str, Writable
     }
     if led {
         w.push((LOCATION_INDICATOR, Writable::Bool));
+        w.push((INDICATOR_LED, Writable::OneOf(&["Lit", "Off"])));
     }
     w
+}
+
+/// The LED state a board's `PATCH` asks for, by either name (`None`: it
+/// asks nothing of the LED); both names in one body must agree.
+pub(crate) fn led_wish(changes: &[(&'static str, Value)]) -> Result<Option<bool>, RedfishError> {
+    let mut wish = None;
+    for (name, v) in changes {
+        let on = match *name {
+            LOCATION_INDICATOR => v.as_bool(),
+            INDICATOR_LED => Some(v.as_str() == Some("Lit")),
+            _ => continue,
+        };
+        if wish.is_some() && wish != on {
+            return Err(bad(
+                BaseMessage::PropertyValueConflict,
+                &[INDICATOR_LED, LOCATION_INDICATOR],
+            ));
+        }
+        wish = on;
+    }
+    Ok(wish)
 }
 
 /// The longest asset text the service sends, as v1.1 cuts it
@@ -225,6 +252,34 @@ mod tests {
             e.status,
             e.body()["error"]["code"].as_str().unwrap().to_string(),
         )
+    }
+
+    #[test]
+    fn either_name_switches_the_led_and_both_must_agree() {
+        let current = json!({ "LocationIndicatorActive": false, "IndicatorLED": "Off" });
+        let board = super::chassis(false, true);
+        let wish = |b: &[u8]| led_wish(&parse(b, &current, &board)?);
+        assert_eq!(wish(br#"{"IndicatorLED": "Lit"}"#).unwrap(), Some(true));
+        assert_eq!(wish(br#"{"IndicatorLED": "Off"}"#).unwrap(), Some(false));
+        assert_eq!(
+            wish(br#"{"LocationIndicatorActive": true, "IndicatorLED": "Lit"}"#).unwrap(),
+            Some(true)
+        );
+        let err = |b: &[u8]| code(wish(b).unwrap_err()).1;
+        assert_eq!(
+            err(br#"{"LocationIndicatorActive": true, "IndicatorLED": "Off"}"#),
+            "Base.1.22.PropertyValueConflict"
+        );
+        assert_eq!(
+            err(br#"{"IndicatorLED": "Blinking"}"#),
+            "Base.1.22.PropertyValueNotInList",
+            "the bus LED does not blink"
+        );
+        assert_eq!(
+            led_wish(&[("AssetTag", json!("x"))]).unwrap(),
+            None,
+            "a tag alone leaves the LED"
+        );
     }
 
     #[test]
