@@ -275,6 +275,56 @@ fn location_indicator_is_chassis_identify() {
     assert_eq!(code(&r), "Base.1.22.PropertyValueTypeError");
 }
 
+/// The server's chassis switches the same light, by `LocationIndicatorActive`
+/// or the deprecated `IndicatorLED` that OpenRMC's usage guide ("Get state
+/// of node LED") and Ansible's `IndicatorLedOn`/`Off` use: each a Chassis
+/// Identify the simulator's hook sees.
+#[test]
+fn the_server_chassis_switches_its_identify_light() {
+    let Some(sim) = SimBmc::start() else { return };
+    let (s, _cfg) = node(&sim);
+    let chassis = "/redfish/v1/Chassis/40000000-0001";
+    let auth = format!("Bearer {READER}");
+    let r = request_with(&s.addr, "GET", chassis, &[("Authorization", &auth)]);
+    assert_eq!(r.header("Allow"), Some("GET, HEAD, PATCH"));
+    assert!(
+        r.json().get("IndicatorLED").is_none(),
+        "ipmi_sim does not report it"
+    );
+    let r = patch(&s, chassis, READER, r#"{"IndicatorLED": "Lit"}"#);
+    assert_eq!(r.status, 403);
+    for (body, want) in [
+        (r#"{"IndicatorLED": "Blinking"}"#, "PropertyValueNotInList"),
+        (
+            r#"{"IndicatorLED": "Lit", "LocationIndicatorActive": false}"#,
+            "PropertyValueConflict",
+        ),
+        (r#"{"ChassisType": "Blade"}"#, "PropertyNotWritable"),
+    ] {
+        let r = patch(&s, chassis, OPERATOR, body);
+        assert_eq!(code(&r), format!("Base.1.22.{want}"), "{body}");
+    }
+    assert!(!sim.calls().contains("identify"), "{}", sim.calls());
+    let r = patch(&s, chassis, OPERATOR, r#"{"IndicatorLED": "Lit"}"#);
+    assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    let r = patch(
+        &s,
+        chassis,
+        OPERATOR,
+        r#"{"LocationIndicatorActive": false}"#,
+    );
+    assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    let calls: Vec<String> = sim
+        .calls()
+        .lines()
+        .filter(|l| l.contains("set identify"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(calls.len(), 2, "{}", sim.calls());
+    assert!(calls[0].ends_with("set identify 0 1"), "{calls:?}");
+    assert!(calls[1].ends_with("set identify 0 0"), "{calls:?}");
+}
+
 /// `Aggregate.SetDefaultBootOrder` (OpenRMC usage guide "Set boot order
 /// of aggregate to default"): every BMC server of the group boots as its
 /// BIOS is configured again — ipmitool sees the override gone.

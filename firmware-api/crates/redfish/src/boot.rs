@@ -232,17 +232,29 @@ pub(crate) async fn patch(
         tracing::info!(system = %s.id(), boot = %property(&f), "boot override set");
     }
     if let Some(on) = change.locate {
-        let timed = node
-            .bmc(s, deadline, node.ipmi.identify(s.device, on))
-            .await?;
-        match timed {
-            None => tracing::info!(system = %s.id(), on, "chassis identify set"),
-            Some(secs) => {
-                tracing::info!(system = %s.id(), secs, "chassis identify on for the longest interval (the BMC has no force-on)")
-            }
-        }
+        identify(node, s, on, deadline).await?;
     }
     Ok(Answer::no_content())
+}
+
+/// IPMI Chassis Identify of a BMC's server: on ("force on") or off, as its
+/// system's `LocationIndicatorActive` or its chassis' LED properties ask.
+pub(crate) async fn identify(
+    node: &Node,
+    s: SystemId,
+    on: bool,
+    deadline: Instant,
+) -> Result<(), RedfishError> {
+    let timed = node
+        .bmc(s, deadline, node.ipmi.identify(s.device, on))
+        .await?;
+    match timed {
+        None => tracing::info!(system = %s.id(), on, "chassis identify set"),
+        Some(secs) => {
+            tracing::info!(system = %s.id(), secs, "chassis identify on for the longest interval (the BMC has no force-on)")
+        }
+    }
+    Ok(())
 }
 
 /// `Aggregate.SetDefaultBootOrder` of `servers` (BMC servers): each

@@ -680,6 +680,14 @@ impl Ctx<'_> {
         let fru = node.fru(s, deadline).await;
         let mut v = resources::server_chassis(device, power.ok(), fru.as_ref());
         chassis_reset::show(ChassisId::Server(device), &[s], &mut v);
+        // The identify light, when the BMC's chassis status reports it.
+        if let Ok(PowerView {
+            identify: Some(on), ..
+        }) = power
+        {
+            v[patch::LOCATION_INDICATOR] = Value::Bool(on);
+            v[patch::INDICATOR_LED] = Value::from(if on { "Lit" } else { "Off" });
+        }
         Ok(v)
     }
 
@@ -887,6 +895,16 @@ async fn patch(
         }
         Resource::System(s) if s.is_bmc() => {
             boot::patch(ctx.node, *s, body, path, ctx.deadline).await
+        }
+        // As its system's: no ETag (the BMC's identify state is not ours to
+        // version), 204 once the BMC took it.
+        Resource::Chassis(ChassisId::Server(d)) => {
+            let current = ctx.server_chassis(*d, path).await?;
+            let changes = patch::parse(body, &current, patch::SERVER_CHASSIS)?;
+            if let Some(on) = patch::led_wish(&changes)? {
+                boot::identify(ctx.node, SystemId::bmc(*d), on, ctx.deadline).await?;
+            }
+            Ok(Answer::no_content())
         }
         Resource::System(s) => {
             let current = ctx.system(*s, path).await?;

@@ -59,7 +59,14 @@ pub(crate) fn chassis(tags_kept: bool, led: bool) -> Vec<(&'static str, Writable
     w
 }
 
-/// The LED state a board's `PATCH` asks for, by either name (`None`: it
+/// The writable properties of a BMC server's chassis: its identify light
+/// (IPMI Chassis Identify), by either name.
+pub(crate) const SERVER_CHASSIS: &[(&str, Writable)] = &[
+    (LOCATION_INDICATOR, Writable::Bool),
+    (INDICATOR_LED, Writable::OneOf(&["Lit", "Off"])),
+];
+
+/// The LED state a board's or a server chassis' `PATCH` asks for, by either name (`None`: it
 /// asks nothing of the LED); both names in one body must agree.
 pub(crate) fn led_wish(changes: &[(&'static str, Value)]) -> Result<Option<bool>, RedfishError> {
     let mut wish = None;

@@ -394,11 +394,7 @@ impl Resource {
             Resource::Subscription(_) if method == Method::DELETE || method == Method::PATCH => {
                 Permission::Operate
             }
-            Resource::System(_)
-            | Resource::Chassis(ChassisId::Board(_))
-            | Resource::Chassis(ChassisId::Rack)
-                if method == Method::PATCH =>
-            {
+            Resource::System(_) | Resource::Chassis(_) if method == Method::PATCH => {
                 Permission::Operate
             }
             _ => Permission::Read,
@@ -463,10 +459,9 @@ impl Resource {
             // server has its boot override (`Boot`).
             Resource::System(_) => "GET, HEAD, PATCH",
             // `AssetTag` (kept by the node); a board's
-            // `LocationIndicatorActive`, when it has an LED device.
-            Resource::Chassis(ChassisId::Board(_)) | Resource::Chassis(ChassisId::Rack) => {
-                "GET, HEAD, PATCH"
-            }
+            // `LocationIndicatorActive`, when it has an LED device; a BMC
+            // server's identify light.
+            Resource::Chassis(_) => "GET, HEAD, PATCH",
             // `SessionTimeout`; `GET, HEAD` when the node does not keep
             // it (the handler narrows it).
             Resource::SessionService => "GET, HEAD, PATCH",
