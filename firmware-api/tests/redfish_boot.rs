@@ -226,6 +226,24 @@ fn boot_override_reads_and_sets_the_bmc_boot_flags() {
     assert_eq!(r.status, 404, "{}", String::from_utf8_lossy(&r.body));
 }
 
+/// The Chassis Identify calls the simulator's hook has seen, in order.
+fn identify_calls(sim: &SimBmc) -> Vec<String> {
+    sim.calls()
+        .lines()
+        .filter(|l| l.contains("set identify"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The simulator saw two identify calls: interval 0 with "force on",
+/// then interval 0 alone (off).
+fn assert_identify_on_then_off(sim: &SimBmc) {
+    let calls = identify_calls(sim);
+    assert_eq!(calls.len(), 2, "{}", sim.calls());
+    assert!(calls[0].ends_with("set identify 0 1"), "{calls:?}");
+    assert!(calls[1].ends_with("set identify 0 0"), "{calls:?}");
+}
+
 /// `LocationIndicatorActive` of a BMC's server is IPMI Chassis Identify:
 /// force on, then off, each seen by the simulator's chassis hook. ipmi_sim
 /// does not report the identify state in Get Chassis Status (its fourth
@@ -239,12 +257,7 @@ fn location_indicator_is_chassis_identify() {
     assert!(!sim.calls().contains("identify"), "{}", sim.calls());
     let r = patch(&s, SYSTEM, OPERATOR, r#"{"LocationIndicatorActive": true}"#);
     assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
-    let on: Vec<String> = sim
-        .calls()
-        .lines()
-        .filter(|l| l.contains("set identify"))
-        .map(str::to_string)
-        .collect();
+    let on = identify_calls(&sim);
     assert_eq!(on.len(), 1, "{}", sim.calls());
     let r = patch(
         &s,
@@ -253,16 +266,7 @@ fn location_indicator_is_chassis_identify() {
         r#"{"LocationIndicatorActive": false}"#,
     );
     assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
-    let calls: Vec<String> = sim
-        .calls()
-        .lines()
-        .filter(|l| l.contains("set identify"))
-        .map(str::to_string)
-        .collect();
-    assert_eq!(calls.len(), 2, "{}", sim.calls());
-    // Interval 0 with "force on", then interval 0 alone (off).
-    assert!(calls[0].ends_with("set identify 0 1"), "{calls:?}");
-    assert!(calls[1].ends_with("set identify 0 0"), "{calls:?}");
+    assert_identify_on_then_off(&sim);
     let auth = format!("Bearer {READER}");
     let v = request_with(&s.addr, "GET", SYSTEM, &[("Authorization", &auth)]).json();
     assert!(v.get("LocationIndicatorActive").is_none(), "{v}");
@@ -314,15 +318,7 @@ fn the_server_chassis_switches_its_identify_light() {
         r#"{"LocationIndicatorActive": false}"#,
     );
     assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
-    let calls: Vec<String> = sim
-        .calls()
-        .lines()
-        .filter(|l| l.contains("set identify"))
-        .map(str::to_string)
-        .collect();
-    assert_eq!(calls.len(), 2, "{}", sim.calls());
-    assert!(calls[0].ends_with("set identify 0 1"), "{calls:?}");
-    assert!(calls[1].ends_with("set identify 0 0"), "{calls:?}");
+    assert_identify_on_then_off(&sim);
 }
 
 /// `Aggregate.SetDefaultBootOrder` (OpenRMC usage guide "Set boot order
