@@ -685,8 +685,7 @@ impl Ctx<'_> {
             identify: Some(on), ..
         }) = power
         {
-            v[patch::LOCATION_INDICATOR] = Value::Bool(on);
-            v[patch::INDICATOR_LED] = Value::from(if on { "Lit" } else { "Off" });
+            patch::show_led(&mut v, on);
         }
         Ok(v)
     }
@@ -814,10 +813,7 @@ impl Ctx<'_> {
         let led = led::board_led(&rack, b);
         if let Some(device) = led {
             match node.led_on(b, device, deadline).await {
-                Ok(on) => {
-                    v[patch::LOCATION_INDICATOR] = Value::Bool(on);
-                    v[patch::INDICATOR_LED] = Value::from(if on { "Lit" } else { "Off" });
-                }
+                Ok(on) => patch::show_led(&mut v, on),
                 Err(e) => {
                     tracing::warn!(board = b, detail = ?e.detail, "LED not readable")
                 }
@@ -900,7 +896,7 @@ async fn patch(
         // version), 204 once the BMC took it.
         Resource::Chassis(ChassisId::Server(d)) => {
             let current = ctx.server_chassis(*d, path).await?;
-            let changes = patch::parse(body, &current, patch::SERVER_CHASSIS)?;
+            let changes = patch::parse(body, &current, patch::LED)?;
             if let Some(on) = patch::led_wish(&changes)? {
                 boot::identify(ctx.node, SystemId::bmc(*d), on, ctx.deadline).await?;
             }

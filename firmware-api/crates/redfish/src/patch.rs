@@ -53,18 +53,23 @@ pub(crate) fn chassis(tags_kept: bool, led: bool) -> Vec<(&'static str, Writable
         w.push(("AssetTag", Writable::Text(ASSET_TAG_MAX_CHARS)));
     }
     if led {
-        w.push((LOCATION_INDICATOR, Writable::Bool));
-        w.push((INDICATOR_LED, Writable::OneOf(&["Lit", "Off"])));
+        w.extend_from_slice(LED);
     }
     w
 }
 
-/// The writable properties of a BMC server's chassis: its identify light
-/// (IPMI Chassis Identify), by either name.
-pub(crate) const SERVER_CHASSIS: &[(&str, Writable)] = &[
+/// An identify light by either name: a board's LED device, a BMC server
+/// chassis' IPMI Chassis Identify (all a server chassis takes).
+pub(crate) const LED: &[(&str, Writable)] = &[
     (LOCATION_INDICATOR, Writable::Bool),
     (INDICATOR_LED, Writable::OneOf(&["Lit", "Off"])),
 ];
+
+/// Shows an identify light's state under both its names.
+pub(crate) fn show_led(v: &mut Value, on: bool) {
+    v[LOCATION_INDICATOR] = Value::Bool(on);
+    v[INDICATOR_LED] = Value::from(if on { "Lit" } else { "Off" });
+}
 
 /// The LED state a board's or a server chassis' `PATCH` asks for, by either name (`None`: it
 /// asks nothing of the LED); both names in one body must agree.
