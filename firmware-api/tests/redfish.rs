@@ -927,11 +927,16 @@ fn asset_tag_is_the_v11_asset_info() {
 
 /// The BMC's System GUID as `ipmitool mc guid <order>` decodes it.
 fn ipmitool_guid(sim: &crate::ipmi_support::SimBmc, order: &str) -> String {
-    let out = String::from_utf8(sim.ipmitool(&["mc", "guid", order]).stdout).unwrap();
+    ipmitool_field(sim, &["mc", "guid", order], "System GUID")
+}
+
+/// The value of the `label : value` line ipmitool prints for `args`.
+fn ipmitool_field(sim: &crate::ipmi_support::SimBmc, args: &[&str], label: &str) -> String {
+    let out = String::from_utf8(sim.ipmitool(args).stdout).unwrap();
     out.lines()
-        .find_map(|l| l.strip_prefix("System GUID"))
+        .find_map(|l| l.strip_prefix(label))
         .and_then(|l| l.split_once(':'))
-        .unwrap_or_else(|| panic!("a System GUID in {out}"))
+        .unwrap_or_else(|| panic!("a {label} in {out}"))
         .1
         .trim()
         .to_string()
@@ -969,15 +974,7 @@ fn bmc_power_restore_policy_is_its_chassis_status() {
     use crate::ipmi_support::SimBmc;
     let Some(sim) = SimBmc::start() else { return };
     let (s, _cfg) = with_bmc(&sim);
-    let out = String::from_utf8(sim.ipmitool(&["chassis", "status"]).stdout).unwrap();
-    let said = out
-        .lines()
-        .find_map(|l| l.strip_prefix("Power Restore Policy"))
-        .and_then(|l| l.split_once(':'))
-        .unwrap_or_else(|| panic!("a Power Restore Policy in {out}"))
-        .1
-        .trim()
-        .to_string();
+    let said = ipmitool_field(&sim, &["chassis", "status"], "Power Restore Policy");
     let want = match said.as_str() {
         "always-off" => serde_json::Value::from("AlwaysOff"),
         "previous" => serde_json::Value::from("LastState"),
