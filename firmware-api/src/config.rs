@@ -61,6 +61,16 @@ pub struct ManagerSection {
     pub reset_enabled: bool,
     /// The file a reset writes; `opendcre-reboot.path` watches it.
     pub reboot_request: PathBuf,
+    /// The file a `PATCH` of the node's network settings (its
+    /// `EthernetInterface`) writes; the image's `openmist-network.path`
+    /// carries it out. Empty (the default): the settings are read-only.
+    pub network_request: PathBuf,
+    /// The image's summary of the network settings it applied (no
+    /// secrets); empty: the interfaces show no static settings.
+    pub network_state: PathBuf,
+    /// The interfaces the image's wired network configures: the only
+    /// ones whose settings are shown and written.
+    pub network_interfaces: Vec<String>,
     /// Directory (made 0700 when missing) where a certificate installed
     /// through Redfish is kept with its key; while it holds one, that one
     /// is served instead of `[tls] cert`/`key`. Empty: no replacement.
@@ -92,6 +102,9 @@ impl Default for ManagerSection {
         ManagerSection {
             reset_enabled: false,
             reboot_request: PathBuf::from("/run/opendcre/reboot-request"),
+            network_request: PathBuf::new(),
+            network_state: PathBuf::new(),
+            network_interfaces: vec!["eth0".into(), "usb0".into()],
             certificate_store: PathBuf::from("/var/lib/opendcre/tls"),
             asset_tags: PathBuf::from("/var/lib/opendcre/asset-tags.json"),
             aggregates: PathBuf::from("/var/lib/opendcre/aggregates.json"),
@@ -105,6 +118,16 @@ impl ManagerSection {
     /// What the Redfish node is built with: the request file, when on.
     pub fn reboot_request(&self) -> Option<PathBuf> {
         self.reset_enabled.then(|| self.reboot_request.clone())
+    }
+
+    /// What the Redfish node is built with for its network settings.
+    pub fn network(&self) -> opendcre_redfish::NetworkSettings {
+        let set = |p: &PathBuf| Some(p.clone()).filter(|p| !p.as_os_str().is_empty());
+        opendcre_redfish::NetworkSettings {
+            request: set(&self.network_request),
+            state: set(&self.network_state),
+            interfaces: self.network_interfaces.clone(),
+        }
     }
 
     /// The certificate store, unless turned off (`""`).
@@ -570,6 +593,32 @@ impl Config {
                 message: format!("{}: must be an absolute path to a file", r.display()),
             });
         }
+        let network = self.manager.network();
+        for (key, file) in [
+            ("manager.network_request", &network.request),
+            ("manager.network_state", &network.state),
+        ] {
+            if let Some(f) = file
+                .as_ref()
+                .filter(|f| !f.is_absolute() || f.file_name().is_none())
+            {
+                return Err(ConfigError::Invalid {
+                    key,
+                    message: format!(
+                        "{}: must be an absolute path to a file, or \"\"",
+                        f.display()
+                    ),
+                });
+            }
+        }
+        if let Some(bad) = self.manager.network_interfaces.iter().find(|i| {
+            i.is_empty() || i.len() > 15 || i.contains(['/', ' ']) || *i == "." || *i == ".."
+        }) {
+            return Err(ConfigError::Invalid {
+                key: "manager.network_interfaces",
+                message: format!("{bad:?} is not a network interface name"),
+            });
+        }
         for (key, file) in [
             ("manager.asset_tags", self.manager.asset_tags()),
             ("manager.aggregates", self.manager.aggregates()),
@@ -905,6 +954,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(cfg.manager.asset_tags(), None);
+        let net = d.manager.network();
+        assert_eq!(
+            (net.request, net.state),
+            (None, None),
+            "read-only unless set"
+        );
+        assert_eq!(net.interfaces, ["eth0", "usb0"]);
         assert_eq!(
             d.manager.aggregates(),
             Some(PathBuf::from("/var/lib/opendcre/aggregates.json"))
@@ -929,6 +985,18 @@ mod tests {
                 "manager.report_definitions",
             ),
             ("[manager]\ntasks = \"tasks.json\"\n", "manager.tasks"),
+            (
+                "[manager]\nnetwork_request = \"network-request\"\n",
+                "manager.network_request",
+            ),
+            (
+                "[manager]\nnetwork_state = \"/\"\n",
+                "manager.network_state",
+            ),
+            (
+                "[manager]\nnetwork_interfaces = [\"eth0\", \"../x\"]\n",
+                "manager.network_interfaces",
+            ),
             ("[rack]\nmodel = \"a\\tb\"\n", "rack"),
         ] {
             match Config::parse(text, "t") {

@@ -229,6 +229,7 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
     let tasks = Arc::new(opendcre_redfish::Tasks::open(cfg.manager.tasks()));
     let redfish = opendcre_redfish::Node {
         reboot_request: cfg.manager.reboot_request(),
+        network: cfg.manager.network(),
         // The material the TLS listeners serve; none without one.
         tls: protocols.https_port.and(tls.clone()),
         event_service: event_service.clone(),

@@ -746,3 +746,215 @@ fn no_tls_no_certificate() {
     assert_eq!(r.status, 503);
     assert_eq!(error_code(&r), "Base.1.22.ServiceDisabled");
 }
+
+/// The image's root side of a network change, run as the test user
+/// against a scratch root (`OPENMIST_ROOT`): the real scripts of
+/// overlays/usr/lib/openmist.
+fn apply_network_request(
+    request: &std::path::Path,
+    settings: &std::path::Path,
+    root: &std::path::Path,
+) -> std::process::Output {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../overlays/usr/lib/openmist/apply-network-request");
+    Command::new("sh")
+        .arg(script)
+        .arg(request)
+        .arg(settings)
+        .env("OPENMIST_ROOT", root)
+        .output()
+        .expect("sh")
+}
+
+#[test]
+fn the_network_settings_go_through_the_images_request() {
+    let (dir, rack) = crate::redfish::rack_file();
+    let request = dir.path().join("run/network-request");
+    std::fs::create_dir(dir.path().join("run")).unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    let state = root.join("run/openmist/network.env");
+    let settings = dir.path().join("openmist.txt");
+    std::fs::write(
+        &settings,
+        "# settings\r\nhostname=openmist\r\nnetwork=dhcp\r\n#address=192.0.2.20/24\r\n",
+    )
+    .unwrap();
+    // The interface the image's wired network would be: any of this
+    // machine's (the settings never touch the machine's own network).
+    let name = get_ok(&crate::redfish::node(&rack).0, IFS, Some(READER))["Members"][0]["@odata.id"]
+        .as_str()
+        .and_then(|u| u.rsplit('/').next())
+        .expect("the machine has a network interface besides lo")
+        .to_string();
+    let toml = crate::redfish::node_toml(
+        &rack,
+        &format!(
+            "[event_log]\npath = {:?}\n[manager]\nnetwork_request = {:?}\nnetwork_state = {:?}\nnetwork_interfaces = [{name:?}]\n",
+            dir.path().join("events.jsonl").display().to_string(),
+            request.display().to_string(),
+            state.display().to_string(),
+        ),
+    );
+    let (s, _cfg) = Server::with_config(&toml);
+    let uri = format!("{IFS}/{name}");
+    let r = get(&s, &uri, Some(READER));
+    assert_eq!(r.header("Allow"), Some("GET, HEAD, PATCH"));
+    let v = r.json();
+    assert!(v.get("DHCPv4").is_none(), "no summary yet: {v}");
+    let etag = r.header("ETag").unwrap().to_string();
+    let addr = r#"{"IPv4Addresses": [{"Address": "192.0.2.20", "SubnetMask": "255.255.255.0", "Gateway": "192.0.2.1"}], "HostName": "rack7-rm", "StaticNameServers": ["192.0.2.53"]}"#;
+    for (token, body, if_match, status, code) in [
+        (
+            READER,
+            addr,
+            Some(etag.as_str()),
+            403,
+            "InsufficientPrivilege",
+        ),
+        (
+            OPERATOR,
+            addr,
+            Some(etag.as_str()),
+            403,
+            "InsufficientPrivilege",
+        ),
+        (ADMIN, addr, None, 428, "PreconditionRequired"),
+        (ADMIN, addr, Some("\"0000\""), 412, "PreconditionFailed"),
+        (
+            ADMIN,
+            r#"{"HostName": "bad_name"}"#,
+            Some(etag.as_str()),
+            400,
+            "PropertyValueFormatError",
+        ),
+        (
+            ADMIN,
+            r#"{"NameServers": ["192.0.2.53"]}"#,
+            Some(etag.as_str()),
+            400,
+            "PropertyNotWritable",
+        ),
+    ] {
+        let mut extra = vec![];
+        if let Some(m) = if_match {
+            extra.push(("If-Match", m));
+        }
+        let r = send(&s, "PATCH", &uri, token, body, &extra);
+        assert_eq!(r.status, status, "{body}: {}", r.message());
+        assert!(error_code(&r).ends_with(code), "{}", error_code(&r));
+        assert!(!request.exists(), "{body}: nothing asked for");
+    }
+    let r = send(
+        &s,
+        "PATCH",
+        &uri,
+        ADMIN,
+        addr,
+        &[("If-Match", etag.as_str())],
+    );
+    assert_eq!(r.status, 204, "{}", r.message());
+    let asked = std::fs::read_to_string(&request).unwrap();
+    assert_eq!(
+        asked,
+        "# asked by admin through Redfish\nhostname=rack7-rm\nnetwork=static\naddress=192.0.2.20/24\ngateway=192.0.2.1\ndns=192.0.2.53\n"
+    );
+    let r = send(
+        &s,
+        "PATCH",
+        &uri,
+        ADMIN,
+        r#"{"HostName": "x"}"#,
+        &[("If-Match", "*")],
+    );
+    assert_eq!(r.status, 503, "the first one is not taken yet");
+    assert!(log_message_ids(&s)
+        .iter()
+        .any(|m| m.ends_with("NetworkSettingsChanged")));
+
+    // The image takes it: into the settings file, applied (the scratch root).
+    let out = apply_network_request(&request, &settings, &root);
+    assert!(out.status.success(), "{out:?}");
+    assert!(!request.exists());
+    assert_eq!(
+        std::fs::read_to_string(&settings).unwrap(),
+        "# settings\r\nhostname=rack7-rm\nnetwork=static\n#address=192.0.2.20/24\r\naddress=192.0.2.20/24\ngateway=192.0.2.1\ndns=192.0.2.53\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("etc/hostname")).unwrap(),
+        "rack7-rm\n"
+    );
+    let net =
+        std::fs::read_to_string(root.join("run/systemd/network/10-openmist-settings.network"))
+            .unwrap();
+    assert!(
+        net.contains("Address=192.0.2.20/24\nGateway=192.0.2.1\nDNS=192.0.2.53\n"),
+        "{net}"
+    );
+    // And the interface shows the settings now in force.
+    let v = get_ok(&s, &uri, Some(READER));
+    assert_eq!(v["DHCPv4"]["DHCPEnabled"], false);
+    assert_eq!(v["IPv4StaticAddresses"][0]["Address"], "192.0.2.20");
+    assert_eq!(v["IPv4StaticAddresses"][0]["SubnetMask"], "255.255.255.0");
+    assert_eq!(v["IPv4StaticAddresses"][0]["Gateway"], "192.0.2.1");
+    assert_eq!(v["StaticNameServers"], serde_json::json!(["192.0.2.53"]));
+    assert!(
+        v["@Redfish.WriteableProperties"]
+            .as_array()
+            .unwrap()
+            .contains(&"FQDN".into())
+            == v.get("FQDN").is_some()
+    );
+
+    // Back to DHCP with DHCP's name servers.
+    let r = send(
+        &s,
+        "PATCH",
+        &uri,
+        ADMIN,
+        r#"{"DHCPv4": {"DHCPEnabled": true}, "StaticNameServers": []}"#,
+        &[("If-Match", "*")],
+    );
+    assert_eq!(r.status, 204, "{}", r.message());
+    let out = apply_network_request(&request, &settings, &root);
+    assert!(out.status.success(), "{out:?}");
+    assert!(!root
+        .join("run/systemd/network/10-openmist-settings.network")
+        .exists());
+    let v = get_ok(&s, &uri, Some(READER));
+    assert_eq!(v["DHCPv4"]["DHCPEnabled"], true);
+    assert_eq!(v["IPv4StaticAddresses"], serde_json::json!([]));
+    assert_eq!(v["StaticNameServers"], serde_json::json!([]));
+
+    // A request the service could not have written changes nothing.
+    let before = std::fs::read_to_string(&settings).unwrap();
+    std::fs::write(&request, "tls_key=../../etc/shadow\n").unwrap();
+    let out = apply_network_request(&request, &settings, &root);
+    assert!(!out.status.success());
+    std::fs::write(&request, "hostname=-bad-\n").unwrap();
+    let out = apply_network_request(&request, &settings, &root);
+    assert!(
+        !out.status.success(),
+        "checked as the settings file's lines are"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not a valid host name"),
+        "{out:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&settings).unwrap(), before);
+
+    // Other interfaces, and a node without the request file: read-only.
+    let (s, _cfg) = Server::with_config(&crate::redfish::node_toml(&rack, ""));
+    let r = send(
+        &s,
+        "PATCH",
+        &uri,
+        ADMIN,
+        r#"{"HostName": "x"}"#,
+        &[("If-Match", "*")],
+    );
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("Allow"), Some("GET, HEAD"));
+    let why = r.json()["error"]["@Message.ExtendedInfo"][0]["Resolution"].clone();
+    assert!(why.as_str().unwrap().contains("network_request"), "{why}");
+}

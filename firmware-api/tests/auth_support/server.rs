@@ -52,6 +52,7 @@ impl TestApi {
                 // The auth tests do not read the manager's NetworkProtocol.
                 protocols: Default::default(),
                 reboot_request: None,
+                network: Default::default(),
                 // The auth tests do not read the manager's certificate.
                 tls: None,
                 // In memory: the auth tests keep no subscriptions.

@@ -185,6 +185,17 @@ impl Event {
         Event::of("ManagerReset", vec![clip(user)], None)
     }
 
+    /// `user` asked for new network settings of the node (Redfish `PATCH`
+    /// of its interface); `settings`: the `key=value` pairs asked for.
+    /// Logged before they apply: a new address can cut the node off.
+    pub fn network_settings(user: &str, settings: &str) -> Event {
+        Event::of(
+            "NetworkSettingsChanged",
+            vec![clip(user), clip(settings)],
+            None,
+        )
+    }
+
     /// `user` installed a new certificate for the node's HTTPS listeners
     /// (Redfish `ReplaceCertificate`): its subject and SHA-256 fingerprint,
     /// so the change can be matched with what clients now see.

@@ -179,6 +179,14 @@ pub const MESSAGES: &[MessageDef] = &[
         resolution: "None.",
     },
     MessageDef {
+        key: "NetworkSettingsChanged",
+        description: "The node's network settings were changed.",
+        template: "'%1' changed the node's network settings: %2.",
+        severity: Severity::Warning,
+        args: &[(S, "Who changed them."), (S, "The settings asked for.")],
+        resolution: "None.",
+    },
+    MessageDef {
         key: "CertificateReplaced",
         description: "The HTTPS certificate of the node was replaced.",
         template: "'%1' replaced the HTTPS certificate: now '%2', SHA-256 %3.",
@@ -343,6 +351,7 @@ mod tests {
             Event::subscription("ops", "http://r/", SubscriptionChange::Deleted),
             Event::subscription("ops", "http://r/", SubscriptionChange::Terminated("500")),
             Event::manager_reset("ops"),
+            Event::network_settings("root", "hostname=rack7-rm, dns=192.0.2.53"),
             Event::certificate_replaced("ops", "node", "AA:BB"),
             Event::certificate_request("ops", "node-7.example"),
             Event::certificate_restored("ops", "node", "AA:BB"),

@@ -79,7 +79,8 @@ pub(crate) fn interface(i: &NetIf, host: Option<&str>, r: &Resolver) -> Value {
             // null: the driver does not know (link down, virtual interface).
             "SpeedMbps": i.speed_mbps,
             "MTUSize": i.mtu,
-            "HostName": host,
+            // DSP8010: the host name "without any domain information".
+            "HostName": host.map(crate::network_settings::short_name),
             "FQDN": host.and_then(|h| crate::netif::fqdn(h, r)),
             "IPv4Addresses": ipv4,
             "IPv6Addresses": ipv6,

@@ -28,6 +28,7 @@ use crate::logs;
 use crate::metadata;
 use crate::netif;
 use crate::network;
+use crate::network_settings;
 use crate::node::{Node, Rack};
 use crate::patch;
 use crate::power::PowerView;
@@ -67,6 +68,11 @@ pub async fn handle(
         Resource::SessionService => sessions::allow(caller.security.as_deref()),
         // `ServiceIdentification` is kept with the asset tags.
         Resource::Manager => (!node.asset_tags.kept()).then_some(crate::route::READ_ONLY),
+        // Only the interfaces the image's settings configure, when the
+        // node takes network requests.
+        Resource::EthernetInterface(name) => {
+            (!node.network.writable(name)).then_some(crate::route::READ_ONLY)
+        }
         _ => accounts::allow(resource, caller.security.as_deref()),
     };
     let allow = narrowed.unwrap_or_else(|| resource.allow_header());
@@ -83,6 +89,9 @@ pub async fn handle(
         // Why a method the resource type has is not open here.
         e.detail = match resource {
             Resource::Manager if narrowed.is_some() => Some(MANAGER_READ_ONLY.to_string()),
+            Resource::EthernetInterface(_) if narrowed.is_some() => {
+                Some(INTERFACE_READ_ONLY.to_string())
+            }
             _ => accounts::why_read_only(resource, caller.security.as_deref()),
         };
         return e.answer().allow(allow);
@@ -469,14 +478,7 @@ impl Ctx<'_> {
             Resource::EthernetInterfaceCollection => {
                 ethernet::interface_collection(&netif::interfaces())
             }
-            Resource::EthernetInterface(name) => {
-                let i = netif::interfaces()
-                    .into_iter()
-                    .find(|i| i.name == *name)
-                    .ok_or_else(|| RedfishError::missing(path))?;
-                let host = netif::host_name();
-                ethernet::interface(&i, host.as_deref(), &netif::resolver())
-            }
+            Resource::EthernetInterface(name) => self.interface(name, path)?,
             Resource::LogServiceCollection(owner) => {
                 self.log_owner(*owner, path).await?;
                 logs::service_collection(*owner)
@@ -826,6 +828,28 @@ impl Ctx<'_> {
     /// The manager: this node, its label (`ServiceIdentification`, `null`
     /// until given, when labels are kept) and an `@odata.etag` of all but
     /// its clock.
+    /// A network interface of the node: what the OS shows, the settings
+    /// of the image's wired network on the interfaces they configure, and
+    /// the `@odata.etag` a `PATCH` of them checks.
+    fn interface(&self, name: &str, path: &str) -> Result<Value, RedfishError> {
+        let i = netif::interfaces()
+            .into_iter()
+            .find(|i| i.name == name)
+            .ok_or_else(|| RedfishError::missing(path))?;
+        let host = netif::host_name();
+        let mut v = ethernet::interface(&i, host.as_deref(), &netif::resolver());
+        let settings = &self.node.network;
+        if settings.interfaces.iter().any(|n| n == name) {
+            let applied = settings
+                .state
+                .as_deref()
+                .and_then(network_settings::read_applied);
+            network_settings::show(&mut v, applied.as_ref(), settings.writable(name));
+        }
+        patch::stamp(&mut v);
+        Ok(v)
+    }
+
     async fn manager(&self) -> Result<Value, RedfishError> {
         let node = self.node;
         let rack = self.rack().await?;
@@ -858,6 +882,8 @@ impl Ctx<'_> {
 /// Why the manager takes no `PATCH` on a node that keeps no labels.
 const MANAGER_READ_ONLY: &str =
     "ServiceIdentification is kept with the asset tags: [manager] asset_tags is empty on this node.";
+
+const INTERFACE_READ_ONLY: &str = "The node's network settings are written through Redfish only on the interfaces of [manager] network_interfaces, when [manager] network_request is set (the OpenMistOS image).";
 
 /// One `PATCH` at a time: the `If-Match` check, the bus write and the
 /// answer's fresh read are one step, so no other `PATCH` slips between a
@@ -961,6 +987,23 @@ async fn patch(
                 tracing::info!(service_identification = ?label, user = %ctx.caller.user(), "ServiceIdentification written");
             }
             Ok(Answer::json(StatusCode::OK, &ctx.manager().await?))
+        }
+        // The node's own network: a request the image carries out, 204
+        // before it applies (a new address cuts this connection).
+        Resource::EthernetInterface(name) => {
+            let current = ctx.interface(name, path)?;
+            patch::check_if_match(req.headers, etag(&current))?;
+            let host = netif::host_name().unwrap_or_default();
+            let change = network_settings::parse(body, &current, &host)?;
+            let request = ctx.node.network.request.clone();
+            let (log, user) = (ctx.node.events.clone(), ctx.caller.user());
+            blocking(move || {
+                let path =
+                    request.ok_or_else(|| RedfishError::failure("no network request file"))?;
+                network_settings::request(&path, &change, &user, &log)
+            })
+            .await?;
+            Ok(Answer::no_content())
         }
         Resource::Chassis(ChassisId::Rack) => {
             let current = ctx.rack_chassis().await?;

@@ -63,7 +63,7 @@ pub(crate) struct Resolver {
 /// Longer than any file read here should be; a longer one is cut.
 const MAX_FILE: u64 = 64 * 1024;
 
-fn read_small(path: &Path) -> Option<String> {
+pub(crate) fn read_small(path: &Path) -> Option<String> {
     let mut s = String::new();
     std::fs::File::open(path)
         .ok()?
@@ -143,16 +143,45 @@ pub(crate) fn interfaces() -> Vec<NetIf> {
         .collect()
 }
 
-/// The kernel's host name (`/proc/sys/kernel/hostname`, what `uname -n`
-/// says).
+/// The node's host name: `/etc/hostname`, the name the system is set to
+/// (OpenMistOS writes it from its settings file, also when a Redfish
+/// `PATCH` changes it), else the kernel's (`uname -n`). Not the kernel's
+/// first: the service's unit has `ProtectHostname=yes`, whose UTS
+/// namespace keeps the name the service started with.
 pub(crate) fn host_name() -> Option<String> {
-    read_trimmed(Path::new("/proc/sys/kernel/hostname")).filter(|h| !h.is_empty())
+    let configured = read_small(Path::new("/etc/hostname")).and_then(|t| {
+        t.lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(str::to_string)
+    });
+    configured
+        .or_else(|| read_trimmed(Path::new("/proc/sys/kernel/hostname")))
+        .filter(|h| !h.is_empty())
 }
 
+/// The resolver's configuration. Under systemd-resolved (the OpenMistOS
+/// image) `/etc/resolv.conf` names only its local stub, 127.0.0.53; the
+/// servers it forwards to, which an operator set or DHCP gave, are then
+/// in resolved's own `/run/systemd/resolve/resolv.conf`.
 pub(crate) fn resolver() -> Resolver {
-    read_small(Path::new("/etc/resolv.conf"))
+    let etc = read_small(Path::new("/etc/resolv.conf"))
         .map(|t| parse_resolv_conf(&t))
-        .unwrap_or_default()
+        .unwrap_or_default();
+    if !only_resolved_stub(&etc) {
+        return etc;
+    }
+    read_small(Path::new("/run/systemd/resolve/resolv.conf"))
+        .map(|t| parse_resolv_conf(&t))
+        .unwrap_or(etc)
+}
+
+/// resolved's stub listeners: 127.0.0.53 and, for non-DNSSEC, 127.0.0.54.
+fn only_resolved_stub(r: &Resolver) -> bool {
+    !r.name_servers.is_empty()
+        && r.name_servers
+            .iter()
+            .all(|s| s == "127.0.0.53" || s == "127.0.0.54")
 }
 
 /// The host's fully qualified name as the resolver library takes it

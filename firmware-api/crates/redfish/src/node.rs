@@ -56,6 +56,9 @@ pub struct Node {
     /// Where `Manager.Reset` writes its restart request (`[manager]
     /// reboot_request`); `None`: restarting the node through Redfish is off.
     pub reboot_request: Option<std::path::PathBuf>,
+    /// The node's own network settings (`[manager] network_request`,
+    /// `network_state`, `network_interfaces`): PATCH of its interfaces.
+    pub network: crate::NetworkSettings,
     /// The event service (`[event_service]`): subscriptions and SSE.
     pub event_service: Arc<crate::EventService>,
     /// The periodic metric report definitions operators make (`[manager]

@@ -368,6 +368,9 @@ impl Resource {
             // So is the node's label (DSP8011: `Manager` PATCH is
             // `ConfigureManager`).
             Resource::Manager if method == Method::PATCH => Permission::Administer,
+            // And the node's network settings (its interfaces are the
+            // manager's).
+            Resource::EthernetInterface(_) if method == Method::PATCH => Permission::Administer,
             // So is the account lockout policy (DSP8011: `AccountService`
             // PATCH is `ConfigureUsers`, an administrator's).
             Resource::AccountService if method == Method::PATCH => Permission::Administer,
@@ -468,6 +471,10 @@ impl Resource {
             // `ServiceIdentification`; `GET, HEAD` when the node keeps no
             // asset tags (the handler narrows it).
             Resource::Manager => "GET, HEAD, PATCH",
+            // The node's network settings; `GET, HEAD` on other
+            // interfaces and without a request file (the handler narrows
+            // it).
+            Resource::EthernetInterface(_) => "GET, HEAD, PATCH",
             // The lockout policy; `GET, HEAD` when the node does not keep
             // it (the handler narrows it).
             Resource::AccountService => "GET, HEAD, PATCH",
