@@ -559,6 +559,31 @@ if [ "$BOOT_TEST_SERVICE" = 1 ]; then
     }
     acct_now=$(acct_login)
     expect "the new account logs in with HTTP Basic (HTTP $acct_now)" test "$acct_now" = 200
+
+    # --- Redfish PATCH of the node's network settings ---------------------------------------
+    # The unprivileged service writes /run/opendcre/network-request; the
+    # image's openmist-network.path checks it, keeps it in
+    # /boot/firmware/openmist.txt and applies it (host name, networkd's
+    # name servers through resolved). QEMU's user network stays DHCP; its
+    # DNS server (10.0.2.3) is set as the static name server.
+    nic="$base/Managers/RackManager/EthernetInterfaces/usb0"
+    nic_etag=$(rf -D - -o /dev/null "$nic" 2>/dev/null | tr -d '\r' | sed -n 's/^[Ee][Tt][Aa][Gg]: //p')
+    net_code=$(rf -o "$DIR/nic-patch.json" -w '%{http_code}' -X PATCH -H 'Content-Type: application/json' \
+        -H "If-Match: ${nic_etag:-none}" --data '{"HostName": "boot-test-node", "StaticNameServers": ["10.0.2.3"]}' \
+        "$nic" 2>/dev/null || true)
+    expect "Redfish PATCH of usb0's HostName and StaticNameServers accepted (HTTP $net_code $(head -c 200 "$DIR/nic-patch.json" 2>/dev/null))" \
+        test "$net_code" = 204
+    nic_now=""
+    for _ in $(seq 1 30); do
+        nic_now=$(rf "$nic" 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("HostName"), d.get("StaticNameServers"), d.get("NameServers"), d.get("DHCPv4"))' 2>/dev/null || true)
+        [[ "$nic_now" == "boot-test-node ['10.0.2.3'] ['10.0.2.3'] {'DHCPEnabled': True}" ]] && break
+        sleep 2
+    done
+    expect "the node applied them: usb0 shows the new name and name server, still DHCP ($nic_now; $(guest systemctl show -p Result --value openmist-network.service 2>/dev/null))" \
+        test "$nic_now" = "boot-test-node ['10.0.2.3'] ['10.0.2.3'] {'DHCPEnabled': True}"
+    expect "the kernel's host name is the new one ($(guest hostname 2>/dev/null))" test "$(guest hostname 2>/dev/null)" = boot-test-node
+    expect "kept in the settings file on the card" bash -c 'grep -qx "hostname=boot-test-node" <<<"$0" && grep -qx "dns=10.0.2.3" <<<"$0"' \
+        "$(guest cat /boot/firmware/openmist.txt 2>/dev/null)"
 fi
 boot_times=$(guest systemctl show -p UserspaceTimestampMonotonic -p FinishTimestampMonotonic)
 us=$(sed -n 's/^UserspaceTimestampMonotonic=//p' <<<"$boot_times")
@@ -652,6 +677,9 @@ if [ "$BOOT_TEST_SERVICE" = 1 ]; then
             expect "the rack's asset tag is kept across the restart (${rack_tag:-none})" test "$rack_tag" = "boot-test rack 7"
             acct_back=$(acct_login)
             expect "the account made through Redfish is kept across the restart (HTTP $acct_back)" test "$acct_back" = 200
+            name_back=$(rf "$nic" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin).get("HostName"))' 2>/dev/null || true)
+            expect "the host name set through Redfish is kept across the restart (${name_back:-none}, kernel $(guest hostname 2>/dev/null))" \
+                bash -c '[ "$0" = boot-test-node ] && [ "$1" = boot-test-node ]' "$name_back" "$(guest hostname 2>/dev/null)"
             # The refused push's task, kept in /var/lib/opendcre/tasks.json.
             kept_task=$(rf "https://127.0.0.1:$API_PORT${task:-/none}" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin).get("TaskState"))' 2>/dev/null || true)
             expect "the refused update's task is kept across the restart (${task:-none}: ${kept_task:-none})" test "$kept_task" = Exception

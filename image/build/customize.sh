@@ -62,6 +62,10 @@ if [ -n "$deb_name" ]; then
     sed -i '/^\[update\]/,/^\[/ s/^enabled = false$/enabled = true/' "$rootfs/etc/opendcre/opendcre.toml"
     # Redfish Manager.Reset: the request file opendcre-reboot.path watches.
     sed -i '/^\[manager\]/,/^\[/ s/^reset_enabled = false$/reset_enabled = true/' "$rootfs/etc/opendcre/opendcre.toml"
+    # Redfish PATCH of the node's network settings: the request file
+    # openmist-network.path watches, the summary apply-settings writes.
+    sed -i '/^\[manager\]/,/^\[/ s|^network_request = ""$|network_request = "/run/opendcre/network-request"|' "$rootfs/etc/opendcre/opendcre.toml"
+    sed -i '/^\[manager\]/,/^\[/ s|^network_state = ""$|network_state = "/run/openmist/network.env"|' "$rootfs/etc/opendcre/opendcre.toml"
     # Redfish tasks kept on the data partition: a client polling an update's
     # task across the reboot still finds it.
     sed -i '/^\[manager\]/,/^\[/ s|^# tasks = "/var/lib/opendcre/tasks.json"$|tasks = "/var/lib/opendcre/tasks.json"|' "$rootfs/etc/opendcre/opendcre.toml"
@@ -82,7 +86,8 @@ if [ -n "$deb_name" ]; then
     units="$units
 enable $deb_name.service
 enable openmist-mark-good.service
-enable opendcre-reboot.path"
+enable opendcre-reboot.path
+enable openmist-network.path"
 fi
 while read -r verb unit; do
     case "$verb" in
@@ -212,6 +217,12 @@ if [ -n "$deb_name" ]; then
         bad "the service's [manager] tasks (Redfish tasks kept across restarts) is not on in /etc/opendcre/opendcre.toml"
     ls "$rootfs"/etc/systemd/system/multi-user.target.wants/opendcre-reboot.path >/dev/null 2>&1 ||
         bad "opendcre-reboot.path is not enabled (Manager.Reset would never restart the node)"
+    sed -n '/^\[manager\]/,/^\[/p' "$rootfs/etc/opendcre/opendcre.toml" | grep -qx 'network_request = "/run/opendcre/network-request"' ||
+        bad "the service's [manager] network_request (Redfish network settings) is not set in /etc/opendcre/opendcre.toml"
+    sed -n '/^\[manager\]/,/^\[/p' "$rootfs/etc/opendcre/opendcre.toml" | grep -qx 'network_state = "/run/openmist/network.env"' ||
+        bad "the service's [manager] network_state is not set in /etc/opendcre/opendcre.toml"
+    ls "$rootfs"/etc/systemd/system/multi-user.target.wants/openmist-network.path >/dev/null 2>&1 ||
+        bad "openmist-network.path is not enabled (Redfish network settings would never apply)"
     ls "$rootfs"/etc/systemd/system/multi-user.target.wants/openmist-opendcre-security.service >/dev/null 2>&1 ||
         bad "openmist-opendcre-security.service is not enabled (the service would refuse every request)"
 fi

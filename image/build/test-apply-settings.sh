@@ -66,7 +66,23 @@ check "bad address falls back to DHCP" bash -c 'grep -q "keeping DHCP" "$0/out" 
 check "unknown key reported" grep -q "unknown key 'colour'" "$t/out"
 check "path escape refused" bash -c 'grep -q "tls_key: no file" "$0/out" && test ! -e "$0/root/etc/opendcre/incoming/server.key"' "$t"
 
-# 4. missing file: nothing to do
+check "the summary: DHCP, the good name server" bash -c 'test "$(cat "$0/root/run/openmist/network.env")" = "$(printf "network=dhcp\ndns=192.0.2.53")"' "$t"
+check "a name server with DHCP replaces DHCP's" grep -qx 'DNS=192.0.2.53' "$t/root/run/systemd/network/20-openmist-wired.network.d/openmist-dns.conf"
+check "... and DHCP's are not used" grep -qx 'UseDNS=no' "$t/root/run/systemd/network/20-openmist-wired.network.d/openmist-dns.conf"
+
+# 4. static: the summary has it, no DHCP DNS drop-in; back to DHCP without dns
+setup
+printf '%s\n' 'network=static' 'address=192.0.2.20/24' 'gateway=192.0.2.1' 'dns=192.0.2.1 2001:db8::53' >"$t/fat/openmist.txt"
+check "static applies" run
+check "static summary" bash -c 'test "$(cat "$0/root/run/openmist/network.env")" = "$(printf "network=static\naddress=192.0.2.20/24\ngateway=192.0.2.1\ndns=192.0.2.1 2001:db8::53")"' "$t"
+check "no DNS drop-in with a static address" test ! -e "$t/root/run/systemd/network/20-openmist-wired.network.d/openmist-dns.conf"
+check "summary readable by the service" test "$(stat -c %a "$t/root/run/openmist/network.env")" = 644
+printf '%s\n' 'network=dhcp' >"$t/fat/openmist.txt"
+check "back to DHCP" run
+check "DHCP summary, DHCP's name servers" bash -c 'test "$(cat "$0/root/run/openmist/network.env")" = "$(printf "network=dhcp\ndns=")"' "$t"
+check "static file gone" test ! -e "$t/root/run/systemd/network/10-openmist-settings.network"
+
+# 5. missing file: nothing to do
 setup
 check "missing settings file is fine" run
 
