@@ -179,6 +179,16 @@ TOML
 mkdir -p "$WORK/rauc" "$WORK/upload"
 cp "$ROOT/firmware-api/tests/data/rauc-stand-in.sh" "$WORK/rauc/rauc"
 cp "$ROOT/firmware-api/tests/data/rauc-status.json" "$WORK/rauc/status.json"
+# The node's network settings writable as on the image: PATCHes would go
+# to a request file here (the validators only read), and the summary of
+# the applied settings is what the image's own apply-settings writes for a
+# settings file of DHCP (into a scratch root, never this machine's
+# network). The settings stand for every interface of this machine, as the
+# image's wired network does for eth0/usb0.
+mkdir -p "$WORK/netroot/etc" "$WORK/run"
+printf 'network=dhcp\n' > "$WORK/openmist.txt"
+OPENMIST_ROOT="$WORK/netroot" sh "$ROOT/overlays/usr/lib/openmist/apply-settings" "$WORK/openmist.txt" > /dev/null
+NET_IFS=$(find /sys/class/net -mindepth 1 -maxdepth 1 ! -name lo -printf '"%f", ' | sed 's/, $//')
 cat > "$WORK/opendcre.toml" <<TOML
 [update]
 enabled = true
@@ -197,6 +207,9 @@ certificate_store = "$WORK/certificate-store"
 asset_tags = "$WORK/asset-tags.json"
 aggregates = "$WORK/aggregates.json"
 report_definitions = "$WORK/report-definitions.json"
+network_request = "$WORK/run/network-request"
+network_state = "$WORK/netroot/run/openmist/network.env"
+network_interfaces = [$NET_IFS]
 [rack]
 manufacturer = "Vapor IO"
 model = "Vapor Chamber"
