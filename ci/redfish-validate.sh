@@ -225,6 +225,14 @@ interface = "lanplus"
 cipher_suite = 3
 asset_info = "web-01, rack 4 slot 12"
 TOML
+# Each bus board's nameplate, as an operator records it (the bus reads none).
+python3 - "$WORK/rack.json" >> "$WORK/opendcre.toml" <<'PY'
+import json, sys
+for b in json.load(open(sys.argv[1]))["boards"]:
+    i = b["board_id"]
+    print(f'[boards."{i}"]\nmanufacturer = "Vapor IO"\nmodel = "Vapor Edge PLC board"\n'
+          f'part_number = "VE-PLC-2"\nserial_number = "VE2016-{i[-4:]}"')
+PY
 "$BIN" serve --config "$WORK/opendcre.toml" > "$WORK/serve.log" 2>&1 &
 SERVER_PID=$!
 PORT=""

@@ -49,6 +49,9 @@ pub struct Config {
     pub manager: ManagerSection,
     /// `[rack]`: the rack's nameplate, shown by its Redfish chassis.
     pub rack: opendcre_redfish::RackIdentity,
+    /// `[boards."<board id>"]`: a bus board's nameplate (the bus has no
+    /// command that reads one), shown by its Redfish chassis.
+    pub boards: std::collections::BTreeMap<String, opendcre_redfish::RackIdentity>,
 }
 
 /// Restarting the node through Redfish (`Manager.Reset`): off unless the
@@ -111,6 +114,37 @@ impl Default for ManagerSection {
             report_definitions: PathBuf::from("/var/lib/opendcre/report-definitions.json"),
             tasks: PathBuf::new(),
         }
+    }
+}
+
+impl Config {
+    /// `[boards]` by board id: each key is the board's 8 hex digits (as the
+    /// API and the Redfish chassis id write it), each nameplate checked as
+    /// the rack's is.
+    pub fn board_nameplates(
+        &self,
+    ) -> Result<std::collections::BTreeMap<u32, opendcre_redfish::RackIdentity>, ConfigError> {
+        let mut out = std::collections::BTreeMap::new();
+        for (key, plate) in &self.boards {
+            let id = (key.len() == 8 && key.bytes().all(|b| b.is_ascii_hexdigit()))
+                .then(|| u32::from_str_radix(key, 16).ok())
+                .flatten()
+                .ok_or_else(|| ConfigError::Invalid {
+                    key: "boards",
+                    message: format!("{key:?} is not a board id (8 hex digits, as 00000001)"),
+                })?;
+            plate.validate().map_err(|message| ConfigError::Invalid {
+                key: "boards",
+                message: format!("{key}: {message}"),
+            })?;
+            if out.insert(id, plate.clone()).is_some() {
+                return Err(ConfigError::Invalid {
+                    key: "boards",
+                    message: format!("board {key} is named twice"),
+                });
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -646,6 +680,7 @@ impl Config {
                 key: "rack",
                 message,
             })?;
+        self.board_nameplates()?;
         self.telemetry
             .validate()
             .map_err(|message| ConfigError::Invalid {
@@ -1006,6 +1041,27 @@ mod tests {
         }
         // A typo is an error, not a silently missing nameplate.
         assert!(Config::parse("[rack]\nserial = \"x\"\n", "t").is_err());
+        // Boards' nameplates, by the board id as the API writes it.
+        let cfg = Config::parse(
+            "[boards.\"0000000a\"]\nmanufacturer = \"Vapor IO\"\n[boards.\"0000000B\"]\nserial_number = \"B-1\"\n",
+            "t",
+        )
+        .unwrap();
+        let plates = cfg.board_nameplates().unwrap();
+        assert_eq!(plates[&10].manufacturer.as_deref(), Some("Vapor IO"));
+        assert_eq!(plates[&11].serial_number.as_deref(), Some("B-1"));
+        for text in [
+            "[boards.\"1\"]\nmodel = \"m\"\n",
+            "[boards.\"0000000g\"]\nmodel = \"m\"\n",
+            "[boards.\"0000000a\"]\nmodel = \"m\\n\"\n",
+            "[boards.\"0000000a\"]\nmodel = \"m\"\n[boards.\"0000000A\"]\nmodel = \"n\"\n",
+        ] {
+            match Config::parse(text, "t") {
+                Err(ConfigError::Invalid { key, .. }) => assert_eq!(key, "boards", "{text}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        assert!(Config::parse("[boards.\"00000001\"]\nserial = \"x\"\n", "t").is_err());
     }
 
     #[test]

@@ -239,6 +239,8 @@ async fn serve(cfg: Config, dev_mode: bool) -> anyhow::Result<()> {
         r_sense: cfg.bus.r_sense_mohm,
         rack: cfg.telemetry.rack.clone().unwrap_or_else(host_name),
         rack_identity: cfg.rack.clone(),
+        // Checked when the configuration was read.
+        board_identities: cfg.board_nameplates().unwrap_or_default(),
         asset_tags: Arc::new(opendcre_redfish::AssetTags::open(cfg.manager.asset_tags())),
         aggregates: Arc::new(opendcre_redfish::Aggregates::open(cfg.manager.aggregates())),
         report_definitions: Arc::new(opendcre_redfish::ReportDefinitions::open(

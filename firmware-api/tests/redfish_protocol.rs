@@ -631,7 +631,8 @@ fn location_indicator_patch_switches_the_board_led() {
     assert_eq!(error_code(&r), "Base.1.22.PropertyUnknown");
 }
 
-/// The rack's nameplate comes from `[rack]`; the rack's and a board's
+/// The rack's nameplate comes from `[rack]`, a board's from
+/// `[boards."<id>"]`; the rack's and a board's
 /// `AssetTag` are written by an operator (`If-Match` as every `PATCH`),
 /// kept in `[manager] asset_tags` and shown again after a restart.
 #[test]
@@ -645,7 +646,8 @@ fn asset_tags_of_rack_and_boards_are_kept_across_restarts() {
          [auth.tokens.reader]\nhash = \"{}\"\nrole = \"reader\"\n\
          [auth.tokens.operator]\nhash = \"{}\"\nrole = \"operator\"\n\
          [manager]\nasset_tags = {:?}\n\
-         [rack]\nmanufacturer = \"Vapor IO\"\nserial_number = \"VC2016-0042\"\n",
+         [rack]\nmanufacturer = \"Vapor IO\"\nserial_number = \"VC2016-0042\"\n\
+         [boards.\"00000001\"]\nmanufacturer = \"Vapor IO\"\nmodel = \"Vapor Edge\"\nserial_number = \"VE-17\"\n",
         rack.display().to_string(),
         crate::redfish::reader_hash(),
         crate::redfish::operator_hash(),
@@ -707,6 +709,18 @@ fn asset_tags_of_rack_and_boards_are_kept_across_restarts() {
     let board = "/redfish/v1/Chassis/00000001";
     let b = get(&s, board, Some(READER));
     assert_eq!(b.json()["AssetTag"], Value::Null);
+    assert_eq!(
+        (
+            &b.json()["Manufacturer"],
+            &b.json()["Model"],
+            &b.json()["SerialNumber"]
+        ),
+        (&"Vapor IO".into(), &"Vapor Edge".into(), &"VE-17".into())
+    );
+    assert!(
+        b.json().get("PartNumber").is_none(),
+        "not configured, not shown"
+    );
     assert_eq!(b.json()["PowerState"], "On");
     let r = send(
         &s,
@@ -724,8 +738,7 @@ fn asset_tags_of_rack_and_boards_are_kept_across_restarts() {
     let (s, _cfg2) = crate::common::Server::with_config(&toml);
     assert_eq!(get_ok(&s, uri, Some(READER))["AssetTag"], "R-0042 row 3");
     assert_eq!(get_ok(&s, board, Some(READER))["AssetTag"], "B-17");
-    assert_eq!(
-        get_ok(&s, "/redfish/v1/Chassis/00000002", Some(READER))["AssetTag"],
-        Value::Null
-    );
+    let other = get_ok(&s, "/redfish/v1/Chassis/00000002", Some(READER));
+    assert_eq!(other["AssetTag"], Value::Null);
+    assert!(other.get("Manufacturer").is_none(), "no nameplate: {other}");
 }

@@ -42,6 +42,7 @@ impl TestApi {
                 r_sense: 1.0,
                 rack: "test-rack".to_string(),
                 rack_identity: Default::default(),
+                board_identities: Default::default(),
                 // Not kept: the auth tests write no asset tags.
                 asset_tags: Arc::new(opendcre_redfish::AssetTags::open(None)),
                 aggregates: Arc::new(opendcre_redfish::Aggregates::open(None)),

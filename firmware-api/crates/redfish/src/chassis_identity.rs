@@ -19,8 +19,9 @@ use serde_json::{json, Value};
 
 use crate::route::ChassisId;
 
-/// `[rack]` of the configuration: the rack's nameplate. A key left out is
-/// left out of the rack's chassis too (unknown, not empty).
+/// A nameplate of the configuration: the rack's (`[rack]`) or a bus
+/// board's (`[boards."<board id>"]`). A key left out is left out of the
+/// chassis too (unknown, not empty).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RackIdentity {

@@ -811,6 +811,9 @@ impl Ctx<'_> {
         let mut v = resources::board_chassis(b, &rack);
         let c = ChassisId::Board(b);
         chassis_reset::show(c, &chassis_reset::systems(c, &rack), &mut v);
+        if let Some(plate) = node.board_identities.get(&b) {
+            plate.fill(&mut v);
+        }
         node.asset_tags.fill(c, &mut v);
         let led = led::board_led(&rack, b);
         if let Some(device) = led {
@@ -825,9 +828,6 @@ impl Ctx<'_> {
         Ok((v, led))
     }
 
-    /// The manager: this node, its label (`ServiceIdentification`, `null`
-    /// until given, when labels are kept) and an `@odata.etag` of all but
-    /// its clock.
     /// A network interface of the node: what the OS shows, the settings
     /// of the image's wired network on the interfaces they configure, and
     /// the `@odata.etag` a `PATCH` of them checks.
@@ -850,6 +850,9 @@ impl Ctx<'_> {
         Ok(v)
     }
 
+    /// The manager: this node, its label (`ServiceIdentification`, `null`
+    /// until given, when labels are kept) and an `@odata.etag` of all but
+    /// its clock.
     async fn manager(&self) -> Result<Value, RedfishError> {
         let node = self.node;
         let rack = self.rack().await?;

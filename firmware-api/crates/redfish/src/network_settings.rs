@@ -133,6 +133,7 @@ pub(crate) fn parse(body: &[u8], current: &Value, host: &str) -> Result<Change, 
     let mut change = Change::default();
     let (mut short, mut fqdn) = (None, None);
     let mut ipv4: Option<(&str, Ipv4Setting)> = None;
+    let mut dhcp_off = false;
     for (k, v) in &m {
         let name: String = k.chars().take(64).collect();
         let setting = match k.as_str() {
@@ -150,7 +151,14 @@ pub(crate) fn parse(body: &[u8], current: &Value, host: &str) -> Result<Change, 
                 continue;
             }
             "IPv4Addresses" | "IPv4StaticAddresses" => static_ipv4(v, k)?,
-            "DHCPv4" => dhcpv4(v)?,
+            "DHCPv4" => match dhcpv4(v)? {
+                Some(true) => Some(Ipv4Setting::Dhcp),
+                Some(false) => {
+                    dhcp_off = true;
+                    None
+                }
+                None => None,
+            },
             "StaticNameServers" => {
                 change.name_servers = Some(name_servers(v, k)?);
                 continue;
@@ -168,6 +176,11 @@ pub(crate) fn parse(body: &[u8], current: &Value, host: &str) -> Result<Change, 
             }
         }
         ipv4 = Some((k, setting));
+    }
+    if dhcp_off && !matches!(ipv4, Some((_, Ipv4Setting::Static { .. }))) {
+        return Err(bad(BaseMessage::PropertyMissing, &["IPv4StaticAddresses"]).with_detail(
+            "Turning DHCP off takes the static address in the same request (IPv4StaticAddresses).",
+        ));
     }
     change.ipv4 = ipv4.map(|(_, s)| s);
     change.hostname = match (short, fqdn) {
@@ -301,9 +314,9 @@ fn ipv4(v: &Value, prop: &str) -> Result<Ipv4Addr, RedfishError> {
     }
 }
 
-/// `DHCPv4`: `{"DHCPEnabled": true}` goes back to DHCP; `false` alone says
-/// nothing the node can do (a static address comes with it).
-fn dhcpv4(v: &Value) -> Result<Option<Ipv4Setting>, RedfishError> {
+/// `DHCPv4`: `{"DHCPEnabled": true}` goes back to DHCP; `false` comes with
+/// a static address. `None`: `DHCPEnabled` not given.
+fn dhcpv4(v: &Value) -> Result<Option<bool>, RedfishError> {
     let Value::Object(o) = v else {
         return Err(bad(
             BaseMessage::PropertyValueTypeError,
@@ -314,8 +327,7 @@ fn dhcpv4(v: &Value) -> Result<Option<Ipv4Setting>, RedfishError> {
     for (k, x) in o {
         let at = format!("DHCPv4/{k}");
         match (k.as_str(), x) {
-            ("DHCPEnabled", Value::Bool(true)) => setting = Some(Ipv4Setting::Dhcp),
-            ("DHCPEnabled", Value::Bool(false)) => {}
+            ("DHCPEnabled", Value::Bool(on)) => setting = Some(*on),
             ("DHCPEnabled", _) => {
                 return Err(bad(BaseMessage::PropertyValueTypeError, &[&shown(x), &at]))
             }
@@ -599,6 +611,14 @@ mod tests {
             "node",
         )
         .unwrap();
+        assert_eq!(c.ipv4, Some(want.clone()));
+        // What a client reads and sends back to go static.
+        let c = parse(
+            br#"{"DHCPv4": {"DHCPEnabled": false}, "IPv4StaticAddresses": [{"Address": "192.0.2.20", "SubnetMask": "255.255.255.0", "Gateway": "192.0.2.1"}]}"#,
+            &current(),
+            "node",
+        )
+        .unwrap();
         assert_eq!(c.ipv4, Some(want));
         let c = parse(br#"{"DHCPv4": {"DHCPEnabled": true}}"#, &current(), "node").unwrap();
         assert_eq!(c.ipv4, Some(Ipv4Setting::Dhcp));
@@ -625,7 +645,7 @@ mod tests {
             (br#"{"IPv4Addresses": [{"Address": "192.0.2.2", "SubnetMask": "255.255.255.0"}], "DHCPv4": {"DHCPEnabled": true}}"#, "PropertyValueConflict"),
             (br#"{"DHCPv4": {"UseDNSServers": false}}"#, "PropertyNotWritable"),
             (br#"{"DHCPv4": {"DHCPEnabled": "yes"}}"#, "PropertyValueTypeError"),
-            (br#"{"DHCPv4": {"DHCPEnabled": false}}"#, "NoOperation"),
+            (br#"{"DHCPv4": {"DHCPEnabled": false}}"#, "PropertyMissing"),
         ] {
             let e = parse(body, &current(), "node").unwrap_err();
             assert_eq!(code(e), want, "{}", String::from_utf8_lossy(body));

@@ -30,6 +30,8 @@ pub struct Node {
     pub rack: String,
     /// The rack's nameplate (`[rack]`).
     pub rack_identity: crate::RackIdentity,
+    /// The bus boards' nameplates (`[boards."<board id>"]`), by board id.
+    pub board_identities: std::collections::BTreeMap<u32, crate::RackIdentity>,
     /// The asset tags of the rack and its boards and the manager's
     /// `ServiceIdentification` (`[manager] asset_tags`).
     pub asset_tags: Arc<crate::AssetTags>,
