@@ -166,6 +166,24 @@ pub(crate) fn send(
     crate::common::request_with_body(&s.addr, method, path, &headers, body)
 }
 
+/// One refused `PATCH`: who sends it, the body, its `If-Match` (`None`:
+/// none), the status and the Base message expected.
+pub(crate) type RefusedPatch<'a> = (&'a str, &'a str, Option<&'a str>, u16, &'a str);
+
+/// `PATCH`es `uri` with each case and checks it is refused as expected.
+pub(crate) fn assert_patches_refused(s: &Server, uri: &str, cases: &[RefusedPatch<'_>]) {
+    for (token, body, if_match, status, code) in cases {
+        let extra: Vec<(&str, &str)> = if_match.map(|m| ("If-Match", m)).into_iter().collect();
+        let r = send(s, "PATCH", uri, token, body, &extra);
+        assert_eq!(
+            (r.status, error_code(&r)),
+            (*status, format!("Base.1.22.{code}")),
+            "{body}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+}
+
 pub(crate) fn reset(s: &Server, system: &str, token: &str, reset_type: &str) -> Response {
     send(
         s,

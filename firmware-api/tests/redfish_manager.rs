@@ -210,54 +210,50 @@ fn the_nodes_label_is_kept_and_shown_in_the_service_root() {
 
     let label = r#"{"ServiceIdentification": "rack-4 node 2"}"#;
     let long = format!(r#"{{"ServiceIdentification": "{}"}}"#, "x".repeat(128));
-    for (token, body, if_match, status, code) in [
-        (
-            READER,
-            label,
-            Some(etag.as_str()),
-            403,
-            "InsufficientPrivilege",
-        ),
-        // The node's configuration: `ConfigureManager`.
-        (
-            OPERATOR,
-            label,
-            Some(etag.as_str()),
-            403,
-            "InsufficientPrivilege",
-        ),
-        (ADMIN, label, None, 428, "PreconditionRequired"),
-        (ADMIN, label, Some("\"0000\""), 412, "PreconditionFailed"),
-        (
-            ADMIN,
-            long.as_str(),
-            Some(etag.as_str()),
-            400,
-            "PropertyValueFormatError",
-        ),
-        (
-            ADMIN,
-            r#"{"ServiceIdentification": 4}"#,
-            Some(etag.as_str()),
-            400,
-            "PropertyValueTypeError",
-        ),
-        (
-            ADMIN,
-            r#"{"FirmwareVersion": "9"}"#,
-            Some(etag.as_str()),
-            400,
-            "PropertyNotWritable",
-        ),
-    ] {
-        let extra: Vec<(&str, &str)> = if_match.map(|m| ("If-Match", m)).into_iter().collect();
-        let r = send(&s, "PATCH", MANAGER, token, body, &extra);
-        assert_eq!(
-            (r.status, error_code(&r)),
-            (status, format!("Base.1.22.{code}")),
-            "{body}"
-        );
-    }
+    crate::redfish::assert_patches_refused(
+        &s,
+        MANAGER,
+        &[
+            (
+                READER,
+                label,
+                Some(etag.as_str()),
+                403,
+                "InsufficientPrivilege",
+            ),
+            // The node's configuration: `ConfigureManager`.
+            (
+                OPERATOR,
+                label,
+                Some(etag.as_str()),
+                403,
+                "InsufficientPrivilege",
+            ),
+            (ADMIN, label, None, 428, "PreconditionRequired"),
+            (ADMIN, label, Some("\"0000\""), 412, "PreconditionFailed"),
+            (
+                ADMIN,
+                long.as_str(),
+                Some(etag.as_str()),
+                400,
+                "PropertyValueFormatError",
+            ),
+            (
+                ADMIN,
+                r#"{"ServiceIdentification": 4}"#,
+                Some(etag.as_str()),
+                400,
+                "PropertyValueTypeError",
+            ),
+            (
+                ADMIN,
+                r#"{"FirmwareVersion": "9"}"#,
+                Some(etag.as_str()),
+                400,
+                "PropertyNotWritable",
+            ),
+        ],
+    );
     assert!(!tags.exists(), "nothing written");
     let r = send(&s, "PATCH", MANAGER, ADMIN, label, &[("If-Match", &etag)]);
     assert_eq!(r.status, 200, "{}", r.message());
@@ -804,47 +800,43 @@ fn the_network_settings_go_through_the_images_request() {
     assert!(v.get("DHCPv4").is_none(), "no summary yet: {v}");
     let etag = r.header("ETag").unwrap().to_string();
     let addr = r#"{"IPv4Addresses": [{"Address": "192.0.2.20", "SubnetMask": "255.255.255.0", "Gateway": "192.0.2.1"}], "HostName": "rack7-rm", "StaticNameServers": ["192.0.2.53"]}"#;
-    for (token, body, if_match, status, code) in [
-        (
-            READER,
-            addr,
-            Some(etag.as_str()),
-            403,
-            "InsufficientPrivilege",
-        ),
-        (
-            OPERATOR,
-            addr,
-            Some(etag.as_str()),
-            403,
-            "InsufficientPrivilege",
-        ),
-        (ADMIN, addr, None, 428, "PreconditionRequired"),
-        (ADMIN, addr, Some("\"0000\""), 412, "PreconditionFailed"),
-        (
-            ADMIN,
-            r#"{"HostName": "bad_name"}"#,
-            Some(etag.as_str()),
-            400,
-            "PropertyValueFormatError",
-        ),
-        (
-            ADMIN,
-            r#"{"NameServers": ["192.0.2.53"]}"#,
-            Some(etag.as_str()),
-            400,
-            "PropertyNotWritable",
-        ),
-    ] {
-        let mut extra = vec![];
-        if let Some(m) = if_match {
-            extra.push(("If-Match", m));
-        }
-        let r = send(&s, "PATCH", &uri, token, body, &extra);
-        assert_eq!(r.status, status, "{body}: {}", r.message());
-        assert!(error_code(&r).ends_with(code), "{}", error_code(&r));
-        assert!(!request.exists(), "{body}: nothing asked for");
-    }
+    crate::redfish::assert_patches_refused(
+        &s,
+        &uri,
+        &[
+            (
+                READER,
+                addr,
+                Some(etag.as_str()),
+                403,
+                "InsufficientPrivilege",
+            ),
+            (
+                OPERATOR,
+                addr,
+                Some(etag.as_str()),
+                403,
+                "InsufficientPrivilege",
+            ),
+            (ADMIN, addr, None, 428, "PreconditionRequired"),
+            (ADMIN, addr, Some("\"0000\""), 412, "PreconditionFailed"),
+            (
+                ADMIN,
+                r#"{"HostName": "bad_name"}"#,
+                Some(etag.as_str()),
+                400,
+                "PropertyValueFormatError",
+            ),
+            (
+                ADMIN,
+                r#"{"NameServers": ["192.0.2.53"]}"#,
+                Some(etag.as_str()),
+                400,
+                "PropertyNotWritable",
+            ),
+        ],
+    );
+    assert!(!request.exists(), "nothing asked for");
     let r = send(
         &s,
         "PATCH",

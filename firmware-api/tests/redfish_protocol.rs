@@ -666,40 +666,34 @@ fn asset_tags_of_rack_and_boards_are_kept_across_restarts() {
     let etag = r.header("ETag").unwrap().to_string();
     let tag = r#"{"AssetTag": "R-0042 row 3"}"#;
     let long = format!(r#"{{"AssetTag": "{}"}}"#, "x".repeat(128));
-    for (token, body, if_match, status, code) in [
-        (
-            READER,
-            tag,
-            Some(etag.as_str()),
-            403,
-            "InsufficientPrivilege",
-        ),
-        (OPERATOR, tag, None, 428, "PreconditionRequired"),
-        (
-            OPERATOR,
-            r#"{"SerialNumber": "x"}"#,
-            Some(etag.as_str()),
-            400,
-            "PropertyNotWritable",
-        ),
-        (
-            OPERATOR,
-            long.as_str(),
-            Some(etag.as_str()),
-            400,
-            "PropertyValueFormatError",
-        ),
-    ] {
-        let extra: Vec<(&str, &str)> = if_match.map(|m| ("If-Match", m)).into_iter().collect();
-        let r = send(&s, "PATCH", uri, token, body, &extra);
-        assert_eq!(
-            r.status,
-            status,
-            "{body}: {}",
-            String::from_utf8_lossy(&r.body)
-        );
-        assert_eq!(error_code(&r), format!("Base.1.22.{code}"));
-    }
+    crate::redfish::assert_patches_refused(
+        &s,
+        uri,
+        &[
+            (
+                READER,
+                tag,
+                Some(etag.as_str()),
+                403,
+                "InsufficientPrivilege",
+            ),
+            (OPERATOR, tag, None, 428, "PreconditionRequired"),
+            (
+                OPERATOR,
+                r#"{"SerialNumber": "x"}"#,
+                Some(etag.as_str()),
+                400,
+                "PropertyNotWritable",
+            ),
+            (
+                OPERATOR,
+                long.as_str(),
+                Some(etag.as_str()),
+                400,
+                "PropertyValueFormatError",
+            ),
+        ],
+    );
     assert!(!tags.exists(), "nothing written");
     let r = send(&s, "PATCH", uri, OPERATOR, tag, &[("If-Match", &etag)]);
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));

@@ -206,20 +206,22 @@ grep -q '^bootloader=uboot' "$rootfs/etc/rauc/system.conf" || bad "RAUC is not s
 grep -q '/etc/machine-id *machine-id' "$rootfs/etc/openmist/persistent.conf" || bad "the machine id is not kept on the data partition"
 [ -s "$fw/openmist.txt" ] || bad "no settings file /boot/firmware/openmist.txt"
 grep -qx uninitialized "$rootfs/etc/machine-id" || bad "machine-id is not 'uninitialized'"
+# A line of the service configuration's [manager] table.
+manager_has() { sed -n '/^\[manager\]/,/^\[/p' "$rootfs/etc/opendcre/opendcre.toml" | grep -qx "$1"; }
 if [ -n "$deb_name" ]; then
     ls "$rootfs"/etc/systemd/system/multi-user.target.wants/"$deb_name".service >/dev/null 2>&1 ||
         bad "$deb_name.service is not enabled"
     sed -n '/^\[update\]/,/^\[/p' "$rootfs/etc/opendcre/opendcre.toml" | grep -qx 'enabled = true' ||
         bad "the service's [update] (Redfish UpdateService) is not enabled in /etc/opendcre/opendcre.toml"
-    sed -n '/^\[manager\]/,/^\[/p' "$rootfs/etc/opendcre/opendcre.toml" | grep -qx 'reset_enabled = true' ||
+    manager_has 'reset_enabled = true' ||
         bad "the service's [manager] reset_enabled (Redfish Manager.Reset) is not on in /etc/opendcre/opendcre.toml"
-    sed -n '/^\[manager\]/,/^\[/p' "$rootfs/etc/opendcre/opendcre.toml" | grep -qx 'tasks = "/var/lib/opendcre/tasks.json"' ||
+    manager_has 'tasks = "/var/lib/opendcre/tasks.json"' ||
         bad "the service's [manager] tasks (Redfish tasks kept across restarts) is not on in /etc/opendcre/opendcre.toml"
     ls "$rootfs"/etc/systemd/system/multi-user.target.wants/opendcre-reboot.path >/dev/null 2>&1 ||
         bad "opendcre-reboot.path is not enabled (Manager.Reset would never restart the node)"
-    sed -n '/^\[manager\]/,/^\[/p' "$rootfs/etc/opendcre/opendcre.toml" | grep -qx 'network_request = "/run/opendcre/network-request"' ||
+    manager_has 'network_request = "/run/opendcre/network-request"' ||
         bad "the service's [manager] network_request (Redfish network settings) is not set in /etc/opendcre/opendcre.toml"
-    sed -n '/^\[manager\]/,/^\[/p' "$rootfs/etc/opendcre/opendcre.toml" | grep -qx 'network_state = "/run/openmist/network.env"' ||
+    manager_has 'network_state = "/run/openmist/network.env"' ||
         bad "the service's [manager] network_state is not set in /etc/opendcre/opendcre.toml"
     ls "$rootfs"/etc/systemd/system/multi-user.target.wants/openmist-network.path >/dev/null 2>&1 ||
         bad "openmist-network.path is not enabled (Redfish network settings would never apply)"
