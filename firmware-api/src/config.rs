@@ -627,24 +627,6 @@ impl Config {
                 message: format!("{}: must be an absolute path to a file", r.display()),
             });
         }
-        let network = self.manager.network();
-        for (key, file) in [
-            ("manager.network_request", &network.request),
-            ("manager.network_state", &network.state),
-        ] {
-            if let Some(f) = file
-                .as_ref()
-                .filter(|f| !f.is_absolute() || f.file_name().is_none())
-            {
-                return Err(ConfigError::Invalid {
-                    key,
-                    message: format!(
-                        "{}: must be an absolute path to a file, or \"\"",
-                        f.display()
-                    ),
-                });
-            }
-        }
         if let Some(bad) = self.manager.network_interfaces.iter().find(|i| {
             i.is_empty() || i.len() > 15 || i.contains(['/', ' ']) || *i == "." || *i == ".."
         }) {
@@ -653,7 +635,10 @@ impl Config {
                 message: format!("{bad:?} is not a network interface name"),
             });
         }
+        let network = self.manager.network();
         for (key, file) in [
+            ("manager.network_request", network.request),
+            ("manager.network_state", network.state),
             ("manager.asset_tags", self.manager.asset_tags()),
             ("manager.aggregates", self.manager.aggregates()),
             (

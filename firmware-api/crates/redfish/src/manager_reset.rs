@@ -6,7 +6,6 @@
 //! the request is written, so who restarted the node survives the restart.
 
 use std::path::Path;
-use std::time::Duration;
 
 use http::StatusCode;
 use opendcre_eventlog::{Event, EventLog};
@@ -75,24 +74,11 @@ pub(crate) fn reset(
             &[&uri()],
         ));
     };
-    log.record(Event::manager_reset(user));
-    if !log.flush(Duration::from_secs(2)) {
-        tracing::warn!("the event log did not reach the disk before the restart request");
-    }
-    write_request(path, user).map_err(|e| {
-        RedfishError::failure(format!(
-            "the restart request {} could not be written: {e}",
-            path.display()
-        ))
-    })?;
+    let line = format!("GracefulRestart requested by {user} through Redfish\n");
+    let event = Event::manager_reset(user);
+    crate::state_file::request_for_image(path, &line, event, log, "restart request")?;
     tracing::warn!(user, request = %path.display(), "node restart requested (Manager.Reset)");
     Ok(Answer::no_content())
-}
-
-/// A new file renamed into place: the path unit sees it whole.
-fn write_request(path: &Path, user: &str) -> std::io::Result<()> {
-    let line = format!("GracefulRestart requested by {user} through Redfish\n");
-    crate::state_file::write_whole(path, line.as_bytes(), 0o644)
 }
 
 #[cfg(test)]

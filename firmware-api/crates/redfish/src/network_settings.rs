@@ -22,13 +22,13 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use http::StatusCode;
 use opendcre_eventlog::{Event, EventLog};
 use serde_json::{json, Map, Value};
 
 use crate::answer::{shown, BaseMessage, RedfishError};
+use crate::patch::Writable;
 
 /// `[manager] network_request`, `network_state` and `network_interfaces`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -51,15 +51,16 @@ impl NetworkSettings {
 }
 
 /// The properties a `PATCH` takes, as `@Redfish.WriteableProperties` names
-/// them. `NameServers` is not among them: the schema makes it the servers
-/// in use, read-only; `StaticNameServers` is the setting.
-pub(crate) const WRITABLE: &[&str] = &[
-    "HostName",
-    "FQDN",
-    "IPv4Addresses",
-    "IPv4StaticAddresses",
-    "DHCPv4",
-    "StaticNameServers",
+/// them; each is checked here ([`parse`]). `NameServers` is not among
+/// them: the schema makes it the servers in use, read-only;
+/// `StaticNameServers` is the setting.
+pub(crate) const WRITABLE: &[(&str, Writable)] = &[
+    ("HostName", Writable::Json),
+    ("FQDN", Writable::Json),
+    ("IPv4Addresses", Writable::Json),
+    ("IPv4StaticAddresses", Writable::Json),
+    ("DHCPv4", Writable::Json),
+    ("StaticNameServers", Writable::Json),
 ];
 
 /// At most this many name servers (resolv.conf's `MAXNS` is 3; resolved
@@ -123,20 +124,19 @@ pub(crate) fn short_name(host: &str) -> &str {
     host.split('.').next().unwrap_or(host)
 }
 
-/// Parses a `PATCH` body. `current`: the interface as a GET shows it
-/// (for `PropertyNotWritable`); `host`: the kernel's host name now (a new
-/// `HostName` keeps its domain).
+/// Parses a `PATCH` body: the shared checks of [`crate::patch::parse`]
+/// (JSON object, unknown and read-only properties against `current`, the
+/// interface as a GET shows it, annotations, an empty body), then each
+/// setting's own. `host`: the node's host name now (a new `HostName`
+/// keeps its domain).
 pub(crate) fn parse(body: &[u8], current: &Value, host: &str) -> Result<Change, RedfishError> {
-    let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(body) else {
-        return Err(bad(BaseMessage::MalformedJSON, &[]));
-    };
+    let m = crate::patch::parse(body, current, WRITABLE)?;
     let mut change = Change::default();
     let (mut short, mut fqdn) = (None, None);
     let mut ipv4: Option<(&str, Ipv4Setting)> = None;
     let mut dhcp_off = false;
     for (k, v) in &m {
-        let name: String = k.chars().take(64).collect();
-        let setting = match k.as_str() {
+        let setting = match *k {
             "HostName" => {
                 short = Some(text(
                     v,
@@ -163,11 +163,8 @@ pub(crate) fn parse(body: &[u8], current: &Value, host: &str) -> Result<Change, 
                 change.name_servers = Some(name_servers(v, k)?);
                 continue;
             }
-            _ if k.starts_with("@odata.") => continue,
-            _ if current.get(k).is_some() => {
-                return Err(bad(BaseMessage::PropertyNotWritable, &[&name]))
-            }
-            _ => return Err(bad(BaseMessage::PropertyUnknown, &[&name])),
+            // `patch::parse` passes only the names of `WRITABLE`.
+            _ => continue,
         };
         let Some(setting) = setting else { continue };
         if let Some((other, before)) = &ipv4 {
@@ -198,12 +195,9 @@ pub(crate) fn parse(body: &[u8], current: &Value, host: &str) -> Result<Change, 
         }),
         (None, None) => None,
     };
+    // Only "leave it" (an address array of `{}`).
     if change == Change::default() {
-        return Err(if m.is_empty() {
-            bad(BaseMessage::PropertyMissing, &["HostName"])
-        } else {
-            bad(BaseMessage::NoOperation, &[])
-        });
+        return Err(bad(BaseMessage::NoOperation, &[]));
     }
     Ok(change)
 }
@@ -421,19 +415,11 @@ pub(crate) fn request(
             Some(2),
         ));
     }
-    log.record(Event::network_settings(user, &summary(change)));
-    if !log.flush(Duration::from_secs(2)) {
-        tracing::warn!("the event log did not reach the disk before the network request");
-    }
-    crate::state_file::write_whole(path, request_text(change, user).as_bytes(), 0o644).map_err(
-        |e| {
-            RedfishError::failure(format!(
-                "the network request {} could not be written: {e}",
-                path.display()
-            ))
-        },
-    )?;
-    tracing::warn!(user, request = %path.display(), change = %summary(change), "network settings change requested");
+    let asked = summary(change);
+    let text = request_text(change, user);
+    let event = Event::network_settings(user, &asked);
+    crate::state_file::request_for_image(path, &text, event, log, "network request")?;
+    tracing::warn!(user, request = %path.display(), change = %asked, "network settings change requested");
     Ok(())
 }
 
@@ -520,7 +506,8 @@ pub(crate) fn show(v: &mut Value, applied: Option<&Applied>, writable: bool) {
     if writable {
         v["@Redfish.WriteableProperties"] = json!(WRITABLE
             .iter()
-            .filter(|p| v.get(**p).is_some())
+            .map(|(p, _)| *p)
+            .filter(|p| v.get(*p).is_some())
             .collect::<Vec<_>>());
     }
 }

@@ -29,6 +29,9 @@ pub(crate) enum Writable {
     /// A password: `MIN_PASSWORD_LEN` to `MAX_PASSWORD_LEN` characters,
     /// never quoted back in an error.
     Secret,
+    /// Any JSON: a structured setting its resource checks itself (the
+    /// node's network settings).
+    Json,
 }
 
 /// The manager's: the label operators give the node.
@@ -144,7 +147,7 @@ pub(crate) fn parse(
 fn check(prop: &str, kind: Writable, x: &Value) -> Result<(), RedfishError> {
     let shown = crate::answer::shown(x);
     match (kind, x) {
-        (Writable::Bool, Value::Bool(_)) => Ok(()),
+        (Writable::Bool, Value::Bool(_)) | (Writable::Json, _) => Ok(()),
         (Writable::Secret, x) => {
             use opendcre_security::auth::{password_length_ok, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
             if x.as_str().is_some_and(password_length_ok) {

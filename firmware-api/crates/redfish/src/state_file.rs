@@ -1,6 +1,6 @@
 //! The small JSON files the service keeps its operators' choices in
-//! (asset tags, event subscriptions, groups of systems) and the restart
-//! request it leaves for the image's unit. One way to read and write
+//! (asset tags, event subscriptions, groups of systems) and the requests
+//! it leaves for the image's root units (a restart, a network change). One way to read and write
 //! them, so each is written whole and a damaged one never stops the node.
 
 use std::io::Write;
@@ -35,6 +35,30 @@ pub(crate) fn keep_for_answer(
         tracing::error!(path = %path.display(), "{what} not kept: {e}");
         crate::answer::RedfishError::failure(format!(
             "the {what} could not be kept ({}): {e}",
+            path.display()
+        ))
+    })
+}
+
+/// A request for one of the image's root units (`Manager.Reset`'s restart,
+/// a network change): `event` is recorded and flushed to the event log
+/// first, so who asked survives what the unit does, then `text` is
+/// written whole to `path`, which the unit's path watch sees complete.
+/// `what` names the request in the `500` of a failed write.
+pub(crate) fn request_for_image(
+    path: &Path,
+    text: &str,
+    event: opendcre_eventlog::Event,
+    log: &opendcre_eventlog::EventLog,
+    what: &str,
+) -> Result<(), crate::answer::RedfishError> {
+    log.record(event);
+    if !log.flush(std::time::Duration::from_secs(2)) {
+        tracing::warn!("the event log did not reach the disk before the {what}");
+    }
+    write_whole(path, text.as_bytes(), 0o644).map_err(|e| {
+        crate::answer::RedfishError::failure(format!(
+            "the {what} {} could not be written: {e}",
             path.display()
         ))
     })
